@@ -1,0 +1,160 @@
+/**
+ * The run explorer's model: run folders → runs → training units → checkpoints on disk.
+ * Plain data (labels, descriptions, codicon ids, context values, click commands) so it is testable without VS Code;
+ * the vscode TreeDataProvider only maps these nodes onto TreeItems.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { RunStatus, UnitSummary } from '../../engine/events';
+import { describeRun, FILES, listRuns, RunListing } from '../../engine/runfolder';
+import { formatDuration, runDescription, unitDescription, unitLabel } from './format';
+
+export type NodeKind = 'run' | 'unit' | 'checkpoint';
+
+export interface TreeNodeModel {
+  kind: NodeKind;
+  /** Stable id (for selection / reveal). */
+  id: string;
+  label: string;
+  description?: string;
+  tooltip: string;
+  /** A codicon id, e.g. "sync~spin". */
+  icon: string;
+  /** ThemeColor id for the icon, if any. */
+  iconColor?: string;
+  /** For `when` clauses on view/item/context: run.<status> | unit | checkpoint. */
+  contextValue: string;
+  runDir: string;
+  /** Checkpoint path relative to runDir (checkpoint nodes). */
+  checkpoint?: string;
+  unit?: string;
+  status?: RunStatus;
+  /** Command run on click. */
+  command?: { command: string; title: string; arguments: unknown[] };
+  children: TreeNodeModel[];
+}
+
+export const STATUS_ICON: Record<RunStatus, { icon: string; color?: string }> = {
+  running: { icon: 'sync~spin', color: 'charts.blue' },
+  stopped: { icon: 'debug-pause', color: 'charts.yellow' },
+  finished: { icon: 'pass-filled', color: 'testing.iconPassed' },
+  failed: { icon: 'error', color: 'testing.iconFailed' },
+  new: { icon: 'circle-large-outline' },
+};
+
+interface PlannedUnit {
+  unit: string;
+  stage: 'teacher' | 'guided' | 'progressive';
+  steps: number;
+}
+
+/** The units a resolved config (config.json of a run) will train, in order: teacher, guided, progressive-N-N/2 … */
+export function plannedUnits(config: unknown): PlannedUnit[] {
+  const c = (config ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  const steps = (s: Record<string, unknown> | undefined): number | undefined =>
+    typeof s?.steps === 'number' && Number.isFinite(s.steps) ? s.steps : undefined;
+  const out: PlannedUnit[] = [];
+  const t = steps(c.teacher);
+  if (t === undefined || t > 0) out.push({ unit: 'teacher', stage: 'teacher', steps: t ?? 0 });
+  const g = steps(c.guided);
+  if (g === undefined || g > 0) out.push({ unit: 'guided', stage: 'guided', steps: g ?? 0 });
+  const p = steps(c.progressive);
+  if (p === undefined || p > 0) {
+    const n0 = typeof c.progressive?.n0 === 'number' ? c.progressive.n0 : 64;
+    const target = typeof c.progressive?.targetSteps === 'number' ? c.progressive.targetSteps : 4;
+    for (let n = n0; n > target && n >= 2 && out.length < 64; n = Math.floor(n / 2)) {
+      out.push({ unit: `progressive-${n}-${Math.floor(n / 2)}`, stage: 'progressive', steps: p ?? 0 });
+    }
+  }
+  return out;
+}
+
+function readConfig(runDir: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(runDir, FILES.config), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function checkpointNodes(runDir: string, u: UnitSummary): TreeNodeModel[] {
+  return [...u.checkpoints]
+    .sort((a, b) => b.step - a.step)
+    .map((c) => ({
+      kind: 'checkpoint' as const,
+      id: `${runDir}::${c.file}`,
+      label: `step ${c.step}`,
+      description: c.final ? 'final' : undefined,
+      tooltip: `${path.join(runDir, c.file)}\nClick to preview samples from this checkpoint.`,
+      icon: c.final ? 'package' : 'save',
+      contextValue: 'checkpoint',
+      runDir,
+      unit: u.unit,
+      checkpoint: c.file,
+      command: { command: 'distill.previewCheckpoint', title: 'Preview Checkpoint', arguments: [runDir, c.file] },
+      children: [],
+    }));
+}
+
+/** One run folder's node, its units (trained, running and still planned) and their checkpoints. */
+export function runNode(listing: RunListing, opts: { active?: boolean; crash?: string } = {}): TreeNodeModel {
+  const { summary } = listing;
+  const runDir = listing.dir;
+  const byUnit = new Map(summary.units.map((u) => [u.unit, u]));
+  const planned = plannedUnits(readConfig(runDir));
+  const order = [...planned.map((p) => p.unit), ...summary.units.map((u) => u.unit).filter((u) => !planned.some((p) => p.unit === u))];
+  const units: TreeNodeModel[] = order.map((unit) => {
+    const u = byUnit.get(unit);
+    const plan = planned.find((p) => p.unit === unit);
+    const current = summary.status === 'running' && summary.currentUnit === unit && !u?.done;
+    const icon = !u ? 'circle-large-outline' : u.done ? 'check' : current ? 'sync~spin' : 'debug-pause';
+    return {
+      kind: 'unit' as const,
+      id: `${runDir}::unit::${unit}`,
+      label: unitLabel(unit),
+      description: unitDescription(u, plan?.steps),
+      tooltip: `${unitLabel(unit)}${u ? `\n${u.checkpoints.length} checkpoint(s) on disk` : '\nnot started'}`,
+      icon,
+      contextValue: 'unit',
+      runDir,
+      unit,
+      children: u ? checkpointNodes(runDir, u) : [],
+    };
+  });
+  const { icon, color } = STATUS_ICON[summary.status];
+  const lines = [
+    `${listing.name} — ${summary.status}${opts.active ? ' (driven by this window)' : listing.lock ? ` (process ${listing.lock.pid} on ${listing.lock.host})` : ''}`,
+    runDir,
+  ];
+  if (summary.backend) lines.push(`backend: ${summary.backend}`);
+  if (summary.rate) lines.push(`rate: ${summary.rate.toFixed(2)} steps/s`);
+  if (summary.startedAt) {
+    const end = summary.endedAt ?? Date.now();
+    lines.push(`started ${new Date(summary.startedAt).toLocaleString()} · ${formatDuration((end - summary.startedAt) / 1000)}`);
+  }
+  if (summary.lastError && summary.status === 'failed') lines.push(`error: ${summary.lastError}`);
+  if (opts.crash && summary.status !== 'running') lines.push(opts.crash);
+  return {
+    kind: 'run',
+    id: runDir,
+    label: listing.name,
+    description: runDescription(summary),
+    tooltip: lines.join('\n'),
+    icon,
+    iconColor: color,
+    contextValue: `run.${summary.status}`,
+    runDir,
+    status: summary.status,
+    command: { command: 'distill.openDashboard', title: 'Open Dashboard', arguments: [runDir] },
+    children: units,
+  };
+}
+
+/** Every run in `runsDir`, newest first. */
+export function buildRunTree(runsDir: string, opts: { isActive?: (runDir: string) => boolean; crashes?: Map<string, string> } = {}): TreeNodeModel[] {
+  return listRuns(runsDir).map((l) => runNode(l, { active: opts.isActive?.(l.dir), crash: opts.crashes?.get(l.dir) }));
+}
+
+export function describeRunNode(runDir: string): TreeNodeModel {
+  return runNode(describeRun(runDir));
+}

@@ -1,0 +1,123 @@
+/**
+ * The worker process: runs the engine (TensorFlow.js) for the extension, out of the extension host.
+ * Speaks protocol.ts over the Node IPC channel: every incoming message is validated (asHostToWorker), engine events
+ * are forwarded as {type:'event'}, engine log lines as {type:'log'}. 'stop' aborts every request gracefully
+ * (the engine saves a checkpoint and closes the run) and the process exits once they have returned.
+ * Losing the IPC channel (the editor closed) is a stop too.
+ */
+import { createRun, runStages, sampleGrid } from '../engine';
+import { asHostToWorker, HostToWorker, WorkerToHost } from '../protocol';
+
+const controllers = new Map<number, AbortController>();
+let stopping = false;
+
+function send(msg: WorkerToHost): void {
+  if (process.connected && process.send) process.send(msg);
+}
+
+function log(level: 'info' | 'warn' | 'error', text: string): void {
+  send({ type: 'log', level, text });
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message || String(e);
+  return String(e);
+}
+
+function maybeExit(): void {
+  if (stopping && controllers.size === 0) {
+    // Let pending IPC messages flush before leaving.
+    setImmediate(() => process.exit(0));
+  }
+}
+
+async function serve(id: number, work: (signal: AbortSignal) => Promise<unknown>): Promise<void> {
+  const ctl = new AbortController();
+  controllers.set(id, ctl);
+  if (stopping) ctl.abort();
+  try {
+    const result = await work(ctl.signal);
+    send({ type: 'reply', id, ok: true, result });
+  } catch (e) {
+    const text = errorText(e);
+    log('error', e instanceof Error && e.stack ? e.stack : text);
+    send({ type: 'reply', id, ok: false, error: text });
+  } finally {
+    controllers.delete(id);
+    maybeExit();
+  }
+}
+
+function handle(msg: HostToWorker): void {
+  switch (msg.type) {
+    case 'start':
+      void serve(msg.id, async (signal) => {
+        const runDir = await createRun({ configPath: msg.configPath, runsDir: msg.runsDir, name: msg.name });
+        send({ type: 'runCreated', id: msg.id, runDir });
+        const status = await runStages({
+          runDir,
+          backend: msg.backend,
+          threads: msg.threads,
+          signal,
+          onEvent: (event) => send({ type: 'event', runDir, event }),
+          onLog: (line) => log('info', line),
+        });
+        return { runDir, status };
+      });
+      return;
+    case 'resume':
+      void serve(msg.id, async (signal) => {
+        const status = await runStages({
+          runDir: msg.runDir,
+          backend: msg.backend,
+          threads: msg.threads,
+          signal,
+          onEvent: (event) => send({ type: 'event', runDir: msg.runDir, event }),
+          onLog: (line) => log('info', line),
+        });
+        return { runDir: msg.runDir, status };
+      });
+      return;
+    case 'sample':
+      void serve(msg.id, (signal) =>
+        sampleGrid(msg.spec, {
+          backend: msg.backend,
+          threads: msg.threads,
+          signal,
+          onProgress: (done, total) => send({ type: 'progress', id: msg.id, done, total }),
+        }),
+      );
+      return;
+    case 'cancel':
+      controllers.get(msg.id)?.abort();
+      return;
+    case 'stop':
+      stopAll('stop requested');
+      return;
+  }
+}
+
+function stopAll(why: string): void {
+  if (!stopping) log('info', `worker ${process.pid}: ${why}; saving and exiting`);
+  stopping = true;
+  for (const c of controllers.values()) c.abort();
+  maybeExit();
+}
+
+process.on('message', (raw) => {
+  const msg = asHostToWorker(raw);
+  if (!msg) {
+    log('warn', `worker: dropped a malformed message: ${JSON.stringify(raw)?.slice(0, 200)}`);
+    return;
+  }
+  handle(msg);
+});
+process.on('disconnect', () => stopAll('the editor went away'));
+process.on('SIGTERM', () => stopAll('SIGTERM'));
+process.on('SIGINT', () => stopAll('SIGINT'));
+
+if (!process.send) {
+  process.stderr.write('dist/worker.js is the extension\'s worker process; it must be started with an IPC channel (child_process.fork).\n');
+  process.exit(2);
+}
+send({ type: 'ready', pid: process.pid });
