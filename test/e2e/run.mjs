@@ -1,0 +1,118 @@
+// The end-to-end entry point: install check → build the .vsix → VS Code server → the extension's Mocha suite
+// in the real extension host → the UI flow in chromium → stop the server. Prints "N passed, N failed" last and
+// exits non-zero on any failure. Artifacts (screenshots, logs, the workspaces with their run folders) go to
+// test-artifacts/e2e/.
+//
+//   bash test/e2e/install.sh && node test/e2e/run.mjs
+//
+// Env: E2E_SKIP_INSTALL=1 (do not call install.sh), E2E_SKIP_BUILD=1 (use the existing .vsix / dist),
+//      E2E_ONLY=ext|ui (run one part), E2E_TIMEOUT_S (whole-run guard, default 600).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const OUT = path.join(REPO, 'test-artifacts/e2e');
+const VSIX = path.join(REPO, 'diffusion-distiller.vsix');
+const SUITE = path.join(REPO, 'dist/test/suite/index.js');
+const only = process.env.E2E_ONLY;
+const t0 = Date.now();
+const lap = (m) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
+
+const results = { passed: [], failed: [] };
+const fail = (name, error) => { results.failed.push({ name, error }); lap(`FAIL ${name}: ${error}`); };
+
+function finish() {
+  console.log('');
+  for (const f of results.failed) console.log(`FAIL: ${f.name}\n      ${String(f.error).split('\n').join('\n      ')}`);
+  console.log(`artifacts: ${path.relative(process.cwd(), OUT) || OUT}`);
+  console.log(`${results.passed.length} passed, ${results.failed.length} failed`);
+  process.exit(results.failed.length ? 1 : 0);
+}
+
+const guard = setTimeout(() => {
+  fail('whole e2e run', `did not finish within ${process.env.E2E_TIMEOUT_S || 600}s`);
+  finish();
+}, Number(process.env.E2E_TIMEOUT_S || 600) * 1000);
+guard.unref();
+
+function sh(what, cmd, args, opts = {}) {
+  lap(`${what}: ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { cwd: REPO, stdio: 'inherit', ...opts });
+  if (r.status !== 0) throw new Error(`${what} failed (${cmd} ${args.join(' ')} exited ${r.status ?? r.signal})`);
+}
+
+fs.rmSync(OUT, { recursive: true, force: true });
+fs.mkdirSync(OUT, { recursive: true });
+
+// 1. install check (install.sh skips everything already done: ~0.5 s).
+try {
+  if (!process.env.E2E_SKIP_INSTALL) sh('install check', 'bash', [path.join(REPO, 'test/e2e/install.sh')]);
+} catch (e) {
+  fail('install', e.message);
+  finish();
+}
+
+// 2. build: the packaged extension (npm run package → diffusion-distiller.vsix) and the compiled Mocha suite.
+if (!process.env.E2E_SKIP_BUILD) {
+  try {
+    const scripts = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).scripts || {};
+    if (!scripts.package) throw new Error('package.json has no "package" script (it must build diffusion-distiller.vsix)');
+    fs.rmSync(VSIX, { force: true });
+    sh('build', 'npm', ['run', '--silent', 'package']);
+    if (!fs.existsSync(VSIX)) throw new Error(`npm run package did not produce ${VSIX}`);
+  } catch (e) {
+    fail('build the .vsix', e.message);
+    finish();
+  }
+}
+
+const { startServer } = await import('./server.mjs');
+const { runExtensionTests } = await import('./ext-tests.mjs');
+const { runUiFlow, makeWorkspace } = await import('./ui.e2e.mjs');
+
+// 3. server, with the packaged extension installed.
+let server;
+try {
+  const workspace = path.join(OUT, 'workspace');
+  makeWorkspace(workspace);
+  server = await startServer({ runDir: path.join(REPO, '.e2e/run'), workspace, vsix: [VSIX] });
+  lap(`VS Code server ${server.baseUrl} (pid ${server.pid}) up in ${server.startupMs} ms with ${path.basename(VSIX)} installed`);
+  process.on('SIGINT', async () => { await server.stop(); process.exit(130); });
+  process.on('SIGTERM', async () => { await server.stop(); process.exit(143); });
+
+  // 4. the Mocha suite inside the real extension host (extensionDevelopmentPath = the repo).
+  if (only !== 'ui') {
+    if (!fs.existsSync(SUITE)) {
+      fail('extension Mocha suite', `${path.relative(REPO, SUITE)} not found: the build must compile test/suite/`);
+    } else {
+      const ws = path.join(OUT, 'ext-tests-workspace');
+      fs.mkdirSync(ws, { recursive: true });
+      lap('extension Mocha suite in the extension host');
+      const r = await runExtensionTests({ baseUrl: server.baseUrl, extDir: REPO, testsIndex: SUITE, workspace: ws, outDir: OUT, timeoutMs: 240_000 });
+      lap(`Mocha: exit ${r.code}, ${r.passed} passing, ${r.failed} failing, ${r.pending} pending (log: ${path.join(OUT, 'ext-tests.log')})`);
+      for (let i = 0; i < r.passed; i++) results.passed.push(`mocha #${i + 1}`);
+      for (let i = 0; i < r.failed; i++) results.failed.push({ name: `extension Mocha suite (failure ${i + 1} of ${r.failed})`, error: `see ${path.join(OUT, 'ext-tests.log')}` });
+      if (r.failed) lap(`FAIL extension Mocha suite: ${r.failed} failing`);
+    }
+  }
+
+  // 5. the UI flow.
+  if (only !== 'ext') {
+    lap('UI flow');
+    const r = await runUiFlow({ baseUrl: server.baseUrl, workspace, serverLog: server.logFile, outDir: path.join(OUT, 'ui') });
+    results.passed.push(...r.passed.map((n) => `ui: ${n}`));
+    results.failed.push(...r.failed.map((f) => ({ name: `ui: ${f.name}`, error: f.error })));
+  }
+} catch (e) {
+  fail('e2e harness', e.stack || e.message);
+} finally {
+  // 6. stop the server (and with it the extension hosts and their workers).
+  if (server) {
+    await server.stop();
+    fs.copyFileSync(server.logFile, path.join(OUT, 'server.log'));
+    lap('server stopped');
+  }
+}
+finish();

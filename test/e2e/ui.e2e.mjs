@@ -1,0 +1,358 @@
+// The UI flow in a real VS Code (web workbench + Node extension host of the VS Code server), driven through
+// Debian's chromium: the packaged extension (.vsix) is installed into a fresh server, a temp workspace holds
+// a tiny toy config, and the test works the way a person does — command palette, quick picks, the "Runs"
+// tree of the "Distill" activity-bar container, the status bar, the checkpoint preview and the dashboard.
+// A screenshot of every step goes to test-artifacts/e2e/ui/; on failure also failure.png + server.log.
+//
+// API: await runUiFlow({ baseUrl, serverLog, outDir }) -> { passed: [names], failed: [{name, error}] }
+// CLI: node test/e2e/ui.e2e.mjs [VSIX]   (starts and stops its own server; default VSIX: ./diffusion-distiller.vsix)
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Ajv from 'ajv';
+import { launch, notifications, openWorkbench, poll, quickPickRows, runCommand, sleep, workbenchUrl } from './browser.mjs';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The toy run: small enough for a couple of minutes on 2 cores, long enough to stop in the teacher stage. */
+export const E2E_CONFIG = {
+  name: 'e2e',
+  seed: 1,
+  backend: 'wasm',
+  data: { kind: 'toy2d', shape: 'moons', n: 512 },
+  model: { kind: 'mlp', hidden: 64, depth: 2 },
+  teacher: { steps: 300, batch: 64, lr: 0.002 },
+  guided: { steps: 150, batch: 64, lr: 0.001 },
+  progressive: { n0: 8, targetSteps: 2, steps: 60, batch: 64, lr: 0.001 },
+  sampling: { interval: 100, teacherSteps: 16 },
+  checkpoint: { interval: 100, keep: 2 },
+};
+const CONFIG_FILE = 'e2e.distill.json';
+
+/** Fails early and clearly when the engine's schema and this test's config drift apart. */
+export function validateConfig(config) {
+  const schema = JSON.parse(fs.readFileSync(path.join(REPO, 'src/engine/config.schema.json'), 'utf8'));
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  const validate = ajv.compile(schema);
+  if (!validate(config)) throw new Error(`the e2e config does not validate against src/engine/config.schema.json: ${ajv.errorsText(validate.errors)}`);
+}
+
+export function makeWorkspace(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  validateConfig(E2E_CONFIG);
+  fs.writeFileSync(path.join(dir, CONFIG_FILE), JSON.stringify(E2E_CONFIG, null, 2) + '\n');
+  return dir;
+}
+
+// ───────────────────────────── workbench probes ─────────────────────────────
+const SIDEBAR = '[id="workbench.parts.sidebar"]';
+const STATUSBAR = '[id="workbench.parts.statusbar"]';
+
+/** aria-labels of the rows in the side bar's tree (the Runs view when the Distill container is shown). */
+async function treeRows(page) {
+  return page.locator(`${SIDEBAR} .pane-body .monaco-list-row`).evaluateAll((rows) => rows.map((r) => ({
+    label: r.getAttribute('aria-label') || r.innerText,
+    level: Number(r.getAttribute('aria-level') || 0),
+    expanded: r.getAttribute('aria-expanded'),
+  })));
+}
+
+async function runRow(page) {
+  const rows = await treeRows(page);
+  return rows.find((r) => r.level === 1 && /^e2e\b/.test(r.label));
+}
+
+/** The text of our status bar item ("Distill: teacher 120/300 · ETA 2m"), or undefined. */
+async function statusText(page) {
+  const items = await page.locator(`${STATUSBAR} .statusbar-item`).allInnerTexts();
+  return items.map((t) => t.trim()).find((t) => t.startsWith('Distill:'));
+}
+
+/** "teacher 120/300" → { unit: 'teacher', step: 120, total: 300 } from a status / tree text. */
+function parseProgress(text) {
+  const m = /(teacher|guided|progressive \d+→\d+)\D*?(\d+)\/(\d+)/.exec(text || '');
+  return m ? { unit: m[1], step: Number(m[2]), total: Number(m[3]) } : undefined;
+}
+
+/** The body text and a few facts of every webview's content document (outer iframe → inner #active-frame). */
+async function webviews(page) {
+  const out = [];
+  for (const f of page.frames()) {
+    let el;
+    try { el = await f.frameElement(); } catch { continue; }
+    if (await el.getAttribute('id').catch(() => null) !== 'active-frame') continue;
+    const info = await f.evaluate(() => ({
+      text: document.body ? document.body.innerText : '',
+      images: [...document.querySelectorAll('img')].filter((i) => i.complete && i.naturalWidth > 0).map((i) => ({
+        alt: i.alt, w: i.naturalWidth, h: i.naturalHeight, visible: i.getBoundingClientRect().width > 0,
+      })),
+      canvases: [...document.querySelectorAll('canvas')].filter((c) => c.width > 0 && c.getBoundingClientRect().width > 0).length,
+      visible: document.visibilityState === 'visible' && window.innerWidth > 0,
+    })).catch(() => undefined);
+    if (info) out.push({ frame: f, ...info });
+  }
+  return out;
+}
+
+async function pickInQuickPick(page, pattern, what) {
+  const rows = await quickPickRows(page);
+  const widget = page.locator('.quick-input-widget');
+  const row = widget.locator('.monaco-list-row').filter({ hasText: pattern }).first();
+  if (!await row.count()) throw new Error(`${what}: no quick-pick row matches ${pattern}; rows: ${JSON.stringify(rows)}`);
+  await row.click();
+  return rows;
+}
+
+/** After a command that may ask "which run?": pick our run if a quick pick shows up, else carry on. */
+async function maybePickRun(page, log) {
+  await sleep(700);
+  const widget = page.locator('.quick-input-widget');
+  if (!await widget.isVisible()) return;
+  const rows = await widget.locator('.monaco-list-row').allInnerTexts();
+  if (!rows.length) return;
+  log(`  quick pick: ${JSON.stringify(rows)}`);
+  const row = widget.locator('.monaco-list-row').filter({ hasText: /e2e/ }).first();
+  if (!await row.count()) throw new Error(`quick pick without our run: ${JSON.stringify(rows)}`);
+  await row.click();
+}
+
+async function openDistillContainer(page) {
+  const item = page.locator('.activitybar .action-label[aria-label^="Distill"]');
+  await item.waitFor({ timeout: 60_000 });
+  const checked = await page.locator('.activitybar .action-item.checked .action-label[aria-label^="Distill"]').count();
+  if (!checked) await item.click();
+  await poll('the Distill side bar', async () => /Runs|RUNS/.test(await page.locator(SIDEBAR).innerText().catch(() => '')), { timeout: 20_000 });
+}
+
+// ───────────────────────────────── the flow ─────────────────────────────────
+export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, 'test-artifacts/e2e/ui'), serverLog, log = console.log }) {
+  fs.mkdirSync(outDir, { recursive: true });
+  const t0 = Date.now();
+  const lap = (m) => log(`[ui ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
+  const browser = await launch(baseUrl, { log });
+  const { page } = browser;
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  const passed = [];
+  const failed = [];
+  let shot = 0;
+  const screenshot = async (name) => {
+    const file = path.join(outDir, `${String(++shot).padStart(2, '0')}-${name}.png`);
+    await page.screenshot({ path: file });
+    return file;
+  };
+  const state = {};
+  // Each step depends on the previous ones: the first failure ends the flow (the rest are reported as not run).
+  const steps = [];
+  const step = (name, fn) => steps.push({ name, fn });
+
+  step('workbench shows the Distill activity-bar container with the Runs view', async () => {
+    await openWorkbench(page, workbenchUrl(baseUrl, workspace));
+    await openDistillContainer(page);
+    await screenshot('distill-container');
+  });
+
+  step('Distill: Start Run with the workspace config starts a run in the Runs view', async () => {
+    await runCommand(page, 'Distill: Start Run');
+    const rows = await pickInQuickPick(page, CONFIG_FILE, 'Start Run config pick');
+    lap(`  start-run quick pick: ${JSON.stringify(rows)}`);
+    await screenshot('start-run-picked');
+    // Further prompts (if any) take their defaults.
+    for (let i = 0; i < 3; i++) {
+      await sleep(500);
+      if (!await page.locator('.quick-input-widget').isVisible()) break;
+      lap(`  extra prompt: ${JSON.stringify(await page.locator('.quick-input-widget').innerText())}`);
+      await page.keyboard.press('Enter');
+    }
+    await openDistillContainer(page);
+    const row = await poll('a run "e2e-…" in the Runs tree', () => runRow(page), { timeout: 30_000 });
+    lap(`  tree row: ${row.label}`);
+    state.runName = row.label.split(',')[0];
+    await screenshot('run-in-tree');
+  });
+
+  step('the status bar shows the run\'s step progress, and it advances', async () => {
+    const first = await poll('status bar "Distill: <unit> N/M"', async () => parseProgress(await statusText(page)), { timeout: 90_000 });
+    lap(`  status bar: ${await statusText(page)}`);
+    const later = await poll(`the step to advance past ${first.step}`, async () => {
+      const p = parseProgress(await statusText(page));
+      return p && (p.unit !== first.unit || p.step > first.step) ? p : undefined;
+    }, { timeout: 60_000 });
+    lap(`  status bar: ${await statusText(page)}`);
+    state.progress = later;
+    await screenshot('running-progress');
+  });
+
+  step('Distill: Stop Run stops it (tree says stopped, no step progress in the status bar)', async () => {
+    // Stop once a checkpoint exists, so the resume continues from it and the preview has one to show.
+    await poll('the first checkpoint (step ≥ 100)', async () => {
+      const p = parseProgress(await statusText(page));
+      return p && (p.unit !== 'teacher' || p.step > 100);
+    }, { timeout: 120_000 });
+    await runCommand(page, 'Distill: Stop Run');
+    await maybePickRun(page, lap);
+    const row = await poll('the run row to say "stopped"', async () => {
+      const r = await runRow(page);
+      return r && /stopped/.test(r.label) ? r : undefined;
+    }, { timeout: 30_000 });
+    lap(`  tree row: ${row.label}`);
+    state.stoppedAt = parseProgress(row.label);
+    await poll('the status bar to drop the running progress', async () => {
+      const s = await statusText(page);
+      return !s || !/sync~spin/.test(s) && !parseProgress(s) ? true : undefined;
+    }, { timeout: 15_000 }).catch(async (e) => { throw new Error(`${e.message}; status bar: ${await statusText(page)}`); });
+    // And it stays stopped: the step does not move.
+    await sleep(3000);
+    const again = await runRow(page);
+    if (!again || !/stopped/.test(again.label) || JSON.stringify(parseProgress(again.label)) !== JSON.stringify(state.stoppedAt)) {
+      throw new Error(`run still moving after stop: ${row.label} → ${again?.label}`);
+    }
+    await screenshot('stopped');
+  });
+
+  step('Distill: Resume Run continues from its checkpoint', async () => {
+    await runCommand(page, 'Distill: Resume Run');
+    await maybePickRun(page, lap);
+    const p = await poll('the resumed run to make progress in the status bar', async () => {
+      const q = parseProgress(await statusText(page));
+      return q && (q.unit !== state.stoppedAt?.unit || q.step > (state.stoppedAt?.step ?? 0)) ? q : undefined;
+    }, { timeout: 90_000 });
+    const row = await runRow(page);
+    lap(`  status bar: ${await statusText(page)}; tree row: ${row?.label}`);
+    if (!row || /stopped|failed/.test(row.label)) throw new Error(`tree row after resume: ${row?.label}`);
+    state.resumed = p;
+    await screenshot('resumed');
+  });
+
+  step('clicking a checkpoint in the tree opens the preview with teacher and student grids and NFE', async () => {
+    // Expand the run (running runs are expanded already) and its teacher unit, then click its newest checkpoint.
+    const rowsLoc = page.locator(`${SIDEBAR} .pane-body .monaco-list-row`);
+    const runLoc = rowsLoc.filter({ hasText: state.runName }).first();
+    if (await runLoc.getAttribute('aria-expanded') === 'false') await runLoc.locator('.monaco-tl-twistie').click();
+    const unitLoc = await poll('the teacher unit row', async () => {
+      const l = rowsLoc.filter({ has: page.locator('.label-name', { hasText: /^teacher$/ }) }).first();
+      return await l.count() ? l : undefined;
+    }, { timeout: 20_000 });
+    if (await unitLoc.getAttribute('aria-expanded') === 'false') await unitLoc.locator('.monaco-tl-twistie').click();
+    const ckpt = await poll('a "step N" checkpoint row under teacher', async () => {
+      const l = rowsLoc.filter({ has: page.locator('.label-name', { hasText: /^step \d+$/ }) }).first();
+      return await l.count() ? l : undefined;
+    }, { timeout: 20_000 });
+    lap(`  clicking checkpoint ${await ckpt.getAttribute('aria-label')}`);
+    await ckpt.click();
+    const wv = await poll('the preview webview with teacher + student grids and NFE', async () => {
+      for (const w of await webviews(page)) {
+        if (/teacher/i.test(w.text) && /student/i.test(w.text) && /NFE/.test(w.text) && w.images.filter((i) => i.visible).length >= 2) return w;
+      }
+      return undefined;
+    }, { timeout: 120_000 }).catch(async (e) => {
+      const all = await webviews(page);
+      throw new Error(`${e.message}; webviews: ${JSON.stringify(all.map((w) => ({ text: w.text.slice(0, 400), images: w.images.length })))}`);
+    });
+    lap(`  preview: ${wv.images.length} images; ${wv.text.replace(/\s+/g, ' ').slice(0, 300)}`);
+    const nfe = [...wv.text.matchAll(/NFE\D{0,3}(\d+)/g)].map((m) => Number(m[1]));
+    if (nfe.length < 2) throw new Error(`expected NFE numbers for teacher and student, got ${JSON.stringify(nfe)} in: ${wv.text.slice(0, 400)}`);
+    await screenshot('checkpoint-preview');
+  });
+
+  step('Distill: Open Dashboard shows a growing loss chart and a sample grid', async () => {
+    await runCommand(page, 'Distill: Open Dashboard');
+    await maybePickRun(page, lap);
+    const dash = async () => {
+      for (const w of await webviews(page)) {
+        const facts = await w.frame.evaluate(() => {
+          const chart = document.querySelector('#loss-chart');
+          if (!chart) return undefined;
+          return {
+            points: Number(chart.getAttribute('data-points') || 0),
+            legend: [...document.querySelectorAll('#loss-legend li')].map((li) => li.textContent),
+            caption: document.querySelector('#grid-caption')?.textContent || '',
+            gridImages: [...document.querySelectorAll('#grid img')].filter((i) => i.complete && i.naturalWidth > 0).length,
+            gridCanvases: [...document.querySelectorAll('#grid canvas')].filter((c) => c.width > 0).length,
+            chartCanvas: !!chart.querySelector('canvas'),
+            status: document.querySelector('#status')?.textContent || '',
+          };
+        }).catch(() => undefined);
+        if (facts) return facts;
+      }
+      return undefined;
+    };
+    const first = await poll('the dashboard with loss points and a sample grid', async () => {
+      const f = await dash();
+      return f && f.points > 0 && f.chartCanvas && (f.gridImages + f.gridCanvases) > 0 ? f : undefined;
+    }, { timeout: 60_000 }).catch(async (e) => { throw new Error(`${e.message}; dashboard: ${JSON.stringify(await dash())}`); });
+    lap(`  dashboard: ${first.points} points, legend ${JSON.stringify(first.legend)}, grid "${first.caption}", status ${first.status}`);
+    await screenshot('dashboard');
+    const later = await poll(`the loss chart to grow past ${first.points} points`, async () => {
+      const f = await dash();
+      return f && f.points > first.points ? f : undefined;
+    }, { timeout: 60_000 });
+    lap(`  dashboard: ${later.points} points, legend ${JSON.stringify(later.legend)}`);
+    await screenshot('dashboard-grown');
+  });
+
+  step('Distill: Stop Run at the end leaves the run stopped', async () => {
+    await runCommand(page, 'Distill: Stop Run');
+    await maybePickRun(page, lap);
+    await openDistillContainer(page);
+    const row = await poll('the run row to say stopped (or finished)', async () => {
+      const r = await runRow(page);
+      return r && /stopped|finished/.test(r.label) ? r : undefined;
+    }, { timeout: 30_000 });
+    lap(`  tree row: ${row.label}`);
+    await screenshot('final-stopped');
+  });
+
+  try {
+    let broken;
+    for (const s of steps) {
+      if (broken) { failed.push({ name: s.name, error: `not run (after failure of "${broken}")` }); continue; }
+      const ts = Date.now();
+      try {
+        await s.fn();
+        passed.push(s.name);
+        lap(`ok   ${s.name} (${((Date.now() - ts) / 1000).toFixed(1)}s)`);
+      } catch (e) {
+        broken = s.name;
+        const toasts = await notifications(page);
+        const msg = `${e.message}${toasts.length ? `\n  notifications: ${JSON.stringify(toasts)}` : ''}`;
+        failed.push({ name: s.name, error: msg });
+        lap(`FAIL ${s.name}: ${msg}`);
+        const png = path.join(outDir, 'failure.png');
+        await page.screenshot({ path: png }).catch(() => {});
+        if (serverLog && fs.existsSync(serverLog)) fs.copyFileSync(serverLog, path.join(outDir, 'server.log'));
+        lap(`     screenshot ${png}${serverLog ? `, server log ${path.join(outDir, 'server.log')}` : ''}`);
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+  if (browser.external.length) {
+    failed.push({ name: 'no request leaves the test server', error: browser.external.slice(0, 20).join('\n') });
+  } else {
+    passed.push('no request leaves the test server');
+  }
+  if (pageErrors.length) lap(`page errors (not failures): ${JSON.stringify(pageErrors.slice(0, 10))}`);
+  return { passed, failed };
+}
+
+// ─────────────────────────────────── CLI ───────────────────────────────────
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { startServer } = await import('./server.mjs');
+  const vsix = path.resolve(process.argv[2] || path.join(REPO, 'diffusion-distiller.vsix'));
+  if (!fs.existsSync(vsix)) { console.error(`${vsix} not found: run npm run package first`); process.exit(2); }
+  const root = path.join(REPO, 'test-artifacts/e2e');
+  const workspace = makeWorkspace(path.join(root, 'workspace'));
+  const server = await startServer({ runDir: path.join(REPO, '.e2e/run-ui'), workspace, vsix: [vsix] });
+  console.log(`server ${server.baseUrl} up in ${server.startupMs} ms`);
+  let r;
+  try {
+    r = await runUiFlow({ baseUrl: server.baseUrl, workspace, serverLog: server.logFile, outDir: path.join(root, 'ui') });
+  } finally {
+    await server.stop();
+  }
+  for (const f of r.failed) console.log(`FAIL: ${f.name}\n  ${f.error}`);
+  console.log(`${r.passed.length} passed, ${r.failed.length} failed`);
+  process.exit(r.failed.length ? 1 : 0);
+}
