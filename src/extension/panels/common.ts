@@ -1,0 +1,31 @@
+/** Pieces shared by the two panels: webview options, HTML, path keys. */
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { buildWebviewHtml, makeNonce } from './html';
+
+/** Scripts on; resources only from the extension's bundles and media, and the run folder (sample PNGs). */
+export function webviewOptions(extensionUri: vscode.Uri, runDir: string | undefined): vscode.WebviewOptions & vscode.WebviewPanelOptions {
+  const roots = [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')];
+  if (runDir) roots.push(vscode.Uri.file(runDir));
+  return { enableScripts: true, localResourceRoots: roots, retainContextWhenHidden: false, enableFindWidget: false };
+}
+
+export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, bundle: 'dashboard' | 'preview', title: string): string {
+  return buildWebviewHtml({
+    cspSource: webview.cspSource,
+    nonce: makeNonce(),
+    scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', `${bundle}.js`)).toString(),
+    title,
+  });
+}
+
+/** The identity of a run folder for create-or-reveal (resolved, case-insensitive where the file system is). */
+export function runKey(runDir: string | undefined): string {
+  if (!runDir) return '';
+  const p = path.resolve(runDir);
+  return process.platform === 'win32' || process.platform === 'darwin' ? p.toLowerCase() : p;
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

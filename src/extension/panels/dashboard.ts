@@ -1,0 +1,293 @@
+/**
+ * The run dashboard panel (one per run folder, create-or-reveal; one run-less dashboard for launching).
+ * History comes from the run's events.jsonl, new events from the worker (services.onRunEvent) and from the file
+ * growing (runs driven by the CLI), de-duplicated; they reach the webview in batches. Webview messages are
+ * validated and turned into services calls.
+ */
+import * as fs from 'fs';
+import * as vscode from 'vscode';
+import type { RunEvent } from '../../engine/events';
+import { asHostToWebview, asWebviewToHost, ConfigEntry, HostToWebview, RunView, WebviewToHost } from '../../protocol';
+import { errorText, panelHtml, runKey, webviewOptions } from './common';
+import { buildRunView, runName } from './runview';
+import type { PanelServices } from './services';
+import { RunEventFeed } from './tail';
+
+export const DASHBOARD_VIEW_TYPE = 'diffusionDistiller.dashboard';
+/** Events are batched for this long before they are posted to the webview. */
+const FLUSH_MS = 100;
+/** How often the run's status (active / lock / rate) is re-checked while the panel is visible. */
+const STATUS_MS = 2000;
+/** A dashboard that launched a run adopts (or opens a dashboard for) the next new run within this time. */
+const ADOPT_MS = 120_000;
+
+export class DashboardPanel {
+  private static readonly panels = new Map<string, DashboardPanel>();
+
+  static createOrShow(extensionUri: vscode.Uri, runDir: string | undefined, services: PanelServices): void {
+    const existing = DashboardPanel.panels.get(runKey(runDir));
+    if (existing) {
+      existing.panel.reveal(undefined, false);
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(
+      DASHBOARD_VIEW_TYPE,
+      DashboardPanel.titleFor(runDir),
+      { viewColumn: vscode.window.activeTextEditor?.viewColumn ?? vscode.ViewColumn.One, preserveFocus: false },
+      webviewOptions(extensionUri, runDir),
+    );
+    new DashboardPanel(panel, extensionUri, runDir, services);
+  }
+
+  /** Restores a dashboard after a window reload (see registerPanelSerializers). */
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, runDir: string | undefined, services: PanelServices): void {
+    let dir = runDir;
+    if (dir && !fs.existsSync(dir)) {
+      services.log.warn(`dashboard: run folder ${dir} no longer exists; restoring an empty dashboard`);
+      dir = undefined;
+    }
+    const existing = DashboardPanel.panels.get(runKey(dir));
+    if (existing) {
+      panel.dispose();
+      existing.panel.reveal(undefined, true);
+      return;
+    }
+    panel.webview.options = webviewOptions(extensionUri, dir);
+    panel.title = DashboardPanel.titleFor(dir);
+    new DashboardPanel(panel, extensionUri, dir, services);
+  }
+
+  /** Panels currently open (for tests and the extension's own bookkeeping). */
+  static openRunDirs(): (string | undefined)[] {
+    return [...DashboardPanel.panels.values()].map((p) => p.runDir);
+  }
+
+  private static titleFor(runDir: string | undefined): string {
+    return runDir ? `Dashboard: ${runName(runDir)}` : 'Diffusion Distiller';
+  }
+
+  private readonly disposables: vscode.Disposable[] = [];
+  private feed?: RunEventFeed;
+  private ready = false;
+  private outbox: RunEvent[] = [];
+  private flushTimer?: NodeJS.Timeout;
+  private statusTimer?: NodeJS.Timeout;
+  private lastRunJson = '';
+  private commandRunning = false;
+  private awaitingLaunchSince = 0;
+  private disposed = false;
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    private readonly extensionUri: vscode.Uri,
+    private runDir: string | undefined,
+    private readonly services: PanelServices,
+  ) {
+    DashboardPanel.panels.set(runKey(runDir), this);
+    this.startFeed();
+    panel.webview.html = panelHtml(panel.webview, extensionUri, 'dashboard', panel.title);
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'distill.svg');
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
+      panel.onDidChangeViewState(() => {
+        // A hidden webview is torn down (no retained context): it asks for a fresh init when shown again.
+        if (!panel.visible) this.ready = false;
+        else this.sendStatus(false);
+      }),
+      services.onRunEvent((dir, e) => this.onRunEvent(dir, e)),
+    );
+    this.statusTimer = setInterval(() => {
+      if (this.panel.visible) this.sendStatus(false);
+    }, STATUS_MS);
+  }
+
+  private startFeed(): void {
+    this.feed?.dispose();
+    this.feed = undefined;
+    if (!this.runDir) return;
+    this.feed = new RunEventFeed(
+      this.runDir,
+      (events, reset) => {
+        if (reset) {
+          this.outbox = [];
+          void this.sendInit();
+          return;
+        }
+        if (!this.ready) return; // the next init carries the whole history
+        for (const e of events) this.outbox.push(e);
+        this.scheduleFlush();
+      },
+      { onSkipped: (n) => this.services.log.warn(`dashboard: skipped ${n} malformed line(s) in ${this.runDir}/events.jsonl`) },
+    );
+  }
+
+  private onRunEvent(dir: string, e: RunEvent): void {
+    if (this.runDir && runKey(dir) === runKey(this.runDir)) {
+      this.feed?.push(e);
+      return;
+    }
+    // A run this dashboard launched has started: a run-less dashboard adopts it, otherwise it gets its own.
+    if (e.type !== 'run_start' || !this.awaitingLaunchSince || Date.now() - this.awaitingLaunchSince > ADOPT_MS) return;
+    if (DashboardPanel.panels.has(runKey(dir))) {
+      this.awaitingLaunchSince = 0;
+      return;
+    }
+    this.awaitingLaunchSince = 0;
+    if (!this.runDir) this.adopt(dir);
+    else DashboardPanel.createOrShow(this.extensionUri, dir, this.services);
+  }
+
+  private adopt(runDir: string): void {
+    DashboardPanel.panels.delete(runKey(this.runDir));
+    this.runDir = runDir;
+    DashboardPanel.panels.set(runKey(runDir), this);
+    this.panel.webview.options = webviewOptions(this.extensionUri, runDir);
+    this.panel.title = DashboardPanel.titleFor(runDir);
+    this.outbox = [];
+    this.startFeed();
+    void this.sendInit();
+  }
+
+  private post(m: HostToWebview): void {
+    if (this.disposed) return;
+    // Everything posted must pass the same validator the webview applies (catches drift in the host's own data).
+    if (!asHostToWebview(m)) {
+      this.services.log.warn(`dashboard: not posting a malformed ${m.type} message`);
+      return;
+    }
+    void this.panel.webview.postMessage(m);
+  }
+
+  private onMessage(raw: unknown): void {
+    const m = asWebviewToHost(raw);
+    if (!m) {
+      const type = typeof raw === 'object' && raw !== null ? String((raw as { type?: unknown }).type) : typeof raw;
+      this.services.log.warn(`dashboard: dropped a malformed webview message (type ${type})`);
+      return;
+    }
+    switch (m.type) {
+      case 'ready':
+        void this.sendInit();
+        return;
+      case 'launch':
+      case 'resume':
+      case 'stop':
+        void this.command(m);
+        return;
+      default:
+        this.services.log.warn(`dashboard: ignoring ${m.type} (a preview message)`);
+    }
+  }
+
+  private async command(m: Extract<WebviewToHost, { type: 'launch' | 'resume' | 'stop' }>): Promise<void> {
+    const sameRun = (dir: string): boolean => !!this.runDir && runKey(dir) === runKey(this.runDir);
+    if (this.commandRunning && m.type !== 'stop') {
+      this.services.log.warn(`dashboard: ${m.type} ignored, another command is still running`);
+      this.sendStatus(true);
+      return;
+    }
+    if ((m.type === 'resume' || m.type === 'stop') && !sameRun(m.runDir)) {
+      this.services.log.warn(`dashboard: ${m.type} of ${m.runDir} ignored (this dashboard shows ${this.runDir ?? 'no run'})`);
+      this.sendStatus(true);
+      return;
+    }
+    this.commandRunning = true;
+    try {
+      if (m.type === 'launch') {
+        this.awaitingLaunchSince = Date.now();
+        await this.services.launch(m.configPath);
+      } else if (m.type === 'resume') {
+        await this.services.resume(m.runDir);
+      } else {
+        await this.services.stop(m.runDir);
+      }
+    } catch (e) {
+      if (m.type === 'launch') this.awaitingLaunchSince = 0;
+      const what = m.type === 'launch' ? `Launch of ${m.configPath}` : `${m.type === 'resume' ? 'Resume' : 'Stop'} of ${m.runDir}`;
+      this.services.log.warn(`${what} failed: ${errorText(e)}`);
+      void vscode.window.showErrorMessage(`${what} failed: ${errorText(e)}`);
+    } finally {
+      this.commandRunning = false;
+      this.feed?.poll();
+      this.sendStatus(true);
+      if (m.type === 'launch') await this.sendConfigs();
+    }
+  }
+
+  private async configs(): Promise<ConfigEntry[]> {
+    try {
+      return await this.services.listConfigs();
+    } catch (e) {
+      this.services.log.warn(`dashboard: could not list configurations: ${errorText(e)}`);
+      return [];
+    }
+  }
+
+  private async sendConfigs(): Promise<void> {
+    const configs = await this.configs();
+    if (this.ready) this.post({ type: 'configs', configs });
+  }
+
+  private runView(): RunView | undefined {
+    if (!this.runDir || !this.feed) return undefined;
+    return buildRunView(this.runDir, this.feed.events, this.services.isActive(this.runDir));
+  }
+
+  private async sendInit(): Promise<void> {
+    const configs = await this.configs();
+    if (this.disposed) return;
+    this.feed?.poll();
+    this.outbox = [];
+    const run = this.runView();
+    this.lastRunJson = JSON.stringify(run ?? null);
+    this.ready = true;
+    this.post({
+      type: 'init',
+      view: 'dashboard',
+      run,
+      events: this.feed ? this.feed.events.slice() : [],
+      configs,
+      sampleBase: this.runDir ? this.panel.webview.asWebviewUri(vscode.Uri.file(this.runDir)).toString() : '',
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || !this.ready) return;
+    this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    if (!this.ready || !this.runDir || this.outbox.length === 0) return;
+    const events = this.outbox;
+    this.outbox = [];
+    this.post({ type: 'events', runDir: this.runDir, events });
+    this.sendStatus(false);
+  }
+
+  /** Posts the run view when it changed (or always with `force`: the webview waits for it after a command). */
+  private sendStatus(force: boolean): void {
+    if (!this.ready) return;
+    const run = this.runView();
+    if (!run) {
+      if (force) void this.sendConfigs();
+      return;
+    }
+    const json = JSON.stringify(run);
+    if (!force && json === this.lastRunJson) return;
+    this.lastRunJson = json;
+    this.post({ type: 'run', run });
+  }
+
+  private dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (DashboardPanel.panels.get(runKey(this.runDir)) === this) DashboardPanel.panels.delete(runKey(this.runDir));
+    this.feed?.dispose();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The webview panels of the extension: the run dashboard and the checkpoint preview, and their serializers
+ * (so open panels come back after a window reload). The extension host provides PanelServices.
+ */
+import * as fs from 'fs';
+import * as vscode from 'vscode';
+import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
+import { PREVIEW_VIEW_TYPE, PreviewPanel } from './preview';
+import type { PanelServices } from './services';
+
+export type { PanelServices } from './services';
+export { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard';
+export { PreviewPanel, PREVIEW_VIEW_TYPE } from './preview';
+
+function stateOf(state: unknown): { runDir?: string; checkpoint?: string } {
+  if (typeof state !== 'object' || state === null) return {};
+  const s = state as Record<string, unknown>;
+  return {
+    runDir: typeof s.runDir === 'string' && s.runDir ? s.runDir : undefined,
+    checkpoint: typeof s.checkpoint === 'string' && s.checkpoint ? s.checkpoint : undefined,
+  };
+}
+
+/** Registers the serializers of both panels; call once from activate(). */
+export function registerPanelSerializers(context: vscode.ExtensionContext, services: PanelServices): void {
+  context.subscriptions.push(
+    vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+        DashboardPanel.revive(panel, context.extensionUri, stateOf(state).runDir, services);
+      },
+    }),
+    vscode.window.registerWebviewPanelSerializer(PREVIEW_VIEW_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+        const { runDir, checkpoint } = stateOf(state);
+        if (!runDir || !fs.existsSync(runDir)) {
+          services.log.warn(`preview: nothing to restore (${runDir ? `${runDir} no longer exists` : 'no run folder in the saved state'})`);
+          panel.dispose();
+          return;
+        }
+        PreviewPanel.revive(panel, context.extensionUri, runDir, checkpoint, services);
+      },
+    }),
+  );
+}

@@ -1,0 +1,14 @@
+/** What the panels need from the rest of the extension (implemented by the extension host, see index.ts). */
+import type { RunEvent } from '../../engine/events';
+import type { ConfigEntry, SampleResult, SampleSpec } from '../../protocol';
+
+export interface PanelServices {
+  worker: { sample(spec: SampleSpec, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<SampleResult> };
+  launch(configPath: string): Promise<void>;
+  resume(runDir: string): Promise<void>;
+  stop(runDir: string): Promise<void>;
+  isActive(runDir: string): boolean;
+  onRunEvent(listener: (runDir: string, e: RunEvent) => void): { dispose(): void };
+  listConfigs(): Promise<ConfigEntry[]>;
+  log: { info(s: string): void; warn(s: string): void };
+}

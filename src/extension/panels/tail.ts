@@ -1,0 +1,173 @@
+/**
+ * Following a run's events.jsonl as it grows: incremental reads by byte offset (only whole lines are consumed, so a
+ * torn last line is read again once its writer finishes it), a watcher with a polling fallback (fs.watch is not
+ * reliable on every file system), and de-duplication against events that also arrive from the worker over IPC.
+ * fs and path only: no `vscode` import, so it is unit-tested directly.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseEventLines, RunEvent } from '../../engine/events';
+import { FILES } from '../../engine/runfolder';
+
+/** Reads what was appended to a file of JSON lines since the previous call. */
+export class EventTail {
+  private offset = 0;
+
+  constructor(readonly file: string) {}
+
+  /** Bytes consumed so far (always at a line boundary). */
+  get position(): number {
+    return this.offset;
+  }
+
+  /**
+   * New complete lines since the last call. `reset` is true when the file got shorter than what was consumed
+   * (it was replaced): reading then restarts from its beginning and the caller should drop what it had.
+   */
+  read(): { events: RunEvent[]; skipped: number; reset: boolean } {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.file, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], skipped: 0, reset: false };
+      throw e;
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      let reset = false;
+      if (size < this.offset) {
+        this.offset = 0;
+        reset = true;
+      }
+      if (size === this.offset) return { events: [], skipped: 0, reset };
+      const buf = Buffer.alloc(size - this.offset);
+      let got = 0;
+      while (got < buf.length) {
+        const n = fs.readSync(fd, buf, got, buf.length - got, this.offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      const nl = buf.lastIndexOf(0x0a, got - 1);
+      if (nl < 0) return { events: [], skipped: 0, reset };
+      this.offset += nl + 1;
+      const { events, skipped } = parseEventLines(buf.toString('utf8', 0, nl + 1));
+      return { events, skipped, reset };
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+/** A fingerprint that is the same for an event parsed from the file and the same event received over IPC. */
+export function eventKey(e: RunEvent): string {
+  const o = e as unknown as Record<string, unknown>;
+  return `${e.type}|${e.t}|${String(o.unit ?? '')}|${String(o.step ?? '')}|${String(o.file ?? '')}|${String(o.status ?? '')}`;
+}
+
+export interface FeedOptions {
+  /** Polling interval in ms (a fallback to fs.watch); default 1000. */
+  pollMs?: number;
+  /** Use fs.watch on the run folder as well; default true. */
+  watch?: boolean;
+  /** Called when lines of the log could not be parsed (they are skipped). */
+  onSkipped?: (count: number) => void;
+}
+
+/**
+ * Every event of one run, oldest first: the history on disk, then what is appended (tailed from the file) or
+ * pushed (from the worker), each event once. Listeners get batches of new events; `reset` means the log was
+ * replaced and `events` now holds the whole new history.
+ */
+export class RunEventFeed {
+  readonly events: RunEvent[] = [];
+  private readonly tail: EventTail;
+  private readonly recent = new Set<string>();
+  private readonly recentOrder: string[] = [];
+  private watcher?: fs.FSWatcher;
+  private timer?: NodeJS.Timeout;
+  private debounce?: NodeJS.Timeout;
+  private disposed = false;
+  private static readonly RECENT = 8192;
+
+  constructor(
+    readonly runDir: string,
+    private readonly listener: (events: RunEvent[], reset: boolean) => void,
+    private readonly opts: FeedOptions = {},
+  ) {
+    this.tail = new EventTail(path.join(runDir, FILES.events));
+    this.readTail(false);
+    if (opts.watch !== false) {
+      try {
+        this.watcher = fs.watch(runDir, (_kind, name) => {
+          if (!name || String(name) === FILES.events) this.kick();
+        });
+        this.watcher.on('error', () => {
+          this.watcher?.close();
+          this.watcher = undefined;
+        });
+      } catch {
+        this.watcher = undefined; // polling covers it
+      }
+    }
+    this.timer = setInterval(() => this.poll(), opts.pollMs ?? 1000);
+    this.timer.unref?.();
+  }
+
+  /** Reads whatever the file gained and hands new events to the listener. */
+  poll(): void {
+    if (!this.disposed) this.readTail(true);
+  }
+
+  /** An event received from elsewhere (the worker): delivered now unless it was already seen in the file. */
+  push(e: RunEvent): void {
+    if (this.disposed || !this.remember(e)) return;
+    this.events.push(e);
+    this.listener([e], false);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.watcher?.close();
+    if (this.timer) clearInterval(this.timer);
+    if (this.debounce) clearTimeout(this.debounce);
+  }
+
+  private kick(): void {
+    if (this.debounce || this.disposed) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      this.poll();
+    }, 30);
+  }
+
+  private remember(e: RunEvent): boolean {
+    const k = eventKey(e);
+    if (this.recent.has(k)) return false;
+    this.recent.add(k);
+    this.recentOrder.push(k);
+    if (this.recentOrder.length > RunEventFeed.RECENT) {
+      const drop = this.recentOrder.splice(0, this.recentOrder.length - RunEventFeed.RECENT);
+      for (const d of drop) this.recent.delete(d);
+    }
+    return true;
+  }
+
+  private readTail(notify: boolean): void {
+    let r: ReturnType<EventTail['read']>;
+    try {
+      r = this.tail.read();
+    } catch {
+      return; // unreadable for now (e.g. permissions while being replaced); the next poll retries
+    }
+    if (r.skipped && this.opts.onSkipped) this.opts.onSkipped(r.skipped);
+    if (r.reset) {
+      this.events.length = 0;
+      this.recent.clear();
+      this.recentOrder.length = 0;
+    }
+    const fresh = r.events.filter((e) => this.remember(e));
+    if (fresh.length === 0 && !r.reset) return;
+    for (const e of fresh) this.events.push(e);
+    if (notify) this.listener(r.reset ? this.events.slice() : fresh, r.reset);
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * The one protocol module: every message between the extension host, the worker process and the webviews.
+ * One discriminated union per direction, a validator per direction (every message is validated on receipt;
+ * unknown or malformed messages are dropped and logged by the receiver), and a small request/reply helper.
+ * Pure types and functions: imported by the extension, the worker and the webview bundles alike.
+ */
+import { asRunEvent, RunEvent } from './engine/events';
+
+export type Backend = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
+export type StageChoice = 'teacher' | 'guided' | 'progressive';
+export type SamplerKind = 'ddim' | 'stochastic';
+
+/** What to sample: shared by the worker's `sample` request, the preview panel and the CLI. */
+export interface SampleSpec {
+  runDir: string;
+  /** A checkpoint file relative to runDir; default: the newest checkpoint of the stage. */
+  checkpoint?: string;
+  stage: StageChoice;
+  /** Sampling steps (teacher: 2 NFE each; students: 1 NFE each). */
+  steps: number;
+  sampler: SamplerKind;
+  w: number[];
+  classes: number[];
+  perClass: number;
+  seed: number;
+}
+
+export interface SampleResult {
+  /** PNG grid (rows = classes × perClass, columns = w), base64. */
+  pngBase64: string;
+  rows: number;
+  cols: number;
+  steps: number;
+  nfe: number;
+  /** Wall-clock milliseconds per sample. */
+  msPerSample: number;
+  label: string;
+}
+
+// ───────────────────────────── host → worker ─────────────────────────────
+export type HostToWorker =
+  | { type: 'start'; id: number; configPath: string; runsDir: string; name?: string; backend?: Backend; threads?: number }
+  | { type: 'resume'; id: number; runDir: string; backend?: Backend; threads?: number }
+  | { type: 'stop' }
+  | { type: 'sample'; id: number; spec: SampleSpec; backend?: Backend; threads?: number }
+  /** The run tools behind `distill export` / `distill eval`, run by the worker for the editor's commands. */
+  | { type: 'tool'; id: number; tool: ToolName; runDir: string; backend?: Backend; threads?: number }
+  | { type: 'cancel'; id: number };
+
+export type ToolName = 'export' | 'eval';
+
+/** What a `tool` request replies: the files it wrote (absolute paths) and a one-line summary. */
+export interface ToolResult {
+  files: string[];
+  summary: string;
+}
+
+// ───────────────────────────── worker → host ─────────────────────────────
+export type WorkerToHost =
+  | { type: 'ready'; pid: number }
+  | { type: 'event'; runDir: string; event: RunEvent }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; text: string }
+  | { type: 'progress'; id: number; done: number; total: number }
+  /** A `start` request's run folder exists (sent before training begins, so the host can follow the run at once). */
+  | { type: 'runCreated'; id: number; runDir: string }
+  | { type: 'reply'; id: number; ok: true; result: unknown }
+  | { type: 'reply'; id: number; ok: false; error: string };
+
+// ──────────────────────────── host → webview ─────────────────────────────
+export interface ConfigEntry {
+  /** Absolute path of a *.distill.json in the workspace. */
+  path: string;
+  label: string;
+  stages: string[];
+  error?: string;
+}
+
+export interface RunView {
+  runDir: string;
+  name: string;
+  status: 'running' | 'stopped' | 'finished' | 'failed' | 'new';
+  /** True while this window's worker drives the run. */
+  active: boolean;
+  units: { unit: string; stage: StageChoice; totalSteps: number; step: number; done: boolean }[];
+  backend?: string;
+  rate?: number;
+  etaSeconds?: number;
+}
+
+export type HostToWebview =
+  | { type: 'init'; view: 'dashboard'; run?: RunView; events: RunEvent[]; configs: ConfigEntry[]; sampleBase: string }
+  | { type: 'events'; runDir: string; events: RunEvent[] }
+  | { type: 'run'; run: RunView }
+  | { type: 'configs'; configs: ConfigEntry[] }
+  | { type: 'init'; view: 'preview'; runDir: string; checkpoint?: string; stage: StageChoice; classes: number; wDefaults: number[] }
+  | { type: 'previewBusy'; requestId: number; done: number; total: number; phase?: 'teacher' | 'student' }
+  | { type: 'previewResult'; requestId: number; teacher?: SampleResult; student?: SampleResult }
+  | { type: 'previewError'; requestId: number; message: string };
+
+// ──────────────────────────── webview → host ─────────────────────────────
+export type WebviewToHost =
+  | { type: 'ready' }
+  | { type: 'launch'; configPath: string }
+  | { type: 'resume'; runDir: string }
+  | { type: 'stop'; runDir: string }
+  | {
+      type: 'preview';
+      requestId: number;
+      studentSteps: number;
+      teacherSteps: number;
+      sampler: SamplerKind;
+      w: number[];
+      classes: number[];
+      seed: number;
+    }
+  | { type: 'cancelPreview'; requestId: number }
+  | { type: 'savePng'; which: 'teacher' | 'student'; pngBase64: string };
+
+// ─────────────────────────────── validation ──────────────────────────────
+type Check = (v: unknown) => boolean;
+const num: Check = (v) => typeof v === 'number' && Number.isFinite(v);
+const int: Check = (v) => Number.isInteger(v);
+const str: Check = (v) => typeof v === 'string';
+const bool: Check = (v) => typeof v === 'boolean';
+const opt =
+  (c: Check): Check =>
+  (v) =>
+    v === undefined || c(v);
+const oneOf =
+  (...xs: unknown[]): Check =>
+  (v) =>
+    xs.includes(v);
+const arrayOf =
+  (c: Check, max = 10_000): Check =>
+  (v) =>
+    Array.isArray(v) && v.length <= max && v.every(c);
+const shape =
+  (spec: Record<string, Check>): Check =>
+  (v) =>
+    typeof v === 'object' && v !== null && Object.entries(spec).every(([k, c]) => c((v as Record<string, unknown>)[k]));
+
+const backend = opt(oneOf('auto', 'wasm', 'cpu', 'tensorflow'));
+const threads = opt((v) => int(v) && (v as number) >= 0);
+const posInt: Check = (v) => int(v) && (v as number) >= 1 && (v as number) <= 4096;
+const sampleSpec = shape({
+  runDir: str,
+  checkpoint: opt(str),
+  stage: oneOf('teacher', 'guided', 'progressive'),
+  steps: posInt,
+  sampler: oneOf('ddim', 'stochastic'),
+  w: arrayOf((v) => num(v) && (v as number) >= 0, 16),
+  classes: arrayOf((v) => int(v) && (v as number) >= 0, 100),
+  perClass: posInt,
+  seed: int,
+});
+const sampleResult = shape({ pngBase64: str, rows: int, cols: int, steps: int, nfe: int, msPerSample: num, label: str });
+
+function validate<T extends { type: string }>(specs: Record<string, Record<string, Check>>, value: unknown): T | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const type = (value as { type?: unknown }).type;
+  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(specs, type)) return undefined;
+  return shape(specs[type])(value) ? (value as T) : undefined;
+}
+
+const HOST_TO_WORKER: Record<HostToWorker['type'], Record<string, Check>> = {
+  start: { id: int, configPath: str, runsDir: str, name: opt(str), backend, threads },
+  resume: { id: int, runDir: str, backend, threads },
+  stop: {},
+  sample: { id: int, spec: sampleSpec, backend, threads },
+  tool: { id: int, tool: oneOf('export', 'eval'), runDir: str, backend, threads },
+  cancel: { id: int },
+};
+
+const WORKER_TO_HOST: Record<WorkerToHost['type'], Record<string, Check>> = {
+  ready: { pid: int },
+  event: { runDir: str, event: (v) => asRunEvent(v) !== undefined },
+  log: { level: oneOf('info', 'warn', 'error'), text: str },
+  progress: { id: int, done: num, total: num },
+  runCreated: { id: int, runDir: str },
+  reply: { id: int, ok: bool, error: (v) => v === undefined || typeof v === 'string' },
+};
+
+const unitView = shape({ unit: str, stage: oneOf('teacher', 'guided', 'progressive'), totalSteps: int, step: int, done: bool });
+const runView = shape({
+  runDir: str,
+  name: str,
+  status: oneOf('running', 'stopped', 'finished', 'failed', 'new'),
+  active: bool,
+  units: arrayOf(unitView, 64),
+  backend: opt(str),
+  rate: opt(num),
+  etaSeconds: opt(num),
+});
+const configEntry = shape({ path: str, label: str, stages: arrayOf(str, 16), error: opt(str) });
+const events = arrayOf((v) => asRunEvent(v) !== undefined, 10_000_000);
+
+export function asHostToWorker(value: unknown): HostToWorker | undefined {
+  return validate<HostToWorker>(HOST_TO_WORKER, value);
+}
+
+export function asWorkerToHost(value: unknown): WorkerToHost | undefined {
+  return validate<WorkerToHost>(WORKER_TO_HOST, value);
+}
+
+export function asHostToWebview(value: unknown): HostToWebview | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const m = value as Record<string, unknown>;
+  if (m.type === 'init') {
+    const ok =
+      m.view === 'dashboard'
+        ? shape({ run: opt(runView), events, configs: arrayOf(configEntry, 1000), sampleBase: str })(m)
+        : m.view === 'preview' &&
+          shape({
+            runDir: str,
+            checkpoint: opt(str),
+            stage: oneOf('teacher', 'guided', 'progressive'),
+            classes: int,
+            wDefaults: arrayOf(num, 16),
+          })(m);
+    return ok ? (m as unknown as HostToWebview) : undefined;
+  }
+  return validate<HostToWebview>(
+    {
+      events: { runDir: str, events },
+      run: { run: runView },
+      configs: { configs: arrayOf(configEntry, 1000) },
+      previewBusy: { requestId: int, done: num, total: num, phase: opt(oneOf('teacher', 'student')) },
+      previewResult: { requestId: int, teacher: opt(sampleResult), student: opt(sampleResult) },
+      previewError: { requestId: int, message: str },
+    },
+    value,
+  );
+}
+
+export function asWebviewToHost(value: unknown): WebviewToHost | undefined {
+  return validate<WebviewToHost>(
+    {
+      ready: {},
+      launch: { configPath: str },
+      resume: { runDir: str },
+      stop: { runDir: str },
+      preview: {
+        requestId: int,
+        studentSteps: posInt,
+        teacherSteps: posInt,
+        sampler: oneOf('ddim', 'stochastic'),
+        w: arrayOf((v) => num(v) && (v as number) >= 0, 16),
+        classes: arrayOf((v) => int(v) && (v as number) >= 0, 100),
+        seed: int,
+      },
+      cancelPreview: { requestId: int },
+      savePng: { which: oneOf('teacher', 'student'), pngBase64: str },
+    },
+    value,
+  );
+}
+
+// ──────────────────────────── request / reply ────────────────────────────
+/**
+ * Pairs requests carrying an `id` with the `reply` message of the same id.
+ * `send` posts a message; call `handleReply` with every reply received.
+ */
+export class RequestTracker {
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  request<R>(send: (id: number) => void): { id: number; promise: Promise<R> } {
+    const id = this.nextId++;
+    const promise = new Promise<R>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    });
+    send(id);
+    return { id, promise };
+  }
+
+  handleReply(msg: { id: number; ok: boolean; result?: unknown; error?: string }): boolean {
+    const p = this.pending.get(msg.id);
+    if (!p) return false;
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(new Error(msg.error ?? 'request failed'));
+    return true;
+  }
+
+  /** Rejects every pending request (e.g. the worker exited). */
+  failAll(reason: string): void {
+    for (const p of this.pending.values()) p.reject(new Error(reason));
+    this.pending.clear();
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+}

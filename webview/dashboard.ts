@@ -1,0 +1,392 @@
+/**
+ * The run dashboard webview: stage controls (launch / resume / stop), per-unit progress, the live loss chart and
+ * the sample-grid history. Everything shown is derived from the host's `init` / `events` / `run` / `configs`
+ * messages; UI choices (grid shown, smoothing, log scale, unit filter) persist through getState/setState.
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import uplotCss from 'uplot/dist/uPlot.min.css';
+import type { SamplesEvent } from '../src/engine/events';
+import type { ConfigEntry, HostToWebview, RunView } from '../src/protocol';
+import { LossChart, unitColor } from './chart';
+import { renderLabelledGrid } from './grid';
+import { AlignedData, formatDuration, formatLoss, RunModel } from './model';
+import { getState, h, installBaseStyles, onHostMessage, post, setDisabled, setState } from './vscode';
+
+interface DashboardState {
+  runDir?: string;
+  /** Index of the grid shown; undefined follows the newest grid. */
+  gridIndex?: number;
+  smoothing: number;
+  logScale: boolean;
+  unit?: string;
+}
+
+installBaseStyles(uplotCss);
+
+const saved = getState<DashboardState>();
+const state: DashboardState = {
+  runDir: typeof saved.runDir === 'string' ? saved.runDir : undefined,
+  gridIndex: typeof saved.gridIndex === 'number' ? saved.gridIndex : undefined,
+  smoothing: typeof saved.smoothing === 'number' && saved.smoothing >= 0 && saved.smoothing < 1 ? saved.smoothing : 0.6,
+  logScale: saved.logScale === true,
+  unit: typeof saved.unit === 'string' ? saved.unit : undefined,
+};
+const persist = (): void => setState(state);
+
+let model = new RunModel();
+let run: RunView | undefined;
+let configs: ConfigEntry[] = [];
+let sampleBase = '';
+let initialised = false;
+/** Set after a command is posted; controls stay disabled until the host answers with fresh run/config state. */
+let commandPending = false;
+
+// ─────────────────────────────────── DOM ───────────────────────────────────
+const title = h('h1', { id: 'title' }, 'Diffusion Distiller');
+const statusBadge = h('span', { class: 'status', id: 'status', 'data-status': 'new', role: 'status' }, 'no run');
+const facts = h('dl', { class: 'facts', id: 'facts' });
+const errorLine = h('p', { class: 'error', id: 'run-error', role: 'alert' });
+
+const resumeBtn = h('vscode-button', { id: 'resume', secondary: true, disabled: true }, 'Resume run');
+const stopBtn = h('vscode-button', { id: 'stop', secondary: true, disabled: true }, 'Stop');
+const configTable = h('table', { class: 'configs', id: 'configs' });
+const unitsGrid = h('div', { class: 'units', id: 'units', role: 'list', 'aria-label': 'Progress per training unit' });
+
+const unitSelect = h('vscode-single-select', { id: 'unit-filter', 'aria-label': 'Units shown in the chart' });
+const smoothInput = h('input', {
+  type: 'range',
+  id: 'smoothing',
+  min: 0,
+  max: 0.99,
+  step: 0.01,
+  value: state.smoothing,
+  'aria-describedby': 'smoothing-value',
+});
+const smoothValue = h('output', { id: 'smoothing-value', for: 'smoothing', class: 'num' });
+const logToggle = h('vscode-checkbox', { id: 'log-scale', label: 'Log scale', checked: state.logScale }, 'Log scale');
+const chartHost = h('div', { class: 'chart', id: 'loss-chart', role: 'img', 'aria-label': 'Training loss per unit' });
+const legend = h('ul', { class: 'legend', id: 'loss-legend', 'aria-label': 'Loss series' });
+const chartEmpty = h('p', { class: 'empty', id: 'loss-empty' }, 'No loss values yet.');
+
+const gridSlider = h('input', { type: 'range', id: 'grid-slider', min: 0, max: 0, step: 1, value: 0, disabled: true });
+const gridPosition = h('span', { id: 'grid-position', class: 'muted num' });
+const gridCaption = h('p', { id: 'grid-caption', class: 'num', 'aria-live': 'polite' });
+const gridHost = h('div', { class: 'grid-figure', id: 'grid' });
+
+document.body.append(
+  h('header', {}, title, h('div', { class: 'row' }, statusBadge, facts), errorLine),
+  h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'h-controls' },
+    h('h2', { id: 'h-controls' }, 'Stages'),
+    h('div', { class: 'row' }, resumeBtn, stopBtn),
+    unitsGrid,
+    configTable,
+  ),
+  h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'h-loss' },
+    h('h2', { id: 'h-loss' }, 'Loss'),
+    h(
+      'div',
+      { class: 'row' },
+      h('label', { for: 'unit-filter' }, 'Show'),
+      unitSelect,
+      h('label', { for: 'smoothing' }, 'Smoothing (EMA)'),
+      smoothInput,
+      smoothValue,
+      logToggle,
+    ),
+    chartEmpty,
+    chartHost,
+    legend,
+  ),
+  h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'h-samples' },
+    h('h2', { id: 'h-samples' }, 'Samples over guidance weights'),
+    h('div', { class: 'row' }, h('label', { for: 'grid-slider' }, 'Grid'), gridSlider, gridPosition),
+    gridCaption,
+    gridHost,
+  ),
+);
+
+// ───────────────────────────────── chart ─────────────────────────────────
+function renderLegend(d: AlignedData): void {
+  const items = d.units.map((unit, i) => {
+    const series = model.loss.get(unit);
+    const last = series && series.losses.length ? series.losses[series.losses.length - 1] : undefined;
+    const sw = h('span', { class: 'swatch', 'aria-hidden': 'true' });
+    sw.style.background = unitColor(model.loss.order.indexOf(unit));
+    return h(
+      'li',
+      { 'data-unit': unit, 'data-points': d.recorded[i], 'data-drawn': d.drawn[i] },
+      sw,
+      `${unit}: ${d.recorded[i].toLocaleString('en-US')} points`,
+      last !== undefined ? `, last ${formatLoss(last)}` : '',
+      d.drawn[i] < d.recorded[i] ? ` (drawn as ${d.drawn[i].toLocaleString('en-US')})` : '',
+    );
+  });
+  legend.replaceChildren(...items);
+  const empty = model.loss.pointCount() === 0;
+  chartEmpty.hidden = !empty;
+  chartHost.dataset.points = String(d.x.length);
+}
+
+const chart = new LossChart(chartHost, () => model.loss, chartOptions(), renderLegend);
+
+function chartOptions(): { smoothing: number; logScale: boolean; unit?: string } {
+  return { smoothing: state.smoothing, logScale: state.logScale, unit: state.unit };
+}
+
+function renderUnitFilter(): void {
+  const units = model.loss.order;
+  const wanted = ['', ...units].join('\n');
+  if (unitSelect.dataset.units !== wanted) {
+    unitSelect.dataset.units = wanted;
+    const opts = [h('vscode-option', { value: '' }, 'All units'), ...units.map((u) => h('vscode-option', { value: u }, u))];
+    unitSelect.replaceChildren(...opts);
+  }
+  if (state.unit && !units.includes(state.unit)) state.unit = undefined;
+  (unitSelect as HTMLElement & { value: string }).value = state.unit ?? '';
+}
+
+unitSelect.addEventListener('change', () => {
+  const v = (unitSelect as HTMLElement & { value: string }).value;
+  state.unit = v ? v : undefined;
+  persist();
+  chart.setOptions(chartOptions());
+});
+smoothInput.addEventListener('input', () => {
+  state.smoothing = Math.min(0.99, Math.max(0, Number(smoothInput.value) || 0));
+  smoothValue.textContent = state.smoothing.toFixed(2);
+  persist();
+  chart.setOptions(chartOptions());
+});
+logToggle.addEventListener('change', () => {
+  state.logScale = (logToggle as HTMLElement & { checked: boolean }).checked;
+  persist();
+  chart.setOptions(chartOptions());
+});
+smoothValue.textContent = state.smoothing.toFixed(2);
+
+// ───────────────────────────────── grids ─────────────────────────────────
+function sampleUrl(file: string): string {
+  const rel = file
+    .split(/[\\/]+/)
+    .filter(Boolean)
+    .map(encodeURIComponent)
+    .join('/');
+  return `${sampleBase.replace(/\/+$/, '')}/${rel}`;
+}
+
+function gridLabel(g: SamplesEvent): string {
+  return `${g.unit} · step ${g.step.toLocaleString('en-US')} · ${g.steps} sampling step${g.steps === 1 ? '' : 's'}, NFE ${g.nfe}`;
+}
+
+let shownGrid: SamplesEvent | undefined;
+function renderGrids(): void {
+  const n = model.grids.length;
+  setDisabled(gridSlider, n <= 1);
+  gridSlider.max = String(Math.max(0, n - 1));
+  if (n === 0) {
+    gridPosition.textContent = '';
+    gridCaption.textContent = 'No sample grids yet.';
+    gridHost.replaceChildren();
+    shownGrid = undefined;
+    return;
+  }
+  if (state.gridIndex !== undefined && state.gridIndex >= n - 1) state.gridIndex = undefined;
+  const idx = state.gridIndex ?? n - 1;
+  const g = model.grids[idx];
+  gridSlider.value = String(idx);
+  const label = gridLabel(g);
+  gridSlider.setAttribute('aria-valuetext', `grid ${idx + 1} of ${n}: ${label}`);
+  gridPosition.textContent = `${idx + 1} / ${n}${state.gridIndex === undefined ? ' (newest)' : ''}`;
+  gridCaption.textContent = label;
+  gridCaption.dataset.unit = g.unit;
+  gridCaption.dataset.step = String(g.step);
+  if (g !== shownGrid) {
+    shownGrid = g;
+    renderLabelledGrid(gridHost, { src: sampleUrl(g.file), w: g.w, classes: g.classes, alt: `Samples of ${label}: rows are classes, columns are guidance weights` });
+  }
+}
+
+gridSlider.addEventListener('input', () => {
+  const n = model.grids.length;
+  const idx = Math.max(0, Math.min(n - 1, Math.round(Number(gridSlider.value))));
+  state.gridIndex = idx >= n - 1 ? undefined : idx;
+  persist();
+  renderGrids();
+});
+
+// ──────────────────────────── run / controls ─────────────────────────────
+function fact(label: string, value: string, id: string): HTMLElement {
+  return h('div', {}, h('dt', {}, label), h('dd', { id }, value));
+}
+
+function renderRun(): void {
+  title.textContent = run ? `Run ${run.name}` : 'Diffusion Distiller';
+  statusBadge.dataset.status = run?.status ?? 'new';
+  statusBadge.textContent = run ? `${run.status}${run.active ? ' (this window)' : ''}` : 'no run';
+  const cur = run?.units.find((u) => !u.done) ?? run?.units[run.units.length - 1];
+  const items: HTMLElement[] = [];
+  if (run) {
+    items.push(fact('Backend', run.backend ?? '—', 'fact-backend'));
+    items.push(fact('Rate', run.rate !== undefined ? `${run.rate.toFixed(run.rate < 10 ? 2 : 1)} steps/s` : '—', 'fact-rate'));
+    items.push(fact('ETA', run.status === 'running' && run.etaSeconds !== undefined ? formatDuration(run.etaSeconds) : '—', 'fact-eta'));
+    if (cur) items.push(fact('Unit', cur.unit, 'fact-unit'));
+  }
+  facts.replaceChildren(...items);
+  errorLine.textContent = run && run.status === 'failed' && model.lastError ? model.lastError : '';
+
+  unitsGrid.replaceChildren(
+    ...(run?.units ?? []).flatMap((u) => {
+      const frac = u.totalSteps > 0 ? Math.min(1, Math.max(0, u.step / u.totalSteps)) : u.done ? 1 : 0;
+      const fill = h('div', { class: 'bar-fill' });
+      fill.style.width = `${(frac * 100).toFixed(2)}%`;
+      const bar = h(
+        'div',
+        {
+          class: 'bar-wrap',
+          role: 'progressbar',
+          'aria-label': `${u.unit} progress`,
+          'aria-valuemin': 0,
+          'aria-valuemax': u.totalSteps,
+          'aria-valuenow': u.step,
+        },
+        h('div', { class: 'bar' }),
+        fill,
+      );
+      return [
+        h('span', { role: 'listitem', 'data-unit': u.unit }, u.unit),
+        bar,
+        h('span', { class: 'num' }, `${u.step.toLocaleString('en-US')} / ${u.totalSteps.toLocaleString('en-US')}${u.done ? ' ✓' : ` (${Math.floor(frac * 100)}%)`}`),
+      ];
+    }),
+  );
+  renderControls();
+}
+
+function busy(): boolean {
+  return commandPending || run?.active === true || run?.status === 'running';
+}
+
+function renderControls(): void {
+  const b = busy();
+  setDisabled(resumeBtn, !run || b || run.status === 'finished');
+  setDisabled(stopBtn, !run || commandPending || !(run.active || run.status === 'running'));
+  for (const btn of Array.from(configTable.querySelectorAll<HTMLElement>('vscode-button[data-config]'))) {
+    const cfg = configs.find((c) => c.path === btn.dataset.config);
+    setDisabled(btn, b || !cfg || cfg.error !== undefined);
+  }
+}
+
+function renderConfigs(): void {
+  if (configs.length === 0) {
+    configTable.replaceChildren(h('caption', { class: 'muted' }, 'No *.distill.json configurations in the workspace.'));
+    return;
+  }
+  const rows = configs.map((c, i) => {
+    const btn = h('vscode-button', { 'data-config': c.path, 'aria-label': `Launch ${c.label}`, id: `launch-${i}` }, 'Launch');
+    btn.addEventListener('click', () => {
+      if (btn.hasAttribute('disabled') || busy()) return;
+      commandPending = true;
+      renderControls();
+      post({ type: 'launch', configPath: c.path });
+    });
+    return h(
+      'tr',
+      {},
+      h('td', {}, h('span', { title: c.path }, c.label)),
+      h('td', { class: 'muted' }, c.stages.join(' → ')),
+      h('td', {}, c.error ? h('span', { class: 'error' }, c.error) : btn),
+    );
+  });
+  configTable.replaceChildren(
+    h('caption', { class: 'muted' }, 'Workspace configurations'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Config'), h('th', { scope: 'col' }, 'Stages'), h('th', { scope: 'col' }, 'Action'))),
+    h('tbody', {}, ...rows),
+  );
+  renderControls();
+}
+
+resumeBtn.addEventListener('click', () => {
+  if (!run || resumeBtn.hasAttribute('disabled')) return;
+  commandPending = true;
+  renderControls();
+  post({ type: 'resume', runDir: run.runDir });
+});
+stopBtn.addEventListener('click', () => {
+  if (!run || stopBtn.hasAttribute('disabled')) return;
+  commandPending = true;
+  renderControls();
+  post({ type: 'stop', runDir: run.runDir });
+});
+
+// ─────────────────────────────── messages ────────────────────────────────
+function handle(m: HostToWebview): void {
+  switch (m.type) {
+    case 'init': {
+      if (m.view !== 'dashboard') return;
+      const sameRun = m.run?.runDir === state.runDir;
+      model = new RunModel();
+      model.add(m.events);
+      run = m.run;
+      configs = m.configs;
+      sampleBase = m.sampleBase;
+      commandPending = false;
+      if (!sameRun) {
+        state.gridIndex = undefined;
+        state.unit = undefined;
+      }
+      state.runDir = m.run?.runDir;
+      persist();
+      initialised = true;
+      document.body.dataset.ready = 'true';
+      renderAll();
+      return;
+    }
+    case 'events': {
+      if (!initialised || !run || m.runDir !== run.runDir) return;
+      const changed = model.add(m.events);
+      if (changed.loss) {
+        renderUnitFilter();
+        chart.schedule();
+      }
+      if (changed.grids) renderGrids();
+      return;
+    }
+    case 'run':
+      if (!initialised || (run && m.run.runDir !== run.runDir)) return;
+      if (!run) state.runDir = m.run.runDir;
+      run = m.run;
+      commandPending = false;
+      persist();
+      renderRun();
+      return;
+    case 'configs':
+      if (!initialised) return;
+      configs = m.configs;
+      commandPending = false;
+      renderConfigs();
+      return;
+    default:
+      return; // preview messages are not for this view
+  }
+}
+
+function renderAll(): void {
+  renderRun();
+  renderConfigs();
+  renderUnitFilter();
+  chart.render();
+  renderGrids();
+}
+
+onHostMessage(handle);
+renderAll();
+post({ type: 'ready' });
