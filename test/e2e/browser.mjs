@@ -32,19 +32,36 @@ export async function launch(baseUrl, { viewport = { width: 1400, height: 900 },
   const host = new URL(baseUrl).host;
   const external = [];
   const httpErrors = [];
-  context.on('request', (r) => {
+  // Webview resources (asWebviewUri) are addressed as https://*.vscode-resource.vscode-cdn.net/… but the
+  // webview's service worker answers them from the extension host: such responses never touch the network.
+  // Every other request to another host (answered, failed or never finished) counts as leaving the server.
+  const pending = new Map();
+  const isExternal = (r) => {
     let u;
-    try { u = new URL(r.url()); } catch { return; }
-    // data:, blob:, vscode-webview: etc. stay inside the browser; ws(s) and http(s) to another host leave it.
-    if (/^(https?|wss?):$/.test(u.protocol) && u.host !== host) {
-      external.push(r.url());
-      log(`[external request] ${r.method()} ${r.url().slice(0, 300)}`);
-    }
+    try { u = new URL(r.url()); } catch { return false; }
+    // data:, blob:, vscode-file: … stay inside the browser; http(s) / ws(s) to another host leave it.
+    return /^(https?|wss?):$/.test(u.protocol) && u.host !== host;
+  };
+  const leaked = (r, how) => {
+    external.push(`${r.method()} ${r.url()} (${how})`);
+    log(`[external request] ${r.method()} ${r.url().slice(0, 300)} (${how})`);
+  };
+  context.on('request', (r) => { if (isExternal(r)) pending.set(r, Date.now()); });
+  context.on('requestfinished', async (r) => {
+    if (!pending.delete(r)) return;
+    const resp = await r.response().catch(() => null);
+    if (!resp || !resp.fromServiceWorker()) leaked(r, `answered ${resp ? resp.status() : '?'} from the network`);
+  });
+  context.on('requestfailed', (r) => {
+    if (!pending.delete(r)) return;
+    leaked(r, `failed: ${r.failure()?.errorText}`);
   });
   context.on('response', (r) => { if (r.status() >= 400) httpErrors.push(`${r.status()} ${r.url()}`); });
   const page = context.pages()[0] ?? await context.newPage();
   const close = async () => {
     await context.close().catch(() => {});
+    for (const r of pending.keys()) leaked(r, 'never finished');
+    pending.clear();
     fs.rmSync(profile, { recursive: true, force: true });
   };
   return { context, page, external, httpErrors, close };
