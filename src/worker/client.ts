@@ -105,8 +105,10 @@ export class WorkerClient {
         resolve(this.exitInfo);
         this.opts.onExit?.(this.exitInfo);
       };
-      // 'close' waits for stdio to drain, so the tail holds the last words of the process.
+      // 'close' waits for stdio to drain, so the tail holds the last words of the process; it does not always come
+      // (an IPC channel closed from this side), so 'exit' finishes too after a moment for the pipes to drain.
       this.child.on('close', (code, signal) => finish(code, signal));
+      this.child.on('exit', (code, signal) => setTimeout(() => finish(code, signal), 200));
     });
   }
 

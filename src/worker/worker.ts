@@ -5,8 +5,39 @@
  * (the engine saves a checkpoint and closes the run) and the process exits once they have returned.
  * Losing the IPC channel (the editor closed) is a stop too.
  */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as engine from '../engine';
 import { createRun, runStages, sampleGrid } from '../engine';
-import { asHostToWorker, HostToWorker, WorkerToHost } from '../protocol';
+import { asHostToWorker, Backend, HostToWorker, ToolName, ToolResult, WorkerToHost } from '../protocol';
+
+/** The tfjs wasm binaries ship beside the bundle (dist/wasm); from sources the engine finds the installed package. */
+const WASM_DIR = fs.existsSync(path.join(__dirname, 'wasm', 'tfjs-backend-wasm-simd.wasm')) ? path.join(__dirname, 'wasm') : undefined;
+
+/** The engine functions behind `distill export` and `distill eval`. */
+const TOOL_FUNCTIONS: Record<ToolName, string> = { export: 'exportStudent', eval: 'evaluateRun' };
+
+interface ToolOptions {
+  runDir: string;
+  backend?: Backend;
+  threads?: number;
+  wasmDir?: string;
+  signal: AbortSignal;
+  onProgress: (done: number, total: number) => void;
+  onLog: (line: string) => void;
+}
+
+/** Normalises what an engine tool returns (files written, a report path or folder) into a ToolResult. */
+function toolResult(tool: ToolName, runDir: string, r: unknown): ToolResult {
+  const o = (r && typeof r === 'object' ? r : {}) as Record<string, unknown>;
+  const files: string[] = [];
+  for (const k of ['files', 'outputs']) if (Array.isArray(o[k])) files.push(...(o[k] as unknown[]).filter((f): f is string => typeof f === 'string'));
+  for (const k of ['file', 'report', 'outDir', 'dir', 'path']) if (typeof o[k] === 'string') files.push(o[k] as string);
+  if (typeof r === 'string') files.push(r);
+  const abs = [...new Set(files.map((f) => path.resolve(runDir, f)))];
+  const summary = typeof o.summary === 'string' ? o.summary : `${tool === 'export' ? 'exported' : 'evaluated'} ${path.basename(runDir)}${abs.length ? `: ${abs.map((f) => path.relative(runDir, f)).join(', ')}` : ''}`;
+  return { files: abs, summary };
+}
 
 const controllers = new Map<number, AbortController>();
 let stopping = false;
@@ -58,6 +89,7 @@ function handle(msg: HostToWorker): void {
           runDir,
           backend: msg.backend,
           threads: msg.threads,
+          wasmDir: WASM_DIR,
           signal,
           onEvent: (event) => send({ type: 'event', runDir, event }),
           onLog: (line) => log('info', line),
@@ -71,6 +103,7 @@ function handle(msg: HostToWorker): void {
           runDir: msg.runDir,
           backend: msg.backend,
           threads: msg.threads,
+          wasmDir: WASM_DIR,
           signal,
           onEvent: (event) => send({ type: 'event', runDir: msg.runDir, event }),
           onLog: (line) => log('info', line),
@@ -83,10 +116,31 @@ function handle(msg: HostToWorker): void {
         sampleGrid(msg.spec, {
           backend: msg.backend,
           threads: msg.threads,
+          wasmDir: WASM_DIR,
           signal,
           onProgress: (done, total) => send({ type: 'progress', id: msg.id, done, total }),
         }),
       );
+      return;
+    case 'tool':
+      void serve(msg.id, async (signal) => {
+        const name = TOOL_FUNCTIONS[msg.tool];
+        const fn = (engine as unknown as Record<string, unknown>)[name];
+        if (typeof fn !== 'function') {
+          throw new Error(`distill ${msg.tool} is not available in this build (the engine has no ${name}())`);
+        }
+        const opts: ToolOptions = {
+          runDir: msg.runDir,
+          backend: msg.backend,
+          threads: msg.threads,
+          wasmDir: WASM_DIR,
+          signal,
+          onProgress: (done, total) => send({ type: 'progress', id: msg.id, done, total }),
+          onLog: (line) => log('info', line),
+        };
+        const result: unknown = await (fn as (o: ToolOptions) => Promise<unknown>)(opts);
+        return toolResult(msg.tool, msg.runDir, result);
+      });
       return;
     case 'cancel':
       controllers.get(msg.id)?.abort();

@@ -1,0 +1,74 @@
+/** The "Runs" view: maps the plain run-explorer model (model/tree.ts) onto VS Code tree items. */
+import * as vscode from 'vscode';
+import { buildRunTree, TreeNodeModel } from './model/tree';
+
+export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> {
+  private readonly changed = new vscode.EventEmitter<TreeNodeModel | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private roots: TreeNodeModel[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly runsDir: () => string | undefined,
+    private readonly isActive: (runDir: string) => boolean,
+    private readonly crashes: Map<string, string>,
+    private readonly onError: (e: Error) => void,
+  ) {}
+
+  /** The runs as last listed (the status bar and quick picks use them). */
+  get runs(): TreeNodeModel[] {
+    return this.roots;
+  }
+
+  /** Re-reads the runs folder now. */
+  reload(): TreeNodeModel[] {
+    const dir = this.runsDir();
+    try {
+      this.roots = dir ? buildRunTree(dir, { isActive: this.isActive, crashes: this.crashes }) : [];
+    } catch (e) {
+      this.roots = [];
+      this.onError(e as Error);
+    }
+    return this.roots;
+  }
+
+  refresh(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.changed.fire(undefined);
+  }
+
+  /** Refresh at most every `ms` milliseconds (file-watcher storms, event streams). */
+  refreshSoon(ms = 300): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.refresh(), ms);
+  }
+
+  getChildren(element?: TreeNodeModel): TreeNodeModel[] {
+    if (element) return element.children;
+    return this.reload();
+  }
+
+  getTreeItem(node: TreeNodeModel): vscode.TreeItem {
+    const collapsible =
+      node.children.length === 0
+        ? vscode.TreeItemCollapsibleState.None
+        : node.kind === 'run' && node.status === 'running'
+          ? vscode.TreeItemCollapsibleState.Expanded
+          : vscode.TreeItemCollapsibleState.Collapsed;
+    const item = new vscode.TreeItem(node.label, collapsible);
+    item.id = node.id;
+    item.description = node.description;
+    item.tooltip = node.tooltip;
+    item.contextValue = node.contextValue;
+    item.iconPath = new vscode.ThemeIcon(node.icon, node.iconColor ? new vscode.ThemeColor(node.iconColor) : undefined);
+    if (node.command) item.command = node.command;
+    item.accessibilityInformation = { label: `${node.label}${node.description ? `, ${node.description}` : ''}` };
+    return item;
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.changed.dispose();
+  }
+}
