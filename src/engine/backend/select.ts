@@ -1,0 +1,213 @@
+/**
+ * Backend selection for the training engine, in one place.
+ *
+ *  - `tensorflow`: @tensorflow/tfjs-node-gpu (only when a CUDA GPU looks usable), else
+ *    @tensorflow/tfjs-node. These native packages are optional and loaded with a runtime
+ *    require that bundlers leave alone; missing ones are an error only when asked for explicitly.
+ *  - `wasm`: @tensorflow/tfjs-backend-wasm with this project's training kernels (see ./wasm) and,
+ *    for threads > 1, the multi-threaded XNNPACK build made to work under Node (./wasm/node_threads).
+ *  - `cpu`: @tensorflow/tfjs-backend-cpu (slow, always there).
+ *  - `auto`: tensorflow (gpu, then node), then wasm, then cpu.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { createRequire } from 'module';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+// Gradient functions for every op (training needs them; the core package does not register them by default).
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
+import { registerWasmTrainingKernels } from './wasm/kernels';
+import { resizeNearestNeighborGradCpu } from './resize_grad';
+import { findThreadedFactory, unrefWasmThreads, withNodeThreadedInit } from './wasm/node_threads';
+
+export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
+
+export interface BackendInfo {
+  /** tfjs backend name now active: 'tensorflow' | 'wasm' | 'cpu'. */
+  name: string;
+  /** Version of the package providing the backend. */
+  version: string;
+  /** Threads the backend computes with (native TF: its intra-op pool as requested). */
+  threads: number;
+  /** wasm: SIMD build in use. Native backends: true. cpu: false. */
+  simd: boolean;
+  /** Why a fallback happened, or which variant was loaded. */
+  note?: string;
+}
+
+export interface SelectBackendOptions {
+  backend: BackendChoice;
+  /** Compute threads; default: number of logical cores. wasm is capped at 8 (its pthread pool). */
+  threads?: number;
+  /**
+   * Directory holding tfjs-backend-wasm*.wasm (and, for threads > 1, tfjs-backend-wasm-threaded-simd.js).
+   * Default: `<dir of this module or bundle>/wasm` if it holds the .wasm files, else the installed package's dist/.
+   */
+  wasmDir?: string;
+}
+
+const WASM_BINARY = 'tfjs-backend-wasm-simd.wasm';
+const WASM_MAX_THREADS = 8;
+
+/** A require that esbuild leaves as a runtime call (optional native packages must stay external). */
+function runtimeRequire(): NodeRequire {
+  const base = typeof __filename === 'string' ? __filename : path.join(process.cwd(), 'index.js');
+  return createRequire(base);
+}
+
+function defaultThreads(): number {
+  const osAny = os as unknown as { availableParallelism?: () => number };
+  return Math.max(1, osAny.availableParallelism ? osAny.availableParallelism() : os.cpus().length);
+}
+
+/** Directory of the installed @tensorflow/tfjs-backend-wasm package, or null (e.g. inside a bundle shipped alone). */
+export function wasmPackageDir(): string | null {
+  try {
+    return path.dirname(runtimeRequire().resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+  } catch {
+    return null;
+  }
+}
+
+/** Resolves the directory with the .wasm binaries (see SelectBackendOptions.wasmDir). */
+export function resolveWasmDir(override?: string): string {
+  if (override) {
+    if (!fs.existsSync(path.join(override, WASM_BINARY))) throw new Error(`wasmDir ${override} has no ${WASM_BINARY}`);
+    return override;
+  }
+  const besideBundle = typeof __dirname === 'string' ? path.join(__dirname, 'wasm') : null;
+  if (besideBundle && fs.existsSync(path.join(besideBundle, WASM_BINARY))) return besideBundle;
+  const pkg = wasmPackageDir();
+  if (pkg && fs.existsSync(path.join(pkg, 'dist', WASM_BINARY))) return path.join(pkg, 'dist');
+  throw new Error(
+    `cannot find ${WASM_BINARY}: ship the tfjs-backend-wasm .wasm files in ${besideBundle ?? '<bundle dir>/wasm'} or pass wasmDir`);
+}
+
+/** True when a CUDA driver is visible (no nvidia-smi needed). */
+export function cudaLikelyUsable(): boolean {
+  if (process.platform === 'linux') return fs.existsSync('/proc/driver/nvidia/version');
+  if (process.platform === 'win32') return !!process.env.CUDA_PATH;
+  return false;
+}
+
+function loadNative(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'): { version: string } {
+  const mod = runtimeRequire()(pkg) as { version?: unknown };
+  const v = mod.version;
+  const version = typeof v === 'string' ? v
+    : v && typeof v === 'object' ? String((v as Record<string, unknown>)['tfjs-node'] ?? (v as Record<string, unknown>)['tfjs-core'] ?? 'unknown')
+    : 'unknown';
+  return { version };
+}
+
+async function selectTensorflow(threads: number): Promise<BackendInfo> {
+  const errors: string[] = [];
+  const candidates: Array<'@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'> = [];
+  if (cudaLikelyUsable()) candidates.push('@tensorflow/tfjs-node-gpu');
+  candidates.push('@tensorflow/tfjs-node');
+  for (const pkg of candidates) {
+    try {
+      // TF reads its intra-op pool size at session creation.
+      if (process.env.TF_NUM_INTRAOP_THREADS == null) process.env.TF_NUM_INTRAOP_THREADS = String(threads);
+      const { version } = loadNative(pkg);
+      if (tf.findBackend('tensorflow') == null && tf.findBackendFactory('tensorflow') == null) {
+        throw new Error(`${pkg} loaded but registered no 'tensorflow' backend with this copy of @tensorflow/tfjs-core (version mismatch?)`);
+      }
+      if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg}: tf.setBackend('tensorflow') failed`);
+      await tf.ready();
+      return { name: 'tensorflow', version, threads: Number(process.env.TF_NUM_INTRAOP_THREADS) || threads, simd: true, note: pkg };
+    } catch (e) {
+      errors.push(`${pkg}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new Error(`backend 'tensorflow' unavailable (${errors.join('; ')}). Install @tensorflow/tfjs-node (or -gpu) matching tfjs-core ${tf.version_core}.`);
+}
+
+let wasmState: { threads: number; dir: string } | null = null;
+
+async function selectWasm(threads: number, wasmDirOpt?: string): Promise<BackendInfo> {
+  registerWasmTrainingKernels();
+  const dir = resolveWasmDir(wasmDirOpt);
+  const want = Math.min(Math.max(1, Math.floor(threads)), WASM_MAX_THREADS);
+  const notes: string[] = [];
+  if (threads > WASM_MAX_THREADS) notes.push(`threads capped at ${WASM_MAX_THREADS}`);
+  const factory = want > 1 ? findThreadedFactory(dir, wasmPackageDir()) : null;
+  if (want > 1 && !factory) notes.push(`threaded wasm factory script not found next to ${dir}; using 1 thread`);
+  const useThreads = factory ? want : 1;
+
+  if (wasmState && (wasmState.threads !== useThreads || wasmState.dir !== dir)) {
+    // Re-create the backend with the new configuration.
+    const backendFactory = tf.findBackendFactory('wasm');
+    if (tf.getBackend() === 'wasm') await tf.setBackend('cpu');
+    tf.removeBackend('wasm');
+    tf.registerBackend('wasm', backendFactory);
+    wasmState = null;
+  }
+  if (!wasmState) {
+    tfwasm.setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
+    tfwasm.setThreadsCount(useThreads);
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', useThreads > 1);
+    const ok = useThreads > 1
+      ? await withNodeThreadedInit(factory as string, useThreads, () => tf.setBackend('wasm'))
+      : await tf.setBackend('wasm');
+    if (!ok) throw new Error(`tf.setBackend('wasm') failed (wasm files in ${dir})`);
+    const backend = tf.backend() as unknown as { wasm: { PThread?: object } };
+    if (useThreads > 1) unrefWasmThreads(backend.wasm as Parameters<typeof unrefWasmThreads>[0]);
+    wasmState = { threads: useThreads, dir };
+  } else if (!(await tf.setBackend('wasm'))) {
+    throw new Error(`tf.setBackend('wasm') failed`);
+  }
+  await tf.ready();
+  const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
+  const actual = tfwasm.getThreadsCount();
+  if (actual !== useThreads) notes.push(`asked for ${useThreads} threads, XNNPACK runs ${actual}`);
+  notes.unshift(useThreads > 1 ? 'threaded-simd build' : simd ? 'simd build' : 'plain build');
+  return { name: 'wasm', version: tfwasm.version_wasm, threads: actual, simd, note: notes.join('; ') };
+}
+
+let cpuFixed = false;
+/** Replaces tfjs-backend-cpu's ResizeNearestNeighborGrad (wrong for batch > 1, see resize_grad.ts). */
+export function registerCpuKernelFixes(): void {
+  if (cpuFixed) return;
+  if (tf.getKernel(tf.ResizeNearestNeighborGrad, 'cpu') != null) tf.unregisterKernel(tf.ResizeNearestNeighborGrad, 'cpu');
+  tf.registerKernel({ kernelName: tf.ResizeNearestNeighborGrad, backendName: 'cpu', kernelFunc: resizeNearestNeighborGradCpu as unknown as tf.KernelFunc });
+  cpuFixed = true;
+}
+
+async function selectCpu(note?: string): Promise<BackendInfo> {
+  registerCpuKernelFixes();
+  if (!(await tf.setBackend('cpu'))) throw new Error(`tf.setBackend('cpu') failed`);
+  await tf.ready();
+  return { name: 'cpu', version: tf.version_core, threads: 1, simd: false, ...(note ? { note } : {}) };
+}
+
+/** Activates a tfjs backend and reports what is running. Safe to call again to switch. */
+export async function selectBackend(opts: SelectBackendOptions): Promise<BackendInfo> {
+  const threads = opts.threads != null && opts.threads > 0 ? Math.floor(opts.threads) : defaultThreads();
+  switch (opts.backend) {
+    case 'tensorflow':
+      return selectTensorflow(threads);
+    case 'wasm':
+      return selectWasm(threads, opts.wasmDir);
+    case 'cpu':
+      return selectCpu();
+    case 'auto': {
+      const skipped: string[] = [];
+      try {
+        return await selectTensorflow(threads);
+      } catch (e) {
+        skipped.push((e as Error).message.split(' (')[0]);
+      }
+      try {
+        const info = await selectWasm(threads, opts.wasmDir);
+        return info;
+      } catch (e) {
+        skipped.push(`wasm: ${(e as Error).message}`);
+      }
+      return selectCpu(`fell back to cpu: ${skipped.join('; ')}`);
+    }
+    default:
+      throw new Error(`unknown backend '${String((opts as { backend: unknown }).backend)}'`);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Training kernels for tfjs-backend-wasm, registered for backendName 'wasm' only.
+ *
+ * Each kernel is composed of stock wasm kernels (XNNPACK convolutions, transposes, pads…)
+ * called through tf ops inside tf.tidy. That is legal inside a kernel: the engine turns gradient
+ * taping off while a kernel runs (kernelDepth > 0), tidy disposes every intermediate, and the
+ * returned Tensor is handed back to the engine as the kernel's output.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { conv2dFilterGrad, conv2dInputGrad, ConvGeom } from './conv_grads';
+import { f32View, WasmBackendLike } from './heap';
+import { nearestResizeAdjoint } from '../resize_grad';
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
+
+function convGeom(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMap): ConvGeom {
+  const dataFormat = (attrs.dataFormat as 'NHWC' | 'NCHW' | undefined) ?? 'NHWC';
+  if (dataFormat !== 'NHWC') throw new Error(`wasm training kernels support NHWC only, got ${dataFormat}`);
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number], filterShape as [number, number, number, number],
+    attrs.strides as [number, number] | number, 1, attrs.pad as 'same' | 'valid' | number | tf.backend_util.ExplicitPadding,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined, false, 'channelsLast');
+  return {
+    strideH: info.strideHeight, strideW: info.strideWidth,
+    padTop: info.padInfo.top, padLeft: info.padInfo.left,
+    filterH: info.filterHeight, filterW: info.filterWidth,
+    inH: info.inHeight, inW: info.inWidth,
+    outH: info.outHeight, outW: info.outWidth,
+  };
+}
+
+/** The engine passes Tensors as kernel inputs when called through ops; wrap plain TensorInfos otherwise. */
+function asTensor<R extends tf.Rank>(t: tf.TensorInfo): tf.Tensor<R> {
+  if (t instanceof tf.Tensor) return t as tf.Tensor<R>;
+  return tf.engine().makeTensorFromTensorInfo(t) as tf.Tensor<R>;
+}
+
+function conv2DBackpropFilter({ inputs, attrs }: KernelArgs): tf.TensorInfo {
+  const x = asTensor<tf.Rank.R4>(inputs.x as tf.TensorInfo);
+  const dy = asTensor<tf.Rank.R4>(inputs.dy as tf.TensorInfo);
+  const filterShape = (attrs as tf.NamedAttrMap).filterShape as number[];
+  const g = convGeom(x.shape, filterShape, attrs as tf.NamedAttrMap);
+  return conv2dFilterGrad(x, dy, g);
+}
+
+function conv2DBackpropInput({ inputs, attrs }: KernelArgs): tf.TensorInfo {
+  const dy = asTensor<tf.Rank.R4>(inputs.dy as tf.TensorInfo);
+  const filter = asTensor<tf.Rank.R4>(inputs.filter as tf.TensorInfo);
+  const inputShape = (attrs as tf.NamedAttrMap).inputShape as number[];
+  const g = convGeom(inputShape, filter.shape, attrs as tf.NamedAttrMap);
+  return conv2dInputGrad(dy, filter, g);
+}
+
+let stockResizeGrad: tf.KernelFunc | null = null;
+
+/** Stock kernel ignores halfPixelCenters; that case goes through the exact JS adjoint. */
+function resizeNearestNeighborGrad(args: KernelArgs): tf.TensorInfo {
+  const { inputs, attrs } = args;
+  if (!attrs?.halfPixelCenters && stockResizeGrad) return stockResizeGrad(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  const backend = args.backend as WasmBackendLike;
+  const images = inputs.images as tf.TensorInfo;
+  const dy = inputs.dy as tf.TensorInfo;
+  const out = backend.makeOutput(images.shape, 'float32');
+  const dx = f32View(backend, out);
+  dx.fill(0);
+  nearestResizeAdjoint(dx, f32View(backend, dy), images.shape, dy.shape, !!attrs?.alignCorners, !!attrs?.halfPixelCenters);
+  return out;
+}
+
+export const WASM_TRAINING_KERNELS: ReadonlyArray<{ kernelName: string; kernelFunc: (a: KernelArgs) => tf.TensorInfo }> = [
+  { kernelName: tf.Conv2DBackpropFilter, kernelFunc: conv2DBackpropFilter },
+  { kernelName: tf.Conv2DBackpropInput, kernelFunc: conv2DBackpropInput },
+  { kernelName: tf.ResizeNearestNeighborGrad, kernelFunc: resizeNearestNeighborGrad },
+];
+
+const registered = new Set<string>();
+
+/** Registers (or re-registers, replacing stock ones) the training kernels for 'wasm'. Idempotent. */
+export function registerWasmTrainingKernels(): void {
+  for (const k of WASM_TRAINING_KERNELS) {
+    if (registered.has(k.kernelName)) continue;
+    const stockKernel = tf.getKernel(k.kernelName, 'wasm');
+    let setupFunc: tf.KernelSetupFunc | undefined;
+    if (stockKernel != null) {
+      tf.unregisterKernel(k.kernelName, 'wasm');
+      if (k.kernelName === tf.ResizeNearestNeighborGrad) {
+        stockResizeGrad = stockKernel.kernelFunc;
+        setupFunc = stockKernel.setupFunc;
+      }
+    }
+    tf.registerKernel({ kernelName: k.kernelName, backendName: 'wasm', kernelFunc: k.kernelFunc as unknown as tf.KernelFunc, setupFunc });
+    registered.add(k.kernelName);
+  }
+}

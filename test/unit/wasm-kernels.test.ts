@@ -1,0 +1,188 @@
+/**
+ * The wasm training kernels (src/engine/backend/wasm) against the reference cpu backend, and a
+ * tensor-leak check of a training loop on wasm.
+ *
+ * Tolerance: max |wasm − cpu| ≤ 1e-4 · (1 + max |cpu|) per output tensor (float32 sums of up to a few
+ * hundred products, computed in a different order by XNNPACK).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../../src/engine/backend/select';
+
+const TOL = 1e-4;
+
+/** Deterministic pseudo-random normals (so both backends see the same inputs). */
+function randn(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const u = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return (s + 0.5) / 4294967296; };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+  return out;
+}
+
+async function runOn(backend: 'cpu' | 'wasm', fn: () => tf.Tensor[]): Promise<Float32Array[]> {
+  await selectBackend({ backend, threads: 1 });
+  const outs = tf.tidy(fn);
+  const data = outs.map((t) => t.dataSync() as Float32Array);
+  tf.dispose(outs);
+  return data;
+}
+
+function assertClose(got: Float32Array, want: Float32Array, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  let maxRef = 0, maxErr = 0;
+  for (let i = 0; i < want.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(want[i]));
+    maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
+  }
+  assert.ok(Number.isFinite(maxErr) && maxErr <= TOL * (1 + maxRef), `${what}: max err ${maxErr} (max |ref| ${maxRef})`);
+}
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+interface Case { n: number; h: number; w: number; ci: number; co: number; kh: number; kw: number; s: [number, number]; pad: Pad }
+
+const CASES: Case[] = [
+  { n: 1, h: 5, w: 5, ci: 1, co: 1, kh: 3, kw: 3, s: [1, 1], pad: 'same' },
+  { n: 2, h: 7, w: 6, ci: 3, co: 5, kh: 3, kw: 3, s: [2, 2], pad: 'same' },
+  { n: 3, h: 8, w: 8, ci: 5, co: 3, kh: 3, kw: 3, s: [2, 2], pad: 'same' },
+  { n: 2, h: 9, w: 7, ci: 3, co: 4, kh: 3, kw: 3, s: [2, 2], pad: 'valid' },
+  { n: 1, h: 6, w: 9, ci: 7, co: 2, kh: 2, kw: 3, s: [1, 2], pad: 'valid' },
+  { n: 2, h: 7, w: 7, ci: 3, co: 3, kh: 5, kw: 5, s: [1, 1], pad: 2 },
+  { n: 1, h: 9, w: 8, ci: 2, co: 6, kh: 3, kw: 3, s: [2, 2], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  { n: 4, h: 4, w: 4, ci: 8, co: 8, kh: 1, kw: 1, s: [1, 1], pad: 'same' },
+  { n: 2, h: 11, w: 5, ci: 1, co: 3, kh: 4, kw: 2, s: [3, 1], pad: 'same' },
+  { n: 3, h: 10, w: 10, ci: 16, co: 9, kh: 3, kw: 3, s: [1, 1], pad: 'valid' },
+];
+
+for (const [i, c] of CASES.entries()) {
+  test(`conv2d grads wasm == cpu #${i}: ${JSON.stringify(c)}`, async () => {
+    const out = tf.backend_util.computeConv2DInfo([c.n, c.h, c.w, c.ci], [c.kh, c.kw, c.ci, c.co], c.s, 1,
+      c.pad as 'same', undefined, false, 'channelsLast');
+    const xv = randn(c.n * c.h * c.w * c.ci, 11 + i);
+    const wv = randn(c.kh * c.kw * c.ci * c.co, 23 + i);
+    const dyv = randn(c.n * out.outHeight * out.outWidth * c.co, 37 + i);
+    const compute = () => {
+      const x = tf.tensor4d(xv, [c.n, c.h, c.w, c.ci]);
+      const w = tf.tensor4d(wv, [c.kh, c.kw, c.ci, c.co]);
+      const dy = tf.tensor4d(dyv, [c.n, out.outHeight, out.outWidth, c.co]);
+      const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+      const dw = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: w.shape } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { ...attrs, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      // Same gradients through the public op + autodiff path.
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad as 'same'), dy)))([x, w]);
+      return [dw, dx, ...g];
+    };
+    const want = await runOn('cpu', compute);
+    const got = await runOn('wasm', compute);
+    assertClose(got[0], want[0], 'Conv2DBackpropFilter');
+    assertClose(got[1], want[1], 'Conv2DBackpropInput');
+    assertClose(got[2], want[2], 'grad x via tf.grads');
+    assertClose(got[3], want[3], 'grad w via tf.grads');
+  });
+}
+
+test('conv2dTranspose (stride 2) and its grads wasm == cpu', async () => {
+  const xv = randn(2 * 4 * 5 * 6, 5), wv = randn(3 * 3 * 4 * 6, 6), gv = randn(2 * 8 * 10 * 4, 7);
+  const compute = () => {
+    const x = tf.tensor4d(xv, [2, 4, 5, 6]);
+    const w = tf.tensor4d(wv, [3, 3, 4, 6]);
+    const gy = tf.tensor4d(gv, [2, 8, 10, 4]);
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [2, 8, 10, 4], 2, 'same');
+    const y = f(x, w);
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), gy)))([x, w]);
+    return [y, ...g];
+  };
+  const want = await runOn('cpu', compute);
+  const got = await runOn('wasm', compute);
+  want.forEach((wv2, k) => assertClose(got[k], wv2, `output ${k}`));
+});
+
+test('ResizeNearestNeighbor grad (wasm and fixed cpu) == independent JS reference', async () => {
+  const cfgs: Array<[number[], [number, number], boolean, boolean]> = [
+    [[2, 3, 4, 3], [6, 8], false, false], [[3, 4, 4, 5], [7, 9], false, false],
+    [[2, 4, 3, 2], [7, 5], true, false], [[2, 4, 4, 3], [7, 9], false, true], [[1, 5, 6, 2], [3, 4], false, true],
+  ];
+  for (const [k, [shape, size, ac, hp]] of cfgs.entries()) {
+    const [n, h, w, c] = shape;
+    const [oh, ow] = size;
+    const gv = randn(n * oh * ow * c, 300 + k);
+    // Reference: dx[src] += dy, with the forward index map probed by resizing an index image.
+    const idx = new Float32Array(h * w).map((_, i) => i);
+    await selectBackend({ backend: 'cpu' });
+    const map = tf.tidy(() => tf.image.resizeNearestNeighbor(tf.tensor4d(idx, [1, h, w, 1]), size, ac, hp).dataSync());
+    const ref = new Float32Array(n * h * w * c);
+    for (let b = 0; b < n; b++) for (let p = 0; p < oh * ow; p++) for (let ch = 0; ch < c; ch++) {
+      ref[(b * h * w + map[p]) * c + ch] += gv[(b * oh * ow + p) * c + ch];
+    }
+    const compute = () => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(x as tf.Tensor4D, size, ac, hp),
+      tf.tensor4d(gv, [n, oh, ow, c]))))(tf.zeros(shape))];
+    assertClose((await runOn('wasm', compute))[0], ref, `wasm cfg ${k}`);
+    assertClose((await runOn('cpu', compute))[0], ref, `cpu cfg ${k}`);
+  }
+});
+
+/** Small U-Net-like block: GroupNorm, SiLU, stride-2 conv, avg-pool, nearest upsample, dense, softmax. */
+function blockLoss(params: tf.Tensor[], x: tf.Tensor4D, temb: tf.Tensor2D): tf.Scalar {
+  const [c1, gamma, beta, down, emb, out] = params;
+  const [n, h, w] = x.shape;
+  let y = tf.conv2d(x, c1 as tf.Tensor4D, 1, 'same');
+  const yg = tf.reshape(y, [n, h, w, 2, 3]);
+  const { mean, variance } = tf.moments(yg, [1, 2, 4], true);
+  y = tf.reshape(tf.div(tf.sub(yg, mean), tf.sqrt(tf.add(variance, 1e-5))), [n, h, w, 6]);
+  y = tf.add(tf.mul(y, gamma), beta) as tf.Tensor4D;
+  y = tf.mul(y, tf.sigmoid(y)) as tf.Tensor4D;
+  let d = tf.conv2d(y, down as tf.Tensor4D, 2, 'same');
+  d = tf.add(d, tf.reshape(tf.softmax(tf.matMul(temb, emb)), [n, 1, 1, 5])) as tf.Tensor4D;
+  const p = tf.avgPool(d, 2, 2, 'same');
+  const u = tf.image.resizeNearestNeighbor(p, [h, w]);
+  const o = tf.conv2d(tf.concat([u, y], 3), out as tf.Tensor4D, 1, 'same');
+  return tf.mean(tf.square(tf.sub(o, x)));
+}
+
+test('fwd+bwd of a GroupNorm/SiLU/down/up block: wasm == cpu', async () => {
+  const shapes = [[3, 3, 2, 6], [6], [6], [3, 3, 6, 5], [4, 5], [3, 3, 11, 2]];
+  const pv = shapes.map((s, k) => randn(s.reduce((a, b) => a * b, 1), 100 + k).map((v) => v * 0.3));
+  const xv = randn(3 * 7 * 7 * 2, 99), tv = randn(3 * 4, 98);
+  const compute = () => {
+    const params = shapes.map((s, k) => tf.tensor(pv[k], s));
+    const x = tf.tensor4d(xv, [3, 7, 7, 2]);
+    const t = tf.tensor2d(tv, [3, 4]);
+    const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => blockLoss(ps, x, t))(params);
+    return [value, ...grads];
+  };
+  const want = await runOn('cpu', compute);
+  const got = await runOn('wasm', compute);
+  want.forEach((wv, k) => assertClose(got[k], wv, k === 0 ? 'loss' : `grad ${k - 1}`));
+});
+
+test('no tensor leak: numTensors equal after training step 10 and 200 on wasm', async () => {
+  await selectBackend({ backend: 'wasm', threads: 1 });
+  const before = tf.memory().numTensors;
+  const shapes = [[3, 3, 2, 6], [6], [6], [3, 3, 6, 5], [4, 5], [3, 3, 11, 2]];
+  const vars = shapes.map((s, k) => {
+    const init = tf.tensor(randn(s.reduce((a, b) => a * b, 1), 200 + k).map((v) => v * 0.3), s);
+    const v = tf.variable(init);
+    init.dispose();
+    return v;
+  });
+  const x = tf.tensor4d(randn(4 * 8 * 8 * 2, 1), [4, 8, 8, 2]);
+  const t = tf.tensor2d(randn(4 * 4, 2), [4, 4]);
+  const opt = tf.train.adam(1e-3);
+  let at10 = -1, first = 0, last = 0;
+  for (let step = 1; step <= 200; step++) {
+    const loss = opt.minimize(() => blockLoss(vars, x, t), true) as tf.Scalar;
+    const v = loss.dataSync()[0];
+    loss.dispose();
+    if (step === 1) first = v;
+    last = v;
+    if (step === 10) at10 = tf.memory().numTensors;
+  }
+  const at200 = tf.memory().numTensors;
+  assert.equal(at200, at10, `numTensors at step 10 = ${at10}, at step 200 = ${at200}`);
+  assert.ok(last < first, `loss should decrease (${first} -> ${last})`);
+  opt.dispose();
+  tf.dispose([x, t, ...vars]);
+  assert.equal(tf.memory().numTensors, before, 'everything disposed');
+});
