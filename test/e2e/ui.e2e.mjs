@@ -214,6 +214,13 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
   step('Distill: Resume Run continues from its checkpoint', async () => {
     await runCommand(page, 'Distill: Resume Run');
     await maybePickRun(page, lap);
+    // The first progress shown after the resume must continue from a checkpoint (the stop came after step 100),
+    // not restart the teacher from 0.
+    const resumedAt = await poll('progress of the resumed run in the status bar', async () => parseProgress(await statusText(page)), { timeout: 90_000 });
+    lap(`  first progress after resume: ${JSON.stringify(resumedAt)} (stopped at ${JSON.stringify(state.stoppedAt)})`);
+    if (resumedAt.unit === 'teacher' && resumedAt.step < 100) {
+      throw new Error(`the resumed run restarted the teacher at step ${resumedAt.step} although a checkpoint at step 100 exists (stopped at ${state.stoppedAt?.step})`);
+    }
     const p = await poll('the resumed run to make progress in the status bar', async () => {
       const q = parseProgress(await statusText(page));
       return q && (q.unit !== state.stoppedAt?.unit || q.step > (state.stoppedAt?.step ?? 0)) ? q : undefined;
@@ -225,34 +232,75 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     await screenshot('resumed');
   });
 
-  step('clicking a checkpoint in the tree opens the preview with teacher and student grids and NFE', async () => {
-    // Expand the run (running runs are expanded already) and its teacher unit, then click its newest checkpoint.
+  step('clicking a checkpoint in the tree opens the preview; Render shows teacher and student grids with NFE', async () => {
+    // A student grid needs a student checkpoint: wait until the guided (stage-1 student) unit has one.
     const rowsLoc = page.locator(`${SIDEBAR} .pane-body .monaco-list-row`);
+    const expand = async (loc) => {
+      if (await loc.getAttribute('aria-expanded') === 'false') await loc.locator('.monaco-tl-twistie').click();
+    };
     const runLoc = rowsLoc.filter({ hasText: state.runName }).first();
-    if (await runLoc.getAttribute('aria-expanded') === 'false') await runLoc.locator('.monaco-tl-twistie').click();
-    const unitLoc = await poll('the teacher unit row', async () => {
-      const l = rowsLoc.filter({ has: page.locator('.label-name', { hasText: /^teacher$/ }) }).first();
-      return await l.count() ? l : undefined;
-    }, { timeout: 20_000 });
-    if (await unitLoc.getAttribute('aria-expanded') === 'false') await unitLoc.locator('.monaco-tl-twistie').click();
-    const ckpt = await poll('a "step N" checkpoint row under teacher', async () => {
-      const l = rowsLoc.filter({ has: page.locator('.label-name', { hasText: /^step \d+$/ }) }).first();
-      return await l.count() ? l : undefined;
-    }, { timeout: 20_000 });
-    lap(`  clicking checkpoint ${await ckpt.getAttribute('aria-label')}`);
+    await expand(runLoc);
+    const unitLoc = (name) => rowsLoc.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${name}$`) }) }).first();
+    await poll('the guided unit row', async () => await unitLoc('guided').count() > 0, { timeout: 20_000 });
+    // Rows of the guided unit's checkpoints: level 3 rows right after the guided row.
+    const guidedCheckpoints = async () => {
+      const rows = await treeRows(page);
+      const i = rows.findIndex((r) => r.level === 2 && /^guided\b/.test(r.label));
+      if (i < 0) return [];
+      const out = [];
+      for (const r of rows.slice(i + 1)) { if (r.level !== 3) break; out.push(r.label); }
+      return out;
+    };
+    const ckpts = await poll('a checkpoint of the guided (student) unit in the tree', async () => {
+      await expand(unitLoc('guided'));
+      const c = await guidedCheckpoints();
+      return c.length ? c : undefined;
+    }, { timeout: 180_000 }).catch(async (e) => { throw new Error(`${e.message}; tree: ${JSON.stringify(await treeRows(page))}`); });
+    lap(`  guided checkpoints: ${JSON.stringify(ckpts)}`);
+    const label = ckpts[0].split(',')[0];
+    const guidedIdx = (await treeRows(page)).findIndex((r) => r.level === 2 && /^guided\b/.test(r.label));
+    const ckpt = rowsLoc.nth(guidedIdx + 1);
+    if (!(await ckpt.getAttribute('aria-label') || '').startsWith(label)) throw new Error(`tree changed under the test: ${await ckpt.getAttribute('aria-label')}`);
+    await screenshot('checkpoint-in-tree');
+    lap(`  clicking checkpoint "${await ckpt.getAttribute('aria-label')}" of guided`);
     await ckpt.click();
-    const wv = await poll('the preview webview with teacher + student grids and NFE', async () => {
+    const previewFrame = async () => {
       for (const w of await webviews(page)) {
-        if (/teacher/i.test(w.text) && /student/i.test(w.text) && /NFE/.test(w.text) && w.images.filter((i) => i.visible).length >= 2) return w;
+        if (await w.frame.locator('#teacher-result').count().catch(() => 0)) return w.frame;
       }
       return undefined;
+    };
+    const frame = await poll('the checkpoint preview webview (ready)', async () => {
+      const f = await previewFrame();
+      return f && await f.locator('body[data-ready="true"] #render').count() ? f : undefined;
+    }, { timeout: 60_000 });
+    lap(`  preview: ${(await frame.locator('header').innerText()).replace(/\s+/g, ' ')}`);
+    await screenshot('preview-opened');
+    await frame.locator('#render').click();
+    const result = await poll('teacher and student grids with NFE in the preview', async () => {
+      const f = await previewFrame();
+      return f?.evaluate(() => {
+        const pane = (w) => ({
+          nfe: document.querySelector(`#${w}-meta`)?.getAttribute('data-nfe'),
+          meta: document.querySelector(`#${w}-meta`)?.textContent || '',
+          title: document.querySelector(`#${w}-title`)?.textContent || '',
+          img: [...document.querySelectorAll(`#${w}-grid img`)].filter((i) => i.complete && i.naturalWidth > 0).map((i) => [i.naturalWidth, i.naturalHeight]),
+        });
+        const r = { teacher: pane('teacher'), student: pane('student'), error: document.querySelector('#form-error')?.textContent || '' };
+        if (r.error) return r;
+        return r.teacher.nfe && r.student.nfe && r.teacher.img.length && r.student.img.length ? r : undefined;
+      });
     }, { timeout: 120_000 }).catch(async (e) => {
-      const all = await webviews(page);
-      throw new Error(`${e.message}; webviews: ${JSON.stringify(all.map((w) => ({ text: w.text.slice(0, 400), images: w.images.length })))}`);
+      const f = await previewFrame();
+      throw new Error(`${e.message}; preview text: ${f ? (await f.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 600) : '(no preview)'}`);
     });
-    lap(`  preview: ${wv.images.length} images; ${wv.text.replace(/\s+/g, ' ').slice(0, 300)}`);
-    const nfe = [...wv.text.matchAll(/NFE\D{0,3}(\d+)/g)].map((m) => Number(m[1]));
-    if (nfe.length < 2) throw new Error(`expected NFE numbers for teacher and student, got ${JSON.stringify(nfe)} in: ${wv.text.slice(0, 400)}`);
+    if (result.error) throw new Error(`preview error: ${result.error}`);
+    lap(`  teacher: ${result.teacher.title} | ${result.teacher.meta} | grid ${JSON.stringify(result.teacher.img)}`);
+    lap(`  student: ${result.student.title} | ${result.student.meta} | grid ${JSON.stringify(result.student.img)}`);
+    if (!/NFE \d+/.test(result.teacher.meta) || !/NFE \d+/.test(result.student.meta)) throw new Error('NFE not shown');
+    if (!(Number(result.student.nfe) < Number(result.teacher.nfe))) {
+      throw new Error(`the student should need fewer NFE than the guided teacher: student ${result.student.nfe}, teacher ${result.teacher.nfe}`);
+    }
     await screenshot('checkpoint-preview');
   });
 
@@ -274,7 +322,7 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
             status: document.querySelector('#status')?.textContent || '',
           };
         }).catch(() => undefined);
-        if (facts) return facts;
+        if (facts) return Object.defineProperty(facts, 'frame', { value: w.frame, enumerable: false });
       }
       return undefined;
     };
@@ -290,6 +338,8 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     }, { timeout: 60_000 });
     lap(`  dashboard: ${later.points} points, legend ${JSON.stringify(later.legend)}`);
     await screenshot('dashboard-grown');
+    await later.frame.locator('#grid').scrollIntoViewIfNeeded();
+    await screenshot('dashboard-samples');
   });
 
   step('Distill: Stop Run at the end leaves the run stopped', async () => {
