@@ -48,6 +48,11 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     return d;
   };
 
+  const explicit = <T>(key: string): T | undefined => {
+    const i = cfg().inspect<T>(key);
+    return i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
+  };
+
   // ─── worker supervision ───
   let runtime;
   try {
@@ -62,7 +67,8 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     nodePath: runtime.nodePath,
     electron: runtime.electron,
     stopTimeoutMs: 30_000,
-    settings: () => ({ backend: cfg().get<Backend>('backend', 'auto'), threads: cfg().get<number>('threads', 0) }),
+    // Only settings the user made override the run's config (its "backend" / "threads").
+    settings: () => ({ backend: explicit<Backend>('backend'), threads: explicit<number>('threads') }),
     log: (level, text) => (level === 'error' ? log.error(text) : level === 'warn' ? log.warn(text) : log.info(text)),
   });
   manager = mgr;

@@ -128,6 +128,11 @@ export class RunManager {
     return [...this.active.keys()];
   }
 
+  /** The pid of the worker process driving an active run. */
+  workerPid(runDir: string): number | undefined {
+    return this.active.get(path.resolve(runDir))?.client.pid;
+  }
+
   /** The live summary of an active run (from the events received so far). */
   summary(runDir: string): RunSummary | undefined {
     const a = this.active.get(path.resolve(runDir));
