@@ -47,7 +47,7 @@ export class LossChart {
     private readonly host: HTMLElement,
     private readonly store: () => LossStore,
     private opts: ChartOptions,
-    private readonly onRendered: (d: AlignedData) => void,
+    private readonly onRendered: (d: AlignedData, drawn: Record<string, number>) => void,
   ) {
     this.resize = new ResizeObserver(() => {
       if (this.plot) this.plot.setSize(this.size());
@@ -84,7 +84,7 @@ export class LossChart {
     } else {
       this.plot.setData(cols);
     }
-    this.onRendered(d);
+    this.onRendered(d, this.drawnPoints());
   }
 
   private rebuild(): void {
@@ -144,7 +144,7 @@ export class LossChart {
       ...this.size(),
       series,
       scales: { x: { time: false }, y: this.opts.logScale ? { distr: 3, log: 10 } : { auto: true } },
-      axes: [axis(this.opts.unit ? 'step' : 'global step (units one after another)'), { ...axis('loss'), size: 60, values: (_u, vals) => vals.map((v) => formatLoss(v)) }],
+      axes: [axis(this.opts.unit ? 'step' : 'global step (units one after another)'), { ...axis('loss'), size: 64 }],
       legend: { show: true, live: true },
       cursor: { drag: { x: true, y: false }, points: { show: true } },
       hooks: {

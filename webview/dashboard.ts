@@ -66,7 +66,7 @@ const smoothInput = h('input', {
   'aria-describedby': 'smoothing-value',
 });
 const smoothValue = h('output', { id: 'smoothing-value', for: 'smoothing', class: 'num' });
-const logToggle = h('vscode-checkbox', { id: 'log-scale', label: 'Log scale', checked: state.logScale }, 'Log scale');
+const logToggle = h('vscode-checkbox', { id: 'log-scale', label: 'Log scale', checked: state.logScale });
 const chartHost = h('div', { class: 'chart', id: 'loss-chart', role: 'img', 'aria-label': 'Training loss per unit' });
 const legend = h('ul', { class: 'legend', id: 'loss-legend', 'aria-label': 'Loss series' });
 const chartEmpty = h('p', { class: 'empty', id: 'loss-empty' }, 'No loss values yet.');
@@ -115,7 +115,7 @@ document.body.append(
 );
 
 // ───────────────────────────────── chart ─────────────────────────────────
-function renderLegend(d: AlignedData): void {
+function renderLegend(d: AlignedData, drawn: Record<string, number>): void {
   const items = d.units.map((unit, i) => {
     const series = model.loss.get(unit);
     const last = series && series.losses.length ? series.losses[series.losses.length - 1] : undefined;
@@ -123,7 +123,7 @@ function renderLegend(d: AlignedData): void {
     sw.style.background = unitColor(model.loss.order.indexOf(unit));
     return h(
       'li',
-      { 'data-unit': unit, 'data-points': d.recorded[i], 'data-drawn': d.drawn[i] },
+      { 'data-unit': unit, 'data-points': d.recorded[i], 'data-drawn': drawn[unit] ?? 0 },
       sw,
       `${unit}: ${d.recorded[i].toLocaleString('en-US')} points`,
       last !== undefined ? `, last ${formatLoss(last)}` : '',

@@ -1,0 +1,442 @@
+/**
+ * The dashboard and preview webview bundles in headless Chromium: a generated page stands in for VS Code (an
+ * `acquireVsCodeApi` that records posted messages and keeps state), served from a fake origin through request
+ * interception with the real HTML/CSP builder, fed a generated event log and small PNG grids.
+ * Screenshots go to test-artifacts/webview/.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as esbuild from 'esbuild';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { chromium, BrowserContext, Page } from 'playwright-core';
+import { PNG } from 'pngjs';
+import type { RunEvent, SamplesEvent } from '../../src/engine/events';
+import { buildWebviewHtml, makeNonce } from '../../src/extension/panels/html';
+import type { ConfigEntry, HostToWebview, RunView, SampleResult } from '../../src/protocol';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ORIGIN = 'http://webview.test';
+const ROOT = path.resolve(__dirname, '../..');
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'webview');
+const RUN_DIR = '/runs/demo-run';
+const UNITS = [
+  { unit: 'teacher', stage: 'teacher' as const, totalSteps: 1000, n: 100 },
+  { unit: 'guided', stage: 'guided' as const, totalSteps: 600, n: 120 },
+  { unit: 'progressive-64-32', stage: 'progressive' as const, totalSteps: 400, n: 80 },
+];
+const W = [0, 0.5, 1, 4];
+const CLASSES = [1, 3, 7];
+const TILE = 8;
+
+// ───────────────────────────── fixtures ─────────────────────────────
+function gridPng(rows: number, cols: number, hue: number): Buffer {
+  const png = new PNG({ width: cols * TILE, height: rows * TILE });
+  for (let y = 0; y < png.height; y++) {
+    for (let x = 0; x < png.width; x++) {
+      const i = (y * png.width + x) * 4;
+      const r = Math.floor(y / TILE);
+      const c = Math.floor(x / TILE);
+      png.data[i] = (hue * 60 + r * 50) % 256;
+      png.data[i + 1] = (c * 60 + 40) % 256;
+      png.data[i + 2] = (hue * 70) % 256;
+      png.data[i + 3] = 255;
+    }
+  }
+  return PNG.sync.write(png);
+}
+
+/** A recorded log: run_start, backend, and per unit stage_start, loss every 5 steps, stage_end; 4 sample grids. */
+function recordedLog(): { events: RunEvent[]; grids: SamplesEvent[]; files: Map<string, Buffer> } {
+  const events: RunEvent[] = [];
+  const grids: SamplesEvent[] = [];
+  const files = new Map<string, Buffer>();
+  let t = 1_700_000_000_000;
+  events.push({ type: 'run_start', t: t++, pid: 42, host: 'test', resumed: false, configHash: 'abc' });
+  events.push({ type: 'backend', t: t++, name: 'wasm', version: '4.22.0', threads: 4, simd: true });
+  const grid = (unit: string, step: number): void => {
+    const file = `samples/${unit}/step-${String(step).padStart(7, '0')}.png`;
+    files.set(file, gridPng(CLASSES.length, W.length, grids.length));
+    const e: SamplesEvent = { type: 'samples', t: t++, unit, step, file, w: W, classes: CLASSES, steps: unit === 'teacher' ? 64 : 32, nfe: unit === 'teacher' ? 128 : 32 };
+    grids.push(e);
+    events.push(e);
+  };
+  for (const u of UNITS) {
+    events.push({ type: 'stage_start', t: t++, stage: u.stage, unit: u.unit, totalSteps: u.totalSteps, startStep: 0 });
+    if (u.unit === 'teacher') grid(u.unit, 0);
+    for (let i = 1; i <= u.n; i++) {
+      const step = i * 5;
+      events.push({ type: 'loss', t: t++, unit: u.unit, step, loss: 0.05 + 1 / (1 + i) + 0.01 * Math.sin(i), lr: 1e-3, rate: 25 });
+    }
+    grid(u.unit, u.n * 5);
+    if (u.unit !== 'progressive-64-32') events.push({ type: 'stage_end', t: t++, unit: u.unit, step: u.n * 5, seconds: 12 });
+  }
+  return { events, grids, files };
+}
+
+function runView(active: boolean, status: RunView['status']): RunView {
+  return {
+    runDir: RUN_DIR,
+    name: 'demo-run',
+    status,
+    active,
+    units: UNITS.map((u, i) => ({ unit: u.unit, stage: u.stage, totalSteps: u.totalSteps, step: u.n * 5, done: i < 2 })),
+    backend: 'wasm 4.22.0 (4 threads, SIMD)',
+    rate: status === 'running' ? 25 : undefined,
+    etaSeconds: status === 'running' ? 8 : undefined,
+  };
+}
+
+const CONFIGS: ConfigEntry[] = [
+  { path: '/ws/quickstart.distill.json', label: 'quickstart', stages: ['teacher', 'guided', 'progressive'] },
+  { path: '/ws/mnist.distill.json', label: 'mnist', stages: ['teacher', 'guided'] },
+  { path: '/ws/broken.distill.json', label: 'broken', stages: [], error: 'data: must have required property "kind"' },
+];
+
+// Dark-theme variables as VS Code would inject them (a subset), so screenshots look like the editor.
+const THEME_CSS = `:root{--vscode-foreground:#cccccc;--vscode-editor-background:#1f1f1f;--vscode-sideBar-background:#181818;
+--vscode-descriptionForeground:#9d9d9d;--vscode-panel-border:#2b2b2b;--vscode-focusBorder:#0078d4;--vscode-font-family:system-ui,sans-serif;
+--vscode-font-size:13px;--vscode-button-background:#0078d4;--vscode-button-foreground:#fff;--vscode-progressBar-background:#0078d4;
+--vscode-charts-foreground:#cccccc;--vscode-charts-lines:rgba(204,204,204,0.25);--vscode-errorForeground:#f85149;
+--vscode-input-background:#313131;--vscode-input-foreground:#cccccc;--vscode-dropdown-background:#313131;}`;
+
+/** The page VS Code would produce: the real CSP/HTML builder, plus a stand-in `acquireVsCodeApi` (same nonce). */
+function harnessHtml(bundle: 'dashboard' | 'preview', initialState: unknown): string {
+  const nonce = makeNonce();
+  const html = buildWebviewHtml({ cspSource: ORIGIN, nonce, scriptUri: `${ORIGIN}/dist/${bundle}.js`, title: bundle });
+  const stub = `<style nonce="${nonce}">${THEME_CSS}</style><script nonce="${nonce}">
+window.__posted = []; window.__csp = []; window.__state = ${JSON.stringify(initialState ?? null)};
+document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+let acquired = false;
+window.acquireVsCodeApi = () => {
+  if (acquired) throw new Error('acquireVsCodeApi called twice');
+  acquired = true;
+  return {
+    postMessage: (m) => window.__posted.push(JSON.parse(JSON.stringify(m))),
+    getState: () => window.__state,
+    setState: (s) => { window.__state = JSON.parse(JSON.stringify(s)); },
+  };
+};
+</script>`;
+  return html.replace('<body>', '<body class="vscode-dark">').replace('</head>', `${stub}\n</head>`);
+}
+
+// ───────────────────────────── harness ─────────────────────────────
+let context: BrowserContext | undefined;
+let bundleDir = '';
+let profileDir = '';
+const log = recordedLog();
+const pageErrors: string[] = [];
+
+async function openPage(bundle: 'dashboard' | 'preview', initialState?: unknown): Promise<Page> {
+  assert.ok(context, 'browser not started');
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`${bundle}: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(`${bundle} console: ${m.text()}`);
+  });
+  await page.setViewportSize({ width: 1100, height: 1400 });
+  await page.route(`${ORIGIN}/${bundle}.html`, (route) => route.fulfill({ contentType: 'text/html', body: harnessHtml(bundle, initialState) }));
+  await page.goto(`${ORIGIN}/${bundle}.html`);
+  await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
+  return page;
+}
+
+const send = (page: Page, m: unknown): Promise<void> => page.evaluate((msg) => window.postMessage(msg, '*'), m);
+const posted = (page: Page): Promise<{ type: string; [k: string]: unknown }[]> => page.evaluate(() => (window as unknown as { __posted: { type: string }[] }).__posted);
+const state = (page: Page): Promise<Record<string, unknown>> => page.evaluate(() => (window as unknown as { __state: Record<string, unknown> }).__state);
+const cspViolations = (page: Page): Promise<string[]> => page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
+const text = async (page: Page, sel: string): Promise<string> => ((await page.textContent(sel)) ?? '').trim();
+/** A round trip through the page's message queue: messages posted before it have been handled. */
+const settle = (page: Page): Promise<void> => page.evaluate(() => new Promise<void>((r) => { window.addEventListener('message', () => requestAnimationFrame(() => r()), { once: true }); window.postMessage('settle', '*'); }));
+
+function initMessage(active: boolean, status: RunView['status']): HostToWebview {
+  return { type: 'init', view: 'dashboard', run: runView(active, status), events: log.events, configs: CONFIGS, sampleBase: `${ORIGIN}/run` };
+}
+
+before(async () => {
+  if (!fs.existsSync(CHROMIUM)) {
+    assert.fail(
+      `Chromium not found at ${CHROMIUM}. The webview tests need Debian's chromium: run ` +
+        '`apt-get update && apt-get install -y chromium` (or set CHROMIUM_PATH). Do not use `npx playwright install`.',
+    );
+  }
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-webview-bundle-'));
+  profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-webview-profile-'));
+  // The same options as esbuild.mjs uses for the webviews, into a private folder (dist/ belongs to the build).
+  await esbuild.build({
+    entryPoints: { dashboard: path.join(ROOT, 'webview/dashboard.ts'), preview: path.join(ROOT, 'webview/preview.ts') },
+    outdir: bundleDir,
+    bundle: true,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    loader: { '.css': 'text' },
+    logLevel: 'warning',
+  });
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+  // Nothing leaves the machine: the fake origin is served from memory, everything else is refused.
+  await context.route('**/*', async (route) => {
+    const url = new URL(route.request().url());
+    if (url.origin !== ORIGIN) return route.abort();
+    const p = decodeURIComponent(url.pathname);
+    if (p.startsWith('/dist/')) {
+      const file = path.join(bundleDir, path.basename(p));
+      if (fs.existsSync(file)) return route.fulfill({ contentType: 'text/javascript', body: fs.readFileSync(file, 'utf8') });
+    }
+    if (p.startsWith('/run/')) {
+      const png = log.files.get(p.slice('/run/'.length));
+      if (png) return route.fulfill({ contentType: 'image/png', body: png });
+    }
+    if (p.endsWith('.html')) return route.fallback();
+    return route.fulfill({ status: 404, body: 'not found' });
+  });
+});
+
+after(async () => {
+  await context?.close();
+  for (const d of [bundleDir, profileDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
+});
+
+// ───────────────────────────── dashboard ─────────────────────────────
+describe('dashboard webview', () => {
+  it('replays the history: loss points per unit, stage boundaries, newest grid with labels', async () => {
+    const page = await openPage('dashboard');
+    await send(page, initMessage(true, 'running'));
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.waitForSelector('#loss-legend li[data-unit="progressive-64-32"]');
+    for (const u of UNITS) {
+      const li = page.locator(`#loss-legend li[data-unit="${u.unit}"]`);
+      assert.equal(await li.getAttribute('data-points'), String(u.n), `${u.unit}: recorded points`);
+      assert.equal(await li.getAttribute('data-drawn'), String(u.n), `${u.unit}: points in the chart`);
+    }
+    assert.equal(await page.locator('#loss-chart canvas').count(), 1, 'one uPlot canvas');
+    assert.equal(await page.getAttribute('#loss-chart .uplot', 'data-boundaries'), '3');
+
+    // Newest grid: 4 of 4, progressive unit, labelled 3 rows × 4 columns.
+    await page.waitForSelector('#grid .lgrid[data-loaded="true"]');
+    assert.equal(await text(page, '#grid-position'), '4 / 4 (newest)');
+    assert.equal(await page.getAttribute('#grid-caption', 'data-unit'), 'progressive-64-32');
+    assert.deepEqual(await page.locator('#grid .colhead').allTextContents(), ['w = 0', 'w = 0.5', 'w = 1', 'w = 4']);
+    assert.deepEqual(await page.locator('#grid .rowhead').allTextContents(), ['1', '3', '7']);
+    assert.equal(await page.getAttribute('#grid img', 'src'), `${ORIGIN}/run/samples/progressive-64-32/step-0000400.png`);
+    const box = await page.locator('#grid img').boundingBox();
+    assert.ok(box && box.width / box.height > 1.2 && box.width / box.height < 1.45, 'image keeps its 4:3 aspect');
+
+    // Header facts from the RunView.
+    assert.match(await text(page, '#fact-backend'), /wasm 4\.22\.0/);
+    assert.match(await text(page, '#fact-rate'), /25\.0 steps\/s/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-dark.png'), fullPage: true });
+    assert.deepEqual(await cspViolations(page), []);
+    await page.close();
+  });
+
+  it('scrubs through every grid with the slider (mouse and keyboard) and restores the choice after a reload', async () => {
+    const page = await openPage('dashboard');
+    await send(page, initMessage(true, 'running'));
+    await page.waitForSelector('#grid .lgrid');
+    const seen: string[] = [];
+    for (let i = 0; i < log.grids.length; i++) {
+      await page.locator('#grid-slider').fill(String(i));
+      const label = `${await page.getAttribute('#grid-caption', 'data-unit')}@${await page.getAttribute('#grid-caption', 'data-step')}`;
+      seen.push(label);
+      assert.match(await text(page, '#grid-caption'), new RegExp(`step ${log.grids[i].step.toLocaleString('en-US')}`));
+    }
+    assert.deepEqual(seen, log.grids.map((g) => `${g.unit}@${g.step}`), 'every grid, step 0 first');
+    await page.locator('#grid-slider').fill('0');
+    await page.locator('#grid-slider').focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getAttribute('#grid-caption', 'data-step'), String(log.grids[1].step));
+    assert.equal(await text(page, '#grid-position'), '2 / 4');
+    assert.equal((await state(page)).gridIndex, 1);
+
+    // A new grid while scrubbed back keeps the chosen one; following the newest resumes at the end.
+    const extra: SamplesEvent = { ...log.grids[3], t: log.grids[3].t + 1, step: 405 };
+    await send(page, { type: 'events', runDir: RUN_DIR, events: [extra] });
+    await settle(page);
+    assert.equal(await text(page, '#grid-position'), '2 / 5');
+
+    // Webview reload: state (grid, smoothing, log scale) comes back.
+    await page.locator('#smoothing').fill('0.3');
+    await page.locator('#log-scale').focus();
+    await page.keyboard.press(' ');
+    const saved = await state(page);
+    assert.equal(saved.smoothing, 0.3);
+    assert.equal(saved.logScale, true);
+    await page.close();
+    const again = await openPage('dashboard', saved);
+    await send(again, initMessage(true, 'running'));
+    await again.waitForSelector('#grid .lgrid');
+    assert.equal(await again.getAttribute('#grid-caption', 'data-step'), String(log.grids[1].step));
+    assert.equal(await again.inputValue('#smoothing'), '0.3');
+    assert.equal(await again.locator('#log-scale').evaluate((el) => (el as HTMLElement & { checked: boolean }).checked), true);
+    assert.equal(await again.getAttribute('#loss-legend li[data-unit="teacher"]', 'data-drawn'), String(UNITS[0].n));
+    await again.close();
+  });
+
+  it('appends live loss events and ignores malformed messages (DOM unchanged)', async () => {
+    const page = await openPage('dashboard');
+    await send(page, initMessage(true, 'running'));
+    await page.waitForSelector('#grid .lgrid[data-loaded="true"]');
+    await page.waitForSelector('#loss-legend li[data-unit="teacher"]');
+    const before = await page.evaluate(() => document.body.innerHTML);
+    const bad: unknown[] = [
+      { type: 'events', runDir: RUN_DIR, events: [{ type: 'loss', t: 'soon', unit: 'teacher', step: 1, loss: 1, lr: 1, rate: 1 }] },
+      { type: 'events', runDir: RUN_DIR },
+      { type: 'run', run: { runDir: RUN_DIR, name: 'x', status: 'exploded', active: false, units: [] } },
+      { type: 'configs', configs: [{ path: 1 }] },
+      { type: 'init', view: 'dashboard', events: 'all of them', configs: [], sampleBase: '' },
+      { type: 'launch', configPath: '/ws/x.json' },
+      { kind: 'nothing' },
+      'just a string',
+      null,
+    ];
+    for (const m of bad) await send(page, m);
+    // Valid, but for another run: ignored as well.
+    await send(page, { type: 'events', runDir: '/runs/other', events: [{ type: 'loss', t: 1, unit: 'teacher', step: 9999, loss: 1, lr: 1, rate: 1 }] });
+    await settle(page);
+    await page.waitForTimeout(50);
+    assert.equal(await page.evaluate(() => document.body.innerHTML), before, 'malformed messages change nothing');
+
+    const live: RunEvent[] = [];
+    for (let i = 1; i <= 10; i++) live.push({ type: 'loss', t: 1_800_000_000_000 + i, unit: 'progressive-64-32', step: 400 + i * 5, loss: 0.1, lr: 1e-3, rate: 30 });
+    await send(page, { type: 'events', runDir: RUN_DIR, events: live });
+    await page.waitForSelector('#loss-legend li[data-unit="progressive-64-32"][data-drawn="90"]');
+    assert.equal(await page.getAttribute('#loss-legend li[data-unit="progressive-64-32"]', 'data-points'), '90');
+    await page.close();
+  });
+
+  it('launch / resume / stop post the right messages and are disabled while the run is active', async () => {
+    const page = await openPage('dashboard');
+    await send(page, initMessage(true, 'running'));
+    await page.waitForSelector('#configs vscode-button[data-config]');
+    const launch = page.locator('#configs vscode-button[data-config]');
+    assert.equal(await launch.count(), 2, 'no Launch for the config with an error');
+    assert.match(await text(page, '#configs'), /data: must have required property/);
+    for (let i = 0; i < 2; i++) assert.equal(await launch.nth(i).getAttribute('disabled'), '', 'launch disabled while active');
+    assert.equal(await page.getAttribute('#resume', 'disabled'), '', 'resume disabled while active');
+    assert.equal(await page.getAttribute('#stop', 'disabled'), null, 'stop enabled while active');
+
+    await page.click('#stop');
+    assert.deepEqual((await posted(page)).at(-1), { type: 'stop', runDir: RUN_DIR });
+    assert.equal(await page.getAttribute('#stop', 'disabled'), '', 'no second stop until the host answers');
+
+    await send(page, { type: 'run', run: runView(false, 'stopped') });
+    await settle(page);
+    assert.equal(await page.getAttribute('#stop', 'disabled'), '');
+    assert.equal(await page.getAttribute('#resume', 'disabled'), null);
+    assert.equal(await launch.nth(0).getAttribute('disabled'), null);
+    assert.equal(await text(page, '#status'), 'stopped');
+
+    // Keyboard: Tab reaches Resume, Enter/Space activates it.
+    await page.locator('#resume').focus();
+    await page.keyboard.press('Enter');
+    assert.deepEqual((await posted(page)).at(-1), { type: 'resume', runDir: RUN_DIR });
+    await send(page, { type: 'run', run: runView(false, 'stopped') });
+    await settle(page);
+
+    await launch.nth(1).click();
+    assert.deepEqual((await posted(page)).at(-1), { type: 'launch', configPath: '/ws/mnist.distill.json' });
+    assert.equal(await launch.nth(0).getAttribute('disabled'), '', 'launch disabled while the command runs');
+    await send(page, { type: 'configs', configs: CONFIGS });
+    await settle(page);
+    assert.equal(await launch.nth(0).getAttribute('disabled'), null);
+
+    // Progress per unit from the RunView.
+    assert.equal(await page.locator('#units [role="progressbar"]').count(), 3);
+    assert.equal(await page.getAttribute('#units [role="progressbar"] >> nth=2', 'aria-valuenow'), '400');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-stopped.png'), fullPage: true });
+    await page.close();
+  });
+});
+
+// ───────────────────────────── preview ─────────────────────────────
+function sampleResult(label: string, steps: number, nfe: number, hue: number): SampleResult {
+  return { pngBase64: gridPng(3, 4, hue).toString('base64'), rows: 3, cols: 4, steps, nfe, msPerSample: 12.5 * nfe, label };
+}
+
+describe('preview webview', () => {
+  it('renders: posts preview, shows progress, then teacher and student grids with NFE; save and cancel', async () => {
+    const page = await openPage('preview');
+    assert.equal(await page.getAttribute('#render', 'disabled'), '', 'render waits for init');
+    await send(page, { type: 'init', view: 'preview', runDir: RUN_DIR, stage: 'progressive', classes: 3, wDefaults: [0, 1, 2, 4] });
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.getAttribute('#render', 'disabled'), null);
+    await page.click('#render');
+    const req = (await posted(page)).at(-1);
+    assert.deepEqual(req, { type: 'preview', requestId: 1, studentSteps: 4, teacherSteps: 64, sampler: 'ddim', w: [0, 1, 2, 4], classes: [0, 1, 2], seed: 0 });
+    assert.equal(await page.isVisible('#busy'), true);
+    assert.equal(await page.getAttribute('#render', 'disabled'), '');
+
+    await send(page, { type: 'previewBusy', requestId: 1, done: 16, total: 64, phase: 'teacher' });
+    await settle(page);
+    assert.equal(await text(page, '#busy-text'), 'Sampling teacher: 16 / 64');
+    assert.equal(await page.getAttribute('#busy [role="progressbar"]', 'aria-valuenow'), '25');
+
+    // A malformed result is dropped: still busy.
+    await send(page, { type: 'previewResult', requestId: 1, teacher: { pngBase64: 'x' } });
+    await settle(page);
+    assert.equal(await page.isVisible('#busy'), true);
+
+    await send(page, {
+      type: 'previewResult',
+      requestId: 1,
+      teacher: sampleResult('teacher, 64 steps', 64, 128, 0),
+      student: sampleResult('progressive-8-4, 4 steps', 4, 4, 3),
+    });
+    await page.waitForSelector('#teacher-grid .lgrid[data-loaded="true"]');
+    await page.waitForSelector('#student-grid .lgrid[data-loaded="true"]');
+    assert.equal(await page.isVisible('#busy'), false);
+    assert.equal(await page.locator('.results img').count(), 2);
+    assert.match((await page.getAttribute('#teacher-grid img', 'src')) ?? '', /^data:image\/png;base64,/);
+    assert.match(await text(page, '#teacher-meta'), /NFE 128/);
+    assert.match(await text(page, '#student-meta'), /NFE 4 · 50\.0 ms\/sample/);
+    assert.deepEqual(await page.locator('#student-grid .colhead').allTextContents(), ['w = 0', 'w = 1', 'w = 2', 'w = 4']);
+    assert.deepEqual(await page.locator('#student-grid .rowhead').allTextContents(), ['0', '1', '2']);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'preview.png'), fullPage: true });
+
+    await page.click('#student-save');
+    const save = (await posted(page)).at(-1) as { type: string; which: string; pngBase64: string };
+    assert.equal(save.type, 'savePng');
+    assert.equal(save.which, 'student');
+    assert.equal(Buffer.from(save.pngBase64, 'base64').subarray(1, 4).toString('latin1'), 'PNG');
+
+    // Settings are persisted; a second render can be cancelled.
+    await page.locator('#w').evaluate((el) => {
+      (el as HTMLElement & { value: string }).value = '1, 3';
+      el.dispatchEvent(new Event('change'));
+    });
+    assert.equal(((await state(page)).settings as { w: string }).w, '1, 3');
+    await page.click('#render');
+    assert.deepEqual((await posted(page)).at(-1)?.w, [1, 3]);
+    await page.click('#cancel');
+    assert.deepEqual((await posted(page)).at(-1), { type: 'cancelPreview', requestId: 2 });
+    await send(page, { type: 'previewError', requestId: 2, message: 'Cancelled.' });
+    await settle(page);
+    assert.equal(await text(page, '#form-error'), 'Cancelled.');
+    assert.equal(await page.isVisible('#busy'), false);
+    assert.equal(await page.locator('.results img').count(), 2, 'the previous grids stay');
+    assert.deepEqual(await cspViolations(page), []);
+    await page.close();
+  });
+
+  it('ran without page errors or CSP violations', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
