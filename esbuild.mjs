@@ -1,0 +1,41 @@
+// Bundles every entry point that exists: extension host, worker process, CLI, benchmark, webviews.
+// Native tfjs backends are never bundled: they are optional and loaded at run time when installed.
+import * as esbuild from 'esbuild';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const production = process.argv.includes('--production');
+const external = ['vscode', 'mocha', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
+const node = [
+  ['src/extension/extension.ts', 'dist/extension.js'],
+  ['src/worker/worker.ts', 'dist/worker.js'],
+  ['src/cli/main.ts', 'dist/cli.js'],
+  ['bench/bench.ts', 'dist/bench.js'],
+  ['test/suite/index.ts', 'dist/test/suite/index.js'],
+];
+const web = [
+  ['webview/dashboard.ts', 'dist/webview/dashboard.js'],
+  ['webview/preview.ts', 'dist/webview/preview.js'],
+];
+
+const builds = [];
+for (const [entry, outfile] of node) {
+  if (!fs.existsSync(entry)) continue;
+  builds.push(esbuild.build({
+    entryPoints: [entry], outfile, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
+    external, sourcemap: !production, minify: production, logLevel: 'warning',
+  }));
+}
+for (const [entry, outfile] of web) {
+  if (!fs.existsSync(entry)) continue;
+  builds.push(esbuild.build({
+    entryPoints: [entry], outfile, bundle: true, platform: 'browser', target: 'es2022', format: 'iife',
+    sourcemap: !production, minify: production, logLevel: 'warning', loader: { '.css': 'text' },
+  }));
+}
+await Promise.all(builds);
+
+// The wasm backend's binaries ship next to the bundles, so a packaged extension needs no node_modules.
+const wasmSrc = path.dirname(path.join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+fs.mkdirSync('dist/wasm', { recursive: true });
+for (const f of fs.readdirSync(wasmSrc)) if (f.endsWith('.wasm')) fs.copyFileSync(path.join(wasmSrc, f), path.join('dist/wasm', f));

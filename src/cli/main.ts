@@ -1,0 +1,224 @@
+/**
+ * `distill`: the command-line tool on the same engine and run folders as the extension.
+ *   distill run CONFIG [--runs-dir DIR] [--name NAME] [--backend auto|wasm|cpu|tensorflow] [--threads N]
+ *   distill resume RUN_DIR [--backend …] [--threads N]
+ *   distill sample RUN_DIR --stage teacher|guided|progressive [--steps K] [--sampler ddim|stochastic] --w W[,W…]
+ *                  [--classes LIST] [--per-class N] [--seed S] --out FILE(.png|.npy)
+ *   distill list [RUNS_DIR]
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { encodeNpy } from '../engine/io/npy';
+import type { RunEvent, SummaryRow } from '../engine/events';
+import { formatDuration, ProgressPrinter } from './progress';
+import { parseArgs, UsageError } from './args';
+
+const USAGE = `Diffusion Distiller — train a guided diffusion teacher and distil it into a few-step student.
+
+Usage:
+  distill run CONFIG [--runs-dir DIR] [--name NAME] [--backend auto|wasm|cpu|tensorflow] [--threads N]
+  distill resume RUN_DIR [--backend …] [--threads N]
+  distill sample RUN_DIR --stage teacher|guided|progressive [--steps K] [--sampler ddim|stochastic]
+                 --w W[,W…] [--classes 0,1,…] [--per-class N] [--seed S] --out FILE.png|FILE.npy
+  distill list [RUNS_DIR]
+
+Ctrl-C during run/resume saves a checkpoint and exits 0; \`distill resume\` continues exactly there.
+Guidance weight w: x̂ = (1 + w)·x̂(c) − w·x̂(∅); w = 0 is the plain conditional model.`;
+
+async function engine() {
+  // loaded lazily so `distill list` and usage errors stay instant
+  return import('../engine/index');
+}
+
+function printSummary(rows: SummaryRow[]): void {
+  if (!rows.length) return;
+  const metricName = rows[0].metric === 'accuracy' ? 'classifier accuracy' : 'sliced Wasserstein to data (lower is better)';
+  const lines = [
+    ['model', 'steps', 'NFE', 'ms/sample', 'w', metricName],
+    ...rows.map((r) => [
+      r.model,
+      String(r.steps),
+      String(r.nfe),
+      r.msPerSample.toFixed(2),
+      String(r.w),
+      r.metric === 'accuracy' ? `${(r.value * 100).toFixed(1)} %` : r.value.toFixed(4),
+    ]),
+  ];
+  const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  console.log('\nTeacher vs student (same seeds):');
+  for (const [k, l] of lines.entries()) {
+    console.log('  ' + l.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+    if (k === 0) console.log('  ' + widths.map((w) => '─'.repeat(w)).join('  '));
+  }
+  const t = rows[0];
+  const s = rows[rows.length - 1];
+  console.log(`  speed-up of the ${s.steps}-step student over the ${t.steps}-step guided teacher: ${(t.msPerSample / s.msPerSample).toFixed(1)}× per sample`);
+}
+
+async function train(runDir: string, opts: { backend?: string; threads?: number }): Promise<number> {
+  const { runStages } = await engine();
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write('\nStopping: saving a checkpoint (Ctrl-C again to quit without saving)…\n');
+      controller.abort();
+    } else {
+      process.stderr.write('Quit without saving the current step; the last checkpoint is kept.\n');
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const progress = new ProgressPrinter(process.stdout);
+  let summary: SummaryRow[] = [];
+  console.log(`run folder: ${runDir}`);
+  try {
+    const status = await runStages({
+      runDir,
+      backend: opts.backend as never,
+      threads: opts.threads,
+      wasmDir: path.join(__dirname, 'wasm'),
+      signal: controller.signal,
+      onLog: (line) => progress.log(line),
+      onEvent: (e: RunEvent) => {
+        progress.event(e);
+        if (e.type === 'summary') summary = e.rows;
+      },
+    });
+    progress.finish();
+    if (status === 'stopped') {
+      console.log(`Stopped and saved. Continue with: distill resume ${path.relative(process.cwd(), runDir) || '.'}`);
+      return 0;
+    }
+    printSummary(summary);
+    console.log(`\nFinished in ${formatDuration(progress.elapsedSeconds())}. Samples: ${path.join(runDir, 'samples')}`);
+    return 0;
+  } catch (e) {
+    progress.finish();
+    console.error(`\nerror: ${(e as Error).message}`);
+    console.error(`Checkpoints written so far are kept in ${path.join(runDir, 'checkpoints')}; fix the cause and run: distill resume ${runDir}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}
+
+function numberList(value: string | undefined, flag: string, { integer = false } = {}): number[] | undefined {
+  if (value === undefined) return undefined;
+  const out = value.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (!out.length || out.some((n) => !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n)))) {
+    throw new UsageError(`${flag}: expected a comma-separated list of ${integer ? 'non-negative integers' : 'non-negative numbers'}, got "${value}"`);
+  }
+  return out;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  switch (cmd) {
+    case 'run': {
+      const a = parseArgs(rest, { positional: 1, flags: ['runs-dir', 'name', 'backend', 'threads'] });
+      const { createRun, validateConfigFile } = await engine();
+      const v = validateConfigFile(a.positional[0]);
+      if (!v.ok) {
+        console.error(`${a.positional[0]}: invalid configuration:\n  - ${v.errors.join('\n  - ')}`);
+        return 2;
+      }
+      const runDir = await createRun({ configPath: a.positional[0], runsDir: a.flags['runs-dir'] ?? 'runs', name: a.flags.name });
+      return train(runDir, { backend: a.backend, threads: a.threads });
+    }
+    case 'resume': {
+      const a = parseArgs(rest, { positional: 1, flags: ['backend', 'threads'] });
+      const runDir = path.resolve(a.positional[0]);
+      if (!fs.existsSync(path.join(runDir, 'run.json'))) throw new UsageError(`${runDir}: not a run folder (no run.json)`);
+      return train(runDir, { backend: a.backend, threads: a.threads });
+    }
+    case 'sample': {
+      const a = parseArgs(rest, {
+        positional: 1,
+        flags: ['stage', 'steps', 'sampler', 'w', 'classes', 'per-class', 'seed', 'out', 'backend', 'threads'],
+      });
+      const stage = a.flags.stage;
+      if (stage !== 'teacher' && stage !== 'guided' && stage !== 'progressive') throw new UsageError('--stage: expected teacher, guided or progressive');
+      const sampler = a.flags.sampler ?? 'ddim';
+      if (sampler !== 'ddim' && sampler !== 'stochastic') throw new UsageError('--sampler: expected ddim or stochastic');
+      const out = a.flags.out;
+      if (!out || !/\.(png|npy)$/.test(out)) throw new UsageError('--out: expected a file name ending in .png or .npy');
+      const w = numberList(a.flags.w, '--w');
+      if (!w) throw new UsageError('--w: required (e.g. --w 0,1,2,4 for a .png, or --w 2 for a .npy)');
+      const { loadRunConfig, sampleGrid, sampleArrays } = await engine();
+      const runDir = path.resolve(a.positional[0]);
+      const cfg = loadRunConfig(runDir);
+      const defaultSteps = stage === 'progressive' ? cfg.progressive.targetSteps : cfg.sampling.teacherSteps;
+      const steps = a.flags.steps !== undefined ? Number(a.flags.steps) : defaultSteps;
+      if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps: expected a positive integer, got "${a.flags.steps}"`);
+      const perClass = a.flags['per-class'] !== undefined ? Number(a.flags['per-class']) : out.endsWith('.npy') ? 100 : 1;
+      if (!Number.isInteger(perClass) || perClass < 1) throw new UsageError(`--per-class: expected a positive integer`);
+      const seed = a.flags.seed !== undefined ? Number(a.flags.seed) : 0;
+      if (!Number.isInteger(seed)) throw new UsageError('--seed: expected an integer');
+      const classes = numberList(a.flags.classes, '--classes', { integer: true }) ?? [];
+      const common = { runDir, stage, steps, sampler, classes, perClass, seed } as const;
+      const bopts = { backend: a.backend as never, threads: a.threads, wasmDir: path.join(__dirname, 'wasm') };
+      fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+      if (out.endsWith('.png')) {
+        const r = await sampleGrid({ ...common, w }, bopts);
+        fs.writeFileSync(out, Buffer.from(r.pngBase64, 'base64'));
+        console.log(`${out}: ${r.rows}×${r.cols} grid (rows = classes, columns = w ${w.join(', ')}); ${r.label}; ${r.msPerSample.toFixed(2)} ms per sample`);
+      } else {
+        if (w.length !== 1) throw new UsageError('--w: a .npy file holds one guidance weight; give exactly one value');
+        const r = await sampleArrays({ ...common, w: w[0] }, bopts);
+        fs.writeFileSync(out, encodeNpy(r.x, r.shape));
+        const labelsFile = out.replace(/\.npy$/, '.labels.npy');
+        fs.writeFileSync(labelsFile, encodeNpy(r.labels, [r.labels.length]));
+        console.log(`${out}: float32 [${r.shape.join(', ')}] in [-1, 1]; ${labelsFile}: int32 class ids; ${r.nfe} NFE, ${r.msPerSample.toFixed(2)} ms per sample`);
+      }
+      return 0;
+    }
+    case 'list': {
+      const a = parseArgs(rest, { positional: [0, 1], flags: [] });
+      const { listRuns } = await import('../engine/runfolder');
+      const runsDir = path.resolve(a.positional[0] ?? 'runs');
+      const runs = listRuns(runsDir);
+      if (!runs.length) {
+        console.log(`no runs in ${runsDir}`);
+        return 0;
+      }
+      const rows = [['run', 'status', 'stage', 'step', 'last loss', 'created']];
+      for (const r of runs) {
+        const s = r.summary;
+        const cur = s.units.find((u) => u.unit === s.currentUnit);
+        rows.push([
+          r.name,
+          s.status,
+          s.currentUnit ?? '-',
+          cur ? `${cur.step}/${cur.totalSteps}` : '-',
+          cur?.lastLoss !== undefined ? cur.lastLoss.toPrecision(4) : '-',
+          r.meta ? new Date(r.meta.createdAt).toISOString().replace('T', ' ').slice(0, 19) : '-',
+        ]);
+      }
+      const widths = rows[0].map((_, i) => Math.max(...rows.map((l) => l[i].length)));
+      for (const l of rows) console.log(l.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${cmd}"`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    if (e instanceof UsageError) {
+      console.error(`distill: ${e.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    console.error(`distill: ${(e as Error).message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,118 @@
+/**
+ * A small classifier trained on the real training split: the judge of generated images (accuracy on the requested
+ * class) and the feature extractor of classifier-FID (its penultimate layer). An MLP on pixels: fast on every backend.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as fs from 'fs';
+import { readCheckpoint, writeCheckpoint } from '../checkpoint';
+import { Dataset, sampleBatch } from '../data';
+import { dense, denseInit, Params, silu } from '../nn/params';
+import { Rng } from '../rng';
+
+export const FEATURE_DIM = 64;
+
+export class Classifier {
+  constructor(
+    readonly params: Params,
+    readonly inputDim: number,
+    readonly numClasses: number,
+  ) {}
+
+  static create(inputDim: number, numClasses: number, seed: number): Classifier {
+    const p = new Params(new Rng(seed, 'classifier'));
+    denseInit(p, 'fc0', inputDim, 256);
+    denseInit(p, 'fc1', 256, FEATURE_DIM);
+    denseInit(p, 'out', FEATURE_DIM, numClasses);
+    return new Classifier(p, inputDim, numClasses);
+  }
+
+  features(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => silu(dense(this.params, 'fc1', silu(dense(this.params, 'fc0', tf.reshape(x, [-1, this.inputDim]))))));
+  }
+
+  logits(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => dense(this.params, 'out', this.features(x)));
+  }
+
+  /** Predicted classes and penultimate features of rows of `x` (values in [-1, 1]). */
+  run(x: Float32Array, batch = 500): { pred: Int32Array; feats: Float32Array } {
+    const n = x.length / this.inputDim;
+    const pred = new Int32Array(n);
+    const feats = new Float32Array(n * FEATURE_DIM);
+    for (let s = 0; s < n; s += batch) {
+      const e = Math.min(n, s + batch);
+      const [p, f] = tf.tidy(() => {
+        const xt = tf.tensor2d(x.subarray(s * this.inputDim, e * this.inputDim), [e - s, this.inputDim]);
+        const f = this.features(xt);
+        return [tf.argMax(dense(this.params, 'out', f), 1), f];
+      });
+      pred.set(p.dataSync() as Int32Array, s);
+      feats.set(f.dataSync() as Float32Array, s * FEATURE_DIM);
+      tf.dispose([p, f]);
+    }
+    return { pred, feats };
+  }
+
+  save(file: string, heldOutAccuracy: number): void {
+    const arrays = new Map(this.params.list().map(({ name, variable }) => [`w/${name}`, { shape: variable.shape, data: variable.dataSync() as Float32Array }]));
+    writeCheckpoint(
+      file,
+      { unit: 'classifier', step: 0, totalSteps: 0, final: true, configHash: `${this.inputDim}x${this.numClasses}`, rng: [0, 0, 0, 0], withW: false, loss: heldOutAccuracy, savedAt: Date.now() },
+      arrays,
+    );
+  }
+
+  static load(file: string, inputDim: number, numClasses: number): { clf: Classifier; accuracy: number } | undefined {
+    if (!fs.existsSync(file)) return undefined;
+    try {
+      const { header, arrays } = readCheckpoint(file);
+      if (header.configHash !== `${inputDim}x${numClasses}`) return undefined;
+      const clf = Classifier.create(inputDim, numClasses, 0);
+      tf.tidy(() => {
+        for (const { name, variable } of clf.params.list()) {
+          const a = arrays.get(`w/${name}`)!;
+          variable.assign(tf.tensor(a.data, a.shape));
+        }
+      });
+      return { clf, accuracy: header.loss ?? 0 };
+    } catch {
+      return undefined;
+    }
+  }
+
+  dispose(): void {
+    this.params.dispose();
+  }
+}
+
+/** Trains the classifier on `train` (with light noise augmentation) and measures its accuracy on `test`. */
+export async function trainClassifier(
+  train: Dataset,
+  test: Dataset,
+  { steps = 1500, batch = 128, seed = 0, log }: { steps?: number; batch?: number; seed?: number; log?: (s: string) => void } = {},
+): Promise<{ clf: Classifier; accuracy: number }> {
+  const d = train.shape.reduce((a, b) => a * b, 1);
+  const clf = Classifier.create(d, train.numClasses, seed);
+  const opt = tf.train.adam(1e-3);
+  const rng = new Rng(seed, 'classifier-data');
+  const vars = clf.params.list().map((p) => p.variable);
+  for (let s = 0; s < steps; s++) {
+    const idx = Int32Array.from({ length: batch }, () => rng.int(train.n));
+    const { x, labels } = sampleBatch(train, idx);
+    const noise = rng.normals(x.length);
+    for (let i = 0; i < x.length; i++) x[i] += 0.05 * noise[i];
+    tf.tidy(() => {
+      const xt = tf.tensor2d(x, [batch, d]);
+      const yt = tf.oneHot(tf.tensor1d(labels, 'int32'), train.numClasses);
+      opt.minimize(() => tf.mean(tf.losses.softmaxCrossEntropy(yt, clf.logits(xt))) as tf.Scalar, false, vars);
+    });
+    if (s % 100 === 0) await new Promise((r) => setImmediate(r));
+  }
+  opt.dispose();
+  const { pred } = clf.run(test.x);
+  let ok = 0;
+  for (let i = 0; i < test.n; i++) if (pred[i] === test.labels[i]) ok++;
+  const accuracy = ok / test.n;
+  log?.(`classifier: ${(accuracy * 100).toFixed(1)} % held-out accuracy on ${test.n} real examples`);
+  return { clf, accuracy };
+}

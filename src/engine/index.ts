@@ -1,0 +1,292 @@
+/**
+ * The engine API used by the CLI and the worker: create a run folder, train all stages (resuming anywhere),
+ * and sample grids from any checkpoint. Pure TypeScript over TensorFlow.js; no vscode, no child processes.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { BackendChoice, BackendInfo, selectBackend } from './backend/select';
+import { readCheckpoint } from './checkpoint';
+import { configHash, loadConfigFile, resolveConfig, ResolvedConfig, units as unitList } from './config';
+import { Dataset, loadDataset } from './data';
+import { RunEvent, StageName } from './events';
+import { loadEvalWeights } from './optim';
+import {
+  acquireLock,
+  clearStopRequest,
+  EventLog,
+  FILES,
+  listCheckpoints,
+  readMeta,
+  RunMeta,
+  stopRequested,
+  writeFileAtomic,
+} from './runfolder';
+import { Denoiser, sample } from './sample';
+import { gridClasses, netForUnit, renderGrid, trainAll, TrainingDiverged } from './stages';
+import type { SampleResult, SampleSpec } from '../protocol';
+import { evaluateQuick } from './quick-eval';
+
+export { validateConfigFile, loadConfigFile, ConfigError, configHash } from './config';
+export type { ResolvedConfig } from './config';
+export { listRuns, describeRun, requestStop, readEvents } from './runfolder';
+export type { RunEvent } from './events';
+
+const VERSION = '0.1.0';
+
+let backendPromise: Promise<BackendInfo> | undefined;
+let backendKey = '';
+
+/** Selects the tfjs backend once per process (later calls with other options reuse the first choice). */
+export function ensureBackend(backend: BackendChoice, threads: number, wasmDir?: string): Promise<BackendInfo> {
+  const key = `${backend}/${threads}`;
+  tf.env().set('PROD', true); // no debug-mode checks or the cpu backend's banner
+  if (!backendPromise) {
+    backendKey = key;
+    backendPromise = selectBackend({ backend, threads: threads > 0 ? threads : undefined, wasmDir });
+  } else if (key !== backendKey) {
+    // tfjs has one global backend per process: keep the first (the caller is told through the backend event)
+  }
+  return backendPromise;
+}
+
+function timestamp(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/** Validates the config and creates a run folder (config.json resolved, run.json). Returns its path. */
+export async function createRun({ configPath, runsDir, name }: { configPath: string; runsDir: string; name?: string }): Promise<string> {
+  const cfg = loadConfigFile(configPath);
+  if (name !== undefined && !/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`--name: use letters, digits, '.', '_' or '-' only, got "${name}"`);
+  const dirName = name ?? `${cfg.name}-${timestamp()}`;
+  const runDir = path.resolve(runsDir, dirName);
+  if (fs.existsSync(runDir)) {
+    throw new Error(`${runDir} already exists; continue it with \`distill resume ${runDir}\` or choose another --name`);
+  }
+  fs.mkdirSync(runDir, { recursive: true });
+  writeFileAtomic(path.join(runDir, FILES.config), JSON.stringify(cfg, null, 2) + '\n');
+  const meta: RunMeta = { name: dirName, createdAt: Date.now(), configSource: path.resolve(configPath), configHash: configHash(cfg), version: VERSION };
+  writeFileAtomic(path.join(runDir, FILES.meta), JSON.stringify(meta, null, 2) + '\n');
+  fs.writeFileSync(path.join(runDir, FILES.events), '');
+  return runDir;
+}
+
+/** The resolved config of a run folder, checked against the hash recorded at creation. */
+export function loadRunConfig(runDir: string): ResolvedConfig {
+  const file = path.join(runDir, FILES.config);
+  if (!fs.existsSync(file)) throw new Error(`${runDir}: not a run folder (no ${FILES.config})`);
+  const cfg = resolveConfig(JSON.parse(fs.readFileSync(file, 'utf8')), { file, baseDir: runDir });
+  const meta = readMeta(runDir);
+  const hash = configHash(cfg);
+  if (meta.configHash !== hash) {
+    throw new Error(`${file} was changed after the run was created (hash ${hash}, expected ${meta.configHash}); start a new run instead`);
+  }
+  return cfg;
+}
+
+interface DataInfo {
+  shape: number[];
+  numClasses: number;
+  classNames: string[];
+  source: string;
+  kind: 'image' | 'toy';
+}
+
+function writeDataInfo(runDir: string, ds: Dataset): void {
+  const info: DataInfo = { shape: ds.shape, numClasses: ds.numClasses, classNames: ds.classNames, source: ds.source, kind: ds.kind };
+  writeFileAtomic(path.join(runDir, 'dataset.json'), JSON.stringify(info, null, 2) + '\n');
+}
+
+async function readDataInfo(runDir: string, cfg: ResolvedConfig): Promise<DataInfo> {
+  const file = path.join(runDir, 'dataset.json');
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as DataInfo;
+  const ds = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
+  return { shape: ds.shape, numClasses: ds.numClasses, classNames: ds.classNames, source: ds.source, kind: ds.kind };
+}
+
+export interface RunStagesOptions {
+  runDir: string;
+  backend?: BackendChoice;
+  threads?: number;
+  wasmDir?: string;
+  signal?: AbortSignal;
+  onEvent?: (e: RunEvent) => void;
+  onLog?: (line: string) => void;
+  /** Print the end-of-run teacher-vs-student comparison (default true). */
+  summary?: boolean;
+}
+
+/**
+ * Trains every stage of a run, continuing wherever it stopped. Holds the run lock while it writes.
+ * Resolves 'stopped' after a graceful stop (signal aborted or stop.request created), 'finished' otherwise.
+ */
+export async function runStages(opts: RunStagesOptions): Promise<'finished' | 'stopped'> {
+  const runDir = path.resolve(opts.runDir);
+  const cfg = loadRunConfig(runDir);
+  const release = acquireLock(runDir);
+  clearStopRequest(runDir);
+  const log = new EventLog(runDir);
+  const onLog = opts.onLog ?? (() => {});
+  const emit = (e: RunEvent) => {
+    log.append(e);
+    opts.onEvent?.(e);
+  };
+  const resumed = fs.statSync(path.join(runDir, FILES.events)).size > 0;
+  try {
+    emit({ type: 'run_start', t: Date.now(), pid: process.pid, host: os.hostname(), resumed, configHash: configHash(cfg) });
+    const info = await ensureBackend(opts.backend ?? cfg.backend, opts.threads ?? cfg.threads, opts.wasmDir);
+    emit({ type: 'backend', t: Date.now(), ...info });
+    onLog(`backend: ${info.name} ${info.version}, ${info.threads} thread(s)${info.simd ? ', SIMD' : ''}${info.note ? ` (${info.note})` : ''}`);
+    const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
+    writeDataInfo(runDir, data);
+    onLog(`data: ${data.source}`);
+    const probe = netForUnit(cfg, data, 'teacher');
+    emit({ type: 'model', t: Date.now(), kind: cfg.model.kind, params: probe.params.count(), flopsPerExample: probe.flopsPerExample });
+    onLog(`model: ${cfg.model.kind}, ${probe.params.count().toLocaleString('en-US')} parameters, ${(probe.flopsPerExample / 1e6).toFixed(1)} MFLOP per example (forward)`);
+    probe.dispose();
+    const status = await trainAll({
+      runDir,
+      cfg,
+      hash: configHash(cfg),
+      data,
+      emit,
+      log: onLog,
+      shouldStop: () => opts.signal?.aborted === true || stopRequested(runDir),
+    });
+    if (status === 'finished' && opts.summary !== false) {
+      const rows = await evaluateQuick({ runDir, cfg, data, log: onLog });
+      emit({ type: 'summary', t: Date.now(), rows });
+    }
+    clearStopRequest(runDir);
+    emit({ type: 'run_end', t: Date.now(), status });
+    return status;
+  } catch (e) {
+    const message = (e as Error).message;
+    emit({ type: 'error', t: Date.now(), message });
+    emit({ type: 'run_end', t: Date.now(), status: 'failed' });
+    if (e instanceof TrainingDiverged) throw e;
+    throw e;
+  } finally {
+    log.close();
+    release();
+  }
+}
+
+/** The unit and checkpoint a (stage, steps) request samples from. */
+export function resolveCheckpoint(
+  runDir: string,
+  cfg: ResolvedConfig,
+  { stage, steps, checkpoint }: { stage: StageName; steps: number; checkpoint?: string },
+): { unit: string; file: string; netStage: StageName } {
+  if (checkpoint) {
+    const file = path.resolve(runDir, checkpoint);
+    const unit = path.basename(path.dirname(file));
+    const def = unitList(cfg).find((u) => u.unit === unit);
+    if (!def) throw new Error(`${checkpoint}: not a checkpoint of a known stage (expected checkpoints/<unit>/step-N.ckpt)`);
+    return { unit, file, netStage: def.stage };
+  }
+  let unit: string;
+  if (stage === 'teacher' || stage === 'guided') unit = stage;
+  else {
+    const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
+    const ph = phases.find((u) => u.toSteps === steps);
+    if (!ph) {
+      throw new Error(`--steps ${steps}: no progressive student has ${steps} steps; available: ${phases.map((u) => u.toSteps).join(', ')}`);
+    }
+    unit = ph.unit;
+  }
+  const list = listCheckpoints(runDir, unit);
+  if (!list.length) throw new Error(`${runDir}: stage ${unit} has no checkpoint yet`);
+  return { unit, file: path.join(runDir, list[list.length - 1].file), netStage: stage };
+}
+
+/** Loads a checkpoint's evaluation weights into a fresh network. The caller disposes `d.net`. */
+export async function loadDenoiser(runDir: string, cfg: ResolvedConfig, file: string, stage: StageName): Promise<Denoiser> {
+  const info = await readDataInfo(runDir, cfg);
+  const { arrays } = readCheckpoint(file);
+  const net = netForUnit(cfg, info, stage);
+  try {
+    loadEvalWeights(net, arrays, file);
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
+  return { net, param: cfg.model.parameterization, schedule: cfg.diffusion };
+}
+
+/** Renders a sample grid (rows = classes × perClass, columns = w) from a run's checkpoint. */
+export async function sampleGrid(
+  spec: SampleSpec,
+  opts: { backend?: BackendChoice; threads?: number; wasmDir?: string; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+): Promise<SampleResult> {
+  const runDir = path.resolve(spec.runDir);
+  const cfg = loadRunConfig(runDir);
+  await ensureBackend(opts.backend ?? cfg.backend, opts.threads ?? cfg.threads, opts.wasmDir);
+  const info = await readDataInfo(runDir, cfg);
+  for (const c of spec.classes) if (c >= info.numClasses) throw new Error(`classes: class ${c} does not exist (the dataset has ${info.numClasses} classes)`);
+  const { unit, file, netStage } = resolveCheckpoint(runDir, cfg, spec);
+  const d = await loadDenoiser(runDir, cfg, file, netStage);
+  try {
+    const classes = spec.classes.length ? spec.classes : gridClasses(cfg, info.numClasses);
+    const r = await renderGrid(d, {
+      classes,
+      w: spec.w,
+      perClass: spec.perClass,
+      steps: spec.steps,
+      sampler: netStage === 'teacher' ? 'ddim' : spec.sampler,
+      seed: spec.seed,
+      cancelled: () => opts.signal?.aborted === true,
+      onStep: opts.onProgress,
+    });
+    return {
+      pngBase64: r.png.toString('base64'),
+      rows: r.rows,
+      cols: r.cols,
+      steps: spec.steps,
+      nfe: r.nfe,
+      msPerSample: r.ms / r.count,
+      label: `${unit} · ${path.basename(file)} · ${spec.steps} step${spec.steps === 1 ? '' : 's'} · ${r.nfe} NFE`,
+    };
+  } finally {
+    d.net.dispose();
+  }
+}
+
+/** Raw samples (not a grid) for one w: values in [-1, 1] (clipped) with their class ids, for `.npy` export. */
+export async function sampleArrays(
+  spec: Omit<SampleSpec, 'w'> & { w: number },
+  opts: { backend?: BackendChoice; threads?: number; wasmDir?: string } = {},
+): Promise<{ x: Float32Array; labels: Int32Array; shape: number[]; nfe: number; msPerSample: number }> {
+  const runDir = path.resolve(spec.runDir);
+  const cfg = loadRunConfig(runDir);
+  await ensureBackend(opts.backend ?? cfg.backend, opts.threads ?? cfg.threads, opts.wasmDir);
+  const info = await readDataInfo(runDir, cfg);
+  const classes = spec.classes.length ? spec.classes : Array.from({ length: info.numClasses }, (_, i) => i);
+  for (const c of classes) if (c >= info.numClasses) throw new Error(`classes: class ${c} does not exist (the dataset has ${info.numClasses} classes)`);
+  const { file, netStage } = resolveCheckpoint(runDir, cfg, spec);
+  const d = await loadDenoiser(runDir, cfg, file, netStage);
+  try {
+    const labels = new Int32Array(classes.length * spec.perClass);
+    classes.forEach((c, i) => labels.fill(c, i * spec.perClass, (i + 1) * spec.perClass));
+    const t0 = performance.now();
+    const { x, nfe } = await sample(d, {
+      classes: labels,
+      w: new Float32Array(labels.length).fill(spec.w),
+      steps: spec.steps,
+      sampler: netStage === 'teacher' ? 'ddim' : spec.sampler,
+      seed: spec.seed,
+    });
+    const msPerSample = (performance.now() - t0) / labels.length;
+    for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
+    return { x, labels, shape: [labels.length, ...info.shape], nfe, msPerSample };
+  } finally {
+    d.net.dispose();
+  }
+}
+
+export function engineMemory(): { numTensors: number; numBytes: number } {
+  const m = tf.memory();
+  return { numTensors: m.numTensors, numBytes: m.numBytes };
+}

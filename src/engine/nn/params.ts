@@ -1,0 +1,113 @@
+/**
+ * Named trainable parameters and the small layer functions the networks are built from (raw tfjs ops, so the same
+ * code trains on every backend). Initialisation draws from the engine's seeded Rng.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '../rng';
+
+export class Params {
+  readonly vars = new Map<string, tf.Variable>();
+  constructor(private readonly rng: Rng) {}
+
+  private add(name: string, shape: number[], values: Float32Array): tf.Variable {
+    if (this.vars.has(name)) throw new Error(`duplicate parameter ${name}`);
+    const v = tf.variable(tf.tensor(values, shape, "float32"), true);
+    this.vars.set(name, v);
+    return v;
+  }
+
+  /** Normal(0, std²) weights; std = gain/sqrt(fanIn) unless zero. */
+  weight(name: string, shape: number[], fanIn: number, { zero = false, gain = 1 } = {}): tf.Variable {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values = zero ? new Float32Array(n) : this.rng.normals(n).map((x) => (x * gain) / Math.sqrt(fanIn));
+    return this.add(name, shape, values);
+  }
+
+  constant(name: string, shape: number[], value: number): tf.Variable {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return this.add(name, shape, new Float32Array(n).fill(value));
+  }
+
+  get(name: string): tf.Variable {
+    const v = this.vars.get(name);
+    if (!v) throw new Error(`missing parameter ${name}`);
+    return v;
+  }
+
+  list(): { name: string; variable: tf.Variable }[] {
+    return [...this.vars.entries()].map(([name, variable]) => ({ name, variable }));
+  }
+
+  count(): number {
+    let n = 0;
+    for (const v of this.vars.values()) n += v.size;
+    return n;
+  }
+
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+  }
+}
+
+/** Counts multiply-adds as the networks are built, for the FLOPs report (FLOPs = 2·MACs). */
+export class FlopCounter {
+  macs = 0;
+}
+
+export function denseInit(p: Params, name: string, nIn: number, nOut: number, opts: { zero?: boolean; gain?: number } = {}): void {
+  p.weight(`${name}.w`, [nIn, nOut], nIn, opts);
+  p.constant(`${name}.b`, [nOut], 0);
+}
+
+export function dense(p: Params, name: string, x: tf.Tensor): tf.Tensor {
+  return tf.add(tf.matMul(x as tf.Tensor2D, p.get(`${name}.w`) as tf.Tensor2D), p.get(`${name}.b`));
+}
+
+export function convInit(p: Params, name: string, k: number, cIn: number, cOut: number, opts: { zero?: boolean; gain?: number } = {}): void {
+  p.weight(`${name}.w`, [k, k, cIn, cOut], k * k * cIn, opts);
+  p.constant(`${name}.b`, [cOut], 0);
+}
+
+export function conv(p: Params, name: string, x: tf.Tensor, stride = 1): tf.Tensor {
+  return tf.add(tf.conv2d(x as tf.Tensor4D, p.get(`${name}.w`) as tf.Tensor4D, stride, 'same'), p.get(`${name}.b`));
+}
+
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+export function groupNormInit(p: Params, name: string, c: number): void {
+  p.constant(`${name}.g`, [c], 1);
+  p.constant(`${name}.b`, [c], 0);
+}
+
+/** GroupNorm over NHWC with `groups` groups (eps 1e-5). */
+export function groupNorm(p: Params, name: string, x: tf.Tensor, groups: number): tf.Tensor {
+  const [b, h, w, c] = x.shape;
+  const g = Math.min(groups, c);
+  if (c % g !== 0) throw new Error(`GroupNorm ${name}: ${c} channels are not divisible by ${g} groups`);
+  const xg = tf.reshape(x, [b, h, w, g, c / g]);
+  const { mean, variance } = tf.moments(xg, [1, 2, 4], true);
+  const xn = tf.reshape(tf.div(tf.sub(xg, mean), tf.sqrt(tf.add(variance, 1e-5))), [b, h, w, c]);
+  return tf.add(tf.mul(xn, p.get(`${name}.g`)), p.get(`${name}.b`));
+}
+
+export function layerNormInit(p: Params, name: string, c: number): void {
+  p.constant(`${name}.g`, [c], 1);
+  p.constant(`${name}.b`, [c], 0);
+}
+
+export function layerNorm(p: Params, name: string, x: tf.Tensor): tf.Tensor {
+  const { mean, variance } = tf.moments(x, [x.rank - 1], true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), p.get(`${name}.g`)), p.get(`${name}.b`));
+}
+
+/** Sinusoidal embedding of a [B] tensor of scalars into [B, dim] with frequencies 1 … maxFreq (geometric). */
+export function sinusoidal(x: tf.Tensor, dim: number, maxFreq: number): tf.Tensor {
+  const half = dim / 2;
+  const freqs = new Float32Array(half);
+  for (let i = 0; i < half; i++) freqs[i] = Math.exp((Math.log(maxFreq) * i) / Math.max(half - 1, 1));
+  const args = tf.mul(tf.reshape(x, [-1, 1]), tf.tensor2d(freqs, [1, half]));
+  return tf.concat([tf.sin(args), tf.cos(args)], 1);
+}

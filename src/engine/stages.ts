@@ -1,0 +1,392 @@
+/**
+ * The three training stages (method.md): CFG teacher, stage 1 (w-conditioned student), stage 2 (progressive halving).
+ * Each unit (teacher, guided, each progressive phase) is resumable on its own from its newest valid checkpoint.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as fs from 'fs';
+import * as path from 'path';
+import { readCheckpoint, writeCheckpoint } from './checkpoint';
+import { ResolvedConfig, units as unitList } from './config';
+import { Dataset, sampleBatch } from './data';
+import { coefs, ddimStep, diffuse, distillTarget, predictions, truncatedSnrWeights, weightedMse } from './diffusion';
+import { RunEvent, StageName } from './events';
+import { gridOfScatters, imageGridPng } from './io/png';
+import { buildNet, Net } from './nn/net';
+import { loadEvalWeights, Trainer } from './optim';
+import { Rng, RngState } from './rng';
+import { listCheckpoints, stepFileName, unitDir } from './runfolder';
+import { denoise, Denoiser, guidedX, sample } from './sample';
+import { logSnr } from './schedule';
+
+export interface StageContext {
+  runDir: string;
+  cfg: ResolvedConfig;
+  hash: string;
+  data: Dataset;
+  emit: (e: RunEvent) => void;
+  log: (line: string) => void;
+  /** True when the run should save and stop (abort signal or stop.request). */
+  shouldStop: () => boolean;
+}
+
+export interface UnitDef {
+  unit: string;
+  stage: StageName;
+  fromSteps?: number;
+  toSteps?: number;
+}
+
+export class TrainingDiverged extends Error {}
+
+const now = () => Date.now();
+
+/** The network a unit trains: the teacher takes no w; every student does. */
+export function netForUnit(cfg: ResolvedConfig, data: Pick<Dataset, 'shape' | 'numClasses'>, stage: StageName): Net {
+  return buildNet({ model: cfg.model, exampleShape: data.shape, numClasses: data.numClasses, withW: stage !== 'teacher', seed: cfg.seed });
+}
+
+/** The newest checkpoint of a unit that reads back intact; corrupt ones are reported and skipped. */
+export function latestValidCheckpoint(
+  runDir: string,
+  unit: string,
+  warn: (msg: string) => void,
+): { file: string; header: ReturnType<typeof readCheckpoint>['header']; arrays: ReturnType<typeof readCheckpoint>['arrays'] } | undefined {
+  const list = listCheckpoints(runDir, unit);
+  for (let i = list.length - 1; i >= 0; i--) {
+    const file = path.join(runDir, list[i].file);
+    try {
+      const { header, arrays } = readCheckpoint(file);
+      return { file, header, arrays };
+    } catch (e) {
+      warn(`${(e as Error).message}; falling back to an earlier checkpoint`);
+    }
+  }
+  return undefined;
+}
+
+/** Loads the frozen network a unit distils from: the EMA weights of the previous unit's final checkpoint. */
+function loadFrozen(ctx: StageContext, prevUnit: string, stage: StageName): Net {
+  const ck = latestValidCheckpoint(ctx.runDir, prevUnit, ctx.log);
+  if (!ck || !ck.header.final) throw new Error(`${prevUnit} has no final checkpoint in ${ctx.runDir}; it must finish before the next stage`);
+  const net = netForUnit(ctx.cfg, ctx.data, stage);
+  loadEvalWeights(net, ck.arrays, ck.file);
+  return net;
+}
+
+function stageConfig(cfg: ResolvedConfig, stage: StageName) {
+  return cfg[stage];
+}
+
+function gather(ds: Dataset, rng: Rng, batch: number): { x: Float32Array; labels: Int32Array } {
+  const idx = new Int32Array(batch);
+  for (let i = 0; i < batch; i++) idx[i] = rng.int(ds.n);
+  return sampleBatch(ds, idx);
+}
+
+/** Classes shown as grid rows. */
+export function gridClasses(cfg: ResolvedConfig, numClasses: number): number[] {
+  const cls = cfg.sampling.classes ?? Array.from({ length: Math.min(numClasses, 10) }, (_, i) => i);
+  for (const c of cls) if (c >= numClasses) throw new Error(`sampling.classes: class ${c} does not exist (the dataset has ${numClasses} classes)`);
+  return cls;
+}
+
+/** Renders a grid PNG: rows = classes (× perClass for images), columns = w values. */
+export async function renderGrid(
+  d: Denoiser,
+  {
+    classes,
+    w,
+    perClass,
+    steps,
+    sampler,
+    seed,
+    cancelled,
+    onStep,
+  }: {
+    classes: number[];
+    w: number[];
+    perClass: number;
+    steps: number;
+    sampler: 'ddim' | 'stochastic';
+    seed: number;
+    cancelled?: () => boolean;
+    onStep?: (done: number, total: number) => void;
+  },
+): Promise<{ png: Buffer; nfe: number; ms: number; count: number; rows: number; cols: number }> {
+  const isToy = d.net.exampleShape.length === 1;
+  const per = isToy ? Math.max(perClass, 128) : perClass;
+  const rows = classes.length * (isToy ? 1 : per);
+  const cols = w.length;
+  const cls: number[] = [];
+  const ws: number[] = [];
+  // row-major cells: for images, row r = (class, copy), column = w; toy panels hold `per` points each
+  for (const c of classes) {
+    for (let k = 0; k < per; k++) {
+      for (const wv of w) {
+        cls.push(c);
+        ws.push(wv);
+      }
+    }
+  }
+  const t0 = performance.now();
+  const { x, nfe } = await sample(d, { classes: Int32Array.from(cls), w: Float32Array.from(ws), steps, sampler, seed, cancelled, onStep });
+  const ms = performance.now() - t0;
+  let png: Buffer;
+  if (isToy) {
+    const panels: { points: Float32Array; labels: Int32Array }[] = [];
+    for (let ci = 0; ci < classes.length; ci++) {
+      for (let wi = 0; wi < cols; wi++) {
+        const pts: number[] = [];
+        for (let k = 0; k < per; k++) {
+          const i = (ci * per + k) * cols + wi;
+          pts.push(x[2 * i], x[2 * i + 1]);
+        }
+        panels.push({ points: Float32Array.from(pts), labels: new Int32Array(per).fill(classes[ci]) });
+      }
+    }
+    png = gridOfScatters(panels, { rows: classes.length, cols, size: 160, radius: 1.5 });
+  } else {
+    const [h, wd, c] = d.net.exampleShape;
+    png = imageGridPng(x, { n: cls.length, h, w: wd, c, rows, cols, pad: 2, scale: Math.max(1, Math.round(48 / h)) });
+  }
+  return { png, nfe, ms, count: cls.length, rows: isToy ? classes.length : rows, cols };
+}
+
+async function writeSamples(ctx: StageContext, def: UnitDef, d: Denoiser, step: number): Promise<void> {
+  const cfg = ctx.cfg;
+  const steps = def.stage === 'progressive' ? def.toSteps! : cfg.sampling.teacherSteps;
+  const classes = gridClasses(cfg, ctx.data.numClasses);
+  const { png, nfe } = await renderGrid(d, {
+    classes,
+    w: cfg.guidance.sampleW,
+    perClass: cfg.sampling.perClass,
+    steps,
+    sampler: 'ddim',
+    seed: cfg.seed + 7919,
+  });
+  const rel = path.join('samples', def.unit, stepFileName(step, 'png'));
+  const abs = path.join(ctx.runDir, rel);
+  fs.mkdirSync(path.dirname(abs), { recursive: true });
+  fs.writeFileSync(abs, png);
+  ctx.emit({ type: 'samples', t: now(), unit: def.unit, step, file: rel, w: cfg.guidance.sampleW, classes, steps, nfe });
+}
+
+function saveCheckpoint(ctx: StageContext, def: UnitDef, tr: Trainer, rng: RngState, total: number, loss: number | undefined): void {
+  const final = tr.step >= total;
+  const rel = path.join('checkpoints', def.unit, stepFileName(tr.step, 'ckpt'));
+  writeCheckpoint(
+    path.join(ctx.runDir, rel),
+    { unit: def.unit, step: tr.step, totalSteps: total, final, configHash: ctx.hash, rng, withW: tr.net.withW, loss, savedAt: now() },
+    tr.state(),
+  );
+  ctx.emit({ type: 'checkpoint', t: now(), unit: def.unit, step: tr.step, file: rel, final });
+  // retention: keep the newest `keep` (a final checkpoint is always kept)
+  const list = listCheckpoints(ctx.runDir, def.unit);
+  const keep = ctx.cfg.checkpoint.keep;
+  for (const c of list.slice(0, Math.max(0, list.length - keep))) {
+    if (c.step >= total) continue;
+    fs.rmSync(path.join(ctx.runDir, c.file), { force: true });
+  }
+}
+
+/** Builds the per-step loss for a unit; the returned closure draws its batch from `rng` and returns a scalar. */
+function lossBuilder(
+  ctx: StageContext,
+  def: UnitDef,
+  student: Net,
+  frozen: Net | undefined,
+): (rng: Rng) => { lossFn: () => tf.Scalar; release: () => void } {
+  const cfg = ctx.cfg;
+  const param = cfg.model.parameterization;
+  const sched = cfg.diffusion;
+  const st = stageConfig(cfg, def.stage);
+  const ds = ctx.data;
+  const K = ds.numClasses;
+  const exShape = ds.shape;
+  const rank = exShape.length + 1;
+  const S: Denoiser = { net: student, param, schedule: sched };
+  const T: Denoiser | undefined = frozen && { net: frozen, param, schedule: sched };
+
+  return (rng: Rng) => {
+    const b = st.batch;
+    const { x, labels } = gather(ds, rng, b);
+    const shape = [b, ...exShape];
+    const eps = rng.normals(x.length);
+    const w = new Float32Array(b);
+    const t = new Float32Array(b);
+    const cls = Int32Array.from(labels);
+    let lambdaT: Float32Array;
+    if (def.stage === 'teacher') {
+      for (let i = 0; i < b; i++) if (rng.uniform() < sched.pUncond) cls[i] = K;
+      for (let i = 0; i < b; i++) t[i] = rng.uniform();
+      lambdaT = Float32Array.from(t, (v) => logSnr(v, sched));
+    } else if (def.stage === 'guided') {
+      for (let i = 0; i < b; i++) w[i] = cfg.guidance.wMin + (cfg.guidance.wMax - cfg.guidance.wMin) * rng.uniform();
+      for (let i = 0; i < b; i++) t[i] = rng.uniform();
+      lambdaT = Float32Array.from(t, (v) => logSnr(v, sched));
+    } else {
+      const ns = def.toSteps!;
+      for (let i = 0; i < b; i++) w[i] = cfg.guidance.wMin + (cfg.guidance.wMax - cfg.guidance.wMin) * rng.uniform();
+      for (let i = 0; i < b; i++) t[i] = (1 + rng.int(ns)) / ns;
+      lambdaT = Float32Array.from(t, (v) => logSnr(v, sched));
+    }
+    const weights = truncatedSnrWeights(lambdaT);
+
+    // Targets are computed outside the gradient tape (teacher frozen).
+    const { z, target } = tf.tidy(() => {
+      const xT = tf.tensor(x, shape);
+      const epsT = tf.tensor(eps, shape);
+      const z = diffuse({ x: xT, eps: epsT, c: coefs(lambdaT, rank) });
+      if (def.stage === 'teacher') return { z, target: xT };
+      if (def.stage === 'guided') return { z, target: guidedX(T!, { z, lambdas: lambdaT, classes: cls, w }) };
+      const ns = def.toSteps!;
+      const lam1 = Float32Array.from(t, (v) => logSnr(v - 0.5 / ns, sched));
+      const last = Array.from(t, (v) => Math.abs(v - 1 / ns) < 1e-9);
+      const lam2 = Float32Array.from(t, (v, i) => (last[i] ? sched.logSnrMax : logSnr(v - 1 / ns, sched)));
+      const x1 = denoise(T!, { z, lambdas: lambdaT, classes: cls, w }).x;
+      const z1 = ddimStep({ z, x: x1, lambdaT, lambdaS: lam1 });
+      const x2 = denoise(T!, { z: z1, lambdas: lam1, classes: cls, w }).x;
+      const z2 = ddimStep({ z: z1, x: x2, lambdaT: lam1, lambdaS: lam2, toZero: last });
+      return { z, target: distillTarget({ zT: z, zT2: z2, xAtMid: x2, lambdaT, lambdaT2: lam2, lastStep: last }) };
+    });
+    const lossFn = () => {
+      const out = student.apply(z, tf.tensor1d(lambdaT), tf.tensor1d(cls, 'int32'), def.stage === 'teacher' ? undefined : tf.tensor1d(w));
+      const { x: xhat } = predictions({ out, z, c: coefs(lambdaT, rank), param: S.param });
+      return weightedMse({ pred: xhat, target, weights });
+    };
+    return { lossFn, release: () => tf.dispose([z, target]) };
+  };
+}
+
+/**
+ * Trains one unit to completion or until asked to stop. Returns 'stopped' when it saved and stopped early.
+ */
+export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: string | undefined): Promise<'finished' | 'stopped'> {
+  const cfg = ctx.cfg;
+  const st = stageConfig(cfg, def.stage);
+  const total = st.steps;
+  const student = netForUnit(cfg, ctx.data, def.stage);
+  const frozen = def.stage === 'teacher' ? undefined : loadFrozen(ctx, prevUnit!, def.stage === 'guided' ? 'teacher' : 'progressive');
+  const trainer = new Trainer(student, { lr: st.lr, warmup: st.warmup, anneal: st.anneal, clip: st.clip, ema: st.ema, totalSteps: total });
+  try {
+    let rng = new Rng(cfg.seed, `train-${def.unit}`);
+    const resume = latestValidCheckpoint(ctx.runDir, def.unit, (m) => {
+      ctx.log(m);
+      ctx.emit({ type: 'error', t: now(), unit: def.unit, message: m });
+    });
+    let lastLoss: number | undefined;
+    if (resume) {
+      if (resume.header.configHash !== ctx.hash) {
+        throw new Error(`${resume.file}: written for another configuration (hash ${resume.header.configHash}, run ${ctx.hash})`);
+      }
+      trainer.load(resume.arrays, resume.header.step);
+      rng = new Rng(resume.header.rng);
+      lastLoss = resume.header.loss;
+      ctx.log(`${def.unit}: resuming from step ${resume.header.step} (${path.relative(ctx.runDir, resume.file)})`);
+    } else if (frozen) {
+      // Stage 1 student ← teacher EMA weights (+ zero-initialised w branch); stage 2 student ← current teacher.
+      const prev = latestValidCheckpoint(ctx.runDir, prevUnit!, ctx.log)!;
+      loadEvalWeights(student, prev.arrays, prev.file, { partial: def.stage === 'guided' });
+      for (const { name, variable } of student.params.list()) {
+        trainer.ema.get(name)?.assign(variable);
+      }
+    }
+    ctx.emit({
+      type: 'stage_start',
+      t: now(),
+      stage: def.stage,
+      unit: def.unit,
+      fromSteps: def.fromSteps,
+      toSteps: def.toSteps,
+      totalSteps: total,
+      startStep: trainer.step,
+    });
+    const t0 = now();
+    if (trainer.step >= total) {
+      ctx.emit({ type: 'stage_end', t: now(), unit: def.unit, step: trainer.step, seconds: 0 });
+      return 'finished';
+    }
+    const evalNet = (): Denoiser => {
+      // Sample from the EMA weights when there are any, without disturbing the trained weights.
+      const net = netForUnit(cfg, ctx.data, def.stage);
+      const w = trainer.evalWeights();
+      tf.tidy(() => {
+        for (const { name, variable } of net.params.list()) variable.assign(w.get(name)!);
+      });
+      return { net, param: cfg.model.parameterization, schedule: cfg.diffusion };
+    };
+    const grid = async (step: number) => {
+      const d = evalNet();
+      try {
+        await writeSamples(ctx, def, d, step);
+      } finally {
+        d.net.dispose();
+      }
+    };
+    if (trainer.step === 0 && def.stage === 'teacher') await grid(0);
+    const makeLoss = lossBuilder(ctx, def, student, frozen);
+    let windowStart = performance.now();
+    let windowSteps = 0;
+    while (trainer.step < total) {
+      if (ctx.shouldStop()) {
+        saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
+        ctx.log(`${def.unit}: stopped at step ${trainer.step}/${total}; checkpoint saved`);
+        return 'stopped';
+      }
+      const { lossFn, release } = makeLoss(rng);
+      let result: { loss: number; lr: number };
+      try {
+        result = trainer.trainStep(lossFn);
+      } finally {
+        release();
+      }
+      const { loss, lr } = result;
+      if (!Number.isFinite(loss)) {
+        const good = listCheckpoints(ctx.runDir, def.unit).pop();
+        const msg =
+          `${def.unit}: the loss became ${loss} at step ${trainer.step + 1}; training stopped. ` +
+          `The last good checkpoint is ${good ? good.file : '(none yet)'}; lower ${def.stage}.lr or raise ${def.stage}.warmup and resume.`;
+        throw new TrainingDiverged(msg);
+      }
+      lastLoss = loss;
+      windowSteps++;
+      const step = trainer.step;
+      if (step % cfg.log.interval === 0 || step === total) {
+        const el = (performance.now() - windowStart) / 1000;
+        ctx.emit({ type: 'loss', t: now(), unit: def.unit, step, loss, lr, rate: el > 0 ? windowSteps / el : 0 });
+        windowStart = performance.now();
+        windowSteps = 0;
+      }
+      if (step < total && cfg.sampling.interval > 0 && step % cfg.sampling.interval === 0) await grid(step);
+      if (step < total && step % cfg.checkpoint.interval === 0) saveCheckpoint(ctx, def, trainer, rng.state(), total, loss);
+      await new Promise((r) => setImmediate(r));
+    }
+    saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
+    await grid(total);
+    ctx.emit({ type: 'stage_end', t: now(), unit: def.unit, step: total, seconds: (now() - t0) / 1000 });
+    return 'finished';
+  } finally {
+    trainer.dispose();
+    student.dispose();
+    frozen?.dispose();
+  }
+}
+
+/** Runs every unit in order, skipping finished ones. */
+export async function trainAll(ctx: StageContext): Promise<'finished' | 'stopped'> {
+  const list = unitList(ctx.cfg);
+  let prev: string | undefined;
+  for (const def of list) {
+    const st = stageConfig(ctx.cfg, def.stage);
+    if (st.steps === 0) {
+      if (def.stage === 'teacher') throw new Error('teacher.steps: must be at least 1 (every later stage distils the teacher)');
+      throw new Error(`${def.stage}.steps: 0 would skip a stage that later stages depend on; set at least 1`);
+    }
+    const r = await trainUnit(ctx, def, prev);
+    if (r === 'stopped') return 'stopped';
+    prev = def.unit;
+  }
+  return 'finished';
+}
+
+export { unitList };
