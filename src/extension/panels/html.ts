@@ -34,7 +34,8 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
 }
 
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  // Attribute values are always double-quoted, so single quotes (as in 'none') stay readable.
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
 }
 
 export function buildWebviewHtml(o: WebviewHtmlOptions): string {
