@@ -113,6 +113,31 @@ describe('Diffusion Distiller extension', () => {
     assert.deepStrictEqual(ckpts[0].command?.arguments, [dir, path.join('checkpoints', 'teacher', 'step-0000100.ckpt')]);
   });
 
+  it('follows a run written by another process: appended events arrive live through the runs-folder watcher', async () => {
+    const name = `external-run-${Date.now()}`;
+    const dir = writeFixtureRun(runsDir, name);
+    // Reopen the run as a live one held by a running process (this extension host stands in for the CLI).
+    fs.writeFileSync(path.join(dir, 'run.lock'), JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: Date.now() }));
+    const t = Date.now();
+    fs.appendFileSync(path.join(dir, 'events.jsonl'), JSON.stringify({ type: 'run_start', t, pid: process.pid, host: os.hostname(), resumed: true, configHash: 'fixture' }) + '\n');
+    await waitFor('the run to show as running', () => (api.tree.getChildren() as TreeNodeModel[]).find((r) => r.label === name && r.contextValue === 'run.running'));
+    await new Promise((r) => setTimeout(r, 1000)); // let the watcher see the folder once (it primes the tail position)
+    const got: string[] = [];
+    const sub = api.manager.onRunEvent((runDir, e) => {
+      if (path.basename(runDir) === name) got.push(e.type);
+    });
+    try {
+      fs.appendFileSync(path.join(dir, 'events.jsonl'), JSON.stringify({ type: 'stage_start', t: t + 1, stage: 'guided', unit: 'guided', totalSteps: 50, startStep: 0 }) + '\n');
+      fs.appendFileSync(path.join(dir, 'events.jsonl'), JSON.stringify({ type: 'loss', t: t + 2, unit: 'guided', step: 7, loss: 0.1, lr: 0.001, rate: 3 }) + '\n');
+      await waitFor('the appended events as run events', () => (got.includes('loss') ? true : undefined), 20_000);
+      assert.deepStrictEqual(got.filter((x) => x === 'stage_start' || x === 'loss'), ['stage_start', 'loss']);
+    } finally {
+      sub.dispose();
+      fs.appendFileSync(path.join(dir, 'events.jsonl'), JSON.stringify({ type: 'run_end', t: t + 3, status: 'stopped' }) + '\n');
+      fs.rmSync(path.join(dir, 'run.lock'), { force: true });
+    }
+  });
+
   it('Start Run on a toy config creates a run folder whose events.jsonl grows, and Stop Run stops it', async () => {
     const folder = vscode.workspace.workspaceFolders![0].uri.fsPath;
     const configPath = path.join(folder, `suite-toy-${Date.now()}.distill.json`);
@@ -132,7 +157,7 @@ describe('Diffusion Distiller extension', () => {
       await vscode.commands.executeCommand('distill.stopRun', runDir);
       await waitFor('the run to stop', () => !api.manager.isActive(runDir), 60_000);
       const text = fs.readFileSync(events, 'utf8');
-      assert.match(text, /"type":"run_end","status":"(stopped|finished)"/);
+      assert.match(text, /"type":"run_end"[^\n]*"status":"(stopped|finished)"/);
     }
     const node = await waitFor('the run in the Runs view', () => (api.tree.getChildren() as TreeNodeModel[]).find((r) => r.runDir === runDir));
     assert.match(node.contextValue, /^run\.(stopped|finished)$/);
