@@ -17,6 +17,9 @@ const FALLBACK: Record<string, string> = {
 };
 /** Points drawn per unit before min/max decimation kicks in. */
 export const MAX_POINTS_PER_UNIT = 6000;
+/** Above this many recorded points, live redraws are spaced by LARGE_REDRAW_MS. */
+const LARGE_HISTORY = 20_000;
+const LARGE_REDRAW_MS = 250;
 
 function cssVar(name: string, fallback: string): string {
   const v = getComputedStyle(document.body).getPropertyValue(name).trim();
@@ -39,6 +42,8 @@ export class LossChart {
   private plot?: uPlot;
   private shapeKey = '';
   private pending = 0;
+  private delayed?: ReturnType<typeof setTimeout>;
+  private lastRender = 0;
   private data?: AlignedData;
   private readonly resize: ResizeObserver;
   private readonly themeObserver: MutationObserver;
@@ -63,17 +68,30 @@ export class LossChart {
     this.schedule();
   }
 
-  /** Marks the data as changed; the chart redraws on the next animation frame. */
+  /**
+   * Marks the data as changed; the chart redraws on the next animation frame (for long histories at most every
+   * LARGE_REDRAW_MS, since each redraw smooths and decimates every point).
+   */
   schedule(): void {
-    if (this.pending) return;
-    this.pending = requestAnimationFrame(() => {
-      this.pending = 0;
-      this.render();
-    });
+    if (this.pending || this.delayed) return;
+    const wait = this.store().pointCount() > LARGE_HISTORY ? this.lastRender + LARGE_REDRAW_MS - performance.now() : 0;
+    const frame = (): void => {
+      this.pending = requestAnimationFrame(() => {
+        this.pending = 0;
+        this.render();
+      });
+    };
+    if (wait > 0) {
+      this.delayed = setTimeout(() => {
+        this.delayed = undefined;
+        frame();
+      }, wait);
+    } else frame();
   }
 
   /** Redraws now (used by schedule and when the webview becomes visible). */
   render(): void {
+    this.lastRender = performance.now();
     const d = alignedData(this.store(), this.opts.smoothing, MAX_POINTS_PER_UNIT, this.opts.unit);
     this.data = d;
     const key = JSON.stringify([d.units, this.opts.smoothing > 0, this.opts.logScale, d.boundaries]);
@@ -194,6 +212,7 @@ export class LossChart {
 
   dispose(): void {
     if (this.pending) cancelAnimationFrame(this.pending);
+    if (this.delayed) clearTimeout(this.delayed);
     this.resize.disconnect();
     this.themeObserver.disconnect();
     this.plot?.destroy();

@@ -366,6 +366,44 @@ describe('dashboard webview', () => {
   });
 });
 
+describe('dashboard webview with a long run', () => {
+  it('takes 100k loss points: decimated drawing, exact counts, quick', async () => {
+    const page = await openPage('dashboard');
+    // The log is generated inside the page: Playwright's argument serialisation of 100k objects would dominate.
+    const init = { type: 'init', view: 'dashboard', run: { ...runView(true, 'running'), units: [] }, events: [], configs: [], sampleBase: `${ORIGIN}/run` };
+    const t0 = Date.now();
+    await page.evaluate((base) => {
+      const events: unknown[] = [{ type: 'stage_start', t: 1, stage: 'teacher', unit: 'teacher', totalSteps: 100_000, startStep: 0 }];
+      for (let i = 1; i <= 100_000; i++) events.push({ type: 'loss', t: 1 + i, unit: 'teacher', step: i, loss: 0.05 + 1 / i + 0.01 * Math.sin(i / 50), lr: 1e-3, rate: 100 });
+      window.postMessage({ ...base, events }, '*');
+    }, init);
+    await page.waitForSelector('#loss-legend li[data-unit="teacher"][data-points="100000"]', { timeout: 10_000 });
+    const ms = Date.now() - t0;
+    const drawn = Number(await page.getAttribute('#loss-legend li[data-unit="teacher"]', 'data-drawn'));
+    assert.ok(drawn > 1000 && drawn <= 6001, `decimated to ${drawn} points`);
+    assert.ok(ms < 5000, `history of 100k points shown in ${ms} ms`);
+    console.log(`# 100k-point history shown in ${ms} ms`);
+    // Live appends on top stay cheap: 100 batches of 10 points.
+    const t1 = Date.now();
+    await page.evaluate(async (runDir) => {
+      for (let b = 0; b < 100; b++) {
+        const events: unknown[] = [];
+        for (let k = 1; k <= 10; k++) {
+          const step = 100_000 + b * 10 + k;
+          events.push({ type: 'loss', t: 200_000 + step, unit: 'teacher', step, loss: 0.05, lr: 1e-3, rate: 100 });
+        }
+        window.postMessage({ type: 'events', runDir, events }, '*');
+        // The host batches every 100 ms; here batches come once per frame, faster than real.
+        await new Promise((r) => requestAnimationFrame(r));
+      }
+    }, RUN_DIR);
+    await page.waitForSelector('#loss-legend li[data-unit="teacher"][data-points="101000"]', { timeout: 10_000 });
+    assert.ok(Date.now() - t1 < 5000, `1000 live points in ${Date.now() - t1} ms`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-100k.png') });
+    await page.close();
+  });
+});
+
 // ───────────────────────────── preview ─────────────────────────────
 function sampleResult(label: string, steps: number, nfe: number, hue: number): SampleResult {
   return { pngBase64: gridPng(3, 4, hue).toString('base64'), rows: 3, cols: 4, steps, nfe, msPerSample: 12.5 * nfe, label };

@@ -16,10 +16,17 @@ export const PREVIEW_VIEW_TYPE = 'diffusionDistiller.preview';
 const PROGRESS_MS = 50;
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
+/** SampleSpec.checkpoint is relative to the run folder; callers may hand an absolute path. */
+function relativeCheckpoint(runDir: string, checkpoint: string | undefined): string | undefined {
+  if (!checkpoint) return undefined;
+  return path.isAbsolute(checkpoint) ? path.relative(runDir, checkpoint) : checkpoint;
+}
+
 export class PreviewPanel {
   private static readonly panels = new Map<string, PreviewPanel>();
 
   static createOrShow(extensionUri: vscode.Uri, runDir: string, checkpoint: string | undefined, services: PanelServices): void {
+    checkpoint = relativeCheckpoint(runDir, checkpoint);
     const existing = PreviewPanel.panels.get(runKey(runDir));
     if (existing) {
       existing.panel.reveal(undefined, false);
@@ -48,7 +55,7 @@ export class PreviewPanel {
     }
     panel.webview.options = webviewOptions(extensionUri, runDir);
     panel.title = PreviewPanel.titleFor(runDir);
-    new PreviewPanel(panel, extensionUri, runDir, checkpoint, services);
+    new PreviewPanel(panel, extensionUri, runDir, relativeCheckpoint(runDir, checkpoint), services);
   }
 
   private static titleFor(runDir: string): string {
