@@ -243,6 +243,24 @@ describe('dashboard webview', () => {
     assert.match(await text(page, '#fact-backend'), /wasm 4\.22\.0/);
     assert.match(await text(page, '#fact-rate'), /25\.0 steps\/s/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-dark.png'), fullPage: true });
+
+    // Theme switches as VS Code does them (body class + variables): the chart is rebuilt in the new colours.
+    for (const [theme, vars] of [
+      ['vscode-light', { '--vscode-foreground': '#3b3b3b', '--vscode-editor-background': '#ffffff', '--vscode-sideBar-background': '#f8f8f8', '--vscode-charts-foreground': '#3b3b3b', '--vscode-panel-border': '#e5e5e5', '--vscode-descriptionForeground': '#717171' }],
+      ['vscode-high-contrast', { '--vscode-foreground': '#ffffff', '--vscode-editor-background': '#000000', '--vscode-sideBar-background': '#000000', '--vscode-charts-foreground': '#ffffff', '--vscode-contrastBorder': '#6fc3df', '--vscode-focusBorder': '#f38518' }],
+    ] as const) {
+      await page.evaluate(
+        ([cls, v]) => {
+          for (const [k, val] of Object.entries(v)) document.documentElement.style.setProperty(k, val);
+          document.body.className = cls;
+        },
+        [theme, vars] as const,
+      );
+      await settle(page);
+      await page.waitForTimeout(50);
+      assert.equal(await page.locator('#loss-chart canvas').count(), 1);
+      await page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${theme.replace('vscode-', '')}.png`), fullPage: true });
+    }
     assert.deepEqual(await cspViolations(page), []);
     await page.close();
   });
