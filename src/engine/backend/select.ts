@@ -14,7 +14,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { createRequire } from 'module';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+// A bare import would be dropped by bundlers (the package declares its node bundle side-effect free).
+import * as tfcpu from '@tensorflow/tfjs-backend-cpu';
 // Gradient functions for every op (training needs them; the core package does not register them by default).
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
@@ -139,7 +140,7 @@ async function selectWasm(threads: number, wasmDirOpt?: string): Promise<Backend
   if (wasmState && (wasmState.threads !== useThreads || wasmState.dir !== dir)) {
     // Re-create the backend with the new configuration.
     const backendFactory = tf.findBackendFactory('wasm');
-    if (tf.getBackend() === 'wasm') await tf.setBackend('cpu');
+    if (tf.getBackend() === 'wasm') await selectCpu();
     tf.removeBackend('wasm');
     tf.registerBackend('wasm', backendFactory);
     wasmState = null;
@@ -176,10 +177,11 @@ export function registerCpuKernelFixes(): void {
 }
 
 async function selectCpu(note?: string): Promise<BackendInfo> {
+  if (tf.findBackendFactory('cpu') == null) tf.registerBackend('cpu', () => new tfcpu.MathBackendCPU(), 1);
   registerCpuKernelFixes();
   if (!(await tf.setBackend('cpu'))) throw new Error(`tf.setBackend('cpu') failed`);
   await tf.ready();
-  return { name: 'cpu', version: tf.version_core, threads: 1, simd: false, ...(note ? { note } : {}) };
+  return { name: 'cpu', version: tfcpu.version_cpu, threads: 1, simd: false, ...(note ? { note } : {}) };
 }
 
 /** Activates a tfjs backend and reports what is running. Safe to call again to switch. */

@@ -51,6 +51,28 @@ function conv2DBackpropInput({ inputs, attrs }: KernelArgs): tf.TensorInfo {
   return conv2dInputGrad(dy, filter, g);
 }
 
+interface RefCountingBackend { incRef(dataId: object): void }
+
+/**
+ * Identity without a copy. The engine clones every tensor it saves for the backward pass
+ * (engine.clone → Identity); the stock wasm kernel memcpy's it. tfjs tensors are immutable
+ * (Variable.assign swaps dataIds), so sharing the buffer with a ref-count, as the stock wasm
+ * Reshape kernel does, is safe.
+ */
+function identity({ inputs, backend }: KernelArgs): tf.TensorInfo {
+  const x = inputs.x as tf.TensorInfo;
+  (backend as RefCountingBackend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+let stockCast: tf.KernelFunc | null = null;
+/** Cast to the same dtype (the gradient of engine.clone) without a copy; other casts use the stock kernel. */
+function cast(args: KernelArgs): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  if (args.attrs?.dtype === x.dtype && x.dtype !== 'string') return identity(args);
+  return (stockCast as tf.KernelFunc)(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+}
+
 let stockResizeGrad: tf.KernelFunc | null = null;
 
 /** Stock kernel ignores halfPixelCenters; that case goes through the exact JS adjoint. */
@@ -71,6 +93,8 @@ export const WASM_TRAINING_KERNELS: ReadonlyArray<{ kernelName: string; kernelFu
   { kernelName: tf.Conv2DBackpropFilter, kernelFunc: conv2DBackpropFilter },
   { kernelName: tf.Conv2DBackpropInput, kernelFunc: conv2DBackpropInput },
   { kernelName: tf.ResizeNearestNeighborGrad, kernelFunc: resizeNearestNeighborGrad },
+  { kernelName: tf.Identity, kernelFunc: identity },
+  { kernelName: tf.Cast, kernelFunc: cast },
 ];
 
 const registered = new Set<string>();
@@ -83,10 +107,9 @@ export function registerWasmTrainingKernels(): void {
     let setupFunc: tf.KernelSetupFunc | undefined;
     if (stockKernel != null) {
       tf.unregisterKernel(k.kernelName, 'wasm');
-      if (k.kernelName === tf.ResizeNearestNeighborGrad) {
-        stockResizeGrad = stockKernel.kernelFunc;
-        setupFunc = stockKernel.setupFunc;
-      }
+      if (k.kernelName === tf.ResizeNearestNeighborGrad) stockResizeGrad = stockKernel.kernelFunc;
+      if (k.kernelName === tf.Cast) stockCast = stockKernel.kernelFunc;
+      setupFunc = stockKernel.setupFunc;
     }
     tf.registerKernel({ kernelName: k.kernelName, backendName: 'wasm', kernelFunc: k.kernelFunc as unknown as tf.KernelFunc, setupFunc });
     registered.add(k.kernelName);

@@ -1,0 +1,192 @@
+/**
+ * Training / sampling throughput of the tfjs backends (and of PyTorch, when installed) on the
+ * bench models of bench/models.ts.
+ *
+ *   node --import tsx bench/bench.ts [--json FILE] [--quick]
+ *
+ * Every configuration runs in its own child process (a fresh wasm instance and thread pool).
+ * A training step = forward + backward + Adam update on one batch, MSE loss against a fixed target.
+ * ms_per_step is the median over the timed steps (after warm-up); samples_per_s = batch / step time;
+ * gflops = 3 × forward FLOPs (2·MACs of convs/matmuls, see models.ts) × batch / step time.
+ * Sampling: forward pass only, ms per image (median batch time / batch).
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../src/engine/backend/select';
+import { makeModel } from './models';
+
+type System = 'tfjs-wasm' | 'tfjs-cpu' | 'tfjs-node' | 'pytorch';
+type ModelName = 'convstack' | 'unet';
+
+interface Job { system: System; threads: number; model: ModelName; batch: number; steps: number; warmup: number; samplingReps: number }
+
+export interface BenchResult {
+  system: System; threads: number; model: ModelName; batch: number;
+  ms_per_step: number; samples_per_s: number; gflops: number;
+  sample_ms_per_image: number; backend_note?: string;
+}
+
+const MARK = 'BENCH_RESULT ';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Runs one job in this process (the child side). */
+async function runJob(job: Job): Promise<BenchResult> {
+  const backend = job.system === 'tfjs-wasm' ? 'wasm' : job.system === 'tfjs-cpu' ? 'cpu' : 'tensorflow';
+  const info = await selectBackend({ backend, threads: job.threads });
+  const model = makeModel(job.model, job.batch);
+  const [h, w, c] = model.inShape;
+  const x = tf.randomNormal([job.batch, h, w, c], 0, 1, 'float32', 7) as tf.Tensor4D;
+  const target = tf.randomNormal([job.batch, h, w, c], 0, 1, 'float32', 8) as tf.Tensor4D;
+  const opt = tf.train.adam(1e-4);
+  const step = (): number => {
+    const loss = opt.minimize(() => tf.mean(tf.square(tf.sub(model.apply(x), target))) as tf.Scalar, true, model.vars) as tf.Scalar;
+    const v = loss.dataSync()[0];
+    loss.dispose();
+    return v;
+  };
+  for (let i = 0; i < job.warmup; i++) step();
+  const times: number[] = [];
+  let tensorsAfterFirst = -1;
+  for (let i = 0; i < job.steps; i++) {
+    const t0 = performance.now();
+    const l = step();
+    times.push(performance.now() - t0);
+    if (!Number.isFinite(l)) throw new Error(`loss is ${l}`);
+    if (i === 0) tensorsAfterFirst = tf.memory().numTensors; // Adam creates its slots on the first step
+  }
+  if (tf.memory().numTensors !== tensorsAfterFirst) throw new Error(`tensor leak: ${tensorsAfterFirst} -> ${tf.memory().numTensors}`);
+  const sampleTimes: number[] = [];
+  for (let i = 0; i < job.samplingReps + 1; i++) {
+    const t0 = performance.now();
+    const y = tf.tidy(() => model.apply(x));
+    y.dataSync();
+    y.dispose();
+    if (i > 0) sampleTimes.push(performance.now() - t0); // first one is warm-up
+  }
+  const ms = median(times);
+  opt.dispose();
+  tf.dispose([x, target, ...model.vars]);
+  return {
+    system: job.system, threads: info.threads, model: job.model, batch: job.batch,
+    ms_per_step: ms, samples_per_s: (job.batch * 1000) / ms,
+    gflops: (3 * model.fwdFlopsPerSample * job.batch) / (ms * 1e6),
+    sample_ms_per_image: median(sampleTimes) / job.batch,
+    backend_note: `${info.name} ${info.version}${info.note ? ` (${info.note})` : ''}`,
+  };
+}
+
+function runChild(job: Job): BenchResult | { error: string } {
+  const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], {
+    encoding: 'utf8', maxBuffer: 16 << 20, timeout: 30 * 60 * 1000,
+  });
+  const line = (r.stdout || '').split('\n').find((l) => l.startsWith(MARK));
+  if (line) return JSON.parse(line.slice(MARK.length)) as BenchResult;
+  return { error: `${job.system}/${job.model}/${job.threads}t failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}` };
+}
+
+function torchScript(): string | null {
+  for (const p of [path.join(__dirname, 'torch_twin.py'), path.join(process.cwd(), 'bench', 'torch_twin.py')]) {
+    if (fs.existsSync(p)) return p;
+  }
+  return null;
+}
+
+function runTorch(job: Job, script: string): BenchResult | { error: string } {
+  const r = spawnSync('/usr/bin/python3', [script, '--model', job.model, '--threads', String(job.threads),
+    '--batch', String(job.batch), '--steps', String(job.steps), '--warmup', String(job.warmup),
+    '--sampling-reps', String(job.samplingReps)], { encoding: 'utf8', timeout: 30 * 60 * 1000 });
+  const line = (r.stdout || '').split('\n').find((l) => l.startsWith(MARK));
+  if (line) return { ...(JSON.parse(line.slice(MARK.length)) as BenchResult), system: 'pytorch' };
+  return { error: `pytorch/${job.model}/${job.threads}t failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}` };
+}
+
+function hasTorch(): boolean {
+  if (!fs.existsSync('/usr/bin/python3')) return false;
+  return spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+}
+
+function hasTfjsNode(): boolean {
+  try {
+    require.resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function fmt(n: number, d = 1): string { return Number.isFinite(n) ? n.toFixed(d) : '-'; }
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const childIdx = argv.indexOf('--child');
+  if (childIdx >= 0) {
+    const res = await runJob(JSON.parse(argv[childIdx + 1]) as Job);
+    process.stdout.write(`${MARK}${JSON.stringify(res)}\n`);
+    return;
+  }
+  const quick = argv.includes('--quick');
+  const jsonIdx = argv.indexOf('--json');
+  const jsonFile = jsonIdx >= 0 ? argv[jsonIdx + 1] : null;
+  const osAny = os as unknown as { availableParallelism?: () => number };
+  const cores = osAny.availableParallelism ? osAny.availableParallelism() : os.cpus().length;
+  const threadCounts = [...new Set([1, cores])];
+  const steps = quick ? 3 : 10;
+  const warmup = quick ? 1 : 2;
+  const samplingReps = quick ? 2 : 5;
+
+  const jobs: Job[] = [];
+  for (const model of ['convstack', 'unet'] as const) {
+    const batch = model === 'convstack' ? 32 : 128;
+    for (const t of threadCounts) jobs.push({ system: 'tfjs-wasm', threads: t, model, batch, steps, warmup, samplingReps });
+    if (hasTfjsNode()) jobs.push({ system: 'tfjs-node', threads: cores, model, batch, steps, warmup, samplingReps });
+  }
+  // tfjs-cpu is ~3 orders of magnitude slower: small stack only, batch 2, one timed step.
+  jobs.push({ system: 'tfjs-cpu', threads: 1, model: 'convstack', batch: 2, steps: 1, warmup: 0, samplingReps: 1 });
+  const torch = hasTorch() ? torchScript() : null;
+  if (torch) {
+    for (const model of ['convstack', 'unet'] as const) {
+      const batch = model === 'convstack' ? 32 : 128;
+      for (const t of threadCounts) jobs.push({ system: 'pytorch', threads: t, model, batch, steps, warmup, samplingReps });
+    }
+  }
+
+  const results: BenchResult[] = [];
+  const errors: string[] = [];
+  for (const job of jobs) {
+    process.stderr.write(`running ${job.system} ${job.model} threads=${job.threads} batch=${job.batch}…\n`);
+    const r = job.system === 'pytorch' ? runTorch(job, torch as string) : runChild(job);
+    if ('error' in r) errors.push(r.error); else results.push(r);
+  }
+
+  const header = ['system', 'model', 'thr', 'batch', 'ms/step', 'samples/s', 'GFLOP/s', 'sample ms/img', 'vs torch'];
+  const rows = results.map((r) => {
+    const tw = results.find((q) => q.system === 'pytorch' && q.model === r.model && q.threads === r.threads);
+    const ratio = tw && r.system !== 'pytorch' ? `${fmt(r.samples_per_s / tw.samples_per_s, 2)}×` : '';
+    return [r.system, r.model, String(r.threads), String(r.batch), fmt(r.ms_per_step), fmt(r.samples_per_s),
+      fmt(r.gflops), fmt(r.sample_ms_per_image, 3), ratio];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+  for (const m of ['convstack', 'unet'] as const) {
+    const one = results.find((r) => r.system === 'tfjs-wasm' && r.model === m && r.threads === 1);
+    const many = results.find((r) => r.system === 'tfjs-wasm' && r.model === m && r.threads === cores && cores > 1);
+    if (one && many) console.log(`tfjs-wasm ${m}: ${cores} threads = ${fmt(many.samples_per_s / one.samples_per_s, 2)}× one thread`);
+  }
+  console.log(`load average during run: ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} on ${cores} cores (other processes skew timings)`);
+  console.log('FLOPs: 2·MACs of forward convs/matmuls × 3 (fwd+bwd) per training step; ms/step = median.');
+  for (const e of errors) console.log(`error: ${e}`);
+  if (!torch) console.log('pytorch: not measured (/usr/bin/python3 -c "import torch" fails)');
+  if (jsonFile) fs.writeFileSync(jsonFile, JSON.stringify({ results, errors, loadavg: os.loadavg(), cores }, null, 2) + '\n');
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,113 @@
+/**
+ * selectBackend: explicit choices, auto fallback without the optional native packages, threaded wasm,
+ * wasm file lookup, and that an esbuild bundle finds the .wasm files shipped next to it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { resolveWasmDir, selectBackend, wasmPackageDir } from '../../src/engine/backend/select';
+
+const nativeInstalled = (() => {
+  try { require.resolve('@tensorflow/tfjs-node'); return true; } catch { return false; }
+})();
+
+function convOn(): Float32Array {
+  return tf.tidy(() => {
+    const x = tf.div(tf.reshape(tf.range(0, 2 * 6 * 6 * 3), [2, 6, 6, 3]), 50) as tf.Tensor4D;
+    const w = tf.div(tf.sub(tf.reshape(tf.range(0, 3 * 3 * 3 * 4), [3, 3, 3, 4]), 50), 100) as tf.Tensor4D;
+    return tf.conv2d(x, w, 1, 'same').dataSync() as Float32Array;
+  });
+}
+
+test('cpu', async () => {
+  const info = await selectBackend({ backend: 'cpu' });
+  assert.equal(info.name, 'cpu');
+  assert.equal(tf.getBackend(), 'cpu');
+  assert.equal(info.version, tf.version_core);
+});
+
+test('explicit tensorflow without tfjs-node is a clear error', { skip: nativeInstalled }, async () => {
+  await assert.rejects(selectBackend({ backend: 'tensorflow' }), /backend 'tensorflow' unavailable.*@tensorflow\/tfjs-node/);
+});
+
+test('wasm with 1 thread: SIMD build, matches cpu', async () => {
+  const want = (await selectBackend({ backend: 'cpu' }), convOn());
+  const info = await selectBackend({ backend: 'wasm', threads: 1 });
+  assert.equal(info.name, 'wasm');
+  assert.equal(info.threads, 1);
+  assert.equal(info.simd, true);
+  assert.equal(info.version, '4.22.0');
+  const got = convOn();
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-4);
+});
+
+test('wasm with 2 threads: threaded XNNPACK pool under Node, matches cpu', async () => {
+  const want = (await selectBackend({ backend: 'cpu' }), convOn());
+  const info = await selectBackend({ backend: 'wasm', threads: 2 });
+  assert.equal(info.name, 'wasm');
+  assert.equal(info.threads, 2, `note: ${info.note}`);
+  assert.match(info.note ?? '', /threaded-simd/);
+  const got = convOn();
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-4);
+  // switching back re-creates the single-threaded backend
+  const one = await selectBackend({ backend: 'wasm', threads: 1 });
+  assert.equal(one.threads, 1);
+});
+
+test('auto picks wasm when no native TensorFlow is installed', { skip: nativeInstalled }, async () => {
+  const info = await selectBackend({ backend: 'auto', threads: 1 });
+  assert.equal(info.name, 'wasm');
+});
+
+test('resolveWasmDir: package dist by default, override must hold the binaries', () => {
+  const pkg = wasmPackageDir();
+  assert.ok(pkg);
+  assert.equal(resolveWasmDir(), path.join(pkg as string, 'dist'));
+  assert.throws(() => resolveWasmDir(os.tmpdir()), /has no tfjs-backend-wasm-simd\.wasm/);
+});
+
+test('an esbuild bundle loads wasm (1 and 2 threads) from <bundle dir>/wasm with no node_modules around', async () => {
+  const esbuild = await import('esbuild');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-bundle-'));
+  try {
+    const entry = path.join(dir, 'entry.ts');
+    const selectPath = path.resolve(__dirname, '../../src/engine/backend/select').replace(/\\/g, '/');
+    fs.writeFileSync(entry, `
+      import * as tf from '@tensorflow/tfjs-core';
+      import { selectBackend } from '${selectPath}';
+      (async () => {
+        const out: unknown[] = [];
+        for (const threads of [1, 2]) {
+          const info = await selectBackend({ backend: 'wasm', threads });
+          const y = tf.tidy(() => tf.sum(tf.conv2d(tf.ones([1, 4, 4, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 1]) as tf.Tensor4D, 1, 'same')).dataSync()[0]);
+          out.push({ info, y });
+        }
+        console.log(JSON.stringify(out));
+      })().catch((e) => { console.error(e); process.exit(1); });`);
+    const distDir = path.join(dir, 'dist');
+    await esbuild.build({
+      entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node20',
+      outfile: path.join(distDir, 'main.js'), logLevel: 'silent', nodePaths: [path.resolve(__dirname, '../../node_modules')],
+    });
+    const bundle = fs.readFileSync(path.join(distDir, 'main.js'), 'utf8');
+    assert.ok(!bundle.includes('tfjs-node/dist'), 'optional native package must not be bundled');
+    const pkgDir = wasmPackageDir() as string;
+    fs.mkdirSync(path.join(distDir, 'wasm'));
+    for (const f of fs.readdirSync(path.join(pkgDir, 'dist')).filter((f) => f.endsWith('.wasm'))) {
+      fs.copyFileSync(path.join(pkgDir, 'dist', f), path.join(distDir, 'wasm', f));
+    }
+    fs.copyFileSync(path.join(pkgDir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'), path.join(distDir, 'wasm', 'tfjs-backend-wasm-threaded-simd.js'));
+    const r = spawnSync(process.execPath, [path.join(distDir, 'main.js')], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Array<{ info: { name: string; threads: number }; y: number }>;
+    assert.deepEqual(out.map((o) => [o.info.name, o.info.threads]), [['wasm', 1], ['wasm', 2]]);
+    // 4×4×2 ones, 3×3 ones filter, 'same': per channel 4 inner pixels × 9 taps + 8 edge × 6 + 4 corner × 4.
+    for (const o of out) assert.equal(o.y, 2 * (4 * 9 + 8 * 6 + 4 * 4));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
