@@ -38,9 +38,9 @@ export class Trainer {
     readonly cfg: OptimConfig,
   ) {
     for (const { name, variable } of net.params.list()) {
-      this.m.set(name, tf.variable(tf.zerosLike(variable), false));
-      this.v.set(name, tf.variable(tf.zerosLike(variable), false));
-      if (cfg.ema > 0) this.ema.set(name, tf.variable(variable.clone(), false));
+      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
+      if (cfg.ema > 0) this.ema.set(name, tf.tidy(() => tf.variable(variable.clone(), false)));
     }
   }
 

@@ -11,7 +11,8 @@ export class Params {
 
   private add(name: string, shape: number[], values: Float32Array): tf.Variable {
     if (this.vars.has(name)) throw new Error(`duplicate parameter ${name}`);
-    const v = tf.variable(tf.tensor(values, shape, "float32"), true);
+    // inside tidy: the initial-value tensor is released, the variable (kept by tidy) holds the data
+    const v = tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), true));
     this.vars.set(name, v);
     return v;
   }

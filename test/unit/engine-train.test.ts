@@ -1,0 +1,229 @@
+/**
+ * Training behaviour end to end on a tiny 2-D toy problem (wasm backend, one thread, seeded):
+ * all three stages, exact resume, checkpoint corruption, no tensor leak, divergence handling, config errors, the lock.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { createRun, ensureBackend, loadDenoiser, loadRunConfig, runStages, validateConfigFile } from '../../src/engine';
+import { readCheckpoint } from '../../src/engine/checkpoint';
+import { loadDataset } from '../../src/engine/data';
+import { slicedWasserstein } from '../../src/engine/eval/metrics';
+import { LossEvent, RunEvent } from '../../src/engine/events';
+import { buildNet } from '../../src/engine/nn/net';
+import { acquireLock, listCheckpoints, readEvents } from '../../src/engine/runfolder';
+import { sample } from '../../src/engine/sample';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-train-'));
+
+function writeConfig(name: string, overrides: Record<string, unknown> = {}): string {
+  const cfg = {
+    name,
+    seed: 3,
+    backend: 'wasm',
+    threads: 1,
+    data: { kind: 'toy2d', shape: 'moons', n: 2048 },
+    model: { kind: 'mlp', hidden: 64, depth: 2, embedDim: 32 },
+    teacher: { steps: 40, batch: 64, lr: 0.002, warmup: 5, ema: 0.9 },
+    guided: { steps: 20, batch: 64, lr: 0.001 },
+    progressive: { n0: 4, targetSteps: 2, steps: 20, batch: 64, lr: 0.001 },
+    sampling: { interval: 0, teacherSteps: 8 },
+    checkpoint: { interval: 10, keep: 2 },
+    log: { interval: 1 },
+    ...overrides,
+  };
+  const file = path.join(tmp, `${name}.distill.json`);
+  fs.writeFileSync(file, JSON.stringify(cfg, null, 2));
+  return file;
+}
+
+const losses = (events: RunEvent[]) =>
+  events.filter((e): e is LossEvent => e.type === 'loss').map((e) => `${e.unit}@${e.step}:${e.loss}`);
+
+before(async () => {
+  await ensureBackend('wasm', 1);
+});
+
+describe('a tiny toy run through all three stages', () => {
+  it('trains teacher → guided → progressive, and its 4-step student is closer to the 64-step guided teacher than an untrained student', async () => {
+    const file = writeConfig('full', {
+      teacher: { steps: 1000, batch: 128, lr: 0.003, warmup: 50, ema: 0.99 },
+      guided: { steps: 300, batch: 128, lr: 0.001 },
+      progressive: { n0: 16, targetSteps: 4, steps: 150, batch: 128, lr: 0.001 },
+      checkpoint: { interval: 1000, keep: 1 },
+      log: { interval: 50 },
+    });
+    const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'full' });
+    assert.equal(await runStages({ runDir, summary: false }), 'finished');
+    const { events } = readEvents(runDir);
+    const units = events.filter((e) => e.type === 'stage_end').map((e) => (e as { unit: string }).unit);
+    assert.deepEqual(units, ['teacher', 'guided', 'progressive-16-8', 'progressive-8-4']);
+    assert.ok(fs.existsSync(path.join(runDir, 'samples', 'progressive-8-4', 'step-0000150.png')));
+
+    const cfg = loadRunConfig(runDir);
+    const teacher = await loadDenoiser(runDir, cfg, path.join(runDir, listCheckpoints(runDir, 'teacher').pop()!.file), 'teacher');
+    const student = await loadDenoiser(runDir, cfg, path.join(runDir, listCheckpoints(runDir, 'progressive-8-4').pop()!.file), 'progressive');
+    const untrained = { net: buildNet({ model: cfg.model, exampleShape: [2], numClasses: 2, withW: true, seed: 123 }), param: 'v' as const, schedule: cfg.diffusion };
+    const n = 400;
+    const classes = Int32Array.from({ length: n }, (_, i) => i % 2);
+    const w = new Float32Array(n).fill(2);
+    const ref = await sample(teacher, { classes, w, steps: 64, sampler: 'ddim', seed: 1 });
+    const s4 = await sample(student, { classes, w, steps: 4, sampler: 'ddim', seed: 2 });
+    const u4 = await sample(untrained, { classes, w, steps: 4, sampler: 'ddim', seed: 2 });
+    const dStudent = slicedWasserstein(s4.x, ref.x, 2);
+    const dUntrained = slicedWasserstein(u4.x, ref.x, 2);
+    assert.ok(dStudent < 0.5 * dUntrained, `student SWD ${dStudent} vs untrained ${dUntrained}`);
+    // and the teacher itself learnt the data
+    const real = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
+    assert.ok(slicedWasserstein(ref.x, real.x, 2) < 0.15, 'teacher samples resemble the data');
+    for (const d of [teacher, student, untrained]) d.net.dispose();
+  });
+});
+
+describe('exact resume', () => {
+  it('a run stopped mid-teacher and mid-progressive and resumed reproduces the uninterrupted losses', async () => {
+    const file = writeConfig('resume');
+    const straight = await createRun({ configPath: file, runsDir: tmp, name: 'straight' });
+    await runStages({ runDir: straight, summary: false });
+
+    const broken = await createRun({ configPath: file, runsDir: tmp, name: 'broken' });
+    for (const stopAt of ['teacher@17', 'progressive-4-2@7']) {
+      const ac = new AbortController();
+      const r = await runStages({
+        runDir: broken,
+        summary: false,
+        signal: ac.signal,
+        onEvent: (e) => {
+          if (e.type === 'loss' && `${e.unit}@${e.step}` === stopAt) ac.abort();
+        },
+      });
+      assert.equal(r, 'stopped');
+    }
+    assert.equal(await runStages({ runDir: broken, summary: false }), 'finished');
+    const a = losses(readEvents(straight).events);
+    const b = losses(readEvents(broken).events);
+    assert.equal(a.length, 40 + 20 + 20);
+    assert.deepEqual(b, a);
+    const ends = readEvents(broken).events.filter((e) => e.type === 'run_end').map((e) => (e as { status: string }).status);
+    assert.deepEqual(ends, ['stopped', 'stopped', 'finished']);
+  });
+});
+
+describe('checkpoints', () => {
+  it('keeps `keep` checkpoints per unit plus the final one, and detects corruption', async () => {
+    const file = writeConfig('ckpt', { guided: { steps: 30, batch: 64, lr: 0.001 } });
+    const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'ckpt' });
+    await runStages({ runDir, summary: false });
+    assert.deepEqual(
+      listCheckpoints(runDir, 'teacher').map((c) => c.step),
+      [30, 40],
+    );
+    const g = listCheckpoints(runDir, 'guided').pop()!;
+    const abs = path.join(runDir, g.file);
+    const header = readCheckpoint(abs).header;
+    assert.equal(header.final, true);
+    assert.equal(header.step, 30);
+    const buf = fs.readFileSync(abs);
+    buf[buf.length - 5] ^= 0xff;
+    fs.writeFileSync(abs, buf);
+    assert.throws(() => readCheckpoint(abs), /checkpoint is corrupt \(checksum mismatch\)/);
+    fs.writeFileSync(abs, buf.subarray(0, buf.length - 100));
+    assert.throws(() => readCheckpoint(abs), /truncated/);
+  });
+
+  it('a resume skips a corrupt newest checkpoint and continues from the previous one', async () => {
+    const file = writeConfig('corrupt');
+    const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'corrupt' });
+    const ac = new AbortController();
+    await runStages({ runDir, summary: false, signal: ac.signal, onEvent: (e) => e.type === 'loss' && e.step === 25 && ac.abort() });
+    const list = listCheckpoints(runDir, 'teacher');
+    assert.deepEqual(
+      list.map((c) => c.step),
+      [20, 25],
+    );
+    fs.writeFileSync(path.join(runDir, list[1].file), 'garbage');
+    const seen: RunEvent[] = [];
+    await runStages({ runDir, summary: false, onEvent: (e) => seen.push(e) });
+    const start = seen.find((e) => e.type === 'stage_start' && e.unit === 'teacher');
+    assert.equal((start as { startStep: number }).startStep, 20);
+    assert.ok(seen.some((e) => e.type === 'error' && /bad magic|not a Diffusion Distiller checkpoint/.test(e.message)));
+  });
+});
+
+describe('resources and failures', () => {
+  it('does not leak tensors: tf.memory().numTensors is the same after step 10 and step 200', async () => {
+    const file = writeConfig('leak', {
+      teacher: { steps: 200, batch: 32, lr: 0.001 },
+      sampling: { interval: 50, teacherSteps: 4 },
+      checkpoint: { interval: 100, keep: 1 },
+    });
+    const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'leak' });
+    const counts = new Map<number, number>();
+    const ac = new AbortController();
+    await runStages({
+      runDir,
+      summary: false,
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === 'loss' && e.unit === 'teacher' && (e.step === 10 || e.step === 200)) counts.set(e.step, tf.memory().numTensors);
+        if (e.type === 'stage_end') ac.abort();
+      },
+    });
+    assert.equal(counts.size, 2);
+    assert.equal(counts.get(200), counts.get(10));
+  });
+
+  it('a diverging loss stops the stage with a clear message and keeps the last good checkpoint', async () => {
+    const file = writeConfig('nan', { teacher: { steps: 40, batch: 64, lr: 1e30, warmup: 0, clip: 1e30, ema: 0 } });
+    const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'nan' });
+    await assert.rejects(runStages({ runDir, summary: false }), /the loss became (NaN|Infinity|-Infinity) at step \d+; training stopped/);
+    const { events } = readEvents(runDir);
+    assert.equal(events[events.length - 1].type, 'run_end');
+    assert.equal((events[events.length - 1] as { status: string }).status, 'failed');
+    for (const c of listCheckpoints(runDir, 'teacher')) readCheckpoint(path.join(runDir, c.file)); // all intact
+  });
+
+  it('refuses a second writer while the run is locked', async () => {
+    const file = writeConfig('lock');
+    const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'lock' });
+    const release = acquireLock(runDir);
+    await assert.rejects(runStages({ runDir, summary: false }), /is in use: process \d+ on .* has been writing it/);
+    release();
+  });
+
+  it('rejects an existing run name instead of overwriting it', async () => {
+    const file = writeConfig('dup');
+    await createRun({ configPath: file, runsDir: tmp, name: 'dup' });
+    await assert.rejects(createRun({ configPath: file, runsDir: tmp, name: 'dup' }), /already exists; continue it with `distill resume/);
+  });
+});
+
+describe('config validation', () => {
+  const check = (overrides: Record<string, unknown>, pattern: RegExp) => {
+    const r = validateConfigFile(writeConfig('bad', overrides));
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.ok(r.errors.some((e) => pattern.test(e)), `errors: ${r.errors.join(' | ')}`);
+  };
+  it('names the field and what was expected', () => {
+    check({ teacher: { lr: -1 } }, /^teacher\.lr: must be > 0/);
+    check({ teacher: { stepz: 3 } }, /^teacher\.stepz: unknown field/);
+    check({ data: { kind: 'cifar' } }, /^data\.kind: expected one of "toy2d", "mnist", "idx", "folder"/);
+    check({ data: { kind: 'toy2d', shape: 'hearts' } }, /^data\.shape: expected one of "rings", "moons", "spirals", "gaussians"/);
+    check({ progressive: { n0: 12 } }, /^progressive\.n0: expected a power of two/);
+    check({ backend: 'gpu' }, /^backend: expected one of "auto", "wasm", "cpu", "tensorflow"/);
+    check({ model: { kind: 'unet' } }, /^model\.kind: "unet" needs image data/);
+  });
+  it('accepts comments in configs and every example in examples/', () => {
+    const f = path.join(tmp, 'commented.distill.json');
+    fs.writeFileSync(f, '{\n // a comment\n "data": {"kind": "toy2d", "shape": "rings"}, /* block */ "model": {"kind": "mlp"},\n}\n');
+    assert.equal(validateConfigFile(f).ok, true);
+    const dir = path.join(__dirname, '..', '..', 'examples');
+    for (const name of fs.readdirSync(dir).filter((n) => n.endsWith('.distill.json'))) {
+      const r = validateConfigFile(path.join(dir, name));
+      assert.ok(r.ok, `${name}: ${r.ok ? '' : r.errors.join('; ')}`);
+    }
+  });
+});
