@@ -53,6 +53,10 @@ const CASES: Case[] = [
   { n: 4, h: 4, w: 4, ci: 8, co: 8, kh: 1, kw: 1, s: [1, 1], pad: 'same' },
   { n: 2, h: 11, w: 5, ci: 1, co: 3, kh: 4, kw: 2, s: [3, 1], pad: 'same' },
   { n: 3, h: 10, w: 10, ci: 16, co: 9, kh: 3, kw: 3, s: [1, 1], pad: 'valid' },
+  // Co < 8 < Ci, stride 1: filter gradient takes the swapped-roles path
+  { n: 2, h: 7, w: 6, ci: 9, co: 2, kh: 3, kw: 3, s: [1, 1], pad: 'same' },
+  { n: 3, h: 8, w: 9, ci: 12, co: 3, kh: 5, kw: 3, s: [1, 1], pad: 'valid' },
+  { n: 1, h: 6, w: 7, ci: 10, co: 1, kh: 3, kw: 2, s: [1, 1], pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
 ];
 
 for (const [i, c] of CASES.entries()) {

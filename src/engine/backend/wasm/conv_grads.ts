@@ -51,7 +51,37 @@ export interface ConvGeom {
   outH: number; outW: number;
 }
 
+/**
+ * Filter gradient with the roles swapped (stride 1 only): batch = Co, channels = N; input dy as
+ * [Co,Ho,Wo,N] padded by (k-1), "filter" the padded x as [Hp,Wp,N,Ci]; output [Co,kh,kw,Ci] is
+ * spatially flipped. XNNPACK's GEMM then has Ci output channels instead of Co, which is much faster
+ * when Co is tiny (e.g. the last 64→3 conv of a network).
+ */
+function filterGradSwapped(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeom): tf.Tensor4D {
+  const [, ho, wo] = dy.shape;
+  // Rows of x that the forward conv touched: [−top, (Ho−1) + kh − 1 − top].
+  const bottom = ho - 1 + g.filterH - g.padTop - g.inH;
+  const right = wo - 1 + g.filterW - g.padLeft - g.inW;
+  const xp = padOrCrop(x, g.padTop, bottom, g.padLeft, right);                    // [N,Ho+kh-1,Wo+kw-1,Ci]
+  const xt = tf.transpose(xp, [1, 2, 0, 3]) as tf.Tensor4D;                      // [Hp,Wp,N,Ci]
+  const dyt = tf.transpose(dy, [3, 1, 2, 0]) as tf.Tensor4D;                     // [Co,Ho,Wo,N]
+  const r = tf.conv2d(dyt, xt, 1, [[0, 0], [g.filterH - 1, g.filterH - 1], [g.filterW - 1, g.filterW - 1], [0, 0]]); // [Co,kh,kw,Ci]
+  return tf.transpose(tf.reverse(r, [1, 2]), [1, 2, 3, 0]) as tf.Tensor4D;
+}
+
+function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const t0 = Math.max(0, -top), b0 = Math.max(0, -bottom), l0 = Math.max(0, -left), r0 = Math.max(0, -right);
+  let y = x;
+  if (t0 || b0 || l0 || r0) y = tf.slice(x, [0, t0, l0, 0], [n, h - t0 - b0, w - l0 - r0, c]);
+  const pt = Math.max(0, top), pb = Math.max(0, bottom), pl = Math.max(0, left), pr = Math.max(0, right);
+  if (pt || pb || pl || pr) y = tf.pad(y, [[0, 0], [pt, pb], [pl, pr], [0, 0]]);
+  return y;
+}
+
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeom): tf.Tensor4D {
+  const ci = x.shape[3], co = dy.shape[3];
+  if (g.strideH === 1 && g.strideW === 1 && co < 8 && ci > co) return tf.tidy(() => filterGradSwapped(x, dy, g));
   return tf.tidy(() => {
     const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;          // [Ci,H,W,N]
     const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;        // [Ho,Wo,N,Co]
