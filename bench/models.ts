@@ -7,6 +7,7 @@
  * resizes and adds are not counted); a training step counts 3× the forward (fwd + dgrad + wgrad).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { groupNorm } from '../src/engine/backend/group_norm';
 
 export interface BenchModel {
   name: 'convstack' | 'unet';
@@ -68,13 +69,8 @@ export function convStack(batch = 32): BenchModel {
   };
 }
 
-function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Variable, beta: tf.Variable): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
-  const xg = tf.reshape(x, [n, h, w, groups, c / groups]);
-  const { mean, variance } = tf.moments(xg, [1, 2, 4], true);
-  const xn = tf.reshape(tf.mul(tf.sub(xg, mean), tf.rsqrt(tf.add(variance, 1e-5))), [n, h, w, c]);
-  return tf.add(tf.mul(xn, gamma), beta) as tf.Tensor4D;
-}
+/** GroupNorm(8) + SiLU: the fused kernel of src/engine/backend/group_norm.ts (composite ops elsewhere). */
+const gnSilu = (x: tf.Tensor4D, gamma: tf.Variable, beta: tf.Variable): tf.Tensor4D => groupNorm(x, 8, gamma, beta, { silu: true });
 
 /**
  * Bench U-Net (16×16×1): conv_in 1→32; 2 ResBlocks(32) @16×16; stride-2 conv 32→64; 2 ResBlocks(64) @8×8;
@@ -98,8 +94,8 @@ export function benchUnet(batch = 128): BenchModel {
       skip: ci !== co ? convP(ci, co, hw, 1) : null,
     };
     return (x: tf.Tensor4D): tf.Tensor4D => {
-      let h = conv(silu(groupNorm(x, 8, p.g1, p.b1)), p.c1.w, p.c1.b);
-      h = conv(silu(groupNorm(h, 8, p.g2, p.b2)), p.c2.w, p.c2.b);
+      let h = conv(gnSilu(x, p.g1, p.b1), p.c1.w, p.c1.b);
+      h = conv(gnSilu(h, p.g2, p.b2), p.c2.w, p.c2.b);
       const s = p.skip ? conv(x, p.skip.w, p.skip.b) : x;
       return tf.add(h, s) as tf.Tensor4D;
     };
@@ -121,7 +117,7 @@ export function benchUnet(batch = 128): BenchModel {
       h = m2(m1(h));
       h = conv(tf.image.resizeNearestNeighbor(h, [16, 16]), up.w, up.b);
       h = d1(tf.concat([h, s16], 3) as tf.Tensor4D);
-      return conv(silu(groupNorm(h, 8, gOut, bOut)), cout.w, cout.b);
+      return conv(gnSilu(h, gOut, bOut), cout.w, cout.b);
     },
     fwdFlopsPerSample: 2 * macs,
   };

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/backend/select';
+import { groupNorm, groupNormComposite } from '../../src/engine/backend/group_norm';
 
 const TOL = 1e-4;
 
@@ -127,16 +128,42 @@ test('ResizeNearestNeighbor grad (wasm and fixed cpu) == independent JS referenc
   }
 });
 
+for (const silu of [false, true]) {
+  test(`fused groupNorm${silu ? '+SiLU' : ''} (wasm, cpu) == composite ops on cpu: value and grads`, async () => {
+    for (const [k, [shape, groups]] of ([[[2, 5, 3, 8], 4], [[3, 4, 4, 6], 2], [[1, 3, 5, 4], 1], [[2, 2, 2, 6], 6]] as Array<[number[], number]>).entries()) {
+      const n = shape.reduce((a, b) => a * b, 1), c = shape[3];
+      const xv = randn(n, 400 + k).map((v) => 2 * v + 0.5), gv = randn(c, 410 + k), bv = randn(c, 420 + k), dv = randn(n, 430 + k);
+      const run = (fused: boolean) => () => {
+        const x = tf.tensor4d(xv, shape as [number, number, number, number]);
+        const gamma = tf.tensor1d(gv), beta = tf.tensor1d(bv), dy = tf.tensor(dv, shape);
+        const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => fused
+          ? groupNorm(a as tf.Tensor4D, groups, g, b, { silu }) : groupNormComposite(a as tf.Tensor4D, groups, g, b, 1e-5, silu);
+        const { value, grads } = tf.valueAndGrads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b), dy)))([x, gamma, beta]);
+        return [f(x, gamma, beta), value, ...grads];
+      };
+      const want = await runOn('cpu', run(false));
+      for (const be of ['wasm', 'cpu'] as const) {
+        const got = await runOn(be, run(true));
+        ['y', 'loss', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => assertClose(got[i], want[i], `${be} case ${k} ${name}`));
+      }
+    }
+  });
+}
+
 /** Small U-Net-like block: GroupNorm, SiLU, stride-2 conv, avg-pool, nearest upsample, dense, softmax. */
-function blockLoss(params: tf.Tensor[], x: tf.Tensor4D, temb: tf.Tensor2D): tf.Scalar {
+function blockLoss(params: tf.Tensor[], x: tf.Tensor4D, temb: tf.Tensor2D, fusedNorm = false): tf.Scalar {
   const [c1, gamma, beta, down, emb, out] = params;
   const [n, h, w] = x.shape;
   let y = tf.conv2d(x, c1 as tf.Tensor4D, 1, 'same');
-  const yg = tf.reshape(y, [n, h, w, 2, 3]);
-  const { mean, variance } = tf.moments(yg, [1, 2, 4], true);
-  y = tf.reshape(tf.div(tf.sub(yg, mean), tf.sqrt(tf.add(variance, 1e-5))), [n, h, w, 6]);
-  y = tf.add(tf.mul(y, gamma), beta) as tf.Tensor4D;
-  y = tf.mul(y, tf.sigmoid(y)) as tf.Tensor4D;
+  if (fusedNorm) {
+    y = groupNorm(y, 2, gamma, beta, { silu: true });
+  } else {
+    const yg = tf.reshape(y, [n, h, w, 2, 3]);
+    const { mean, variance } = tf.moments(yg, [1, 2, 4], true);
+    y = tf.reshape(tf.div(tf.sub(yg, mean), tf.sqrt(tf.add(variance, 1e-5))), [n, h, w, 6]);
+    y = tf.add(tf.mul(y, gamma), beta) as tf.Tensor4D;
+    y = tf.mul(y, tf.sigmoid(y)) as tf.Tensor4D;
+  }
   let d = tf.conv2d(y, down as tf.Tensor4D, 2, 'same');
   d = tf.add(d, tf.reshape(tf.softmax(tf.matMul(temb, emb)), [n, 1, 1, 5])) as tf.Tensor4D;
   const p = tf.avgPool(d, 2, 2, 'same');
@@ -161,7 +188,7 @@ test('fwd+bwd of a GroupNorm/SiLU/down/up block: wasm == cpu', async () => {
   want.forEach((wv, k) => assertClose(got[k], wv, k === 0 ? 'loss' : `grad ${k - 1}`));
 });
 
-test('no tensor leak: numTensors equal after training step 10 and 200 on wasm', async () => {
+test('no tensor leak: numTensors equal after training step 10 and 200 on wasm (composite and fused GroupNorm)', async () => {
   await selectBackend({ backend: 'wasm', threads: 1 });
   const before = tf.memory().numTensors;
   const shapes = [[3, 3, 2, 6], [6], [6], [3, 3, 6, 5], [4, 5], [3, 3, 11, 2]];
@@ -176,7 +203,7 @@ test('no tensor leak: numTensors equal after training step 10 and 200 on wasm', 
   const opt = tf.train.adam(1e-3);
   let at10 = -1, first = 0, last = 0;
   for (let step = 1; step <= 200; step++) {
-    const loss = opt.minimize(() => blockLoss(vars, x, t), true) as tf.Scalar;
+    const loss = opt.minimize(() => blockLoss(vars, x, t, step % 2 === 0), true) as tf.Scalar;
     const v = loss.dataSync()[0];
     loss.dispose();
     if (step === 1) first = v;

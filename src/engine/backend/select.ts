@@ -21,6 +21,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './wasm/kernels';
 import { resizeNearestNeighborGradCpu } from './resize_grad';
+import { registerGroupNormKernels } from './group_norm';
 import { findThreadedFactory, unrefWasmThreads, withNodeThreadedInit } from './wasm/node_threads';
 
 export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
@@ -129,6 +130,7 @@ let wasmState: { threads: number; dir: string } | null = null;
 
 async function selectWasm(threads: number, wasmDirOpt?: string): Promise<BackendInfo> {
   registerWasmTrainingKernels();
+  registerGroupNormKernels();
   const dir = resolveWasmDir(wasmDirOpt);
   const want = Math.min(Math.max(1, Math.floor(threads)), WASM_MAX_THREADS);
   const notes: string[] = [];
@@ -179,6 +181,7 @@ export function registerCpuKernelFixes(): void {
 async function selectCpu(note?: string): Promise<BackendInfo> {
   if (tf.findBackendFactory('cpu') == null) tf.registerBackend('cpu', () => new tfcpu.MathBackendCPU(), 1);
   registerCpuKernelFixes();
+  registerGroupNormKernels();
   if (!(await tf.setBackend('cpu'))) throw new Error(`tf.setBackend('cpu') failed`);
   await tf.ready();
   return { name: 'cpu', version: tfcpu.version_cpu, threads: 1, simd: false, ...(note ? { note } : {}) };
