@@ -186,7 +186,7 @@ export function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta
   const backendName = tf.getBackend();
   if (tf.getKernel(GROUP_NORM, backendName) == null) return groupNormComposite(x, groups, gamma, beta, eps, silu);
   const attrs = { groups, eps } as unknown as tf.NamedAttrMap;
-  const f = tf.customGrad((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor, save: tf.GradSaveFunc) => {
+  const f = tf.customGrad(((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor, save: tf.GradSaveFunc) => {
     const [y, mean, rstd] = tf.engine().runKernel(GROUP_NORM, { x: xx, gamma: gg, beta: bb }, attrs) as tf.Tensor[];
     save([xx, gg, bb, mean, rstd]);
     return {
@@ -196,7 +196,7 @@ export function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta
         return tf.engine().runKernel(GROUP_NORM_GRAD, { x: sx, gamma: sg, beta: sb, mean: sm, rstd: sr, dy }, attrs) as tf.Tensor[];
       },
     };
-  });
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const z = f(x, gamma, beta) as tf.Tensor4D;
   // SiLU through the backend's vectorised Sigmoid/Multiply kernels (≈8× faster than Math.exp in JS).
   return silu ? (tf.mul(z, tf.sigmoid(z)) as tf.Tensor4D) : z;
