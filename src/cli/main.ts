@@ -5,6 +5,7 @@
  *   distill sample RUN_DIR --stage teacher|guided|progressive [--steps K] [--sampler ddim|stochastic] --w W[,W…]
  *                  [--classes LIST] [--per-class N] [--seed S] --out FILE(.png|.npy)
  *   distill list [RUNS_DIR]
+ *   distill export RUN_DIR [--stage progressive|guided] [--steps K] [--out DIR]
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -21,6 +22,8 @@ Usage:
   distill sample RUN_DIR --stage teacher|guided|progressive [--steps K] [--sampler ddim|stochastic]
                  --w W[,W…] [--classes 0,1,…] [--per-class N] [--seed S] --out FILE.png|FILE.npy
   distill list [RUNS_DIR]
+  distill export RUN_DIR [--stage progressive|guided] [--steps K] [--out DIR]
+                 (a self-contained folder: weights, student.mjs for TensorFlow.js, an offline demo page)
 
 Ctrl-C during run/resume saves a checkpoint and exits 0; \`distill resume\` continues exactly there.
 Guidance weight w: x̂ = (1 + w)·x̂(c) − w·x̂(∅); w = 0 is the plain conditional model.`;
@@ -178,6 +181,27 @@ async function main(argv: string[]): Promise<number> {
         fs.writeFileSync(labelsFile, encodeNpy(r.labels, [r.labels.length]));
         console.log(`${out}: float32 [${r.shape.join(', ')}] in [-1, 1]; ${labelsFile}: int32 class ids; ${r.nfe} NFE, ${r.msPerSample.toFixed(2)} ms per sample`);
       }
+      return 0;
+    }
+    case 'export': {
+      const a = parseArgs(rest, { positional: 1, flags: ['stage', 'steps', 'out', 'checkpoint', 'backend', 'threads'] });
+      const stage = a.flags.stage ?? 'progressive';
+      if (stage !== 'guided' && stage !== 'progressive') throw new UsageError('--stage: expected progressive or guided (the teacher is not a distilled student)');
+      const steps = a.flags.steps !== undefined ? Number(a.flags.steps) : undefined;
+      if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) throw new UsageError(`--steps: expected a positive integer, got "${a.flags.steps}"`);
+      const { exportStudent } = await engine();
+      const r = await exportStudent({
+        runDir: path.resolve(a.positional[0]),
+        stage,
+        steps,
+        out: a.flags.out,
+        checkpoint: a.flags.checkpoint,
+        backend: a.backend as never,
+        threads: a.threads,
+        wasmDir: path.join(__dirname, 'wasm'),
+      });
+      console.log(r.summary);
+      console.log(`open it: serve ${r.outDir} over HTTP (e.g. \`npx http-server ${path.relative(process.cwd(), r.outDir) || '.'}\`) and load index.html; see README.md there`);
       return 0;
     }
     case 'list': {

@@ -290,3 +290,6 @@ export function engineMemory(): { numTensors: number; numBytes: number } {
   const m = tf.memory();
   return { numTensors: m.numTensors, numBytes: m.numBytes };
 }
+
+export { exportStudent } from './export';
+export type { ExportOptions, ExportResult, StudentManifest } from './export';
