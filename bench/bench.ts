@@ -2,7 +2,7 @@
  * Training / sampling throughput of the tfjs backends (and of PyTorch, when installed) on the
  * bench models of bench/models.ts.
  *
- *   node --import tsx bench/bench.ts [--json FILE] [--quick]
+ *   node --import tsx bench/bench.ts [--json FILE] [--quick] [--dp-probe]
  *
  * Every configuration runs in its own child process (a fresh wasm instance and thread pool).
  * A training step = forward + backward + Adam update on one batch, MSE loss against a fixed target.
@@ -10,7 +10,7 @@
  * gflops = 3 × forward FLOPs (2·MACs of convs/matmuls, see models.ts) × batch / step time.
  * Sampling: forward pass only, ms per image (median batch time / batch).
  */
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -26,7 +26,10 @@ interface Job { system: System; threads: number; model: ModelName; batch: number
 export interface BenchResult {
   system: System; threads: number; model: ModelName; batch: number;
   ms_per_step: number; samples_per_s: number; gflops: number;
-  sample_ms_per_image: number; backend_note?: string;
+  sample_ms_per_image: number;
+  /** Best (minimum) step wall time, and process CPU time per step (all threads): context for noisy machines. */
+  best_ms_per_step?: number; cpu_ms_per_step?: number;
+  backend_note?: string;
 }
 
 const MARK = 'BENCH_RESULT ';
@@ -55,6 +58,7 @@ async function runJob(job: Job): Promise<BenchResult> {
   for (let i = 0; i < job.warmup; i++) step();
   const times: number[] = [];
   let tensorsAfterFirst = -1;
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < job.steps; i++) {
     const t0 = performance.now();
     const l = step();
@@ -62,6 +66,7 @@ async function runJob(job: Job): Promise<BenchResult> {
     if (!Number.isFinite(l)) throw new Error(`loss is ${l}`);
     if (i === 0) tensorsAfterFirst = tf.memory().numTensors; // Adam creates its slots on the first step
   }
+  const cpu = process.cpuUsage(cpu0);
   if (tf.memory().numTensors !== tensorsAfterFirst) throw new Error(`tensor leak: ${tensorsAfterFirst} -> ${tf.memory().numTensors}`);
   const sampleTimes: number[] = [];
   for (let i = 0; i < job.samplingReps + 1; i++) {
@@ -79,6 +84,7 @@ async function runJob(job: Job): Promise<BenchResult> {
     ms_per_step: ms, samples_per_s: (job.batch * 1000) / ms,
     gflops: (3 * model.fwdFlopsPerSample * job.batch) / (ms * 1e6),
     sample_ms_per_image: median(sampleTimes) / job.batch,
+    best_ms_per_step: Math.min(...times), cpu_ms_per_step: (cpu.user + cpu.system) / 1000 / job.steps,
     backend_note: `${info.name} ${info.version}${info.note ? ` (${info.note})` : ''}`,
   };
 }
@@ -90,6 +96,20 @@ function runChild(job: Job): BenchResult | { error: string } {
   const line = (r.stdout || '').split('\n').find((l) => l.startsWith(MARK));
   if (line) return JSON.parse(line.slice(MARK.length)) as BenchResult;
   return { error: `${job.system}/${job.model}/${job.threads}t failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}` };
+}
+
+/** Runs jobs as concurrent child processes (the data-parallel upper bound: no gradient exchange). */
+async function runConcurrent(jobs: Job[]): Promise<Array<BenchResult | { error: string }>> {
+  return Promise.all(jobs.map((job) => new Promise<BenchResult | { error: string }>((resolve) => {
+    const p = spawn(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('close', () => {
+      const line = out.split('\n').find((l) => l.startsWith(MARK));
+      resolve(line ? JSON.parse(line.slice(MARK.length)) as BenchResult : { error: `concurrent ${job.model} failed: ${err.trim().split('\n').slice(-2).join(' | ')}` });
+    });
+  })));
 }
 
 function torchScript(): string | null {
@@ -133,6 +153,7 @@ async function main(): Promise<void> {
     return;
   }
   const quick = argv.includes('--quick');
+  const dpProbe = argv.includes('--dp-probe');
   const jsonIdx = argv.indexOf('--json');
   const jsonFile = jsonIdx >= 0 ? argv[jsonIdx + 1] : null;
   const osAny = os as unknown as { availableParallelism?: () => number };
@@ -166,11 +187,29 @@ async function main(): Promise<void> {
     if ('error' in r) errors.push(r.error); else results.push(r);
   }
 
-  const header = ['system', 'model', 'thr', 'batch', 'ms/step', 'samples/s', 'GFLOP/s', 'sample ms/img', 'vs torch'];
+  // --dp-probe: `cores` single-thread processes, each on batch/cores, running at the same time: the
+  // throughput a data-parallel worker design could reach at best (it ignores gradient averaging).
+  const dpLines: string[] = [];
+  if (dpProbe && cores > 1) {
+    for (const model of ['convstack', 'unet'] as const) {
+      const batch = model === 'convstack' ? 32 : 128;
+      process.stderr.write(`running data-parallel probe ${model}: ${cores} × (1 thread, batch ${batch / cores})…\n`);
+      const rs = await runConcurrent(Array.from({ length: cores }, () => ({ system: 'tfjs-wasm' as const, threads: 1, model, batch: batch / cores, steps, warmup, samplingReps })));
+      const ok = rs.filter((r): r is BenchResult => !('error' in r));
+      if (ok.length !== rs.length) { errors.push(...rs.filter((r): r is { error: string } => 'error' in r).map((r) => r.error)); continue; }
+      const samplesPerS = ok.reduce((a, r) => a + r.samples_per_s, 0);
+      const threaded = results.find((r) => r.system === 'tfjs-wasm' && r.model === model && r.threads === cores);
+      dpLines.push(`data-parallel bound ${model}: ${fmt(samplesPerS)} samples/s with ${cores} processes` +
+        (threaded ? ` vs threaded wasm ${fmt(threaded.samples_per_s)} samples/s` : ''));
+    }
+  }
+
+  const header = ['system', 'model', 'thr', 'batch', 'ms/step', 'best ms', 'cpu ms', 'samples/s', 'GFLOP/s', 'sample ms/img', 'vs torch'];
   const rows = results.map((r) => {
     const tw = results.find((q) => q.system === 'pytorch' && q.model === r.model && q.threads === r.threads);
     const ratio = tw && r.system !== 'pytorch' ? `${fmt(r.samples_per_s / tw.samples_per_s, 2)}×` : '';
-    return [r.system, r.model, String(r.threads), String(r.batch), fmt(r.ms_per_step), fmt(r.samples_per_s),
+    return [r.system, r.model, String(r.threads), String(r.batch), fmt(r.ms_per_step), fmt(r.best_ms_per_step ?? NaN),
+      fmt(r.cpu_ms_per_step ?? NaN), fmt(r.samples_per_s),
       fmt(r.gflops), fmt(r.sample_ms_per_image, 3), ratio];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -182,6 +221,7 @@ async function main(): Promise<void> {
     const many = results.find((r) => r.system === 'tfjs-wasm' && r.model === m && r.threads === cores && cores > 1);
     if (one && many) console.log(`tfjs-wasm ${m}: ${cores} threads = ${fmt(many.samples_per_s / one.samples_per_s, 2)}× one thread`);
   }
+  for (const l of dpLines) console.log(l);
   console.log(`load average during run: ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} on ${cores} cores (other processes skew timings)`);
   console.log('FLOPs: 2·MACs of forward convs/matmuls × 3 (fwd+bwd) per training step; ms/step = median.');
   for (const e of errors) console.log(`error: ${e}`);

@@ -150,6 +150,22 @@ for (const silu of [false, true]) {
   });
 }
 
+test('fused groupNorm on wasm stays correct when its output allocation grows the wasm heap', async () => {
+  await selectBackend({ backend: 'wasm', threads: 1 });
+  // Each call allocates outputs larger than anything before, so the heap keeps growing mid-kernel.
+  for (const n of [16, 48, 96]) {
+    const [got, want] = tf.tidy(() => {
+      const x = tf.randomNormal([n, 16, 16, 32], 0, 1, 'float32', n);
+      const g = tf.randomNormal([32], 1, 0.1, 'float32', 1), b = tf.randomNormal([32], 0, 0.1, 'float32', 2);
+      const dy = tf.randomNormal([n, 16, 16, 32], 0, 1, 'float32', n + 1);
+      const loss = (fused: boolean) => (a: tf.Tensor) => tf.sum(tf.mul(fused ? groupNorm(a as tf.Tensor4D, 8, g, b, { silu: true })
+        : groupNormComposite(a as tf.Tensor4D, 8, g, b, 1e-5, true), dy));
+      return [tf.grad(loss(true))(x).dataSync() as Float32Array, tf.grad(loss(false))(x).dataSync() as Float32Array];
+    });
+    assertClose(got, want, `n=${n}`);
+  }
+});
+
 /** Small U-Net-like block: GroupNorm, SiLU, stride-2 conv, avg-pool, nearest upsample, dense, softmax. */
 function blockLoss(params: tf.Tensor[], x: tf.Tensor4D, temb: tf.Tensor2D, fusedNorm = false): tf.Scalar {
   const [c1, gamma, beta, down, emb, out] = params;

@@ -16,7 +16,11 @@ import * as tf from '@tensorflow/tfjs-core';
 export const GROUP_NORM = 'DDGroupNorm';
 export const GROUP_NORM_GRAD = 'DDGroupNormGrad';
 
-interface Views { f32(t: tf.TensorInfo): Float32Array; out(shape: number[]): [tf.TensorInfo, Float32Array] }
+/**
+ * f32: a view of a tensor's memory. out: allocates an output tensor. On wasm an allocation can grow
+ * (and so detach) the heap, so kernels allocate all outputs first and take views afterwards.
+ */
+interface Views { f32(t: tf.TensorInfo): Float32Array; out(shape: number[]): tf.TensorInfo }
 
 function wasmViews(backend: unknown): Views {
   const b = backend as {
@@ -30,7 +34,7 @@ function wasmViews(backend: unknown): Views {
   };
   return {
     f32: view,
-    out: (shape) => { const info = b.makeOutput(shape, 'float32'); return [info, view(info)]; },
+    out: (shape) => b.makeOutput(shape, 'float32'),
   };
 }
 
@@ -41,7 +45,7 @@ function cpuViews(backend: unknown): Views {
   };
   return {
     f32: (t) => b.data.get(t.dataId).values as Float32Array,
-    out: (shape) => { const v = new Float32Array(tf.util.sizeFromShape(shape)); return [b.makeTensorInfo(shape, 'float32', v), v]; },
+    out: (shape) => b.makeTensorInfo(shape, 'float32', new Float32Array(tf.util.sizeFromShape(shape))),
   };
 }
 
@@ -56,10 +60,9 @@ function forward(views: Views, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAtt
   const groups = attrs.groups as number, eps = attrs.eps as number;
   const xi = inputs.x as tf.TensorInfo;
   const [n, hw, c, cg] = checkShapes(xi, groups);
+  const yInfo = views.out(xi.shape), meanInfo = views.out([n, groups]), rstdInfo = views.out([n, groups]);
   const x = views.f32(xi), gamma = views.f32(inputs.gamma as tf.TensorInfo), beta = views.f32(inputs.beta as tf.TensorInfo);
-  const [yInfo, y] = views.out(xi.shape);
-  const [meanInfo, meanOut] = views.out([n, groups]);
-  const [rstdInfo, rstdOut] = views.out([n, groups]);
+  const y = views.f32(yInfo), meanOut = views.f32(meanInfo), rstdOut = views.f32(rstdInfo);
   const gOf = new Int32Array(c).map((_, k) => (k / cg) | 0);
   const sum = new Float64Array(groups), sq = new Float64Array(groups);
   const scale = new Float32Array(c), shift = new Float32Array(c);
@@ -99,12 +102,11 @@ function backward(views: Views, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAt
   const groups = attrs.groups as number;
   const xi = inputs.x as tf.TensorInfo;
   const [n, hw, c, cg] = checkShapes(xi, groups);
+  const dxInfo = views.out(xi.shape), dgInfo = views.out([c]), dbInfo = views.out([c]);
   const x = views.f32(xi), dy = views.f32(inputs.dy as tf.TensorInfo);
   const gamma = views.f32(inputs.gamma as tf.TensorInfo);
   const meanA = views.f32(inputs.mean as tf.TensorInfo), rstdA = views.f32(inputs.rstd as tf.TensorInfo);
-  const [dxInfo, dx] = views.out(xi.shape);
-  const [dgInfo, dgammaOut] = views.out([c]);
-  const [dbInfo, dbetaOut] = views.out([c]);
+  const dx = views.f32(dxInfo), dgammaOut = views.f32(dgInfo), dbetaOut = views.f32(dbInfo);
   const gOf = new Int32Array(c).map((_, k) => (k / cg) | 0);
   const dgamma = new Float64Array(c), dbeta = new Float64Array(c);
   const A = new Float64Array(groups), B = new Float64Array(groups);
