@@ -6,6 +6,7 @@
  *                  [--classes LIST] [--per-class N] [--seed S] --out FILE(.png|.npy)
  *   distill list [RUNS_DIR]
  *   distill export RUN_DIR [--stage progressive|guided] [--steps K] [--out DIR]
+ *   distill eval RUN_DIR [--out DIR] [--w 0,1,2,4] [--samples N] [--teacher-steps LIST] [--student-steps LIST]
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -24,6 +25,10 @@ Usage:
   distill list [RUNS_DIR]
   distill export RUN_DIR [--stage progressive|guided] [--steps K] [--out DIR]
                  (a self-contained folder: weights, student.mjs for TensorFlow.js, an offline demo page)
+  distill eval RUN_DIR [--out DIR] [--w 0,1,2,4] [--samples N] [--teacher-steps 256,16,4] [--student-steps 1,2,4,8]
+               [--seed S] [--backend …] [--threads N]
+                 (quality report: classifier-FID, accuracy, diversity or sliced Wasserstein, NFE and ms per sample
+                  for teacher and students; writes RUN_DIR/eval/report.md, report.json and plots)
 
 Ctrl-C during run/resume saves a checkpoint and exits 0; \`distill resume\` continues exactly there.
 Guidance weight w: x̂ = (1 + w)·x̂(c) − w·x̂(∅); w = 0 is the plain conditional model.`;
@@ -203,6 +208,60 @@ async function main(argv: string[]): Promise<number> {
       console.log(r.summary);
       console.log(`open it: serve ${r.outDir} over HTTP (e.g. \`npx http-server ${path.relative(process.cwd(), r.outDir) || '.'}\`) and load index.html; see README.md there`);
       return 0;
+    }
+    case 'eval': {
+      const a = parseArgs(rest, { positional: 1, flags: ['out', 'w', 'samples', 'teacher-steps', 'student-steps', 'seed', 'backend', 'threads'] });
+      const samples = a.flags.samples !== undefined ? Number(a.flags.samples) : undefined;
+      if (samples !== undefined && (!Number.isInteger(samples) || samples < 2)) throw new UsageError(`--samples: expected an integer ≥ 2, got "${a.flags.samples}"`);
+      const seed = a.flags.seed !== undefined ? Number(a.flags.seed) : undefined;
+      if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError('--seed: expected an integer');
+      const positive = (flag: string) => {
+        const v = numberList(a.flags[flag], `--${flag}`, { integer: true });
+        if (v?.some((x) => x < 1)) throw new UsageError(`--${flag}: step counts must be ≥ 1`);
+        return v;
+      };
+      const { evaluateRun } = await engine();
+      const controller = new AbortController();
+      const onSigint = () => {
+        process.stderr.write('\nCancelling the evaluation (no report is written)…\n');
+        controller.abort();
+      };
+      process.on('SIGINT', onSigint);
+      let last = 0;
+      try {
+        const r = await evaluateRun({
+          runDir: path.resolve(a.positional[0]),
+          out: a.flags.out,
+          w: numberList(a.flags.w, '--w'),
+          samples,
+          teacherSteps: positive('teacher-steps'),
+          studentSteps: positive('student-steps'),
+          seed,
+          backend: a.backend as never,
+          threads: a.threads,
+          wasmDir: path.join(__dirname, 'wasm'),
+          signal: controller.signal,
+          onLog: (line) => console.log(line),
+          onProgress: (done, total) => {
+            const pctDone = total ? Math.floor((100 * done) / total) : 100;
+            if (pctDone >= last + 10 && process.stderr.isTTY) {
+              last = pctDone - (pctDone % 10);
+              process.stderr.write(`  ${last} %\n`);
+            }
+          },
+        });
+        console.log(`\nreport: ${r.report}`);
+        for (const f of r.files) if (f !== r.report) console.log(`        ${f}`);
+        return 0;
+      } catch (e) {
+        if (controller.signal.aborted) {
+          console.error('evaluation cancelled; no report written');
+          return 130;
+        }
+        throw e;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
     }
     case 'list': {
       const a = parseArgs(rest, { positional: [0, 1], flags: [] });

@@ -293,3 +293,5 @@ export function engineMemory(): { numTensors: number; numBytes: number } {
 
 export { exportStudent } from './export';
 export type { ExportOptions, ExportResult, StudentManifest } from './export';
+export { evaluateRun } from './evaluate';
+export type { EvaluateOptions, EvalReport, EvalRow } from './evaluate';

@@ -150,3 +150,50 @@ export function frechetDistance(x: Float32Array, y: Float32Array, d: number): nu
   for (let k = 0; k < d; k++) tr += a.cov[k * d + k] + b.cov[k * d + k];
   return diff + tr - 2 * trSqrt;
 }
+
+/**
+ * Diversity within classes: the trace of the within-class covariance of feature rows (the mean squared distance to
+ * the class mean; half the mean pairwise squared distance), averaged over the classes present.
+ */
+export function withinClassTrace(x: Float32Array, labels: Int32Array, d: number): number {
+  const n = labels.length;
+  if (x.length !== n * d) throw new Error(`withinClassTrace: ${x.length} values for ${n} rows of ${d}`);
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const list = byClass.get(labels[i]);
+    if (list) list.push(i);
+    else byClass.set(labels[i], [i]);
+  }
+  let total = 0;
+  let classes = 0;
+  for (const rows of byClass.values()) {
+    if (rows.length < 2) continue;
+    const mu = new Float64Array(d);
+    for (const i of rows) for (let k = 0; k < d; k++) mu[k] += x[i * d + k];
+    for (let k = 0; k < d; k++) mu[k] /= rows.length;
+    let ss = 0;
+    for (const i of rows) for (let k = 0; k < d; k++) ss += (x[i * d + k] - mu[k]) ** 2;
+    total += ss / (rows.length - 1);
+    classes++;
+  }
+  return classes ? total / classes : NaN;
+}
+
+/** Rows of `x` (dimension d) whose label is `c`. */
+export function rowsOfClass(x: Float32Array, labels: Int32Array, d: number, c: number): Float32Array {
+  let m = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] === c) m++;
+  const out = new Float32Array(m * d);
+  let j = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] === c) out.set(x.subarray(i * d, (i + 1) * d), d * j++);
+  return out;
+}
+
+/** Class-conditional sliced Wasserstein distance: the mean over classes present in both sets of SWD(a|c, b|c). */
+export function classConditionalSwd(a: Float32Array, la: Int32Array, b: Float32Array, lb: Int32Array, d: number, { seed = 0, projections = 128 } = {}): number {
+  const classes = [...new Set(la)].filter((c) => lb.includes(c)).sort((p, q) => p - q);
+  if (!classes.length) throw new Error('classConditionalSwd: the two sets share no class');
+  let total = 0;
+  for (const c of classes) total += slicedWasserstein(rowsOfClass(a, la, d, c), rowsOfClass(b, lb, d, c), d, { seed, projections });
+  return total / classes.length;
+}
