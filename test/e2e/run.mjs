@@ -9,6 +9,7 @@
 //      E2E_ONLY=ext|ui (run one part), E2E_TIMEOUT_S (whole-run guard, default 600).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,6 +37,11 @@ const guard = setTimeout(() => {
   finish();
 }, Number(process.env.E2E_TIMEOUT_S || 600) * 1000);
 guard.unref();
+
+/** Keeps the workbench / extension-host logs (the extension's output channel is among them). */
+function copyLogs(from, to) {
+  try { fs.cpSync(from, to, { recursive: true }); } catch { /* no logs */ }
+}
 
 function sh(what, cmd, args, opts = {}) {
   lap(`${what}: ${cmd} ${args.join(' ')}`);
@@ -74,10 +80,14 @@ const { runUiFlow, makeWorkspace } = await import('./ui.e2e.mjs');
 
 // 3. server, with the packaged extension installed.
 let server;
+let serverDir;
 try {
   const workspace = path.join(OUT, 'workspace');
   makeWorkspace(workspace);
-  server = await startServer({ runDir: path.join(REPO, '.e2e/run'), workspace, vsix: [VSIX] });
+  // The server's folders (extensions, user data, HOME) live outside the repo, as a user's would: an extension
+  // installed below the repo would resolve the repo's node_modules at run time and test something no user runs.
+  serverDir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-e2e-server-'));
+  server = await startServer({ runDir: serverDir, workspace, vsix: [VSIX] });
   lap(`VS Code server ${server.baseUrl} (pid ${server.pid}) up in ${server.startupMs} ms with ${path.basename(VSIX)} installed`);
   process.on('SIGINT', async () => { await server.stop(); process.exit(130); });
   process.on('SIGTERM', async () => { await server.stop(); process.exit(143); });
@@ -112,7 +122,9 @@ try {
   if (server) {
     await server.stop();
     fs.copyFileSync(server.logFile, path.join(OUT, 'server.log'));
+    copyLogs(path.join(serverDir, 'user-data/logs'), path.join(OUT, 'vscode-logs'));
     lap('server stopped');
   }
+  if (serverDir) fs.rmSync(serverDir, { recursive: true, force: true });
 }
 finish();

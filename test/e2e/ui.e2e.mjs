@@ -7,6 +7,7 @@
 // API: await runUiFlow({ baseUrl, serverLog, outDir }) -> { passed: [names], failed: [{name, error}] }
 // CLI: node test/e2e/ui.e2e.mjs [VSIX]   (starts and stops its own server; default VSIX: ./diffusion-distiller.vsix)
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv from 'ajv';
@@ -232,6 +233,44 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     await screenshot('resumed');
   });
 
+  step('Distill: Open Dashboard shows a growing loss chart and a sample grid', async () => {
+    await runCommand(page, 'Distill: Open Dashboard');
+    await maybePickRun(page, lap);
+    const dash = async () => {
+      for (const w of await webviews(page)) {
+        const facts = await w.frame.evaluate(() => {
+          const chart = document.querySelector('#loss-chart');
+          if (!chart) return undefined;
+          return {
+            points: Number(chart.getAttribute('data-points') || 0),
+            legend: [...document.querySelectorAll('#loss-legend li')].map((li) => li.textContent),
+            caption: document.querySelector('#grid-caption')?.textContent || '',
+            gridImages: [...document.querySelectorAll('#grid img')].filter((i) => i.complete && i.naturalWidth > 0).length,
+            gridCanvases: [...document.querySelectorAll('#grid canvas')].filter((c) => c.width > 0).length,
+            chartCanvas: !!chart.querySelector('canvas'),
+            status: document.querySelector('#status')?.textContent || '',
+          };
+        }).catch(() => undefined);
+        if (facts) return Object.defineProperty(facts, 'frame', { value: w.frame, enumerable: false });
+      }
+      return undefined;
+    };
+    const first = await poll('the dashboard with loss points and a sample grid', async () => {
+      const f = await dash();
+      return f && f.points > 0 && f.chartCanvas && (f.gridImages + f.gridCanvases) > 0 ? f : undefined;
+    }, { timeout: 60_000 }).catch(async (e) => { throw new Error(`${e.message}; dashboard: ${JSON.stringify(await dash())}`); });
+    lap(`  dashboard: ${first.points} points, legend ${JSON.stringify(first.legend)}, grid "${first.caption}", status ${first.status}`);
+    await screenshot('dashboard');
+    const later = await poll(`the loss chart to grow past ${first.points} points`, async () => {
+      const f = await dash();
+      return f && f.points > first.points ? f : undefined;
+    }, { timeout: 60_000 }).catch(async (e) => { throw new Error(`${e.message}; dashboard: ${JSON.stringify(await dash())}`); });
+    lap(`  dashboard: ${later.points} points, legend ${JSON.stringify(later.legend)}`);
+    await screenshot('dashboard-grown');
+    await later.frame.locator('#grid').scrollIntoViewIfNeeded();
+    await screenshot('dashboard-samples');
+  });
+
   step('clicking a checkpoint in the tree opens the preview; Render shows teacher and student grids with NFE', async () => {
     // A student grid needs a student checkpoint: wait until the guided (stage-1 student) unit has one.
     const rowsLoc = page.locator(`${SIDEBAR} .pane-body .monaco-list-row`);
@@ -304,44 +343,6 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     await screenshot('checkpoint-preview');
   });
 
-  step('Distill: Open Dashboard shows a growing loss chart and a sample grid', async () => {
-    await runCommand(page, 'Distill: Open Dashboard');
-    await maybePickRun(page, lap);
-    const dash = async () => {
-      for (const w of await webviews(page)) {
-        const facts = await w.frame.evaluate(() => {
-          const chart = document.querySelector('#loss-chart');
-          if (!chart) return undefined;
-          return {
-            points: Number(chart.getAttribute('data-points') || 0),
-            legend: [...document.querySelectorAll('#loss-legend li')].map((li) => li.textContent),
-            caption: document.querySelector('#grid-caption')?.textContent || '',
-            gridImages: [...document.querySelectorAll('#grid img')].filter((i) => i.complete && i.naturalWidth > 0).length,
-            gridCanvases: [...document.querySelectorAll('#grid canvas')].filter((c) => c.width > 0).length,
-            chartCanvas: !!chart.querySelector('canvas'),
-            status: document.querySelector('#status')?.textContent || '',
-          };
-        }).catch(() => undefined);
-        if (facts) return Object.defineProperty(facts, 'frame', { value: w.frame, enumerable: false });
-      }
-      return undefined;
-    };
-    const first = await poll('the dashboard with loss points and a sample grid', async () => {
-      const f = await dash();
-      return f && f.points > 0 && f.chartCanvas && (f.gridImages + f.gridCanvases) > 0 ? f : undefined;
-    }, { timeout: 60_000 }).catch(async (e) => { throw new Error(`${e.message}; dashboard: ${JSON.stringify(await dash())}`); });
-    lap(`  dashboard: ${first.points} points, legend ${JSON.stringify(first.legend)}, grid "${first.caption}", status ${first.status}`);
-    await screenshot('dashboard');
-    const later = await poll(`the loss chart to grow past ${first.points} points`, async () => {
-      const f = await dash();
-      return f && f.points > first.points ? f : undefined;
-    }, { timeout: 60_000 });
-    lap(`  dashboard: ${later.points} points, legend ${JSON.stringify(later.legend)}`);
-    await screenshot('dashboard-grown');
-    await later.frame.locator('#grid').scrollIntoViewIfNeeded();
-    await screenshot('dashboard-samples');
-  });
-
   step('Distill: Stop Run at the end leaves the run stopped', async () => {
     await runCommand(page, 'Distill: Stop Run');
     await maybePickRun(page, lap);
@@ -394,13 +395,15 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   if (!fs.existsSync(vsix)) { console.error(`${vsix} not found: run npm run package first`); process.exit(2); }
   const root = path.join(REPO, 'test-artifacts/e2e');
   const workspace = makeWorkspace(path.join(root, 'workspace'));
-  const server = await startServer({ runDir: path.join(REPO, '.e2e/run-ui'), workspace, vsix: [vsix] });
+  const server = await startServer({ runDir: fs.mkdtempSync(path.join(os.tmpdir(), 'distill-e2e-server-')), workspace, vsix: [vsix] });
   console.log(`server ${server.baseUrl} up in ${server.startupMs} ms`);
   let r;
   try {
     r = await runUiFlow({ baseUrl: server.baseUrl, workspace, serverLog: server.logFile, outDir: path.join(root, 'ui') });
   } finally {
     await server.stop();
+    fs.copyFileSync(server.logFile, path.join(root, 'server.log'));
+    fs.rmSync(server.runDir, { recursive: true, force: true });
   }
   for (const f of r.failed) console.log(`FAIL: ${f.name}\n  ${f.error}`);
   console.log(`${r.passed.length} passed, ${r.failed.length} failed`);
