@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as path from 'path';
-import { readCheckpoint, writeCheckpoint } from './checkpoint';
+import { readCheckpoint, readCheckpointHeader, writeCheckpoint } from './checkpoint';
 import { ResolvedConfig, units as unitList } from './config';
 import { Dataset, sampleBatch } from './data';
 import { coefs, ddimStep, diffuse, distillTarget, predictions, truncatedSnrWeights, weightedMse } from './diffusion';
@@ -372,6 +372,17 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
   }
 }
 
+/** True when the unit's newest checkpoint is its final one (header read only). */
+export function unitFinished(runDir: string, unit: string): boolean {
+  const last = listCheckpoints(runDir, unit).pop();
+  if (!last) return false;
+  try {
+    return readCheckpointHeader(path.join(runDir, last.file)).final;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs every unit in order, skipping finished ones. */
 export async function trainAll(ctx: StageContext): Promise<'finished' | 'stopped'> {
   const list = unitList(ctx.cfg);
@@ -381,6 +392,10 @@ export async function trainAll(ctx: StageContext): Promise<'finished' | 'stopped
     if (st.steps === 0) {
       if (def.stage === 'teacher') throw new Error('teacher.steps: must be at least 1 (every later stage distils the teacher)');
       throw new Error(`${def.stage}.steps: 0 would skip a stage that later stages depend on; set at least 1`);
+    }
+    if (unitFinished(ctx.runDir, def.unit)) {
+      prev = def.unit;
+      continue;
     }
     const r = await trainUnit(ctx, def, prev);
     if (r === 'stopped') return 'stopped';
