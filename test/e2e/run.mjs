@@ -120,10 +120,12 @@ try {
 } finally {
   // 6. stop the server (and with it the extension hosts and their workers).
   if (server) {
-    await server.stop();
+    const ts = Date.now();
+    const { survivors } = await server.stop();
+    lap(`server stopped in ${((Date.now() - ts) / 1000).toFixed(1)}s`);
+    if (survivors.length) lap(`killed after 15 s (did not exit with the server):\n  ${survivors.join('\n  ')}`);
     fs.copyFileSync(server.logFile, path.join(OUT, 'server.log'));
     copyLogs(path.join(serverDir, 'user-data/logs'), path.join(OUT, 'vscode-logs'));
-    lap('server stopped');
   }
   if (serverDir) fs.rmSync(serverDir, { recursive: true, force: true });
 }

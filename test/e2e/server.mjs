@@ -74,18 +74,37 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function alive(pid) { try { process.kill(pid, 0); return true; } catch { return false; } }
 function groupAlive(pgid) { try { process.kill(-pgid, 0); return true; } catch { return false; } }
 
-/** Stop the server whose pid is in RUN_DIR/server.pid: TERM, then KILL its process group after 15 s. */
+/**
+ * Stop the server whose pid is in RUN_DIR/server.pid: TERM, then KILL its process group after 15 s.
+ * Returns the processes that were still alive after 15 s (`ps` lines), which had to be killed.
+ */
 export async function stopServer(runDir) {
+  runDir = path.resolve(runDir);
   const pidFile = path.join(runDir, 'server.pid');
-  if (!fs.existsSync(pidFile)) return;
+  let survivors = [];
+  if (!fs.existsSync(pidFile)) return { survivors };
   const pid = Number(fs.readFileSync(pidFile, 'utf8'));
   if (pid > 1) {
     try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
     const until = Date.now() + 15_000;
     while (groupAlive(pid) && Date.now() < until) await sleep(100);
-    if (groupAlive(pid)) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
+    if (groupAlive(pid)) {
+      // Whatever ignored the shutdown (an orphaned worker, a hung extension host) is named, then killed.
+      const r = spawnSync('ps', ['-o', 'pid=,args=', '-g', String(pid)], { encoding: 'utf8' });
+      survivors = (r.stdout || '').split('\n').map((l) => l.trim().slice(0, 200)).filter(Boolean);
+      try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+  // Processes that left the group (setsid / detached children) but still run code from this server's folders.
+  const r = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  for (const line of (r.stdout || '').split('\n')) {
+    const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+    if (!m || Number(m[1]) === process.pid || !m[2].includes(runDir + path.sep)) continue;
+    survivors.push(`${m[1]} ${m[2].slice(0, 200)} (outside the server's process group)`);
+    try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
   }
   fs.rmSync(pidFile, { force: true });
+  return { survivors };
 }
 
 /**

@@ -343,7 +343,7 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     await screenshot('checkpoint-preview');
   });
 
-  step('Distill: Stop Run at the end leaves the run stopped', async () => {
+  step('Distill: Stop Run at the end leaves no run training', async () => {
     await runCommand(page, 'Distill: Stop Run');
     await maybePickRun(page, lap);
     await openDistillContainer(page);
