@@ -111,33 +111,43 @@ function backward(views: Views, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAt
   const dgamma = new Float64Array(c), dbeta = new Float64Array(c);
   const A = new Float64Array(groups), B = new Float64Array(groups);
   const mean = new Float32Array(c), rstd = new Float32Array(c);
+  const dgPart = new Float32Array(c), dbPart = new Float32Array(c);
   const m = hw * cg;
   for (let b = 0; b < n; b++) {
     A.fill(0); B.fill(0);
     for (let k = 0; k < c; k++) { mean[k] = meanA[b * groups + gOf[k]]; rstd[k] = rstdA[b * groups + gOf[k]]; }
     const base = b * hw * c;
-    // pass 1: parameter grads, group sums; dx holds dz·gamma for now
+    // pass 1: parameter grads, group sums; dx holds dz·gamma for now. Accumulators are scalars per
+    // group and per-sample float32 partials per channel (no loop-carried memory dependencies).
+    dgPart.fill(0); dbPart.fill(0);
     for (let p = 0; p < hw; p++) {
-      const o = base + p * c;
-      for (let k = 0; k < c; k++) {
-        const xhat = (x[o + k] - mean[k]) * rstd[k];
-        const dz = dy[o + k];
-        dgamma[k] += dz * xhat;
-        dbeta[k] += dz;
-        const gz = dz * gamma[k];
-        A[gOf[k]] += gz;
-        B[gOf[k]] += gz * xhat;
-        dx[o + k] = gz;
+      let o = base + p * c, k = 0;
+      for (let g = 0; g < groups; g++) {
+        let a = 0, bsum = 0;
+        for (let j = 0; j < cg; j++, k++, o++) {
+          const xhat = (x[o] - mean[k]) * rstd[k];
+          const dz = dy[o];
+          dgPart[k] += dz * xhat;
+          dbPart[k] += dz;
+          const gz = dz * gamma[k];
+          a += gz;
+          bsum += gz * xhat;
+          dx[o] = gz;
+        }
+        A[g] += a; B[g] += bsum;
       }
     }
+    for (let k = 0; k < c; k++) { dgamma[k] += dgPart[k]; dbeta[k] += dbPart[k]; }
     for (let g = 0; g < groups; g++) { A[g] /= m; B[g] /= m; }
     // pass 2: dx = rstd·(dz·gamma − mean(dz·gamma) − xhat·mean(dz·gamma·xhat))
     for (let p = 0; p < hw; p++) {
-      const o = base + p * c;
-      for (let k = 0; k < c; k++) {
-        const xhat = (x[o + k] - mean[k]) * rstd[k];
-        const g = gOf[k];
-        dx[o + k] = rstd[k] * (dx[o + k] - A[g] - xhat * B[g]);
+      let o = base + p * c, k = 0;
+      for (let g = 0; g < groups; g++) {
+        const ag = A[g], bg = B[g];
+        for (let j = 0; j < cg; j++, k++, o++) {
+          const r = rstd[k];
+          dx[o] = r * (dx[o] - ag - (x[o] - mean[k]) * r * bg);
+        }
       }
     }
   }
