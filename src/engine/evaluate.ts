@@ -497,19 +497,29 @@ function plots(rep: EvalReport): Map<string, Buffer> {
 
   // quality (and accuracy) vs w, one panel per sampler; one series per (model, steps)
   const samplers = (['ddim', 'stochastic'] as const).filter((s) => rep.rows.some((r) => r.sampler === s));
+  // one colour per student step count: solid = distilled student, dashed = the teacher's own DDIM at that count;
+  // the reference teacher in black
+  const stepCounts = [...new Set(rep.rows.filter((r) => r.model === 'progressive').map((r) => r.steps))].sort((a, b) => a - b);
+  const stepColor = (steps: number) => PALETTE[stepCounts.indexOf(steps) % PALETTE.length];
   const byConfig = (sampler: 'ddim' | 'stochastic', value: (r: EvalRow) => number): Series[] => {
-    const groups = new Map<string, EvalRow[]>();
-    for (const r of rep.rows.filter((x) => x.sampler === sampler || (sampler === 'stochastic' && x.model === 'teacher' && x.steps === rep.reference.steps))) {
-      const k = `${r.model === 'teacher' ? 'teacher' : r.model === 'guided' ? 'guided student' : 'student'} ${r.steps} STEPS${r.model === 'teacher' ? '' : ` ${r.sampler === 'ddim' ? 'DDIM' : 'STOCH.'}`}`;
-      groups.set(k, [...(groups.get(k) ?? []), r]);
+    const groups = new Map<string, { color: Rgb; dashed: boolean; rows: EvalRow[] }>();
+    const add = (name: string, color: Rgb, dashed: boolean, r: EvalRow) => {
+      const g = groups.get(name) ?? { color, dashed, rows: [] };
+      g.rows.push(r);
+      groups.set(name, g);
+    };
+    for (const r of rep.rows) {
+      if (r.model === 'teacher' && r.steps === rep.reference.steps) add(`teacher ${r.steps} steps (reference)`, [0, 0, 0], false, r);
+      else if (r.model === 'teacher' && stepCounts.includes(r.steps) && sampler === 'ddim') add(`teacher ${r.steps} steps DDIM`, stepColor(r.steps), true, r);
+      else if (r.model === 'progressive' && r.sampler === sampler) add(`student ${r.steps} step${r.steps === 1 ? '' : 's'} ${sampler === 'ddim' ? 'DDIM' : 'stoch.'}`, stepColor(r.steps), false, r);
     }
-    return [...groups.entries()].map(([name, rows]) => ({ name, color: color(name), dashed: name.endsWith('STOCH.'), points: rows.map((r) => ({ x: r.w, y: value(r) })) }));
+    return [...groups.entries()].map(([name, g]) => ({ name, color: g.color, dashed: g.dashed, points: g.rows.map((r) => ({ x: r.w, y: value(r) })) }));
   };
   if (rep.w.length >= 1) {
     out.set(
       'quality-vs-w.png',
       plotPanels(
-        samplers.map((s) => ({ title: s === 'ddim' ? 'DETERMINISTIC (DDIM) SAMPLERS' : 'STOCHASTIC STUDENT SAMPLERS (+ TEACHER REF.)', xLabel: 'GUIDANCE W', yLabel: qName, yFromZero: true, series: byConfig(s, quality), refLines: [refLine] })),
+        samplers.map((s) => ({ title: s === 'ddim' ? 'DETERMINISTIC (DDIM): STUDENTS VS TEACHER' : 'STOCHASTIC STUDENTS VS REFERENCE TEACHER', xLabel: 'GUIDANCE W', yLabel: qName, yFromZero: true, series: byConfig(s, quality), refLines: [refLine] })),
       ),
     );
     if (img) {
@@ -517,7 +527,7 @@ function plots(rep: EvalReport): Map<string, Buffer> {
         'accuracy-vs-w.png',
         plotPanels(
           samplers.map((s) => ({
-            title: s === 'ddim' ? 'DETERMINISTIC (DDIM) SAMPLERS' : 'STOCHASTIC STUDENT SAMPLERS (+ TEACHER REF.)',
+            title: s === 'ddim' ? 'DETERMINISTIC (DDIM): STUDENTS VS TEACHER' : 'STOCHASTIC STUDENTS VS REFERENCE TEACHER',
             xLabel: 'GUIDANCE W',
             yLabel: 'CLASSIFIER ACCURACY',
             series: byConfig(s, (r) => r.accuracy!),
