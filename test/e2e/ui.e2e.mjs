@@ -186,11 +186,7 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
   });
 
   step('Distill: Stop Run stops it (tree says stopped, no step progress in the status bar)', async () => {
-    // Stop once a checkpoint exists, so the resume continues from it and the preview has one to show.
-    await poll('the first checkpoint (step ≥ 100)', async () => {
-      const p = parseProgress(await statusText(page));
-      return p && (p.unit !== 'teacher' || p.step > 100);
-    }, { timeout: 120_000 });
+    // The engine saves a checkpoint when it stops, so the resume must continue from the stopped step.
     await runCommand(page, 'Distill: Stop Run');
     await maybePickRun(page, lap);
     const row = await poll('the run row to say "stopped"', async () => {
@@ -215,12 +211,13 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
   step('Distill: Resume Run continues from its checkpoint', async () => {
     await runCommand(page, 'Distill: Resume Run');
     await maybePickRun(page, lap);
-    // The first progress shown after the resume must continue from a checkpoint (the stop came after step 100),
-    // not restart the teacher from 0.
+    // The first progress shown after the resume must continue from the checkpoint saved at the stop,
+    // not restart the unit from 0.
     const resumedAt = await poll('progress of the resumed run in the status bar', async () => parseProgress(await statusText(page)), { timeout: 90_000 });
     lap(`  first progress after resume: ${JSON.stringify(resumedAt)} (stopped at ${JSON.stringify(state.stoppedAt)})`);
-    if (resumedAt.unit === 'teacher' && resumedAt.step < 100) {
-      throw new Error(`the resumed run restarted the teacher at step ${resumedAt.step} although a checkpoint at step 100 exists (stopped at ${state.stoppedAt?.step})`);
+    if (!state.stoppedAt) throw new Error('the stopped run row showed no unit/step to resume from');
+    if (resumedAt.unit === state.stoppedAt.unit && resumedAt.step < state.stoppedAt.step) {
+      throw new Error(`the resumed run restarted ${resumedAt.unit} at step ${resumedAt.step}, before the step it stopped at (${state.stoppedAt.step})`);
     }
     const p = await poll('the resumed run to make progress in the status bar', async () => {
       const q = parseProgress(await statusText(page));
