@@ -32,8 +32,11 @@ function finish() {
   process.exit(results.failed.length ? 1 : 0);
 }
 
-const guard = setTimeout(() => {
+let server;
+let serverDir;
+const guard = setTimeout(async () => {
   fail('whole e2e run', `did not finish within ${process.env.E2E_TIMEOUT_S || 600}s`);
+  if (server) await server.stop();
   finish();
 }, Number(process.env.E2E_TIMEOUT_S || 600) * 1000);
 guard.unref();
@@ -79,8 +82,6 @@ const { runExtensionTests } = await import('./ext-tests.mjs');
 const { runUiFlow, makeWorkspace } = await import('./ui.e2e.mjs');
 
 // 3. server, with the packaged extension installed.
-let server;
-let serverDir;
 try {
   const workspace = path.join(OUT, 'workspace');
   makeWorkspace(workspace);

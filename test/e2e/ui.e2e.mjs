@@ -400,6 +400,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   } finally {
     await server.stop();
     fs.copyFileSync(server.logFile, path.join(root, 'server.log'));
+    try { fs.cpSync(path.join(server.runDir, 'user-data/logs'), path.join(root, 'vscode-logs'), { recursive: true }); } catch { /* none */ }
     fs.rmSync(server.runDir, { recursive: true, force: true });
   }
   for (const f of r.failed) console.log(`FAIL: ${f.name}\n  ${f.error}`);
