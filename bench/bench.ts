@@ -21,10 +21,12 @@ import { makeModel } from './models';
 type System = 'tfjs-wasm' | 'tfjs-cpu' | 'tfjs-node' | 'pytorch';
 type ModelName = 'convstack' | 'unet';
 
-interface Job { system: System; threads: number; model: ModelName; batch: number; steps: number; warmup: number; samplingReps: number }
+/** tfjs-wasm modes: one process with the threaded XNNPACK pool, or `threads` single-threaded workers (data-parallel). */
+type Mode = 'threaded' | 'data-parallel';
+interface Job { system: System; threads: number; model: ModelName; batch: number; steps: number; warmup: number; samplingReps: number; mode?: Mode }
 
 export interface BenchResult {
-  system: System; threads: number; model: ModelName; batch: number;
+  system: System; threads: number; model: ModelName; batch: number; mode?: Mode;
   ms_per_step: number; samples_per_s: number; gflops: number;
   sample_ms_per_image: number;
   /** Best (minimum) step wall time, and process CPU time per step (all threads): context for noisy machines. */
@@ -40,8 +42,50 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** Data-parallel trainer (src/engine/backend/data_parallel.ts) with job.threads single-threaded wasm workers. */
+async function runDataParallelJob(job: Job): Promise<BenchResult> {
+  const { DataParallelTrainer } = await import('../src/engine/backend/data_parallel');
+  const replicas = ['replicas.ts', 'replicas.js'].map((f) => path.join(__dirname, f)).find((p) => fs.existsSync(p));
+  if (!replicas) throw new Error('bench/replicas module not found next to the bench');
+  await selectBackend({ backend: 'cpu' });
+  const model = makeModel(job.model, job.batch); // only for shapes and FLOPs
+  tf.dispose(model.vars);
+  const n = job.batch * model.inShape.reduce((a, b) => a * b, 1);
+  let seed = 12345;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2147483648 - 1; };
+  const x = new Float32Array(n).map(rnd), target = new Float32Array(n).map(rnd);
+  const shape = [job.batch, ...model.inShape];
+  const trainer = await DataParallelTrainer.start({ module: replicas, args: { model: job.model }, workers: job.threads,
+    optimizer: { name: 'adam', learningRate: 1e-4 } });
+  try {
+    const step = () => trainer.step({ x: { data: x, shape }, target: { data: target, shape } });
+    for (let i = 0; i < job.warmup; i++) await step();
+    const times: number[] = [];
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < job.steps; i++) {
+      const t0 = performance.now();
+      const l = await step();
+      times.push(performance.now() - t0);
+      if (!Number.isFinite(l)) throw new Error(`loss is ${l}`);
+    }
+    const cpu = process.cpuUsage(cpu0);
+    const ms = median(times);
+    return {
+      system: 'tfjs-wasm', mode: 'data-parallel', threads: job.threads, model: job.model, batch: job.batch,
+      ms_per_step: ms, samples_per_s: (job.batch * 1000) / ms,
+      gflops: (3 * model.fwdFlopsPerSample * job.batch) / (ms * 1e6),
+      sample_ms_per_image: NaN,
+      best_ms_per_step: Math.min(...times), cpu_ms_per_step: (cpu.user + cpu.system) / 1000 / job.steps,
+      backend_note: `${trainer.workers} workers: ${trainer.backends.map((b) => `${b.name}×${b.threads}`).join(', ')}`,
+    };
+  } finally {
+    await trainer.close();
+  }
+}
+
 /** Runs one job in this process (the child side). */
 async function runJob(job: Job): Promise<BenchResult> {
+  if (job.mode === 'data-parallel') return runDataParallelJob(job);
   const backend = job.system === 'tfjs-wasm' ? 'wasm' : job.system === 'tfjs-cpu' ? 'cpu' : 'tensorflow';
   const info = await selectBackend({ backend, threads: job.threads });
   const model = makeModel(job.model, job.batch);
@@ -80,7 +124,8 @@ async function runJob(job: Job): Promise<BenchResult> {
   opt.dispose();
   tf.dispose([x, target, ...model.vars]);
   return {
-    system: job.system, threads: info.threads, model: job.model, batch: job.batch,
+    system: job.system, ...(job.system === 'tfjs-wasm' ? { mode: 'threaded' as const } : {}),
+    threads: info.threads, model: job.model, batch: job.batch,
     ms_per_step: ms, samples_per_s: (job.batch * 1000) / ms,
     gflops: (3 * model.fwdFlopsPerSample * job.batch) / (ms * 1e6),
     sample_ms_per_image: median(sampleTimes) / job.batch,
@@ -167,6 +212,7 @@ async function main(): Promise<void> {
   for (const model of ['convstack', 'unet'] as const) {
     const batch = model === 'convstack' ? 32 : 128;
     for (const t of threadCounts) jobs.push({ system: 'tfjs-wasm', threads: t, model, batch, steps, warmup, samplingReps });
+    if (cores > 1) jobs.push({ system: 'tfjs-wasm', mode: 'data-parallel', threads: cores, model, batch, steps, warmup, samplingReps });
     if (hasTfjsNode()) jobs.push({ system: 'tfjs-node', threads: cores, model, batch, steps, warmup, samplingReps });
   }
   // tfjs-cpu is ~3 orders of magnitude slower: small stack only, batch 2, one timed step.
@@ -182,7 +228,7 @@ async function main(): Promise<void> {
   const results: BenchResult[] = [];
   const errors: string[] = [];
   for (const job of jobs) {
-    process.stderr.write(`running ${job.system} ${job.model} threads=${job.threads} batch=${job.batch}…\n`);
+    process.stderr.write(`running ${job.system}${job.mode ? `/${job.mode}` : ''} ${job.model} threads=${job.threads} batch=${job.batch}…\n`);
     const r = job.system === 'pytorch' ? runTorch(job, torch as string) : runChild(job);
     if ('error' in r) errors.push(r.error); else results.push(r);
   }
@@ -204,11 +250,11 @@ async function main(): Promise<void> {
     }
   }
 
-  const header = ['system', 'model', 'thr', 'batch', 'ms/step', 'best ms', 'cpu ms', 'samples/s', 'GFLOP/s', 'sample ms/img', 'vs torch'];
+  const header = ['system', 'mode', 'model', 'thr', 'batch', 'ms/step', 'best ms', 'cpu ms', 'samples/s', 'GFLOP/s', 'sample ms/img', 'vs torch'];
   const rows = results.map((r) => {
     const tw = results.find((q) => q.system === 'pytorch' && q.model === r.model && q.threads === r.threads);
     const ratio = tw && r.system !== 'pytorch' ? `${fmt(r.samples_per_s / tw.samples_per_s, 2)}×` : '';
-    return [r.system, r.model, String(r.threads), String(r.batch), fmt(r.ms_per_step), fmt(r.best_ms_per_step ?? NaN),
+    return [r.system, r.mode ?? '', r.model, String(r.threads), String(r.batch), fmt(r.ms_per_step), fmt(r.best_ms_per_step ?? NaN),
       fmt(r.cpu_ms_per_step ?? NaN), fmt(r.samples_per_s),
       fmt(r.gflops), fmt(r.sample_ms_per_image, 3), ratio];
   });
@@ -218,8 +264,10 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(line(r));
   for (const m of ['convstack', 'unet'] as const) {
     const one = results.find((r) => r.system === 'tfjs-wasm' && r.model === m && r.threads === 1);
-    const many = results.find((r) => r.system === 'tfjs-wasm' && r.model === m && r.threads === cores && cores > 1);
-    if (one && many) console.log(`tfjs-wasm ${m}: ${cores} threads = ${fmt(many.samples_per_s / one.samples_per_s, 2)}× one thread`);
+    for (const mode of ['threaded', 'data-parallel'] as const) {
+      const many = results.find((r) => r.system === 'tfjs-wasm' && r.mode === mode && r.model === m && r.threads === cores && cores > 1);
+      if (one && many) console.log(`tfjs-wasm ${m}: ${cores} cores (${mode}) = ${fmt(many.samples_per_s / one.samples_per_s, 2)}× one thread (best step: ${fmt((one.best_ms_per_step ?? NaN) / (many.best_ms_per_step ?? NaN), 2)}×)`);
+    }
   }
   for (const l of dpLines) console.log(l);
   console.log(`load average during run: ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} on ${cores} cores (other processes skew timings)`);
