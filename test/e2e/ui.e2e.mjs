@@ -96,8 +96,9 @@ async function webviews(page) {
   return out;
 }
 
-async function pickInQuickPick(page, pattern, what) {
+async function pickInQuickPick(page, pattern, what, beforeClick = async () => {}) {
   const rows = await quickPickRows(page);
+  await beforeClick();
   const widget = page.locator('.quick-input-widget');
   const row = widget.locator('.monaco-list-row').filter({ hasText: pattern }).first();
   if (!await row.count()) throw new Error(`${what}: no quick-pick row matches ${pattern}; rows: ${JSON.stringify(rows)}`);
@@ -156,9 +157,8 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
 
   step('Distill: Start Run with the workspace config starts a run in the Runs view', async () => {
     await runCommand(page, 'Distill: Start Run');
-    const rows = await pickInQuickPick(page, CONFIG_FILE, 'Start Run config pick');
+    const rows = await pickInQuickPick(page, CONFIG_FILE, 'Start Run config pick', () => screenshot('start-run-quick-pick'));
     lap(`  start-run quick pick: ${JSON.stringify(rows)}`);
-    await screenshot('start-run-picked');
     // Further prompts (if any) take their defaults.
     for (let i = 0; i < 3; i++) {
       await sleep(500);
