@@ -166,6 +166,21 @@ test('fused groupNorm on wasm stays correct when its output allocation grows the
   }
 });
 
+test('Sum over leading axes (bias gradients) and other axes: wasm == cpu', async () => {
+  const xv = randn(3 * 5 * 4 * 6, 77);
+  const compute = () => {
+    const x = tf.tensor4d(xv, [3, 5, 4, 6]);
+    return [tf.sum(x, [0, 1, 2]), tf.sum(x, [0, 1], true), tf.sum(x, 0), tf.sum(x, [2, 0, 1]), tf.sum(x, [1, 2]),
+      tf.sum(x), tf.sum(x, -1, true), tf.sum(tf.reshape(x, [60, 6]), 0)];
+  };
+  const want = await runOn('cpu', compute);
+  const got = await runOn('wasm', compute);
+  want.forEach((w, i) => assertClose(got[i], w, `sum ${i}`));
+  await selectBackend({ backend: 'wasm', threads: 1 });
+  const shapes = tf.tidy(() => { const x = tf.zeros([3, 5, 4, 6]); return [tf.sum(x, [0, 1], true).shape, tf.sum(x, [0, 1, 2]).shape]; });
+  assert.deepEqual(shapes, [[1, 1, 4, 6], [6]]);
+});
+
 /** Small U-Net-like block: GroupNorm, SiLU, stride-2 conv, avg-pool, nearest upsample, dense, softmax. */
 function blockLoss(params: tf.Tensor[], x: tf.Tensor4D, temb: tf.Tensor2D, fusedNorm = false): tf.Scalar {
   const [c1, gamma, beta, down, emb, out] = params;
