@@ -81,6 +81,7 @@ export async function runExtensionTests({
     out('[ext-tests] exit code 0 but no "N passing" line: no test ran');
     failed = Math.max(failed, 1);
   }
+  log(`[ext-tests] requests that left the test server: ${browser.external.length}`);
   if (browser.external.length) {
     out(`[ext-tests] ${browser.external.length} request(s) left the test server`);
     failed += 1;

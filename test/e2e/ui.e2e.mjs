@@ -376,6 +376,7 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
   } finally {
     await browser.close();
   }
+  lap(`requests that left the test server: ${browser.external.length}`);
   if (browser.external.length) {
     failed.push({ name: 'no request leaves the test server', error: browser.external.slice(0, 20).join('\n') });
   } else {
