@@ -22,7 +22,7 @@ DEST="$CACHE/code-server"
 STAMP="$DEST/.installed-$VERSION"
 
 # ---------------------------------------------------------------- Debian packages
-APT_PKGS=(chromium ripgrep libkrb5-dev fonts-liberation build-essential python3 curl)
+APT_PKGS=(chromium ripgrep libkrb5-dev fonts-liberation build-essential python3)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
