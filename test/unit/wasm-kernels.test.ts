@@ -150,6 +150,19 @@ for (const silu of [false, true]) {
   });
 }
 
+test('kernels composed of tf ops dispose their intermediates (tensors and wasm data ids)', async () => {
+  await selectBackend({ backend: 'wasm', threads: 1 });
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  const x = tf.randomNormal([2, 9, 9, 3]), dy = tf.randomNormal([2, 5, 5, 4]), w = tf.randomNormal([3, 3, 3, 4]);
+  const attrs = { strides: 2, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
+  const t0 = tf.memory().numTensors, d0 = backend.numDataIds();
+  const dw = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { ...attrs, filterShape: [3, 3, 3, 4] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { ...attrs, inputShape: [2, 9, 9, 3] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  assert.equal(tf.memory().numTensors, t0 + 2);
+  assert.equal(backend.numDataIds(), d0 + 2);
+  tf.dispose([dw, dx, x, dy, w]);
+});
+
 test('fused groupNorm on wasm stays correct when its output allocation grows the wasm heap', async () => {
   await selectBackend({ backend: 'wasm', threads: 1 });
   // Each call allocates outputs larger than anything before, so the heap keeps growing mid-kernel.
@@ -232,7 +245,8 @@ test('no tensor leak: numTensors equal after training step 10 and 200 on wasm (c
   const x = tf.tensor4d(randn(4 * 8 * 8 * 2, 1), [4, 8, 8, 2]);
   const t = tf.tensor2d(randn(4 * 4, 2), [4, 4]);
   const opt = tf.train.adam(1e-3);
-  let at10 = -1, first = 0, last = 0;
+  const heapBytes = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+  let at10 = -1, first = 0, last = 0, heapAt100 = -1;
   for (let step = 1; step <= 200; step++) {
     const loss = opt.minimize(() => blockLoss(vars, x, t, step % 2 === 0), true) as tf.Scalar;
     const v = loss.dataSync()[0];
@@ -240,7 +254,9 @@ test('no tensor leak: numTensors equal after training step 10 and 200 on wasm (c
     if (step === 1) first = v;
     last = v;
     if (step === 10) at10 = tf.memory().numTensors;
+    if (step === 100) heapAt100 = heapBytes();
   }
+  assert.equal(heapBytes(), heapAt100, 'wasm heap keeps growing (leaked XNNPACK operators or buffers?)');
   const at200 = tf.memory().numTensors;
   assert.equal(at200, at10, `numTensors at step 10 = ${at10}, at step 200 = ${at200}`);
   assert.ok(last < first, `loss should decrease (${first} -> ${last})`);

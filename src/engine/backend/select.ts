@@ -202,11 +202,11 @@ export async function selectBackend(opts: SelectBackendOptions): Promise<Backend
       try {
         return await selectTensorflow(threads);
       } catch (e) {
-        skipped.push((e as Error).message.split(' (')[0]);
+        skipped.push((e as Error).message.replace(/^backend 'tensorflow' unavailable \(/, '').replace(/\)\. Install.*$/s, ''));
       }
       try {
         const info = await selectWasm(threads, opts.wasmDir);
-        return info;
+        return { ...info, note: `${info.note}; native TensorFlow not used: ${skipped.join('; ')}` };
       } catch (e) {
         skipped.push(`wasm: ${(e as Error).message}`);
       }
