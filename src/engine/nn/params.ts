@@ -3,6 +3,7 @@
  * code trains on every backend). Initialisation draws from the engine's seeded Rng.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { groupNorm as fusedGroupNorm } from '../backend/group_norm';
 import { Rng } from '../rng';
 
 export class Params {
@@ -83,15 +84,12 @@ export function groupNormInit(p: Params, name: string, c: number): void {
   p.constant(`${name}.b`, [c], 0);
 }
 
-/** GroupNorm over NHWC with `groups` groups (eps 1e-5). */
+/** GroupNorm over NHWC with `groups` groups (eps 1e-5): the fused kernel where the backend has one (backend/group_norm.ts). */
 export function groupNorm(p: Params, name: string, x: tf.Tensor, groups: number): tf.Tensor {
-  const [b, h, w, c] = x.shape;
+  const c = x.shape[3] as number;
   const g = Math.min(groups, c);
   if (c % g !== 0) throw new Error(`GroupNorm ${name}: ${c} channels are not divisible by ${g} groups`);
-  const xg = tf.reshape(x, [b, h, w, g, c / g]);
-  const { mean, variance } = tf.moments(xg, [1, 2, 4], true);
-  const xn = tf.reshape(tf.div(tf.sub(xg, mean), tf.sqrt(tf.add(variance, 1e-5))), [b, h, w, c]);
-  return tf.add(tf.mul(xn, p.get(`${name}.g`)), p.get(`${name}.b`));
+  return fusedGroupNorm(x as tf.Tensor4D, g, p.get(`${name}.g`), p.get(`${name}.b`));
 }
 
 export function layerNormInit(p: Params, name: string, c: number): void {
