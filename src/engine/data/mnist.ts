@@ -26,6 +26,8 @@ export function findMnistDigitsDir(): string {
   } catch {
     /* fall through to directory walk */
   }
+  // A bundle (dist/*.js, the packaged extension) ships the digits next to itself in dist/mnist.
+  if (typeof __dirname === 'string') candidates.push(path.join(__dirname, 'mnist'));
   const starts = [process.cwd()];
   if (typeof __dirname === 'string') starts.push(__dirname);
   for (const start of starts) {
