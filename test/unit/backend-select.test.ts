@@ -47,17 +47,48 @@ test('wasm with 1 thread: SIMD build, matches cpu', async () => {
   for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-4);
 });
 
-test('wasm with 2 threads: threaded XNNPACK pool under Node, matches cpu', async () => {
-  const want = (await selectBackend({ backend: 'cpu' }), convOn());
-  const info = await selectBackend({ backend: 'wasm', threads: 2 });
-  assert.equal(info.name, 'wasm');
-  assert.equal(info.threads, 2, `note: ${info.note}`);
-  assert.match(info.note ?? '', /threaded-simd/);
-  const got = convOn();
-  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-4);
-  // switching back re-creates the single-threaded backend
-  const one = await selectBackend({ backend: 'wasm', threads: 1 });
-  assert.equal(one.threads, 1);
+/** Runs a TypeScript snippet in a fresh Node process (under tsx) and returns its last stdout line as JSON. */
+function runFresh(code: string): unknown {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-fresh-'));
+  try {
+    const file = path.join(dir, 'main.ts');
+    fs.writeFileSync(file, code);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
+      encoding: 'utf8', timeout: 90_000, cwd: path.resolve(__dirname, '../..'),
+      env: { ...process.env, NODE_PATH: path.resolve(__dirname, '../../node_modules') },
+    });
+    assert.equal(r.status, 0, `status ${r.status}: ${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split('\n').pop() as string);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('wasm with 2 threads (fresh process): threaded XNNPACK pool under Node, matches cpu, process exits', () => {
+  const sel = path.resolve(__dirname, '../../src/engine/backend/select').replace(/\\/g, '/');
+  const out = runFresh(`
+    import * as tf from '@tensorflow/tfjs-core';
+    import { selectBackend } from '${sel}';
+    const conv = () => tf.tidy(() => {
+      const x = tf.div(tf.reshape(tf.range(0, 2 * 6 * 6 * 3), [2, 6, 6, 3]), 50) as tf.Tensor4D;
+      const w = tf.div(tf.sub(tf.reshape(tf.range(0, 3 * 3 * 3 * 4), [3, 3, 3, 4]), 50), 100) as tf.Tensor4D;
+      return Array.from(tf.conv2d(x, w, 1, 'same').dataSync());
+    });
+    (async () => {
+      await selectBackend({ backend: 'cpu' });
+      const want = conv();
+      const info = await selectBackend({ backend: 'wasm', threads: 2 });
+      const got = conv();
+      const again = await selectBackend({ backend: 'wasm', threads: 1 });
+      console.log(JSON.stringify({ info, again, maxErr: Math.max(...got.map((g, i) => Math.abs(g - want[i]))) }));
+    })();`) as { info: { name: string; threads: number; note: string }; again: { threads: number; note: string }; maxErr: number };
+  assert.equal(out.info.name, 'wasm');
+  assert.equal(out.info.threads, 2, `note: ${out.info.note}`);
+  assert.match(out.info.note, /threaded-simd/);
+  assert.ok(out.maxErr < 1e-4, `max err ${out.maxErr}`);
+  // the thread count is fixed per process
+  assert.equal(out.again.threads, 2);
+  assert.match(out.again.note, /already initialised .* 2 thread/);
 });
 
 test('auto picks wasm when no native TensorFlow is installed', { skip: nativeInstalled }, async () => {
@@ -82,13 +113,9 @@ test('an esbuild bundle loads wasm (1 and 2 threads) from <bundle dir>/wasm with
       import * as tf from '@tensorflow/tfjs-core';
       import { selectBackend } from '${selectPath}';
       (async () => {
-        const out: unknown[] = [];
-        for (const threads of [1, 2]) {
-          const info = await selectBackend({ backend: 'wasm', threads });
-          const y = tf.tidy(() => tf.sum(tf.conv2d(tf.ones([1, 4, 4, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 1]) as tf.Tensor4D, 1, 'same')).dataSync()[0]);
-          out.push({ info, y });
-        }
-        console.log(JSON.stringify(out));
+        const info = await selectBackend({ backend: 'wasm', threads: Number(process.argv[2]) });
+        const y = tf.tidy(() => tf.sum(tf.conv2d(tf.ones([1, 4, 4, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 1]) as tf.Tensor4D, 1, 'same')).dataSync()[0]);
+        console.log(JSON.stringify({ info, y }));
       })().catch((e) => { console.error(e); process.exit(1); });`);
     const distDir = path.join(dir, 'dist');
     await esbuild.build({
@@ -103,9 +130,11 @@ test('an esbuild bundle loads wasm (1 and 2 threads) from <bundle dir>/wasm with
       fs.copyFileSync(path.join(pkgDir, 'dist', f), path.join(distDir, 'wasm', f));
     }
     fs.copyFileSync(path.join(pkgDir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'), path.join(distDir, 'wasm', 'tfjs-backend-wasm-threaded-simd.js'));
-    const r = spawnSync(process.execPath, [path.join(distDir, 'main.js')], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Array<{ info: { name: string; threads: number }; y: number }>;
+    const out = [1, 2].map((threads) => {
+      const r = spawnSync(process.execPath, [path.join(distDir, 'main.js'), String(threads)], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { info: { name: string; threads: number }; y: number };
+    });
     assert.deepEqual(out.map((o) => [o.info.name, o.info.threads]), [['wasm', 1], ['wasm', 2]]);
     // 4×4×2 ones, 3×3 ones filter, 'same': per channel 4 inner pixels × 9 taps + 8 edge × 6 + 4 corner × 4.
     for (const o of out) assert.equal(o.y, 2 * (4 * 9 + 8 * 6 + 4 * 4));

@@ -140,20 +140,26 @@ async function selectWasm(threads: number, wasmDirOpt?: string): Promise<Backend
   const useThreads = factory ? want : 1;
 
   if (wasmState && (wasmState.threads !== useThreads || wasmState.dir !== dir)) {
-    // Re-create the backend with the new configuration.
-    const backendFactory = tf.findBackendFactory('wasm');
-    if (tf.getBackend() === 'wasm') await selectCpu();
-    tf.removeBackend('wasm');
-    tf.registerBackend('wasm', backendFactory);
-    wasmState = null;
+    // Re-creating the Emscripten module in the same process (e.g. 1 → 2 threads) can deadlock in
+    // XNNPACK's pthreadpool start-up (seen ~1 in 12 runs), so the first configuration stays.
+    notes.push(`wasm was already initialised in this process with ${wasmState.threads} thread(s) from ${wasmState.dir}; ` +
+      `start a new process to change that`);
   }
   if (!wasmState) {
     tfwasm.setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
     tfwasm.setThreadsCount(useThreads);
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', useThreads > 1);
-    const ok = useThreads > 1
-      ? await withNodeThreadedInit(factory as string, useThreads, () => tf.setBackend('wasm'))
-      : await tf.setBackend('wasm');
+    // Emscripten unrefs each pthread worker once it has loaded; while the rest of the init is only
+    // pending promises, Node would see an empty event loop and exit. Hold it open until init is done.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    let ok: boolean;
+    try {
+      ok = useThreads > 1
+        ? await withNodeThreadedInit(factory as string, useThreads, () => tf.setBackend('wasm'))
+        : await tf.setBackend('wasm');
+    } finally {
+      clearInterval(keepAlive);
+    }
     if (!ok) throw new Error(`tf.setBackend('wasm') failed (wasm files in ${dir})`);
     const backend = tf.backend() as unknown as { wasm: { PThread?: object } };
     if (useThreads > 1) unrefWasmThreads(backend.wasm as Parameters<typeof unrefWasmThreads>[0]);
@@ -164,8 +170,9 @@ async function selectWasm(threads: number, wasmDirOpt?: string): Promise<Backend
   await tf.ready();
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
   const actual = tfwasm.getThreadsCount();
-  if (actual !== useThreads) notes.push(`asked for ${useThreads} threads, XNNPACK runs ${actual}`);
-  notes.unshift(useThreads > 1 ? 'threaded-simd build' : simd ? 'simd build' : 'plain build');
+  const used = (wasmState as { threads: number }).threads;
+  if (actual !== used) notes.push(`asked for ${used} threads, XNNPACK runs ${actual}`);
+  notes.unshift(used > 1 ? 'threaded-simd build' : simd ? 'simd build' : 'plain build');
   return { name: 'wasm', version: tfwasm.version_wasm, threads: actual, simd, note: notes.join('; ') };
 }
 
@@ -187,7 +194,10 @@ async function selectCpu(note?: string): Promise<BackendInfo> {
   return { name: 'cpu', version: tfcpu.version_cpu, threads: 1, simd: false, ...(note ? { note } : {}) };
 }
 
-/** Activates a tfjs backend and reports what is running. Safe to call again to switch. */
+/**
+ * Activates a tfjs backend and reports what is running. May be called again to switch backends; the
+ * wasm thread count and wasmDir are fixed by the first wasm initialisation in a process (see note).
+ */
 export async function selectBackend(opts: SelectBackendOptions): Promise<BackendInfo> {
   const threads = opts.threads != null && opts.threads > 0 ? Math.floor(opts.threads) : defaultThreads();
   switch (opts.backend) {
