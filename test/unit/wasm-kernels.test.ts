@@ -179,6 +179,19 @@ test('fused groupNorm on wasm stays correct when its output allocation grows the
   }
 });
 
+test('Transpose (JS fast paths 3,1,2,0 and 1,2,0,3, and stock perms): wasm == cpu', async () => {
+  for (const [k, shape] of [[1, 1, 1, 1], [3, 5, 7, 2], [17, 3, 4, 33], [2, 1, 9, 1], [40, 2, 3, 18]].entries()) {
+    const xv = randn(shape.reduce((a, b) => a * b, 1), 500 + k);
+    const compute = () => {
+      const x = tf.tensor(xv, shape);
+      return [tf.transpose(x, [3, 1, 2, 0]), tf.transpose(x, [1, 2, 0, 3]), tf.transpose(x, [0, 3, 1, 2]), tf.transpose(x, [2, 0, 3, 1])];
+    };
+    const want = await runOn('cpu', compute);
+    const got = await runOn('wasm', compute);
+    want.forEach((w, i) => assert.deepEqual(got[i], w, `shape ${shape} transpose ${i}`));
+  }
+});
+
 test('Sum over leading axes (bias gradients) and other axes: wasm == cpu', async () => {
   const xv = randn(3 * 5 * 4 * 6, 77);
   const compute = () => {
