@@ -10,7 +10,6 @@ const node = [
   ['src/extension/extension.ts', 'dist/extension.js'],
   ['src/worker/worker.ts', 'dist/worker.js'],
   ['src/cli/main.ts', 'dist/cli.js'],
-  ['bench/bench.ts', 'dist/bench.js'],
   ['test/suite/index.ts', 'dist/test/suite/index.js'],
 ];
 const web = [

@@ -219,7 +219,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
     let real: EvalReport['real'];
     if (isImage) {
       const file = path.join(runDir, FILES.eval, 'classifier.ckpt');
-      const hit = Classifier.load(file, D, K);
+      const hit = Classifier.load(file, D, K, train.shape);
       if (!hit) log(`classifier: training on ${train.n} real training examples (${cfg.eval.classifierSteps} steps; cached in ${path.relative(runDir, file)})`);
       const r = hit ?? (await loadOrTrainClassifier(runDir, cfg, train, test, log));
       clf = r.clf;

@@ -26,7 +26,7 @@ export async function loadOrTrainClassifier(
 ): Promise<{ clf: Classifier; accuracy: number }> {
   const file = path.join(runDir, 'eval', 'classifier.ckpt');
   const d = train.shape.reduce((a, b) => a * b, 1);
-  const cached = Classifier.load(file, d, train.numClasses);
+  const cached = Classifier.load(file, d, train.numClasses, train.kind === 'image' ? train.shape : undefined);
   if (cached) return cached;
   const r = await trainClassifier(train, test, { steps: cfg.eval.classifierSteps, seed: cfg.seed, log });
   r.clf.save(file, r.accuracy);

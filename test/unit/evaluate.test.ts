@@ -145,7 +145,7 @@ describe('report files', () => {
     // FID of real-vs-real held-out halves ≪ FID of an untrained student (same classifier, same held-out features)
     const cfg = loadRunConfig(runDir);
     const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
-    const clf = Classifier.load(path.join(dir, 'classifier.ckpt'), 64, 10)!.clf;
+    const clf = Classifier.load(path.join(dir, 'classifier.ckpt'), 64, 10, [8, 8, 1])!.clf;
     const net = buildNet({ model: cfg.model, exampleShape: [8, 8, 1], numClasses: 10, withW: true, seed: 99 });
     try {
       const n = 200;
