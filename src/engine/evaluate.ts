@@ -83,7 +83,7 @@ export interface EvalReport {
   perClass: number;
   seed: number;
   w: number[];
-  classifier: { heldOutAccuracy: number; trainSteps: number; cached: boolean; file: string } | null;
+  classifier: { heldOutAccuracy: number; trainSteps: number; cached: boolean; file: string; kind: 'cnn' | 'mlp' } | null;
   reference: { unit: string; steps: number; nfe: number };
   real: { fidHalves: number | null; accuracy: number | null; diversity: number; swdHalves: number | null };
   checkpoints: Record<string, { file: string; step: number; final: boolean }>;
@@ -224,7 +224,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       const r = hit ?? (await loadOrTrainClassifier(runDir, cfg, train, test, log));
       clf = r.clf;
       const reused = !!hit;
-      clfInfo = { heldOutAccuracy: r.accuracy, trainSteps: cfg.eval.classifierSteps, cached: reused, file: path.relative(runDir, file) };
+      clfInfo = { heldOutAccuracy: r.accuracy, trainSteps: cfg.eval.classifierSteps, cached: reused, file: path.relative(runDir, file), kind: clf.imageShape ? 'cnn' : 'mlp' };
       log(`classifier: ${(r.accuracy * 100).toFixed(1)} % held-out accuracy${reused ? ' (cached)' : ''}`);
       const { pred, feats } = clf.run(test.x);
       realFeats = feats;
@@ -396,7 +396,7 @@ function markdown(rep: EvalReport): string {
   L.push(`- backend: ${rep.backend}; ${rep.createdAt}`);
   L.push(`- w: guidance weight, x̂ = (1 + w)·x̂(c) − w·x̂(∅); NFE: network evaluations per sample (the guided teacher needs 2 per step)`);
   if (img && rep.classifier) {
-    L.push(`- judge: an MLP classifier trained on the real training split (${rep.classifier.trainSteps} steps${rep.classifier.cached ? ', cached' : ''}, \`${rep.classifier.file}\`): **${pct(rep.classifier.heldOutAccuracy)} held-out accuracy**`);
+    L.push(`- judge: ${rep.classifier.kind === 'cnn' ? 'a small CNN' : 'an MLP'} classifier trained on the real training split (${rep.classifier.trainSteps} steps${rep.classifier.cached ? ', cached' : ''}, \`${rep.classifier.file}\`): **${pct(rep.classifier.heldOutAccuracy)} held-out accuracy**`);
     L.push(`- classifier-FID: Fréchet distance between Gaussians fitted to the classifier's penultimate features (${FEATURE_DIM}-d) of the samples and of the whole held-out split; diversity: mean within-class trace of the feature covariance`);
   } else {
     L.push('- SWD→real: class-conditional sliced Wasserstein distance to the held-out split; SWD→teacher: to the reference teacher\'s samples at the same w and seeds; diversity: mean within-class trace of the point covariance');
