@@ -31,6 +31,8 @@ export interface ResolvedConfig {
   seed: number;
   backend: 'auto' | 'wasm' | 'cpu' | 'tensorflow';
   threads: number;
+  /** How training uses several threads (see parallel.ts); 'auto' when the config does not say. */
+  parallel: 'auto' | 'workers' | 'threads';
   data: DataConfig;
   model: ModelConfig;
   diffusion: { logSnrMin: number; logSnrMax: number; pUncond: number };
@@ -189,6 +191,7 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
     seed: raw.seed ?? 0,
     backend: raw.backend ?? 'auto',
     threads: raw.threads ?? 0,
+    parallel: raw.parallel ?? 'auto',
     data,
     model,
     diffusion: { logSnrMin: -20, logSnrMax: 20, pUncond: 0.1, ...raw.diffusion },
@@ -240,6 +243,11 @@ export function validateConfigFile(file: string): { ok: true; config: ResolvedCo
 
 /** Stable hash of a resolved config (canonical key order), stored in run.json and every checkpoint. */
 export function configHash(cfg: ResolvedConfig): string {
+  // `parallel` was added later: its default leaves the hash of existing runs (and so their resume) unchanged.
+  if (cfg.parallel === 'auto') {
+    const { parallel: _omit, ...rest } = cfg;
+    cfg = rest as ResolvedConfig;
+  }
   const canon = (v: unknown): unknown =>
     Array.isArray(v)
       ? v.map(canon)

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BackendChoice, BackendInfo, selectBackend } from './backend/select';
+import { planParallel } from './parallel';
 import { readCheckpoint } from './checkpoint';
 import { configHash, loadConfigFile, resolveConfig, ResolvedConfig, units as unitList } from './config';
 import { Dataset, loadDataset } from './data';
@@ -136,7 +137,10 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
   const resumed = fs.statSync(path.join(runDir, FILES.events)).size > 0;
   try {
     emit({ type: 'run_start', t: Date.now(), pid: process.pid, host: os.hostname(), resumed, configHash: configHash(cfg) });
-    const info = await ensureBackend(opts.backend ?? cfg.backend, opts.threads ?? cfg.threads, opts.wasmDir);
+    const threads = opts.threads ?? cfg.threads;
+    const backendInfo = await ensureBackend(opts.backend ?? cfg.backend, threads, opts.wasmDir);
+    const { plan, note: parallelNote } = planParallel(cfg, backendInfo, threads, opts.wasmDir);
+    const info = { ...backendInfo, note: backendInfo.note ? `${backendInfo.note}; ${parallelNote}` : parallelNote };
     emit({ type: 'backend', t: Date.now(), ...info });
     onLog(`backend: ${info.name} ${info.version}, ${info.threads} thread(s)${info.simd ? ', SIMD' : ''}${info.note ? ` (${info.note})` : ''}`);
     const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
@@ -154,6 +158,7 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
       emit,
       log: onLog,
       shouldStop: () => opts.signal?.aborted === true || stopRequested(runDir),
+      parallel: plan,
     });
     if (status === 'finished' && opts.summary !== false) {
       const rows = await evaluateQuick({ runDir, cfg, data, log: onLog });

@@ -49,19 +49,35 @@ export class Trainer {
    * Returns the loss and the pre-clip gradient norm; the weights are not touched when either is not finite.
    */
   trainStep(lossFn: () => tf.Scalar): { loss: number; gradNorm: number; lr: number } {
+    const { loss, grads } = this.computeGradients(lossFn);
+    return this.applyGradients(grads, loss);
+  }
+
+  /** Loss and gradients of `lossFn` with respect to the trained net's parameters, keyed by parameter name. */
+  computeGradients(lossFn: () => tf.Scalar): { loss: number; grads: Map<string, tf.Tensor> } {
     const vars = this.net.params.list();
-    const lr = learningRate(this.cfg, this.step);
     const { value, grads } = tf.variableGrads(
       lossFn,
       vars.map((v) => v.variable),
     );
     const loss = value.dataSync()[0];
-    const normT = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))));
+    value.dispose();
+    return { loss, grads: new Map(vars.map(({ name, variable }) => [name, grads[variable.name]])) };
+  }
+
+  /**
+   * The update of one step from its gradients (keyed by parameter name; disposed here) and loss: clipping,
+   * Adam, EMA, step count. The weights are not touched when the loss or the gradient norm is not finite.
+   */
+  applyGradients(grads: Map<string, tf.Tensor>, loss: number): { loss: number; gradNorm: number; lr: number } {
+    const vars = this.net.params.list();
+    const lr = learningRate(this.cfg, this.step);
+    for (const { name } of vars) if (!grads.has(name)) throw new Error(`applyGradients: no gradient for parameter ${name}`);
+    const normT = tf.tidy(() => tf.sqrt(tf.addN(vars.map(({ name }) => tf.sum(tf.square(grads.get(name)!))))));
     const gradNorm = normT.dataSync()[0];
     normT.dispose();
-    value.dispose();
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      tf.dispose(grads);
+      tf.dispose([...grads.values()]);
       return { loss, gradNorm, lr };
     }
     const scale = gradNorm > this.cfg.clip ? this.cfg.clip / gradNorm : 1;
@@ -71,7 +87,7 @@ export class Trainer {
     const emaDecay = Math.min(this.cfg.ema, (1 + t) / (10 + t));
     tf.tidy(() => {
       for (const { name, variable } of vars) {
-        const g = tf.mul(grads[variable.name], scale);
+        const g = tf.mul(grads.get(name)!, scale);
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
         const m1 = tf.add(tf.mul(m, B1), tf.mul(g, 1 - B1));
@@ -84,7 +100,7 @@ export class Trainer {
         if (e) e.assign(tf.add(tf.mul(e, emaDecay), tf.mul(variable, 1 - emaDecay)));
       }
     });
-    tf.dispose(grads);
+    tf.dispose([...grads.values()]);
     this.step = t;
     return { loss, gradNorm, lr };
   }

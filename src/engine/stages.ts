@@ -7,16 +7,18 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readCheckpoint, readCheckpointHeader, writeCheckpoint } from './checkpoint';
 import { ResolvedConfig, units as unitList } from './config';
-import { Dataset, sampleBatch } from './data';
-import { coefs, ddimStep, diffuse, distillTarget, predictions, truncatedSnrWeights, weightedMse } from './diffusion';
+import { Dataset } from './data';
 import { RunEvent, StageName } from './events';
 import { gridOfScatters, imageGridPng } from './io/png';
-import { buildNet, Net } from './nn/net';
+import { Net } from './nn/net';
 import { loadEvalWeights, Trainer } from './optim';
 import { Rng, RngState } from './rng';
 import { listCheckpoints, stepFileName, unitDir } from './runfolder';
-import { denoise, Denoiser, guidedX, sample } from './sample';
-import { logSnr } from './schedule';
+import { ParallelGradients, ParallelPlan } from './parallel';
+import { Denoiser, sample } from './sample';
+import { buildStepLoss, drawBatch, LossSpec, netForUnit } from './train_loss';
+
+export { netForUnit };
 
 export interface StageContext {
   runDir: string;
@@ -27,6 +29,8 @@ export interface StageContext {
   log: (line: string) => void;
   /** True when the run should save and stop (abort signal or stop.request). */
   shouldStop: () => boolean;
+  /** Data-parallel workers for the training steps (see parallel.ts); absent = train in this process. */
+  parallel?: ParallelPlan;
 }
 
 export interface UnitDef {
@@ -39,11 +43,6 @@ export interface UnitDef {
 export class TrainingDiverged extends Error {}
 
 const now = () => Date.now();
-
-/** The network a unit trains: the teacher takes no w; every student does. */
-export function netForUnit(cfg: ResolvedConfig, data: Pick<Dataset, 'shape' | 'numClasses'>, stage: StageName): Net {
-  return buildNet({ model: cfg.model, exampleShape: data.shape, numClasses: data.numClasses, withW: stage !== 'teacher', seed: cfg.seed });
-}
 
 /** The newest checkpoint of a unit that reads back intact; corrupt ones are reported and skipped. */
 export function latestValidCheckpoint(
@@ -65,22 +64,16 @@ export function latestValidCheckpoint(
 }
 
 /** Loads the frozen network a unit distils from: the EMA weights of the previous unit's final checkpoint. */
-function loadFrozen(ctx: StageContext, prevUnit: string, stage: StageName): Net {
+function loadFrozen(ctx: StageContext, prevUnit: string, stage: StageName): { net: Net; file: string } {
   const ck = latestValidCheckpoint(ctx.runDir, prevUnit, ctx.log);
   if (!ck || !ck.header.final) throw new Error(`${prevUnit} has no final checkpoint in ${ctx.runDir}; it must finish before the next stage`);
   const net = netForUnit(ctx.cfg, ctx.data, stage);
   loadEvalWeights(net, ck.arrays, ck.file);
-  return net;
+  return { net, file: ck.file };
 }
 
 function stageConfig(cfg: ResolvedConfig, stage: StageName) {
   return cfg[stage];
-}
-
-function gather(ds: Dataset, rng: Rng, batch: number): { x: Float32Array; labels: Int32Array } {
-  const idx = new Int32Array(batch);
-  for (let i = 0; i < batch; i++) idx[i] = rng.int(ds.n);
-  return sampleBatch(ds, idx);
 }
 
 /** Classes shown as grid rows. */
@@ -189,75 +182,6 @@ function saveCheckpoint(ctx: StageContext, def: UnitDef, tr: Trainer, rng: RngSt
   }
 }
 
-/** Builds the per-step loss for a unit; the returned closure draws its batch from `rng` and returns a scalar. */
-function lossBuilder(
-  ctx: StageContext,
-  def: UnitDef,
-  student: Net,
-  frozen: Net | undefined,
-): (rng: Rng) => { lossFn: () => tf.Scalar; release: () => void } {
-  const cfg = ctx.cfg;
-  const param = cfg.model.parameterization;
-  const sched = cfg.diffusion;
-  const st = stageConfig(cfg, def.stage);
-  const ds = ctx.data;
-  const K = ds.numClasses;
-  const exShape = ds.shape;
-  const rank = exShape.length + 1;
-  const S: Denoiser = { net: student, param, schedule: sched };
-  const T: Denoiser | undefined = frozen && { net: frozen, param, schedule: sched };
-
-  return (rng: Rng) => {
-    const b = st.batch;
-    const { x, labels } = gather(ds, rng, b);
-    const shape = [b, ...exShape];
-    const eps = rng.normals(x.length);
-    const w = new Float32Array(b);
-    const t = new Float32Array(b);
-    const cls = Int32Array.from(labels);
-    let lambdaT: Float32Array;
-    if (def.stage === 'teacher') {
-      for (let i = 0; i < b; i++) if (rng.uniform() < sched.pUncond) cls[i] = K;
-      for (let i = 0; i < b; i++) t[i] = rng.uniform();
-      lambdaT = Float32Array.from(t, (v) => logSnr(v, sched));
-    } else if (def.stage === 'guided') {
-      for (let i = 0; i < b; i++) w[i] = cfg.guidance.wMin + (cfg.guidance.wMax - cfg.guidance.wMin) * rng.uniform();
-      for (let i = 0; i < b; i++) t[i] = rng.uniform();
-      lambdaT = Float32Array.from(t, (v) => logSnr(v, sched));
-    } else {
-      const ns = def.toSteps!;
-      for (let i = 0; i < b; i++) w[i] = cfg.guidance.wMin + (cfg.guidance.wMax - cfg.guidance.wMin) * rng.uniform();
-      for (let i = 0; i < b; i++) t[i] = (1 + rng.int(ns)) / ns;
-      lambdaT = Float32Array.from(t, (v) => logSnr(v, sched));
-    }
-    const weights = truncatedSnrWeights(lambdaT);
-
-    // Targets are computed outside the gradient tape (teacher frozen).
-    const { z, target } = tf.tidy(() => {
-      const xT = tf.tensor(x, shape);
-      const epsT = tf.tensor(eps, shape);
-      const z = diffuse({ x: xT, eps: epsT, c: coefs(lambdaT, rank) });
-      if (def.stage === 'teacher') return { z, target: xT };
-      if (def.stage === 'guided') return { z, target: guidedX(T!, { z, lambdas: lambdaT, classes: cls, w }) };
-      const ns = def.toSteps!;
-      const lam1 = Float32Array.from(t, (v) => logSnr(v - 0.5 / ns, sched));
-      const last = Array.from(t, (v) => Math.abs(v - 1 / ns) < 1e-9);
-      const lam2 = Float32Array.from(t, (v, i) => (last[i] ? sched.logSnrMax : logSnr(v - 1 / ns, sched)));
-      const x1 = denoise(T!, { z, lambdas: lambdaT, classes: cls, w }).x;
-      const z1 = ddimStep({ z, x: x1, lambdaT, lambdaS: lam1 });
-      const x2 = denoise(T!, { z: z1, lambdas: lam1, classes: cls, w }).x;
-      const z2 = ddimStep({ z: z1, x: x2, lambdaT: lam1, lambdaS: lam2, toZero: last });
-      return { z, target: distillTarget({ zT: z, zT2: z2, xAtMid: x2, lambdaT, lambdaT2: lam2, lastStep: last }) };
-    });
-    const lossFn = () => {
-      const out = student.apply(z, tf.tensor1d(lambdaT), tf.tensor1d(cls, 'int32'), def.stage === 'teacher' ? undefined : tf.tensor1d(w));
-      const { x: xhat } = predictions({ out, z, c: coefs(lambdaT, rank), param: S.param });
-      return weightedMse({ pred: xhat, target, weights });
-    };
-    return { lossFn, release: () => tf.dispose([z, target]) };
-  };
-}
-
 /**
  * Trains one unit to completion or until asked to stop. Returns 'stopped' when it saved and stopped early.
  */
@@ -266,8 +190,11 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
   const st = stageConfig(cfg, def.stage);
   const total = st.steps;
   const student = netForUnit(cfg, ctx.data, def.stage);
-  const frozen = def.stage === 'teacher' ? undefined : loadFrozen(ctx, prevUnit!, def.stage === 'guided' ? 'teacher' : 'progressive');
+  const frozenStage: StageName = def.stage === 'guided' ? 'teacher' : 'progressive';
+  const frozenCk = def.stage === 'teacher' ? undefined : loadFrozen(ctx, prevUnit!, frozenStage);
+  const frozen = frozenCk?.net;
   const trainer = new Trainer(student, { lr: st.lr, warmup: st.warmup, anneal: st.anneal, clip: st.clip, ema: st.ema, totalSteps: total });
+  let workers: ParallelGradients | undefined;
   try {
     let rng = new Rng(cfg.seed, `train-${def.unit}`);
     const resume = latestValidCheckpoint(ctx.runDir, def.unit, (m) => {
@@ -324,7 +251,36 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
       }
     };
     if (trainer.step === 0 && def.stage === 'teacher') await grid(0);
-    const makeLoss = lossBuilder(ctx, def, student, frozen);
+    const spec: LossSpec = { stage: def.stage, toSteps: def.toSteps, exampleShape: ctx.data.shape };
+    if (ctx.parallel) {
+      workers = await ParallelGradients.start(ctx.parallel, {
+        cfg,
+        spec,
+        numClasses: ctx.data.numClasses,
+        frozen: frozenCk && { file: frozenCk.file, stage: frozenStage },
+      });
+      ctx.log(`${def.unit}: data-parallel on ${workers.workers} workers`);
+    }
+    // One step: the batch is drawn here in every mode (same Rng calls); its loss and gradients come from
+    // this process or from the workers' shards; the Trainer applies the update.
+    const trainOne = async (): Promise<{ loss: number; lr: number }> => {
+      const inp = drawBatch(cfg, ctx.data, spec, st.batch, rng);
+      if (workers) {
+        let g: Awaited<ReturnType<ParallelGradients['gradients']>>;
+        try {
+          g = await workers.gradients(student, inp);
+        } catch (e) {
+          throw new Error(`${def.unit}: a data-parallel training worker failed at step ${trainer.step + 1}: ${(e as Error).message}`);
+        }
+        return trainer.applyGradients(g.grads, g.loss);
+      }
+      const { lossFn, release } = buildStepLoss(cfg, spec, student, frozen, inp);
+      try {
+        return trainer.trainStep(lossFn);
+      } finally {
+        release();
+      }
+    };
     let windowStart = performance.now();
     let windowSteps = 0;
     while (trainer.step < total) {
@@ -333,14 +289,7 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
         ctx.log(`${def.unit}: stopped at step ${trainer.step}/${total}; checkpoint saved`);
         return 'stopped';
       }
-      const { lossFn, release } = makeLoss(rng);
-      let result: { loss: number; lr: number };
-      try {
-        result = trainer.trainStep(lossFn);
-      } finally {
-        release();
-      }
-      const { loss, lr } = result;
+      const { loss, lr } = await trainOne();
       if (!Number.isFinite(loss)) {
         const good = listCheckpoints(ctx.runDir, def.unit).pop();
         const msg =
@@ -366,6 +315,7 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
     ctx.emit({ type: 'stage_end', t: now(), unit: def.unit, step: total, seconds: (now() - t0) / 1000 });
     return 'finished';
   } finally {
+    await workers?.close();
     trainer.dispose();
     student.dispose();
     frozen?.dispose();

@@ -51,9 +51,10 @@ export interface DataParallelOptions {
   workerScript?: string;
 }
 
-type Msg = { type: string; [k: string]: unknown };
+export type Msg = { type: string; [k: string]: unknown };
 
-class WorkerHandle {
+/** Request/reply over one worker; a worker error, crash or non-zero exit rejects every pending and later request. */
+export class WorkerHandle {
   private waiting: Array<{ type: string; resolve: (m: Msg) => void; reject: (e: Error) => void }> = [];
   private failed: Error | null = null;
   constructor(readonly worker: Worker) {
@@ -86,6 +87,13 @@ function defaultWorkerScript(): string {
   throw new Error(`data_parallel_worker.{js,ts} not found next to ${__dirname}; pass workerScript`);
 }
 
+/** Starts a worker thread on `script`; a .ts script (running from source under tsx) gets tsx's CommonJS hooks too. */
+export function spawnWorker(script: string): Worker {
+  return script.endsWith('.ts')
+    ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true })
+    : new Worker(script);
+}
+
 export class DataParallelTrainer {
   private constructor(private readonly handles: WorkerHandle[], readonly paramSizes: number[],
     readonly backends: BackendInfo[]) {}
@@ -97,10 +105,7 @@ export class DataParallelTrainer {
     const n = Math.max(1, opts.workers ?? (osAny.availableParallelism ? osAny.availableParallelism() : os.cpus().length));
     const script = opts.workerScript ?? defaultWorkerScript();
     // A .ts worker (running from source under tsx) needs tsx's CommonJS hooks inside the worker too.
-    const spawn = () => script.endsWith('.ts')
-      ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true })
-      : new Worker(script);
-    const handles = Array.from({ length: n }, () => new WorkerHandle(spawn()));
+    const handles = Array.from({ length: n }, () => new WorkerHandle(spawnWorker(script)));
     try {
       const ready = await Promise.all(handles.map((h, id) => h.request({
         type: 'init', id, module: opts.module, exportName: opts.exportName ?? 'createReplica', args: opts.args,

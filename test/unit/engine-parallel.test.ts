@@ -1,0 +1,173 @@
+/**
+ * Data-parallel training (src/engine/parallel.ts + train_worker.ts): 2 worker threads give the same losses
+ * and weights as one process up to float rounding, exact resume holds, nothing leaks, a dead worker is a
+ * clear error, and `parallel: "auto"` picks the mode as documented.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { createRun, ensureBackend, loadRunConfig, runStages } from '../../src/engine';
+import { readCheckpoint } from '../../src/engine/checkpoint';
+import { configHash, loadConfigFile } from '../../src/engine/config';
+import { loadDataset } from '../../src/engine/data';
+import { BackendEvent, LossEvent, RunEvent } from '../../src/engine/events';
+import { Trainer } from '../../src/engine/optim';
+import { ParallelGradients, planParallel } from '../../src/engine/parallel';
+import { listCheckpoints, readEvents } from '../../src/engine/runfolder';
+import { Rng } from '../../src/engine/rng';
+import { drawBatch, netForUnit } from '../../src/engine/train_loss';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-parallel-'));
+
+const toy = {
+  seed: 5,
+  backend: 'wasm',
+  threads: 2,
+  data: { kind: 'toy2d', shape: 'moons', n: 1024 },
+  model: { kind: 'mlp', hidden: 32, depth: 2, embedDim: 16 },
+  teacher: { steps: 5, batch: 33, lr: 0.003, warmup: 2, ema: 0.9 },
+  guided: { steps: 5, batch: 33, lr: 0.001 },
+  progressive: { n0: 4, targetSteps: 2, steps: 5, batch: 33, lr: 0.001 },
+  sampling: { interval: 0, teacherSteps: 4 },
+  checkpoint: { interval: 100, keep: 1 },
+  log: { interval: 1 },
+};
+const unet = {
+  ...toy,
+  data: { kind: 'mnist', imageSize: 8 },
+  model: { kind: 'unet', channels: [8, 16], blocksPerLevel: 1, groups: 4, embedDim: 16 },
+  teacher: { steps: 5, batch: 6, lr: 0.003, warmup: 2, ema: 0.9 },
+  guided: { steps: 3, batch: 6, lr: 0.001 },
+  progressive: { n0: 4, targetSteps: 2, steps: 3, batch: 6, lr: 0.001 },
+  sampling: { interval: 0, teacherSteps: 2, perClass: 1, classes: [0, 1] },
+};
+
+function writeConfig(name: string, cfg: Record<string, unknown>): string {
+  const file = path.join(tmp, `${name}.distill.json`);
+  fs.writeFileSync(file, JSON.stringify({ name, ...cfg }, null, 2));
+  return file;
+}
+
+const lossEvents = (events: RunEvent[]) => events.filter((e): e is LossEvent => e.type === 'loss');
+
+async function run(name: string, cfg: Record<string, unknown>): Promise<string> {
+  const runDir = await createRun({ configPath: writeConfig(name, cfg), runsDir: tmp, name });
+  assert.equal(await runStages({ runDir, summary: false }), 'finished');
+  return runDir;
+}
+
+function assertSameRun(a: string, b: string): void {
+  const la = lossEvents(readEvents(a).events);
+  const lb = lossEvents(readEvents(b).events);
+  assert.deepEqual(
+    lb.map((e) => `${e.unit}@${e.step}`),
+    la.map((e) => `${e.unit}@${e.step}`),
+  );
+  for (let i = 0; i < la.length; i++) {
+    const rel = Math.abs(la[i].loss - lb[i].loss) / Math.max(Math.abs(la[i].loss), 1e-12);
+    assert.ok(rel < 1e-4, `${la[i].unit}@${la[i].step}: loss ${la[i].loss} (1 process) vs ${lb[i].loss} (2 workers)`);
+  }
+  for (const unit of new Set(la.map((e) => e.unit))) {
+    const wa = readCheckpoint(path.join(a, listCheckpoints(a, unit).pop()!.file)).arrays;
+    const wb = readCheckpoint(path.join(b, listCheckpoints(b, unit).pop()!.file)).arrays;
+    for (const [name, x] of wa) {
+      const y = wb.get(name)!.data;
+      for (let i = 0; i < x.data.length; i++) {
+        assert.ok(Math.abs(x.data[i] - y[i]) <= 1e-4 * Math.max(1, Math.abs(x.data[i])), `${unit} ${name}[${i}]: ${x.data[i]} vs ${y[i]}`);
+      }
+    }
+  }
+}
+
+const backendNote = (runDir: string) => (readEvents(runDir).events.find((e) => e.type === 'backend') as BackendEvent).note ?? '';
+
+before(async () => {
+  await ensureBackend('wasm', 1);
+});
+
+describe('data-parallel training', () => {
+  it('toy MLP, all three stages: 2 workers match 1 process (losses and weights within 1e-4)', async () => {
+    const one = await run('toy-one', { ...toy, parallel: 'threads' });
+    const two = await run('toy-two', { ...toy, parallel: 'workers' });
+    assert.match(backendNote(one), /training in this process/);
+    assert.match(backendNote(two), /data-parallel on 2 worker threads/);
+    assertSameRun(one, two);
+  });
+
+  it('tiny U-Net, all three stages: 2 workers match 1 process', async () => {
+    const one = await run('unet-one', { ...unet, parallel: 'threads' });
+    const two = await run('unet-two', { ...unet, parallel: 'workers' });
+    assertSameRun(one, two);
+  });
+
+  it('is deterministic and resumes exactly: a run stopped mid-teacher and mid-progressive reproduces the uninterrupted losses', async () => {
+    const cfg = { ...toy, parallel: 'workers', teacher: { ...toy.teacher, steps: 30 }, guided: { ...toy.guided, steps: 10 }, progressive: { ...toy.progressive, steps: 12 }, checkpoint: { interval: 5, keep: 2 } };
+    const file = writeConfig('dp-resume', cfg);
+    const straight = await createRun({ configPath: file, runsDir: tmp, name: 'dp-straight' });
+    await runStages({ runDir: straight, summary: false });
+    const again = await createRun({ configPath: file, runsDir: tmp, name: 'dp-again' });
+    await runStages({ runDir: again, summary: false });
+    const broken = await createRun({ configPath: file, runsDir: tmp, name: 'dp-broken' });
+    for (const stopAt of ['teacher@17', 'progressive-4-2@7']) {
+      const ac = new AbortController();
+      const r = await runStages({
+        runDir: broken,
+        summary: false,
+        signal: ac.signal,
+        onEvent: (e) => {
+          if (e.type === 'loss' && `${e.unit}@${e.step}` === stopAt) ac.abort();
+        },
+      });
+      assert.equal(r, 'stopped');
+    }
+    assert.equal(await runStages({ runDir: broken, summary: false }), 'finished');
+    const losses = (d: string) => lossEvents(readEvents(d).events).map((e) => `${e.unit}@${e.step}:${e.loss}`);
+    assert.equal(losses(straight).length, 30 + 10 + 12);
+    assert.deepEqual(losses(again), losses(straight));
+    assert.deepEqual(losses(broken), losses(straight));
+  });
+
+  it('does not leak tensors in the main thread or the workers, and a dead worker is a clear error', async () => {
+    const file = writeConfig('dp-leak', { ...unet, parallel: 'workers' });
+    const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'dp-leak' });
+    const cfg = loadRunConfig(runDir);
+    const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
+    const spec = { stage: 'teacher' as const, exampleShape: data.shape };
+    const net = netForUnit(cfg, data, 'teacher');
+    const trainer = new Trainer(net, { lr: 1e-3, warmup: 0, anneal: false, clip: 1, ema: 0.9, totalSteps: 100 });
+    const rng = new Rng(1, 'leak');
+    const pg = await ParallelGradients.start({ workers: 2, backend: 'wasm' }, { cfg, spec, numClasses: data.numClasses });
+    try {
+      const counts: { main: number; workers: number[] }[] = [];
+      for (let i = 0; i < 12; i++) {
+        const g = await pg.gradients(net, drawBatch(cfg, data, spec, 6, rng));
+        trainer.applyGradients(g.grads, g.loss);
+        if (i === 2 || i === 11) counts.push({ main: tf.memory().numTensors, workers: pg.workerTensors });
+      }
+      assert.deepEqual(counts[1], counts[0]);
+      await (pg as unknown as { handles: { worker: { terminate(): Promise<number> } }[] }).handles[1].worker.terminate();
+      await assert.rejects(pg.gradients(net, drawBatch(cfg, data, spec, 6, rng)), /worker exited/);
+    } finally {
+      await pg.close();
+      trainer.dispose();
+      net.dispose();
+    }
+  });
+
+  it('parallel "auto": workers for wasm with threads > 1 and batch ≥ 2 × threads; the default keeps old config hashes', async () => {
+    const cfg = loadConfigFile(writeConfig('plan', toy));
+    const wasm = { name: 'wasm', version: '', threads: 2, simd: true };
+    assert.equal(planParallel({ ...cfg, parallel: 'auto' }, wasm, 2).plan?.workers, 2);
+    assert.equal(planParallel({ ...cfg, parallel: 'auto' }, wasm, 1).plan, undefined);
+    assert.equal(planParallel({ ...cfg, parallel: 'auto' }, wasm, 32).plan, undefined);
+    assert.equal(planParallel({ ...cfg, parallel: 'auto' }, { ...wasm, name: 'tensorflow' }, 2).plan, undefined);
+    assert.equal(planParallel({ ...cfg, parallel: 'threads' }, wasm, 2).plan, undefined);
+    assert.throws(() => planParallel({ ...cfg, parallel: 'workers' }, { ...wasm, name: 'tensorflow' }, 2), /needs the wasm or cpu backend/);
+    const { parallel: _p, ...withoutField } = { ...cfg, parallel: 'auto' as const };
+    assert.equal(configHash({ ...cfg, parallel: 'auto' }), configHash(withoutField as typeof cfg));
+    assert.notEqual(configHash({ ...cfg, parallel: 'workers' }), configHash({ ...cfg, parallel: 'auto' }));
+  });
+});
