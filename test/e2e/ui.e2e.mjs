@@ -223,9 +223,15 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
       const q = parseProgress(await statusText(page));
       return q && (q.unit !== state.stoppedAt?.unit || q.step > (state.stoppedAt?.step ?? 0)) ? q : undefined;
     }, { timeout: 90_000 });
-    const row = await runRow(page);
-    lap(`  status bar: ${await statusText(page)}; tree row: ${row?.label}`);
-    if (!row || /stopped|failed/.test(row.label)) throw new Error(`tree row after resume: ${row?.label}`);
+    // The tree refreshes on a short debounce after the worker's events: poll it rather than read it once.
+    let lastRow;
+    const row = await poll('the tree row to show the resumed run as running', async () => {
+      lastRow = await runRow(page);
+      return lastRow && !/stopped|failed/.test(lastRow.label) ? lastRow : undefined;
+    }, { timeout: 15_000 }).catch(() => {
+      throw new Error(`tree row after resume: ${lastRow?.label}`);
+    });
+    lap(`  status bar: ${await statusText(page)}; tree row: ${row.label}`);
     state.resumed = p;
     await screenshot('resumed');
   });
@@ -306,10 +312,25 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
       }
       return undefined;
     };
-    const frame = await poll('the checkpoint preview webview (ready)', async () => {
+    const readyFrame = async () => {
       const f = await previewFrame();
       return f && await f.locator('body[data-ready="true"] #render').count() ? f : undefined;
-    }, { timeout: 60_000 });
+    };
+    // A tree refresh (the run's units finish and checkpoints appear while it trains) can re-render the row between
+    // mouse down and up, which swallows the click: click the checkpoint row again (found by its label) if no
+    // preview has appeared after a while.
+    let frame;
+    for (let attempt = 0; attempt < 4 && !frame; attempt++) {
+      if (attempt > 0) {
+        const again = rowsLoc.filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${label}$`) }) }).first();
+        lap(`  no preview yet: clicking "${label}" again (attempt ${attempt + 1})`);
+        await again.click().catch(() => {});
+      }
+      frame = await poll('the checkpoint preview webview (ready)', readyFrame, { timeout: attempt < 3 ? 15_000 : 30_000 }).catch((e) => {
+        if (attempt === 3) throw e;
+        return undefined;
+      });
+    }
     lap(`  preview: ${(await frame.locator('header').innerText()).replace(/\s+/g, ' ')}`);
     await screenshot('preview-opened');
     await frame.locator('#render').click();
