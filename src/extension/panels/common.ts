@@ -1,6 +1,7 @@
 /** Pieces shared by the two panels: webview options, HTML, path keys. */
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { asHostToWebview, asWebviewToHost, HostToWebview, WebviewToHost } from '../../protocol';
 import { buildWebviewHtml, makeNonce } from './html';
 
 /** Scripts on; resources only from the extension's bundles and media, and the run folder (sample PNGs). */
@@ -28,4 +29,23 @@ export function runKey(runDir: string | undefined): string {
 
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Posts a message only if it passes the same validator the webview applies (catches drift in the host's own data). */
+export function postValidated(webview: vscode.Webview, m: HostToWebview, warn: (s: string) => void, who: string): void {
+  if (!asHostToWebview(m)) {
+    warn(`${who}: not posting a malformed ${m.type} message`);
+    return;
+  }
+  void webview.postMessage(m);
+}
+
+/** Validates a message from a webview; a malformed one is dropped and logged. */
+export function receiveValidated(raw: unknown, warn: (s: string) => void, who: string): WebviewToHost | undefined {
+  const m = asWebviewToHost(raw);
+  if (!m) {
+    const type = typeof raw === 'object' && raw !== null ? String((raw as { type?: unknown }).type) : typeof raw;
+    warn(`${who}: dropped a malformed webview message (type ${type})`);
+  }
+  return m;
 }

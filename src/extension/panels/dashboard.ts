@@ -7,8 +7,8 @@
 import * as fs from 'fs';
 import * as vscode from 'vscode';
 import type { RunEvent } from '../../engine/events';
-import { asHostToWebview, asWebviewToHost, ConfigEntry, HostToWebview, RunView, WebviewToHost } from '../../protocol';
-import { errorText, panelHtml, runKey, webviewOptions } from './common';
+import { ConfigEntry, HostToWebview, RunView, WebviewToHost } from '../../protocol';
+import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './common';
 import { buildRunView, runName } from './runview';
 import type { PanelServices } from './services';
 import { RunEventFeed } from './tail';
@@ -151,21 +151,12 @@ export class DashboardPanel {
 
   private post(m: HostToWebview): void {
     if (this.disposed) return;
-    // Everything posted must pass the same validator the webview applies (catches drift in the host's own data).
-    if (!asHostToWebview(m)) {
-      this.services.log.warn(`dashboard: not posting a malformed ${m.type} message`);
-      return;
-    }
-    void this.panel.webview.postMessage(m);
+    postValidated(this.panel.webview, m, (s) => this.services.log.warn(s), 'dashboard');
   }
 
   private onMessage(raw: unknown): void {
-    const m = asWebviewToHost(raw);
-    if (!m) {
-      const type = typeof raw === 'object' && raw !== null ? String((raw as { type?: unknown }).type) : typeof raw;
-      this.services.log.warn(`dashboard: dropped a malformed webview message (type ${type})`);
-      return;
-    }
+    const m = receiveValidated(raw, (s) => this.services.log.warn(s), 'dashboard');
+    if (!m) return;
     switch (m.type) {
       case 'ready':
         void this.sendInit();

@@ -6,8 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { readEvents } from '../../engine/runfolder';
-import { asHostToWebview, asWebviewToHost, HostToWebview, SampleResult, SampleSpec, WebviewToHost } from '../../protocol';
-import { errorText, panelHtml, runKey, webviewOptions } from './common';
+import { HostToWebview, SampleResult, SampleSpec, WebviewToHost } from '../../protocol';
+import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './common';
 import { previewDefaults, PreviewDefaults, runName } from './runview';
 import type { PanelServices } from './services';
 
@@ -85,20 +85,12 @@ export class PreviewPanel {
 
   private post(m: HostToWebview): void {
     if (this.disposed) return;
-    if (!asHostToWebview(m)) {
-      this.services.log.warn(`preview: not posting a malformed ${m.type} message`);
-      return;
-    }
-    void this.panel.webview.postMessage(m);
+    postValidated(this.panel.webview, m, (s) => this.services.log.warn(s), 'preview');
   }
 
   private onMessage(raw: unknown): void {
-    const m = asWebviewToHost(raw);
-    if (!m) {
-      const type = typeof raw === 'object' && raw !== null ? String((raw as { type?: unknown }).type) : typeof raw;
-      this.services.log.warn(`preview: dropped a malformed webview message (type ${type})`);
-      return;
-    }
+    const m = receiveValidated(raw, (s) => this.services.log.warn(s), 'preview');
+    if (!m) return;
     switch (m.type) {
       case 'ready':
         // A (re)loaded webview has no request in flight.
