@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BackendChoice, BackendInfo, selectBackend } from './backend/select';
-import { planParallel } from './parallel';
+import { planParallel, wantsWorkers } from './parallel';
 import { readCheckpoint } from './checkpoint';
 import { configHash, loadConfigFile, resolveConfig, ResolvedConfig, units as unitList } from './config';
 import { Dataset, loadDataset } from './data';
@@ -40,12 +40,12 @@ let backendPromise: Promise<BackendInfo> | undefined;
 let backendKey = '';
 
 /** Selects the tfjs backend once per process (later calls with other options reuse the first choice). */
-export function ensureBackend(backend: BackendChoice, threads: number, wasmDir?: string): Promise<BackendInfo> {
-  const key = `${backend}/${threads}`;
+export function ensureBackend(backend: BackendChoice, threads: number, wasmDir?: string, wasmThreads?: number): Promise<BackendInfo> {
+  const key = `${backend}/${threads}/${wasmThreads ?? ''}`;
   tf.env().set('PROD', true); // no debug-mode checks or the cpu backend's banner
   if (!backendPromise) {
     backendKey = key;
-    backendPromise = selectBackend({ backend, threads: threads > 0 ? threads : undefined, wasmDir });
+    backendPromise = selectBackend({ backend, threads: threads > 0 ? threads : undefined, wasmDir, wasmThreads });
   } else if (key !== backendKey) {
     // tfjs has one global backend per process: keep the first (the caller is told through the backend event)
   }
@@ -138,9 +138,13 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
   try {
     emit({ type: 'run_start', t: Date.now(), pid: process.pid, host: os.hostname(), resumed, configHash: configHash(cfg) });
     const threads = opts.threads ?? cfg.threads;
-    const backendInfo = await ensureBackend(opts.backend ?? cfg.backend, threads, opts.wasmDir);
+    const choice = opts.backend ?? cfg.backend;
+    // When worker threads will compute the gradients, this thread only draws batches and applies updates:
+    // a single-threaded wasm (no pthread pool competing with the workers for the cores) is enough.
+    const backendInfo = await ensureBackend(choice, threads, opts.wasmDir, wantsWorkers(cfg, choice, threads) ? 1 : undefined);
     const { plan, note: parallelNote } = planParallel(cfg, backendInfo, threads, opts.wasmDir);
-    const info = { ...backendInfo, note: backendInfo.note ? `${backendInfo.note}; ${parallelNote}` : parallelNote };
+    // Threads = the cores training computes on (the workers, when data-parallel).
+    const info = { ...backendInfo, threads: plan ? plan.workers : backendInfo.threads, note: backendInfo.note ? `${backendInfo.note}; ${parallelNote}` : parallelNote };
     emit({ type: 'backend', t: Date.now(), ...info });
     onLog(`backend: ${info.name} ${info.version}, ${info.threads} thread(s)${info.simd ? ', SIMD' : ''}${info.note ? ` (${info.note})` : ''}`);
     const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });

@@ -31,27 +31,31 @@ function cores(): number {
   return Math.max(1, osAny.availableParallelism ? osAny.availableParallelism() : os.cpus().length);
 }
 
+type PlanConfig = Pick<ResolvedConfig, 'teacher' | 'guided' | 'progressive'> & { parallel?: ParallelMode };
+
 /**
- * Picks data-parallel workers or the (threaded) backend for a run. `auto`: workers when the backend is wasm,
- * more than one thread is asked for (threads 0 = cores) and every stage's batch is at least 2 × threads.
+ * Whether training would run data-parallel on backend `name` ('wasm', 'cpu', 'tensorflow', or 'auto' before
+ * selection, taken as wasm) with `threads` (0 = cores): `workers` always; `auto` when the backend is wasm,
+ * more than one thread is asked for and every stage's batch is at least 2 × threads.
  */
-export function planParallel(
-  cfg: Pick<ResolvedConfig, 'teacher' | 'guided' | 'progressive'> & { parallel?: ParallelMode },
-  info: BackendInfo,
-  threads: number,
-  wasmDir?: string,
-): { plan: ParallelPlan | undefined; note: string } {
+export function wantsWorkers(cfg: PlanConfig, name: string, threads: number): boolean {
   const n = threads > 0 ? threads : cores();
   const mode = cfg.parallel ?? 'auto';
-  const batches = [cfg.teacher, cfg.guided, cfg.progressive].map((s: StageConfig) => s.batch);
-  const minBatch = Math.min(...batches);
-  let use: boolean;
-  if (mode === 'workers') {
-    if (info.name !== 'wasm' && info.name !== 'cpu') throw new Error(`parallel: "workers" needs the wasm or cpu backend (the backend is ${info.name})`);
-    use = true;
-  } else if (mode === 'threads') use = false;
-  else use = info.name === 'wasm' && n > 1 && minBatch >= 2 * n;
-  if (!use) {
+  if (mode === 'workers') return true;
+  if (mode === 'threads') return false;
+  const minBatch = Math.min(...[cfg.teacher, cfg.guided, cfg.progressive].map((s: StageConfig) => s.batch));
+  return (name === 'wasm' || name === 'auto') && n > 1 && minBatch >= 2 * n;
+}
+
+/** Picks data-parallel workers or the (threaded) backend for a run; see `wantsWorkers`. */
+export function planParallel(cfg: PlanConfig, info: BackendInfo, threads: number, wasmDir?: string): { plan: ParallelPlan | undefined; note: string } {
+  const n = threads > 0 ? threads : cores();
+  const mode = cfg.parallel ?? 'auto';
+  if (mode === 'workers' && info.name !== 'wasm' && info.name !== 'cpu') {
+    throw new Error(`parallel: "workers" needs the wasm or cpu backend (the backend is ${info.name})`);
+  }
+  if (!wantsWorkers(cfg, info.name, threads)) {
+    const minBatch = Math.min(cfg.teacher.batch, cfg.guided.batch, cfg.progressive.batch);
     const why = mode === 'threads' ? 'parallel: "threads"' : info.name !== 'wasm' ? `backend ${info.name}` : n <= 1 ? '1 thread' : `batch ${minBatch} < 2 × ${n} threads`;
     return { plan: undefined, note: `training in this process (${why})` };
   }
@@ -86,22 +90,35 @@ export class ParallelGradients {
   static async start(
     plan: ParallelPlan,
     init: Omit<TrainWorkerInit, 'type' | 'id' | 'backend' | 'wasmDir'>,
-    { workerScript }: { workerScript?: string } = {},
+    { workerScript, startTimeoutMs = 120_000 }: { workerScript?: string; startTimeoutMs?: number } = {},
   ): Promise<ParallelGradients> {
     const script = workerScript ?? defaultWorkerScript();
     const handles = Array.from({ length: plan.workers }, () => new WorkerHandle(spawnWorker(script)));
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const ready = await Promise.all(
-        handles.map((h, id) =>
-          h.request({ ...init, type: 'init', id, backend: plan.backend, wasmDir: plan.wasmDir } satisfies TrainWorkerInit, 'ready'),
+      // A worker that neither answers nor fails (e.g. its wasm start-up hangs) must not stall the run forever.
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the data-parallel training workers did not start within ${Math.round(startTimeoutMs / 1000)} s`)),
+          startTimeoutMs,
+        );
+      });
+      const ready = await Promise.race([
+        Promise.all(
+          handles.map((h, id) =>
+            h.request({ ...init, type: 'init', id, backend: plan.backend, wasmDir: plan.wasmDir } satisfies TrainWorkerInit, 'ready'),
+          ),
         ),
-      );
+        timeout,
+      ]);
       const names = ready[0].names as string[];
       for (const r of ready) if ((r.names as string[]).join() !== names.join()) throw new Error('data-parallel workers disagree on the parameters');
       return new ParallelGradients(handles, names);
     } catch (e) {
       await Promise.all(handles.map((h) => h.worker.terminate()));
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

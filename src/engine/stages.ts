@@ -253,13 +253,20 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
     if (trainer.step === 0 && def.stage === 'teacher') await grid(0);
     const spec: LossSpec = { stage: def.stage, toSteps: def.toSteps, exampleShape: ctx.data.shape };
     if (ctx.parallel) {
-      workers = await ParallelGradients.start(ctx.parallel, {
-        cfg,
-        spec,
-        numClasses: ctx.data.numClasses,
-        frozen: frozenCk && { file: frozenCk.file, stage: frozenStage },
-      });
-      ctx.log(`${def.unit}: data-parallel on ${workers.workers} workers`);
+      try {
+        workers = await ParallelGradients.start(ctx.parallel, {
+          cfg,
+          spec,
+          numClasses: ctx.data.numClasses,
+          frozen: frozenCk && { file: frozenCk.file, stage: frozenStage },
+        });
+        ctx.log(`${def.unit}: data-parallel on ${workers.workers} workers`);
+      } catch (e) {
+        // Same maths in this process (results agree up to float rounding), only slower: keep training.
+        const m = `${def.unit}: data-parallel training could not start (${(e as Error).message}); training in this process instead`;
+        ctx.log(m);
+        ctx.emit({ type: 'error', t: now(), unit: def.unit, message: m });
+      }
     }
     // One step: the batch is drawn here in every mode (same Rng calls); its loss and gradients come from
     // this process or from the workers' shards; the Trainer applies the update.

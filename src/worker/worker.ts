@@ -166,7 +166,12 @@ process.on('message', (raw) => {
   }
   handle(msg);
 });
-process.on('disconnect', () => stopAll('the editor went away'));
+process.on('disconnect', () => {
+  stopAll('the editor went away');
+  // Nobody waits for this process any more: if the graceful stop (finish the step, save) does not end it
+  // within 30 s, something is stuck; leave rather than linger as an orphan. Checkpoints are written atomically.
+  setTimeout(() => process.exit(1), 30_000).unref();
+});
 process.on('SIGTERM', () => stopAll('SIGTERM'));
 process.on('SIGINT', () => stopAll('SIGINT'));
 

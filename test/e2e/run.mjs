@@ -24,8 +24,39 @@ const lap = (m) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)}s] 
 const results = { passed: [], failed: [] };
 const fail = (name, error) => { results.failed.push({ name, error }); lap(`FAIL ${name}: ${error}`); };
 
+/** Every file under `dir` (recursively) whose name satisfies `want`. */
+function findFiles(dir, want, out = []) {
+  let entries = [];
+  try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return out; }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) findFiles(p, want, out);
+    else if (want(e.name)) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * On failure, CI shows only this process's output: print the tails of the extension's log channel and of
+ * every run's events.jsonl, so a failure can be diagnosed from the CI log alone.
+ */
+function printDiagnostics() {
+  const tail = (file, n) => fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n);
+  const files = [
+    ...findFiles(path.join(OUT, 'vscode-logs'), (n) => n === 'Distill.log'),
+    ...findFiles(OUT, (n) => n === 'events.jsonl'),
+  ];
+  for (const f of files) {
+    console.log(`--- ${path.relative(OUT, f)} (last 40 lines)`);
+    for (const line of tail(f, 40)) console.log(`    ${line.length > 300 ? `${line.slice(0, 300)}…` : line}`);
+  }
+}
+
 function finish() {
   console.log('');
+  if (results.failed.length) {
+    try { printDiagnostics(); } catch (e) { console.log(`(diagnostics: ${e.message})`); }
+  }
   for (const f of results.failed) console.log(`FAIL: ${f.name}\n      ${String(f.error).split('\n').join('\n      ')}`);
   console.log(`artifacts: ${path.relative(process.cwd(), OUT) || OUT}`);
   console.log(`${results.passed.length} passed, ${results.failed.length} failed`);

@@ -6,6 +6,7 @@
 //
 // API: await runUiFlow({ baseUrl, serverLog, outDir }) -> { passed: [names], failed: [{name, error}] }
 // CLI: node test/e2e/ui.e2e.mjs [VSIX]   (starts and stops its own server; default VSIX: ./diffusion-distiller.vsix)
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -392,6 +393,11 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
         await page.screenshot({ path: png }).catch(() => {});
         if (serverLog && fs.existsSync(serverLog)) fs.copyFileSync(serverLog, path.join(outDir, 'server.log'));
         lap(`     screenshot ${png}${serverLog ? `, server log ${path.join(outDir, 'server.log')}` : ''}`);
+        // Which processes were busy (or idle) when it failed: tells a stuck worker from a slow machine.
+        try {
+          const ps = execFileSync('ps', ['-eo', 'pid,ppid,stat,etime,pcpu,rss,args', '--sort=-pcpu'], { encoding: 'utf8' });
+          lap(`     processes at failure:\n${ps.split('\n').slice(0, 16).map((l) => `       ${l.slice(0, 220)}`).join('\n')}`);
+        } catch { /* no ps */ }
       }
     }
   } finally {

@@ -15,7 +15,7 @@ import { configHash, loadConfigFile } from '../../src/engine/config';
 import { loadDataset } from '../../src/engine/data';
 import { BackendEvent, LossEvent, RunEvent } from '../../src/engine/events';
 import { Trainer } from '../../src/engine/optim';
-import { ParallelGradients, planParallel } from '../../src/engine/parallel';
+import { ParallelGradients, planParallel, wantsWorkers } from '../../src/engine/parallel';
 import { listCheckpoints, readEvents } from '../../src/engine/runfolder';
 import { Rng } from '../../src/engine/rng';
 import { drawBatch, netForUnit } from '../../src/engine/train_loss';
@@ -157,6 +157,22 @@ describe('data-parallel training', () => {
     }
   });
 
+  it('workers that never answer fail the start after the timeout (and are terminated) instead of stalling the run', async () => {
+    const silent = path.join(tmp, 'silent-worker.js');
+    fs.writeFileSync(silent, "require('worker_threads').parentPort.on('message', () => {});\n");
+    const cfg = loadConfigFile(writeConfig('silent', toy));
+    const t0 = Date.now();
+    await assert.rejects(
+      ParallelGradients.start(
+        { workers: 2, backend: 'wasm' },
+        { cfg, spec: { stage: 'teacher', toSteps: 0, exampleShape: [2] }, numClasses: 2 },
+        { workerScript: silent, startTimeoutMs: 500 },
+      ),
+      /did not start within 1 s/,
+    );
+    assert.ok(Date.now() - t0 < 10_000, 'rejected promptly');
+  });
+
   it('parallel "auto": workers for wasm with threads > 1 and batch ≥ 2 × threads; the default keeps old config hashes', async () => {
     const cfg = loadConfigFile(writeConfig('plan', toy));
     const wasm = { name: 'wasm', version: '', threads: 2, simd: true };
@@ -166,6 +182,12 @@ describe('data-parallel training', () => {
     assert.equal(planParallel({ ...cfg, parallel: 'auto' }, { ...wasm, name: 'tensorflow' }, 2).plan, undefined);
     assert.equal(planParallel({ ...cfg, parallel: 'threads' }, wasm, 2).plan, undefined);
     assert.throws(() => planParallel({ ...cfg, parallel: 'workers' }, { ...wasm, name: 'tensorflow' }, 2), /needs the wasm or cpu backend/);
+    // Decided before the backend starts too ('auto' backend counts as wasm), so the main thread of a
+    // data-parallel run can start wasm with one thread and no pthread pool.
+    assert.equal(wantsWorkers({ ...cfg, parallel: 'auto' }, 'auto', 2), true);
+    assert.equal(wantsWorkers({ ...cfg, parallel: 'auto' }, 'cpu', 2), false);
+    assert.equal(wantsWorkers({ ...cfg, parallel: 'auto' }, 'wasm', 1), false);
+    assert.equal(wantsWorkers({ ...cfg, parallel: 'workers' }, 'cpu', 1), true);
     const { parallel: _p, ...withoutField } = { ...cfg, parallel: 'auto' as const };
     assert.equal(configHash({ ...cfg, parallel: 'auto' }), configHash(withoutField as typeof cfg));
     assert.notEqual(configHash({ ...cfg, parallel: 'workers' }), configHash({ ...cfg, parallel: 'auto' }));

@@ -48,6 +48,11 @@ export interface SelectBackendOptions {
    * Default: `<dir of this module or bundle>/wasm` if it holds the .wasm files, else the installed package's dist/.
    */
   wasmDir?: string;
+  /**
+   * Threads for the wasm backend when it is the one chosen (default: `threads`). Data-parallel training
+   * asks for 1: its worker threads do the heavy work and the main thread then needs no pthread pool.
+   */
+  wasmThreads?: number;
 }
 
 const WASM_BINARY = 'tfjs-backend-wasm-simd.wasm';
@@ -200,11 +205,12 @@ async function selectCpu(note?: string): Promise<BackendInfo> {
  */
 export async function selectBackend(opts: SelectBackendOptions): Promise<BackendInfo> {
   const threads = opts.threads != null && opts.threads > 0 ? Math.floor(opts.threads) : defaultThreads();
+  const wasmThreads = opts.wasmThreads != null && opts.wasmThreads > 0 ? Math.floor(opts.wasmThreads) : threads;
   switch (opts.backend) {
     case 'tensorflow':
       return selectTensorflow(threads);
     case 'wasm':
-      return selectWasm(threads, opts.wasmDir);
+      return selectWasm(wasmThreads, opts.wasmDir);
     case 'cpu':
       return selectCpu();
     case 'auto': {
@@ -215,7 +221,7 @@ export async function selectBackend(opts: SelectBackendOptions): Promise<Backend
         skipped.push((e as Error).message.replace(/^backend 'tensorflow' unavailable \(/, '').replace(/\)\. Install.*$/s, ''));
       }
       try {
-        const info = await selectWasm(threads, opts.wasmDir);
+        const info = await selectWasm(wasmThreads, opts.wasmDir);
         return { ...info, note: `${info.note}; native TensorFlow not used: ${skipped.join('; ')}` };
       } catch (e) {
         skipped.push(`wasm: ${(e as Error).message}`);
