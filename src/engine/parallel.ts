@@ -90,7 +90,7 @@ export class ParallelGradients {
   static async start(
     plan: ParallelPlan,
     init: Omit<TrainWorkerInit, 'type' | 'id' | 'backend' | 'wasmDir'>,
-    { workerScript, startTimeoutMs = 120_000 }: { workerScript?: string; startTimeoutMs?: number } = {},
+    { workerScript, startTimeoutMs = 60_000 }: { workerScript?: string; startTimeoutMs?: number } = {},
   ): Promise<ParallelGradients> {
     const script = workerScript ?? defaultWorkerScript();
     const handles = Array.from({ length: plan.workers }, () => new WorkerHandle(spawnWorker(script)));

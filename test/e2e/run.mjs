@@ -52,8 +52,19 @@ function printDiagnostics() {
   }
 }
 
+/** `error` events in the test runs (e.g. a data-parallel start that fell back in-process): shown, not failed. */
+function printRunErrors() {
+  for (const f of findFiles(OUT, (n) => n === 'events.jsonl')) {
+    for (const line of fs.readFileSync(f, 'utf8').split('\n')) {
+      if (!line.includes('"type":"error"')) continue;
+      console.log(`note: error event in ${path.relative(OUT, f)}: ${line.slice(0, 400)}`);
+    }
+  }
+}
+
 function finish() {
   console.log('');
+  try { printRunErrors(); } catch (e) { console.log(`(run errors: ${e.message})`); }
   if (results.failed.length) {
     try { printDiagnostics(); } catch (e) { console.log(`(diagnostics: ${e.message})`); }
   }

@@ -175,7 +175,7 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
   });
 
   step('the status bar shows the run\'s step progress, and it advances', async () => {
-    const first = await poll('status bar "Distill: <unit> N/M"', async () => parseProgress(await statusText(page)), { timeout: 90_000 });
+    const first = await poll('status bar "Distill: <unit> N/M"', async () => parseProgress(await statusText(page)), { timeout: 150_000 });
     lap(`  status bar: ${await statusText(page)}`);
     const later = await poll(`the step to advance past ${first.step}`, async () => {
       const p = parseProgress(await statusText(page));
@@ -214,7 +214,7 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     await maybePickRun(page, lap);
     // The first progress shown after the resume must continue from the checkpoint saved at the stop,
     // not restart the unit from 0.
-    const resumedAt = await poll('progress of the resumed run in the status bar', async () => parseProgress(await statusText(page)), { timeout: 90_000 });
+    const resumedAt = await poll('progress of the resumed run in the status bar', async () => parseProgress(await statusText(page)), { timeout: 150_000 });
     lap(`  first progress after resume: ${JSON.stringify(resumedAt)} (stopped at ${JSON.stringify(state.stoppedAt)})`);
     if (!state.stoppedAt) throw new Error('the stopped run row showed no unit/step to resume from');
     if (resumedAt.unit === state.stoppedAt.unit && resumedAt.step < state.stoppedAt.step) {
