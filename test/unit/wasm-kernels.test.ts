@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/backend/select';
 import { groupNorm, groupNormComposite } from '../../src/engine/backend/group_norm';
+import { wasmKernelOptions } from '../../src/engine/backend/wasm/kernels';
 
 const TOL = 1e-4;
 
@@ -58,10 +59,18 @@ const CASES: Case[] = [
   { n: 2, h: 7, w: 6, ci: 9, co: 2, kh: 3, kw: 3, s: [1, 1], pad: 'same' },
   { n: 3, h: 8, w: 9, ci: 12, co: 3, kh: 5, kw: 3, s: [1, 1], pad: 'valid' },
   { n: 1, h: 6, w: 7, ci: 10, co: 1, kh: 3, kw: 2, s: [1, 1], pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
+  // GEMM filter gradient: padding larger than the kernel reach, asymmetric pads, 1×N / N×1 kernels, wide outputs
+  { n: 2, h: 5, w: 4, ci: 3, co: 9, kh: 2, kw: 2, s: [1, 1], pad: [[0, 0], [3, 1], [0, 2], [0, 0]] },
+  { n: 3, h: 1, w: 9, ci: 4, co: 16, kh: 1, kw: 5, s: [1, 1], pad: 'same' },
+  { n: 2, h: 9, w: 1, ci: 17, co: 8, kh: 4, kw: 1, s: [1, 1], pad: 'same' },
+  { n: 5, h: 3, w: 3, ci: 2, co: 3, kh: 3, kw: 3, s: [1, 1], pad: 'valid' },
+  { n: 1, h: 12, w: 10, ci: 33, co: 40, kh: 3, kw: 3, s: [1, 1], pad: 'same' },
 ];
 
-for (const [i, c] of CASES.entries()) {
-  test(`conv2d grads wasm == cpu #${i}: ${JSON.stringify(c)}`, async () => {
+// Stride-1 filter gradients take the GEMM-on-shifted-views path (wasm/filter_grad.ts) by default; every
+// case also runs with the XNNPACK-conv formulation (wasmKernelOptions.filterGrad = 'conv').
+for (const [i, c] of CASES.entries()) for (const filterGrad of ['gemm', 'conv'] as const) {
+  test(`conv2d grads wasm == cpu #${i} (filterGrad ${filterGrad}): ${JSON.stringify(c)}`, async () => {
     const out = tf.backend_util.computeConv2DInfo([c.n, c.h, c.w, c.ci], [c.kh, c.kw, c.ci, c.co], c.s, 1,
       c.pad as 'same', undefined, false, 'channelsLast');
     const xv = randn(c.n * c.h * c.w * c.ci, 11 + i);
@@ -80,7 +89,13 @@ for (const [i, c] of CASES.entries()) {
       return [dw, dx, ...g];
     };
     const want = await runOn('cpu', compute);
-    const got = await runOn('wasm', compute);
+    wasmKernelOptions.filterGrad = filterGrad;
+    let got: Float32Array[];
+    try {
+      got = await runOn('wasm', compute);
+    } finally {
+      wasmKernelOptions.filterGrad = 'gemm';
+    }
     assertClose(got[0], want[0], 'Conv2DBackpropFilter');
     assertClose(got[1], want[1], 'Conv2DBackpropInput');
     assertClose(got[2], want[2], 'grad x via tf.grads');
@@ -161,6 +176,27 @@ test('kernels composed of tf ops dispose their intermediates (tensors and wasm d
   assert.equal(tf.memory().numTensors, t0 + 2);
   assert.equal(backend.numDataIds(), d0 + 2);
   tf.dispose([dw, dx, x, dy, w]);
+});
+
+test('GEMM filter gradient stays correct when its allocations grow the wasm heap, and frees them', async () => {
+  await selectBackend({ backend: 'wasm', threads: 1 });
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  // Each call needs more scratch memory than anything before, so the heap grows inside the kernel.
+  for (const n of [8, 40, 120]) {
+    const xv = randn(n * 12 * 12 * 24, n), dyv = randn(n * 12 * 12 * 16, n + 1);
+    const compute = () => {
+      const x = tf.tensor4d(xv, [n, 12, 12, 24]), dy = tf.tensor4d(dyv, [n, 12, 12, 16]);
+      return [tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy },
+        { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 24, 16] } as unknown as tf.NamedAttrMap) as tf.Tensor];
+    };
+    const want = await runOn('cpu', compute);
+    await selectBackend({ backend: 'wasm', threads: 1 });
+    const t0 = tf.memory().numTensors, d0 = backend.numDataIds();
+    const got = await runOn('wasm', compute);
+    assert.equal(tf.memory().numTensors, t0);
+    assert.equal(backend.numDataIds(), d0);
+    assertClose(got[0], want[0], `n=${n}`);
+  }
 });
 
 test('fused groupNorm on wasm stays correct when its output allocation grows the wasm heap', async () => {

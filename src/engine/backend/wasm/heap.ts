@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 export interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array; wasmMemory?: WebAssembly.Memory };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
 }
 
 export function f32View(backend: WasmBackendLike, t: tf.TensorInfo): Float32Array {

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dFilterGrad, conv2dInputGrad, ConvGeom } from './conv_grads';
 import { f32View, WasmBackendLike } from './heap';
+import { filterGradGemm } from './filter_grad';
 import { nearestResizeAdjoint } from '../resize_grad';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
@@ -35,11 +36,20 @@ function asTensor<R extends tf.Rank>(t: tf.TensorInfo): tf.Tensor<R> {
   return tf.engine().makeTensorFromTensorInfo(t) as tf.Tensor<R>;
 }
 
-function conv2DBackpropFilter({ inputs, attrs }: KernelArgs): tf.TensorInfo {
+/** Implementation choices, for A/B measurements (bench/profile-step.ts --opt key=value). Defaults are the fastest measured. */
+export const wasmKernelOptions = {
+  /** 'gemm': stride-1 filter gradients as XNNPACK GEMMs on shifted views (filter_grad.ts); 'conv': as one XNNPACK conv (conv_grads.ts). */
+  filterGrad: 'gemm' as 'gemm' | 'conv',
+};
+
+function conv2DBackpropFilter({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
+  const filterShape = (attrs as tf.NamedAttrMap).filterShape as number[];
+  const g = convGeom((inputs.x as tf.TensorInfo).shape, filterShape, attrs as tf.NamedAttrMap);
+  if (wasmKernelOptions.filterGrad === 'gemm' && g.strideH === 1 && g.strideW === 1 && (inputs.x as tf.TensorInfo).dtype === 'float32' && (inputs.dy as tf.TensorInfo).dtype === 'float32') {
+    return filterGradGemm(backend as WasmBackendLike, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, g);
+  }
   const x = asTensor<tf.Rank.R4>(inputs.x as tf.TensorInfo);
   const dy = asTensor<tf.Rank.R4>(inputs.dy as tf.TensorInfo);
-  const filterShape = (attrs as tf.NamedAttrMap).filterShape as number[];
-  const g = convGeom(x.shape, filterShape, attrs as tf.NamedAttrMap);
   return conv2dFilterGrad(x, dy, g);
 }
 
