@@ -43,17 +43,9 @@ export function filterGradGemm(backend: WasmBackendLike, x: tf.TensorInfo, dy: t
   const dyGrid = backend.makeOutput([1, len, co], 'float32');
   const out = backend.makeOutput([kh, kw, ci, co], 'float32');
   try {
-    const xa = f32View(backend, x), xt = f32View(backend, xGrid);
+    const xt = f32View(backend, xGrid);
     xt.fill(0);
-    for (let b = 0; b < n; b++) {
-      for (let r = 0; r < h; r++) {
-        const src = (b * h + r) * w * ci, dst = pre + lead + b * imgLen + r * rowLen;
-        for (let c = 0; c < ci; c++) {
-          const d = dst + c * len;
-          for (let q = 0, s = src + c; q < w; q++, s += ci) xt[d + q] = xa[s];
-        }
-      }
-    }
+    toChannelMajorGrid(f32View(backend, x), xt, n, h, w, ci, pre + lead, imgLen, rowLen, len);
     const dya = f32View(backend, dy), dg = f32View(backend, dyGrid);
     dg.fill(0);
     const runLen = wo * co;
@@ -86,4 +78,33 @@ export function filterGradGemm(backend: WasmBackendLike, x: tf.TensorInfo, dy: t
     disposeInfo(backend, dyGrid);
   }
   return out;
+}
+
+/**
+ * xt[base + c·len + b·imgLen + r·rowLen + q] = xa[((b·h + r)·w + q)·ci + c]: NHWC → channel-major grid.
+ * Channels in blocks of 8 (fewer concurrent write streams: 64 rows of ~150 KB apart thrash the TLB),
+ * 4 at a time in the inner loop. ≈1–1.5 ns per element.
+ */
+export function toChannelMajorGrid(xa: Float32Array, xt: Float32Array, n: number, h: number, w: number, ci: number,
+  base: number, imgLen: number, rowLen: number, len: number): void {
+  const c4 = ci - (ci % 4);
+  for (let c0 = 0; c0 < ci; c0 += 8) {
+    const cEnd4 = Math.min(c0 + 8, c4), cEnd = Math.min(c0 + 8, ci);
+    for (let b = 0; b < n; b++) {
+      for (let r = 0; r < h; r++) {
+        const src = (b * h + r) * w * ci, dst = base + b * imgLen + r * rowLen;
+        let c = c0;
+        for (; c < cEnd4; c += 4) {
+          const d0 = dst + c * len, d1 = d0 + len, d2 = d1 + len, d3 = d2 + len;
+          for (let q = 0, s = src + c; q < w; q++, s += ci) {
+            xt[d0 + q] = xa[s]; xt[d1 + q] = xa[s + 1]; xt[d2 + q] = xa[s + 2]; xt[d3 + q] = xa[s + 3];
+          }
+        }
+        for (; c < cEnd; c++) {
+          const d = dst + c * len;
+          for (let q = 0, s = src + c; q < w; q++, s += ci) xt[d + q] = xa[s];
+        }
+      }
+    }
+  }
 }
