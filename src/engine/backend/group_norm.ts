@@ -56,6 +56,64 @@ function checkShapes(x: tf.TensorInfo, groups: number): [number, number, number,
   return [n, h * w, c, c / groups];
 }
 
+/**
+ * Per-channel sums over the hw pixels of one sample (rows of c floats starting at `base`), 4 channels at a
+ * time so the accumulators stay in registers: s1[k] = Σ a[p,k], s2[k] = Σ a[p,k]·b[p,k].
+ */
+function channelSums(a: Float32Array, b: Float32Array, base: number, hw: number, c: number, s1: Float64Array, s2: Float64Array): void {
+  const end = base + hw * c;
+  let k = 0;
+  for (; k + 4 <= c; k += 4) {
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    for (let o = base + k; o < end; o += c) {
+      const u0 = a[o], u1 = a[o + 1], u2 = a[o + 2], u3 = a[o + 3];
+      a0 += u0; a1 += u1; a2 += u2; a3 += u3;
+      b0 += u0 * b[o]; b1 += u1 * b[o + 1]; b2 += u2 * b[o + 2]; b3 += u3 * b[o + 3];
+    }
+    s1[k] = a0; s1[k + 1] = a1; s1[k + 2] = a2; s1[k + 3] = a3;
+    s2[k] = b0; s2[k + 1] = b1; s2[k + 2] = b2; s2[k + 3] = b3;
+  }
+  for (; k < c; k++) {
+    let a0 = 0, b0 = 0;
+    for (let o = base + k; o < end; o += c) { const u = a[o]; a0 += u; b0 += u * b[o]; }
+    s1[k] = a0; s2[k] = b0;
+  }
+}
+
+/** out[p,k] = a[p,k]·ca[k] + b[p,k]·cb[k] + cc[k] over one sample (b and cb may be null), 4 channels at a time. */
+function channelAffine(out: Float32Array, a: Float32Array, ca: Float64Array, b: Float32Array | null, cb: Float64Array | null,
+  cc: Float64Array, base: number, hw: number, c: number): void {
+  const end = base + hw * c;
+  let k = 0;
+  if (b && cb) {
+    for (; k + 4 <= c; k += 4) {
+      const a0 = ca[k], a1 = ca[k + 1], a2 = ca[k + 2], a3 = ca[k + 3];
+      const b0 = cb[k], b1 = cb[k + 1], b2 = cb[k + 2], b3 = cb[k + 3];
+      const c0 = cc[k], c1 = cc[k + 1], c2 = cc[k + 2], c3 = cc[k + 3];
+      for (let o = base + k; o < end; o += c) {
+        out[o] = a[o] * a0 + b[o] * b0 + c0; out[o + 1] = a[o + 1] * a1 + b[o + 1] * b1 + c1;
+        out[o + 2] = a[o + 2] * a2 + b[o + 2] * b2 + c2; out[o + 3] = a[o + 3] * a3 + b[o + 3] * b3 + c3;
+      }
+    }
+    for (; k < c; k++) {
+      const a0 = ca[k], b0 = cb[k], c0 = cc[k];
+      for (let o = base + k; o < end; o += c) out[o] = a[o] * a0 + b[o] * b0 + c0;
+    }
+  } else {
+    for (; k + 4 <= c; k += 4) {
+      const a0 = ca[k], a1 = ca[k + 1], a2 = ca[k + 2], a3 = ca[k + 3];
+      const c0 = cc[k], c1 = cc[k + 1], c2 = cc[k + 2], c3 = cc[k + 3];
+      for (let o = base + k; o < end; o += c) {
+        out[o] = a[o] * a0 + c0; out[o + 1] = a[o + 1] * a1 + c1; out[o + 2] = a[o + 2] * a2 + c2; out[o + 3] = a[o + 3] * a3 + c3;
+      }
+    }
+    for (; k < c; k++) {
+      const a0 = ca[k], c0 = cc[k];
+      for (let o = base + k; o < end; o += c) out[o] = a[o] * a0 + c0;
+    }
+  }
+}
+
 function forward(views: Views, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap): tf.TensorInfo[] {
   const groups = attrs.groups as number, eps = attrs.eps as number;
   const xi = inputs.x as tf.TensorInfo;
@@ -63,41 +121,38 @@ function forward(views: Views, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAtt
   const yInfo = views.out(xi.shape), meanInfo = views.out([n, groups]), rstdInfo = views.out([n, groups]);
   const x = views.f32(xi), gamma = views.f32(inputs.gamma as tf.TensorInfo), beta = views.f32(inputs.beta as tf.TensorInfo);
   const y = views.f32(yInfo), meanOut = views.f32(meanInfo), rstdOut = views.f32(rstdInfo);
-  const gOf = new Int32Array(c).map((_, k) => (k / cg) | 0);
-  const sum = new Float64Array(groups), sq = new Float64Array(groups);
-  const scale = new Float32Array(c), shift = new Float32Array(c);
+  const s1 = new Float64Array(c), s2 = new Float64Array(c);
+  const scale = new Float64Array(c), shift = new Float64Array(c);
   const m = hw * cg;
   for (let b = 0; b < n; b++) {
-    sum.fill(0); sq.fill(0);
     const base = b * hw * c;
-    for (let p = 0; p < hw; p++) {
-      let o = base + p * c;
-      for (let g = 0; g < groups; g++) {
-        let s1 = 0, s2 = 0;
-        for (const end = o + cg; o < end; o++) { const v = x[o]; s1 += v; s2 += v * v; }
-        sum[g] += s1; sq[g] += s2;
-      }
-    }
+    channelSums(x, x, base, hw, c, s1, s2);
     for (let g = 0; g < groups; g++) {
-      const mean = sum[g] / m;
-      const variance = Math.max(0, sq[g] / m - mean * mean);
+      let sum = 0, sq = 0;
+      for (let k = g * cg; k < (g + 1) * cg; k++) { sum += s1[k]; sq += s2[k]; }
+      const mean = sum / m;
+      const variance = Math.max(0, sq / m - mean * mean);
       meanOut[b * groups + g] = mean;
       rstdOut[b * groups + g] = 1 / Math.sqrt(variance + eps);
+      // y = x·scale + shift with scale = rstd·gamma, shift = beta − mean·rstd·gamma (rstd, mean as stored in float32)
+      for (let k = g * cg; k < (g + 1) * cg; k++) {
+        scale[k] = rstdOut[b * groups + g] * gamma[k];
+        shift[k] = beta[k] - meanOut[b * groups + g] * scale[k];
+      }
     }
-    // y = x·scale + shift with scale = rstd·gamma, shift = beta − mean·rstd·gamma
-    for (let k = 0; k < c; k++) {
-      const g = b * groups + gOf[k];
-      scale[k] = rstdOut[g] * gamma[k];
-      shift[k] = beta[k] - meanOut[g] * scale[k];
-    }
-    for (let p = 0; p < hw; p++) {
-      const o = base + p * c;
-      for (let k = 0; k < c; k++) y[o + k] = x[o + k] * scale[k] + shift[k];
-    }
+    channelAffine(y, x, scale, null, null, shift, base, hw, c);
   }
   return [yInfo, meanInfo, rstdInfo];
 }
 
+/**
+ * With xhat = (x − mean)·rstd per (sample, group) and per-channel sums over the sample's pixels
+ * S1[k] = Σ dy, S2[k] = Σ dy·x:
+ *   dbeta[k] += S1[k],  dgamma[k] += Σ dy·xhat = rstd·(S2[k] − mean·S1[k]),
+ *   A = mean_g(dy·gamma), B = mean_g(dy·gamma·xhat)  (means over the group's pixels and channels),
+ *   dx = rstd·(gamma·dy − A − xhat·B) = (rstd·gamma)·dy + (−rstd²·B)·x + rstd·(rstd·mean·B − A),
+ * so one pass of sums and one affine pass per sample.
+ */
 function backward(views: Views, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap): tf.TensorInfo[] {
   const groups = attrs.groups as number;
   const xi = inputs.x as tf.TensorInfo;
@@ -107,49 +162,28 @@ function backward(views: Views, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAt
   const gamma = views.f32(inputs.gamma as tf.TensorInfo);
   const meanA = views.f32(inputs.mean as tf.TensorInfo), rstdA = views.f32(inputs.rstd as tf.TensorInfo);
   const dx = views.f32(dxInfo), dgammaOut = views.f32(dgInfo), dbetaOut = views.f32(dbInfo);
-  const gOf = new Int32Array(c).map((_, k) => (k / cg) | 0);
   const dgamma = new Float64Array(c), dbeta = new Float64Array(c);
-  const A = new Float64Array(groups), B = new Float64Array(groups);
-  const mean = new Float32Array(c), rstd = new Float32Array(c);
-  const dgPart = new Float32Array(c), dbPart = new Float32Array(c);
+  const s1 = new Float64Array(c), s2 = new Float64Array(c);
+  const ca = new Float64Array(c), cb = new Float64Array(c), cc = new Float64Array(c);
   const m = hw * cg;
   for (let b = 0; b < n; b++) {
-    A.fill(0); B.fill(0);
-    for (let k = 0; k < c; k++) { mean[k] = meanA[b * groups + gOf[k]]; rstd[k] = rstdA[b * groups + gOf[k]]; }
     const base = b * hw * c;
-    // pass 1: parameter grads, group sums; dx holds dz·gamma for now. Accumulators are scalars per
-    // group and per-sample float32 partials per channel (no loop-carried memory dependencies).
-    dgPart.fill(0); dbPart.fill(0);
-    for (let p = 0; p < hw; p++) {
-      let o = base + p * c, k = 0;
-      for (let g = 0; g < groups; g++) {
-        let a = 0, bsum = 0;
-        for (let j = 0; j < cg; j++, k++, o++) {
-          const xhat = (x[o] - mean[k]) * rstd[k];
-          const dz = dy[o];
-          dgPart[k] += dz * xhat;
-          dbPart[k] += dz;
-          const gz = dz * gamma[k];
-          a += gz;
-          bsum += gz * xhat;
-          dx[o] = gz;
-        }
-        A[g] += a; B[g] += bsum;
+    channelSums(dy, x, base, hw, c, s1, s2);
+    for (let g = 0; g < groups; g++) {
+      const mean = meanA[b * groups + g], rstd = rstdA[b * groups + g];
+      let A = 0, B = 0;
+      for (let k = g * cg; k < (g + 1) * cg; k++) {
+        const dgk = rstd * (s2[k] - mean * s1[k]);
+        dbeta[k] += s1[k];
+        dgamma[k] += dgk;
+        A += gamma[k] * s1[k];
+        B += gamma[k] * dgk;
       }
+      A /= m; B /= m;
+      const bx = -rstd * rstd * B, c0 = rstd * (rstd * mean * B - A);
+      for (let k = g * cg; k < (g + 1) * cg; k++) { ca[k] = rstd * gamma[k]; cb[k] = bx; cc[k] = c0; }
     }
-    for (let k = 0; k < c; k++) { dgamma[k] += dgPart[k]; dbeta[k] += dbPart[k]; }
-    for (let g = 0; g < groups; g++) { A[g] /= m; B[g] /= m; }
-    // pass 2: dx = rstd·(dz·gamma − mean(dz·gamma) − xhat·mean(dz·gamma·xhat))
-    for (let p = 0; p < hw; p++) {
-      let o = base + p * c, k = 0;
-      for (let g = 0; g < groups; g++) {
-        const ag = A[g], bg = B[g];
-        for (let j = 0; j < cg; j++, k++, o++) {
-          const r = rstd[k];
-          dx[o] = r * (dx[o] - ag - (x[o] - mean[k]) * r * bg);
-        }
-      }
-    }
+    channelAffine(dx, dy, ca, x, cb, cc, base, hw, c);
   }
   dgammaOut.set(dgamma);
   dbetaOut.set(dbeta);
