@@ -71,7 +71,9 @@ async function serve(id: number, work: (signal: AbortSignal) => Promise<unknown>
     send({ type: 'reply', id, ok: true, result });
   } catch (e) {
     const text = errorText(e);
-    log('error', e instanceof Error && e.stack ? e.stack : text);
+    // A request the host cancelled ends with the engine's "cancelled" error: expected, not a failure to report.
+    if (ctl.signal.aborted && !stopping) log('info', `request ${id} ended after cancel: ${text}`);
+    else log('error', e instanceof Error && e.stack ? e.stack : text);
     send({ type: 'reply', id, ok: false, error: text });
   } finally {
     controllers.delete(id);

@@ -35,6 +35,14 @@ export interface RunOutcome {
   tail?: string[];
 }
 
+/** A tool call that ended because its caller cancelled it; `detail` is what the worker answered. */
+export class CallCancelled extends Error {
+  constructor(readonly detail: string) {
+    super(`cancelled (${detail})`);
+    this.name = 'CallCancelled';
+  }
+}
+
 type Listener<T extends unknown[]> = (...args: T) => void;
 
 class Emitter<T extends unknown[]> {
@@ -272,10 +280,45 @@ export class RunManager {
     return this.toolWorker().sample(spec, { ...this.settings(), onProgress, signal });
   }
 
-  /** A request to the tools worker (export, eval …), with progress. */
-  call<R>(build: (id: number, s: { backend?: Backend; threads?: number }) => HostToWorker, onProgress?: (done: number, total: number) => void): Promise<R> {
+  /**
+   * A request to the tools worker (export, eval …), with progress. Aborting `signal` sends the worker a `cancel`
+   * for this request's id (the engine stops at its next check and writes no result); the call then rejects with
+   * CallCancelled, unless the worker had already replied.
+   */
+  call<R>(
+    build: (id: number, s: { backend?: Backend; threads?: number }) => HostToWorker,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<R> {
+    if (signal?.aborted) return Promise.reject(new CallCancelled('cancelled before it started'));
     const s = this.settings();
-    return this.toolWorker().call<R>((id) => build(id, s), onProgress);
+    const client = this.toolWorker();
+    let id: number | undefined;
+    const promise = client.call<R>((rid) => {
+      id = rid;
+      return build(rid, s);
+    }, onProgress);
+    if (!signal) return promise;
+    const onAbort = () => {
+      if (id === undefined || !client.child.connected) return;
+      try {
+        client.child.send({ type: 'cancel', id } satisfies HostToWorker);
+        this.log('info', `[tools] cancel sent for request ${id}`);
+      } catch (e) {
+        this.log('warn', `[tools] could not send cancel for request ${id}: ${(e as Error).message}`);
+      }
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    return promise.then(
+      (r) => {
+        signal.removeEventListener('abort', onAbort);
+        return r;
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        throw signal.aborted ? new CallCancelled(e instanceof Error ? e.message : String(e)) : e;
+      },
+    );
   }
 
   private tailerFor(runDir: string): EventTailer {
