@@ -133,6 +133,16 @@ async function selectTensorflow(threads: number): Promise<BackendInfo> {
 
 let wasmState: { threads: number; dir: string } | null = null;
 
+/** A hung start-up (a pthread worker that never loads) becomes an error naming the way out, not a silent stall. */
+const THREADED_INIT_TIMEOUT_MS = 60_000;
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function selectWasm(threads: number, wasmDirOpt?: string): Promise<BackendInfo> {
   registerWasmTrainingKernels();
   registerGroupNormKernels();
@@ -160,7 +170,12 @@ async function selectWasm(threads: number, wasmDirOpt?: string): Promise<Backend
     let ok: boolean;
     try {
       ok = useThreads > 1
-        ? await withNodeThreadedInit(factory as string, useThreads, () => tf.setBackend('wasm'))
+        ? await withTimeout(
+          withNodeThreadedInit(factory as string, useThreads, () => tf.setBackend('wasm')),
+          THREADED_INIT_TIMEOUT_MS,
+          `the ${useThreads}-thread wasm backend did not start within ${THREADED_INIT_TIMEOUT_MS / 1000} s ` +
+            `(its pthread workers never reported ready); run with threads: 1 (--threads 1) to use the single-threaded build`,
+        )
         : await tf.setBackend('wasm');
     } finally {
       clearInterval(keepAlive);
