@@ -228,12 +228,15 @@ test('Transpose (JS fast paths 3,1,2,0 and 1,2,0,3, and stock perms): wasm == cp
   }
 });
 
-test('Sum over leading axes (bias gradients) and other axes: wasm == cpu', async () => {
+test('Sum over leading axes (bias gradients; JS kernel) and other axes (stock): wasm == cpu', async () => {
   const xv = randn(3 * 5 * 4 * 6, 77);
   const compute = () => {
     const x = tf.tensor4d(xv, [3, 5, 4, 6]);
     return [tf.sum(x, [0, 1, 2]), tf.sum(x, [0, 1], true), tf.sum(x, 0), tf.sum(x, [2, 0, 1]), tf.sum(x, [1, 2]),
-      tf.sum(x), tf.sum(x, -1, true), tf.sum(tf.reshape(x, [60, 6]), 0)];
+      tf.sum(x), tf.sum(x, -1, true), tf.sum(tf.reshape(x, [60, 6]), 0),
+      // JS path (leading axes, ≤ 128 columns) with column counts not divisible by 4, and a stock fallback (> 128)
+      tf.sum(tf.reshape(x, [72, 5]), 0), tf.sum(tf.reshape(x, [40, 9]), [0], true), tf.sum(tf.reshape(x, [2, 180]), 0),
+      tf.sum(tf.reshape(x, [360, 1]), 0), tf.sum(tf.reshape(x, [3, 20, 6]), [0, 1], true)];
   };
   const want = await runOn('cpu', compute);
   const got = await runOn('wasm', compute);
@@ -241,6 +244,22 @@ test('Sum over leading axes (bias gradients) and other axes: wasm == cpu', async
   await selectBackend({ backend: 'wasm', threads: 1 });
   const shapes = tf.tidy(() => { const x = tf.zeros([3, 5, 4, 6]); return [tf.sum(x, [0, 1], true).shape, tf.sum(x, [0, 1, 2]).shape]; });
   assert.deepEqual(shapes, [[1, 1, 4, 6], [6]]);
+});
+
+test('Concat and SplitV (JS kernels for float32, any axis; stock for int32): wasm == cpu', async () => {
+  const av = randn(2 * 3 * 4 * 5, 61), bv = randn(2 * 3 * 4 * 7, 62), cv = randn(2 * 3 * 4 * 70, 63), dv = randn(2 * 6 * 4 * 5, 64);
+  const compute = () => {
+    const a = tf.tensor4d(av, [2, 3, 4, 5]), b = tf.tensor4d(bv, [2, 3, 4, 7]), c = tf.tensor4d(cv, [2, 3, 4, 70]);
+    const d = tf.tensor4d(dv, [2, 6, 4, 5]), e = tf.zeros([2, 3, 4, 0]);
+    const x = tf.concat([a, b, c], 3);
+    return [x, tf.concat([a, d], 1), tf.concat([a, a, d], 1), tf.concat([a, b], -1), tf.concat([a, e, b], 3), tf.concat([a, a], 0),
+      ...tf.split(x, [5, 7, 70], 3), ...tf.split(x, 2, 0), ...tf.split(d, [1, -1, 2], 1), ...tf.split(tf.reshape(x, [24, 82]), [80, 2], 1),
+      tf.cast(tf.concat([tf.cast(a, 'int32'), tf.cast(b, 'int32')], 3), 'float32'), ...tf.split(tf.cast(x, 'int32'), 2, 3).map((t) => tf.cast(t, 'float32'))];
+  };
+  const want = await runOn('cpu', compute);
+  const got = await runOn('wasm', compute);
+  assert.equal(got.length, want.length);
+  want.forEach((w, i) => assert.deepEqual(Array.from(got[i]), Array.from(w), `output ${i}`));
 });
 
 /** Small U-Net-like block: GroupNorm, SiLU, stride-2 conv, avg-pool, nearest upsample, dense, softmax. */

@@ -16,6 +16,14 @@
  *   by the spatially flipped filter with in/out channels swapped, padded by (kh-1-top) on top.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { WasmBackendLike } from './heap';
+import { flipSwapFilterF32, zeroInsertF32 } from './layout';
+
+/** Runs a JS layout kernel on the active (wasm) backend and wraps its output as a Tensor owned by the current tidy. */
+function jsKernel<T extends tf.Tensor>(f: (b: WasmBackendLike) => tf.TensorInfo): T {
+  return tf.engine().makeTensorFromTensorInfo(f(tf.backend() as unknown as WasmBackendLike)) as T;
+}
+const onWasm = (t: tf.Tensor) => t.dtype === 'float32' && tf.getBackend() === 'wasm';
 
 type Pads = [[number, number], [number, number], [number, number], [number, number]];
 
@@ -36,6 +44,7 @@ function convWithPads(x: tf.Tensor4D, w: tf.Tensor4D, top: number, bottom: numbe
 /** Inserts (sh-1) zero rows and (sw-1) zero columns between the elements of t [N,H,W,C]. */
 export function zeroInsert(t: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   if (sh === 1 && sw === 1) return t;
+  if (onWasm(t)) return jsKernel((b) => zeroInsertF32(b, t, sh, sw));
   const [n, h, w, c] = t.shape;
   const t6 = tf.reshape(t, [n, h, 1, w, 1, c]);
   const padded = tf.pad(t6, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
@@ -95,7 +104,8 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeom): 
 
 export function conv2dInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeom): tf.Tensor4D {
   return tf.tidy(() => {
-    const wf = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [kh,kw,Co,Ci]
+    const wf = onWasm(w) ? jsKernel<tf.Tensor4D>((b) => flipSwapFilterF32(b, w))
+      : tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [kh,kw,Co,Ci]
     const dyz = zeroInsert(dy, g.strideH, g.strideW);
     const top = g.filterH - 1 - g.padTop;
     const left = g.filterW - 1 - g.padLeft;

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { conv2dFilterGrad, conv2dInputGrad, ConvGeom } from './conv_grads';
 import { f32View, WasmBackendLike } from './heap';
 import { filterGradGemm } from './filter_grad';
+import { concatF32, splitF32 } from './layout';
 import { nearestResizeAdjoint } from '../resize_grad';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
@@ -118,12 +119,72 @@ function transpose(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
-let stockResizeGrad: tf.KernelFunc | null = null;
+let stockConcat: tf.KernelFunc | null = null;
+/** float32 Concat as JS loops (layout.ts); other dtypes stock. */
+function concat(args: KernelArgs): tf.TensorInfo {
+  const inputs = args.inputs as unknown as tf.TensorInfo[];
+  if (!Array.isArray(inputs) || inputs.length < 2 || inputs.some((t) => t.dtype !== 'float32')) {
+    return (stockConcat as tf.KernelFunc)(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+  const axis = tf.util.parseAxisParam(args.attrs?.axis as number, inputs[0].shape)[0];
+  tf.backend_util.assertParamsConsistent(inputs.map((t) => t.shape), axis);
+  if (inputs.filter((t) => tf.util.sizeFromShape(t.shape) > 0).length < 2) {
+    return (stockConcat as tf.KernelFunc)(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+  return concatF32(args.backend as WasmBackendLike, inputs, axis);
+}
 
-/** Stock kernel ignores halfPixelCenters; that case goes through the exact JS adjoint. */
+let stockSplitV: tf.KernelFunc | null = null;
+/** float32 SplitV as JS loops (layout.ts); other dtypes stock. */
+function splitV(args: KernelArgs): tf.TensorInfo[] {
+  const x = args.inputs.x as tf.TensorInfo;
+  if (x.dtype !== 'float32') return (stockSplitV as tf.KernelFunc)(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo[];
+  const axis = tf.util.parseAxisParam(args.attrs?.axis as number, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x, args.attrs?.numOrSizeSplits as number[] | number, axis);
+  return splitF32(args.backend as WasmBackendLike, x, sizes, axis);
+}
+
+let stockSum: tf.KernelFunc | null = null;
+/**
+ * Sum over leading axes of a float32 tensor with ≤ 128 trailing elements (the bias gradients: dy
+ * [N,H,W,C] summed to [C]) in JS, 4 columns at a time with the accumulators in registers (float64):
+ * ≈3× faster than the stock kernel, which transposes the reduced axes innermost first (measured 0.82 vs
+ * 2.35 ms for 128×16×16×32). Other reductions use the stock kernel.
+ */
+function sum(args: KernelArgs): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  const rank = x.shape.length;
+  const axes = tf.util.parseAxisParam(args.attrs?.axis as number | number[], x.shape).sort((a: number, b: number) => a - b);
+  const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+  const cols = leading ? tf.util.sizeFromShape(x.shape.slice(axes.length)) : 0;
+  if (x.dtype !== 'float32' || !leading || cols > 128) {
+    return (stockSum as tf.KernelFunc)(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+  const backend = args.backend as WasmBackendLike;
+  const outShape = args.attrs?.keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
+  const out = backend.makeOutput(outShape, 'float32');
+  const a = f32View(backend, x), o = f32View(backend, out);
+  const end = a.length, c = cols;
+  let k = 0;
+  for (; k + 4 <= c; k += 4) {
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (let i = k; i < end; i += c) { a0 += a[i]; a1 += a[i + 1]; a2 += a[i + 2]; a3 += a[i + 3]; }
+    o[k] = a0; o[k + 1] = a1; o[k + 2] = a2; o[k + 3] = a3;
+  }
+  for (; k < c; k++) {
+    let a0 = 0;
+    for (let i = k; i < end; i += c) a0 += a[i];
+    o[k] = a0;
+  }
+  return out;
+}
+
+/**
+ * Stock kernel ignores halfPixelCenters, and is ≈2.7× slower than this exact JS adjoint
+ * (15.6 vs 5.8 ms for [128,8,8,64] ← [128,16,16,64]); the JS adjoint is used for every case.
+ */
 function resizeNearestNeighborGrad(args: KernelArgs): tf.TensorInfo {
   const { inputs, attrs } = args;
-  if (!attrs?.halfPixelCenters && stockResizeGrad) return stockResizeGrad(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   const backend = args.backend as WasmBackendLike;
   const images = inputs.images as tf.TensorInfo;
   const dy = inputs.dy as tf.TensorInfo;
@@ -134,13 +195,16 @@ function resizeNearestNeighborGrad(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
-export const WASM_TRAINING_KERNELS: ReadonlyArray<{ kernelName: string; kernelFunc: (a: KernelArgs) => tf.TensorInfo }> = [
+export const WASM_TRAINING_KERNELS: ReadonlyArray<{ kernelName: string; kernelFunc: (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] }> = [
   { kernelName: tf.Conv2DBackpropFilter, kernelFunc: conv2DBackpropFilter },
   { kernelName: tf.Conv2DBackpropInput, kernelFunc: conv2DBackpropInput },
   { kernelName: tf.ResizeNearestNeighborGrad, kernelFunc: resizeNearestNeighborGrad },
   { kernelName: tf.Identity, kernelFunc: identity },
   { kernelName: tf.Cast, kernelFunc: cast },
   { kernelName: tf.Transpose, kernelFunc: transpose },
+  { kernelName: tf.Sum, kernelFunc: sum },
+  { kernelName: tf.Concat, kernelFunc: concat },
+  { kernelName: tf.SplitV, kernelFunc: splitV },
 ];
 
 const registered = new Set<string>();
@@ -153,9 +217,11 @@ export function registerWasmTrainingKernels(): void {
     let setupFunc: tf.KernelSetupFunc | undefined;
     if (stockKernel != null) {
       tf.unregisterKernel(k.kernelName, 'wasm');
-      if (k.kernelName === tf.ResizeNearestNeighborGrad) stockResizeGrad = stockKernel.kernelFunc;
+      if (k.kernelName === tf.Concat) stockConcat = stockKernel.kernelFunc;
+      if (k.kernelName === tf.SplitV) stockSplitV = stockKernel.kernelFunc;
       if (k.kernelName === tf.Cast) stockCast = stockKernel.kernelFunc;
       if (k.kernelName === tf.Transpose) stockTranspose = stockKernel.kernelFunc;
+      if (k.kernelName === tf.Sum) stockSum = stockKernel.kernelFunc;
       setupFunc = stockKernel.setupFunc;
     }
     tf.registerKernel({ kernelName: k.kernelName, backendName: 'wasm', kernelFunc: k.kernelFunc as unknown as tf.KernelFunc, setupFunc });
