@@ -87,8 +87,48 @@ export interface RunView {
   etaSeconds?: number;
 }
 
+/** One line of the dashboard's Report table: at one w, the reference teacher vs the headline few-step student. */
+export interface ReportRow {
+  w: number;
+  /** Quality (FID for images, SWD to held-out data for 2-D toy data; lower is better) of the reference teacher. */
+  teacher: number | null;
+  /** The same for the distilled student at `studentSteps` (DDIM). */
+  student: number | null;
+  /** The same for the teacher's own plain DDIM at `studentSteps`. */
+  teacherFew: number | null;
+  /** Classifier accuracy on the requested class (images only). */
+  teacherAccuracy: number | null;
+  studentAccuracy: number | null;
+  /** Wall-clock speed-up of the student over the reference teacher, and the ratio of their NFE. */
+  speedup: number | null;
+  nfeRatio: number | null;
+}
+
+/** What the dashboard shows of `<run>/eval/report.json` (built by the host; see panels/report.ts). */
+export interface ReportView {
+  createdAt: string;
+  backend: string;
+  samples: number;
+  kind: 'image' | 'toy';
+  metric: 'FID' | 'SWD';
+  referenceSteps: number;
+  referenceNfe: number;
+  /** Step count of the student in the table (4 when evaluated, else the fewest); null without a progressive student. */
+  studentSteps: number | null;
+  studentNfe: number | null;
+  rows: ReportRow[];
+  /** Real held-out data, half vs half: the floor of the metric, and the judge's accuracy (images). */
+  realQuality: number | null;
+  realAccuracy: number | null;
+  notes: string[];
+  /** The plots, as webview URIs. */
+  plots: { file: string; title: string; src: string }[];
+}
+
 export type HostToWebview =
   | { type: 'init'; view: 'dashboard'; run?: RunView; events: RunEvent[]; configs: ConfigEntry[]; sampleBase: string }
+  /** The run's evaluation report (absent: none yet; `error`: report.json exists but cannot be shown). */
+  | { type: 'report'; runDir: string; evaluating: boolean; report?: ReportView; error?: string }
   | { type: 'events'; runDir: string; events: RunEvent[] }
   | { type: 'run'; run: RunView }
   | { type: 'configs'; configs: ConfigEntry[] }
@@ -103,6 +143,9 @@ export type WebviewToHost =
   | { type: 'launch'; configPath: string }
   | { type: 'resume'; runDir: string }
   | { type: 'stop'; runDir: string }
+  /** Run `distill eval` for the dashboard's run (the Evaluate Run command). */
+  | { type: 'evaluate'; runDir: string }
+  | { type: 'openReport'; runDir: string }
   | {
       type: 'preview';
       requestId: number;
@@ -192,6 +235,34 @@ const runView = shape({
   etaSeconds: opt(num),
 });
 const configEntry = shape({ path: str, label: str, stages: arrayOf(str, 16), error: opt(str) });
+const numOrNull: Check = (v) => v === null || num(v);
+const intOrNull: Check = (v) => v === null || int(v);
+const reportRow = shape({
+  w: num,
+  teacher: numOrNull,
+  student: numOrNull,
+  teacherFew: numOrNull,
+  teacherAccuracy: numOrNull,
+  studentAccuracy: numOrNull,
+  speedup: numOrNull,
+  nfeRatio: numOrNull,
+});
+const reportView = shape({
+  createdAt: str,
+  backend: str,
+  samples: int,
+  kind: oneOf('image', 'toy'),
+  metric: oneOf('FID', 'SWD'),
+  referenceSteps: int,
+  referenceNfe: int,
+  studentSteps: intOrNull,
+  studentNfe: intOrNull,
+  rows: arrayOf(reportRow, 64),
+  realQuality: numOrNull,
+  realAccuracy: numOrNull,
+  notes: arrayOf(str, 100),
+  plots: arrayOf(shape({ file: str, title: str, src: str }), 16),
+});
 const events = arrayOf((v) => asRunEvent(v) !== undefined, 10_000_000);
 
 export function asHostToWorker(value: unknown): HostToWorker | undefined {
@@ -227,6 +298,7 @@ export function asHostToWebview(value: unknown): HostToWebview | undefined {
       previewBusy: { requestId: int, done: num, total: num, phase: opt(oneOf('teacher', 'student')) },
       previewResult: { requestId: int, teacher: opt(sampleResult), student: opt(sampleResult) },
       previewError: { requestId: int, message: str },
+      report: { runDir: str, evaluating: bool, report: opt(reportView), error: opt(str) },
     },
     value,
   );
@@ -239,6 +311,8 @@ export function asWebviewToHost(value: unknown): WebviewToHost | undefined {
       launch: { configPath: str },
       resume: { runDir: str },
       stop: { runDir: str },
+      evaluate: { runDir: str },
+      openReport: { runDir: str },
       preview: {
         requestId: int,
         studentSteps: posInt,

@@ -1,7 +1,9 @@
 /**
- * The run dashboard webview: stage controls (launch / resume / stop), per-unit progress, the live loss chart and
- * the sample-grid history. Everything shown is derived from the host's `init` / `events` / `run` / `configs`
- * messages; UI choices (grid shown, smoothing, log scale, unit filter) persist through getState/setState.
+ * The run dashboard webview: stage controls (launch / resume / stop), per-unit progress, the live loss chart,
+ * the sample-grid history and the evaluation report (headline table and plots; Run evaluation / Re-evaluate).
+ * Everything shown is derived from the host's `init` / `events` / `run` / `configs` / `report` messages and built as
+ * DOM nodes (never HTML from data); UI choices (grid shown, smoothing, log scale, unit filter) persist through
+ * getState/setState.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
@@ -9,10 +11,10 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import uplotCss from 'uplot/dist/uPlot.min.css';
 import type { SamplesEvent } from '../src/engine/events';
-import type { ConfigEntry, HostToWebview, RunView } from '../src/protocol';
+import type { ConfigEntry, HostToWebview, ReportView, RunView } from '../src/protocol';
 import { LossChart, unitColor } from './chart';
 import { renderLabelledGrid } from './grid';
-import { AlignedData, formatDuration, formatLoss, RunModel } from './model';
+import { AlignedData, formatDuration, formatLoss, formatMetric, formatPercent, formatSpeedup, RunModel } from './model';
 import { getState, h, installBaseStyles, onHostMessage, post, setDisabled, setState } from './vscode';
 
 interface DashboardState {
@@ -43,6 +45,13 @@ let sampleBase = '';
 let initialised = false;
 /** Set after a command is posted; controls stay disabled until the host answers with fresh run/config state. */
 let commandPending = false;
+/** The run's evaluation report as the host last described it (`reportKnown` false until it has). */
+let report: ReportView | undefined;
+let reportProblem: string | undefined;
+let reportKnown = false;
+let evaluating = false;
+/** Set when Run evaluation is clicked; the button stays disabled until the host answers. */
+let evaluatePending = false;
 
 // ─────────────────────────────────── DOM ───────────────────────────────────
 const title = h('h1', { id: 'title' }, 'Diffusion Distiller');
@@ -75,6 +84,25 @@ const gridSlider = h('input', { type: 'range', id: 'grid-slider', min: 0, max: 0
 const gridPosition = h('span', { id: 'grid-position', class: 'muted num' });
 const gridCaption = h('p', { id: 'grid-caption', class: 'num', 'aria-live': 'polite' });
 const gridHost = h('div', { class: 'grid-figure', id: 'grid' });
+
+const evaluateBtn = h('vscode-button', { id: 'evaluate', disabled: true }, 'Run evaluation');
+const openReportBtn = h('vscode-button', { id: 'open-report', secondary: true, hidden: true }, 'Open report.md');
+const reportStatus = h('p', { id: 'report-status', class: 'muted', 'aria-live': 'polite' });
+const reportErrorLine = h('p', { class: 'error', id: 'report-error', role: 'alert' });
+const reportTable = h('table', { class: 'report', id: 'report-table' });
+const reportNotes = h('ul', { class: 'notes muted', id: 'report-notes' });
+const reportPlots = h('div', { class: 'plots', id: 'report-plots' });
+const reportSection = h(
+  'section',
+  { class: 'card', id: 'report', 'aria-labelledby': 'h-report', hidden: true },
+  h('h2', { id: 'h-report' }, 'Report'),
+  h('div', { class: 'row' }, evaluateBtn, openReportBtn),
+  reportStatus,
+  reportErrorLine,
+  reportTable,
+  reportNotes,
+  reportPlots,
+);
 
 document.body.append(
   h('header', {}, title, h('div', { class: 'row' }, statusBadge, facts), errorLine),
@@ -112,6 +140,7 @@ document.body.append(
     gridCaption,
     gridHost,
   ),
+  reportSection,
 );
 
 // ───────────────────────────────── chart ─────────────────────────────────
@@ -327,6 +356,99 @@ stopBtn.addEventListener('click', () => {
   post({ type: 'stop', runDir: run.runDir });
 });
 
+// ───────────────────────────────── report ─────────────────────────────────
+function renderReportControls(): void {
+  const busyEval = evaluating || evaluatePending;
+  evaluateBtn.textContent = busyEval ? 'Evaluating…' : report ? 'Re-evaluate' : 'Run evaluation';
+  setDisabled(evaluateBtn, !run || !reportKnown || busyEval);
+  openReportBtn.hidden = !report;
+}
+
+function reportTableRows(r: ReportView): HTMLElement[] {
+  const image = r.kind === 'image';
+  const q = r.metric;
+  const s = r.studentSteps;
+  const head: [string, string][] = [
+    ['w', 'w'],
+    ['teacher', `teacher ${r.referenceSteps} steps ${q}`],
+    ['student', s === null ? `student ${q}` : `student ${s} step${s === 1 ? '' : 's'} ${q}`],
+    ['teacher-few', s === null ? `teacher few-step DDIM ${q}` : `teacher ${s} steps DDIM ${q}`],
+  ];
+  if (image) head.push(['teacher-accuracy', `accuracy teacher ${r.referenceSteps}`], ['student-accuracy', s === null ? 'accuracy student' : `accuracy student ${s}`]);
+  head.push(['speedup', 'speed-up of the student']);
+  const cells = (row: Record<string, string>, cls: string): HTMLElement =>
+    h('tr', { class: cls }, ...head.map(([col], i) => (i === 0 ? h('th', { scope: 'row', 'data-col': col }, row[col] ?? '') : h('td', { class: 'num', 'data-col': col }, row[col] ?? ''))));
+  const body = r.rows.map((x) =>
+    cells(
+      {
+        w: String(x.w),
+        teacher: formatMetric(x.teacher),
+        student: formatMetric(x.student),
+        'teacher-few': formatMetric(x.teacherFew),
+        'teacher-accuracy': formatPercent(x.teacherAccuracy),
+        'student-accuracy': formatPercent(x.studentAccuracy),
+        speedup: formatSpeedup(x.speedup, x.nfeRatio),
+      },
+      'w-row',
+    ),
+  );
+  const caption =
+    s === null
+      ? `The guided teacher at ${r.referenceSteps} steps (${r.referenceNfe} NFE); no distilled student was evaluated. ${q}: lower is better.`
+      : `The guided teacher at ${r.referenceSteps} steps (${r.referenceNfe} NFE) vs the ${s}-step distilled student (${r.studentNfe ?? s} NFE) and the teacher's own ${s}-step DDIM, same seeds. ${q}: lower is better.`;
+  const real = cells({ w: 'real data', teacher: formatMetric(r.realQuality), 'teacher-accuracy': formatPercent(r.realAccuracy) }, 'real-row');
+  real.title = `Held-out data, half vs half: the floor of ${q}${image ? ", and the judge's accuracy on real digits" : ''}`;
+  return [
+    h('caption', { class: 'muted' }, caption),
+    h('thead', {}, h('tr', {}, ...head.map(([col, label]) => h('th', { scope: 'col', 'data-col': col, title: col === 'w' ? 'guidance weight w' : undefined }, label)))),
+    h('tbody', {}, ...body),
+    h('tfoot', {}, real),
+  ];
+}
+
+function renderReport(): void {
+  reportSection.hidden = !run;
+  renderReportControls();
+  reportErrorLine.textContent = reportProblem ? `The report cannot be shown: ${reportProblem}` : '';
+  if (!reportKnown) reportStatus.textContent = '';
+  else if (evaluating) reportStatus.textContent = 'Evaluating this run: progress and Cancel are in the notification.';
+  else if (report) {
+    const when = report.createdAt && !Number.isNaN(Date.parse(report.createdAt)) ? new Date(report.createdAt).toLocaleString() : 'an unknown time';
+    reportStatus.textContent = `Evaluated ${when} · ${report.samples.toLocaleString('en-US')} samples per configuration${report.backend ? ` · ${report.backend}` : ''}`;
+  } else if (!reportProblem) reportStatus.textContent = 'Not evaluated yet: Run evaluation writes eval/report.md, report.json and the plots.';
+  else reportStatus.textContent = '';
+  reportTable.replaceChildren(...(report && report.rows.length ? reportTableRows(report) : []));
+  reportNotes.replaceChildren(...(report?.notes ?? []).map((n) => h('li', {}, n)));
+  const plots = report?.plots ?? [];
+  const wanted = plots.map((p) => p.src).join('\n');
+  if (reportPlots.dataset.srcs !== wanted) {
+    reportPlots.dataset.srcs = wanted;
+    reportPlots.replaceChildren(
+      ...plots.map((p) => {
+        const img = h('img', { src: p.src, alt: p.title, 'data-file': p.file });
+        const fig = h('figure', { 'data-file': p.file }, img, h('figcaption', { class: 'muted' }, p.title));
+        img.addEventListener('load', () => {
+          // Plots with a panel per w are wide: they get the whole row.
+          fig.classList.toggle('wide', img.naturalWidth > 3 * img.naturalHeight);
+          fig.dataset.loaded = 'true';
+        });
+        img.addEventListener('error', () => (fig.dataset.loaded = 'error'));
+        return fig;
+      }),
+    );
+  }
+}
+
+evaluateBtn.addEventListener('click', () => {
+  if (!run || evaluateBtn.hasAttribute('disabled')) return;
+  evaluatePending = true;
+  renderReportControls();
+  post({ type: 'evaluate', runDir: run.runDir });
+});
+openReportBtn.addEventListener('click', () => {
+  if (run && report) post({ type: 'openReport', runDir: run.runDir });
+});
+
 // ─────────────────────────────── messages ────────────────────────────────
 function handle(m: HostToWebview): void {
   switch (m.type) {
@@ -339,6 +461,11 @@ function handle(m: HostToWebview): void {
       configs = m.configs;
       sampleBase = m.sampleBase;
       commandPending = false;
+      report = undefined;
+      reportProblem = undefined;
+      reportKnown = false;
+      evaluating = false;
+      evaluatePending = false;
       if (!sameRun) {
         state.gridIndex = undefined;
         state.unit = undefined;
@@ -367,12 +494,22 @@ function handle(m: HostToWebview): void {
       commandPending = false;
       persist();
       renderRun();
+      renderReport();
       return;
     case 'configs':
       if (!initialised) return;
       configs = m.configs;
       commandPending = false;
       renderConfigs();
+      return;
+    case 'report':
+      if (!initialised || !run || m.runDir !== run.runDir) return;
+      report = m.report;
+      reportProblem = m.error;
+      reportKnown = true;
+      evaluating = m.evaluating;
+      evaluatePending = false;
+      renderReport();
       return;
     default:
       return; // preview messages are not for this view
@@ -385,6 +522,7 @@ function renderAll(): void {
   renderUnitFilter();
   chart.render();
   renderGrids();
+  renderReport();
 }
 
 onHostMessage(handle);

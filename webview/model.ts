@@ -264,3 +264,22 @@ export function formatLoss(v: number | null | undefined): string {
   const a = Math.abs(v);
   return a !== 0 && (a < 1e-3 || a >= 1e4) ? v.toExponential(3) : v.toPrecision(4);
 }
+
+/** A quality metric of the evaluation report (FID, SWD), with the precision of report.md's tables. */
+export function formatMetric(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  const a = Math.abs(v);
+  return a >= 100 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toFixed(4);
+}
+
+export function formatPercent(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '—' : `${(v * 100).toFixed(1)} %`;
+}
+
+/** "170× (128× fewer NFE)": wall-clock speed-up of the student over the reference teacher, and the NFE ratio. */
+export function formatSpeedup(speedup: number | null | undefined, nfeRatio: number | null | undefined): string {
+  const x = (v: number) => (v >= 10 ? v.toFixed(0) : Number.isInteger(v) ? String(v) : v.toFixed(1));
+  const nfe = nfeRatio !== null && nfeRatio !== undefined && Number.isFinite(nfeRatio) && nfeRatio > 0 ? `${x(nfeRatio)}× fewer NFE` : '';
+  if (speedup === null || speedup === undefined || !Number.isFinite(speedup) || speedup <= 0) return nfe || '—';
+  return nfe ? `${x(speedup)}× (${nfe})` : `${x(speedup)}×`;
+}

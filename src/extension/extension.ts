@@ -17,7 +17,7 @@ import { resolveNodeRuntime } from './model/runtime';
 import { TreeNodeModel } from './model/tree';
 import { DashboardPanel, PanelServices, PreviewPanel, registerPanelSerializers } from './panels';
 import { RunsTreeProvider } from './runsTree';
-import { runTool, ToolKind } from './tools';
+import { onDidChangeTools, runTool, ToolKind, toolRunning } from './tools';
 
 const CONFIG_GLOB = `**/*${CONFIG_SUFFIX}`;
 const CONFIG_EXCLUDE = '**/{node_modules,.git,dist,out}/**';
@@ -287,6 +287,11 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     isActive: (runDir) => mgr.isActive(runDir),
     onRunEvent: (listener: (runDir: string, e: RunEvent) => void) => mgr.onRunEvent(listener),
     listConfigs,
+    evaluate: async (runDir: string) => {
+      await vscode.commands.executeCommand('distill.evaluateRun', runDir);
+    },
+    isEvaluating: (runDir: string) => toolRunning('eval', runDir),
+    onToolsChanged: (listener: () => void) => onDidChangeTools(listener),
     log: { info: (s) => log.info(s), warn: (s) => log.warn(s) },
   };
   registerPanelSerializers(context, services);

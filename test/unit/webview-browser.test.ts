@@ -14,7 +14,8 @@ import { chromium, BrowserContext, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import type { RunEvent, SamplesEvent } from '../../src/engine/events';
 import { buildWebviewHtml, makeNonce } from '../../src/extension/panels/html';
-import type { ConfigEntry, HostToWebview, RunView, SampleResult } from '../../src/protocol';
+import { buildReportView } from '../../src/extension/panels/report';
+import type { ConfigEntry, HostToWebview, ReportView, RunView, SampleResult } from '../../src/protocol';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ORIGIN = 'http://webview.test';
@@ -128,6 +129,18 @@ let bundleDir = '';
 let profileDir = '';
 const log = recordedLog();
 const pageErrors: string[] = [];
+/** The plots of the evaluation report, served under /run/eval/ (sizes differ so each one is recognisable). */
+const EVAL_PNGS = new Map<string, Buffer>([
+  ['quality-vs-nfe.png', gridPng(4, 16, 1)],
+  ['quality-vs-w.png', gridPng(5, 12, 2)],
+  ['accuracy-vs-w.png', gridPng(4, 10, 3)],
+]);
+/** The Report view of a real report (runs/qs2, kept as fixtures/eval-report.json), built by the host's own code. */
+function fixtureReport(): ReportView {
+  const json = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'eval-report.json'), 'utf8')) as Record<string, unknown>;
+  const notes = [...(json.notes as string[]), 'a note with <b>markup</b> & <img src=x> stays text'];
+  return buildReportView({ ...json, notes }, (names) => names.filter((f) => EVAL_PNGS.has(f)).map((file) => ({ file, title: `plot ${file}`, src: `${ORIGIN}/run/eval/${file}?v=1` })));
+}
 
 async function openPage(bundle: 'dashboard' | 'preview', initialState?: unknown): Promise<Page> {
   assert.ok(context, 'browser not started');
@@ -199,6 +212,10 @@ before(async () => {
     if (p.startsWith('/dist/')) {
       const file = path.join(bundleDir, path.basename(p));
       if (fs.existsSync(file)) return route.fulfill({ contentType: 'text/javascript', body: fs.readFileSync(file, 'utf8') });
+    }
+    if (p.startsWith('/run/eval/')) {
+      const png = EVAL_PNGS.get(p.slice('/run/eval/'.length));
+      if (png) return route.fulfill({ contentType: 'image/png', body: png });
     }
     if (p.startsWith('/run/')) {
       const png = log.files.get(p.slice('/run/'.length));
@@ -380,6 +397,116 @@ describe('dashboard webview', () => {
     assert.equal(await page.locator('#units [role="progressbar"]').count(), 3);
     assert.equal(await page.getAttribute('#units [role="progressbar"] >> nth=2', 'aria-valuenow'), '400');
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-stopped.png'), fullPage: true });
+    await page.close();
+  });
+});
+
+describe('dashboard webview: Report view', () => {
+  it('offers Run evaluation without a report, then shows the headline table and the plots; Re-evaluate', async () => {
+    const page = await openPage('dashboard');
+    await send(page, initMessage(false, 'finished'));
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.isVisible('#report'), true, 'a Report section for a run');
+    assert.equal(await page.getAttribute('#evaluate', 'disabled'), '', 'disabled until the host said whether a report exists');
+
+    // No report yet.
+    await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false });
+    await settle(page);
+    assert.equal(await text(page, '#evaluate'), 'Run evaluation');
+    assert.equal(await page.getAttribute('#evaluate', 'disabled'), null);
+    assert.match(await text(page, '#report-status'), /Not evaluated yet/);
+    assert.equal(await page.isVisible('#open-report'), false);
+    assert.equal(await page.locator('#report-table tr').count(), 0);
+    assert.equal(await page.locator('#report-plots img').count(), 0);
+
+    // Run evaluation posts the command for this run; the button waits for the host.
+    await page.click('#evaluate');
+    assert.deepEqual((await posted(page)).at(-1), { type: 'evaluate', runDir: RUN_DIR });
+    assert.equal(await page.getAttribute('#evaluate', 'disabled'), '');
+    await send(page, { type: 'report', runDir: RUN_DIR, evaluating: true });
+    await settle(page);
+    assert.equal(await text(page, '#evaluate'), 'Evaluating…');
+    assert.equal(await page.getAttribute('#evaluate', 'disabled'), '');
+    assert.match(await text(page, '#report-status'), /Cancel/);
+
+    // The report arrives: the headline table (DOM nodes from report.json) and the three plots.
+    const report = fixtureReport();
+    await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false, report });
+    await page.waitForSelector('#report-table tbody tr');
+    assert.equal(await text(page, '#evaluate'), 'Re-evaluate');
+    assert.equal(await page.getAttribute('#evaluate', 'disabled'), null);
+    assert.match(await text(page, '#report-status'), /100 samples per configuration · wasm \(2 threads\)/);
+    assert.deepEqual(await page.locator('#report-table thead th').allTextContents(), [
+      'w',
+      'teacher 256 steps FID',
+      'student 4 steps FID',
+      'teacher 4 steps DDIM FID',
+      'accuracy teacher 256',
+      'accuracy student 4',
+      'speed-up of the student',
+    ]);
+    const rows = await page.locator('#report-table tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.children, (c) => c.textContent)));
+    assert.deepEqual(rows, [
+      ['0', '117.0', '95.78', '112.9', '67.0 %', '91.0 %', '154× (128× fewer NFE)'],
+      ['1', '82.83', '96.73', '102.9', '95.0 %', '92.0 %', '80× (128× fewer NFE)'],
+      ['2', '148.5', '158.3', '188.7', '98.0 %', '97.0 %', '118× (128× fewer NFE)'],
+      ['4', '301.2', '238.3', '356.3', '98.0 %', '97.0 %', '222× (128× fewer NFE)'],
+    ]);
+    assert.equal(await text(page, '#report-table tfoot [data-col="teacher"]'), '16.58');
+    assert.equal(await text(page, '#report-table tfoot [data-col="teacher-accuracy"]'), '97.1 %');
+    assert.match(await text(page, '#report-table caption'), /256 steps \(512 NFE\) vs the 4-step distilled student \(4 NFE\)/);
+    // Data is text, never markup.
+    assert.equal(await page.locator('#report-notes li').count(), 2);
+    assert.equal(await text(page, '#report-notes li >> nth=1'), 'a note with <b>markup</b> & <img src=x> stays text');
+    assert.equal(await page.locator('#report-notes b, #report-notes img').count(), 0);
+
+    for (const f of EVAL_PNGS.keys()) await page.waitForSelector(`#report-plots figure[data-file="${f}"][data-loaded="true"]`);
+    const imgs = await page.locator('#report-plots img').evaluateAll((els) => (els as HTMLImageElement[]).map((i) => [i.getAttribute('src'), i.naturalWidth, i.alt]));
+    assert.deepEqual(imgs, [
+      [`${ORIGIN}/run/eval/quality-vs-nfe.png?v=1`, 16 * TILE, 'plot quality-vs-nfe.png'],
+      [`${ORIGIN}/run/eval/quality-vs-w.png?v=1`, 12 * TILE, 'plot quality-vs-w.png'],
+      [`${ORIGIN}/run/eval/accuracy-vs-w.png?v=1`, 10 * TILE, 'plot accuracy-vs-w.png'],
+    ]);
+    assert.deepEqual(
+      await page.locator('#report-plots figure.wide').evaluateAll((els) => els.map((e) => e.getAttribute('data-file'))),
+      ['quality-vs-nfe.png'],
+      'the plot with a panel per w gets the whole row',
+    );
+    assert.equal(await page.isVisible('#open-report'), true);
+    await page.locator('#report').screenshot({ path: path.join(ARTIFACTS, 'dashboard-report.png') });
+
+    await page.click('#open-report');
+    assert.deepEqual((await posted(page)).at(-1), { type: 'openReport', runDir: RUN_DIR });
+
+    // Malformed or foreign report messages change nothing.
+    const before = await page.evaluate(() => document.getElementById('report')!.innerHTML);
+    const broken = JSON.parse(JSON.stringify(report)) as ReportView;
+    (broken.rows[0] as unknown as Record<string, unknown>).student = '<b>1</b>';
+    await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false, report: broken });
+    await send(page, { type: 'report', runDir: RUN_DIR, evaluating: 'no' });
+    await send(page, { type: 'report', runDir: '/runs/other', evaluating: false });
+    await settle(page);
+    assert.equal(await page.evaluate(() => document.getElementById('report')!.innerHTML), before);
+
+    // A rewritten report: the plots are reloaded from their new URIs.
+    const again = { ...report, plots: report.plots.map((p) => ({ ...p, src: p.src.replace('?v=1', '?v=2') })) };
+    await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false, report: again });
+    await page.waitForSelector(`#report-plots img[src$="quality-vs-w.png?v=2"]`);
+    // A report.json the host cannot show: the reason, and Run evaluation again.
+    await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false, error: 'report.json is not valid JSON: Unexpected end of JSON input' });
+    await settle(page);
+    assert.match(await text(page, '#report-error'), /cannot be shown: report\.json is not valid JSON/);
+    assert.equal(await text(page, '#evaluate'), 'Run evaluation');
+    assert.equal(await page.locator('#report-plots img').count(), 0);
+    assert.deepEqual(await cspViolations(page), []);
+    await page.close();
+  });
+
+  it('has no Report section without a run', async () => {
+    const page = await openPage('dashboard');
+    await send(page, { type: 'init', view: 'dashboard', events: [], configs: CONFIGS, sampleBase: '' });
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.isVisible('#report'), false);
     await page.close();
   });
 });

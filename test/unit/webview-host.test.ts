@@ -1,7 +1,8 @@
 /**
  * The parts of the webview panels that need neither VS Code nor a browser: the CSP/HTML builder, the events.jsonl
- * tail (torn lines, replaced files, de-duplication with worker events), the RunView / preview defaults, and the
- * dashboard's data model (rewinds, EMA, decimation, the shared step axis).
+ * tail (torn lines, replaced files, de-duplication with worker events), the RunView / preview defaults, the
+ * dashboard's data model (rewinds, EMA, decimation, the shared step axis) and its Report view (report.json → headline,
+ * from a real report of runs/qs2 kept as fixtures/eval-report.json).
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -10,10 +11,11 @@ import * as os from 'os';
 import * as path from 'path';
 import type { LossEvent, RunEvent } from '../../src/engine/events';
 import { buildWebviewHtml, contentSecurityPolicy, makeNonce } from '../../src/extension/panels/html';
+import { buildReportView, PLOT_TITLES, readReport, reportSignature } from '../../src/extension/panels/report';
 import { buildRunView, previewDefaults, unitOfCheckpoint } from '../../src/extension/panels/runview';
 import { EventTail, RunEventFeed } from '../../src/extension/panels/tail';
-import { asHostToWebview } from '../../src/protocol';
-import { alignedData, decimateIndices, ema, LossStore, parseNumberList } from '../../webview/model';
+import { asHostToWebview, asWebviewToHost, ReportView } from '../../src/protocol';
+import { alignedData, decimateIndices, ema, formatMetric, formatPercent, formatSpeedup, LossStore, parseNumberList } from '../../webview/model';
 
 const temps: string[] = [];
 function tempRun(): string {
@@ -251,5 +253,155 @@ describe('dashboard data model', () => {
     assert.equal(parseNumberList('-1'), undefined);
     assert.equal(parseNumberList(''), undefined);
     assert.equal(parseNumberList('1,2,3', { max: 2 }), undefined);
+  });
+});
+
+describe('evaluation report (Report view, host side)', () => {
+  const FIXTURE = path.join(__dirname, 'fixtures', 'eval-report.json');
+  const uri = (abs: string, mtimeMs: number): string => `vscode-resource:${abs}?v=${Math.round(mtimeMs)}`;
+  function evaluatedRun(plots = Object.keys(PLOT_TITLES)): { dir: string; evalDir: string } {
+    const dir = tempRun();
+    const evalDir = path.join(dir, 'eval');
+    fs.mkdirSync(evalDir);
+    fs.copyFileSync(FIXTURE, path.join(evalDir, 'report.json'));
+    for (const f of plots) fs.writeFileSync(path.join(evalDir, f), `png ${f}`);
+    return { dir, evalDir };
+  }
+  const close = (a: number | null, b: number, what: string) => assert.ok(a !== null && Math.abs(a - b) < 1e-9, `${what}: ${a} ≠ ${b}`);
+
+  it('builds the headline of a real report: per w the 256-step teacher, the 4-step student, the teacher\'s 4-step DDIM, accuracy, speed-up', () => {
+    const { dir, evalDir } = evaluatedRun();
+    const r = readReport(dir, uri);
+    assert.ok(r, 'a report');
+    assert.equal(r.kind, 'image');
+    assert.equal(r.metric, 'FID');
+    assert.equal(r.referenceSteps, 256);
+    assert.equal(r.referenceNfe, 512);
+    assert.equal(r.studentSteps, 4, 'the 4-step student, though an 8-step one was evaluated too');
+    assert.equal(r.studentNfe, 4);
+    assert.equal(r.samples, 100);
+    assert.equal(r.backend, 'wasm (2 threads)');
+    assert.deepEqual(r.rows.map((x) => x.w), [0, 1, 2, 4]);
+    const [w0, , , w4] = r.rows;
+    close(w0.teacher, 117.02443562762755, 'teacher FID at w=0');
+    close(w0.student, 95.778256384418, 'student FID at w=0');
+    close(w0.teacherFew, 112.90288268650465, 'teacher 4-step FID at w=0');
+    close(w0.teacherAccuracy, 0.67, 'teacher accuracy');
+    close(w0.studentAccuracy, 0.91, 'student accuracy');
+    close(w0.nfeRatio, 128, 'NFE ratio');
+    assert.ok(w0.speedup !== null && Math.abs(w0.speedup - 153.789) < 1e-3, `speed-up ${w0.speedup}`);
+    close(w4.student, 238.33053647833322, 'student FID at w=4');
+    close(r.realQuality, 16.57512324382469, 'real half vs half');
+    close(r.realAccuracy, 0.971, 'judge accuracy');
+    assert.deepEqual(r.notes, ['the guided student is sampled at ≤ 64 steps only (8, 4)']);
+    // The same numbers as report.md's summary table prints (runs/qs2/eval/report.md).
+    assert.deepEqual(
+      [formatMetric(w0.teacher), formatMetric(w0.student), formatMetric(w0.teacherFew), formatPercent(w0.teacherAccuracy), formatPercent(w0.studentAccuracy), formatSpeedup(w0.speedup, w0.nfeRatio)],
+      ['117.0', '95.78', '112.9', '67.0 %', '91.0 %', '154× (128× fewer NFE)'],
+    );
+    // The plots in report.json's order, as webview URIs that change with the file.
+    assert.deepEqual(r.plots.map((p) => p.file), ['quality-vs-nfe.png', 'quality-vs-w.png', 'accuracy-vs-w.png']);
+    assert.match(r.plots[0].title, /NFE.*log x/);
+    const st = fs.statSync(path.join(evalDir, 'quality-vs-nfe.png'));
+    assert.equal(r.plots[0].src, `vscode-resource:${path.join(evalDir, 'quality-vs-nfe.png')}?v=${Math.round(st.mtimeMs)}`);
+    // What the dashboard posts passes the validator both sides apply.
+    assert.ok(asHostToWebview({ type: 'report', runDir: dir, evaluating: false, report: r }));
+    assert.ok(asHostToWebview({ type: 'report', runDir: dir, evaluating: true }));
+  });
+
+  it('no report.json: no report; missing plots are left out; the signature follows the files', () => {
+    const dir = tempRun();
+    assert.equal(readReport(dir, uri), undefined);
+    const none = reportSignature(dir);
+    const { dir: run2, evalDir } = evaluatedRun(['quality-vs-w.png']);
+    assert.deepEqual(readReport(run2, uri)?.plots.map((p) => p.file), ['quality-vs-w.png']);
+    const sig = reportSignature(run2);
+    assert.notEqual(sig, none);
+    assert.equal(reportSignature(run2), sig, 'stable while nothing changes');
+    fs.writeFileSync(path.join(evalDir, 'quality-vs-nfe.png'), 'a new plot');
+    const sig2 = reportSignature(run2);
+    assert.notEqual(sig2, sig, 'a new plot');
+    fs.appendFileSync(path.join(evalDir, 'report.json'), ' ');
+    assert.notEqual(reportSignature(run2), sig2, 'report.json rewritten');
+  });
+
+  it('refuses a report.json it cannot show, with the reason; never follows paths out of eval/', () => {
+    const { dir, evalDir } = evaluatedRun();
+    const file = path.join(evalDir, 'report.json');
+    const good = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown> & { rows: Record<string, unknown>[] };
+    fs.writeFileSync(file, '{"format": "diffusion-distiller-eval/1", "rows": [');
+    assert.throws(() => readReport(dir, uri), /report\.json is not valid JSON/);
+    fs.writeFileSync(file, JSON.stringify({ ...good, format: 'something-else/9' }));
+    assert.throws(() => readReport(dir, uri), /format "something-else\/9"/);
+    const rows = good.rows.map((r) => ({ ...r }));
+    rows[2].model = '<script>';
+    fs.writeFileSync(file, JSON.stringify({ ...good, rows }));
+    assert.throws(() => readReport(dir, uri), /row 3 has an unknown model/);
+    fs.writeFileSync(path.join(dir, 'outside.png'), 'x');
+    fs.writeFileSync(file, JSON.stringify({ ...good, files: ['../outside.png', '/etc/passwd.png', 'quality-vs-w.png', 'report.md'] }));
+    assert.deepEqual(readReport(dir, uri)?.plots.map((p) => p.file), ['quality-vs-w.png']);
+  });
+
+  it('toy data: SWD instead of FID, no accuracy; runs without a distilled student still have a table', () => {
+    const row = (w: number, model: string, steps: number, sampler: string, swdReal: number, ms: number) => ({ w, model, unit: model, sampler, steps, nfe: model === 'teacher' ? 2 * steps : steps, msPerSample: ms, fid: null, accuracy: null, diversity: 1, swdReal, swdTeacher: 0.01 });
+    const toy = {
+      format: 'diffusion-distiller-eval/1',
+      createdAt: '2026-01-02T03:04:05.000Z',
+      backend: 'cpu',
+      dataset: { kind: 'toy' },
+      samples: 400,
+      w: [0, 2],
+      reference: { unit: 'teacher', steps: 32, nfe: 64 },
+      real: { fidHalves: null, accuracy: null, diversity: 1, swdHalves: 0.02 },
+      rows: [row(0, 'teacher', 32, 'ddim', 0.05, 3), row(0, 'teacher', 2, 'ddim', 0.3, 0.2), row(0, 'progressive', 2, 'ddim', 0.07, 0.1), row(0, 'progressive', 2, 'stochastic', 0.09, 0.1), row(2, 'teacher', 32, 'ddim', 0.06, 3)],
+      files: ['quality-vs-nfe.png'],
+    };
+    const r = buildReportView(toy, (names) => names.map((file) => ({ file, title: file, src: `x/${file}` })));
+    assert.equal(r.metric, 'SWD');
+    assert.equal(r.studentSteps, 2, 'no 4-step student: the fewest steps');
+    assert.deepEqual(r.rows[0], { w: 0, teacher: 0.05, student: 0.07, teacherFew: 0.3, teacherAccuracy: null, studentAccuracy: null, speedup: 30, nfeRatio: 32 });
+    assert.deepEqual(r.rows[1], { w: 2, teacher: 0.06, student: null, teacherFew: null, teacherAccuracy: null, studentAccuracy: null, speedup: null, nfeRatio: null });
+    assert.equal(r.realQuality, 0.02);
+    assert.equal(formatSpeedup(r.rows[0].speedup, r.rows[0].nfeRatio), '30× (32× fewer NFE)');
+    assert.equal(formatSpeedup(null, null), '—');
+    const teacherOnly = buildReportView({ ...toy, rows: toy.rows.filter((x) => x.model === 'teacher') }, () => []);
+    assert.equal(teacherOnly.studentSteps, null);
+    assert.equal(teacherOnly.rows[0].teacher, 0.05);
+    assert.ok(asHostToWebview({ type: 'report', runDir: '/r', evaluating: false, report: teacherOnly }));
+  });
+
+  it('the report and evaluate messages are validated', () => {
+    const { dir } = evaluatedRun();
+    const r = readReport(dir, uri) as ReportView;
+    const bad = (mutate: (x: ReportView) => void): unknown => {
+      const copy = JSON.parse(JSON.stringify(r)) as ReportView;
+      mutate(copy);
+      return { type: 'report', runDir: dir, evaluating: false, report: copy };
+    };
+    assert.equal(asHostToWebview(bad((x) => ((x.rows[0] as unknown as Record<string, unknown>).student = '95.8'))), undefined);
+    assert.equal(asHostToWebview(bad((x) => ((x as unknown as Record<string, unknown>).metric = 'IS'))), undefined);
+    assert.equal(asHostToWebview(bad((x) => ((x.plots[0] as unknown as Record<string, unknown>).src = 42))), undefined);
+    assert.equal(asHostToWebview({ type: 'report', runDir: dir }), undefined, 'evaluating is required');
+    assert.equal(asHostToWebview({ type: 'report', runDir: dir, evaluating: false, error: 7 }), undefined);
+    assert.deepEqual(asWebviewToHost({ type: 'evaluate', runDir: dir }), { type: 'evaluate', runDir: dir });
+    assert.ok(asWebviewToHost({ type: 'openReport', runDir: dir }));
+    assert.equal(asWebviewToHost({ type: 'evaluate' }), undefined);
+    assert.equal(asWebviewToHost({ type: 'openReport', runDir: 3 }), undefined);
+  });
+
+  it('the run folder feed ticks on every look, so the report is followed with the same watcher and timer', () => {
+    const dir = tempRun();
+    let ticks = 0;
+    const feed = new RunEventFeed(dir, () => undefined, { watch: false, pollMs: 60_000, onTick: () => ticks++ });
+    try {
+      feed.poll();
+      feed.poll();
+      assert.equal(ticks, 2);
+      feed.dispose();
+      feed.poll();
+      assert.equal(ticks, 2, 'not after dispose');
+    } finally {
+      feed.dispose();
+    }
   });
 });

@@ -1,14 +1,17 @@
 /**
  * The run dashboard panel (one per run folder, create-or-reveal; one run-less dashboard for launching).
  * History comes from the run's events.jsonl, new events from the worker (services.onRunEvent) and from the file
- * growing (runs driven by the CLI), de-duplicated; they reach the webview in batches. Webview messages are
+ * growing (runs driven by the CLI), de-duplicated; they reach the webview in batches. The Report view follows
+ * <run>/eval/report.json and its plots with the same watcher and timer (see report.ts). Webview messages are
  * validated and turned into services calls.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import * as vscode from 'vscode';
 import type { RunEvent } from '../../engine/events';
 import { ConfigEntry, HostToWebview, RunView, WebviewToHost } from '../../protocol';
 import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './common';
+import { readReport, REPORT_MD, reportDir, reportSignature } from './report';
 import { buildRunView, runName } from './runview';
 import type { PanelServices } from './services';
 import { RunEventFeed } from './tail';
@@ -76,6 +79,8 @@ export class DashboardPanel {
   private commandRunning = false;
   private awaitingLaunchSince = 0;
   private disposed = false;
+  /** What the webview was last told about the report (files' sizes and times, evaluating or not). */
+  private lastReportKey: string | undefined;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
@@ -96,6 +101,7 @@ export class DashboardPanel {
         else this.sendStatus(false);
       }),
       services.onRunEvent((dir, e) => this.onRunEvent(dir, e)),
+      services.onToolsChanged(() => this.sendReport(false)),
     );
     this.statusTimer = setInterval(() => {
       if (this.panel.visible) this.sendStatus(false);
@@ -118,7 +124,10 @@ export class DashboardPanel {
         for (const e of events) this.outbox.push(e);
         this.scheduleFlush();
       },
-      { onSkipped: (n) => this.services.log.warn(`dashboard: skipped ${n} malformed line(s) in ${this.runDir}/events.jsonl`) },
+      {
+        onSkipped: (n) => this.services.log.warn(`dashboard: skipped ${n} malformed line(s) in ${this.runDir}/events.jsonl`),
+        onTick: () => this.sendReport(false),
+      },
     );
   }
 
@@ -166,6 +175,12 @@ export class DashboardPanel {
       case 'stop':
         void this.command(m);
         return;
+      case 'evaluate':
+        void this.evaluate(m.runDir);
+        return;
+      case 'openReport':
+        void this.openReport(m.runDir);
+        return;
       default:
         this.services.log.warn(`dashboard: ignoring ${m.type} (a preview message)`);
     }
@@ -206,6 +221,62 @@ export class DashboardPanel {
     }
   }
 
+  private isThisRun(dir: string): boolean {
+    return !!this.runDir && runKey(dir) === runKey(this.runDir);
+  }
+
+  /** Run evaluation / Re-evaluate: the Evaluate Run command for this run (progress and Cancel in its notification). */
+  private async evaluate(dir: string): Promise<void> {
+    if (!this.runDir || !this.isThisRun(dir)) {
+      this.services.log.warn(`dashboard: evaluate of ${dir} ignored (this dashboard shows ${this.runDir ?? 'no run'})`);
+      this.sendReport(true);
+      return;
+    }
+    if (this.services.isEvaluating(this.runDir)) {
+      this.sendReport(true);
+      return;
+    }
+    try {
+      await this.services.evaluate(this.runDir);
+    } catch (e) {
+      this.services.log.warn(`dashboard: evaluation of ${this.runDir} failed: ${errorText(e)}`);
+    } finally {
+      this.sendReport(true);
+    }
+  }
+
+  private async openReport(dir: string): Promise<void> {
+    if (!this.runDir || !this.isThisRun(dir)) return;
+    const file = path.join(reportDir(this.runDir), REPORT_MD);
+    if (!fs.existsSync(file)) {
+      void vscode.window.showWarningMessage(`Distill: ${path.basename(this.runDir)} has no ${REPORT_MD} yet.`);
+      return;
+    }
+    await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(file));
+  }
+
+  /**
+   * Posts the run's report when report.json, a plot or the evaluating state changed since the webview was last told
+   * (or always with `force`). The plots are addressed by webview URIs that change with the file, so a rewritten
+   * plot is loaded again rather than taken from the cache.
+   */
+  private sendReport(force: boolean): void {
+    if (this.disposed || !this.ready || !this.runDir) return;
+    const runDir = this.runDir;
+    const evaluating = this.services.isEvaluating(runDir);
+    const key = `${evaluating}|${reportSignature(runDir)}`;
+    if (!force && key === this.lastReportKey) return;
+    this.lastReportKey = key;
+    const webview = this.panel.webview;
+    try {
+      const report = readReport(runDir, (abs, mtimeMs) => `${webview.asWebviewUri(vscode.Uri.file(abs)).toString()}?v=${Math.round(mtimeMs)}`);
+      this.post({ type: 'report', runDir, evaluating, report });
+    } catch (e) {
+      this.services.log.warn(`dashboard: ${runDir}: ${errorText(e)}`);
+      this.post({ type: 'report', runDir, evaluating, error: errorText(e) });
+    }
+  }
+
   private async configs(): Promise<ConfigEntry[]> {
     try {
       return await this.services.listConfigs();
@@ -241,6 +312,7 @@ export class DashboardPanel {
       configs,
       sampleBase: this.runDir ? this.panel.webview.asWebviewUri(vscode.Uri.file(this.runDir)).toString() : '',
     });
+    this.sendReport(true);
   }
 
   private scheduleFlush(): void {

@@ -10,5 +10,11 @@ export interface PanelServices {
   isActive(runDir: string): boolean;
   onRunEvent(listener: (runDir: string, e: RunEvent) => void): { dispose(): void };
   listConfigs(): Promise<ConfigEntry[]>;
+  /** Runs the Evaluate Run command for a run; resolves when it has ended (finished, cancelled or failed). */
+  evaluate(runDir: string): Promise<void>;
+  /** True while this window evaluates the run. */
+  isEvaluating(runDir: string): boolean;
+  /** An export or evaluation started or ended. */
+  onToolsChanged(listener: () => void): { dispose(): void };
   log: { info(s: string): void; warn(s: string): void };
 }

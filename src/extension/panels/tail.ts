@@ -71,6 +71,11 @@ export interface FeedOptions {
   watch?: boolean;
   /** Called when lines of the log could not be parsed (they are skipped). */
   onSkipped?: (count: number) => void;
+  /**
+   * Called after every look at the run folder (each poll, and when the watcher saw events.jsonl or the eval folder
+   * change), so other files of the run (the evaluation report) can be followed with the same watcher and timer.
+   */
+  onTick?: () => void;
 }
 
 /**
@@ -99,7 +104,7 @@ export class RunEventFeed {
     if (opts.watch !== false) {
       try {
         this.watcher = fs.watch(runDir, (_kind, name) => {
-          if (!name || String(name) === FILES.events) this.kick();
+          if (!name || String(name) === FILES.events || String(name) === FILES.eval) this.kick();
         });
         this.watcher.on('error', () => {
           this.watcher?.close();
@@ -115,7 +120,9 @@ export class RunEventFeed {
 
   /** Reads whatever the file gained and hands new events to the listener. */
   poll(): void {
-    if (!this.disposed) this.readTail(true);
+    if (this.disposed) return;
+    this.readTail(true);
+    this.opts.onTick?.();
   }
 
   /** An event received from elsewhere (the worker): delivered now unless it was already seen in the file. */
