@@ -55,7 +55,7 @@ const CASES: Case[] = [
   { n: 4, h: 4, w: 4, ci: 8, co: 8, kh: 1, kw: 1, s: [1, 1], pad: 'same' },
   { n: 2, h: 11, w: 5, ci: 1, co: 3, kh: 4, kw: 2, s: [3, 1], pad: 'same' },
   { n: 3, h: 10, w: 10, ci: 16, co: 9, kh: 3, kw: 3, s: [1, 1], pad: 'valid' },
-  // Co < 8 < Ci, stride 1: filter gradient takes the swapped-roles path
+  // Co < 8 < Ci, stride 1: with filterGrad 'conv' the swapped-roles path, with 'gemm' the taps-stacked GEMM when kh·kw·Co ≤ 32
   { n: 2, h: 7, w: 6, ci: 9, co: 2, kh: 3, kw: 3, s: [1, 1], pad: 'same' },
   { n: 3, h: 8, w: 9, ci: 12, co: 3, kh: 5, kw: 3, s: [1, 1], pad: 'valid' },
   { n: 1, h: 6, w: 7, ci: 10, co: 1, kh: 3, kw: 2, s: [1, 1], pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
@@ -65,6 +65,12 @@ const CASES: Case[] = [
   { n: 2, h: 9, w: 1, ci: 17, co: 8, kh: 4, kw: 1, s: [1, 1], pad: 'same' },
   { n: 5, h: 3, w: 3, ci: 2, co: 3, kh: 3, kw: 3, s: [1, 1], pad: 'valid' },
   { n: 1, h: 12, w: 10, ci: 33, co: 40, kh: 3, kw: 3, s: [1, 1], pad: 'same' },
+  // strided GEMM filter gradient (phase grids): 1×1 stride 2, stride 3 with 5×5, mixed strides, odd sizes
+  { n: 3, h: 9, w: 8, ci: 6, co: 10, kh: 1, kw: 1, s: [2, 2], pad: 'same' },
+  { n: 2, h: 11, w: 13, ci: 5, co: 9, kh: 5, kw: 5, s: [3, 3], pad: 'same' },
+  { n: 2, h: 10, w: 9, ci: 9, co: 12, kh: 3, kw: 4, s: [2, 3], pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+  { n: 4, h: 16, w: 16, ci: 16, co: 24, kh: 3, kw: 3, s: [2, 2], pad: 'same' },
+  { n: 1, h: 2, w: 7, ci: 3, co: 4, kh: 2, kw: 3, s: [2, 2], pad: 'valid' },
 ];
 
 // Stride-1 filter gradients take the GEMM-on-shifted-views path (wasm/filter_grad.ts) by default; every

@@ -39,14 +39,14 @@ function asTensor<R extends tf.Rank>(t: tf.TensorInfo): tf.Tensor<R> {
 
 /** Implementation choices, for A/B measurements (bench/profile-step.ts --opt key=value). Defaults are the fastest measured. */
 export const wasmKernelOptions = {
-  /** 'gemm': stride-1 filter gradients as XNNPACK GEMMs on shifted views (filter_grad.ts); 'conv': as one XNNPACK conv (conv_grads.ts). */
+  /** 'gemm': filter gradients as XNNPACK GEMMs on shifted views (filter_grad.ts); 'conv': as one XNNPACK conv (conv_grads.ts). */
   filterGrad: 'gemm' as 'gemm' | 'conv',
 };
 
 function conv2DBackpropFilter({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const filterShape = (attrs as tf.NamedAttrMap).filterShape as number[];
   const g = convGeom((inputs.x as tf.TensorInfo).shape, filterShape, attrs as tf.NamedAttrMap);
-  if (wasmKernelOptions.filterGrad === 'gemm' && g.strideH === 1 && g.strideW === 1 && (inputs.x as tf.TensorInfo).dtype === 'float32' && (inputs.dy as tf.TensorInfo).dtype === 'float32') {
+  if (wasmKernelOptions.filterGrad === 'gemm' && (inputs.x as tf.TensorInfo).dtype === 'float32' && (inputs.dy as tf.TensorInfo).dtype === 'float32') {
     return filterGradGemm(backend as WasmBackendLike, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, g);
   }
   const x = asTensor<tf.Rank.R4>(inputs.x as tf.TensorInfo);

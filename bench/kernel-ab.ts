@@ -1,0 +1,43 @@
+/**
+ * A/B of the wasm Conv2DBackpropFilter implementations on the bench U-Net's shapes (1 thread):
+ * wasmKernelOptions.filterGrad 'gemm' vs 'conv', alternated within one process, best of `reps`.
+ *
+ *   node --import tsx bench/kernel-ab.ts [--reps 8]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../src/engine/backend/select';
+import { wasmKernelOptions } from '../src/engine/backend/wasm/kernels';
+
+async function main(): Promise<void> {
+  const i = process.argv.indexOf('--reps');
+  const reps = i >= 0 ? Number(process.argv[i + 1]) : 8;
+  await selectBackend({ backend: 'wasm', threads: 1 });
+  // [n, h, w, ci, co, k, stride]
+  const shapes: Array<[number, number, number, number, number, number, number]> = [
+    [128, 16, 16, 32, 32, 3, 1], [128, 16, 16, 64, 32, 3, 1], [128, 8, 8, 64, 64, 3, 1], [128, 16, 16, 64, 32, 1, 1],
+    [128, 16, 16, 32, 1, 3, 1], [128, 16, 16, 1, 32, 3, 1], [128, 16, 16, 32, 64, 3, 2]];
+  const variants = ['conv', 'gemm'] as const;
+  for (const [n, h, w, ci, co, k, s] of shapes) {
+    const ho = Math.ceil(h / s), wo = Math.ceil(w / s);
+    const x = tf.randomNormal([n, h, w, ci]), dy = tf.randomNormal([n, ho, wo, co]);
+    const gflop = (2 * n * ho * wo * k * k * ci * co) / 1e9;
+    const attrs = { strides: s, pad: 'same', dataFormat: 'NHWC', filterShape: [k, k, ci, co] } as unknown as tf.NamedAttrMap;
+    const best = variants.map(() => Infinity);
+    for (let r = 0; r < reps; r++) {
+      variants.forEach((v, vi) => {
+        wasmKernelOptions.filterGrad = v;
+        const t0 = performance.now();
+        const y = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs) as tf.Tensor;
+        y.dataSync();
+        best[vi] = Math.min(best[vi], performance.now() - t0);
+        y.dispose();
+      });
+    }
+    wasmKernelOptions.filterGrad = 'gemm';
+    console.log(`x [${n},${h},${w},${ci}] → ${co}, ${k}×${k} stride ${s}: ` +
+      variants.map((v, vi) => `${v} ${best[vi].toFixed(1)} ms (${(gflop / best[vi] * 1e3).toFixed(1)} GFLOP/s)`).join('  '));
+    tf.dispose([x, dy]);
+  }
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
