@@ -221,7 +221,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       const file = path.join(runDir, FILES.eval, 'classifier.ckpt');
       const hit = Classifier.load(file, D, K, train.shape);
       if (!hit) log(`classifier: training on ${train.n} real training examples (${cfg.eval.classifierSteps} steps; cached in ${path.relative(runDir, file)})`);
-      const r = hit ?? (await loadOrTrainClassifier(runDir, cfg, train, test, log));
+      const r = hit ?? (await loadOrTrainClassifier(runDir, cfg, train, test, log, check));
       clf = r.clf;
       const reused = !!hit;
       clfInfo = { heldOutAccuracy: r.accuracy, trainSteps: cfg.eval.classifierSteps, cached: reused, file: path.relative(runDir, file), kind: clf.imageShape ? 'cnn' : 'mlp' };

@@ -23,12 +23,13 @@ export async function loadOrTrainClassifier(
   train: Dataset,
   test: Dataset,
   log: (s: string) => void,
+  check?: () => void,
 ): Promise<{ clf: Classifier; accuracy: number }> {
   const file = path.join(runDir, 'eval', 'classifier.ckpt');
   const d = train.shape.reduce((a, b) => a * b, 1);
   const cached = Classifier.load(file, d, train.numClasses, train.kind === 'image' ? train.shape : undefined);
   if (cached) return cached;
-  const r = await trainClassifier(train, test, { steps: cfg.eval.classifierSteps, seed: cfg.seed, log });
+  const r = await trainClassifier(train, test, { steps: cfg.eval.classifierSteps, seed: cfg.seed, log, check });
   r.clf.save(file, r.accuracy);
   return r;
 }

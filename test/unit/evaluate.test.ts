@@ -4,6 +4,7 @@
  * held-out accuracy equal to the classifier's, determinism (a second evaluation gives the same numbers, with the
  * cached classifier), progress, and cancellation (no report.json, no plots).
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -207,5 +208,30 @@ describe('determinism and cancellation', () => {
       assert.ok(!fs.existsSync(path.join(out, 'report.md')));
       assert.ok(!fs.existsSync(path.join(out, 'quality-vs-nfe.png')));
     }
+  });
+
+  it('cancelling while the classifier trains stops it promptly, caches nothing and leaks no tensors', async () => {
+    // A copy of the image run without its cached classifier, so the evaluation has to train one.
+    const runDir = path.join(tmp, 'image-fresh-classifier');
+    fs.cpSync(runDirs.image, runDir, { recursive: true });
+    fs.rmSync(path.join(runDir, 'eval'), { recursive: true, force: true });
+    fs.rmSync(path.join(runDir, 'run.lock'), { force: true });
+    const tensors = tf.memory().numTensors;
+    const ac = new AbortController();
+    let at = 0;
+    await assert.rejects(
+      evaluateRun({
+        runDir,
+        signal: ac.signal,
+        onLog: (line) => {
+          if (line.startsWith('classifier: training')) setTimeout(() => ((at = Date.now()), ac.abort()), 30);
+        },
+      }),
+      /evaluation cancelled; no report written/,
+    );
+    assert.ok(at > 0, 'the classifier was being trained when cancelled');
+    assert.ok(Date.now() - at < 3000, `stopped ${Date.now() - at} ms after the cancel`);
+    assert.ok(!fs.existsSync(path.join(runDir, 'eval', 'classifier.ckpt')), 'a half-trained classifier is not cached');
+    assert.equal(tf.memory().numTensors, tensors);
   });
 });

@@ -119,7 +119,20 @@ export class Classifier {
 export async function trainClassifier(
   train: Dataset,
   test: Dataset,
-  { steps = 1500, batch = 128, seed = 0, log }: { steps?: number; batch?: number; seed?: number; log?: (s: string) => void } = {},
+  {
+    steps = 1500,
+    batch = 128,
+    seed = 0,
+    log,
+    check,
+  }: {
+    steps?: number;
+    batch?: number;
+    seed?: number;
+    log?: (s: string) => void;
+    /** Called between steps; throws to abandon training (e.g. a cancelled evaluation). Nothing is saved then. */
+    check?: () => void;
+  } = {},
 ): Promise<{ clf: Classifier; accuracy: number }> {
   const d = train.shape.reduce((a, b) => a * b, 1);
   const clf = Classifier.create(d, train.numClasses, seed, train.kind === 'image' ? train.shape : undefined);
@@ -127,6 +140,17 @@ export async function trainClassifier(
   const rng = new Rng(seed, 'classifier-data');
   const vars = clf.params.list().map((p) => p.variable);
   for (let s = 0; s < steps; s++) {
+    if (check && s % 20 === 0) {
+      // Let a cancel message in, then honour it.
+      await new Promise((r) => setImmediate(r));
+      try {
+        check();
+      } catch (e) {
+        opt.dispose();
+        clf.dispose();
+        throw e;
+      }
+    }
     const idx = Int32Array.from({ length: batch }, () => rng.int(train.n));
     const { x, labels } = sampleBatch(train, idx);
     const noise = rng.normals(x.length);
