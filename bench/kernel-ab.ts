@@ -1,8 +1,8 @@
 /**
- * A/B of the wasm Conv2DBackpropFilter implementations on the bench U-Net's shapes (1 thread):
+ * A/B of the wasm Conv2DBackpropFilter implementations on the bench U-Net's shapes:
  * wasmKernelOptions.filterGrad 'gemm' vs 'conv', alternated within one process, best of `reps`.
  *
- *   node --import tsx bench/kernel-ab.ts [--reps 8]
+ *   node --import tsx bench/kernel-ab.ts [--reps 8] [--threads 1]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/engine/backend/select';
@@ -11,7 +11,9 @@ import { wasmKernelOptions } from '../src/engine/backend/wasm/kernels';
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--reps');
   const reps = i >= 0 ? Number(process.argv[i + 1]) : 8;
-  await selectBackend({ backend: 'wasm', threads: 1 });
+  const t = process.argv.indexOf('--threads');
+  const info = await selectBackend({ backend: 'wasm', threads: t >= 0 ? Number(process.argv[t + 1]) : 1 });
+  console.log(`wasm × ${info.threads} threads${info.note ? ` (${info.note})` : ''}`);
   // [n, h, w, ci, co, k, stride]
   const shapes: Array<[number, number, number, number, number, number, number]> = [
     [128, 16, 16, 32, 32, 3, 1], [128, 16, 16, 64, 32, 3, 1], [128, 8, 8, 64, 64, 3, 1], [128, 16, 16, 64, 32, 1, 1],
