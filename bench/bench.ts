@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '../src/engine/backend/select';
+import { logicalCores, selectBackend } from '../src/engine/backend/select';
 import { makeModel } from './models';
 
 type System = 'tfjs-wasm' | 'tfjs-cpu' | 'tfjs-node' | 'pytorch';
@@ -202,8 +202,7 @@ async function main(): Promise<void> {
   const dpProbe = argv.includes('--dp-probe');
   const jsonIdx = argv.indexOf('--json');
   const jsonFile = jsonIdx >= 0 ? argv[jsonIdx + 1] : null;
-  const osAny = os as unknown as { availableParallelism?: () => number };
-  const cores = osAny.availableParallelism ? osAny.availableParallelism() : os.cpus().length;
+  const cores = logicalCores();
   const threadCounts = [...new Set([1, cores])];
   const steps = quick ? 3 : 15;
   // Training runs last thousands of steps, so the bench times the steady state. V8 keeps optimising the JS

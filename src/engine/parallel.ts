@@ -6,10 +6,9 @@
  * the update. The result equals the single-process step up to float rounding.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendInfo } from './backend/select';
+import { BackendInfo, logicalCores, withTimeout } from './backend/select';
 import { spawnWorker, WorkerHandle } from './backend/data_parallel';
 import { ResolvedConfig, StageConfig } from './config';
 import { Net } from './nn/net';
@@ -26,10 +25,6 @@ export interface ParallelPlan {
   wasmDir?: string;
 }
 
-function cores(): number {
-  const osAny = os as unknown as { availableParallelism?: () => number };
-  return Math.max(1, osAny.availableParallelism ? osAny.availableParallelism() : os.cpus().length);
-}
 
 type PlanConfig = Pick<ResolvedConfig, 'teacher' | 'guided' | 'progressive'> & { parallel?: ParallelMode };
 
@@ -39,7 +34,7 @@ type PlanConfig = Pick<ResolvedConfig, 'teacher' | 'guided' | 'progressive'> & {
  * more than one thread is asked for and every stage's batch is at least 2 × threads.
  */
 export function wantsWorkers(cfg: PlanConfig, name: string, threads: number): boolean {
-  const n = threads > 0 ? threads : cores();
+  const n = threads > 0 ? threads : logicalCores();
   const mode = cfg.parallel ?? 'auto';
   if (mode === 'workers') return true;
   if (mode === 'threads') return false;
@@ -49,7 +44,7 @@ export function wantsWorkers(cfg: PlanConfig, name: string, threads: number): bo
 
 /** Picks data-parallel workers or the (threaded) backend for a run; see `wantsWorkers`. */
 export function planParallel(cfg: PlanConfig, info: BackendInfo, threads: number, wasmDir?: string): { plan: ParallelPlan | undefined; note: string } {
-  const n = threads > 0 ? threads : cores();
+  const n = threads > 0 ? threads : logicalCores();
   const mode = cfg.parallel ?? 'auto';
   if (mode === 'workers' && info.name !== 'wasm' && info.name !== 'cpu') {
     throw new Error(`parallel: "workers" needs the wasm or cpu backend (the backend is ${info.name})`);
@@ -94,31 +89,23 @@ export class ParallelGradients {
   ): Promise<ParallelGradients> {
     const script = workerScript ?? defaultWorkerScript();
     const handles = Array.from({ length: plan.workers }, () => new WorkerHandle(spawnWorker(script)));
-    let timer: NodeJS.Timeout | undefined;
     try {
       // A worker that neither answers nor fails (e.g. its wasm start-up hangs) must not stall the run forever.
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`the data-parallel training workers did not start within ${Math.round(startTimeoutMs / 1000)} s`)),
-          startTimeoutMs,
-        );
-      });
-      const ready = await Promise.race([
+      const ready = await withTimeout(
         Promise.all(
           handles.map((h, id) =>
             h.request({ ...init, type: 'init', id, backend: plan.backend, wasmDir: plan.wasmDir } satisfies TrainWorkerInit, 'ready'),
           ),
         ),
-        timeout,
-      ]);
+        startTimeoutMs,
+        `the data-parallel training workers did not start within ${Math.round(startTimeoutMs / 1000)} s`,
+      );
       const names = ready[0].names as string[];
       for (const r of ready) if ((r.names as string[]).join() !== names.join()) throw new Error('data-parallel workers disagree on the parameters');
       return new ParallelGradients(handles, names);
     } catch (e) {
       await Promise.all(handles.map((h) => h.worker.terminate()));
       throw e;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -15,10 +15,10 @@
  * `inputs` are tensors made from the shard of each named input of `step(batch)`.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type * as tf from '@tensorflow/tfjs-core';
+import { logicalCores } from './select';
 import type { BackendChoice, BackendInfo } from './select';
 
 /** A named float32 input; axis 0 is the batch axis. */
@@ -101,8 +101,7 @@ export class DataParallelTrainer {
   get workers(): number { return this.handles.length; }
 
   static async start(opts: DataParallelOptions): Promise<DataParallelTrainer> {
-    const osAny = os as unknown as { availableParallelism?: () => number };
-    const n = Math.max(1, opts.workers ?? (osAny.availableParallelism ? osAny.availableParallelism() : os.cpus().length));
+    const n = Math.max(1, opts.workers ?? logicalCores());
     const script = opts.workerScript ?? defaultWorkerScript();
     // A .ts worker (running from source under tsx) needs tsx's CommonJS hooks inside the worker too.
     const handles = Array.from({ length: n }, () => new WorkerHandle(spawnWorker(script)));

@@ -64,7 +64,8 @@ function runtimeRequire(): NodeRequire {
   return createRequire(base);
 }
 
-function defaultThreads(): number {
+/** Logical cores Node may run on (the default thread / worker count everywhere). */
+export function logicalCores(): number {
   const osAny = os as unknown as { availableParallelism?: () => number };
   return Math.max(1, osAny.availableParallelism ? osAny.availableParallelism() : os.cpus().length);
 }
@@ -135,7 +136,9 @@ let wasmState: { threads: number; dir: string } | null = null;
 
 /** A hung start-up (a pthread worker that never loads) becomes an error naming the way out, not a silent stall. */
 const THREADED_INIT_TIMEOUT_MS = 60_000;
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+
+/** `p`, or a rejection with `message` after `ms` (the timer is cleared either way). */
+export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(message)), ms);
@@ -219,7 +222,7 @@ async function selectCpu(note?: string): Promise<BackendInfo> {
  * wasm thread count and wasmDir are fixed by the first wasm initialisation in a process (see note).
  */
 export async function selectBackend(opts: SelectBackendOptions): Promise<BackendInfo> {
-  const threads = opts.threads != null && opts.threads > 0 ? Math.floor(opts.threads) : defaultThreads();
+  const threads = opts.threads != null && opts.threads > 0 ? Math.floor(opts.threads) : logicalCores();
   const wasmThreads = opts.wasmThreads != null && opts.wasmThreads > 0 ? Math.floor(opts.wasmThreads) : threads;
   switch (opts.backend) {
     case 'tensorflow':
