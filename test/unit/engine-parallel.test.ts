@@ -17,6 +17,7 @@ import { BackendEvent, LossEvent, RunEvent } from '../../src/engine/events';
 import { Trainer } from '../../src/engine/optim';
 import { ParallelGradients, planParallel, wantsWorkers } from '../../src/engine/parallel';
 import { listCheckpoints, readEvents } from '../../src/engine/runfolder';
+import { runWithStops } from '../helpers/runs';
 import { Rng } from '../../src/engine/rng';
 import { drawBatch, netForUnit } from '../../src/engine/train_loss';
 
@@ -111,19 +112,7 @@ describe('data-parallel training', () => {
     const again = await createRun({ configPath: file, runsDir: tmp, name: 'dp-again' });
     await runStages({ runDir: again, summary: false });
     const broken = await createRun({ configPath: file, runsDir: tmp, name: 'dp-broken' });
-    for (const stopAt of ['teacher@17', 'progressive-4-2@7']) {
-      const ac = new AbortController();
-      const r = await runStages({
-        runDir: broken,
-        summary: false,
-        signal: ac.signal,
-        onEvent: (e) => {
-          if (e.type === 'loss' && `${e.unit}@${e.step}` === stopAt) ac.abort();
-        },
-      });
-      assert.equal(r, 'stopped');
-    }
-    assert.equal(await runStages({ runDir: broken, summary: false }), 'finished');
+    await runWithStops(broken, ['teacher@17', 'progressive-4-2@7']);
     const losses = (d: string) => lossEvents(readEvents(d).events).map((e) => `${e.unit}@${e.step}:${e.loss}`);
     assert.equal(losses(straight).length, 30 + 10 + 12);
     assert.deepEqual(losses(again), losses(straight));

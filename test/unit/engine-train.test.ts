@@ -15,6 +15,7 @@ import { slicedWasserstein } from '../../src/engine/eval/metrics';
 import { LossEvent, RunEvent } from '../../src/engine/events';
 import { buildNet } from '../../src/engine/nn/net';
 import { acquireLock, listCheckpoints, readEvents } from '../../src/engine/runfolder';
+import { runWithStops } from '../helpers/runs';
 import { sample } from '../../src/engine/sample';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-train-'));
@@ -90,19 +91,7 @@ describe('exact resume', () => {
     await runStages({ runDir: straight, summary: false });
 
     const broken = await createRun({ configPath: file, runsDir: tmp, name: 'broken' });
-    for (const stopAt of ['teacher@17', 'progressive-4-2@7']) {
-      const ac = new AbortController();
-      const r = await runStages({
-        runDir: broken,
-        summary: false,
-        signal: ac.signal,
-        onEvent: (e) => {
-          if (e.type === 'loss' && `${e.unit}@${e.step}` === stopAt) ac.abort();
-        },
-      });
-      assert.equal(r, 'stopped');
-    }
-    assert.equal(await runStages({ runDir: broken, summary: false }), 'finished');
+    await runWithStops(broken, ['teacher@17', 'progressive-4-2@7']);
     const a = losses(readEvents(straight).events);
     const b = losses(readEvents(broken).events);
     assert.equal(a.length, 40 + 20 + 20);
