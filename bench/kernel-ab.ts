@@ -1,12 +1,14 @@
 /**
- * A/B of the wasm Conv2DBackpropFilter implementations on the bench U-Net's shapes:
- * wasmKernelOptions.filterGrad 'gemm' vs 'conv', alternated within one process, best of `reps`.
+ * A/B of the wasm Conv2DBackpropFilter implementations on the bench U-Net's and conv stack's shapes,
+ * alternated within one process, best of `reps`: wasmKernelOptions.filterGrad 'gemm' vs 'conv', or with
+ * --chunk F1,F2,… the 'gemm' kernel at several filterGradOptions.chunkFloats (0 = whole batch).
  *
- *   node --import tsx bench/kernel-ab.ts [--reps 8] [--threads 1]
+ *   node --import tsx bench/kernel-ab.ts [--reps 8] [--threads 1] [--chunk 0,196608]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/engine/backend/select';
 import { wasmKernelOptions } from '../src/engine/backend/wasm/kernels';
+import { filterGradOptions } from '../src/engine/backend/wasm/filter_grad';
 
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--reps');
@@ -17,8 +19,13 @@ async function main(): Promise<void> {
   // [n, h, w, ci, co, k, stride]
   const shapes: Array<[number, number, number, number, number, number, number]> = [
     [128, 16, 16, 32, 32, 3, 1], [128, 16, 16, 64, 32, 3, 1], [128, 8, 8, 64, 64, 3, 1], [128, 16, 16, 64, 32, 1, 1],
-    [128, 16, 16, 32, 1, 3, 1], [128, 16, 16, 1, 32, 3, 1], [128, 16, 16, 32, 64, 3, 2]];
-  const variants = ['conv', 'gemm'] as const;
+    [128, 16, 16, 32, 1, 3, 1], [128, 16, 16, 1, 32, 3, 1], [128, 16, 16, 32, 64, 3, 2],
+    [32, 32, 32, 64, 64, 3, 1], [32, 32, 32, 3, 64, 3, 1], [32, 32, 32, 64, 3, 3, 1]];
+  const c = process.argv.indexOf('--chunk');
+  const defaultChunk = filterGradOptions.chunkFloats;
+  const variants: Array<{ name: string; set: () => void }> = c >= 0
+    ? process.argv[c + 1].split(',').map((f) => ({ name: `chunk ${f}`, set: () => { wasmKernelOptions.filterGrad = 'gemm'; filterGradOptions.chunkFloats = Number(f); } }))
+    : (['conv', 'gemm'] as const).map((v) => ({ name: v, set: () => { wasmKernelOptions.filterGrad = v; } }));
   for (const [n, h, w, ci, co, k, s] of shapes) {
     const ho = Math.ceil(h / s), wo = Math.ceil(w / s);
     const x = tf.randomNormal([n, h, w, ci]), dy = tf.randomNormal([n, ho, wo, co]);
@@ -27,7 +34,7 @@ async function main(): Promise<void> {
     const best = variants.map(() => Infinity);
     for (let r = 0; r < reps; r++) {
       variants.forEach((v, vi) => {
-        wasmKernelOptions.filterGrad = v;
+        v.set();
         const t0 = performance.now();
         const y = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs) as tf.Tensor;
         y.dataSync();
@@ -36,8 +43,9 @@ async function main(): Promise<void> {
       });
     }
     wasmKernelOptions.filterGrad = 'gemm';
+    filterGradOptions.chunkFloats = defaultChunk;
     console.log(`x [${n},${h},${w},${ci}] → ${co}, ${k}×${k} stride ${s}: ` +
-      variants.map((v, vi) => `${v} ${best[vi].toFixed(1)} ms (${(gflop / best[vi] * 1e3).toFixed(1)} GFLOP/s)`).join('  '));
+      variants.map((v, vi) => `${v.name} ${best[vi].toFixed(1)} ms (${(gflop / best[vi] * 1e3).toFixed(1)} GFLOP/s)`).join('  '));
     tf.dispose([x, dy]);
   }
 }

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/backend/select';
 import { groupNorm, groupNormComposite } from '../../src/engine/backend/group_norm';
 import { wasmKernelOptions } from '../../src/engine/backend/wasm/kernels';
+import { filterGradOptions } from '../../src/engine/backend/wasm/filter_grad';
 
 const TOL = 1e-4;
 
@@ -74,9 +75,10 @@ const CASES: Case[] = [
 ];
 
 // Stride-1 filter gradients take the GEMM-on-shifted-views path (wasm/filter_grad.ts) by default; every
-// case also runs with the XNNPACK-conv formulation (wasmKernelOptions.filterGrad = 'conv').
-for (const [i, c] of CASES.entries()) for (const filterGrad of ['gemm', 'conv'] as const) {
-  test(`conv2d grads wasm == cpu #${i} (filterGrad ${filterGrad}): ${JSON.stringify(c)}`, async () => {
+// case also runs with the batch cut into one-image chunks whose partial GEMMs are summed
+// (filterGradOptions.chunkFloats = 1) and with the XNNPACK-conv formulation (wasmKernelOptions.filterGrad = 'conv').
+for (const [i, c] of CASES.entries()) for (const variant of ['gemm', 'gemm-chunked', 'conv'] as const) {
+  test(`conv2d grads wasm == cpu #${i} (filterGrad ${variant}): ${JSON.stringify(c)}`, async () => {
     const out = tf.backend_util.computeConv2DInfo([c.n, c.h, c.w, c.ci], [c.kh, c.kw, c.ci, c.co], c.s, 1,
       c.pad as 'same', undefined, false, 'channelsLast');
     const xv = randn(c.n * c.h * c.w * c.ci, 11 + i);
@@ -95,12 +97,15 @@ for (const [i, c] of CASES.entries()) for (const filterGrad of ['gemm', 'conv'] 
       return [dw, dx, ...g];
     };
     const want = await runOn('cpu', compute);
-    wasmKernelOptions.filterGrad = filterGrad;
+    const chunkFloats = filterGradOptions.chunkFloats;
+    wasmKernelOptions.filterGrad = variant === 'conv' ? 'conv' : 'gemm';
+    if (variant === 'gemm-chunked') filterGradOptions.chunkFloats = 1;
     let got: Float32Array[];
     try {
       got = await runOn('wasm', compute);
     } finally {
       wasmKernelOptions.filterGrad = 'gemm';
+      filterGradOptions.chunkFloats = chunkFloats;
     }
     assertClose(got[0], want[0], 'Conv2DBackpropFilter');
     assertClose(got[1], want[1], 'Conv2DBackpropInput');
