@@ -11,6 +11,11 @@ import schema from './config.schema.json';
 import type { DataConfig } from './data';
 import type { ModelConfig } from './nn/net';
 
+/** Default highest frequency of the students' Fourier embedding of w (model.wFreqMax). */
+export const W_FREQ_MAX_DEFAULT = 4;
+/** The w-embedding frequency of runs created before model.wFreqMax existed (their config.json lacks it). */
+export const W_FREQ_MAX_LEGACY = 50;
+
 export interface StageConfig {
   steps: number;
   batch: number;
@@ -166,6 +171,7 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
     attention: m.attention ?? false,
     groups: m.groups ?? 8,
     embedDim: m.embedDim ?? 128,
+    wFreqMax: m.wFreqMax ?? W_FREQ_MAX_DEFAULT,
     hidden: m.hidden ?? 256,
     depth: m.depth ?? 4,
   };
@@ -247,6 +253,11 @@ export function configHash(cfg: ResolvedConfig): string {
   if (cfg.parallel === 'auto') {
     const { parallel: _omit, ...rest } = cfg;
     cfg = rest as ResolvedConfig;
+  }
+  // So does model.wFreqMax at the value those runs were trained with.
+  if (cfg.model.wFreqMax === W_FREQ_MAX_LEGACY) {
+    const { wFreqMax: _omit, ...model } = cfg.model;
+    cfg = { ...cfg, model };
   }
   const canon = (v: unknown): unknown =>
     Array.isArray(v)

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { BackendChoice, BackendInfo, selectBackend } from './backend/select';
 import { planParallel, wantsWorkers } from './parallel';
 import { readCheckpoint } from './checkpoint';
-import { configHash, loadConfigFile, resolveConfig, ResolvedConfig, units as unitList } from './config';
+import { configHash, loadConfigFile, resolveConfig, ResolvedConfig, units as unitList, W_FREQ_MAX_LEGACY } from './config';
 import { Dataset, loadDataset } from './data';
 import { RunEvent, StageName } from './events';
 import { loadEvalWeights } from './optim';
@@ -78,7 +78,12 @@ export async function createRun({ configPath, runsDir, name }: { configPath: str
 export function loadRunConfig(runDir: string): ResolvedConfig {
   const file = path.join(runDir, FILES.config);
   if (!fs.existsSync(file)) throw new Error(`${runDir}: not a run folder (no ${FILES.config})`);
-  const cfg = resolveConfig(JSON.parse(fs.readFileSync(file, 'utf8')), { file, baseDir: runDir });
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  // Runs created before model.wFreqMax existed trained their students with the legacy w embedding.
+  if (raw && typeof raw === 'object' && raw.model && typeof raw.model === 'object' && raw.model.wFreqMax === undefined) {
+    raw.model.wFreqMax = W_FREQ_MAX_LEGACY;
+  }
+  const cfg = resolveConfig(raw, { file, baseDir: runDir });
   const meta = readMeta(runDir);
   const hash = configHash(cfg);
   if (meta.configHash !== hash) {

@@ -216,3 +216,39 @@ describe('config validation', () => {
     }
   });
 });
+
+describe('model.wFreqMax (the students\' w embedding)', () => {
+  it('new runs record 4; a run folder from before the setting loads with the legacy 50 and keeps its hash', async () => {
+    const runDir = await createRun({ configPath: writeConfig('wfreq-new'), runsDir: tmp, name: 'wfreq-new' });
+    assert.equal(JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')).model.wFreqMax, 4);
+    assert.equal(loadRunConfig(runDir).model.wFreqMax, 4);
+
+    // An old run folder: config.json without the field, run.json with the hash computed back then.
+    const oldDir = await createRun({ configPath: writeConfig('wfreq-old'), runsDir: tmp, name: 'wfreq-old' });
+    const cfgFile = path.join(oldDir, 'config.json');
+    const raw = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    delete raw.model.wFreqMax;
+    fs.writeFileSync(cfgFile, JSON.stringify(raw, null, 2));
+    const canon = (v: unknown): unknown => Array.isArray(v) ? v.map(canon)
+      : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+    const { parallel: _p, ...withoutParallel } = raw;
+    const oldHash = (await import('node:crypto')).createHash('sha256').update(JSON.stringify(canon(withoutParallel))).digest('hex').slice(0, 16);
+    const metaFile = path.join(oldDir, 'run.json');
+    fs.writeFileSync(metaFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(metaFile, 'utf8')), configHash: oldHash }));
+    assert.equal(loadRunConfig(oldDir).model.wFreqMax, 50);
+  });
+
+  it('changes only the students\' output (the teacher has no w input)', () => {
+    const model = { kind: 'mlp' as const, parameterization: 'v' as const, channels: [], blocksPerLevel: 1, attention: false, groups: 1, embedDim: 16, hidden: 16, depth: 1 };
+    const out = (wFreqMax: number, withW: boolean) => tf.tidy(() => {
+      const net = buildNet({ model: { ...model, wFreqMax }, exampleShape: [2], numClasses: 3, withW, seed: 1 });
+      // the w MLP's last layer starts at zero: give it weights so w reaches the output
+      if (withW) for (const [name, v] of net.params.vars.entries()) if (name.startsWith('wemb.1') || name.startsWith('blk0.fc1') || name === 'out.w') v.assign(tf.randomNormal(v.shape, 0, 0.3, "float32", 7));
+      const y = net.apply(tf.tensor2d([[0.3, -0.2]]), tf.tensor1d([1.5]), tf.tensor1d([1], 'int32'), withW ? tf.tensor1d([2]) : undefined).arraySync();
+      net.dispose();
+      return y as number[][];
+    });
+    assert.notDeepEqual(out(4, true), out(50, true));
+    assert.deepEqual(out(4, false), out(50, false));
+  });
+});

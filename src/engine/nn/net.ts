@@ -3,8 +3,12 @@
  * Conditioning (method.md): a sinusoidal embedding of λ through an MLP, plus a learned class table with K+1 rows
  * (row K = ∅), plus — for students — a sinusoidal embedding of w through its own MLP whose last layer is
  * zero-initialised, so a student copied from the teacher starts exactly as the teacher's conditional model.
+ * The w embedding's frequencies run from 1 to model.wFreqMax (default 4): over w ∈ [0, 4] a top frequency
+ * of 50 (the value before it was a setting) made features oscillate every 0.13 in w, which the student
+ * has to smooth out again; 4 measured better at w = 0 and w = 2 on digits.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { W_FREQ_MAX_DEFAULT } from '../config';
 import { Rng } from '../rng';
 import {
   conv,
@@ -29,6 +33,8 @@ export interface ModelConfig {
   attention: boolean;
   groups: number;
   embedDim: number;
+  /** Highest frequency of the Fourier embedding of w (students); default W_FREQ_MAX_DEFAULT. */
+  wFreqMax?: number;
   hidden: number;
   depth: number;
 }
@@ -63,14 +69,14 @@ function embeddingInit(p: Params, m: ModelConfig, numClasses: number, withW: boo
   }
 }
 
-function embedding(p: Params, withW: boolean, lambda: tf.Tensor, cls: tf.Tensor, w?: tf.Tensor): tf.Tensor {
+function embedding(p: Params, m: ModelConfig, withW: boolean, lambda: tf.Tensor, cls: tf.Tensor, w?: tf.Tensor): tf.Tensor {
   let h = dense(p, 'temb.1', silu(dense(p, 'temb.0', sinusoidal(tf.mul(lambda, LAMBDA_SCALE), SIN_DIM, 200))));
   // one-hot · table rather than gather: its gradient is a plain matmul on every backend
   const table = p.get('cemb.table');
   h = tf.add(h, tf.matMul(tf.oneHot(tf.cast(cls, 'int32'), table.shape[0]), table));
   if (withW) {
     if (!w) throw new Error('this student network needs a guidance weight w for every example');
-    h = tf.add(h, dense(p, 'wemb.1', silu(dense(p, 'wemb.0', sinusoidal(w, SIN_DIM, 50)))));
+    h = tf.add(h, dense(p, 'wemb.1', silu(dense(p, 'wemb.0', sinusoidal(w, SIN_DIM, m.wFreqMax ?? W_FREQ_MAX_DEFAULT)))));
   }
   return silu(h);
 }
@@ -102,7 +108,7 @@ function buildMlp(m: ModelConfig, dim: number, numClasses: number, withW: boolea
     flopsPerExample: 2 * f.macs,
     apply(z, lambda, cls, w) {
       return tf.tidy(() => {
-        const emb = embedding(p, withW, lambda, cls, w);
+        const emb = embedding(p, m, withW, lambda, cls, w);
         let h = dense(p, 'in', z);
         for (let i = 0; i < m.depth; i++) {
           let u = dense(p, `blk${i}.fc0`, silu(layerNorm(p, `blk${i}.ln`, h)));
@@ -235,7 +241,7 @@ function buildUnet(m: ModelConfig, shape: number[], numClasses: number, withW: b
     flopsPerExample: 2 * f.macs,
     apply(z, lambda, cls, w) {
       return tf.tidy(() => {
-        const emb = embedding(p, withW, lambda, cls, w);
+        const emb = embedding(p, m, withW, lambda, cls, w);
         let h = conv(p, 'in', z);
         const skips: tf.Tensor[] = [];
         for (let l = 0; l < levels; l++) {
