@@ -39,7 +39,8 @@ export interface ResolvedConfig {
   /** How training uses several threads (see parallel.ts); 'auto' when the config does not say. */
   parallel: 'auto' | 'workers' | 'threads';
   data: DataConfig;
-  model: ModelConfig;
+  /** wFreqMax is always filled in (W_FREQ_MAX_DEFAULT, or W_FREQ_MAX_LEGACY for old run folders). */
+  model: ModelConfig & { wFreqMax: number };
   diffusion: { logSnrMin: number; logSnrMax: number; pUncond: number };
   guidance: { wMin: number; wMax: number; sampleW: number[] };
   teacher: StageConfig;
@@ -163,7 +164,7 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
   if (errs.length) throw new ConfigError(file, errs);
 
   const m = raw.model ?? {};
-  const model: ModelConfig = {
+  const model: ResolvedConfig['model'] = {
     kind: m.kind,
     parameterization: m.parameterization ?? 'v',
     channels: m.channels ?? [32, 64],
@@ -257,7 +258,7 @@ export function configHash(cfg: ResolvedConfig): string {
   // So does model.wFreqMax at the value those runs were trained with.
   if (cfg.model.wFreqMax === W_FREQ_MAX_LEGACY) {
     const { wFreqMax: _omit, ...model } = cfg.model;
-    cfg = { ...cfg, model };
+    cfg = { ...cfg, model } as ResolvedConfig;
   }
   const canon = (v: unknown): unknown =>
     Array.isArray(v)

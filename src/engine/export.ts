@@ -63,7 +63,7 @@ export interface StudentManifest {
   withW: boolean;
   parameterization: string;
   schedule: { logSnrMin: number; logSnrMax: number };
-  model: { kind: string; channels: number[]; blocksPerLevel: number; attention: boolean; groups: number; embedDim: number; wFreqMax?: number; hidden: number; depth: number };
+  model: { kind: string; channels: number[]; blocksPerLevel: number; attention: boolean; groups: number; embedDim: number; wFreqMax: number; hidden: number; depth: number };
   exampleShape: number[];
   dataKind: 'image' | 'toy';
   numClasses: number;

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createRun, ensureBackend, loadDenoiser, loadRunConfig, runStages, validateConfigFile } from '../../src/engine';
 import { readCheckpoint } from '../../src/engine/checkpoint';
+import { configHash } from '../../src/engine/config';
 import { loadDataset } from '../../src/engine/data';
 import { slicedWasserstein } from '../../src/engine/eval/metrics';
 import { LossEvent, RunEvent } from '../../src/engine/events';
@@ -225,14 +226,14 @@ describe('model.wFreqMax (the students\' w embedding)', () => {
 
     // An old run folder: config.json without the field, run.json with the hash computed back then.
     const oldDir = await createRun({ configPath: writeConfig('wfreq-old'), runsDir: tmp, name: 'wfreq-old' });
+    // the hash back then: the same canonical hash of the config with no wFreqMax key at all
+    const created = loadRunConfig(oldDir);
+    const { wFreqMax: _w, ...oldModel } = created.model;
+    const oldHash = configHash({ ...created, model: oldModel as typeof created.model });
     const cfgFile = path.join(oldDir, 'config.json');
     const raw = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
     delete raw.model.wFreqMax;
     fs.writeFileSync(cfgFile, JSON.stringify(raw, null, 2));
-    const canon = (v: unknown): unknown => Array.isArray(v) ? v.map(canon)
-      : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
-    const { parallel: _p, ...withoutParallel } = raw;
-    const oldHash = (await import('node:crypto')).createHash('sha256').update(JSON.stringify(canon(withoutParallel))).digest('hex').slice(0, 16);
     const metaFile = path.join(oldDir, 'run.json');
     fs.writeFileSync(metaFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(metaFile, 'utf8')), configHash: oldHash }));
     assert.equal(loadRunConfig(oldDir).model.wFreqMax, 50);

@@ -133,7 +133,7 @@ function buildForward(tf, manifest, P) {
     h = tf.add(h, tf.matMul(tf.oneHot(tf.cast(cls, 'int32'), table.shape[0]), table));
     if (withW) {
       if (!w) throw new Error('this student network needs a guidance weight w for every example');
-      h = tf.add(h, dense('wemb.1', silu(dense('wemb.0', sinusoidal(w, SIN_DIM, m.wFreqMax ?? 50)))));
+      h = tf.add(h, dense('wemb.1', silu(dense('wemb.0', sinusoidal(w, SIN_DIM, m.wFreqMax)))));
     }
     return silu(h);
   };
