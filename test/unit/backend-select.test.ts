@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { resolveWasmDir, selectBackend, wasmPackageDir } from '../../src/engine/backend/select';
 import { DataParallelTrainer } from '../../src/engine/backend/data_parallel';
 import { createReplica } from '../../bench/replicas';
+import { describeThreadedProgress, newThreadedProgress } from '../../src/engine/backend/wasm/node_threads';
 
 const nativeInstalled = (() => {
   try { require.resolve('@tensorflow/tfjs-node'); return true; } catch { return false; }
@@ -47,17 +48,22 @@ test('wasm with 1 thread: SIMD build, matches cpu', async () => {
   for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-4);
 });
 
+/** Everything a failed child process left: exit status or signal, its stderr (with the wasm start-up trace) and stdout. */
+function childReport(r: ReturnType<typeof spawnSync>): string {
+  return `status ${r.status}, signal ${r.signal}${r.error ? `, ${r.error.message}` : ''}\n--- stderr\n${r.stderr}\n--- stdout\n${r.stdout}`;
+}
+
 /** Runs a TypeScript snippet in a fresh Node process (under tsx) and returns its last stdout line as JSON. */
-function runFresh(code: string): unknown {
+function runFresh(code: string, env: Record<string, string> = { DISTILL_DEBUG: 'wasm' }): unknown {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-fresh-'));
   try {
     const file = path.join(dir, 'main.ts');
     fs.writeFileSync(file, code);
     const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
-      encoding: 'utf8', timeout: 90_000, cwd: path.resolve(__dirname, '../..'),
-      env: { ...process.env, NODE_PATH: path.resolve(__dirname, '../../node_modules') },
+      encoding: 'utf8', timeout: 120_000, cwd: path.resolve(__dirname, '../..'),
+      env: { ...process.env, NODE_PATH: path.resolve(__dirname, '../../node_modules'), ...env },
     });
-    assert.equal(r.status, 0, `status ${r.status}: ${r.stderr}`);
+    assert.equal(r.status, 0, childReport(r));
     return JSON.parse(r.stdout.trim().split('\n').pop() as string);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -89,6 +95,59 @@ test('wasm with 2 threads (fresh process): threaded XNNPACK pool under Node, mat
   // the thread count is fixed per process
   assert.equal(out.again.threads, 2);
   assert.match(out.again.note, /already initialised .* 2 thread/);
+});
+
+test('a threaded start-up that misses its time-out says how far it got', () => {
+  const sel = path.resolve(__dirname, '../../src/engine/backend/select').replace(/\\/g, '/');
+  const out = runFresh(`
+    import { selectBackend } from '${sel}';
+    selectBackend({ backend: 'wasm', threads: 2 }).then(
+      (info) => { console.log(JSON.stringify({ info })); process.exit(0); },
+      (e) => { console.log(JSON.stringify({ error: e.message })); process.exit(0); });`,
+  { DISTILL_WASM_INIT_TIMEOUT_S: '0.001' }) as { error?: string };
+  assert.match(out.error ?? '', /^the 2-thread wasm backend did not start within 0\.001 s \((no pthread worker was created yet|\d+ pthread workers created)[^)]*\); run with threads: 1 \(--threads 1\)/);
+});
+
+test('describeThreadedProgress names the stage a threaded start-up stopped in', () => {
+  const p = newThreadedProgress();
+  assert.match(describeThreadedProgress(p), /no pthread worker was created yet/);
+  Object.assign(p, { created: 8, online: 8, loaded: 5 });
+  assert.equal(describeThreadedProgress(p), '8 pthread workers created, 8 started, 5 loaded the module: waiting for the rest to load');
+  p.loaded = 8;
+  assert.match(describeThreadedProgress(p), /all loaded, no thread started yet/);
+  p.threadsRun = 1;
+  assert.match(describeThreadedProgress(p), /1 thread\(s\) started: XNNPACK's thread-pool start-up did not return$/);
+  p.errors.push('worker 3: boom');
+  assert.match(describeThreadedProgress(p), /worker error: worker 3: boom$/);
+});
+
+test('the start-up watchdog ends a process whose main thread stays blocked, with a message; finish() silences it', () => {
+  const nt = path.resolve(__dirname, '../../src/engine/backend/wasm/node_threads').replace(/\\/g, '/');
+  const run = (finish: boolean) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-dog-'));
+    try {
+      const file = path.join(dir, 'main.ts');
+      fs.writeFileSync(file, `
+        import { startInitWatchdog } from '${nt}';
+        const dog = startInitWatchdog(300, 'the test start-up blocks the main thread');
+        dog.update('3 of 8 loaded');
+        if (${finish}) dog.finish();
+        // a synchronous wait, as inside a wasm module: no timer or signal handler of this thread can run
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3000);
+        console.log('returned');`);
+      return spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', timeout: 60_000, cwd: path.resolve(__dirname, '../..') });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const blocked = run(false);
+  assert.equal(blocked.signal, 'SIGKILL', childReport(blocked));
+  assert.match(blocked.stderr, /distill: the test start-up blocks the main thread \(3 of 8 loaded\)/);
+  assert.equal(blocked.stdout, '');
+  const finished = run(true);
+  assert.equal(finished.status, 0, childReport(finished));
+  assert.equal(finished.stdout.trim(), 'returned');
+  assert.doesNotMatch(finished.stderr, /distill:/);
 });
 
 test('auto picks wasm when no native TensorFlow is installed', { skip: nativeInstalled }, async () => {
@@ -131,8 +190,11 @@ test('an esbuild bundle loads wasm (1 and 2 threads) from <bundle dir>/wasm with
     }
     fs.copyFileSync(path.join(pkgDir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'), path.join(distDir, 'wasm', 'tfjs-backend-wasm-threaded-simd.js'));
     const out = [1, 2].map((threads) => {
-      const r = spawnSync(process.execPath, [path.join(distDir, 'main.js'), String(threads)], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
-      assert.equal(r.status, 0, r.stderr);
+      // The start-up's own time-out (60 s) and watchdog (65 s) fire before this one, so a hang says where it stopped.
+      const r = spawnSync(process.execPath, [path.join(distDir, 'main.js'), String(threads)], {
+        cwd: dir, encoding: 'utf8', timeout: 120_000, env: { ...process.env, DISTILL_DEBUG: 'wasm' },
+      });
+      assert.equal(r.status, 0, `${threads} thread(s): ${childReport(r)}`);
       return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { info: { name: string; threads: number }; y: number };
     });
     assert.deepEqual(out.map((o) => [o.info.name, o.info.threads]), [['wasm', 1], ['wasm', 2]]);

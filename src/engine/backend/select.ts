@@ -22,7 +22,10 @@ import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './wasm/kernels';
 import { resizeNearestNeighborGradCpu } from './resize_grad';
 import { registerGroupNormKernels } from './group_norm';
-import { findThreadedFactory, unrefWasmThreads, withNodeThreadedInit } from './wasm/node_threads';
+import {
+  describeThreadedProgress, findThreadedFactory, newThreadedProgress, startInitWatchdog, unrefWasmThreads, wasmTracer,
+  withNodeThreadedInit,
+} from './wasm/node_threads';
 
 export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
 
@@ -134,14 +137,20 @@ async function selectTensorflow(threads: number): Promise<BackendInfo> {
 
 let wasmState: { threads: number; dir: string } | null = null;
 
-/** A hung start-up (a pthread worker that never loads) becomes an error naming the way out, not a silent stall. */
-const THREADED_INIT_TIMEOUT_MS = 60_000;
+/**
+ * A hung start-up (a pthread worker that never loads) becomes an error saying where it stopped and naming
+ * the way out, not a silent stall. DISTILL_WASM_INIT_TIMEOUT_S overrides the 60 s.
+ */
+function wasmInitTimeoutMs(): number {
+  const s = Number(process.env.DISTILL_WASM_INIT_TIMEOUT_S);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 60_000;
+}
 
-/** `p`, or a rejection with `message` after `ms` (the timer is cleared either way). */
-export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+/** `p`, or a rejection with `message` (evaluated then) after `ms`; the timer is cleared either way. */
+export function withTimeout<T>(p: Promise<T>, ms: number, message: string | (() => string)): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
+    timer = setTimeout(() => reject(new Error(typeof message === 'function' ? message() : message)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
@@ -170,19 +179,36 @@ async function selectWasm(threads: number, wasmDirOpt?: string): Promise<Backend
     // Emscripten unrefs each pthread worker once it has loaded; while the rest of the init is only
     // pending promises, Node would see an empty event loop and exit. Hold it open until init is done.
     const keepAlive = setInterval(() => undefined, 1 << 30);
+    const trace = wasmTracer();
+    const progress = newThreadedProgress();
+    const timeoutMs = wasmInitTimeoutMs();
+    trace?.(`starting the ${useThreads > 1 ? `${useThreads}-thread` : 'single-thread'} wasm backend from ${dir}`);
+    // The main-thread timeout below cannot fire while a wait inside the module blocks the main thread; the
+    // watchdog thread then reports a few seconds later and ends the process instead of letting it hang.
+    const watchdog = useThreads > 1 ? startInitWatchdog(timeoutMs + 5000,
+      `the ${useThreads}-thread wasm backend did not start within ${(timeoutMs + 5000) / 1000} s and blocks the main thread; ` +
+        `ending the process. Run with threads: 1 (--threads 1) to use the single-threaded build`) : null;
+    watchdog?.update(describeThreadedProgress(progress));
+    const report = (msg: string) => {
+      trace?.(msg);
+      watchdog?.update(describeThreadedProgress(progress));
+    };
     let ok: boolean;
     try {
       ok = useThreads > 1
         ? await withTimeout(
-          withNodeThreadedInit(factory as string, useThreads, () => tf.setBackend('wasm')),
-          THREADED_INIT_TIMEOUT_MS,
-          `the ${useThreads}-thread wasm backend did not start within ${THREADED_INIT_TIMEOUT_MS / 1000} s ` +
-            `(its pthread workers never reported ready); run with threads: 1 (--threads 1) to use the single-threaded build`,
+          withNodeThreadedInit(factory as string, useThreads, () => tf.setBackend('wasm'), progress, report),
+          timeoutMs,
+          () => `the ${useThreads}-thread wasm backend did not start within ${timeoutMs / 1000} s ` +
+            `(${describeThreadedProgress(progress)}); run with threads: 1 (--threads 1) to use the single-threaded build`,
         )
-        : await tf.setBackend('wasm');
+        : await withTimeout(tf.setBackend('wasm'), timeoutMs,
+          `the wasm backend did not start within ${timeoutMs / 1000} s (loading ${path.join(dir, WASM_BINARY)})`);
     } finally {
       clearInterval(keepAlive);
+      watchdog?.finish();
     }
+    trace?.(`tf.setBackend('wasm') returned ${ok}`);
     if (!ok) throw new Error(`tf.setBackend('wasm') failed (wasm files in ${dir})`);
     const backend = tf.backend() as unknown as { wasm: { PThread?: object } };
     if (useThreads > 1) unrefWasmThreads(backend.wasm as Parameters<typeof unrefWasmThreads>[0]);

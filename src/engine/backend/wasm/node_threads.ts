@@ -36,6 +36,91 @@ export function findThreadedFactory(wasmDir: string, pkgDir: string | null): str
 const WORKER_LOAD_SNIPPET =
   'if(typeof e.data.urlOrBlob=="string"){importScripts(e.data.urlOrBlob)}else{var objectUrl=URL.createObjectURL(e.data.urlOrBlob);importScripts(objectUrl);URL.revokeObjectURL(objectUrl)}';
 
+/**
+ * How far a threaded start-up got: the pthread workers Emscripten created, how many of them started,
+ * loaded the module, failed or exited, and whether the backend was constructed. A start-up that hangs is
+ * reported with this (see `describeThreadedProgress`), and DISTILL_DEBUG=wasm traces it on stderr.
+ */
+export interface ThreadedInitProgress {
+  created: number;
+  online: number;
+  loaded: number;
+  exited: number;
+  /** Threads started on loaded workers (XNNPACK's pool: threads - 1 of them). */
+  threadsRun: number;
+  errors: string[];
+  /** The backend (and with it XNNPACK's thread pool) was constructed. */
+  ready: boolean;
+}
+
+export function newThreadedProgress(): ThreadedInitProgress {
+  return { created: 0, online: 0, loaded: 0, exited: 0, threadsRun: 0, errors: [], ready: false };
+}
+
+/** One line saying where a threaded start-up stands (used in the time-out error). */
+export function describeThreadedProgress(p: ThreadedInitProgress): string {
+  const counts = `${p.created} pthread workers created, ${p.online} started, ${p.loaded} loaded the module` +
+    (p.exited ? `, ${p.exited} exited` : '');
+  if (p.errors.length) return `${counts}; worker error: ${p.errors[0]}`;
+  if (p.ready) return `${counts}; the backend was constructed`;
+  if (p.created === 0) return 'no pthread worker was created yet (the wasm module was still loading or compiling)';
+  if (p.loaded < p.created) return `${counts}: waiting for the rest to load`;
+  if (p.threadsRun === 0) return `${counts}: all loaded, no thread started yet (the module had not finished initialising)`;
+  return `${counts}, ${p.threadsRun} thread(s) started: XNNPACK's thread-pool start-up did not return`;
+}
+
+/** stderr trace of the wasm start-up when DISTILL_DEBUG contains "wasm" (or "*"). */
+export function wasmTracer(): ((msg: string) => void) | null {
+  const flags = (process.env.DISTILL_DEBUG ?? '').split(/[\s,]+/);
+  if (!flags.includes('wasm') && !flags.includes('*')) return null;
+  const t0 = Date.now();
+  return (msg) => { process.stderr.write(`[distill wasm +${Date.now() - t0} ms] ${msg}\n`); };
+}
+
+export interface InitWatchdog {
+  /** What the start-up has reached (printed if the watchdog fires). */
+  update(state: string): void;
+  /** The start-up returned (or failed on the main thread): the watchdog ends without a word. */
+  finish(): void;
+}
+
+/**
+ * A start-up that blocks the main thread (a synchronous wait inside the wasm module that never returns)
+ * leaves no main-thread timer a chance to fire, so the process would hang without a word. This watchdog
+ * thread waits `ms`; unless `finish()` came first it writes `message` and the last `update()` to stderr and
+ * ends the process (SIGKILL: a signal handler of the blocked main thread could never run).
+ */
+export function startInitWatchdog(ms: number, message: string): InitWatchdog {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { Worker } = require('worker_threads') as typeof import('worker_threads');
+  const sab = new SharedArrayBuffer(8 + 1024);
+  const ctl = new Int32Array(sab, 0, 2); // [finished, state length]
+  const bytes = new Uint8Array(sab, 8);
+  const code = `
+    const { workerData } = require('worker_threads');
+    const ctl = new Int32Array(workerData.sab, 0, 2);
+    Atomics.wait(ctl, 0, 0, workerData.ms);
+    if (Atomics.load(ctl, 0) === 0) {
+      const state = Buffer.from(new Uint8Array(workerData.sab, 8, Atomics.load(ctl, 1))).toString('utf8');
+      require('fs').writeSync(2, 'distill: ' + workerData.message + ' (' + state + ')\\n');
+      process.kill(process.pid, 'SIGKILL');
+    }`;
+  const dog = new Worker(code, { eval: true, workerData: { sab, ms, message } });
+  dog.unref();
+  dog.on('error', (e) => { process.stderr.write(`distill: the wasm start-up watchdog failed: ${e.message}\n`); });
+  return {
+    update(state: string) {
+      const enc = Buffer.from(state, 'utf8').subarray(0, bytes.length);
+      bytes.set(enc);
+      Atomics.store(ctl, 1, enc.length);
+    },
+    finish() {
+      Atomics.store(ctl, 0, 1);
+      Atomics.notify(ctl, 0);
+    },
+  };
+}
+
 let tempDir: string | null = null;
 function makeTempDir(): string {
   if (tempDir) return tempDir;
@@ -52,7 +137,8 @@ function makeTempDir(): string {
  * threading workarounds in place. `threads` is the XNNPACK pool size wanted.
  */
 export async function withNodeThreadedInit<T>(
-  factoryScript: string, threads: number, init: () => Promise<T>): Promise<T> {
+  factoryScript: string, threads: number, init: () => Promise<T>,
+  progress: ThreadedInitProgress = newThreadedProgress(), trace: ((msg: string) => void) | null = null): Promise<T> {
   const dir = makeTempDir();
   const mainPath = path.join(dir, THREADED_FACTORY_JS);
   fs.copyFileSync(factoryScript, mainPath);
@@ -86,14 +172,57 @@ export async function withNodeThreadedInit<T>(
   const osMod: typeof os = require('os');
   const origCpus = osMod.cpus;
   const realCpus = origCpus.call(osMod);
+  // Emscripten creates its pthread workers with require('worker_threads').Worker: a subclass counts them and
+  // the start-up messages they send, so that a start-up that never finishes can say where it stopped.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const wt: typeof import('worker_threads') = require('worker_threads');
+  const OrigWorker = wt.Worker;
+  let onWorkerError: (e: Error) => void = () => undefined;
+  class CountingWorker extends OrigWorker {
+    constructor(filename: string | URL, options?: import('worker_threads').WorkerOptions) {
+      super(filename, options);
+      const id = ++progress.created;
+      trace?.(`pthread worker ${id} created`);
+      this.once('online', () => { progress.online++; trace?.(`pthread worker ${id} started`); });
+      const onMessage = (d: unknown) => {
+        if ((d as { cmd?: unknown } | null)?.cmd !== 'loaded') return;
+        progress.loaded++;
+        trace?.(`pthread worker ${id} loaded the module`);
+        this.off('message', onMessage);
+      };
+      this.on('message', onMessage);
+      const post = this.postMessage.bind(this);
+      this.postMessage = (value: unknown, transferList?: readonly import('worker_threads').TransferListItem[]) => {
+        if ((value as { cmd?: unknown } | null)?.cmd === 'run') {
+          progress.threadsRun++;
+          trace?.(`pthread worker ${id} runs a thread`);
+        }
+        post(value, transferList);
+      };
+      this.once('error', (e: Error) => {
+        progress.errors.push(`worker ${id}: ${e.message}`);
+        trace?.(`pthread worker ${id} error: ${e.message}`);
+        onWorkerError(new Error(`a wasm pthread worker failed to start: ${e.message}`));
+      });
+      this.once('exit', (code: number) => { progress.exited++; trace?.(`pthread worker ${id} exited (${code})`); });
+    }
+  }
+  let failWorker: (e: Error) => void = () => undefined;
+  const workerFailed = new Promise<never>((_, reject) => { failWorker = reject; });
+  workerFailed.catch(() => undefined);
+  onWorkerError = (e) => failWorker(e);
+  (wt as { Worker: unknown }).Worker = CountingWorker;
   g.Blob = RecordingBlob as unknown as typeof Blob;
   (URL as unknown as { createObjectURL: unknown }).createObjectURL = patchedCreateObjectURL;
   osMod.cpus = () => Array.from({ length: Math.max(2, 2 * threads) }, (_, i) => realCpus[i % realCpus.length]);
   try {
-    const r = await init();
+    const r = await Promise.race([init(), workerFailed]);
     if (patchError) throw patchError;
+    progress.ready = true;
+    trace?.(`backend constructed: ${describeThreadedProgress(progress)}`);
     return r;
   } finally {
+    (wt as { Worker: unknown }).Worker = OrigWorker;
     g.Blob = OrigBlob;
     (URL as unknown as { createObjectURL: unknown }).createObjectURL = origCreateObjectURL;
     osMod.cpus = origCpus;
