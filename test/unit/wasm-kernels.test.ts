@@ -12,6 +12,9 @@ import { selectBackend } from '../../src/engine/backend/select';
 import { groupNorm, groupNormComposite } from '../../src/engine/backend/group_norm';
 import { wasmKernelOptions } from '../../src/engine/backend/wasm/kernels';
 import { filterGradOptions } from '../../src/engine/backend/wasm/filter_grad';
+import { winogradHooks } from '../../src/engine/backend/wasm/winograd';
+import * as fs from 'fs';
+import * as path from 'path';
 
 const TOL = 1e-4;
 
@@ -72,12 +75,21 @@ const CASES: Case[] = [
   { n: 2, h: 10, w: 9, ci: 9, co: 12, kh: 3, kw: 4, s: [2, 3], pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
   { n: 4, h: 16, w: 16, ci: 16, co: 24, kh: 3, kw: 3, s: [2, 2], pad: 'same' },
   { n: 1, h: 2, w: 7, ci: 3, co: 4, kh: 2, kw: 3, s: [2, 2], pad: 'valid' },
+  // Winograd F(2×2,3×3) (3×3, stride 1, channels multiples of 4; the 'winograd' variant lowers the channel
+  // threshold to 4): odd output sizes, batch 1, valid, asymmetric and over-wide explicit pads, Ci ≠ Co
+  { n: 2, h: 8, w: 8, ci: 4, co: 8, kh: 3, kw: 3, s: [1, 1], pad: 'same' },
+  { n: 1, h: 7, w: 5, ci: 8, co: 4, kh: 3, kw: 3, s: [1, 1], pad: 'same' },
+  { n: 3, h: 9, w: 6, ci: 4, co: 12, kh: 3, kw: 3, s: [1, 1], pad: 'valid' },
+  { n: 2, h: 6, w: 7, ci: 12, co: 8, kh: 3, kw: 3, s: [1, 1], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+  { n: 1, h: 5, w: 4, ci: 4, co: 4, kh: 3, kw: 3, s: [1, 1], pad: [[0, 0], [3, 1], [0, 3], [0, 0]] },
+  { n: 2, h: 12, w: 10, ci: 32, co: 40, kh: 3, kw: 3, s: [1, 1], pad: 'same' },
 ];
 
 // Stride-1 filter gradients take the GEMM-on-shifted-views path (wasm/filter_grad.ts) by default; every
 // case also runs with the batch cut into one-image chunks whose partial GEMMs are summed
-// (filterGradOptions.chunkFloats = 1) and with the XNNPACK-conv formulation (wasmKernelOptions.filterGrad = 'conv').
-for (const [i, c] of CASES.entries()) for (const variant of ['gemm', 'gemm-chunked', 'conv'] as const) {
+// (filterGradOptions.chunkFloats = 1), with the XNNPACK-conv formulation (wasmKernelOptions.filterGrad = 'conv'),
+// with Winograd for every eligible conv ('winograd': winogradMinChannels = 4) and with Winograd off ('stock').
+for (const [i, c] of CASES.entries()) for (const variant of ['gemm', 'gemm-chunked', 'conv', 'winograd', 'stock'] as const) {
   test(`conv2d grads wasm == cpu #${i} (filterGrad ${variant}): ${JSON.stringify(c)}`, async () => {
     const out = tf.backend_util.computeConv2DInfo([c.n, c.h, c.w, c.ci], [c.kh, c.kw, c.ci, c.co], c.s, 1,
       c.pad as 'same', undefined, false, 'channelsLast');
@@ -94,25 +106,89 @@ for (const [i, c] of CASES.entries()) for (const variant of ['gemm', 'gemm-chunk
       // Same gradients through the public op + autodiff path.
       const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
         tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad as 'same'), dy)))([x, w]);
-      return [dw, dx, ...g];
+      return [dw, dx, ...g, tf.conv2d(x, w, c.s, c.pad as 'same')];
     };
     const want = await runOn('cpu', compute);
     const chunkFloats = filterGradOptions.chunkFloats;
+    const { conv, winogradMinChannels } = wasmKernelOptions;
     wasmKernelOptions.filterGrad = variant === 'conv' ? 'conv' : 'gemm';
     if (variant === 'gemm-chunked') filterGradOptions.chunkFloats = 1;
+    if (variant === 'winograd') wasmKernelOptions.winogradMinChannels = 4;
+    if (variant === 'stock') wasmKernelOptions.conv = 'stock';
     let got: Float32Array[];
     try {
       got = await runOn('wasm', compute);
     } finally {
       wasmKernelOptions.filterGrad = 'gemm';
       filterGradOptions.chunkFloats = chunkFloats;
+      Object.assign(wasmKernelOptions, { conv, winogradMinChannels });
     }
     assertClose(got[0], want[0], 'Conv2DBackpropFilter');
     assertClose(got[1], want[1], 'Conv2DBackpropInput');
     assertClose(got[2], want[2], 'grad x via tf.grads');
     assertClose(got[3], want[3], 'grad w via tf.grads');
+    assertClose(got[4], want[4], 'Conv2D');
   });
 }
+
+test('Winograd: the forward conv and the input gradient take the Winograd path exactly when they should', async () => {
+  await selectBackend({ backend: 'wasm', threads: 1 });
+  let calls = 0;
+  const restore = winogradHooks.onCall;
+  winogradHooks.onCall = () => { calls++; };
+  try {
+    const run = (xs: number[], co: number, stride: number) => tf.tidy(() => {
+      const x = tf.randomNormal(xs as [number, number, number, number]) as tf.Tensor4D;
+      const w = tf.randomNormal([3, 3, xs[3], co] as [number, number, number, number]) as tf.Tensor4D;
+      tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, 'same')))([x, w]);
+    });
+    run([2, 8, 8, 32], 32, 1);
+    assert.equal(calls, 2, 'the forward conv and the input gradient (a conv of dy with the flipped filter)');
+    run([2, 8, 8, 20], 32, 1); // below winogradMinChannels (24)
+    run([2, 8, 8, 33], 32, 1); // not a multiple of 4
+    assert.equal(calls, 2);
+    // strided: only the input gradient, a stride-1 conv of the zero-inserted dy, qualifies
+    run([2, 8, 8, 32], 32, 2);
+    assert.equal(calls, 3);
+  } finally {
+    winogradHooks.onCall = restore;
+  }
+});
+
+test('Winograd conv stays correct when its allocations grow the wasm heap, and frees them', async () => {
+  await selectBackend({ backend: 'wasm', threads: 1 });
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  const conv = wasmKernelOptions.conv;
+  try {
+    // Each call needs more scratch memory than anything before, so the heap grows inside the kernels.
+    for (const n of [8, 40, 120]) {
+      const xv = randn(n * 12 * 12 * 32, n), wv = randn(9 * 32 * 32, n + 1), dyv = randn(n * 12 * 12 * 32, n + 2);
+      const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
+      const compute = () => {
+        const x = tf.tensor4d(xv, [n, 12, 12, 32]), w = tf.tensor4d(wv, [3, 3, 32, 32]), dy = tf.tensor4d(dyv, [n, 12, 12, 32]);
+        return [tf.conv2d(x, w, 1, 'same'),
+          tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, { ...attrs, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor];
+      };
+      wasmKernelOptions.conv = 'stock';
+      const want = await runOn('wasm', compute);
+      wasmKernelOptions.conv = 'winograd';
+      const t0 = tf.memory().numTensors, d0 = backend.numDataIds();
+      const got = await runOn('wasm', compute);
+      assert.equal(tf.memory().numTensors, t0, `n=${n}: tensors`);
+      assert.equal(backend.numDataIds(), d0, `n=${n}: wasm data ids`);
+      assertClose(got[0], want[0], `n=${n} conv`);
+      assertClose(got[1], want[1], `n=${n} input gradient`);
+    }
+  } finally {
+    wasmKernelOptions.conv = conv;
+  }
+});
+
+test('the embedded Winograd wasm module is exactly what winograd_wat.ts assembles to (npm run gen:winograd)', async () => {
+  const { assembleWinograd, winogradModuleSource } = await import('../../tools/gen-winograd');
+  const embedded = fs.readFileSync(path.resolve(__dirname, '../../src/engine/backend/wasm/winograd_wasm.ts'), 'utf8');
+  assert.equal(embedded, winogradModuleSource(await assembleWinograd(false), await assembleWinograd(true)));
+});
 
 test('conv2dTranspose (stride 2) and its grads wasm == cpu', async () => {
   const xv = randn(2 * 4 * 5 * 6, 5), wv = randn(3 * 3 * 4 * 6, 6), gv = randn(2 * 8 * 10 * 4, 7);
