@@ -73,9 +73,9 @@ function conv2DBackpropInput({ inputs, attrs }: KernelArgs): tf.TensorInfo {
 let stockConv2D: tf.KernelFunc | null = null;
 
 /** Whether the Winograd option and channel threshold allow it (float32 only). */
-function useWinograd(x: tf.TensorInfo, filterShape: number[], otherDtype: tf.DataType): boolean {
-  const [, , ci, co] = filterShape;
-  return wasmKernelOptions.conv === 'winograd' && x.dtype === 'float32' && otherDtype === 'float32' &&
+function useWinograd(x: tf.TensorInfo, filter: tf.TensorInfo): boolean {
+  const [, , ci, co] = filter.shape;
+  return wasmKernelOptions.conv === 'winograd' && x.dtype === 'float32' && filter.dtype === 'float32' &&
     ci >= wasmKernelOptions.winogradMinChannels && co >= wasmKernelOptions.winogradMinChannels;
 }
 
@@ -83,7 +83,7 @@ function useWinograd(x: tf.TensorInfo, filterShape: number[], otherDtype: tf.Dat
 function conv2D(args: KernelArgs): tf.TensorInfo {
   const x = args.inputs.x as tf.TensorInfo, filter = args.inputs.filter as tf.TensorInfo;
   const a = (args.attrs ?? {}) as tf.NamedAttrMap;
-  if (useWinograd(x, filter.shape, filter.dtype) && (a.dataFormat ?? 'NHWC') === 'NHWC') {
+  if (useWinograd(x, filter) && (a.dataFormat ?? 'NHWC') === 'NHWC') {
     const info = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
       a.strides as [number, number] | number, (a.dilations ?? 1) as [number, number] | number,

@@ -138,7 +138,7 @@ function makeTempDir(): string {
  */
 export async function withNodeThreadedInit<T>(
   factoryScript: string, threads: number, init: () => Promise<T>,
-  progress: ThreadedInitProgress = newThreadedProgress(), trace: ((msg: string) => void) | null = null): Promise<T> {
+  progress: ThreadedInitProgress = newThreadedProgress(), report: ((msg: string) => void) | null = null): Promise<T> {
   const dir = makeTempDir();
   const mainPath = path.join(dir, THREADED_FACTORY_JS);
   fs.copyFileSync(factoryScript, mainPath);
@@ -177,17 +177,20 @@ export async function withNodeThreadedInit<T>(
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const wt: typeof import('worker_threads') = require('worker_threads');
   const OrigWorker = wt.Worker;
-  let onWorkerError: (e: Error) => void = () => undefined;
+  // A worker that fails to start fails the start-up at once instead of leaving it to the time-out.
+  let failWorker: (e: Error) => void = () => undefined;
+  const workerFailed = new Promise<never>((_, reject) => { failWorker = reject; });
+  workerFailed.catch(() => undefined);
   class CountingWorker extends OrigWorker {
     constructor(filename: string | URL, options?: import('worker_threads').WorkerOptions) {
       super(filename, options);
       const id = ++progress.created;
-      trace?.(`pthread worker ${id} created`);
-      this.once('online', () => { progress.online++; trace?.(`pthread worker ${id} started`); });
+      report?.(`pthread worker ${id} created`);
+      this.once('online', () => { progress.online++; report?.(`pthread worker ${id} started`); });
       const onMessage = (d: unknown) => {
         if ((d as { cmd?: unknown } | null)?.cmd !== 'loaded') return;
         progress.loaded++;
-        trace?.(`pthread worker ${id} loaded the module`);
+        report?.(`pthread worker ${id} loaded the module`);
         this.off('message', onMessage);
       };
       this.on('message', onMessage);
@@ -195,22 +198,18 @@ export async function withNodeThreadedInit<T>(
       this.postMessage = (value: unknown, transferList?: readonly import('worker_threads').TransferListItem[]) => {
         if ((value as { cmd?: unknown } | null)?.cmd === 'run') {
           progress.threadsRun++;
-          trace?.(`pthread worker ${id} runs a thread`);
+          report?.(`pthread worker ${id} runs a thread`);
         }
         post(value, transferList);
       };
       this.once('error', (e: Error) => {
         progress.errors.push(`worker ${id}: ${e.message}`);
-        trace?.(`pthread worker ${id} error: ${e.message}`);
-        onWorkerError(new Error(`a wasm pthread worker failed to start: ${e.message}`));
+        report?.(`pthread worker ${id} error: ${e.message}`);
+        failWorker(new Error(`a wasm pthread worker failed to start: ${e.message}`));
       });
-      this.once('exit', (code: number) => { progress.exited++; trace?.(`pthread worker ${id} exited (${code})`); });
+      this.once('exit', (code: number) => { progress.exited++; report?.(`pthread worker ${id} exited (${code})`); });
     }
   }
-  let failWorker: (e: Error) => void = () => undefined;
-  const workerFailed = new Promise<never>((_, reject) => { failWorker = reject; });
-  workerFailed.catch(() => undefined);
-  onWorkerError = (e) => failWorker(e);
   (wt as { Worker: unknown }).Worker = CountingWorker;
   g.Blob = RecordingBlob as unknown as typeof Blob;
   (URL as unknown as { createObjectURL: unknown }).createObjectURL = patchedCreateObjectURL;
@@ -219,7 +218,7 @@ export async function withNodeThreadedInit<T>(
     const r = await Promise.race([init(), workerFailed]);
     if (patchError) throw patchError;
     progress.ready = true;
-    trace?.(`backend constructed: ${describeThreadedProgress(progress)}`);
+    report?.(`backend constructed: ${describeThreadedProgress(progress)}`);
     return r;
   } finally {
     (wt as { Worker: unknown }).Worker = OrigWorker;

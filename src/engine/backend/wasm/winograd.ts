@@ -23,7 +23,7 @@
  * layer): 149 ms against 97 ms for filter_grad.ts's GEMMs, which pack dy once for all 9 taps.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { WasmBackendLike } from './heap';
+import { f32View, WasmBackendLike } from './heap';
 import { disposeInfo, dropHeapView, heapView, memoryOffset, xnnMatMul } from './gemm';
 import { WINOGRAD_WASM_BASE64, WINOGRAD_WASM_SHARED_BASE64 } from './winograd_wasm';
 
@@ -88,11 +88,6 @@ function filterTransform(w: Float32Array, ci: number, co: number, u: Float32Arra
   }
 }
 
-function heapF32(backend: WasmBackendLike): Float32Array {
-  const buffer = backend.wasm.wasmMemory ? backend.wasm.wasmMemory.buffer : backend.wasm.HEAPU8.buffer;
-  return new Float32Array(buffer);
-}
-
 /** V [16, T, Ci]: the transformed 4×4 input tiles (T = N·th·tw) of x padded by (pt, pl) on top/left and zeros elsewhere. */
 function inputTiles(backend: WasmBackendLike, k: WinogradExports, x: tf.TensorInfo, pt: number, pl: number, th: number, tw: number,
   alloc: (shape: number[]) => tf.TensorInfo): tf.TensorInfo {
@@ -128,11 +123,7 @@ export function winogradConv(backend: WasmBackendLike, x: tf.TensorInfo, w: tf.T
     const v = inputTiles(backend, k, x, pt, pl, th, tw, alloc);
     // transformed filter
     const u = alloc([16, ci, co]);
-    {
-      const heap = heapF32(backend);
-      const wOff = memoryOffset(backend, w) >> 2;
-      filterTransform(heap.subarray(wOff, wOff + 9 * ci * co), ci, co, heap.subarray(memoryOffset(backend, u) >> 2, (memoryOffset(backend, u) >> 2) + 16 * ci * co));
-    }
+    filterTransform(f32View(backend, w), ci, co, f32View(backend, u));
     // 16 products
     const m: tf.TensorInfo[] = [];
     const vOff = memoryOffset(backend, v), uOff = memoryOffset(backend, u);
@@ -152,12 +143,11 @@ export function winogradConv(backend: WasmBackendLike, x: tf.TensorInfo, w: tf.T
       k.win_out(...m.map((mm) => memoryOffset(backend, mm)), co / 4, t, tw, memoryOffset(backend, yFull), 2 * tw * co * 4, co * 4);
       if (even) return yFull;
       const y = backend.makeOutput([n, ho, wo, co], 'float32');
-      const heap = heapF32(backend);
-      const src = memoryOffset(backend, yFull) >> 2, dst = memoryOffset(backend, y) >> 2;
+      const src = f32View(backend, yFull), dst = f32View(backend, y);
       for (let b = 0; b < n; b++) {
         for (let r = 0; r < ho; r++) {
-          const s = src + (b * 2 * th + r) * 2 * tw * co;
-          heap.copyWithin(dst + (b * ho + r) * wo * co, s, s + wo * co);
+          const s = (b * 2 * th + r) * 2 * tw * co;
+          dst.set(src.subarray(s, s + wo * co), (b * ho + r) * wo * co);
         }
       }
       return y;
