@@ -6,7 +6,8 @@
  */
 import { asRunEvent, RunEvent } from './engine/events';
 
-export type Backend = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
+export const BACKENDS = ['auto', 'webgpu', 'wasm', 'cpu', 'tensorflow'] as const;
+export type Backend = (typeof BACKENDS)[number];
 export type StageChoice = 'teacher' | 'guided' | 'progressive';
 export type SamplerKind = 'ddim' | 'stochastic';
 
@@ -182,7 +183,7 @@ const shape =
   (v) =>
     typeof v === 'object' && v !== null && Object.entries(spec).every(([k, c]) => c((v as Record<string, unknown>)[k]));
 
-const backend = opt(oneOf('auto', 'wasm', 'cpu', 'tensorflow'));
+const backend = opt(oneOf(...BACKENDS));
 const threads = opt((v) => int(v) && (v as number) >= 0);
 const posInt: Check = (v) => int(v) && (v as number) >= 1 && (v as number) <= 4096;
 const sampleSpec = shape({

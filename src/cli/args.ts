@@ -1,3 +1,4 @@
+import { BACKENDS } from '../protocol';
 /** A tiny strict argument parser: `--flag value` or `--flag=value`; unknown flags are errors. */
 export class UsageError extends Error {}
 
@@ -8,7 +9,8 @@ export interface Parsed {
   threads?: number;
 }
 
-export function parseArgs(argv: string[], spec: { positional: number | [number, number]; flags: string[] }): Parsed {
+/** `flags` take a value; `switches` take none (present: the empty string). */
+export function parseArgs(argv: string[], spec: { positional: number | [number, number]; flags: string[]; switches?: string[] }): Parsed {
   const [minPos, maxPos] = typeof spec.positional === 'number' ? [spec.positional, spec.positional] : spec.positional;
   const positional: string[] = [];
   const flags: Record<string, string | undefined> = {};
@@ -17,6 +19,11 @@ export function parseArgs(argv: string[], spec: { positional: number | [number, 
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+      if (spec.switches?.includes(name)) {
+        if (eq >= 0) throw new UsageError(`--${name} takes no value`);
+        flags[name] = '';
+        continue;
+      }
       if (!spec.flags.includes(name)) throw new UsageError(`unknown option --${name}`);
       const value = eq >= 0 ? a.slice(eq + 1) : argv[++i];
       if (value === undefined) throw new UsageError(`--${name}: missing value`);
@@ -27,8 +34,8 @@ export function parseArgs(argv: string[], spec: { positional: number | [number, 
     throw new UsageError(`expected ${minPos === maxPos ? minPos : `${minPos} to ${maxPos}`} argument(s), got ${positional.length}`);
   }
   const backend = flags.backend;
-  if (backend !== undefined && !['auto', 'wasm', 'cpu', 'tensorflow'].includes(backend)) {
-    throw new UsageError(`--backend: expected auto, wasm, cpu or tensorflow, got "${backend}"`);
+  if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) {
+    throw new UsageError(`--backend: expected ${BACKENDS.join(', ')}, got "${backend}"`);
   }
   let threads: number | undefined;
   if (flags.threads !== undefined) {

@@ -1,12 +1,13 @@
 /**
  * `distill`: the command-line tool on the same engine and run folders as the extension.
- *   distill run CONFIG [--runs-dir DIR] [--name NAME] [--backend auto|wasm|cpu|tensorflow] [--threads N]
+ *   distill run CONFIG [--runs-dir DIR] [--name NAME] [--backend auto|webgpu|wasm|cpu|tensorflow] [--threads N]
  *   distill resume RUN_DIR [--backend …] [--threads N]
  *   distill sample RUN_DIR --stage teacher|guided|progressive [--steps K] [--sampler ddim|stochastic] --w W[,W…]
  *                  [--classes LIST] [--per-class N] [--seed S] --out FILE(.png|.npy)
  *   distill list [RUNS_DIR]
  *   distill export RUN_DIR [--stage progressive|guided] [--steps K] [--out DIR]
  *   distill eval RUN_DIR [--out DIR] [--w 0,1,2,4] [--samples N] [--teacher-steps LIST] [--student-steps LIST]
+ *   distill backends [--json]
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -18,7 +19,7 @@ import { parseArgs, UsageError } from './args';
 const USAGE = `Diffusion Distiller — train a guided diffusion teacher and distil it into a few-step student.
 
 Usage:
-  distill run CONFIG [--runs-dir DIR] [--name NAME] [--backend auto|wasm|cpu|tensorflow] [--threads N]
+  distill run CONFIG [--runs-dir DIR] [--name NAME] [--backend auto|webgpu|wasm|cpu|tensorflow] [--threads N]
   distill resume RUN_DIR [--backend …] [--threads N]
   distill sample RUN_DIR --stage teacher|guided|progressive [--steps K] [--sampler ddim|stochastic]
                  --w W[,W…] [--classes 0,1,…] [--per-class N] [--seed S] --out FILE.png|FILE.npy
@@ -29,6 +30,9 @@ Usage:
                [--seed S] [--backend …] [--threads N]
                  (quality report: classifier-FID, accuracy, diversity or sliced Wasserstein, NFE and ms per sample
                   for teacher and students; writes RUN_DIR/eval/report.md, report.json and plots)
+  distill backends [--json]
+                 (every backend: available or not and why, the WebGPU adapter and its limits, CUDA devices,
+                  what \`auto\` picks, and how to install what is missing)
 
 Ctrl-C during run/resume saves a checkpoint and exits 0; \`distill resume\` continues exactly there.
 Guidance weight w: x̂ = (1 + w)·x̂(c) − w·x̂(∅); w = 0 is the plain conditional model.`;
@@ -262,6 +266,13 @@ async function main(argv: string[]): Promise<number> {
       } finally {
         process.off('SIGINT', onSigint);
       }
+    }
+    case 'backends': {
+      const a = parseArgs(rest, { positional: 0, flags: [], switches: ['json'] });
+      const { describeBackends, formatBackends } = await import('../engine/backend/report');
+      const r = await describeBackends({ wasmDir: path.join(__dirname, 'wasm') });
+      console.log(a.flags.json !== undefined ? JSON.stringify(r, null, 2) : formatBackends(r));
+      return 0;
     }
     case 'list': {
       const a = parseArgs(rest, { positional: [0, 1], flags: [] });

@@ -34,7 +34,7 @@ export interface ProgressiveConfig extends StageConfig {
 export interface ResolvedConfig {
   name: string;
   seed: number;
-  backend: 'auto' | 'wasm' | 'cpu' | 'tensorflow';
+  backend: 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
   threads: number;
   /** How training uses several threads (see parallel.ts); 'auto' when the config does not say. */
   parallel: 'auto' | 'workers' | 'threads';

@@ -226,7 +226,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       const reused = !!hit;
       clfInfo = { heldOutAccuracy: r.accuracy, trainSteps: cfg.eval.classifierSteps, cached: reused, file: path.relative(runDir, file), kind: clf.imageShape ? 'cnn' : 'mlp' };
       log(`classifier: ${(r.accuracy * 100).toFixed(1)} % held-out accuracy${reused ? ' (cached)' : ''}`);
-      const { pred, feats } = clf.run(test.x);
+      const { pred, feats } = await clf.run(test.x);
       realFeats = feats;
       let ok = 0;
       for (let i = 0; i < test.n; i++) if (pred[i] === test.labels[i]) ok++;
@@ -285,7 +285,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
         const row: EvalRow = { w, model: c.model, unit: c.unit, sampler: c.sampler, steps: c.steps, nfe: c.nfe, msPerSample: ms / n, fid: null, accuracy: null, diversity: NaN, swdReal: null, swdTeacher: null };
         if (isImage) {
           for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
-          const { pred, feats } = clf!.run(x);
+          const { pred, feats } = await clf!.run(x);
           let ok = 0;
           for (let i = 0; i < n; i++) if (pred[i] === labels[i]) ok++;
           row.accuracy = ok / n;

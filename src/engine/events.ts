@@ -26,6 +26,20 @@ export interface BackendEvent extends EventBase {
   threads: number;
   simd: boolean;
   note?: string;
+  /** webgpu: the adapter Dawn chose; `software` when it is emulated on the CPU (SwiftShader, llvmpipe, WARP). */
+  adapter?: { vendor: string; architecture: string; description: string; software: boolean; maxBufferSize?: number; maxStorageBufferBindingSize?: number };
+  /** Something the user should know about this backend (e.g. an emulated GPU). */
+  warning?: string;
+}
+
+/** "webgpu 4.22.0 · NVIDIA GeForce RTX 4070 (GPU)", "wasm 4.22.0 (2 threads, SIMD)". */
+export function backendLabel(e: Pick<BackendEvent, 'name' | 'version' | 'threads' | 'simd' | 'adapter'>): string {
+  if (e.adapter) {
+    const a = e.adapter;
+    const name = a.description || [a.vendor, a.architecture].filter(Boolean).join(' ') || 'adapter';
+    return `${e.name} ${e.version} · ${name} (${a.software ? 'software adapter, emulated on the CPU' : 'GPU'})`;
+  }
+  return `${e.name} ${e.version} (${e.threads} thread${e.threads === 1 ? '' : 's'}${e.simd ? ', SIMD' : ''})`;
 }
 export interface ModelEvent extends EventBase {
   type: 'model';
@@ -202,6 +216,8 @@ export interface RunSummary {
   rate?: number;
   lastError?: string;
   backend?: string;
+  /** Where training computes: 'GPU', 'emulated GPU' (a software WebGPU adapter) or 'CPU'. */
+  device?: 'GPU' | 'emulated GPU' | 'CPU';
   startedAt?: number;
   endedAt?: number;
 }
@@ -222,7 +238,8 @@ export function summarizeEvents(events: RunEvent[], lockAlive: boolean): RunSumm
         s.lastError = undefined;
         break;
       case 'backend':
-        s.backend = `${e.name} ${e.version} (${e.threads} thread${e.threads === 1 ? '' : 's'}${e.simd ? ', SIMD' : ''})`;
+        s.backend = backendLabel(e);
+        s.device = e.adapter ? (e.adapter.software ? 'emulated GPU' : 'GPU') : e.name === 'tensorflow' && /gpu/.test(e.note ?? '') ? 'GPU' : 'CPU';
         break;
       case 'stage_start': {
         const u = units.get(e.unit) ?? {

@@ -11,7 +11,7 @@ import { planParallel, wantsWorkers } from './parallel';
 import { readCheckpoint } from './checkpoint';
 import { configHash, loadConfigFile, resolveConfig, ResolvedConfig, units as unitList, W_FREQ_MAX_LEGACY } from './config';
 import { Dataset, loadDataset } from './data';
-import { RunEvent, StageName } from './events';
+import { BackendEvent, backendLabel, RunEvent, StageName } from './events';
 import { loadEvalWeights } from './optim';
 import {
   acquireLock,
@@ -149,9 +149,15 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
     const backendInfo = await ensureBackend(choice, threads, opts.wasmDir, wantsWorkers(cfg, choice, threads) ? 1 : undefined);
     const { plan, note: parallelNote } = planParallel(cfg, backendInfo, threads, opts.wasmDir);
     // Threads = the cores training computes on (the workers, when data-parallel).
-    const info = { ...backendInfo, threads: plan ? plan.workers : backendInfo.threads, note: backendInfo.note ? `${backendInfo.note}; ${parallelNote}` : parallelNote };
-    emit({ type: 'backend', t: Date.now(), ...info });
-    onLog(`backend: ${info.name} ${info.version}, ${info.threads} thread(s)${info.simd ? ', SIMD' : ''}${info.note ? ` (${info.note})` : ''}`);
+    const { adapter, ...rest } = backendInfo;
+    const info = { ...rest, threads: plan ? plan.workers : backendInfo.threads, note: backendInfo.note ? `${backendInfo.note}; ${parallelNote}` : parallelNote };
+    const ev: BackendEvent = {
+      type: 'backend', t: Date.now(), ...info,
+      ...(adapter ? { adapter: { vendor: adapter.vendor, architecture: adapter.architecture, description: adapter.description || adapter.device, software: adapter.software, maxBufferSize: adapter.limits.maxBufferSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } } : {}),
+    };
+    emit(ev);
+    onLog(`backend: ${backendLabel(ev)}${info.note ? ` (${info.note})` : ''}`);
+    if (info.warning) onLog(`warning: ${info.warning}`);
     const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
     writeDataInfo(runDir, data);
     onLog(`data: ${data.source}`);

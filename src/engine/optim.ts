@@ -27,6 +27,15 @@ export function learningRate(cfg: OptimConfig, step: number): number {
   return lr;
 }
 
+/** The loss and pre-clip gradient norm of one optimiser step, as read back by `Trainer.flush`. */
+export interface StepRecord {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  /** The learning rate the step used. */
+  lr: number;
+}
+
 export class Trainer {
   readonly m = new Map<string, tf.Variable>();
   readonly v = new Map<string, tf.Variable>();
@@ -45,47 +54,46 @@ export class Trainer {
   }
 
   /**
-   * One optimiser step on `lossFn` (which must only read the trained net's variables for gradients).
-   * Returns the loss and the pre-clip gradient norm; the weights are not touched when either is not finite.
+   * Steps whose loss and gradient norm are still on the device. Nothing is read back per step (a GPU→CPU read
+   * stalls the GPU's queue): `flush()` reads them all at once, at the log interval and before every checkpoint.
    */
-  trainStep(lossFn: () => tf.Scalar): { loss: number; gradNorm: number; lr: number } {
+  private pending: Array<{ step: number; lr: number; loss: tf.Scalar | number; norm: tf.Scalar }> = [];
+
+  /** One optimiser step on `lossFn` (which must only read the trained net's variables for gradients). */
+  trainStep(lossFn: () => tf.Scalar): void {
     const { loss, grads } = this.computeGradients(lossFn);
-    return this.applyGradients(grads, loss);
+    this.applyGradients(grads, loss);
   }
 
-  /** Loss and gradients of `lossFn` with respect to the trained net's parameters, keyed by parameter name. */
-  computeGradients(lossFn: () => tf.Scalar): { loss: number; grads: Map<string, tf.Tensor> } {
+  /** Loss (left on the device) and gradients of `lossFn` with respect to the trained net's parameters, keyed by name. */
+  computeGradients(lossFn: () => tf.Scalar): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const vars = this.net.params.list();
     const { value, grads } = tf.variableGrads(
       lossFn,
       vars.map((v) => v.variable),
     );
-    const loss = value.dataSync()[0];
-    value.dispose();
-    return { loss, grads: new Map(vars.map(({ name, variable }) => [name, grads[variable.name]])) };
+    return { loss: value, grads: new Map(vars.map(({ name, variable }) => [name, grads[variable.name]])) };
   }
 
   /**
-   * The update of one step from its gradients (keyed by parameter name; disposed here) and loss: clipping,
-   * Adam, EMA, step count. The weights are not touched when the loss or the gradient norm is not finite.
+   * The update of one step from its gradients (keyed by parameter name; disposed here) and loss (a number, or a
+   * scalar tensor this Trainer now owns): clipping, Adam, EMA, step count. The clip factor is computed on the device.
+   * A non-finite loss or gradient norm is found by the next `flush()`, which the caller runs before it saves anything:
+   * the weights of such a step are never checkpointed.
    */
-  applyGradients(grads: Map<string, tf.Tensor>, loss: number): { loss: number; gradNorm: number; lr: number } {
+  applyGradients(grads: Map<string, tf.Tensor>, loss: number | tf.Scalar): void {
     const vars = this.net.params.list();
     const lr = learningRate(this.cfg, this.step);
     for (const { name } of vars) if (!grads.has(name)) throw new Error(`applyGradients: no gradient for parameter ${name}`);
-    const normT = tf.tidy(() => tf.sqrt(tf.addN(vars.map(({ name }) => tf.sum(tf.square(grads.get(name)!))))));
-    const gradNorm = normT.dataSync()[0];
-    normT.dispose();
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      tf.dispose([...grads.values()]);
-      return { loss, gradNorm, lr };
-    }
-    const scale = gradNorm > this.cfg.clip ? this.cfg.clip / gradNorm : 1;
+    // Pairwise adds, not one AddN: WebGPU's AddN binds every input as a storage buffer (at most 8 per shader stage).
+    const norm = tf.tidy(() => tf.sqrt(vars.map(({ name }) => tf.sum(tf.square(grads.get(name)!))).reduce((a, b) => tf.add(a, b))) as tf.Scalar);
     const t = this.step + 1;
     const c1 = 1 - B1 ** t;
     const c2 = 1 - B2 ** t;
     const emaDecay = Math.min(this.cfg.ema, (1 + t) / (10 + t));
     tf.tidy(() => {
+      // min(1, clip / ‖g‖)
+      const scale = tf.div(this.cfg.clip, tf.maximum(norm, this.cfg.clip));
       for (const { name, variable } of vars) {
         const g = tf.mul(grads.get(name)!, scale);
         const m = this.m.get(name)!;
@@ -101,20 +109,53 @@ export class Trainer {
       }
     });
     tf.dispose([...grads.values()]);
+    this.pending.push({ step: t, lr, loss, norm });
     this.step = t;
-    return { loss, gradNorm, lr };
   }
 
-  /** Everything needed to continue exactly: weights, EMA, moments. */
-  state(): NamedArrays {
+  /** Steps applied since the last flush. */
+  get pendingSteps(): number {
+    return this.pending.length;
+  }
+
+  /** Reads the loss and gradient norm of every step since the last flush in one read-back, oldest first. */
+  async flush(): Promise<StepRecord[]> {
+    const pending = this.pending;
+    this.pending = [];
+    if (!pending.length) return [];
+    const tensors: tf.Scalar[] = [];
+    for (const p of pending) {
+      if (typeof p.loss !== 'number') tensors.push(p.loss);
+      tensors.push(p.norm);
+    }
+    let values: Float32Array;
+    try {
+      const stacked = tf.stack(tensors);
+      try {
+        values = (await stacked.data()) as Float32Array;
+      } finally {
+        stacked.dispose();
+      }
+    } finally {
+      tf.dispose(tensors);
+    }
+    let k = 0;
+    return pending.map((p) => {
+      const loss = typeof p.loss === 'number' ? p.loss : values[k++];
+      return { step: p.step, lr: p.lr, loss, gradNorm: values[k++] };
+    });
+  }
+
+  /** Everything needed to continue exactly: weights, EMA, moments (read back asynchronously: works on every backend). */
+  async state(): Promise<NamedArrays> {
     const out: NamedArrays = new Map();
-    const put = (prefix: string, map: Map<string, tf.Variable>) => {
-      for (const [name, v] of map) out.set(prefix + name, { shape: v.shape, data: v.dataSync() as Float32Array });
+    const put = async (prefix: string, map: Map<string, tf.Variable>) => {
+      for (const [name, v] of map) out.set(prefix + name, { shape: v.shape, data: (await v.data()) as Float32Array });
     };
-    put('w/', new Map(this.net.params.list().map((p) => [p.name, p.variable])));
-    put('ema/', this.ema);
-    put('adam_m/', this.m);
-    put('adam_v/', this.v);
+    await put('w/', new Map(this.net.params.list().map((p) => [p.name, p.variable])));
+    await put('ema/', this.ema);
+    await put('adam_m/', this.m);
+    await put('adam_v/', this.v);
     return out;
   }
 
@@ -143,6 +184,8 @@ export class Trainer {
   }
 
   dispose(): void {
+    tf.dispose(this.pending.flatMap((p) => (typeof p.loss === 'number' ? [p.norm] : [p.loss, p.norm])));
+    this.pending = [];
     for (const map of [this.m, this.v, this.ema]) {
       for (const v of map.values()) v.dispose();
       map.clear();

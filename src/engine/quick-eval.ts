@@ -30,7 +30,7 @@ export async function loadOrTrainClassifier(
   const cached = Classifier.load(file, d, train.numClasses, train.kind === 'image' ? train.shape : undefined);
   if (cached) return cached;
   const r = await trainClassifier(train, test, { steps: cfg.eval.classifierSteps, seed: cfg.seed, log, check });
-  r.clf.save(file, r.accuracy);
+  await r.clf.save(file, r.accuracy);
   return r;
 }
 
@@ -67,20 +67,20 @@ export async function evaluateQuick({
   const last = phases[phases.length - 1];
   const teacher = finalDenoiser(runDir, cfg, data, 'teacher', 'teacher');
   const student = finalDenoiser(runDir, cfg, data, last.unit, 'progressive');
-  let judge: ((x: Float32Array) => { metric: string; value: number }) | undefined;
+  let judge: ((x: Float32Array) => Promise<{ metric: string; value: number }>) | undefined;
   let clf: Classifier | undefined;
   try {
     if (data.kind === 'image') {
       const r = await loadOrTrainClassifier(runDir, cfg, data, test, log);
       clf = r.clf;
-      judge = (x) => {
-        const { pred } = r.clf.run(x);
+      judge = async (x) => {
+        const { pred } = await r.clf.run(x);
         let ok = 0;
         for (let i = 0; i < pred.length; i++) if (pred[i] === classes[i]) ok++;
         return { metric: 'accuracy', value: ok / pred.length };
       };
     } else {
-      judge = (x) => {
+      judge = async (x) => {
         // per class: SWD between generated points of class c and held-out points of class c, averaged
         let total = 0;
         for (let c = 0; c < K; c++) {
@@ -97,7 +97,7 @@ export async function evaluateQuick({
       const t0 = performance.now();
       const { x, nfe } = await sample(d, { classes, w: ws, steps, sampler: 'ddim', seed: cfg.seed + 1 });
       const ms = (performance.now() - t0) / classes.length;
-      const { metric, value } = judge!(x);
+      const { metric, value } = await judge!(x);
       rows.push({ model: name, steps, nfe, msPerSample: ms, w, metric, value });
     };
     await runOne('teacher', teacher, cfg.sampling.teacherSteps);

@@ -11,7 +11,8 @@ import { Dataset } from './data';
 import { RunEvent, StageName } from './events';
 import { gridOfScatters, imageGridPng } from './io/png';
 import { Net } from './nn/net';
-import { loadEvalWeights, Trainer } from './optim';
+import { loadEvalWeights, StepRecord, Trainer } from './optim';
+import { webgpuDeviceWatch } from './backend/webgpu';
 import { Rng, RngState } from './rng';
 import { listCheckpoints, stepFileName, unitDir } from './runfolder';
 import { ParallelGradients, ParallelPlan } from './parallel';
@@ -43,6 +44,9 @@ export interface UnitDef {
 export class TrainingDiverged extends Error {}
 
 const now = () => Date.now();
+
+/** Steps whose loss may wait on the device before a read-back even when the log interval is longer. */
+const MAX_PENDING_STEPS = 1000;
 
 /** The newest checkpoint of a unit that reads back intact; corrupt ones are reported and skipped. */
 export function latestValidCheckpoint(
@@ -164,13 +168,16 @@ async function writeSamples(ctx: StageContext, def: UnitDef, d: Denoiser, step: 
   ctx.emit({ type: 'samples', t: now(), unit: def.unit, step, file: rel, w: cfg.guidance.sampleW, classes, steps, nfe });
 }
 
-function saveCheckpoint(ctx: StageContext, def: UnitDef, tr: Trainer, rng: RngState, total: number, loss: number | undefined): void {
+/** Saves a checkpoint; the caller has flushed the Trainer (so every step in it is known to be finite). */
+async function saveCheckpoint(ctx: StageContext, def: UnitDef, tr: Trainer, rng: RngState, total: number, loss: number | undefined): Promise<void> {
+  if (tr.pendingSteps) throw new Error(`${def.unit}: internal error: checkpoint requested with ${tr.pendingSteps} unchecked steps`);
   const final = tr.step >= total;
   const rel = path.join('checkpoints', def.unit, stepFileName(tr.step, 'ckpt'));
+  const arrays = await tr.state();
   writeCheckpoint(
     path.join(ctx.runDir, rel),
     { unit: def.unit, step: tr.step, totalSteps: total, final, configHash: ctx.hash, rng, withW: tr.net.withW, loss, savedAt: now() },
-    tr.state(),
+    arrays,
   );
   ctx.emit({ type: 'checkpoint', t: now(), unit: def.unit, step: tr.step, file: rel, final });
   // retention: keep the newest `keep` (a final checkpoint is always kept)
@@ -269,8 +276,8 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
       }
     }
     // One step: the batch is drawn here in every mode (same Rng calls); its loss and gradients come from
-    // this process or from the workers' shards; the Trainer applies the update.
-    const trainOne = async (): Promise<{ loss: number; lr: number }> => {
+    // this process or from the workers' shards; the Trainer applies the update (its loss stays on the device).
+    const trainOne = async (): Promise<void> => {
       const inp = drawBatch(cfg, ctx.data, spec, st.batch, rng);
       if (workers) {
         let g: Awaited<ReturnType<ParallelGradients['gradients']>>;
@@ -283,41 +290,60 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
       }
       const { lossFn, release } = buildStepLoss(cfg, spec, student, frozen, inp);
       try {
-        return trainer.trainStep(lossFn);
+        trainer.trainStep(lossFn);
       } finally {
         release();
       }
+    };
+    // The one GPU→CPU read-back of the loop: every step's loss and gradient norm since the last one, read at the log
+    // interval and before anything is saved or sampled. A non-finite value, a lost GPU device or a GPU error stops
+    // the stage here, so no checkpoint ever holds the weights of a diverged or failed step.
+    const flush = async (): Promise<StepRecord[]> => {
+      const recs = await trainer.flush();
+      webgpuDeviceWatch()?.check();
+      for (const r of recs) {
+        if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
+          const good = listCheckpoints(ctx.runDir, def.unit).pop();
+          const what = !Number.isFinite(r.loss) ? `the loss became ${r.loss}` : `the gradient norm became ${r.gradNorm}`;
+          throw new TrainingDiverged(
+            `${def.unit}: ${what} at step ${r.step}; training stopped. ` +
+            `The last good checkpoint is ${good ? good.file : '(none yet)'}; lower ${def.stage}.lr or raise ${def.stage}.warmup and resume.`);
+        }
+        lastLoss = r.loss;
+      }
+      return recs;
     };
     let windowStart = performance.now();
     let windowSteps = 0;
     while (trainer.step < total) {
       if (ctx.shouldStop()) {
-        saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
+        await flush();
+        await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
         ctx.log(`${def.unit}: stopped at step ${trainer.step}/${total}; checkpoint saved`);
         return 'stopped';
       }
-      const { loss, lr } = await trainOne();
-      if (!Number.isFinite(loss)) {
-        const good = listCheckpoints(ctx.runDir, def.unit).pop();
-        const msg =
-          `${def.unit}: the loss became ${loss} at step ${trainer.step + 1}; training stopped. ` +
-          `The last good checkpoint is ${good ? good.file : '(none yet)'}; lower ${def.stage}.lr or raise ${def.stage}.warmup and resume.`;
-        throw new TrainingDiverged(msg);
-      }
-      lastLoss = loss;
+      await trainOne();
       windowSteps++;
       const step = trainer.step;
-      if (step % cfg.log.interval === 0 || step === total) {
-        const el = (performance.now() - windowStart) / 1000;
-        ctx.emit({ type: 'loss', t: now(), unit: def.unit, step, loss, lr, rate: el > 0 ? windowSteps / el : 0 });
-        windowStart = performance.now();
-        windowSteps = 0;
+      const logNow = step % cfg.log.interval === 0 || step === total;
+      const gridNow = step < total && cfg.sampling.interval > 0 && step % cfg.sampling.interval === 0;
+      const checkpointNow = step < total && step % cfg.checkpoint.interval === 0;
+      if (logNow || gridNow || checkpointNow || trainer.pendingSteps >= MAX_PENDING_STEPS) {
+        const recs = await flush();
+        if (logNow) {
+          const last = recs[recs.length - 1];
+          const el = (performance.now() - windowStart) / 1000;
+          ctx.emit({ type: 'loss', t: now(), unit: def.unit, step, loss: last.loss, lr: last.lr, rate: el > 0 ? windowSteps / el : 0 });
+          windowStart = performance.now();
+          windowSteps = 0;
+        }
       }
-      if (step < total && cfg.sampling.interval > 0 && step % cfg.sampling.interval === 0) await grid(step);
-      if (step < total && step % cfg.checkpoint.interval === 0) saveCheckpoint(ctx, def, trainer, rng.state(), total, loss);
+      if (gridNow) await grid(step);
+      if (checkpointNow) await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
       await new Promise((r) => setImmediate(r));
     }
-    saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
+    await flush();
+    await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
     await grid(total);
     ctx.emit({ type: 'stage_end', t: now(), unit: def.unit, step: total, seconds: (now() - t0) / 1000 });
     return 'finished';

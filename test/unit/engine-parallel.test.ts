@@ -134,6 +134,7 @@ describe('data-parallel training', () => {
       for (let i = 0; i < 12; i++) {
         const g = await pg.gradients(net, drawBatch(cfg, data, spec, 6, rng));
         trainer.applyGradients(g.grads, g.loss);
+        await trainer.flush();
         if (i === 2 || i === 11) counts.push({ main: tf.memory().numTensors, workers: pg.workerTensors });
       }
       assert.deepEqual(counts[1], counts[0]);

@@ -203,7 +203,7 @@ describe('config validation', () => {
     check({ data: { kind: 'cifar' } }, /^data\.kind: expected one of "toy2d", "mnist", "idx", "folder"/);
     check({ data: { kind: 'toy2d', shape: 'hearts' } }, /^data\.shape: expected one of "rings", "moons", "spirals", "gaussians"/);
     check({ progressive: { n0: 12 } }, /^progressive\.n0: expected a power of two/);
-    check({ backend: 'gpu' }, /^backend: expected one of "auto", "wasm", "cpu", "tensorflow"/);
+    check({ backend: 'gpu' }, /^backend: expected one of "auto", "webgpu", "wasm", "cpu", "tensorflow"/);
     check({ model: { kind: 'unet' } }, /^model\.kind: "unet" needs image data/);
   });
   it('accepts comments in configs and every example in examples/', () => {

@@ -152,7 +152,7 @@ describe('report files', () => {
       const n = 200;
       const { x } = await sample({ net, param: 'v', schedule: cfg.diffusion }, { classes: Int32Array.from({ length: n }, (_, i) => i % 10), w: new Float32Array(n).fill(2), steps: 2, sampler: 'ddim', seed: 1 });
       for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
-      const fidUntrained = frechetDistance(clf.run(x).feats, clf.run(test.x).feats, FEATURE_DIM);
+      const fidUntrained = frechetDistance((await clf.run(x)).feats, (await clf.run(test.x)).feats, FEATURE_DIM);
       assert.ok(rep.real.fidHalves! < 0.1 * fidUntrained, `real-vs-real ${rep.real.fidHalves} vs untrained ${fidUntrained}`);
     } finally {
       net.dispose();

@@ -6,8 +6,11 @@
  *    require that bundlers leave alone; missing ones are an error only when asked for explicitly.
  *  - `wasm`: @tensorflow/tfjs-backend-wasm with this project's training kernels (see ./wasm) and,
  *    for threads > 1, the multi-threaded XNNPACK build made to work under Node (./wasm/node_threads).
+ *  - `webgpu`: @tensorflow/tfjs-backend-webgpu on Dawn (the npm package `webgpu`), see ./webgpu.ts. An explicit
+ *    `webgpu` accepts a software adapter with a warning; `auto` never picks one.
  *  - `cpu`: @tensorflow/tfjs-backend-cpu (slow, always there).
- *  - `auto`: tensorflow (gpu, then node), then wasm, then cpu.
+ *  - `auto`: the fastest real device: tfjs-node-gpu where CUDA is usable, webgpu on a hardware adapter, tfjs-node
+ *    (CPU), wasm, cpu.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -22,12 +25,14 @@ import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './wasm/kernels';
 import { resizeNearestNeighborGradCpu } from './resize_grad';
 import { registerGroupNormKernels } from './group_norm';
+import { adapterLabel, AdapterReport, DawnLoader, selectWebGpu, WebGpuUnavailable } from './webgpu';
 import {
   describeThreadedProgress, findThreadedFactory, newThreadedProgress, startInitWatchdog, unrefWasmThreads, wasmTracer,
   withNodeThreadedInit,
 } from './wasm/node_threads';
 
-export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
+export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 export interface BackendInfo {
   /** tfjs backend name now active: 'tensorflow' | 'wasm' | 'cpu'. */
@@ -40,6 +45,10 @@ export interface BackendInfo {
   simd: boolean;
   /** Why a fallback happened, or which variant was loaded. */
   note?: string;
+  /** webgpu: the adapter (vendor, architecture, description, software or not, limits). */
+  adapter?: AdapterReport;
+  /** Something the user should know, e.g. that the WebGPU adapter is emulated on the CPU. */
+  warning?: string;
 }
 
 export interface SelectBackendOptions {
@@ -56,6 +65,8 @@ export interface SelectBackendOptions {
    * asks for 1: its worker threads do the heavy work and the main thread then needs no pthread pool.
    */
   wasmThreads?: number;
+  /** Loads Dawn (tests pass a stub adapter list); default: the npm package `webgpu`. */
+  dawnLoader?: DawnLoader;
 }
 
 const WASM_BINARY = 'tfjs-backend-wasm-simd.wasm';
@@ -112,12 +123,16 @@ function loadNative(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'):
   return { version };
 }
 
-async function selectTensorflow(threads: number): Promise<BackendInfo> {
+type NativePackage = '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu';
+const NATIVE_HINT = 'they are not installed by default: `npm install @tensorflow/tfjs-node-gpu` (NVIDIA, CUDA 11.2 + cuDNN 8.1) ' +
+  'or `npm install @tensorflow/tfjs-node` (CPU) in the folder that holds this tool';
+
+async function selectTensorflow(threads: number, only?: NativePackage[]): Promise<BackendInfo> {
   const errors: string[] = [];
-  const candidates: Array<'@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'> = [];
+  const candidates: NativePackage[] = [];
   if (cudaLikelyUsable()) candidates.push('@tensorflow/tfjs-node-gpu');
   candidates.push('@tensorflow/tfjs-node');
-  for (const pkg of candidates) {
+  for (const pkg of candidates.filter((c) => !only || only.includes(c))) {
     try {
       // TF reads its intra-op pool size at session creation.
       if (process.env.TF_NUM_INTRAOP_THREADS == null) process.env.TF_NUM_INTRAOP_THREADS = String(threads);
@@ -129,10 +144,27 @@ async function selectTensorflow(threads: number): Promise<BackendInfo> {
       await tf.ready();
       return { name: 'tensorflow', version, threads: Number(process.env.TF_NUM_INTRAOP_THREADS) || threads, simd: true, note: pkg };
     } catch (e) {
-      errors.push(`${pkg}: ${(e as Error).message.split('\n')[0]}`);
+      const m = (e as Error).message.split('\n')[0];
+      errors.push(`${pkg}: ${/Cannot find module/.test(m) ? 'not installed' : m}`);
     }
   }
-  throw new Error(`backend 'tensorflow' unavailable (${errors.join('; ')}). Install @tensorflow/tfjs-node (or -gpu) matching tfjs-core ${tf.version_core}.`);
+  if (!errors.length) errors.push(only?.includes('@tensorflow/tfjs-node-gpu') ? 'no CUDA driver found (/proc/driver/nvidia/version)' : 'nothing to try');
+  throw new Error(`backend 'tensorflow' unavailable (${errors.join('; ')}). The native TensorFlow packages are an opt-in: ${NATIVE_HINT} (version ${tf.version_core}, matching tfjs-core).`);
+}
+
+async function selectWebgpuBackend(allowSoftware: boolean, loader?: DawnLoader): Promise<BackendInfo> {
+  const info = await selectWebGpu({ allowSoftware, loader });
+  const a = info.adapter;
+  return {
+    name: 'webgpu',
+    version: info.version,
+    threads: 1,
+    simd: false,
+    note: `adapter ${adapterLabel(a)}${info.dawnVersion ? `; Dawn (npm webgpu ${info.dawnVersion})` : ''}`,
+    adapter: a,
+    ...(a.software ? { warning: `the WebGPU adapter ${a.description || a.device || a.vendor} is a software rasteriser: ` +
+      'the GPU is emulated on the CPU, far slower than the wasm backend; use it to check correctness, not for training' } : {}),
+  };
 }
 
 let wasmState: { threads: number; dir: string } | null = null;
@@ -253,20 +285,37 @@ export async function selectBackend(opts: SelectBackendOptions): Promise<Backend
   switch (opts.backend) {
     case 'tensorflow':
       return selectTensorflow(threads);
+    case 'webgpu':
+      return selectWebgpuBackend(true, opts.dawnLoader);
     case 'wasm':
       return selectWasm(wasmThreads, opts.wasmDir);
     case 'cpu':
       return selectCpu();
     case 'auto': {
+      // The fastest real device first: CUDA through native TensorFlow, a hardware WebGPU adapter, then the CPU
+      // backends (native TensorFlow, wasm, cpu).
       const skipped: string[] = [];
-      try {
-        return await selectTensorflow(threads);
-      } catch (e) {
-        skipped.push((e as Error).message.replace(/^backend 'tensorflow' unavailable \(/, '').replace(/\)\. Install.*$/s, ''));
+      const nativeReason = (e: unknown) => (e as Error).message.replace(/^backend 'tensorflow' unavailable \(/, '').replace(/\)\. The native.*$/s, '');
+      const withSkipped = (info: BackendInfo): BackendInfo => ({ ...info, note: [info.note, ...(skipped.length ? [`not used: ${skipped.join('; ')}`] : [])].filter(Boolean).join('; ') });
+      if (cudaLikelyUsable()) {
+        try {
+          return withSkipped(await selectTensorflow(threads, ['@tensorflow/tfjs-node-gpu']));
+        } catch (e) {
+          skipped.push(nativeReason(e));
+        }
       }
       try {
-        const info = await selectWasm(wasmThreads, opts.wasmDir);
-        return { ...info, note: `${info.note}; native TensorFlow not used: ${skipped.join('; ')}` };
+        return withSkipped(await selectWebgpuBackend(false, opts.dawnLoader));
+      } catch (e) {
+        skipped.push(`webgpu: ${e instanceof WebGpuUnavailable && e.code === 'software-adapter' ? `${e.message} (auto never trains on an emulated GPU; --backend webgpu does)` : (e as Error).message}`);
+      }
+      try {
+        return withSkipped(await selectTensorflow(threads, ['@tensorflow/tfjs-node']));
+      } catch (e) {
+        skipped.push(nativeReason(e));
+      }
+      try {
+        return withSkipped(await selectWasm(wasmThreads, opts.wasmDir));
       } catch (e) {
         skipped.push(`wasm: ${(e as Error).message}`);
       }

@@ -62,7 +62,7 @@ export class Classifier {
   }
 
   /** Predicted classes and penultimate features of rows of `x` (values in [-1, 1]). */
-  run(x: Float32Array, batch = 500): { pred: Int32Array; feats: Float32Array } {
+  async run(x: Float32Array, batch = 500): Promise<{ pred: Int32Array; feats: Float32Array }> {
     const n = x.length / this.inputDim;
     const pred = new Int32Array(n);
     const feats = new Float32Array(n * FEATURE_DIM);
@@ -73,15 +73,19 @@ export class Classifier {
         const f = this.features(xt);
         return [tf.argMax(dense(this.params, 'out', f), 1), f];
       });
-      pred.set(p.dataSync() as Int32Array, s);
-      feats.set(f.dataSync() as Float32Array, s * FEATURE_DIM);
-      tf.dispose([p, f]);
+      try {
+        pred.set((await p.data()) as Int32Array, s);
+        feats.set((await f.data()) as Float32Array, s * FEATURE_DIM);
+      } finally {
+        tf.dispose([p, f]);
+      }
     }
     return { pred, feats };
   }
 
-  save(file: string, heldOutAccuracy: number): void {
-    const arrays = new Map(this.params.list().map(({ name, variable }) => [`w/${name}`, { shape: variable.shape, data: variable.dataSync() as Float32Array }]));
+  async save(file: string, heldOutAccuracy: number): Promise<void> {
+    const arrays = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const { name, variable } of this.params.list()) arrays.set(`w/${name}`, { shape: variable.shape, data: (await variable.data()) as Float32Array });
     writeCheckpoint(
       file,
       { unit: 'classifier', step: 0, totalSteps: 0, final: true, configHash: this.signature, rng: [0, 0, 0, 0], withW: false, loss: heldOutAccuracy, savedAt: Date.now() },
@@ -163,7 +167,7 @@ export async function trainClassifier(
     if (s % 100 === 0) await new Promise((r) => setImmediate(r));
   }
   opt.dispose();
-  const { pred } = clf.run(test.x);
+  const { pred } = await clf.run(test.x);
   let ok = 0;
   for (let i = 0; i < test.n; i++) if (pred[i] === test.labels[i]) ok++;
   const accuracy = ok / test.n;

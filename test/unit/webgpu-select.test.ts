@@ -1,0 +1,107 @@
+/**
+ * Choosing WebGPU: `auto` takes a hardware adapter and never a software one, falls back when Dawn or an adapter is
+ * missing, an explicit `webgpu` accepts SwiftShader with a warning, `distill backends` names the adapter, and a bundle
+ * without the `webgpu` package says how to install it. Real Dawn + SwiftShader underneath (stubbed adapter lists only
+ * where a machine without a GPU cannot show the case).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../../src/engine/backend/select';
+import { describeBackends, formatBackends } from '../../src/engine/backend/report';
+import { describeAdapter, adapterLabel } from '../../src/engine/backend/webgpu';
+import { dawnWithAdapterInfo, missingDawn, useSwiftShader } from './helpers/gpu';
+
+useSwiftShader();
+const REPO = path.resolve(__dirname, '../..');
+
+test('describeAdapter: software adapters are recognised by flag or by name', () => {
+  const mk = (info: Record<string, unknown>) => describeAdapter({ info, limits: { maxBufferSize: 1 }, features: new Set<string>(), requestDevice: async () => { throw new Error('no'); } });
+  assert.equal(mk({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0' }).software, true);
+  assert.equal(mk({ vendor: 'mesa', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' }).software, true);
+  assert.equal(mk({ vendor: 'microsoft', description: 'Microsoft Basic Render Driver' }).software, true);
+  assert.equal(mk({ vendor: 'x', description: 'y', isFallbackAdapter: true }).software, true);
+  const hw = mk({ vendor: 'nvidia', architecture: 'ada', description: 'NVIDIA GeForce RTX 4070' });
+  assert.equal(hw.software, false);
+  assert.equal(adapterLabel(hw), 'NVIDIA GeForce RTX 4070 (ada)');
+});
+
+test('distill backends on this machine: SwiftShader found, marked software, auto does not pick it', async () => {
+  const r = await describeBackends();
+  const wg = r.backends.find((b) => b.name === 'webgpu')!;
+  assert.equal(wg.available, true, wg.detail);
+  assert.equal(wg.adapter!.software, true);
+  assert.match(wg.adapter!.description, /SwiftShader/);
+  assert.ok(wg.adapter!.limits.maxBufferSize >= 256 * 2 ** 20 && wg.adapter!.limits.maxStorageBufferBindingSize >= 128 * 2 ** 20, JSON.stringify(wg.adapter!.limits));
+  assert.notEqual(r.auto, 'webgpu');
+  assert.equal(r.auto, 'wasm');
+  const text = formatBackends(r);
+  assert.match(text, /webgpu +CPU +SwiftShader driver .*software, emulated on the CPU.*max buffer \d+ MiB/);
+  assert.match(text, /tensorflow-gpu .*not installed/);
+  assert.match(text, /npm install @tensorflow\/tfjs-node-gpu/);
+});
+
+test('auto: Dawn not installed → wasm, and the note says why; explicit webgpu says what to install', async () => {
+  const info = await selectBackend({ backend: 'auto', threads: 1, dawnLoader: missingDawn });
+  assert.equal(info.name, 'wasm');
+  assert.match(info.note!, /webgpu: the npm package `webgpu`.*not installed/);
+  await assert.rejects(selectBackend({ backend: 'webgpu', dawnLoader: missingDawn }), /npm install webgpu/);
+});
+
+test('auto: no adapter → wasm; explicit webgpu names the driver to install', async () => {
+  const none = dawnWithAdapterInfo(null);
+  const info = await selectBackend({ backend: 'auto', threads: 1, dawnLoader: none });
+  assert.equal(info.name, 'wasm');
+  assert.match(info.note!, /webgpu: Dawn found no WebGPU adapter/);
+  await assert.rejects(selectBackend({ backend: 'webgpu', dawnLoader: none }), /no WebGPU adapter.*(Vulkan|driver)/);
+});
+
+test('auto never trains on a software adapter', async () => {
+  const info = await selectBackend({ backend: 'auto', threads: 1 });
+  assert.equal(info.name, 'wasm');
+  assert.match(info.note!, /webgpu: the only adapter is SwiftShader.*auto never trains on an emulated GPU/);
+});
+
+test('explicit webgpu on SwiftShader: runs, with a warning that it is emulated', async () => {
+  const info = await selectBackend({ backend: 'webgpu' });
+  assert.equal(info.name, 'webgpu');
+  assert.equal(tf.getBackend(), 'webgpu');
+  assert.equal(info.adapter!.software, true);
+  assert.match(info.warning!, /emulated on the CPU/);
+  const y = tf.tidy(() => tf.sum(tf.mul(tf.range(0, 100), 2)));
+  assert.equal((await y.data())[0], 9900);
+  y.dispose();
+});
+
+test('auto picks a hardware adapter over wasm', async () => {
+  const gpu = dawnWithAdapterInfo({ vendor: 'nvidia', architecture: 'ada', description: 'NVIDIA GeForce RTX 4070 (test stub)' });
+  const info = await selectBackend({ backend: 'auto', threads: 1, dawnLoader: gpu });
+  assert.equal(info.name, 'webgpu', info.note);
+  assert.equal(info.adapter!.software, false);
+  assert.equal(info.warning, undefined);
+  const y = tf.tidy(() => tf.sum(tf.square(tf.range(0, 10))));
+  assert.equal((await y.data())[0], 285);
+  y.dispose();
+});
+
+test('a bundle without the webgpu package: `distill backends --json` says it is not installed and how to get it', () => {
+  const cli = path.join(REPO, 'dist', 'cli.js');
+  assert.ok(fs.existsSync(cli), 'run npm run build first (npm test does)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-nodawn-'));
+  try {
+    fs.copyFileSync(cli, path.join(dir, 'cli.js'));
+    const r = spawnSync(process.execPath, [path.join(dir, 'cli.js'), 'backends', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const rep = JSON.parse(r.stdout) as { backends: { name: string; available: boolean; detail: string; fix?: string }[]; auto: string };
+    const wg = rep.backends.find((b) => b.name === 'webgpu')!;
+    assert.equal(wg.available, false);
+    assert.match(wg.detail, /`webgpu`.*not installed/);
+    assert.match(wg.fix!, /npm install webgpu/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
