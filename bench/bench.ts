@@ -18,6 +18,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { logicalCores, selectBackend } from '../src/engine/backend/select';
 import { makeModel } from './models';
+import { runWebgpuBench } from './webgpu';
 
 type System = 'tfjs-wasm' | 'tfjs-cpu' | 'tfjs-node' | 'pytorch';
 type ModelName = 'convstack' | 'unet';
@@ -273,11 +274,14 @@ async function main(): Promise<void> {
     }
   }
   for (const l of dpLines) console.log(l);
+  const gpu = await runWebgpuBench({ quick });
+  for (const l of gpu.lines) console.log(l);
+  errors.push(...gpu.errors);
   console.log(`load average during run: ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} on ${cores} cores (other processes skew timings)`);
   console.log('FLOPs: 2·MACs of forward convs/matmuls × 3 (fwd+bwd) per training step; ms/step = median.');
   for (const e of errors) console.log(`error: ${e}`);
   if (!torch) console.log('pytorch: not measured (/usr/bin/python3 -c "import torch" fails)');
-  if (jsonFile) fs.writeFileSync(jsonFile, JSON.stringify({ results, errors, loadavg: os.loadavg(), cores }, null, 2) + '\n');
+  if (jsonFile) fs.writeFileSync(jsonFile, JSON.stringify({ results, webgpu: gpu.results, errors, loadavg: os.loadavg(), cores }, null, 2) + '\n');
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

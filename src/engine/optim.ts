@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NamedArrays } from './checkpoint';
 import { Net } from './nn/net';
+import { adamUpdate, emaUpdate } from './backend/webgpu_adam';
 
 export interface OptimConfig {
   lr: number;
@@ -93,19 +94,16 @@ export class Trainer {
     const emaDecay = Math.min(this.cfg.ema, (1 + t) / (10 + t));
     tf.tidy(() => {
       // min(1, clip / ‖g‖)
-      const scale = tf.div(this.cfg.clip, tf.maximum(norm, this.cfg.clip));
+      const scale = tf.div(this.cfg.clip, tf.maximum(norm, this.cfg.clip)) as tf.Scalar;
       for (const { name, variable } of vars) {
-        const g = tf.mul(grads.get(name)!, scale);
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
-        const m1 = tf.add(tf.mul(m, B1), tf.mul(g, 1 - B1));
-        const v1 = tf.add(tf.mul(v, B2), tf.mul(tf.square(g), 1 - B2));
+        const { m1, v1, w1 } = adamUpdate({ g: grads.get(name)!, m, v, w: variable, scale }, { b1: B1, b2: B2, lrc1: lr / c1, c2, eps: EPS });
         m.assign(m1);
         v.assign(v1);
-        const upd = tf.div(tf.mul(m1, lr / c1), tf.add(tf.sqrt(tf.div(v1, c2)), EPS));
-        variable.assign(tf.sub(variable, upd));
+        variable.assign(w1);
         const e = this.ema.get(name);
-        if (e) e.assign(tf.add(tf.mul(e, emaDecay), tf.mul(variable, 1 - emaDecay)));
+        if (e) e.assign(emaUpdate(e, variable, emaDecay));
       }
     });
     tf.dispose([...grads.values()]);

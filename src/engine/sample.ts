@@ -20,7 +20,7 @@ export function denoise(
   { z, lambdas, classes, w }: { z: tf.Tensor; lambdas: Float32Array; classes: Int32Array; w?: Float32Array },
 ): { x: tf.Tensor; eps: tf.Tensor } {
   return tf.tidy(() => {
-    const out = d.net.apply(z, tf.tensor1d(lambdas), tf.tensor1d(classes, 'int32'), w ? tf.tensor1d(w) : undefined);
+    const out = d.net.apply(z, lambdas, classes, w);
     return predictions({ out, z, c: coefs(lambdas, z.rank), param: d.param });
   });
 }

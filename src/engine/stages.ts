@@ -299,8 +299,9 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
     // interval and before anything is saved or sampled. A non-finite value, a lost GPU device or a GPU error stops
     // the stage here, so no checkpoint ever holds the weights of a diverged or failed step.
     const flush = async (): Promise<StepRecord[]> => {
-      const recs = await trainer.flush();
-      webgpuDeviceWatch()?.check();
+      const gpu = webgpuDeviceWatch();
+      const recs = await trainer.flush().catch((e) => (gpu ? gpu.explain(e) : Promise.reject(e)));
+      gpu?.check();
       for (const r of recs) {
         if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
           const good = listCheckpoints(ctx.runDir, def.unit).pop();

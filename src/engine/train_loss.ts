@@ -122,7 +122,7 @@ export function buildStepLoss(
     return { z, target: distillTarget({ zT: z, zT2: z2, xAtMid: x2, lambdaT, lambdaT2: lam2, lastStep: last }) };
   });
   const lossFn = () => {
-    const out = student.apply(z, tf.tensor1d(lambdaT), tf.tensor1d(cls, 'int32'), spec.stage === 'teacher' ? undefined : tf.tensor1d(w));
+    const out = student.apply(z, lambdaT, cls, spec.stage === 'teacher' ? undefined : w);
     const { x: xhat } = predictions({ out, z, c: coefs(lambdaT, rank), param });
     return weightedMse({ pred: xhat, target, weights });
   };

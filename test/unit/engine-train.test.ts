@@ -245,7 +245,7 @@ describe('model.wFreqMax (the students\' w embedding)', () => {
       const net = buildNet({ model: { ...model, wFreqMax }, exampleShape: [2], numClasses: 3, withW, seed: 1 });
       // the w MLP's last layer starts at zero: give it weights so w reaches the output
       if (withW) for (const [name, v] of net.params.vars.entries()) if (name.startsWith('wemb.1') || name.startsWith('blk0.fc1') || name === 'out.w') v.assign(tf.randomNormal(v.shape, 0, 0.3, "float32", 7));
-      const y = net.apply(tf.tensor2d([[0.3, -0.2]]), tf.tensor1d([1.5]), tf.tensor1d([1], 'int32'), withW ? tf.tensor1d([2]) : undefined).arraySync();
+      const y = net.apply(tf.tensor2d([[0.3, -0.2]]), Float32Array.from([1.5]), Int32Array.from([1]), withW ? Float32Array.from([2]) : undefined).arraySync();
       net.dispose();
       return y as number[][];
     });

@@ -15,6 +15,7 @@ import { createRequire } from 'module';
 import { pathToFileURL } from 'url';
 import * as tf from '@tensorflow/tfjs-core';
 import { version as tfjsWebgpuVersion } from '@tensorflow/tfjs-backend-webgpu/package.json';
+import { registerWebGpuAdamKernels } from './webgpu_adam';
 
 /** The part of Dawn's `navigator.gpu` this module uses. */
 export interface GpuLike {
@@ -216,6 +217,16 @@ export class DeviceWatch {
     });
   }
 
+  /**
+   * A read-back that failed (a lost device aborts pending mappings): waits briefly for the device's own report and
+   * throws that, so the user reads "device lost" rather than "AbortError"; rethrows `e` when the device is fine.
+   */
+  async explain(e: unknown): Promise<never> {
+    for (let i = 0; i < 20 && !this.lost && !this.errors.length; i++) await new Promise((r) => setTimeout(r, 10));
+    this.check();
+    throw e;
+  }
+
   /** Throws a GpuDeviceError when the device was lost or an error was reported since the last call. */
   check(): void {
     if (this.lost) {
@@ -313,6 +324,7 @@ export async function selectWebGpu(opts: { allowSoftware: boolean; loader?: Dawn
     throw new WebGpuUnavailable('error', `tf.setBackend('webgpu') failed on ${adapterLabel(probe.report)}`);
   }
   await tf.ready();
+  registerWebGpuAdamKernels();
   const version = tfjsWebgpuVersion;
   active = { watch, device, report: probe.report, version, dawnVersion: probe.dawnVersion, loader };
   return { version, adapter: probe.report, dawnVersion: probe.dawnVersion };

@@ -48,8 +48,11 @@ export interface Net {
   exampleShape: number[];
   /** FLOPs (2·multiply-adds) of one forward pass for one example. */
   flopsPerExample: number;
-  /** Raw network output for z [B, …], λ [B], classes [B] (int32, K = ∅), w [B] (students only). */
-  apply(z: tf.Tensor, lambda: tf.Tensor, cls: tf.Tensor, w?: tf.Tensor): tf.Tensor;
+  /**
+   * Raw network output for z [B, …] and the host arrays λ [B], classes [B] (K = ∅) and w [B] (students only): the
+   * conditioning is computed on the host and uploaded once per call.
+   */
+  apply(z: tf.Tensor, lambda: Float32Array, cls: Int32Array, w?: Float32Array): tf.Tensor;
   dispose(): void;
 }
 
@@ -69,11 +72,11 @@ function embeddingInit(p: Params, m: ModelConfig, numClasses: number, withW: boo
   }
 }
 
-function embedding(p: Params, m: ModelConfig, withW: boolean, lambda: tf.Tensor, cls: tf.Tensor, w?: tf.Tensor): tf.Tensor {
-  let h = dense(p, 'temb.1', silu(dense(p, 'temb.0', sinusoidal(tf.mul(lambda, LAMBDA_SCALE), SIN_DIM, 200))));
+function embedding(p: Params, m: ModelConfig, withW: boolean, lambda: Float32Array, cls: Int32Array, w?: Float32Array): tf.Tensor {
+  let h = dense(p, 'temb.1', silu(dense(p, 'temb.0', sinusoidal(lambda, SIN_DIM, 200, LAMBDA_SCALE))));
   // one-hot · table rather than gather: its gradient is a plain matmul on every backend
   const table = p.get('cemb.table');
-  h = tf.add(h, tf.matMul(tf.oneHot(tf.cast(cls, 'int32'), table.shape[0]), table));
+  h = tf.add(h, tf.matMul(tf.oneHot(tf.tensor1d(cls, 'int32'), table.shape[0]), table));
   if (withW) {
     if (!w) throw new Error('this student network needs a guidance weight w for every example');
     h = tf.add(h, dense(p, 'wemb.1', silu(dense(p, 'wemb.0', sinusoidal(w, SIN_DIM, m.wFreqMax ?? W_FREQ_MAX_DEFAULT)))));

@@ -103,10 +103,25 @@ export function layerNorm(p: Params, name: string, x: tf.Tensor): tf.Tensor {
 }
 
 /** Sinusoidal embedding of a [B] tensor of scalars into [B, dim] with frequencies 1 … maxFreq (geometric). */
-export function sinusoidal(x: tf.Tensor, dim: number, maxFreq: number): tf.Tensor {
+/**
+ * Sinusoidal features [sin(x·f), cos(x·f)] of host values (x scaled by `scale` first), f log-spaced in [1, maxFreq].
+ * Computed in JavaScript in the float32 steps the cpu backend's ops take (x·scale, ·f, sin, cos), then uploaded once:
+ * the angles reach ±200 rad, and GPUs' sin/cos are far less accurate (SwiftShader: ~2e-4 absolute even near 0).
+ */
+export function sinusoidal(x: ArrayLike<number>, dim: number, maxFreq: number, scale = 1): tf.Tensor2D {
   const half = dim / 2;
+  const f32 = Math.fround;
   const freqs = new Float32Array(half);
   for (let i = 0; i < half; i++) freqs[i] = Math.exp((Math.log(maxFreq) * i) / Math.max(half - 1, 1));
-  const args = tf.mul(tf.reshape(x, [-1, 1]), tf.tensor2d(freqs, [1, half]));
-  return tf.concat([tf.sin(args), tf.cos(args)], 1);
+  const s = f32(scale);
+  const out = new Float32Array(x.length * dim);
+  for (let r = 0; r < x.length; r++) {
+    const v = scale === 1 ? f32(x[r]) : f32(f32(x[r]) * s);
+    for (let i = 0; i < half; i++) {
+      const a = f32(v * freqs[i]);
+      out[r * dim + i] = Math.sin(a);
+      out[r * dim + half + i] = Math.cos(a);
+    }
+  }
+  return tf.tensor2d(out, [x.length, dim]);
 }
