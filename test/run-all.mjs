@@ -30,6 +30,15 @@ const last = (re, text) => {
 
 let passed = 0;
 let failed = 0;
+// The unit suites need Debian packages too (chromium for the webview tests and, with libvulkan1, SwiftShader's Vulkan
+// driver for the webgpu tests): the install script's apt step (quick when they are there; E2E_SKIP_APT=1 never calls apt).
+if (!process.env.E2E_SKIP_INSTALL) {
+  const pre = await run('bash', ['test/e2e/install.sh', '--apt-only']);
+  if (pre.code !== 0) {
+    console.log('\ntests: 0 passed, 1 failed (installing the Debian packages the tests need failed; see above)');
+    process.exit(1);
+  }
+}
 const unit = await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files]);
 passed += last(/^# pass (\d+)$/gm, unit.out) ?? 0;
 failed += last(/^# fail (\d+)$/gm, unit.out) ?? (unit.code ? 1 : 0);

@@ -3,12 +3,14 @@
 # with only the npm registry and Debian's apt reachable:
 #   - Debian packages: chromium (the browser Playwright drives), ripgrep (seeds @vscode/ripgrep, used by
 #     VS Code's search), libkrb5-dev + build-essential + python3 (native modules of the VS Code server),
-#     fonts-liberation (readable screenshots).
+#     fonts-liberation (readable screenshots), libvulkan1 (the Vulkan loader: with chromium's SwiftShader driver it
+#     gives Dawn a software WebGPU adapter for the unit tests of the webgpu backend).
 #   - code-server (a real VS Code server + web workbench, from npm) into $E2E_CACHE/code-server
 #     (default: <repo>/.e2e/code-server, gitignored).
 #   - the repo's own node_modules (playwright-core, vsce, esbuild ...) if missing.
 # Idempotent: every step is skipped when already done, so a second run takes a second or two.
 # Env: E2E_CACHE (cache folder), CODE_SERVER_VERSION (default 4.100.3), E2E_SKIP_APT=1 (never call apt).
+# --apt-only: the Debian packages only (what the unit suites need; `npm test` runs this first).
 set -euo pipefail
 t0=$(date +%s)
 lap() { echo "[e2e install $(( $(date +%s) - t0 ))s] $*"; }
@@ -22,7 +24,7 @@ DEST="$CACHE/code-server"
 STAMP="$DEST/.installed-$VERSION"
 
 # ---------------------------------------------------------------- Debian packages
-APT_PKGS=(chromium ripgrep libkrb5-dev fonts-liberation build-essential python3)
+APT_PKGS=(chromium libvulkan1 ripgrep libkrb5-dev fonts-liberation build-essential python3)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -41,6 +43,7 @@ else
 fi
 test -x /usr/bin/chromium || { echo "/usr/bin/chromium missing after apt install"; exit 1; }
 command -v rg > /dev/null || { echo "rg missing after apt install"; exit 1; }
+[ "${1:-}" = --apt-only ] && exit 0
 
 # ---------------------------------------------------------------- Node
 node -e 'if (+process.versions.node.split(".")[0] < 20) { console.error("Node >= 20 needed, have " + process.version); process.exit(1) }'
