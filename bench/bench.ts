@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { logicalCores, selectBackend } from '../src/engine/backend/select';
 import { makeModel } from './models';
 import { runWebgpuBench } from './webgpu';
+import { serveChild } from './child';
 
 type System = 'tfjs-wasm' | 'tfjs-cpu' | 'tfjs-node' | 'pytorch';
 type ModelName = 'convstack' | 'unet';
@@ -193,12 +194,7 @@ function fmt(n: number, d = 1): string { return Number.isFinite(n) ? n.toFixed(d
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const childIdx = argv.indexOf('--child');
-  if (childIdx >= 0) {
-    const res = await runJob(JSON.parse(argv[childIdx + 1]) as Job);
-    process.stdout.write(`${MARK}${JSON.stringify(res)}\n`);
-    return;
-  }
+  if (await serveChild(argv, MARK, runJob)) return;
   const quick = argv.includes('--quick');
   const dpProbe = argv.includes('--dp-probe');
   const jsonIdx = argv.indexOf('--json');

@@ -22,6 +22,7 @@ import { Rng } from '../src/engine/rng';
 import { sample } from '../src/engine/sample';
 import { buildStepLoss, drawBatch, LossSpec } from '../src/engine/train_loss';
 import { loadDataset } from '../src/engine/data';
+import { serveChild } from './child';
 
 const MARK = 'WEBGPU_RESULT ';
 
@@ -128,12 +129,7 @@ export async function runWebgpuBench({ quick }: { quick: boolean }): Promise<{ r
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const childIdx = argv.indexOf('--child');
-  if (childIdx >= 0) {
-    const res = await runJob(JSON.parse(argv[childIdx + 1]) as Job);
-    process.stdout.write(`${MARK}${JSON.stringify(res)}\n`);
-    return;
-  }
+  if (await serveChild(argv, MARK, runJob)) return;
   const { results, lines, errors } = await runWebgpuBench({ quick: argv.includes('--quick') });
   for (const l of lines) console.log(l);
   for (const e of errors) console.log(`error: ${e}`);
