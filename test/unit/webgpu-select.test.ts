@@ -105,3 +105,27 @@ test('a bundle without the webgpu package: `distill backends --json` says it is 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('DeviceWatch: out of GPU memory, other GPU errors and a lost device each become one clear error', async () => {
+  const { DeviceWatch } = await import('../../src/engine/backend/webgpu');
+  let fire: (e: { error?: { message?: string; constructor?: { name?: string } } }) => void = () => undefined;
+  let lose: (i: { reason?: string; message?: string }) => void = () => undefined;
+  const device = {
+    lost: new Promise<{ reason?: string; message?: string }>((r) => { lose = r; }),
+    addEventListener: (_t: 'uncapturederror', fn: typeof fire) => { fire = fn; },
+    destroy: () => undefined,
+  };
+  const watch = new DeviceWatch(device);
+  watch.check(); // nothing yet
+  class GPUOutOfMemoryError { constructor(readonly message: string) {} }
+  fire({ error: new GPUOutOfMemoryError('Out of memory while creating a 4 GiB buffer') });
+  assert.throws(() => watch.check(), /the GPU ran out of memory \(Out of memory.*lower the batch size or the model's channels.*resume the run/);
+  watch.check(); // reported once
+  class GPUValidationError { constructor(readonly message: string) {} }
+  fire({ error: new GPUValidationError('The number of storage buffers (28) exceeds the maximum per-stage limit (8).\n - While …') });
+  assert.throws(() => watch.check(), /^GpuDeviceError: the GPU reported GPUValidationError: The number of storage buffers \(28\)[^\n]*$/);
+  lose({ reason: 'unknown', message: 'driver reset' });
+  await new Promise((r) => setTimeout(r, 0));
+  assert.throws(() => watch.check(), /the GPU device was lost \(unknown: driver reset\).*resume the run \(on any backend\)/);
+  await assert.rejects(watch.explain(new Error('AbortError')), /GPU device was lost/);
+});
