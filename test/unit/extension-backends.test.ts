@@ -7,7 +7,6 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import Module from 'module';
 import { describeBackends } from '../../src/engine/backend/report';
 import { summarizeEvents, type BackendEvent, type RunEvent } from '../../src/engine/events';
 import { backendsMarkdown, settingSentence } from '../../src/extension/model/backends';
@@ -16,6 +15,7 @@ import { RunManager } from '../../src/extension/model/manager';
 import { buildRunView } from '../../src/extension/panels/runview';
 import { asBackendsReport, asHostToWebview, asHostToWorker, type BackendsReport } from '../../src/protocol';
 import { SWIFTSHADER_ICD, useSwiftShader } from './helpers/gpu';
+import { EventEmitter, stubVscode } from './helpers/vscode-stub';
 
 useSwiftShader();
 const WORKER = path.resolve(__dirname, '../../dist/worker.js');
@@ -36,19 +36,6 @@ const ui = {
     this.noMarkdown = false;
   },
 };
-class EventEmitter<T> {
-  private listeners = new Set<(v: T) => void>();
-  readonly event = (l: (v: T) => void) => {
-    this.listeners.add(l);
-    return { dispose: () => this.listeners.delete(l) };
-  };
-  fire(v: T): void {
-    for (const l of [...this.listeners]) l(v);
-  }
-  dispose(): void {
-    this.listeners.clear();
-  }
-}
 const fakeVscode = {
   EventEmitter,
   ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
@@ -70,17 +57,10 @@ const fakeVscode = {
   },
   workspace: { registerTextDocumentContentProvider: () => ({ dispose: () => undefined }) },
 };
-const moduleInternals = Module as unknown as { _load: (request: string, parent: unknown, isMain: boolean) => unknown };
-const originalLoad = moduleInternals._load;
-moduleInternals._load = function (request: string, parent: unknown, isMain: boolean): unknown {
-  if (request === 'vscode') return fakeVscode;
-  return originalLoad.call(this, request, parent, isMain);
-};
+const restoreVscode = stubVscode(fakeVscode);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ext = require('../../src/extension/backends') as typeof import('../../src/extension/backends');
-after(() => {
-  moduleInternals._load = originalLoad;
-});
+after(restoreVscode);
 const logLines: string[] = [];
 const log = { info: (s: string) => void logLines.push(s) };
 
