@@ -378,6 +378,9 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
   });
 
   step('Distill: Show Backends lists every backend, what auto picks and why webgpu is not available here', async () => {
+    // A clean editor area, so the document (and its screenshot) has the room.
+    await runCommand(page, 'View: Close All Editors');
+    await sleep(500);
     await runCommand(page, 'Distill: Show Backends');
     // The markdown preview of the report (a webview), or its markdown source where the editor has no preview.
     const shown = async () => {
