@@ -19,6 +19,7 @@ import { DashboardPanel, PanelServices, PreviewPanel, registerPanelSerializers }
 import { RunsTreeProvider } from './runsTree';
 import { onDidChangeTools, runTool, ToolKind, toolRunning } from './tools';
 import { registerBackendsDocument, showBackends } from './backends';
+import { mentionsBackend } from './model/backends';
 
 const CONFIG_GLOB = `**/*${CONFIG_SUFFIX}`;
 const CONFIG_EXCLUDE = '**/{node_modules,.git,dist,out}/**';
@@ -150,9 +151,11 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
         `Distill: ${name} failed: ${o.message ?? 'unknown error'}${tail.length ? ` — ${tail[tail.length - 1]}` : ''}. Its checkpoints are kept.`,
         'Resume',
         'Show Log',
+        ...(mentionsBackend(o.message) ? ['Show Backends'] : []),
       );
       if (pick === 'Resume') await vscode.commands.executeCommand('distill.resumeRun', o.runDir);
       if (pick === 'Show Log') log.show(true);
+      if (pick === 'Show Backends') await vscode.commands.executeCommand('distill.showBackends');
     }
   }
 

@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { describeBackends } from '../../src/engine/backend/report';
 import { summarizeEvents, type BackendEvent, type RunEvent } from '../../src/engine/events';
-import { backendsMarkdown, settingSentence } from '../../src/extension/model/backends';
+import { backendsMarkdown, mentionsBackend, settingSentence } from '../../src/extension/model/backends';
 import { statusBarText, statusBarTooltip } from '../../src/extension/model/format';
 import { RunManager } from '../../src/extension/model/manager';
 import { buildRunView } from '../../src/extension/panels/runview';
@@ -146,6 +146,19 @@ describe('the Show Backends document', () => {
     const md = backendsMarkdown(sw);
     assert.match(md, /\| ✔ \| webgpu \(Dawn\) \| emulated GPU \|/);
     assert.match(md, /\| kind \| software adapter, emulated on the CPU: `auto` skips it, `webgpu` uses it with a warning \|/);
+  });
+});
+
+describe('a failed run offers Show Backends when the backend is the trouble', () => {
+  it('backend, GPU and Dawn errors do; others do not', () => {
+    for (const m of [
+      "backend 'tensorflow' unavailable (@tensorflow/tfjs-node: not installed)",
+      'the GPU device was lost (unknown); nothing after the last checkpoint was saved',
+      'the GPU ran out of memory (Out of memory); lower the batch size',
+      "the npm package `webgpu` (Dawn's Node binding) is not installed",
+      'Dawn found no WebGPU adapter: the Vulkan loader is not installed',
+    ]) assert.equal(mentionsBackend(m), true, m);
+    for (const m of ['loss is NaN at step 120 (last good checkpoint step-100)', 'data: /x/train is missing', undefined]) assert.equal(mentionsBackend(m), false, String(m));
   });
 });
 

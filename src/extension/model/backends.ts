@@ -99,3 +99,8 @@ export function backendsLogLine(r: BackendsReport): string {
   const no = r.backends.filter((b) => !b.available).map((b) => b.name);
   return `backends on ${r.platform}: auto → ${r.auto}; available: ${ok.join(', ') || 'none'}${no.length ? `; not available: ${no.join(', ')}` : ''}`;
 }
+
+/** A run's failure that Show Backends helps with: a backend unavailable, a GPU lost or out of memory, Dawn missing. */
+export function mentionsBackend(message: string | undefined): boolean {
+  return /\bbackend\b|webgpu|\bDawn\b|adapter|\bGPU\b|tfjs-node|CUDA|Vulkan/i.test(message ?? '');
+}
