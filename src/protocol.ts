@@ -5,6 +5,9 @@
  * Pure types and functions: imported by the extension, the worker and the webview bundles alike.
  */
 import { asRunEvent, RunEvent } from './engine/events';
+import type { BackendsReport } from './engine/backend/report';
+
+export type { BackendsReport };
 
 export const BACKENDS = ['auto', 'webgpu', 'wasm', 'cpu', 'tensorflow'] as const;
 export type Backend = (typeof BACKENDS)[number];
@@ -46,6 +49,8 @@ export type HostToWorker =
   | { type: 'sample'; id: number; spec: SampleSpec; backend?: Backend; threads?: number }
   /** The run tools behind `distill export` / `distill eval`, run by the worker for the editor's commands. */
   | { type: 'tool'; id: number; tool: ToolName; runDir: string; backend?: Backend; threads?: number }
+  /** Every backend of the worker's machine, available or not and why (`distill backends`); replies a BackendsReport. */
+  | { type: 'backends'; id: number }
   | { type: 'cancel'; id: number };
 
 export type ToolName = 'export' | 'eval';
@@ -84,6 +89,10 @@ export interface RunView {
   active: boolean;
   units: { unit: string; stage: StageChoice; totalSteps: number; step: number; done: boolean }[];
   backend?: string;
+  /** Where the run computes (RunSummary.device): 'GPU', 'emulated GPU' (a software WebGPU adapter) or 'CPU'. */
+  device?: 'GPU' | 'emulated GPU' | 'CPU';
+  /** The backend event's warning (e.g. the WebGPU adapter is emulated on the CPU). */
+  backendWarning?: string;
   rate?: number;
   etaSeconds?: number;
 }
@@ -212,6 +221,7 @@ const HOST_TO_WORKER: Record<HostToWorker['type'], Record<string, Check>> = {
   stop: {},
   sample: { id: int, spec: sampleSpec, backend, threads },
   tool: { id: int, tool: oneOf('export', 'eval'), runDir: str, backend, threads },
+  backends: { id: int },
   cancel: { id: int },
 };
 
@@ -232,6 +242,8 @@ const runView = shape({
   active: bool,
   units: arrayOf(unitView, 64),
   backend: opt(str),
+  device: opt(oneOf('GPU', 'emulated GPU', 'CPU')),
+  backendWarning: opt(str),
   rate: opt(num),
   etaSeconds: opt(num),
 });
@@ -272,6 +284,42 @@ export function asHostToWorker(value: unknown): HostToWorker | undefined {
 
 export function asWorkerToHost(value: unknown): WorkerToHost | undefined {
   return validate<WorkerToHost>(WORKER_TO_HOST, value);
+}
+
+const adapterReport = shape({
+  vendor: str,
+  architecture: str,
+  device: str,
+  description: str,
+  software: bool,
+  limits: shape({ maxBufferSize: num, maxStorageBufferBindingSize: num, maxComputeWorkgroupStorageSize: num }),
+  features: arrayOf(str, 256),
+});
+const BACKEND_NAMES = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+const backendStatus = shape({
+  name: oneOf(...BACKEND_NAMES),
+  choice: oneOf('tensorflow', 'webgpu', 'wasm', 'cpu'),
+  available: bool,
+  device: oneOf('gpu', 'cpu'),
+  detail: str,
+  fix: opt(str),
+  adapter: opt(adapterReport),
+  cudaDevices: opt(arrayOf(str, 64)),
+});
+const backendsReport = shape({
+  platform: str,
+  node: str,
+  backends: arrayOf(backendStatus, 16),
+  auto: oneOf(...BACKEND_NAMES),
+});
+
+/** The worker's reply to a `backends` request, checked before the editor shows it. */
+export function asBackendsReport(value: unknown): BackendsReport | undefined {
+  if (!backendsReport(value)) return undefined;
+  const r = value as BackendsReport;
+  // `auto` names one of the listed backends, each listed once.
+  const names = r.backends.map((b) => b.name);
+  return new Set(names).size === names.length && names.includes(r.auto) ? r : undefined;
 }
 
 export function asHostToWebview(value: unknown): HostToWebview | undefined {

@@ -58,6 +58,7 @@ const title = h('h1', { id: 'title' }, 'Diffusion Distiller');
 const statusBadge = h('span', { class: 'status', id: 'status', 'data-status': 'new', role: 'status' }, 'no run');
 const facts = h('dl', { class: 'facts', id: 'facts' });
 const errorLine = h('p', { class: 'error', id: 'run-error', role: 'alert' });
+const backendWarning = h('p', { class: 'warning', id: 'backend-warning', role: 'status' });
 
 const resumeBtn = h('vscode-button', { id: 'resume', secondary: true, disabled: true }, 'Resume run');
 const stopBtn = h('vscode-button', { id: 'stop', secondary: true, disabled: true }, 'Stop');
@@ -105,7 +106,7 @@ const reportSection = h(
 );
 
 document.body.append(
-  h('header', {}, title, h('div', { class: 'row' }, statusBadge, facts), errorLine),
+  h('header', {}, title, h('div', { class: 'row' }, statusBadge, facts), errorLine, backendWarning),
   h(
     'section',
     { class: 'card', 'aria-labelledby': 'h-controls' },
@@ -265,12 +266,14 @@ function renderRun(): void {
   const items: HTMLElement[] = [];
   if (run) {
     items.push(fact('Backend', run.backend ?? '—', 'fact-backend'));
+    if (run.device) items.push(fact('Device', run.device, 'fact-device'));
     items.push(fact('Rate', run.rate !== undefined ? `${run.rate.toFixed(run.rate < 10 ? 2 : 1)} steps/s` : '—', 'fact-rate'));
     items.push(fact('ETA', run.status === 'running' && run.etaSeconds !== undefined ? formatDuration(run.etaSeconds) : '—', 'fact-eta'));
     if (cur) items.push(fact('Unit', cur.unit, 'fact-unit'));
   }
   facts.replaceChildren(...items);
   errorLine.textContent = run && run.status === 'failed' && model.lastError ? model.lastError : '';
+  backendWarning.textContent = run?.backendWarning ? `⚠ ${run.backendWarning}` : '';
 
   unitsGrid.replaceChildren(
     ...(run?.units ?? []).flatMap((u) => {

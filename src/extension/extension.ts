@@ -11,13 +11,15 @@ import type { RunEvent } from '../engine/events';
 import { describeRun, lockIsLive, readLock } from '../engine/runfolder';
 import type { Backend, ConfigEntry, SampleResult, SampleSpec } from '../protocol';
 import { CONFIG_SUFFIX, describeConfig, isConfigPath, listExamples, starterConfigText } from './configs';
-import { formatDuration, lastLines, statusBarText, unitLabel } from './model/format';
+import { formatDuration, lastLines, statusBarText, statusBarTooltip, unitLabel } from './model/format';
 import { RunManager, RunOutcome } from './model/manager';
 import { resolveNodeRuntime } from './model/runtime';
 import { TreeNodeModel } from './model/tree';
 import { DashboardPanel, PanelServices, PreviewPanel, registerPanelSerializers } from './panels';
 import { RunsTreeProvider } from './runsTree';
 import { onDidChangeTools, runTool, ToolKind, toolRunning } from './tools';
+import { registerBackendsDocument, showBackends } from './backends';
+import { mentionsBackend } from './model/backends';
 
 const CONFIG_GLOB = `**/*${CONFIG_SUFFIX}`;
 const CONFIG_EXCLUDE = '**/{node_modules,.git,dist,out}/**';
@@ -96,7 +98,7 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     statusRun = all[0];
     const summary = mgr.summary(statusRun) ?? describeRun(statusRun).summary;
     status.text = statusBarText(summary, all.length - 1);
-    status.tooltip = `${path.basename(statusRun)}${mine.includes(statusRun) ? '' : ' (another process)'} — click to open the dashboard`;
+    status.tooltip = statusBarTooltip(path.basename(statusRun), summary, !mine.includes(statusRun));
     status.command = { command: 'distill.openDashboard', title: 'Open Dashboard', arguments: [statusRun] };
     status.show();
   };
@@ -149,9 +151,11 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
         `Distill: ${name} failed: ${o.message ?? 'unknown error'}${tail.length ? ` — ${tail[tail.length - 1]}` : ''}. Its checkpoints are kept.`,
         'Resume',
         'Show Log',
+        ...(mentionsBackend(o.message) ? ['Show Backends'] : []),
       );
       if (pick === 'Resume') await vscode.commands.executeCommand('distill.resumeRun', o.runDir);
       if (pick === 'Show Log') log.show(true);
+      if (pick === 'Show Backends') await vscode.commands.executeCommand('distill.showBackends');
     }
   }
 
@@ -438,6 +442,9 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
   };
   run('distill.exportStudent', tool('export'));
   run('distill.evaluateRun', tool('eval'));
+
+  const backendsDoc = registerBackendsDocument(context);
+  run('distill.showBackends', () => showBackends(mgr, backendsDoc, log, explicit<Backend>('backend')));
 
   run('distill.showLog', () => log.show());
   run('distill.refreshRuns', () => {

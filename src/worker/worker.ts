@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as engine from '../engine';
 import { createRun, runStages, sampleGrid } from '../engine';
+import { describeBackends } from '../engine/backend/report';
 import { asHostToWorker, Backend, HostToWorker, ToolName, ToolResult, WorkerToHost } from '../protocol';
 
 /** The tfjs wasm binaries ship beside the bundle (dist/wasm); from sources the engine finds the installed package. */
@@ -143,6 +144,10 @@ function handle(msg: HostToWorker): void {
         const result: unknown = await (fn as (o: ToolOptions) => Promise<unknown>)(opts);
         return toolResult(msg.tool, msg.runDir, result);
       });
+      return;
+    case 'backends':
+      // Probes without activating a backend, so the worker's later requests may still choose any.
+      void serve(msg.id, () => describeBackends({ wasmDir: WASM_DIR }));
       return;
     case 'cancel':
       controllers.get(msg.id)?.abort();

@@ -181,7 +181,10 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
       const p = parseProgress(await statusText(page));
       return p && (p.unit !== first.unit || p.step > first.step) ? p : undefined;
     }, { timeout: 60_000 });
-    lap(`  status bar: ${await statusText(page)}`);
+    const text = await statusText(page);
+    lap(`  status bar: ${text}`);
+    // Where the run computes: the e2e config trains on wasm.
+    if (!/· CPU\b/.test(text || '')) throw new Error(`the status bar does not say where the run computes ("· CPU"): ${text}`);
     state.progress = later;
     await screenshot('running-progress');
   });
@@ -372,6 +375,30 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     }, { timeout: 30_000 });
     lap(`  tree row: ${row.label}`);
     await screenshot('final-stopped');
+  });
+
+  step('Distill: Show Backends lists every backend, what auto picks and why webgpu is not available here', async () => {
+    // A clean editor area, so the document (and its screenshot) has the room.
+    await runCommand(page, 'View: Close All Editors');
+    await sleep(500);
+    await runCommand(page, 'Distill: Show Backends');
+    // The markdown preview of the report (a webview), or its markdown source where the editor has no preview.
+    const shown = async () => {
+      for (const w of await webviews(page)) if (/Distill: backends on this machine/.test(w.text)) return { where: 'preview', text: w.text };
+      const src = await page.locator('.editor-instance .monaco-editor .view-lines').first().innerText({ timeout: 500 }).catch(() => '');
+      return /Distill: backends on this machine/.test(src) ? { where: 'source', text: src } : undefined;
+    };
+    const doc = await poll('the Show Backends document', shown, { timeout: 60_000 });
+    lap(`  shown as ${doc.where}: ${JSON.stringify(doc.text.slice(0, 400))}`);
+    const t = doc.text.replace(/\u00a0/g, ' ');
+    for (const label of ['tensorflow-gpu (tfjs-node-gpu, CUDA)', 'webgpu (Dawn)', 'tensorflow (tfjs-node, CPU)', 'wasm', 'cpu']) {
+      if (!t.includes(label)) throw new Error(`the backends document does not list ${label}: ${t.slice(0, 1500)}`);
+    }
+    if (!/auto`? picks (\*\*)?wasm/.test(t)) throw new Error(`the document does not say that auto picks wasm: ${t.slice(0, 600)}`);
+    // The universal .vsix carries no Dawn (and the test machine may have no Vulkan driver): no adapter, and why.
+    if (!/No adapter: .*(not installed|no WebGPU adapter)/.test(t)) throw new Error(`no reason why webgpu has no adapter: ${t.slice(0, 1500)}`);
+    if (!/How to get what is missing/.test(t)) throw new Error('no install hints');
+    await screenshot('show-backends');
   });
 
   try {

@@ -7,27 +7,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import Module from 'module';
 import { CallCancelled, RunManager } from '../../src/extension/model/manager';
 import type { ToolResult } from '../../src/protocol';
+import { EventEmitter, stubVscode } from './helpers/vscode-stub';
 
 // ───────────────────────────── a stand-in for `vscode` ─────────────────────────────
-interface Disposable {
-  dispose(): void;
-}
-class EventEmitter<T> {
-  private listeners = new Set<(v: T) => void>();
-  readonly event = (l: (v: T) => void): Disposable => {
-    this.listeners.add(l);
-    return { dispose: () => this.listeners.delete(l) };
-  };
-  fire(v: T): void {
-    for (const l of [...this.listeners]) l(v);
-  }
-  dispose(): void {
-    this.listeners.clear();
-  }
-}
 class CancellationTokenSource {
   private readonly emitter = new EventEmitter<void>();
   readonly token = { isCancellationRequested: false, onCancellationRequested: this.emitter.event };
@@ -84,12 +68,7 @@ const fakeVscode = {
   },
   commands: { executeCommand: async (): Promise<undefined> => undefined },
 };
-const moduleInternals = Module as unknown as { _load: (request: string, parent: unknown, isMain: boolean) => unknown };
-const originalLoad = moduleInternals._load;
-moduleInternals._load = function (request: string, parent: unknown, isMain: boolean): unknown {
-  if (request === 'vscode') return fakeVscode;
-  return originalLoad.call(this, request, parent, isMain);
-};
+const restoreVscode = stubVscode(fakeVscode);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tools = require('../../src/extension/tools') as typeof import('../../src/extension/tools');
 
@@ -120,7 +99,7 @@ describe('Evaluate Run / Export Student with the fake worker', { timeout: 20_000
   });
   after(async () => {
     await mgr.dispose();
-    moduleInternals._load = originalLoad;
+    restoreVscode();
   });
 
   it('Cancel in the notification cancels that call; the user sees "Evaluation cancelled", not an error', async () => {

@@ -357,6 +357,31 @@ describe('dashboard webview', () => {
     await page.close();
   });
 
+  it('shows where the run computes: the WebGPU adapter, the device and the backend warning', async () => {
+    const page = await openPage('dashboard');
+    await send(page, initMessage(true, 'running'));
+    await page.waitForSelector('#fact-backend');
+    assert.equal(await page.locator('#fact-device').count(), 0, 'no device fact before the host names one');
+    assert.equal(await page.locator('#backend-warning').isVisible(), false, 'an empty warning takes no space');
+    const gpu: RunView = {
+      ...runView(true, 'running'),
+      backend: 'webgpu 4.22.0 · SwiftShader driver 5.0.0 (software adapter, emulated on the CPU)',
+      device: 'emulated GPU',
+      backendWarning: 'the WebGPU adapter SwiftShader driver 5.0.0 is a software rasteriser: the GPU is emulated on the CPU',
+    };
+    await send(page, { type: 'run', run: gpu });
+    await page.waitForSelector('#fact-device');
+    assert.equal(await text(page, '#fact-backend'), gpu.backend);
+    assert.equal(await text(page, '#fact-device'), 'emulated GPU');
+    assert.equal(await text(page, '#backend-warning'), `⚠ ${gpu.backendWarning}`);
+    assert.equal(await page.locator('#backend-warning').isVisible(), true);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-webgpu-emulated.png') });
+    await send(page, { type: 'run', run: { ...gpu, backend: 'webgpu 4.22.0 · NVIDIA GeForce RTX 4070 (GPU)', device: 'GPU', backendWarning: undefined } });
+    await page.waitForFunction(() => document.querySelector('#fact-device')?.textContent === 'GPU');
+    assert.equal(await page.locator('#backend-warning').isVisible(), false, 'the warning goes with the software adapter');
+    await page.close();
+  });
+
   it('launch / resume / stop post the right messages and are disabled while the run is active', async () => {
     const page = await openPage('dashboard');
     await send(page, initMessage(true, 'running'));

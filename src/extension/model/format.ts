@@ -35,12 +35,25 @@ export function progressText(summary: RunSummary): string | undefined {
   return `${unitLabel(summary.currentUnit)} ${summary.step}/${summary.totalSteps}`;
 }
 
-/** The status bar text of an active run: "$(sync~spin) Distill: guided 340/1000 · ETA 2m". */
+/**
+ * The status bar text of an active run: "$(sync~spin) Distill: guided 340/1000 · ETA 2m · GPU" — where it computes
+ * (GPU, emulated GPU or CPU) once its backend is known.
+ */
 export function statusBarText(summary: RunSummary, othersActive = 0): string {
   const progress = progressText(summary) ?? 'starting…';
   const eta = summary.status === 'running' ? etaSeconds(summary) : undefined;
   const more = othersActive > 0 ? ` (+${othersActive})` : '';
-  return `$(sync~spin) Distill: ${progress}${eta !== undefined ? ` · ETA ${formatDuration(eta)}` : ''}${more}`;
+  const device = summary.device ? ` · ${summary.device === 'emulated GPU' ? '$(warning) ' : ''}${summary.device}` : '';
+  return `$(sync~spin) Distill: ${progress}${eta !== undefined ? ` · ETA ${formatDuration(eta)}` : ''}${device}${more}`;
+}
+
+/** The status bar tooltip: the run, who drives it, its backend label (adapter for webgpu) and what a click does. */
+export function statusBarTooltip(name: string, summary: RunSummary, otherProcess: boolean): string {
+  const lines = [`${name}${otherProcess ? ' (another process)' : ''}`];
+  if (summary.backend) lines.push(`Backend: ${summary.backend}`);
+  if (summary.device === 'emulated GPU') lines.push('The GPU is emulated on the CPU (a software WebGPU adapter): slower than wasm.');
+  lines.push('Click to open the dashboard.');
+  return lines.join('\n');
 }
 
 /** The run explorer's description of a run: "guided · 340/1000", or the status when nothing is running. */

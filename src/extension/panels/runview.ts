@@ -29,12 +29,24 @@ export function buildRunView(runDir: string, events: RunEvent[], active: boolean
     units: s.units.map((u) => ({ unit: u.unit, stage: u.stage, totalSteps: u.totalSteps, step: u.step, done: u.done })),
   };
   if (s.backend) view.backend = s.backend;
+  if (s.device) view.device = s.device;
+  const warning = lastBackendWarning(events);
+  if (warning) view.backendWarning = warning;
   if (status === 'running' && s.rate !== undefined && s.rate > 0) {
     view.rate = s.rate;
     const remaining = s.units.filter((u) => !u.done).reduce((n, u) => n + Math.max(0, u.totalSteps - u.step), 0);
     view.etaSeconds = remaining / s.rate;
   }
   return view;
+}
+
+/** The warning of the run's latest backend event (a resume may pick another backend), if it has one. */
+function lastBackendWarning(events: RunEvent[]): string | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e.type === 'backend') return typeof e.warning === 'string' && e.warning ? e.warning : undefined;
+  }
+  return undefined;
 }
 
 function stageOfUnit(unit: string): StageChoice {
