@@ -16,6 +16,7 @@ import { pathToFileURL } from 'url';
 import * as tf from '@tensorflow/tfjs-core';
 import { version as tfjsWebgpuVersion } from '@tensorflow/tfjs-backend-webgpu/package.json';
 import { registerWebGpuAdamKernels } from './webgpu_adam';
+import { registerWebGpuGroupNormKernels } from './webgpu_group_norm';
 
 /** The part of Dawn's `navigator.gpu` this module uses. */
 export interface GpuLike {
@@ -325,6 +326,7 @@ export async function selectWebGpu(opts: { allowSoftware: boolean; loader?: Dawn
   }
   await tf.ready();
   registerWebGpuAdamKernels();
+  registerWebGpuGroupNormKernels();
   const version = tfjsWebgpuVersion;
   active = { watch, device, report: probe.report, version, dawnVersion: probe.dawnVersion, loader };
   return { version, adapter: probe.report, dawnVersion: probe.dawnVersion };
