@@ -198,7 +198,7 @@ describe('config validation', () => {
     if (!r.ok) assert.ok(r.errors.some((e) => pattern.test(e)), `errors: ${r.errors.join(' | ')}`);
   };
   it('names the field and what was expected', () => {
-    check({ teacher: { lr: -1 } }, /^teacher\.lr: must be > 0/);
+    check({ teacher: { lr: -1 } }, /^teacher\.lr: -1 is out of range; expected a number > 0 and ≤ 1$/);
     check({ teacher: { stepz: 3 } }, /^teacher\.stepz: unknown field/);
     check({ data: { kind: 'cifar' } }, /^data\.kind: expected one of "toy2d", "mnist", "idx", "folder"/);
     check({ data: { kind: 'toy2d', shape: 'hearts' } }, /^data\.shape: expected one of "rings", "moons", "spirals", "gaussians"/);
