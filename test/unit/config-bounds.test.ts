@@ -15,7 +15,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-bounds-'));
 const base = () => ({ data: { kind: 'mnist', imageSize: 16 }, model: { kind: 'unet', channels: [24, 48] } });
 
 /** Errors of a config made of `base()` with `patch` merged in one level deep (or [] when it is valid). */
-function errorsOf(patch: Record<string, unknown>, make = base): string[] {
+function errorsOf(patch: Record<string, unknown>, make: () => Record<string, unknown> = base): string[] {
   const cfg: Record<string, any> = make();
   for (const [k, v] of Object.entries(patch)) {
     cfg[k] = v && typeof v === 'object' && !Array.isArray(v) && cfg[k] && typeof cfg[k] === 'object' ? { ...cfg[k], ...v } : v;
