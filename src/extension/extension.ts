@@ -422,28 +422,36 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     PreviewPanel.createOrShow(context.extensionUri, runDir, checkpoint, services);
   });
 
-  run('distill.newConfig', async () => {
+  // distill.newConfig [template]: with an example's id (the walkthrough's buttons) it writes <id>.distill.json (or
+  // <id>-2…) into the workspace folder and opens it; without, it asks for the example and the file name.
+  run('distill.newConfig', async (template?: unknown) => {
     const folder = vscode.workspace.workspaceFolders?.[0];
     if (!folder) throw new Error('Open a folder first: the new config is written into it.');
     const examples = listExamples(vscode.Uri.joinPath(context.extensionUri, 'examples').fsPath);
     if (examples.length === 0) throw new Error('this build ships no example configs (examples/*.distill.json)');
-    const pick = await vscode.window.showQuickPick(
-      examples.map((e) => ({ label: e.id, description: e.description, example: e })),
-      { placeHolder: 'Start from which example?' },
-    );
+    const given = typeof template === 'string' ? examples.find((e) => e.id === template) : undefined;
+    if (typeof template === 'string' && !given) throw new Error(`no example config "${template}"; examples: ${examples.map((e) => e.id).join(', ')}`);
+    const pick = given
+      ? { example: given }
+      : await vscode.window.showQuickPick(
+          examples.map((e) => ({ label: e.id, description: e.description, example: e })),
+          { placeHolder: 'Start from which example?' },
+        );
     if (!pick) return;
     let name = `${pick.example.id}${CONFIG_SUFFIX}`;
     for (let i = 2; fs.existsSync(path.join(folder.uri.fsPath, name)); i++) name = `${pick.example.id}-${i}${CONFIG_SUFFIX}`;
-    const entered = await vscode.window.showInputBox({
-      prompt: 'File name of the new config (in the workspace folder)',
-      value: name,
-      validateInput: (v) =>
-        !v.endsWith(CONFIG_SUFFIX)
-          ? `must end with ${CONFIG_SUFFIX}`
-          : fs.existsSync(path.join(folder.uri.fsPath, v))
-            ? `${v} exists already`
-            : undefined,
-    });
+    const entered = given
+      ? name
+      : await vscode.window.showInputBox({
+          prompt: 'File name of the new config (in the workspace folder)',
+          value: name,
+          validateInput: (v) =>
+            !v.endsWith(CONFIG_SUFFIX)
+              ? `must end with ${CONFIG_SUFFIX}`
+              : fs.existsSync(path.join(folder.uri.fsPath, v))
+                ? `${v} exists already`
+                : undefined,
+        });
     if (!entered) return;
     const target = path.join(folder.uri.fsPath, entered);
     const schemaUri = vscode.Uri.joinPath(context.extensionUri, 'src', 'engine', 'config.schema.json').toString();
@@ -465,6 +473,9 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
   run('distill.evaluateRun', tool('eval'));
 
   run('distill.showLog', () => log.show());
+  run('distill.gettingStarted', () =>
+    vscode.commands.executeCommand('workbench.action.openWalkthrough', `${context.extension.id}#distill.gettingStarted`, false),
+  );
   run('distill.refreshRuns', () => {
     tree.refresh();
     updateStatus();
