@@ -374,6 +374,49 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     await screenshot('final-stopped');
   });
 
+  // ─── the Getting Started walkthrough (last: its first step opens a new config, which Start Run would pick up) ───
+  const walkthroughStep = (id) => page.locator(`button.getting-started-step[data-step-id$="${id}"]`).first();
+  /** A walkthrough step's tick: aria-checked on the step, or the "checked" codicon inside it. */
+  const stepDone = async (id) => {
+    const el = walkthroughStep(id);
+    if (!await el.count()) return undefined;
+    const aria = await el.getAttribute('aria-checked');
+    const icon = await el.locator('.codicon-getting-started-step-checked').count();
+    return aria === 'true' || icon > 0;
+  };
+  step('Distill: Get Started opens the walkthrough with its five steps', async () => {
+    await runCommand(page, 'Distill: Get Started');
+    await poll('the walkthrough page "Get Started with Diffusion Distiller"', async () =>
+      /Get Started with Diffusion Distiller/.test(await page.locator('.gettingStartedContainer').innerText().catch(() => '')), { timeout: 30_000 });
+    const ids = await page.locator('button.getting-started-step').evaluateAll((els) => els.map((e) => e.getAttribute('data-step-id')));
+    lap(`  walkthrough steps: ${JSON.stringify(ids)}`);
+    const ours = ids.filter((i) => /distill\.gettingStarted\./.test(i || ''));
+    if (ours.length !== 5) throw new Error(`expected 5 steps, got ${JSON.stringify(ids)}`);
+    // Start Run and Open Dashboard ran earlier in this flow: their steps are ticked already.
+    for (const id of ['distill.gettingStarted.run', 'distill.gettingStarted.dashboard']) {
+      await poll(`step ${id} ticked (its command ran earlier)`, () => stepDone(id), { timeout: 10_000 });
+    }
+    if (await stepDone('distill.gettingStarted.config')) throw new Error('the config step is ticked before its command ran');
+    await screenshot('walkthrough');
+  });
+
+  step("a walkthrough button runs its command (New Config from the toy 2-D template) and the step ticks itself off", async () => {
+    await walkthroughStep('distill.gettingStarted.config').click();
+    const button = page.locator('.gettingStartedContainer').getByRole('button', { name: 'Toy 2-D (a few minutes)' }).first();
+    await button.waitFor({ state: 'visible', timeout: 15_000 });
+    await screenshot('walkthrough-config-step');
+    await button.click();
+    const file = path.join(workspace, 'toy2d.distill.json');
+    await poll('toy2d.distill.json written into the workspace', () => fs.existsSync(file), { timeout: 20_000 });
+    const written = JSON.parse(fs.readFileSync(file, 'utf8'));
+    if (written.data?.kind !== 'toy2d' || !String(written.$schema || '').endsWith('config.schema.json')) throw new Error(`unexpected config: ${JSON.stringify(written).slice(0, 300)}`);
+    await poll('the editor to show toy2d.distill.json', async () => /toy2d\.distill\.json/.test(await page.locator('.tabs-container').innerText().catch(() => '')), { timeout: 15_000 });
+    // back on the walkthrough: the step is ticked
+    await runCommand(page, 'Distill: Get Started');
+    await poll('the config step ticked', () => stepDone('distill.gettingStarted.config'), { timeout: 20_000 });
+    await screenshot('walkthrough-step-done');
+  });
+
   try {
     let broken;
     for (const s of steps) {
