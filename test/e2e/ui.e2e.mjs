@@ -385,6 +385,10 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     return aria === 'true' || icon > 0;
   };
   step('Distill: Get Started opens the walkthrough with its five steps', async () => {
+    // VS Code web opens its own "Setup" walkthrough at start-up; while a walkthrough editor with a selected step is
+    // the active editor of a group, openWalkthrough keeps it instead of switching: start from no editors.
+    await runCommand(page, 'View: Close All Editors');
+    await sleep(500);
     await runCommand(page, 'Distill: Get Started');
     await poll('the walkthrough page "Get Started with Diffusion Distiller"', async () =>
       /Get Started with Diffusion Distiller/.test(await page.locator('.gettingStartedContainer').innerText().catch(() => '')), { timeout: 30_000 });
