@@ -165,7 +165,7 @@ async function webviewPart(tmp: string): Promise<Record<string, unknown>[]> {
       if (url.origin !== ORIGIN) return route.abort();
       if (url.pathname.startsWith('/dist/')) return route.fulfill({ contentType: 'text/javascript', body: fs.readFileSync(path.join(bundleDir, path.basename(url.pathname)), 'utf8') });
       if (url.pathname === '/dashboard.html') return route.fulfill({ contentType: 'text/html', body: harnessHtml('dashboard', null) });
-      if (url.pathname.startsWith('/run/samples/')) return route.fulfill({ contentType: 'image/png', body: png });
+      if (url.pathname.startsWith('/run/samples/long/')) return route.fulfill({ contentType: 'image/png', body: png });
       return route.fulfill({ status: 404, body: 'not found' });
     });
     for (let r = 0; r < repeat; r++) {

@@ -100,6 +100,8 @@ export interface LongRunResult {
  * dominate); window.postMessage structured-clones it as the webview's real message channel does.
  */
 export async function measureLongRun(page: Page, o: LongRunOptions): Promise<LongRunResult> {
+  // tsx (esbuild keepNames) wraps named functions in __name(); the page has no such helper.
+  await page.evaluate('window.__name = window.__name || ((f) => f)');
   return page.evaluate(async (o) => {
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const tasks: { start: number; dur: number }[] = [];
@@ -108,7 +110,7 @@ export async function measureLongRun(page: Page, o: LongRunOptions): Promise<Lon
     });
     obs.observe({ type: 'longtask', buffered: false });
     const grid = (step: number, t: number) => ({
-      type: 'samples', t, unit: 'teacher', step, file: `samples/teacher/step-${String(step).padStart(7, '0')}.png`,
+      type: 'samples', t, unit: 'teacher', step, file: `samples/long/step-${String(step).padStart(7, '0')}.png`,
       w: [0, 1, 2, 4], classes: [0, 1, 2], steps: 64, nfe: 128,
     });
     const events: unknown[] = [

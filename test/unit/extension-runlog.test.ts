@@ -132,3 +132,32 @@ describe('the editor reads run logs incrementally', () => {
     assert.deepEqual(t2.read(), [{ type: 'error', t: 10, message: 'torn' }]);
   });
 });
+
+describe("the dashboard's feed over a long log", () => {
+  it('reads a 100k-line history once, then only appended bytes; an event also pushed over IPC arrives once', async () => {
+    const { RunEventFeed } = await import('../../src/extension/panels/tail');
+    const events = history(50_000); // 100k loss lines over two units
+    const dir = writeRun('feed-long', events);
+    const file = path.join(dir, 'events.jsonl');
+    const got: RunEvent[] = [];
+    const t0 = Date.now();
+    const opened = bytesRead(() => new RunEventFeed(dir, (evs) => got.push(...evs), { watch: false, pollMs: 3_600_000 }));
+    const feed = opened.value;
+    const ms = Date.now() - t0;
+    try {
+      assert.equal(feed.events.length, events.length);
+      assert.ok(opened.bytes >= fs.statSync(file).size);
+      // Sanity only (was 13 s when remembering each key cost O(8192)); bench:editor measures it.
+      assert.ok(ms < 5000, `history of ${events.length} events read in ${ms} ms`);
+      const live = { type: 'loss', t: 9e12, unit: 'guided', step: 50_001, loss: 0.1, lr: 1e-3, rate: 9 } as RunEvent;
+      feed.push(live); // over IPC first …
+      fs.appendFileSync(file, JSON.stringify(live) + '\n'); // … then in the file
+      const r = bytesRead(() => feed.poll());
+      assert.ok(r.bytes <= JSON.stringify(live).length + 1, `poll read ${r.bytes} bytes`);
+      assert.deepEqual(got, [live]);
+      assert.equal(feed.events.length, events.length + 1);
+    } finally {
+      feed.dispose();
+    }
+  });
+});
