@@ -473,9 +473,11 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
   run('distill.evaluateRun', tool('eval'));
 
   run('distill.showLog', () => log.show());
-  run('distill.gettingStarted', () =>
-    vscode.commands.executeCommand('workbench.action.openWalkthrough', `${context.extension.id}#distill.gettingStarted`, false),
-  );
+  run('distill.gettingStarted', () => {
+    const id = `${context.extension.id}#distill.gettingStarted`;
+    log.info(`opening the walkthrough ${id}`);
+    return vscode.commands.executeCommand('workbench.action.openWalkthrough', id, false);
+  });
   run('distill.refreshRuns', () => {
     tree.refresh();
     updateStatus();
