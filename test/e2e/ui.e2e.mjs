@@ -399,8 +399,10 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
       if (/Diffusion Distiller/.test(shown)) break;
       if (attempt === 3) throw new Error(`Distill: Get Started opened ${JSON.stringify(shown)} three times`);
     }
-    await poll('the walkthrough page "Get Started with Diffusion Distiller"', async () =>
-      /Get Started with Diffusion Distiller/.test(await page.locator('.gettingStartedContainer').innerText().catch(() => '')), { timeout: 30_000 });
+    await poll('the walkthrough\'s steps on the page', async () =>
+      await page.locator('button.getting-started-step[data-step-id*="distill.gettingStarted."]').count() === 5, { timeout: 30_000 });
+    const title = await page.locator('.gettingStartedContainer h2, .gettingStartedContainer .category-title').allInnerTexts().catch(() => []);
+    if (!title.some((t) => /Get Started with Diffusion Distiller/.test(t))) lap(`  (page titles: ${JSON.stringify(title)})`);
     const ids = await page.locator('button.getting-started-step').evaluateAll((els) => els.map((e) => e.getAttribute('data-step-id')));
     lap(`  walkthrough steps: ${JSON.stringify(ids)}`);
     const ours = ids.filter((i) => /distill\.gettingStarted\./.test(i || ''));
