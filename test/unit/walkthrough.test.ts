@@ -22,6 +22,7 @@ test('the walkthrough: real commands, self-completing steps, own media', () => {
   const examples = new Set(listExamples(path.join(root, 'examples')).map((e) => e.id));
   const templates: string[] = [];
   for (const step of wt.steps) {
+    assert.doesNotMatch(step.description, /`/, `${step.id}: walkthrough descriptions render backticks literally`);
     const links = [...String(step.description).matchAll(/\(command:([\w.]+)(?:\?([^)]*))?\)/g)];
     assert.ok(links.length > 0, `${step.id}: a button`);
     for (const [, id, args] of links) {
@@ -42,6 +43,9 @@ test('the walkthrough: real commands, self-completing steps, own media', () => {
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.doesNotMatch(svg, /https?:\/\/(?!www\.w3\.org\/2000\/svg)|<script|<image|href=/i, `${step.media.svg}: no remote or embedded content`);
     assert.match(svg, /var\(--vscode-/, `${step.media.svg}: follows the colour theme`);
+    // VS Code shows svg media in a page whose CSP allows only its own nonce'd styles: colours must be presentation
+    // attributes (fill="var(--vscode-…)"), not a <style> element or classes (measured: those render all black).
+    assert.doesNotMatch(svg, /<style|class=|style=/, `${step.media.svg}: no styles the walkthrough's CSP would block`);
     // balanced tags (well-formed enough for the editor's SVG renderer)
     const opens = (svg.match(/<(?!\/|\?|!)[a-z]+[^>]*[^/]>|<[a-z]+>/g) ?? []).length;
     const closes = (svg.match(/<\/[a-z]+>/g) ?? []).length;
