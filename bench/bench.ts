@@ -35,6 +35,8 @@ export interface BenchResult {
   /** Best (minimum) step wall time, and process CPU time per step (all threads): context for noisy machines. */
   best_ms_per_step?: number; cpu_ms_per_step?: number;
   backend_note?: string;
+  /** PyTorch only: the BLAS library and oneDNN ISA it ran, and the BLAS-related variables it saw (bench/torch_twin.py). */
+  kernels?: Record<string, unknown>;
 }
 
 const MARK = 'BENCH_RESULT ';
@@ -167,10 +169,22 @@ function torchScript(): string | null {
   return null;
 }
 
+/**
+ * The environment of the PyTorch command, and only of it: this workplace sets OPENBLAS_CORETYPE=Haswell and
+ * OPENBLAS_L2_SIZE, which slow PyTorch down (a fair peer runs with the library's own CPU detection). Tests and CI
+ * never change them.
+ */
+export function torchEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out = { ...env };
+  delete out.OPENBLAS_CORETYPE;
+  delete out.OPENBLAS_L2_SIZE;
+  return out;
+}
+
 function runTorch(job: Job, script: string): BenchResult | { error: string } {
   const r = spawnSync('/usr/bin/python3', [script, '--model', job.model, '--threads', String(job.threads),
     '--batch', String(job.batch), '--steps', String(job.steps), '--warmup', String(job.warmup),
-    '--sampling-reps', String(job.samplingReps)], { encoding: 'utf8', timeout: 30 * 60 * 1000 });
+    '--sampling-reps', String(job.samplingReps)], { encoding: 'utf8', timeout: 30 * 60 * 1000, env: torchEnv() });
   const line = (r.stdout || '').split('\n').find((l) => l.startsWith(MARK));
   if (line) return { ...(JSON.parse(line.slice(MARK.length)) as BenchResult), system: 'pytorch' };
   return { error: `pytorch/${job.model}/${job.threads}t failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}` };
@@ -275,6 +289,8 @@ async function main(): Promise<void> {
   errors.push(...gpu.errors);
   console.log(`load average during run: ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} on ${cores} cores (other processes skew timings)`);
   console.log('FLOPs: 2·MACs of forward convs/matmuls × 3 (fwd+bwd) per training step; ms/step = median.');
+  const tk = results.find((r) => r.system === 'pytorch' && r.kernels)?.kernels;
+  if (tk) console.log(`pytorch kernels: ${JSON.stringify(tk)} (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed from its environment)`);
   for (const e of errors) console.log(`error: ${e}`);
   if (!torch) console.log('pytorch: not measured (/usr/bin/python3 -c "import torch" fails)');
   if (jsonFile) fs.writeFileSync(jsonFile, JSON.stringify({ results, webgpu: gpu.results, errors, loadavg: os.loadavg(), cores }, null, 2) + '\n');

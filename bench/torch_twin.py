@@ -3,10 +3,16 @@
   /usr/bin/python3 bench/torch_twin.py --model convstack|unet --threads N [--batch B] [--steps K]
 
 Prints one line: BENCH_RESULT {json}. Uses NCHW (PyTorch's native layout); the tfjs models are NHWC.
+bench/bench.ts starts it with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment (this workplace sets
+them, and they slow PyTorch down); "kernels" in the result says which BLAS library and oneDNN ISA it actually ran.
 """
 import argparse
+import ctypes
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 
 import torch
@@ -75,6 +81,45 @@ class BenchUnet(nn.Module):
         return self.cout(F.silu(self.nout(h)))
 
 
+def blas_library():
+    """The BLAS shared library this process mapped, and OpenBLAS's kernel (core) name when it is OpenBLAS."""
+    with open("/proc/self/maps") as f:
+        libs = sorted({l.split()[-1] for l in f if "blas" in l.lower() and ".so" in l})
+    out = []
+    for lib in libs:
+        name = os.path.basename(os.path.realpath(lib))
+        try:
+            core = ctypes.CDLL(lib).openblas_get_corename
+            core.restype = ctypes.c_char_p
+            name += " (OpenBLAS core " + core().decode() + ")"
+        except (AttributeError, OSError):
+            pass
+        out.append(name)
+    return ", ".join(out) or "none mapped"
+
+
+def onednn_isa():
+    """oneDNN (MKL-DNN, which runs PyTorch's CPU convolutions) prints its ISA when verbose: one tiny conv in a child."""
+    code = "import torch; torch.nn.Conv2d(32, 32, 3, padding=1)(torch.randn(8, 32, 16, 16))"
+    try:
+        r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "ONEDNN_VERBOSE": "1", "DNNL_VERBOSE": "1"},
+                           capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "unknown (" + str(e) + ")"
+    for line in r.stdout.splitlines():
+        if ",isa:" in line:
+            return line.split(",isa:", 1)[1].strip()
+    return "not used" if torch.backends.mkldnn.is_available() else "not built in"
+
+
+def kernels():
+    cap = next((l.split(":", 1)[1].strip() for l in torch.__config__.show().splitlines() if "CPU capability" in l), "?")
+    env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+           if k in os.environ}
+    return {"blas": blas_library(), "onednn_isa": onednn_isa(), "aten_cpu_capability": cap,
+            "mkldnn_enabled": bool(torch.backends.mkldnn.enabled), "env": env}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", choices=["convstack", "unet"], required=True)
@@ -122,7 +167,7 @@ def main():
         "gflops": 3 * model.fwd_flops * batch / (ms * 1e6),
         "sample_ms_per_image": statistics.median(samp) / batch,
         "best_ms_per_step": min(times), "cpu_ms_per_step": cpu_ms,
-        "backend_note": "torch " + torch.__version__,
+        "backend_note": "torch " + torch.__version__, "kernels": kernels(),
     }), flush=True)
 
 

@@ -15,7 +15,7 @@ const FALLBACK: Record<string, string> = {
   red: '#f14c4c',
   yellow: '#cca700',
 };
-/** Points drawn per unit before min/max decimation kicks in. */
+/** Most points drawn per unit (at most two per pixel column of the chart) before min/max decimation kicks in. */
 export const MAX_POINTS_PER_UNIT = 6000;
 /** Above this many recorded points, live redraws are spaced by LARGE_REDRAW_MS. */
 const LARGE_HISTORY = 20_000;
@@ -92,7 +92,10 @@ export class LossChart {
   /** Redraws now (used by schedule and when the webview becomes visible). */
   render(): void {
     this.lastRender = performance.now();
-    const d = alignedData(this.store(), this.opts.smoothing, MAX_POINTS_PER_UNIT, this.opts.unit);
+    // Min/max decimation keeps every spike with two points per pixel column: more only costs drawing time
+    // (a 100k-point history redraws while lines arrive).
+    const perUnit = Math.min(MAX_POINTS_PER_UNIT, Math.max(1000, 2 * this.size().width));
+    const d = alignedData(this.store(), this.opts.smoothing, perUnit, this.opts.unit);
     this.data = d;
     const key = JSON.stringify([d.units, this.opts.smoothing > 0, this.opts.logScale, d.boundaries]);
     const cols = this.columns(d);

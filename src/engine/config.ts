@@ -67,7 +67,8 @@ export const configSchema = schema;
 let validator: ReturnType<Ajv['compile']> | undefined;
 function validate(value: unknown): ErrorObject[] {
   if (!validator) {
-    const ajv = new Ajv({ allErrors: true, strict: false, discriminator: false });
+    // verbose: errors carry the value and the failing schema, so range errors can state the range.
+    const ajv = new Ajv({ allErrors: true, strict: false, discriminator: false, verbose: true });
     validator = ajv.compile(schema);
   }
   return validator(value) ? [] : [...(validator.errors ?? [])];
@@ -108,6 +109,24 @@ export function stripJsonComments(text: string): string {
   return out.replace(/,(\s*[}\]])/g, '$1');
 }
 
+const groupDigits = (n: number): string => (Number.isInteger(n) ? n.toLocaleString('en-US') : String(n));
+
+/**
+ * A numeric schema's range in words — "an integer from 1 to 100,000", "a number > 0 and ≤ 1". The schema's
+ * descriptions end with "Range: <this>." (so the editor's hover shows it; a test keeps them in step) and range errors
+ * quote it.
+ */
+export function rangeLabel(s: { type?: unknown; minimum?: number; maximum?: number; exclusiveMinimum?: number; exclusiveMaximum?: number }): string {
+  const kind = s.type === 'integer' ? 'an integer' : 'a number';
+  if (s.minimum !== undefined && s.maximum !== undefined) return `${kind} from ${groupDigits(s.minimum)} to ${groupDigits(s.maximum)}`;
+  const lo = s.minimum !== undefined ? `≥ ${groupDigits(s.minimum)}` : s.exclusiveMinimum !== undefined ? `> ${groupDigits(s.exclusiveMinimum)}` : '';
+  const hi = s.maximum !== undefined ? `≤ ${groupDigits(s.maximum)}` : s.exclusiveMaximum !== undefined ? `< ${groupDigits(s.exclusiveMaximum)}` : '';
+  return [kind, [lo, hi].filter(Boolean).join(' and ')].filter(Boolean).join(' ');
+}
+
+const isNumericSchema = (s: unknown): s is Parameters<typeof rangeLabel>[0] =>
+  !!s && typeof s === 'object' && ((s as { type?: unknown }).type === 'integer' || (s as { type?: unknown }).type === 'number');
+
 function fieldOf(e: ErrorObject): string {
   const p = e.instancePath.replace(/^\//, '').replace(/\//g, '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
   return p || '(top level)';
@@ -140,6 +159,19 @@ function describeErrors(errors: ErrorObject[], value: Record<string, unknown>): 
         break;
       case 'enum':
         out.add(`${field}: expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`);
+        break;
+      case 'minimum':
+      case 'maximum':
+      case 'exclusiveMinimum':
+      case 'exclusiveMaximum':
+        out.add(`${field}: ${JSON.stringify(e.data)} is out of range; expected ${rangeLabel(e.parentSchema as Parameters<typeof rangeLabel>[0])}`);
+        break;
+      case 'type':
+        if (isNumericSchema(e.parentSchema)) {
+          out.add(`${field}: expected ${rangeLabel(e.parentSchema)}, got ${JSON.stringify(e.data)}`);
+          break;
+        }
+        out.add(`${field}: ${e.message}`);
         break;
       default:
         out.add(`${field}: ${e.message}`);

@@ -192,10 +192,10 @@ export interface RunListing {
 }
 
 /** Reads one run folder into what the explorer and `distill list` show. */
-export function describeRun(runDir: string): RunListing {
+/** `events`: the run's log when the caller already has it (or an equivalent compacted one, see the editor's runlog.ts). */
+export function describeRun(runDir: string, events: RunEvent[] = readEvents(runDir).events): RunListing {
   const lock = readLock(runDir);
   const live = lockIsLive(lock);
-  const { events } = readEvents(runDir);
   let meta: RunMeta | undefined;
   try {
     meta = readMeta(runDir);
@@ -212,11 +212,11 @@ export function describeRun(runDir: string): RunListing {
 }
 
 /** Every run folder directly inside `runsDir`, newest first. */
-export function listRuns(runsDir: string): RunListing[] {
+export function listRuns(runsDir: string, describe: (runDir: string) => RunListing = describeRun): RunListing[] {
   if (!fs.existsSync(runsDir)) return [];
   return fs
     .readdirSync(runsDir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && isRunDir(path.join(runsDir, d.name)))
-    .map((d) => describeRun(path.join(runsDir, d.name)))
+    .map((d) => describe(path.join(runsDir, d.name)))
     .sort((a, b) => (b.meta?.createdAt ?? 0) - (a.meta?.createdAt ?? 0));
 }

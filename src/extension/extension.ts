@@ -5,10 +5,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { performance } from 'perf_hooks';
 import * as vscode from 'vscode';
 import { validateConfigFile } from '../engine/config';
 import type { RunEvent } from '../engine/events';
-import { describeRun, lockIsLive, readLock } from '../engine/runfolder';
+import { lockIsLive, readLock } from '../engine/runfolder';
 import type { Backend, ConfigEntry, SampleResult, SampleSpec } from '../protocol';
 import { CONFIG_SUFFIX, describeConfig, isConfigPath, listExamples, starterConfigText } from './configs';
 import { formatDuration, lastLines, statusBarText, statusBarTooltip, unitLabel } from './model/format';
@@ -31,9 +32,21 @@ export interface DistillApi {
   runsDir(): string | undefined;
   manager: RunManager;
   tree: RunsTreeProvider;
+  /** Measured start-up (npm run bench:editor and the e2e suite print them). */
+  timings: ActivationTimings;
+}
+
+export interface ActivationTimings {
+  /** Duration of activate() itself. */
+  activateMs: number;
+  /** From the start of activate() to the first listing of the runs folder (the Runs view's content), and its size. */
+  treeReadyMs?: number;
+  treeRuns?: number;
 }
 
 export function activate(context: vscode.ExtensionContext): DistillApi {
+  const activateStart = performance.now();
+  const timings: ActivationTimings = { activateMs: NaN };
   const log = vscode.window.createOutputChannel('Distill', { log: true });
   context.subscriptions.push(log);
   const cfg = () => vscode.workspace.getConfiguration('distill');
@@ -79,7 +92,14 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
   const crashes = new Map<string, string>();
   const tree = new RunsTreeProvider(runsDir, (d) => mgr.isActive(d), crashes, (e) => log.error(`runs folder: ${e.message}`));
   const view = vscode.window.createTreeView('distill.runs', { treeDataProvider: tree, showCollapseAll: true });
-  context.subscriptions.push(view, tree);
+  context.subscriptions.push(
+    view,
+    tree,
+    tree.onFirstLoad((n) => {
+      timings.treeReadyMs = performance.now() - activateStart;
+      timings.treeRuns = n;
+    }),
+  );
 
   // ─── status bar ───
   const status = vscode.window.createStatusBarItem('distill.status', vscode.StatusBarAlignment.Left, 50);
@@ -96,7 +116,7 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
       return;
     }
     statusRun = all[0];
-    const summary = mgr.summary(statusRun) ?? describeRun(statusRun).summary;
+    const summary = mgr.summary(statusRun) ?? tree.describe(statusRun).summary;
     status.text = statusBarText(summary, all.length - 1);
     status.tooltip = statusBarTooltip(path.basename(statusRun), summary, !mine.includes(statusRun));
     status.command = { command: 'distill.openDashboard', title: 'Open Dashboard', arguments: [statusRun] };
@@ -197,7 +217,12 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     for (const r of tree.reload()) mgr.syncFromDisk(r.runDir);
     tree.refresh();
   };
-  watch();
+  // The first listing reads every run's log: after activation, not inside it (activate() stays light).
+  const firstWatch = setTimeout(() => {
+    watch();
+    updateStatus();
+  }, 0);
+  context.subscriptions.push({ dispose: () => clearTimeout(firstWatch) });
   // A slow poll covers file systems whose watchers miss appends (network drives, containers).
   const poll = setInterval(() => {
     const root = runsDir();
@@ -401,28 +426,36 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     PreviewPanel.createOrShow(context.extensionUri, runDir, checkpoint, services);
   });
 
-  run('distill.newConfig', async () => {
+  // distill.newConfig [template]: with an example's id (the walkthrough's buttons) it writes <id>.distill.json (or
+  // <id>-2…) into the workspace folder and opens it; without, it asks for the example and the file name.
+  run('distill.newConfig', async (template?: unknown) => {
     const folder = vscode.workspace.workspaceFolders?.[0];
     if (!folder) throw new Error('Open a folder first: the new config is written into it.');
     const examples = listExamples(vscode.Uri.joinPath(context.extensionUri, 'examples').fsPath);
     if (examples.length === 0) throw new Error('this build ships no example configs (examples/*.distill.json)');
-    const pick = await vscode.window.showQuickPick(
-      examples.map((e) => ({ label: e.id, description: e.description, example: e })),
-      { placeHolder: 'Start from which example?' },
-    );
+    const given = typeof template === 'string' ? examples.find((e) => e.id === template) : undefined;
+    if (typeof template === 'string' && !given) throw new Error(`no example config "${template}"; examples: ${examples.map((e) => e.id).join(', ')}`);
+    const pick = given
+      ? { example: given }
+      : await vscode.window.showQuickPick(
+          examples.map((e) => ({ label: e.id, description: e.description, example: e })),
+          { placeHolder: 'Start from which example?' },
+        );
     if (!pick) return;
     let name = `${pick.example.id}${CONFIG_SUFFIX}`;
     for (let i = 2; fs.existsSync(path.join(folder.uri.fsPath, name)); i++) name = `${pick.example.id}-${i}${CONFIG_SUFFIX}`;
-    const entered = await vscode.window.showInputBox({
-      prompt: 'File name of the new config (in the workspace folder)',
-      value: name,
-      validateInput: (v) =>
-        !v.endsWith(CONFIG_SUFFIX)
-          ? `must end with ${CONFIG_SUFFIX}`
-          : fs.existsSync(path.join(folder.uri.fsPath, v))
-            ? `${v} exists already`
-            : undefined,
-    });
+    const entered = given
+      ? name
+      : await vscode.window.showInputBox({
+          prompt: 'File name of the new config (in the workspace folder)',
+          value: name,
+          validateInput: (v) =>
+            !v.endsWith(CONFIG_SUFFIX)
+              ? `must end with ${CONFIG_SUFFIX}`
+              : fs.existsSync(path.join(folder.uri.fsPath, v))
+                ? `${v} exists already`
+                : undefined,
+        });
     if (!entered) return;
     const target = path.join(folder.uri.fsPath, entered);
     const schemaUri = vscode.Uri.joinPath(context.extensionUri, 'src', 'engine', 'config.schema.json').toString();
@@ -447,14 +480,19 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
   run('distill.showBackends', () => showBackends(mgr, backendsDoc, log, explicit<Backend>('backend')));
 
   run('distill.showLog', () => log.show());
+  run('distill.gettingStarted', () => {
+    const id = `${context.extension.id}#distill.gettingStarted`;
+    log.info(`opening the walkthrough ${id}`);
+    return vscode.commands.executeCommand('workbench.action.openWalkthrough', id, false);
+  });
   run('distill.refreshRuns', () => {
     tree.refresh();
     updateStatus();
   });
 
-  updateStatus();
-  log.info(`activated; runs folder: ${runsDir() ?? '(no folder open)'}`);
-  return { runsDir, manager: mgr, tree };
+  timings.activateMs = performance.now() - activateStart;
+  log.info(`activated in ${timings.activateMs.toFixed(1)} ms; runs folder: ${runsDir() ?? '(no folder open)'}`);
+  return { runsDir, manager: mgr, tree, timings };
 }
 
 export async function deactivate(): Promise<void> {

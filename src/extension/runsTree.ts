@@ -1,5 +1,7 @@
 /** The "Runs" view: maps the plain run-explorer model (model/tree.ts) onto VS Code tree items. */
 import * as vscode from 'vscode';
+import type { RunListing } from '../engine/runfolder';
+import { RunListingCache } from './model/runlog';
 import { buildRunTree, TreeNodeModel } from './model/tree';
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> {
@@ -7,6 +9,12 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> 
   readonly onDidChangeTreeData = this.changed.event;
   private roots: TreeNodeModel[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Each run's log is read once, then only by what was appended. */
+  private readonly listings = new RunListingCache();
+  private loaded = false;
+  private readonly loadedEmitter = new vscode.EventEmitter<number>();
+  /** Fires once, after the first listing of the runs folder (with the number of runs). */
+  readonly onFirstLoad = this.loadedEmitter.event;
 
   constructor(
     private readonly runsDir: () => string | undefined,
@@ -24,12 +32,22 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> 
   reload(): TreeNodeModel[] {
     const dir = this.runsDir();
     try {
-      this.roots = dir ? buildRunTree(dir, { isActive: this.isActive, crashes: this.crashes }) : [];
+      this.roots = dir ? buildRunTree(dir, { isActive: this.isActive, crashes: this.crashes, describe: (d) => this.listings.describe(d) }) : [];
+      this.listings.prune(new Set(this.roots.map((r) => r.runDir)));
     } catch (e) {
       this.roots = [];
       this.onError(e as Error);
     }
+    if (!this.loaded) {
+      this.loaded = true;
+      this.loadedEmitter.fire(this.roots.length);
+    }
     return this.roots;
+  }
+
+  /** One run's listing, from the same incremental reader as the tree. */
+  describe(runDir: string): RunListing {
+    return this.listings.describe(runDir);
   }
 
   refresh(): void {
@@ -70,5 +88,6 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> 
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
     this.changed.dispose();
+    this.loadedEmitter.dispose();
   }
 }

@@ -77,10 +77,10 @@ function finish() {
 let server;
 let serverDir;
 const guard = setTimeout(async () => {
-  fail('whole e2e run', `did not finish within ${process.env.E2E_TIMEOUT_S || 600}s`);
+  fail('whole e2e run', `did not finish within ${process.env.E2E_TIMEOUT_S || 900}s`);
   if (server) await server.stop();
   finish();
-}, Number(process.env.E2E_TIMEOUT_S || 600) * 1000);
+}, Number(process.env.E2E_TIMEOUT_S || 900) * 1000);
 guard.unref();
 
 /** Keeps the workbench / extension-host logs (the extension's output channel is among them). */
@@ -142,8 +142,12 @@ try {
     } else {
       const ws = path.join(OUT, 'ext-tests-workspace');
       fs.mkdirSync(ws, { recursive: true });
+      // The editor-budget tests (test/suite/budget.test.ts) measure activation and the Runs view over 50 CLI runs.
+      const { makeBudgetRuns } = await import('./budget-runs.mjs');
+      const made = makeBudgetRuns(path.join(ws, 'runs'));
+      lap(`50 CLI-written runs for the budget test (one distill run in ${made.cliMs} ms, events.jsonl ${made.bytes} bytes each)`);
       lap('extension Mocha suite in the extension host');
-      const r = await runExtensionTests({ baseUrl: server.baseUrl, extDir: REPO, testsIndex: SUITE, workspace: ws, outDir: OUT, timeoutMs: 240_000 });
+      const r = await runExtensionTests({ baseUrl: server.baseUrl, extDir: REPO, testsIndex: SUITE, workspace: ws, outDir: OUT, timeoutMs: 360_000 });
       lap(`Mocha: exit ${r.code}, ${r.passed} passing, ${r.failed} failing, ${r.pending} pending (log: ${path.join(OUT, 'ext-tests.log')})`);
       for (let i = 0; i < r.passed; i++) results.passed.push(`mocha #${i + 1}`);
       for (let i = 0; i < r.failed; i++) results.failed.push({ name: `extension Mocha suite (failure ${i + 1} of ${r.failed})`, error: `see ${path.join(OUT, 'ext-tests.log')}` });

@@ -126,7 +126,7 @@ describe('distill run / Ctrl-C / resume / list', () => {
     fs.writeFileSync(path.join(tmp, 'bad.distill.json'), JSON.stringify({ data: { kind: 'mnist' }, model: { kind: 'unet' }, teacher: { batch: 0 } }));
     const d = distill(['run', 'bad.distill.json']);
     assert.equal(d.status, 2);
-    assert.match(d.stderr, /teacher\.batch: must be >= 1/);
+    assert.match(d.stderr, /teacher\.batch: 0 is out of range; expected an integer from 1 to 65,536/);
     const e = distill(['resume', 'nowhere']);
     assert.equal(e.status, 2);
     assert.match(e.stderr, /not a run folder/);

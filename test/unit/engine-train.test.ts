@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createRun, ensureBackend, loadDenoiser, loadRunConfig, runStages, validateConfigFile } from '../../src/engine';
-import { readCheckpoint } from '../../src/engine/checkpoint';
+import { readCheckpoint, writeCheckpoint } from '../../src/engine/checkpoint';
 import { configHash } from '../../src/engine/config';
 import { loadDataset } from '../../src/engine/data';
 import { slicedWasserstein } from '../../src/engine/eval/metrics';
@@ -167,8 +167,19 @@ describe('resources and failures', () => {
   });
 
   it('a diverging loss stops the stage with a clear message and keeps the last good checkpoint', async () => {
-    const file = writeConfig('nan', { teacher: { steps: 40, batch: 64, lr: 1e30, warmup: 0, clip: 1e30, ema: 0 } });
+    // The config bounds refuse the learning rates that once made this diverge (lr 1e30), and lr 1 with Adam stays
+    // finite: stop at step 10, put NaN into the saved weights (a well-formed, checksummed checkpoint), resume.
+    const file = writeConfig('nan', { teacher: { steps: 40, batch: 64, lr: 0.002, warmup: 0, ema: 0 } });
     const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'nan' });
+    const ac = new AbortController();
+    const stopped = await runStages({ runDir, summary: false, signal: ac.signal, onEvent: (e) => e.type === 'loss' && e.step === 10 && ac.abort() });
+    assert.equal(stopped, 'stopped');
+    const ckpts = listCheckpoints(runDir, 'teacher');
+    const last = path.join(runDir, ckpts[ckpts.length - 1].file);
+    const { header, arrays } = readCheckpoint(last);
+    for (const a of arrays.values()) a.data.fill(NaN);
+    const { tensors: _t, sha256: _s, ...rest } = header;
+    writeCheckpoint(last, rest, arrays);
     await assert.rejects(runStages({ runDir, summary: false }), /the loss became (NaN|Infinity|-Infinity) at step \d+; training stopped/);
     const { events } = readEvents(runDir);
     assert.equal(events[events.length - 1].type, 'run_end');
@@ -198,7 +209,7 @@ describe('config validation', () => {
     if (!r.ok) assert.ok(r.errors.some((e) => pattern.test(e)), `errors: ${r.errors.join(' | ')}`);
   };
   it('names the field and what was expected', () => {
-    check({ teacher: { lr: -1 } }, /^teacher\.lr: must be > 0/);
+    check({ teacher: { lr: -1 } }, /^teacher\.lr: -1 is out of range; expected a number > 0 and ≤ 1$/);
     check({ teacher: { stepz: 3 } }, /^teacher\.stepz: unknown field/);
     check({ data: { kind: 'cifar' } }, /^data\.kind: expected one of "toy2d", "mnist", "idx", "folder"/);
     check({ data: { kind: 'toy2d', shape: 'hearts' } }, /^data\.shape: expected one of "rings", "moons", "spirals", "gaussians"/);

@@ -339,8 +339,12 @@ export class RunManager {
     const dir = path.resolve(runDir);
     const known = this.tailers.has(dir);
     const t = this.tailerFor(dir);
+    if (!known) {
+      t.skipToEnd(); // the history is read by whoever shows it; parsing it here would only be thrown away
+      return [];
+    }
     const events = t.read();
-    if (!known || this.active.has(dir)) return [];
+    if (this.active.has(dir)) return [];
     for (const e of events) this.eventEmitter.fire(dir, e);
     return events;
   }

@@ -25,6 +25,35 @@ export class EventTailer {
     return this.offset - this.pending.length;
   }
 
+  /**
+   * Skips what the file holds now without parsing it: only its last bytes are read to find the end of the last
+   * complete line (a following read returns what is appended from then on).
+   */
+  skipToEnd(): void {
+    let size: number;
+    try {
+      size = fs.statSync(this.file).size;
+    } catch {
+      return;
+    }
+    const fd = fs.openSync(this.file, 'r');
+    try {
+      for (let span = 64 * 1024; ; span *= 4) {
+        const start = Math.max(0, size - span);
+        const buf = Buffer.alloc(size - start);
+        const got = fs.readSync(fd, buf, 0, buf.length, start);
+        const nl = buf.subarray(0, got).lastIndexOf(0x0a);
+        if (nl >= 0 || start === 0) {
+          this.offset = nl >= 0 ? start + nl + 1 : 0;
+          this.pending = Buffer.alloc(0);
+          return;
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   read(): RunEvent[] {
     let size: number;
     try {

@@ -151,8 +151,11 @@ export function runNode(listing: RunListing, opts: { active?: boolean; crash?: s
 }
 
 /** Every run in `runsDir`, newest first. */
-export function buildRunTree(runsDir: string, opts: { isActive?: (runDir: string) => boolean; crashes?: Map<string, string> } = {}): TreeNodeModel[] {
-  return listRuns(runsDir).map((l) => runNode(l, { active: opts.isActive?.(l.dir), crash: opts.crashes?.get(l.dir) }));
+export function buildRunTree(
+  runsDir: string,
+  opts: { isActive?: (runDir: string) => boolean; crashes?: Map<string, string>; describe?: (runDir: string) => RunListing } = {},
+): TreeNodeModel[] {
+  return listRuns(runsDir, opts.describe).map((l) => runNode(l, { active: opts.isActive?.(l.dir), crash: opts.crashes?.get(l.dir) }));
 }
 
 export function describeRunNode(runDir: string): TreeNodeModel {

@@ -14,6 +14,7 @@ import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewO
 import { readReport, REPORT_MD, reportDir, reportSignature } from './report';
 import { buildRunView, runName } from './runview';
 import type { PanelServices } from './services';
+import { CompactLog } from '../model/runlog';
 import { RunEventFeed } from './tail';
 
 export const DASHBOARD_VIEW_TYPE = 'diffusionDistiller.dashboard';
@@ -81,6 +82,9 @@ export class DashboardPanel {
   private disposed = false;
   /** What the webview was last told about the report (files' sizes and times, evaluating or not). */
   private lastReportKey: string | undefined;
+  /** The feed's events as far as the header's summary needs them (newest loss per unit), and how many were added. */
+  private readonly summaryLog = new CompactLog();
+  private summarized = 0;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
@@ -111,11 +115,15 @@ export class DashboardPanel {
   private startFeed(): void {
     this.feed?.dispose();
     this.feed = undefined;
+    this.summaryLog.reset();
+    this.summarized = 0;
     if (!this.runDir) return;
     this.feed = new RunEventFeed(
       this.runDir,
       (events, reset) => {
         if (reset) {
+          this.summaryLog.reset();
+          this.summarized = 0;
           this.outbox = [];
           void this.sendInit();
           return;
@@ -293,7 +301,15 @@ export class DashboardPanel {
 
   private runView(): RunView | undefined {
     if (!this.runDir || !this.feed) return undefined;
-    return buildRunView(this.runDir, this.feed.events, this.services.isActive(this.runDir));
+    // Sent after every batch of events: summarise only what arrived since (a long run's log has 100k+ events).
+    const all = this.feed.events;
+    if (all.length < this.summarized) {
+      this.summaryLog.reset();
+      this.summarized = 0;
+    }
+    this.summaryLog.add(all.slice(this.summarized));
+    this.summarized = all.length;
+    return buildRunView(this.runDir, this.summaryLog.events(), this.services.isActive(this.runDir));
   }
 
   private async sendInit(): Promise<void> {

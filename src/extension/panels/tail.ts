@@ -78,6 +78,9 @@ export interface FeedOptions {
   onTick?: () => void;
 }
 
+/** How many recent event keys the feed remembers to drop an event that arrives both from the file and over IPC. */
+const RECENT_KEYS = 8192;
+
 /**
  * Every event of one run, oldest first: the history on disk, then what is appended (tailed from the file) or
  * pushed (from the worker), each event once. Listeners get batches of new events; `reset` means the log was
@@ -87,12 +90,13 @@ export class RunEventFeed {
   readonly events: RunEvent[] = [];
   private readonly tail: EventTail;
   private readonly recent = new Set<string>();
-  private readonly recentOrder: string[] = [];
+  /** The keys in `recent`, oldest overwritten first (a ring: a 100k-line history is remembered in O(n)). */
+  private readonly recentRing: (string | undefined)[] = new Array<string | undefined>(RECENT_KEYS);
+  private ringPos = 0;
   private watcher?: fs.FSWatcher;
   private timer?: NodeJS.Timeout;
   private debounce?: NodeJS.Timeout;
   private disposed = false;
-  private static readonly RECENT = 8192;
 
   constructor(
     readonly runDir: string,
@@ -151,11 +155,10 @@ export class RunEventFeed {
     const k = eventKey(e);
     if (this.recent.has(k)) return false;
     this.recent.add(k);
-    this.recentOrder.push(k);
-    if (this.recentOrder.length > RunEventFeed.RECENT) {
-      const drop = this.recentOrder.splice(0, this.recentOrder.length - RunEventFeed.RECENT);
-      for (const d of drop) this.recent.delete(d);
-    }
+    const old = this.recentRing[this.ringPos];
+    if (old !== undefined) this.recent.delete(old);
+    this.recentRing[this.ringPos] = k;
+    this.ringPos = (this.ringPos + 1) % RECENT_KEYS;
     return true;
   }
 
@@ -170,7 +173,8 @@ export class RunEventFeed {
     if (r.reset) {
       this.events.length = 0;
       this.recent.clear();
-      this.recentOrder.length = 0;
+      this.recentRing.fill(undefined);
+      this.ringPos = 0;
     }
     const fresh = r.events.filter((e) => this.remember(e));
     if (fresh.length === 0 && !r.reset) return;
