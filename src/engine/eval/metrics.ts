@@ -197,3 +197,188 @@ export function classConditionalSwd(a: Float32Array, la: Int32Array, b: Float32A
   for (const c of classes) total += slicedWasserstein(rowsOfClass(a, la, d, c), rowsOfClass(b, lb, d, c), d, { seed, projections });
   return total / classes.length;
 }
+
+// ───────────────────────────── k-NN manifold metrics ─────────────────────────────
+
+/** Squared Euclidean distances between the rows of a (na × d) and of b (nb × d), as an na × nb matrix. */
+export function pairwiseSqDist(a: Float32Array, b: Float32Array, d: number): Float64Array {
+  const na = a.length / d;
+  const nb = b.length / d;
+  const out = new Float64Array(na * nb);
+  const nbq = new Float64Array(nb);
+  for (let j = 0; j < nb; j++) {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += b[j * d + k] * b[j * d + k];
+    nbq[j] = s;
+  }
+  for (let i = 0; i < na; i++) {
+    let ai = 0;
+    for (let k = 0; k < d; k++) ai += a[i * d + k] * a[i * d + k];
+    for (let j = 0; j < nb; j++) {
+      let dot = 0;
+      for (let k = 0; k < d; k++) dot += a[i * d + k] * b[j * d + k];
+      out[i * nb + j] = Math.max(0, ai + nbq[j] - 2 * dot);
+    }
+  }
+  return out;
+}
+
+/** Squared distance from each row of x to its k-th nearest other row (the radius of its k-NN ball). */
+export function kthNeighbourSqDist(x: Float32Array, d: number, k: number): Float64Array {
+  const n = x.length / d;
+  if (n <= k) throw new Error(`k-NN radii: ${n} points cannot have a ${k}-th nearest neighbour`);
+  const dist = pairwiseSqDist(x, x, d);
+  const out = new Float64Array(n);
+  const row = new Float64Array(n - 1);
+  for (let i = 0; i < n; i++) {
+    let m = 0;
+    for (let j = 0; j < n; j++) if (j !== i) row[m++] = dist[i * n + j];
+    row.sort();
+    out[i] = row[k - 1];
+  }
+  return out;
+}
+
+export interface ManifoldMetrics {
+  /** Kynkäänniemi et al. 2019: the share of samples inside the real k-NN manifold (fidelity). */
+  precision: number;
+  /** The share of real points inside the samples' k-NN manifold (diversity: which real variations are produced). */
+  recall: number;
+  /** Naeem et al. 2020: how many real k-NN balls hold each sample on average, ÷ k (1 for samples distributed like the data). */
+  density: number;
+  /** The share of real points whose k-NN ball holds at least one sample (robust to outliers; drops with lost modes). */
+  coverage: number;
+}
+
+/**
+ * Precision and recall (Kynkäänniemi et al., k = `kPr`) and density and coverage (Naeem et al., k = `kDc`) of the
+ * sample rows `fake` against the real rows `real` (both `d` wide). Exact, deterministic, O(n²·d).
+ */
+export function manifoldMetrics(real: Float32Array, fake: Float32Array, d: number, { kPr = 3, kDc = 5 } = {}): ManifoldMetrics {
+  const nr = real.length / d;
+  const nf = fake.length / d;
+  const realPr = kthNeighbourSqDist(real, d, kPr);
+  const realDc = kPr === kDc ? realPr : kthNeighbourSqDist(real, d, kDc);
+  const fakePr = kthNeighbourSqDist(fake, d, kPr);
+  const cross = pairwiseSqDist(fake, real, d); // nf × nr
+  let inReal = 0;
+  let densitySum = 0;
+  for (let j = 0; j < nf; j++) {
+    let hit = false;
+    for (let i = 0; i < nr; i++) {
+      const s = cross[j * nr + i];
+      if (s <= realPr[i]) hit = true;
+      if (s <= realDc[i]) densitySum++;
+    }
+    if (hit) inReal++;
+  }
+  let recalled = 0;
+  let covered = 0;
+  for (let i = 0; i < nr; i++) {
+    let r = false;
+    let c = false;
+    for (let j = 0; j < nf && !(r && c); j++) {
+      const s = cross[j * nr + i];
+      if (s <= fakePr[j]) r = true;
+      if (s <= realDc[i]) c = true;
+    }
+    if (r) recalled++;
+    if (c) covered++;
+  }
+  return { precision: inReal / nf, recall: recalled / nr, density: densitySum / (kDc * nf), coverage: covered / nr };
+}
+
+/**
+ * The manifold metrics computed within each class (samples of class c against real rows of class c) and averaged
+ * over the classes present in both sets: a class-conditional model should cover every class's own variations.
+ * Classes with too few rows for the k-NN radii are skipped.
+ */
+export function classConditionalManifold(
+  real: Float32Array,
+  realLabels: Int32Array,
+  fake: Float32Array,
+  fakeLabels: Int32Array,
+  d: number,
+  opts: { kPr?: number; kDc?: number } = {},
+): ManifoldMetrics {
+  const kMax = Math.max(opts.kPr ?? 3, opts.kDc ?? 5);
+  const classes = [...new Set(fakeLabels)].sort((a, b) => a - b);
+  const sum: ManifoldMetrics = { precision: 0, recall: 0, density: 0, coverage: 0 };
+  let used = 0;
+  for (const c of classes) {
+    const r = rowsOfClass(real, realLabels, d, c);
+    const f = rowsOfClass(fake, fakeLabels, d, c);
+    if (r.length / d <= kMax || f.length / d <= kMax) continue;
+    const m = manifoldMetrics(r, f, d, opts);
+    sum.precision += m.precision;
+    sum.recall += m.recall;
+    sum.density += m.density;
+    sum.coverage += m.coverage;
+    used++;
+  }
+  if (!used) throw new Error(`manifold metrics: no class has more than ${kMax} real and generated rows`);
+  return { precision: sum.precision / used, recall: sum.recall / used, density: sum.density / used, coverage: sum.coverage / used };
+}
+
+/**
+ * k-means (Lloyd) of the rows of x with a deterministic k-means++ start drawn from `seed`: the cluster id of every row.
+ * Used to build mode-dropped reference sets for the tests and the report's sanity checks.
+ */
+export function kMeans(x: Float32Array, d: number, k: number, { seed = 0, iterations = 50 } = {}): Int32Array {
+  const n = x.length / d;
+  if (k < 1 || k > n) throw new Error(`kMeans: k = ${k} for ${n} rows`);
+  const rng = new Rng(seed, 'kmeans');
+  const centres = new Float64Array(k * d);
+  const nearest = new Float64Array(n).fill(Infinity);
+  const sq = (i: number, c: number) => {
+    let s = 0;
+    for (let t = 0; t < d; t++) s += (x[i * d + t] - centres[c * d + t]) ** 2;
+    return s;
+  };
+  let first = rng.int(n);
+  for (let c = 0; c < k; c++) {
+    for (let t = 0; t < d; t++) centres[c * d + t] = x[first * d + t];
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      nearest[i] = Math.min(nearest[i], sq(i, c));
+      total += nearest[i];
+    }
+    let u = rng.uniform() * total;
+    first = n - 1;
+    for (let i = 0; i < n; i++) {
+      u -= nearest[i];
+      if (u <= 0) {
+        first = i;
+        break;
+      }
+    }
+  }
+  const assign = new Int32Array(n).fill(-1);
+  for (let it = 0; it < iterations; it++) {
+    let changed = false;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      let bestD = Infinity;
+      for (let c = 0; c < k; c++) {
+        const s = sq(i, c);
+        if (s < bestD) {
+          bestD = s;
+          best = c;
+        }
+      }
+      if (assign[i] !== best) {
+        assign[i] = best;
+        changed = true;
+      }
+    }
+    if (!changed) break;
+    centres.fill(0);
+    const count = new Float64Array(k);
+    for (let i = 0; i < n; i++) {
+      count[assign[i]]++;
+      for (let t = 0; t < d; t++) centres[assign[i] * d + t] += x[i * d + t];
+    }
+    for (let c = 0; c < k; c++) for (let t = 0; t < d; t++) centres[c * d + t] = count[c] ? centres[c * d + t] / count[c] : centres[c * d + t];
+  }
+  return assign;
+}
