@@ -112,6 +112,14 @@ export interface ReportRow {
   /** Wall-clock speed-up of the student over the reference teacher, and the ratio of their NFE. */
   speedup: number | null;
   nfeRatio: number | null;
+  /**
+   * Diversity beside accuracy: recall (share of the real data's k-NN manifold the samples cover) and within-class
+   * diversity as a ratio to real data's; null in reports written before `distill eval` measured them.
+   */
+  teacherRecall: number | null;
+  studentRecall: number | null;
+  teacherDiversity: number | null;
+  studentDiversity: number | null;
 }
 
 /** What the dashboard shows of `<run>/eval/report.json` (built by the host; see panels/report.ts). */
@@ -130,6 +138,8 @@ export interface ReportView {
   /** Real held-out data, half vs half: the floor of the metric, and the judge's accuracy (images). */
   realQuality: number | null;
   realAccuracy: number | null;
+  /** Recall of real held-out data against itself (the value a perfect model gets at the same sample count). */
+  realRecall: number | null;
   notes: string[];
   /** The plots, as webview URIs. */
   plots: { file: string; title: string; src: string }[];
@@ -259,6 +269,10 @@ const reportRow = shape({
   studentAccuracy: numOrNull,
   speedup: numOrNull,
   nfeRatio: numOrNull,
+  teacherRecall: numOrNull,
+  studentRecall: numOrNull,
+  teacherDiversity: numOrNull,
+  studentDiversity: numOrNull,
 });
 const reportView = shape({
   createdAt: str,
@@ -273,6 +287,7 @@ const reportView = shape({
   rows: arrayOf(reportRow, 64),
   realQuality: numOrNull,
   realAccuracy: numOrNull,
+  realRecall: numOrNull,
   notes: arrayOf(str, 100),
   plots: arrayOf(shape({ file: str, title: str, src: str }), 16),
 });

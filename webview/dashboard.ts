@@ -14,7 +14,7 @@ import type { SamplesEvent } from '../src/engine/events';
 import type { ConfigEntry, HostToWebview, ReportView, RunView } from '../src/protocol';
 import { LossChart, unitColor } from './chart';
 import { renderLabelledGrid } from './grid';
-import { AlignedData, formatDuration, formatLoss, formatMetric, formatPercent, formatSpeedup, RunModel } from './model';
+import { AlignedData, formatDuration, formatLoss, formatMetric, formatPercent, formatRatio, formatSpeedup, RunModel } from './model';
 import { getState, h, installBaseStyles, onHostMessage, post, setDisabled, setState } from './vscode';
 
 interface DashboardState {
@@ -378,6 +378,9 @@ function reportTableRows(r: ReportView): HTMLElement[] {
     ['teacher-few', s === null ? `teacher few-step DDIM ${q}` : `teacher ${s} steps DDIM ${q}`],
   ];
   if (image) head.push(['teacher-accuracy', `accuracy teacher ${r.referenceSteps}`], ['student-accuracy', s === null ? 'accuracy student' : `accuracy student ${s}`]);
+  // diversity beside accuracy (older reports have neither column)
+  if (r.rows.some((x) => x.teacherRecall !== null || x.studentRecall !== null)) head.push(['teacher-recall', `recall teacher ${r.referenceSteps}`], ['student-recall', s === null ? 'recall student' : `recall student ${s}`]);
+  if (r.rows.some((x) => x.teacherDiversity !== null || x.studentDiversity !== null)) head.push(['teacher-diversity', `diversity ÷ real, teacher ${r.referenceSteps}`], ['student-diversity', s === null ? 'diversity ÷ real, student' : `diversity ÷ real, student ${s}`]);
   head.push(['speedup', 'speed-up of the student']);
   const cells = (row: Record<string, string>, cls: string): HTMLElement =>
     h('tr', { class: cls }, ...head.map(([col], i) => (i === 0 ? h('th', { scope: 'row', 'data-col': col }, row[col] ?? '') : h('td', { class: 'num', 'data-col': col }, row[col] ?? ''))));
@@ -390,6 +393,10 @@ function reportTableRows(r: ReportView): HTMLElement[] {
         'teacher-few': formatMetric(x.teacherFew),
         'teacher-accuracy': formatPercent(x.teacherAccuracy),
         'student-accuracy': formatPercent(x.studentAccuracy),
+        'teacher-recall': formatRatio(x.teacherRecall),
+        'student-recall': formatRatio(x.studentRecall),
+        'teacher-diversity': formatRatio(x.teacherDiversity),
+        'student-diversity': formatRatio(x.studentDiversity),
         speedup: formatSpeedup(x.speedup, x.nfeRatio),
       },
       'w-row',
@@ -397,9 +404,9 @@ function reportTableRows(r: ReportView): HTMLElement[] {
   );
   const caption =
     s === null
-      ? `The guided teacher at ${r.referenceSteps} steps (${r.referenceNfe} NFE); no distilled student was evaluated. ${q}: lower is better.`
-      : `The guided teacher at ${r.referenceSteps} steps (${r.referenceNfe} NFE) vs the ${s}-step distilled student (${r.studentNfe ?? s} NFE) and the teacher's own ${s}-step DDIM, same seeds. ${q}: lower is better.`;
-  const real = cells({ w: 'real data', teacher: formatMetric(r.realQuality), 'teacher-accuracy': formatPercent(r.realAccuracy) }, 'real-row');
+      ? `The guided teacher at ${r.referenceSteps} steps (${r.referenceNfe} NFE); no distilled student was evaluated. ${q}: lower is better; recall and diversity ÷ real: higher is more varied, real data in the last row.`
+      : `The guided teacher at ${r.referenceSteps} steps (${r.referenceNfe} NFE) vs the ${s}-step distilled student (${r.studentNfe ?? s} NFE) and the teacher's own ${s}-step DDIM, same seeds. ${q}: lower is better; recall and diversity ÷ real: higher is more varied, real data in the last row.`;
+  const real = cells({ w: 'real data', teacher: formatMetric(r.realQuality), 'teacher-accuracy': formatPercent(r.realAccuracy), 'teacher-recall': formatRatio(r.realRecall), 'teacher-diversity': formatRatio(1) }, 'real-row');
   real.title = `Held-out data, half vs half: the floor of ${q}${image ? ", and the judge's accuracy on real digits" : ''}`;
   return [
     h('caption', { class: 'muted' }, caption),

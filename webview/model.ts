@@ -276,6 +276,11 @@ export function formatPercent(v: number | null | undefined): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '—' : `${(v * 100).toFixed(1)} %`;
 }
 
+/** A ratio or share in [0, ~1] (recall, diversity ÷ real data's), as report.md prints it: "0.812". */
+export function formatRatio(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(v >= 10 ? 1 : 3);
+}
+
 /** "170× (128× fewer NFE)": wall-clock speed-up of the student over the reference teacher, and the NFE ratio. */
 export function formatSpeedup(speedup: number | null | undefined, nfeRatio: number | null | undefined): string {
   const x = (v: number) => (v >= 10 ? v.toFixed(0) : Number.isInteger(v) ? String(v) : v.toFixed(1));

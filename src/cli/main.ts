@@ -12,7 +12,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { encodeNpy } from '../engine/io/npy';
-import type { RunEvent, SummaryRow } from '../engine/events';
+import type { RunEvent, SummaryReal, SummaryRow } from '../engine/events';
+import { formatSummary } from './summary';
 import { formatDuration, ProgressPrinter } from './progress';
 import { parseArgs, UsageError } from './args';
 
@@ -42,31 +43,6 @@ async function engine() {
   return import('../engine/index');
 }
 
-function printSummary(rows: SummaryRow[]): void {
-  if (!rows.length) return;
-  const metricName = rows[0].metric === 'accuracy' ? 'classifier accuracy' : 'sliced Wasserstein to data (lower is better)';
-  const lines = [
-    ['model', 'steps', 'NFE', 'ms/sample', 'w', metricName],
-    ...rows.map((r) => [
-      r.model,
-      String(r.steps),
-      String(r.nfe),
-      r.msPerSample.toFixed(2),
-      String(r.w),
-      r.metric === 'accuracy' ? `${(r.value * 100).toFixed(1)} %` : r.value.toFixed(4),
-    ]),
-  ];
-  const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)));
-  console.log('\nTeacher vs student (same seeds):');
-  for (const [k, l] of lines.entries()) {
-    console.log('  ' + l.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
-    if (k === 0) console.log('  ' + widths.map((w) => '─'.repeat(w)).join('  '));
-  }
-  const t = rows[0];
-  const s = rows[rows.length - 1];
-  console.log(`  speed-up of the ${s.steps}-step student over the ${t.steps}-step guided teacher: ${(t.msPerSample / s.msPerSample).toFixed(1)}× per sample`);
-}
-
 async function train(runDir: string, opts: { backend?: string; threads?: number }): Promise<number> {
   const { runStages } = await engine();
   const controller = new AbortController();
@@ -84,7 +60,7 @@ async function train(runDir: string, opts: { backend?: string; threads?: number 
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   const progress = new ProgressPrinter(process.stdout);
-  let summary: SummaryRow[] = [];
+  let summary: { rows: SummaryRow[]; real?: SummaryReal } = { rows: [] };
   console.log(`run folder: ${runDir}`);
   try {
     const status = await runStages({
@@ -96,7 +72,7 @@ async function train(runDir: string, opts: { backend?: string; threads?: number 
       onLog: (line) => progress.log(line),
       onEvent: (e: RunEvent) => {
         progress.event(e);
-        if (e.type === 'summary') summary = e.rows;
+        if (e.type === 'summary') summary = e;
       },
     });
     progress.finish();
@@ -104,7 +80,7 @@ async function train(runDir: string, opts: { backend?: string; threads?: number 
       console.log(`Stopped and saved. Continue with: distill resume ${path.relative(process.cwd(), runDir) || '.'}`);
       return 0;
     }
-    printSummary(summary);
+    for (const line of formatSummary(summary.rows, summary.real)) console.log(line);
     console.log(`\nFinished in ${formatDuration(progress.elapsedSeconds())}. Samples: ${path.join(runDir, 'samples')}`);
     return 0;
   } catch (e) {

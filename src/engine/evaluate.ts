@@ -6,12 +6,14 @@
  *    256-step reference, and the teacher's own plain few-step DDIM beside the students;
  *  - the stage-1 (guided) student with DDIM and the stochastic sampler at the cheap step counts (≤ 64);
  *  - each progressive phase's student at its own step count (in eval.studentSteps), DDIM and stochastic.
- * Images: classifier-FID (Fréchet distance in the penultimate features of a classifier trained on the real training
- * split, cached in <run>/eval/classifier.ckpt) against the held-out split, the classifier's accuracy on the requested
- * class, and diversity (mean within-class trace of the feature covariance). 2-D toy data: class-conditional sliced
- * Wasserstein distance to the held-out split and to the reference teacher's samples, and the within-class trace of the
- * points. Every row has NFE and wall-clock ms per sample. Real-data references: FID / SWD between the two halves of the
- * held-out split, the classifier's held-out accuracy, the held-out diversity.
+ * Images: classifier-FID (Fréchet distance in the features of a classifier trained on the real training split — its
+ * conv layers' channel means and its penultimate layer, see eval/classifier.ts — cached in <run>/eval/classifier.ckpt)
+ * against the held-out split, the classifier's accuracy on the requested class. 2-D toy data: class-conditional sliced
+ * Wasserstein distance to the held-out split and to the reference teacher's samples. Both: the diversity-sensitive
+ * class-conditional precision / recall and density / coverage (k-NN manifolds, eval/scores.ts) in the same space, and
+ * within-class diversity (mean within-class trace of the covariance; images also in pixels). Every row has NFE and
+ * wall-clock ms per sample. Real-data references: FID / SWD between the two halves of the held-out split, the k-NN
+ * measures of one half against the other, the classifier's held-out accuracy, the held-out diversity.
  *
  * Writes <out>/report.md, the plots (PNG) and, last, report.json (atomically): a cancelled evaluation writes nothing.
  */
@@ -20,8 +22,9 @@ import * as path from 'path';
 import type { BackendChoice } from './backend/select';
 import { ResolvedConfig, units as unitList } from './config';
 import { Dataset, loadDataset } from './data';
-import { Classifier, FEATURE_DIM } from './eval/classifier';
-import { classConditionalSwd, frechetDistance, withinClassTrace } from './eval/metrics';
+import { Classifier } from './eval/classifier';
+import { classConditionalSwd } from './eval/metrics';
+import { K_DC, K_PR, RealReference, SampleScores } from './eval/scores';
 import { PALETTE, Panel, plotPanels, Rgb, Series } from './eval/plot';
 import { ensureBackend, loadDenoiser, loadRunConfig } from './index';
 import { loadOrTrainClassifier } from './quick-eval';
@@ -65,8 +68,19 @@ export interface EvalRow {
   fid: number | null;
   /** Images: the classifier's accuracy on the requested class. */
   accuracy: number | null;
-  /** Mean within-class trace of the feature covariance (images) or of the points (toy). */
+  /** Mean within-class trace of the feature covariance (images) or of the points (toy); compare with real.diversity. */
   diversity: number;
+  /**
+   * Diversity-sensitive k-NN measures against the held-out split's half A, within each class, averaged over classes
+   * (in the judge's features for images, in the points for toy data): precision and recall (Kynkäänniemi et al.,
+   * k = 3), density and coverage (Naeem et al., k = 5). Absent from reports written before they existed.
+   */
+  precision?: number;
+  recall?: number;
+  density?: number;
+  coverage?: number;
+  /** Images: mean within-class variance of the pixels; compare with real.pixelDiversity. */
+  pixelDiversity?: number | null;
   /** Toy: class-conditional sliced Wasserstein distance to the held-out split. */
   swdReal: number | null;
   /** Toy: class-conditional sliced Wasserstein distance to the reference teacher's samples at the same w. */
@@ -85,7 +99,23 @@ export interface EvalReport {
   w: number[];
   classifier: { heldOutAccuracy: number; trainSteps: number; cached: boolean; file: string; kind: 'cnn' | 'mlp' } | null;
   reference: { unit: string; steps: number; nfe: number };
-  real: { fidHalves: number | null; accuracy: number | null; diversity: number; swdHalves: number | null };
+  /**
+   * Real held-out data: half vs half (FID, SWD, and the k-NN measures of half B against half A), the judge's accuracy,
+   * and within-class diversity: the values a perfect model would get.
+   */
+  real: {
+    fidHalves: number | null;
+    accuracy: number | null;
+    diversity: number;
+    swdHalves: number | null;
+    precision?: number;
+    recall?: number;
+    density?: number;
+    coverage?: number;
+    pixelDiversity?: number | null;
+  };
+  /** The feature space of FID and the k-NN measures, and the k-NN settings (absent in older reports). */
+  features?: { space: string; dim: number; kPrecisionRecall: number; kDensityCoverage: number; manifoldReference: string };
   checkpoints: Record<string, { file: string; step: number; final: boolean }>;
   rows: EvalRow[];
   notes: string[];
@@ -215,8 +245,8 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
   let clfInfo: EvalReport['classifier'] = null;
   const nets = new Map<string, Denoiser>();
   try {
-    let realFeats: Float32Array;
-    let real: EvalReport['real'];
+    let ref: RealReference;
+    let realSwd: number | null = null;
     if (isImage) {
       const file = path.join(runDir, FILES.eval, 'classifier.ckpt');
       const hit = Classifier.load(file, D, K, train.shape);
@@ -227,21 +257,25 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       clfInfo = { heldOutAccuracy: r.accuracy, trainSteps: cfg.eval.classifierSteps, cached: reused, file: path.relative(runDir, file), kind: clf.imageShape ? 'cnn' : 'mlp' };
       log(`classifier: ${(r.accuracy * 100).toFixed(1)} % held-out accuracy${reused ? ' (cached)' : ''}`);
       const { pred, feats } = await clf.run(test.x);
-      realFeats = feats;
       let ok = 0;
       for (let i = 0; i < test.n; i++) if (pred[i] === test.labels[i]) ok++;
-      const [a, b] = halves(feats, test.labels, FEATURE_DIM);
-      real = {
-        fidHalves: frechetDistance(a.x, b.x, FEATURE_DIM),
-        accuracy: ok / test.n,
-        diversity: withinClassTrace(feats, test.labels, FEATURE_DIM),
-        swdHalves: null,
-      };
+      ref = new RealReference(feats, test.labels, clf.featureDim, { pixels: test.x, pixelDim: D, withFid: true, accuracy: ok / test.n, perClass });
     } else {
-      realFeats = test.x;
-      const [a, b] = halves(test.x, test.labels, D);
-      real = { fidHalves: null, accuracy: null, diversity: withinClassTrace(test.x, test.labels, D), swdHalves: classConditionalSwd(a.x, a.labels, b.x, b.labels, D, { seed: cfg.seed }) };
+      ref = new RealReference(test.x, test.labels, D, { withFid: false, perClass });
+      realSwd = classConditionalSwd(ref.halfA.x, ref.halfA.labels, ref.halfB.x, ref.halfB.labels, D, { seed: cfg.seed });
     }
+    const fl = ref.floor;
+    const real: EvalReport['real'] = {
+      fidHalves: fl.fid,
+      accuracy: fl.accuracy,
+      diversity: fl.diversity,
+      swdHalves: realSwd,
+      precision: fl.precision,
+      recall: fl.recall,
+      density: fl.density,
+      coverage: fl.coverage,
+      pixelDiversity: fl.pixelDiversity,
+    };
     check();
 
     for (const [unit, ck] of Object.entries(plan.checkpoints)) {
@@ -282,20 +316,18 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       for (const c of plan.configs) {
         const { x, ms } = await generate(c, w);
         if (c === plan.reference) refX = x;
+        let sc: SampleScores;
         const row: EvalRow = { w, model: c.model, unit: c.unit, sampler: c.sampler, steps: c.steps, nfe: c.nfe, msPerSample: ms / n, fid: null, accuracy: null, diversity: NaN, swdReal: null, swdTeacher: null };
         if (isImage) {
           for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
           const { pred, feats } = await clf!.run(x);
-          let ok = 0;
-          for (let i = 0; i < n; i++) if (pred[i] === labels[i]) ok++;
-          row.accuracy = ok / n;
-          row.fid = frechetDistance(feats, realFeats, FEATURE_DIM);
-          row.diversity = withinClassTrace(feats, labels, FEATURE_DIM);
+          sc = ref.score(feats, labels, { pred, pixels: x });
         } else {
+          sc = ref.score(x, labels);
           row.swdReal = classConditionalSwd(x, labels, test.x, test.labels, D, { seed: cfg.seed });
           row.swdTeacher = classConditionalSwd(x, labels, refX!, labels, D, { seed: cfg.seed });
-          row.diversity = withinClassTrace(x, labels, D);
         }
+        Object.assign(row, { fid: sc.fid, accuracy: sc.accuracy, diversity: sc.diversity, precision: sc.precision, recall: sc.recall, density: sc.density, coverage: sc.coverage, pixelDiversity: sc.pixelDiversity });
         rows.push(row);
         log(`w=${w} ${c.unit} ${c.sampler} ${c.steps} step(s): ${describeRow(row)}`);
       }
@@ -315,6 +347,13 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       classifier: clfInfo,
       reference: { unit: plan.reference.unit, steps: plan.reference.steps, nfe: plan.reference.nfe },
       real,
+      features: {
+        space: isImage ? clf!.featureSpace : 'the 2-D points themselves',
+        dim: ref.dim,
+        kPrecisionRecall: K_PR,
+        kDensityCoverage: K_DC,
+        manifoldReference: `held-out half A (${ref.halfA.labels.length} rows, class-balanced); real values: up to ${ref.floorPerClass} rows per class of half B (as many as the samples have) against half A`,
+      },
       checkpoints: Object.fromEntries(Object.entries(plan.checkpoints).map(([u, c]) => [u, { ...c, file: path.relative(runDir, c.file) }])),
       rows,
       notes: plan.notes,
@@ -346,30 +385,18 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
   }
 }
 
-/** Splits rows into two halves alternating within each class (so both halves are class-balanced). */
-function halves(x: Float32Array, labels: Int32Array, d: number): [{ x: Float32Array; labels: Int32Array }, { x: Float32Array; labels: Int32Array }] {
-  const seen = new Map<number, number>();
-  const side: number[][] = [[], []];
-  for (let i = 0; i < labels.length; i++) {
-    const k = seen.get(labels[i]) ?? 0;
-    seen.set(labels[i], k + 1);
-    side[k % 2].push(i);
-  }
-  return side.map((idx) => {
-    const out = new Float32Array(idx.length * d);
-    idx.forEach((i, j) => out.set(x.subarray(i * d, (i + 1) * d), j * d));
-    return { x: out, labels: Int32Array.from(idx, (i) => labels[i]) };
-  }) as never;
-}
-
 // ───────────────────────────── report text ─────────────────────────────
 const f3 = (v: number | null) => (v === null || !Number.isFinite(v) ? '–' : Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(4));
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)} %`);
+/** A value as a ratio to the real data's (diversity): "0.82" ; "–" when either is missing. */
+const ratioToReal = (v: number | null | undefined, real: number | null | undefined) =>
+  v === null || v === undefined || real === null || real === undefined || !Number.isFinite(v) || !(real > 0) ? '–' : (v / real).toFixed(2);
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
 
 function describeRow(r: EvalRow): string {
   const q = r.fid !== null ? `FID ${f3(r.fid)}, accuracy ${pct(r.accuracy)}` : `SWD→real ${f3(r.swdReal)}, SWD→teacher ${f3(r.swdTeacher)}`;
-  return `${q}, diversity ${f3(r.diversity)}, ${r.nfe} NFE, ${ms(r.msPerSample)} ms/sample`;
+  const pr = r.recall !== undefined ? `, precision ${r.precision!.toFixed(3)}, recall ${r.recall.toFixed(3)}, coverage ${r.coverage!.toFixed(3)}` : '';
+  return `${q}${pr}, diversity ${f3(r.diversity)}, ${r.nfe} NFE, ${ms(r.msPerSample)} ms/sample`;
 }
 
 /** The best (lowest-NFE ≤ 4 steps) progressive student vs the reference teacher, one line. */
@@ -382,7 +409,8 @@ function headline(rep: EvalReport): string | undefined {
     const s = students.find((r) => r.w === w && r.steps === steps);
     const t = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === rep.reference.steps);
     if (!s || !t) continue;
-    parts.push(rep.dataset.kind === 'image' ? `w=${w}: FID ${f3(s.fid)} vs ${f3(t.fid)}` : `w=${w}: SWD ${f3(s.swdReal)} vs ${f3(t.swdReal)}`);
+    const recall = s.recall !== undefined && t.recall !== undefined ? `, recall ${s.recall.toFixed(2)} vs ${t.recall.toFixed(2)}` : '';
+    parts.push((rep.dataset.kind === 'image' ? `w=${w}: FID ${f3(s.fid)} vs ${f3(t.fid)}` : `w=${w}: SWD ${f3(s.swdReal)} vs ${f3(t.swdReal)}`) + recall);
   }
   return `${rep.run}: ${steps}-step student vs ${rep.reference.steps}-step teacher — ${parts.join('; ')}`;
 }
@@ -396,20 +424,31 @@ function markdown(rep: EvalReport): string {
   L.push(`- backend: ${rep.backend}; ${rep.createdAt}`);
   L.push(`- w: guidance weight, x̂ = (1 + w)·x̂(c) − w·x̂(∅); NFE: network evaluations per sample (the guided teacher needs 2 per step)`);
   if (img && rep.classifier) {
-    L.push(`- judge: ${rep.classifier.kind === 'cnn' ? 'a small CNN' : 'an MLP'} classifier trained on the real training split (${rep.classifier.trainSteps} steps${rep.classifier.cached ? ', cached' : ''}, \`${rep.classifier.file}\`): **${pct(rep.classifier.heldOutAccuracy)} held-out accuracy**`);
-    L.push(`- classifier-FID: Fréchet distance between Gaussians fitted to the classifier's penultimate features (${FEATURE_DIM}-d) of the samples and of the whole held-out split; diversity: mean within-class trace of the feature covariance`);
+    L.push(`- judge: ${rep.classifier.kind === 'cnn' ? 'a CNN' : 'an MLP'} classifier trained on the real training split (${rep.classifier.trainSteps} steps${rep.classifier.cached ? ', cached' : ''}, \`${rep.classifier.file}\`): **${pct(rep.classifier.heldOutAccuracy)} held-out accuracy**`);
+    L.push(`- feature space of FID and the k-NN measures: ${rep.features?.space ?? 'the classifier\'s penultimate features'}${rep.features ? ` (${rep.features.dim}-d)` : ''}`);
+    L.push(`- classifier-FID: Fréchet distance between Gaussians fitted to the features of the samples and of the whole held-out split`);
   } else {
-    L.push('- SWD→real: class-conditional sliced Wasserstein distance to the held-out split; SWD→teacher: to the reference teacher\'s samples at the same w and seeds; diversity: mean within-class trace of the point covariance');
+    L.push('- SWD→real: class-conditional sliced Wasserstein distance to the held-out split; SWD→teacher: to the reference teacher\'s samples at the same w and seeds');
   }
+  if (rep.features) {
+    L.push(
+      `- diversity-sensitive measures, within each class and averaged over classes, against ${rep.features.manifoldReference}: ` +
+        `**precision** (share of samples inside the real data's k-NN manifold, k = ${rep.features.kPrecisionRecall}: fidelity) and **recall** (share of real points inside the samples' manifold: how much of the data's variety is produced; Kynkäänniemi et al. 2019), ` +
+        `density and **coverage** (share of real points whose ${rep.features.kDensityCoverage}-NN ball holds a sample; Naeem et al. 2020). A model that drops modes keeps its precision and accuracy but loses recall and coverage`,
+    );
+  }
+  L.push(`- diversity: mean within-class variance of the ${img ? 'features' : 'points'}, shown as a ratio to the real held-out data's (1 = as varied as real data, below 1 = samples more alike than real ones)${img ? '; pixel diversity: the same in pixel space' : ''}`);
   L.push(`- reference: the guided teacher at ${rep.reference.steps} DDIM steps (${rep.reference.nfe} NFE)`);
   for (const note of rep.notes) L.push(`- note: ${note}`);
   L.push('', '## Real data (floor of the metrics)', '');
+  const pr = (v: number | undefined | null) => (v === undefined || v === null || !Number.isFinite(v) ? '–' : v.toFixed(3));
+  const realPr = rep.real.recall !== undefined ? [pr(rep.real.precision), pr(rep.real.recall), pr(rep.real.density), pr(rep.real.coverage)] : null;
   if (img) {
-    L.push('| held-out half vs half: classifier-FID | classifier accuracy on held-out data | diversity |', '| ---: | ---: | ---: |');
-    L.push(`| ${f3(rep.real.fidHalves)} | ${pct(rep.real.accuracy)} | ${f3(rep.real.diversity)} |`);
+    L.push(`| held-out half vs half: classifier-FID | classifier accuracy on held-out data |${realPr ? ' precision | recall | density | coverage |' : ''} diversity | pixel diversity |`, `| ---: | ---: |${realPr ? ' ---: | ---: | ---: | ---: |' : ''} ---: | ---: |`);
+    L.push(`| ${f3(rep.real.fidHalves)} | ${pct(rep.real.accuracy)} |${realPr ? ` ${realPr.join(' | ')} |` : ''} ${f3(rep.real.diversity)} | ${f3(rep.real.pixelDiversity ?? null)} |`);
   } else {
-    L.push('| held-out half vs half: SWD | diversity |', '| ---: | ---: |');
-    L.push(`| ${f3(rep.real.swdHalves)} | ${f3(rep.real.diversity)} |`);
+    L.push(`| held-out half vs half: SWD |${realPr ? ' precision | recall | density | coverage |' : ''} diversity |`, `| ---: |${realPr ? ' ---: | ---: | ---: | ---: |' : ''} ---: |`);
+    L.push(`| ${f3(rep.real.swdHalves)} |${realPr ? ` ${realPr.join(' | ')} |` : ''} ${f3(rep.real.diversity)} |`);
   }
 
   // summary: students vs the reference teacher and the teacher's own few-step DDIM
@@ -421,20 +460,31 @@ function markdown(rep: EvalReport): string {
     const head = ['w', `teacher ${rep.reference.steps} steps ${q}`];
     for (const s of stepsList) head.push(`student ${s} ${q}`, `teacher ${s} ${q}`);
     if (img) head.push(`accuracy: teacher ${rep.reference.steps}`, ...stepsList.map((s) => `student ${s}`));
+    const hasPr = rep.rows.some((r) => r.recall !== undefined);
+    if (hasPr) head.push(`recall: teacher ${rep.reference.steps}`, ...stepsList.map((s) => `student ${s}`));
+    head.push(`diversity ÷ real: teacher ${rep.reference.steps}`, ...stepsList.map((s) => `student ${s}`));
     head.push(...stepsList.map((s) => `speed-up ${s}-step`));
     L.push(`| ${head.join(' | ')} |`, `| ${head.map(() => '---:').join(' | ')} |`);
     for (const w of rep.w) {
       const t = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === rep.reference.steps);
+      const student = (s: number) => rep.rows.find((r) => r.w === w && r.model === 'progressive' && r.steps === s && r.sampler === 'ddim');
       const cells = [String(w), f3(get(t))];
       for (const s of stepsList) {
-        const st = rep.rows.find((r) => r.w === w && r.model === 'progressive' && r.steps === s && r.sampler === 'ddim');
+        const st = student(s);
         const tf = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === s);
-        cells.push(`**${f3(get(st))}**`, f3(get(tf)));
+        const ratio = get(st) !== null && get(t) !== null && get(t)! > 0 ? ` (${(get(st)! / get(t)!).toFixed(2)}×)` : '';
+        cells.push(`**${f3(get(st))}**${ratio}`, f3(get(tf)));
       }
       if (img) {
         cells.push(pct(t?.accuracy ?? null));
-        for (const s of stepsList) cells.push(pct(rep.rows.find((r) => r.w === w && r.model === 'progressive' && r.steps === s && r.sampler === 'ddim')?.accuracy ?? null));
+        for (const s of stepsList) cells.push(pct(student(s)?.accuracy ?? null));
       }
+      if (hasPr) {
+        cells.push(pr(t?.recall));
+        for (const s of stepsList) cells.push(pr(student(s)?.recall));
+      }
+      cells.push(ratioToReal(t?.diversity, rep.real.diversity));
+      for (const s of stepsList) cells.push(ratioToReal(student(s)?.diversity, rep.real.diversity));
       for (const s of stepsList) {
         const st = rep.rows.find((r) => r.w === w && r.model === 'progressive' && r.steps === s && r.sampler === 'ddim');
         cells.push(t && st ? `${(t.msPerSample / st.msPerSample).toFixed(0)}× (${t.nfe / st.nfe}× fewer NFE)` : '–');
@@ -445,15 +495,22 @@ function markdown(rep: EvalReport): string {
 
   for (const w of rep.w) {
     L.push('', `## w = ${w}`, '');
+    const hasPr = rep.rows.some((r) => r.w === w && r.recall !== undefined);
     const head = img
-      ? ['model', 'sampler', 'steps', 'NFE', 'ms/sample', 'classifier-FID ↓', 'accuracy ↑', 'diversity']
-      : ['model', 'sampler', 'steps', 'NFE', 'ms/sample', 'SWD→real ↓', 'SWD→teacher ↓', 'diversity'];
+      ? ['model', 'sampler', 'steps', 'NFE', 'ms/sample', 'classifier-FID ↓', 'accuracy ↑']
+      : ['model', 'sampler', 'steps', 'NFE', 'ms/sample', 'SWD→real ↓', 'SWD→teacher ↓'];
+    if (hasPr) head.push('precision ↑', 'recall ↑', 'density', 'coverage ↑');
+    head.push('diversity ÷ real');
+    if (img) head.push('pixel diversity ÷ real');
     L.push(`| ${head.join(' | ')} |`, `| --- | --- | ${head.slice(2).map(() => '---:').join(' | ')} |`);
     for (const r of rep.rows.filter((x) => x.w === w)) {
       const name = r.model === 'teacher' ? 'teacher' : r.model === 'guided' ? 'guided student' : `student ${r.unit}`;
-      const base = [name, r.sampler === 'ddim' ? 'DDIM' : 'stochastic', String(r.steps), String(r.nfe), ms(r.msPerSample)];
-      const q = img ? [f3(r.fid), pct(r.accuracy), f3(r.diversity)] : [f3(r.swdReal), f3(r.swdTeacher), f3(r.diversity)];
-      L.push(`| ${[...base, ...q].join(' | ')} |`);
+      const cells = [name, r.sampler === 'ddim' ? 'DDIM' : 'stochastic', String(r.steps), String(r.nfe), ms(r.msPerSample)];
+      cells.push(...(img ? [f3(r.fid), pct(r.accuracy)] : [f3(r.swdReal), f3(r.swdTeacher)]));
+      if (hasPr) cells.push(pr(r.precision), pr(r.recall), pr(r.density), pr(r.coverage));
+      cells.push(ratioToReal(r.diversity, rep.real.diversity));
+      if (img) cells.push(ratioToReal(r.pixelDiversity, rep.real.pixelDiversity));
+      L.push(`| ${cells.join(' | ')} |`);
     }
   }
   L.push('', '## Plots', '');
@@ -533,6 +590,25 @@ function plots(rep: EvalReport): Map<string, Buffer> {
             series: byConfig(s, (r) => r.accuracy!),
             refLines: [{ name: 'classifier on real held-out', y: rep.real.accuracy!, color: [90, 90, 90] }],
           })),
+        ),
+      );
+    }
+    if (rep.rows.some((r) => r.recall !== undefined)) {
+      // precision (fidelity) and recall (diversity) side by side, so a model that trades one for the other shows it
+      const realRecall = rep.real.recall ?? null;
+      out.set(
+        'recall-vs-w.png',
+        plotPanels(
+          samplers.flatMap((s) =>
+            (['recall', 'precision'] as const).map((m) => ({
+              title: `${m.toUpperCase()} (${s === 'ddim' ? 'DDIM' : 'STOCHASTIC'} STUDENTS)`,
+              xLabel: 'GUIDANCE W',
+              yLabel: m === 'recall' ? 'RECALL: REAL DATA COVERED' : 'PRECISION: SAMPLES ON THE DATA',
+              series: byConfig(s, (r) => r[m] ?? NaN),
+              refLines: realRecall === null ? [] : [{ name: 'real held-out', y: (m === 'recall' ? rep.real.recall : rep.real.precision)!, color: [90, 90, 90] as Rgb }],
+            })),
+          ),
+          { cols: 2 },
         ),
       );
     }

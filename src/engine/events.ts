@@ -105,6 +105,17 @@ export interface RunEndEvent extends EventBase {
 export interface SummaryEvent extends EventBase {
   type: 'summary';
   rows: SummaryRow[];
+  /** The real held-out data's own values of the same measures (absent in logs written before they were measured). */
+  real?: SummaryReal;
+}
+export interface SummaryReal {
+  /** The judge's accuracy on held-out data (images; null for toy data). */
+  accuracy: number | null;
+  recall: number;
+  /** 1 by definition: the reference of the rows' diversity ratio. */
+  diversity: number;
+  /** Held-out rows per class behind `recall` (as many as the rows have samples per class). */
+  perClass: number;
 }
 export interface SummaryRow {
   model: string;
@@ -115,6 +126,9 @@ export interface SummaryRow {
   /** Quality metric name and value (e.g. classifier accuracy, sliced Wasserstein distance). */
   metric: string;
   value: number;
+  /** Diversity beside it: recall against held-out data, and within-class diversity ÷ real data's (absent in old logs). */
+  recall?: number;
+  diversity?: number;
 }
 
 export type RunEvent =

@@ -176,8 +176,8 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
       parallel: plan,
     });
     if (status === 'finished' && opts.summary !== false) {
-      const rows = await evaluateQuick({ runDir, cfg, data, log: onLog });
-      emit({ type: 'summary', t: Date.now(), rows });
+      const { rows, real } = await evaluateQuick({ runDir, cfg, data, log: onLog });
+      emit({ type: 'summary', t: Date.now(), rows, real });
     }
     clearStopRequest(runDir);
     emit({ type: 'run_end', t: Date.now(), status });

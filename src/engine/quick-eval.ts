@@ -2,14 +2,16 @@
  * The end-of-run comparison printed by `distill run` and stored as a `summary` event: the guided teacher with many
  * steps, the teacher's own plain DDIM with as few steps as the student, and the distilled student — steps, NFE,
  * wall-clock per sample and a quality metric (classifier accuracy on the requested class for images; sliced
- * Wasserstein distance to held-out data for 2-D toy sets).
+ * Wasserstein distance to held-out data for 2-D toy sets) beside two diversity measures (recall against held-out data
+ * and within-class diversity ÷ real data's, eval/scores.ts), at w = 0 and w = 2, plus the real data's own values.
  */
 import * as path from 'path';
 import { ResolvedConfig, units as unitList } from './config';
 import { Dataset, loadDataset } from './data';
-import { SummaryRow } from './events';
+import { SummaryReal, SummaryRow } from './events';
 import { Classifier, trainClassifier } from './eval/classifier';
-import { slicedWasserstein } from './eval/metrics';
+import { classConditionalSwd } from './eval/metrics';
+import { RealReference } from './eval/scores';
 import { readCheckpoint } from './checkpoint';
 import { netForUnit } from './stages';
 import { loadEvalWeights } from './optim';
@@ -43,6 +45,15 @@ function finalDenoiser(runDir: string, cfg: ResolvedConfig, data: Dataset, unit:
   return { net, param: cfg.model.parameterization, schedule: cfg.diffusion };
 }
 
+/**
+ * Guidance weights of the final table: w = 0 (the plain conditional model, where a distilled student most easily
+ * loses diversity) and w = 2, clamped to the students' training range.
+ */
+export function quickWs(cfg: ResolvedConfig): number[] {
+  const clamp = (w: number) => Math.min(Math.max(w, cfg.guidance.wMin), cfg.guidance.wMax);
+  return [...new Set([clamp(0), clamp(2)])];
+}
+
 export async function evaluateQuick({
   runDir,
   cfg,
@@ -55,55 +66,55 @@ export async function evaluateQuick({
   data: Dataset;
   log: (s: string) => void;
   samplesPerClass?: number;
-}): Promise<SummaryRow[]> {
-  const w = Math.min(Math.max(2, cfg.guidance.wMin), cfg.guidance.wMax);
+}): Promise<{ rows: SummaryRow[]; real: SummaryReal }> {
   const K = data.numClasses;
   const per = data.kind === 'toy' ? Math.max(samplesPerClass, 200) : samplesPerClass;
   const classes = new Int32Array(K * per);
   for (let c = 0; c < K; c++) classes.fill(c, c * per, (c + 1) * per);
-  const ws = new Float32Array(classes.length).fill(w);
+  const D = data.shape.reduce((a, b) => a * b, 1);
   const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
   const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
   const last = phases[phases.length - 1];
   const teacher = finalDenoiser(runDir, cfg, data, 'teacher', 'teacher');
   const student = finalDenoiser(runDir, cfg, data, last.unit, 'progressive');
-  let judge: ((x: Float32Array) => Promise<{ metric: string; value: number }>) | undefined;
   let clf: Classifier | undefined;
   try {
+    // the judge: accuracy on the requested class (images) or SWD to held-out points (toy), and for both the
+    // diversity measures of eval/scores.ts (recall; within-class diversity ÷ real data's) at the same sample count
+    let ref: RealReference;
     if (data.kind === 'image') {
       const r = await loadOrTrainClassifier(runDir, cfg, data, test, log);
       clf = r.clf;
-      judge = async (x) => {
-        const { pred } = await r.clf.run(x);
-        let ok = 0;
-        for (let i = 0; i < pred.length; i++) if (pred[i] === classes[i]) ok++;
-        return { metric: 'accuracy', value: ok / pred.length };
-      };
+      const { pred, feats } = await clf.run(test.x);
+      ref = new RealReference(feats, test.labels, clf.featureDim, { withFid: true, perClass: per, accuracy: pred.filter((p, i) => p === test.labels[i]).length / test.n });
     } else {
-      judge = async (x) => {
-        // per class: SWD between generated points of class c and held-out points of class c, averaged
-        let total = 0;
-        for (let c = 0; c < K; c++) {
-          const gen = x.subarray(c * per * 2, (c + 1) * per * 2);
-          const real: number[] = [];
-          for (let i = 0; i < test.n; i++) if (test.labels[i] === c) real.push(test.x[2 * i], test.x[2 * i + 1]);
-          total += slicedWasserstein(gen, Float32Array.from(real), 2, { seed: cfg.seed });
-        }
-        return { metric: 'swd', value: total / K };
-      };
+      ref = new RealReference(test.x, test.labels, D, { withFid: false, perClass: per });
     }
-    const rows: SummaryRow[] = [];
-    const runOne = async (name: string, d: Denoiser, steps: number) => {
-      const t0 = performance.now();
-      const { x, nfe } = await sample(d, { classes, w: ws, steps, sampler: 'ddim', seed: cfg.seed + 1 });
-      const ms = (performance.now() - t0) / classes.length;
-      const { metric, value } = await judge!(x);
-      rows.push({ model: name, steps, nfe, msPerSample: ms, w, metric, value });
+    const judge = async (x: Float32Array): Promise<Pick<SummaryRow, 'metric' | 'value' | 'recall' | 'diversity'>> => {
+      if (clf) {
+        for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
+        const { pred, feats } = await clf.run(x);
+        const sc = ref.score(feats, classes, { pred });
+        return { metric: 'accuracy', value: sc.accuracy!, recall: sc.recall, diversity: sc.diversity / ref.floor.diversity };
+      }
+      const sc = ref.score(x, classes);
+      return { metric: 'swd', value: classConditionalSwd(x, classes, test.x, test.labels, D, { seed: cfg.seed }), recall: sc.recall, diversity: sc.diversity / ref.floor.diversity };
     };
-    await runOne('teacher', teacher, cfg.sampling.teacherSteps);
-    await runOne('teacher', teacher, last.toSteps!);
-    await runOne('student', student, last.toSteps!);
-    return rows;
+    const rows: SummaryRow[] = [];
+    for (const w of quickWs(cfg)) {
+      const ws = new Float32Array(classes.length).fill(w);
+      const runOne = async (name: string, d: Denoiser, steps: number) => {
+        const t0 = performance.now();
+        const { x, nfe } = await sample(d, { classes, w: ws, steps, sampler: 'ddim', seed: cfg.seed + 1 });
+        const ms = (performance.now() - t0) / classes.length;
+        rows.push({ model: name, steps, nfe, msPerSample: ms, w, ...(await judge(x)) });
+      };
+      await runOne('teacher', teacher, cfg.sampling.teacherSteps);
+      await runOne('teacher', teacher, last.toSteps!);
+      await runOne('student', student, last.toSteps!);
+    }
+    // what real held-out data gets on the same measures, at the same number of rows per class
+    return { rows, real: { accuracy: ref.floor.accuracy, recall: ref.floor.recall, diversity: 1, perClass: ref.floorPerClass } };
   } finally {
     teacher.net.dispose();
     student.net.dispose();

@@ -11,6 +11,7 @@ import { before, describe, it } from 'node:test';
 import { decodeNpy } from '../../src/engine/io/npy';
 import { decodePng } from '../../src/engine/io/png';
 import { readEvents } from '../../src/engine/runfolder';
+import { formatSummary } from '../../src/cli/summary';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const CLI = path.join(REPO, 'dist', 'cli.js');
@@ -87,6 +88,13 @@ describe('distill run / Ctrl-C / resume / list', () => {
     assert.match(r.stdout, /resuming at \d+/);
     assert.match(r.stdout, /Teacher vs student \(same seeds\)/);
     assert.match(r.stdout, /student\s+2\s+2\s/);
+    // the final table: w = 0 and w = 2, the quality metric with recall and diversity ÷ real beside it, real data last
+    assert.match(r.stdout, /model\s+steps\s+NFE\s+ms\/sample\s+w\s+SWD to data ↓\s+recall\s+diversity ÷ real/);
+    assert.match(r.stdout, /real held-out data\s+–\s+\d\.\d{3}\s+1\.000/);
+    const summary = readEvents(path.join(runs, 'a')).events.find((e) => e.type === 'summary') as { rows: { w: number; model: string; recall?: number; diversity?: number }[]; real?: { recall: number; perClass: number } };
+    assert.deepEqual(summary.rows.map((x) => `${x.w} ${x.model}`), ['0 teacher', '0 teacher', '0 student', '2 teacher', '2 teacher', '2 student']);
+    for (const x of summary.rows) assert.ok(x.recall! >= 0 && x.recall! <= 1 && x.diversity! > 0, JSON.stringify(x));
+    assert.ok(summary.real && summary.real.recall > 0.5 && summary.real.perClass > 10 && summary.real.perClass <= 200, JSON.stringify(summary.real));
     assert.match(r.stdout, /backend: wasm/);
     assert.match(distill(['list', 'runs']).stdout, /^a\s+finished/m);
   });
@@ -130,5 +138,28 @@ describe('distill run / Ctrl-C / resume / list', () => {
     const e = distill(['resume', 'nowhere']);
     assert.equal(e.status, 2);
     assert.match(e.stderr, /not a run folder/);
+  });
+});
+
+describe('the final table of distill run', () => {
+  const row = (model: string, steps: number, w: number, value: number, ms: number, recall?: number, diversity?: number) => ({ model, steps, nfe: model === 'teacher' ? 2 * steps : steps, msPerSample: ms, w, metric: 'accuracy', value, recall, diversity });
+  it('shows recall and diversity ÷ real beside accuracy, per w, and the real data last', () => {
+    const lines = formatSummary(
+      [row('teacher', 64, 0, 0.85, 200, 0.71, 0.98), row('teacher', 4, 0, 0.6, 12, 0.4, 1.3), row('student', 4, 0, 0.93, 5, 0.52, 0.81), row('teacher', 64, 2, 0.97, 198, 0.55, 0.7), row('teacher', 4, 2, 0.9, 12, 0.3, 0.9), row('student', 4, 2, 0.96, 4, 0.5, 0.68)],
+      { accuracy: 0.971, recall: 0.77, diversity: 1, perClass: 20 },
+    );
+    const table = lines.filter((l) => l.startsWith('  ') && !l.includes('─'));
+    assert.match(table[0], /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+w\s+accuracy\s+recall\s+diversity ÷ real$/);
+    assert.match(table[3], /^ {2}student\s+4\s+4\s+5\.00\s+0\s+93\.0 %\s+0\.520\s+0\.810$/);
+    assert.match(table[7], /^ {2}real held-out data\s+97\.1 %\s+0\.770\s+1\.000$/);
+    assert.ok(lines.some((l) => /w = 0: speed-up of the 4-step student over the 64-step guided teacher: 40\.0× per sample/.test(l)));
+    assert.ok(lines.some((l) => /w = 2: speed-up .* 49\.5× per sample/.test(l)));
+    assert.ok(lines.some((l) => /20 held-out rows per class/.test(l)));
+  });
+  it('an old summary event (no recall) prints the old columns', () => {
+    const lines = formatSummary([row('teacher', 64, 2, 0.9, 100), row('student', 4, 2, 0.9, 2)]);
+    assert.match(lines[2], /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+w\s+accuracy$/);
+    assert.ok(!lines.some((l) => /recall|real held-out/.test(l)));
+    assert.deepEqual(formatSummary([]), []);
   });
 });

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { createRun, ensureBackend, evaluateRun, loadRunConfig, runStages } from '../../src/engine';
 import type { EvalReport, EvalRow } from '../../src/engine';
 import { loadDataset } from '../../src/engine/data';
-import { Classifier, FEATURE_DIM } from '../../src/engine/eval/classifier';
+import { Classifier } from '../../src/engine/eval/classifier';
 import { frechetDistance } from '../../src/engine/eval/metrics';
 import { decodePng } from '../../src/engine/io/png';
 import { buildNet } from '../../src/engine/nn/net';
@@ -68,7 +68,7 @@ const strip = (rows: EvalRow[]) => rows.map(({ msPerSample, ...rest }) => (asser
 describe('report files', () => {
   it('toy: report.md, report.json and the plots, with the expected rows and finite numbers', () => {
     const dir = path.join(runDirs.toy, 'eval');
-    for (const f of ['report.md', 'report.json', 'quality-vs-nfe.png', 'quality-vs-w.png']) assert.ok(fs.existsSync(path.join(dir, f)), f);
+    for (const f of ['report.md', 'report.json', 'quality-vs-nfe.png', 'quality-vs-w.png', 'recall-vs-w.png']) assert.ok(fs.existsSync(path.join(dir, f)), f);
     assert.ok(!fs.existsSync(path.join(dir, 'accuracy-vs-w.png')), 'no accuracy plot for toy data');
     const rep = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as EvalReport;
     assert.deepEqual(rep.w, [0, 2]);
@@ -100,7 +100,15 @@ describe('report files', () => {
     for (const r of rep.rows) {
       assert.ok(finite(r.swdReal) && finite(r.swdTeacher) && finite(r.diversity) && r.msPerSample > 0, JSON.stringify(r));
       assert.equal(r.fid, null);
+      for (const m of ['precision', 'recall', 'coverage'] as const) assert.ok(r[m]! >= 0 && r[m]! <= 1, `${m} ${r[m]}`);
+      assert.ok(r.density! >= 0, `density ${r.density}`);
     }
+    // real held-out points against the other half: the floor of the k-NN measures, size-matched to the samples
+    assert.ok(rep.real.recall! > 0.8 && rep.real.precision! > 0.8 && rep.real.coverage! > 0.8, JSON.stringify(rep.real));
+    assert.equal(rep.features!.space, 'the 2-D points themselves');
+    assert.deepEqual([rep.features!.kPrecisionRecall, rep.features!.kDensityCoverage], [3, 5]);
+    // the teacher learnt the moons: at w = 0 it covers most of the held-out points of each class
+    assert.ok(rep.rows.find((r) => r.w === 0 && r.model === 'teacher' && r.steps === 32)!.recall! > 0.6);
     assert.equal(rep.rows.find((r) => r.model === 'teacher' && r.steps === 32)!.swdTeacher, 0, 'the reference against itself');
     assert.ok(finite(rep.real.swdHalves));
     // the teacher learnt the data: its 32-step samples are close to the held-out points at w = 0
@@ -120,7 +128,7 @@ describe('report files', () => {
   it('image: classifier cached in the run, FID/accuracy/diversity rows, real references', async () => {
     const runDir = runDirs.image;
     const dir = path.join(runDir, 'eval');
-    for (const f of ['report.md', 'report.json', 'quality-vs-nfe.png', 'quality-vs-w.png', 'accuracy-vs-w.png', 'classifier.ckpt']) assert.ok(fs.existsSync(path.join(dir, f)), f);
+    for (const f of ['report.md', 'report.json', 'quality-vs-nfe.png', 'quality-vs-w.png', 'accuracy-vs-w.png', 'recall-vs-w.png', 'classifier.ckpt']) assert.ok(fs.existsSync(path.join(dir, f)), f);
     const rep = reports.image;
     assert.equal(rep.samples, 200);
     assert.equal(rep.perClass, 20);
@@ -138,21 +146,36 @@ describe('report files', () => {
       assert.ok(finite(r.fid) && finite(r.accuracy) && finite(r.diversity), JSON.stringify(r));
       assert.ok(r.accuracy! >= 0 && r.accuracy! <= 1);
       assert.equal(r.swdReal, null);
+      for (const m of ['precision', 'recall', 'coverage'] as const) assert.ok(r[m]! >= 0 && r[m]! <= 1, `${m} ${r[m]}`);
+      assert.ok(finite(r.pixelDiversity ?? null) && r.pixelDiversity! > 0);
     }
+    for (const m of ['precision', 'recall', 'density', 'coverage', 'pixelDiversity'] as const) assert.ok(finite(rep.real[m] ?? null), `real ${m}`);
+    assert.equal(rep.features!.dim, 32 + 64 + 64 + 128);
+    assert.match(rep.features!.space, /channel means of its 3 convolutions/);
+    // 20 samples per class: the real floor of the k-NN measures uses 20 held-out rows per class too
+    assert.match(rep.features!.manifoldReference, /up to 20 rows per class of half B/);
     const md = fs.readFileSync(path.join(dir, 'report.md'), 'utf8');
     assert.match(md, /held-out accuracy/);
-    assert.match(md, /\| model \| sampler \| steps \| NFE \| ms\/sample \| classifier-FID ↓ \| accuracy ↑ \| diversity \|/);
+    assert.match(md, /\| model \| sampler \| steps \| NFE \| ms\/sample \| classifier-FID ↓ \| accuracy ↑ \| precision ↑ \| recall ↑ \| density \| coverage ↑ \| diversity ÷ real \| pixel diversity ÷ real \|/);
+    assert.match(md, /\| w \| teacher 8 steps FID \| student 2 FID \| teacher 2 FID \| accuracy: teacher 8 \| student 2 \| recall: teacher 8 \| student 2 \| diversity ÷ real: teacher 8 \| student 2 \| speed-up 2-step \|/);
+    // the summary's student cell carries its FID ratio to the teacher
+    const w0 = md.split('\n').find((l) => l.startsWith('| 0 |'))!;
+    const t = rep.rows.find((r) => r.w === 0 && r.model === 'teacher' && r.steps === 8)!;
+    const s = rep.rows.find((r) => r.w === 0 && r.model === 'progressive' && r.sampler === 'ddim')!;
+    assert.ok(w0.includes(`(${(s.fid! / t.fid!).toFixed(2)}×)`), w0);
+    assert.ok(w0.includes((s.recall!).toFixed(3)) && w0.includes((s.diversity / rep.real.diversity).toFixed(2)), w0);
 
     // FID of real-vs-real held-out halves ≪ FID of an untrained student (same classifier, same held-out features)
     const cfg = loadRunConfig(runDir);
     const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
     const clf = Classifier.load(path.join(dir, 'classifier.ckpt'), 64, 10, [8, 8, 1])!.clf;
+    assert.equal(clf.featureDim, 32 + 64 + 64 + 128, 'channel means of the three convolutions and the penultimate layer');
     const net = buildNet({ model: cfg.model, exampleShape: [8, 8, 1], numClasses: 10, withW: true, seed: 99 });
     try {
       const n = 200;
       const { x } = await sample({ net, param: 'v', schedule: cfg.diffusion }, { classes: Int32Array.from({ length: n }, (_, i) => i % 10), w: new Float32Array(n).fill(2), steps: 2, sampler: 'ddim', seed: 1 });
       for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
-      const fidUntrained = frechetDistance((await clf.run(x)).feats, (await clf.run(test.x)).feats, FEATURE_DIM);
+      const fidUntrained = frechetDistance((await clf.run(x)).feats, (await clf.run(test.x)).feats, clf.featureDim);
       assert.ok(rep.real.fidHalves! < 0.1 * fidUntrained, `real-vs-real ${rep.real.fidHalves} vs untrained ${fidUntrained}`);
     } finally {
       net.dispose();

@@ -106,8 +106,9 @@ const EVAL_PNGS = new Map<string, Buffer>([
   ['accuracy-vs-w.png', gridPng(4, 10, 3)],
 ]);
 /** The Report view of a real report (runs/qs2, kept as fixtures/eval-report.json), built by the host's own code. */
-function fixtureReport(): ReportView {
+function fixtureReport(edit?: (json: Record<string, unknown>) => void): ReportView {
   const json = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'eval-report.json'), 'utf8')) as Record<string, unknown>;
+  edit?.(json);
   const notes = [...(json.notes as string[]), 'a note with <b>markup</b> & <img src=x> stays text'];
   return buildReportView({ ...json, notes }, (names) => names.filter((f) => EVAL_PNGS.has(f)).map((file) => ({ file, title: `plot ${file}`, src: `${ORIGIN}/run/eval/${file}?v=1` })));
 }
@@ -415,17 +416,21 @@ describe('dashboard webview: Report view', () => {
       'teacher 4 steps DDIM FID',
       'accuracy teacher 256',
       'accuracy student 4',
+      'diversity ÷ real, teacher 256',
+      'diversity ÷ real, student 4',
       'speed-up of the student',
     ]);
+    // An old report (written before recall was measured): no recall columns, the within-class diversity ÷ real's.
     const rows = await page.locator('#report-table tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.children, (c) => c.textContent)));
     assert.deepEqual(rows, [
-      ['0', '117.0', '95.78', '112.9', '67.0 %', '91.0 %', '154× (128× fewer NFE)'],
-      ['1', '82.83', '96.73', '102.9', '95.0 %', '92.0 %', '80× (128× fewer NFE)'],
-      ['2', '148.5', '158.3', '188.7', '98.0 %', '97.0 %', '118× (128× fewer NFE)'],
-      ['4', '301.2', '238.3', '356.3', '98.0 %', '97.0 %', '222× (128× fewer NFE)'],
+      ['0', '117.0', '95.78', '112.9', '67.0 %', '91.0 %', '1.258', '0.885', '154× (128× fewer NFE)'],
+      ['1', '82.83', '96.73', '102.9', '95.0 %', '92.0 %', '0.880', '0.861', '80× (128× fewer NFE)'],
+      ['2', '148.5', '158.3', '188.7', '98.0 %', '97.0 %', '0.772', '0.714', '118× (128× fewer NFE)'],
+      ['4', '301.2', '238.3', '356.3', '98.0 %', '97.0 %', '0.637', '0.647', '222× (128× fewer NFE)'],
     ]);
     assert.equal(await text(page, '#report-table tfoot [data-col="teacher"]'), '16.58');
     assert.equal(await text(page, '#report-table tfoot [data-col="teacher-accuracy"]'), '97.1 %');
+    assert.equal(await text(page, '#report-table tfoot [data-col="teacher-diversity"]'), '1.000');
     assert.match(await text(page, '#report-table caption'), /256 steps \(512 NFE\) vs the 4-step distilled student \(4 NFE\)/);
     // Data is text, never markup.
     assert.equal(await page.locator('#report-notes li').count(), 2);
@@ -464,6 +469,22 @@ describe('dashboard webview: Report view', () => {
     const again = { ...report, plots: report.plots.map((p) => ({ ...p, src: p.src.replace('?v=1', '?v=2') })) };
     await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false, report: again });
     await page.waitForSelector(`#report-plots img[src$="quality-vs-w.png?v=2"]`);
+    // A report with the diversity measures (recall beside accuracy; real data's recall in the last row).
+    const withRecall = fixtureReport((json) => {
+      const rows = json.rows as Record<string, unknown>[];
+      rows.forEach((r) => (r.recall = r.model === 'teacher' ? 0.8 + (r.w as number) / 100 : 0.55 + (r.w as number) / 100));
+      (json.real as Record<string, unknown>).recall = 0.874;
+    });
+    await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false, report: withRecall });
+    await page.waitForSelector('#report-table th[data-col="student-recall"]');
+    const heads = await page.locator('#report-table thead th').allTextContents();
+    assert.deepEqual(heads.slice(4, 10), ['accuracy teacher 256', 'accuracy student 4', 'recall teacher 256', 'recall student 4', 'diversity ÷ real, teacher 256', 'diversity ÷ real, student 4']);
+    const w0 = await page.locator('#report-table tbody tr >> nth=0').evaluate((tr) => Array.from(tr.children, (c) => c.textContent));
+    assert.deepEqual(w0.slice(4, 8), ['67.0 %', '91.0 %', '0.800', '0.550']);
+    assert.equal(await text(page, '#report-table tfoot [data-col="teacher-recall"]'), '0.874');
+    assert.match(await text(page, '#report-table caption'), /recall and diversity ÷ real: higher is more varied/);
+    await page.locator('#report').screenshot({ path: path.join(ARTIFACTS, 'dashboard-report-recall.png') });
+
     // A report.json the host cannot show: the reason, and Run evaluation again.
     await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false, error: 'report.json is not valid JSON: Unexpected end of JSON input' });
     await settle(page);

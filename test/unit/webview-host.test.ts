@@ -359,8 +359,9 @@ describe('evaluation report (Report view, host side)', () => {
     const r = buildReportView(toy, (names) => names.map((file) => ({ file, title: file, src: `x/${file}` })));
     assert.equal(r.metric, 'SWD');
     assert.equal(r.studentSteps, 2, 'no 4-step student: the fewest steps');
-    assert.deepEqual(r.rows[0], { w: 0, teacher: 0.05, student: 0.07, teacherFew: 0.3, teacherAccuracy: null, studentAccuracy: null, speedup: 30, nfeRatio: 32 });
-    assert.deepEqual(r.rows[1], { w: 2, teacher: 0.06, student: null, teacherFew: null, teacherAccuracy: null, studentAccuracy: null, speedup: null, nfeRatio: null });
+    const noRecall = { teacherRecall: null, studentRecall: null };
+    assert.deepEqual(r.rows[0], { w: 0, teacher: 0.05, student: 0.07, teacherFew: 0.3, teacherAccuracy: null, studentAccuracy: null, speedup: 30, nfeRatio: 32, ...noRecall, teacherDiversity: 1, studentDiversity: 1 });
+    assert.deepEqual(r.rows[1], { w: 2, teacher: 0.06, student: null, teacherFew: null, teacherAccuracy: null, studentAccuracy: null, speedup: null, nfeRatio: null, ...noRecall, teacherDiversity: 1, studentDiversity: null });
     assert.equal(r.realQuality, 0.02);
     assert.equal(formatSpeedup(r.rows[0].speedup, r.rows[0].nfeRatio), '30× (32× fewer NFE)');
     assert.equal(formatSpeedup(null, null), '—');
@@ -368,6 +369,38 @@ describe('evaluation report (Report view, host side)', () => {
     assert.equal(teacherOnly.studentSteps, null);
     assert.equal(teacherOnly.rows[0].teacher, 0.05);
     assert.ok(asHostToWebview({ type: 'report', runDir: '/r', evaluating: false, report: teacherOnly }));
+  });
+
+  it('an old report (no recall, no k-NN measures) shows nulls for them; a new one shows recall and diversity ÷ real beside accuracy', () => {
+    const { dir, evalDir } = evaluatedRun();
+    const old = readReport(dir, uri)!;
+    for (const row of old.rows) {
+      assert.equal(row.teacherRecall, null);
+      assert.equal(row.studentRecall, null);
+      assert.ok(row.teacherDiversity !== null && row.studentDiversity !== null, 'diversity was always in the report');
+    }
+    assert.equal(old.realRecall, null);
+    close(old.rows[0].teacherDiversity, 505.77028731968056 / 401.9626570514821, 'teacher diversity ÷ real at w=0');
+    // the same report with the fields `distill eval` writes now
+    const file = path.join(evalDir, 'report.json');
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { rows: Record<string, unknown>[]; real: Record<string, unknown>; files: string[] };
+    json.rows.forEach((row, i) => Object.assign(row, { precision: 0.9, recall: 0.5 + i / 1000, density: 1, coverage: 0.8, pixelDiversity: 30 }));
+    Object.assign(json.real, { precision: 0.91, recall: 0.87, density: 1.01, coverage: 0.92, pixelDiversity: 31 });
+    json.files.push('recall-vs-w.png');
+    fs.writeFileSync(file, JSON.stringify(json));
+    fs.writeFileSync(path.join(evalDir, 'recall-vs-w.png'), 'png');
+    const r = readReport(dir, uri)!;
+    const idx = (w: number, model: string, steps: number) => json.rows.findIndex((x) => x.w === w && x.model === model && x.steps === steps && x.sampler === 'ddim');
+    close(r.rows[0].teacherRecall, 0.5 + idx(0, 'teacher', 256) / 1000, 'teacher recall at w=0');
+    close(r.rows[0].studentRecall, 0.5 + idx(0, 'progressive', 4) / 1000, '4-step student recall at w=0');
+    close(r.realRecall, 0.87, 'real recall');
+    assert.deepEqual(r.plots.map((p) => p.file), ['quality-vs-nfe.png', 'quality-vs-w.png', 'accuracy-vs-w.png', 'recall-vs-w.png']);
+    assert.match(r.plots[3].title, /Recall.*precision/);
+    assert.ok(asHostToWebview({ type: 'report', runDir: dir, evaluating: false, report: r }));
+    // recall is not optional in the message: a report view without it is refused
+    const copy = JSON.parse(JSON.stringify(r)) as ReportView;
+    delete (copy.rows[0] as Partial<ReportView['rows'][0]>).studentRecall;
+    assert.equal(asHostToWebview({ type: 'report', runDir: dir, evaluating: false, report: copy }), undefined);
   });
 
   it('the report and evaluate messages are validated', () => {

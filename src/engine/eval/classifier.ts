@@ -1,7 +1,13 @@
 /**
- * A small classifier trained on the real training split: the judge of generated images (accuracy on the requested
- * class) and the feature extractor of classifier-FID (its penultimate layer). Images whose sides divide by 4 get a small
- * CNN (3×3 conv, two stride-2 convs, a 64-wide feature layer: ≈99 % on MNIST digits); other data an MLP on the values.
+ * A classifier trained on the real training split: the judge of generated images (accuracy on the requested class)
+ * and the feature extractor of classifier-FID and of the k-NN diversity measures. Images whose sides divide by 4 get a
+ * CNN at the data's own resolution (3×3 conv with 32 channels, two stride-2 convs with 64, a 128-wide penultimate
+ * layer); other data an MLP on the values.
+ *
+ * The features the metrics use (`run().feats`) are taken from more than one layer: the penultimate layer alone is
+ * trained to forget within-class variation (all it needs is the class), which is exactly what a mode-seeking model
+ * loses, so the features also hold each convolution's channel means (what strokes, where in scale) — every block
+ * scaled by its real-data spread (stored with the weights) so that each weighs the same.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
@@ -10,7 +16,11 @@ import { Dataset, sampleBatch } from '../data';
 import { conv, convInit, dense, denseInit, Params, silu } from '../nn/params';
 import { Rng } from '../rng';
 
-export const FEATURE_DIM = 64;
+/** Width of the penultimate layer. */
+export const PENULTIMATE_DIM = 128;
+const CONV = [32, 64, 64];
+/** Blocks of the metric features (CNN): the channel means of each convolution, then the penultimate layer. */
+const BLOCKS = [CONV[0], CONV[1], CONV[2], PENULTIMATE_DIM];
 
 export class Classifier {
   constructor(
@@ -27,60 +37,114 @@ export class Classifier {
     const cnn = imageShape && imageShape.length === 3 && imageShape[0] % 4 === 0 && imageShape[1] % 4 === 0 ? imageShape : undefined;
     if (cnn) {
       const [h, w, c] = cnn;
-      convInit(p, 'c0', 3, c, 16);
-      convInit(p, 'c1', 3, 16, 32);
-      convInit(p, 'c2', 3, 32, 32);
-      denseInit(p, 'fc1', (h / 4) * (w / 4) * 32, FEATURE_DIM);
+      convInit(p, 'c0', 3, c, CONV[0]);
+      convInit(p, 'c1', 3, CONV[0], CONV[1]);
+      convInit(p, 'c2', 3, CONV[1], CONV[2]);
+      denseInit(p, 'fc1', (h / 4) * (w / 4) * CONV[2], PENULTIMATE_DIM);
+      // per-block feature scales, set from the real training data after training (1 until then)
+      p.constant('feature.scale', [BLOCKS.length], 1);
     } else {
       denseInit(p, 'fc0', inputDim, 256);
-      denseInit(p, 'fc1', 256, FEATURE_DIM);
+      denseInit(p, 'fc1', 256, PENULTIMATE_DIM);
     }
-    denseInit(p, 'out', FEATURE_DIM, numClasses);
+    denseInit(p, 'out', PENULTIMATE_DIM, numClasses);
     return new Classifier(p, inputDim, numClasses, cnn);
   }
 
-  /** What a cached classifier must match to be reused. */
+  /** What a cached classifier must match to be reused (a judge of an older design is retrained, not reused). */
   get signature(): string {
-    return this.imageShape ? `cnn:${this.imageShape.join('x')}:${this.numClasses}` : `${this.inputDim}x${this.numClasses}`;
+    return this.imageShape ? `cnn2:${this.imageShape.join('x')}:${this.numClasses}` : `mlp2:${this.inputDim}x${this.numClasses}`;
   }
 
-  features(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      if (this.imageShape) {
-        const p = this.params;
-        let h = silu(conv(p, 'c0', tf.reshape(x, [-1, ...this.imageShape])));
-        h = silu(conv(p, 'c1', h, 2));
-        h = silu(conv(p, 'c2', h, 2));
-        return silu(dense(p, 'fc1', tf.reshape(h, [h.shape[0], -1])));
-      }
-      return silu(dense(this.params, 'fc1', silu(dense(this.params, 'fc0', tf.reshape(x, [-1, this.inputDim])))));
-    });
+  /** Width of the metric features `run()` returns. */
+  get featureDim(): number {
+    return this.imageShape ? BLOCKS.reduce((a, b) => a + b, 0) : PENULTIMATE_DIM;
+  }
+
+  /** The metric feature space in words (for the report). */
+  get featureSpace(): string {
+    return this.imageShape
+      ? `the judge's channel means of its 3 convolutions (${CONV.join(', ')}) and its penultimate layer (${PENULTIMATE_DIM}), at the data's ${this.imageShape[0]}×${this.imageShape[1]} resolution, each block scaled to the same real-data spread`
+      : `the judge's penultimate layer (${PENULTIMATE_DIM})`;
+  }
+
+  /** The penultimate features, and (CNN) the activations of the convolutions. */
+  private forward(x: tf.Tensor): { pen: tf.Tensor; convs: tf.Tensor[] } {
+    if (this.imageShape) {
+      const p = this.params;
+      const h0 = silu(conv(p, 'c0', tf.reshape(x, [-1, ...this.imageShape])));
+      const h1 = silu(conv(p, 'c1', h0, 2));
+      const h2 = silu(conv(p, 'c2', h1, 2));
+      return { pen: silu(dense(p, 'fc1', tf.reshape(h2, [h2.shape[0], -1]))), convs: [h0, h1, h2] };
+    }
+    return { pen: silu(dense(this.params, 'fc1', silu(dense(this.params, 'fc0', tf.reshape(x, [-1, this.inputDim]))))), convs: [] };
   }
 
   logits(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => dense(this.params, 'out', this.features(x)));
+    return tf.tidy(() => dense(this.params, 'out', this.forward(x).pen));
   }
 
-  /** Predicted classes and penultimate features of rows of `x` (values in [-1, 1]). */
+  /** Unscaled metric feature blocks: [channel means of each conv..., penultimate] (CNN) or [penultimate]. */
+  private blocks(x: tf.Tensor): { blocks: tf.Tensor[]; pen: tf.Tensor } {
+    const { pen, convs } = this.forward(x);
+    return { blocks: [...convs.map((h) => tf.mean(h, [1, 2])), pen], pen };
+  }
+
+  /** Predicted classes and metric features (`featureDim` per row) of rows of `x` (values in [-1, 1]). */
   async run(x: Float32Array, batch = 500): Promise<{ pred: Int32Array; feats: Float32Array }> {
     const n = x.length / this.inputDim;
     const pred = new Int32Array(n);
-    const feats = new Float32Array(n * FEATURE_DIM);
+    const dim = this.featureDim;
+    const feats = new Float32Array(n * dim);
     for (let s = 0; s < n; s += batch) {
       const e = Math.min(n, s + batch);
       const [p, f] = tf.tidy(() => {
         const xt = tf.tensor2d(x.subarray(s * this.inputDim, e * this.inputDim), [e - s, this.inputDim]);
-        const f = this.features(xt);
-        return [tf.argMax(dense(this.params, 'out', f), 1), f];
+        const { blocks, pen } = this.blocks(xt);
+        const f = this.imageShape ? tf.concat(blocks.map((b, i) => tf.div(b, tf.slice(this.params.get('feature.scale'), [i], [1]))), 1) : pen;
+        return [tf.argMax(dense(this.params, 'out', pen), 1), f];
       });
       try {
+        // asynchronous reads: webgpu has no synchronous read-back in Node
         pred.set((await p.data()) as Int32Array, s);
-        feats.set((await f.data()) as Float32Array, s * FEATURE_DIM);
+        feats.set((await f.data()) as Float32Array, s * dim);
       } finally {
         tf.dispose([p, f]);
       }
     }
     return { pred, feats };
+  }
+
+  /**
+   * Sets the per-block scales from real rows `x`: each block's total variance becomes its width (mean variance 1 per
+   * dimension), so no block dominates distances and Fréchet distances by its activation scale alone.
+   */
+  async calibrate(x: Float32Array, batch = 500): Promise<void> {
+    if (!this.imageShape) return;
+    const n = x.length / this.inputDim;
+    const sums = BLOCKS.map((d) => ({ s: new Float64Array(d), q: new Float64Array(d) }));
+    for (let s = 0; s < n; s += batch) {
+      const e = Math.min(n, s + batch);
+      const parts = tf.tidy(() => this.blocks(tf.tensor2d(x.subarray(s * this.inputDim, e * this.inputDim), [e - s, this.inputDim])).blocks);
+      try {
+        for (const [k, b] of parts.entries()) {
+          const v = (await b.data()) as Float32Array;
+          const d = BLOCKS[k];
+          for (let i = 0; i < v.length; i++) {
+            sums[k].s[i % d] += v[i];
+            sums[k].q[i % d] += v[i] * v[i];
+          }
+        }
+      } finally {
+        tf.dispose(parts);
+      }
+    }
+    const scale = sums.map(({ s, q }, k) => {
+      let total = 0;
+      for (let j = 0; j < BLOCKS[k]; j++) total += Math.max(0, q[j] / n - (s[j] / n) ** 2);
+      return Math.sqrt(total / BLOCKS[k]) || 1;
+    });
+    tf.tidy(() => this.params.get('feature.scale').assign(tf.tensor1d(scale)));
   }
 
   async save(file: string, heldOutAccuracy: number): Promise<void> {
@@ -142,7 +206,7 @@ export async function trainClassifier(
   const clf = Classifier.create(d, train.numClasses, seed, train.kind === 'image' ? train.shape : undefined);
   const opt = tf.train.adam(1e-3);
   const rng = new Rng(seed, 'classifier-data');
-  const vars = clf.params.list().map((p) => p.variable);
+  const vars = clf.params.list().filter((p) => p.name !== 'feature.scale').map((p) => p.variable);
   for (let s = 0; s < steps; s++) {
     if (check && s % 20 === 0) {
       // Let a cancel message in, then honour it.
@@ -167,6 +231,7 @@ export async function trainClassifier(
     if (s % 100 === 0) await new Promise((r) => setImmediate(r));
   }
   opt.dispose();
+  await clf.calibrate(train.x);
   const { pred } = await clf.run(test.x);
   let ok = 0;
   for (let i = 0; i < test.n; i++) if (pred[i] === test.labels[i]) ok++;

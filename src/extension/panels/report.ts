@@ -2,7 +2,8 @@
  * The dashboard's Report view, host side: reads `<run>/eval/report.json` (written by `distill eval`, see
  * src/engine/evaluate.ts; it is written last and atomically, so it exists only for a complete evaluation), checks its
  * shape (it is a file on disk, not trusted) and reduces it to the headline the dashboard shows — per w, the reference
- * teacher vs the few-step student and the teacher's own few-step DDIM, accuracy and speed-up — plus the plots as
+ * teacher vs the few-step student and the teacher's own few-step DDIM, accuracy, recall and within-class diversity
+ * (÷ real data's; null in reports written before they were measured) and speed-up — plus the plots as
  * webview URIs. fs and path only: no `vscode` import, so it is unit-tested directly.
  */
 import * as fs from 'fs';
@@ -19,6 +20,7 @@ export const PLOT_TITLES: Readonly<Record<string, string>> = {
   'quality-vs-nfe.png': 'Quality vs NFE per sample, one panel per w (log x)',
   'quality-vs-w.png': 'Quality vs guidance weight w, one panel per sampler',
   'accuracy-vs-w.png': 'Classifier accuracy vs guidance weight w, one panel per sampler',
+  'recall-vs-w.png': 'Recall (diversity) and precision (fidelity) vs guidance weight w, per sampler',
 };
 
 const MAX_ROWS = 64;
@@ -106,6 +108,8 @@ interface Row {
   fid: number | null;
   accuracy: number | null;
   swdReal: number | null;
+  recall: number | null;
+  diversity: number | null;
 }
 
 function parseRow(v: unknown, i: number): Row {
@@ -126,6 +130,8 @@ function parseRow(v: unknown, i: number): Row {
     fid: metric(v.fid),
     accuracy: metric(v.accuracy),
     swdReal: metric(v.swdReal),
+    recall: metric(v.recall),
+    diversity: metric(v.diversity),
   };
 }
 
@@ -148,6 +154,9 @@ export function buildReportView(json: unknown, plots: (names: string[]) => Repor
   const studentSteps = students.length ? (students.some((r) => r.steps === 4) ? 4 : Math.min(...students.map((r) => r.steps))) : null;
   const studentNfe = studentSteps === null ? null : (students.find((r) => r.steps === studentSteps)?.nfe ?? studentSteps);
 
+  const real = isObj(json.real) ? json.real : {};
+  const realDiversity = metric(real.diversity);
+  const diversityRatio = (r: Row | undefined): number | null => (r && r.diversity !== null && realDiversity !== null && realDiversity > 0 ? r.diversity / realDiversity : null);
   const ws = Array.isArray(json.w) && json.w.length && json.w.every(isNum) ? (json.w as number[]) : [...new Set(rows.map((r) => r.w))].sort((a, b) => a - b);
   const table: ReportRow[] = ws.slice(0, MAX_ROWS).map((w) => {
     const t = teacherRows.find((r) => r.w === w && r.steps === referenceSteps);
@@ -163,10 +172,13 @@ export function buildReportView(json: unknown, plots: (names: string[]) => Repor
       studentAccuracy: kind === 'image' ? (s?.accuracy ?? null) : null,
       speedup,
       nfeRatio: t && s ? t.nfe / s.nfe : null,
+      teacherRecall: t?.recall ?? null,
+      studentRecall: s?.recall ?? null,
+      teacherDiversity: diversityRatio(t),
+      studentDiversity: diversityRatio(s),
     };
   });
 
-  const real = isObj(json.real) ? json.real : {};
   const files = Array.isArray(json.files) ? json.files.filter((f): f is string => typeof f === 'string' && f.endsWith('.png')) : [];
   return {
     createdAt: typeof json.createdAt === 'string' ? json.createdAt : '',
@@ -181,6 +193,7 @@ export function buildReportView(json: unknown, plots: (names: string[]) => Repor
     rows: table,
     realQuality: metric(kind === 'image' ? real.fidHalves : real.swdHalves),
     realAccuracy: kind === 'image' ? metric(real.accuracy) : null,
+    realRecall: metric(real.recall),
     notes: Array.isArray(json.notes) ? json.notes.filter((n): n is string => typeof n === 'string').slice(0, MAX_NOTES) : [],
     plots: plots(files.length ? files : Object.keys(PLOT_TITLES)),
   };
