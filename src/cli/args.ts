@@ -8,7 +8,7 @@ export interface Parsed {
   threads?: number;
 }
 
-export function parseArgs(argv: string[], spec: { positional: number | [number, number]; flags: string[] }): Parsed {
+export function parseArgs(argv: string[], spec: { positional: number | [number, number]; flags: string[]; booleans?: string[] }): Parsed {
   const [minPos, maxPos] = typeof spec.positional === 'number' ? [spec.positional, spec.positional] : spec.positional;
   const positional: string[] = [];
   const flags: Record<string, string | undefined> = {};
@@ -17,6 +17,10 @@ export function parseArgs(argv: string[], spec: { positional: number | [number, 
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+      if (spec.booleans?.includes(name) && eq < 0) {
+        flags[name] = 'true';
+        continue;
+      }
       if (!spec.flags.includes(name)) throw new UsageError(`unknown option --${name}`);
       const value = eq >= 0 ? a.slice(eq + 1) : argv[++i];
       if (value === undefined) throw new UsageError(`--${name}: missing value`);
