@@ -102,6 +102,8 @@ export async function startSlurmCluster({ ports = [6817, 6818] as [number, numbe
       'SelectType=select/cons_tres',
       'SelectTypeParameters=CR_Core',
       'SchedulerType=sched/backfill',
+      // tests: schedule (and restart requeued jobs) within a second or two instead of the default 30–60 s cycles
+      'SchedulerParameters=sched_interval=1,bf_interval=1',
       'MpiDefault=none',
       'ReturnToService=2',
       'JobAcctGatherType=jobacct_gather/none',

@@ -1,0 +1,130 @@
+/**
+ * The Slurm launcher against a real one-node Slurm 22.05 cluster (started here as root in a temporary folder, ports
+ * 6817/6818; .ci/run installs slurm-wlm and munge). Not skipped when Slurm is missing: the helper fails with a message.
+ * A 2-variant sweep through sbatch; a task requeued mid-run (scontrol requeue, then SIGUSR1 as before a time limit)
+ * ends with exactly the losses of an uninterrupted run of the same seed; scancel leaves a resumable run.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readSweepManifest } from '../../src/engine/sweep';
+import { describeRun } from '../../src/engine/runfolder';
+import { queryJobs } from '../../src/launcher/slurm';
+import { runStatus, sweepStatus } from '../../src/launcher/sweep';
+import { startSlurmCluster, SlurmCluster } from '../helpers/slurm-cluster';
+import { assertFinished, distill, ensureCli, finalLosses, lastLossStep, lossesByStep, toyConfig, waitFor, writeToySweep } from '../helpers/sweeps';
+
+let cluster: SlurmCluster;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-slurm-test-'));
+const runs = path.join(tmp, 'runs');
+
+before(async () => {
+  ensureCli();
+  cluster = await startSlurmCluster();
+  fs.writeFileSync(path.join(tmp, 'toy.distill.json'), JSON.stringify(toyConfig()));
+});
+
+after(async () => {
+  await cluster?.stop();
+});
+
+function jobState(jobId: string): string | undefined {
+  return queryJobs([jobId], { env: cluster.env }).get(jobId)?.state;
+}
+
+describe('Slurm launcher on a real one-node cluster', () => {
+  it('a 2-variant sweep goes through sbatch as one job array and finishes with two valid runs; running it again starts nothing', async () => {
+    const file = writeToySweep(tmp, 'lr');
+    const r = distill(['sweep', file, '--runs-dir', runs, '--launcher', 'slurm', '--time', '10:00'], { cwd: tmp, env: cluster.env });
+    assert.equal(r.status, 0, `${r.out}\n${cluster.logs()}`);
+    assert.match(r.out, /submitted job array (\d+) \(2 task\(s\)\)/);
+    assert.match(r.out, /all 2 variant\(s\) finished/);
+    const sweepDir = path.join(runs, 'lr');
+    const m = readSweepManifest(sweepDir)!;
+    assert.equal(m.launcher, 'slurm');
+    assert.equal(m.submissions.length, 1);
+    const arrayId = m.submissions[0].jobId;
+    assert.deepEqual(m.variants.map((v) => v.jobId), [`${arrayId}_0`, `${arrayId}_1`]);
+    for (const v of m.variants) assertFinished(path.join(sweepDir, v.dir));
+    const script = fs.readFileSync(path.join(sweepDir, m.submissions[0].script), 'utf8');
+    assert.match(script, /#SBATCH --array=0-1\n/);
+    assert.match(script, /#SBATCH --requeue/);
+    assert.match(script, /#SBATCH --signal=B:USR1@120/);
+    assert.match(script, /#SBATCH --time=10:00/);
+    // Slurm's own record: both tasks COMPLETED on this node, exit 0
+    const st = sweepStatus(sweepDir, { env: cluster.env });
+    assert.deepEqual(st.map((s) => [s.state, s.node, s.exitCode, s.run]), [
+      ['COMPLETED', cluster.host, '0:0', 'finished'],
+      ['COMPLETED', cluster.host, '0:0', 'finished'],
+    ]);
+    // different lr → different stage-2 losses; the same teacher (same seed)
+    const [a, b] = m.variants.map((v) => finalLosses(path.join(sweepDir, v.dir)));
+    assert.equal(a.teacher, b.teacher);
+    assert.notEqual(a['progressive-4-2'], b['progressive-4-2']);
+    const again = distill(['sweep', file, '--runs-dir', runs, '--launcher', 'slurm'], { cwd: tmp, env: cluster.env });
+    assert.equal(again.status, 0, again.out);
+    assert.match(again.out, /2 finished, 0 queued or running, starting 0/);
+    assert.equal(readSweepManifest(sweepDir)!.submissions.length, 1, 'no second submission');
+  });
+
+  it('a task requeued mid-run (scontrol requeue, then SIGUSR1 before a "time limit") resumes and ends with the losses of an uninterrupted run', async () => {
+    const ref = distill(['run', 'toy.distill.json', '--runs-dir', runs, '--name', 'reference'], { cwd: tmp });
+    assert.equal(ref.status, 0, ref.out);
+    const r = distill(['run', 'toy.distill.json', '--runs-dir', runs, '--name', 'requeued', '--launcher', 'slurm', '--detach'], { cwd: tmp, env: cluster.env });
+    assert.equal(r.status, 0, r.out);
+    const runDir = path.join(runs, 'requeued');
+    const jobId = JSON.parse(fs.readFileSync(path.join(runDir, 'slurm.json'), 'utf8')).jobId as string;
+    assert.match(jobId, /^\d+_0$/);
+    // 1. scontrol requeue while the teacher trains: SIGTERM → checkpoint, Slurm requeues, the task resumes
+    await waitFor(() => lastLossStep(runDir, 'teacher') >= 60, 120_000, 'the teacher to reach step 60');
+    const rq = cluster.run('scontrol', ['requeue', jobId]);
+    assert.equal(rq.status, 0, rq.stderr);
+    await waitFor(() => describeRun(runDir).summary.status === 'stopped', 60_000, 'the requeued task to save and stop');
+    const stoppedAt = lastLossStep(runDir, 'teacher');
+    assert.ok(stoppedAt < 300, `stopped mid-teacher (step ${stoppedAt})`);
+    // 2. the time-limit warning (what --signal=B:USR1@S delivers to the batch shell): checkpoint, exit 75, self-requeue
+    await waitFor(() => lastLossStep(runDir, 'teacher') > stoppedAt + 20 || lastLossStep(runDir, 'guided') >= 0, 120_000, 'the resumed task to train on');
+    const usr1 = cluster.run('scancel', ['--signal=USR1', '--batch', jobId]);
+    assert.equal(usr1.status, 0, usr1.stderr);
+    await waitFor(() => describeRun(runDir).summary.status === 'finished', 240_000, 'the run to finish after two requeues', 500);
+    await waitFor(() => jobState(jobId) === 'COMPLETED', 30_000, 'the job to complete');
+    const log = fs.readFileSync(fs.readdirSync(path.join(runDir, 'slurm')).filter((f) => f.endsWith('.out')).map((f) => path.join(runDir, 'slurm', f))[0], 'utf8');
+    assert.match(log, /restart 0\) on .*: run /);
+    assert.match(log, /restart 1\) on .*: resume /);
+    assert.match(log, /restart 2\) on .*: resume /);
+    assert.match(log, /SIGUSR1 \(time limit near\)/);
+    assert.match(log, /exit code 75/);
+    const restarts = /Restarts=(\d+)/.exec(cluster.run('scontrol', ['show', 'job', jobId]).stdout)?.[1];
+    assert.equal(restarts, '2');
+    assertFinished(runDir);
+    const want = finalLosses(path.join(runs, 'reference'));
+    assert.deepEqual(finalLosses(runDir), want);
+    // and every logged step, not only the last ones
+    const a = lossesByStep(runDir);
+    const b = lossesByStep(path.join(runs, 'reference'));
+    assert.equal(a.size, b.size);
+    for (const [k, v] of b) assert.equal(a.get(k), v, k);
+  });
+
+  it('scancel saves a checkpoint and leaves a run that resumes to the same result', async () => {
+    const r = distill(['run', 'toy.distill.json', '--runs-dir', runs, '--name', 'cancelled', '--launcher', 'slurm', '--detach'], { cwd: tmp, env: cluster.env });
+    assert.equal(r.status, 0, r.out);
+    const runDir = path.join(runs, 'cancelled');
+    const jobId = JSON.parse(fs.readFileSync(path.join(runDir, 'slurm.json'), 'utf8')).jobId as string;
+    await waitFor(() => lastLossStep(runDir, 'teacher') >= 60, 120_000, 'the teacher to reach step 60');
+    assert.equal(cluster.run('scancel', [jobId]).status, 0);
+    await waitFor(() => jobState(jobId) === 'CANCELLED', 60_000, 'CANCELLED');
+    await waitFor(() => describeRun(runDir).summary.status === 'stopped', 60_000, 'the run to be stopped');
+    const s = runStatus(runDir, { env: cluster.env });
+    assert.equal(s.state, 'CANCELLED');
+    assert.equal(s.run, 'stopped');
+    assert.ok(describeRun(runDir).summary.units[0].checkpoints.length >= 1);
+    assert.ok(!fs.existsSync(path.join(runDir, 'run.lock')), 'lock released');
+    const res = distill(['resume', runDir], { cwd: tmp });
+    assert.equal(res.status, 0, res.out);
+    assertFinished(runDir);
+    assert.deepEqual(finalLosses(runDir), finalLosses(path.join(runs, 'reference')));
+  });
+});
