@@ -3,8 +3,6 @@
  * and the Slurm side of `distill run|resume --launcher slurm`. The work is the launcher module's (src/launcher),
  * which the extension calls too; this file is argument handling and printing.
  */
-import { spawn } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
 import { SweepError, SlurmOptions } from '../engine/sweep';
 import type { TaskContext } from '../launcher/local';
@@ -15,6 +13,7 @@ import {
   prepareSweep,
   runLocal,
   runStatus,
+  startLocalSweepDetached,
   submitRunSlurm,
   submitSlurm,
   sweepScript,
@@ -99,14 +98,14 @@ export async function sweepCommand(a: Parsed): Promise<number> {
     return 0;
   }
   prepareSweep(plan, launcher);
-  const before = sweepStatus(plan.sweepDir);
+  const before = await sweepStatus(plan.sweepDir);
   const start = variantsToStart(before);
   const finished = before.filter((s) => s.run === 'finished').length;
   const live = before.filter((s) => s.active).length;
   console.log(`${finished} finished, ${live} queued or running, starting ${start.length} (${launcher})`);
 
   if (launcher === 'slurm') {
-    if (start.length) submitSlurm(plan, start, opts);
+    if (start.length) await submitSlurm(plan, start, opts);
     if (detach) {
       console.log(`detached; follow it with \`distill sweep ${file} --launcher slurm\` (never starts a variant twice), squeue, or the editor's Runs view`);
       return 0;
@@ -127,13 +126,8 @@ export async function sweepCommand(a: Parsed): Promise<number> {
   }
 
   if (detach) {
-    const args = [path.join(__dirname, 'cli.js'), 'sweep', path.resolve(file), '--runs-dir', runsDir, '--launcher', 'local', ...(maxParallel ? ['--max-parallel', String(maxParallel)] : [])];
-    const logFile = path.join(plan.sweepDir, 'sweep.log');
-    const fd = fs.openSync(logFile, 'a');
-    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] });
-    child.unref();
-    fs.closeSync(fd);
-    console.log(`detached: process ${child.pid} runs the sweep locally (log: ${logFile}); stop it with kill -INT ${child.pid}`);
+    const { pid, logFile } = startLocalSweepDetached(file, runsDir, plan.sweepDir, opts.task, maxParallel);
+    console.log(`detached: process ${pid} runs the sweep locally (log: ${logFile}); kill -INT ${pid} stops it with checkpoints`);
     return 0;
   }
   const { pool, done } = runLocal(plan, start, opts);
@@ -176,7 +170,7 @@ function report(end: VariantStatus[]): number {
 
 /** `distill run|resume … --launcher slurm`: submit the run folder as a job, then follow it unless --detach. */
 export async function submitRunCommand(runDir: string, a: Parsed): Promise<number> {
-  const jobId = submitRunSlurm(runDir, { slurmDefaults: slurmFlags(a), task: taskContext(), log: (l) => console.log(l) });
+  const jobId = await submitRunSlurm(runDir, { slurmDefaults: slurmFlags(a), task: taskContext(), log: (l) => console.log(l) });
   if (a.flags.detach === 'true') {
     console.log(`detached; the run folder ${runDir} shows the progress (distill list, the editor's Runs view); cancel with scancel ${jobId}`);
     return 0;
@@ -188,7 +182,7 @@ export async function submitRunCommand(runDir: string, a: Parsed): Promise<numbe
   };
   process.on('SIGINT', onSigint);
   try {
-    const [end] = await waitUntilIdle(() => [runStatus(runDir)], { pollMs: POLL_MS, signal: ac.signal, onChange: printStates });
+    const [end] = await waitUntilIdle(async () => [await runStatus(runDir)], { pollMs: POLL_MS, signal: ac.signal, onChange: printStates });
     if (ac.signal.aborted) return 130;
     return report([end]);
   } finally {

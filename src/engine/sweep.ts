@@ -269,6 +269,8 @@ export interface SweepManifest {
   createdAt: number;
   updatedAt: number;
   launcher: Launcher;
+  /** Local launcher: processes at once (kept when the sweep is resumed). */
+  maxParallel?: number;
   /** Every sbatch submission (array job id, script, which variants). */
   submissions: { jobId: string; script: string; variants: number[]; at: number }[];
   variants: ManifestVariant[];

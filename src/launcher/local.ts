@@ -25,6 +25,8 @@ export interface LocalTask {
   index: number;
   runDir: string;
   logFile: string;
+  /** --threads (only for configs with threads: 0; the others keep their own, so resume stays exact). */
+  threads?: number;
 }
 
 export type LocalState = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
@@ -36,7 +38,6 @@ export class LocalPool {
   constructor(
     private readonly ctx: TaskContext,
     private readonly maxParallel: number,
-    private readonly threadsPerTask: number,
   ) {}
 
   /** Runs every task (at most maxParallel at a time); resolves with each task's exit code (null: never started). */
@@ -69,7 +70,7 @@ export class LocalPool {
     const fd = fs.openSync(t.logFile, 'a');
     const cmd = taskCommand(t.runDir);
     fs.writeSync(fd, `\n== distill ${cmd} ${t.runDir} (${new Date().toISOString()})\n`);
-    const child = spawn(this.ctx.nodePath, [this.ctx.cliPath, cmd, t.runDir, '--threads', String(this.threadsPerTask)], {
+    const child = spawn(this.ctx.nodePath, [this.ctx.cliPath, cmd, t.runDir, ...(t.threads ? ['--threads', String(t.threads)] : [])], {
       env: this.ctx.env ?? process.env,
       stdio: ['ignore', fd, fd],
       detached: true,

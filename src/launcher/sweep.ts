@@ -4,13 +4,14 @@
  * (local child processes or one Slurm job array), follow their states, and the final table.
  * Running a sweep again never starts a finished variant twice, leaves live ones alone and resumes the others.
  */
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createRunFolder } from '../engine/create';
 import { configHash } from '../engine/config';
 import type { RunStatus } from '../engine/events';
-import { describeRun, isRunDir, readMeta } from '../engine/runfolder';
+import { describeRun, isRunDir, readMeta, requestStop } from '../engine/runfolder';
 import {
   Launcher,
   loadSweepFile,
@@ -22,7 +23,7 @@ import {
   writeSweepManifest,
 } from '../engine/sweep';
 import { LocalPool, TaskContext } from './local';
-import { batchScript, JobInfo, queryJobs, readRunSlurm, sbatch, SlurmRunner, writeRunSlurm } from './slurm';
+import { batchScript, JobInfo, queryJobs, readRunSlurm, sbatch, scancel, SlurmRunner, writeRunSlurm } from './slurm';
 
 export interface PlannedVariant {
   variant: Variant;
@@ -141,14 +142,14 @@ export function variantStatus(v: { index: number; name: string; runDir: string; 
 }
 
 /** Status of every variant of a sweep folder (one squeue call for all of them). */
-export function sweepStatus(sweepDir: string, runner: SlurmRunner = {}): VariantStatus[] {
+export async function sweepStatus(sweepDir: string, runner: SlurmRunner = {}): Promise<VariantStatus[]> {
   const m = readSweepManifest(sweepDir);
   if (!m) throw new Error(`${sweepDir}: not a sweep folder (no sweep.json)`);
   const ids = m.variants.map((v) => v.jobId).filter((x): x is string => !!x);
   let jobs = new Map<string, JobInfo>();
   if (ids.length) {
     try {
-      jobs = queryJobs(ids, runner);
+      jobs = await queryJobs(ids, runner);
     } catch {
       jobs = new Map(); // no Slurm reachable here: the run folders still tell most of it
     }
@@ -186,6 +187,7 @@ export function sweepScript(plan: SweepPlan, indices: number[], opts: Pick<Launc
     runDirs: new Map(plan.variants.map((v) => [v.variant.index, v.runDir])),
     indices,
     maxParallel: opts.maxParallel,
+    threads: new Map(plan.variants.filter((v) => v.variant.config.threads === 0).map((v) => [v.variant.index, slurmOptionsFor(plan, opts.slurmDefaults).cpusPerTask ?? 1])),
     logDir: path.join(plan.sweepDir, 'slurm'),
     slurm: slurmOptionsFor(plan, opts.slurmDefaults),
     nodePath: opts.task.nodePath,
@@ -199,12 +201,12 @@ function stamp(): string {
 }
 
 /** Submits the given variants as one job array; records job ids in the manifest and in each run's slurm.json. */
-export function submitSlurm(plan: SweepPlan, indices: number[], opts: LaunchOptions): string {
+export async function submitSlurm(plan: SweepPlan, indices: number[], opts: LaunchOptions): Promise<string> {
   const dir = path.join(plan.sweepDir, 'slurm');
   fs.mkdirSync(dir, { recursive: true });
   const scriptFile = path.join(dir, `submit-${stamp()}.sbatch`);
   fs.writeFileSync(scriptFile, sweepScript(plan, indices, opts), { mode: 0o755 });
-  const jobId = sbatch(scriptFile, opts.runner);
+  const jobId = await sbatch(scriptFile, opts.runner);
   const m = readSweepManifest(plan.sweepDir)!;
   const at = Date.now();
   m.launcher = 'slurm';
@@ -222,14 +224,22 @@ export function submitSlurm(plan: SweepPlan, indices: number[], opts: LaunchOpti
 
 /** Runs the given variants as local child processes; resolves when all ended. stop() via the returned pool. */
 export function runLocal(plan: SweepPlan, indices: number[], opts: LaunchOptions): { pool: LocalPool; done: Promise<Map<number, number | null>> } {
-  const maxParallel = opts.maxParallel ?? defaultLocalParallel();
-  const threads = Math.max(1, Math.floor(os.cpus().length / Math.min(maxParallel, Math.max(1, indices.length))));
-  const pool = new LocalPool(opts.task, maxParallel, threads);
+  const m = readSweepManifest(plan.sweepDir)!;
+  // a resumed sweep keeps its first --max-parallel: configs with threads: 0 get cores / maxParallel threads, and the
+  // thread count is part of what makes a resumed run reproduce the uninterrupted one exactly
+  const maxParallel = opts.maxParallel ?? m.maxParallel ?? defaultLocalParallel();
+  const threads = Math.max(1, Math.floor(os.cpus().length / maxParallel));
+  const pool = new LocalPool(opts.task, maxParallel);
   const tasks = plan.variants
     .filter((v) => indices.includes(v.variant.index))
-    .map((v) => ({ index: v.variant.index, runDir: v.runDir, logFile: path.join(plan.sweepDir, 'logs', `${v.variant.name}.log`) }));
-  const m = readSweepManifest(plan.sweepDir)!;
+    .map((v) => ({
+      index: v.variant.index,
+      runDir: v.runDir,
+      logFile: path.join(plan.sweepDir, 'logs', `${v.variant.name}.log`),
+      threads: v.variant.config.threads > 0 ? undefined : threads,
+    }));
   m.launcher = 'local';
+  m.maxParallel = maxParallel;
   writeSweepManifest(plan.sweepDir, m);
   const done = pool.run(tasks, (index, state, code) => {
     const cur = readSweepManifest(plan.sweepDir);
@@ -247,12 +257,12 @@ export function runLocal(plan: SweepPlan, indices: number[], opts: LaunchOptions
 
 /** Polls `read` until no entry is queued or running, calling onChange whenever a state changes. */
 export async function waitUntilIdle(
-  read: () => VariantStatus[],
+  read: () => Promise<VariantStatus[]>,
   { pollMs = 5000, signal, onChange }: { pollMs?: number; signal?: AbortSignal; onChange?: (s: VariantStatus[]) => void } = {},
 ): Promise<VariantStatus[]> {
   let last = '';
   for (;;) {
-    const s = read();
+    const s = await read();
     const key = s.map((v) => `${v.state}/${v.node ?? ''}/${v.unit ?? ''}`).join(',');
     if (key !== last) {
       last = key;
@@ -291,13 +301,15 @@ function recordStates(sweepDir: string, s: VariantStatus[]): void {
 // One run on Slurm (`distill run|resume --launcher slurm`, the extension's Start/Resume with distill.launcher slurm)
 
 /** Submits one run folder as a one-task array; records the job in <run>/slurm.json. Returns "<job>_0". */
-export function submitRunSlurm(runDir: string, opts: Pick<LaunchOptions, 'slurmDefaults' | 'task' | 'runner' | 'log'>): string {
+export async function submitRunSlurm(runDir: string, opts: Pick<LaunchOptions, 'slurmDefaults' | 'task' | 'runner' | 'log'>): Promise<string> {
   const dir = path.join(runDir, 'slurm');
   fs.mkdirSync(dir, { recursive: true });
   const scriptFile = path.join(dir, `submit-${stamp()}.sbatch`);
+  const cfgThreads = (JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { threads?: number }).threads ?? 0;
   const script = batchScript({
     jobName: `distill-${path.basename(runDir)}`,
     runDirs: new Map([[0, path.resolve(runDir)]]),
+    threads: cfgThreads > 0 ? undefined : new Map([[0, opts.slurmDefaults?.cpusPerTask ?? 1]]),
     indices: [0],
     logDir: dir,
     slurm: opts.slurmDefaults ?? {},
@@ -306,19 +318,19 @@ export function submitRunSlurm(runDir: string, opts: Pick<LaunchOptions, 'slurmD
     origin: `run ${runDir}`,
   });
   fs.writeFileSync(scriptFile, script, { mode: 0o755 });
-  const jobId = `${sbatch(scriptFile, opts.runner)}_0`;
+  const jobId = `${await sbatch(scriptFile, opts.runner)}_0`;
   writeRunSlurm(runDir, { jobId, script: scriptFile, submittedAt: Date.now() });
   opts.log?.(`submitted job ${jobId}: ${scriptFile}`);
   return jobId;
 }
 
 /** A single run's status with its Slurm job (if it has one). */
-export function runStatus(runDir: string, runner: SlurmRunner = {}): VariantStatus {
+export async function runStatus(runDir: string, runner: SlurmRunner = {}): Promise<VariantStatus> {
   const rec = readRunSlurm(runDir);
   let job: JobInfo | undefined;
   if (rec) {
     try {
-      job = queryJobs([rec.jobId], runner).get(rec.jobId);
+      job = (await queryJobs([rec.jobId], runner)).get(rec.jobId);
     } catch {
       job = undefined;
     }
@@ -345,3 +357,33 @@ export function formatSweepTable(statuses: VariantStatus[]): string {
   return rows.map((r, k) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + (k === 0 ? '\n' + widths.map((w) => '─'.repeat(w)).join('  ') : '')).join('\n');
 }
 
+
+/** Starts `distill sweep FILE --launcher local` as a detached process (its own log): the CLI's --detach, the editor's Start Sweep. */
+export function startLocalSweepDetached(file: string, runsDir: string, sweepDir: string, task: TaskContext, maxParallel?: number): { pid: number | undefined; logFile: string } {
+  fs.mkdirSync(sweepDir, { recursive: true });
+  const args = [task.cliPath, 'sweep', path.resolve(file), '--runs-dir', path.resolve(runsDir), '--launcher', 'local', ...(maxParallel ? ['--max-parallel', String(maxParallel)] : [])];
+  const logFile = path.join(sweepDir, 'sweep.log');
+  const fd = fs.openSync(logFile, 'a');
+  const child = spawn(task.nodePath, args, { detached: true, stdio: ['ignore', fd, fd], env: task.env ?? process.env });
+  child.unref();
+  fs.closeSync(fd);
+  return { pid: child.pid, logFile };
+}
+
+/**
+ * Stop for a run with a Slurm job: a stop request (the task saves a checkpoint and exits, ending its job), and
+ * scancel for a job that has not started (or has not stopped after `graceMs`). Resolves with what it did.
+ */
+export async function stopSlurmRun(runDir: string, jobId: string, { runner = {}, graceMs = 120_000, pollMs = 2000 }: { runner?: SlurmRunner; graceMs?: number; pollMs?: number } = {}): Promise<'cancelled' | 'stopped'> {
+  requestStop(runDir);
+  const t0 = Date.now();
+  for (;;) {
+    const job = (await queryJobs([jobId], runner)).get(jobId);
+    if (!job || job.source !== 'squeue') return 'stopped';
+    if (job.state === 'PENDING' || Date.now() - t0 > graceMs) {
+      await scancel([jobId], runner);
+      return 'cancelled';
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}

@@ -73,9 +73,9 @@ export function assertFinished(runDir: string): void {
   for (const u of s.units) assert.ok(u.done && u.checkpoints.some((c) => c.final), `${runDir}: unit ${u.unit} has a final checkpoint`);
 }
 
-export async function waitFor(cond: () => boolean, ms: number, what: string, pollMs = 200): Promise<void> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string, pollMs = 200): Promise<void> {
   const t0 = Date.now();
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, pollMs));
   }

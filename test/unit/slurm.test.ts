@@ -30,8 +30,8 @@ after(async () => {
   await cluster?.stop();
 });
 
-function jobState(jobId: string): string | undefined {
-  return queryJobs([jobId], { env: cluster.env }).get(jobId)?.state;
+async function jobState(jobId: string): Promise<string | undefined> {
+  return (await queryJobs([jobId], { env: cluster.env })).get(jobId)?.state;
 }
 
 describe('Slurm launcher on a real one-node cluster', () => {
@@ -54,7 +54,7 @@ describe('Slurm launcher on a real one-node cluster', () => {
     assert.match(script, /#SBATCH --signal=B:USR1@120/);
     assert.match(script, /#SBATCH --time=10:00/);
     // Slurm's own record: both tasks COMPLETED on this node, exit 0
-    const st = sweepStatus(sweepDir, { env: cluster.env });
+    const st = await sweepStatus(sweepDir, { env: cluster.env });
     assert.deepEqual(st.map((s) => [s.state, s.node, s.exitCode, s.run]), [
       ['COMPLETED', cluster.host, '0:0', 'finished'],
       ['COMPLETED', cluster.host, '0:0', 'finished'],
@@ -89,7 +89,7 @@ describe('Slurm launcher on a real one-node cluster', () => {
     const usr1 = cluster.run('scancel', ['--signal=USR1', '--batch', jobId]);
     assert.equal(usr1.status, 0, usr1.stderr);
     await waitFor(() => describeRun(runDir).summary.status === 'finished', 240_000, 'the run to finish after two requeues', 500);
-    await waitFor(() => jobState(jobId) === 'COMPLETED', 30_000, 'the job to complete');
+    await waitFor(async () => (await jobState(jobId)) === 'COMPLETED', 30_000, 'the job to complete');
     const log = fs.readFileSync(fs.readdirSync(path.join(runDir, 'slurm')).filter((f) => f.endsWith('.out')).map((f) => path.join(runDir, 'slurm', f))[0], 'utf8');
     assert.match(log, /restart 0\) on .*: run /);
     assert.match(log, /restart 1\) on .*: resume /);
@@ -115,9 +115,9 @@ describe('Slurm launcher on a real one-node cluster', () => {
     const jobId = JSON.parse(fs.readFileSync(path.join(runDir, 'slurm.json'), 'utf8')).jobId as string;
     await waitFor(() => lastLossStep(runDir, 'teacher') >= 60, 120_000, 'the teacher to reach step 60');
     assert.equal(cluster.run('scancel', [jobId]).status, 0);
-    await waitFor(() => jobState(jobId) === 'CANCELLED', 60_000, 'CANCELLED');
+    await waitFor(async () => (await jobState(jobId)) === 'CANCELLED', 60_000, 'CANCELLED');
     await waitFor(() => describeRun(runDir).summary.status === 'stopped', 60_000, 'the run to be stopped');
-    const s = runStatus(runDir, { env: cluster.env });
+    const s = await runStatus(runDir, { env: cluster.env });
     assert.equal(s.state, 'CANCELLED');
     assert.equal(s.run, 'stopped');
     assert.ok(describeRun(runDir).summary.units[0].checkpoints.length >= 1);
