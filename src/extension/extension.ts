@@ -18,6 +18,7 @@ import { TreeNodeModel } from './model/tree';
 import { DashboardPanel, PanelServices, PreviewPanel, registerPanelSerializers } from './panels';
 import { RunsTreeProvider } from './runsTree';
 import { onDidChangeTools, runTool, ToolKind, toolRunning } from './tools';
+import { registerSweeps, stopThroughSlurm } from './sweepCommands';
 
 const CONFIG_GLOB = `**/*${CONFIG_SUFFIX}`;
 const CONFIG_EXCLUDE = '**/{node_modules,.git,dist,out}/**';
@@ -263,7 +264,11 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     updateStatus();
   };
 
-  const stop = async (runDir: string): Promise<void> => {
+  const stop = async (runDir: string, node?: TreeNodeModel): Promise<void> => {
+    if (!mgr.isActive(runDir) && (await stopThroughSlurm(node, runDir, tree.jobs))) {
+      tree.refreshSoon(100);
+      return;
+    }
     const how = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Distill: stopping ${path.basename(runDir)} (saving a checkpoint)…` },
       () => mgr.stop(runDir),
@@ -298,7 +303,8 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
 
   // ─── pickers ───
   const pickRun = async (filter: (n: TreeNodeModel) => boolean, placeHolder: string, none: string): Promise<string | undefined> => {
-    const runs = tree.reload().filter(filter);
+    tree.reload();
+    const runs = tree.runs.filter(filter);
     if (runs.length === 0) {
       void vscode.window.showInformationMessage(`Distill: ${none}`);
       return undefined;
@@ -373,7 +379,7 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
 
   run('distill.stopRun', async (arg?: unknown) => {
     const runDir = runArg(arg) ?? (await pickRun((r) => r.status === 'running' || mgr.isActive(r.runDir), 'Run to stop', 'no run is running.'));
-    if (runDir) await stop(runDir);
+    if (runDir) await stop(runDir, arg && typeof arg === 'object' && 'kind' in arg ? (arg as TreeNodeModel) : undefined);
   });
 
   run('distill.openDashboard', async (arg?: unknown) => {
@@ -443,6 +449,21 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
   run('distill.refreshRuns', () => {
     tree.refresh();
     updateStatus();
+  });
+
+  registerSweeps({
+    context,
+    tree,
+    runsDir,
+    requireRunsDir,
+    task: {
+      nodePath: runtime.nodePath,
+      cliPath: vscode.Uri.joinPath(context.extensionUri, 'dist', 'cli.js').fsPath,
+      env: runtime.electron ? { ...process.env, ELECTRON_RUN_AS_NODE: '1' } : undefined,
+    },
+    log,
+    register: run,
+    openCompare: (sweepDir) => DashboardPanel.createOrShow(context.extensionUri, sweepDir, services),
   });
 
   updateStatus();

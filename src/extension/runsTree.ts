@@ -1,5 +1,6 @@
 /** The "Runs" view: maps the plain run-explorer model (model/tree.ts) onto VS Code tree items. */
 import * as vscode from 'vscode';
+import type { JobInfo } from '../launcher/slurm';
 import { buildRunTree, TreeNodeModel } from './model/tree';
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> {
@@ -7,6 +8,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> 
   readonly onDidChangeTreeData = this.changed.event;
   private roots: TreeNodeModel[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Slurm jobs as the last squeue/sacct/scontrol poll saw them (sweepCommands.ts keeps it current). */
+  jobs: ReadonlyMap<string, JobInfo> = new Map();
 
   constructor(
     private readonly runsDir: () => string | undefined,
@@ -15,16 +18,16 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> 
     private readonly onError: (e: Error) => void,
   ) {}
 
-  /** The runs as last listed (the status bar and quick picks use them). */
+  /** The runs as last listed, those inside sweeps included (the status bar and quick picks use them). */
   get runs(): TreeNodeModel[] {
-    return this.roots;
+    return this.roots.flatMap((n) => (n.kind === 'sweep' ? n.children : [n]));
   }
 
   /** Re-reads the runs folder now. */
   reload(): TreeNodeModel[] {
     const dir = this.runsDir();
     try {
-      this.roots = dir ? buildRunTree(dir, { isActive: this.isActive, crashes: this.crashes }) : [];
+      this.roots = dir ? buildRunTree(dir, { isActive: this.isActive, crashes: this.crashes, jobs: this.jobs }) : [];
     } catch (e) {
       this.roots = [];
       this.onError(e as Error);
@@ -53,7 +56,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> 
     const collapsible =
       node.children.length === 0
         ? vscode.TreeItemCollapsibleState.None
-        : node.kind === 'run' && node.status === 'running'
+        : (node.kind === 'run' && node.status === 'running') || node.contextValue === 'sweep.active'
           ? vscode.TreeItemCollapsibleState.Expanded
           : vscode.TreeItemCollapsibleState.Collapsed;
     const item = new vscode.TreeItem(node.label, collapsible);
