@@ -19,6 +19,7 @@ import { DashboardPanel, PanelServices, PreviewPanel, registerPanelSerializers }
 import { RunsTreeProvider } from './runsTree';
 import { onDidChangeTools, runTool, ToolKind, toolRunning } from './tools';
 import { registerSweeps, stopThroughSlurm } from './sweepCommands';
+import { ComparePanel } from './panels/compare';
 
 const CONFIG_GLOB = `**/*${CONFIG_SUFFIX}`;
 const CONFIG_EXCLUDE = '**/{node_modules,.git,dist,out}/**';
@@ -463,7 +464,7 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     },
     log,
     register: run,
-    openCompare: (sweepDir) => DashboardPanel.createOrShow(context.extensionUri, sweepDir, services),
+    openCompare: (sweepDir) => ComparePanel.createOrShow(context.extensionUri, sweepDir, services, () => tree.jobs),
   });
 
   updateStatus();
