@@ -29,6 +29,8 @@ table.compare tr.selected td { background: color-mix(in srgb, var(--vscode-focus
 .grids img { image-rendering: pixelated; width: 220px; border: 1px solid var(--vscode-panel-border); }
 .grids figcaption { font-size: 11px; max-width: 220px; overflow-wrap: anywhere; }
 .legend span { margin-right: 12px; }
+.scroll { overflow-x: auto; max-width: 100%; }
+a.open-run { color: var(--vscode-textLink-foreground, #3794ff); }
 `);
 
 const saved = getState<CompareState>();
@@ -51,7 +53,7 @@ const legend = h('div', { class: 'legend', id: 'curve-legend' });
 const grids = h('div', { class: 'grids', id: 'grids' });
 document.body.append(
   h('header', {}, title, summary),
-  h('section', { class: 'card' }, h('h2', {}, 'Runs'), h('p', { class: 'muted' }, 'Click a header to sort, a row to select it for the curves and grids, a name to open its dashboard.'), table),
+  h('section', { class: 'card' }, h('h2', {}, 'Runs'), h('p', { class: 'muted' }, 'Click a header to sort, a row to select it for the curves and grids, a name to open its dashboard.'), h('div', { class: 'scroll' }, table)),
   h('section', { class: 'card' }, h('h2', {}, 'Loss curves of the selected runs'), h('div', { class: 'row' }, h('label', { for: 'curve-unit' }, 'Unit'), unitSelect), curves, legend),
   h('section', { class: 'card' }, h('h2', {}, 'Few-step students side by side'), grids),
 );
@@ -77,14 +79,17 @@ function columns(v: CompareView): Column[] {
   cols.push({ key: 'stage', label: 'stage · step', value: (r) => (r.unit ? `${r.unit} ${String(r.step ?? 0).padStart(9, '0')}` : ''), text: (r) => (r.unit ? `${r.unit} ${r.step}/${r.totalSteps}` : '–') });
   for (const u of v.units) cols.push({ key: `l:${u}`, label: `${u} loss`, value: (r) => r.losses[u], text: (r) => fmt(r.losses[u]) });
   const ws = [...new Set(v.rows.flatMap((r) => r.quality?.w ?? []))].sort((a, b) => a - b);
-  const metric = v.rows.find((r) => r.quality)?.quality?.metric ?? '';
+  const q = v.rows.find((r) => r.quality)?.quality;
+  const metric = q?.metric ?? '';
+  const student = q?.studentSteps ? `${q.studentSteps}-step student` : 'student';
+  const teacher = q ? `teacher ${q.teacherSteps}` : 'teacher';
   for (const w of ws) {
     const at = (r: CompareRow, which: 'student' | 'teacher') => {
       const i = r.quality?.w.indexOf(w) ?? -1;
       return i >= 0 ? (r.quality![which][i] ?? undefined) : undefined;
     };
-    cols.push({ key: `s:${w}`, label: `student ${metric} w=${w}`, value: (r) => at(r, 'student'), text: (r) => fmt(at(r, 'student')) });
-    cols.push({ key: `t:${w}`, label: `teacher ${metric} w=${w}`, value: (r) => at(r, 'teacher'), text: (r) => fmt(at(r, 'teacher')) });
+    cols.push({ key: `s:${w}`, label: `${student} ${metric} w=${w}`, value: (r) => at(r, 'student'), text: (r) => fmt(at(r, 'student')) });
+    cols.push({ key: `t:${w}`, label: `${teacher} ${metric} w=${w}`, value: (r) => at(r, 'teacher'), text: (r) => fmt(at(r, 'teacher')) });
   }
   return cols;
 }

@@ -127,7 +127,7 @@ it('Compare: one row per run, sortable by any column, selected runs overlaid and
   assert.equal(await page.textContent('#title'), 'Compare: lr');
   const headers = await page.$$eval('#compare-table th', (ths) => ths.map((t) => t.textContent));
   assert.deepEqual(headers.slice(0, 7), ['run', 'progressive.lr', 'state', 'stage · step', 'teacher loss', 'guided loss', 'progressive-4-2 loss']);
-  assert.ok(headers.some((x) => /^student FID w=2$/.test(x ?? '')) && headers.some((x) => /^teacher FID w=2$/.test(x ?? '')), headers.join(' | '));
+  assert.ok(headers.includes('4-step student FID w=2') && headers.includes('teacher 256 FID w=2'), headers.join(' | '));
   assert.deepEqual(await column(page, 2), ['COMPLETED @node00', 'COMPLETED @node01', 'COMPLETED @node02']);
   // sort by the final stage-2 loss, then reverse
   await page.click('th[data-key="l:progressive-4-2"]');
