@@ -305,7 +305,14 @@ async function main(argv: string[]): Promise<number> {
       const a = parseArgs(rest, { positional: [0, 1], flags: [] });
       const { listRuns } = await import('../engine/runfolder');
       const runsDir = path.resolve(a.positional[0] ?? 'runs');
-      const runs = listRuns(runsDir);
+      const { isSweepDir } = await import('../engine/sweep');
+      // runs of sweeps (runs/<sweep>/<variant>/) are listed as <sweep>/<variant>
+      const runs = [
+        ...listRuns(runsDir),
+        ...fs.readdirSync(runsDir, { withFileTypes: true }).flatMap((d) =>
+          d.isDirectory() && isSweepDir(path.join(runsDir, d.name)) ? listRuns(path.join(runsDir, d.name)).map((r) => ({ ...r, name: `${d.name}/${r.name}` })) : [],
+        ),
+      ];
       if (!runs.length) {
         console.log(`no runs in ${runsDir}`);
         return 0;

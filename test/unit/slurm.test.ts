@@ -28,6 +28,7 @@ before(async () => {
 
 after(async () => {
   await cluster?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 async function jobState(jobId: string): Promise<string | undefined> {

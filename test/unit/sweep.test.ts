@@ -121,6 +121,8 @@ describe('local launcher (distill sweep --launcher local)', () => {
     const again = distill(['sweep', file, '--runs-dir', runs], { cwd: tmp });
     assert.equal(again.status, 0, again.out);
     assert.match(again.out, /2 finished, 0 queued or running, starting 0/);
+    const list = distill(['list', runs], { cwd: tmp });
+    assert.match(list.out, /lr\/00-progressive\.lr=0\.0003\s+finished/);
   });
 
   it('Ctrl-C stops every variant with a checkpoint; the same command resumes them to the losses of the uninterrupted sweep', async () => {
