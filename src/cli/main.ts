@@ -309,7 +309,7 @@ async function main(argv: string[]): Promise<number> {
       // runs of sweeps (runs/<sweep>/<variant>/) are listed as <sweep>/<variant>
       const runs = [
         ...listRuns(runsDir),
-        ...fs.readdirSync(runsDir, { withFileTypes: true }).flatMap((d) =>
+        ...(fs.existsSync(runsDir) ? fs.readdirSync(runsDir, { withFileTypes: true }) : []).flatMap((d) =>
           d.isDirectory() && isSweepDir(path.join(runsDir, d.name)) ? listRuns(path.join(runsDir, d.name)).map((r) => ({ ...r, name: `${d.name}/${r.name}` })) : [],
         ),
       ];
