@@ -10,6 +10,12 @@ import { FILES, RunMeta, writeFileAtomic } from './runfolder';
 
 export const VERSION = '0.1.0';
 
+/** A new run's folder name: <config name>-YYYYMMDD-HHMMSS (local time). */
+export function defaultRunName(configName: string, d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${configName}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
 export function createRunFolder(runDir: string, cfg: ResolvedConfig, configSource?: string): string {
   const dir = path.resolve(runDir);
   if (fs.existsSync(dir)) {

@@ -27,7 +27,7 @@ import { Denoiser, sample } from './sample';
 import { gridClasses, netForUnit, renderGrid, trainAll, TrainingDiverged } from './stages';
 import type { SampleResult, SampleSpec } from '../protocol';
 import { evaluateQuick } from './quick-eval';
-import { createRunFolder } from './create';
+import { createRunFolder, defaultRunName } from './create';
 
 export { validateConfigFile, loadConfigFile, ConfigError, configHash } from './config';
 export type { ResolvedConfig } from './config';
@@ -50,16 +50,11 @@ export function ensureBackend(backend: BackendChoice, threads: number, wasmDir?:
   return backendPromise;
 }
 
-function timestamp(d = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
 /** Validates the config and creates a run folder (config.json resolved, run.json). Returns its path. */
 export async function createRun({ configPath, runsDir, name }: { configPath: string; runsDir: string; name?: string }): Promise<string> {
   const cfg = loadConfigFile(configPath);
   if (name !== undefined && !/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`--name: use letters, digits, '.', '_' or '-' only, got "${name}"`);
-  const dirName = name ?? `${cfg.name}-${timestamp()}`;
+  const dirName = name ?? defaultRunName(cfg.name);
   return createRunFolder(path.resolve(runsDir, dirName), cfg, path.resolve(configPath));
 }
 

@@ -18,7 +18,7 @@ import { TreeNodeModel } from './model/tree';
 import { DashboardPanel, PanelServices, PreviewPanel, registerPanelSerializers } from './panels';
 import { RunsTreeProvider } from './runsTree';
 import { onDidChangeTools, runTool, ToolKind, toolRunning } from './tools';
-import { registerSweeps, stopThroughSlurm } from './sweepCommands';
+import { launcherSetting, registerSweeps, stopThroughSlurm, submitRunFromEditor } from './sweepCommands';
 import { ComparePanel } from './panels/compare';
 
 const CONFIG_GLOB = `**/*${CONFIG_SUFFIX}`;
@@ -242,11 +242,24 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     return false;
   };
 
+  // what the launchers (src/launcher) run for a task: this extension's CLI bundle on the worker's Node
+  const taskContext = {
+    nodePath: runtime.nodePath,
+    cliPath: vscode.Uri.joinPath(context.extensionUri, 'dist', 'cli.js').fsPath,
+    env: runtime.electron ? { ...process.env, ELECTRON_RUN_AS_NODE: '1' } : undefined,
+  };
+
   const launch = async (configPath: string): Promise<void> => {
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === configPath);
     if (doc?.isDirty) await doc.save();
     if (!(await validateOrShow(configPath))) return;
     const dir = requireRunsDir();
+    if (launcherSetting() === 'slurm') {
+      log.info(`submitting a run from ${configPath} in ${dir} to Slurm (distill.launcher)`);
+      await submitRunFromEditor({ configPath, runsDir: dir }, taskContext, log);
+      tree.refresh();
+      return;
+    }
     log.info(`starting a run from ${configPath} in ${dir}`);
     const { runDir } = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Window, title: `Distill: creating a run from ${path.basename(configPath)}` },
@@ -258,8 +271,14 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
   };
 
   const resume = async (runDir: string): Promise<void> => {
-    log.info(`resuming ${runDir}`);
     crashes.delete(path.resolve(runDir));
+    if (launcherSetting() === 'slurm') {
+      log.info(`resuming ${runDir} on Slurm (distill.launcher)`);
+      await submitRunFromEditor({ runDir }, taskContext, log);
+      tree.refresh();
+      return;
+    }
+    log.info(`resuming ${runDir}`);
     mgr.resume(runDir);
     tree.refresh();
     updateStatus();
@@ -457,11 +476,7 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     tree,
     runsDir,
     requireRunsDir,
-    task: {
-      nodePath: runtime.nodePath,
-      cliPath: vscode.Uri.joinPath(context.extensionUri, 'dist', 'cli.js').fsPath,
-      env: runtime.electron ? { ...process.env, ELECTRON_RUN_AS_NODE: '1' } : undefined,
-    },
+    task: taskContext,
     log,
     register: run,
     openCompare: (sweepDir) => ComparePanel.createOrShow(context.extensionUri, sweepDir, services, () => tree.jobs),

@@ -8,7 +8,9 @@ import * as vscode from 'vscode';
 import { readSweepManifest, SweepError } from '../engine/sweep';
 import type { TaskContext } from '../launcher/local';
 import { JobInfo, queryJobs, readRunSlurm, scancel } from '../launcher/slurm';
-import { planSweep, prepareSweep, startLocalSweepDetached, stopSlurmRun, submitSlurm, sweepStatus, variantsToStart } from '../launcher/sweep';
+import { planSweep, prepareSweep, startLocalSweepDetached, stopSlurmRun, submitRunSlurm, submitSlurm, sweepStatus, variantsToStart } from '../launcher/sweep';
+import { loadConfigFile } from '../engine/config';
+import { createRunFolder, defaultRunName } from '../engine/create';
 import type { SlurmOptions } from '../engine/sweep';
 import { knownJobIds } from './model/sweeps';
 import type { TreeNodeModel } from './model/tree';
@@ -194,4 +196,24 @@ export async function stopThroughSlurm(node: TreeNodeModel | undefined, runDir: 
     () => stopSlurmRun(runDir, jobId),
   );
   return true;
+}
+
+/** distill.launcher */
+export function launcherSetting(): 'local' | 'slurm' {
+  return vscode.workspace.getConfiguration('distill').get<'local' | 'slurm'>('launcher', 'local') === 'slurm' ? 'slurm' : 'local';
+}
+
+/**
+ * Start Run / Resume Run with distill.launcher "slurm": the run folder is created here (as `distill run` would) and
+ * trained by a one-task Slurm job — the same launcher code as `distill run|resume --launcher slurm`.
+ */
+export async function submitRunFromEditor(target: { configPath: string; runsDir: string } | { runDir: string }, task: TaskContext, log: vscode.LogOutputChannel): Promise<string> {
+  let runDir: string;
+  if ('configPath' in target) {
+    const cfg = loadConfigFile(target.configPath);
+    runDir = createRunFolder(path.join(target.runsDir, defaultRunName(cfg.name)), cfg, path.resolve(target.configPath));
+  } else runDir = target.runDir;
+  const jobId = await submitRunSlurm(runDir, { slurmDefaults: slurmSettings(), task, log: (l) => log.info(l) });
+  void vscode.window.showInformationMessage(`Distill: ${path.basename(runDir)} submitted to Slurm as job ${jobId}.`);
+  return runDir;
 }
