@@ -98,7 +98,7 @@ export async function sweepCommand(a: Parsed): Promise<number> {
     return 0;
   }
   prepareSweep(plan, launcher);
-  const before = await sweepStatus(plan.sweepDir);
+  const before = await sweepStatus(plan.sweepDir, {}, { tolerant: launcher === 'local' });
   const start = variantsToStart(before);
   const finished = before.filter((s) => s.run === 'finished').length;
   const live = before.filter((s) => s.active).length;

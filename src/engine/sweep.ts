@@ -269,6 +269,8 @@ export interface SweepManifest {
   createdAt: number;
   updatedAt: number;
   launcher: Launcher;
+  /** running | finished | failed | stopped, as the launcher last saw the variants. */
+  state?: string;
   /** Local launcher: processes at once (kept when the sweep is resumed). */
   maxParallel?: number;
   /** Every sbatch submission (array job id, script, which variants). */

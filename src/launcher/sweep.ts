@@ -129,7 +129,9 @@ export function variantStatus(v: { index: number; name: string; runDir: string; 
     params: v.params,
     run: summary.status,
     state,
-    active: inQueue || summary.status === 'running',
+    // squeue lists every live job: a run whose job it does not list is not running, whatever a lock left by a
+    // killed task on another node says
+    active: v.jobId ? inQueue : summary.status === 'running',
     jobId: v.jobId,
     node: job?.node ?? v.node,
     reason: job?.reason,
@@ -142,7 +144,7 @@ export function variantStatus(v: { index: number; name: string; runDir: string; 
 }
 
 /** Status of every variant of a sweep folder (one squeue call for all of them). */
-export async function sweepStatus(sweepDir: string, runner: SlurmRunner = {}): Promise<VariantStatus[]> {
+export async function sweepStatus(sweepDir: string, runner: SlurmRunner = {}, { tolerant = true } = {}): Promise<VariantStatus[]> {
   const m = readSweepManifest(sweepDir);
   if (!m) throw new Error(`${sweepDir}: not a sweep folder (no sweep.json)`);
   const ids = m.variants.map((v) => v.jobId).filter((x): x is string => !!x);
@@ -150,7 +152,8 @@ export async function sweepStatus(sweepDir: string, runner: SlurmRunner = {}): P
   if (ids.length) {
     try {
       jobs = await queryJobs(ids, runner);
-    } catch {
+    } catch (e) {
+      if (!tolerant) throw e;
       jobs = new Map(); // no Slurm reachable here: the run folders still tell most of it
     }
   }
@@ -261,8 +264,18 @@ export async function waitUntilIdle(
   { pollMs = 5000, signal, onChange }: { pollMs?: number; signal?: AbortSignal; onChange?: (s: VariantStatus[]) => void } = {},
 ): Promise<VariantStatus[]> {
   let last = '';
+  let failures = 0;
   for (;;) {
-    const s = await read();
+    let s: VariantStatus[];
+    try {
+      s = await read();
+      failures = 0;
+    } catch (e) {
+      // a scheduler that does not answer once (busy controller, failover) is no reason to stop following
+      if (++failures >= 10 || signal?.aborted) throw e;
+      await new Promise((r) => setTimeout(r, pollMs));
+      continue;
+    }
     const key = s.map((v) => `${v.state}/${v.node ?? ''}/${v.unit ?? ''}`).join(',');
     if (key !== last) {
       last = key;
@@ -273,12 +286,20 @@ export async function waitUntilIdle(
   }
 }
 
+/** The sweep as a whole: running while anything is queued or running, else finished / failed / stopped. */
+export function sweepState(s: VariantStatus[]): 'running' | 'finished' | 'failed' | 'stopped' {
+  if (s.some((v) => v.active)) return 'running';
+  if (s.every((v) => v.run === 'finished')) return 'finished';
+  if (s.some((v) => v.run === 'failed' || ['FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'TIMEOUT'].includes(v.state))) return 'failed';
+  return 'stopped';
+}
+
 /** Follows a sweep until none of its variants is queued or running, keeping sweep.json's states current. */
 export function waitForSweep(
   sweepDir: string,
   opts: { runner?: SlurmRunner; pollMs?: number; signal?: AbortSignal; onChange?: (s: VariantStatus[]) => void } = {},
 ): Promise<VariantStatus[]> {
-  return waitUntilIdle(() => sweepStatus(sweepDir, opts.runner), {
+  return waitUntilIdle(() => sweepStatus(sweepDir, opts.runner, { tolerant: false }), {
     ...opts,
     onChange: (s) => {
       recordStates(sweepDir, s);
@@ -294,6 +315,7 @@ function recordStates(sweepDir: string, s: VariantStatus[]): void {
     const st = s.find((x) => x.index === v.index);
     if (st) Object.assign(v, { state: st.state, node: st.node ?? v.node, exitCode: st.exitCode ?? v.exitCode });
   }
+  m.state = sweepState(s);
   writeSweepManifest(sweepDir, m);
 }
 

@@ -45,6 +45,7 @@ describe('Slurm launcher on a real one-node cluster', () => {
     const sweepDir = path.join(runs, 'lr');
     const m = readSweepManifest(sweepDir)!;
     assert.equal(m.launcher, 'slurm');
+    assert.equal(m.state, 'finished');
     assert.equal(m.submissions.length, 1);
     const arrayId = m.submissions[0].jobId;
     assert.deepEqual(m.variants.map((v) => v.jobId), [`${arrayId}_0`, `${arrayId}_1`]);

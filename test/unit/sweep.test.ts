@@ -116,6 +116,7 @@ describe('local launcher (distill sweep --launcher local)', () => {
     assert.match(r.out, /all 2 variant\(s\) finished/);
     const m = readSweepManifest(path.join(runs, 'lr'))!;
     assert.equal(m.launcher, 'local');
+    assert.equal(m.state, 'finished');
     assert.deepEqual(m.variants.map((v) => v.state), ['COMPLETED', 'COMPLETED']);
     for (const v of m.variants) assertFinished(path.join(runs, 'lr', v.dir));
     const again = distill(['sweep', file, '--runs-dir', runs], { cwd: tmp });
