@@ -114,7 +114,11 @@ export async function startSlurmCluster({ ports = [6817, 6818] as [number, numbe
       'SlurmctldTimeout=30',
       'SlurmdTimeout=60',
       `NodeName=${host} CPUs=${cpus} RealMemory=${memMb} State=UNKNOWN`,
-      `PartitionName=${partition} Nodes=${host} Default=YES MaxTime=INFINITE State=UP`,
+      // preemption as many clusters run it: jobs of the higher-tier partition requeue those of the lower one
+      'PreemptType=preempt/partition_prio',
+      'PreemptMode=REQUEUE',
+      `PartitionName=${partition} Nodes=${host} Default=YES MaxTime=INFINITE State=UP PriorityTier=1`,
+      `PartitionName=urgent Nodes=${host} MaxTime=INFINITE State=UP PriorityTier=2`,
       '',
     ].join('\n'),
   );

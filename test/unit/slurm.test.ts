@@ -1,8 +1,9 @@
 /**
  * The Slurm launcher against a real one-node Slurm 22.05 cluster (started here as root in a temporary folder, ports
  * 6817/6818; .ci/run installs slurm-wlm and munge). Not skipped when Slurm is missing: the helper fails with a message.
- * A 2-variant sweep through sbatch; a task requeued mid-run (scontrol requeue, then SIGUSR1 as before a time limit)
- * ends with exactly the losses of an uninterrupted run of the same seed; scancel leaves a resumable run.
+ * A 2-variant sweep through sbatch; a task requeued mid-run (scontrol requeue, SIGUSR1 as before a time limit, and a
+ * real preemption by a higher-tier partition) ends with exactly the losses of an uninterrupted run of the same seed;
+ * scancel leaves a resumable run.
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -10,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readSweepManifest } from '../../src/engine/sweep';
-import { describeRun } from '../../src/engine/runfolder';
+import { describeRun, readEvents } from '../../src/engine/runfolder';
 import { queryJobs } from '../../src/launcher/slurm';
 import { runStatus, sweepStatus } from '../../src/launcher/sweep';
 import { startSlurmCluster, SlurmCluster } from '../helpers/slurm-cluster';
@@ -71,46 +72,65 @@ describe('Slurm launcher on a real one-node cluster', () => {
     assert.equal(readSweepManifest(sweepDir)!.submissions.length, 1, 'no second submission');
   });
 
-  it('a task requeued mid-run (scontrol requeue, then SIGUSR1 before a "time limit") resumes and ends with the losses of an uninterrupted run', async () => {
-    const ref = distill(['run', 'toy.distill.json', '--runs-dir', runs, '--name', 'reference'], { cwd: tmp });
+  it('a task requeued mid-run three ways (scontrol requeue, SIGUSR1 before a "time limit", preemption) resumes and ends with the losses of an uninterrupted run', async () => {
+    // a longer teacher than the other tests, so that three interruptions fit before the run ends
+    fs.writeFileSync(path.join(tmp, 'long.distill.json'), JSON.stringify({ ...toyConfig(), teacher: { steps: 600, batch: 64, lr: 0.002 } }));
+    const ref = distill(['run', 'long.distill.json', '--runs-dir', runs, '--name', 'reference-long'], { cwd: tmp });
     assert.equal(ref.status, 0, ref.out);
-    const r = distill(['run', 'toy.distill.json', '--runs-dir', runs, '--name', 'requeued', '--launcher', 'slurm', '--detach'], { cwd: tmp, env: cluster.env });
+    const r = distill(['run', 'long.distill.json', '--runs-dir', runs, '--name', 'requeued', '--launcher', 'slurm', '--detach'], { cwd: tmp, env: cluster.env });
     assert.equal(r.status, 0, r.out);
     const runDir = path.join(runs, 'requeued');
     const jobId = JSON.parse(fs.readFileSync(path.join(runDir, 'slurm.json'), 'utf8')).jobId as string;
     assert.match(jobId, /^\d+_0$/);
-    // 1. scontrol requeue while the teacher trains: SIGTERM → checkpoint, Slurm requeues, the task resumes
+    const ends = () => readEvents(runDir).events.filter((e) => e.type === 'run_end').length;
+    const trainedSince = (n: number) => () => {
+      const ev = readEvents(runDir).events;
+      let k = 0;
+      let losses = 0;
+      for (const e of ev) {
+        if (e.type === 'run_end') k++;
+        else if (e.type === 'loss' && k === n) losses++;
+      }
+      return losses >= 4;
+    };
+    // 1. scontrol requeue while the teacher trains: SIGTERM → checkpoint and exit 0; Slurm requeues the job
     await waitFor(() => lastLossStep(runDir, 'teacher') >= 60, 120_000, 'the teacher to reach step 60');
-    const rq = cluster.run('scontrol', ['requeue', jobId]);
-    assert.equal(rq.status, 0, rq.stderr);
-    await waitFor(() => describeRun(runDir).summary.status === 'stopped', 60_000, 'the requeued task to save and stop');
-    const stoppedAt = lastLossStep(runDir, 'teacher');
-    assert.ok(stoppedAt < 300, `stopped mid-teacher (step ${stoppedAt})`);
-    // 2. the time-limit warning (what --signal=B:USR1@S delivers to the batch shell): checkpoint, exit 75, self-requeue
-    await waitFor(() => lastLossStep(runDir, 'teacher') > stoppedAt + 20 || lastLossStep(runDir, 'guided') >= 0, 120_000, 'the resumed task to train on');
-    const usr1 = cluster.run('scancel', ['--signal=USR1', '--batch', jobId]);
-    assert.equal(usr1.status, 0, usr1.stderr);
-    await waitFor(() => describeRun(runDir).summary.status === 'finished', 240_000, 'the run to finish after two requeues', 500);
+    assert.equal(cluster.run('scontrol', ['requeue', jobId]).status, 0);
+    await waitFor(() => ends() === 1, 60_000, 'the requeued task to save and stop');
+    assert.equal(describeRun(runDir).summary.status, 'stopped');
+    assert.ok(lastLossStep(runDir, 'teacher') < 600, 'stopped mid-teacher');
+    // 2. the time-limit warning (what --signal=B:USR1@S sends the batch shell): checkpoint, exit 75, self-requeue
+    await waitFor(trainedSince(1), 120_000, 'the task to resume and train on');
+    assert.equal(cluster.run('scancel', ['--signal=USR1', '--batch', jobId]).status, 0);
+    await waitFor(() => ends() === 2, 60_000, 'the task to save and requeue itself');
+    // 3. preemption: an exclusive job in the higher-tier partition takes the node; Slurm requeues ours (PreemptMode=REQUEUE)
+    await waitFor(trainedSince(2), 120_000, 'the task to resume again');
+    const urgent = cluster.run('sbatch', ['--parsable', '--partition=urgent', '--exclusive', '--wrap', 'sleep 2']);
+    assert.equal(urgent.status, 0, urgent.stderr);
+    await waitFor(() => ends() === 3, 60_000, 'the preempted task to save and stop');
+    await waitFor(() => describeRun(runDir).summary.status === 'finished', 300_000, 'the run to finish after three requeues', 500);
     await waitFor(async () => (await jobState(jobId)) === 'COMPLETED', 30_000, 'the job to complete');
     const log = fs.readFileSync(fs.readdirSync(path.join(runDir, 'slurm')).filter((f) => f.endsWith('.out')).map((f) => path.join(runDir, 'slurm', f))[0], 'utf8');
     assert.match(log, /restart 0\) on .*: run /);
-    assert.match(log, /restart 1\) on .*: resume /);
-    assert.match(log, /restart 2\) on .*: resume /);
+    for (const k of [1, 2, 3]) assert.match(log, new RegExp(`restart ${k}\\) on .*: resume `));
+    assert.match(log, /DUE TO JOB REQUEUE/);
     assert.match(log, /SIGUSR1 \(time limit near\)/);
     assert.match(log, /exit code 75/);
+    assert.match(log, /DUE TO PREEMPTION/);
     const restarts = /Restarts=(\d+)/.exec(cluster.run('scontrol', ['show', 'job', jobId]).stdout)?.[1];
-    assert.equal(restarts, '2');
+    assert.equal(restarts, '3');
     assertFinished(runDir);
-    const want = finalLosses(path.join(runs, 'reference'));
-    assert.deepEqual(finalLosses(runDir), want);
+    assert.deepEqual(finalLosses(runDir), finalLosses(path.join(runs, 'reference-long')));
     // and every logged step, not only the last ones
     const a = lossesByStep(runDir);
-    const b = lossesByStep(path.join(runs, 'reference'));
+    const b = lossesByStep(path.join(runs, 'reference-long'));
     assert.equal(a.size, b.size);
     for (const [k, v] of b) assert.equal(a.get(k), v, k);
   });
 
   it('scancel saves a checkpoint and leaves a run that resumes to the same result', async () => {
+    const ref = distill(['run', 'toy.distill.json', '--runs-dir', runs, '--name', 'reference'], { cwd: tmp });
+    assert.equal(ref.status, 0, ref.out);
     const r = distill(['run', 'toy.distill.json', '--runs-dir', runs, '--name', 'cancelled', '--launcher', 'slurm', '--detach'], { cwd: tmp, env: cluster.env });
     assert.equal(r.status, 0, r.out);
     const runDir = path.join(runs, 'cancelled');
