@@ -105,7 +105,7 @@ describe('Slurm launcher on a real one-node cluster', () => {
     await waitFor(() => ends() === 2, 60_000, 'the task to save and requeue itself');
     // 3. preemption: an exclusive job in the higher-tier partition takes the node; Slurm requeues ours (PreemptMode=REQUEUE)
     await waitFor(trainedSince(2), 120_000, 'the task to resume again');
-    const urgent = cluster.run('sbatch', ['--parsable', '--partition=urgent', '--exclusive', '--wrap', 'sleep 2']);
+    const urgent = cluster.run('sbatch', ['--parsable', '--partition=urgent', '--exclusive', `--output=${tmp}/urgent-%j.out`, '--wrap', 'sleep 2']);
     assert.equal(urgent.status, 0, urgent.stderr);
     await waitFor(() => ends() === 3, 60_000, 'the preempted task to save and stop');
     await waitFor(() => describeRun(runDir).summary.status === 'finished', 300_000, 'the run to finish after three requeues', 500);
