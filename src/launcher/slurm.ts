@@ -209,6 +209,20 @@ export function parseSacct(text: string): JobInfo[] {
   return out;
 }
 
+/** "0-3,5,7-8%2" → [0, 1, 2, 3, 5, 7, 8] (the %limit is dropped). */
+export function expandArraySpec(spec: string): number[] {
+  const out: number[] = [];
+  for (const part of spec.split('%')[0].split(',')) {
+    const m = /^(\d+)(?:-(\d+))?(?::(\d+))?$/.exec(part.trim());
+    if (!m) continue;
+    const a = Number(m[1]);
+    const b = m[2] !== undefined ? Number(m[2]) : a;
+    const step = m[3] !== undefined ? Math.max(1, Number(m[3])) : 1;
+    for (let i = a; i <= b && out.length < 100_000; i += step) out.push(i);
+  }
+  return out;
+}
+
 /** Parses `scontrol show job -o ID` (one line per job, key=value pairs). */
 export function parseScontrolJob(text: string): JobInfo[] {
   const out: JobInfo[] = [];
@@ -218,17 +232,22 @@ export function parseScontrolJob(text: string): JobInfo[] {
     for (const m of line.matchAll(/(\w+)=(\S*)/g)) if (!kv.has(m[1])) kv.set(m[1], m[2]);
     const arrayJob = kv.get('ArrayJobId');
     const task = kv.get('ArrayTaskId');
-    const jobId = arrayJob && task && /^\d+$/.test(task) ? `${arrayJob}_${task}` : kv.get('JobId')!;
+    // an array's tasks that never started share one record: ArrayTaskId=2-3,5%2
+    // ArrayTaskId=4294967294 (NO_VAL): the array's own record, standing for its tasks that have none (e.g. cancelled
+    // while pending) — reported as "<array>_*"
+    const ids = arrayJob && task ? (/^42949672\d\d$/.test(task) ? [`${arrayJob}_*`] : expandArraySpec(task).map((i) => `${arrayJob}_${i}`)) : [kv.get('JobId')!];
     const node = kv.get('NodeList');
     const reason = kv.get('Reason');
-    out.push({
-      jobId,
-      state: kv.get('JobState') ?? 'UNKNOWN',
-      node: node && node !== '(null)' ? node : undefined,
-      reason: reason && reason !== 'None' ? reason : undefined,
-      exitCode: kv.get('ExitCode'),
-      source: 'scontrol',
-    });
+    for (const jobId of ids) {
+      out.push({
+        jobId,
+        state: kv.get('JobState') ?? 'UNKNOWN',
+        node: node && node !== '(null)' ? node : undefined,
+        reason: reason && reason !== 'None' ? reason : undefined,
+        exitCode: kv.get('ExitCode'),
+        source: 'scontrol',
+      });
+    }
   }
   return out;
 }
@@ -250,10 +269,14 @@ export async function queryJobs(jobIds: string[], runner: SlurmRunner = {}): Pro
     if (sa.status === 0) for (const j of parseSacct(sa.stdout)) if (want.has(j.jobId) && !found.has(j.jobId)) found.set(j.jobId, j);
     missing = missing.filter((id) => !found.has(id));
   }
-  for (const id of missing) {
-    const sc = await exec(runner, 'scontrol', ['show', 'job', '-o', id]);
+  // per array (or plain) job: `scontrol show job A` lists the tasks that ran and the record of those that never did
+  for (const base of new Set(missing.map((id) => id.split('_')[0]))) {
+    const sc = await exec(runner, 'scontrol', ['show', 'job', '-o', base]);
     if (sc.status !== 0) continue;
-    for (const j of parseScontrolJob(sc.stdout)) if (want.has(j.jobId) && !found.has(j.jobId)) found.set(j.jobId, j);
+    const jobs = parseScontrolJob(sc.stdout);
+    for (const j of jobs) if (want.has(j.jobId) && !found.has(j.jobId)) found.set(j.jobId, j);
+    const rest = jobs.find((j) => j.jobId === `${base}_*`);
+    if (rest) for (const id of missing) if (id.startsWith(`${base}_`) && !found.has(id)) found.set(id, { ...rest, jobId: id });
   }
   return found;
 }

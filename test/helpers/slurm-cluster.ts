@@ -44,7 +44,13 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-export async function startSlurmCluster({ ports = [6817, 6818] as [number, number], timeoutMs = 30_000 } = {}): Promise<SlurmCluster> {
+/** Ports 6817/6818 (Slurm's defaults); DISTILL_SLURM_TEST_PORTS=A,B moves a second cluster on the same machine aside. */
+function defaultPorts(): [number, number] {
+  const env = (process.env.DISTILL_SLURM_TEST_PORTS ?? '').split(',').map(Number);
+  return env.length === 2 && env.every((p) => Number.isInteger(p) && p > 1024 && p < 65536) ? [env[0], env[1]] : [6817, 6818];
+}
+
+export async function startSlurmCluster({ ports = defaultPorts(), timeoutMs = 30_000 } = {}): Promise<SlurmCluster> {
   const missing = REQUIRED.filter((c) => !which(c));
   if (missing.length) {
     throw new Error(

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { readSweepManifest } from '../../src/engine/sweep';
 import { describeRun, readEvents } from '../../src/engine/runfolder';
 import { queryJobs } from '../../src/launcher/slurm';
-import { runStatus, sweepStatus } from '../../src/launcher/sweep';
+import { runStatus, stopSlurmRun, sweepStatus } from '../../src/launcher/sweep';
 import { startSlurmCluster, SlurmCluster } from '../helpers/slurm-cluster';
 import { assertFinished, distill, ensureCli, finalLosses, lastLossStep, lossesByStep, toyConfig, waitFor, writeToySweep } from '../helpers/sweeps';
 
@@ -148,5 +148,26 @@ describe('Slurm launcher on a real one-node cluster', () => {
     assert.equal(res.status, 0, res.out);
     assertFinished(runDir);
     assert.deepEqual(finalLosses(runDir), finalLosses(path.join(runs, 'reference')));
+  });
+
+  it('Stop (the Runs view\'s, via the launcher): a stop request ends a running task with a checkpoint; a pending job is scancelled', async () => {
+    const run = (name: string) => {
+      const r = distill(['run', 'toy.distill.json', '--runs-dir', runs, '--name', name, '--launcher', 'slurm', '--detach', '--cpus-per-task', String(os.cpus().length)], { cwd: tmp, env: cluster.env });
+      assert.equal(r.status, 0, r.out);
+      const dir = path.join(runs, name);
+      return { dir, jobId: JSON.parse(fs.readFileSync(path.join(dir, 'slurm.json'), 'utf8')).jobId as string };
+    };
+    // the first takes every CPU of the node, so the second waits in the queue
+    const a = run('stop-running');
+    const b = run('stop-pending');
+    await waitFor(() => lastLossStep(a.dir, 'teacher') >= 30, 120_000, 'the first run to train');
+    assert.equal(await jobState(b.jobId), 'PENDING');
+    assert.equal(await stopSlurmRun(b.dir, b.jobId, { runner: { env: cluster.env }, pollMs: 500 }), 'cancelled');
+    assert.equal(await stopSlurmRun(a.dir, a.jobId, { runner: { env: cluster.env }, pollMs: 500 }), 'stopped');
+    assert.equal(describeRun(a.dir).summary.status, 'stopped');
+    assert.ok(describeRun(a.dir).summary.units[0].checkpoints.length >= 1);
+    await waitFor(async () => (await jobState(a.jobId)) === 'COMPLETED', 30_000, 'the stopped task\'s job to complete');
+    await waitFor(async () => (await jobState(b.jobId)) === 'CANCELLED', 30_000, 'the pending job to be cancelled');
+    assert.equal(describeRun(b.dir).summary.status, 'new', 'the cancelled job never started its run');
   });
 });

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { describeRun } from '../../src/engine/runfolder';
 import { expandParams, loadSweepFile, readSweepManifest, resolveSweep, SweepError } from '../../src/engine/sweep';
-import { arraySpec, batchScript, parseSacct, parseScontrolJob, parseSqueue, queryJobs } from '../../src/launcher/slurm';
+import { arraySpec, batchScript, expandArraySpec, parseSacct, parseScontrolJob, parseSqueue, queryJobs } from '../../src/launcher/slurm';
 import { assertFinished, distill, distillAsync, ensureCli, finalLosses, REPO, toyConfig, waitFor, writeToySweep } from '../helpers/sweeps';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-sweep-'));
@@ -208,6 +208,17 @@ describe('Slurm launcher: script and parsers (recorded output)', () => {
     };
     const jobs = await queryJobs(['1234_0', '1234_1', '1234_7'], { exec });
     assert.deepEqual([...jobs.values()].map((j) => `${j.jobId} ${j.state} ${j.node ?? '-'} ${j.source}`), ['1234_0 RUNNING node07 squeue', '1234_1 PENDING - squeue', '1234_7 TIMEOUT node09 scontrol']);
-    assert.deepEqual(calls, ["squeue -h -r -o %i|%T|%N|%r", 'sacct -n -P -X -o JobID,State,NodeList,ExitCode -j 1234_7', 'scontrol show job -o 1234_7']);
+    assert.deepEqual(calls, ["squeue -h -r -o %i|%T|%N|%r", 'sacct -n -P -X -o JobID,State,NodeList,ExitCode -j 1234_7', 'scontrol show job -o 1234']);
+    // tasks of an array that never started share one record
+    const never = 'JobId=1300 ArrayJobId=1300 ArrayTaskId=2-3,5%2 JobName=x JobState=CANCELLED Reason=None ExitCode=0:0 NodeList=(null)\n';
+    assert.deepEqual(parseScontrolJob(never).map((j) => `${j.jobId} ${j.state} ${j.node ?? '-'}`), ['1300_2 CANCELLED -', '1300_3 CANCELLED -', '1300_5 CANCELLED -']);
+    assert.deepEqual(expandArraySpec('0-6:3,9%4'), [0, 3, 6, 9]);
+    // recorded on the test cluster: a one-task array cancelled while pending leaves only the array's own record
+    const meta = 'JobId=2 ArrayJobId=2 ArrayTaskId=4294967294 JobName=wrap UserId=root(0) JobState=CANCELLED Reason=Resources Requeue=1 Restarts=0 ExitCode=0:0 NodeList=(null)\n';
+    const q2 = await queryJobs(['2_0'], {
+      exec: async (cmd, args) =>
+        cmd === 'scontrol' && args[3] === '2' ? { status: 0, stdout: meta, stderr: '' } : cmd === 'squeue' ? { status: 0, stdout: '', stderr: '' } : { status: 1, stdout: 'Job 2_0 not found', stderr: '' },
+    });
+    assert.equal(q2.get('2_0')?.state, 'CANCELLED');
   });
 });
