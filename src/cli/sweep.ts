@@ -148,7 +148,7 @@ export async function sweepCommand(a: Parsed): Promise<number> {
     process.off('SIGTERM', onSig);
   }
   // variants another process was already running: wait for them too
-  const end = await waitForSweep(plan.sweepDir, { pollMs: POLL_MS, onChange: live ? printStates : undefined });
+  const end = await waitForSweep(plan.sweepDir, { pollMs: POLL_MS, onChange: live ? printStates : undefined, tolerant: true });
   if (interrupts) {
     console.log(formatSweepTable(end));
     console.log(`\nStopped. Continue with: distill sweep ${file}${a.flags['runs-dir'] ? ` --runs-dir ${a.flags['runs-dir']}` : ''}`);

@@ -297,9 +297,10 @@ export function sweepState(s: VariantStatus[]): 'running' | 'finished' | 'failed
 /** Follows a sweep until none of its variants is queued or running, keeping sweep.json's states current. */
 export function waitForSweep(
   sweepDir: string,
-  opts: { runner?: SlurmRunner; pollMs?: number; signal?: AbortSignal; onChange?: (s: VariantStatus[]) => void } = {},
+  opts: { runner?: SlurmRunner; pollMs?: number; signal?: AbortSignal; onChange?: (s: VariantStatus[]) => void; tolerant?: boolean } = {},
 ): Promise<VariantStatus[]> {
-  return waitUntilIdle(() => sweepStatus(sweepDir, opts.runner, { tolerant: false }), {
+  // tolerant: the local launcher follows its own processes; jobs of an earlier Slurm submission need no answer
+  return waitUntilIdle(() => sweepStatus(sweepDir, opts.runner, { tolerant: opts.tolerant ?? false }), {
     ...opts,
     onChange: (s) => {
       recordStates(sweepDir, s);
