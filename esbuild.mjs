@@ -17,6 +17,7 @@ const node = [
 const web = [
   ['webview/dashboard.ts', 'dist/webview/dashboard.js'],
   ['webview/preview.ts', 'dist/webview/preview.js'],
+  ['webview/compare.ts', 'dist/webview/compare.js'],
 ];
 
 const builds = [];

@@ -145,7 +145,40 @@ export interface ReportView {
   plots: { file: string; title: string; src: string }[];
 }
 
+/** One run of a sweep in the Compare view (built by the host: panels/compare.ts). */
+export interface CompareRow {
+  name: string;
+  runDir: string;
+  /** The varied values (by dotted config path). */
+  params: Record<string, number | string | boolean | null>;
+  status: string;
+  /** Slurm state, or the local launcher's. */
+  state?: string;
+  node?: string;
+  unit?: string;
+  step?: number;
+  totalSteps?: number;
+  /** Final (last logged) loss per unit. */
+  losses: Record<string, number>;
+  /** Loss curves per unit, downsampled: [step, loss] pairs. */
+  curves: Record<string, [number, number][]>;
+  /** From eval/report.json: the 4-step student's and the reference teacher's headline metric per w. */
+  quality?: { metric: string; w: number[]; student: (number | null)[]; teacher: (number | null)[]; studentSteps: number | null; teacherSteps: number };
+  /** Newest sample grid of the last progressive unit (the few-step student), as a webview URI. */
+  grid?: { src: string; unit: string; step: number };
+}
+
+export interface CompareView {
+  name: string;
+  sweepDir: string;
+  launcher: string;
+  params: string[];
+  units: string[];
+  rows: CompareRow[];
+}
+
 export type HostToWebview =
+  | { type: 'compare'; view: CompareView }
   | { type: 'init'; view: 'dashboard'; run?: RunView; events: RunEvent[]; configs: ConfigEntry[]; sampleBase: string }
   /** The run's evaluation report (absent: none yet; `error`: report.json exists but cannot be shown). */
   | { type: 'report'; runDir: string; evaluating: boolean; report?: ReportView; error?: string }
@@ -177,7 +210,8 @@ export type WebviewToHost =
       seed: number;
     }
   | { type: 'cancelPreview'; requestId: number }
-  | { type: 'savePng'; which: 'teacher' | 'student'; pngBase64: string };
+  | { type: 'savePng'; which: 'teacher' | 'student'; pngBase64: string }
+  | { type: 'openRun'; runDir: string };
 
 // ─────────────────────────────── validation ──────────────────────────────
 type Check = (v: unknown) => boolean;
@@ -292,6 +326,27 @@ const reportView = shape({
   plots: arrayOf(shape({ file: str, title: str, src: str }), 16),
 });
 const events = arrayOf((v) => asRunEvent(v) !== undefined, 10_000_000);
+const record =
+  (c: Check): Check =>
+  (v) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(c);
+const scalar: Check = (v) => v === null || num(v) || str(v) || bool(v);
+const compareRow = shape({
+  name: str,
+  runDir: str,
+  params: record(scalar),
+  status: str,
+  state: opt(str),
+  node: opt(str),
+  unit: opt(str),
+  step: opt(int),
+  totalSteps: opt(int),
+  losses: record(num),
+  curves: record(arrayOf(arrayOf(num, 2), 5000)),
+  quality: opt(shape({ metric: str, w: arrayOf(num, 64), student: arrayOf(numOrNull, 64), teacher: arrayOf(numOrNull, 64), studentSteps: intOrNull, teacherSteps: int })),
+  grid: opt(shape({ src: str, unit: str, step: int })),
+});
+const compareView = shape({ name: str, sweepDir: str, launcher: str, params: arrayOf(str, 64), units: arrayOf(str, 64), rows: arrayOf(compareRow, 2000) });
 
 export function asHostToWorker(value: unknown): HostToWorker | undefined {
   return validate<HostToWorker>(HOST_TO_WORKER, value);
@@ -363,6 +418,7 @@ export function asHostToWebview(value: unknown): HostToWebview | undefined {
       previewResult: { requestId: int, teacher: opt(sampleResult), student: opt(sampleResult) },
       previewError: { requestId: int, message: str },
       report: { runDir: str, evaluating: bool, report: opt(reportView), error: opt(str) },
+      compare: { view: compareView },
     },
     value,
   );
@@ -388,6 +444,7 @@ export function asWebviewToHost(value: unknown): WebviewToHost | undefined {
       },
       cancelPreview: { requestId: int },
       savePng: { which: oneOf('teacher', 'student'), pngBase64: str },
+      openRun: { runDir: str },
     },
     value,
   );

@@ -9,8 +9,7 @@ export interface Parsed {
   threads?: number;
 }
 
-/** `flags` take a value; `switches` take none (present: the empty string). */
-export function parseArgs(argv: string[], spec: { positional: number | [number, number]; flags: string[]; switches?: string[] }): Parsed {
+export function parseArgs(argv: string[], spec: { positional: number | [number, number]; flags: string[]; booleans?: string[] }): Parsed {
   const [minPos, maxPos] = typeof spec.positional === 'number' ? [spec.positional, spec.positional] : spec.positional;
   const positional: string[] = [];
   const flags: Record<string, string | undefined> = {};
@@ -19,9 +18,8 @@ export function parseArgs(argv: string[], spec: { positional: number | [number, 
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
-      if (spec.switches?.includes(name)) {
-        if (eq >= 0) throw new UsageError(`--${name} takes no value`);
-        flags[name] = '';
+      if (spec.booleans?.includes(name) && eq < 0) {
+        flags[name] = 'true';
         continue;
       }
       if (!spec.flags.includes(name)) throw new UsageError(`unknown option --${name}`);

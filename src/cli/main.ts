@@ -16,12 +16,18 @@ import type { RunEvent, SummaryReal, SummaryRow } from '../engine/events';
 import { formatSummary } from './summary';
 import { formatDuration, ProgressPrinter } from './progress';
 import { parseArgs, UsageError } from './args';
+import { launcherFlag, SLURM_FLAGS, submitRunCommand, sweepCommand } from './sweep';
+import { EXIT_REQUEUE } from '../launcher/slurm';
 
 const USAGE = `Diffusion Distiller — train a guided diffusion teacher and distil it into a few-step student.
 
 Usage:
   distill run CONFIG [--runs-dir DIR] [--name NAME] [--backend auto|webgpu|wasm|cpu|tensorflow] [--threads N]
-  distill resume RUN_DIR [--backend …] [--threads N]
+              [--launcher local|slurm [--detach] [--partition P] [--time T] [--gres G] [--cpus-per-task N] [--mem M]
+              [--account A] [--qos Q]]
+  distill resume RUN_DIR [--backend …] [--threads N] [--launcher local|slurm [--detach] …]
+  distill sweep SWEEP.json [--runs-dir DIR] [--launcher local|slurm] [--max-parallel N] [--dry-run] [--detach]
+                 [--partition P] [--time T] … (one run per variant under RUNS_DIR/<sweep name>/; waits, then a table)
   distill sample RUN_DIR --stage teacher|guided|progressive [--steps K] [--sampler ddim|stochastic]
                  --w W[,W…] [--classes 0,1,…] [--per-class N] [--seed S] --out FILE.png|FILE.npy
   distill list [RUNS_DIR]
@@ -36,6 +42,7 @@ Usage:
                   what \`auto\` picks, and how to install what is missing)
 
 Ctrl-C during run/resume saves a checkpoint and exits 0; \`distill resume\` continues exactly there.
+On Slurm, SIGUSR1 (--signal) saves a checkpoint and exits ${EXIT_REQUEUE} so the batch script requeues the task.
 Guidance weight w: x̂ = (1 + w)·x̂(c) − w·x̂(∅); w = 0 is the plain conditional model.`;
 
 async function engine() {
@@ -57,8 +64,23 @@ async function train(runDir: string, opts: { backend?: string; threads?: number 
       process.exit(130);
     }
   };
+  // SIGTERM (kill, scancel, Slurm preemption — often sent more than once) always means "save and stop"
+  const onSigterm = () => {
+    if (controller.signal.aborted) return;
+    process.stderr.write('\nSIGTERM: saving a checkpoint and stopping…\n');
+    controller.abort();
+  };
+  // SIGUSR1: Slurm's warning before the time limit (sbatch --signal): save, stop, and ask the batch script to requeue
+  let requeue = false;
+  const onSigusr1 = () => {
+    requeue = true;
+    if (controller.signal.aborted) return;
+    process.stderr.write('\nSIGUSR1: saving a checkpoint; the task will be requeued…\n');
+    controller.abort();
+  };
   process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  process.on('SIGTERM', onSigterm);
+  process.on('SIGUSR1', onSigusr1);
   const progress = new ProgressPrinter(process.stdout);
   let summary: { rows: SummaryRow[]; real?: SummaryReal } = { rows: [] };
   console.log(`run folder: ${runDir}`);
@@ -78,7 +100,7 @@ async function train(runDir: string, opts: { backend?: string; threads?: number 
     progress.finish();
     if (status === 'stopped') {
       console.log(`Stopped and saved. Continue with: distill resume ${path.relative(process.cwd(), runDir) || '.'}`);
-      return 0;
+      return requeue ? EXIT_REQUEUE : 0;
     }
     for (const line of formatSummary(summary.rows, summary.real)) console.log(line);
     console.log(`\nFinished in ${formatDuration(progress.elapsedSeconds())}. Samples: ${path.join(runDir, 'samples')}`);
@@ -90,7 +112,8 @@ async function train(runDir: string, opts: { backend?: string; threads?: number 
     return 1;
   } finally {
     process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.off('SIGUSR1', onSigusr1);
   }
 }
 
@@ -111,7 +134,16 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (cmd) {
     case 'run': {
-      const a = parseArgs(rest, { positional: 1, flags: ['runs-dir', 'name', 'backend', 'threads'] });
+      const a = parseArgs(rest, { positional: 1, flags: ['runs-dir', 'name', 'backend', 'threads', 'launcher', ...SLURM_FLAGS], booleans: ['detach'] });
+      const launcher = launcherFlag(a);
+      const target = path.resolve(a.positional[0]);
+      if (fs.existsSync(target) && fs.statSync(target).isDirectory()) {
+        // a run folder prepared by a sweep (or the Slurm launcher) that has not trained yet
+        if (!fs.existsSync(path.join(target, 'run.json'))) throw new UsageError(`${target}: expected a config file or a prepared run folder (no run.json)`);
+        if (fs.statSync(path.join(target, 'events.jsonl')).size > 0) throw new UsageError(`${target} has already started; continue it with distill resume ${a.positional[0]}`);
+        if (launcher === 'slurm') return submitRunCommand(target, a);
+        return train(target, { backend: a.backend, threads: a.threads });
+      }
       const { createRun, validateConfigFile } = await engine();
       const v = validateConfigFile(a.positional[0]);
       if (!v.ok) {
@@ -119,13 +151,19 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const runDir = await createRun({ configPath: a.positional[0], runsDir: a.flags['runs-dir'] ?? 'runs', name: a.flags.name });
+      if (launcher === 'slurm') return submitRunCommand(runDir, a);
       return train(runDir, { backend: a.backend, threads: a.threads });
     }
     case 'resume': {
-      const a = parseArgs(rest, { positional: 1, flags: ['backend', 'threads'] });
+      const a = parseArgs(rest, { positional: 1, flags: ['backend', 'threads', 'launcher', ...SLURM_FLAGS], booleans: ['detach'] });
       const runDir = path.resolve(a.positional[0]);
       if (!fs.existsSync(path.join(runDir, 'run.json'))) throw new UsageError(`${runDir}: not a run folder (no run.json)`);
+      if (launcherFlag(a) === 'slurm') return submitRunCommand(runDir, a);
       return train(runDir, { backend: a.backend, threads: a.threads });
+    }
+    case 'sweep': {
+      const a = parseArgs(rest, { positional: 1, flags: ['runs-dir', 'launcher', 'max-parallel', ...SLURM_FLAGS], booleans: ['dry-run', 'detach'] });
+      return sweepCommand(a);
     }
     case 'sample': {
       const a = parseArgs(rest, {
@@ -244,7 +282,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'backends': {
-      const a = parseArgs(rest, { positional: 0, flags: [], switches: ['json'] });
+      const a = parseArgs(rest, { positional: 0, flags: [], booleans: ['json'] });
       const { describeBackends, formatBackends } = await import('../engine/backend/report');
       const r = await describeBackends({ wasmDir: path.join(__dirname, 'wasm') });
       console.log(a.flags.json !== undefined ? JSON.stringify(r, null, 2) : formatBackends(r));
@@ -254,7 +292,14 @@ async function main(argv: string[]): Promise<number> {
       const a = parseArgs(rest, { positional: [0, 1], flags: [] });
       const { listRuns } = await import('../engine/runfolder');
       const runsDir = path.resolve(a.positional[0] ?? 'runs');
-      const runs = listRuns(runsDir);
+      const { isSweepDir } = await import('../engine/sweep');
+      // runs of sweeps (runs/<sweep>/<variant>/) are listed as <sweep>/<variant>
+      const runs = [
+        ...listRuns(runsDir),
+        ...(fs.existsSync(runsDir) ? fs.readdirSync(runsDir, { withFileTypes: true }) : []).flatMap((d) =>
+          d.isDirectory() && isSweepDir(path.join(runsDir, d.name)) ? listRuns(path.join(runsDir, d.name)).map((r) => ({ ...r, name: `${d.name}/${r.name}` })) : [],
+        ),
+      ];
       if (!runs.length) {
         console.log(`no runs in ${runsDir}`);
         return 0;

@@ -20,7 +20,6 @@ import {
   FILES,
   listCheckpoints,
   readMeta,
-  RunMeta,
   stopRequested,
   writeFileAtomic,
 } from './runfolder';
@@ -28,13 +27,12 @@ import { Denoiser, sample } from './sample';
 import { gridClasses, netForUnit, renderGrid, trainAll, TrainingDiverged } from './stages';
 import type { SampleResult, SampleSpec } from '../protocol';
 import { evaluateQuick } from './quick-eval';
+import { createRunFolder, defaultRunName } from './create';
 
 export { validateConfigFile, loadConfigFile, ConfigError, configHash } from './config';
 export type { ResolvedConfig } from './config';
 export { listRuns, describeRun, requestStop, readEvents } from './runfolder';
 export type { RunEvent } from './events';
-
-const VERSION = '0.1.0';
 
 let backendPromise: Promise<BackendInfo> | undefined;
 let backendKey = '';
@@ -52,26 +50,15 @@ export function ensureBackend(backend: BackendChoice, threads: number, wasmDir?:
   return backendPromise;
 }
 
-function timestamp(d = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
 /** Validates the config and creates a run folder (config.json resolved, run.json). Returns its path. */
 export async function createRun({ configPath, runsDir, name }: { configPath: string; runsDir: string; name?: string }): Promise<string> {
   const cfg = loadConfigFile(configPath);
   if (name !== undefined && !/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`--name: use letters, digits, '.', '_' or '-' only, got "${name}"`);
-  const dirName = name ?? `${cfg.name}-${timestamp()}`;
-  const runDir = path.resolve(runsDir, dirName);
-  if (fs.existsSync(runDir)) {
-    throw new Error(`${runDir} already exists; continue it with \`distill resume ${runDir}\` or choose another --name`);
-  }
-  fs.mkdirSync(runDir, { recursive: true });
-  writeFileAtomic(path.join(runDir, FILES.config), JSON.stringify(cfg, null, 2) + '\n');
-  const meta: RunMeta = { name: dirName, createdAt: Date.now(), configSource: path.resolve(configPath), configHash: configHash(cfg), version: VERSION };
-  writeFileAtomic(path.join(runDir, FILES.meta), JSON.stringify(meta, null, 2) + '\n');
-  fs.writeFileSync(path.join(runDir, FILES.events), '');
-  return runDir;
+  const dirName = name ?? defaultRunName(cfg.name);
+  return createRunFolder(path.resolve(runsDir, dirName), cfg, path.resolve(configPath));
+}
+
+/** The resolved config of a run folder  return runDir;
 }
 
 /** The resolved config of a run folder, checked against the hash recorded at creation. */

@@ -40,6 +40,8 @@ export interface LockInfo {
   pid: number;
   host: string;
   startedAt: number;
+  /** SLURM_JOB_ID of the writer when it ran as a Slurm job (a requeued job restarts under the same id). */
+  slurmJob?: string;
 }
 
 export function isRunDir(dir: string): boolean {
@@ -130,7 +132,8 @@ export function lockIsLive(lock: LockInfo | undefined): boolean {
  */
 export function acquireLock(runDir: string): () => void {
   const file = path.join(runDir, FILES.lock);
-  const mine: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: Date.now() };
+  const slurmJob = process.env.SLURM_JOB_ID || undefined;
+  const mine: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: Date.now(), ...(slurmJob ? { slurmJob } : {}) };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(file, JSON.stringify(mine), { flag: 'wx' });
@@ -144,7 +147,10 @@ export function acquireLock(runDir: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const holder = readLock(runDir);
-      if (holder && lockIsLive(holder)) {
+      // Slurm runs one instance of a job at a time: a lock left by this same job (killed, then requeued, maybe on
+      // another node) belongs to a process that is gone.
+      const sameSlurmJob = !!slurmJob && holder?.slurmJob === slurmJob;
+      if (holder && lockIsLive(holder) && !sameSlurmJob) {
         throw new Error(
           `${runDir} is in use: process ${holder.pid} on ${holder.host} has been writing it since ` +
             `${new Date(holder.startedAt).toISOString()} (${file}). Stop that process first.`,

@@ -21,6 +21,8 @@ import { RunsTreeProvider } from './runsTree';
 import { onDidChangeTools, runTool, ToolKind, toolRunning } from './tools';
 import { registerBackendsDocument, showBackends } from './backends';
 import { mentionsBackend } from './model/backends';
+import { launcherSetting, registerSweeps, stopThroughSlurm, submitRunFromEditor } from './sweepCommands';
+import { ComparePanel } from './panels/compare';
 
 const CONFIG_GLOB = `**/*${CONFIG_SUFFIX}`;
 const CONFIG_EXCLUDE = '**/{node_modules,.git,dist,out}/**';
@@ -269,11 +271,24 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     return false;
   };
 
+  // what the launchers (src/launcher) run for a task: this extension's CLI bundle on the worker's Node
+  const taskContext = {
+    nodePath: runtime.nodePath,
+    cliPath: vscode.Uri.joinPath(context.extensionUri, 'dist', 'cli.js').fsPath,
+    env: runtime.electron ? { ...process.env, ELECTRON_RUN_AS_NODE: '1' } : undefined,
+  };
+
   const launch = async (configPath: string): Promise<void> => {
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === configPath);
     if (doc?.isDirty) await doc.save();
     if (!(await validateOrShow(configPath))) return;
     const dir = requireRunsDir();
+    if (launcherSetting() === 'slurm') {
+      log.info(`submitting a run from ${configPath} in ${dir} to Slurm (distill.launcher)`);
+      await submitRunFromEditor({ configPath, runsDir: dir }, taskContext, log);
+      tree.refresh();
+      return;
+    }
     log.info(`starting a run from ${configPath} in ${dir}`);
     const { runDir } = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Window, title: `Distill: creating a run from ${path.basename(configPath)}` },
@@ -285,14 +300,24 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
   };
 
   const resume = async (runDir: string): Promise<void> => {
-    log.info(`resuming ${runDir}`);
     crashes.delete(path.resolve(runDir));
+    if (launcherSetting() === 'slurm') {
+      log.info(`resuming ${runDir} on Slurm (distill.launcher)`);
+      await submitRunFromEditor({ runDir }, taskContext, log);
+      tree.refresh();
+      return;
+    }
+    log.info(`resuming ${runDir}`);
     mgr.resume(runDir);
     tree.refresh();
     updateStatus();
   };
 
-  const stop = async (runDir: string): Promise<void> => {
+  const stop = async (runDir: string, node?: TreeNodeModel): Promise<void> => {
+    if (!mgr.isActive(runDir) && (await stopThroughSlurm(node, runDir, tree.jobs))) {
+      tree.refreshSoon(100);
+      return;
+    }
     const how = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Distill: stopping ${path.basename(runDir)} (saving a checkpoint)…` },
       () => mgr.stop(runDir),
@@ -327,7 +352,8 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
 
   // ─── pickers ───
   const pickRun = async (filter: (n: TreeNodeModel) => boolean, placeHolder: string, none: string): Promise<string | undefined> => {
-    const runs = tree.reload().filter(filter);
+    tree.reload();
+    const runs = tree.runs.filter(filter);
     if (runs.length === 0) {
       void vscode.window.showInformationMessage(`Distill: ${none}`);
       return undefined;
@@ -402,7 +428,7 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
 
   run('distill.stopRun', async (arg?: unknown) => {
     const runDir = runArg(arg) ?? (await pickRun((r) => r.status === 'running' || mgr.isActive(r.runDir), 'Run to stop', 'no run is running.'));
-    if (runDir) await stop(runDir);
+    if (runDir) await stop(runDir, arg && typeof arg === 'object' && 'kind' in arg ? (arg as TreeNodeModel) : undefined);
   });
 
   run('distill.openDashboard', async (arg?: unknown) => {
@@ -488,6 +514,17 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
   run('distill.refreshRuns', () => {
     tree.refresh();
     updateStatus();
+  });
+
+  registerSweeps({
+    context,
+    tree,
+    runsDir,
+    requireRunsDir,
+    task: taskContext,
+    log,
+    register: run,
+    openCompare: (sweepDir) => ComparePanel.createOrShow(context.extensionUri, sweepDir, services, () => tree.jobs),
   });
 
   timings.activateMs = performance.now() - activateStart;

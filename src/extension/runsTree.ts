@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { RunListing } from '../engine/runfolder';
 import { RunListingCache } from './model/runlog';
+import type { JobInfo } from '../launcher/slurm';
 import { buildRunTree, TreeNodeModel } from './model/tree';
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> {
@@ -15,6 +16,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> 
   private readonly loadedEmitter = new vscode.EventEmitter<number>();
   /** Fires once, after the first listing of the runs folder (with the number of runs). */
   readonly onFirstLoad = this.loadedEmitter.event;
+  /** Slurm jobs as the last squeue/sacct/scontrol poll saw them (sweepCommands.ts keeps it current). */
+  jobs: ReadonlyMap<string, JobInfo> = new Map();
 
   constructor(
     private readonly runsDir: () => string | undefined,
@@ -23,16 +26,16 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> 
     private readonly onError: (e: Error) => void,
   ) {}
 
-  /** The runs as last listed (the status bar and quick picks use them). */
+  /** The runs as last listed, those inside sweeps included (the status bar and quick picks use them). */
   get runs(): TreeNodeModel[] {
-    return this.roots;
+    return this.roots.flatMap((n) => (n.kind === 'sweep' ? n.children : [n]));
   }
 
   /** Re-reads the runs folder now. */
   reload(): TreeNodeModel[] {
     const dir = this.runsDir();
     try {
-      this.roots = dir ? buildRunTree(dir, { isActive: this.isActive, crashes: this.crashes, describe: (d) => this.listings.describe(d) }) : [];
+      this.roots = dir ? buildRunTree(dir, { isActive: this.isActive, crashes: this.crashes, describe: (d) => this.listings.describe(d), jobs: this.jobs }) : [];
       this.listings.prune(new Set(this.roots.map((r) => r.runDir)));
     } catch (e) {
       this.roots = [];
@@ -71,7 +74,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> 
     const collapsible =
       node.children.length === 0
         ? vscode.TreeItemCollapsibleState.None
-        : node.kind === 'run' && node.status === 'running'
+        : (node.kind === 'run' && node.status === 'running') || node.contextValue === 'sweep.active'
           ? vscode.TreeItemCollapsibleState.Expanded
           : vscode.TreeItemCollapsibleState.Collapsed;
     const item = new vscode.TreeItem(node.label, collapsible);

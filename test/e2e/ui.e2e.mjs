@@ -30,6 +30,21 @@ export const E2E_CONFIG = {
   checkpoint: { interval: 100, keep: 2 },
 };
 const CONFIG_FILE = 'e2e.distill.json';
+/** A two-run sweep of a tinier toy (Start Sweep with the local launcher, then Compare). */
+export const E2E_SWEEP = {
+  name: 'toysweep',
+  base: {
+    ...E2E_CONFIG,
+    name: 'toysweep',
+    teacher: { steps: 100, batch: 64, lr: 0.002 },
+    guided: { steps: 40, batch: 64, lr: 0.001 },
+    progressive: { n0: 4, targetSteps: 2, steps: 20, batch: 64, lr: 0.001 },
+    sampling: { interval: 20, teacherSteps: 8 },
+    checkpoint: { interval: 50, keep: 2 },
+  },
+  grid: { 'progressive.lr': [0.0003, 0.001] },
+};
+const SWEEP_FILE = 'toysweep.sweep.json';
 
 /** Fails early and clearly when the engine's schema and this test's config drift apart. */
 export function validateConfig(config) {
@@ -44,6 +59,7 @@ export function makeWorkspace(dir) {
   fs.mkdirSync(dir, { recursive: true });
   validateConfig(E2E_CONFIG);
   fs.writeFileSync(path.join(dir, CONFIG_FILE), JSON.stringify(E2E_CONFIG, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, SWEEP_FILE), JSON.stringify(E2E_SWEEP, null, 2) + '\n');
   return dir;
 }
 
@@ -375,6 +391,64 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     }, { timeout: 30_000 });
     lap(`  tree row: ${row.label}`);
     await screenshot('final-stopped');
+  });
+
+  step('Distill: Start Sweep (local launcher) shows the sweep as the parent of its runs, which finish', async () => {
+    await runCommand(page, 'Distill: Start Sweep');
+    await pickInQuickPick(page, SWEEP_FILE, 'Start Sweep file pick');
+    await pickInQuickPick(page, 'child processes on this machine', 'Start Sweep launcher pick', () => screenshot('sweep-launcher-pick'));
+    await openDistillContainer(page);
+    const sweepRows = async () => {
+      const rows = await treeRows(page);
+      const i = rows.findIndex((r) => r.level === 1 && /^toysweep\b/.test(r.label));
+      if (i < 0) return undefined;
+      const kids = [];
+      for (const r of rows.slice(i + 1)) { if (r.level < 2) break; if (r.level === 2) kids.push(r.label); }
+      return { sweep: rows[i], kids };
+    };
+    const shown = await poll('the sweep with its two runs in the Runs view', async () => {
+      const s = await sweepRows();
+      if (s && s.sweep.expanded === 'false') await page.locator(`${SIDEBAR} .pane-body .monaco-list-row`).filter({ hasText: 'toysweep' }).first().locator('.monaco-tl-twistie').click();
+      return s && s.kids.length === 2 ? s : undefined;
+    }, { timeout: 60_000 }).catch(async (e) => { throw new Error(`${e.message}; tree: ${JSON.stringify(await treeRows(page))}`); });
+    lap(`  sweep: ${shown.sweep.label}; runs ${JSON.stringify(shown.kids)}`);
+    await screenshot('sweep-in-tree');
+    const done = await poll('both runs of the sweep to finish', async () => {
+      const s = await sweepRows();
+      return s && /2 finished/.test(s.sweep.label) ? s : undefined;
+    }, { timeout: 240_000 }).catch(async (e) => { throw new Error(`${e.message}; tree: ${JSON.stringify(await treeRows(page))}`); });
+    lap(`  sweep: ${done.sweep.label}`);
+    await screenshot('sweep-finished');
+  });
+
+  step('Distill: Compare Runs shows one row per run, sortable, with overlaid curves and the students side by side', async () => {
+    await runCommand(page, 'Distill: Compare Runs');
+    const compare = async () => {
+      for (const w of await webviews(page)) {
+        const facts = await w.frame.evaluate(() => {
+          const table = document.querySelector('#compare-table');
+          if (!table) return undefined;
+          return {
+            rows: [...table.querySelectorAll('tbody tr')].map((tr) => tr.getAttribute('data-run')),
+            headers: [...table.querySelectorAll('th')].map((th) => th.textContent),
+            curves: document.querySelectorAll('#curves polyline').length,
+            grids: [...document.querySelectorAll('#grids img')].filter((i) => i.complete && i.naturalWidth > 0).length,
+          };
+        }).catch(() => undefined);
+        if (facts) return Object.defineProperty(facts, 'frame', { value: w.frame, enumerable: false });
+      }
+      return undefined;
+    };
+    const c = await poll('the Compare view with both runs, their curves and student grids', async () => {
+      const f = await compare();
+      return f && f.rows.length === 2 && f.curves === 2 && f.grids === 2 ? f : undefined;
+    }, { timeout: 60_000 }).catch(async (e) => { throw new Error(`${e.message}; compare: ${JSON.stringify(await compare())}`); });
+    lap(`  compare: rows ${JSON.stringify(c.rows)}, headers ${JSON.stringify(c.headers)}`);
+    await c.frame.locator('th[data-key="l:progressive-4-2"]').click();
+    await c.frame.locator('th[data-key="l:progressive-4-2"]').click();
+    const sorted = await c.frame.locator('th[data-key="l:progressive-4-2"]').getAttribute('aria-sort');
+    if (sorted !== 'descending') throw new Error(`sorting by the stage-2 loss: aria-sort ${sorted}`);
+    await screenshot('compare');
   });
 
   step('Distill: Show Backends lists every backend, what auto picks and why webgpu is not available here', async () => {

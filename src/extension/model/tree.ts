@@ -8,8 +8,9 @@ import * as path from 'path';
 import type { RunStatus, UnitSummary } from '../../engine/events';
 import { describeRun, FILES, listRuns, RunListing } from '../../engine/runfolder';
 import { formatDuration, runDescription, unitDescription, unitLabel } from './format';
+import { JobMap, runJobId, sweepNodes, withSlurm } from './sweeps';
 
-export type NodeKind = 'run' | 'unit' | 'checkpoint';
+export type NodeKind = 'run' | 'unit' | 'checkpoint' | 'sweep';
 
 export interface TreeNodeModel {
   kind: NodeKind;
@@ -29,6 +30,8 @@ export interface TreeNodeModel {
   checkpoint?: string;
   unit?: string;
   status?: RunStatus;
+  /** The run's Slurm job (model/sweeps.ts): state and node as squeue/sacct/scontrol last said. */
+  slurm?: { jobId: string; state: string; node?: string; reason?: string; exitCode?: string; queued: boolean };
   /** Command run on click. */
   command?: { command: string; title: string; arguments: unknown[] };
   children: TreeNodeModel[];
@@ -150,12 +153,14 @@ export function runNode(listing: RunListing, opts: { active?: boolean; crash?: s
   };
 }
 
-/** Every run in `runsDir`, newest first. */
+/** Sweeps (parents of their runs) first, then every other run in `runsDir`, newest first; Slurm states from `jobs`. */
 export function buildRunTree(
   runsDir: string,
-  opts: { isActive?: (runDir: string) => boolean; crashes?: Map<string, string>; describe?: (runDir: string) => RunListing } = {},
+  opts: { isActive?: (runDir: string) => boolean; crashes?: Map<string, string>; describe?: (runDir: string) => RunListing; jobs?: JobMap } = {},
 ): TreeNodeModel[] {
-  return listRuns(runsDir, opts.describe).map((l) => runNode(l, { active: opts.isActive?.(l.dir), crash: opts.crashes?.get(l.dir) }));
+  const jobs = opts.jobs ?? new Map();
+  const runs = listRuns(runsDir, opts.describe).map((l) => withSlurm(runNode(l, { active: opts.isActive?.(l.dir), crash: opts.crashes?.get(l.dir) }), runJobId(l.dir), jobs));
+  return [...sweepNodes(runsDir, jobs, opts), ...runs];
 }
 
 export function describeRunNode(runDir: string): TreeNodeModel {

@@ -11,7 +11,7 @@ export function webviewOptions(extensionUri: vscode.Uri, runDir: string | undefi
   return { enableScripts: true, localResourceRoots: roots, retainContextWhenHidden: false, enableFindWidget: false };
 }
 
-export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, bundle: 'dashboard' | 'preview', title: string): string {
+export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, bundle: 'dashboard' | 'preview' | 'compare', title: string): string {
   return buildWebviewHtml({
     cspSource: webview.cspSource,
     nonce: makeNonce(),

@@ -1,0 +1,191 @@
+/**
+ * `distill sweep SWEEP.json [--runs-dir DIR] [--launcher local|slurm] [--max-parallel N] [--dry-run] [--detach]`
+ * and the Slurm side of `distill run|resume --launcher slurm`. The work is the launcher module's (src/launcher),
+ * which the extension calls too; this file is argument handling and printing.
+ */
+import * as path from 'path';
+import { SweepError, SlurmOptions } from '../engine/sweep';
+import type { TaskContext } from '../launcher/local';
+import {
+  defaultLocalParallel,
+  formatSweepTable,
+  planSweep,
+  prepareSweep,
+  runLocal,
+  runStatus,
+  startLocalSweepDetached,
+  submitRunSlurm,
+  submitSlurm,
+  sweepScript,
+  sweepStatus,
+  variantsToStart,
+  VariantStatus,
+  waitForSweep,
+  waitUntilIdle,
+} from '../launcher/sweep';
+import { Parsed, UsageError } from './args';
+
+export const SLURM_FLAGS = ['partition', 'time', 'gres', 'cpus-per-task', 'mem', 'account', 'qos'];
+
+export function taskContext(): TaskContext {
+  return { nodePath: process.execPath, cliPath: path.join(__dirname, 'cli.js') };
+}
+
+/** --partition … flags (defaults under the sweep file's own slurm block). */
+export function slurmFlags(a: Parsed): SlurmOptions {
+  const o: SlurmOptions = {};
+  const f = a.flags;
+  if (f.partition) o.partition = f.partition;
+  if (f.time) o.time = f.time;
+  if (f.gres) o.gres = f.gres;
+  if (f.mem) o.mem = f.mem;
+  if (f.account) o.account = f.account;
+  if (f.qos) o.qos = f.qos;
+  if (f['cpus-per-task'] !== undefined) {
+    const n = Number(f['cpus-per-task']);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--cpus-per-task: expected a positive integer, got "${f['cpus-per-task']}"`);
+    o.cpusPerTask = n;
+  }
+  return o;
+}
+
+export function launcherFlag(a: Parsed): 'local' | 'slurm' {
+  const l = a.flags.launcher ?? 'local';
+  if (l !== 'local' && l !== 'slurm') throw new UsageError(`--launcher: expected local or slurm, got "${l}"`);
+  return l;
+}
+
+const POLL_MS = Number(process.env.DISTILL_POLL_MS) > 0 ? Number(process.env.DISTILL_POLL_MS) : 5000;
+
+function printStates(s: VariantStatus[]): void {
+  const t = new Date().toISOString().slice(11, 19);
+  console.log(`[${t}] ` + s.map((v) => `${v.name}: ${v.state}${v.node ? `@${v.node}` : ''}${v.run === 'running' && v.unit ? ` ${v.unit} ${v.step}/${v.totalSteps}` : ''}`).join(' | '));
+}
+
+export async function sweepCommand(a: Parsed): Promise<number> {
+  const file = a.positional[0];
+  const launcher = launcherFlag(a);
+  const runsDir = path.resolve(a.flags['runs-dir'] ?? 'runs');
+  let maxParallel: number | undefined;
+  if (a.flags['max-parallel'] !== undefined) {
+    maxParallel = Number(a.flags['max-parallel']);
+    if (!Number.isInteger(maxParallel) || maxParallel < 1) throw new UsageError(`--max-parallel: expected a positive integer, got "${a.flags['max-parallel']}"`);
+  }
+  const dryRun = a.flags['dry-run'] === 'true';
+  const detach = a.flags.detach === 'true';
+  let plan;
+  try {
+    plan = planSweep(file, runsDir);
+  } catch (e) {
+    if (e instanceof SweepError) {
+      console.error(e.message);
+      return 2;
+    }
+    throw e;
+  }
+  const opts = { launcher, maxParallel, slurmDefaults: slurmFlags(a), task: taskContext(), log: (l: string) => console.log(l) };
+  const n = plan.variants.length;
+  console.log(`sweep ${plan.sweep.spec.name}: ${n} variant(s) → ${plan.sweepDir}`);
+  if (dryRun) {
+    for (const v of plan.variants) {
+      console.log(`  ${v.variant.name}${v.status ? `  (exists: ${v.status})` : ''}`);
+      console.log(`      ${Object.entries(v.variant.params).map(([k, x]) => `${k} = ${JSON.stringify(x)}`).join(', ') || '(base config)'}`);
+    }
+    const todo = plan.variants.filter((v) => v.status !== 'finished').map((v) => v.variant.index);
+    console.log(`\nsbatch script${launcher === 'slurm' ? '' : ' (what --launcher slurm would submit)'}:\n`);
+    console.log(todo.length ? sweepScript(plan, todo, opts) : '(every variant has finished: nothing to submit)');
+    if (launcher === 'local') console.log(`local launcher: at most ${maxParallel ?? defaultLocalParallel()} process(es) at once`);
+    return 0;
+  }
+  prepareSweep(plan, launcher);
+  const before = await sweepStatus(plan.sweepDir, {}, { tolerant: launcher === 'local' });
+  const start = variantsToStart(before);
+  const finished = before.filter((s) => s.run === 'finished').length;
+  const live = before.filter((s) => s.active).length;
+  console.log(`${finished} finished, ${live} queued or running, starting ${start.length} (${launcher})`);
+
+  if (launcher === 'slurm') {
+    if (start.length) await submitSlurm(plan, start, opts);
+    if (detach) {
+      console.log(`detached; follow it with \`distill sweep ${file} --launcher slurm\` (never starts a variant twice), squeue, or the editor's Runs view`);
+      return 0;
+    }
+    const ac = new AbortController();
+    const onSigint = () => {
+      console.log('\nStopped following; the jobs keep running on the cluster. Run the same command again to follow them.');
+      ac.abort();
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      const end = await waitForSweep(plan.sweepDir, { pollMs: POLL_MS, signal: ac.signal, onChange: printStates });
+      if (ac.signal.aborted) return 130;
+      return report(end);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  }
+
+  if (detach) {
+    const { pid, logFile } = startLocalSweepDetached(file, runsDir, plan.sweepDir, opts.task, maxParallel);
+    console.log(`detached: process ${pid} runs the sweep locally (log: ${logFile}); kill -INT ${pid} stops it with checkpoints`);
+    return 0;
+  }
+  const { pool, done } = runLocal(plan, start, opts);
+  let interrupts = 0;
+  const onSig = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write('\nStopping the sweep: every running variant saves a checkpoint (run the sweep again to resume)…\n');
+      pool.stop();
+    }
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  try {
+    await done;
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
+  // variants another process was already running: wait for them too
+  const end = await waitForSweep(plan.sweepDir, { pollMs: POLL_MS, onChange: live ? printStates : undefined, tolerant: true });
+  if (interrupts) {
+    console.log(formatSweepTable(end));
+    console.log(`\nStopped. Continue with: distill sweep ${file}${a.flags['runs-dir'] ? ` --runs-dir ${a.flags['runs-dir']}` : ''}`);
+    return 0;
+  }
+  return report(end);
+}
+
+function report(end: VariantStatus[]): number {
+  console.log('\n' + formatSweepTable(end));
+  const bad = end.filter((s) => s.run !== 'finished');
+  if (bad.length) {
+    console.log(`\n${bad.length} of ${end.length} variant(s) did not finish: ${bad.map((b) => `${b.name} (${b.state})`).join(', ')}`);
+    return 1;
+  }
+  console.log(`\nall ${end.length} variant(s) finished`);
+  return 0;
+}
+
+/** `distill run|resume … --launcher slurm`: submit the run folder as a job, then follow it unless --detach. */
+export async function submitRunCommand(runDir: string, a: Parsed): Promise<number> {
+  const jobId = await submitRunSlurm(runDir, { slurmDefaults: slurmFlags(a), task: taskContext(), log: (l) => console.log(l) });
+  if (a.flags.detach === 'true') {
+    console.log(`detached; the run folder ${runDir} shows the progress (distill list, the editor's Runs view); cancel with scancel ${jobId}`);
+    return 0;
+  }
+  const ac = new AbortController();
+  const onSigint = () => {
+    console.log(`\nStopped following; job ${jobId} keeps running (scancel ${jobId} saves a checkpoint and stops it).`);
+    ac.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const [end] = await waitUntilIdle(async () => [await runStatus(runDir)], { pollMs: POLL_MS, signal: ac.signal, onChange: printStates });
+    if (ac.signal.aborted) return 130;
+    return report([end]);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
