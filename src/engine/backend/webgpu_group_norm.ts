@@ -57,15 +57,19 @@ class Program {
   }
 }
 
-// One workgroup per (sample, group): its mean over the group's pixels and channels.
-const MEAN = `${WG_SUM}
-  fn main(index : i32) {
+/** A workgroup's (sample, group): o = b·groups + g, its m values start at `base` (then every c, cg at a time). */
+const GROUP_OF_WORKGROUP = `
     let o = index / ${WG};
     let ok = o < uniforms.n * uniforms.groups;
     let b = o / uniforms.groups;
     let g = o - b * uniforms.groups;
     let m = uniforms.hw * uniforms.cg;
-    let base = b * uniforms.hw * uniforms.c + g * uniforms.cg;
+    let base = b * uniforms.hw * uniforms.c + g * uniforms.cg;`;
+
+// One workgroup per (sample, group): its mean over the group's pixels and channels.
+const MEAN = `${WG_SUM}
+  fn main(index : i32) {
+    ${GROUP_OF_WORKGROUP}
     var s = 0.0;
     for (var k = i32(localId.x); ok && k < m; k = k + ${WG}) {
       let p = k / uniforms.cg;
@@ -78,12 +82,7 @@ const MEAN = `${WG_SUM}
 // The same groups: rstd = 1 / sqrt(Σ (x − mean)² / m + eps), two-pass (no cancellation).
 const RSTD = `${WG_SUM}
   fn main(index : i32) {
-    let o = index / ${WG};
-    let ok = o < uniforms.n * uniforms.groups;
-    let b = o / uniforms.groups;
-    let g = o - b * uniforms.groups;
-    let m = uniforms.hw * uniforms.cg;
-    let base = b * uniforms.hw * uniforms.c + g * uniforms.cg;
+    ${GROUP_OF_WORKGROUP}
     var mu = 0.0;
     if (ok) { mu = mean[o]; }
     var s = 0.0;
