@@ -38,7 +38,9 @@ function numericNodes(node: unknown, at = '#'): Array<{ at: string; s: Record<st
 describe('config bounds', () => {
   it('the editor and the run time use the same schema file', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-    const urls = pkg.contributes.jsonValidation.map((j: { url: string }) => path.resolve(root, j.url));
+    const urls = pkg.contributes.jsonValidation
+      .filter((j: { fileMatch: string }) => j.fileMatch === '*.distill.json')
+      .map((j: { url: string }) => path.resolve(root, j.url));
     assert.deepEqual(urls, [path.join(root, 'src', 'engine', 'config.schema.json')]);
     assert.deepEqual(JSON.parse(fs.readFileSync(urls[0], 'utf8')), configSchema);
   });
