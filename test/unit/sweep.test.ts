@@ -64,7 +64,7 @@ describe('sweep files', () => {
 
   it('each variant\'s config is validated like a *.distill.json, naming the variant and the field', () => {
     const errs = errorsOf({ name: 's', base: toyConfig(), grid: { 'model.kind': ['mlp', 'unet'], 'teacher.batch': [0] } });
-    assert.ok(errs.some((e) => /^variant 00-model\.kind=mlp-teacher\.batch=0: teacher\.batch: must be >= 1$/.test(e)), errs.join('\n'));
+    assert.ok(errs.some((e) => /^variant 00-model\.kind=mlp-teacher\.batch=0: teacher\.batch: 0 is out of range; expected an integer from 1 to /.test(e)), errs.join('\n'));
     assert.ok(errs.some((e) => /^variant 01-model\.kind=unet-teacher\.batch=0: model\.kind: "unet" needs image data/.test(e)) || errs.some((e) => /variant 01.*teacher\.batch/.test(e)), errs.join('\n'));
     const base = path.join(tmp, 'missing.distill.json');
     assert.deepEqual(errorsOf({ name: 's', base: 'missing.distill.json' }), [`base: no such file ${path.join('/x', 'missing.distill.json')}`]);
