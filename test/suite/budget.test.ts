@@ -12,18 +12,11 @@ import { monitorEventLoopDelay, performance } from 'perf_hooks';
 import * as vscode from 'vscode';
 import type { DistillApi } from '../../src/extension/extension';
 import type { TreeNodeModel } from '../../src/extension/model/tree';
+import { waitFor as pollUntil } from './wait';
 
+const waitFor = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000) => pollUntil(what, probe, timeoutMs, 50);
 const EXTENSION_ID = 'diffusion-distiller.diffusion-distiller';
 
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== null && (v as unknown) !== false) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const report = (what: string, values: Record<string, unknown>): void => console.log(`BUDGET ${JSON.stringify({ what, ...values })}`);
 

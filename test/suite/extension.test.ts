@@ -9,6 +9,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { DistillApi } from '../../src/extension/extension';
 import type { TreeNodeModel } from '../../src/extension/model/tree';
+import { waitFor } from './wait';
 
 const EXTENSION_ID = 'diffusion-distiller.diffusion-distiller';
 const COMMANDS = [
@@ -39,15 +40,6 @@ export const TOY_CONFIG = {
   log: { interval: 5 },
 };
 
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== null && (v as unknown) !== false) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function writeFixtureRun(runsDir: string, name: string): string {
   const dir = path.join(runsDir, name);
