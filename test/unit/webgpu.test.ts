@@ -13,6 +13,7 @@ import { describe, it } from 'node:test';
 import { createRun, loadRunConfig } from '../../src/engine';
 import { selectBackend } from '../../src/engine/backend/select';
 import { gpuBytes, webgpuDevice } from '../../src/engine/backend/webgpu';
+import { softwareKernelsActive, useSoftwareKernels } from '../../src/engine/backend/webgpu_software';
 import { configHash, resolveConfig } from '../../src/engine/config';
 import { Dataset, loadDataset } from '../../src/engine/data';
 import { LossEvent, RunEvent } from '../../src/engine/events';
@@ -92,15 +93,25 @@ async function stepGradients(c: ModelCase, stage: 'teacher' | 'guided' | 'progre
 }
 
 describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => {
-  for (const c of [MLP, UNET]) {
-    for (const stage of ['teacher', 'guided', 'progressive'] as const) {
-      if (c === UNET && stage === 'guided') continue; // same network ops as progressive; keeps the suite short
-      it(`${c.label} ${stage} step: forward output, loss and every gradient match cpu (relative error ≤ 1e-4)`, async () => {
+  // SwiftShader gets the barrier-free software kernels (matmul, transpose, sum, mean); a GPU gets tfjs's own. Both sets
+  // are checked: every stage with the software set, and the stages that cover every op with tfjs's set.
+  const cases: Array<{ c: ModelCase; stage: 'teacher' | 'guided' | 'progressive'; software: boolean }> = [
+    ...(['teacher', 'guided', 'progressive'] as const).map((stage) => ({ c: MLP, stage, software: true })),
+    { c: UNET, stage: 'teacher', software: true },
+    { c: UNET, stage: 'progressive', software: true },
+    { c: MLP, stage: 'guided', software: false },
+    { c: UNET, stage: 'progressive', software: false },
+  ];
+  for (const { c, stage, software } of cases) {
+    const kernels = software ? 'software kernels' : "tfjs's GPU kernels";
+      it(`${c.label} ${stage} step (${kernels}): forward output, loss and every gradient match cpu (relative error ≤ 1e-4)`, async () => {
         await selectBackend({ backend: 'cpu' });
         const want = await stepGradients(c, stage);
         const info = await selectBackend({ backend: 'webgpu' });
         assert.equal(info.name, 'webgpu');
-        const got = await stepGradients(c, stage);
+        assert.equal(softwareKernelsActive(), true, 'SwiftShader is a software adapter: its kernels should be the barrier-free ones');
+        useSoftwareKernels(software);
+        const got = await stepGradients(c, stage).finally(() => useSoftwareKernels(true));
         assert.ok(relErr(got.out, want.out) <= 1e-4, `forward: ${relErr(got.out, want.out)}`);
         assert.ok(Math.abs(got.loss - want.loss) <= 1e-4 * Math.abs(want.loss), `loss ${got.loss} vs ${want.loss}`);
         let nonZero = 0;
@@ -111,7 +122,6 @@ describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => 
         }
         assert.ok(nonZero >= want.grads.size - 2, `only ${nonZero} of ${want.grads.size} gradients are non-zero`);
       });
-    }
   }
 
   it('student samplers (DDIM and stochastic) give the same samples on webgpu as on wasm for the same seed', async () => {

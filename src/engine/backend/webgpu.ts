@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { version as tfjsWebgpuVersion } from '@tensorflow/tfjs-backend-webgpu/package.json';
 import { registerWebGpuAdamKernels } from './webgpu_adam';
 import { registerWebGpuGroupNormKernels } from './webgpu_group_norm';
+import { useSoftwareKernels } from './webgpu_software';
 
 /** The part of Dawn's `navigator.gpu` this module uses. */
 export interface GpuLike {
@@ -279,6 +280,7 @@ export async function selectWebGpu(opts: { allowSoftware: boolean; loader?: Dawn
       throw new WebGpuUnavailable('software-adapter', `the only adapter is ${adapterLabel(active.report)}`);
     }
     if (!(await tf.setBackend('webgpu'))) throw new Error(`tf.setBackend('webgpu') failed`);
+    useSoftwareKernels(active.report.software);
     return { version: active.version, adapter: active.report, dawnVersion: active.dawnVersion };
   }
   const probe = await probeWebGpu(loader);
@@ -327,6 +329,8 @@ export async function selectWebGpu(opts: { allowSoftware: boolean; loader?: Dawn
   await tf.ready();
   registerWebGpuAdamKernels();
   registerWebGpuGroupNormKernels();
+  // A software adapter emulates workgroup barriers slowly: matmul, transpose and reductions go barrier-free there.
+  useSoftwareKernels(probe.report.software);
   const version = tfjsWebgpuVersion;
   active = { watch, device, report: probe.report, version, dawnVersion: probe.dawnVersion, loader };
   return { version, adapter: probe.report, dawnVersion: probe.dawnVersion };

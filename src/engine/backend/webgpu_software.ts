@@ -1,0 +1,269 @@
+/**
+ * Barrier-free kernels for software WebGPU adapters (SwiftShader, llvmpipe, WARP): matmul, transpose, sum and mean.
+ *
+ * tfjs-backend-webgpu's matmul, 2-D transpose and reduction programs go through workgroup memory with
+ * `workgroupBarrier()`. That is right for a GPU, but a software adapter emulates each barrier by switching between the
+ * workgroup's invocations (SwiftShader runs them as coroutines). Measured on SwiftShader here (2 cores, idle): a
+ * [256×128]·[128×128] product 30 ms (0.3 GFLOP/s), a [256×128] transpose 22 ms, its column sums 33 ms, while an
+ * elementwise add of the same size takes 0.8 ms. These kernels use no workgroup memory and no barrier: a matmul
+ * invocation computes a 4×4 output block from global memory (8 loads per 16 multiply-adds), a transpose invocation one
+ * element, a reduction invocation one output by a loop over the reduced block (no transpose first).
+ *
+ * They replace tfjs's kernels on 'webgpu' only while the adapter is a software one (`useSoftwareKernels`, called by
+ * selectWebGpu), so CI's SwiftShader runs finish in reasonable time; a hardware adapter keeps tfjs's tiled programs.
+ * Same contracts as tfjs's kernels; anything outside what they cover (int32 results, a reduction over non-adjacent
+ * axes, few outputs) is handed to tfjs's own kernel.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+type Uniform = { type: 'float32' | 'int32'; data: number[] };
+interface WebGpuBackendLike {
+  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: 'float32', uniforms?: Uniform[]): tf.TensorInfo;
+}
+
+const WG = 64;
+
+class BlockMatMulProgram {
+  readonly workgroupSize: [number, number, number] = [WG, 1, 1];
+  readonly size = false;
+  readonly uniforms = 'm : i32, n : i32, k : i32, batch : i32, strideA : i32, strideB : i32,';
+  readonly variableNames = ['a', 'b'];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey: string;
+  constructor(
+    readonly outputShape: number[],
+    threads: number,
+    private readonly transposeA: boolean,
+    private readonly transposeB: boolean,
+  ) {
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
+    this.dispatch = flatDispatch(threads);
+    this.shaderKey = `dd_mm4x4_${transposeA ? 1 : 0}${transposeB ? 1 : 0}`;
+  }
+  getUserCode(): string {
+    // A[i, kk] and B[kk, j] in the untransposed sense, for the 3-D views [batch, m, k] and [batch, k, n].
+    // f32(…): tfjs's int32 → float32 cast keeps the int32 buffer and relabels it, so a float32 input may be i32 data.
+    const aAt = this.transposeA ? 'f32(a[aOff + kk * uniforms.m + ROW])' : 'f32(a[aOff + ROW * uniforms.k + kk])';
+    const bAt = this.transposeB ? 'f32(b[bOff + COL * uniforms.k + kk])' : 'f32(b[bOff + kk * uniforms.n + COL])';
+    const av = [0, 1, 2, 3].map((i) => aAt.replace('ROW', `r[${i}]`)).join(', ');
+    const bv = [0, 1, 2, 3].map((j) => bAt.replace('COL', `c[${j}]`)).join(', ');
+    return `
+  fn main(index : i32) {
+    let tn = (uniforms.n + 3) / 4;
+    let perBatch = ((uniforms.m + 3) / 4) * tn;
+    let bt = index / perBatch;
+    if (bt >= uniforms.batch) { return; }
+    let rem = index - bt * perBatch;
+    let r0 = (rem / tn) * 4;
+    let c0 = (rem - (rem / tn) * tn) * 4;
+    let r = vec4<i32>(min(r0, uniforms.m - 1), min(r0 + 1, uniforms.m - 1), min(r0 + 2, uniforms.m - 1), min(r0 + 3, uniforms.m - 1));
+    let c = vec4<i32>(min(c0, uniforms.n - 1), min(c0 + 1, uniforms.n - 1), min(c0 + 2, uniforms.n - 1), min(c0 + 3, uniforms.n - 1));
+    let aOff = bt * uniforms.strideA;
+    let bOff = bt * uniforms.strideB;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var kk = 0; kk < uniforms.k; kk = kk + 1) {
+      let x = vec4<f32>(${av});
+      let y = vec4<f32>(${bv});
+      acc0 = fma(vec4<f32>(x.x), y, acc0);
+      acc1 = fma(vec4<f32>(x.y), y, acc1);
+      acc2 = fma(vec4<f32>(x.z), y, acc2);
+      acc3 = fma(vec4<f32>(x.w), y, acc3);
+    }
+    let outBase = bt * uniforms.m * uniforms.n;
+    let rows = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var i = 0; i < 4; i = i + 1) {
+      if (r0 + i < uniforms.m) {
+        for (var j = 0; j < 4; j = j + 1) {
+          if (c0 + j < uniforms.n) { setOutputAtIndex(outBase + (r0 + i) * uniforms.n + c0 + j, rows[i][j]); }
+        }
+      }
+    }
+  }`;
+  }
+}
+
+/** BatchMatMul through BlockMatMulProgram (the kernelFunc registered for software adapters). */
+export function blockMatMul(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean, backend: WebGpuBackendLike): tf.TensorInfo {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2) throw new Error(`matMul: both operands need rank ≥ 2, got shapes [${a.shape}] and [${b.shape}]`);
+  const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const ka = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
+  const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (ka !== kb) throw new Error(`matMul: inner sizes ${ka} and ${kb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${transposeA}, transposeB=${transposeB}) must match`);
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  const batch = Math.max(batchA, batchB);
+  if ((batchA !== 1 && batchA !== batch) || (batchB !== 1 && batchB !== batch)) {
+    throw new Error(`matMul: batch dimensions of [${a.shape}] and [${b.shape}] broadcast only when one side's batch is 1`);
+  }
+  const outShape = [...outer, m, n];
+  const threads = batch * Math.ceil(m / 4) * Math.ceil(n / 4);
+  const i = (v: number): Uniform => ({ type: 'int32', data: [v] });
+  const program = new BlockMatMulProgram(outShape, threads, transposeA, transposeB);
+  return backend.runWebGPUProgram(program, [a, b], 'float32', [i(m), i(n), i(ka), i(batch), i(batchA === 1 ? 0 : m * ka), i(batchB === 1 ? 0 : ka * n)]);
+}
+
+class TransposeProgram {
+  readonly workgroupSize: [number, number, number] = [WG, 1, 1];
+  readonly size = true;
+  readonly variableNames = ['x'];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey: string;
+  readonly outputShape: number[];
+  constructor(xShape: number[], private readonly perm: number[]) {
+    this.outputShape = perm.map((p) => xShape[p]);
+    this.dispatchLayout = { x: this.outputShape.map((_, i) => i) };
+    this.dispatch = flatDispatch(tf.util.sizeFromShape(this.outputShape));
+    this.shaderKey = `dd_transpose_${perm.join('_')}`;
+  }
+  getUserCode(): string {
+    const rank = this.perm.length;
+    const xyz = ['x', 'y', 'z', 'w', 'u', 'v'];
+    const src: string[] = new Array(rank);
+    this.perm.forEach((p, i) => (src[p] = `coords.${xyz[i]}`));
+    const type = rank <= 4 ? `vec${rank}<i32>` : `vec${rank}`;
+    return `
+  fn main(index : i32) {
+    if (index < uniforms.size) {
+      let coords = getCoordsFromIndex(index);
+      setOutputAtIndex(index, f32(x[getIndexFromCoords${rank}D(${type}(${src.join(', ')}), uniforms.xShape)]));
+    }
+  }`;
+  }
+}
+
+/** Sum over the middle axis of a [outer, red, inner] view: one invocation per (outer, inner) output. */
+class BlockReduceProgram {
+  readonly workgroupSize: [number, number, number] = [WG, 1, 1];
+  readonly size = true;
+  readonly uniforms = 'red : i32, inner : i32, scale : f32,';
+  readonly variableNames = ['x'];
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey = 'dd_block_reduce';
+  constructor(readonly outputShape: number[]) {
+    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
+    this.dispatch = flatDispatch(tf.util.sizeFromShape(outputShape));
+  }
+  getUserCode(): string {
+    return `
+  fn main(index : i32) {
+    if (index < uniforms.size) {
+      let o = index / uniforms.inner;
+      let i = index - o * uniforms.inner;
+      var p = o * uniforms.red * uniforms.inner + i;
+      var s = 0.0;
+      for (var r = 0; r < uniforms.red; r = r + 1) {
+        s = s + f32(x[p]);
+        p = p + uniforms.inner;
+      }
+      setOutputAtIndex(index, s * uniforms.scale);
+    }
+  }`;
+  }
+}
+
+/** One workgroup of WG invocations per WG outputs; past 65,535 workgroups the grid folds into y (tfjs indexes it). */
+function flatDispatch(size: number): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(size / WG));
+  if (groups <= 65535) return [groups, 1, 1];
+  const x = Math.ceil(Math.sqrt(groups));
+  return [x, Math.ceil(groups / x), 1];
+}
+
+/**
+ * Sum or mean of float32 x over `axis`, if the axes are one adjacent block and there are at least 64 outputs (fewer
+ * outputs: tfjs's one-workgroup tree reduction is the faster one even on a software adapter). Otherwise null.
+ */
+export function blockReduce(x: tf.TensorInfo, axis: number | number[], keepDims: boolean, mean: boolean, backend: WebGpuBackendLike): tf.TensorInfo | null {
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+  if (x.dtype !== 'float32' || axes.length === 0) return null;
+  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1] + 1) return null;
+  const a0 = axes[0];
+  const a1 = axes[axes.length - 1];
+  const red = tf.util.sizeFromShape(x.shape.slice(a0, a1 + 1));
+  const inner = tf.util.sizeFromShape(x.shape.slice(a1 + 1));
+  const outputs = tf.util.sizeFromShape(x.shape) / Math.max(red, 1);
+  if (outputs < WG || red === 0) return null;
+  const outShape = keepDims ? x.shape.map((d, i) => (i >= a0 && i <= a1 ? 1 : d)) : x.shape.filter((_, i) => i < a0 || i > a1);
+  const i = (v: number): Uniform => ({ type: 'int32', data: [v] });
+  return backend.runWebGPUProgram(new BlockReduceProgram(outShape), [x], 'float32', [i(red), i(inner), { type: 'float32', data: [mean ? 1 / red : 1] }]);
+}
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+interface Replacement {
+  name: string;
+  /** The software kernel; null hands the call to tfjs's own kernel. */
+  run(args: KernelArgs): tf.TensorInfo | null;
+}
+
+const REPLACEMENTS: Replacement[] = [
+  {
+    name: 'BatchMatMul',
+    run: ({ inputs, attrs, backend }) => {
+      const { a, b } = inputs as Record<string, tf.TensorInfo>;
+      // Integer products (tfjs allows int32 · int32, with an int32 result) stay with tfjs's programs.
+      if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+      const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      return blockMatMul(a, b, transposeA, transposeB, backend as unknown as WebGpuBackendLike);
+    },
+  },
+  {
+    name: 'Transpose',
+    run: ({ inputs, attrs, backend }) => {
+      const { x } = inputs as Record<string, tf.TensorInfo>;
+      const { perm } = attrs as unknown as { perm: number[] };
+      if (x.dtype !== 'float32' || perm.length < 2 || perm.length > 6) return null;
+      return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(new TransposeProgram(x.shape, perm), [x], 'float32');
+    },
+  },
+  {
+    name: 'Sum',
+    run: ({ inputs, attrs, backend }) => {
+      const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+      return blockReduce((inputs as Record<string, tf.TensorInfo>).x, axis, keepDims, false, backend as unknown as WebGpuBackendLike);
+    },
+  },
+  {
+    name: 'Mean',
+    run: ({ inputs, attrs, backend }) => {
+      const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+      return blockReduce((inputs as Record<string, tf.TensorInfo>).x, axis, keepDims, true, backend as unknown as WebGpuBackendLike);
+    },
+  },
+];
+
+const originals = new Map<string, tf.KernelConfig>();
+let softwareActive = false;
+
+/**
+ * Chooses the kernels on 'webgpu': the barrier-free ones above (`true`, for a software adapter) or tfjs's own (`false`,
+ * for a GPU). Called by selectWebGpu each time the backend is activated; tests call it to check both sets.
+ */
+export function useSoftwareKernels(on: boolean): void {
+  if (on === softwareActive) return;
+  for (const r of REPLACEMENTS) {
+    if (!originals.has(r.name)) {
+      const k = tf.getKernel(r.name, 'webgpu');
+      if (!k) throw new Error(`useSoftwareKernels: the webgpu backend has no ${r.name} kernel to replace (is @tensorflow/tfjs-backend-webgpu loaded?)`);
+      originals.set(r.name, k);
+    }
+    const original = originals.get(r.name)!;
+    tf.unregisterKernel(r.name, 'webgpu');
+    tf.registerKernel(on ? { kernelName: r.name, backendName: 'webgpu', kernelFunc: (args) => r.run(args) ?? original.kernelFunc(args) } : original);
+  }
+  softwareActive = on;
+}
+
+/** Whether the software kernels are the ones registered on 'webgpu' now. */
+export function softwareKernelsActive(): boolean {
+  return softwareActive;
+}
