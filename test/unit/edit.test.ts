@@ -1,0 +1,181 @@
+/**
+ * `edit` (src/engine/edit.ts): SDEdit and inpainting in model space — strength 0 returns the input, strength 1 is
+ * plain sampling with the same seed, the start is the input diffused to S, inpainting keeps the known values
+ * exactly, nothing leaks, and bad requests name the field. Then `distill edit` on a tiny trained run folder.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { strict as assert } from 'node:assert';
+import { before, describe, it } from 'node:test';
+import { coefs, diffuse } from '../../src/engine/diffusion';
+import { edit, EditRequest } from '../../src/engine/edit';
+import { buildNet, ModelConfig, Net } from '../../src/engine/nn/net';
+import { Rng } from '../../src/engine/rng';
+import { Denoiser, sample, SamplingCancelled, xPrediction } from '../../src/engine/sample';
+import { logSnr } from '../../src/engine/schedule';
+
+const unet: ModelConfig = {
+  kind: 'unet',
+  parameterization: 'v',
+  channels: [8, 16],
+  blocksPerLevel: 1,
+  attention: false,
+  groups: 4,
+  embedDim: 16,
+  hidden: 0,
+  depth: 0,
+};
+const SHAPE = [8, 8, 3];
+const SIZE = 8 * 8 * 3;
+const schedule = { logSnrMin: -20, logSnrMax: 20 };
+
+/** A tiny U-Net whose zero-initialised layers are made non-zero, so its predictions depend on z, λ, c (and w). */
+function denoiser(withW: boolean): Denoiser {
+  const net = buildNet({ model: unet, exampleShape: SHAPE, numClasses: 3, withW, seed: 4 });
+  let k = 0;
+  for (const { name, variable } of net.params.list()) {
+    if (/\.w$/.test(name)) variable.assign(tf.tidy(() => tf.add(variable, tf.randomNormal(variable.shape, 0, 0.05, 'float32', 17 + k++))));
+  }
+  return { net, param: 'v', schedule };
+}
+
+let teacher: Denoiser;
+let student: Denoiser;
+/** Two inputs in [-1, 1]: a smooth ramp and a seeded pattern. */
+const x0 = Float32Array.from({ length: 2 * SIZE }, (_, i) => (i < SIZE ? (i / SIZE) * 2 - 1 : Math.sin(i * 0.37)));
+const base = (d: Denoiser, extra: Partial<EditRequest> = {}): EditRequest => ({
+  x0,
+  classes: Int32Array.from([1, 2]),
+  w: Float32Array.from([2, 0.5]),
+  strength: 0.6,
+  steps: 3,
+  seed: 5,
+  ...extra,
+});
+/** Left half of every image repainted (1), right half kept (0). */
+const halfMask = Float32Array.from({ length: SIZE }, (_, i) => (Math.floor(i / 3) % 8 < 4 ? 1 : 0));
+const maxDiff = (a: Float32Array, b: Float32Array, pick: (i: number) => boolean = () => true) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) if (pick(i)) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+before(async () => {
+  tf.env().set('PROD', true);
+  await tf.setBackend('cpu');
+  teacher = denoiser(false);
+  student = denoiser(true);
+});
+
+describe('edit: SDEdit in model space', () => {
+  it('strength 0 returns the input exactly, with 0 NFE (with or without a mask)', async () => {
+    for (const d of [teacher, student]) {
+      for (const mask of [undefined, halfMask]) {
+        const r = await edit(d, base(d, { strength: 0, mask }));
+        assert.deepEqual(r.x, x0);
+        assert.notEqual(r.x, x0, 'a copy, not the caller\'s array');
+        assert.equal(r.nfe, 0);
+      }
+    }
+  });
+
+  it('strength 1 without a mask is plain DDIM sampling with the same seed (bit for bit), teacher and student', async () => {
+    for (const [d, perStep] of [[teacher, 2], [student, 1]] as const) {
+      for (const steps of [1, 4]) {
+        const req = base(d, { strength: 1, steps, seed: 11 });
+        const e = await edit(d, req);
+        const s = await sample(d, { classes: req.classes, w: req.w, steps, sampler: 'ddim', seed: 11 });
+        assert.deepEqual(e.x, s.x, `${d.net.withW ? 'student' : 'teacher'} at ${steps} steps`);
+        assert.equal(e.nfe, s.nfe);
+        assert.equal(e.nfe, perStep * steps);
+      }
+    }
+  });
+
+  it('starts from the input diffused to t = S with the sampler\'s noise: one step is x̂(α_S·x0 + σ_S·ε) at t = S', async () => {
+    const S = 0.45;
+    const r = await edit(student, base(student, { strength: S, steps: 1 }));
+    const lam = logSnr(S, schedule);
+    const want = tf.tidy(() => {
+      const z = diffuse({ x: tf.tensor(x0, [2, ...SHAPE]), eps: tf.tensor(new Rng(5, 'sample').normals(2 * SIZE), [2, ...SHAPE]), c: coefs([lam, lam], 4) });
+      return xPrediction(student, { z, lambdas: Float32Array.from([lam, lam]), classes: Int32Array.from([1, 2]), w: Float32Array.from([2, 0.5]) }).dataSync();
+    });
+    assert.ok(maxDiff(r.x, want as Float32Array) < 1e-5, `differs by ${maxDiff(r.x, want as Float32Array)}`);
+    assert.deepEqual(r.times, [S, 0]);
+  });
+
+  it('uses the K-step grid restricted to [0, S]: t = S·k/K; small strengths stay near the input, strength 1 does not', async () => {
+    const r = await edit(teacher, base(teacher, { strength: 0.5, steps: 4 }));
+    assert.deepEqual(r.times, [0.5, 0.375, 0.25, 0.125, 0]);
+    assert.equal(r.nfe, 8);
+    const near = await edit(student, base(student, { strength: 0.05, steps: 2 }));
+    const far = await edit(student, base(student, { strength: 1, steps: 2 }));
+    assert.ok(maxDiff(near.x, x0) < 0.5, `strength 0.05 moved the input by ${maxDiff(near.x, x0)}`);
+    assert.ok(maxDiff(far.x, x0) > 3 * maxDiff(near.x, x0), `strength 1: ${maxDiff(far.x, x0)}, 0.05: ${maxDiff(near.x, x0)}`);
+  });
+
+  it('is seeded: the same seed gives the same edit, another seed another one', async () => {
+    const a = await edit(student, base(student));
+    const b = await edit(student, base(student));
+    const c = await edit(student, base(student, { seed: 6 }));
+    assert.deepEqual(a.x, b.x);
+    assert.ok(maxDiff(a.x, c.x) > 1e-3);
+  });
+});
+
+describe('edit: inpainting', () => {
+  const known = (i: number) => halfMask[i % SIZE] === 0;
+  for (const strength of [0.7, 1]) {
+    it(`keeps the known region exactly and repaints the rest (strength ${strength}, teacher and student)`, async () => {
+      for (const d of [teacher, student]) {
+        const r = await edit(d, base(d, { strength, steps: 3, mask: halfMask }));
+        assert.equal(maxDiff(r.x, x0, known), 0, 'known values changed');
+        assert.ok(maxDiff(r.x, x0, (i) => !known(i)) > 1e-2, 'the masked region was not repainted');
+        const plain = await edit(d, base(d, { strength, steps: 3 }));
+        assert.ok(maxDiff(r.x, plain.x, (i) => !known(i)) > 1e-4, 'the known region did not condition the repainted one');
+      }
+    });
+  }
+
+  it('takes one mask per input as well as one shared by the batch', async () => {
+    const perInput = new Float32Array(2 * SIZE);
+    perInput.set(halfMask, 0);
+    perInput.fill(1, SIZE); // the second input is repainted everywhere
+    const r = await edit(student, base(student, { mask: perInput }));
+    const shared = await edit(student, base(student, { mask: halfMask }));
+    assert.deepEqual(r.x.subarray(0, SIZE), shared.x.subarray(0, SIZE));
+    assert.ok(maxDiff(r.x, x0, (i) => i >= SIZE && halfMask[i - SIZE] === 0) > 1e-2);
+  });
+});
+
+describe('edit: resources and errors', () => {
+  it('leaves tf.memory() flat (teacher with a mask, student without, and a cancelled edit)', async () => {
+    await edit(teacher, base(teacher, { mask: halfMask }));
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 2; i++) {
+      await edit(teacher, base(teacher, { mask: halfMask, steps: 4 }));
+      await edit(student, base(student, { strength: 1 }));
+    }
+    let calls = 0;
+    await assert.rejects(edit(student, base(student, { mask: halfMask, cancelled: () => ++calls > 2 })), SamplingCancelled);
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('names the bad argument and what was expected', async () => {
+    const cases: [Partial<EditRequest>, RegExp][] = [
+      [{ strength: 1.2 }, /strength: expected a number in \[0, 1\], got 1.2$/],
+      [{ strength: -0.1 }, /strength: expected a number in \[0, 1\], got -0.1$/],
+      [{ strength: NaN }, /strength: expected a number in \[0, 1\], got NaN$/],
+      [{ steps: 0 }, /steps: expected a positive integer, got 0$/],
+      [{ steps: 2.5 }, /steps: expected a positive integer, got 2.5$/],
+      [{ classes: Int32Array.from([1, 3]) }, /class: 3 is out of range; the model has classes 0 to 2$/],
+      [{ classes: Int32Array.from([-1, 0]) }, /class: -1 is out of range/],
+      [{ w: Float32Array.from([1]) }, /w: expected one guidance weight per input \(2\), got 1$/],
+      [{ x0: x0.subarray(0, SIZE) }, /image: expected 2 × \[8, 8, 3\] = 384 model-space values, got 192$/],
+      [{ mask: new Float32Array(64).fill(1) }, /mask: expected \[8, 8, 3\] = 192 values \(or 384 for 2 inputs\), the shape of the image; got 64$/],
+      [{ mask: new Float32Array(SIZE).fill(0.5) }, /mask: value 0 is 0.5; expected 0 \(keep\) or 1 \(repaint\)$/],
+      [{ seed: 1.5 }, /seed: expected an integer, got 1.5$/],
+    ];
+    for (const [extra, re] of cases) await assert.rejects(edit(student, base(student, extra)), re);
+  });
+});
