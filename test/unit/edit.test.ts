@@ -6,9 +6,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
+import { createRun, runStages } from '../../src/engine';
 import { coefs, diffuse } from '../../src/engine/diffusion';
 import { edit, EditRequest } from '../../src/engine/edit';
+import { readImageForRun, readMaskForRun } from '../../src/engine/edit-run';
+import { decodePng, encodePng, toByte } from '../../src/engine/io/png';
 import { buildNet, ModelConfig, Net } from '../../src/engine/nn/net';
 import { Rng } from '../../src/engine/rng';
 import { Denoiser, sample, SamplingCancelled, xPrediction } from '../../src/engine/sample';
@@ -177,5 +184,124 @@ describe('edit: resources and errors', () => {
       [{ seed: 1.5 }, /seed: expected an integer, got 1.5$/],
     ];
     for (const [extra, re] of cases) await assert.rejects(edit(student, base(student, extra)), re);
+  });
+});
+
+describe('distill edit (the CLI on a tiny trained digits run)', () => {
+  const REPO = path.resolve(__dirname, '..', '..');
+  const CLI = path.join(REPO, 'dist', 'cli.js');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-edit-'));
+  const distill = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
+  let runDir = '';
+  /** An 8×8 grey input (a bright bar on a dark ramp) and a mask repainting its top half. */
+  const input = Uint8Array.from({ length: 64 }, (_, p) => (p % 8 === 3 || p % 8 === 4 ? 240 : 4 * p));
+  const maskTop = Uint8Array.from({ length: 64 }, (_, p) => (p < 32 ? 255 : 0));
+
+  before(async () => {
+    if (!fs.existsSync(CLI)) assert.equal(spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' }).status, 0);
+    const cfg = {
+      name: 'digits-edit',
+      seed: 3,
+      backend: 'cpu',
+      threads: 1,
+      data: { kind: 'mnist', imageSize: 8, limit: 200 },
+      model: { kind: 'unet', channels: [8, 16], blocksPerLevel: 1, groups: 4, embedDim: 16 },
+      teacher: { steps: 6, batch: 8, lr: 0.003, warmup: 2 },
+      guided: { steps: 3, batch: 8, lr: 0.001 },
+      progressive: { n0: 4, targetSteps: 2, steps: 3, batch: 8, lr: 0.001 },
+      sampling: { interval: 0, teacherSteps: 6, perClass: 1, classes: [0, 1] },
+      checkpoint: { interval: 100, keep: 1 },
+      log: { interval: 1 },
+    };
+    fs.writeFileSync(path.join(tmp, 'tiny.distill.json'), JSON.stringify(cfg));
+    runDir = await createRun({ configPath: path.join(tmp, 'tiny.distill.json'), runsDir: path.join(tmp, 'runs'), name: 'tiny' });
+    assert.equal(await runStages({ runDir, summary: false }), 'finished');
+    fs.writeFileSync(path.join(tmp, 'in.png'), encodePng(input, 8, 8, 1));
+    fs.writeFileSync(path.join(tmp, 'mask.png'), encodePng(maskTop, 8, 8, 1));
+  });
+
+  it('edits with the most distilled student by default and writes the image alone at the model\'s resolution', () => {
+    const r = distill(['edit', 'runs/tiny', '--image', 'in.png', '--class', '7', '--strength', '0.6', '--w', '2', '--out', 'out/edit.png']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /out\/edit\.png: edited 8×8×1 image towards class 7 \(7\) at w = 2, strength 0\.6; progressive-4-2 · step-\d+\.ckpt · 2 steps from t = 0\.6 · 2 NFE · [\d.]+ ms/);
+    const png = decodePng(fs.readFileSync(path.join(tmp, 'out', 'edit.png')));
+    assert.deepEqual([png.width, png.height, png.channels], [8, 8, 1]);
+    assert.ok(png.data.some((v, i) => v !== input[i]), 'the edit changed nothing');
+    // the same command again gives the same image (seed 0 by default); another seed another one
+    distill(['edit', 'runs/tiny', '--image', 'in.png', '--class', '7', '--strength', '0.6', '--w', '2', '--out', 'again.png']);
+    assert.deepEqual(fs.readFileSync(path.join(tmp, 'again.png')), fs.readFileSync(path.join(tmp, 'out', 'edit.png')));
+    distill(['edit', 'runs/tiny', '--image', 'in.png', '--class', '7', '--strength', '0.6', '--w', '2', '--seed', '9', '--out', 'other.png']);
+    assert.notDeepEqual(fs.readFileSync(path.join(tmp, 'other.png')), fs.readFileSync(path.join(tmp, 'out', 'edit.png')));
+  });
+
+  it('strength 0 writes the input back unchanged; the teacher takes 2 NFE per step', () => {
+    const r = distill(['edit', 'runs/tiny', '--image', 'in.png', '--class', '1', '--strength', '0', '--w', '1', '--out', 'same.png']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(decodePng(fs.readFileSync(path.join(tmp, 'same.png'))).data, input);
+    const t = distill(['edit', 'runs/tiny', '--image', 'in.png', '--class', '1', '--strength', '0.5', '--w', '1', '--stage', 'teacher', '--out', 't.png']);
+    assert.equal(t.status, 0, t.stderr);
+    assert.match(t.stdout, / teacher · step-\d+\.ckpt · 6 steps from t = 0\.5 · 12 NFE /);
+    const g = distill(['edit', 'runs/tiny', '--image', 'in.png', '--class', '1', '--strength', '0.5', '--w', '1', '--stage', 'guided', '--steps', '3', '--out', 'g.png']);
+    assert.match(g.stdout, / guided · step-\d+\.ckpt · 3 steps from t = 0\.5 · 3 NFE /);
+  });
+
+  it('with --mask, inpaints: the black (kept) pixels are exactly the input\'s, the white ones repainted', () => {
+    for (const stage of ['progressive', 'teacher']) {
+      const r = distill(['edit', 'runs/tiny', '--image', 'in.png', '--mask', 'mask.png', '--class', '3', '--strength', '1', '--w', '2', '--stage', stage, '--out', `inpaint-${stage}.png`]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /: inpainted 8×8×1 image towards class 3/);
+      const png = decodePng(fs.readFileSync(path.join(tmp, `inpaint-${stage}.png`)));
+      assert.deepEqual([png.width, png.height, png.channels], [8, 8, 1]);
+      assert.deepEqual(png.data.subarray(32), input.subarray(32), `${stage}: kept pixels changed`);
+      assert.notDeepEqual(png.data.subarray(0, 32), input.subarray(0, 32), `${stage}: nothing repainted`);
+    }
+  });
+
+  it('reads other sizes and colour images like the training images (centre crop, resize, luma) and resizes the mask with nearest', () => {
+    // a 24×16 RGB input and a 32×32 RGBA mask whose left 12 columns are white (repaint), the rest black
+    const rgb = Uint8Array.from({ length: 24 * 16 * 3 }, (_, i) => (i * 37) % 256);
+    fs.writeFileSync(path.join(tmp, 'wide.png'), encodePng(rgb, 24, 16, 3));
+    const rgba = new Uint8Array(32 * 32 * 4);
+    for (let p = 0; p < 32 * 32; p++) rgba.set(p % 32 < 12 ? [255, 255, 255, 255] : [0, 0, 0, 255], 4 * p);
+    fs.writeFileSync(path.join(tmp, 'mask32.png'), encodePng(rgba, 32, 32, 4));
+    const mask = readMaskForRun(path.join(tmp, 'mask32.png'), 8, 1);
+    // output column x samples input column floor((x + 0.5)·4) < 12 ⇔ x ≤ 2
+    assert.deepEqual(Array.from(mask.subarray(0, 8)), [1, 1, 1, 0, 0, 0, 0, 0]);
+    // at 4×4×3: column x samples floor((x + 0.5)·8): only x = 0 is white; every channel gets the pixel's value
+    assert.deepEqual(Array.from(readMaskForRun(path.join(tmp, 'mask32.png'), 4, 3).subarray(0, 12)), [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const want = Array.from(readImageForRun(path.join(tmp, 'wide.png'), 8, 1), toByte);
+    const r = distill(['edit', 'runs/tiny', '--image', 'wide.png', '--mask', 'mask32.png', '--class', '0', '--strength', '0.8', '--w', '0', '--out', 'wide-out.png']);
+    assert.equal(r.status, 0, r.stderr);
+    const png = decodePng(fs.readFileSync(path.join(tmp, 'wide-out.png')));
+    assert.deepEqual([png.width, png.height, png.channels], [8, 8, 1]);
+    for (let p = 0; p < 64; p++) if (mask[p] === 0) assert.equal(png.data[p], want[p], `kept pixel ${p}`);
+  });
+
+  it('names the bad flag or file and what was expected', () => {
+    const cases: [string[], RegExp][] = [
+      [['--strength', '1.5'], /--strength: expected a number in \[0, 1\], got "1\.5"/],
+      [['--strength', ''], /--strength: required/],
+      [['--class', '12'], /class: 12 is out of range; the run has classes 0 to 9/],
+      [['--class', 'cat'], /class: "cat" is neither a class id \(0 to 9\) nor a class name/],
+      [['--steps', '0'], /--steps: expected a positive integer, got "0"/],
+      [['--stage', 'student'], /--stage: expected teacher, guided or progressive/],
+      [['--stage', 'progressive', '--steps', '3'], /--steps 3: no progressive student has 3 steps; available: 2/],
+      [['--mask', 'nowhere.png'], /mask: cannot read .*nowhere\.png: no such file/],
+      [['--image', 'nowhere.png'], /image: cannot read .*nowhere\.png: no such file/],
+      [['--image', 'tiny.distill.json'], /corrupt image tiny\.distill\.json: not a PNG or JPEG file/],
+      [['--out', 'x.jpg'], /--out: expected a file name ending in \.png, got "x\.jpg"/],
+    ];
+    const good: Record<string, string> = { '--image': 'in.png', '--class': '2', '--strength': '0.5', '--w': '1', '--out': 'bad.png' };
+    for (const [flags, re] of cases) {
+      const args: Record<string, string> = { ...good };
+      for (let i = 0; i < flags.length; i += 2) args[flags[i]] = flags[i + 1];
+      const r = distill(['edit', 'runs/tiny', ...Object.entries(args).flat()]);
+      assert.notEqual(r.status, 0, `${flags.join(' ')} was accepted`);
+      assert.match(r.stderr, re);
+    }
+    assert.ok(!fs.existsSync(path.join(tmp, 'bad.png')));
+    const missing = distill(['edit', 'runs/tiny', '--class', '2', '--strength', '0.5', '--w', '1', '--out', 'bad.png']);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /--image: required/);
   });
 });
