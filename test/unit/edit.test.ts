@@ -155,6 +155,83 @@ describe('edit: inpainting', () => {
   });
 });
 
+/**
+ * An exact denoiser (x-prediction) for data made of K isotropic Gaussians N(μ_c, s²·I): x̂(z, c) is the posterior mean
+ * μ_c + α·s²/(α²s² + σ²)·(z − α·μ_c); x̂(z, ∅) weighs those by each class's responsibility. withW: a perfect stage-1
+ * student, (1 + w)·x̂(c) − w·x̂(∅) in one call.
+ */
+function gaussianOracle(means: number[][], s: number, withW: boolean): Denoiser {
+  const K = means.length;
+  const D = means[0].length;
+  const M = tf.tensor2d(means);
+  const net = {
+    kind: 'unet' as const,
+    params: undefined as never,
+    withW,
+    numClasses: K,
+    exampleShape: [D],
+    flopsPerExample: 0,
+    apply(z: tf.Tensor, lambda: Float32Array, cls: Int32Array, w?: Float32Array): tf.Tensor {
+      return tf.tidy(() => {
+        const b = cls.length;
+        const a = Float32Array.from(lambda, (l) => Math.sqrt(1 / (1 + Math.exp(-l))));
+        const v = Float32Array.from(a, (al) => al * al * s * s + (1 - al * al));
+        const A = tf.tensor(a, [1, b, 1]);
+        const V = tf.tensor(v, [1, b, 1]);
+        const zz = tf.expandDims(tf.reshape(z, [b, D]), 0); // [1, B, D]
+        const r = tf.sub(zz, tf.mul(A, tf.expandDims(M, 1))); // z − α·μ_c: [K, B, D]
+        const post = tf.add(tf.expandDims(M, 1), tf.mul(tf.div(tf.mul(A, s * s), V), r)); // [K, B, D]
+        const resp = tf.softmax(tf.transpose(tf.div(tf.sum(tf.square(r), 2), tf.mul(tf.reshape(V, [1, b]), -2))), 1); // [B, K]
+        const pick = (c: Int32Array) => tf.where(tf.tensor(Array.from(c, (k) => k === K), [b, 1], 'bool'), resp, tf.oneHot(tf.tensor1d(Array.from(c, (k) => Math.min(k, K - 1)), 'int32'), K));
+        const mix = (c: Int32Array) => tf.sum(tf.mul(tf.expandDims(tf.transpose(pick(c)), 2), post), 0); // [B, D]
+        if (!withW) return tf.reshape(mix(cls), z.shape);
+        const W = tf.tensor(w!, [b, 1]);
+        return tf.reshape(tf.sub(tf.mul(tf.add(W, 1), mix(cls)), tf.mul(W, mix(new Int32Array(b).fill(K)))), z.shape);
+      });
+    },
+    dispose: () => M.dispose(),
+  };
+  return { net, param: 'x', schedule };
+}
+
+describe('edit: towards another class (exact denoisers of a 3-class Gaussian mixture)', () => {
+  it('inputs of class 0 edited towards class 1 are classified as class 1, by the guided teacher at 64 steps and a w-student at 4', async () => {
+    const D = 16;
+    const means = [
+      Array.from({ length: D }, (_, i) => (i < D / 2 ? 0.6 : -0.6)),
+      Array.from({ length: D }, (_, i) => (i < D / 2 ? -0.6 : 0.6)),
+      Array.from({ length: D }, (_, i) => (i % 2 ? 0.6 : -0.6)),
+    ];
+    const s = 0.35;
+    const n = 40;
+    const rng = new Rng(21, 'inputs');
+    const x = Float32Array.from({ length: n * D }, (_, i) => means[0][i % D] + s * rng.normal());
+    /** Nearest-mean classifier (the Bayes classifier of this mixture). */
+    const classify = (v: Float32Array) =>
+      Array.from({ length: n }, (_, j) => {
+        const dist = means.map((m) => m.reduce((acc, mi, i) => acc + (v[j * D + i] - mi) ** 2, 0));
+        return dist.indexOf(Math.min(...dist));
+      });
+    const share = (v: Float32Array, c: number) => classify(v).filter((k) => k === c).length / n;
+    assert.equal(share(x, 1), 0, 'the inputs are class 0');
+    for (const [withW, steps] of [[false, 64], [true, 4]] as const) {
+      const d = gaussianOracle(means, s, withW);
+      const req = (strength: number): EditRequest => ({ x0: x, classes: new Int32Array(n).fill(1), w: new Float32Array(n).fill(2), strength, steps, seed: 3 });
+      const low = await edit(d, req(0.15));
+      const high = await edit(d, req(0.6));
+      assert.equal(high.nfe, withW ? 4 : 128);
+      assert.ok(share(high.x, 1) >= 0.9, `${withW ? 'student' : 'teacher'}: ${share(high.x, 1)} of the edits are class 1`);
+      // a light edit stays closer to its input
+      const moved = (v: Float32Array) => v.reduce((acc, vi, i) => acc + (vi - x[i]) ** 2, 0);
+      assert.ok(moved(low.x) < 0.5 * moved(high.x), `${withW ? 'student' : 'teacher'}: moved ${moved(low.x)} at strength 0.15, ${moved(high.x)} at 0.6`);
+      // towards the input's own class, nothing leaves it
+      const same = await edit(d, { ...req(0.6), classes: new Int32Array(n).fill(0) });
+      assert.equal(share(same.x, 0), 1);
+      d.net.dispose();
+    }
+  });
+});
+
 describe('edit: resources and errors', () => {
   it('leaves tf.memory() flat (teacher with a mask, student without, and a cancelled edit)', async () => {
     await edit(teacher, base(teacher, { mask: halfMask }));
