@@ -4,6 +4,8 @@
  *   distill resume RUN_DIR [--backend …] [--threads N]
  *   distill sample RUN_DIR --stage teacher|guided|progressive [--steps K] [--sampler ddim|stochastic] --w W[,W…]
  *                  [--classes LIST] [--per-class N] [--seed S] --out FILE(.png|.npy)
+ *   distill edit RUN_DIR --image IN.png --class C --strength S --w W [--stage …] [--steps K] [--mask MASK.png] [--seed N]
+ *                --out OUT.png
  *   distill list [RUNS_DIR]
  *   distill export RUN_DIR [--stage progressive|guided] [--steps K] [--out DIR]
  *   distill eval RUN_DIR [--out DIR] [--w 0,1,2,4] [--samples N] [--teacher-steps LIST] [--student-steps LIST]
@@ -30,6 +32,10 @@ Usage:
                  [--partition P] [--time T] … (one run per variant under RUNS_DIR/<sweep name>/; waits, then a table)
   distill sample RUN_DIR --stage teacher|guided|progressive [--steps K] [--sampler ddim|stochastic]
                  --w W[,W…] [--classes 0,1,…] [--per-class N] [--seed S] --out FILE.png|FILE.npy
+  distill edit RUN_DIR --image IN.png --class C --strength S --w W [--stage teacher|guided|progressive] [--steps K]
+               [--mask MASK.png] [--seed N] --out OUT.png
+                 (SDEdit: noise the image to t = S ∈ [0, 1] and denoise it towards class C (id or name) in K steps;
+                  with --mask, inpainting: white = repaint, black = keep exactly. Default: the most distilled stage)
   distill list [RUNS_DIR]
   distill export RUN_DIR [--stage progressive|guided] [--steps K] [--out DIR]
                  (a self-contained folder: weights, student.mjs for TensorFlow.js, an offline demo page)
@@ -126,6 +132,46 @@ function numberList(value: string | undefined, flag: string, { integer = false }
   return out;
 }
 
+async function editCommand(rest: string[]): Promise<number> {
+  const a = parseArgs(rest, { positional: 1, flags: ['image', 'class', 'strength', 'w', 'stage', 'steps', 'mask', 'seed', 'out', 'backend', 'threads'] });
+  const required = (flag: string, what: string) => {
+    const v = a.flags[flag];
+    if (v === undefined || v === '') throw new UsageError(`--${flag}: required (${what})`);
+    return v;
+  };
+  const number = (flag: string, what: string, ok: (n: number) => boolean) => {
+    const v = a.flags[flag]!;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`--${flag}: expected ${what}, got "${v}"`);
+    return n;
+  };
+  const image = required('image', 'the input image, PNG or JPEG');
+  const cls = required('class', 'the target class: its id or name');
+  required('strength', 'a number in [0, 1]: 0 keeps the input, 1 samples from pure noise');
+  const strength = number('strength', 'a number in [0, 1]', (n) => n >= 0 && n <= 1);
+  required('w', 'the guidance weight, e.g. --w 2');
+  const w = number('w', 'a guidance weight ≥ 0', (n) => n >= 0);
+  const out = required('out', 'the edited image, a .png file');
+  if (!/\.png$/i.test(out)) throw new UsageError(`--out: expected a file name ending in .png, got "${out}"`);
+  const stage = a.flags.stage;
+  if (stage !== undefined && stage !== 'teacher' && stage !== 'guided' && stage !== 'progressive') throw new UsageError('--stage: expected teacher, guided or progressive');
+  const steps = a.flags.steps !== undefined ? number('steps', 'a positive integer', (n) => Number.isInteger(n) && n >= 1) : undefined;
+  const seed = a.flags.seed !== undefined ? number('seed', 'an integer', Number.isInteger) : 0;
+  const { editRun } = await engine();
+  const r = await editRun(
+    { runDir: a.positional[0], image, class: cls, strength, w, stage, steps, mask: a.flags.mask, seed },
+    { backend: a.backend as never, threads: a.threads, wasmDir: path.join(__dirname, 'wasm') },
+  );
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  fs.writeFileSync(out, r.png);
+  const what = a.flags.mask !== undefined ? 'inpainted' : 'edited';
+  console.log(
+    `${out}: ${what} ${r.shape.join('×')} image towards class ${r.classId} (${r.className}) at w = ${w}, strength ${strength}; ` +
+      `${r.unit} · ${path.basename(r.checkpoint)} · ${r.steps} step${r.steps === 1 ? '' : 's'} from t = ${strength} · ${r.nfe} NFE · ${r.ms.toFixed(1)} ms`,
+  );
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
@@ -206,6 +252,8 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'edit':
+      return editCommand(rest);
     case 'export': {
       const a = parseArgs(rest, { positional: 1, flags: ['stage', 'steps', 'out', 'checkpoint', 'backend', 'threads'] });
       const stage = a.flags.stage ?? 'progressive';

@@ -79,7 +79,7 @@ export function loadRunConfig(runDir: string): ResolvedConfig {
   return cfg;
 }
 
-interface DataInfo {
+export interface DataInfo {
   shape: number[];
   numClasses: number;
   classNames: string[];
@@ -223,15 +223,23 @@ export async function loadDenoiser(runDir: string, cfg: ResolvedConfig, file: st
   return { net, param: cfg.model.parameterization, schedule: cfg.diffusion };
 }
 
+/** A run folder opened for sampling: its checked config and dataset description, on the run's (or the asked) backend. */
+export async function openRun(
+  runDirArg: string,
+  opts: { backend?: BackendChoice; threads?: number; wasmDir?: string },
+): Promise<{ runDir: string; cfg: ResolvedConfig; info: DataInfo }> {
+  const runDir = path.resolve(runDirArg);
+  const cfg = loadRunConfig(runDir);
+  await ensureBackend(opts.backend ?? cfg.backend, opts.threads ?? cfg.threads, opts.wasmDir);
+  return { runDir, cfg, info: await readDataInfo(runDir, cfg) };
+}
+
 /** Renders a sample grid (rows = classes × perClass, columns = w) from a run's checkpoint. */
 export async function sampleGrid(
   spec: SampleSpec,
   opts: { backend?: BackendChoice; threads?: number; wasmDir?: string; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<SampleResult> {
-  const runDir = path.resolve(spec.runDir);
-  const cfg = loadRunConfig(runDir);
-  await ensureBackend(opts.backend ?? cfg.backend, opts.threads ?? cfg.threads, opts.wasmDir);
-  const info = await readDataInfo(runDir, cfg);
+  const { runDir, cfg, info } = await openRun(spec.runDir, opts);
   for (const c of spec.classes) if (c >= info.numClasses) throw new Error(`classes: class ${c} does not exist (the dataset has ${info.numClasses} classes)`);
   const { unit, file, netStage } = resolveCheckpoint(runDir, cfg, spec);
   const d = await loadDenoiser(runDir, cfg, file, netStage);
@@ -266,10 +274,7 @@ export async function sampleArrays(
   spec: Omit<SampleSpec, 'w'> & { w: number },
   opts: { backend?: BackendChoice; threads?: number; wasmDir?: string } = {},
 ): Promise<{ x: Float32Array; labels: Int32Array; shape: number[]; nfe: number; msPerSample: number }> {
-  const runDir = path.resolve(spec.runDir);
-  const cfg = loadRunConfig(runDir);
-  await ensureBackend(opts.backend ?? cfg.backend, opts.threads ?? cfg.threads, opts.wasmDir);
-  const info = await readDataInfo(runDir, cfg);
+  const { runDir, cfg, info } = await openRun(spec.runDir, opts);
   const classes = spec.classes.length ? spec.classes : Array.from({ length: info.numClasses }, (_, i) => i);
   for (const c of classes) if (c >= info.numClasses) throw new Error(`classes: class ${c} does not exist (the dataset has ${info.numClasses} classes)`);
   const { file, netStage } = resolveCheckpoint(runDir, cfg, spec);
@@ -302,3 +307,5 @@ export { exportStudent } from './export';
 export type { ExportOptions, ExportResult, StudentManifest } from './export';
 export { evaluateRun } from './evaluate';
 export type { EvaluateOptions, EvalReport, EvalRow } from './evaluate';
+export { editRun } from './edit-run';
+export type { EditSpec, EditRunResult } from './edit-run';

@@ -10,7 +10,7 @@ import type { DataConfig, Dataset, LoadOptions } from './types';
 
 export type { DataConfig, Dataset, LoadOptions, ToyShape } from './types';
 export { Prng, deriveSeed, hashSeed } from './prng';
-export { resizeImage, axisWeights, Resizer } from './resize';
+export { resizeImage, resizeNearest, axisWeights, Resizer } from './resize';
 export { parseIdx, encodeIdx, maybeGunzip, readIdxFile, IDX_MAGIC_IMAGES, IDX_MAGIC_LABELS } from './idx';
 export { decodeImageFile, scanImageFolder } from './folder';
 export { loadMnistRaw } from './mnist';

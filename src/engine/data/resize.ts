@@ -148,3 +148,24 @@ export function resizeImage(src: ArrayLike<number>, h: number, w: number, c: num
   new Resizer(size).resizeInto(src, h, w, c, out, 0);
   return out;
 }
+
+/**
+ * Nearest-neighbour resize of one HWC image (centre-cropped to a square, like `Resizer`) to size×size×c: every output
+ * pixel copies the input pixel under its centre, so hard-edged values (masks, labels) stay exactly what they were.
+ */
+export function resizeNearest(src: ArrayLike<number>, h: number, w: number, c: number, size: number): Float32Array {
+  if (!Number.isInteger(size) || size <= 0) throw new Error(`resize: output size must be a positive integer, got ${size}`);
+  if (src.length < h * w * c) throw new Error(`resize: source has ${src.length} values, expected ${h}×${w}×${c} = ${h * w * c}`);
+  const side = Math.min(h, w);
+  const y0 = Math.floor((h - side) / 2);
+  const x0 = Math.floor((w - side) / 2);
+  const at = (o: number) => Math.min(side - 1, Math.floor(((o + 0.5) * side) / size));
+  const out = new Float32Array(size * size * c);
+  for (let oy = 0; oy < size; oy++) {
+    for (let ox = 0; ox < size; ox++) {
+      const s = ((y0 + at(oy)) * w + x0 + at(ox)) * c;
+      for (let k = 0; k < c; k++) out[(oy * size + ox) * c + k] = src[s + k];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,161 @@
+/**
+ * `distill edit` on a run folder: reads the input image (and mask) the way the image-folder loader reads training
+ * images, picks the checkpoint (default: the most distilled stage present), runs `edit` (edit.ts) and returns the
+ * edited image as a PNG at the model's resolution.
+ *
+ * Images ↔ model space happens in `editRun` only: for a pixel-space run the model space is the pixels in [-1, 1];
+ * a latent-space run encodes the input (and downsamples the mask) before `edit` and decodes its result after.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { BackendChoice } from './backend/select';
+import { ResolvedConfig, units as unitList } from './config';
+import { decodeImageFile, resizeNearest } from './data';
+import { assembleImages } from './data/images';
+import { edit } from './edit';
+import type { StageName } from './events';
+import { DataInfo, loadDenoiser, openRun, resolveCheckpoint } from './index';
+import { imageGridPng } from './io/png';
+import { listCheckpoints } from './runfolder';
+
+export interface EditSpec {
+  runDir: string;
+  /** Input image file (PNG or JPEG, any size: centre-cropped and resized like the training images). */
+  image: string;
+  /** Target class: its name in the run's dataset (a folder name, a digit), else its id. */
+  class: number | string;
+  /** Strength S ∈ [0, 1]. */
+  strength: number;
+  /** Guidance weight. */
+  w: number;
+  /** Default: the most distilled stage with a checkpoint. */
+  stage?: StageName;
+  /** Default: the progressive student's own step count, or sampling.teacherSteps for the teacher and the guided student. */
+  steps?: number;
+  /** Mask image: white (grey ≥ 0.5) = repaint, black = keep; resized to the model's resolution (nearest). */
+  mask?: string;
+  seed?: number;
+}
+
+export interface EditRunResult {
+  /** The edited image alone, at the model's resolution and channels. */
+  png: Buffer;
+  /** [H, W, C] of the image. */
+  shape: number[];
+  stage: StageName;
+  unit: string;
+  checkpoint: string;
+  steps: number;
+  times: number[];
+  nfe: number;
+  ms: number;
+  classId: number;
+  className: string;
+}
+
+/** The stage and step count `distill edit` uses when they are not given. */
+export function defaultEditTarget(runDir: string, cfg: ResolvedConfig, stage: StageName | undefined, steps: number | undefined): { stage: StageName; steps: number } {
+  const present = unitList(cfg).filter((u) => listCheckpoints(runDir, u.unit).length > 0);
+  if (stage === undefined) {
+    const last = present[present.length - 1];
+    if (!last) throw new Error(`${runDir}: no stage has a checkpoint yet; train the run first (distill resume ${runDir})`);
+    stage = last.stage;
+  }
+  if (steps !== undefined) return { stage, steps };
+  if (stage !== 'progressive') return { stage, steps: cfg.sampling.teacherSteps };
+  const phases = present.filter((u) => u.stage === 'progressive');
+  // none trained yet: ask for the final student, whose missing checkpoint resolveCheckpoint reports
+  return { stage, steps: phases.length ? phases[phases.length - 1].toSteps! : cfg.progressive.targetSteps };
+}
+
+function readFileFor(field: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new Error(`${field}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
+function imageShape(info: DataInfo, runDir: string): [number, number, 1 | 3] {
+  const [h, w, c] = info.shape;
+  if (info.kind !== 'image' || info.shape.length !== 3 || h !== w || (c !== 1 && c !== 3)) {
+    throw new Error(`${runDir}: edit needs a run on images; this run's data is ${info.source} (examples of shape [${info.shape.join(', ')}])`);
+  }
+  return [h, w, c];
+}
+
+/** An image file as the run's training images are: centre-cropped, resized to size×size, c channels, in [-1, 1]. */
+export function readImageForRun(file: string, size: number, c: 1 | 3): Float32Array {
+  const img = decodeImageFile(readFileFor('image', file), file, c);
+  return assembleImages(1, () => img, size, c);
+}
+
+/** A mask file as 0/1 per value of a size×size×c image: grey ≥ 0.5 (white) = 1 = repaint; resized with nearest. */
+export function readMaskForRun(file: string, size: number, c: number): Float32Array {
+  const img = decodeImageFile(readFileFor('mask', file), file, 1);
+  const grey = resizeNearest(img.data, img.h, img.w, 1, size);
+  const out = new Float32Array(size * size * c);
+  for (let p = 0; p < grey.length; p++) out.fill(grey[p] >= 127.5 ? 1 : 0, p * c, (p + 1) * c);
+  return out;
+}
+
+function classId(value: number | string, info: DataInfo): number {
+  const names = info.classNames;
+  const byName = typeof value === 'string' ? names.indexOf(value) : -1;
+  if (byName >= 0) return byName;
+  const id = Number(value);
+  if (typeof value === 'string' && (value.trim() === '' || !Number.isInteger(id))) {
+    throw new Error(`class: "${value}" is neither a class id (0 to ${info.numClasses - 1}) nor a class name (${names.join(', ')})`);
+  }
+  if (!Number.isInteger(id) || id < 0 || id >= info.numClasses) {
+    throw new Error(`class: ${value} is out of range; the run has classes 0 to ${info.numClasses - 1} (${names.join(', ')})`);
+  }
+  return id;
+}
+
+/** Edits (or, with a mask, inpaints) one image with a run's checkpoint; see the module comment. */
+export async function editRun(
+  spec: EditSpec,
+  opts: { backend?: BackendChoice; threads?: number; wasmDir?: string; onStep?: (done: number, total: number) => void; signal?: AbortSignal } = {},
+): Promise<EditRunResult> {
+  const { runDir, cfg, info } = await openRun(spec.runDir, opts);
+  const [size, , c] = imageShape(info, runDir);
+  const cls = classId(spec.class, info);
+  const target = defaultEditTarget(runDir, cfg, spec.stage, spec.steps);
+  const { unit, file, netStage } = resolveCheckpoint(runDir, cfg, target);
+  // pixel space: the model's space is the image in [-1, 1] (a latent run encodes here and decodes `x` below)
+  const x0 = readImageForRun(spec.image, size, c);
+  const mask = spec.mask !== undefined ? readMaskForRun(spec.mask, size, c) : undefined;
+  const d = await loadDenoiser(runDir, cfg, file, netStage);
+  try {
+    const t0 = performance.now();
+    const r = await edit(d, {
+      x0,
+      classes: Int32Array.of(cls),
+      w: Float32Array.of(spec.w),
+      strength: spec.strength,
+      steps: target.steps,
+      mask,
+      seed: spec.seed ?? 0,
+      onStep: opts.onStep,
+      cancelled: () => opts.signal?.aborted === true,
+    });
+    const ms = performance.now() - t0;
+    const png = imageGridPng(r.x, { n: 1, h: size, w: size, c, rows: 1, cols: 1, pad: 0, scale: 1 });
+    return {
+      png,
+      shape: [size, size, c],
+      stage: netStage,
+      unit,
+      checkpoint: path.relative(runDir, file),
+      steps: target.steps,
+      times: r.times,
+      nfe: r.nfe,
+      ms,
+      classId: cls,
+      className: info.classNames[cls] ?? String(cls),
+    };
+  } finally {
+    d.net.dispose();
+  }
+}
