@@ -167,7 +167,7 @@ async function editCommand(rest: string[]): Promise<number> {
   const what = a.flags.mask !== undefined ? 'inpainted' : 'edited';
   console.log(
     `${out}: ${what} ${r.shape.join('×')} image towards class ${r.classId} (${r.className}) at w = ${w}, strength ${strength}; ` +
-      `${r.unit} · ${path.basename(r.checkpoint)} · ${r.steps} step${r.steps === 1 ? '' : 's'} from t = ${strength} · ${r.nfe} NFE · ${r.ms.toFixed(1)} ms`,
+      `${r.unit} · ${path.basename(r.checkpoint)} · ${r.times.length - 1} step${r.times.length === 2 ? '' : 's'} of the ${r.steps}-step grid from t = ${strength} · ${r.nfe} NFE · ${r.ms.toFixed(1)} ms`,
   );
   return 0;
 }

@@ -5,8 +5,10 @@
  * Works on model-space arrays only (`x0` and the result have the network's example shape): a pixel-space run passes
  * images in [-1, 1]; a latent-space run encodes before and decodes after (run-level code, see edit-run.ts).
  *
- * SDEdit: z_S = α_S·x0 + σ_S·ε, then K DDIM steps on the grid t_k = S·k/K (k = K..1) — the K-step sampler's grid
- * restricted to [0, S] — exactly the update of `sample`. At S = 1 the start is z_1 = ε, the sampler's own start
+ * SDEdit: z_S = α_S·x0 + σ_S·ε, then DDIM steps (exactly the update of `sample`) on the K-step sampler's grid
+ * t_i = i/K restricted to [0, S]: from S to the first grid time below it, then down the grid to 0 — ⌈S·K⌉ steps. A
+ * distilled K-step student so meets only its own training times after the first step (a grid S·k/K would ask it for
+ * times it never saw). At S = 1 the start is z_1 = ε, the sampler's own start
  * (method.md: z_1 ~ N(0, I)), and the noise is the same draw, so strength 1 without a mask *is* `sample` (DDIM).
  * Inpainting (mask: 1 = repaint, 0 = keep): before each step after the first, the known region of z_t is replaced by
  * the input diffused to t with fresh seeded noise, and the result takes the known values from x0 exactly.
@@ -26,7 +28,7 @@ export interface EditRequest {
   w: Float32Array;
   /** S ∈ [0, 1]: how far the input is diffused before denoising (0 = returned unchanged, 1 = pure noise). */
   strength: number;
-  /** K ≥ 1 sampler steps from t = S to 0. */
+  /** K ≥ 1: the sampler's grid i/K (restricted to [0, S], so ⌈S·K⌉ steps are taken). */
   steps: number;
   /**
    * Optional 0/1 mask in model space, 1 = repaint, 0 = keep: one example's worth of values (shared by the batch)
@@ -42,7 +44,7 @@ export interface EditRequest {
 export interface EditResult {
   /** The edited inputs (float32, not clipped); known values (mask 0) equal x0's exactly. */
   x: Float32Array;
-  /** Network evaluations per input: K for a student, 2K for the teacher, 0 at strength 0. */
+  /** Network evaluations per input: one per step taken (⌈S·K⌉) for a student, two for the teacher, 0 at strength 0. */
   nfe: number;
   /** The sampler's time grid, t = S down to 0. */
   times: number[];
@@ -84,6 +86,13 @@ export function checkEditRequest(d: Denoiser, req: EditRequest): void {
   }
 }
 
+/** The time grid of an edit: S, then the grid times i/K below S, down to 0. */
+export function editTimes(strength: number, steps: number): number[] {
+  const times = [strength];
+  for (let i = Math.ceil(strength * steps) - 1; i >= 0; i--) if (i / steps < strength) times.push(i / steps);
+  return times;
+}
+
 /** SDEdit (and, with a mask, inpainting) of B inputs towards their classes at guidance w; see the module comment. */
 export async function edit(d: Denoiser, req: EditRequest): Promise<EditResult> {
   checkEditRequest(d, req);
@@ -91,9 +100,9 @@ export async function edit(d: Denoiser, req: EditRequest): Promise<EditResult> {
   const shape = [b, ...d.net.exampleShape];
   const size = req.x0.length;
   const S = req.strength;
-  const K = req.steps;
   if (S === 0) return { x: req.x0.slice(), nfe: 0, times: [0] };
-  const times = Array.from({ length: K + 1 }, (_, j) => (S * (K - j)) / K);
+  const times = editTimes(S, req.steps);
+  const K = times.length - 1; // steps taken
   const nfePerStep = d.net.withW ? 1 : 2;
   const lam = (t: number) => logSnr(t, d.schedule);
   const fill = (v: number) => new Float32Array(b).fill(v);
