@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import schema from './config.schema.json';
 import type { DataConfig } from './data';
+import { EMOJI_DEFAULT_CATEGORIES, EMOJI_DEFAULTS } from './data/emoji-meta';
 import type { ModelConfig } from './nn/net';
 
 /** Default highest frequency of the students' Fourier embedding of w (model.wFreqMax). */
@@ -135,7 +136,7 @@ function fieldOf(e: ErrorObject): string {
 /** Turns Ajv errors into "field: expectation" lines; for the data union, only the branch of the given kind speaks. */
 function describeErrors(errors: ErrorObject[], value: Record<string, unknown>): string[] {
   const data = value.data as Record<string, unknown> | undefined;
-  const kinds = ['toy2d', 'mnist', 'idx', 'folder'];
+  const kinds = ['toy2d', 'mnist', 'idx', 'folder', 'emoji'];
   const branch = data && typeof data.kind === 'string' ? kinds.indexOf(data.kind) : -1;
   const out = new Set<string>();
   for (const e of errors) {
@@ -156,6 +157,9 @@ function describeErrors(errors: ErrorObject[], value: Record<string, unknown>): 
         break;
       case 'required':
         out.add(`${field === '(top level)' ? '' : field + '.'}${(e.params as { missingProperty: string }).missingProperty}: required field is missing`);
+        break;
+      case 'pattern':
+        out.add(`${field}: ${JSON.stringify(e.data)} is not valid; expected a string matching ${(e.params as { pattern: string }).pattern}`);
         break;
       case 'enum':
         out.add(`${field}: expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`);
@@ -212,6 +216,8 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
   for (const key of ['images', 'labels', 'testImages', 'testLabels', 'path']) {
     if (typeof data[key] === 'string') data[key] = path.resolve(baseDir, data[key] as string);
   }
+  // recorded in config.json, so a run keeps its data if the defaults ever change
+  if (data.kind === 'emoji') Object.assign(data, { ...EMOJI_DEFAULTS, categories: EMOJI_DEFAULT_CATEGORIES.slice(), ...raw.data });
   const stage = (name: 'teacher' | 'guided' | 'progressive'): StageConfig => {
     const s = raw[name] ?? {};
     const d = STAGE_DEFAULTS[name];

@@ -9,10 +9,10 @@ import type { Dataset } from './types';
 const IMAGE_EXT = /\.(png|jpe?g)$/i;
 
 /**
- * Decodes a PNG or JPEG buffer (detected by its signature) to 1 or 3 channel bytes.
- * Throws an Error naming `file` if the data is not a valid PNG/JPEG.
+ * Decodes a PNG or JPEG buffer (detected by its signature) to 1 or 3 channel bytes, transparency composited over
+ * `background` (RGB bytes, default black). Throws an Error naming `file` if the data is not a valid PNG/JPEG.
  */
-export function decodeImageFile(buf: Buffer, file: string, channels: 1 | 3): RawImage {
+export function decodeImageFile(buf: Buffer, file: string, channels: 1 | 3, background?: readonly [number, number, number]): RawImage {
   const isPng = buf.length >= 8 && buf.readUInt32BE(0) === 0x89504e47 && buf.readUInt32BE(4) === 0x0d0a1a0a;
   const isJpeg = buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff;
   let w: number;
@@ -38,7 +38,7 @@ export function decodeImageFile(buf: Buffer, file: string, channels: 1 | 3): Raw
   if (!(w > 0 && h > 0) || rgba.length < w * h * 4) {
     throw new Error(`corrupt image ${file}: decoded to ${w}×${h} with ${rgba.length} bytes`);
   }
-  return { data: fromRgba(rgba, w, h, channels), w, h, c: channels };
+  return { data: fromRgba(rgba, w, h, channels, background), w, h, c: channels };
 }
 
 function statOrThrow(p: string, field: string): fs.Stats {

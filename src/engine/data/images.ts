@@ -39,16 +39,23 @@ export function assembleImages(count: number, get: (j: number) => RawImage, size
 
 /**
  * Converts RGBA bytes to 1 (luma, ITU-R BT.601) or 3 (RGB) channels.
- * Transparent pixels are composited over black.
+ * Transparent pixels are composited over `background` (RGB bytes; default black): c·α + bg·(1 − α).
  */
-export function fromRgba(rgba: ArrayLike<number>, w: number, h: number, channels: 1 | 3): Uint8Array {
+export function fromRgba(
+  rgba: ArrayLike<number>,
+  w: number,
+  h: number,
+  channels: 1 | 3,
+  background: readonly [number, number, number] = [0, 0, 0],
+): Uint8Array {
   const n = w * h;
   const out = new Uint8Array(n * channels);
+  const [br, bg, bb] = background;
   for (let p = 0; p < n; p++) {
     const a = rgba[4 * p + 3] / 255;
-    const r = rgba[4 * p] * a;
-    const g = rgba[4 * p + 1] * a;
-    const b = rgba[4 * p + 2] * a;
+    const r = rgba[4 * p] * a + br * (1 - a);
+    const g = rgba[4 * p + 1] * a + bg * (1 - a);
+    const b = rgba[4 * p + 2] * a + bb * (1 - a);
     if (channels === 1) {
       out[p] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
     } else {

@@ -3,6 +3,7 @@ import { assembleImages, checkImageSize } from './images';
 import { IDX_MAGIC_IMAGES, IDX_MAGIC_LABELS, readIdxFile, type IdxArray } from './idx';
 import { loadMnist } from './mnist';
 import { loadFolder } from './folder';
+import { loadEmoji } from './emoji';
 import { makeToy2d, TOY_SHAPES } from './toy';
 import { deriveSeed } from './prng';
 import { allIndicesInterleaved, applyLimit, splitIndices } from './split';
@@ -16,6 +17,7 @@ export { decodeImageFile, scanImageFolder } from './folder';
 export { loadMnistRaw } from './mnist';
 export { makeToy2d, TOY_SHAPES } from './toy';
 export { splitIndices } from './split';
+export { findEmojiPackage, EmojiPackageMissing, emojiInstallDir, emojiSearchRoots } from './emoji';
 
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
@@ -66,9 +68,11 @@ export async function loadDataset(cfg: DataConfig, opts: LoadOptions): Promise<D
       return loadIdx(cfg, split, resolve);
     case 'folder':
       return loadFolder(cfg, resolve(cfg.path, 'folder.path'), split);
+    case 'emoji':
+      return loadEmoji(cfg, split);
     default:
       throw new Error(
-        `data.kind must be one of toy2d, mnist, idx, folder, got ${JSON.stringify((cfg as { kind?: unknown }).kind)}`,
+        `data.kind must be one of toy2d, mnist, idx, folder, emoji, got ${JSON.stringify((cfg as { kind?: unknown }).kind)}`,
       );
   }
 }

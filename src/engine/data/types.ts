@@ -29,7 +29,18 @@ export type DataConfig =
       classNames?: string[];
       limit?: number;
     }
-  | { kind: 'folder'; path: string; imageSize: number; channels?: 1 | 3; limit?: number };
+  | { kind: 'folder'; path: string; imageSize: number; channels?: 1 | 3; limit?: number }
+  | {
+      kind: 'emoji';
+      /** "google" (Noto Emoji) or "twitter" (Twemoji); default google. */
+      vendor?: 'google' | 'twitter';
+      /** emoji.json categories → classes 0, 1, … in this order. */
+      categories?: string[];
+      imageSize?: number;
+      /** What transparent pixels become: "white", "black" or "#rrggbb". */
+      background?: string;
+      limit?: number;
+    };
 
 export interface LoadOptions {
   split: 'train' | 'test';
