@@ -15,6 +15,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { encodeNpy } from '../engine/io/npy';
 import type { RunEvent, SummaryReal, SummaryRow } from '../engine/events';
+import type { DataConfig } from '../engine/data/types';
 import { formatSummary } from './summary';
 import { formatDuration, ProgressPrinter } from './progress';
 import { parseArgs, UsageError } from './args';
@@ -56,8 +57,20 @@ async function engine() {
   return import('../engine/index');
 }
 
+/** Installs, with a message, the npm package a data kind reads when it is missing (the emoji sprites). */
+async function ensureData(data: DataConfig): Promise<void> {
+  const { ensureDataPackage } = await import('../launcher/datapkg');
+  await ensureDataPackage(data, { log: (line) => console.log(line) });
+}
+
+async function ensureRunData(runDir: string): Promise<void> {
+  const { loadRunConfig } = await engine();
+  await ensureData(loadRunConfig(runDir).data);
+}
+
 async function train(runDir: string, opts: { backend?: string; threads?: number }): Promise<number> {
   const { runStages } = await engine();
+  await ensureRunData(runDir);
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -196,6 +209,7 @@ async function main(argv: string[]): Promise<number> {
         console.error(`${a.positional[0]}: invalid configuration:\n  - ${v.errors.join('\n  - ')}`);
         return 2;
       }
+      await ensureData(v.config.data); // before the run folder exists, so a failed install leaves none behind
       const runDir = await createRun({ configPath: a.positional[0], runsDir: a.flags['runs-dir'] ?? 'runs', name: a.flags.name });
       if (launcher === 'slurm') return submitRunCommand(runDir, a);
       return train(runDir, { backend: a.backend, threads: a.threads });
@@ -287,6 +301,7 @@ async function main(argv: string[]): Promise<number> {
         return v;
       };
       const { evaluateRun } = await engine();
+      await ensureRunData(path.resolve(a.positional[0]));
       const controller = new AbortController();
       const onSigint = () => {
         process.stderr.write('\nCancelling the evaluation (no report is written)…\n');

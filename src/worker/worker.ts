@@ -8,7 +8,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as engine from '../engine';
-import { createRun, runStages, sampleGrid } from '../engine';
+import { createRun, loadConfigFile, loadRunConfig, runStages, sampleGrid } from '../engine';
+import type { DataConfig } from '../engine/data/types';
+import { ensureDataPackage } from '../launcher/datapkg';
 import { describeBackends } from '../engine/backend/report';
 import { asHostToWorker, Backend, HostToWorker, ToolName, ToolResult, WorkerToHost } from '../protocol';
 
@@ -51,6 +53,12 @@ function log(level: 'info' | 'warn' | 'error', text: string): void {
   send({ type: 'log', level, text });
 }
 
+/** Installs the npm package a data kind reads when it is missing (the emoji sprites), logging what it does. */
+function ensureData(data: DataConfig): Promise<unknown> {
+  return ensureDataPackage(data, { log: (line) => log('info', line) });
+}
+const ensureRunData = (runDir: string) => ensureData(loadRunConfig(runDir).data);
+
 function errorText(e: unknown): string {
   if (e instanceof Error) return e.message || String(e);
   return String(e);
@@ -86,6 +94,7 @@ function handle(msg: HostToWorker): void {
   switch (msg.type) {
     case 'start':
       void serve(msg.id, async (signal) => {
+        await ensureData(loadConfigFile(msg.configPath).data); // before the run folder exists
         const runDir = await createRun({ configPath: msg.configPath, runsDir: msg.runsDir, name: msg.name });
         send({ type: 'runCreated', id: msg.id, runDir });
         const status = await runStages({
@@ -102,6 +111,7 @@ function handle(msg: HostToWorker): void {
       return;
     case 'resume':
       void serve(msg.id, async (signal) => {
+        await ensureRunData(msg.runDir);
         const status = await runStages({
           runDir: msg.runDir,
           backend: msg.backend,
@@ -141,6 +151,7 @@ function handle(msg: HostToWorker): void {
           onProgress: (done, total) => send({ type: 'progress', id: msg.id, done, total }),
           onLog: (line) => log('info', line),
         };
+        if (msg.tool === 'eval') await ensureRunData(msg.runDir);
         const result: unknown = await (fn as (o: ToolOptions) => Promise<unknown>)(opts);
         return toolResult(msg.tool, msg.runDir, result);
       });
