@@ -82,7 +82,8 @@ export function findEmojiPackage(
 ): { dir: string; version: string } {
   const pkg = EMOJI_VENDORS[vendor].pkg;
   const seen = new Set<string>();
-  for (const root of roots) {
+  // where an on-demand install puts it comes first
+  for (const root of [installDir, ...roots]) {
     for (let dir = path.resolve(root); ; dir = path.dirname(dir)) {
       const cand = path.join(dir, 'node_modules', pkg);
       if (!seen.has(cand)) {
@@ -100,7 +101,7 @@ export function findEmojiPackage(
       if (path.dirname(dir) === dir) break;
     }
   }
-  throw new EmojiPackageMissing(vendor, installDir, roots.map((r) => path.resolve(r)));
+  throw new EmojiPackageMissing(vendor, installDir, [...new Set([installDir, ...roots].map((r) => path.resolve(r)))]);
 }
 
 interface EmojiEntry {
