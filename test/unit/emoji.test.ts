@@ -267,3 +267,9 @@ test('where the package is looked for and installed: the tool\'s folder (this ch
   fakePackage(path.join(ext, 'dist'), 'twitter', [{ unified: 'A', category: 'Flags', rgba: [0, 0, 0, 255] }]);
   assert.equal(findEmojiPackage('twitter', [path.join(ext, 'dist')], ext).dir, path.join(ext, 'dist', 'node_modules', 'emoji-datasource-twitter'));
 });
+
+test('CI installs the version distill installs (.ci/run after npm ci)', () => {
+  const ci = fs.readFileSync(path.join(REPO, '.ci', 'run'), 'utf8');
+  const at = ci.indexOf(`npm install --no-save --no-audit --no-fund emoji-datasource-google@${EMOJI_PACKAGE_VERSION}\n`);
+  assert.ok(at > ci.indexOf('npm ci --no-audit --no-fund\n') && at < ci.indexOf('npm test'), 'after npm ci, before the tests');
+});
