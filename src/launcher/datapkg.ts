@@ -14,9 +14,10 @@ import type { DataConfig } from '../engine/data/types';
 /** Runs npm with `args`; resolves its exit code and the tail of its output. */
 export type NpmRunner = (args: string[]) => Promise<{ code: number; output: string }>;
 
-/** npm beside the running node (a standard Node install) or else on PATH. */
+/** $DISTILL_NPM, else npm beside the running node (a standard Node install), else npm on PATH. */
 export function npmCommand(): { cmd: string; shell: boolean } {
   const win = process.platform === 'win32';
+  if (process.env.DISTILL_NPM) return { cmd: process.env.DISTILL_NPM, shell: win };
   const beside = path.join(path.dirname(process.execPath), win ? 'npm.cmd' : 'npm');
   return { cmd: fs.existsSync(beside) ? beside : win ? 'npm.cmd' : 'npm', shell: win };
 }

@@ -273,3 +273,69 @@ test('CI installs the version distill installs (.ci/run after npm ci)', () => {
   const at = ci.indexOf(`npm install --no-save --no-audit --no-fund emoji-datasource-google@${EMOJI_PACKAGE_VERSION}\n`);
   assert.ok(at > ci.indexOf('npm ci --no-audit --no-fund\n') && at < ci.indexOf('npm test'), 'after npm ci, before the tests');
 });
+
+/**
+ * The real `distill` bundle laid out as the installed extension (package.json + dist/, no node_modules) and run from a
+ * folder with no node_modules above it: the CLI installs the package itself. $DISTILL_NPM stands in for npm (the
+ * "install" links the checkout's copy: no download), once failing, once succeeding.
+ */
+test('distill run installs the package on demand (extension layout), and a failed install leaves no run folder', { timeout: 120_000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const cli = path.join(REPO, 'dist', 'cli.js');
+  assert.ok(fs.existsSync(cli), `${cli} is missing: run \`npm run build\` first`);
+  const ext = path.join(tmp, 'ext-layout');
+  fs.mkdirSync(path.join(ext, 'dist'), { recursive: true });
+  fs.copyFileSync(path.join(REPO, 'package.json'), path.join(ext, 'package.json'));
+  for (const f of ['cli.js', 'train_worker.js']) fs.copyFileSync(path.join(REPO, 'dist', f), path.join(ext, 'dist', f));
+  for (const d of ['wasm', 'mnist', 'tfjs']) fs.symlinkSync(path.join(REPO, 'dist', d), path.join(ext, 'dist', d));
+  const work = path.join(tmp, 'work');
+  fs.mkdirSync(work, { recursive: true });
+  const config = path.join(work, 'tiny.distill.json');
+  fs.writeFileSync(config, JSON.stringify({
+    backend: 'cpu', threads: 1,
+    data: { kind: 'emoji', categories: ['Flags', 'Objects'], imageSize: 8, limit: 64 },
+    model: { kind: 'unet', channels: [8], groups: 4, embedDim: 16 },
+    teacher: { steps: 1000, batch: 8 }, sampling: { interval: 0 }, log: { interval: 1 },
+  }));
+  const fakeNpm = path.join(tmp, 'fake-npm.js');
+  fs.writeFileSync(fakeNpm, `#!/usr/bin/env node
+const fs = require('fs'), path = require('path');
+const args = process.argv.slice(2);
+fs.appendFileSync(${JSON.stringify(path.join(tmp, 'npm-calls.txt'))}, JSON.stringify(args) + '\\n');
+if (process.env.FAKE_NPM_FAIL) { console.error('npm error code E404\\nnpm error 404 Not Found'); process.exit(1); }
+const prefix = args[args.indexOf('--prefix') + 1];
+fs.mkdirSync(path.join(prefix, 'node_modules'), { recursive: true });
+fs.symlinkSync(${JSON.stringify(google().dir)}, path.join(prefix, 'node_modules', 'emoji-datasource-google'));
+console.log('added 1 package');
+`);
+  fs.chmodSync(fakeNpm, 0o755);
+  const run = (env: Record<string, string>, until?: RegExp) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(ext, 'dist', 'cli.js'), 'run', config, '--runs-dir', 'runs'], {
+        cwd: work, env: { ...process.env, DISTILL_NPM: fakeNpm, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      const take = (d: Buffer) => {
+        out += d;
+        if (until && until.test(out)) child.kill('SIGTERM');
+      };
+      child.stdout.on('data', take);
+      child.stderr.on('data', take);
+      child.on('close', (code) => resolve({ code, out }));
+    });
+  const cmd = emojiInstallCommand('google', path.join(ext, 'dist'));
+
+  const failed = await run({ FAKE_NPM_FAIL: '1' });
+  assert.equal(failed.code, 1, failed.out);
+  assert.match(failed.out, /installing emoji-datasource-google failed \(npm exit code 1\):\n {2}npm error code E404/);
+  assert.ok(failed.out.includes(`Install it yourself with:\n  ${cmd.text}`), failed.out);
+  assert.ok(!fs.existsSync(path.join(work, 'runs')), 'no run folder was created');
+
+  const ok = await run({}, /loss/);
+  assert.ok(ok.out.includes(`installing it once into ${path.join(ext, 'dist', 'node_modules')}:\n  ${cmd.text}\n`), ok.out);
+  assert.match(ok.out, /data: installed emoji-datasource-google in \d+ s/);
+  assert.match(ok.out, /data: emoji: 64 train sprites of 2 categories .* 64×64 → 8×8 RGB on white; Noto Emoji \(emoji-datasource-google/);
+  assert.equal(ok.code, 0, ok.out);
+  const calls = fs.readFileSync(path.join(tmp, 'npm-calls.txt'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(calls, [cmd.args, cmd.args]);
+});
