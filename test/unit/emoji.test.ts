@@ -274,30 +274,26 @@ test('CI installs the version distill installs (.ci/run after npm ci)', () => {
   assert.ok(at > ci.indexOf('npm ci --no-audit --no-fund\n') && at < ci.indexOf('npm test'), 'after npm ci, before the tests');
 });
 
-/**
- * The real `distill` bundle laid out as the installed extension (package.json + dist/, no node_modules) and run from a
- * folder with no node_modules above it: the CLI installs the package itself. $DISTILL_NPM stands in for npm (the
- * "install" links the checkout's copy: no download), once failing, once succeeding.
- */
-test('distill run installs the package on demand (extension layout), and a failed install leaves no run folder', { timeout: 120_000 }, async () => {
-  const { spawn } = await import('node:child_process');
-  const cli = path.join(REPO, 'dist', 'cli.js');
-  assert.ok(fs.existsSync(cli), `${cli} is missing: run \`npm run build\` first`);
+/** The bundles as the installed extension holds them (package.json + dist/, no node_modules), a work folder with no
+ * node_modules above it, a tiny emoji config, and a fake npm whose "install" links the checkout's package. */
+function extensionLayout() {
   const ext = path.join(tmp, 'ext-layout');
+  const work = path.join(tmp, 'work');
+  const config = path.join(work, 'tiny.distill.json');
+  const fakeNpm = path.join(tmp, 'fake-npm.js');
+  if (fs.existsSync(ext)) return { ext, work, config, fakeNpm };
+  for (const f of ['cli.js', 'worker.js']) assert.ok(fs.existsSync(path.join(REPO, 'dist', f)), `dist/${f} is missing: run \`npm run build\` first`);
   fs.mkdirSync(path.join(ext, 'dist'), { recursive: true });
   fs.copyFileSync(path.join(REPO, 'package.json'), path.join(ext, 'package.json'));
-  for (const f of ['cli.js', 'train_worker.js']) fs.copyFileSync(path.join(REPO, 'dist', f), path.join(ext, 'dist', f));
+  for (const f of ['cli.js', 'worker.js', 'train_worker.js']) fs.copyFileSync(path.join(REPO, 'dist', f), path.join(ext, 'dist', f));
   for (const d of ['wasm', 'mnist', 'tfjs']) fs.symlinkSync(path.join(REPO, 'dist', d), path.join(ext, 'dist', d));
-  const work = path.join(tmp, 'work');
   fs.mkdirSync(work, { recursive: true });
-  const config = path.join(work, 'tiny.distill.json');
   fs.writeFileSync(config, JSON.stringify({
     backend: 'cpu', threads: 1,
     data: { kind: 'emoji', categories: ['Flags', 'Objects'], imageSize: 8, limit: 64 },
     model: { kind: 'unet', channels: [8], groups: 4, embedDim: 16 },
     teacher: { steps: 1000, batch: 8 }, sampling: { interval: 0 }, log: { interval: 1 },
   }));
-  const fakeNpm = path.join(tmp, 'fake-npm.js');
   fs.writeFileSync(fakeNpm, `#!/usr/bin/env node
 const fs = require('fs'), path = require('path');
 const args = process.argv.slice(2);
@@ -309,6 +305,16 @@ fs.symlinkSync(${JSON.stringify(google().dir)}, path.join(prefix, 'node_modules'
 console.log('added 1 package');
 `);
   fs.chmodSync(fakeNpm, 0o755);
+  return { ext, work, config, fakeNpm };
+}
+
+/**
+ * The real `distill` bundle in the extension layout, run from a folder with no node_modules above it: the CLI
+ * installs the package itself. $DISTILL_NPM stands in for npm (no download), once failing, once succeeding.
+ */
+test('distill run installs the package on demand (extension layout), and a failed install leaves no run folder', { timeout: 120_000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const { ext, work, config, fakeNpm } = extensionLayout();
   const run = (env: Record<string, string>, until?: RegExp) =>
     new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn(process.execPath, [path.join(ext, 'dist', 'cli.js'), 'run', config, '--runs-dir', 'runs'], {
@@ -338,4 +344,36 @@ console.log('added 1 package');
   assert.equal(ok.code, 0, ok.out);
   const calls = fs.readFileSync(path.join(tmp, 'npm-calls.txt'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(calls, [cmd.args, cmd.args]);
+});
+
+test('the extension\'s worker installs it too and logs what it does', { timeout: 120_000 }, async () => {
+  const { RunManager } = await import('../../src/extension/model/manager');
+  const { ext, work, config, fakeNpm } = extensionLayout();
+  fs.rmSync(path.join(ext, 'dist', 'node_modules'), { recursive: true, force: true });
+  const logs: string[] = [];
+  const m = new RunManager({ workerPath: path.join(ext, 'dist', 'worker.js'), env: { ...process.env, DISTILL_NPM: fakeNpm }, log: (_l, t) => logs.push(t) });
+  const cwd = process.cwd();
+  // the worker inherits the cwd (no emoji package above it) and this process's --import tsx, resolved from there
+  fs.mkdirSync(path.join(work, 'node_modules'), { recursive: true });
+  if (!fs.existsSync(path.join(work, 'node_modules', 'tsx'))) fs.symlinkSync(path.join(REPO, 'node_modules', 'tsx'), path.join(work, 'node_modules', 'tsx'));
+  process.chdir(work);
+  try {
+    const loss = new Promise<void>((resolve) => m.onRunEvent((_d, e) => e.type === 'loss' && resolve()));
+    const { runDir, done } = await m.start(config, path.join(work, 'worker-runs')).catch((e) => {
+      throw new Error(`${e.message}\n${logs.join('\n')}`);
+    });
+    process.chdir(cwd);
+    await loss;
+    await m.stop(runDir);
+    assert.equal((await done).status, 'stopped');
+    const text = logs.join('\n');
+    const cmd = emojiInstallCommand('google', path.join(ext, 'dist'));
+    assert.ok(text.includes(`installing it once into ${path.join(ext, 'dist', 'node_modules')}:`) && text.includes(`  ${cmd.text}`), text);
+    assert.match(text, /data: installed emoji-datasource-google/);
+    assert.ok(text.indexOf('data: installed') < text.indexOf('data: emoji: 64 train sprites'), text);
+    assert.ok(fs.existsSync(path.join(ext, 'dist', 'node_modules', 'emoji-datasource-google', 'emoji.json')));
+  } finally {
+    process.chdir(cwd);
+    await m.dispose();
+  }
 });
