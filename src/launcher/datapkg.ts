@@ -6,6 +6,7 @@
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { EmojiPackageMissing, findEmojiPackage } from '../engine/data/emoji';
 import { EMOJI_DEFAULTS, EMOJI_VENDORS, emojiInstallCommand } from '../engine/data/emoji-meta';
@@ -48,6 +49,24 @@ export interface EnsureOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The lock's writer ran on this host and has exited (a crash or kill mid-install). */
+function lockOwnerGone(lock: string): boolean {
+  let owner: string[];
+  try {
+    owner = fs.readFileSync(lock, 'utf8').split(' ');
+  } catch {
+    return false;
+  }
+  const [host, pid] = [owner[0], Number(owner[1])];
+  if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /**
  * Makes sure the npm package `data` needs is installed: nothing to do for kinds without one or when it is found;
  * otherwise installs it (printing what and where) and returns its folder. Throws with the manual command if npm fails.
@@ -72,19 +91,19 @@ export async function ensureDataPackage(data: DataConfig, opts: EnsureOptions): 
   const deadline = Date.now() + wait;
   for (;;) {
     try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      fs.writeFileSync(lock, `${os.hostname()} ${process.pid}`, { flag: 'wx' });
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot install ${v.pkg} into ${dir}: ${(e as Error).message}\nInstall it yourself with:\n  ${cmd.text}`);
     }
-    // another distill process is installing it: wait for it (a lock older than the wait is stale)
+    // another distill process is installing it: wait for it (stale: its process on this host is gone, or older than the wait)
     try {
       return find();
     } catch {
       /* not yet */
     }
     const st = fs.statSync(lock, { throwIfNoEntry: false });
-    if (st && (Date.now() > deadline || Date.now() - st.mtimeMs > wait)) {
+    if (st && (Date.now() > deadline || Date.now() - st.mtimeMs > wait || lockOwnerGone(lock))) {
       fs.rmSync(lock, { force: true });
       continue;
     }

@@ -377,3 +377,36 @@ test('the extension\'s worker installs it too and logs what it does', { timeout:
     await m.dispose();
   }
 });
+
+test('the install lock: a live installer is waited for (no second npm), a crashed one\'s lock is taken over', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const empty = path.join(tmp, 'empty-lock');
+  fs.mkdirSync(empty, { recursive: true });
+  const calls: string[][] = [];
+  const npm = (dir: string) => async (args: string[]) => {
+    calls.push(args);
+    fakePackage(dir, 'twitter', [{ unified: 'A', category: 'Flags', rgba: [1, 2, 3, 255] }]);
+    return { code: 0, output: '' };
+  };
+  const lockOf = (dir: string) => path.join(dir, '.emoji-datasource-twitter.install-lock');
+
+  // another process on this host (this one: alive) holds the lock and finishes the install meanwhile
+  const busy = path.join(tmp, 'lock-busy');
+  fs.mkdirSync(busy, { recursive: true });
+  fs.writeFileSync(lockOf(busy), `${os.hostname()} ${process.pid}`);
+  setTimeout(() => fakePackage(busy, 'twitter', [{ unified: 'A', category: 'Flags', rgba: [1, 2, 3, 255] }]), 300);
+  const got = await ensureDataPackage({ kind: 'emoji', vendor: 'twitter' }, { log: () => {}, npm: npm(busy), roots: [empty], installDir: busy });
+  assert.equal(got, path.join(busy, 'node_modules', 'emoji-datasource-twitter'));
+  assert.equal(calls.length, 0, 'waited for the other install');
+
+  // the lock of a process that has exited: taken over at once, installed, released
+  const stale = path.join(tmp, 'lock-stale');
+  fs.mkdirSync(stale, { recursive: true });
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+  fs.writeFileSync(lockOf(stale), `${os.hostname()} ${dead}`);
+  const t0 = Date.now();
+  await ensureDataPackage({ kind: 'emoji', vendor: 'twitter' }, { log: () => {}, npm: npm(stale), roots: [empty], installDir: stale });
+  assert.equal(calls.length, 1);
+  assert.ok(Date.now() - t0 < 5000, 'no long wait');
+  assert.ok(!fs.existsSync(lockOf(stale)));
+});
