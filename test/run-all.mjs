@@ -39,6 +39,12 @@ if (!process.env.E2E_SKIP_INSTALL) {
     process.exit(1);
   }
 }
+// ... and the npm packages they read that are not dependencies (the emoji sprites): installed once, as distill does.
+const data = await run(process.execPath, ['--import', 'tsx', 'test/ensure-data.ts']);
+if (data.code !== 0) {
+  console.log('\ntests: 0 passed, 1 failed (installing the npm packages the tests read failed; see above)');
+  process.exit(1);
+}
 const unit = await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files]);
 passed += last(/^# pass (\d+)$/gm, unit.out) ?? 0;
 failed += last(/^# fail (\d+)$/gm, unit.out) ?? (unit.code ? 1 : 0);
