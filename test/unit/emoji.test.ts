@@ -1,5 +1,5 @@
 /**
- * The `emoji` data kind against the real emoji-datasource-google package (CI installs it after npm ci; when it is
+ * The `emoji` data kind against the real emoji-datasource-google package (`npm test` and CI install it first; when it is
  * missing these tests fail with the install command, they never skip), plus a small synthetic Twemoji package for the
  * vendor/attribution path, the resolver and the on-demand installer.
  */
