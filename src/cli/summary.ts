@@ -41,7 +41,7 @@ export function formatSummary(rows: SummaryRow[], real?: SummaryReal): string[] 
   }
   if (withDiversity) {
     out.push(
-      `  recall: share of held-out digits${accuracy ? '' : ' (points)'} that the samples' k-NN manifold covers, per class${real ? ` (real data: ${real.perClass} held-out rows per class against the other half)` : ''};`,
+      `  recall: share of held-out ${accuracy ? 'examples' : 'points'} that the samples' k-NN manifold covers, per class${real ? ` (real data: ${real.perClass} held-out rows per class against the other half)` : ''};`,
       "  diversity ÷ real: within-class spread of the samples' features ÷ real data's. Below real on both: samples more alike than the data (lost modes), whatever the accuracy.",
     );
   }
