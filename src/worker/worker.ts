@@ -10,6 +10,7 @@ import * as path from 'path';
 import * as engine from '../engine';
 import { createRun, runStages, sampleGrid } from '../engine';
 import { describeBackends } from '../engine/backend/report';
+import { editTabInput, editTabRun } from '../engine/edit-tab';
 import { asHostToWorker, Backend, HostToWorker, ToolName, ToolResult, WorkerToHost } from '../protocol';
 
 /** The tfjs wasm binaries ship beside the bundle (dist/wasm); from sources the engine finds the installed package. */
@@ -148,6 +149,20 @@ function handle(msg: HostToWorker): void {
     case 'backends':
       // Probes without activating a backend, so the worker's later requests may still choose any.
       void serve(msg.id, () => describeBackends({ wasmDir: WASM_DIR }));
+      return;
+    case 'editInput':
+      void serve(msg.id, (signal) => editTabInput(msg.runDir, msg.source, { backend: msg.backend, threads: msg.threads, wasmDir: WASM_DIR, signal }));
+      return;
+    case 'edit':
+      void serve(msg.id, (signal) =>
+        editTabRun(msg.spec, {
+          backend: msg.backend,
+          threads: msg.threads,
+          wasmDir: WASM_DIR,
+          signal,
+          onProgress: (done, total) => send({ type: 'progress', id: msg.id, done, total }),
+        }),
+      );
       return;
     case 'cancel':
       controllers.get(msg.id)?.abort();
