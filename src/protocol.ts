@@ -244,7 +244,8 @@ export type HostToWebview =
   | { type: 'editInfo'; size: number; channels: number; classNames: string[]; teacherSteps: number; studentSteps: number[] }
   | { type: 'editInput'; input: EditInput }
   | { type: 'editBusy'; requestId: number; done: number; total: number; phase: 'teacher' | 'student' }
-  | { type: 'editResult'; requestId: number; teacher: EditTabResult; student?: EditTabResult }
+  /** studentError: why there is no student result (e.g. the run has no student checkpoint yet). */
+  | { type: 'editResult'; requestId: number; teacher: EditTabResult; student?: EditTabResult; studentError?: string }
   /** requestId 0: picking the input failed. */
   | { type: 'editError'; requestId: number; message: string };
 
@@ -534,7 +535,7 @@ export function asHostToWebview(value: unknown): HostToWebview | undefined {
       editInfo: { size: posInt, channels: oneOf(1, 3), classNames: arrayOf(str, 100_000), teacherSteps: posInt, studentSteps: arrayOf(posInt, 64) },
       editInput: { input: editInput },
       editBusy: { requestId: int, done: num, total: num, phase: oneOf('teacher', 'student') },
-      editResult: { requestId: int, teacher: editTabResult, student: opt(editTabResult) },
+      editResult: { requestId: int, teacher: editTabResult, student: opt(editTabResult), studentError: opt(str) },
       editError: { requestId: int, message: str },
     },
     value,
