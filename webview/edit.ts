@@ -111,14 +111,15 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
 
   const figure = (id: string, title: string, media: HTMLElement) => {
     const heading = h('h2', { id: `${id}-title` }, title);
-    const meta = h('p', { class: 'muted num', id: `${id}-meta` });
+    const meta = h('p', { class: 'num', id: `${id}-meta` });
+    const detail = h('p', { class: 'muted', id: `${id}-detail` });
     media.id = `${id}-image`;
     media.hidden = true;
-    return { root: h('figure', { id, 'aria-labelledby': `${id}-title` }, heading, media, meta), heading, meta, media };
+    return { root: h('figure', { id, 'aria-labelledby': `${id}-title` }, heading, media, meta, detail), heading, meta, detail, media };
   };
-  const inputFig = figure('edit-result-input', 'Input', h('canvas', { width: 1, height: 1, role: 'img', 'aria-label': 'The input with its mask' }));
-  const teacherFig = figure('edit-result-teacher', 'Teacher', h('img', { alt: 'The teacher\'s edit', draggable: 'false' }));
-  const studentFig = figure('edit-result-student', 'Student', h('img', { alt: 'The student\'s edit', draggable: 'false' }));
+  const inputFig = figure('edit-result-input', 'Input (and mask)', h('canvas', { width: 1, height: 1, role: 'img', 'aria-label': 'The input with its mask' }));
+  const teacherFig = figure('edit-result-teacher', 'Teacher (2 NFE per step)', h('img', { alt: 'The teacher\'s edit', draggable: 'false' }));
+  const studentFig = figure('edit-result-student', 'Student (1 NFE per step)', h('img', { alt: 'The student\'s edit', draggable: 'false' }));
 
   const form = h(
     'section',
@@ -377,21 +378,20 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     if (current !== undefined) post({ type: 'cancelEdit', requestId: current });
   });
 
-  function showResult(fig: typeof teacherFig, who: string, r: EditTabResult | undefined, why?: string): void {
+  function showResult(fig: typeof teacherFig, r: EditTabResult | undefined, why?: string): void {
     const img = fig.media as HTMLImageElement;
     if (!r) {
       img.hidden = true;
       img.removeAttribute('src');
-      fig.heading.textContent = who;
       fig.meta.textContent = why ?? '';
+      fig.detail.textContent = '';
       delete fig.meta.dataset.nfe;
       return;
     }
     img.src = `data:image/png;base64,${r.pngBase64}`;
     img.hidden = false;
-    fig.heading.textContent = `${who} — ${r.unit}`;
+    fig.detail.textContent = r.label;
     fig.meta.textContent = `${r.stepsTaken} step${r.stepsTaken === 1 ? '' : 's'} · NFE ${r.nfe} · ${r.ms.toFixed(r.ms < 10 ? 2 : 0)} ms`;
-    fig.meta.title = r.label;
     fig.meta.dataset.nfe = String(r.nfe);
     fig.meta.dataset.ms = String(r.ms);
   }
@@ -447,8 +447,8 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
         current = undefined;
         updateButtons();
         formError.textContent = '';
-        showResult(teacherFig, 'Teacher', m.teacher);
-        showResult(studentFig, 'Student', m.student, m.studentError ? `No student result: ${m.studentError}` : undefined);
+        showResult(teacherFig, m.teacher);
+        showResult(studentFig, m.student, m.studentError ? `No student result: ${m.studentError}` : undefined);
         results.dataset.done = 'true';
         return true;
       case 'editError':
@@ -470,7 +470,7 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     delete root.dataset.ready;
     if (!sameRun) {
       setInput(undefined, false);
-      for (const [f, who] of [[teacherFig, 'Teacher'], [studentFig, 'Student']] as const) showResult(f, who, undefined);
+      for (const f of [teacherFig, studentFig]) showResult(f, undefined);
       inputFig.media.hidden = true;
       inputFig.meta.textContent = '';
     }
