@@ -83,6 +83,17 @@ async function serve(id: number, work: (signal: AbortSignal) => Promise<unknown>
   }
 }
 
+/** What the engine's sampling functions take for a request: its backend, the bundled wasm, cancel and progress. */
+function engineOptions(msg: { id: number; backend?: Backend; threads?: number }, signal: AbortSignal) {
+  return {
+    backend: msg.backend,
+    threads: msg.threads,
+    wasmDir: WASM_DIR,
+    signal,
+    onProgress: (done: number, total: number) => send({ type: 'progress', id: msg.id, done, total }),
+  };
+}
+
 function handle(msg: HostToWorker): void {
   switch (msg.type) {
     case 'start':
@@ -116,15 +127,7 @@ function handle(msg: HostToWorker): void {
       });
       return;
     case 'sample':
-      void serve(msg.id, (signal) =>
-        sampleGrid(msg.spec, {
-          backend: msg.backend,
-          threads: msg.threads,
-          wasmDir: WASM_DIR,
-          signal,
-          onProgress: (done, total) => send({ type: 'progress', id: msg.id, done, total }),
-        }),
-      );
+      void serve(msg.id, (signal) => sampleGrid(msg.spec, engineOptions(msg, signal)));
       return;
     case 'tool':
       void serve(msg.id, async (signal) => {
@@ -151,18 +154,10 @@ function handle(msg: HostToWorker): void {
       void serve(msg.id, () => describeBackends({ wasmDir: WASM_DIR }));
       return;
     case 'editInput':
-      void serve(msg.id, (signal) => editTabInput(msg.runDir, msg.source, { backend: msg.backend, threads: msg.threads, wasmDir: WASM_DIR, signal }));
+      void serve(msg.id, (signal) => editTabInput(msg.runDir, msg.source, engineOptions(msg, signal)));
       return;
     case 'edit':
-      void serve(msg.id, (signal) =>
-        editTabRun(msg.spec, {
-          backend: msg.backend,
-          threads: msg.threads,
-          wasmDir: WASM_DIR,
-          signal,
-          onProgress: (done, total) => send({ type: 'progress', id: msg.id, done, total }),
-        }),
-      );
+      void serve(msg.id, (signal) => editTabRun(msg.spec, engineOptions(msg, signal)));
       return;
     case 'cancel':
       controllers.get(msg.id)?.abort();

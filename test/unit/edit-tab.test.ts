@@ -10,7 +10,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createRun, runStages } from '../../src/engine';
 import { decodePng, encodePng } from '../../src/engine/io/png';
 import { editInfoOf, isPngBase64, runEdit, type EditJob, type EditRequestMessage } from '../../src/extension/panels/edittab';
 import type { PanelServices } from '../../src/extension/panels/services';
@@ -25,6 +24,7 @@ import {
   type EditTabSpec,
   type HostToWebview,
 } from '../../src/protocol';
+import { tinyDigitsRun } from '../helpers/runs';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const WORKER = path.join(REPO, 'dist', 'worker.js');
@@ -105,23 +105,7 @@ describe('edit tab: the real worker on a tiny trained digits run', () => {
 
   before(async () => {
     if (!fs.existsSync(WORKER)) assert.equal(spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' }).status, 0);
-    const cfg = {
-      name: 'digits-edit-tab',
-      seed: 3,
-      backend: 'cpu',
-      threads: 1,
-      data: { kind: 'mnist', imageSize: 8, limit: 200 },
-      model: { kind: 'unet', channels: [8, 16], blocksPerLevel: 1, groups: 4, embedDim: 16 },
-      teacher: { steps: 6, batch: 8, lr: 0.003, warmup: 2 },
-      guided: { steps: 3, batch: 8, lr: 0.001 },
-      progressive: { n0: 4, targetSteps: 2, steps: 3, batch: 8, lr: 0.001 },
-      sampling: { interval: 0, teacherSteps: 6, perClass: 1, classes: [0, 1] },
-      checkpoint: { interval: 100, keep: 1 },
-      log: { interval: 1 },
-    };
-    fs.writeFileSync(path.join(tmp, 'tiny.distill.json'), JSON.stringify(cfg));
-    runDir = await createRun({ configPath: path.join(tmp, 'tiny.distill.json'), runsDir: path.join(tmp, 'runs'), name: 'tiny' });
-    assert.equal(await runStages({ runDir, summary: false }), 'finished');
+    runDir = await tinyDigitsRun(tmp, 'tiny');
     fs.writeFileSync(path.join(tmp, 'in.png'), encodePng(INPUT, 8, 8, 1));
     m = new RunManager({ workerPath: WORKER, log: (_l, t) => logs.push(t) });
     // exactly what the extension gives the preview panel (extension.ts)
