@@ -22,6 +22,17 @@ export interface EditState {
   input?: EditInput;
   /** The painted mask, one '0'/'1' per pixel of the input. */
   mask?: string;
+  /** The last edit shown (its input and mask as sent, and both results), so it survives the webview being reloaded. */
+  last?: EditShown;
+}
+
+interface EditShown {
+  input: EditInput;
+  mask?: string;
+  inputMeta: string;
+  teacher: EditTabResult;
+  student?: EditTabResult;
+  studentError?: string;
 }
 
 export interface EditTab {
@@ -66,14 +77,17 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     example: clampInt(saved.example, 0, 99_999_999, 0),
     input: saved.input,
     mask: saved.mask,
+    last: saved.last,
   };
   const save = (): void => persist(st);
 
   let info: Extract<HostToWebview, { type: 'editInfo' }> | undefined;
-  let mask = new Uint8Array(0);
+  let mask: Uint8Array = new Uint8Array(0);
   let inputImg: HTMLImageElement | undefined;
   let nextRequestId = 1;
   let current: number | undefined;
+  /** The input, mask and caption of the edit in flight. */
+  let pending: Pick<EditShown, 'input' | 'mask' | 'inputMeta'> | undefined;
 
   // ───────────────────────────── DOM ─────────────────────────────
   const noImages = h('p', { class: 'empty', id: 'edit-unavailable' }, 'Editing needs a run on images; this run has none (or has not described its data yet).');
@@ -164,18 +178,24 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
   // ─────────────────────────── drawing ───────────────────────────
   const size = (): number => st.input?.size ?? 0;
 
-  function drawInto(target: HTMLCanvasElement): void {
-    const n = size();
-    if (!n || !inputImg) return;
+  /** The input with the mask (1 = repaint) as a red overlay, at the model's resolution. */
+  function drawInto(target: HTMLCanvasElement, img = inputImg, n = size(), m: ArrayLike<number> = mask): void {
+    if (!n || !img) return;
     target.width = n;
     target.height = n;
     const ctx = target.getContext('2d');
     if (!ctx) return;
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(inputImg, 0, 0, n, n);
+    ctx.drawImage(img, 0, 0, n, n);
     ctx.fillStyle = 'rgba(255, 48, 48, 0.55)';
-    for (let p = 0; p < mask.length; p++) if (mask[p]) ctx.fillRect(p % n, Math.floor(p / n), 1, 1);
+    for (let p = 0; p < m.length; p++) if (m[p]) ctx.fillRect(p % n, Math.floor(p / n), 1, 1);
   }
+
+  const maskFromString = (str: string | undefined, n: number): Uint8Array => {
+    const out = new Uint8Array(n * n);
+    if (str && str.length === n * n) for (let p = 0; p < n * n; p++) out[p] = str.charCodeAt(p) === 49 ? 1 : 0;
+    return out;
+  };
 
   function maskCount(): number {
     let k = 0;
@@ -203,8 +223,7 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
   function setInput(input: EditInput | undefined, keepMask: boolean): void {
     st.input = input;
     const n = input?.size ?? 0;
-    mask = new Uint8Array(n * n);
-    if (keepMask && st.mask && st.mask.length === n * n) for (let p = 0; p < n * n; p++) mask[p] = st.mask.charCodeAt(p) === 49 ? 1 : 0;
+    mask = maskFromString(keepMask ? st.mask : undefined, n);
     saveMask();
     inputImg = undefined;
     inputLabel.textContent = input ? `${input.label} (${input.size}×${input.size}${input.channels === 3 ? ' RGB' : ''})` : 'No input chosen yet.';
@@ -354,10 +373,8 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     const problems = readSettings();
     formError.textContent = problems.length ? `Cannot edit: ${problems.join('; ')}.` : '';
     if (problems.length || st.teacherSteps === undefined) return;
-    drawInto(inputFig.media as HTMLCanvasElement);
-    inputFig.media.hidden = false;
     const k = maskCount();
-    inputFig.meta.textContent = `${st.input.label}${k ? ` · mask: ${k} px repainted` : ' · no mask'}`;
+    pending = { input: st.input, mask: st.mask, inputMeta: `${st.input.label}${k ? ` · mask: ${k} px repainted` : ' · no mask'}` };
     current = nextRequestId++;
     updateButtons();
     busyText.textContent = 'Starting…';
@@ -447,9 +464,11 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
         current = undefined;
         updateButtons();
         formError.textContent = '';
-        showResult(teacherFig, m.teacher);
-        showResult(studentFig, m.student, m.studentError ? `No student result: ${m.studentError}` : undefined);
-        results.dataset.done = 'true';
+        if (pending) {
+          st.last = { ...pending, teacher: m.teacher, student: m.student, studentError: m.studentError };
+          save();
+          showLast(st.last);
+        }
         return true;
       case 'editError':
         if (m.requestId !== 0 && m.requestId !== current) return true;
@@ -460,6 +479,20 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
       default:
         return false;
     }
+  }
+
+  function showLast(last: EditShown): void {
+    const img = new Image();
+    img.addEventListener('load', () => {
+      if (st.last !== last) return;
+      drawInto(inputFig.media as HTMLCanvasElement, img, last.input.size, maskFromString(last.mask, last.input.size));
+      inputFig.media.hidden = false;
+    });
+    img.src = `data:image/png;base64,${last.input.pngBase64}`;
+    inputFig.meta.textContent = last.inputMeta;
+    showResult(teacherFig, last.teacher);
+    showResult(studentFig, last.student, last.studentError ? `No student result: ${last.studentError}` : undefined);
+    results.dataset.done = 'true';
   }
 
   function reset(sameRun: boolean): void {
@@ -473,11 +506,15 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
       for (const f of [teacherFig, studentFig]) showResult(f, undefined);
       inputFig.media.hidden = true;
       inputFig.meta.textContent = '';
+      st.last = undefined;
+      delete results.dataset.done;
+      save();
     }
     updateButtons();
   }
 
   content.hidden = true;
   setInput(st.input, true);
+  if (st.last) showLast(st.last);
   return { root, handle, reset };
 }

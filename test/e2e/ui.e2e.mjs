@@ -578,6 +578,9 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
         return undefined;
       });
     }
+    // one editor group, so the preview has the editor's width for the screenshot (moving it reloads the webview: before the edit)
+    await runCommand(page, 'View: Join All Editor Groups').catch((e) => lap(`  (could not join the editor groups: ${e.message})`));
+    frame = await poll('the preview of editdigits after joining the groups', editFrame, { timeout: 20_000 });
     await frame.locator('#tab-edit').click();
     await poll('the Edit tab ready (the run is on images)', async () => (await editFrame())?.locator('#edit-tab[data-ready="true"]').count(), { timeout: 20_000 });
     frame = await editFrame();
@@ -627,6 +630,7 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     if (result.teacher.nfe !== '20' || result.student.nfe !== '3') throw new Error(`NFE: teacher ${result.teacher.nfe} (expected 20), student ${result.student.nfe} (expected 3)`);
     if (!/progressive-8-4/.test(result.student.detail)) throw new Error(`the student should be the 4-step one: ${result.student.detail}`);
     if (!/mask: \d+ px repainted/.test(result.input)) throw new Error(`the input does not show its mask: ${result.input}`);
+    await (await editFrame()).locator('#edit-result-student').scrollIntoViewIfNeeded();
     await screenshot('preview-edit-tab');
   });
 

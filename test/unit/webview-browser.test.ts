@@ -669,6 +669,18 @@ describe('preview webview: Edit tab', () => {
     assert.match((await page.getAttribute('#edit-result-teacher-image', 'src')) ?? '', /^data:image\/png;base64,/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'preview-edit.png'), fullPage: true });
 
+    // a reloaded webview (VS Code drops hidden webviews) shows the same input, mask and results from its state
+    const again = await openPage('preview', await state(page));
+    await send(again, { type: 'init', view: 'preview', runDir: RUN_DIR, stage: 'progressive', classes: 10, wDefaults: [0, 1, 2, 4] });
+    await send(again, { type: 'editInfo', size: 8, channels: 1, classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], teacherSteps: 6, studentSteps: [2, 4] });
+    await again.waitForSelector('#edit-result-input-image:not([hidden])');
+    assert.equal(await again.isVisible('#panel-edit'), true, 'the Edit tab stays chosen');
+    assert.equal(await text(again, '#edit-result-teacher-meta'), '6 steps · NFE 12 · 48 ms');
+    assert.equal(await text(again, '#edit-result-student-meta'), '4 steps · NFE 4 · 7.25 ms');
+    assert.equal(await again.getAttribute('#edit-mask-info', 'data-repaint'), '8');
+    assert.equal(await again.getAttribute('#edit-run', 'disabled'), null);
+    await again.close();
+
     // clear the mask: the next edit is plain SDEdit (no mask); it can be cancelled; a malformed result is dropped
     await page.click('#edit-clear-mask');
     assert.equal(await page.getAttribute('#edit-mask-info', 'data-repaint'), '0');
