@@ -449,7 +449,8 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
         return true;
       case 'editInput':
         formError.textContent = '';
-        setInput(m.input, false);
+        // the host re-sends the input to a reloaded webview: the same picture keeps its painted mask
+        setInput(m.input, m.input.pngBase64 === st.input?.pngBase64);
         return true;
       case 'editBusy': {
         if (m.requestId !== current) return true;

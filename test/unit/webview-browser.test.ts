@@ -678,6 +678,17 @@ describe('preview webview: Edit tab', () => {
     assert.equal(await text(again, '#edit-result-teacher-meta'), '6 steps · NFE 12 · 48 ms');
     assert.equal(await text(again, '#edit-result-student-meta'), '4 steps · NFE 4 · 7.25 ms');
     assert.equal(await again.getAttribute('#edit-mask-info', 'data-repaint'), '8');
+    // the host re-sends the same input to a reloaded webview: the mask stays; another picture starts without one
+    await send(again, { type: 'editInput', input: { pngBase64: inputB64, size: 8, channels: 1, label: 'training example 17 · class 4', classId: 4, examples: 200 } });
+    await settle(again);
+    assert.equal(await again.getAttribute('#edit-mask-info', 'data-repaint'), '8');
+    const other = new PNG({ width: 8, height: 8 });
+    other.data.fill(200);
+    await send(again, { type: 'editInput', input: { pngBase64: PNG.sync.write(other).toString('base64'), size: 8, channels: 1, label: 'flat.png' } });
+    await settle(again);
+    await again.waitForSelector('#edit-canvas[data-loaded="true"]');
+    assert.match(await text(again, '#edit-input-label'), /^flat\.png/);
+    assert.equal(await again.getAttribute('#edit-mask-info', 'data-repaint'), '0');
     assert.equal(await again.getAttribute('#edit-run', 'disabled'), null);
     await again.close();
 
