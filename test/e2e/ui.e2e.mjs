@@ -583,10 +583,26 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     frame = await poll('the preview of editdigits after joining the groups', editFrame, { timeout: 20_000 });
     await frame.locator('#tab-edit').click();
     await poll('the Edit tab ready (the run is on images)', async () => (await editFrame())?.locator('#edit-tab[data-ready="true"]').count(), { timeout: 20_000 });
+    // "Choose image…": VS Code's file dialog (in the browser, its quick-input dialog) → the worker reads the picture at 16×16
+    const sampleDir = path.join(workspace, 'runs/editdigits/samples/teacher');
+    const picture = path.join(workspace, 'my-digits.png');
+    fs.copyFileSync(path.join(sampleDir, fs.readdirSync(sampleDir).filter((f) => f.endsWith('.png')).sort().pop()), picture);
+    frame = await editFrame();
+    await frame.locator('#edit-pick').click();
+    const dialogInput = page.locator('.quick-input-widget .quick-input-box input').first();
+    await dialogInput.waitFor({ state: 'visible', timeout: 20_000 });
+    await screenshot('edit-choose-image');
+    await dialogInput.fill(picture);
+    await sleep(500);
+    await page.keyboard.press('Enter');
+    await poll('the chosen picture as the Edit tab\'s input', async () => /my-digits\.png \(16×16\)/.test(await (await editFrame())?.locator('#edit-input-label').innerText().catch(() => '') ?? ''), { timeout: 60_000 })
+      .catch(async (e) => { throw new Error(`${e.message}; label: ${await (await editFrame())?.locator('#edit-input-label').innerText().catch(() => '?')}; error: ${await (await editFrame())?.locator('#edit-error').innerText().catch(() => '?')}`); });
+    lap(`  input: ${await (await editFrame()).locator('#edit-input-label').innerText()}`);
+    // then a training example of the run (what the edit below starts from)
     frame = await editFrame();
     await frame.locator('#edit-tab vscode-textfield[label="Training example"]').evaluate((el) => { el.value = '5'; });
     await frame.locator('#edit-use-example').click();
-    await poll('the training example on the mask canvas', async () => (await editFrame())?.locator('#edit-canvas[data-loaded="true"]').count(), { timeout: 60_000 })
+    await poll('the training example on the mask canvas', async () => (await editFrame())?.locator('#edit-canvas[data-loaded="true"]').count() && /training example 5/.test(await (await editFrame()).locator('#edit-input-label').innerText()), { timeout: 60_000 })
       .catch(async (e) => { throw new Error(`${e.message}; edit tab: ${((await (await editFrame())?.locator('#edit-tab').innerText()) || '').replace(/\s+/g, ' ').slice(0, 400)}`); });
     frame = await editFrame();
     lap(`  input: ${await frame.locator('#edit-input-label').innerText()}`);
