@@ -41,6 +41,54 @@ export interface SampleResult {
   label: string;
 }
 
+/** The image an edit starts from: a file (any size; read like the training images) or a training example of the run. */
+export type EditSource = { file: string } | { example: number };
+
+/** An edit's input at the model's resolution, as the preview's Edit tab shows it and sends it back with an edit. */
+export interface EditInput {
+  /** PNG (size×size, 1 or 3 channels), base64. */
+  pngBase64: string;
+  size: number;
+  channels: number;
+  /** Where it came from: the file name, or "training example N · class". */
+  label: string;
+  /** A training example's class id. */
+  classId?: number;
+  /** With a training example: how many the run's training split has (indices 0 to examples − 1). */
+  examples?: number;
+}
+
+/** One model's edit for the preview's Edit tab (the engine's editRun on images sent as PNG base64). */
+export interface EditTabSpec {
+  runDir: string;
+  /** teacher: the guided teacher (2 NFE per step); student: the K-step progressive student when trained, else the most distilled student (1 NFE per step). */
+  model: 'teacher' | 'student';
+  /** The sampler's grid (⌈S·steps⌉ steps are taken). */
+  steps: number;
+  /** The input at the model's resolution (EditInput.pngBase64). */
+  imagePngBase64: string;
+  /** Mask PNG (white = repaint, black = keep), any size: resized to the model's resolution. */
+  maskPngBase64?: string;
+  classId: number;
+  strength: number;
+  w: number;
+  seed: number;
+}
+
+export interface EditTabResult {
+  /** The edited image alone, at the model's resolution (PNG base64). */
+  pngBase64: string;
+  model: 'teacher' | 'student';
+  unit: string;
+  checkpoint: string;
+  /** The sampler's grid and the steps taken on it (⌈S·steps⌉). */
+  steps: number;
+  stepsTaken: number;
+  nfe: number;
+  ms: number;
+  label: string;
+}
+
 // ───────────────────────────── host → worker ─────────────────────────────
 export type HostToWorker =
   | { type: 'start'; id: number; configPath: string; runsDir: string; name?: string; backend?: Backend; threads?: number }
@@ -51,7 +99,10 @@ export type HostToWorker =
   | { type: 'tool'; id: number; tool: ToolName; runDir: string; backend?: Backend; threads?: number }
   /** Every backend of the worker's machine, available or not and why (`distill backends`); replies a BackendsReport. */
   | { type: 'backends'; id: number }
-  | { type: 'cancel'; id: number };
+  | { type: 'cancel'; id: number }
+  /** The preview's Edit tab: an input image at the model's resolution (replies EditInput), and one model's edit (replies EditTabResult). */
+  | { type: 'editInput'; id: number; runDir: string; source: EditSource; backend?: Backend; threads?: number }
+  | { type: 'edit'; id: number; spec: EditTabSpec; backend?: Backend; threads?: number };
 
 export type ToolName = 'export' | 'eval';
 
@@ -188,7 +239,15 @@ export type HostToWebview =
   | { type: 'init'; view: 'preview'; runDir: string; checkpoint?: string; stage: StageChoice; classes: number; wDefaults: number[] }
   | { type: 'previewBusy'; requestId: number; done: number; total: number; phase?: 'teacher' | 'student' }
   | { type: 'previewResult'; requestId: number; teacher?: SampleResult; student?: SampleResult }
-  | { type: 'previewError'; requestId: number; message: string };
+  | { type: 'previewError'; requestId: number; message: string }
+  /** The Edit tab: what the run offers for editing (absent from init: the run is not on images). */
+  | { type: 'editInfo'; size: number; channels: number; classNames: string[]; teacherSteps: number; studentSteps: number[] }
+  | { type: 'editInput'; input: EditInput }
+  | { type: 'editBusy'; requestId: number; done: number; total: number; phase: 'teacher' | 'student' }
+  /** studentError: why there is no student result (e.g. the run has no student checkpoint yet). */
+  | { type: 'editResult'; requestId: number; teacher: EditTabResult; student?: EditTabResult; studentError?: string }
+  /** requestId 0: picking the input failed. */
+  | { type: 'editError'; requestId: number; message: string };
 
 // ──────────────────────────── webview → host ─────────────────────────────
 export type WebviewToHost =
@@ -211,7 +270,23 @@ export type WebviewToHost =
     }
   | { type: 'cancelPreview'; requestId: number }
   | { type: 'savePng'; which: 'teacher' | 'student'; pngBase64: string }
-  | { type: 'openRun'; runDir: string };
+  | { type: 'openRun'; runDir: string }
+  /** The Edit tab: choose the input (a workspace image through the host's file picker, or a training example). */
+  | { type: 'editPickFile' }
+  | { type: 'editPickExample'; index: number }
+  | {
+      type: 'edit';
+      requestId: number;
+      imagePngBase64: string;
+      maskPngBase64?: string;
+      classId: number;
+      strength: number;
+      w: number;
+      studentSteps: number;
+      teacherSteps: number;
+      seed: number;
+    }
+  | { type: 'cancelEdit'; requestId: number };
 
 // ─────────────────────────────── validation ──────────────────────────────
 type Check = (v: unknown) => boolean;
@@ -250,6 +325,42 @@ const sampleSpec = shape({
   perClass: posInt,
   seed: int,
 });
+/** Base64 (standard alphabet, padded) of at most `max` characters: the images the Edit tab sends and receives. */
+const base64 =
+  (max: number): Check =>
+  (v) =>
+    typeof v === 'string' && v.length > 0 && v.length <= max && v.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(v);
+/** Edit images are at most a few hundred pixels a side; 4 MB of base64 is far above any real one. */
+const IMAGE_B64_MAX = 4 << 20;
+const editImage = base64(IMAGE_B64_MAX);
+const classId: Check = (v) => int(v) && (v as number) >= 0 && (v as number) < 100_000;
+const strength: Check = (v) => num(v) && (v as number) >= 0 && (v as number) <= 1;
+const weight: Check = (v) => num(v) && (v as number) >= 0 && (v as number) <= 100;
+const editSource: Check = (v) =>
+  typeof v === 'object' && v !== null && (Object.keys(v).length === 1) && (shape({ file: (f) => str(f) && (f as string).length > 0 })(v) || shape({ example: (i) => int(i) && (i as number) >= 0 })(v));
+const editTabSpec = shape({
+  runDir: str,
+  model: oneOf('teacher', 'student'),
+  steps: posInt,
+  imagePngBase64: editImage,
+  maskPngBase64: opt(editImage),
+  classId,
+  strength,
+  w: weight,
+  seed: int,
+});
+const editInput = shape({ pngBase64: editImage, size: posInt, channels: oneOf(1, 3), label: str, classId: opt(classId), examples: opt((v) => int(v) && (v as number) >= 0) });
+const editTabResult = shape({
+  pngBase64: editImage,
+  model: oneOf('teacher', 'student'),
+  unit: str,
+  checkpoint: str,
+  steps: posInt,
+  stepsTaken: (v) => int(v) && (v as number) >= 0,
+  nfe: (v) => int(v) && (v as number) >= 0,
+  ms: (v) => num(v) && (v as number) >= 0,
+  label: str,
+});
 const sampleResult = shape({ pngBase64: str, rows: int, cols: int, steps: int, nfe: int, msPerSample: num, label: str });
 
 function validate<T extends { type: string }>(specs: Record<string, Record<string, Check>>, value: unknown): T | undefined {
@@ -267,6 +378,8 @@ const HOST_TO_WORKER: Record<HostToWorker['type'], Record<string, Check>> = {
   tool: { id: int, tool: oneOf('export', 'eval'), runDir: str, backend, threads },
   backends: { id: int },
   cancel: { id: int },
+  editInput: { id: int, runDir: str, source: editSource, backend, threads },
+  edit: { id: int, spec: editTabSpec, backend, threads },
 };
 
 const WORKER_TO_HOST: Record<WorkerToHost['type'], Record<string, Check>> = {
@@ -419,6 +532,11 @@ export function asHostToWebview(value: unknown): HostToWebview | undefined {
       previewError: { requestId: int, message: str },
       report: { runDir: str, evaluating: bool, report: opt(reportView), error: opt(str) },
       compare: { view: compareView },
+      editInfo: { size: posInt, channels: oneOf(1, 3), classNames: arrayOf(str, 100_000), teacherSteps: posInt, studentSteps: arrayOf(posInt, 64) },
+      editInput: { input: editInput },
+      editBusy: { requestId: int, done: num, total: num, phase: oneOf('teacher', 'student') },
+      editResult: { requestId: int, teacher: editTabResult, student: opt(editTabResult), studentError: opt(str) },
+      editError: { requestId: int, message: str },
     },
     value,
   );
@@ -445,6 +563,20 @@ export function asWebviewToHost(value: unknown): WebviewToHost | undefined {
       cancelPreview: { requestId: int },
       savePng: { which: oneOf('teacher', 'student'), pngBase64: str },
       openRun: { runDir: str },
+      editPickFile: {},
+      editPickExample: { index: (v) => int(v) && (v as number) >= 0 && (v as number) < 100_000_000 },
+      edit: {
+        requestId: int,
+        imagePngBase64: editImage,
+        maskPngBase64: opt(editImage),
+        classId,
+        strength,
+        w: weight,
+        studentSteps: (v) => int(v) && (v as number) >= 1 && (v as number) <= 8,
+        teacherSteps: posInt,
+        seed: (v) => int(v) && (v as number) >= 0,
+      },
+      cancelEdit: { requestId: int },
     },
     value,
   );

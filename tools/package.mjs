@@ -152,7 +152,9 @@ export function packageOne(target, out) {
       }
     }
     const vsce = path.join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce');
-    run(process.execPath, [vsce, 'package', '--no-dependencies', '--allow-missing-repository', ...(target ? ['--target', target] : []), '--out', file]);
+    // --no-rewrite-relative-links: the README's pictures (media/screenshots/, packaged) stay relative to the extension,
+    // which is where VS Code's extension page looks for them; there is no repository URL to make them absolute.
+    run(process.execPath, [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', ...(target ? ['--target', target] : []), '--out', file]);
   } finally {
     // The staged copy exists only while packing: a dev build keeps loading Dawn from node_modules.
     fs.rmSync(stage, { recursive: true, force: true });

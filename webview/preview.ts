@@ -3,12 +3,14 @@
  * "Render" asks the host to sample the teacher and the student for the same seeds, and the two grids are shown side
  * by side with their NFE and milliseconds per sample. A busy bar with Cancel while the host samples; each grid can be
  * saved as a PNG (the host shows the save dialog). Settings persist through getState/setState.
+ * A second tab, Edit (edit.ts), edits or inpaints one image with the teacher and the student.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import type { HostToWebview, SampleResult, SamplerKind, StageChoice } from '../src/protocol';
+import { createEditTab, EditState } from './edit';
 import { renderLabelledGrid } from './grid';
 import { parseNumberList } from './model';
 import { getState, h, installBaseStyles, onHostMessage, post, setDisabled, setState } from './vscode';
@@ -25,6 +27,8 @@ interface PreviewState {
   runDir?: string;
   checkpoint?: string;
   settings?: Partial<PreviewSettings>;
+  tab?: 'sample' | 'edit';
+  edit?: Partial<EditState>;
 }
 
 installBaseStyles();
@@ -40,7 +44,7 @@ const settings: PreviewSettings = {
   seed: Number.isInteger(s0.seed) ? (s0.seed as number) : 0,
   teacherSteps: Number.isInteger(s0.teacherSteps) && (s0.teacherSteps as number) >= 1 ? (s0.teacherSteps as number) : 64,
 };
-const state: PreviewState = { runDir: saved.runDir, checkpoint: saved.checkpoint, settings };
+const state: PreviewState = { runDir: saved.runDir, checkpoint: saved.checkpoint, settings, tab: saved.tab === 'edit' ? 'edit' : 'sample', edit: saved.edit };
 const persist = (): void => setState(state);
 
 let initialised = false;
@@ -103,8 +107,43 @@ function resultPane(which: 'teacher' | 'student', label: string): { root: HTMLEl
 const teacherPane = resultPane('teacher', 'Teacher');
 const studentPane = resultPane('student', 'Student');
 
+const editTab = createEditTab(typeof state.edit === 'object' && state.edit !== null ? state.edit : {}, (e) => {
+  state.edit = e;
+  persist();
+});
+const tabButtons = (['sample', 'edit'] as const).map((t) =>
+  h('button', { type: 'button', role: 'tab', id: `tab-${t}`, 'aria-controls': `panel-${t}` }, t === 'sample' ? 'Sample' : 'Edit'),
+);
+const samplePanel = h('div', { role: 'tabpanel', id: 'panel-sample', 'aria-labelledby': 'tab-sample' });
+const editPanel = h('div', { role: 'tabpanel', id: 'panel-edit', 'aria-labelledby': 'tab-edit' }, editTab.root);
+function showTab(t: 'sample' | 'edit'): void {
+  state.tab = t;
+  persist();
+  tabButtons.forEach((b, i) => {
+    const on = (i === 0 ? 'sample' : 'edit') === t;
+    b.setAttribute('aria-selected', String(on));
+    b.tabIndex = on ? 0 : -1;
+  });
+  samplePanel.hidden = t !== 'sample';
+  editPanel.hidden = t !== 'edit';
+}
+tabButtons.forEach((b, i) => {
+  b.addEventListener('click', () => showTab(i === 0 ? 'sample' : 'edit'));
+  b.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight') return;
+    const next = tabButtons[1 - i];
+    showTab(i === 0 ? 'edit' : 'sample');
+    next.focus();
+  });
+});
+
 document.body.append(
   h('header', {}, title, subtitle),
+  h('nav', { class: 'tabs', role: 'tablist', 'aria-label': 'Preview' }, ...tabButtons),
+  samplePanel,
+  editPanel,
+);
+samplePanel.append(
   h(
     'section',
     { class: 'card', 'aria-label': 'Sampling settings' },
@@ -196,10 +235,12 @@ function showResult(which: 'teacher' | 'student', r: SampleResult | undefined, w
 }
 
 function handle(m: HostToWebview): void {
+  if (editTab.handle(m)) return;
   switch (m.type) {
     case 'init':
       if (m.view !== 'preview') return;
       initialised = true;
+      editTab.reset(state.runDir === m.runDir);
       stage = m.stage;
       if (state.runDir !== m.runDir) {
         // A different run: start from its defaults (w from its config; every class up to ten).
@@ -247,5 +288,6 @@ function handle(m: HostToWebview): void {
 }
 
 onHostMessage(handle);
+showTab(state.tab ?? 'sample');
 setBusy(false);
 post({ type: 'ready' });

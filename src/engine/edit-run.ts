@@ -18,10 +18,13 @@ import { DataInfo, loadDenoiser, openRun, resolveCheckpoint } from './index';
 import { imageGridPng } from './io/png';
 import { listCheckpoints } from './runfolder';
 
+/** An image given as a file, or as the bytes of one (named in errors). */
+export type ImageFile = string | { name: string; data: Buffer };
+
 export interface EditSpec {
   runDir: string;
   /** Input image file (PNG or JPEG, any size: centre-cropped and resized like the training images). */
-  image: string;
+  image: ImageFile;
   /** Target class: its name in the run's dataset (a folder name, a digit), else its id. */
   class: number | string;
   /** Strength S ∈ [0, 1]. */
@@ -33,8 +36,10 @@ export interface EditSpec {
   /** Default: the progressive student's own step count, or sampling.teacherSteps for the teacher and the guided student. */
   steps?: number;
   /** Mask image: white (grey ≥ 0.5) = repaint, black = keep; resized to the model's resolution (nearest). */
-  mask?: string;
+  mask?: ImageFile;
   seed?: number;
+  /** A checkpoint file relative to runDir (its unit's network is used); default: the newest of the stage/steps. */
+  checkpoint?: string;
 }
 
 export interface EditRunResult {
@@ -68,7 +73,8 @@ export function defaultEditTarget(runDir: string, cfg: ResolvedConfig, stage: St
   return { stage, steps: phases.length ? phases[phases.length - 1].toSteps! : cfg.progressive.targetSteps };
 }
 
-function readFileFor(field: string, file: string): Buffer {
+function readFileFor(field: string, file: ImageFile): Buffer {
+  if (typeof file !== 'string') return file.data;
   try {
     return fs.readFileSync(file);
   } catch (e) {
@@ -76,7 +82,7 @@ function readFileFor(field: string, file: string): Buffer {
   }
 }
 
-function imageShape(info: DataInfo, runDir: string): [number, number, 1 | 3] {
+export function imageShape(info: DataInfo, runDir: string): [number, number, 1 | 3] {
   const [h, w, c] = info.shape;
   if (info.kind !== 'image' || info.shape.length !== 3 || h !== w || (c !== 1 && c !== 3)) {
     throw new Error(`${runDir}: edit needs a run on images; this run's data is ${info.source} (examples of shape [${info.shape.join(', ')}])`);
@@ -85,14 +91,14 @@ function imageShape(info: DataInfo, runDir: string): [number, number, 1 | 3] {
 }
 
 /** An image file as the run's training images are: centre-cropped, resized to size×size, c channels, in [-1, 1]. */
-export function readImageForRun(file: string, size: number, c: 1 | 3): Float32Array {
-  const img = decodeImageFile(readFileFor('image', file), file, c);
+export function readImageForRun(file: ImageFile, size: number, c: 1 | 3): Float32Array {
+  const img = decodeImageFile(readFileFor('image', file), typeof file === 'string' ? file : file.name, c);
   return assembleImages(1, () => img, size, c);
 }
 
 /** A mask file as 0/1 per value of a size×size×c image: grey ≥ 0.5 (white) = 1 = repaint; resized with nearest. */
-export function readMaskForRun(file: string, size: number, c: number): Float32Array {
-  const img = decodeImageFile(readFileFor('mask', file), file, 1);
+export function readMaskForRun(file: ImageFile, size: number, c: number): Float32Array {
+  const img = decodeImageFile(readFileFor('mask', file), typeof file === 'string' ? file : file.name, 1);
   const grey = resizeNearest(img.data, img.h, img.w, 1, size);
   const out = new Float32Array(size * size * c);
   for (let p = 0; p < grey.length; p++) out.fill(grey[p] >= 127.5 ? 1 : 0, p * c, (p + 1) * c);
@@ -122,7 +128,7 @@ export async function editRun(
   const [size, , c] = imageShape(info, runDir);
   const cls = classId(spec.class, info);
   const target = defaultEditTarget(runDir, cfg, spec.stage, spec.steps);
-  const { unit, file, netStage } = resolveCheckpoint(runDir, cfg, target);
+  const { unit, file, netStage } = resolveCheckpoint(runDir, cfg, { ...target, checkpoint: spec.checkpoint });
   // pixel space: the model's space is the image in [-1, 1] (a latent run encodes here and decodes `x` below)
   const x0 = readImageForRun(spec.image, size, c);
   const mask = spec.mask !== undefined ? readMaskForRun(spec.mask, size, c) : undefined;

@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import { validateConfigFile } from '../engine/config';
 import type { RunEvent } from '../engine/events';
 import { lockIsLive, readLock } from '../engine/runfolder';
-import type { Backend, ConfigEntry, SampleResult, SampleSpec } from '../protocol';
+import type { Backend, ConfigEntry, EditInput, EditSource, EditTabResult, EditTabSpec, SampleResult, SampleSpec } from '../protocol';
 import { CONFIG_SUFFIX, describeConfig, isConfigPath, listExamples, starterConfigText } from './configs';
 import { formatDuration, lastLines, statusBarText, statusBarTooltip, unitLabel } from './model/format';
 import { RunManager, RunOutcome } from './model/manager';
@@ -334,6 +334,10 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
     worker: {
       sample: (spec: SampleSpec, onProgress?: (d: number, t: number) => void, signal?: AbortSignal): Promise<SampleResult> =>
         mgr.sample(spec, onProgress, signal),
+      editInput: (runDir: string, source: EditSource, signal?: AbortSignal): Promise<EditInput> =>
+        mgr.call<EditInput>((id, s) => ({ type: 'editInput', id, runDir, source, ...s }), undefined, signal),
+      edit: (spec: EditTabSpec, onProgress?: (d: number, t: number) => void, signal?: AbortSignal): Promise<EditTabResult> =>
+        mgr.call<EditTabResult>((id, s) => ({ type: 'edit', id, spec, ...s }), onProgress, signal),
     },
     launch,
     resume,

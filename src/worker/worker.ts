@@ -12,6 +12,7 @@ import { createRun, loadConfigFile, loadRunConfig, runStages, sampleGrid } from 
 import type { DataConfig } from '../engine/data/types';
 import { ensureDataPackage } from '../launcher/datapkg';
 import { describeBackends } from '../engine/backend/report';
+import { editTabInput, editTabRun } from '../engine/edit-tab';
 import { asHostToWorker, Backend, HostToWorker, ToolName, ToolResult, WorkerToHost } from '../protocol';
 
 /** The tfjs wasm binaries ship beside the bundle (dist/wasm); from sources the engine finds the installed package. */
@@ -90,6 +91,17 @@ async function serve(id: number, work: (signal: AbortSignal) => Promise<unknown>
   }
 }
 
+/** What the engine's sampling functions take for a request: its backend, the bundled wasm, cancel and progress. */
+function engineOptions(msg: { id: number; backend?: Backend; threads?: number }, signal: AbortSignal) {
+  return {
+    backend: msg.backend,
+    threads: msg.threads,
+    wasmDir: WASM_DIR,
+    signal,
+    onProgress: (done: number, total: number) => send({ type: 'progress', id: msg.id, done, total }),
+  };
+}
+
 function handle(msg: HostToWorker): void {
   switch (msg.type) {
     case 'start':
@@ -125,15 +137,7 @@ function handle(msg: HostToWorker): void {
       });
       return;
     case 'sample':
-      void serve(msg.id, (signal) =>
-        sampleGrid(msg.spec, {
-          backend: msg.backend,
-          threads: msg.threads,
-          wasmDir: WASM_DIR,
-          signal,
-          onProgress: (done, total) => send({ type: 'progress', id: msg.id, done, total }),
-        }),
-      );
+      void serve(msg.id, (signal) => sampleGrid(msg.spec, engineOptions(msg, signal)));
       return;
     case 'tool':
       void serve(msg.id, async (signal) => {
@@ -159,6 +163,12 @@ function handle(msg: HostToWorker): void {
     case 'backends':
       // Probes without activating a backend, so the worker's later requests may still choose any.
       void serve(msg.id, () => describeBackends({ wasmDir: WASM_DIR }));
+      return;
+    case 'editInput':
+      void serve(msg.id, (signal) => editTabInput(msg.runDir, msg.source, engineOptions(msg, signal)));
+      return;
+    case 'edit':
+      void serve(msg.id, (signal) => editTabRun(msg.spec, engineOptions(msg, signal)));
       return;
     case 'cancel':
       controllers.get(msg.id)?.abort();

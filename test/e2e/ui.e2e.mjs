@@ -6,7 +6,7 @@
 //
 // API: await runUiFlow({ baseUrl, serverLog, outDir }) -> { passed: [names], failed: [{name, error}] }
 // CLI: node test/e2e/ui.e2e.mjs [VSIX]   (starts and stops its own server; default VSIX: ./diffusion-distiller.vsix)
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,6 +45,21 @@ export const E2E_SWEEP = {
   grid: { 'progressive.lr': [0.0003, 0.001] },
 };
 const SWEEP_FILE = 'toysweep.sweep.json';
+/** A tiny digits run on images (trained by test/e2e/edit-run.ts during the flow; its config stays outside the workspace) for the Edit tab. */
+export const E2E_EDIT_CONFIG = {
+  name: 'editdigits',
+  seed: 3,
+  backend: 'wasm',
+  threads: 1,
+  data: { kind: 'mnist', imageSize: 16, limit: 400 },
+  model: { kind: 'unet', channels: [8, 16], blocksPerLevel: 1, groups: 4, embedDim: 16 },
+  teacher: { steps: 10, batch: 8, lr: 0.003, warmup: 2 },
+  guided: { steps: 4, batch: 8, lr: 0.001 },
+  progressive: { n0: 8, targetSteps: 4, steps: 2, batch: 8, lr: 0.001 },
+  sampling: { interval: 0, teacherSteps: 16, perClass: 1, classes: [0, 1] },
+  checkpoint: { interval: 1000, keep: 1 },
+  log: { interval: 5 },
+};
 
 /** Fails early and clearly when the engine's schema and this test's config drift apart. */
 export function validateConfig(config) {
@@ -533,6 +548,106 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     await runCommand(page, 'Distill: Get Started');
     await poll('the config step ticked', () => stepDone('distill.gettingStarted.config'), { timeout: 20_000 });
     await screenshot('walkthrough-step-done');
+  });
+
+  step('the preview\'s Edit tab: a training example, a mask painted with the mouse, teacher and student side by side with NFE and ms', async () => {
+    // an image run, trained by the engine into the workspace's runs folder (the extension's tree picks it up)
+    validateConfig(E2E_EDIT_CONFIG);
+    const cfgDir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-e2e-edit-'));
+    const cfgFile = path.join(cfgDir, 'editdigits.distill.json');
+    fs.writeFileSync(cfgFile, JSON.stringify(E2E_EDIT_CONFIG, null, 2));
+    const tc = Date.now();
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/e2e/edit-run.ts'), cfgFile, path.join(workspace, 'runs'), 'editdigits'], { cwd: REPO, encoding: 'utf8', timeout: 300_000 });
+    fs.rmSync(cfgDir, { recursive: true, force: true });
+    if (r.status !== 0) throw new Error(`training the edit run failed (${r.status ?? r.signal}): ${(r.stderr || '').slice(-800)}`);
+    lap(`  editdigits trained in ${((Date.now() - tc) / 1000).toFixed(1)}s: ${r.stdout.trim()}`);
+    // Preview Checkpoint → which run (editdigits) → which checkpoint (its 4-step student)
+    const editFrame = async () => {
+      for (const w of await webviews(page)) {
+        if (await w.frame.locator('#tab-edit').count().catch(() => 0) && /editdigits/.test(w.text)) return w.frame;
+      }
+      return undefined;
+    };
+    let frame;
+    for (let attempt = 0; attempt < 3 && !frame; attempt++) {
+      await runCommand(page, 'Distill: Preview Checkpoint');
+      await pickInQuickPick(page, /editdigits/, 'Preview Checkpoint run pick');
+      await pickInQuickPick(page, /progressive/, 'Preview Checkpoint checkpoint pick');
+      frame = await poll('the preview of editdigits', editFrame, { timeout: attempt < 2 ? 20_000 : 40_000 }).catch((e) => {
+        if (attempt === 2) throw e;
+        return undefined;
+      });
+    }
+    // one editor group, so the preview has the editor's width for the screenshot (moving it reloads the webview: before the edit)
+    await runCommand(page, 'View: Join All Editor Groups').catch((e) => lap(`  (could not join the editor groups: ${e.message})`));
+    frame = await poll('the preview of editdigits after joining the groups', editFrame, { timeout: 20_000 });
+    await frame.locator('#tab-edit').click();
+    await poll('the Edit tab ready (the run is on images)', async () => (await editFrame())?.locator('#edit-tab[data-ready="true"]').count(), { timeout: 20_000 });
+    // "Choose image…": VS Code's file dialog (in the browser, its quick-input dialog) → the worker reads the picture at 16×16
+    const sampleDir = path.join(workspace, 'runs/editdigits/samples/teacher');
+    const picture = path.join(workspace, 'my-digits.png');
+    fs.copyFileSync(path.join(sampleDir, fs.readdirSync(sampleDir).filter((f) => f.endsWith('.png')).sort().pop()), picture);
+    frame = await editFrame();
+    await frame.locator('#edit-pick').click();
+    const dialogInput = page.locator('.quick-input-widget .quick-input-box input').first();
+    await dialogInput.waitFor({ state: 'visible', timeout: 20_000 });
+    await screenshot('edit-choose-image');
+    await dialogInput.fill(picture);
+    await sleep(500);
+    await page.keyboard.press('Enter');
+    await poll('the chosen picture as the Edit tab\'s input', async () => /my-digits\.png \(16×16\)/.test(await (await editFrame())?.locator('#edit-input-label').innerText().catch(() => '') ?? ''), { timeout: 60_000 })
+      .catch(async (e) => { throw new Error(`${e.message}; label: ${await (await editFrame())?.locator('#edit-input-label').innerText().catch(() => '?')}; error: ${await (await editFrame())?.locator('#edit-error').innerText().catch(() => '?')}`); });
+    lap(`  input: ${await (await editFrame()).locator('#edit-input-label').innerText()}`);
+    // then a training example of the run (what the edit below starts from)
+    frame = await editFrame();
+    await frame.locator('#edit-tab vscode-textfield[label="Training example"]').evaluate((el) => { el.value = '5'; });
+    await frame.locator('#edit-use-example').click();
+    await poll('the training example on the mask canvas', async () => (await editFrame())?.locator('#edit-canvas[data-loaded="true"]').count() && /training example 5/.test(await (await editFrame()).locator('#edit-input-label').innerText()), { timeout: 60_000 })
+      .catch(async (e) => { throw new Error(`${e.message}; edit tab: ${((await (await editFrame())?.locator('#edit-tab').innerText()) || '').replace(/\s+/g, ' ').slice(0, 400)}`); });
+    frame = await editFrame();
+    lap(`  input: ${await frame.locator('#edit-input-label').innerText()}`);
+    // paint the top half of the digit with the mouse (brush 3 px), a stroke per row pair
+    const box = await frame.locator('#edit-canvas').boundingBox();
+    const cell = box.width / 16;
+    for (let y = 1; y < 8; y += 2) {
+      await page.mouse.move(box.x + 0.5 * cell, box.y + (y + 0.5) * cell);
+      await page.mouse.down();
+      for (let x = 1; x < 16; x++) await page.mouse.move(box.x + (x + 0.5) * cell, box.y + (y + 0.5) * cell);
+      await page.mouse.up();
+    }
+    const repaint = Number(await frame.locator('#edit-mask-info').getAttribute('data-repaint'));
+    lap(`  mask: ${await frame.locator('#edit-mask-info').innerText()}`);
+    if (!(repaint >= 100 && repaint <= 160)) throw new Error(`the painted mask covers ${repaint} pixels; expected the top half (~128 of 256)`);
+    await frame.locator('#edit-class').evaluate((el) => { el.value = '3'; });
+    await frame.locator('#edit-run').click();
+    const result = await poll('teacher and student edits with NFE and ms in the Edit tab', async () => {
+      const f = await editFrame();
+      return f?.evaluate(() => {
+        const fig = (w) => ({
+          nfe: document.querySelector(`#edit-result-${w}-meta`)?.getAttribute('data-nfe'),
+          meta: document.querySelector(`#edit-result-${w}-meta`)?.textContent || '',
+          detail: document.querySelector(`#edit-result-${w}-detail`)?.textContent || '',
+          img: [...document.querySelectorAll(`#edit-result-${w}-image`)].filter((i) => !i.hidden && i.complete && i.naturalWidth > 0).map((i) => [i.naturalWidth, i.naturalHeight]),
+        });
+        const r = { teacher: fig('teacher'), student: fig('student'), input: document.querySelector('#edit-result-input-meta')?.textContent || '', error: document.querySelector('#edit-error')?.textContent || '' };
+        if (r.error) return r;
+        return r.teacher.nfe && r.student.nfe && r.teacher.img.length && r.student.img.length ? r : undefined;
+      });
+    }, { timeout: 120_000 });
+    if (result.error) throw new Error(`edit error: ${result.error}`);
+    lap(`  input: ${result.input}`);
+    lap(`  teacher: ${result.teacher.meta} | ${result.teacher.detail} | ${JSON.stringify(result.teacher.img)}`);
+    lap(`  student: ${result.student.meta} | ${result.student.detail} | ${JSON.stringify(result.student.img)}`);
+    for (const w of ['teacher', 'student']) {
+      if (!/NFE \d+ · [\d.]+ ms/.test(result[w].meta)) throw new Error(`${w}: no NFE / ms label: ${result[w].meta}`);
+      if (JSON.stringify(result[w].img) !== '[[16,16]]') throw new Error(`${w}: expected one 16×16 image, got ${JSON.stringify(result[w].img)}`);
+    }
+    // S = 0.6: the teacher takes ⌈0.6·16⌉ = 10 steps of 2 NFE, the 4-step student ⌈0.6·4⌉ = 3 of 1 NFE
+    if (result.teacher.nfe !== '20' || result.student.nfe !== '3') throw new Error(`NFE: teacher ${result.teacher.nfe} (expected 20), student ${result.student.nfe} (expected 3)`);
+    if (!/progressive-8-4/.test(result.student.detail)) throw new Error(`the student should be the 4-step one: ${result.student.detail}`);
+    if (!/mask: \d+ px repainted/.test(result.input)) throw new Error(`the input does not show its mask: ${result.input}`);
+    await (await editFrame()).locator('#edit-result-student').scrollIntoViewIfNeeded();
+    await screenshot('preview-edit-tab');
   });
 
   try {

@@ -11,7 +11,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { createRun, runStages } from '../../src/engine';
 import { coefs, diffuse } from '../../src/engine/diffusion';
 import { edit, EditRequest, editTimes } from '../../src/engine/edit';
 import { readImageForRun, readMaskForRun } from '../../src/engine/edit-run';
@@ -20,6 +19,7 @@ import { buildNet, ModelConfig, Net } from '../../src/engine/nn/net';
 import { Rng } from '../../src/engine/rng';
 import { Denoiser, sample, SamplingCancelled, xPrediction } from '../../src/engine/sample';
 import { logSnr } from '../../src/engine/schedule';
+import { tinyDigitsRun } from '../helpers/runs';
 
 const unet: ModelConfig = {
   kind: 'unet',
@@ -282,23 +282,7 @@ describe('distill edit (the CLI on a tiny trained digits run)', () => {
 
   before(async () => {
     if (!fs.existsSync(CLI)) assert.equal(spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' }).status, 0);
-    const cfg = {
-      name: 'digits-edit',
-      seed: 3,
-      backend: 'cpu',
-      threads: 1,
-      data: { kind: 'mnist', imageSize: 8, limit: 200 },
-      model: { kind: 'unet', channels: [8, 16], blocksPerLevel: 1, groups: 4, embedDim: 16 },
-      teacher: { steps: 6, batch: 8, lr: 0.003, warmup: 2 },
-      guided: { steps: 3, batch: 8, lr: 0.001 },
-      progressive: { n0: 4, targetSteps: 2, steps: 3, batch: 8, lr: 0.001 },
-      sampling: { interval: 0, teacherSteps: 6, perClass: 1, classes: [0, 1] },
-      checkpoint: { interval: 100, keep: 1 },
-      log: { interval: 1 },
-    };
-    fs.writeFileSync(path.join(tmp, 'tiny.distill.json'), JSON.stringify(cfg));
-    runDir = await createRun({ configPath: path.join(tmp, 'tiny.distill.json'), runsDir: path.join(tmp, 'runs'), name: 'tiny' });
-    assert.equal(await runStages({ runDir, summary: false }), 'finished');
+    runDir = await tinyDigitsRun(tmp, 'tiny');
     fs.writeFileSync(path.join(tmp, 'in.png'), encodePng(input, 8, 8, 1));
     fs.writeFileSync(path.join(tmp, 'mask.png'), encodePng(maskTop, 8, 8, 1));
   });

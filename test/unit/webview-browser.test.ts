@@ -594,3 +594,131 @@ describe('preview webview', () => {
     assert.deepEqual(pageErrors, []);
   });
 });
+
+describe('preview webview: Edit tab', () => {
+  it('picks an input, paints a mask with the mouse, posts the edit and shows input, teacher and student with NFE and ms', async () => {
+    const page = await openPage('preview');
+    await send(page, { type: 'init', view: 'preview', runDir: RUN_DIR, stage: 'progressive', classes: 10, wDefaults: [0, 1, 2, 4] });
+    await send(page, { type: 'editInfo', size: 8, channels: 1, classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], teacherSteps: 6, studentSteps: [2, 4] });
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.isVisible('#panel-edit'), false, 'the Sample tab comes first');
+    await page.click('#tab-edit');
+    assert.equal(await page.isVisible('#panel-edit'), true);
+    assert.equal(await page.isVisible('#panel-sample'), false);
+    assert.equal(await page.getAttribute('#tab-edit', 'aria-selected'), 'true');
+    assert.equal((await state(page)).tab, 'edit');
+    await page.waitForSelector('#edit-tab[data-ready="true"]');
+    assert.equal(await page.getAttribute('#edit-run', 'disabled'), '', 'Edit waits for an input');
+
+    await page.click('#edit-pick');
+    assert.deepEqual((await posted(page)).at(-1), { type: 'editPickFile' });
+    await page.locator('#edit-tab vscode-textfield[label="Training example"]').evaluate((el) => ((el as HTMLElement & { value: string }).value = '17'));
+    await page.click('#edit-use-example');
+    assert.deepEqual((await posted(page)).at(-1), { type: 'editPickExample', index: 17 });
+
+    // an 8×8 grey ramp as the input, as the host sends it
+    const ramp = new PNG({ width: 8, height: 8 });
+    for (let p = 0; p < 64; p++) ramp.data.set([p * 4, p * 4, p * 4, 255], 4 * p);
+    const inputB64 = PNG.sync.write(ramp).toString('base64');
+    await send(page, { type: 'editInput', input: { pngBase64: inputB64, size: 8, channels: 1, label: 'training example 17 · class 4', classId: 4, examples: 200 } });
+    await page.waitForSelector('#edit-canvas[data-loaded="true"]');
+    assert.equal(await page.getAttribute('#edit-run', 'disabled'), null);
+    assert.match(await text(page, '#edit-input-label'), /training example 17 · class 4 \(8×8\)/);
+    assert.equal(await page.getAttribute('#edit-mask-info', 'data-repaint'), '0');
+
+    // paint a stroke across the top rows (brush 1 px: one row), then check what the host would receive
+    await page.locator('#edit-brush').evaluate((el) => {
+      (el as HTMLElement & { value: string }).value = '1';
+      el.dispatchEvent(new Event('change'));
+    });
+    const box = (await page.locator('#edit-canvas').boundingBox())!;
+    const cell = box.width / 8;
+    await page.mouse.move(box.x + 0.5 * cell, box.y + 1.5 * cell);
+    await page.mouse.down();
+    for (let x = 1; x <= 7; x++) await page.mouse.move(box.x + (x + 0.5) * cell, box.y + 1.5 * cell);
+    await page.mouse.up();
+    assert.equal(await page.getAttribute('#edit-mask-info', 'data-repaint'), '8');
+    assert.match(await text(page, '#edit-mask-info'), /Mask: 8 of 64 pixels repainted/);
+    assert.equal(((await state(page)).edit as { mask: string }).mask, '0'.repeat(8) + '1'.repeat(8) + '0'.repeat(48), 'the mask persists');
+
+    await page.locator('#edit-class').evaluate((el) => ((el as HTMLElement & { value: string }).value = '7'));
+    await page.click('#edit-run');
+    const req = (await posted(page)).at(-1) as Record<string, unknown>;
+    const { maskPngBase64, ...rest } = req;
+    assert.deepEqual(rest, { type: 'edit', requestId: 1, imagePngBase64: inputB64, classId: 7, strength: 0.6, w: 2, studentSteps: 4, teacherSteps: 6, seed: 0 });
+    const maskPng = PNG.sync.read(Buffer.from(maskPngBase64 as string, 'base64'));
+    assert.deepEqual([maskPng.width, maskPng.height], [8, 8]);
+    const white = Array.from({ length: 64 }, (_, p) => maskPng.data[4 * p]);
+    assert.deepEqual(white, Array.from({ length: 64 }, (_, p) => (p >= 8 && p < 16 ? 255 : 0)), 'white = repaint, exactly the painted row');
+    assert.equal(await page.isVisible('#edit-busy'), true);
+
+    await send(page, { type: 'editBusy', requestId: 1, done: 2, total: 5, phase: 'teacher' });
+    await settle(page);
+    assert.equal(await text(page, '#edit-busy-text'), 'Editing with the teacher: step 2 / 5');
+    const result = (model: 'teacher' | 'student', unit: string, steps: number, nfe: number, ms: number, hue: number) => ({
+      pngBase64: gridPng(1, 1, hue).toString('base64'), model, unit, checkpoint: `checkpoints/${unit}/step-0000006.ckpt`, steps, stepsTaken: steps, nfe, ms, label: unit,
+    });
+    await send(page, { type: 'editResult', requestId: 1, teacher: result('teacher', 'teacher', 6, 12, 48.2, 1), student: result('student', 'progressive-8-4', 4, 4, 7.25, 3) });
+    await page.waitForSelector('#edit-result-student-image:not([hidden])');
+    assert.equal(await page.isVisible('#edit-busy'), false);
+    assert.equal(await page.isVisible('#edit-result-input-image'), true, 'the input with its mask is shown beside the results');
+    assert.match(await text(page, '#edit-result-input-meta'), /mask: 8 px repainted/);
+    assert.equal(await text(page, '#edit-result-teacher-meta'), '6 steps · NFE 12 · 48 ms');
+    assert.equal(await text(page, '#edit-result-student-meta'), '4 steps · NFE 4 · 7.25 ms');
+    assert.equal(await text(page, '#edit-result-student-detail'), 'progressive-8-4');
+    assert.match((await page.getAttribute('#edit-result-teacher-image', 'src')) ?? '', /^data:image\/png;base64,/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'preview-edit.png'), fullPage: true });
+
+    // a reloaded webview (VS Code drops hidden webviews) shows the same input, mask and results from its state
+    const again = await openPage('preview', await state(page));
+    await send(again, { type: 'init', view: 'preview', runDir: RUN_DIR, stage: 'progressive', classes: 10, wDefaults: [0, 1, 2, 4] });
+    await send(again, { type: 'editInfo', size: 8, channels: 1, classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], teacherSteps: 6, studentSteps: [2, 4] });
+    await again.waitForSelector('#edit-result-input-image:not([hidden])');
+    assert.equal(await again.isVisible('#panel-edit'), true, 'the Edit tab stays chosen');
+    assert.equal(await text(again, '#edit-result-teacher-meta'), '6 steps · NFE 12 · 48 ms');
+    assert.equal(await text(again, '#edit-result-student-meta'), '4 steps · NFE 4 · 7.25 ms');
+    assert.equal(await again.getAttribute('#edit-mask-info', 'data-repaint'), '8');
+    // the host re-sends the same input to a reloaded webview: the mask stays; another picture starts without one
+    await send(again, { type: 'editInput', input: { pngBase64: inputB64, size: 8, channels: 1, label: 'training example 17 · class 4', classId: 4, examples: 200 } });
+    await settle(again);
+    assert.equal(await again.getAttribute('#edit-mask-info', 'data-repaint'), '8');
+    const other = new PNG({ width: 8, height: 8 });
+    other.data.fill(200);
+    await send(again, { type: 'editInput', input: { pngBase64: PNG.sync.write(other).toString('base64'), size: 8, channels: 1, label: 'flat.png' } });
+    await settle(again);
+    await again.waitForSelector('#edit-canvas[data-loaded="true"]');
+    assert.match(await text(again, '#edit-input-label'), /^flat\.png/);
+    assert.equal(await again.getAttribute('#edit-mask-info', 'data-repaint'), '0');
+    assert.equal(await again.getAttribute('#edit-run', 'disabled'), null);
+    await again.close();
+
+    // clear the mask: the next edit is plain SDEdit (no mask); it can be cancelled; a malformed result is dropped
+    await page.click('#edit-clear-mask');
+    assert.equal(await page.getAttribute('#edit-mask-info', 'data-repaint'), '0');
+    await page.click('#edit-run');
+    const second = (await posted(page)).at(-1) as Record<string, unknown>;
+    assert.equal(second.requestId, 2);
+    assert.equal('maskPngBase64' in second && second.maskPngBase64 !== undefined, false);
+    await send(page, { type: 'editResult', requestId: 2, teacher: { pngBase64: 'x' } });
+    await settle(page);
+    assert.equal(await page.isVisible('#edit-busy'), true, 'a malformed result is dropped');
+    await page.click('#edit-cancel');
+    assert.deepEqual((await posted(page)).at(-1), { type: 'cancelEdit', requestId: 2 });
+    await send(page, { type: 'editError', requestId: 2, message: 'Cancelled.' });
+    await settle(page);
+    assert.equal(await text(page, '#edit-error'), 'Cancelled.');
+    assert.equal(await page.isVisible('#edit-result-teacher-image'), true, 'the previous results stay');
+    assert.deepEqual(await cspViolations(page), []);
+    await page.close();
+  });
+
+  it('a run not on images says so instead of offering the editor', async () => {
+    const page = await openPage('preview', { tab: 'edit' });
+    await send(page, { type: 'init', view: 'preview', runDir: '/runs/toy', stage: 'guided', classes: 2, wDefaults: [0, 1] });
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.isVisible('#edit-unavailable'), true);
+    assert.equal(await page.isVisible('#edit-content'), false);
+    assert.deepEqual(pageErrors, []);
+    await page.close();
+  });
+});

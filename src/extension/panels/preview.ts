@@ -1,12 +1,14 @@
 /**
  * The checkpoint preview panel (one per run folder, create-or-reveal): samples the teacher and the student for
- * the same seeds through the worker, with progress, cancel, and saving a grid as PNG.
+ * the same seeds through the worker, with progress, cancel, and saving a grid as PNG; its Edit tab edits (or
+ * inpaints) one image with both (edittab.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { readEvents } from '../../engine/runfolder';
 import { HostToWebview, SampleResult, SampleSpec, WebviewToHost } from '../../protocol';
+import { EditJob, editInfoOf, runEdit } from './edittab';
 import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './common';
 import { previewDefaults, PreviewDefaults, runName } from './runview';
 import type { PanelServices } from './services';
@@ -64,6 +66,9 @@ export class PreviewPanel {
 
   private readonly disposables: vscode.Disposable[] = [];
   private job?: { id: number; abort: AbortController };
+  private editJob?: EditJob;
+  /** The Edit tab's last input, re-sent to a reloaded webview. */
+  private editInput?: Extract<HostToWebview, { type: 'editInput' }>;
   private defaults?: PreviewDefaults;
   private disposed = false;
 
@@ -95,6 +100,7 @@ export class PreviewPanel {
       case 'ready':
         // A (re)loaded webview has no request in flight.
         this.cancel();
+        this.cancelEdit();
         void this.sendInit();
         return;
       case 'preview':
@@ -105,6 +111,24 @@ export class PreviewPanel {
         return;
       case 'savePng':
         void this.savePng(m.which, m.pngBase64);
+        return;
+      case 'editPickFile':
+        void this.pickEditFile();
+        return;
+      case 'editPickExample':
+        void this.loadEditInput({ example: m.index });
+        return;
+      case 'edit': {
+        this.cancelEdit();
+        const job: EditJob = { requestId: m.requestId, abort: new AbortController() };
+        this.editJob = job;
+        void runEdit(this.runDir, m, job, this.services.worker, (msg) => this.post(msg), () => this.editJob === job && !this.disposed).finally(() => {
+          if (this.editJob === job) this.editJob = undefined;
+        });
+        return;
+      }
+      case 'cancelEdit':
+        if (this.editJob && this.editJob.requestId === m.requestId) this.cancelEdit();
         return;
       default:
         this.services.log.warn(`preview: ignoring ${m.type} (a dashboard message)`);
@@ -123,6 +147,44 @@ export class PreviewPanel {
       classes: this.defaults.classes,
       wDefaults: this.defaults.wDefaults,
     });
+    const info = editInfoOf(this.runDir);
+    if (info) this.post(info);
+    if (info && this.editInput) this.post(this.editInput);
+  }
+
+  private cancelEdit(): void {
+    this.editJob?.abort.abort();
+    this.editJob = undefined;
+  }
+
+  /** The Edit tab's "Choose image…": an image of the workspace (or anywhere), read by the worker at the model's size. */
+  private async pickEditFile(): Promise<void> {
+    const picked = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      canSelectFiles: true,
+      canSelectFolders: false,
+      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+      filters: { Images: ['png', 'jpg', 'jpeg'] },
+      openLabel: 'Edit this image',
+      title: 'Image to edit',
+    });
+    const uri = picked?.[0];
+    if (!uri) return;
+    if (uri.scheme !== 'file') {
+      this.post({ type: 'editError', requestId: 0, message: `Cannot read ${uri.toString()}: only files on this machine can be edited.` });
+      return;
+    }
+    await this.loadEditInput({ file: uri.fsPath });
+  }
+
+  private async loadEditInput(source: { file: string } | { example: number }): Promise<void> {
+    try {
+      const input = await this.services.worker.editInput(this.runDir, source);
+      this.editInput = { type: 'editInput', input };
+      this.post(this.editInput);
+    } catch (e) {
+      this.post({ type: 'editError', requestId: 0, message: `Cannot use that image: ${errorText(e)}` });
+    }
   }
 
   private cancel(): void {
@@ -194,6 +256,7 @@ export class PreviewPanel {
     if (this.disposed) return;
     this.disposed = true;
     this.cancel();
+    this.cancelEdit();
     if (PreviewPanel.panels.get(runKey(this.runDir)) === this) PreviewPanel.panels.delete(runKey(this.runDir));
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();
