@@ -87,7 +87,7 @@ export interface RunView {
   status: 'running' | 'stopped' | 'finished' | 'failed' | 'new';
   /** True while this window's worker drives the run. */
   active: boolean;
-  units: { unit: string; stage: StageChoice; totalSteps: number; step: number; done: boolean }[];
+  units: { unit: string; stage: StageChoice | 'autoencoder'; totalSteps: number; step: number; done: boolean }[];
   backend?: string;
   /** Where the run computes (RunSummary.device): 'GPU', 'emulated GPU' (a software WebGPU adapter) or 'CPU'. */
   device?: 'GPU' | 'emulated GPU' | 'CPU';

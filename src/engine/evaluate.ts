@@ -29,7 +29,7 @@ import { PALETTE, Panel, plotPanels, Rgb, Series } from './eval/plot';
 import { ensureBackend, loadDenoiser, loadRunConfig } from './index';
 import { loadOrTrainClassifier } from './quick-eval';
 import { FILES, listCheckpoints, writeFileAtomic } from './runfolder';
-import { Denoiser, sample, SamplingCancelled } from './sample';
+import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from './sample';
 import { readCheckpointHeader } from './checkpoint';
 
 export interface EvaluateOptions {
@@ -380,7 +380,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
     if (e instanceof SamplingCancelled) throw new EvaluationCancelled();
     throw e;
   } finally {
-    for (const d of nets.values()) d.net.dispose();
+    for (const d of nets.values()) disposeDenoiser(d);
     clf?.dispose();
   }
 }

@@ -17,6 +17,7 @@ import { DEMO_MJS, INDEX_HTML } from './export/page';
 import { STUDENT_MJS } from './export/student-module';
 import { ensureBackend, loadDenoiser, loadRunConfig } from './index';
 import { listCheckpoints, writeFileAtomic } from './runfolder';
+import { disposeDenoiser } from './sample';
 import { readCheckpointHeader } from './checkpoint';
 
 export const STUDENT_FORMAT = 'diffusion-distiller-student/1';
@@ -284,7 +285,7 @@ export async function exportStudent(opts: ExportOptions): Promise<ExportResult> 
       backends: ['cpu', ...(hasWasm ? ['wasm'] : [])],
     };
   } finally {
-    d.net.dispose();
+    disposeDenoiser(d);
   }
 
   // an earlier export's manifest goes first, so an interrupted overwrite never looks complete

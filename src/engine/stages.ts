@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as path from 'path';
-import { readCheckpoint, readCheckpointHeader, writeCheckpoint } from './checkpoint';
+import { CheckpointHeader, readCheckpoint, readCheckpointHeader, writeCheckpoint } from './checkpoint';
 import { ResolvedConfig, units as unitList } from './config';
 import { Dataset } from './data';
 import { RunEvent, StageName } from './events';
@@ -16,7 +16,7 @@ import { webgpuDeviceWatch } from './backend/webgpu';
 import { Rng, RngState } from './rng';
 import { listCheckpoints, stepFileName, unitDir } from './runfolder';
 import { ParallelGradients, ParallelPlan } from './parallel';
-import { Denoiser, sample } from './sample';
+import { Denoiser, LatentCodec, outputShape, sample } from './sample';
 import { buildStepLoss, drawBatch, LossSpec, netForUnit } from './train_loss';
 
 export { netForUnit };
@@ -32,6 +32,8 @@ export interface StageContext {
   shouldStop: () => boolean;
   /** Data-parallel workers for the training steps (see parallel.ts); absent = train in this process. */
   parallel?: ParallelPlan;
+  /** Latent-space runs: `data` holds the encoded training set and grids decode through this (autoencoder.ts). */
+  codec?: LatentCodec;
 }
 
 export interface UnitDef {
@@ -143,7 +145,7 @@ export async function renderGrid(
     }
     png = gridOfScatters(panels, { rows: classes.length, cols, size: 160, radius: 1.5 });
   } else {
-    const [h, wd, c] = d.net.exampleShape;
+    const [h, wd, c] = outputShape(d);
     png = imageGridPng(x, { n: cls.length, h, w: wd, c, rows, cols, pad: 2, scale: Math.max(1, Math.round(48 / h)) });
   }
   return { png, nfe, ms, count: cls.length, rows: isToy ? classes.length : rows, cols };
@@ -168,15 +170,26 @@ async function writeSamples(ctx: StageContext, def: UnitDef, d: Denoiser, step: 
   ctx.emit({ type: 'samples', t: now(), unit: def.unit, step, file: rel, w: cfg.guidance.sampleW, classes, steps, nfe });
 }
 
-/** Saves a checkpoint; the caller has flushed the Trainer (so every step in it is known to be finite). */
-async function saveCheckpoint(ctx: StageContext, def: UnitDef, tr: Trainer, rng: RngState, total: number, loss: number | undefined): Promise<void> {
+/**
+ * Saves a checkpoint; the caller has flushed the Trainer (so every step in it is known to be finite). `extra`: further
+ * header fields (the autoencoder's latent scale).
+ */
+export async function saveCheckpoint(
+  ctx: StageContext,
+  def: Pick<UnitDef, 'unit'>,
+  tr: Trainer,
+  rng: RngState,
+  total: number,
+  loss: number | undefined,
+  extra: Pick<CheckpointHeader, 'latentScale'> = {},
+): Promise<void> {
   if (tr.pendingSteps) throw new Error(`${def.unit}: internal error: checkpoint requested with ${tr.pendingSteps} unchecked steps`);
   const final = tr.step >= total;
   const rel = path.join('checkpoints', def.unit, stepFileName(tr.step, 'ckpt'));
   const arrays = await tr.state();
   writeCheckpoint(
     path.join(ctx.runDir, rel),
-    { unit: def.unit, step: tr.step, totalSteps: total, final, configHash: ctx.hash, rng, withW: tr.net.withW, loss, savedAt: now() },
+    { unit: def.unit, step: tr.step, totalSteps: total, final, configHash: ctx.hash, rng, withW: tr.net.withW, loss, savedAt: now(), ...extra },
     arrays,
   );
   ctx.emit({ type: 'checkpoint', t: now(), unit: def.unit, step: tr.step, file: rel, final });
@@ -247,7 +260,7 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
       tf.tidy(() => {
         for (const { name, variable } of net.params.list()) variable.assign(w.get(name)!);
       });
-      return { net, param: cfg.model.parameterization, schedule: cfg.diffusion };
+      return { net, param: cfg.model.parameterization, schedule: cfg.diffusion, codec: ctx.codec };
     };
     const grid = async (step: number) => {
       const d = evalNet();
