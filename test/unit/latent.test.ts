@@ -12,7 +12,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { createRun, ensureBackend, loadDenoiser, loadRunConfig, runStages, sampleArrays } from '../../src/engine';
+import { createRun, ensureBackend, evaluateRun, loadDenoiser, loadRunConfig, runStages, sampleArrays } from '../../src/engine';
+import { evaluateQuick } from '../../src/engine/quick-eval';
 import {
   autoencoderLoss,
   buildAutoencoder,
@@ -40,7 +41,7 @@ const folder = path.join(tmp, 'shapes');
 function writeImageFolder(): void {
   for (const [k, name] of ['ramps', 'stripes'].entries()) {
     fs.mkdirSync(path.join(folder, name), { recursive: true });
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < 130; i++) {
       const px = new Uint8Array(8 * 8 * 3);
       for (let y = 0; y < 8; y++) {
         for (let x = 0; x < 8; x++) {
@@ -73,6 +74,7 @@ function latentConfig(name: string, overrides: Record<string, unknown> = {}): Re
     sampling: { interval: 0, teacherSteps: 4, perClass: 1 },
     checkpoint: { interval: 20, keep: 2 },
     log: { interval: 1 },
+    eval: { w: [0, 2], teacherSteps: [4], studentSteps: [2], samples: 16, classifierSteps: 20 },
     ...overrides,
   };
 }
@@ -131,7 +133,7 @@ describe('latent config', () => {
 
 describe('the autoencoder', () => {
   it('its loss falls, the latent scale is 1/std of the encoder means and is saved in the final checkpoint; memory stays flat', async () => {
-    const runDir = await newRun('ae', { autoencoder: { ...AE, steps: 150 }, teacher: { steps: 1, batch: 4 }, guided: { steps: 1, batch: 4 }, progressive: { n0: 4, targetSteps: 2, steps: 1, batch: 4 } });
+    const runDir = await newRun('ae', { autoencoder: { ...AE, steps: 200 }, teacher: { steps: 1, batch: 4 }, guided: { steps: 1, batch: 4 }, progressive: { n0: 4, targetSteps: 2, steps: 1, batch: 4 } });
     const cfg = loadRunConfig(runDir);
     const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
     // the unit alone, with tf.memory() read at every loss event: flat after the first steps
@@ -151,7 +153,7 @@ describe('the autoencoder', () => {
     });
     assert.equal(r, 'finished');
     const l = losses(events).map((e) => e.loss);
-    assert.equal(l.length, 150);
+    assert.equal(l.length, 200);
     const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
     assert.ok(mean(l.slice(-10)) < 0.25 * mean(l.slice(0, 10)), `reconstruction loss ${mean(l.slice(0, 10))} → ${mean(l.slice(-10))}`);
     assert.equal(new Set(mem.slice(2)).size, 1, `tensor count drifted: ${[...new Set(mem)].join(', ')}`);
@@ -159,7 +161,7 @@ describe('the autoencoder', () => {
     const final = listCheckpoints(runDir, 'autoencoder').pop()!;
     const { header, arrays } = readCheckpoint(path.join(runDir, final.file));
     assert.equal(header.final, true);
-    assert.equal(header.step, 150);
+    assert.equal(header.step, 200);
     assert.ok(header.latentScale! > 0);
     // recompute: 1 / std of every encoder-mean value over the training images
     const ae = buildAutoencoder(cfg.autoencoder!, data.shape, 0);
@@ -181,11 +183,11 @@ describe('the autoencoder', () => {
     const mse = rec.reduce((s, x, i) => s + (x - data.x[i]) ** 2, 0) / rec.length;
     const dm = data.x.reduce((s, x) => s + x, 0) / data.x.length;
     const variance = data.x.reduce((s, x) => s + (x - dm) ** 2, 0) / data.x.length;
-    assert.ok(mse < 0.2 * variance, `reconstruction MSE ${mse} vs the data's variance ${variance}`);
+    assert.ok(mse < 0.3 * variance, `reconstruction MSE ${mse} vs the data's variance ${variance}`);
     codec.dispose();
     // grids: originals over reconstructions, two rows of 8 RGB images of 8×8 (at ×6)
     const grids = events.filter((e) => e.type === 'samples').map((e) => (e as { file: string }).file);
-    assert.deepEqual(grids, ['samples/autoencoder/step-0000000.png', 'samples/autoencoder/step-0000150.png']);
+    assert.deepEqual(grids, ['samples/autoencoder/step-0000000.png', 'samples/autoencoder/step-0000200.png']);
     const png = decodePng(fs.readFileSync(path.join(runDir, grids[1])));
     assert.deepEqual([png.width, png.height, png.channels], [8 * 48 + 9 * 2, 2 * 48 + 3 * 2, 3]);
   });
@@ -314,5 +316,29 @@ describe('a tiny latent run', () => {
     const ones = [...lm.keys()].filter((i) => lm[i] === 1);
     assert.deepEqual(ones, [(2 * 4 + 1) * 2, (2 * 4 + 1) * 2 + 1]);
     codec.dispose();
+  });
+
+  it('the end-of-run table and distill eval judge decoded images, and the report says what latent space buys', async () => {
+    const cfg = loadRunConfig(runDir);
+    const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
+    const { rows } = await evaluateQuick({ runDir, cfg, data, log: () => {}, samplesPerClass: 8 });
+    assert.deepEqual(rows.map((r) => `${r.model}:${r.steps}:${r.w}`), ['teacher:4:0', 'teacher:2:0', 'student:2:0', 'teacher:4:2', 'teacher:2:2', 'student:2:2']);
+    for (const r of rows) assert.ok(r.metric === 'accuracy' && r.value >= 0 && r.value <= 1);
+    const out = path.join(tmp, 'eval');
+    const { data: rep } = await evaluateRun({ runDir, out });
+    assert.deepEqual(rep.dataset.shape, [8, 8, 3]);
+    assert.ok(rep.rows.length > 0 && rep.rows.every((r) => r.fid !== null && Number.isFinite(r.fid)));
+    const c = rep.latent!;
+    assert.deepEqual([c.imageShape, c.latentShape], [[8, 8, 3], [4, 4, 2]]);
+    // the same U-Net on 4×4×2 latents vs 8×8×3 images: fewer FLOPs per evaluation and per training step
+    assert.ok(c.flops.latentNfe < c.flops.pixelNfe / 2, `${c.flops.latentNfe} vs ${c.flops.pixelNfe}`);
+    assert.equal(c.trainStep.pixelFlops, 3 * c.flops.pixelNfe * 8);
+    assert.ok(c.ms.latentNfe > 0 && c.ms.pixelNfe > 0 && c.ms.decode > 0 && c.trainStep.latentMs > 0 && c.trainStep.pixelMs > 0);
+    const teacherRow = c.perSample.find((p) => p.label === 'guided teacher 4 steps')!;
+    assert.equal(teacherRow.nfe, 8);
+    assert.equal(teacherRow.latentFlops, 8 * c.flops.latentNfe + c.flops.decode);
+    const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+    assert.match(md, /## What latent space buys \(same resolution, same network config\)/);
+    assert.match(md, /\| per sample, student 2 steps \(2 NFE\): MFLOP \| /);
   });
 });
