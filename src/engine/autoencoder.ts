@@ -34,6 +34,8 @@ const GROUPS = 8;
 
 export interface Autoencoder {
   params: Params;
+  /** Widths of the resolution levels, full size first. */
+  channels: number[];
   withW: false;
   imageShape: number[];
   latentShape: number[];
@@ -124,6 +126,7 @@ export function buildAutoencoder(ae: AutoencoderConfig, imageShape: number[], se
   dec.macs += hwAt(0) * 9 * c * C;
   return {
     params: p,
+    channels: ch.slice(),
     withW: false,
     imageShape: [H, W, C],
     latentShape,
@@ -232,6 +235,7 @@ export function makeCodec(ae: Autoencoder, scale: number): LatentCodec {
       return z;
     },
     decode: (z, n) => chunked(z, n, ae.latentShape, imageSize, (t) => ae.decode(tf.div(t, scale))),
+    decoder: { channels: ae.channels, groups: GROUPS, params: () => ae.params.list().filter((q) => q.name.startsWith('dec')) },
     dispose: () => ae.dispose(),
   };
 }

@@ -30,6 +30,8 @@ export interface LatentCodec {
   encode(x: Float32Array, n: number): Promise<Float32Array>;
   /** n scaled latents → images (not clipped). */
   decode(z: Float32Array, n: number): Promise<Float32Array>;
+  /** The decoder alone, for `distill export`: its widths (encoder order, full size first), GroupNorm groups, parameters. */
+  decoder: { channels: number[]; groups: number; params: () => { name: string; variable: tf.Variable }[] };
   dispose(): void;
 }
 

@@ -11,8 +11,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { before, describe, it } from 'node:test';
-import { createRun, ensureBackend, evaluateRun, loadDenoiser, loadRunConfig, runStages, sampleArrays } from '../../src/engine';
+import { createRun, ensureBackend, evaluateRun, exportStudent, loadDenoiser, loadRunConfig, runStages, sampleArrays } from '../../src/engine';
 import { evaluateQuick } from '../../src/engine/quick-eval';
 import {
   autoencoderLoss,
@@ -340,5 +341,30 @@ describe('a tiny latent run', () => {
     const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
     assert.match(md, /## What latent space buys \(same resolution, same network config\)/);
     assert.match(md, /\| per sample, student 2 steps \(2 NFE\): MFLOP \| /);
+  });
+
+  it('distill export includes the decoder: the browser student draws the same decoded images as the engine', async () => {
+    const out = path.join(tmp, 'export');
+    const r = await exportStudent({ runDir, out });
+    const m = r.manifest;
+    assert.deepEqual([m.exampleShape, m.decoder!.latentShape, m.decoder!.imageShape], [[4, 4, 2], [4, 4, 2], [8, 8, 3]]);
+    const n = m.tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+    assert.equal(n, m.parameters);
+    assert.ok(m.tensors.some((t) => t.name === 'decoder/dec.out.w') && !m.tensors.some((t) => t.name.startsWith('decoder/enc')));
+    assert.match(fs.readFileSync(path.join(out, 'README.md'), 'utf8'), /8×8×3 images .*sampled as 4×4×2 latents and decoded by the run's autoencoder/);
+    const mod = await import(pathToFileURL(path.join(out, 'student.mjs')).href);
+    const student = await mod.loadStudent(tf, pathToFileURL(out + '/'));
+    const before = tf.memory().numTensors;
+    const got = await student.sample({ classId: 1, w: 1.5, seed: 11, count: 6 });
+    assert.equal(tf.memory().numTensors, before, 'sampling leaks no tensors');
+    assert.deepEqual(got.shape, [6, 8, 8, 3]);
+    const cfg = loadRunConfig(runDir);
+    const d = await loadDenoiser(runDir, cfg, path.join(runDir, listCheckpoints(runDir, 'progressive-4-2').pop()!.file), 'progressive');
+    const ref = await sample(d, { classes: new Int32Array(6).fill(1), w: new Float32Array(6).fill(1.5), steps: 2, sampler: 'ddim', seed: 11 });
+    disposeDenoiser(d);
+    let diff = 0;
+    for (let i = 0; i < ref.x.length; i++) diff = Math.max(diff, Math.abs(ref.x[i] - got.x[i]));
+    assert.ok(diff < 1e-4, `exported vs engine: max |Δ| ${diff}`);
+    student.dispose();
   });
 });
