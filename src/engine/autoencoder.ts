@@ -25,7 +25,7 @@ import { loadEvalWeights, Trainer } from './optim';
 import { Rng } from './rng';
 import { stepFileName } from './runfolder';
 import type { LatentCodec } from './sample';
-import { latestValidCheckpoint, saveCheckpoint, StageContext, trainAll, TrainingDiverged, unitFinished } from './stages';
+import { latestValidCheckpoint, resumeUnit, saveCheckpoint, StageContext, stepLoop, trainAll, TrainingDiverged, unitFinished } from './stages';
 
 export const AUTOENCODER_UNIT = 'autoencoder';
 /** Images per encoder/decoder call at inference (bounds the activations' memory). */
@@ -320,21 +320,9 @@ export async function trainAutoencoder(ctx: StageContext): Promise<'finished' | 
   const zSize = ae.latentShape.reduce((s, v) => s * v, 1);
   const trainer = new Trainer(ae, { lr: a.lr, warmup: a.warmup, anneal: a.anneal, clip: a.clip, ema: a.ema, totalSteps: total });
   try {
-    let rng = new Rng(cfg.seed, `train-${unit}`);
-    let lastLoss: number | undefined;
-    const resume = latestValidCheckpoint(ctx.runDir, unit, (m) => {
-      ctx.log(m);
-      ctx.emit({ type: 'error', t: Date.now(), unit, message: m });
-    });
-    if (resume) {
-      if (resume.header.configHash !== ctx.hash) {
-        throw new Error(`${resume.file}: written for another configuration (hash ${resume.header.configHash}, run ${ctx.hash})`);
-      }
-      trainer.load(resume.arrays, resume.header.step);
-      rng = new Rng(resume.header.rng);
-      lastLoss = resume.header.loss;
-      ctx.log(`${unit}: resuming from step ${resume.header.step} (${path.relative(ctx.runDir, resume.file)})`);
-    }
+    const resumed = resumeUnit(ctx, unit, trainer);
+    const rng = resumed?.rng ?? new Rng(cfg.seed, `train-${unit}`);
+    let lastLoss = resumed?.lastLoss;
     ctx.emit({ type: 'stage_start', t: Date.now(), stage: 'autoencoder', unit, totalSteps: total, startStep: trainer.step });
     const t0 = Date.now();
     const grid = async (step: number) => {
@@ -359,16 +347,9 @@ export async function trainAutoencoder(ctx: StageContext): Promise<'finished' | 
       return recs;
     };
     if (trainer.step === 0) await grid(0);
-    let windowStart = performance.now();
-    let windowSteps = 0;
-    while (trainer.step < total) {
-      if (ctx.shouldStop()) {
-        await flush();
-        await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
-        ctx.log(`${unit}: stopped at step ${trainer.step}/${total}; checkpoint saved`);
-        return 'stopped';
-      }
-      // the batch and the reparameterisation noise, in this order, from the unit's Rng (exact resume)
+    const save = (extra: { latentScale?: number } = {}) => saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss, extra);
+    // one step: the batch and the reparameterisation noise, in this order, from the unit's Rng (exact resume)
+    const trainOne = async () => {
       const idx = new Int32Array(a.batch);
       for (let i = 0; i < a.batch; i++) idx[i] = rng.int(ctx.data.n);
       const { x } = sampleBatch(ctx.data, idx);
@@ -380,25 +361,8 @@ export async function trainAutoencoder(ctx: StageContext): Promise<'finished' | 
       } finally {
         tf.dispose([xT, epsT]);
       }
-      windowSteps++;
-      const step = trainer.step;
-      const logNow = step % cfg.log.interval === 0 || step === total;
-      const gridNow = step < total && cfg.sampling.interval > 0 && step % cfg.sampling.interval === 0;
-      const checkpointNow = step < total && step % cfg.checkpoint.interval === 0;
-      if (logNow || gridNow || checkpointNow || trainer.pendingSteps >= 1000) {
-        const recs = await flush();
-        if (logNow) {
-          const last = recs[recs.length - 1];
-          const el = (performance.now() - windowStart) / 1000;
-          ctx.emit({ type: 'loss', t: Date.now(), unit, step, loss: last.loss, lr: last.lr, rate: el > 0 ? windowSteps / el : 0 });
-          windowStart = performance.now();
-          windowSteps = 0;
-        }
-      }
-      if (gridNow) await grid(step);
-      if (checkpointNow) await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
-      await new Promise((r) => setImmediate(r));
-    }
+    };
+    if ((await stepLoop(ctx, unit, trainer, total, { trainOne, flush, grid, save })) === 'stopped') return 'stopped';
     await flush();
     const e = evalAutoencoder(cfg, imageShape, trainer);
     let latentScale: number;
@@ -408,7 +372,7 @@ export async function trainAutoencoder(ctx: StageContext): Promise<'finished' | 
       e.dispose();
     }
     ctx.log(`${unit}: latent scale ${latentScale.toPrecision(5)} (1 / std of the encoder means over ${ctx.data.n} training images)`);
-    await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss, { latentScale });
+    await save({ latentScale });
     await grid(total);
     ctx.emit({ type: 'stage_end', t: Date.now(), unit, step: total, seconds: (Date.now() - t0) / 1000 });
     return 'finished';

@@ -123,6 +123,8 @@ export interface EvalReport {
   files: string[];
   /** Latent-space runs: cost per sample and per training step against the same network in pixel space. */
   latent?: LatentCost;
+  /** Latent-space runs: the run's teacher batch (the cost comparison caps its training-step batch). */
+  latentTeacherBatch?: number;
 }
 
 export class EvaluationCancelled extends Error {
@@ -369,7 +371,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       rows,
       notes: plan.notes,
       files: [],
-      ...(latent ? { latent } : {}),
+      ...(latent ? { latent, latentTeacherBatch: cfg.teacher.batch } : {}),
     };
     // plots, then the markdown, then (last) the JSON
     const pngs = plots(report);
@@ -525,7 +527,7 @@ function markdown(rep: EvalReport): string {
       L.push(`| ${cells.join(' | ')} |`);
     }
   }
-  if (rep.latent) L.push(...latentCostMarkdown(rep.latent, rep.backend));
+  if (rep.latent) L.push(...latentCostMarkdown(rep.latent, rep.backend, rep.latentTeacherBatch ?? rep.latent.trainStep.batch));
   L.push('', '## Plots', '');
   for (const f of rep.files.filter((x) => x.endsWith('.png'))) L.push(`![${f}](${f})`, '');
   return L.join('\n') + '\n';

@@ -203,6 +203,69 @@ export async function saveCheckpoint(
 }
 
 /**
+ * Continues a unit from its newest valid checkpoint (weights, EMA, Adam moments, step; corrupt ones are reported and
+ * skipped) when it has one: returns the unit's Rng as saved and the last loss, or undefined for a fresh start.
+ */
+export function resumeUnit(ctx: StageContext, unit: string, trainer: Trainer): { rng: Rng; lastLoss: number | undefined } | undefined {
+  const resume = latestValidCheckpoint(ctx.runDir, unit, (m) => {
+    ctx.log(m);
+    ctx.emit({ type: 'error', t: now(), unit, message: m });
+  });
+  if (!resume) return undefined;
+  if (resume.header.configHash !== ctx.hash) {
+    throw new Error(`${resume.file}: written for another configuration (hash ${resume.header.configHash}, run ${ctx.hash})`);
+  }
+  trainer.load(resume.arrays, resume.header.step);
+  ctx.log(`${unit}: resuming from step ${resume.header.step} (${path.relative(ctx.runDir, resume.file)})`);
+  return { rng: new Rng(resume.header.rng), lastLoss: resume.header.loss };
+}
+
+/**
+ * The step loop every unit shares (the stages and the autoencoder): a stop request saves a checkpoint and returns
+ * 'stopped'; the steps' losses are read back (`flush`) only at the log interval, before grids and checkpoints and
+ * every MAX_PENDING_STEPS; loss events carry the steps per second since the last one. Returns 'finished' at `total`.
+ */
+export async function stepLoop(
+  ctx: StageContext,
+  unit: string,
+  trainer: Trainer,
+  total: number,
+  { trainOne, flush, grid, save }: { trainOne: () => Promise<void>; flush: () => Promise<StepRecord[]>; grid: (step: number) => Promise<void>; save: () => Promise<void> },
+): Promise<'finished' | 'stopped'> {
+  const cfg = ctx.cfg;
+  let windowStart = performance.now();
+  let windowSteps = 0;
+  while (trainer.step < total) {
+    if (ctx.shouldStop()) {
+      await flush();
+      await save();
+      ctx.log(`${unit}: stopped at step ${trainer.step}/${total}; checkpoint saved`);
+      return 'stopped';
+    }
+    await trainOne();
+    windowSteps++;
+    const step = trainer.step;
+    const logNow = step % cfg.log.interval === 0 || step === total;
+    const gridNow = step < total && cfg.sampling.interval > 0 && step % cfg.sampling.interval === 0;
+    const checkpointNow = step < total && step % cfg.checkpoint.interval === 0;
+    if (logNow || gridNow || checkpointNow || trainer.pendingSteps >= MAX_PENDING_STEPS) {
+      const recs = await flush();
+      if (logNow) {
+        const last = recs[recs.length - 1];
+        const el = (performance.now() - windowStart) / 1000;
+        ctx.emit({ type: 'loss', t: now(), unit, step, loss: last.loss, lr: last.lr, rate: el > 0 ? windowSteps / el : 0 });
+        windowStart = performance.now();
+        windowSteps = 0;
+      }
+    }
+    if (gridNow) await grid(step);
+    if (checkpointNow) await save();
+    await new Promise((r) => setImmediate(r));
+  }
+  return 'finished';
+}
+
+/**
  * Trains one unit to completion or until asked to stop. Returns 'stopped' when it saved and stopped early.
  */
 export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: string | undefined): Promise<'finished' | 'stopped'> {
@@ -217,19 +280,10 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
   let workers: ParallelGradients | undefined;
   try {
     let rng = new Rng(cfg.seed, `train-${def.unit}`);
-    const resume = latestValidCheckpoint(ctx.runDir, def.unit, (m) => {
-      ctx.log(m);
-      ctx.emit({ type: 'error', t: now(), unit: def.unit, message: m });
-    });
     let lastLoss: number | undefined;
-    if (resume) {
-      if (resume.header.configHash !== ctx.hash) {
-        throw new Error(`${resume.file}: written for another configuration (hash ${resume.header.configHash}, run ${ctx.hash})`);
-      }
-      trainer.load(resume.arrays, resume.header.step);
-      rng = new Rng(resume.header.rng);
-      lastLoss = resume.header.loss;
-      ctx.log(`${def.unit}: resuming from step ${resume.header.step} (${path.relative(ctx.runDir, resume.file)})`);
+    const resumed = resumeUnit(ctx, def.unit, trainer);
+    if (resumed) {
+      ({ rng, lastLoss } = resumed);
     } else if (frozen) {
       // Stage 1 student ← teacher EMA weights (+ zero-initialised w branch); stage 2 student ← current teacher.
       const prev = latestValidCheckpoint(ctx.runDir, prevUnit!, ctx.log)!;
@@ -327,35 +381,8 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
       }
       return recs;
     };
-    let windowStart = performance.now();
-    let windowSteps = 0;
-    while (trainer.step < total) {
-      if (ctx.shouldStop()) {
-        await flush();
-        await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
-        ctx.log(`${def.unit}: stopped at step ${trainer.step}/${total}; checkpoint saved`);
-        return 'stopped';
-      }
-      await trainOne();
-      windowSteps++;
-      const step = trainer.step;
-      const logNow = step % cfg.log.interval === 0 || step === total;
-      const gridNow = step < total && cfg.sampling.interval > 0 && step % cfg.sampling.interval === 0;
-      const checkpointNow = step < total && step % cfg.checkpoint.interval === 0;
-      if (logNow || gridNow || checkpointNow || trainer.pendingSteps >= MAX_PENDING_STEPS) {
-        const recs = await flush();
-        if (logNow) {
-          const last = recs[recs.length - 1];
-          const el = (performance.now() - windowStart) / 1000;
-          ctx.emit({ type: 'loss', t: now(), unit: def.unit, step, loss: last.loss, lr: last.lr, rate: el > 0 ? windowSteps / el : 0 });
-          windowStart = performance.now();
-          windowSteps = 0;
-        }
-      }
-      if (gridNow) await grid(step);
-      if (checkpointNow) await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
-      await new Promise((r) => setImmediate(r));
-    }
+    const save = () => saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
+    if ((await stepLoop(ctx, def.unit, trainer, total, { trainOne, flush, grid, save })) === 'stopped') return 'stopped';
     await flush();
     await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
     await grid(total);

@@ -22,11 +22,16 @@ export interface LatentCost {
   flops: { pixelNfe: number; latentNfe: number; encode: number; decode: number };
   /** Measured ms per example: one network evaluation on an image / on a latent, one decode. */
   ms: { pixelNfe: number; latentNfe: number; decode: number };
-  /** One teacher training step at the run's teacher batch: measured ms and FLOPs (≈ 3 × forward × batch). */
+  /**
+   * One teacher training step: measured ms and FLOPs (≈ 3 × forward × batch) at the run's teacher batch, capped at
+   * TRAIN_BATCH_CAP (a pixel-space step at batch 128 on 32×32 RGB exceeds the wasm backend's memory).
+   */
   trainStep: { batch: number; pixelMs: number; latentMs: number; pixelFlops: number; latentFlops: number };
   /** Per sample at the step counts the report compares. */
   perSample: { label: string; nfe: number; pixelFlops: number; latentFlops: number; pixelMs: number; latentMs: number }[];
 }
+
+export const TRAIN_BATCH_CAP = 32;
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
@@ -108,7 +113,7 @@ export async function measureLatentCost(
       if (i > 0) t.push(performance.now() - t0);
     }
     ms.decode = median(t) / batch;
-    const tb = cfg.teacher.batch;
+    const tb = Math.min(cfg.teacher.batch, TRAIN_BATCH_CAP);
     const trainStep = {
       batch: tb,
       pixelMs: await trainStepMs(cfg, pixel, numClasses, tb, Math.min(repeats, 2)),
@@ -144,14 +149,15 @@ const msTxt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : 
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(1)}×` : '–');
 
 /** The report section (markdown lines). */
-export function latentCostMarkdown(c: LatentCost, backend: string): string[] {
+export function latentCostMarkdown(c: LatentCost, backend: string, runBatch: number): string[] {
   const L: string[] = [];
   L.push('', '## What latent space buys (same resolution, same network config)', '');
   L.push(
     `The teacher's network on ${c.latentShape.join('×')} latents (this run) against the same network on the ${c.imageShape.join('×')} images ` +
       `(pixel space). Counted: forward FLOPs (2 × multiply-adds; training ≈ 3 × forward); measured: median wall-clock on ${backend}, ` +
       `random inputs. A latent sample adds one decoder pass (${mflop(c.flops.decode)} MFLOP); the training set is encoded once ` +
-      `(encoder ${mflop(c.flops.encode)} MFLOP per image), so a latent training step pays nothing extra. Latent scale ${c.latentScale.toPrecision(4)}.`,
+      `(encoder ${mflop(c.flops.encode)} MFLOP per image), so a latent training step pays nothing extra. Latent scale ${c.latentScale.toPrecision(4)}.` +
+      (runBatch > c.trainStep.batch ? ` Training steps are measured at batch ${c.trainStep.batch} (the run's teacher batch, ${runBatch}, is capped so the pixel-space step fits in memory).` : ''),
   );
   L.push('', '| | pixel space | latent space | pixel ÷ latent |', '| --- | ---: | ---: | ---: |');
   L.push(`| one network evaluation: MFLOP | ${mflop(c.flops.pixelNfe)} | ${mflop(c.flops.latentNfe)} | ${ratio(c.flops.pixelNfe, c.flops.latentNfe)} |`);
