@@ -319,6 +319,11 @@ export async function trainAutoencoder(ctx: StageContext): Promise<'finished' | 
   const ae = buildAutoencoder(a, imageShape, cfg.seed);
   const zSize = ae.latentShape.reduce((s, v) => s * v, 1);
   const trainer = new Trainer(ae, { lr: a.lr, warmup: a.warmup, anneal: a.anneal, clip: a.clip, ema: a.ema, totalSteps: total });
+  const mf = (f: number) => (f / 1e6).toFixed(1);
+  ctx.log(
+    `${unit}: ${ae.params.count().toLocaleString('en-US')} parameters; ${imageShape.join('×')} images → ${ae.latentShape.join('×')} latents; ` +
+      `encoder ${mf(ae.encodeFlops)}, decoder ${mf(ae.decodeFlops)} MFLOP per image (forward); trains in this process (not data-parallel)`,
+  );
   try {
     const resumed = resumeUnit(ctx, unit, trainer);
     const rng = resumed?.rng ?? new Rng(cfg.seed, `train-${unit}`);
