@@ -46,8 +46,8 @@ export const AUTOENCODER_DEFAULTS: Omit<AutoencoderConfig, 'channels'> = {
   factor: 4,
   latentChannels: 4,
   klWeight: 1e-6,
-  steps: 2000,
-  batch: 64,
+  steps: 1000,
+  batch: 32,
   lr: 1e-3,
   warmup: 100,
   anneal: false,
@@ -219,7 +219,7 @@ function resolveAutoencoder(a: Record<string, any>, data: Record<string, unknown
   const d = AUTOENCODER_DEFAULTS;
   const factor: number = a.factor ?? d.factor;
   const levels = Math.round(Math.log2(factor)) + 1;
-  const channels: number[] = a.channels ?? Array.from({ length: levels }, (_, i) => Math.min(32 * 2 ** i, 128));
+  const channels: number[] = a.channels ?? Array.from({ length: levels }, (_, i) => Math.min(16 * 2 ** i, 128));
   const ae: AutoencoderConfig = { ...d, ...a, factor, channels };
   if (!isPow2(factor) || factor < 2) semantic.push(`autoencoder.factor: expected a power of two ≥ 2 (e.g. 4), got ${factor}`);
   else if (channels.length !== levels) {

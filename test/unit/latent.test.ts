@@ -100,7 +100,7 @@ describe('latent config', () => {
     assert.equal(cfg.model.space, 'latent');
     assert.deepEqual(
       { factor: cfg.autoencoder!.factor, latentChannels: cfg.autoencoder!.latentChannels, channels: cfg.autoencoder!.channels, klWeight: cfg.autoencoder!.klWeight },
-      { factor: 4, latentChannels: 4, channels: [32, 64, 128], klWeight: 1e-6 },
+      { factor: 4, latentChannels: 4, channels: [16, 32, 64], klWeight: 1e-6 },
     );
     // the hashes of these pixel-space configs as computed before model.space existed (commit 96112a4)
     const pixel = resolveConfig({ name: 'h', data: { kind: 'mnist', imageSize: 8 }, model: { kind: 'unet', channels: [8, 16], groups: 4, embedDim: 16 }, teacher: { steps: 5 } });
