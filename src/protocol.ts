@@ -278,7 +278,7 @@ const WORKER_TO_HOST: Record<WorkerToHost['type'], Record<string, Check>> = {
   reply: { id: int, ok: bool, error: (v) => v === undefined || typeof v === 'string' },
 };
 
-const unitView = shape({ unit: str, stage: oneOf('teacher', 'guided', 'progressive'), totalSteps: int, step: int, done: bool });
+const unitView = shape({ unit: str, stage: oneOf('teacher', 'guided', 'progressive', 'autoencoder'), totalSteps: int, step: int, done: bool });
 const runView = shape({
   runDir: str,
   name: str,
