@@ -25,6 +25,7 @@ import {
 import { readCheckpoint } from '../../src/engine/checkpoint';
 import { ConfigError, configHash, resolveConfig } from '../../src/engine/config';
 import { loadDataset } from '../../src/engine/data';
+import { edit } from '../../src/engine/edit';
 import { latentMask } from '../../src/engine/edit-run';
 import { LossEvent, RunEvent } from '../../src/engine/events';
 import { decodeNpy } from '../../src/engine/io/npy';
@@ -253,6 +254,11 @@ describe('a tiny latent run', () => {
     const latents = await sample({ ...d, codec: undefined }, req);
     assert.equal(latents.x.length, 3 * 4 * 4 * 2);
     assert.deepEqual(images.x, await codec.decode(latents.x, 3));
+    // an edit at strength 1 in latent space, decoded, is plain sampling with the same seed
+    const x0 = await codec.encode(new Float32Array(8 * 8 * 3).fill(0.2), 1);
+    const ed = await edit({ ...d, codec: undefined }, { x0, classes: Int32Array.of(1), w: Float32Array.of(2), strength: 1, steps: 2, seed: 9 });
+    const plain = await sample(d, { classes: Int32Array.of(1), w: Float32Array.of(2), steps: 2, sampler: 'ddim', seed: 9 });
+    assert.deepEqual(await codec.decode(ed.x, 1), plain.x);
     const arr = await sampleArrays({ runDir, stage: 'progressive', steps: 2, sampler: 'ddim', classes: [1], perClass: 3, seed: 4, w: 1 });
     assert.deepEqual(arr.shape, [3, 8, 8, 3]);
     disposeDenoiser(d);
