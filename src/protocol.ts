@@ -138,7 +138,7 @@ export interface RunView {
   status: 'running' | 'stopped' | 'finished' | 'failed' | 'new';
   /** True while this window's worker drives the run. */
   active: boolean;
-  units: { unit: string; stage: StageChoice; totalSteps: number; step: number; done: boolean }[];
+  units: { unit: string; stage: StageChoice | 'autoencoder'; totalSteps: number; step: number; done: boolean }[];
   backend?: string;
   /** Where the run computes (RunSummary.device): 'GPU', 'emulated GPU' (a software WebGPU adapter) or 'CPU'. */
   device?: 'GPU' | 'emulated GPU' | 'CPU';
@@ -391,7 +391,7 @@ const WORKER_TO_HOST: Record<WorkerToHost['type'], Record<string, Check>> = {
   reply: { id: int, ok: bool, error: (v) => v === undefined || typeof v === 'string' },
 };
 
-const unitView = shape({ unit: str, stage: oneOf('teacher', 'guided', 'progressive'), totalSteps: int, step: int, done: bool });
+const unitView = shape({ unit: str, stage: oneOf('teacher', 'guided', 'progressive', 'autoencoder'), totalSteps: int, step: int, done: bool });
 const runView = shape({
   runDir: str,
   name: str,

@@ -214,6 +214,7 @@ function sampleUrl(file: string): string {
 }
 
 function gridLabel(g: SamplesEvent): string {
+  if (!g.w.length) return `${g.unit} · step ${g.step.toLocaleString('en-US')} · originals (top) over reconstructions (bottom)`;
   return `${g.unit} · step ${g.step.toLocaleString('en-US')} · ${g.steps} sampling step${g.steps === 1 ? '' : 's'}, NFE ${g.nfe}`;
 }
 
@@ -241,7 +242,9 @@ function renderGrids(): void {
   gridCaption.dataset.step = String(g.step);
   if (g !== shownGrid) {
     shownGrid = g;
-    renderLabelledGrid(gridHost, { src: sampleUrl(g.file), w: g.w, classes: g.classes, alt: `Samples of ${label}: rows are classes, columns are guidance weights` });
+    // the autoencoder's grids (latent-space runs) have no w columns: a row of originals over their reconstructions
+    if (!g.w.length) gridHost.replaceChildren(h('img', { src: sampleUrl(g.file), alt: `Reconstructions of ${label}`, class: 'recon', draggable: 'false' }));
+    else renderLabelledGrid(gridHost, { src: sampleUrl(g.file), w: g.w, classes: g.classes, alt: `Samples of ${label}: rows are classes, columns are guidance weights` });
   }
 }
 

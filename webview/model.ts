@@ -2,11 +2,11 @@
  * Pure data of the dashboard: loss series per training unit (with rewinds after a resume), EMA smoothing,
  * min/max decimation, and the list of sample grids. No DOM here, so it is cheap to test and to reason about.
  */
-import type { LossEvent, RunEvent, SamplesEvent, StageName, StageStartEvent } from '../src/engine/events';
+import type { LossEvent, RunEvent, SamplesEvent, StageStartEvent, UnitStage } from '../src/engine/events';
 
 export interface UnitSeries {
   unit: string;
-  stage?: StageName;
+  stage?: UnitStage;
   /** Planned optimiser steps of the unit (from stage_start); 0 when unknown. */
   totalSteps: number;
   steps: number[];

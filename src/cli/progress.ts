@@ -100,7 +100,8 @@ export class ProgressPrinter {
         this.log(`warning: ${e.message}`);
         break;
       case 'samples':
-        this.log(`  samples: ${e.file} (${e.steps} steps, ${e.nfe} NFE)`);
+        // the autoencoder's grids have no w columns: originals over reconstructions
+        this.log(e.w.length ? `  samples: ${e.file} (${e.steps} steps, ${e.nfe} NFE)` : `  reconstructions: ${e.file} (originals over reconstructions)`);
         break;
       default:
         break;

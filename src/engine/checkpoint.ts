@@ -29,6 +29,8 @@ export interface CheckpointHeader {
   withW: boolean;
   /** Last logged loss (for display). */
   loss?: number;
+  /** Autoencoder unit (final checkpoint): the factor that scales its encoder means to unit variance on the training data. */
+  latentScale?: number;
   savedAt: number;
   tensors: TensorEntry[];
   sha256: string;

@@ -32,6 +32,30 @@ export interface ProgressiveConfig extends StageConfig {
   targetSteps: number;
 }
 
+/** The `autoencoder` section (model.space "latent"): the first unit, whose encoder defines the diffusion units' space. */
+export interface AutoencoderConfig extends StageConfig {
+  /** Spatial downsampling factor (a power of two): H×W×C images → (H/f)×(W/f)×latentChannels latents. */
+  factor: number;
+  latentChannels: number;
+  /** Widths of the encoder's resolution levels (full size first), log2(factor) + 1 of them; the decoder mirrors them. */
+  channels: number[];
+  /** Weight of the KL term (per example, against N(0, I)) relative to the squared reconstruction error. */
+  klWeight: number;
+}
+
+export const AUTOENCODER_DEFAULTS: Omit<AutoencoderConfig, 'channels'> = {
+  factor: 4,
+  latentChannels: 4,
+  klWeight: 1e-6,
+  steps: 1000,
+  batch: 32,
+  lr: 1e-3,
+  warmup: 100,
+  anneal: false,
+  clip: 1,
+  ema: 0,
+};
+
 export interface ResolvedConfig {
   name: string;
   seed: number;
@@ -41,7 +65,9 @@ export interface ResolvedConfig {
   parallel: 'auto' | 'workers' | 'threads';
   data: DataConfig;
   /** wFreqMax is always filled in (W_FREQ_MAX_DEFAULT, or W_FREQ_MAX_LEGACY for old run folders). */
-  model: ModelConfig & { wFreqMax: number };
+  model: ModelConfig & { wFreqMax: number; space: 'pixel' | 'latent' };
+  /** Only when model.space is "latent". */
+  autoencoder?: AutoencoderConfig;
   diffusion: { logSnrMin: number; logSnrMax: number; pUncond: number };
   guidance: { wMin: number; wMax: number; sampleW: number[] };
   teacher: StageConfig;
@@ -192,6 +218,28 @@ const STAGE_DEFAULTS: Record<'teacher' | 'guided' | 'progressive', StageConfig> 
 
 const isPow2 = (n: number): boolean => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
 
+/** The autoencoder section with its defaults; problems are pushed to `semantic`, each naming its field. */
+function resolveAutoencoder(a: Record<string, any>, data: Record<string, unknown>, semantic: string[]): AutoencoderConfig {
+  const d = AUTOENCODER_DEFAULTS;
+  const factor: number = a.factor ?? d.factor;
+  const levels = Math.round(Math.log2(factor)) + 1;
+  const channels: number[] = a.channels ?? Array.from({ length: levels }, (_, i) => Math.min(16 * 2 ** i, 128));
+  const ae: AutoencoderConfig = { ...d, ...a, factor, channels };
+  if (!isPow2(factor) || factor < 2) semantic.push(`autoencoder.factor: expected a power of two ≥ 2 (e.g. 4), got ${factor}`);
+  else if (channels.length !== levels) {
+    semantic.push(`autoencoder.channels: factor ${factor} has ${levels} resolution levels (full size down to 1/${factor}); expected ${levels} widths, got ${channels.length}`);
+  }
+  channels.forEach((c, i) => {
+    if (c % Math.min(8, c) !== 0) semantic.push(`autoencoder.channels[${i}]: ${c} is not divisible by 8 (GroupNorm with 8 groups)`);
+  });
+  if (data.kind === 'toy2d') semantic.push(`model.space: "latent" needs image data; data.kind "toy2d" trains in its own 2-D space (use "pixel")`);
+  const size = data.imageSize as number | undefined;
+  if (typeof size === 'number' && isPow2(factor) && size % factor !== 0) {
+    semantic.push(`autoencoder.factor: the image size ${size} (data.imageSize) is not divisible by ${factor}`);
+  }
+  return ae;
+}
+
 /** Validates a parsed config object and fills every default. `baseDir` resolves relative data paths. */
 export function resolveConfig(value: unknown, { file = '<config>', baseDir = process.cwd() } = {}): ResolvedConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, ['(top level): expected a JSON object']);
@@ -211,6 +259,7 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
     wFreqMax: m.wFreqMax ?? W_FREQ_MAX_DEFAULT,
     hidden: m.hidden ?? 256,
     depth: m.depth ?? 4,
+    space: m.space ?? 'pixel',
   };
   const data = { ...raw.data } as DataConfig & Record<string, unknown>;
   for (const key of ['images', 'labels', 'testImages', 'testLabels', 'path']) {
@@ -251,6 +300,8 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
   };
 
   const semantic: string[] = [];
+  if (model.space === 'latent') cfg.autoencoder = resolveAutoencoder(raw.autoencoder ?? {}, data, semantic);
+  else if (raw.autoencoder !== undefined) semantic.push(`autoencoder: only used when model.space is "latent" (model.space is "${model.space}")`);
   if (cfg.guidance.wMax < cfg.guidance.wMin) semantic.push(`guidance.wMax: must be ≥ guidance.wMin (${cfg.guidance.wMin}), got ${cfg.guidance.wMax}`);
   if (!isPow2(cfg.progressive.n0)) semantic.push(`progressive.n0: expected a power of two (e.g. 64), got ${cfg.progressive.n0}`);
   if (cfg.progressive.targetSteps >= cfg.progressive.n0) semantic.push(`progressive.targetSteps: must be smaller than progressive.n0 (${cfg.progressive.n0}), got ${cfg.progressive.targetSteps}`);
@@ -292,6 +343,11 @@ export function configHash(cfg: ResolvedConfig): string {
   if (cfg.parallel === 'auto') {
     const { parallel: _omit, ...rest } = cfg;
     cfg = rest as ResolvedConfig;
+  }
+  // So does model.space "pixel" (pixel-space configs have no autoencoder section).
+  if (cfg.model.space === 'pixel') {
+    const { space: _omit, ...model } = cfg.model;
+    cfg = { ...cfg, model } as ResolvedConfig;
   }
   // So does model.wFreqMax at the value those runs were trained with.
   if (cfg.model.wFreqMax === W_FREQ_MAX_LEGACY) {

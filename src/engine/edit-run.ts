@@ -4,7 +4,10 @@
  * edited image as a PNG at the model's resolution.
  *
  * Images ↔ model space happens in `editRun` only: for a pixel-space run the model space is the pixels in [-1, 1];
- * a latent-space run encodes the input (and downsamples the mask) before `edit` and decodes its result after.
+ * a latent-space run encodes the input (and downsamples the mask: a latent cell is repainted when any pixel of its
+ * factor×factor block is) before `edit` and decodes its result after. Latent inpainting keeps the known region only up
+ * to the autoencoder's reconstruction (the decoder redraws every pixel), so the decoded result's kept pixels are then
+ * replaced by the input's: the output keeps them exactly, as in pixel space.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -17,6 +20,7 @@ import type { StageName } from './events';
 import { DataInfo, loadDenoiser, openRun, resolveCheckpoint } from './index';
 import { imageGridPng } from './io/png';
 import { listCheckpoints } from './runfolder';
+import { disposeDenoiser, LatentCodec } from './sample';
 
 /** An image given as a file, or as the bytes of one (named in errors). */
 export type ImageFile = string | { name: string; data: Buffer };
@@ -129,12 +133,14 @@ export async function editRun(
   const cls = classId(spec.class, info);
   const target = defaultEditTarget(runDir, cfg, spec.stage, spec.steps);
   const { unit, file, netStage } = resolveCheckpoint(runDir, cfg, { ...target, checkpoint: spec.checkpoint });
-  // pixel space: the model's space is the image in [-1, 1] (a latent run encodes here and decodes `x` below)
-  const x0 = readImageForRun(spec.image, size, c);
-  const mask = spec.mask !== undefined ? readMaskForRun(spec.mask, size, c) : undefined;
+  const image = readImageForRun(spec.image, size, c);
+  const imageMask = spec.mask !== undefined ? readMaskForRun(spec.mask, size, c) : undefined;
   const d = await loadDenoiser(runDir, cfg, file, netStage);
   try {
     const t0 = performance.now();
+    // pixel space: the model's space is the image in [-1, 1]; latent space: its scaled encoder mean
+    const x0 = d.codec ? await d.codec.encode(image, 1) : image;
+    const mask = imageMask && d.codec ? latentMask(imageMask, d.codec) : imageMask;
     const r = await edit(d, {
       x0,
       classes: Int32Array.of(cls),
@@ -146,8 +152,13 @@ export async function editRun(
       onStep: opts.onStep,
       cancelled: () => opts.signal?.aborted === true,
     });
+    let out = r.x;
+    if (d.codec) {
+      out = await d.codec.decode(r.x, 1);
+      if (imageMask) for (let i = 0; i < out.length; i++) if (imageMask[i] === 0) out[i] = image[i];
+    }
     const ms = performance.now() - t0;
-    const png = imageGridPng(r.x, { n: 1, h: size, w: size, c, rows: 1, cols: 1, pad: 0, scale: 1 });
+    const png = imageGridPng(out, { n: 1, h: size, w: size, c, rows: 1, cols: 1, pad: 0, scale: 1 });
     return {
       png,
       shape: [size, size, c],
@@ -162,6 +173,26 @@ export async function editRun(
       className: info.classNames[cls] ?? String(cls),
     };
   } finally {
-    d.net.dispose();
+    disposeDenoiser(d);
   }
+}
+
+/**
+ * An image-resolution 0/1 mask (channels replicated) on a codec's latent grid: a latent cell is 1 (repaint) when any
+ * pixel of its block is, so everything the repainted region touches is regenerated.
+ */
+export function latentMask(mask: Float32Array, codec: Pick<LatentCodec, 'imageShape' | 'latentShape'>): Float32Array {
+  const [H, W, C] = codec.imageShape;
+  const [h, w, zc] = codec.latentShape;
+  const fy = H / h;
+  const fx = W / w;
+  const out = new Float32Array(h * w * zc);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      if (mask[(y * W + x) * C] !== 1) continue;
+      const cell = Math.floor(y / fy) * w + Math.floor(x / fx);
+      out.fill(1, cell * zc, (cell + 1) * zc);
+    }
+  }
+  return out;
 }

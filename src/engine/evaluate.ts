@@ -28,8 +28,9 @@ import { K_DC, K_PR, RealReference, SampleScores } from './eval/scores';
 import { PALETTE, Panel, plotPanels, Rgb, Series } from './eval/plot';
 import { ensureBackend, loadDenoiser, loadRunConfig } from './index';
 import { loadOrTrainClassifier } from './quick-eval';
+import { LatentCost, latentCostMarkdown, measureLatentCost } from './eval/latent-cost';
 import { FILES, listCheckpoints, writeFileAtomic } from './runfolder';
-import { Denoiser, sample, SamplingCancelled } from './sample';
+import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from './sample';
 import { readCheckpointHeader } from './checkpoint';
 
 export interface EvaluateOptions {
@@ -120,6 +121,10 @@ export interface EvalReport {
   rows: EvalRow[];
   notes: string[];
   files: string[];
+  /** Latent-space runs: cost per sample and per training step against the same network in pixel space. */
+  latent?: LatentCost;
+  /** Latent-space runs: the run's teacher batch (the cost comparison caps its training-step batch). */
+  latentTeacherBatch?: number;
 }
 
 export class EvaluationCancelled extends Error {
@@ -333,6 +338,14 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       }
     }
     check();
+    let latent: LatentCost | undefined;
+    const codec = [...nets.values()][0]?.codec;
+    if (codec) {
+      const ddim = plan.configs.filter((c) => c.sampler === 'ddim' && (c === plan.reference || c.model !== 'guided'));
+      const label = (c: Config) => `${c.model === 'teacher' ? 'guided teacher' : c.model === 'guided' ? 'guided student' : 'student'} ${c.steps} step${c.steps === 1 ? '' : 's'}`;
+      latent = await measureLatentCost(cfg, codec, K, ddim.map((c) => ({ label: label(c), nfe: c.nfe })));
+      log(`latent space: one network evaluation ${(latent.flops.pixelNfe / latent.flops.latentNfe).toFixed(1)}× fewer FLOPs than in pixel space (${latent.ms.latentNfe.toFixed(3)} vs ${latent.ms.pixelNfe.toFixed(3)} ms per example)`);
+    }
 
     const report: EvalReport = {
       format: 'diffusion-distiller-eval/1',
@@ -358,6 +371,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       rows,
       notes: plan.notes,
       files: [],
+      ...(latent ? { latent, latentTeacherBatch: cfg.teacher.batch } : {}),
     };
     // plots, then the markdown, then (last) the JSON
     const pngs = plots(report);
@@ -380,7 +394,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
     if (e instanceof SamplingCancelled) throw new EvaluationCancelled();
     throw e;
   } finally {
-    for (const d of nets.values()) d.net.dispose();
+    for (const d of nets.values()) disposeDenoiser(d);
     clf?.dispose();
   }
 }
@@ -513,6 +527,7 @@ function markdown(rep: EvalReport): string {
       L.push(`| ${cells.join(' | ')} |`);
     }
   }
+  if (rep.latent) L.push(...latentCostMarkdown(rep.latent, rep.backend, rep.latentTeacherBatch ?? rep.latent.trainStep.batch));
   L.push('', '## Plots', '');
   for (const f of rep.files.filter((x) => x.endsWith('.png'))) L.push(`![${f}](${f})`, '');
   return L.join('\n') + '\n';

@@ -6,6 +6,8 @@
 
 /** A training unit: the teacher, stage 1, or one halving phase of stage 2 (e.g. "progressive-64-32"). */
 export type StageName = 'teacher' | 'guided' | 'progressive';
+/** What a unit trains: a diffusion stage, or (latent-space runs) the autoencoder that comes first. */
+export type UnitStage = StageName | 'autoencoder';
 
 export interface EventBase {
   /** Milliseconds since the Unix epoch. */
@@ -50,7 +52,7 @@ export interface ModelEvent extends EventBase {
 }
 export interface StageStartEvent extends EventBase {
   type: 'stage_start';
-  stage: StageName;
+  stage: UnitStage;
   unit: string;
   /** Progressive phases: teacher steps N → student steps N/2. */
   fromSteps?: number;
@@ -211,7 +213,7 @@ export type RunStatus = 'running' | 'stopped' | 'finished' | 'failed' | 'new';
 
 export interface UnitSummary {
   unit: string;
-  stage: StageName;
+  stage: UnitStage;
   fromSteps?: number;
   toSteps?: number;
   totalSteps: number;

@@ -17,6 +17,7 @@ import { DEMO_MJS, INDEX_HTML } from './export/page';
 import { STUDENT_MJS } from './export/student-module';
 import { ensureBackend, loadDenoiser, loadRunConfig } from './index';
 import { listCheckpoints, writeFileAtomic } from './runfolder';
+import { disposeDenoiser } from './sample';
 import { readCheckpointHeader } from './checkpoint';
 
 export const STUDENT_FORMAT = 'diffusion-distiller-student/1';
@@ -76,6 +77,11 @@ export interface StudentManifest {
   weightsBytes: number;
   tensors: { name: string; shape: number[]; offset: number }[];
   backends: string[];
+  /**
+   * Latent-space runs: the autoencoder's decoder, whose tensors are in the same weights file under "decoder/" names;
+   * `sample()` decodes latent / scale into imageShape images. exampleShape is then the latent's shape.
+   */
+  decoder?: { channels: number[]; groups: number; scale: number; latentShape: number[]; imageShape: number[]; parameters: number };
 }
 
 /** tfjs browser bundles: name in the export → package and file. */
@@ -128,7 +134,11 @@ export function locateTfjsFiles(opts: { tfjsDir?: string; wasmDir?: string } = {
 }
 
 function readme(m: StudentManifest, hasWasm: boolean): string {
-  const kind = m.dataKind === 'image' ? `${m.exampleShape.join('×')} images (H×W×C, values in [-1, 1])` : '2-D points';
+  const outShape = m.decoder ? m.decoder.imageShape : m.exampleShape;
+  const kind =
+    m.dataKind === 'image'
+      ? `${outShape.join('×')} images (H×W×C, values in [-1, 1])${m.decoder ? `, sampled as ${m.decoder.latentShape.join('×')} latents and decoded by the run's autoencoder (its decoder, ${m.decoder.parameters.toLocaleString('en-US')} of the weights, is included)` : ''}`
+      : '2-D points';
   return `# ${m.title}
 
 ${m.description}
@@ -162,7 +172,7 @@ const student = await loadStudent(window.tf, new URL('./', location.href));
 // Node:   const student = await loadStudent(await import('@tensorflow/tfjs-core'), new URL('./', import.meta.url));
 //         (with @tensorflow/tfjs-backend-cpu or -wasm imported so a backend is registered)
 const { x, shape, nfe } = await student.sample({ classId: 0, w: ${m.defaultW}, count: 16, seed: 0 });
-// x: Float32Array of shape [count, ${m.exampleShape.join(', ')}], not clipped; clip to [-1, 1] for display
+// x: Float32Array of shape [count, ${outShape.join(', ')}], not clipped; clip to [-1, 1] for display
 student.dispose();
 \`\`\`
 
@@ -240,7 +250,8 @@ export async function exportStudent(opts: ExportOptions): Promise<ExportResult> 
     const tensors: StudentManifest['tensors'] = [];
     const parts: Buffer[] = [];
     let offset = 0;
-    for (const { name, variable } of d.net.params.list()) {
+    const decoderParams = d.codec ? d.codec.decoder.params().map(({ name, variable }) => ({ name: `decoder/${name}`, variable })) : [];
+    for (const { name, variable } of [...d.net.params.list(), ...decoderParams]) {
       const data = (await variable.data()) as Float32Array;
       const buf = Buffer.alloc(data.length * 4);
       for (let i = 0; i < data.length; i++) buf.writeFloatLE(data[i], i * 4);
@@ -277,14 +288,26 @@ export async function exportStudent(opts: ExportOptions): Promise<ExportResult> 
       wRange: [cfg.guidance.wMin, cfg.guidance.wMax],
       defaultW: w0,
       defaultCount: info.kind === 'image' ? 16 : 512,
-      parameters: d.net.params.count(),
+      parameters: d.net.params.count() + decoderParams.reduce((n, p) => n + p.variable.size, 0),
       weightsFile: 'weights.bin',
       weightsBytes: body.length,
       tensors,
       backends: ['cpu', ...(hasWasm ? ['wasm'] : [])],
+      ...(d.codec
+        ? {
+            decoder: {
+              channels: d.codec.decoder.channels.slice(),
+              groups: d.codec.decoder.groups,
+              scale: d.codec.scale,
+              latentShape: d.codec.latentShape.slice(),
+              imageShape: d.codec.imageShape.slice(),
+              parameters: decoderParams.reduce((n, p) => n + p.variable.size, 0),
+            },
+          }
+        : {}),
     };
   } finally {
-    d.net.dispose();
+    disposeDenoiser(d);
   }
 
   // an earlier export's manifest goes first, so an interrupted overwrite never looks complete

@@ -23,7 +23,8 @@ import {
   stopRequested,
   writeFileAtomic,
 } from './runfolder';
-import { Denoiser, sample } from './sample';
+import { Denoiser, disposeDenoiser, sample } from './sample';
+import { loadCodec, modelShape, trainLatentRun } from './autoencoder';
 import { gridClasses, netForUnit, renderGrid, trainAll, TrainingDiverged } from './stages';
 import type { SampleResult, SampleSpec } from '../protocol';
 import { evaluateQuick } from './quick-eval';
@@ -148,11 +149,11 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
     const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
     writeDataInfo(runDir, data);
     onLog(`data: ${data.source}`);
-    const probe = netForUnit(cfg, data, 'teacher');
+    const probe = netForUnit(cfg, { shape: modelShape(cfg, data.shape), numClasses: data.numClasses }, 'teacher');
     emit({ type: 'model', t: Date.now(), kind: cfg.model.kind, params: probe.params.count(), flopsPerExample: probe.flopsPerExample });
     onLog(`model: ${cfg.model.kind}, ${probe.params.count().toLocaleString('en-US')} parameters, ${(probe.flopsPerExample / 1e6).toFixed(1)} MFLOP per example (forward)`);
     probe.dispose();
-    const status = await trainAll({
+    const status = await (cfg.model.space === 'latent' ? trainLatentRun : trainAll)({
       runDir,
       cfg,
       hash: configHash(cfg),
@@ -209,18 +210,22 @@ export function resolveCheckpoint(
   return { unit, file: path.join(runDir, list[list.length - 1].file), netStage: stage };
 }
 
-/** Loads a checkpoint's evaluation weights into a fresh network. The caller disposes `d.net`. */
+/**
+ * Loads a checkpoint's evaluation weights into a fresh network; in latent-space runs with the run's autoencoder, so
+ * `sample` returns decoded images. The caller frees it with `disposeDenoiser`.
+ */
 export async function loadDenoiser(runDir: string, cfg: ResolvedConfig, file: string, stage: StageName): Promise<Denoiser> {
   const info = await readDataInfo(runDir, cfg);
   const { arrays } = readCheckpoint(file);
-  const net = netForUnit(cfg, info, stage);
+  const net = netForUnit(cfg, { shape: modelShape(cfg, info.shape), numClasses: info.numClasses }, stage);
   try {
     loadEvalWeights(net, arrays, file);
+    const codec = cfg.model.space === 'latent' ? loadCodec(runDir, cfg, info.shape) : undefined;
+    return { net, param: cfg.model.parameterization, schedule: cfg.diffusion, codec };
   } catch (e) {
     net.dispose();
     throw e;
   }
-  return { net, param: cfg.model.parameterization, schedule: cfg.diffusion };
 }
 
 /** A run folder opened for sampling: its checked config and dataset description, on the run's (or the asked) backend. */
@@ -265,7 +270,7 @@ export async function sampleGrid(
       label: `${unit} · ${path.basename(file)} · ${spec.steps} step${spec.steps === 1 ? '' : 's'} · ${r.nfe} NFE`,
     };
   } finally {
-    d.net.dispose();
+    disposeDenoiser(d);
   }
 }
 
@@ -294,7 +299,7 @@ export async function sampleArrays(
     for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
     return { x, labels, shape: [labels.length, ...info.shape], nfe, msPerSample };
   } finally {
-    d.net.dispose();
+    disposeDenoiser(d);
   }
 }
 

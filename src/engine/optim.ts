@@ -44,7 +44,8 @@ export class Trainer {
   step = 0;
 
   constructor(
-    readonly net: Net,
+    /** The trained network (a denoiser, or the autoencoder): only its parameters are used. */
+    readonly net: Pick<Net, 'params' | 'withW'>,
     readonly cfg: OptimConfig,
   ) {
     for (const { name, variable } of net.params.list()) {
@@ -192,7 +193,7 @@ export class Trainer {
 }
 
 /** Loads the evaluation weights of a checkpoint (EMA if saved, else raw) into a net; `partial` leaves parameters the checkpoint lacks (a student's w branch) as they are. */
-export function loadEvalWeights(net: Net, arrays: NamedArrays, file: string, { partial = false } = {}): void {
+export function loadEvalWeights(net: Pick<Net, 'params'>, arrays: NamedArrays, file: string, { partial = false } = {}): void {
   tf.tidy(() => {
     for (const { name, variable } of net.params.list()) {
       const a = arrays.get('ema/' + name) ?? arrays.get('w/' + name);

@@ -12,11 +12,9 @@ import { SummaryReal, SummaryRow } from './events';
 import { Classifier, trainClassifier } from './eval/classifier';
 import { classConditionalSwd } from './eval/metrics';
 import { RealReference } from './eval/scores';
-import { readCheckpoint } from './checkpoint';
-import { netForUnit } from './stages';
-import { loadEvalWeights } from './optim';
+import { loadDenoiser } from './index';
 import { listCheckpoints } from './runfolder';
-import { Denoiser, sample } from './sample';
+import { Denoiser, disposeDenoiser, sample } from './sample';
 import { StageName } from './events';
 
 export async function loadOrTrainClassifier(
@@ -36,13 +34,11 @@ export async function loadOrTrainClassifier(
   return r;
 }
 
-function finalDenoiser(runDir: string, cfg: ResolvedConfig, data: Dataset, unit: string, stage: StageName): Denoiser {
+/** The unit's newest checkpoint as a denoiser (decoding through the autoencoder in latent runs). */
+function finalDenoiser(runDir: string, cfg: ResolvedConfig, unit: string, stage: StageName): Promise<Denoiser> {
   const list = listCheckpoints(runDir, unit);
   if (!list.length) throw new Error(`${unit} has no checkpoint`);
-  const file = path.join(runDir, list[list.length - 1].file);
-  const net = netForUnit(cfg, data, stage);
-  loadEvalWeights(net, readCheckpoint(file).arrays, file);
-  return { net, param: cfg.model.parameterization, schedule: cfg.diffusion };
+  return loadDenoiser(runDir, cfg, path.join(runDir, list[list.length - 1].file), stage);
 }
 
 /**
@@ -75,8 +71,11 @@ export async function evaluateQuick({
   const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
   const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
   const last = phases[phases.length - 1];
-  const teacher = finalDenoiser(runDir, cfg, data, 'teacher', 'teacher');
-  const student = finalDenoiser(runDir, cfg, data, last.unit, 'progressive');
+  const teacher = await finalDenoiser(runDir, cfg, 'teacher', 'teacher');
+  const student = await finalDenoiser(runDir, cfg, last.unit, 'progressive').catch((e) => {
+    disposeDenoiser(teacher);
+    throw e;
+  });
   let clf: Classifier | undefined;
   try {
     // the judge: accuracy on the requested class (images) or SWD to held-out points (toy), and for both the
@@ -116,8 +115,8 @@ export async function evaluateQuick({
     // what real held-out data gets on the same measures, at the same number of rows per class
     return { rows, real: { accuracy: ref.floor.accuracy, recall: ref.floor.recall, diversity: 1, perClass: ref.floorPerClass } };
   } finally {
-    teacher.net.dispose();
-    student.net.dispose();
+    disposeDenoiser(teacher);
+    disposeDenoiser(student);
     clf?.dispose();
   }
 }

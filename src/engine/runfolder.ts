@@ -6,7 +6,8 @@
  *   <run>/events.jsonl                      append-only event log (see events.ts)
  *   <run>/run.lock                          { pid, host, startedAt } while a process writes; a second writer is refused
  *   <run>/stop.request                      created by anyone who wants the writer to save and exit (removed by the writer)
- *   <run>/checkpoints/<unit>/step-NNNNNNN.ckpt  checkpoints (unit = teacher | guided | progressive-64-32 | …)
+ *   <run>/checkpoints/<unit>/step-NNNNNNN.ckpt  checkpoints (unit = teacher | guided | progressive-64-32 | …; latent-space
+ *                                            runs first train `autoencoder`, whose final checkpoint holds the latent scale)
  *   <run>/samples/<unit>/step-NNNNNNN.png   sample grids: rows = classes, columns = guidance weights w
  *   <run>/eval/                             `distill eval` output (report.md, report.json, plots)
  *

@@ -12,6 +12,38 @@ export interface Denoiser {
   net: Net;
   param: Parameterization;
   schedule: Schedule;
+  /** Latent-space runs: the autoencoder; `sample` then returns decoded images (see autoencoder.ts). */
+  codec?: LatentCodec;
+}
+
+/** A latent-space run's autoencoder at inference: images in [-1, 1] ↔ scaled latents (batch-major host arrays). */
+export interface LatentCodec {
+  /** [H, W, C] of an image and [H/f, W/f, latentChannels] of its latent. */
+  imageShape: number[];
+  latentShape: number[];
+  /** Latents are the encoder means times this (1 / their std on the training data). */
+  scale: number;
+  /** FLOPs of one image's encoder and decoder forward passes. */
+  encodeFlops: number;
+  decodeFlops: number;
+  /** n images → their scaled latents (the encoder means: no sampling at inference). */
+  encode(x: Float32Array, n: number): Promise<Float32Array>;
+  /** n scaled latents → images (not clipped). */
+  decode(z: Float32Array, n: number): Promise<Float32Array>;
+  /** The decoder alone, for `distill export`: its widths (encoder order, full size first), GroupNorm groups, parameters. */
+  decoder: { channels: number[]; groups: number; params: () => { name: string; variable: tf.Variable }[] };
+  dispose(): void;
+}
+
+/** Frees a denoiser's network and, in latent runs, its autoencoder. */
+export function disposeDenoiser(d: Denoiser): void {
+  d.net.dispose();
+  d.codec?.dispose();
+}
+
+/** The shape of what `sample` returns for one example: the decoded image in latent runs, else the network's example. */
+export function outputShape(d: Denoiser): number[] {
+  return d.codec ? d.codec.imageShape : d.net.exampleShape;
 }
 
 /** (x̂, ε̂) of the network at per-example λ, classes and (students) w. */
@@ -70,7 +102,10 @@ export class SamplingCancelled extends Error {
   }
 }
 
-/** Draws one sample per (class, w) pair; returns values (float32, not clipped) and NFE per sample. */
+/**
+ * Draws one sample per (class, w) pair; returns values (float32, not clipped) and NFE per sample. With a codec
+ * (latent runs) the values are the decoded images.
+ */
 export async function sample(d: Denoiser, req: SampleRequest): Promise<{ x: Float32Array; nfe: number }> {
   const b = req.classes.length;
   if (req.w.length !== b) throw new Error(`sample: ${b} classes but ${req.w.length} guidance weights`);
@@ -103,7 +138,8 @@ export async function sample(d: Denoiser, req: SampleRequest): Promise<{ x: Floa
       req.onStep?.(n - i + 1, n);
       await new Promise((r) => setImmediate(r));
     }
-    return { x: (await z.data()) as Float32Array, nfe: n * nfePerStep };
+    const x = (await z.data()) as Float32Array;
+    return { x: d.codec ? await d.codec.decode(x, b) : x, nfe: n * nfePerStep };
   } finally {
     z.dispose();
   }

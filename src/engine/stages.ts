@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as path from 'path';
-import { readCheckpoint, readCheckpointHeader, writeCheckpoint } from './checkpoint';
+import { CheckpointHeader, readCheckpoint, readCheckpointHeader, writeCheckpoint } from './checkpoint';
 import { ResolvedConfig, units as unitList } from './config';
 import { Dataset } from './data';
 import { RunEvent, StageName } from './events';
@@ -16,7 +16,7 @@ import { webgpuDeviceWatch } from './backend/webgpu';
 import { Rng, RngState } from './rng';
 import { listCheckpoints, stepFileName, unitDir } from './runfolder';
 import { ParallelGradients, ParallelPlan } from './parallel';
-import { Denoiser, sample } from './sample';
+import { Denoiser, LatentCodec, outputShape, sample } from './sample';
 import { buildStepLoss, drawBatch, LossSpec, netForUnit } from './train_loss';
 
 export { netForUnit };
@@ -32,6 +32,8 @@ export interface StageContext {
   shouldStop: () => boolean;
   /** Data-parallel workers for the training steps (see parallel.ts); absent = train in this process. */
   parallel?: ParallelPlan;
+  /** Latent-space runs: `data` holds the encoded training set and grids decode through this (autoencoder.ts). */
+  codec?: LatentCodec;
 }
 
 export interface UnitDef {
@@ -143,7 +145,7 @@ export async function renderGrid(
     }
     png = gridOfScatters(panels, { rows: classes.length, cols, size: 160, radius: 1.5 });
   } else {
-    const [h, wd, c] = d.net.exampleShape;
+    const [h, wd, c] = outputShape(d);
     png = imageGridPng(x, { n: cls.length, h, w: wd, c, rows, cols, pad: 2, scale: Math.max(1, Math.round(48 / h)) });
   }
   return { png, nfe, ms, count: cls.length, rows: isToy ? classes.length : rows, cols };
@@ -168,15 +170,26 @@ async function writeSamples(ctx: StageContext, def: UnitDef, d: Denoiser, step: 
   ctx.emit({ type: 'samples', t: now(), unit: def.unit, step, file: rel, w: cfg.guidance.sampleW, classes, steps, nfe });
 }
 
-/** Saves a checkpoint; the caller has flushed the Trainer (so every step in it is known to be finite). */
-async function saveCheckpoint(ctx: StageContext, def: UnitDef, tr: Trainer, rng: RngState, total: number, loss: number | undefined): Promise<void> {
+/**
+ * Saves a checkpoint; the caller has flushed the Trainer (so every step in it is known to be finite). `extra`: further
+ * header fields (the autoencoder's latent scale).
+ */
+export async function saveCheckpoint(
+  ctx: StageContext,
+  def: Pick<UnitDef, 'unit'>,
+  tr: Trainer,
+  rng: RngState,
+  total: number,
+  loss: number | undefined,
+  extra: Pick<CheckpointHeader, 'latentScale'> = {},
+): Promise<void> {
   if (tr.pendingSteps) throw new Error(`${def.unit}: internal error: checkpoint requested with ${tr.pendingSteps} unchecked steps`);
   const final = tr.step >= total;
   const rel = path.join('checkpoints', def.unit, stepFileName(tr.step, 'ckpt'));
   const arrays = await tr.state();
   writeCheckpoint(
     path.join(ctx.runDir, rel),
-    { unit: def.unit, step: tr.step, totalSteps: total, final, configHash: ctx.hash, rng, withW: tr.net.withW, loss, savedAt: now() },
+    { unit: def.unit, step: tr.step, totalSteps: total, final, configHash: ctx.hash, rng, withW: tr.net.withW, loss, savedAt: now(), ...extra },
     arrays,
   );
   ctx.emit({ type: 'checkpoint', t: now(), unit: def.unit, step: tr.step, file: rel, final });
@@ -187,6 +200,69 @@ async function saveCheckpoint(ctx: StageContext, def: UnitDef, tr: Trainer, rng:
     if (c.step >= total) continue;
     fs.rmSync(path.join(ctx.runDir, c.file), { force: true });
   }
+}
+
+/**
+ * Continues a unit from its newest valid checkpoint (weights, EMA, Adam moments, step; corrupt ones are reported and
+ * skipped) when it has one: returns the unit's Rng as saved and the last loss, or undefined for a fresh start.
+ */
+export function resumeUnit(ctx: StageContext, unit: string, trainer: Trainer): { rng: Rng; lastLoss: number | undefined } | undefined {
+  const resume = latestValidCheckpoint(ctx.runDir, unit, (m) => {
+    ctx.log(m);
+    ctx.emit({ type: 'error', t: now(), unit, message: m });
+  });
+  if (!resume) return undefined;
+  if (resume.header.configHash !== ctx.hash) {
+    throw new Error(`${resume.file}: written for another configuration (hash ${resume.header.configHash}, run ${ctx.hash})`);
+  }
+  trainer.load(resume.arrays, resume.header.step);
+  ctx.log(`${unit}: resuming from step ${resume.header.step} (${path.relative(ctx.runDir, resume.file)})`);
+  return { rng: new Rng(resume.header.rng), lastLoss: resume.header.loss };
+}
+
+/**
+ * The step loop every unit shares (the stages and the autoencoder): a stop request saves a checkpoint and returns
+ * 'stopped'; the steps' losses are read back (`flush`) only at the log interval, before grids and checkpoints and
+ * every MAX_PENDING_STEPS; loss events carry the steps per second since the last one. Returns 'finished' at `total`.
+ */
+export async function stepLoop(
+  ctx: StageContext,
+  unit: string,
+  trainer: Trainer,
+  total: number,
+  { trainOne, flush, grid, save }: { trainOne: () => Promise<void>; flush: () => Promise<StepRecord[]>; grid: (step: number) => Promise<void>; save: () => Promise<void> },
+): Promise<'finished' | 'stopped'> {
+  const cfg = ctx.cfg;
+  let windowStart = performance.now();
+  let windowSteps = 0;
+  while (trainer.step < total) {
+    if (ctx.shouldStop()) {
+      await flush();
+      await save();
+      ctx.log(`${unit}: stopped at step ${trainer.step}/${total}; checkpoint saved`);
+      return 'stopped';
+    }
+    await trainOne();
+    windowSteps++;
+    const step = trainer.step;
+    const logNow = step % cfg.log.interval === 0 || step === total;
+    const gridNow = step < total && cfg.sampling.interval > 0 && step % cfg.sampling.interval === 0;
+    const checkpointNow = step < total && step % cfg.checkpoint.interval === 0;
+    if (logNow || gridNow || checkpointNow || trainer.pendingSteps >= MAX_PENDING_STEPS) {
+      const recs = await flush();
+      if (logNow) {
+        const last = recs[recs.length - 1];
+        const el = (performance.now() - windowStart) / 1000;
+        ctx.emit({ type: 'loss', t: now(), unit, step, loss: last.loss, lr: last.lr, rate: el > 0 ? windowSteps / el : 0 });
+        windowStart = performance.now();
+        windowSteps = 0;
+      }
+    }
+    if (gridNow) await grid(step);
+    if (checkpointNow) await save();
+    await new Promise((r) => setImmediate(r));
+  }
+  return 'finished';
 }
 
 /**
@@ -204,19 +280,10 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
   let workers: ParallelGradients | undefined;
   try {
     let rng = new Rng(cfg.seed, `train-${def.unit}`);
-    const resume = latestValidCheckpoint(ctx.runDir, def.unit, (m) => {
-      ctx.log(m);
-      ctx.emit({ type: 'error', t: now(), unit: def.unit, message: m });
-    });
     let lastLoss: number | undefined;
-    if (resume) {
-      if (resume.header.configHash !== ctx.hash) {
-        throw new Error(`${resume.file}: written for another configuration (hash ${resume.header.configHash}, run ${ctx.hash})`);
-      }
-      trainer.load(resume.arrays, resume.header.step);
-      rng = new Rng(resume.header.rng);
-      lastLoss = resume.header.loss;
-      ctx.log(`${def.unit}: resuming from step ${resume.header.step} (${path.relative(ctx.runDir, resume.file)})`);
+    const resumed = resumeUnit(ctx, def.unit, trainer);
+    if (resumed) {
+      ({ rng, lastLoss } = resumed);
     } else if (frozen) {
       // Stage 1 student ← teacher EMA weights (+ zero-initialised w branch); stage 2 student ← current teacher.
       const prev = latestValidCheckpoint(ctx.runDir, prevUnit!, ctx.log)!;
@@ -247,7 +314,7 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
       tf.tidy(() => {
         for (const { name, variable } of net.params.list()) variable.assign(w.get(name)!);
       });
-      return { net, param: cfg.model.parameterization, schedule: cfg.diffusion };
+      return { net, param: cfg.model.parameterization, schedule: cfg.diffusion, codec: ctx.codec };
     };
     const grid = async (step: number) => {
       const d = evalNet();
@@ -314,35 +381,8 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
       }
       return recs;
     };
-    let windowStart = performance.now();
-    let windowSteps = 0;
-    while (trainer.step < total) {
-      if (ctx.shouldStop()) {
-        await flush();
-        await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
-        ctx.log(`${def.unit}: stopped at step ${trainer.step}/${total}; checkpoint saved`);
-        return 'stopped';
-      }
-      await trainOne();
-      windowSteps++;
-      const step = trainer.step;
-      const logNow = step % cfg.log.interval === 0 || step === total;
-      const gridNow = step < total && cfg.sampling.interval > 0 && step % cfg.sampling.interval === 0;
-      const checkpointNow = step < total && step % cfg.checkpoint.interval === 0;
-      if (logNow || gridNow || checkpointNow || trainer.pendingSteps >= MAX_PENDING_STEPS) {
-        const recs = await flush();
-        if (logNow) {
-          const last = recs[recs.length - 1];
-          const el = (performance.now() - windowStart) / 1000;
-          ctx.emit({ type: 'loss', t: now(), unit: def.unit, step, loss: last.loss, lr: last.lr, rate: el > 0 ? windowSteps / el : 0 });
-          windowStart = performance.now();
-          windowSteps = 0;
-        }
-      }
-      if (gridNow) await grid(step);
-      if (checkpointNow) await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
-      await new Promise((r) => setImmediate(r));
-    }
+    const save = () => saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
+    if ((await stepLoop(ctx, def.unit, trainer, total, { trainOne, flush, grid, save })) === 'stopped') return 'stopped';
     await flush();
     await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
     await grid(total);

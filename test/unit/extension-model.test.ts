@@ -19,7 +19,7 @@ function tmp(): string {
 const T0 = 1_700_000_000_000;
 const ev = {
   start: (t = T0): RunEvent => ({ type: 'run_start', t, pid: 999999, host: os.hostname(), resumed: false, configHash: 'h' }),
-  stage: (unit: string, stage: 'teacher' | 'guided' | 'progressive', totalSteps: number, t = T0 + 1): RunEvent => ({
+  stage: (unit: string, stage: 'autoencoder' | 'teacher' | 'guided' | 'progressive', totalSteps: number, t = T0 + 1): RunEvent => ({
     type: 'stage_start', t, stage, unit, totalSteps, startStep: 0,
   }),
   loss: (unit: string, step: number, rate: number): RunEvent => ({ type: 'loss', t: T0 + 2 + step, unit, step, loss: 0.5, lr: 1e-3, rate }),
@@ -153,6 +153,25 @@ test('run tree from fixture run folders: status icons, descriptions, units, chec
     ['progressive 4→2', 'pending · 20 steps'],
   ]);
   assert.deepEqual(c.children[0].children.map((n) => n.label), ['step 20']);
+});
+
+test('a latent-space run lists its autoencoder first; its checkpoints explain themselves instead of opening a sample preview', () => {
+  const runs = tmp();
+  const config = { model: { kind: 'unet', space: 'latent' }, autoencoder: { steps: 60 }, teacher: { steps: 100 }, guided: { steps: 50 }, progressive: { steps: 20, n0: 4, targetSteps: 2 } };
+  assert.deepEqual(plannedUnits(config).map((u) => [u.unit, u.steps]), [['autoencoder', 60], ['teacher', 100], ['guided', 50], ['progressive-4-2', 20]]);
+  fixtureRun(
+    runs,
+    'latent-run',
+    [ev.start(), ev.stage('autoencoder', 'autoencoder', 60), ev.ckpt('autoencoder', 60, true), ev.end('autoencoder', 60), ev.stage('teacher', 'teacher', 100), ev.loss('teacher', 30, 2), ev.runEnd('stopped')],
+    { config, ckpts: [['autoencoder', 60], ['teacher', 30]] },
+  );
+  const [run] = buildRunTree(runs, { isActive: () => false });
+  assert.deepEqual(run.children.map((u) => u.label), ['autoencoder', 'teacher', 'guided', 'progressive 4→2']);
+  const [ae] = run.children[0].children;
+  assert.equal(ae.label, 'step 60');
+  assert.equal(ae.command, undefined);
+  assert.match(ae.tooltip, /autoencoder of this latent-space run; its reconstructions are in samples\/autoencoder\//);
+  assert.equal(run.children[1].children[0].command!.command, 'distill.previewCheckpoint');
 });
 
 test('closeDeadRun closes a run whose writer died, once, and never a live one', () => {

@@ -230,6 +230,27 @@ describe('dashboard webview', () => {
     await page.close();
   });
 
+  it('shows a latent run\'s autoencoder grid (originals over reconstructions) as one plain image, without w columns', async () => {
+    const page = await openPage('dashboard');
+    const file = 'samples/autoencoder/step-0000060.png';
+    log.files.set(file, gridPng(2, 8, 4));
+    const events: RunEvent[] = [
+      { type: 'run_start', t: 1, pid: 1, host: 'test', resumed: false, configHash: 'lat' },
+      { type: 'stage_start', t: 2, stage: 'autoencoder', unit: 'autoencoder', totalSteps: 60, startStep: 0 },
+      { type: 'loss', t: 3, unit: 'autoencoder', step: 10, loss: 0.3, lr: 1e-3, rate: 2 },
+      { type: 'samples', t: 4, unit: 'autoencoder', step: 60, file, w: [], classes: [0, 1, 0, 1, 0, 1, 0, 1], steps: 0, nfe: 0 },
+    ];
+    const run: RunView = { runDir: RUN_DIR, name: 'latent-run', status: 'running', active: true, units: [{ unit: 'autoencoder', stage: 'autoencoder', totalSteps: 60, step: 10, done: false }] };
+    await send(page, { type: 'init', view: 'dashboard', run, events, configs: CONFIGS, sampleBase: `${ORIGIN}/run` });
+    await page.waitForSelector('#grid img.recon');
+    assert.equal(await page.locator('#grid .colhead').count(), 0);
+    assert.equal(await page.getAttribute('#grid img.recon', 'src'), `${ORIGIN}/run/${file}`);
+    assert.match(await text(page, '#grid-caption'), /^autoencoder · step 60 · originals \(top\) over reconstructions \(bottom\)$/);
+    assert.equal(await page.locator('#loss-legend li[data-unit="autoencoder"]').getAttribute('data-points'), '1');
+    assert.deepEqual(await cspViolations(page), []);
+    await page.close();
+  });
+
   it('scrubs through every grid with the slider (mouse and keyboard) and restores the choice after a reload', async () => {
     const page = await openPage('dashboard');
     await send(page, initMessage(true, 'running'));

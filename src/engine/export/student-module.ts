@@ -3,7 +3,8 @@
  * network on whatever TensorFlow.js the host passes in (webgl, wasm, cpu in a browser; tfjs-core in Node) and samples
  * it with the deterministic DDIM (or the stochastic) sampler.
  *
- * It mirrors, op for op, src/engine/nn/net.ts + nn/params.ts (the forward pass), src/engine/diffusion.ts (x̂ from v,
+ * It mirrors, op for op, src/engine/nn/net.ts + nn/params.ts (the forward pass), the decoder of src/engine/autoencoder.ts
+ * (latent-space runs), src/engine/diffusion.ts (x̂ from v,
  * the DDIM step, the re-noising), src/engine/schedule.ts (float64 coefficients, float32 λ as the engine feeds them)
  * and src/engine/rng.ts + sample.ts (sfc32 seeded by (seed, 'sample') and Box–Muller), so the same seed, class, w and
  * step count give the same samples as `sample()` in Node (test/unit/export.test.ts checks it in Node and in Chromium).
@@ -224,6 +225,28 @@ function buildForward(tf, manifest, P) {
     });
 }
 
+// ───────────── the decoder of a latent-space run (src/engine/autoencoder.ts) ─────────────
+function buildDecoder(tf, dm, P) {
+  const L = makeLayers(tf, { get: (name) => P.get('decoder/' + name) });
+  const { conv, silu, groupNorm } = L;
+  const top = dm.channels.length - 1;
+  const block = (name, x) => {
+    const h = conv(name + '.conv0', silu(groupNorm(name + '.gn0', x, dm.groups)));
+    const out = conv(name + '.conv1', silu(groupNorm(name + '.gn1', h, dm.groups)));
+    return tf.add(P.has('decoder/' + name + '.skip.w') ? conv(name + '.skip', x) : x, out);
+  };
+  // scaled latents [B, h, w, c] → images [B, H, W, C]
+  return (z) =>
+    tf.tidy(() => {
+      let h = conv('dec.in', tf.div(z, dm.scale));
+      for (let l = top; l >= 0; l--) {
+        h = block('dec' + l, h);
+        if (l > 0) h = conv('dec' + l + '.up', tf.image.resizeNearestNeighbor(h, [h.shape[1] * 2, h.shape[2] * 2]));
+      }
+      return conv('dec.out', silu(groupNorm('dec.out.gn', h, dm.groups)));
+    });
+}
+
 // ───────────── the sampler (src/engine/sample.ts, diffusion.ts) ─────────────
 function perExample(tf, values, rank) {
   const shape = [values.length];
@@ -245,6 +268,7 @@ export function createStudent(tf, manifest, weights) {
     P.set(t.name, tf.tensor(new Float32Array(bytes, t.offset, n), t.shape, 'float32'));
   }
   const forward = buildForward(tf, manifest, P);
+  const decode = manifest.decoder ? buildDecoder(tf, manifest.decoder, P) : undefined;
   const schedule = manifest.schedule;
   const exampleShape = manifest.exampleShape;
   const param = manifest.parameterization;
@@ -329,8 +353,14 @@ export function createStudent(tf, manifest, weights) {
         if (onStep) onStep(n - i + 1, n);
         await new Promise((r) => setTimeout(r, 0));
       }
+      if (decode) {
+        // a latent-space student: the images are the decoder's output
+        const img = decode(z);
+        z.dispose();
+        z = img;
+      }
       const x = await z.data();
-      return { x: x instanceof Float32Array ? x : Float32Array.from(x), shape, nfe: n };
+      return { x: x instanceof Float32Array ? x : Float32Array.from(x), shape: decode ? [b].concat(manifest.decoder.imageShape) : shape, nfe: n };
     } finally {
       z.dispose();
     }

@@ -47,16 +47,20 @@ export const STATUS_ICON: Record<RunStatus, { icon: string; color?: string }> = 
 
 interface PlannedUnit {
   unit: string;
-  stage: 'teacher' | 'guided' | 'progressive';
+  stage: 'autoencoder' | 'teacher' | 'guided' | 'progressive';
   steps: number;
 }
 
-/** The units a resolved config (config.json of a run) will train, in order: teacher, guided, progressive-N-N/2 … */
+/**
+ * The units a resolved config (config.json of a run) will train, in order: (latent-space runs: autoencoder,) teacher,
+ * guided, progressive-N-N/2 …
+ */
 export function plannedUnits(config: unknown): PlannedUnit[] {
   const c = (config ?? {}) as Record<string, Record<string, unknown> | undefined>;
   const steps = (s: Record<string, unknown> | undefined): number | undefined =>
     typeof s?.steps === 'number' && Number.isFinite(s.steps) ? s.steps : undefined;
   const out: PlannedUnit[] = [];
+  if (c.model?.space === 'latent') out.push({ unit: 'autoencoder', stage: 'autoencoder', steps: steps(c.autoencoder) ?? 0 });
   const t = steps(c.teacher);
   if (t === undefined || t > 0) out.push({ unit: 'teacher', stage: 'teacher', steps: t ?? 0 });
   const g = steps(c.guided);
@@ -88,13 +92,18 @@ function checkpointNodes(runDir: string, u: UnitSummary): TreeNodeModel[] {
       id: `${runDir}::${c.file}`,
       label: `step ${c.step}`,
       description: c.final ? 'final' : undefined,
-      tooltip: `${path.join(runDir, c.file)}\nClick to preview samples from this checkpoint.`,
       icon: c.final ? 'package' : 'save',
       contextValue: 'checkpoint',
       runDir,
       unit: u.unit,
       checkpoint: c.file,
-      command: { command: 'distill.previewCheckpoint', title: 'Preview Checkpoint', arguments: [runDir, c.file] },
+      // the autoencoder (latent-space runs) draws no samples: its grids are reconstructions, in samples/autoencoder/
+      ...(u.unit === 'autoencoder'
+        ? { tooltip: `${path.join(runDir, c.file)}\nThe autoencoder of this latent-space run; its reconstructions are in samples/autoencoder/.` }
+        : {
+            tooltip: `${path.join(runDir, c.file)}\nClick to preview samples from this checkpoint.`,
+            command: { command: 'distill.previewCheckpoint', title: 'Preview Checkpoint', arguments: [runDir, c.file] },
+          }),
       children: [],
     }));
 }

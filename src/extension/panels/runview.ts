@@ -103,7 +103,7 @@ export function previewDefaults(runDir: string, events: RunEvent[], checkpoint: 
   if (classes <= 0) classes = 10;
 
   const unitStage = new Map<string, StageName>();
-  for (const e of events) if (e.type === 'stage_start') unitStage.set(e.unit, e.stage);
+  for (const e of events) if (e.type === 'stage_start' && e.stage !== 'autoencoder') unitStage.set(e.unit, e.stage);
   const stageOf = (unit: string): StageChoice => unitStage.get(unit) ?? stageOfUnit(unit);
 
   const chosenUnit = checkpoint ? unitOfCheckpoint(checkpoint) : undefined;
