@@ -11,41 +11,19 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-type Uniform = { type: 'float32'; data: number[] };
-interface WebGpuBackendLike {
-  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: 'float32', uniforms?: Uniform[]): tf.TensorInfo;
-}
+import { FlatProgram, WebGpuBackendLike } from './webgpu_program';
 
-const WORKGROUP = 64;
-
-/** One flat elementwise program: `variableNames` inputs of the output's shape (S: a scalar), `body` sets `r`. */
-class UpdateProgram {
-  readonly workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  readonly size = true;
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey: string;
-  constructor(
-    readonly outputShape: number[],
-    readonly variableNames: string[],
-    readonly uniforms: string,
-    private readonly body: string,
-    key: string,
-  ) {
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = [Math.ceil(tf.util.sizeFromShape(outputShape) / WORKGROUP), 1, 1];
-    this.shaderKey = `dd_${key}`;
-  }
-  getUserCode(): string {
-    return `
+/** One flat elementwise program: `inputs` of the output's shape (S: a scalar), `body` sets `r`. */
+function updateProgram(shape: number[], inputs: string[], uniforms: string, body: string, key: string): FlatProgram {
+  const code = `
       fn main(index : i32) {
         if (index < uniforms.size) {
           var r : f32;
-          ${this.body}
+          ${body}
           setOutputAtIndex(index, r);
         }
       }`;
-  }
+  return new FlatProgram(`dd_${key}`, shape, inputs, uniforms, code);
 }
 
 const KERNELS = {
@@ -72,7 +50,7 @@ export function registerWebGpuAdamKernels(): void {
       backendName: 'webgpu',
       kernelFunc: ({ inputs, backend, attrs }) => {
         const ins = k.inputs.map((n) => (inputs as Record<string, tf.TensorInfo>)[n]);
-        const program = new UpdateProgram(ins[0].shape, [...k.inputs], k.uniforms, k.body, name);
+        const program = updateProgram(ins[0].shape, [...k.inputs], k.uniforms, k.body, name);
         const values = (attrs as { values: number[] }).values;
         return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(program, ins, 'float32', values.map((v) => ({ type: 'float32', data: [v] })));
       },

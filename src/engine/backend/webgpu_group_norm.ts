@@ -11,13 +11,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GROUP_NORM, GROUP_NORM_GRAD } from './group_norm';
 
-type Uniform = { type: 'float32' | 'int32'; data: number[] };
-interface WebGpuBackendLike {
-  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: 'float32', uniforms?: Uniform[]): tf.TensorInfo;
-  disposeData(dataId: object): void;
-}
+import { FlatProgram, Uniform, WebGpuBackendLike, WG } from './webgpu_program';
 
-const WG = 64;
 const UNIFORMS = 'hw : i32, c : i32, cg : i32, groups : i32, n : i32, eps : f32,';
 
 /** Workgroup sum of one value per thread (all 64 threads must call it). */
@@ -35,27 +30,6 @@ const WG_SUM = `
     return r;
   }`;
 
-class Program {
-  readonly workgroupSize: [number, number, number] = [WG, 1, 1];
-  readonly size = true;
-  readonly uniforms = UNIFORMS;
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  constructor(
-    readonly shaderKey: string,
-    readonly outputShape: number[],
-    readonly variableNames: string[],
-    private readonly code: string,
-    /** Reductions: one workgroup per output item; elementwise: one thread per element. */
-    workgroups?: number,
-  ) {
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = [workgroups ?? Math.ceil(tf.util.sizeFromShape(outputShape) / WG), 1, 1];
-  }
-  getUserCode(): string {
-    return this.code;
-  }
-}
 
 /** A workgroup's (sample, group): o = b·groups + g, its m values start at `base` (then every c, cg at a time). */
 const GROUP_OF_WORKGROUP = `
@@ -197,9 +171,9 @@ export function registerWebGpuGroupNormKernels(): void {
       const { groups, eps } = attrs as unknown as { groups: number; eps: number };
       const u = uniforms(x, groups, eps);
       const n = x.shape[0];
-      const mean = b.runWebGPUProgram(new Program('dd_gn_mean', [n, groups], ['x'], MEAN, n * groups), [x], 'float32', u);
-      const rstd = b.runWebGPUProgram(new Program('dd_gn_rstd', [n, groups], ['x', 'mean'], RSTD, n * groups), [x, mean], 'float32', u);
-      const y = b.runWebGPUProgram(new Program('dd_gn_apply', x.shape, ['x', 'mean', 'rstd', 'gamma', 'beta'], APPLY), [x, mean, rstd, gamma, beta], 'float32', u);
+      const mean = b.runWebGPUProgram(new FlatProgram('dd_gn_mean', [n, groups], ['x'], UNIFORMS, MEAN, n * groups * WG), [x], 'float32', u);
+      const rstd = b.runWebGPUProgram(new FlatProgram('dd_gn_rstd', [n, groups], ['x', 'mean'], UNIFORMS, RSTD, n * groups * WG), [x, mean], 'float32', u);
+      const y = b.runWebGPUProgram(new FlatProgram('dd_gn_apply', x.shape, ['x', 'mean', 'rstd', 'gamma', 'beta'], UNIFORMS, APPLY), [x, mean, rstd, gamma, beta], 'float32', u);
       return [y, mean, rstd];
     },
   });
@@ -212,10 +186,10 @@ export function registerWebGpuGroupNormKernels(): void {
       const { groups, eps } = attrs as unknown as { groups: number; eps: number };
       const u = uniforms(x, groups, eps);
       const [n, , , c] = x.shape;
-      const sums = b.runWebGPUProgram(new Program('dd_gn_sums', [n * c * 2], ['x', 'dy'], SUMS, n * c), [x, dy], 'float32', u);
-      const dbeta = b.runWebGPUProgram(new Program('dd_gn_dbeta', [c], ['sums'], DBETA), [sums], 'float32', u);
-      const dgamma = b.runWebGPUProgram(new Program('dd_gn_dgamma', [c], ['sums', 'mean', 'rstd'], DGAMMA), [sums, mean, rstd], 'float32', u);
-      const dx = b.runWebGPUProgram(new Program('dd_gn_dx', x.shape, ['x', 'dy', 'sums', 'mean', 'rstd', 'gamma'], DX), [x, dy, sums, mean, rstd, gamma], 'float32', u);
+      const sums = b.runWebGPUProgram(new FlatProgram('dd_gn_sums', [n * c * 2], ['x', 'dy'], UNIFORMS, SUMS, n * c * WG), [x, dy], 'float32', u);
+      const dbeta = b.runWebGPUProgram(new FlatProgram('dd_gn_dbeta', [c], ['sums'], UNIFORMS, DBETA), [sums], 'float32', u);
+      const dgamma = b.runWebGPUProgram(new FlatProgram('dd_gn_dgamma', [c], ['sums', 'mean', 'rstd'], UNIFORMS, DGAMMA), [sums, mean, rstd], 'float32', u);
+      const dx = b.runWebGPUProgram(new FlatProgram('dd_gn_dx', x.shape, ['x', 'dy', 'sums', 'mean', 'rstd', 'gamma'], UNIFORMS, DX), [x, dy, sums, mean, rstd, gamma], 'float32', u);
       b.disposeData(sums.dataId);
       return [dx, dgamma, dbeta];
     },

@@ -19,40 +19,17 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-type Uniform = { type: 'float32' | 'int32'; data: number[] };
-interface WebGpuBackendLike {
-  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: 'float32', uniforms?: Uniform[]): tf.TensorInfo;
-  disposeData(dataId: object): void;
-}
+import { FlatProgram, flatDispatch, Uniform, WebGpuBackendLike, WG } from './webgpu_program';
 
-const WG = 64;
 
-class BlockMatMulProgram {
-  readonly workgroupSize: [number, number, number] = [WG, 1, 1];
-  readonly size = false;
-  readonly uniforms = 'm : i32, n : i32, k : i32, batch : i32, strideA : i32, strideB : i32,';
-  readonly variableNames = ['a', 'b'];
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey: string;
-  constructor(
-    readonly outputShape: number[],
-    threads: number,
-    private readonly transposeA: boolean,
-    private readonly transposeB: boolean,
-  ) {
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = flatDispatch(threads);
-    this.shaderKey = `dd_mm4x4_${transposeA ? 1 : 0}${transposeB ? 1 : 0}`;
-  }
-  getUserCode(): string {
-    // A[i, kk] and B[kk, j] in the untransposed sense, for the 3-D views [batch, m, k] and [batch, k, n].
-    // f32(…): tfjs's int32 → float32 cast keeps the int32 buffer and relabels it, so a float32 input may be i32 data.
-    const aAt = this.transposeA ? 'f32(a[aOff + kk * uniforms.m + ROW])' : 'f32(a[aOff + ROW * uniforms.k + kk])';
-    const bAt = this.transposeB ? 'f32(b[bOff + COL * uniforms.k + kk])' : 'f32(b[bOff + kk * uniforms.n + COL])';
-    const av = [0, 1, 2, 3].map((i) => aAt.replace('ROW', `r[${i}]`)).join(', ');
-    const bv = [0, 1, 2, 3].map((j) => bAt.replace('COL', `c[${j}]`)).join(', ');
-    return `
+/** C = op(A)·op(B) for the 3-D views [batch, m, k] and [batch, k, n]; an invocation computes a 4×4 block of C. */
+function matMulCode(transposeA: boolean, transposeB: boolean): string {
+  // f32(…): tfjs's int32 → float32 cast keeps the int32 buffer and relabels it, so a float32 input may be i32 data.
+  const aAt = transposeA ? 'f32(a[aOff + kk * uniforms.m + ROW])' : 'f32(a[aOff + ROW * uniforms.k + kk])';
+  const bAt = transposeB ? 'f32(b[bOff + COL * uniforms.k + kk])' : 'f32(b[bOff + kk * uniforms.n + COL])';
+  const av = [0, 1, 2, 3].map((i) => aAt.replace('ROW', `r[${i}]`)).join(', ');
+  const bv = [0, 1, 2, 3].map((j) => bAt.replace('COL', `c[${j}]`)).join(', ');
+  return `
   fn main(index : i32) {
     let tn = (uniforms.n + 3) / 4;
     let perBatch = ((uniforms.m + 3) / 4) * tn;
@@ -87,10 +64,9 @@ class BlockMatMulProgram {
       }
     }
   }`;
-  }
 }
 
-/** BatchMatMul through BlockMatMulProgram (the kernelFunc registered for software adapters). */
+/** BatchMatMul by 4×4 register blocks (the kernel registered for software adapters); `viewAs` reshapes the result. */
 export function blockMatMul(
   a: tf.TensorInfo,
   b: tf.TensorInfo,
@@ -119,55 +95,29 @@ export function blockMatMul(
   if (tf.util.sizeFromShape(outShape) !== batch * m * n) throw new Error(`matMul: view [${outShape}] does not hold the ${batch}×${m}×${n} product`);
   const threads = batch * Math.ceil(m / 4) * Math.ceil(n / 4);
   const i = (v: number): Uniform => ({ type: 'int32', data: [v] });
-  const program = new BlockMatMulProgram(outShape, threads, transposeA, transposeB);
+  const key = `dd_mm4x4_${transposeA ? 1 : 0}${transposeB ? 1 : 0}`;
+  const program = new FlatProgram(key, outShape, ['a', 'b'], 'm : i32, n : i32, k : i32, batch : i32, strideA : i32, strideB : i32,', matMulCode(transposeA, transposeB), threads);
   return backend.runWebGPUProgram(program, [a, b], 'float32', [i(m), i(n), i(ka), i(batch), i(batchA === 1 ? 0 : m * ka), i(batchB === 1 ? 0 : ka * n)]);
 }
 
-class TransposeProgram {
-  readonly workgroupSize: [number, number, number] = [WG, 1, 1];
-  readonly size = true;
-  readonly variableNames = ['x'];
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey: string;
-  readonly outputShape: number[];
-  constructor(xShape: number[], private readonly perm: number[]) {
-    this.outputShape = perm.map((p) => xShape[p]);
-    this.dispatchLayout = { x: this.outputShape.map((_, i) => i) };
-    this.dispatch = flatDispatch(tf.util.sizeFromShape(this.outputShape));
-    this.shaderKey = `dd_transpose_${perm.join('_')}`;
-  }
-  getUserCode(): string {
-    const rank = this.perm.length;
-    const xyz = ['x', 'y', 'z', 'w', 'u', 'v'];
-    const src: string[] = new Array(rank);
-    this.perm.forEach((p, i) => (src[p] = `coords.${xyz[i]}`));
-    const type = rank <= 4 ? `vec${rank}<i32>` : `vec${rank}`;
-    return `
+/** out[coords] = x[coords permuted back]: one invocation per element. */
+function transposeCode(perm: number[]): string {
+  const rank = perm.length;
+  const xyz = ['x', 'y', 'z', 'w', 'u', 'v'];
+  const src: string[] = new Array(rank);
+  perm.forEach((p, i) => (src[p] = `coords.${xyz[i]}`));
+  const type = rank <= 4 ? `vec${rank}<i32>` : `vec${rank}`;
+  return `
   fn main(index : i32) {
     if (index < uniforms.size) {
       let coords = getCoordsFromIndex(index);
       setOutputAtIndex(index, f32(x[getIndexFromCoords${rank}D(${type}(${src.join(', ')}), uniforms.xShape)]));
     }
   }`;
-  }
 }
 
 /** Sum over the middle axis of a [outer, red, inner] view: one invocation per (outer, inner) output. */
-class BlockReduceProgram {
-  readonly workgroupSize: [number, number, number] = [WG, 1, 1];
-  readonly size = true;
-  readonly uniforms = 'red : i32, inner : i32, scale : f32,';
-  readonly variableNames = ['x'];
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey = 'dd_block_reduce';
-  constructor(readonly outputShape: number[]) {
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = flatDispatch(tf.util.sizeFromShape(outputShape));
-  }
-  getUserCode(): string {
-    return `
+const REDUCE_CODE = `
   fn main(index : i32) {
     if (index < uniforms.size) {
       let o = index / uniforms.inner;
@@ -181,16 +131,7 @@ class BlockReduceProgram {
       setOutputAtIndex(index, s * uniforms.scale);
     }
   }`;
-  }
-}
 
-/** One workgroup of WG invocations per WG outputs; past 65,535 workgroups the grid folds into y (tfjs indexes it). */
-function flatDispatch(size: number): [number, number, number] {
-  const groups = Math.max(1, Math.ceil(size / WG));
-  if (groups <= 65535) return [groups, 1, 1];
-  const x = Math.ceil(Math.sqrt(groups));
-  return [x, Math.ceil(groups / x), 1];
-}
 
 /**
  * Sum or mean of float32 x over `axis`, if the axes are one adjacent block and there are at least 64 outputs (fewer
@@ -208,26 +149,13 @@ export function blockReduce(x: tf.TensorInfo, axis: number | number[], keepDims:
   if (outputs < WG || red === 0) return null;
   const outShape = keepDims ? x.shape.map((d, i) => (i >= a0 && i <= a1 ? 1 : d)) : x.shape.filter((_, i) => i < a0 || i > a1);
   const i = (v: number): Uniform => ({ type: 'int32', data: [v] });
-  return backend.runWebGPUProgram(new BlockReduceProgram(outShape), [x], 'float32', [i(red), i(inner), { type: 'float32', data: [mean ? 1 / red : 1] }]);
+  return backend.runWebGPUProgram(new FlatProgram('dd_block_reduce', outShape, ['x'], 'red : i32, inner : i32, scale : f32,', REDUCE_CODE), [x], 'float32', [i(red), i(inner), { type: 'float32', data: [mean ? 1 / red : 1] }]);
 }
 
 const CONV_UNIFORMS = 'h : i32, w : i32, c : i32, oh : i32, ow : i32, kh : i32, kw : i32, sh : i32, sw : i32, ph : i32, pw : i32, dh : i32, dw : i32,';
 
 /** The patches of x (NHWC) as rows: cols[(n·OH + oh)·OW + ow, (ky·KW + kx)·C + c] (zero outside the image). */
-class Im2ColProgram {
-  readonly workgroupSize: [number, number, number] = [WG, 1, 1];
-  readonly size = true;
-  readonly uniforms = CONV_UNIFORMS;
-  readonly variableNames = ['x'];
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey = 'dd_im2col';
-  constructor(readonly outputShape: number[]) {
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = flatDispatch(tf.util.sizeFromShape(outputShape));
-  }
-  getUserCode(): string {
-    return `
+const IM2COL_CODE = `
   fn main(index : i32) {
     if (index < uniforms.size) {
       let kkc = uniforms.kh * uniforms.kw * uniforms.c;
@@ -248,24 +176,9 @@ class Im2ColProgram {
       setOutputAtIndex(index, v);
     }
   }`;
-  }
-}
 
 /** The input gradient from the patch gradients: dx[n, iy, ix, c] = Σ over the patches that hold (iy, ix) of cols. */
-class Col2ImProgram {
-  readonly workgroupSize: [number, number, number] = [WG, 1, 1];
-  readonly size = true;
-  readonly uniforms = CONV_UNIFORMS;
-  readonly variableNames = ['cols'];
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly shaderKey = 'dd_col2im';
-  constructor(readonly outputShape: number[]) {
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = flatDispatch(tf.util.sizeFromShape(outputShape));
-  }
-  getUserCode(): string {
-    return `
+const COL2IM_CODE = `
   fn main(index : i32) {
     if (index < uniforms.size) {
       let ch = index % uniforms.c;
@@ -290,8 +203,6 @@ class Col2ImProgram {
       setOutputAtIndex(index, s);
     }
   }`;
-  }
-}
 
 type ConvAttrs = {
   strides: number | [number, number];
@@ -322,7 +233,7 @@ const view = (t: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: t.
 export function softwareConv2D(x: tf.TensorInfo, filter: tf.TensorInfo, attrs: ConvAttrs, backend: WebGpuBackendLike): tf.TensorInfo | null {
   const g = convGeometry(x.shape, filter.shape, attrs);
   if (!g || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
-  const cols = backend.runWebGPUProgram(new Im2ColProgram([g.rows, g.kkc]), [x], 'float32', g.uniforms);
+  const cols = backend.runWebGPUProgram(new FlatProgram('dd_im2col', [g.rows, g.kkc], ['x'], CONV_UNIFORMS, IM2COL_CODE), [x], 'float32', g.uniforms);
   try {
     return blockMatMul(cols, view(filter, [g.kkc, g.info.outChannels]), false, false, backend, g.info.outShape);
   } finally {
@@ -333,7 +244,7 @@ export function softwareConv2D(x: tf.TensorInfo, filter: tf.TensorInfo, attrs: C
 export function softwareConv2DBackpropFilter(x: tf.TensorInfo, dy: tf.TensorInfo, filterShape: number[], attrs: ConvAttrs, backend: WebGpuBackendLike): tf.TensorInfo | null {
   const g = convGeometry(x.shape, filterShape, attrs);
   if (!g || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
-  const cols = backend.runWebGPUProgram(new Im2ColProgram([g.rows, g.kkc]), [x], 'float32', g.uniforms);
+  const cols = backend.runWebGPUProgram(new FlatProgram('dd_im2col', [g.rows, g.kkc], ['x'], CONV_UNIFORMS, IM2COL_CODE), [x], 'float32', g.uniforms);
   try {
     // dW = colsᵀ · dy, as [KH·KW·C, OC]: the filter's own layout.
     return blockMatMul(cols, view(dy, [g.rows, g.info.outChannels]), true, false, backend, filterShape);
@@ -348,7 +259,7 @@ export function softwareConv2DBackpropInput(dy: tf.TensorInfo, filter: tf.Tensor
   // The patch gradients dy · Wᵀ, then each input element gathers the patches that hold it.
   const dcols = blockMatMul(view(dy, [g.rows, g.info.outChannels]), view(filter, [g.kkc, g.info.outChannels]), false, true, backend);
   try {
-    return backend.runWebGPUProgram(new Col2ImProgram(inputShape), [dcols], 'float32', g.uniforms);
+    return backend.runWebGPUProgram(new FlatProgram('dd_col2im', inputShape, ['cols'], CONV_UNIFORMS, COL2IM_CODE), [dcols], 'float32', g.uniforms);
   } finally {
     backend.disposeData(dcols.dataId);
   }
@@ -378,7 +289,8 @@ const REPLACEMENTS: Replacement[] = [
       const { x } = inputs as Record<string, tf.TensorInfo>;
       const { perm } = attrs as unknown as { perm: number[] };
       if (x.dtype !== 'float32' || perm.length < 2 || perm.length > 6) return null;
-      return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(new TransposeProgram(x.shape, perm), [x], 'float32');
+      const program = new FlatProgram(`dd_transpose_${perm.join('_')}`, perm.map((p) => x.shape[p]), ['x'], undefined, transposeCode(perm));
+      return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(program, [x], 'float32');
     },
   },
   {
