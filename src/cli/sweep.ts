@@ -24,6 +24,7 @@ import {
   waitUntilIdle,
 } from '../launcher/sweep';
 import { Parsed, UsageError } from './args';
+import { ignoreLateSignals } from './signals';
 
 export const SLURM_FLAGS = ['partition', 'time', 'gres', 'cpus-per-task', 'mem', 'account', 'qos'];
 
@@ -146,6 +147,7 @@ export async function sweepCommand(a: Parsed): Promise<number> {
   } finally {
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
+    ignoreLateSignals();
   }
   // variants another process was already running: wait for them too
   const end = await waitForSweep(plan.sweepDir, { pollMs: POLL_MS, onChange: live ? printStates : undefined, tolerant: true });

@@ -99,6 +99,27 @@ describe('distill run / Ctrl-C / resume / list', () => {
     assert.match(distill(['list', 'runs']).stdout, /^a\s+finished/m);
   });
 
+  it('SIGTERM sent over and over (as Slurm and kill loops do) still saves once and exits 0, never dies by the signal', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', 'toy.distill.json', '--runs-dir', 'runs', '--name', 'term'], { cwd: tmp });
+    let out = '';
+    let storm: NodeJS.Timeout | undefined;
+    const take = (d: Buffer) => {
+      out += d;
+      // from the first logged loss until the process is gone: a SIGTERM every 2 ms, through the save and the exit
+      if (!storm && /loss/.test(out)) storm = setInterval(() => child.exitCode === null && child.signalCode === null && child.kill('SIGTERM'), 1);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (c, s) => r([c, s])));
+    clearInterval(storm);
+    assert.equal(signal, null, out);
+    assert.equal(code, 0, out);
+    assert.equal(out.match(/SIGTERM: saving a checkpoint/g)?.length, 1, out);
+    assert.match(out, /Stopped and saved\. Continue with: distill resume/);
+    const { events } = readEvents(path.join(runs, 'term'));
+    assert.equal((events[events.length - 1] as { status?: string }).status, 'stopped');
+  });
+
   it('sample writes a PNG grid (rows = classes, cols = w) and .npy arrays with labels', () => {
     const png = distill(['sample', 'runs/a', '--stage', 'progressive', '--steps', '2', '--w', '0,2,4', '--classes', '0,3', '--out', 'g.png']);
     assert.equal(png.status, 0, png.stderr);

@@ -321,9 +321,10 @@ test('distill run installs the package on demand (extension layout), and a faile
         cwd: work, env: { ...process.env, DISTILL_NPM: fakeNpm, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
+      let sent = false;
       const take = (d: Buffer) => {
         out += d;
-        if (until && until.test(out)) child.kill('SIGTERM');
+        if (!sent && until && until.test(out)) sent = child.kill('SIGTERM');
       };
       child.stdout.on('data', take);
       child.stderr.on('data', take);
