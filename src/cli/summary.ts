@@ -1,12 +1,14 @@
 /**
  * The final table of `distill run` (the quick start's "teacher vs student"): per w, the guided teacher, the teacher's
  * own few-step DDIM and the distilled student — steps, NFE, ms per sample, the quality metric (classifier accuracy,
- * or sliced Wasserstein distance for 2-D toy data) and, beside it, the diversity measures (recall against held-out
- * data, within-class diversity ÷ real data's), then what real held-out data gets, so that nobody reads "student ≥
- * teacher" from accuracy alone. Plain strings: printed by the CLI, unit-tested directly.
+ * or sliced Wasserstein distance for 2-D toy data), classifier-FID for images and, beside it, the diversity measures
+ * (recall against held-out data, within-class diversity ÷ real data's), then what real held-out data gets, so that
+ * nobody reads "student ≥ teacher" from accuracy alone; and per w the student's gap to the teacher in per cent.
+ * Plain strings: printed by the CLI, unit-tested directly.
  */
 import type { SummaryReal, SummaryRow } from '../engine/events';
 
+const fid = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(1));
 const ratio = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(3));
 
 export function formatSummary(rows: SummaryRow[], real?: SummaryReal): string[] {
@@ -14,7 +16,8 @@ export function formatSummary(rows: SummaryRow[], real?: SummaryReal): string[] 
   const accuracy = rows[0].metric === 'accuracy';
   const metricName = accuracy ? 'accuracy' : 'SWD to data ↓';
   const withDiversity = rows.some((r) => r.recall !== undefined);
-  const head = ['model', 'steps', 'NFE', 'ms/sample', 'w', metricName, ...(withDiversity ? ['recall', 'diversity ÷ real'] : [])];
+  const withFid = rows.some((r) => r.fid !== undefined);
+  const head = ['model', 'steps', 'NFE', 'ms/sample', 'w', metricName, ...(withFid ? ['cFID ↓'] : []), ...(withDiversity ? ['recall', 'diversity ÷ real'] : [])];
   const cells = (r: SummaryRow) => [
     r.model,
     String(r.steps),
@@ -22,10 +25,13 @@ export function formatSummary(rows: SummaryRow[], real?: SummaryReal): string[] 
     r.msPerSample.toFixed(2),
     String(r.w),
     r.metric === 'accuracy' ? `${(r.value * 100).toFixed(1)} %` : r.value.toFixed(4),
+    ...(withFid ? [fid(r.fid)] : []),
     ...(withDiversity ? [ratio(r.recall), ratio(r.diversity)] : []),
   ];
   const body = rows.map(cells);
-  if (real && withDiversity) body.push(['real held-out data', '', '', '', '', real.accuracy === null ? '–' : `${(real.accuracy * 100).toFixed(1)} %`, ratio(real.recall), ratio(real.diversity)]);
+  if (real && withDiversity) {
+    body.push(['real held-out data', '', '', '', '', real.accuracy === null ? '–' : `${(real.accuracy * 100).toFixed(1)} %`, ...(withFid ? [fid(real.fid)] : []), ratio(real.recall), ratio(real.diversity)]);
+  }
   const lines = [head, ...body];
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
   const out = ['', 'Teacher vs student (same seeds):'];
@@ -37,7 +43,16 @@ export function formatSummary(rows: SummaryRow[], real?: SummaryReal): string[] 
     const at = rows.filter((r) => r.w === w);
     const t = at[0];
     const s = at[at.length - 1];
-    if (t && s && t !== s) out.push(`  w = ${w}: speed-up of the ${s.steps}-step student over the ${t.steps}-step guided teacher: ${(t.msPerSample / s.msPerSample).toFixed(1)}× per sample`);
+    if (t && s && t !== s) {
+      out.push(`  w = ${w}: speed-up of the ${s.steps}-step student over the ${t.steps}-step guided teacher: ${(t.msPerSample / s.msPerSample).toFixed(1)}× per sample`);
+      const g = studentGap(t, s);
+      if (g) out.push(`  w = ${w}: the student's gap to the teacher: ${g}`);
+    }
+  }
+  if (withFid) {
+    out.push(
+      `  cFID: classifier-FID in the judge's features against the held-out digits/images (lower is better; it sees both quality and lost variety${real?.fid !== undefined && real.fid !== null ? `; real held-out half vs half: ${fid(real.fid)}` : ''}); at this sample count it moves by a few % between seeds, \`distill eval\` measures it on more`,
+    );
   }
   if (withDiversity) {
     out.push(
@@ -46,4 +61,18 @@ export function formatSummary(rows: SummaryRow[], real?: SummaryReal): string[] 
     );
   }
   return out;
+}
+
+/**
+ * The student's gap to its many-step teacher on the measure that sees both quality and diversity: classifier-FID for
+ * images, sliced Wasserstein distance for toy data (both lower is better), as a signed percentage of the teacher's.
+ */
+export function studentGap(teacher: SummaryRow, student: SummaryRow): string | null {
+  const [name, a, b, digits] = teacher.fid !== undefined && student.fid !== undefined
+    ? ['classifier-FID', teacher.fid, student.fid, 1]
+    : teacher.metric === 'swd' && student.metric === 'swd' ? ['SWD', teacher.value, student.value, 4] : ['', NaN, NaN, 0];
+  if (!(a > 0) || !Number.isFinite(b)) return null;
+  const pct = (b / a - 1) * 100;
+  const verdict = pct <= 10 ? 'within 10 %' : 'more than 10 % worse';
+  return `${name} ${b.toFixed(digits)} vs ${a.toFixed(digits)} (${pct >= 0 ? '+' : '−'}${Math.abs(pct).toFixed(1)} %: ${verdict})`;
 }

@@ -116,6 +116,8 @@ export interface SummaryReal {
   recall: number;
   /** 1 by definition: the reference of the rows' diversity ratio. */
   diversity: number;
+  /** Classifier-FID of one held-out half against the other (images; the floor the rows' FID can reach at this size). */
+  fid?: number | null;
   /** Held-out rows per class behind `recall` (as many as the rows have samples per class). */
   perClass: number;
 }
@@ -131,6 +133,8 @@ export interface SummaryRow {
   /** Diversity beside it: recall against held-out data, and within-class diversity ÷ real data's (absent in old logs). */
   recall?: number;
   diversity?: number;
+  /** Classifier-FID in the judge's features against the held-out split (images; absent for toy data and old logs). */
+  fid?: number;
 }
 
 export type RunEvent =

@@ -3,7 +3,8 @@
  * steps, the teacher's own plain DDIM with as few steps as the student, and the distilled student — steps, NFE,
  * wall-clock per sample and a quality metric (classifier accuracy on the requested class for images; sliced
  * Wasserstein distance to held-out data for 2-D toy sets) beside two diversity measures (recall against held-out data
- * and within-class diversity ÷ real data's, eval/scores.ts), at w = 0 and w = 2, plus the real data's own values.
+ * and within-class diversity ÷ real data's, eval/scores.ts) and, for images, classifier-FID (which sees both), at
+ * w = 0 and w = 2, plus the real data's own values. The CLI prints the student's gap to the teacher from these rows.
  */
 import * as path from 'path';
 import { ResolvedConfig, units as unitList } from './config';
@@ -89,12 +90,12 @@ export async function evaluateQuick({
     } else {
       ref = new RealReference(test.x, test.labels, D, { withFid: false, perClass: per });
     }
-    const judge = async (x: Float32Array): Promise<Pick<SummaryRow, 'metric' | 'value' | 'recall' | 'diversity'>> => {
+    const judge = async (x: Float32Array): Promise<Pick<SummaryRow, 'metric' | 'value' | 'recall' | 'diversity' | 'fid'>> => {
       if (clf) {
         for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
         const { pred, feats } = await clf.run(x);
         const sc = ref.score(feats, classes, { pred });
-        return { metric: 'accuracy', value: sc.accuracy!, recall: sc.recall, diversity: sc.diversity / ref.floor.diversity };
+        return { metric: 'accuracy', value: sc.accuracy!, recall: sc.recall, diversity: sc.diversity / ref.floor.diversity, fid: sc.fid! };
       }
       const sc = ref.score(x, classes);
       return { metric: 'swd', value: classConditionalSwd(x, classes, test.x, test.labels, D, { seed: cfg.seed }), recall: sc.recall, diversity: sc.diversity / ref.floor.diversity };
@@ -113,7 +114,7 @@ export async function evaluateQuick({
       await runOne('student', student, last.toSteps!);
     }
     // what real held-out data gets on the same measures, at the same number of rows per class
-    return { rows, real: { accuracy: ref.floor.accuracy, recall: ref.floor.recall, diversity: 1, perClass: ref.floorPerClass } };
+    return { rows, real: { accuracy: ref.floor.accuracy, recall: ref.floor.recall, diversity: 1, perClass: ref.floorPerClass, fid: ref.floor.fid } };
   } finally {
     disposeDenoiser(teacher);
     disposeDenoiser(student);

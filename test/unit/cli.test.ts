@@ -177,10 +177,29 @@ describe('the final table of distill run', () => {
     assert.ok(lines.some((l) => /w = 2: speed-up .* 49\.5× per sample/.test(l)));
     assert.ok(lines.some((l) => /20 held-out rows per class/.test(l)));
   });
+  it('prints classifier-FID beside accuracy and, per w, the student\'s gap to the teacher in per cent with a verdict', () => {
+    const f = (r: ReturnType<typeof row>, fid: number) => ({ ...r, fid });
+    const lines = formatSummary(
+      [f(row('teacher', 64, 0, 0.85, 200, 0.71, 0.98), 26.5), f(row('teacher', 4, 0, 0.6, 12, 0.4, 1.3), 44), f(row('student', 4, 0, 0.93, 5, 0.52, 0.81), 28.1), f(row('teacher', 64, 2, 0.97, 198, 0.55, 0.7), 100), f(row('teacher', 4, 2, 0.9, 12, 0.3, 0.9), 150), f(row('student', 4, 2, 0.96, 4, 0.5, 0.68), 111.7)],
+      { accuracy: 0.971, recall: 0.77, diversity: 1, perClass: 20, fid: 8.24 },
+    );
+    const table = lines.filter((l) => l.startsWith('  ') && !l.includes('─'));
+    assert.match(table[0], /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+w\s+accuracy\s+cFID ↓\s+recall\s+diversity ÷ real$/);
+    assert.match(table[3], /^ {2}student\s+4\s+4\s+5\.00\s+0\s+93\.0 %\s+28\.1\s+0\.520\s+0\.810$/);
+    assert.match(table[7], /^ {2}real held-out data\s+97\.1 %\s+8\.2\s+0\.770\s+1\.000$/);
+    assert.ok(lines.includes("  w = 0: the student's gap to the teacher: classifier-FID 28.1 vs 26.5 (+6.0 %: within 10 %)"), lines.join('\n'));
+    assert.ok(lines.includes("  w = 2: the student's gap to the teacher: classifier-FID 111.7 vs 100.0 (+11.7 %: more than 10 % worse)"), lines.join('\n'));
+    assert.ok(lines.some((l) => /real held-out half vs half: 8\.2/.test(l)));
+    // a student better than its teacher: a negative gap; toy data: the SWD
+    const better = formatSummary([f(row('teacher', 64, 0, 0.85, 200), 30), f(row('student', 4, 0, 0.9, 5), 27)]);
+    assert.ok(better.some((l) => l.endsWith('classifier-FID 27.0 vs 30.0 (−10.0 %: within 10 %)')), better.join('\n'));
+    const toy = formatSummary([{ ...row('teacher', 64, 2, 0.2067, 9), metric: 'swd' }, { ...row('student', 4, 2, 0.2080, 1), metric: 'swd' }]);
+    assert.ok(toy.some((l) => l.endsWith('SWD 0.2080 vs 0.2067 (+0.6 %: within 10 %)')), toy.join('\n'));
+  });
   it('an old summary event (no recall) prints the old columns', () => {
     const lines = formatSummary([row('teacher', 64, 2, 0.9, 100), row('student', 4, 2, 0.9, 2)]);
     assert.match(lines[2], /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+w\s+accuracy$/);
-    assert.ok(!lines.some((l) => /recall|real held-out/.test(l)));
+    assert.ok(!lines.some((l) => /recall|real held-out|cFID|gap/.test(l)));
     assert.deepEqual(formatSummary([]), []);
   });
 });
