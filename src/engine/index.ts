@@ -59,9 +59,6 @@ export async function createRun({ configPath, runsDir, name }: { configPath: str
   return createRunFolder(path.resolve(runsDir, dirName), cfg, path.resolve(configPath));
 }
 
-/** The resolved config of a run folder  return runDir;
-}
-
 /** The resolved config of a run folder, checked against the hash recorded at creation. */
 export function loadRunConfig(runDir: string): ResolvedConfig {
   const file = path.join(runDir, FILES.config);
