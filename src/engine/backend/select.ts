@@ -67,7 +67,11 @@ export interface SelectBackendOptions {
   wasmThreads?: number;
   /** Loads Dawn (tests pass a stub adapter list); default: the npm package `webgpu`. */
   dawnLoader?: DawnLoader;
+  /** Loads a native TensorFlow package (tests stand in for one that is absent); default: a runtime require. */
+  nativeLoader?: NativeLoader;
 }
+
+export type NativeLoader = (pkg: NativePackage) => unknown;
 
 const WASM_BINARY = 'tfjs-backend-wasm-simd.wasm';
 const WASM_MAX_THREADS = 8;
@@ -114,8 +118,8 @@ export function cudaLikelyUsable(): boolean {
   return false;
 }
 
-function loadNative(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'): { version: string } {
-  const mod = runtimeRequire()(pkg) as { version?: unknown };
+function loadNative(pkg: NativePackage, loader: NativeLoader = (p) => runtimeRequire()(p)): { version: string } {
+  const mod = loader(pkg) as { version?: unknown };
   const v = mod.version;
   const version = typeof v === 'string' ? v
     : v && typeof v === 'object' ? String((v as Record<string, unknown>)['tfjs-node'] ?? (v as Record<string, unknown>)['tfjs-core'] ?? 'unknown')
@@ -123,11 +127,11 @@ function loadNative(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'):
   return { version };
 }
 
-type NativePackage = '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu';
+export type NativePackage = '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu';
 const NATIVE_HINT = 'they are not installed by default: `npm install @tensorflow/tfjs-node-gpu` (NVIDIA, CUDA 11.2 + cuDNN 8.1) ' +
   'or `npm install @tensorflow/tfjs-node` (CPU) in the folder that holds this tool';
 
-async function selectTensorflow(threads: number, only?: NativePackage[]): Promise<BackendInfo> {
+async function selectTensorflow(threads: number, only?: NativePackage[], loader?: NativeLoader): Promise<BackendInfo> {
   const errors: string[] = [];
   const candidates: NativePackage[] = [];
   if (cudaLikelyUsable()) candidates.push('@tensorflow/tfjs-node-gpu');
@@ -136,7 +140,7 @@ async function selectTensorflow(threads: number, only?: NativePackage[]): Promis
     try {
       // TF reads its intra-op pool size at session creation.
       if (process.env.TF_NUM_INTRAOP_THREADS == null) process.env.TF_NUM_INTRAOP_THREADS = String(threads);
-      const { version } = loadNative(pkg);
+      const { version } = loadNative(pkg, loader);
       if (tf.findBackend('tensorflow') == null && tf.findBackendFactory('tensorflow') == null) {
         throw new Error(`${pkg} loaded but registered no 'tensorflow' backend with this copy of @tensorflow/tfjs-core (version mismatch?)`);
       }
@@ -284,7 +288,7 @@ export async function selectBackend(opts: SelectBackendOptions): Promise<Backend
   const wasmThreads = opts.wasmThreads != null && opts.wasmThreads > 0 ? Math.floor(opts.wasmThreads) : threads;
   switch (opts.backend) {
     case 'tensorflow':
-      return selectTensorflow(threads);
+      return selectTensorflow(threads, undefined, opts.nativeLoader);
     case 'webgpu':
       return selectWebgpuBackend(true, opts.dawnLoader);
     case 'wasm':
@@ -299,7 +303,7 @@ export async function selectBackend(opts: SelectBackendOptions): Promise<Backend
       const withSkipped = (info: BackendInfo): BackendInfo => ({ ...info, note: [info.note, ...(skipped.length ? [`not used: ${skipped.join('; ')}`] : [])].filter(Boolean).join('; ') });
       if (cudaLikelyUsable()) {
         try {
-          return withSkipped(await selectTensorflow(threads, ['@tensorflow/tfjs-node-gpu']));
+          return withSkipped(await selectTensorflow(threads, ['@tensorflow/tfjs-node-gpu'], opts.nativeLoader));
         } catch (e) {
           skipped.push(nativeReason(e));
         }
@@ -310,7 +314,7 @@ export async function selectBackend(opts: SelectBackendOptions): Promise<Backend
         skipped.push(`webgpu: ${e instanceof WebGpuUnavailable && e.code === 'software-adapter' ? `${e.message} (auto never trains on an emulated GPU; --backend webgpu does)` : (e as Error).message}`);
       }
       try {
-        return withSkipped(await selectTensorflow(threads, ['@tensorflow/tfjs-node']));
+        return withSkipped(await selectTensorflow(threads, ['@tensorflow/tfjs-node'], opts.nativeLoader));
       } catch (e) {
         skipped.push(nativeReason(e));
       }
