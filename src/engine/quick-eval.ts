@@ -36,7 +36,7 @@ export async function loadOrTrainClassifier(
 }
 
 /** The unit's newest checkpoint as a denoiser (decoding through the autoencoder in latent runs). */
-function finalDenoiser(runDir: string, cfg: ResolvedConfig, unit: string, stage: StageName): Promise<Denoiser> {
+export function finalDenoiser(runDir: string, cfg: ResolvedConfig, unit: string, stage: StageName): Promise<Denoiser> {
   const list = listCheckpoints(runDir, unit);
   if (!list.length) throw new Error(`${unit} has no checkpoint`);
   return loadDenoiser(runDir, cfg, path.join(runDir, list[list.length - 1].file), stage);
