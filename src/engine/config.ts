@@ -69,7 +69,7 @@ export interface ResolvedConfig {
   /** Only when model.space is "latent". */
   autoencoder?: AutoencoderConfig;
   diffusion: { logSnrMin: number; logSnrMax: number; pUncond: number };
-  guidance: { wMin: number; wMax: number; sampleW: number[] };
+  guidance: { wMin: number; wMax: number; wPower: number; sampleW: number[] };
   teacher: StageConfig;
   guided: StageConfig;
   progressive: ProgressiveConfig;
@@ -289,7 +289,7 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
     data,
     model,
     diffusion: { logSnrMin: -20, logSnrMax: 20, pUncond: 0.1, ...raw.diffusion },
-    guidance: { wMin: 0, wMax: 4, sampleW: [0, 1, 2, 4], ...raw.guidance },
+    guidance: { wMin: 0, wMax: 4, wPower: 1, sampleW: [0, 1, 2, 4], ...raw.guidance },
     teacher: stage('teacher'),
     guided: stage('guided'),
     progressive: { ...stage('progressive'), n0: raw.progressive?.n0 ?? 64, targetSteps: raw.progressive?.targetSteps ?? 4 },
@@ -353,6 +353,11 @@ export function configHash(cfg: ResolvedConfig): string {
   if (cfg.model.wFreqMax === W_FREQ_MAX_LEGACY) {
     const { wFreqMax: _omit, ...model } = cfg.model;
     cfg = { ...cfg, model } as ResolvedConfig;
+  }
+  // So does guidance.wPower at 1 (the uniform draw every earlier run used).
+  if (cfg.guidance.wPower === 1) {
+    const { wPower: _omit, ...guidance } = cfg.guidance;
+    cfg = { ...cfg, guidance } as ResolvedConfig;
   }
   const canon = (v: unknown): unknown =>
     Array.isArray(v)

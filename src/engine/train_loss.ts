@@ -46,6 +46,12 @@ function gather(ds: Dataset, rng: Rng, batch: number): { x: Float32Array; labels
   return sampleBatch(ds, idx);
 }
 
+/** A student's training w from u uniform in [0, 1]: wMin + (wMax − wMin)·u^wPower (wPower 1: uniform, the paper). */
+export function studentW(cfg: Pick<ResolvedConfig, 'guidance'>, u: number): number {
+  const { wMin, wMax, wPower } = cfg.guidance;
+  return wMin + (wMax - wMin) * (wPower === 1 ? u : Math.pow(u, wPower));
+}
+
 /** Draws one step's batch of `b` examples from `rng` (the call order fixes the run's randomness: do not reorder). */
 export function drawBatch(cfg: ResolvedConfig, ds: Dataset, spec: LossSpec, b: number, rng: Rng): StepInputs {
   const sched = cfg.diffusion;
@@ -59,11 +65,11 @@ export function drawBatch(cfg: ResolvedConfig, ds: Dataset, spec: LossSpec, b: n
     for (let i = 0; i < b; i++) if (rng.uniform() < sched.pUncond) cls[i] = K;
     for (let i = 0; i < b; i++) t[i] = rng.uniform();
   } else if (spec.stage === 'guided') {
-    for (let i = 0; i < b; i++) w[i] = cfg.guidance.wMin + (cfg.guidance.wMax - cfg.guidance.wMin) * rng.uniform();
+    for (let i = 0; i < b; i++) w[i] = studentW(cfg, rng.uniform());
     for (let i = 0; i < b; i++) t[i] = rng.uniform();
   } else {
     const ns = spec.toSteps!;
-    for (let i = 0; i < b; i++) w[i] = cfg.guidance.wMin + (cfg.guidance.wMax - cfg.guidance.wMin) * rng.uniform();
+    for (let i = 0; i < b; i++) w[i] = studentW(cfg, rng.uniform());
     for (let i = 0; i < b; i++) t[i] = (1 + rng.int(ns)) / ns;
   }
   const lambdaT = Float32Array.from(t, (v) => logSnr(v, sched));

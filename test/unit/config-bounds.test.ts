@@ -66,6 +66,7 @@ describe('config bounds', () => {
       [{ checkpoint: { keep: 1e12 } }, 'checkpoint.keep: 1000000000000 is out of range; expected an integer from 1 to 1,000'],
       [{ guidance: { sampleW: [0, 1e12] } }, 'guidance.sampleW[1]: 1000000000000 is out of range; expected a number from 0 to 20'],
       [{ guidance: { wMax: 1e12 } }, 'guidance.wMax: 1000000000000 is out of range; expected a number from 0 to 20'],
+      [{ guidance: { wPower: 0.5 } }, 'guidance.wPower: 0.5 is out of range; expected a number from 1 to 4'],
       [{ teacher: { steps: 1e12 } }, 'teacher.steps: 1000000000000 is out of range; expected an integer from 0 to 10,000,000'],
       [{ progressive: { batch: 1e12 } }, 'progressive.batch: 1000000000000 is out of range; expected an integer from 1 to 65,536'],
       [{ guided: { clip: 1e12 } }, 'guided.clip: 1000000000000 is out of range; expected a number > 0 and ≤ 1,000,000'],

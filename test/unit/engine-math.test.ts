@@ -12,6 +12,8 @@ import { buildNet, copyParams, ModelConfig } from '../../src/engine/nn/net';
 import { Rng } from '../../src/engine/rng';
 import { alpha, alphaRatio, logSnr, sigma, sigmaRatio, samplerTimes } from '../../src/engine/schedule';
 import { denoise, guidedX, sample } from '../../src/engine/sample';
+import { studentW } from '../../src/engine/train_loss';
+import { configHash, resolveConfig } from '../../src/engine/config';
 
 before(async () => {
   tf.env().set('PROD', true);
@@ -253,5 +255,34 @@ describe('student initialisation', () => {
     assert.ok(params > 300_000 && params < 500_000, `params ${params}`);
     assert.ok(net.flopsPerExample > 50e6 && net.flopsPerExample < 90e6, `flops ${net.flopsPerExample}`);
     net.dispose();
+  });
+});
+
+describe("the students' training w (guidance.wPower)", () => {
+  const cfgOf = (wPower: number) => ({ guidance: { wMin: 0.5, wMax: 4.5, wPower, sampleW: [] } });
+  it('wPower 1 is the uniform draw on [wMin, wMax] (the paper), exactly', () => {
+    for (const u of [0, 0.1, 0.37, 0.5, 0.999, 1]) assert.equal(studentW(cfgOf(1), u), 0.5 + 4 * u);
+  });
+  it('wPower 2 maps the same u to wMin + (wMax − wMin)·u², putting a quarter of the draws in the lowest sixteenth', () => {
+    const rng = new Rng(3, 'w');
+    const n = 20_000;
+    let low = 0;
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const w = studentW(cfgOf(2), rng.uniform());
+      assert.ok(w >= 0.5 && w <= 4.5, `w ${w}`);
+      if (w < 0.5 + 4 / 16) low++;
+      sum += w;
+    }
+    close(low / n, 0.25, 0.015, 'share below wMin + (wMax − wMin)/16');
+    close(sum / n, 0.5 + 4 / 3, 0.03, 'mean (E u² = 1/3)');
+    close(studentW(cfgOf(2), 0.5), 1.5, 1e-12, 'u = 0.5');
+  });
+  it('run folders made before wPower existed keep their config hash (so they still resume); wPower 2 is a new config', () => {
+    const cfg = resolveConfig({ data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' } });
+    assert.equal(cfg.guidance.wPower, 1);
+    const { wPower: _omit, ...older } = cfg.guidance;
+    assert.equal(configHash(cfg), configHash({ ...cfg, guidance: older } as typeof cfg));
+    assert.notEqual(configHash({ ...cfg, guidance: { ...cfg.guidance, wPower: 2 } }), configHash(cfg));
   });
 });
