@@ -23,7 +23,7 @@ import {
   stopRequested,
   writeFileAtomic,
 } from './runfolder';
-import { Denoiser, disposeDenoiser, sample } from './sample';
+import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from './sample';
 import { loadCodec, modelShape, trainLatentRun } from './autoencoder';
 import { gridClasses, netForUnit, renderGrid, trainAll, TrainingDiverged } from './stages';
 import type { SampleResult, SampleSpec } from '../protocol';
@@ -150,6 +150,7 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
     emit({ type: 'model', t: Date.now(), kind: cfg.model.kind, params: probe.params.count(), flopsPerExample: probe.flopsPerExample });
     onLog(`model: ${cfg.model.kind}, ${probe.params.count().toLocaleString('en-US')} parameters, ${(probe.flopsPerExample / 1e6).toFixed(1)} MFLOP per example (forward)`);
     probe.dispose();
+    const shouldStop = () => opts.signal?.aborted === true || stopRequested(runDir);
     const status = await (cfg.model.space === 'latent' ? trainLatentRun : trainAll)({
       runDir,
       cfg,
@@ -157,12 +158,18 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
       data,
       emit,
       log: onLog,
-      shouldStop: () => opts.signal?.aborted === true || stopRequested(runDir),
+      shouldStop,
       parallel: plan,
     });
     if (status === 'finished' && opts.summary !== false) {
-      const { rows, real } = await evaluateQuick({ runDir, cfg, data, log: onLog });
-      emit({ type: 'summary', t: Date.now(), rows, real });
+      try {
+        const { rows, real } = await evaluateQuick({ runDir, cfg, data, log: onLog, cancelled: shouldStop });
+        emit({ type: 'summary', t: Date.now(), rows, real });
+      } catch (e) {
+        if (!(e instanceof SamplingCancelled)) throw e;
+        // Training is complete and saved; only the table is skipped (distill eval makes the full report).
+        onLog('stopped during the end-of-run table: training is complete and saved; `distill eval` makes the quality report');
+      }
     }
     clearStopRequest(runDir);
     emit({ type: 'run_end', t: Date.now(), status });

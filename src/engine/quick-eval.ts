@@ -15,7 +15,7 @@ import { classConditionalSwd } from './eval/metrics';
 import { RealReference } from './eval/scores';
 import { loadDenoiser } from './index';
 import { listCheckpoints } from './runfolder';
-import { Denoiser, disposeDenoiser, sample } from './sample';
+import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from './sample';
 import { StageName } from './events';
 
 export async function loadOrTrainClassifier(
@@ -51,19 +51,28 @@ export function quickWs(cfg: ResolvedConfig): number[] {
   return [...new Set([clamp(0), clamp(2)])];
 }
 
+/**
+ * The end-of-run table. `cancelled` (polled between sampling steps and judge training steps) abandons it with
+ * SamplingCancelled; nothing of the run is touched then (a judge is saved only once fully trained).
+ */
 export async function evaluateQuick({
   runDir,
   cfg,
   data,
   log,
   samplesPerClass = 20,
+  cancelled,
 }: {
   runDir: string;
   cfg: ResolvedConfig;
   data: Dataset;
   log: (s: string) => void;
   samplesPerClass?: number;
+  cancelled?: () => boolean;
 }): Promise<{ rows: SummaryRow[]; real: SummaryReal }> {
+  const check = () => {
+    if (cancelled?.()) throw new SamplingCancelled();
+  };
   const K = data.numClasses;
   const per = data.kind === 'toy' ? Math.max(samplesPerClass, 200) : samplesPerClass;
   const classes = new Int32Array(K * per);
@@ -83,7 +92,7 @@ export async function evaluateQuick({
     // diversity measures of eval/scores.ts (recall; within-class diversity ÷ real data's) at the same sample count
     let ref: RealReference;
     if (data.kind === 'image') {
-      const r = await loadOrTrainClassifier(runDir, cfg, data, test, log);
+      const r = await loadOrTrainClassifier(runDir, cfg, data, test, log, check);
       clf = r.clf;
       const { pred, feats } = await clf.run(test.x);
       ref = new RealReference(feats, test.labels, clf.featureDim, { withFid: true, perClass: per, accuracy: pred.filter((p, i) => p === test.labels[i]).length / test.n });
@@ -105,7 +114,7 @@ export async function evaluateQuick({
       const ws = new Float32Array(classes.length).fill(w);
       const runOne = async (name: string, d: Denoiser, steps: number) => {
         const t0 = performance.now();
-        const { x, nfe } = await sample(d, { classes, w: ws, steps, sampler: 'ddim', seed: cfg.seed + 1 });
+        const { x, nfe } = await sample(d, { classes, w: ws, steps, sampler: 'ddim', seed: cfg.seed + 1, cancelled });
         const ms = (performance.now() - t0) / classes.length;
         rows.push({ model: name, steps, nfe, msPerSample: ms, w, ...(await judge(x)) });
       };

@@ -124,6 +124,23 @@ describe('checkpoints', () => {
     assert.throws(() => readCheckpoint(abs), /truncated/);
   });
 
+  it('a stop during the end-of-run table skips the table only: the run is finished, nothing is lost', async () => {
+    const file = writeConfig('stop-table');
+    const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'stop-table' });
+    const ac = new AbortController();
+    const lines: string[] = [];
+    // the last unit's end: training is complete, the table is about to start
+    const status = await runStages({ runDir, signal: ac.signal, onLog: (l) => lines.push(l), onEvent: (e) => e.type === 'stage_end' && e.unit === 'progressive-4-2' && ac.abort() });
+    assert.equal(status, 'finished');
+    const { events } = readEvents(runDir);
+    assert.ok(!events.some((e) => e.type === 'summary'), 'no table');
+    assert.ok(!events.some((e) => e.type === 'error'), 'not an error');
+    assert.deepEqual(events[events.length - 1], { ...events[events.length - 1], type: 'run_end', status: 'finished' });
+    assert.ok(lines.some((l) => /stopped during the end-of-run table: training is complete and saved/.test(l)), lines.join('\n'));
+    assert.equal(listCheckpoints(runDir, 'progressive-4-2').pop()!.step, 20);
+    assert.ok(!fs.existsSync(path.join(runDir, 'run.lock')), 'lock released');
+  });
+
   it('a resume skips a corrupt newest checkpoint and continues from the previous one', async () => {
     const file = writeConfig('corrupt');
     const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'corrupt' });
