@@ -49,7 +49,7 @@ function gather(ds: Dataset, rng: Rng, batch: number): { x: Float32Array; labels
 /** A student's training w from u uniform in [0, 1]: wMin + (wMax − wMin)·u^wPower (wPower 1: uniform, the paper). */
 export function studentW(cfg: Pick<ResolvedConfig, 'guidance'>, u: number): number {
   const { wMin, wMax, wPower } = cfg.guidance;
-  return wMin + (wMax - wMin) * (wPower === 1 ? u : Math.pow(u, wPower));
+  return wMin + (wMax - wMin) * u ** wPower; // u ** 1 is u exactly: wPower 1 draws what earlier runs drew
 }
 
 /** Draws one step's batch of `b` examples from `rng` (the call order fixes the run's randomness: do not reorder). */
