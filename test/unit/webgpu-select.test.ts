@@ -13,7 +13,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/backend/select';
 import { describeBackends, formatBackends } from '../../src/engine/backend/report';
-import { describeAdapter, adapterLabel } from '../../src/engine/backend/webgpu';
+import { describeAdapter, adapterLabel, vulkanDriverManifests } from '../../src/engine/backend/webgpu';
 import { dawnWithAdapterInfo, missingDawn, useSwiftShader } from './helpers/gpu';
 
 useSwiftShader();
@@ -104,6 +104,52 @@ test('a bundle without the webgpu package: `distill backends --json` says it is 
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('vulkanDriverManifests searches as the Vulkan loader does: XDG folders, or only VK_ICD_FILENAMES / VK_DRIVER_FILES', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-icd-'));
+  try {
+    const data = path.join(dir, 'data');
+    fs.mkdirSync(path.join(data, 'vulkan', 'icd.d'), { recursive: true });
+    fs.writeFileSync(path.join(data, 'vulkan', 'icd.d', 'gpu_icd.x86_64.json'), '{}');
+    fs.writeFileSync(path.join(data, 'vulkan', 'icd.d', 'README'), '');
+    const extra = path.join(dir, 'extra.json');
+    fs.writeFileSync(extra, '{}');
+    const empty = path.join(dir, 'empty');
+    const base = { XDG_CONFIG_HOME: empty, XDG_CONFIG_DIRS: empty, XDG_DATA_HOME: empty };
+    // The search path: only .json files count.
+    const found = vulkanDriverManifests({ ...base, XDG_DATA_DIRS: `${empty}:${data}` }, dir);
+    assert.deepEqual(found.files, [path.join(data, 'vulkan', 'icd.d', 'gpu_icd.x86_64.json')]);
+    assert.equal(found.explicit, false);
+    assert.ok(found.searched.includes('/etc/vulkan/icd.d'), found.searched.join());
+    // Nothing there: no manifest.
+    const none = vulkanDriverManifests({ ...base, XDG_DATA_DIRS: empty }, dir);
+    assert.ok(none.files.every((f) => !f.startsWith(dir)));
+    // VK_ICD_FILENAMES replaces the search path (a folder or files); VK_ADD_DRIVER_FILES adds to it.
+    assert.deepEqual(vulkanDriverManifests({ ...base, XDG_DATA_DIRS: data, VK_ICD_FILENAMES: path.join(dir, 'nope.json') }, dir),
+      { files: [], searched: [path.join(dir, 'nope.json')], explicit: true });
+    assert.deepEqual(vulkanDriverManifests({ VK_ICD_FILENAMES: path.join(data, 'vulkan', 'icd.d'), VK_ADD_DRIVER_FILES: extra }, dir).files,
+      [path.join(data, 'vulkan', 'icd.d', 'gpu_icd.x86_64.json'), extra]);
+    assert.deepEqual(vulkanDriverManifests({ VK_DRIVER_FILES: extra, VK_ICD_FILENAMES: path.join(dir, 'nope.json') }, dir).files, [extra]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('no Vulkan driver: `distill backends` says so and Dawn is never asked (no "vkCreateInstance" noise on stderr)', () => {
+  const cli = path.join(REPO, 'dist', 'cli.js');
+  assert.ok(fs.existsSync(cli), 'run npm run build first (npm test does)');
+  const missing = path.join(os.tmpdir(), 'dd-no-such-icd.json');
+  const r = spawnSync(process.execPath, [cli, 'backends', '--json'], {
+    encoding: 'utf8', timeout: 60_000, env: { ...process.env, VK_ICD_FILENAMES: missing, VK_DRIVER_FILES: '' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /vkCreateInstance|Warning/, r.stderr);
+  const rep = JSON.parse(r.stdout) as { backends: { name: string; available: boolean; detail: string }[]; auto: string };
+  const wg = rep.backends.find((b) => b.name === 'webgpu')!;
+  assert.equal(wg.available, false);
+  assert.equal(wg.detail, `VK_ICD_FILENAMES names no Vulkan driver manifest that exists (${missing}); point it at the driver's ICD .json, or unset it`);
+  assert.equal(rep.auto, 'wasm');
 });
 
 test('DeviceWatch: out of GPU memory, other GPU errors and a lost device each become one clear error', async () => {

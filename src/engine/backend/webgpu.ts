@@ -96,6 +96,20 @@ export const loadDawn: DawnLoader = async () => {
     throw new WebGpuUnavailable('no-binary', `the \`webgpu\` package in ${pkgDir} has no Dawn build for ${process.platform}-${arch} ` +
       `(${path.relative(pkgDir, binary)} is missing; Dawn ships linux-x64, linux-arm64, darwin-universal, win32-x64 and win32-arm64)`);
   }
+  // Without a Vulkan loader or driver Dawn finds no adapter, and says so on stderr from native code ("vkCreateInstance:
+  // Found no drivers!") where nothing can quiet it: so look for them first, as the Vulkan loader would.
+  if (process.platform === 'linux') {
+    const env = (k: string) => process.env[k];
+    if (!vulkanLoaderPresent()) throw new WebGpuUnavailable('no-vulkan', noAdapterMessage());
+    const icd = vulkanDriverManifests();
+    if (!icd.files.length) {
+      throw new WebGpuUnavailable('no-adapter', icd.explicit
+        ? `${env('VK_DRIVER_FILES') ? 'VK_DRIVER_FILES' : 'VK_ICD_FILENAMES'} names no Vulkan driver manifest that exists (${icd.searched.join(', ')}); ` +
+          'point it at the driver\'s ICD .json, or unset it'
+        : `no Vulkan driver is installed: no driver manifest (ICD .json) in ${icd.searched.join(', ')}; ` +
+          'install mesa-vulkan-drivers for AMD/Intel or the NVIDIA driver, or set VK_ICD_FILENAMES to a manifest that is elsewhere');
+    }
+  }
   let mod: Record<string, unknown>;
   try {
     mod = await nativeImport(pathToFileURL(entry).href);
@@ -120,6 +134,38 @@ export function vulkanLoaderPresent(): boolean {
     `/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`, '/usr/local/lib',
   ];
   return dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
+}
+
+/**
+ * Linux: the Vulkan driver manifests (ICD .json files) the Vulkan loader would read, searched the way it searches:
+ * VK_DRIVER_FILES / VK_ICD_FILENAMES (files or folders) replace the search path when set; VK_ADD_DRIVER_FILES adds to
+ * it; otherwise `vulkan/icd.d` under XDG_CONFIG_HOME, XDG_CONFIG_DIRS, /etc, XDG_DATA_HOME and XDG_DATA_DIRS.
+ */
+export function vulkanDriverManifests(env: NodeJS.ProcessEnv = process.env, home = process.env.HOME ?? ''):
+  { files: string[]; searched: string[]; explicit: boolean } {
+  const list = (v: string | undefined) => (v ?? '').split(':').filter(Boolean);
+  const explicitList = list(env.VK_DRIVER_FILES).length ? list(env.VK_DRIVER_FILES) : list(env.VK_ICD_FILENAMES);
+  const searched = explicitList.length ? explicitList : [
+    ...(env.XDG_CONFIG_HOME ? [env.XDG_CONFIG_HOME] : home ? [path.join(home, '.config')] : []),
+    ...(list(env.XDG_CONFIG_DIRS).length ? list(env.XDG_CONFIG_DIRS) : ['/etc/xdg']),
+    '/usr/local/etc', '/etc',
+    ...(env.XDG_DATA_HOME ? [env.XDG_DATA_HOME] : home ? [path.join(home, '.local', 'share')] : []),
+    ...(list(env.XDG_DATA_DIRS).length ? list(env.XDG_DATA_DIRS) : ['/usr/local/share', '/usr/share']),
+  ].map((d) => path.join(d, 'vulkan', 'icd.d'));
+  const all = [...searched, ...list(env.VK_ADD_DRIVER_FILES)];
+  const files: string[] = [];
+  for (const p of all) {
+    try {
+      if (fs.statSync(p).isDirectory()) {
+        for (const f of fs.readdirSync(p).sort()) if (f.endsWith('.json')) files.push(path.join(p, f));
+      } else if (p.endsWith('.json')) {
+        files.push(p);
+      }
+    } catch {
+      // absent: the loader skips it too
+    }
+  }
+  return { files, searched: all, explicit: explicitList.length > 0 };
 }
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|\bwarp\b|basic render|microsoft basic|software/i;
