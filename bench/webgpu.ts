@@ -5,7 +5,8 @@
  * 4-step student's sampling, on the adapter Dawn finds, for the quick start's digits U-Net and the toy MLP. Each
  * configuration runs twice: with this project's WGSL kernels (the optimiser update: 4 dispatches per parameter instead
  * of ~14; GroupNorm: 3 forward and 4 backward instead of ~12 and ~25) and with tfjs's composite ops, so the dispatch
- * count and time they save are measured, not claimed.
+ * count and time they save are measured, not claimed. The U-Net also runs with the WGSL GroupNorm but SiLU as tfjs's
+ * Sigmoid and Multiply kernels, which measures what fusing SiLU into GroupNorm saves.
  *
  * A software adapter (SwiftShader, llvmpipe, WARP) is labelled as such: its numbers say nothing about a GPU and are
  * never compared with hardware ones.
@@ -15,7 +16,7 @@ import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/engine/backend/select';
 import { setFusedAdam } from '../src/engine/backend/webgpu_adam';
-import { GROUP_NORM, GROUP_NORM_GRAD } from '../src/engine/backend/group_norm';
+import { GROUP_NORM, GROUP_NORM_GRAD, setFusedSilu } from '../src/engine/backend/group_norm';
 import { describeBackends } from '../src/engine/backend/report';
 import { resolveConfig } from '../src/engine/config';
 import { buildNet } from '../src/engine/nn/net';
@@ -34,13 +35,15 @@ export interface WebgpuResult {
   model: 'digits-unet' | 'toy-mlp';
   batch: number;
   fused: boolean;
+  /** SiLU fused into the WGSL GroupNorm (false: tfjs's Sigmoid + Multiply after it). */
+  silu_fused: boolean;
   ms_per_step: number;
   dispatches_per_step: number;
   gflops: number;
   student_samples_per_s: number;
 }
 
-interface Job { model: WebgpuResult['model']; fused: boolean; warmup: number; steps: number }
+interface Job { model: WebgpuResult['model']; fused: boolean; siluFused: boolean; warmup: number; steps: number }
 
 const MODELS = {
   'digits-unet': { data: { kind: 'mnist', imageSize: 16 }, model: { kind: 'unet', channels: [24, 48], blocksPerLevel: 1, groups: 8, embedDim: 128 }, batch: 64 },
@@ -50,6 +53,7 @@ const MODELS = {
 async function runJob(job: Job): Promise<WebgpuResult> {
   const info = await selectBackend({ backend: 'webgpu' });
   setFusedAdam(job.fused);
+  setFusedSilu(job.siluFused);
   if (!job.fused) {
     tf.unregisterKernel(GROUP_NORM, 'webgpu');
     tf.unregisterKernel(GROUP_NORM_GRAD, 'webgpu');
@@ -93,7 +97,7 @@ async function runJob(job: Job): Promise<WebgpuResult> {
   student.dispose();
   const a = info.adapter!;
   return {
-    adapter: a.description || a.device || a.vendor, software: a.software, model: job.model, batch: m.batch, fused: job.fused,
+    adapter: a.description || a.device || a.vendor, software: a.software, model: job.model, batch: m.batch, fused: job.fused, silu_fused: job.fused && job.siluFused,
     ms_per_step: ms, dispatches_per_step: perStep, gflops: (3 * net.flopsPerExample * m.batch) / (ms * 1e6),
     student_samples_per_s: (n * 1000) / sampleMs,
   };
@@ -110,24 +114,31 @@ export async function runWebgpuBench({ quick }: { quick: boolean }): Promise<{ r
   const steps = quick || software ? 4 : 30;
   const results: WebgpuResult[] = [];
   const errors: string[] = [];
-  for (const model of ['toy-mlp', 'digits-unet'] as const) {
-    for (const fused of [true, false]) {
-      process.stderr.write(`running webgpu ${model} fused=${fused}…\n`);
-      const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify({ model, fused, warmup, steps })], { encoding: 'utf8', timeout: 60 * 60 * 1000 });
-      const line = (r.stdout || '').split('\n').find((l) => l.startsWith(MARK));
-      if (line) results.push(JSON.parse(line.slice(MARK.length)) as WebgpuResult);
-      else errors.push(`webgpu ${model} fused=${fused}: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`);
-    }
+  const jobs = [
+    { model: 'toy-mlp', fused: true, siluFused: true }, { model: 'toy-mlp', fused: false, siluFused: false },
+    // The U-Net: WGSL Adam + GroupNorm with SiLU fused in, the same with SiLU as tfjs kernels, and composite ops.
+    { model: 'digits-unet', fused: true, siluFused: true }, { model: 'digits-unet', fused: true, siluFused: false },
+    { model: 'digits-unet', fused: false, siluFused: false },
+  ] as const;
+  for (const j of jobs) {
+    const what = `webgpu ${j.model} fused=${j.fused}${j.fused && j.model === 'digits-unet' ? ` silu_fused=${j.siluFused}` : ''}`;
+    process.stderr.write(`running ${what}…\n`);
+    const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify({ ...j, warmup, steps })], { encoding: 'utf8', timeout: 60 * 60 * 1000 });
+    const line = (r.stdout || '').split('\n').find((l) => l.startsWith(MARK));
+    if (line) results.push(JSON.parse(line.slice(MARK.length)) as WebgpuResult);
+    else errors.push(`${what}: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`);
   }
   const header = ['webgpu adapter', 'model', 'batch', 'kernels', 'ms/step', 'dispatches/step', 'GFLOP/s', '4-step student samples/s'];
-  const rows = results.map((r) => [`${r.adapter}${r.software ? ' (software)' : ''}`, r.model, String(r.batch), r.fused ? 'WGSL (Adam, GroupNorm)' : 'composite ops',
+  const rows = results.map((r) => [`${r.adapter}${r.software ? ' (software)' : ''}`, r.model, String(r.batch), !r.fused ? 'composite ops' : r.model === 'toy-mlp' ? 'WGSL (Adam)' : r.silu_fused ? 'WGSL (Adam, GroupNorm+SiLU)' : 'WGSL (Adam, GroupNorm), tfjs SiLU',
     r.ms_per_step.toFixed(1), r.dispatches_per_step.toFixed(0), r.gflops.toFixed(2), r.student_samples_per_s.toFixed(1)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const lines = [header, ...rows].map((cells) => cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
   for (const model of ['toy-mlp', 'digits-unet'] as const) {
-    const f = results.find((r) => r.model === model && r.fused);
+    const f = results.find((r) => r.model === model && r.fused && (model === 'toy-mlp' || r.silu_fused));
     const c = results.find((r) => r.model === model && !r.fused);
     if (f && c) lines.push(`webgpu ${model}: WGSL kernels ${c.dispatches_per_step.toFixed(0)} → ${f.dispatches_per_step.toFixed(0)} dispatches per step, ${c.ms_per_step.toFixed(1)} → ${f.ms_per_step.toFixed(1)} ms per step`);
+    const u = results.find((r) => r.model === model && r.fused && !r.silu_fused);
+    if (f && u && model === 'digits-unet') lines.push(`webgpu ${model}: SiLU fused into GroupNorm ${u.dispatches_per_step.toFixed(0)} → ${f.dispatches_per_step.toFixed(0)} dispatches per step, ${u.ms_per_step.toFixed(1)} → ${f.ms_per_step.toFixed(1)} ms per step`);
   }
   if (software) lines.push(`webgpu: ${wg.adapter!.description} is a software adapter (the GPU emulated on the CPU): these rows check the path and count dispatches; they are not GPU speeds and are not compared with anything`);
   return { results, lines, errors };

@@ -20,7 +20,7 @@ import * as path from 'path';
 import { AutoencoderConfig, ResolvedConfig } from './config';
 import { Dataset, sampleBatch } from './data';
 import { imageGridPng } from './io/png';
-import { conv, convInit, FlopCounter, groupNorm, groupNormInit, Params, silu } from './nn/params';
+import { conv, convInit, FlopCounter, groupNorm, groupNormInit, Params } from './nn/params';
 import { loadEvalWeights, Trainer } from './optim';
 import { Rng } from './rng';
 import { stepFileName } from './runfolder';
@@ -76,8 +76,8 @@ function blockInit(p: Params, name: string, cIn: number, cOut: number, hw: numbe
 }
 
 function block(p: Params, name: string, x: tf.Tensor): tf.Tensor {
-  const h = conv(p, `${name}.conv0`, silu(groupNorm(p, `${name}.gn0`, x, GROUPS)));
-  const out = conv(p, `${name}.conv1`, silu(groupNorm(p, `${name}.gn1`, h, GROUPS)));
+  const h = conv(p, `${name}.conv0`, groupNorm(p, `${name}.gn0`, x, GROUPS, true));
+  const out = conv(p, `${name}.conv1`, groupNorm(p, `${name}.gn1`, h, GROUPS, true));
   return tf.add(p.vars.has(`${name}.skip.w`) ? conv(p, `${name}.skip`, x) : x, out);
 }
 
@@ -139,7 +139,7 @@ export function buildAutoencoder(ae: AutoencoderConfig, imageShape: number[], se
           h = block(p, `enc${l}`, h);
           if (l < L) h = conv(p, `enc${l}.down`, h, 2);
         }
-        const out = conv(p, 'enc.out', silu(groupNorm(p, 'enc.out.gn', h, GROUPS)));
+        const out = conv(p, 'enc.out', groupNorm(p, 'enc.out.gn', h, GROUPS, true));
         const [mean, logvar] = tf.split(out, 2, 3);
         return { mean, logvar };
       });
@@ -154,7 +154,7 @@ export function buildAutoencoder(ae: AutoencoderConfig, imageShape: number[], se
             h = conv(p, `dec${l}.up`, tf.image.resizeNearestNeighbor(h as tf.Tensor4D, [hh * 2, ww * 2]));
           }
         }
-        return conv(p, 'dec.out', silu(groupNorm(p, 'dec.out.gn', h, GROUPS)));
+        return conv(p, 'dec.out', groupNorm(p, 'dec.out.gn', h, GROUPS, true));
       });
     },
     dispose: () => p.dispose(),

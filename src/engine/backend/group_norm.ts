@@ -222,8 +222,20 @@ export function groupNormComposite(x: tf.Tensor4D, groups: number, gamma: tf.Ten
   });
 }
 
+/** Backends whose GROUP_NORM kernels take `silu: true` and fuse the SiLU into their own passes (webgpu). */
+const siluFusedOn = new Set<string>();
+let siluFusion = true;
+export function registerFusedSilu(backendName: string): void {
+  siluFusedOn.add(backendName);
+}
+/** Turns the fused SiLU off and on (the bench measures both); on by default. */
+export function setFusedSilu(on: boolean): void {
+  siluFusion = on;
+}
+
 /**
- * GroupNorm over NHWC `x` with per-channel `gamma`/`beta` ([C]), optionally fused with SiLU.
+ * GroupNorm over NHWC `x` with per-channel `gamma`/`beta` ([C]), optionally followed by SiLU: inside the kernel where
+ * the backend fuses it (webgpu), else through the backend's Sigmoid/Multiply kernels.
  * Differentiable w.r.t. x, gamma and beta on every backend.
  */
 export function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta: tf.Tensor,
@@ -231,7 +243,8 @@ export function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta
   const eps = opts.eps ?? 1e-5, silu = !!opts.silu;
   const backendName = tf.getBackend();
   if (tf.getKernel(GROUP_NORM, backendName) == null) return groupNormComposite(x, groups, gamma, beta, eps, silu);
-  const attrs = { groups, eps } as unknown as tf.NamedAttrMap;
+  const fused = silu && siluFusion && siluFusedOn.has(backendName);
+  const attrs = { groups, eps, ...(fused ? { silu: true } : {}) } as unknown as tf.NamedAttrMap;
   const f = tf.customGrad(((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor, save: tf.GradSaveFunc) => {
     const [y, mean, rstd] = tf.engine().runKernel(GROUP_NORM, { x: xx, gamma: gg, beta: bb }, attrs) as tf.Tensor[];
     save([xx, gg, bb, mean, rstd]);
@@ -244,6 +257,6 @@ export function groupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const z = f(x, gamma, beta) as tf.Tensor4D;
-  // SiLU through the backend's vectorised Sigmoid/Multiply kernels (≈8× faster than Math.exp in JS).
-  return silu ? (tf.mul(z, tf.sigmoid(z)) as tf.Tensor4D) : z;
+  // SiLU through the backend's vectorised Sigmoid/Multiply kernels (on wasm ≈8× faster than Math.exp in JS).
+  return silu && !fused ? (tf.mul(z, tf.sigmoid(z)) as tf.Tensor4D) : z;
 }

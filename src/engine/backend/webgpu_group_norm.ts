@@ -7,9 +7,13 @@
  *   mean, rstd per (sample, group);  y = (x − mean)·rstd·γ + β
  *   S1[b,k] = Σ_p dy,  S2[b,k] = Σ_p dy·x;  dβ[k] = Σ_b S1;  dγ[k] = Σ_b rstd·(S2 − mean·S1)
  *   A = mean_g(γ·S1), B = mean_g(γ·dγ_b);  dx = rstd·γ·dy − rstd²·B·x + rstd·(rstd·mean·B − A)
+ *
+ * The SiLU after a GroupNorm (every one in the U-Net but attention's) is fused into the same passes: the affine pass
+ * writes z·σ(z), and the backward passes read dz = dy·(σ(z) + z·σ(z)(1 − σ(z))) in place of dy, with z recomputed.
+ * That removes SiLU's own 2 forward and ~5 backward dispatches per call (`npm run bench` counts them).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GROUP_NORM, GROUP_NORM_GRAD } from './group_norm';
+import { GROUP_NORM, GROUP_NORM_GRAD, registerFusedSilu } from './group_norm';
 
 import { FlatProgram, Uniform, WebGpuBackendLike, WG } from './webgpu_program';
 
@@ -69,29 +73,45 @@ const RSTD = `${WG_SUM}
     if (ok && localId.x == 0u) { setOutputAtIndex(o, 1.0 / sqrt(total / f32(m) + uniforms.eps)); }
   }`;
 
-const APPLY = `
+/** The affine pass, with SiLU (z·σ(z)) fused in when `silu`. */
+const apply = (silu: boolean) => `
   fn main(index : i32) {
     if (index < uniforms.size) {
       let k = index % uniforms.c;
       let bg = (index / (uniforms.hw * uniforms.c)) * uniforms.groups + k / uniforms.cg;
-      setOutputAtIndex(index, (x[index] - mean[bg]) * rstd[bg] * gamma[k] + beta[k]);
+      let z = (x[index] - mean[bg]) * rstd[bg] * gamma[k] + beta[k];
+      setOutputAtIndex(index, ${silu ? 'z / (1.0 + exp(-z))' : 'z'});
     }
   }`;
 
-// One workgroup per (sample, channel): S1 = Σ dy and S2 = Σ dy·x over the pixels, at 2·o and 2·o + 1.
-const SUMS = `${WG_SUM}
+/**
+ * The gradient reaching the GroupNorm's output z at element i (channel k, sample-group bg): dy itself, or with SiLU
+ * fused, dy·(σ(z) + z·σ(z)·(1 − σ(z))) with z recomputed from x exactly as the forward pass computed it.
+ */
+const gradAtZ = (silu: boolean) => silu ? `
+  fn dz(i : i32, k : i32, bg : i32) -> f32 {
+    let z = (x[i] - mean[bg]) * rstd[bg] * gamma[k] + beta[k];
+    let s = 1.0 / (1.0 + exp(-z));
+    return dy[i] * s * (1.0 + z * (1.0 - s));
+  }` : `
+  fn dz(i : i32, k : i32, bg : i32) -> f32 { return dy[i]; }`;
+
+// One workgroup per (sample, channel): S1 = Σ dz and S2 = Σ dz·x over the pixels, at 2·o and 2·o + 1.
+const sums = (silu: boolean) => `${WG_SUM}${gradAtZ(silu)}
   fn main(index : i32) {
     let o = index / ${WG};
     let ok = o < uniforms.n * uniforms.c;
     let b = o / uniforms.c;
     let k = o - b * uniforms.c;
+    let bg = b * uniforms.groups + k / uniforms.cg;
     let base = b * uniforms.hw * uniforms.c + k;
     var s1 = 0.0;
     var s2 = 0.0;
     for (var p = i32(localId.x); ok && p < uniforms.hw; p = p + ${WG}) {
       let i = base + p * uniforms.c;
-      s1 = s1 + dy[i];
-      s2 = s2 + dy[i] * x[i];
+      let d = dz(i, k, bg);
+      s1 = s1 + d;
+      s2 = s2 + d * x[i];
     }
     let t1 = wgSum(s1);
     let t2 = wgSum(s2);
@@ -124,7 +144,7 @@ const DGAMMA = `
     }
   }`;
 
-const DX = `
+const dxCode = (silu: boolean) => `${gradAtZ(silu)}
   fn main(index : i32) {
     if (index < uniforms.size) {
       let k = index % uniforms.c;
@@ -144,7 +164,7 @@ const DX = `
       let m = f32(uniforms.hw * uniforms.cg);
       a = a / m;
       bb = bb / m;
-      setOutputAtIndex(index, r * gamma[k] * dy[index] - r * r * bb * x[index] + r * (r * mu * bb - a));
+      setOutputAtIndex(index, r * gamma[k] * dz(index, k, bg) - r * r * bb * x[index] + r * (r * mu * bb - a));
     }
   }`;
 
@@ -158,22 +178,24 @@ function uniforms(x: tf.TensorInfo, groups: number, eps: number): Uniform[] {
 
 let registered = false;
 
-/** Registers GroupNorm and its gradient for 'webgpu' (idempotent). */
+/** Registers GroupNorm and its gradient for 'webgpu' (idempotent), with SiLU fusable into both. */
 export function registerWebGpuGroupNormKernels(): void {
   if (registered) return;
   registered = true;
+  registerFusedSilu('webgpu');
   tf.registerKernel({
     kernelName: GROUP_NORM,
     backendName: 'webgpu',
     kernelFunc: ({ inputs, attrs, backend }) => {
       const b = backend as unknown as WebGpuBackendLike;
       const { x, gamma, beta } = inputs as Record<string, tf.TensorInfo>;
-      const { groups, eps } = attrs as unknown as { groups: number; eps: number };
+      const { groups, eps, silu } = attrs as unknown as { groups: number; eps: number; silu?: boolean };
       const u = uniforms(x, groups, eps);
       const n = x.shape[0];
       const mean = b.runWebGPUProgram(new FlatProgram('dd_gn_mean', [n, groups], ['x'], UNIFORMS, MEAN, n * groups * WG), [x], 'float32', u);
       const rstd = b.runWebGPUProgram(new FlatProgram('dd_gn_rstd', [n, groups], ['x', 'mean'], UNIFORMS, RSTD, n * groups * WG), [x, mean], 'float32', u);
-      const y = b.runWebGPUProgram(new FlatProgram('dd_gn_apply', x.shape, ['x', 'mean', 'rstd', 'gamma', 'beta'], UNIFORMS, APPLY), [x, mean, rstd, gamma, beta], 'float32', u);
+      const y = b.runWebGPUProgram(new FlatProgram(`dd_gn_apply${silu ? '_silu' : ''}`, x.shape, ['x', 'mean', 'rstd', 'gamma', 'beta'], UNIFORMS, apply(!!silu)),
+        [x, mean, rstd, gamma, beta], 'float32', u);
       return [y, mean, rstd];
     },
   });
@@ -182,15 +204,20 @@ export function registerWebGpuGroupNormKernels(): void {
     backendName: 'webgpu',
     kernelFunc: ({ inputs, attrs, backend }) => {
       const b = backend as unknown as WebGpuBackendLike;
-      const { x, gamma, mean, rstd, dy } = inputs as Record<string, tf.TensorInfo>;
-      const { groups, eps } = attrs as unknown as { groups: number; eps: number };
+      const { x, gamma, beta, mean, rstd, dy } = inputs as Record<string, tf.TensorInfo>;
+      const { groups, eps, silu } = attrs as unknown as { groups: number; eps: number; silu?: boolean };
       const u = uniforms(x, groups, eps);
       const [n, , , c] = x.shape;
-      const sums = b.runWebGPUProgram(new FlatProgram('dd_gn_sums', [n * c * 2], ['x', 'dy'], UNIFORMS, SUMS, n * c * WG), [x, dy], 'float32', u);
-      const dbeta = b.runWebGPUProgram(new FlatProgram('dd_gn_dbeta', [c], ['sums'], UNIFORMS, DBETA), [sums], 'float32', u);
-      const dgamma = b.runWebGPUProgram(new FlatProgram('dd_gn_dgamma', [c], ['sums', 'mean', 'rstd'], UNIFORMS, DGAMMA), [sums, mean, rstd], 'float32', u);
-      const dx = b.runWebGPUProgram(new FlatProgram('dd_gn_dx', x.shape, ['x', 'dy', 'sums', 'mean', 'rstd', 'gamma'], UNIFORMS, DX), [x, dy, sums, mean, rstd, gamma], 'float32', u);
-      b.disposeData(sums.dataId);
+      // With SiLU fused, the sums and dx recompute z from x, mean, rstd, γ and β.
+      const zIn = silu ? { names: ['mean', 'rstd', 'gamma', 'beta'], tensors: [mean, rstd, gamma, beta] } : { names: [], tensors: [] };
+      const tag = silu ? '_silu' : '';
+      const s12 = b.runWebGPUProgram(new FlatProgram(`dd_gn_sums${tag}`, [n * c * 2], ['x', 'dy', ...zIn.names], UNIFORMS, sums(!!silu), n * c * WG),
+        [x, dy, ...zIn.tensors], 'float32', u);
+      const dbeta = b.runWebGPUProgram(new FlatProgram('dd_gn_dbeta', [c], ['sums'], UNIFORMS, DBETA), [s12], 'float32', u);
+      const dgamma = b.runWebGPUProgram(new FlatProgram('dd_gn_dgamma', [c], ['sums', 'mean', 'rstd'], UNIFORMS, DGAMMA), [s12, mean, rstd], 'float32', u);
+      const dx = b.runWebGPUProgram(new FlatProgram(`dd_gn_dx${tag}`, x.shape, ['x', 'dy', 'sums', 'mean', 'rstd', 'gamma', ...(silu ? ['beta'] : [])], UNIFORMS, dxCode(!!silu)),
+        [x, dy, s12, mean, rstd, gamma, ...(silu ? [beta] : [])], 'float32', u);
+      b.disposeData(s12.dataId);
       return [dx, dgamma, dbeta];
     },
   });

@@ -146,9 +146,9 @@ function resBlockInit(p: Params, m: ModelConfig, b: Block, hw: number, f: FlopCo
 }
 
 function resBlock(p: Params, m: ModelConfig, b: Block, x: tf.Tensor, emb: tf.Tensor): tf.Tensor {
-  let h = conv(p, `${b.name}.conv0`, silu(groupNorm(p, `${b.name}.gn0`, x, m.groups)));
+  let h = conv(p, `${b.name}.conv0`, groupNorm(p, `${b.name}.gn0`, x, m.groups, true));
   h = tf.add(h, tf.reshape(dense(p, `${b.name}.emb`, emb), [-1, 1, 1, b.cOut]));
-  h = conv(p, `${b.name}.conv1`, silu(groupNorm(p, `${b.name}.gn1`, h, m.groups)));
+  h = conv(p, `${b.name}.conv1`, groupNorm(p, `${b.name}.gn1`, h, m.groups, true));
   const skip = b.cIn !== b.cOut ? conv(p, `${b.name}.skip`, x) : x;
   return tf.add(skip, h);
 }
@@ -265,7 +265,7 @@ function buildUnet(m: ModelConfig, shape: number[], numClasses: number, withW: b
             h = conv(p, `up${l}.upsample`, tf.image.resizeNearestNeighbor(h as tf.Tensor4D, [hh * 2, ww * 2]));
           }
         }
-        return conv(p, 'out', silu(groupNorm(p, 'out.gn', h, m.groups)));
+        return conv(p, 'out', groupNorm(p, 'out.gn', h, m.groups, true));
       });
     },
     dispose: () => p.dispose(),

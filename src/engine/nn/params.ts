@@ -84,12 +84,15 @@ export function groupNormInit(p: Params, name: string, c: number): void {
   p.constant(`${name}.b`, [c], 0);
 }
 
-/** GroupNorm over NHWC with `groups` groups (eps 1e-5): the fused kernel where the backend has one (backend/group_norm.ts). */
-export function groupNorm(p: Params, name: string, x: tf.Tensor, groups: number): tf.Tensor {
+/**
+ * GroupNorm over NHWC with `groups` groups (eps 1e-5), then SiLU when `silu`: the fused kernel where the backend has
+ * one (backend/group_norm.ts). Same values as silu(groupNorm(…)) on every backend.
+ */
+export function groupNorm(p: Params, name: string, x: tf.Tensor, groups: number, silu = false): tf.Tensor {
   const c = x.shape[3] as number;
   const g = Math.min(groups, c);
   if (c % g !== 0) throw new Error(`GroupNorm ${name}: ${c} channels are not divisible by ${g} groups`);
-  return fusedGroupNorm(x as tf.Tensor4D, g, p.get(`${name}.g`), p.get(`${name}.b`));
+  return fusedGroupNorm(x as tf.Tensor4D, g, p.get(`${name}.g`), p.get(`${name}.b`), { silu });
 }
 
 export function layerNormInit(p: Params, name: string, c: number): void {
