@@ -485,7 +485,7 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     }
     if (!/auto`? picks (\*\*)?wasm/.test(t)) throw new Error(`the document does not say that auto picks wasm: ${t.slice(0, 600)}`);
     // The universal .vsix carries no Dawn (and the test machine may have no Vulkan driver): no adapter, and why.
-    if (!/No adapter: .*(not installed|no WebGPU adapter)/.test(t)) throw new Error(`no reason why webgpu has no adapter: ${t.slice(0, 1500)}`);
+    if (!/No adapter: .*(not installed|no WebGPU adapter|no Vulkan driver)/.test(t)) throw new Error(`no reason why webgpu has no adapter: ${t.slice(0, 1500)}`);
     if (!/How to get what is missing/.test(t)) throw new Error('no install hints');
     await screenshot('show-backends');
   });

@@ -157,6 +157,7 @@ describe('a failed run offers Show Backends when the backend is the trouble', ()
       'the GPU ran out of memory (Out of memory); lower the batch size',
       "the npm package `webgpu` (Dawn's Node binding) is not installed",
       'Dawn found no WebGPU adapter: the Vulkan loader is not installed',
+      'no Vulkan driver is installed: no driver manifest (ICD .json) in /etc/vulkan/icd.d',
     ]) assert.equal(mentionsBackend(m), true, m);
     for (const m of ['loss is NaN at step 120 (last good checkpoint step-100)', 'data: /x/train is missing', undefined]) assert.equal(mentionsBackend(m), false, String(m));
   });
@@ -187,7 +188,7 @@ describe('Distill: Show Backends through the real worker', { timeout: 120_000 },
     assert.deepEqual(report.backends.map((b) => b.name), ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
     assert.equal(report.auto, 'wasm');
     const text = doc.provideTextDocumentContent();
-    assert.match(text, /## WebGPU adapter\n\nNo adapter: Dawn found no WebGPU adapter/);
+    assert.match(text, /## WebGPU adapter\n\nNo adapter: VK_ICD_FILENAMES names no Vulkan driver manifest that exists \(.*no-such-icd\.json\)/);
     assert.match(text, /\| ✘ \| webgpu \(Dawn\) \| GPU \| `webgpu` \|/);
     assert.match(text, /\| ✔ \| wasm — \*\*auto\*\* \| CPU \|/);
     assert.match(text, /- \*\*webgpu\*\*: /, 'how to get webgpu');
