@@ -20,7 +20,7 @@ import { performance } from 'perf_hooks';
 import { chromium } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { CompactLog, RunListingCache } from '../src/extension/model/runlog';
-import { buildRunTree } from '../src/extension/model/tree';
+import { buildRunTree } from '../src/extension/model/run-tree';
 import { buildRunView } from '../src/extension/panels/runview';
 import { RunEventFeed } from '../src/extension/panels/tail';
 import { bundleWebviews, CHROMIUM, CHROMIUM_ARGS, harnessHtml, measureLongRun, ORIGIN } from '../test/helpers/webview-page';

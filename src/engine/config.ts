@@ -11,11 +11,9 @@ import schema from './config.schema.json';
 import type { DataConfig } from './data';
 import { EMOJI_DEFAULT_CATEGORIES, EMOJI_DEFAULTS } from './data/emoji-meta';
 import type { ModelConfig } from './nn/net';
+import { W_FREQ_MAX_DEFAULT, W_FREQ_MAX_LEGACY } from './nn/w-embedding';
 
-/** Default highest frequency of the students' Fourier embedding of w (model.wFreqMax). */
-export const W_FREQ_MAX_DEFAULT = 4;
-/** The w-embedding frequency of runs created before model.wFreqMax existed (their config.json lacks it). */
-export const W_FREQ_MAX_LEGACY = 50;
+export { W_FREQ_MAX_DEFAULT, W_FREQ_MAX_LEGACY };
 
 export interface StageConfig {
   steps: number;

@@ -17,7 +17,7 @@ import { decodeImageFile, resizeNearest } from './data';
 import { assembleImages } from './data/images';
 import { edit } from './edit';
 import type { StageName } from './events';
-import { DataInfo, loadDenoiser, openRun, resolveCheckpoint } from './index';
+import { DataInfo, loadDenoiser, openRun, resolveCheckpoint } from './open-run';
 import { imageGridPng } from './io/png';
 import { listCheckpoints } from './runfolder';
 import { disposeDenoiser, LatentCodec } from './sample';

@@ -11,7 +11,7 @@ import { ResolvedConfig, units as unitList } from './config';
 import { Dataset, loadDataset } from './data';
 import { editRun, EditSpec, imageShape, readImageForRun } from './edit-run';
 import type { StageName } from './events';
-import { openRun } from './index';
+import { openRun } from './open-run';
 import { imageGridPng } from './io/png';
 import { listCheckpoints } from './runfolder';
 

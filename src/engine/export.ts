@@ -15,7 +15,7 @@ import type { BackendChoice } from './backend/select';
 import { units as unitList } from './config';
 import { DEMO_MJS, INDEX_HTML } from './export/page';
 import { STUDENT_MJS } from './export/student-module';
-import { ensureBackend, loadDenoiser, loadRunConfig } from './index';
+import { ensureBackend, loadDenoiser, loadRunConfig } from './open-run';
 import { listCheckpoints, writeFileAtomic } from './runfolder';
 import { disposeDenoiser } from './sample';
 import { readCheckpointHeader } from './checkpoint';

@@ -6,25 +6,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BackendChoice, BackendInfo, selectBackend } from './backend/select';
+import { BackendChoice } from './backend/select';
 import { planParallel, wantsWorkers } from './parallel';
-import { readCheckpoint } from './checkpoint';
-import { configHash, loadConfigFile, resolveConfig, ResolvedConfig, units as unitList, W_FREQ_MAX_LEGACY } from './config';
-import { Dataset, loadDataset } from './data';
-import { BackendEvent, backendLabel, RunEvent, StageName } from './events';
-import { loadEvalWeights } from './optim';
-import {
-  acquireLock,
-  clearStopRequest,
-  EventLog,
-  FILES,
-  listCheckpoints,
-  readMeta,
-  stopRequested,
-  writeFileAtomic,
-} from './runfolder';
-import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from './sample';
-import { loadCodec, modelShape, trainLatentRun } from './autoencoder';
+import { configHash, loadConfigFile } from './config';
+import { loadDataset } from './data';
+import { BackendEvent, backendLabel, RunEvent } from './events';
+import { acquireLock, clearStopRequest, EventLog, FILES, stopRequested } from './runfolder';
+import { disposeDenoiser, sample, SamplingCancelled } from './sample';
+import { modelShape, trainLatentRun } from './autoencoder';
 import { gridClasses, netForUnit, renderGrid, trainAll, TrainingDiverged } from './stages';
 import type { SampleResult, SampleSpec } from '../protocol';
 import { evaluateQuick } from './quick-eval';
@@ -34,22 +23,9 @@ export { validateConfigFile, loadConfigFile, ConfigError, configHash } from './c
 export type { ResolvedConfig } from './config';
 export { listRuns, describeRun, requestStop, readEvents } from './runfolder';
 export type { RunEvent } from './events';
-
-let backendPromise: Promise<BackendInfo> | undefined;
-let backendKey = '';
-
-/** Selects the tfjs backend once per process (later calls with other options reuse the first choice). */
-export function ensureBackend(backend: BackendChoice, threads: number, wasmDir?: string, wasmThreads?: number): Promise<BackendInfo> {
-  const key = `${backend}/${threads}/${wasmThreads ?? ''}`;
-  tf.env().set('PROD', true); // no debug-mode checks or the cpu backend's banner
-  if (!backendPromise) {
-    backendKey = key;
-    backendPromise = selectBackend({ backend, threads: threads > 0 ? threads : undefined, wasmDir, wasmThreads });
-  } else if (key !== backendKey) {
-    // tfjs has one global backend per process: keep the first (the caller is told through the backend event)
-  }
-  return backendPromise;
-}
+import { ensureBackend, loadDenoiser, loadRunConfig, openRun, resolveCheckpoint, writeDataInfo } from './open-run';
+export { ensureBackend, loadDenoiser, loadRunConfig, openRun, resolveCheckpoint, selectedBackend } from './open-run';
+export type { DataInfo } from './open-run';
 
 /** Validates the config and creates a run folder (config.json resolved, run.json). Returns its path. */
 export async function createRun({ configPath, runsDir, name }: { configPath: string; runsDir: string; name?: string }): Promise<string> {
@@ -57,44 +33,6 @@ export async function createRun({ configPath, runsDir, name }: { configPath: str
   if (name !== undefined && !/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`--name: use letters, digits, '.', '_' or '-' only, got "${name}"`);
   const dirName = name ?? defaultRunName(cfg.name);
   return createRunFolder(path.resolve(runsDir, dirName), cfg, path.resolve(configPath));
-}
-
-/** The resolved config of a run folder, checked against the hash recorded at creation. */
-export function loadRunConfig(runDir: string): ResolvedConfig {
-  const file = path.join(runDir, FILES.config);
-  if (!fs.existsSync(file)) throw new Error(`${runDir}: not a run folder (no ${FILES.config})`);
-  const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  // Runs created before model.wFreqMax existed trained their students with the legacy w embedding.
-  if (raw && typeof raw === 'object' && raw.model && typeof raw.model === 'object' && raw.model.wFreqMax === undefined) {
-    raw.model.wFreqMax = W_FREQ_MAX_LEGACY;
-  }
-  const cfg = resolveConfig(raw, { file, baseDir: runDir });
-  const meta = readMeta(runDir);
-  const hash = configHash(cfg);
-  if (meta.configHash !== hash) {
-    throw new Error(`${file} was changed after the run was created (hash ${hash}, expected ${meta.configHash}); start a new run instead`);
-  }
-  return cfg;
-}
-
-export interface DataInfo {
-  shape: number[];
-  numClasses: number;
-  classNames: string[];
-  source: string;
-  kind: 'image' | 'toy';
-}
-
-function writeDataInfo(runDir: string, ds: Dataset): void {
-  const info: DataInfo = { shape: ds.shape, numClasses: ds.numClasses, classNames: ds.classNames, source: ds.source, kind: ds.kind };
-  writeFileAtomic(path.join(runDir, 'dataset.json'), JSON.stringify(info, null, 2) + '\n');
-}
-
-async function readDataInfo(runDir: string, cfg: ResolvedConfig): Promise<DataInfo> {
-  const file = path.join(runDir, 'dataset.json');
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as DataInfo;
-  const ds = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
-  return { shape: ds.shape, numClasses: ds.numClasses, classNames: ds.classNames, source: ds.source, kind: ds.kind };
 }
 
 export interface RunStagesOptions {
@@ -184,63 +122,6 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
     log.close();
     release();
   }
-}
-
-/** The unit and checkpoint a (stage, steps) request samples from. */
-export function resolveCheckpoint(
-  runDir: string,
-  cfg: ResolvedConfig,
-  { stage, steps, checkpoint }: { stage: StageName; steps: number; checkpoint?: string },
-): { unit: string; file: string; netStage: StageName } {
-  if (checkpoint) {
-    const file = path.resolve(runDir, checkpoint);
-    const unit = path.basename(path.dirname(file));
-    const def = unitList(cfg).find((u) => u.unit === unit);
-    if (!def) throw new Error(`${checkpoint}: not a checkpoint of a known stage (expected checkpoints/<unit>/step-N.ckpt)`);
-    return { unit, file, netStage: def.stage };
-  }
-  let unit: string;
-  if (stage === 'teacher' || stage === 'guided') unit = stage;
-  else {
-    const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
-    const ph = phases.find((u) => u.toSteps === steps);
-    if (!ph) {
-      throw new Error(`--steps ${steps}: no progressive student has ${steps} steps; available: ${phases.map((u) => u.toSteps).join(', ')}`);
-    }
-    unit = ph.unit;
-  }
-  const list = listCheckpoints(runDir, unit);
-  if (!list.length) throw new Error(`${runDir}: stage ${unit} has no checkpoint yet`);
-  return { unit, file: path.join(runDir, list[list.length - 1].file), netStage: stage };
-}
-
-/**
- * Loads a checkpoint's evaluation weights into a fresh network; in latent-space runs with the run's autoencoder, so
- * `sample` returns decoded images. The caller frees it with `disposeDenoiser`.
- */
-export async function loadDenoiser(runDir: string, cfg: ResolvedConfig, file: string, stage: StageName): Promise<Denoiser> {
-  const info = await readDataInfo(runDir, cfg);
-  const { arrays } = readCheckpoint(file);
-  const net = netForUnit(cfg, { shape: modelShape(cfg, info.shape), numClasses: info.numClasses }, stage);
-  try {
-    loadEvalWeights(net, arrays, file);
-    const codec = cfg.model.space === 'latent' ? loadCodec(runDir, cfg, info.shape) : undefined;
-    return { net, param: cfg.model.parameterization, schedule: cfg.diffusion, codec };
-  } catch (e) {
-    net.dispose();
-    throw e;
-  }
-}
-
-/** A run folder opened for sampling: its checked config and dataset description, on the run's (or the asked) backend. */
-export async function openRun(
-  runDirArg: string,
-  opts: { backend?: BackendChoice; threads?: number; wasmDir?: string },
-): Promise<{ runDir: string; cfg: ResolvedConfig; info: DataInfo }> {
-  const runDir = path.resolve(runDirArg);
-  const cfg = loadRunConfig(runDir);
-  await ensureBackend(opts.backend ?? cfg.backend, opts.threads ?? cfg.threads, opts.wasmDir);
-  return { runDir, cfg, info: await readDataInfo(runDir, cfg) };
 }
 
 /** Renders a sample grid (rows = classes × perClass, columns = w) from a run's checkpoint. */

@@ -13,7 +13,7 @@ import { SummaryReal, SummaryRow } from './events';
 import { Classifier, trainClassifier } from './eval/classifier';
 import { classConditionalSwd } from './eval/metrics';
 import { RealReference } from './eval/scores';
-import { loadDenoiser } from './index';
+import { loadDenoiser } from './open-run';
 import { listCheckpoints } from './runfolder';
 import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from './sample';
 import { StageName } from './events';

@@ -3,7 +3,8 @@ import * as vscode from 'vscode';
 import type { RunListing } from '../engine/runfolder';
 import { RunListingCache } from './model/runlog';
 import type { JobInfo } from '../launcher/slurm';
-import { buildRunTree, TreeNodeModel } from './model/tree';
+import { buildRunTree } from './model/run-tree';
+import { TreeNodeModel } from './model/tree';
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> {
   private readonly changed = new vscode.EventEmitter<TreeNodeModel | undefined>();

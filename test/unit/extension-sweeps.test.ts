@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { createRunFolder } from '../../src/engine/create';
 import { resolveSweep, writeSweepManifest } from '../../src/engine/sweep';
 import { parseSqueue, parseScontrolJob, writeRunSlurm } from '../../src/launcher/slurm';
-import { buildRunTree } from '../../src/extension/model/tree';
+import { buildRunTree } from '../../src/extension/model/run-tree';
 import { knownJobIds } from '../../src/extension/model/sweeps';
 import { toyConfig } from '../helpers/sweeps';
 

@@ -8,7 +8,7 @@
  * has to smooth out again; 4 measured better at w = 0 and w = 2 on digits.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { W_FREQ_MAX_DEFAULT } from '../config';
+import { W_FREQ_MAX_DEFAULT } from './w-embedding';
 import { Rng } from '../rng';
 import {
   conv,

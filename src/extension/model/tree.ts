@@ -6,9 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { RunStatus, UnitSummary } from '../../engine/events';
-import { describeRun, FILES, listRuns, RunListing } from '../../engine/runfolder';
+import { describeRun, FILES, RunListing } from '../../engine/runfolder';
 import { formatDuration, runDescription, unitDescription, unitLabel } from './format';
-import { JobMap, runJobId, sweepNodes, withSlurm } from './sweeps';
 
 export type NodeKind = 'run' | 'unit' | 'checkpoint' | 'sweep';
 
@@ -160,16 +159,6 @@ export function runNode(listing: RunListing, opts: { active?: boolean; crash?: s
     command: { command: 'distill.openDashboard', title: 'Open Dashboard', arguments: [runDir] },
     children: units,
   };
-}
-
-/** Sweeps (parents of their runs) first, then every other run in `runsDir`, newest first; Slurm states from `jobs`. */
-export function buildRunTree(
-  runsDir: string,
-  opts: { isActive?: (runDir: string) => boolean; crashes?: Map<string, string>; describe?: (runDir: string) => RunListing; jobs?: JobMap } = {},
-): TreeNodeModel[] {
-  const jobs = opts.jobs ?? new Map();
-  const runs = listRuns(runsDir, opts.describe).map((l) => withSlurm(runNode(l, { active: opts.isActive?.(l.dir), crash: opts.crashes?.get(l.dir) }), runJobId(l.dir), jobs));
-  return [...sweepNodes(runsDir, jobs, opts), ...runs];
 }
 
 export function describeRunNode(runDir: string): TreeNodeModel {
