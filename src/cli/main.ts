@@ -58,6 +58,19 @@ async function engine() {
   return import('../engine/index');
 }
 
+/**
+ * " on wasm 4.22.0 (2 threads, SIMD)" or " on webgpu 4.22.0 · NVIDIA GeForce RTX 4070 (GPU)": what the times just
+ * printed were measured on. The backend's warning (an emulated GPU) goes to stderr.
+ */
+async function onDevice(): Promise<string> {
+  const { selectedBackend } = await engine();
+  const { backendLabel } = await import('../engine/events');
+  const info = await selectedBackend();
+  if (!info) return '';
+  if (info.warning) process.stderr.write(`warning: ${info.warning}\n`);
+  return ` on ${backendLabel(info)}`;
+}
+
 /** Installs, with a message, the npm package a data kind reads when it is missing (the emoji sprites). */
 async function ensureData(data: DataConfig): Promise<void> {
   const { ensureDataPackage } = await import('../launcher/datapkg');
@@ -182,7 +195,7 @@ async function editCommand(rest: string[]): Promise<number> {
   const what = a.flags.mask !== undefined ? 'inpainted' : 'edited';
   console.log(
     `${out}: ${what} ${r.shape.join('×')} image towards class ${r.classId} (${r.className}) at w = ${w}, strength ${strength}; ` +
-      `${r.unit} · ${path.basename(r.checkpoint)} · ${r.times.length - 1} step${r.times.length === 2 ? '' : 's'} of the ${r.steps}-step grid from t = ${strength} · ${r.nfe} NFE · ${r.ms.toFixed(1)} ms`,
+      `${r.unit} · ${path.basename(r.checkpoint)} · ${r.times.length - 1} step${r.times.length === 2 ? '' : 's'} of the ${r.steps}-step grid from t = ${strength} · ${r.nfe} NFE · ${r.ms.toFixed(1)} ms${await onDevice()}`,
   );
   return 0;
 }
@@ -257,14 +270,14 @@ async function main(argv: string[]): Promise<number> {
       if (out.endsWith('.png')) {
         const r = await sampleGrid({ ...common, w }, bopts);
         fs.writeFileSync(out, Buffer.from(r.pngBase64, 'base64'));
-        console.log(`${out}: ${r.rows}×${r.cols} grid (rows = classes, columns = w ${w.join(', ')}); ${r.label}; ${r.msPerSample.toFixed(2)} ms per sample`);
+        console.log(`${out}: ${r.rows}×${r.cols} grid (rows = classes, columns = w ${w.join(', ')}); ${r.label}; ${r.msPerSample.toFixed(2)} ms per sample${await onDevice()}`);
       } else {
         if (w.length !== 1) throw new UsageError('--w: a .npy file holds one guidance weight; give exactly one value');
         const r = await sampleArrays({ ...common, w: w[0] }, bopts);
         fs.writeFileSync(out, encodeNpy(r.x, r.shape));
         const labelsFile = out.replace(/\.npy$/, '.labels.npy');
         fs.writeFileSync(labelsFile, encodeNpy(r.labels, [r.labels.length]));
-        console.log(`${out}: float32 [${r.shape.join(', ')}] in [-1, 1]; ${labelsFile}: int32 class ids; ${r.nfe} NFE, ${r.msPerSample.toFixed(2)} ms per sample`);
+        console.log(`${out}: float32 [${r.shape.join(', ')}] in [-1, 1]; ${labelsFile}: int32 class ids; ${r.nfe} NFE, ${r.msPerSample.toFixed(2)} ms per sample${await onDevice()}`);
       }
       return 0;
     }

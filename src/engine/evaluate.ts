@@ -20,13 +20,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { BackendChoice } from './backend/select';
+import { backendLabel } from './events';
 import { ResolvedConfig, units as unitList } from './config';
-import { Dataset, loadDataset } from './data';
+import { loadDataset } from './data';
 import { Classifier } from './eval/classifier';
 import { classConditionalSwd } from './eval/metrics';
 import { K_DC, K_PR, RealReference, SampleScores } from './eval/scores';
 import { PALETTE, Panel, plotPanels, Rgb, Series } from './eval/plot';
-import { ensureBackend, loadDenoiser, loadRunConfig } from './index';
+import { ensureBackend, loadDenoiser, loadRunConfig } from './open-run';
 import { loadOrTrainClassifier } from './quick-eval';
 import { LatentCost, latentCostMarkdown, measureLatentCost } from './eval/latent-cost';
 import { FILES, listCheckpoints, writeFileAtomic } from './runfolder';
@@ -351,7 +352,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       format: 'diffusion-distiller-eval/1',
       run: path.basename(runDir),
       createdAt: new Date().toISOString(),
-      backend: `${info.name}${info.threads ? ` (${info.threads} thread${info.threads === 1 ? '' : 's'})` : ''}`,
+      backend: backendLabel(info),
       dataset: { kind: train.kind, source: train.source, shape: train.shape, numClasses: K, classNames: train.classNames, train: train.n, heldOut: test.n },
       samples: n,
       perClass,
