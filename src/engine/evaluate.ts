@@ -231,6 +231,12 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
   const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
   const K = train.numClasses;
   const perClass = Math.ceil(requested / K);
+  const kMax = Math.max(K_PR, K_DC);
+  if (perClass <= kMax) {
+    throw new Error(`samples: ${requested} per configuration spread over ${K} classes is ${perClass} per class; precision, recall, ` +
+      `density and coverage compare each sample with its ${kMax} nearest neighbours of the same class, so they need at least ` +
+      `${kMax + 1} per class: use --samples ${K * (kMax + 1)} or more (eval.samples in the config)`);
+  }
   const n = perClass * K;
   const labels = evenLabels(n, K);
   const isImage = train.kind === 'image';

@@ -215,6 +215,9 @@ describe('determinism and cancellation', () => {
     );
     assert.ok(r.data.notes.some((n) => /not in eval.studentSteps/.test(n)));
     await assert.rejects(evaluateRun({ runDir: runDirs.toy, samples: 1 }), /--samples: expected an integer ≥ 2/);
+    // Too few per class for the k-NN measures: said before anything is sampled, with the smallest count that works.
+    await assert.rejects(evaluateRun({ runDir: runDirs.image, samples: 20 }),
+      /^Error: samples: 20 per configuration spread over 10 classes is 2 per class; .* need at least 6 per class: use --samples 60 or more \(eval\.samples in the config\)$/);
     await assert.rejects(evaluateRun({ runDir: runDirs.toy, w: [-1] }), /--w: expected a non-empty list/);
     await assert.rejects(evaluateRun({ runDir: runDirs.toy, teacherSteps: [0] }), /teacherSteps: expected a non-empty list of integers ≥ 1/);
   });

@@ -64,7 +64,8 @@ describe('distill sample / edit / export / eval with --backend webgpu (SwiftShad
   it('sample: the teacher (CFG, 2 NFE per step) and the 2-step student, same seed → the same samples (≤ 1e-4)', () => {
     for (const [stage, steps] of [['teacher', '4'], ['progressive', '2']]) {
       const r = onBoth(['sample', RUN, '--stage', stage, '--steps', steps, '--w', '2', '--classes', '0,3,7', '--per-class', '3', '--seed', '9', '--out', `{B}/${stage}.npy`]);
-      assert.match(r.stdout.webgpu, new RegExp(`float32 \\[9, 8, 8, 1\\].*${stage === 'teacher' ? 8 : 2} NFE`));
+      assert.match(r.stdout.webgpu, new RegExp(`float32 \\[9, 8, 8, 1\\].*${stage === 'teacher' ? 8 : 2} NFE, [\\d.]+ ms per sample on webgpu [\\d.]+ · SwiftShader.* \\(software adapter, emulated on the CPU\\)`));
+      assert.match(r.stdout.wasm, /ms per sample on wasm [\d.]+ \(1 thread, SIMD\)/);
       const a = decodeNpy(fs.readFileSync(path.join(r.wasm, `${stage}.npy`)));
       const b = decodeNpy(fs.readFileSync(path.join(r.webgpu, `${stage}.npy`)));
       assert.deepEqual(b.shape, a.shape);
@@ -79,7 +80,7 @@ describe('distill sample / edit / export / eval with --backend webgpu (SwiftShad
     for (let y = 1; y < 7; y++) for (let x = 2; x < 6; x++) px[y * 8 + x] = y === 1 || y === 6 || x === 2 || x === 5 ? 255 : 0; // a 0
     fs.writeFileSync(path.join(tmp, 'zero.png'), encodePng(px, 8, 8, 1));
     const r = onBoth(['edit', RUN, '--image', 'zero.png', '--class', '3', '--strength', '0.6', '--w', '2', '--seed', '2', '--out', '{B}/edit.png']);
-    assert.match(r.stdout.webgpu, /NFE/);
+    assert.match(r.stdout.webgpu, /NFE · [\d.]+ ms on webgpu .*SwiftShader/);
     const a = decodePng(fs.readFileSync(path.join(r.wasm, 'edit.png')));
     const b = decodePng(fs.readFileSync(path.join(r.webgpu, 'edit.png')));
     assert.deepEqual([b.width, b.height], [a.width, a.height]);
