@@ -411,7 +411,10 @@ main(process.argv.slice(2)).then(
       console.error(`distill: ${e.message}\n\n${USAGE}`);
       process.exit(2);
     }
-    console.error(`distill: ${(e as Error).message}`);
-    process.exit(1);
+    // The engine is loaded by now if the error came from it; a wasm trap is explained (usually the 4 GiB heap).
+    import('../engine/backend/wasm/heap').then(
+      ({ explainWasmTrap }) => console.error(`distill: ${(explainWasmTrap(e) as Error).message}`),
+      () => console.error(`distill: ${(e as Error).message}`),
+    ).finally(() => process.exit(1));
   },
 );

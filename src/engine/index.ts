@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BackendChoice } from './backend/select';
+import { explainWasmTrap } from './backend/wasm/heap';
 import { planParallel, wantsWorkers } from './parallel';
 import { configHash, loadConfigFile } from './config';
 import { loadDataset } from './data';
@@ -14,7 +15,7 @@ import { BackendEvent, backendLabel, RunEvent } from './events';
 import { acquireLock, clearStopRequest, EventLog, FILES, stopRequested } from './runfolder';
 import { disposeDenoiser, sample, SamplingCancelled } from './sample';
 import { modelShape, trainLatentRun } from './autoencoder';
-import { gridClasses, netForUnit, renderGrid, trainAll, TrainingDiverged } from './stages';
+import { gridClasses, netForUnit, renderGrid, trainAll } from './stages';
 import type { SampleResult, SampleSpec } from '../protocol';
 import { evaluateQuick } from './quick-eval';
 import { createRunFolder, defaultRunName } from './create';
@@ -112,11 +113,12 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
     clearStopRequest(runDir);
     emit({ type: 'run_end', t: Date.now(), status });
     return status;
-  } catch (e) {
+  } catch (caught) {
+    // A WebAssembly trap on the wasm backend is almost always its 4 GiB heap: say so, and what to change.
+    const e = explainWasmTrap(caught);
     const message = (e as Error).message;
     emit({ type: 'error', t: Date.now(), message });
     emit({ type: 'run_end', t: Date.now(), status: 'failed' });
-    if (e instanceof TrainingDiverged) throw e;
     throw e;
   } finally {
     log.close();

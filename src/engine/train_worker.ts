@@ -13,6 +13,7 @@ import { StageName } from './events';
 import { Net } from './nn/net';
 import { loadEvalWeights } from './optim';
 import { buildStepLoss, LossSpec, netForUnit, StepInputs } from './train_loss';
+import { wasmHeapBytes } from './backend/wasm/heap';
 
 if (!parentPort) throw new Error('train_worker must run in a worker thread');
 const port = parentPort;
@@ -93,5 +94,9 @@ async function init(m: TrainWorkerInit): Promise<void> {
 // Messages are handled strictly in order; a failure is reported and ends the worker's usefulness.
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (msg: Record<string, unknown>) => {
-  chain = chain.then(() => handle(msg)).catch((e: Error) => port.postMessage({ type: 'error', message: `training worker ${id}: ${e.stack ?? e.message}` }));
+  chain = chain.then(() => handle(msg)).catch((e: Error) => {
+    // The heap size lets the main thread tell a full 4 GiB wasm heap (lower the batch) from a fault (wasm/heap.ts).
+    const heap = wasmHeapBytes();
+    port.postMessage({ type: 'error', message: `training worker ${id}${heap !== undefined ? ` (wasm heap ${heap} bytes)` : ''}: ${e.stack ?? e.message}` });
+  });
 });

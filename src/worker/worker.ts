@@ -12,6 +12,7 @@ import { createRun, loadConfigFile, loadRunConfig, runStages, sampleGrid } from 
 import type { DataConfig } from '../engine/data/types';
 import { ensureDataPackage } from '../launcher/datapkg';
 import { describeBackends } from '../engine/backend/report';
+import { explainWasmTrap } from '../engine/backend/wasm/heap';
 import { editTabInput, editTabRun } from '../engine/edit-tab';
 import { asHostToWorker, Backend, HostToWorker, ToolName, ToolResult, WorkerToHost } from '../protocol';
 
@@ -60,7 +61,8 @@ function ensureData(data: DataConfig): Promise<unknown> {
 }
 const ensureRunData = (runDir: string) => ensureData(loadRunConfig(runDir).data);
 
-function errorText(e: unknown): string {
+function errorText(caught: unknown): string {
+  const e = explainWasmTrap(caught); // a wasm trap: almost always its 4 GiB heap, said with what to change
   if (e instanceof Error) return e.message || String(e);
   return String(e);
 }

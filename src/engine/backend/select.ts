@@ -23,6 +23,7 @@ import * as tfcpu from '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './wasm/kernels';
+import { guardWasmAllocations } from './wasm/heap';
 import { resizeNearestNeighborGradCpu } from './resize_grad';
 import { registerGroupNormKernels } from './group_norm';
 import { adapterLabel, AdapterReport, DawnLoader, selectWebGpu, WebGpuUnavailable } from './webgpu';
@@ -253,6 +254,7 @@ async function selectWasm(threads: number, wasmDirOpt?: string): Promise<Backend
     throw new Error(`tf.setBackend('wasm') failed`);
   }
   await tf.ready();
+  guardWasmAllocations(tf.backend());
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
   const actual = tfwasm.getThreadsCount();
   const used = (wasmState as { threads: number }).threads;
