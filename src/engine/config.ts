@@ -13,8 +13,6 @@ import { EMOJI_DEFAULT_CATEGORIES, EMOJI_DEFAULTS } from './data/emoji-meta';
 import type { ModelConfig } from './nn/net';
 import { W_FREQ_MAX_DEFAULT, W_FREQ_MAX_LEGACY } from './nn/w-embedding';
 
-export { W_FREQ_MAX_DEFAULT, W_FREQ_MAX_LEGACY };
-
 export interface StageConfig {
   steps: number;
   batch: number;

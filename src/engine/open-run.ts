@@ -9,7 +9,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BackendChoice, BackendInfo, selectBackend } from './backend/select';
 import { readCheckpoint } from './checkpoint';
-import { configHash, resolveConfig, ResolvedConfig, units as unitList, W_FREQ_MAX_LEGACY } from './config';
+import { configHash, resolveConfig, ResolvedConfig, units as unitList } from './config';
+import { W_FREQ_MAX_LEGACY } from './nn/w-embedding';
 import { Dataset, loadDataset } from './data';
 import { StageName } from './events';
 import { loadEvalWeights } from './optim';
@@ -19,18 +20,13 @@ import { loadCodec, modelShape } from './autoencoder';
 import { netForUnit } from './train_loss';
 
 let backendPromise: Promise<BackendInfo> | undefined;
-let backendKey = '';
 
 /** Selects the tfjs backend once per process (later calls with other options reuse the first choice). */
 export function ensureBackend(backend: BackendChoice, threads: number, wasmDir?: string, wasmThreads?: number): Promise<BackendInfo> {
-  const key = `${backend}/${threads}/${wasmThreads ?? ''}`;
   tf.env().set('PROD', true); // no debug-mode checks or the cpu backend's banner
-  if (!backendPromise) {
-    backendKey = key;
-    backendPromise = selectBackend({ backend, threads: threads > 0 ? threads : undefined, wasmDir, wasmThreads });
-  } else if (key !== backendKey) {
-    // tfjs has one global backend per process: keep the first (the caller is told through the backend event)
-  }
+  // tfjs has one global backend per process: a later call with other options keeps the first (the caller is told
+  // which one through the backend event).
+  backendPromise ??= selectBackend({ backend, threads: threads > 0 ? threads : undefined, wasmDir, wasmThreads });
   return backendPromise;
 }
 
@@ -38,7 +34,6 @@ export function ensureBackend(backend: BackendChoice, threads: number, wasmDir?:
 export function selectedBackend(): Promise<BackendInfo> | undefined {
   return backendPromise;
 }
-
 
 /** The resolved config of a run folder, checked against the hash recorded at creation. */
 export function loadRunConfig(runDir: string): ResolvedConfig {
@@ -77,7 +72,6 @@ export async function readDataInfo(runDir: string, cfg: ResolvedConfig): Promise
   const ds = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
   return { shape: ds.shape, numClasses: ds.numClasses, classNames: ds.classNames, source: ds.source, kind: ds.kind };
 }
-
 
 /** The unit and checkpoint a (stage, steps) request samples from. */
 export function resolveCheckpoint(

@@ -66,7 +66,7 @@ export interface SelectBackendOptions {
    * asks for 1: its worker threads do the heavy work and the main thread then needs no pthread pool.
    */
   wasmThreads?: number;
-  /** Loads Dawn (tests pass a stub adapter list); default: the npm package `webgpu`. */
+  /** Loads Dawn (tests inject a fixed adapter list); default: the npm package `webgpu`. */
   dawnLoader?: DawnLoader;
   /** Loads a native TensorFlow package (tests stand in for one that is absent); default: a runtime require. */
   nativeLoader?: NativeLoader;

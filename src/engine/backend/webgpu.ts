@@ -316,7 +316,7 @@ export interface WebGpuInfo {
 export async function selectWebGpu(opts: { allowSoftware: boolean; loader?: DawnLoader }): Promise<WebGpuInfo> {
   const loader = opts.loader ?? loadDawn;
   if (active && active.loader !== loader) {
-    // Another Dawn (tests pass stub adapter lists): drop the old device and its backend.
+    // Another Dawn (tests inject fixed adapter lists): drop the old device and its backend.
     if (tf.findBackend('webgpu')) tf.removeBackend('webgpu');
     active.device.destroy();
     active = null;

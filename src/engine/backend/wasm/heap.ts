@@ -75,6 +75,12 @@ export function explainWasmTrap(e: unknown, heapBytes: number | undefined = wasm
     'model.channels, or train on a GPU (backend "webgpu"; `distill backends` shows what this machine has)');
 }
 
+function allocationFailed(n: number): WasmOutOfMemory {
+  return new WasmOutOfMemory(`the wasm backend could not allocate ${MiB(n)} for a tensor (heap at ${MiB(wasmHeapBytes() ?? 0)}, ` +
+    `which cannot grow past ${MiB(WASM_HEAP_CAP_BYTES)}). Lower the batch size (teacher, guided or progressive "batch") or ` +
+    'model.channels, or train on a GPU (backend "webgpu"; `distill backends` shows what this machine has)');
+}
+
 /**
  * Makes the wasm backend's tensor allocations fail loudly: tfjs-backend-wasm takes `_malloc`'s result as the tensor's
  * address even when it is 0 (no memory left), and a request of 4 GiB or more wraps to a tiny one in 32-bit
@@ -84,21 +90,18 @@ export function guardWasmAllocations(backend: unknown): void {
   const wasm = (backend as { wasm?: { _malloc?: ((n: number) => number) & { guarded?: boolean } } }).wasm;
   if (!wasm?._malloc || wasm._malloc.guarded) return;
   const malloc = wasm._malloc.bind(wasm);
+  // Called for every tensor the backend allocates: nothing is built unless the allocation fails.
   const guarded = Object.assign((n: number): number => {
-    const heap = () => wasmHeapBytes() ?? 0;
-    const fail = () => new WasmOutOfMemory(`the wasm backend could not allocate ${MiB(n)} for a tensor (heap at ${MiB(heap())}, ` +
-      `which cannot grow past ${MiB(WASM_HEAP_CAP_BYTES)}). Lower the batch size (teacher, guided or progressive "batch") or ` +
-      'model.channels, or train on a GPU (backend "webgpu"; `distill backends` shows what this machine has)');
-    if (n >= WASM_HEAP_CAP_BYTES) throw fail();
+    if (n >= WASM_HEAP_CAP_BYTES) throw allocationFailed(n);
     let p: number;
     try {
       p = malloc(n);
     } catch (e) {
       // emscripten aborts when the heap cannot grow for the request
-      if (e instanceof WebAssembly.RuntimeError) throw fail();
+      if (e instanceof WebAssembly.RuntimeError) throw allocationFailed(n);
       throw e;
     }
-    if (p === 0 && n > 0) throw fail();
+    if (p === 0 && n > 0) throw allocationFailed(n);
     return p;
   }, { guarded: true });
   wasm._malloc = guarded;
