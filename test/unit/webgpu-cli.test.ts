@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { decodeNpy } from '../../src/engine/io/npy';
 import { decodePng, encodePng } from '../../src/engine/io/png';
 import { useSwiftShader } from './helpers/gpu';
@@ -59,6 +59,8 @@ before(() => {
   }));
   distill(['run', 'tiny.distill.json', '--runs-dir', 'runs', '--name', 'tiny']);
 });
+
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('distill sample / edit / export / eval with --backend webgpu (SwiftShader) give what wasm gives', { timeout: 900_000 }, () => {
   it('sample: the teacher (CFG, 2 NFE per step) and the 2-step student, same seed → the same samples (≤ 1e-4)', () => {
