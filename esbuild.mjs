@@ -11,7 +11,7 @@ const node = [
   ['src/worker/worker.ts', 'dist/worker.js'],
   ['src/cli/main.ts', 'dist/cli.js'],
   // data-parallel training worker threads: the engine looks for it next to the bundle that runs it
-  ['src/engine/train_worker.ts', 'dist/train_worker.js'],
+  ['src/engine/train/data-parallel-worker.ts', 'dist/data-parallel-worker.js'],
   ['test/suite/index.ts', 'dist/test/suite/index.js'],
 ];
 const web = [

@@ -47,9 +47,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Data-parallel trainer (src/engine/backend/data_parallel.ts) with job.threads single-threaded wasm workers. */
+/** Data-parallel trainer (src/engine/backend/replica-trainer.ts) with job.threads single-threaded wasm workers. */
 async function runDataParallelJob(job: Job): Promise<BenchResult> {
-  const { DataParallelTrainer } = await import('../src/engine/backend/data_parallel');
+  const { DataParallelTrainer } = await import('../src/engine/backend/replica-trainer');
   const replicas = ['replicas.ts', 'replicas.js'].map((f) => path.join(__dirname, f)).find((p) => fs.existsSync(p));
   if (!replicas) throw new Error('bench/replicas module not found next to the bench');
   await selectBackend({ backend: 'cpu' });

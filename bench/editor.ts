@@ -19,9 +19,9 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { chromium } from 'playwright-core';
 import { PNG } from 'pngjs';
-import { CompactLog, RunListingCache } from '../src/extension/model/runlog';
+import { CompactLog, RunListingCache } from '../src/extension/model/run-log';
 import { buildRunTree } from '../src/extension/model/run-tree';
-import { buildRunView } from '../src/extension/panels/runview';
+import { buildRunView } from '../src/extension/panels/run-view';
 import { RunEventFeed } from '../src/extension/panels/tail';
 import { bundleWebviews, CHROMIUM, CHROMIUM_ARGS, harnessHtml, measureLongRun, ORIGIN } from '../test/helpers/webview-page';
 

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/engine/backend/select';
 import { wasmKernelOptions } from '../src/engine/backend/wasm/kernels';
-import { filterGradOptions } from '../src/engine/backend/wasm/filter_grad';
+import { filterGradOptions } from '../src/engine/backend/wasm/filter-grad';
 
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--reps');

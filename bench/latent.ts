@@ -5,8 +5,8 @@
  * depend on them). Prints min–max over the runs, so a shared machine's spread shows.
  */
 import { ensureBackend } from '../src/engine';
-import { buildAutoencoder, makeCodec } from '../src/engine/autoencoder';
-import { resolveConfig } from '../src/engine/config';
+import { buildAutoencoder, makeCodec } from '../src/engine/train/autoencoder';
+import { resolveConfig } from '../src/engine/run/config';
 import { LatentCost, measureLatentCost } from '../src/engine/eval/latent-cost';
 
 function flag(name: string, fallback: string): string {

@@ -7,7 +7,7 @@
  * resizes and adds are not counted); a training step counts 3× the forward (fwd + dgrad + wgrad).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { groupNorm } from '../src/engine/backend/group_norm';
+import { groupNorm } from '../src/engine/backend/group-norm';
 
 export interface BenchModel {
   name: 'convstack' | 'unet';
@@ -69,7 +69,7 @@ export function convStack(batch = 32): BenchModel {
   };
 }
 
-/** GroupNorm(8) + SiLU: the fused kernel of src/engine/backend/group_norm.ts (composite ops elsewhere). */
+/** GroupNorm(8) + SiLU: the fused kernel of src/engine/backend/group-norm.ts (composite ops elsewhere). */
 const gnSilu = (x: tf.Tensor4D, gamma: tf.Variable, beta: tf.Variable): tf.Tensor4D => groupNorm(x, 8, gamma, beta, { silu: true });
 
 /**

@@ -1,9 +1,9 @@
 /**
- * Replica factory of the bench models for the data-parallel trainer (src/engine/backend/data_parallel.ts):
+ * Replica factory of the bench models for the data-parallel trainer (src/engine/backend/replica-trainer.ts):
  * inputs `x` and `target`, MSE loss.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Replica } from '../src/engine/backend/data_parallel';
+import type { Replica } from '../src/engine/backend/replica-trainer';
 import { makeModel } from './models';
 
 export function createReplica(args: { model: 'convstack' | 'unet' }): Replica {

@@ -4,91 +4,17 @@
  * unknown or malformed messages are dropped and logged by the receiver), and a small request/reply helper.
  * Pure types and functions: imported by the extension, the worker and the webview bundles alike.
  */
-import { asRunEvent, RunEvent } from './engine/events';
+import { asRunEvent, RunEvent } from './engine/run/events';
 import type { BackendsReport } from './engine/backend/report';
+import type { SamplerKind, SampleResult, SampleSpec, StageChoice } from './engine/tasks/sample';
+import type { EditInput, EditSource, EditTabResult, EditTabSpec } from './engine/tasks/edit-request';
+
+export type { SamplerKind, SampleResult, SampleSpec, StageChoice, EditInput, EditSource, EditTabResult, EditTabSpec };
 
 export type { BackendsReport };
 
 export const BACKENDS = ['auto', 'webgpu', 'wasm', 'cpu', 'tensorflow'] as const;
 export type Backend = (typeof BACKENDS)[number];
-export type StageChoice = 'teacher' | 'guided' | 'progressive';
-export type SamplerKind = 'ddim' | 'stochastic';
-
-/** What to sample: shared by the worker's `sample` request, the preview panel and the CLI. */
-export interface SampleSpec {
-  runDir: string;
-  /** A checkpoint file relative to runDir; default: the newest checkpoint of the stage. */
-  checkpoint?: string;
-  stage: StageChoice;
-  /** Sampling steps (teacher: 2 NFE each; students: 1 NFE each). */
-  steps: number;
-  sampler: SamplerKind;
-  w: number[];
-  classes: number[];
-  perClass: number;
-  seed: number;
-}
-
-export interface SampleResult {
-  /** PNG grid (rows = classes × perClass, columns = w), base64. */
-  pngBase64: string;
-  rows: number;
-  cols: number;
-  steps: number;
-  nfe: number;
-  /** Wall-clock milliseconds per sample. */
-  msPerSample: number;
-  label: string;
-}
-
-/** The image an edit starts from: a file (any size; read like the training images) or a training example of the run. */
-export type EditSource = { file: string } | { example: number };
-
-/** An edit's input at the model's resolution, as the preview's Edit tab shows it and sends it back with an edit. */
-export interface EditInput {
-  /** PNG (size×size, 1 or 3 channels), base64. */
-  pngBase64: string;
-  size: number;
-  channels: number;
-  /** Where it came from: the file name, or "training example N · class". */
-  label: string;
-  /** A training example's class id. */
-  classId?: number;
-  /** With a training example: how many the run's training split has (indices 0 to examples − 1). */
-  examples?: number;
-}
-
-/** One model's edit for the preview's Edit tab (the engine's editRun on images sent as PNG base64). */
-export interface EditTabSpec {
-  runDir: string;
-  /** teacher: the guided teacher (2 NFE per step); student: the K-step progressive student when trained, else the most distilled student (1 NFE per step). */
-  model: 'teacher' | 'student';
-  /** The sampler's grid (⌈S·steps⌉ steps are taken). */
-  steps: number;
-  /** The input at the model's resolution (EditInput.pngBase64). */
-  imagePngBase64: string;
-  /** Mask PNG (white = repaint, black = keep), any size: resized to the model's resolution. */
-  maskPngBase64?: string;
-  classId: number;
-  strength: number;
-  w: number;
-  seed: number;
-}
-
-export interface EditTabResult {
-  /** The edited image alone, at the model's resolution (PNG base64). */
-  pngBase64: string;
-  model: 'teacher' | 'student';
-  unit: string;
-  checkpoint: string;
-  /** The sampler's grid and the steps taken on it (⌈S·steps⌉). */
-  steps: number;
-  stepsTaken: number;
-  nfe: number;
-  ms: number;
-  label: string;
-}
-
 // ───────────────────────────── host → worker ─────────────────────────────
 export type HostToWorker =
   | { type: 'start'; id: number; configPath: string; runsDir: string; name?: string; backend?: Backend; threads?: number }

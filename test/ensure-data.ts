@@ -1,7 +1,7 @@
 // `npm test` / `npm run test:unit` first: the npm packages the unit suites read that are not dependencies (the emoji
-// sprites of test/unit/emoji.test.ts), installed the way `distill run` installs them on demand (src/launcher/datapkg.ts):
+// sprites of test/unit/emoji.test.ts), installed the way `distill run` installs them on demand (src/launcher/data-package.ts):
 // `npm ci && npm test` stays true. A no-op when they are there (CI installs them in .ci/run).
-import { ensureDataPackage } from '../src/launcher/datapkg';
+import { ensureDataPackage } from '../src/launcher/data-package';
 
 ensureDataPackage({ kind: 'emoji', vendor: 'google' }, { log: (line) => console.log(line) }).then(
   (dir) => console.log(`test data: ${dir}`),

@@ -10,7 +10,7 @@ import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import uplotCss from 'uplot/dist/uPlot.min.css';
-import type { SamplesEvent } from '../src/engine/events';
+import type { SamplesEvent } from '../src/engine/run/events';
 import type { ConfigEntry, HostToWebview, ReportView, RunView } from '../src/protocol';
 import { LossChart, unitColor } from './chart';
 import { renderLabelledGrid } from './grid';

@@ -2,7 +2,7 @@
  * Pure data of the dashboard: loss series per training unit (with rewinds after a resume), EMA smoothing,
  * min/max decimation, and the list of sample grids. No DOM here, so it is cheap to test and to reason about.
  */
-import type { LossEvent, RunEvent, SamplesEvent, StageStartEvent, UnitStage } from '../src/engine/events';
+import type { LossEvent, RunEvent, SamplesEvent, StageStartEvent, UnitStage } from '../src/engine/run/events';
 
 export interface UnitSeries {
   unit: string;

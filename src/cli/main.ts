@@ -14,7 +14,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { encodeNpy } from '../engine/io/npy';
-import type { RunEvent, SummaryReal, SummaryRow } from '../engine/events';
+import type { RunEvent, SummaryReal, SummaryRow } from '../engine/run/events';
 import type { DataConfig } from '../engine/data/types';
 import { formatSummary } from './summary';
 import { formatDuration, ProgressPrinter } from './progress';
@@ -64,7 +64,7 @@ async function engine() {
  */
 async function onDevice(): Promise<string> {
   const { selectedBackend } = await engine();
-  const { backendLabel } = await import('../engine/events');
+  const { backendLabel } = await import('../engine/run/events');
   const info = await selectedBackend();
   if (!info) return '';
   if (info.warning) process.stderr.write(`warning: ${info.warning}\n`);
@@ -73,7 +73,7 @@ async function onDevice(): Promise<string> {
 
 /** Installs, with a message, the npm package a data kind reads when it is missing (the emoji sprites). */
 async function ensureData(data: DataConfig): Promise<void> {
-  const { ensureDataPackage } = await import('../launcher/datapkg');
+  const { ensureDataPackage } = await import('../launcher/data-package');
   await ensureDataPackage(data, { log: (line) => console.log(line) });
 }
 
@@ -368,9 +368,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'list': {
       const a = parseArgs(rest, { positional: [0, 1], flags: [] });
-      const { listRuns } = await import('../engine/runfolder');
+      const { listRuns } = await import('../engine/run/run-folder');
       const runsDir = path.resolve(a.positional[0] ?? 'runs');
-      const { isSweepDir } = await import('../engine/sweep');
+      const { isSweepDir } = await import('../engine/run/sweep');
       // runs of sweeps (runs/<sweep>/<variant>/) are listed as <sweep>/<variant>
       const runs = [
         ...listRuns(runsDir),

@@ -2,7 +2,7 @@
  * Progress output for the CLI: on a TTY one live line per stage (bar, steps, rate, ETA, loss); otherwise plain log
  * lines at most every few seconds plus every stage boundary, so CI logs stay readable.
  */
-import type { RunEvent } from '../engine/events';
+import type { RunEvent } from '../engine/run/events';
 
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '--:--';

@@ -6,7 +6,7 @@
  * nobody reads "student ≥ teacher" from accuracy alone; and per w the student's gap to the teacher in per cent.
  * Plain strings: printed by the CLI, unit-tested directly.
  */
-import type { SummaryReal, SummaryRow } from '../engine/events';
+import type { SummaryReal, SummaryRow } from '../engine/run/events';
 
 const fid = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(1));
 const ratio = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(3));

@@ -4,7 +4,7 @@
  * which the extension calls too; this file is argument handling and printing.
  */
 import * as path from 'path';
-import { SweepError, SlurmOptions } from '../engine/sweep';
+import { SweepError, SlurmOptions } from '../engine/run/sweep';
 import type { TaskContext } from '../launcher/local';
 import {
   defaultLocalParallel,

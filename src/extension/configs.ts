@@ -1,7 +1,7 @@
 /** Finding and describing the workspace's *.distill.json files and the bundled examples. No vscode. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseConfigText, validateConfigFile } from '../engine/config';
+import { parseConfigText, validateConfigFile } from '../engine/run/config';
 import type { ConfigEntry } from '../protocol';
 
 export const CONFIG_SUFFIX = '.distill.json';

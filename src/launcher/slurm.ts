@@ -12,7 +12,7 @@
 import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { SlurmOptions } from '../engine/sweep';
+import type { SlurmOptions } from '../engine/run/sweep';
 
 /** distill's exit code after SIGUSR1: "checkpoint saved, requeue me". */
 export const EXIT_REQUEUE = 75;

@@ -8,10 +8,10 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { createRunFolder } from '../engine/create';
-import { configHash } from '../engine/config';
-import type { RunStatus } from '../engine/events';
-import { describeRun, isRunDir, readMeta, requestStop } from '../engine/runfolder';
+import { createRunFolder } from '../engine/run/create-run';
+import { configHash } from '../engine/run/config';
+import type { RunStatus } from '../engine/run/events';
+import { describeRun, isRunDir, readMeta, requestStop } from '../engine/run/run-folder';
 import {
   Launcher,
   loadSweepFile,
@@ -21,7 +21,7 @@ import {
   SweepManifest,
   Variant,
   writeSweepManifest,
-} from '../engine/sweep';
+} from '../engine/run/sweep';
 import { LocalPool, TaskContext } from './local';
 import { batchScript, JobInfo, queryJobs, readRunSlurm, sbatch, scancel, SlurmRunner, writeRunSlurm } from './slurm';
 

@@ -1,7 +1,7 @@
 /** Small run-folder facts the launchers need (fs only). */
 import * as fs from 'fs';
 import * as path from 'path';
-import { FILES } from '../engine/runfolder';
+import { FILES } from '../engine/run/run-folder';
 
 /** True when any unit of the run has a checkpoint on disk. */
 export function listCheckpointUnits(runDir: string): boolean {

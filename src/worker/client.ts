@@ -6,7 +6,7 @@
  */
 import { ChildProcess, fork } from 'child_process';
 import { asWorkerToHost, Backend, HostToWorker, RequestTracker, SampleResult, SampleSpec, WorkerToHost } from '../protocol';
-import type { RunEvent } from '../engine/events';
+import type { RunEvent } from '../engine/run/events';
 
 export interface WorkerExit {
   code: number | null;

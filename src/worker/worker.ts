@@ -10,10 +10,10 @@ import * as path from 'path';
 import * as engine from '../engine';
 import { createRun, loadConfigFile, loadRunConfig, runStages, sampleGrid } from '../engine';
 import type { DataConfig } from '../engine/data/types';
-import { ensureDataPackage } from '../launcher/datapkg';
+import { ensureDataPackage } from '../launcher/data-package';
 import { describeBackends } from '../engine/backend/report';
 import { explainWasmTrap } from '../engine/backend/wasm/heap';
-import { editTabInput, editTabRun } from '../engine/edit-tab';
+import { editTabInput, editTabRun } from '../engine/tasks/edit-request';
 import { asHostToWorker, Backend, HostToWorker, ToolName, ToolResult, WorkerToHost } from '../protocol';
 
 /** The tfjs wasm binaries ship beside the bundle (dist/wasm); from sources the engine finds the installed package. */

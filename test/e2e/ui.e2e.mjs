@@ -63,10 +63,10 @@ export const E2E_EDIT_CONFIG = {
 
 /** Fails early and clearly when the engine's schema and this test's config drift apart. */
 export function validateConfig(config) {
-  const schema = JSON.parse(fs.readFileSync(path.join(REPO, 'src/engine/config.schema.json'), 'utf8'));
+  const schema = JSON.parse(fs.readFileSync(path.join(REPO, 'src/engine/run/config.schema.json'), 'utf8'));
   const ajv = new Ajv({ strict: false, allErrors: true });
   const validate = ajv.compile(schema);
-  if (!validate(config)) throw new Error(`the e2e config does not validate against src/engine/config.schema.json: ${ajv.errorsText(validate.errors)}`);
+  if (!validate(config)) throw new Error(`the e2e config does not validate against src/engine/run/config.schema.json: ${ajv.errorsText(validate.errors)}`);
 }
 
 export function makeWorkspace(dir) {

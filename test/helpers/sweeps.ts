@@ -3,8 +3,8 @@ import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { LossEvent } from '../../src/engine/events';
-import { describeRun, readEvents } from '../../src/engine/runfolder';
+import type { LossEvent } from '../../src/engine/run/events';
+import { describeRun, readEvents } from '../../src/engine/run/run-folder';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(REPO, 'dist', 'cli.js');

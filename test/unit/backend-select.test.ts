@@ -10,9 +10,9 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveWasmDir, selectBackend, wasmPackageDir } from '../../src/engine/backend/select';
-import { DataParallelTrainer } from '../../src/engine/backend/data_parallel';
+import { DataParallelTrainer } from '../../src/engine/backend/replica-trainer';
 import { createReplica } from '../../bench/replicas';
-import { describeThreadedProgress, newThreadedProgress } from '../../src/engine/backend/wasm/node_threads';
+import { describeThreadedProgress, newThreadedProgress } from '../../src/engine/backend/wasm/node-threads';
 
 /** Stands in for a machine without the native TensorFlow packages (whether or not this one has them). */
 const nativeAbsent = (pkg: string): never => {
@@ -130,7 +130,7 @@ test('describeThreadedProgress names the stage a threaded start-up stopped in', 
 });
 
 test('the start-up watchdog ends a process whose main thread stays blocked, with a message; finish() silences it', () => {
-  const nt = path.resolve(__dirname, '../../src/engine/backend/wasm/node_threads').replace(/\\/g, '/');
+  const nt = path.resolve(__dirname, '../../src/engine/backend/wasm/node-threads').replace(/\\/g, '/');
   const run = (finish: boolean) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-dog-'));
     try {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { decodeNpy } from '../../src/engine/io/npy';
 import { decodePng } from '../../src/engine/io/png';
-import { readEvents } from '../../src/engine/runfolder';
+import { readEvents } from '../../src/engine/run/run-folder';
 import { formatSummary } from '../../src/cli/summary';
 
 const REPO = path.resolve(__dirname, '..', '..');

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { configSchema, rangeLabel, resolveConfig, validateConfigFile } from '../../src/engine/config';
+import { configSchema, rangeLabel, resolveConfig, validateConfigFile } from '../../src/engine/run/config';
 
 const root = path.join(__dirname, '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-bounds-'));

@@ -11,10 +11,10 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRun, ensureBackend, loadRunConfig, runStages } from '../../src/engine';
 import { loadDataset } from '../../src/engine/data';
-import { edit } from '../../src/engine/edit';
+import { edit } from '../../src/engine/method/sdedit';
 import { Classifier, trainClassifier } from '../../src/engine/eval/classifier';
-import { finalDenoiser } from '../../src/engine/quick-eval';
-import { disposeDenoiser } from '../../src/engine/sample';
+import { finalDenoiser } from '../../src/engine/tasks/quick-eval';
+import { disposeDenoiser } from '../../src/engine/method/samplers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-edit-digits-'));
 const CONFIG = {

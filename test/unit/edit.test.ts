@@ -1,5 +1,5 @@
 /**
- * `edit` (src/engine/edit.ts): SDEdit and inpainting in model space — strength 0 returns the input, strength 1 is
+ * `edit` (src/engine/method/sdedit.ts): SDEdit and inpainting in model space — strength 0 returns the input, strength 1 is
  * plain sampling with the same seed, the start is the input diffused to S, inpainting keeps the known values
  * exactly, nothing leaks, and bad requests name the field. Then `distill edit` on a tiny trained run folder.
  */
@@ -11,14 +11,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { coefs, diffuse } from '../../src/engine/diffusion';
-import { edit, EditRequest, editTimes } from '../../src/engine/edit';
-import { readImageForRun, readMaskForRun } from '../../src/engine/edit-run';
+import { coefs, diffuse } from '../../src/engine/method/diffusion';
+import { edit, EditRequest, editTimes } from '../../src/engine/method/sdedit';
+import { readImageForRun, readMaskForRun } from '../../src/engine/tasks/edit';
 import { decodePng, encodePng, toByte } from '../../src/engine/io/png';
 import { buildNet, ModelConfig, Net } from '../../src/engine/nn/net';
-import { Rng } from '../../src/engine/rng';
-import { Denoiser, sample, SamplingCancelled, xPrediction } from '../../src/engine/sample';
-import { logSnr } from '../../src/engine/schedule';
+import { Rng } from '../../src/engine/random/rng';
+import { Denoiser, sample, SamplingCancelled, xPrediction } from '../../src/engine/method/samplers';
+import { logSnr } from '../../src/engine/method/schedule';
 import { tinyDigitsRun } from '../helpers/runs';
 
 const unet: ModelConfig = {

@@ -20,8 +20,8 @@ import {
   toolRoot,
 } from '../../src/engine/data/emoji';
 import { EMOJI_DEFAULT_CATEGORIES, EMOJI_PACKAGE_VERSION, emojiInstallCommand } from '../../src/engine/data/emoji-meta';
-import { resolveConfig } from '../../src/engine/config';
-import { ensureDataPackage } from '../../src/launcher/datapkg';
+import { resolveConfig } from '../../src/engine/run/config';
+import { ensureDataPackage } from '../../src/launcher/data-package';
 
 const REPO = path.join(__dirname, '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-emoji-'));
@@ -285,7 +285,7 @@ function extensionLayout() {
   for (const f of ['cli.js', 'worker.js']) assert.ok(fs.existsSync(path.join(REPO, 'dist', f)), `dist/${f} is missing: run \`npm run build\` first`);
   fs.mkdirSync(path.join(ext, 'dist'), { recursive: true });
   fs.copyFileSync(path.join(REPO, 'package.json'), path.join(ext, 'package.json'));
-  for (const f of ['cli.js', 'worker.js', 'train_worker.js']) fs.copyFileSync(path.join(REPO, 'dist', f), path.join(ext, 'dist', f));
+  for (const f of ['cli.js', 'worker.js', 'data-parallel-worker.js']) fs.copyFileSync(path.join(REPO, 'dist', f), path.join(ext, 'dist', f));
   for (const d of ['wasm', 'mnist', 'tfjs']) fs.symlinkSync(path.join(REPO, 'dist', d), path.join(ext, 'dist', d));
   fs.mkdirSync(work, { recursive: true });
   fs.writeFileSync(config, JSON.stringify({

@@ -1,5 +1,5 @@
 /**
- * The method's equations (../shared/docs/method.md, restated in src/engine/diffusion.ts) checked numerically on the
+ * The method's equations (../shared/docs/method.md, restated in src/engine/method/diffusion.ts) checked numerically on the
  * cpu backend: schedule, parameterisation round trips, CFG, the stage-2 target identity, stochastic re-noising,
  * and the student's zero-initialised w branch.
  */
@@ -7,13 +7,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { strict as assert } from 'node:assert';
 import { before, describe, it } from 'node:test';
-import { coefs, ddimStep, diffuse, distillTarget, guide, outputFor, predictions, renoise } from '../../src/engine/diffusion';
+import { coefs, ddimStep, diffuse, distillTarget, guide, outputFor, predictions, renoise } from '../../src/engine/method/diffusion';
 import { buildNet, copyParams, ModelConfig } from '../../src/engine/nn/net';
-import { Rng } from '../../src/engine/rng';
-import { alpha, alphaRatio, logSnr, sigma, sigmaRatio, samplerTimes } from '../../src/engine/schedule';
-import { denoise, guidedX, sample } from '../../src/engine/sample';
-import { studentW } from '../../src/engine/train_loss';
-import { configHash, resolveConfig } from '../../src/engine/config';
+import { Rng } from '../../src/engine/random/rng';
+import { alpha, alphaRatio, logSnr, sigma, sigmaRatio, samplerTimes } from '../../src/engine/method/schedule';
+import { denoise, guidedX, sample } from '../../src/engine/method/samplers';
+import { studentW } from '../../src/engine/train/losses';
+import { configHash, resolveConfig } from '../../src/engine/run/config';
 
 before(async () => {
   tf.env().set('PROD', true);

@@ -1,5 +1,5 @@
 /**
- * Data-parallel training (src/engine/parallel.ts + train_worker.ts): 2 worker threads give the same losses
+ * Data-parallel training (src/engine/train/data-parallel.ts + data-parallel-worker.ts): 2 worker threads give the same losses
  * and weights as one process up to float rounding, exact resume holds, nothing leaks, a dead worker is a
  * clear error, and `parallel: "auto"` picks the mode as documented.
  */
@@ -10,16 +10,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createRun, ensureBackend, loadRunConfig, runStages } from '../../src/engine';
-import { readCheckpoint } from '../../src/engine/checkpoint';
-import { configHash, loadConfigFile } from '../../src/engine/config';
+import { readCheckpoint } from '../../src/engine/run/checkpoint';
+import { configHash, loadConfigFile } from '../../src/engine/run/config';
 import { loadDataset } from '../../src/engine/data';
-import { BackendEvent, LossEvent, RunEvent } from '../../src/engine/events';
-import { Trainer } from '../../src/engine/optim';
-import { ParallelGradients, planParallel, wantsWorkers } from '../../src/engine/parallel';
-import { listCheckpoints, readEvents } from '../../src/engine/runfolder';
+import { BackendEvent, LossEvent, RunEvent } from '../../src/engine/run/events';
+import { Trainer } from '../../src/engine/train/optimizer';
+import { ParallelGradients, planParallel, wantsWorkers } from '../../src/engine/train/data-parallel';
+import { listCheckpoints, readEvents } from '../../src/engine/run/run-folder';
 import { runWithStops } from '../helpers/runs';
-import { Rng } from '../../src/engine/rng';
-import { drawBatch, netForUnit } from '../../src/engine/train_loss';
+import { Rng } from '../../src/engine/random/rng';
+import { drawBatch, netForUnit } from '../../src/engine/train/losses';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-parallel-'));
 

@@ -9,15 +9,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createRun, ensureBackend, loadDenoiser, loadRunConfig, runStages, validateConfigFile } from '../../src/engine';
-import { readCheckpoint, writeCheckpoint } from '../../src/engine/checkpoint';
-import { configHash } from '../../src/engine/config';
+import { readCheckpoint, writeCheckpoint } from '../../src/engine/run/checkpoint';
+import { configHash } from '../../src/engine/run/config';
 import { loadDataset } from '../../src/engine/data';
 import { slicedWasserstein } from '../../src/engine/eval/metrics';
-import { LossEvent, RunEvent } from '../../src/engine/events';
+import { LossEvent, RunEvent } from '../../src/engine/run/events';
 import { buildNet } from '../../src/engine/nn/net';
-import { acquireLock, listCheckpoints, readEvents } from '../../src/engine/runfolder';
+import { acquireLock, listCheckpoints, readEvents } from '../../src/engine/run/run-folder';
 import { runWithStops } from '../helpers/runs';
-import { sample } from '../../src/engine/sample';
+import { sample } from '../../src/engine/method/samplers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-train-'));
 

@@ -17,7 +17,7 @@ import { Dataset, loadDataset, sampleBatch } from '../../src/engine/data';
 import { Classifier, trainClassifier } from '../../src/engine/eval/classifier';
 import { classConditionalManifold, frechetDistance, kMeans, manifoldMetrics, rowsOfClass, symEig } from '../../src/engine/eval/metrics';
 import { halves, RealReference, SampleScores } from '../../src/engine/eval/scores';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/engine/random/rng';
 
 /** n points of a mixture of Gaussians in d dims: mode m centred at 6·e_m, unit variance. */
 function mixture(n: number, d: number, modes: number[], seed: number): Float32Array {

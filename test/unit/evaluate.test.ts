@@ -17,7 +17,7 @@ import { Classifier } from '../../src/engine/eval/classifier';
 import { frechetDistance } from '../../src/engine/eval/metrics';
 import { decodePng } from '../../src/engine/io/png';
 import { buildNet } from '../../src/engine/nn/net';
-import { sample } from '../../src/engine/sample';
+import { sample } from '../../src/engine/method/samplers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-eval-'));
 

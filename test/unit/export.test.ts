@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { chromium, BrowserContext } from 'playwright-core';
 import { createRun, ensureBackend, exportStudent, loadDenoiser, loadRunConfig, resolveCheckpoint, runStages } from '../../src/engine';
-import { sample } from '../../src/engine/sample';
+import { sample } from '../../src/engine/method/samplers';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '../..');

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { describeConfig, isConfigPath, listExamples, starterConfigText } from '../../src/extension/configs';
-import { validateConfigFile } from '../../src/engine/config';
+import { validateConfigFile } from '../../src/engine/run/config';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'distill-cfg-'));
 
@@ -19,10 +19,10 @@ test('examples are listed with a description, and a starter is plain JSON with "
   const ex = listExamples(dir);
   assert.deepEqual(ex.map((e) => e.id), ['toy']);
   assert.equal(ex[0].description, 'data: toy2d (rings) · model: mlp');
-  const text = starterConfigText(ex[0].file, 'file:///ext/src/engine/config.schema.json');
+  const text = starterConfigText(ex[0].file, 'file:///ext/src/engine/run/config.schema.json');
   const json = JSON.parse(text); // plain JSON: no comments left
   assert.equal(Object.keys(json)[0], '$schema');
-  assert.equal(json.$schema, 'file:///ext/src/engine/config.schema.json');
+  assert.equal(json.$schema, 'file:///ext/src/engine/run/config.schema.json');
   const out = path.join(tmp(), 'mine.distill.json');
   fs.writeFileSync(out, text);
   const v = validateConfigFile(out);

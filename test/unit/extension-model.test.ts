@@ -10,8 +10,8 @@ import { buildRunTree } from '../../src/extension/model/run-tree';
 import { plannedUnits } from '../../src/extension/model/tree';
 import { findOnPath, resolveNodeRuntime } from '../../src/extension/model/runtime';
 import { closeDeadRun } from '../../src/extension/model/manager';
-import { summarizeEvents, RunEvent } from '../../src/engine/events';
-import { describeRun, stepFileName } from '../../src/engine/runfolder';
+import { summarizeEvents, RunEvent } from '../../src/engine/run/events';
+import { describeRun, stepFileName } from '../../src/engine/run/run-folder';
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'distill-ext-'));

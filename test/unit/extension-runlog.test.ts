@@ -8,9 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { RunEvent, summarizeEvents } from '../../src/engine/events';
-import { describeRun } from '../../src/engine/runfolder';
-import { CompactLog, RunListingCache } from '../../src/extension/model/runlog';
+import { RunEvent, summarizeEvents } from '../../src/engine/run/events';
+import { describeRun } from '../../src/engine/run/run-folder';
+import { CompactLog, RunListingCache } from '../../src/extension/model/run-log';
 import { EventTailer } from '../../src/extension/model/tail';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-runlog-'));

@@ -7,8 +7,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { RunManager, RunOutcome } from '../../src/extension/model/manager';
 import { WorkerClient } from '../../src/worker/client';
-import { describeRun } from '../../src/engine/runfolder';
-import type { RunEvent } from '../../src/engine/events';
+import { describeRun } from '../../src/engine/run/run-folder';
+import type { RunEvent } from '../../src/engine/run/events';
 
 const FAKE = path.join(__dirname, 'fixtures', 'extension-fake-worker.js');
 

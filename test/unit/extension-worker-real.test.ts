@@ -6,8 +6,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RunManager } from '../../src/extension/model/manager';
-import { describeRun } from '../../src/engine/runfolder';
-import type { RunEvent } from '../../src/engine/events';
+import { describeRun } from '../../src/engine/run/run-folder';
+import type { RunEvent } from '../../src/engine/run/events';
 import type { SampleResult } from '../../src/protocol';
 
 const WORKER = path.resolve(__dirname, '../../dist/worker.js');

@@ -1,5 +1,5 @@
 /**
- * Latent space (model.space "latent", src/engine/autoencoder.ts): the autoencoder unit learns (its loss falls), its
+ * Latent space (model.space "latent", src/engine/train/autoencoder.ts): the autoencoder unit learns (its loss falls), its
  * latent scale is measured on the training data and saved with its final checkpoint, its resume is exact, a tiny
  * latent run goes through every stage with decoded grids, `sample`, `distill sample` and `distill edit` (with and
  * without a mask) give decoded images, memory stays flat over autoencoder steps, and bad configs name the field.
@@ -14,24 +14,24 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { before, describe, it } from 'node:test';
 import { createRun, ensureBackend, evaluateRun, exportStudent, loadDenoiser, loadRunConfig, runStages, sampleArrays } from '../../src/engine';
-import { evaluateQuick } from '../../src/engine/quick-eval';
+import { evaluateQuick } from '../../src/engine/tasks/quick-eval';
 import {
   autoencoderLoss,
   buildAutoencoder,
   loadCodec,
   measureLatentScale,
   trainAutoencoder,
-} from '../../src/engine/autoencoder';
-import { readCheckpoint } from '../../src/engine/checkpoint';
-import { ConfigError, configHash, resolveConfig } from '../../src/engine/config';
+} from '../../src/engine/train/autoencoder';
+import { readCheckpoint } from '../../src/engine/run/checkpoint';
+import { ConfigError, configHash, resolveConfig } from '../../src/engine/run/config';
 import { loadDataset } from '../../src/engine/data';
-import { edit } from '../../src/engine/edit';
-import { latentMask } from '../../src/engine/edit-run';
-import { LossEvent, RunEvent } from '../../src/engine/events';
+import { edit } from '../../src/engine/method/sdedit';
+import { latentMask } from '../../src/engine/tasks/edit';
+import { LossEvent, RunEvent } from '../../src/engine/run/events';
 import { decodeNpy } from '../../src/engine/io/npy';
 import { decodePng, encodePng } from '../../src/engine/io/png';
-import { listCheckpoints, readEvents } from '../../src/engine/runfolder';
-import { disposeDenoiser, sample } from '../../src/engine/sample';
+import { listCheckpoints, readEvents } from '../../src/engine/run/run-folder';
+import { disposeDenoiser, sample } from '../../src/engine/method/samplers';
 import { runWithStops } from '../helpers/runs';
 
 const REPO = path.resolve(__dirname, '..', '..');

@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { describeRun } from '../../src/engine/runfolder';
-import { expandParams, loadSweepFile, readSweepManifest, resolveSweep, SweepError } from '../../src/engine/sweep';
+import { describeRun } from '../../src/engine/run/run-folder';
+import { expandParams, loadSweepFile, readSweepManifest, resolveSweep, SweepError } from '../../src/engine/run/sweep';
 import { arraySpec, batchScript, expandArraySpec, parseSacct, parseScontrolJob, parseSqueue, queryJobs } from '../../src/launcher/slurm';
 import { assertFinished, distill, distillAsync, ensureCli, finalLosses, REPO, toyConfig, waitFor, writeToySweep } from '../helpers/sweeps';
 
@@ -31,7 +31,7 @@ function errorsOf(value: unknown): string[] {
 describe('sweep files', () => {
   it('the schema is the editor\'s (contributes.jsonValidation) and the run-time validator', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
-    assert.ok(pkg.contributes.jsonValidation.some((j: { fileMatch: string; url: string }) => j.fileMatch === '*.sweep.json' && j.url === './src/engine/sweep.schema.json'));
+    assert.ok(pkg.contributes.jsonValidation.some((j: { fileMatch: string; url: string }) => j.fileMatch === '*.sweep.json' && j.url === './src/engine/run/sweep.schema.json'));
   });
 
   it('bad sweep files give errors that name the field', () => {

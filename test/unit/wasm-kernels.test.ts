@@ -9,9 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/backend/select';
-import { groupNorm, groupNormComposite } from '../../src/engine/backend/group_norm';
+import { groupNorm, groupNormComposite } from '../../src/engine/backend/group-norm';
 import { wasmKernelOptions } from '../../src/engine/backend/wasm/kernels';
-import { filterGradOptions } from '../../src/engine/backend/wasm/filter_grad';
+import { filterGradOptions } from '../../src/engine/backend/wasm/filter-grad';
 import { winogradHooks } from '../../src/engine/backend/wasm/winograd';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -85,7 +85,7 @@ const CASES: Case[] = [
   { n: 2, h: 12, w: 10, ci: 32, co: 40, kh: 3, kw: 3, s: [1, 1], pad: 'same' },
 ];
 
-// Stride-1 filter gradients take the GEMM-on-shifted-views path (wasm/filter_grad.ts) by default; every
+// Stride-1 filter gradients take the GEMM-on-shifted-views path (wasm/filter-grad.ts) by default; every
 // case also runs with the batch cut into one-image chunks whose partial GEMMs are summed
 // (filterGradOptions.chunkFloats = 1), with the XNNPACK-conv formulation (wasmKernelOptions.filterGrad = 'conv'),
 // with Winograd for every eligible conv ('winograd': winogradMinChannels = 4) and with Winograd off ('stock').
@@ -184,9 +184,9 @@ test('Winograd conv stays correct when its allocations grow the wasm heap, and f
   }
 });
 
-test('the embedded Winograd wasm module is exactly what winograd_wat.ts assembles to (npm run gen:winograd)', async () => {
+test('the embedded Winograd wasm module is exactly what winograd-wat.ts assembles to (npm run gen:winograd)', async () => {
   const { assembleWinograd, winogradModuleSource } = await import('../../tools/gen-winograd');
-  const embedded = fs.readFileSync(path.resolve(__dirname, '../../src/engine/backend/wasm/winograd_wasm.ts'), 'utf8');
+  const embedded = fs.readFileSync(path.resolve(__dirname, '../../src/engine/backend/wasm/winograd-wasm.ts'), 'utf8');
   assert.equal(embedded, winogradModuleSource(await assembleWinograd(false), await assembleWinograd(true)));
 });
 

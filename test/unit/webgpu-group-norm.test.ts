@@ -6,9 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { groupNorm, groupNormComposite, setFusedSilu } from '../../src/engine/backend/group_norm';
+import { groupNorm, groupNormComposite, setFusedSilu } from '../../src/engine/backend/group-norm';
 import { selectBackend } from '../../src/engine/backend/select';
-import { Rng } from '../../src/engine/rng';
+import { Rng } from '../../src/engine/random/rng';
 import { useSwiftShader } from './helpers/gpu';
 
 useSwiftShader();

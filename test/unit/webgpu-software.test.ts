@@ -1,6 +1,6 @@
 /**
  * The barrier-free kernels that replace tfjs's matmul, transpose, sum and mean on a software WebGPU adapter
- * (src/engine/backend/webgpu_software.ts), on Dawn + SwiftShader against the cpu backend: every transpose flag, batch
+ * (src/engine/backend/webgpu-software.ts), on Dawn + SwiftShader against the cpu backend: every transpose flag, batch
  * broadcasting, sizes that are not multiples of the 4×4 block, int32 data relabelled as float32 by a cast, transposes
  * of rank 2–6, reductions over leading / middle / trailing axis blocks with and without keepDims, conv2d with its two
  * gradients (strides, paddings, dilation, 1×1), and the calls handed
@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { selectBackend } from '../../src/engine/backend/select';
-import { softwareKernelsActive, useSoftwareKernels } from '../../src/engine/backend/webgpu_software';
-import { Rng } from '../../src/engine/rng';
+import { softwareKernelsActive, useSoftwareKernels } from '../../src/engine/backend/webgpu-software';
+import { Rng } from '../../src/engine/random/rng';
 import { useSwiftShader } from './helpers/gpu';
 
 useSwiftShader();

@@ -11,7 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { chromium, BrowserContext, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
-import type { RunEvent, SamplesEvent } from '../../src/engine/events';
+import type { RunEvent, SamplesEvent } from '../../src/engine/run/events';
 import { buildReportView } from '../../src/extension/panels/report';
 import type { ConfigEntry, HostToWebview, ReportView, RunView, SampleResult } from '../../src/protocol';
 import { bundleWebviews, CHROMIUM, CHROMIUM_ARGS, harnessHtml, measureLongRun, ORIGIN } from '../helpers/webview-page';

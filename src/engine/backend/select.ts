@@ -24,13 +24,13 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './wasm/kernels';
 import { guardWasmAllocations } from './wasm/heap';
-import { resizeNearestNeighborGradCpu } from './resize_grad';
-import { registerGroupNormKernels } from './group_norm';
+import { resizeNearestNeighborGradCpu } from './resize-grad';
+import { registerGroupNormKernels } from './group-norm';
 import { adapterLabel, AdapterReport, DawnLoader, selectWebGpu, WebGpuUnavailable } from './webgpu';
 import {
   describeThreadedProgress, findThreadedFactory, newThreadedProgress, startInitWatchdog, unrefWasmThreads, wasmTracer,
   withNodeThreadedInit,
-} from './wasm/node_threads';
+} from './wasm/node-threads';
 
 export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
@@ -264,7 +264,7 @@ async function selectWasm(threads: number, wasmDirOpt?: string): Promise<Backend
 }
 
 let cpuFixed = false;
-/** Replaces tfjs-backend-cpu's ResizeNearestNeighborGrad (wrong for batch > 1, see resize_grad.ts). */
+/** Replaces tfjs-backend-cpu's ResizeNearestNeighborGrad (wrong for batch > 1, see resize-grad.ts). */
 export function registerCpuKernelFixes(): void {
   if (cpuFixed) return;
   if (tf.getKernel(tf.ResizeNearestNeighborGrad, 'cpu') != null) tf.unregisterKernel(tf.ResizeNearestNeighborGrad, 'cpu');

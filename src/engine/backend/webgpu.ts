@@ -15,9 +15,9 @@ import { createRequire } from 'module';
 import { pathToFileURL } from 'url';
 import * as tf from '@tensorflow/tfjs-core';
 import { version as tfjsWebgpuVersion } from '@tensorflow/tfjs-backend-webgpu/package.json';
-import { registerWebGpuAdamKernels } from './webgpu_adam';
-import { registerWebGpuGroupNormKernels } from './webgpu_group_norm';
-import { useSoftwareKernels } from './webgpu_software';
+import { registerWebGpuAdamKernels } from './webgpu-adam';
+import { registerWebGpuGroupNormKernels } from './webgpu-group-norm';
+import { useSoftwareKernels } from './webgpu-software';
 
 /** The part of Dawn's `navigator.gpu` this module uses. */
 export interface GpuLike {

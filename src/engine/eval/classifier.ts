@@ -11,10 +11,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
-import { readCheckpoint, writeCheckpoint } from '../checkpoint';
+import { readCheckpoint, writeCheckpoint } from '../run/checkpoint';
 import { Dataset, sampleBatch } from '../data';
 import { conv, convInit, dense, denseInit, Params, silu } from '../nn/params';
-import { Rng } from '../rng';
+import { Rng } from '../random/rng';
 
 /** Width of the penultimate layer. */
 export const PENULTIMATE_DIM = 128;

@@ -7,12 +7,12 @@
  * encoded once, before the teacher).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ResolvedConfig } from '../config';
-import { buildStepLoss, drawBatch, LossSpec } from '../train_loss';
+import { ResolvedConfig } from '../run/config';
+import { buildStepLoss, drawBatch, LossSpec } from '../train/losses';
 import { buildNet, Net } from '../nn/net';
-import { Trainer } from '../optim';
-import { Rng } from '../rng';
-import type { LatentCodec } from '../sample';
+import { Trainer } from '../train/optimizer';
+import { Rng } from '../random/rng';
+import type { LatentCodec } from '../method/samplers';
 
 export interface LatentCost {
   imageShape: number[];

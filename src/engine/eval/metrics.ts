@@ -2,7 +2,7 @@
  * Distribution metrics over plain arrays: sliced Wasserstein distance (toy data) and the Fréchet distance between
  * Gaussians fitted to feature sets (classifier-FID).
  */
-import { Rng } from '../rng';
+import { Rng } from '../random/rng';
 
 /**
  * Sliced Wasserstein-1 distance between point sets a and b (rows of `dim` values), averaged over `projections`

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { W_FREQ_MAX_DEFAULT } from './w-embedding';
-import { Rng } from '../rng';
+import { Rng } from '../random/rng';
 import {
   conv,
   convInit,

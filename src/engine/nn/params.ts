@@ -3,8 +3,8 @@
  * code trains on every backend). Initialisation draws from the engine's seeded Rng.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { groupNorm as fusedGroupNorm } from '../backend/group_norm';
-import { Rng } from '../rng';
+import { groupNorm as fusedGroupNorm } from '../backend/group-norm';
+import { Rng } from '../random/rng';
 
 export class Params {
   readonly vars = new Map<string, tf.Variable>();
@@ -86,7 +86,7 @@ export function groupNormInit(p: Params, name: string, c: number): void {
 
 /**
  * GroupNorm over NHWC with `groups` groups (eps 1e-5), then SiLU when `silu`: the fused kernel where the backend has
- * one (backend/group_norm.ts). Same values as silu(groupNorm(…)) on every backend.
+ * one (backend/group-norm.ts). Same values as silu(groupNorm(…)) on every backend.
  */
 export function groupNorm(p: Params, name: string, x: tf.Tensor, groups: number, silu = false): tf.Tensor {
   const c = x.shape[3] as number;

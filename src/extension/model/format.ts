@@ -1,7 +1,7 @@
 /**
  * Texts shown by the status bar, the run explorer and notifications, computed from a run summary. No vscode.
  */
-import type { RunSummary, UnitSummary } from '../../engine/events';
+import type { RunSummary, UnitSummary } from '../../engine/run/events';
 
 /** "teacher", "guided", "progressive 64→32" for the units named teacher | guided | progressive-64-32. */
 export function unitLabel(unit: string): string {

@@ -7,9 +7,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { RunEvent, RunSummary } from '../../engine/events';
-import { summarizeEvents } from '../../engine/events';
-import { acquireLock, EventLog, lockIsLive, readEvents, readLock, requestStop } from '../../engine/runfolder';
+import type { RunEvent, RunSummary } from '../../engine/run/events';
+import { summarizeEvents } from '../../engine/run/events';
+import { acquireLock, EventLog, lockIsLive, readEvents, readLock, requestStop } from '../../engine/run/run-folder';
 import type { Backend, HostToWorker, SampleResult, SampleSpec } from '../../protocol';
 import { WorkerClient, WorkerExit } from '../../worker/client';
 import { lastLines } from './format';

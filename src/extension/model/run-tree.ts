@@ -2,7 +2,7 @@
  * The whole Runs view: sweeps (parents of their runs, sweeps.ts) and then every other run (tree.ts). Its own module so
  * that the run nodes and the sweep nodes, which sweeps build from run nodes, do not import each other.
  */
-import { listRuns, RunListing } from '../../engine/runfolder';
+import { listRuns, RunListing } from '../../engine/run/run-folder';
 import { JobMap, runJobId, sweepNodes, withSlurm } from './sweeps';
 import { runNode, TreeNodeModel } from './tree';
 

@@ -5,8 +5,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { describeRun, isRunDir } from '../../engine/runfolder';
-import { isSweepDir, readSweepManifest, SWEEP_MANIFEST } from '../../engine/sweep';
+import { describeRun, isRunDir } from '../../engine/run/run-folder';
+import { isSweepDir, readSweepManifest, SWEEP_MANIFEST } from '../../engine/run/sweep';
 import { JobInfo, readRunSlurm } from '../../launcher/slurm';
 import { runNode, TreeNodeModel } from './tree';
 

@@ -6,8 +6,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { asRunEvent, RunEvent } from '../../engine/events';
-import { FILES } from '../../engine/runfolder';
+import { asRunEvent, RunEvent } from '../../engine/run/events';
+import { FILES } from '../../engine/run/run-folder';
 
 export class EventTailer {
   private offset = 0;

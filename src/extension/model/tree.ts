@@ -5,8 +5,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { RunStatus, UnitSummary } from '../../engine/events';
-import { describeRun, FILES, RunListing } from '../../engine/runfolder';
+import type { RunStatus, UnitSummary } from '../../engine/run/events';
+import { describeRun, FILES, RunListing } from '../../engine/run/run-folder';
 import { formatDuration, runDescription, unitDescription, unitLabel } from './format';
 
 export type NodeKind = 'run' | 'unit' | 'checkpoint' | 'sweep';

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { JobInfo } from '../../launcher/slurm';
-import { buildCompareView } from './compareview';
+import { buildCompareView } from './compare-view';
 import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './common';
 import { DashboardPanel } from './dashboard';
 import type { PanelServices } from './services';

@@ -8,13 +8,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { RunEvent } from '../../engine/events';
+import type { RunEvent } from '../../engine/run/events';
 import { ConfigEntry, HostToWebview, RunView, WebviewToHost } from '../../protocol';
 import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './common';
 import { readReport, REPORT_MD, reportDir, reportSignature } from './report';
-import { buildRunView, runName } from './runview';
+import { buildRunView, runName } from './run-view';
 import type { PanelServices } from './services';
-import { CompactLog } from '../model/runlog';
+import { CompactLog } from '../model/run-log';
 import { RunEventFeed } from './tail';
 
 export const DASHBOARD_VIEW_TYPE = 'diffusionDistiller.dashboard';

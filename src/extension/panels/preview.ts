@@ -6,11 +6,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { readEvents } from '../../engine/runfolder';
+import { readEvents } from '../../engine/run/run-folder';
 import { HostToWebview, SampleResult, SampleSpec, WebviewToHost } from '../../protocol';
-import { EditJob, editInfoOf, runEdit } from './edittab';
+import { EditJob, editInfoOf, runEdit } from './edit-tab';
 import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './common';
-import { previewDefaults, PreviewDefaults, runName } from './runview';
+import { previewDefaults, PreviewDefaults, runName } from './run-view';
 import type { PanelServices } from './services';
 
 export const PREVIEW_VIEW_TYPE = 'diffusionDistiller.preview';

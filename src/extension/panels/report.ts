@@ -1,6 +1,6 @@
 /**
  * The dashboard's Report view, host side: reads `<run>/eval/report.json` (written by `distill eval`, see
- * src/engine/evaluate.ts; it is written last and atomically, so it exists only for a complete evaluation), checks its
+ * src/engine/tasks/evaluate.ts; it is written last and atomically, so it exists only for a complete evaluation), checks its
  * shape (it is a file on disk, not trusted) and reduces it to the headline the dashboard shows — per w, the reference
  * teacher vs the few-step student and the teacher's own few-step DDIM, accuracy, recall and within-class diversity
  * (÷ real data's; null in reports written before they were measured) and speed-up — plus the plots as
@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { FILES } from '../../engine/runfolder';
+import { FILES } from '../../engine/run/run-folder';
 import type { ReportRow, ReportView } from '../../protocol';
 
 export const REPORT_FORMAT = 'diffusion-distiller-eval/1';

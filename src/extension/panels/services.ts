@@ -1,5 +1,5 @@
 /** What the panels need from the rest of the extension (implemented by the extension host, see index.ts). */
-import type { RunEvent } from '../../engine/events';
+import type { RunEvent } from '../../engine/run/events';
 import type { ConfigEntry, EditInput, EditSource, EditTabResult, EditTabSpec, SampleResult, SampleSpec } from '../../protocol';
 
 export interface PanelServices {

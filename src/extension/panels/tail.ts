@@ -6,8 +6,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseEventLines, RunEvent } from '../../engine/events';
-import { FILES } from '../../engine/runfolder';
+import { parseEventLines, RunEvent } from '../../engine/run/events';
+import { FILES } from '../../engine/run/run-folder';
 
 /** Reads what was appended to a file of JSON lines since the previous call. */
 export class EventTail {

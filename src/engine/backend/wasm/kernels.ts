@@ -7,11 +7,11 @@
  * returned Tensor is handed back to the engine as the kernel's output.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dFilterGrad, conv2dInputGrad, ConvGeom } from './conv_grads';
+import { conv2dFilterGrad, conv2dInputGrad, ConvGeom } from './conv-grads';
 import { f32View, WasmBackendLike } from './heap';
-import { filterGradGemm } from './filter_grad';
+import { filterGradGemm } from './filter-grad';
 import { concatF32, splitF32 } from './layout';
-import { nearestResizeAdjoint } from '../resize_grad';
+import { nearestResizeAdjoint } from '../resize-grad';
 import { winogradApplies, winogradConv } from './winograd';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown };
@@ -47,7 +47,7 @@ export const wasmKernelOptions = {
    */
   conv: 'winograd' as 'winograd' | 'stock',
   winogradMinChannels: 24,
-  /** 'gemm': filter gradients as XNNPACK GEMMs on shifted views (filter_grad.ts); 'conv': as one XNNPACK conv (conv_grads.ts). */
+  /** 'gemm': filter gradients as XNNPACK GEMMs on shifted views (filter-grad.ts); 'conv': as one XNNPACK conv (conv-grads.ts). */
   filterGrad: 'gemm' as 'gemm' | 'conv',
 };
 

@@ -10,22 +10,22 @@
  *
  *   M[k] = V[k] · U[k]     V[k] = (Bᵀ d B)[k] for all tiles [T, Ci],  U[k] = (G w Gᵀ)[k]  [Ci, Co]
  *
- * The input and output transforms run in a small hand-written wasm SIMD module (winograd_wasm.ts,
+ * The input and output transforms run in a small hand-written wasm SIMD module (winograd-wasm.ts,
  * 4 channels per v128) that imports the backend's own memory, so they read and write tensors in place;
  * the 16 products are stock XNNPACK GEMMs on heap views (gemm.ts). The input is first copied (in the module)
  * into a zero-padded buffer so the transform needs no bounds checks.
  *
  * Used for 3×3 convolutions with stride 1, dilation 1, Ci and Co multiples of 4 (the forward conv and,
- * through conv_grads.ts, the input gradient); everything else goes to the stock kernel.
+ * through conv-grads.ts, the input gradient); everything else goes to the stock kernel.
  *
  * Not used for the filter gradient: there dUᵀ[k] = dMᵀ[k] · V[k] has K = T (≈ 8,000 tiles), and XNNPACK
  * packs the [T, Ci] operand afresh for each of the 16 products (≈ 2.7 ms each for the conv stack's 64→64
- * layer): 149 ms against 97 ms for filter_grad.ts's GEMMs, which pack dy once for all 9 taps.
+ * layer): 149 ms against 97 ms for filter-grad.ts's GEMMs, which pack dy once for all 9 taps.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32View, WasmBackendLike } from './heap';
 import { disposeInfo, dropHeapView, heapView, memoryOffset, xnnMatMul } from './gemm';
-import { WINOGRAD_WASM_BASE64, WINOGRAD_WASM_SHARED_BASE64 } from './winograd_wasm';
+import { WINOGRAD_WASM_BASE64, WINOGRAD_WASM_SHARED_BASE64 } from './winograd-wasm';
 
 interface WinogradExports {
   win_pad(src: number, dst: number, total: number, n: number, h: number, rs: number, drs: number, img: number, off: number): void;

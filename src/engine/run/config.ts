@@ -1,0 +1,381 @@
+/**
+ * *.distill.json: parsing (JSON with comments), validation against THE schema (config.schema.json, also used by the
+ * editor through contributes.jsonValidation), defaults, path resolution. Errors name the field and what was expected.
+ * No tfjs here: the extension host uses it to validate before starting a worker.
+ */
+import Ajv, { ErrorObject } from 'ajv';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import schema from './config.schema.json';
+import type { DataConfig } from '../data';
+import { EMOJI_DEFAULT_CATEGORIES, EMOJI_DEFAULTS } from '../data/emoji-meta';
+import type { ModelConfig } from '../nn/net';
+import { W_FREQ_MAX_DEFAULT, W_FREQ_MAX_LEGACY } from '../nn/w-embedding';
+
+export interface StageConfig {
+  steps: number;
+  batch: number;
+  lr: number;
+  warmup: number;
+  anneal: boolean;
+  clip: number;
+  ema: number;
+}
+
+export interface ProgressiveConfig extends StageConfig {
+  n0: number;
+  targetSteps: number;
+}
+
+/** The `autoencoder` section (model.space "latent"): the first unit, whose encoder defines the diffusion units' space. */
+export interface AutoencoderConfig extends StageConfig {
+  /** Spatial downsampling factor (a power of two): H×W×C images → (H/f)×(W/f)×latentChannels latents. */
+  factor: number;
+  latentChannels: number;
+  /** Widths of the encoder's resolution levels (full size first), log2(factor) + 1 of them; the decoder mirrors them. */
+  channels: number[];
+  /** Weight of the KL term (per example, against N(0, I)) relative to the squared reconstruction error. */
+  klWeight: number;
+}
+
+export const AUTOENCODER_DEFAULTS: Omit<AutoencoderConfig, 'channels'> = {
+  factor: 4,
+  latentChannels: 4,
+  klWeight: 1e-6,
+  steps: 1000,
+  batch: 32,
+  lr: 1e-3,
+  warmup: 100,
+  anneal: false,
+  clip: 1,
+  ema: 0,
+};
+
+export interface ResolvedConfig {
+  name: string;
+  seed: number;
+  backend: 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
+  threads: number;
+  /** How training uses several threads (see parallel.ts); 'auto' when the config does not say. */
+  parallel: 'auto' | 'workers' | 'threads';
+  data: DataConfig;
+  /** wFreqMax is always filled in (W_FREQ_MAX_DEFAULT, or W_FREQ_MAX_LEGACY for old run folders). */
+  model: ModelConfig & { wFreqMax: number; space: 'pixel' | 'latent' };
+  /** Only when model.space is "latent". */
+  autoencoder?: AutoencoderConfig;
+  diffusion: { logSnrMin: number; logSnrMax: number; pUncond: number };
+  guidance: { wMin: number; wMax: number; wPower: number; sampleW: number[] };
+  teacher: StageConfig;
+  guided: StageConfig;
+  progressive: ProgressiveConfig;
+  sampling: { interval: number; teacherSteps: number; classes?: number[]; perClass: number };
+  checkpoint: { interval: number; keep: number };
+  log: { interval: number };
+  eval: { w: number[]; teacherSteps: number[]; studentSteps: number[]; samples: number; classifierSteps: number };
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly errors: string[],
+  ) {
+    super(`${file}: invalid configuration:\n  - ${errors.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const configSchema = schema;
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+function validate(value: unknown): ErrorObject[] {
+  if (!validator) {
+    // verbose: errors carry the value and the failing schema, so range errors can state the range.
+    const ajv = new Ajv({ allErrors: true, strict: false, discriminator: false, verbose: true });
+    validator = ajv.compile(schema);
+  }
+  return validator(value) ? [] : [...(validator.errors ?? [])];
+}
+
+/** Strips // and /* *\/ comments outside strings (configs may be JSONC) and trailing commas. */
+export function stripJsonComments(text: string): string {
+  let out = '';
+  let i = 0;
+  let inString = false;
+  while (i < text.length) {
+    const ch = text[i];
+    if (inString) {
+      out += ch;
+      if (ch === '\\') {
+        out += text[i + 1] ?? '';
+        i += 2;
+        continue;
+      }
+      if (ch === '"') inString = false;
+      i++;
+    } else if (ch === '"') {
+      inString = true;
+      out += ch;
+      i++;
+    } else if (ch === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else if (ch === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      const block = text.slice(i, end < 0 ? text.length : end + 2);
+      out += block.replace(/[^\n]/g, ' ');
+      i = end < 0 ? text.length : end + 2;
+    } else {
+      out += ch;
+      i++;
+    }
+  }
+  return out.replace(/,(\s*[}\]])/g, '$1');
+}
+
+const groupDigits = (n: number): string => (Number.isInteger(n) ? n.toLocaleString('en-US') : String(n));
+
+/**
+ * A numeric schema's range in words — "an integer from 1 to 100,000", "a number > 0 and ≤ 1". The schema's
+ * descriptions end with "Range: <this>." (so the editor's hover shows it; a test keeps them in step) and range errors
+ * quote it.
+ */
+export function rangeLabel(s: { type?: unknown; minimum?: number; maximum?: number; exclusiveMinimum?: number; exclusiveMaximum?: number }): string {
+  const kind = s.type === 'integer' ? 'an integer' : 'a number';
+  if (s.minimum !== undefined && s.maximum !== undefined) return `${kind} from ${groupDigits(s.minimum)} to ${groupDigits(s.maximum)}`;
+  const lo = s.minimum !== undefined ? `≥ ${groupDigits(s.minimum)}` : s.exclusiveMinimum !== undefined ? `> ${groupDigits(s.exclusiveMinimum)}` : '';
+  const hi = s.maximum !== undefined ? `≤ ${groupDigits(s.maximum)}` : s.exclusiveMaximum !== undefined ? `< ${groupDigits(s.exclusiveMaximum)}` : '';
+  return [kind, [lo, hi].filter(Boolean).join(' and ')].filter(Boolean).join(' ');
+}
+
+const isNumericSchema = (s: unknown): s is Parameters<typeof rangeLabel>[0] =>
+  !!s && typeof s === 'object' && ((s as { type?: unknown }).type === 'integer' || (s as { type?: unknown }).type === 'number');
+
+function fieldOf(e: ErrorObject): string {
+  const p = e.instancePath.replace(/^\//, '').replace(/\//g, '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
+  return p || '(top level)';
+}
+
+/** Turns Ajv errors into "field: expectation" lines; for the data union, only the branch of the given kind speaks. */
+function describeErrors(errors: ErrorObject[], value: Record<string, unknown>): string[] {
+  const data = value.data as Record<string, unknown> | undefined;
+  const kinds = ['toy2d', 'mnist', 'idx', 'folder', 'emoji'];
+  const branch = data && typeof data.kind === 'string' ? kinds.indexOf(data.kind) : -1;
+  const out = new Set<string>();
+  for (const e of errors) {
+    const inData = e.schemaPath.startsWith('#/properties/data/oneOf/');
+    if (inData) {
+      const idx = Number(e.schemaPath.split('/')[4]);
+      if (branch < 0) {
+        if (e.keyword === 'const' || e.keyword === 'required') out.add(`data.kind: expected one of ${kinds.map((k) => `"${k}"`).join(', ')}`);
+        continue;
+      }
+      if (idx !== branch) continue;
+    }
+    if (e.schemaPath === '#/properties/data/oneOf') continue;
+    const field = fieldOf(e);
+    switch (e.keyword) {
+      case 'additionalProperties':
+        out.add(`${field === '(top level)' ? '' : field + '.'}${(e.params as { additionalProperty: string }).additionalProperty}: unknown field`);
+        break;
+      case 'required':
+        out.add(`${field === '(top level)' ? '' : field + '.'}${(e.params as { missingProperty: string }).missingProperty}: required field is missing`);
+        break;
+      case 'pattern':
+        out.add(`${field}: ${JSON.stringify(e.data)} is not valid; expected a string matching ${(e.params as { pattern: string }).pattern}`);
+        break;
+      case 'enum':
+        out.add(`${field}: expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`);
+        break;
+      case 'minimum':
+      case 'maximum':
+      case 'exclusiveMinimum':
+      case 'exclusiveMaximum':
+        out.add(`${field}: ${JSON.stringify(e.data)} is out of range; expected ${rangeLabel(e.parentSchema as Parameters<typeof rangeLabel>[0])}`);
+        break;
+      case 'type':
+        if (isNumericSchema(e.parentSchema)) {
+          out.add(`${field}: expected ${rangeLabel(e.parentSchema)}, got ${JSON.stringify(e.data)}`);
+          break;
+        }
+        out.add(`${field}: ${e.message}`);
+        break;
+      default:
+        out.add(`${field}: ${e.message}`);
+    }
+  }
+  return [...out];
+}
+
+const STAGE_DEFAULTS: Record<'teacher' | 'guided' | 'progressive', StageConfig> = {
+  teacher: { steps: 2000, batch: 128, lr: 1e-3, warmup: 100, anneal: false, clip: 1, ema: 0.999 },
+  guided: { steps: 500, batch: 128, lr: 3e-4, warmup: 0, anneal: true, clip: 1, ema: 0 },
+  progressive: { steps: 300, batch: 128, lr: 3e-4, warmup: 0, anneal: true, clip: 1, ema: 0 },
+};
+
+const isPow2 = (n: number): boolean => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
+
+/** The autoencoder section with its defaults; problems are pushed to `semantic`, each naming its field. */
+function resolveAutoencoder(a: Record<string, any>, data: Record<string, unknown>, semantic: string[]): AutoencoderConfig {
+  const d = AUTOENCODER_DEFAULTS;
+  const factor: number = a.factor ?? d.factor;
+  const levels = Math.round(Math.log2(factor)) + 1;
+  const channels: number[] = a.channels ?? Array.from({ length: levels }, (_, i) => Math.min(16 * 2 ** i, 128));
+  const ae: AutoencoderConfig = { ...d, ...a, factor, channels };
+  if (!isPow2(factor) || factor < 2) semantic.push(`autoencoder.factor: expected a power of two ≥ 2 (e.g. 4), got ${factor}`);
+  else if (channels.length !== levels) {
+    semantic.push(`autoencoder.channels: factor ${factor} has ${levels} resolution levels (full size down to 1/${factor}); expected ${levels} widths, got ${channels.length}`);
+  }
+  channels.forEach((c, i) => {
+    if (c % Math.min(8, c) !== 0) semantic.push(`autoencoder.channels[${i}]: ${c} is not divisible by 8 (GroupNorm with 8 groups)`);
+  });
+  if (data.kind === 'toy2d') semantic.push(`model.space: "latent" needs image data; data.kind "toy2d" trains in its own 2-D space (use "pixel")`);
+  const size = data.imageSize as number | undefined;
+  if (typeof size === 'number' && isPow2(factor) && size % factor !== 0) {
+    semantic.push(`autoencoder.factor: the image size ${size} (data.imageSize) is not divisible by ${factor}`);
+  }
+  return ae;
+}
+
+/** Validates a parsed config object and fills every default. `baseDir` resolves relative data paths. */
+export function resolveConfig(value: unknown, { file = '<config>', baseDir = process.cwd() } = {}): ResolvedConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, ['(top level): expected a JSON object']);
+  const raw = value as Record<string, any>;
+  const errs = describeErrors(validate(raw), raw);
+  if (errs.length) throw new ConfigError(file, errs);
+
+  const m = raw.model ?? {};
+  const model: ResolvedConfig['model'] = {
+    kind: m.kind,
+    parameterization: m.parameterization ?? 'v',
+    channels: m.channels ?? [32, 64],
+    blocksPerLevel: m.blocksPerLevel ?? 1,
+    attention: m.attention ?? false,
+    groups: m.groups ?? 8,
+    embedDim: m.embedDim ?? 128,
+    wFreqMax: m.wFreqMax ?? W_FREQ_MAX_DEFAULT,
+    hidden: m.hidden ?? 256,
+    depth: m.depth ?? 4,
+    space: m.space ?? 'pixel',
+  };
+  const data = { ...raw.data } as DataConfig & Record<string, unknown>;
+  for (const key of ['images', 'labels', 'testImages', 'testLabels', 'path']) {
+    if (typeof data[key] === 'string') data[key] = path.resolve(baseDir, data[key] as string);
+  }
+  // recorded in config.json, so a run keeps its data if the defaults ever change
+  if (data.kind === 'emoji') Object.assign(data, { ...EMOJI_DEFAULTS, categories: EMOJI_DEFAULT_CATEGORIES.slice(), ...raw.data });
+  const stage = (name: 'teacher' | 'guided' | 'progressive'): StageConfig => {
+    const s = raw[name] ?? {};
+    const d = STAGE_DEFAULTS[name];
+    return {
+      steps: s.steps ?? d.steps,
+      batch: s.batch ?? d.batch,
+      lr: s.lr ?? d.lr,
+      warmup: s.warmup ?? d.warmup,
+      anneal: s.anneal ?? d.anneal,
+      clip: s.clip ?? d.clip,
+      ema: s.ema ?? d.ema,
+    };
+  };
+  const cfg: ResolvedConfig = {
+    name: raw.name ?? path.basename(file).replace(/\.distill\.json$|\.json$/, ''),
+    seed: raw.seed ?? 0,
+    backend: raw.backend ?? 'auto',
+    threads: raw.threads ?? 0,
+    parallel: raw.parallel ?? 'auto',
+    data,
+    model,
+    diffusion: { logSnrMin: -20, logSnrMax: 20, pUncond: 0.1, ...raw.diffusion },
+    guidance: { wMin: 0, wMax: 4, wPower: 1, sampleW: [0, 1, 2, 4], ...raw.guidance },
+    teacher: stage('teacher'),
+    guided: stage('guided'),
+    progressive: { ...stage('progressive'), n0: raw.progressive?.n0 ?? 64, targetSteps: raw.progressive?.targetSteps ?? 4 },
+    sampling: { interval: 500, teacherSteps: 64, perClass: 1, ...raw.sampling },
+    checkpoint: { interval: 500, keep: 3, ...raw.checkpoint },
+    log: { interval: 10, ...raw.log },
+    eval: { w: [0, 1, 2, 4], teacherSteps: [256, 16, 4], studentSteps: [1, 2, 4, 8], samples: 1000, classifierSteps: 1500, ...raw.eval },
+  };
+
+  const semantic: string[] = [];
+  if (model.space === 'latent') cfg.autoencoder = resolveAutoencoder(raw.autoencoder ?? {}, data, semantic);
+  else if (raw.autoencoder !== undefined) semantic.push(`autoencoder: only used when model.space is "latent" (model.space is "${model.space}")`);
+  if (cfg.guidance.wMax < cfg.guidance.wMin) semantic.push(`guidance.wMax: must be ≥ guidance.wMin (${cfg.guidance.wMin}), got ${cfg.guidance.wMax}`);
+  if (!isPow2(cfg.progressive.n0)) semantic.push(`progressive.n0: expected a power of two (e.g. 64), got ${cfg.progressive.n0}`);
+  if (cfg.progressive.targetSteps >= cfg.progressive.n0) semantic.push(`progressive.targetSteps: must be smaller than progressive.n0 (${cfg.progressive.n0}), got ${cfg.progressive.targetSteps}`);
+  if (cfg.diffusion.logSnrMax <= cfg.diffusion.logSnrMin) semantic.push(`diffusion.logSnrMax: must be > diffusion.logSnrMin`);
+  if (model.kind === 'mlp' && data.kind !== 'toy2d') semantic.push(`model.kind: "mlp" is for data.kind "toy2d"; use "unet" for images`);
+  if (model.kind === 'unet' && data.kind === 'toy2d') semantic.push(`model.kind: "unet" needs image data; use "mlp" for data.kind "toy2d"`);
+  if (model.embedDim % 2 !== 0) semantic.push(`model.embedDim: expected an even number, got ${model.embedDim}`);
+  if (semantic.length) throw new ConfigError(file, semantic);
+  return cfg;
+}
+
+export function parseConfigText(text: string, file: string): unknown {
+  try {
+    return JSON.parse(stripJsonComments(text));
+  } catch (e) {
+    throw new ConfigError(file, [`(file): not valid JSON — ${(e as Error).message}`]);
+  }
+}
+
+export function loadConfigFile(file: string): ResolvedConfig {
+  const abs = path.resolve(file);
+  if (!fs.existsSync(abs)) throw new ConfigError(abs, ['(file): no such file']);
+  return resolveConfig(parseConfigText(fs.readFileSync(abs, 'utf8'), abs), { file: abs, baseDir: path.dirname(abs) });
+}
+
+/** For the editor: never throws; lists every problem with its field. */
+export function validateConfigFile(file: string): { ok: true; config: ResolvedConfig } | { ok: false; errors: string[] } {
+  try {
+    return { ok: true, config: loadConfigFile(file) };
+  } catch (e) {
+    if (e instanceof ConfigError) return { ok: false, errors: e.errors };
+    return { ok: false, errors: [(e as Error).message] };
+  }
+}
+
+/** Stable hash of a resolved config (canonical key order), stored in run.json and every checkpoint. */
+export function configHash(cfg: ResolvedConfig): string {
+  // `parallel` was added later: its default leaves the hash of existing runs (and so their resume) unchanged.
+  if (cfg.parallel === 'auto') {
+    const { parallel: _omit, ...rest } = cfg;
+    cfg = rest as ResolvedConfig;
+  }
+  // So does model.space "pixel" (pixel-space configs have no autoencoder section).
+  if (cfg.model.space === 'pixel') {
+    const { space: _omit, ...model } = cfg.model;
+    cfg = { ...cfg, model } as ResolvedConfig;
+  }
+  // So does model.wFreqMax at the value those runs were trained with.
+  if (cfg.model.wFreqMax === W_FREQ_MAX_LEGACY) {
+    const { wFreqMax: _omit, ...model } = cfg.model;
+    cfg = { ...cfg, model } as ResolvedConfig;
+  }
+  // So does guidance.wPower at 1 (the uniform draw every earlier run used).
+  if (cfg.guidance.wPower === 1) {
+    const { wPower: _omit, ...guidance } = cfg.guidance;
+    cfg = { ...cfg, guidance } as ResolvedConfig;
+  }
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canon)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v as object)
+              .sort()
+              .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return crypto.createHash('sha256').update(JSON.stringify(canon(cfg))).digest('hex').slice(0, 16);
+}
+
+/** The training units of a config in order: teacher, guided, progressive-N0-N0/2, …, progressive-2T-T. */
+export function units(cfg: ResolvedConfig): { unit: string; stage: 'teacher' | 'guided' | 'progressive'; fromSteps?: number; toSteps?: number }[] {
+  const out: { unit: string; stage: 'teacher' | 'guided' | 'progressive'; fromSteps?: number; toSteps?: number }[] = [
+    { unit: 'teacher', stage: 'teacher' },
+    { unit: 'guided', stage: 'guided' },
+  ];
+  for (let n = cfg.progressive.n0; n > cfg.progressive.targetSteps; n /= 2) {
+    out.push({ unit: `progressive-${n}-${n / 2}`, stage: 'progressive', fromSteps: n, toSteps: n / 2 });
+  }
+  return out;
+}

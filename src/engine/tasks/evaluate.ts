@@ -1,0 +1,640 @@
+/**
+ * `distill eval`: the quality report of a run (method.md, "What works means").
+ *
+ * For every w in eval.w, with the same seeds (the same initial noise z₁) for every model:
+ *  - the guided teacher with DDIM at eval.teacherSteps and at each student's step count (2 NFE per step): the
+ *    256-step reference, and the teacher's own plain few-step DDIM beside the students;
+ *  - the stage-1 (guided) student with DDIM and the stochastic sampler at the cheap step counts (≤ 64);
+ *  - each progressive phase's student at its own step count (in eval.studentSteps), DDIM and stochastic.
+ * Images: classifier-FID (Fréchet distance in the features of a classifier trained on the real training split — its
+ * conv layers' channel means and its penultimate layer, see eval/classifier.ts — cached in <run>/eval/classifier.ckpt)
+ * against the held-out split, the classifier's accuracy on the requested class. 2-D toy data: class-conditional sliced
+ * Wasserstein distance to the held-out split and to the reference teacher's samples. Both: the diversity-sensitive
+ * class-conditional precision / recall and density / coverage (k-NN manifolds, eval/scores.ts) in the same space, and
+ * within-class diversity (mean within-class trace of the covariance; images also in pixels). Every row has NFE and
+ * wall-clock ms per sample. Real-data references: FID / SWD between the two halves of the held-out split, the k-NN
+ * measures of one half against the other, the classifier's held-out accuracy, the held-out diversity.
+ *
+ * Writes <out>/report.md, the plots (PNG) and, last, report.json (atomically): a cancelled evaluation writes nothing.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { BackendChoice } from '../backend/select';
+import { backendLabel } from '../run/events';
+import { ResolvedConfig, units as unitList } from '../run/config';
+import { loadDataset } from '../data';
+import { Classifier } from '../eval/classifier';
+import { classConditionalSwd } from '../eval/metrics';
+import { K_DC, K_PR, RealReference, SampleScores } from '../eval/scores';
+import { PALETTE, Panel, plotPanels, Rgb, Series } from '../eval/plot';
+import { ensureBackend, loadDenoiser, loadRunConfig } from './open-run';
+import { loadOrTrainClassifier } from './quick-eval';
+import { LatentCost, latentCostMarkdown, measureLatentCost } from '../eval/latent-cost';
+import { FILES, listCheckpoints, writeFileAtomic } from '../run/run-folder';
+import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from '../method/samplers';
+import { readCheckpointHeader } from '../run/checkpoint';
+
+export interface EvaluateOptions {
+  runDir: string;
+  /** Output folder (default <run>/eval). */
+  out?: string;
+  /** Guidance weights (default eval.w of the config). */
+  w?: number[];
+  /** Samples per configuration (default eval.samples), spread evenly over the classes. */
+  samples?: number;
+  teacherSteps?: number[];
+  studentSteps?: number[];
+  /** Base seed of the sampling noise (default config seed + 1000). */
+  seed?: number;
+  /** Samples per sampler call (default 250 for images, 2000 for toy data). */
+  batch?: number;
+  backend?: BackendChoice;
+  threads?: number;
+  wasmDir?: string;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  onLog?: (line: string) => void;
+}
+
+export type ModelName = 'teacher' | 'guided' | 'progressive';
+
+export interface EvalRow {
+  w: number;
+  model: ModelName;
+  unit: string;
+  sampler: 'ddim' | 'stochastic';
+  steps: number;
+  nfe: number;
+  msPerSample: number;
+  /** Images: classifier-FID against the held-out split (lower is better). */
+  fid: number | null;
+  /** Images: the classifier's accuracy on the requested class. */
+  accuracy: number | null;
+  /** Mean within-class trace of the feature covariance (images) or of the points (toy); compare with real.diversity. */
+  diversity: number;
+  /**
+   * Diversity-sensitive k-NN measures against the held-out split's half A, within each class, averaged over classes
+   * (in the judge's features for images, in the points for toy data): precision and recall (Kynkäänniemi et al.,
+   * k = 3), density and coverage (Naeem et al., k = 5). Absent from reports written before they existed.
+   */
+  precision?: number;
+  recall?: number;
+  density?: number;
+  coverage?: number;
+  /** Images: mean within-class variance of the pixels; compare with real.pixelDiversity. */
+  pixelDiversity?: number | null;
+  /** Toy: class-conditional sliced Wasserstein distance to the held-out split. */
+  swdReal: number | null;
+  /** Toy: class-conditional sliced Wasserstein distance to the reference teacher's samples at the same w. */
+  swdTeacher: number | null;
+}
+
+export interface EvalReport {
+  format: 'diffusion-distiller-eval/1';
+  run: string;
+  createdAt: string;
+  backend: string;
+  dataset: { kind: 'image' | 'toy'; source: string; shape: number[]; numClasses: number; classNames: string[]; train: number; heldOut: number };
+  samples: number;
+  perClass: number;
+  seed: number;
+  w: number[];
+  classifier: { heldOutAccuracy: number; trainSteps: number; cached: boolean; file: string; kind: 'cnn' | 'mlp' } | null;
+  reference: { unit: string; steps: number; nfe: number };
+  /**
+   * Real held-out data: half vs half (FID, SWD, and the k-NN measures of half B against half A), the judge's accuracy,
+   * and within-class diversity: the values a perfect model would get.
+   */
+  real: {
+    fidHalves: number | null;
+    accuracy: number | null;
+    diversity: number;
+    swdHalves: number | null;
+    precision?: number;
+    recall?: number;
+    density?: number;
+    coverage?: number;
+    pixelDiversity?: number | null;
+  };
+  /** The feature space of FID and the k-NN measures, and the k-NN settings (absent in older reports). */
+  features?: { space: string; dim: number; kPrecisionRecall: number; kDensityCoverage: number; manifoldReference: string };
+  checkpoints: Record<string, { file: string; step: number; final: boolean }>;
+  rows: EvalRow[];
+  notes: string[];
+  files: string[];
+  /** Latent-space runs: cost per sample and per training step against the same network in pixel space. */
+  latent?: LatentCost;
+  /** Latent-space runs: the run's teacher batch (the cost comparison caps its training-step batch). */
+  latentTeacherBatch?: number;
+}
+
+export class EvaluationCancelled extends Error {
+  constructor() {
+    super('evaluation cancelled; no report written');
+  }
+}
+
+interface Config {
+  model: ModelName;
+  unit: string;
+  sampler: 'ddim' | 'stochastic';
+  steps: number;
+  nfe: number;
+}
+
+function latest(runDir: string, unit: string): { file: string; step: number; final: boolean } | undefined {
+  const list = listCheckpoints(runDir, unit);
+  if (!list.length) return undefined;
+  const file = path.join(runDir, list[list.length - 1].file);
+  const h = readCheckpointHeader(file);
+  return { file, step: h.step, final: h.final };
+}
+
+function checkList(name: string, v: number[] | undefined, { integer = false, min = 0 } = {}): void {
+  if (v === undefined) return;
+  if (!Array.isArray(v) || !v.length || v.some((x) => !Number.isFinite(x) || x < min || (integer && !Number.isInteger(x)))) {
+    throw new Error(`${name}: expected a non-empty list of ${integer ? 'integers' : 'numbers'} ≥ ${min}, got ${JSON.stringify(v)}`);
+  }
+}
+
+/** Which models, samplers and step counts the report covers (and notes on what is missing). */
+export function planEvaluation(
+  runDir: string,
+  cfg: ResolvedConfig,
+  { teacherSteps, studentSteps }: { teacherSteps: number[]; studentSteps: number[] },
+): { configs: Config[]; reference: Config; notes: string[]; checkpoints: Record<string, { file: string; step: number; final: boolean }> } {
+  const notes: string[] = [];
+  const checkpoints: Record<string, { file: string; step: number; final: boolean }> = {};
+  const teacher = latest(runDir, 'teacher');
+  if (!teacher) throw new Error(`${runDir}: the teacher has no checkpoint yet; train the run first (distill resume ${runDir})`);
+  checkpoints.teacher = teacher;
+  const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
+  const students: { unit: string; steps: number }[] = [];
+  for (const ph of phases) {
+    if (!studentSteps.includes(ph.toSteps!)) continue;
+    const ck = latest(runDir, ph.unit);
+    if (!ck) {
+      notes.push(`${ph.unit} (${ph.toSteps}-step student) has no checkpoint yet: not evaluated`);
+      continue;
+    }
+    checkpoints[ph.unit] = ck;
+    students.push({ unit: ph.unit, steps: ph.toSteps! });
+  }
+  const skipped = phases.filter((p) => !studentSteps.includes(p.toSteps!)).map((p) => p.toSteps);
+  if (skipped.length) notes.push(`progressive students with ${skipped.join(', ')} steps are not in eval.studentSteps (${studentSteps.join(', ')}): not evaluated`);
+  const guided = latest(runDir, 'guided');
+  if (guided) checkpoints.guided = guided;
+  else notes.push('the guided (stage-1) student has no checkpoint yet: not evaluated');
+  for (const [unit, ck] of Object.entries(checkpoints)) {
+    if (!ck.final) notes.push(`${unit}: checkpoint ${path.relative(runDir, ck.file)} is not final (step ${ck.step}); the unit is still training or was stopped`);
+  }
+
+  const teacherSet = [...new Set([...teacherSteps, ...students.map((s) => s.steps)])].sort((a, b) => b - a);
+  const configs: Config[] = teacherSet.map((steps) => ({ model: 'teacher', unit: 'teacher', sampler: 'ddim', steps, nfe: 2 * steps }));
+  const samplers = (steps: number): ('ddim' | 'stochastic')[] => (steps >= 2 ? ['ddim', 'stochastic'] : ['ddim']);
+  if (guided) {
+    const cheap = teacherSet.filter((s) => s <= 64);
+    if (teacherSet.some((s) => s > 64)) notes.push(`the guided student is sampled at ≤ 64 steps only (${cheap.join(', ')})`);
+    for (const steps of cheap) for (const sampler of samplers(steps)) configs.push({ model: 'guided', unit: 'guided', sampler, steps, nfe: steps });
+  }
+  for (const s of students) for (const sampler of samplers(s.steps)) configs.push({ model: 'progressive', unit: s.unit, sampler, steps: s.steps, nfe: s.steps });
+  if (students.some((s) => s.steps === 1)) notes.push('at 1 step the stochastic sampler is the deterministic one (its last step is deterministic): only DDIM is listed');
+  return { configs, reference: configs[0], notes, checkpoints };
+}
+
+function evenLabels(n: number, k: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => i % k);
+}
+
+/** Runs `distill eval` (see the file header). Returns the report and the files written. */
+export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: string; files: string[]; summary: string; data: EvalReport }> {
+  const runDir = path.resolve(opts.runDir);
+  const cfg = loadRunConfig(runDir);
+  const log = opts.onLog ?? (() => {});
+  const outDir = path.resolve(opts.out ?? path.join(runDir, FILES.eval));
+  checkList('--w', opts.w);
+  checkList('teacherSteps', opts.teacherSteps, { integer: true, min: 1 });
+  checkList('studentSteps', opts.studentSteps, { integer: true, min: 1 });
+  const ws = opts.w ?? cfg.eval.w;
+  const teacherSteps = opts.teacherSteps ?? cfg.eval.teacherSteps;
+  const studentSteps = opts.studentSteps ?? cfg.eval.studentSteps;
+  const requested = opts.samples ?? cfg.eval.samples;
+  if (!Number.isInteger(requested) || requested < 2) throw new Error(`--samples: expected an integer ≥ 2, got ${requested}`);
+  const seed = opts.seed ?? cfg.seed + 1000;
+  const cancelled = () => opts.signal?.aborted === true;
+  const check = () => {
+    if (cancelled()) throw new EvaluationCancelled();
+  };
+
+  const info = await ensureBackend(opts.backend ?? cfg.backend, opts.threads ?? cfg.threads, opts.wasmDir);
+  const train = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
+  const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
+  const K = train.numClasses;
+  const perClass = Math.ceil(requested / K);
+  const kMax = Math.max(K_PR, K_DC);
+  if (perClass <= kMax) {
+    throw new Error(`samples: ${requested} per configuration spread over ${K} classes is ${perClass} per class; precision, recall, ` +
+      `density and coverage compare each sample with its ${kMax} nearest neighbours of the same class, so they need at least ` +
+      `${kMax + 1} per class: use --samples ${K * (kMax + 1)} or more (eval.samples in the config)`);
+  }
+  const n = perClass * K;
+  const labels = evenLabels(n, K);
+  const isImage = train.kind === 'image';
+  const D = train.shape.reduce((a, b) => a * b, 1);
+  const batch = Math.max(1, opts.batch ?? (isImage ? 250 : 2000));
+  for (const w of ws) {
+    if (w < cfg.guidance.wMin || w > cfg.guidance.wMax) log(`note: w = ${w} lies outside the students' training range [${cfg.guidance.wMin}, ${cfg.guidance.wMax}]`);
+  }
+  const plan = planEvaluation(runDir, cfg, { teacherSteps, studentSteps });
+  for (const note of plan.notes) log(`note: ${note}`);
+  const totalWork = ws.length * plan.configs.reduce((s, c) => s + c.nfe * n, 0);
+  let doneWork = 0;
+  opts.onProgress?.(0, totalWork);
+  check();
+
+  // the judge
+  let clf: Classifier | undefined;
+  let clfInfo: EvalReport['classifier'] = null;
+  const nets = new Map<string, Denoiser>();
+  try {
+    let ref: RealReference;
+    let realSwd: number | null = null;
+    if (isImage) {
+      const file = path.join(runDir, FILES.eval, 'classifier.ckpt');
+      const hit = Classifier.load(file, D, K, train.shape);
+      if (!hit) log(`classifier: training on ${train.n} real training examples (${cfg.eval.classifierSteps} steps; cached in ${path.relative(runDir, file)})`);
+      const r = hit ?? (await loadOrTrainClassifier(runDir, cfg, train, test, log, check));
+      clf = r.clf;
+      const reused = !!hit;
+      clfInfo = { heldOutAccuracy: r.accuracy, trainSteps: cfg.eval.classifierSteps, cached: reused, file: path.relative(runDir, file), kind: clf.imageShape ? 'cnn' : 'mlp' };
+      log(`classifier: ${(r.accuracy * 100).toFixed(1)} % held-out accuracy${reused ? ' (cached)' : ''}`);
+      const { pred, feats } = await clf.run(test.x);
+      let ok = 0;
+      for (let i = 0; i < test.n; i++) if (pred[i] === test.labels[i]) ok++;
+      ref = new RealReference(feats, test.labels, clf.featureDim, { pixels: test.x, pixelDim: D, withFid: true, accuracy: ok / test.n, perClass });
+    } else {
+      ref = new RealReference(test.x, test.labels, D, { withFid: false, perClass });
+      realSwd = classConditionalSwd(ref.halfA.x, ref.halfA.labels, ref.halfB.x, ref.halfB.labels, D, { seed: cfg.seed });
+    }
+    const fl = ref.floor;
+    const real: EvalReport['real'] = {
+      fidHalves: fl.fid,
+      accuracy: fl.accuracy,
+      diversity: fl.diversity,
+      swdHalves: realSwd,
+      precision: fl.precision,
+      recall: fl.recall,
+      density: fl.density,
+      coverage: fl.coverage,
+      pixelDiversity: fl.pixelDiversity,
+    };
+    check();
+
+    for (const [unit, ck] of Object.entries(plan.checkpoints)) {
+      const stage = unit === 'teacher' ? 'teacher' : unit === 'guided' ? 'guided' : 'progressive';
+      nets.set(unit, await loadDenoiser(runDir, cfg, ck.file, stage));
+    }
+
+    const generate = async (c: Config, w: number): Promise<{ x: Float32Array; ms: number }> => {
+      const d = nets.get(c.unit)!;
+      const x = new Float32Array(n * D);
+      let ms = 0;
+      for (let s = 0, chunk = 0; s < n; s += batch, chunk++) {
+        check();
+        const e = Math.min(n, s + batch);
+        const before = doneWork;
+        const t0 = performance.now();
+        const r = await sample(d, {
+          classes: labels.slice(s, e),
+          w: new Float32Array(e - s).fill(w),
+          steps: c.steps,
+          sampler: c.sampler,
+          seed: seed + chunk,
+          cancelled,
+          onStep: (done) => {
+            doneWork = before + done * (c.nfe / c.steps) * (e - s);
+            opts.onProgress?.(doneWork, totalWork);
+          },
+        });
+        ms += performance.now() - t0;
+        x.set(r.x, s * D);
+      }
+      return { x, ms };
+    };
+
+    const rows: EvalRow[] = [];
+    for (const w of ws) {
+      let refX: Float32Array | undefined;
+      for (const c of plan.configs) {
+        const { x, ms } = await generate(c, w);
+        if (c === plan.reference) refX = x;
+        let sc: SampleScores;
+        const row: EvalRow = { w, model: c.model, unit: c.unit, sampler: c.sampler, steps: c.steps, nfe: c.nfe, msPerSample: ms / n, fid: null, accuracy: null, diversity: NaN, swdReal: null, swdTeacher: null };
+        if (isImage) {
+          for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
+          const { pred, feats } = await clf!.run(x);
+          sc = ref.score(feats, labels, { pred, pixels: x });
+        } else {
+          sc = ref.score(x, labels);
+          row.swdReal = classConditionalSwd(x, labels, test.x, test.labels, D, { seed: cfg.seed });
+          row.swdTeacher = classConditionalSwd(x, labels, refX!, labels, D, { seed: cfg.seed });
+        }
+        Object.assign(row, { fid: sc.fid, accuracy: sc.accuracy, diversity: sc.diversity, precision: sc.precision, recall: sc.recall, density: sc.density, coverage: sc.coverage, pixelDiversity: sc.pixelDiversity });
+        rows.push(row);
+        log(`w=${w} ${c.unit} ${c.sampler} ${c.steps} step(s): ${describeRow(row)}`);
+      }
+    }
+    check();
+    let latent: LatentCost | undefined;
+    const codec = [...nets.values()][0]?.codec;
+    if (codec) {
+      const ddim = plan.configs.filter((c) => c.sampler === 'ddim' && (c === plan.reference || c.model !== 'guided'));
+      const label = (c: Config) => `${c.model === 'teacher' ? 'guided teacher' : c.model === 'guided' ? 'guided student' : 'student'} ${c.steps} step${c.steps === 1 ? '' : 's'}`;
+      latent = await measureLatentCost(cfg, codec, K, ddim.map((c) => ({ label: label(c), nfe: c.nfe })));
+      log(`latent space: one network evaluation ${(latent.flops.pixelNfe / latent.flops.latentNfe).toFixed(1)}× fewer FLOPs than in pixel space (${latent.ms.latentNfe.toFixed(3)} vs ${latent.ms.pixelNfe.toFixed(3)} ms per example)`);
+    }
+
+    const report: EvalReport = {
+      format: 'diffusion-distiller-eval/1',
+      run: path.basename(runDir),
+      createdAt: new Date().toISOString(),
+      backend: backendLabel(info),
+      dataset: { kind: train.kind, source: train.source, shape: train.shape, numClasses: K, classNames: train.classNames, train: train.n, heldOut: test.n },
+      samples: n,
+      perClass,
+      seed,
+      w: ws,
+      classifier: clfInfo,
+      reference: { unit: plan.reference.unit, steps: plan.reference.steps, nfe: plan.reference.nfe },
+      real,
+      features: {
+        space: isImage ? clf!.featureSpace : 'the 2-D points themselves',
+        dim: ref.dim,
+        kPrecisionRecall: K_PR,
+        kDensityCoverage: K_DC,
+        manifoldReference: `held-out half A (${ref.halfA.labels.length} rows, class-balanced); real values: up to ${ref.floorPerClass} rows per class of half B (as many as the samples have) against half A`,
+      },
+      checkpoints: Object.fromEntries(Object.entries(plan.checkpoints).map(([u, c]) => [u, { ...c, file: path.relative(runDir, c.file) }])),
+      rows,
+      notes: plan.notes,
+      files: [],
+      ...(latent ? { latent, latentTeacherBatch: cfg.teacher.batch } : {}),
+    };
+    // plots, then the markdown, then (last) the JSON
+    const pngs = plots(report);
+    fs.mkdirSync(outDir, { recursive: true });
+    const files: string[] = [];
+    for (const [name, png] of pngs) {
+      writeFileAtomic(path.join(outDir, name), png);
+      files.push(path.join(outDir, name));
+    }
+    report.files = [...pngs.keys(), 'report.md', 'report.json'];
+    writeFileAtomic(path.join(outDir, 'report.md'), markdown(report));
+    files.push(path.join(outDir, 'report.md'));
+    writeFileAtomic(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    files.push(path.join(outDir, 'report.json'));
+    opts.onProgress?.(totalWork, totalWork);
+    const summary = headline(report) ?? `evaluated ${report.run}: ${rows.length} rows`;
+    log(summary);
+    return { report: path.join(outDir, 'report.md'), files, summary, data: report };
+  } catch (e) {
+    if (e instanceof SamplingCancelled) throw new EvaluationCancelled();
+    throw e;
+  } finally {
+    for (const d of nets.values()) disposeDenoiser(d);
+    clf?.dispose();
+  }
+}
+
+// ───────────────────────────── report text ─────────────────────────────
+const f3 = (v: number | null) => (v === null || !Number.isFinite(v) ? '–' : Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(4));
+const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)} %`);
+/** A value as a ratio to the real data's (diversity): "0.82" ; "–" when either is missing. */
+const ratioToReal = (v: number | null | undefined, real: number | null | undefined) =>
+  v === null || v === undefined || real === null || real === undefined || !Number.isFinite(v) || !(real > 0) ? '–' : (v / real).toFixed(2);
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
+
+function describeRow(r: EvalRow): string {
+  const q = r.fid !== null ? `FID ${f3(r.fid)}, accuracy ${pct(r.accuracy)}` : `SWD→real ${f3(r.swdReal)}, SWD→teacher ${f3(r.swdTeacher)}`;
+  const pr = r.recall !== undefined ? `, precision ${r.precision!.toFixed(3)}, recall ${r.recall.toFixed(3)}, coverage ${r.coverage!.toFixed(3)}` : '';
+  return `${q}${pr}, diversity ${f3(r.diversity)}, ${r.nfe} NFE, ${ms(r.msPerSample)} ms/sample`;
+}
+
+/** The best (lowest-NFE ≤ 4 steps) progressive student vs the reference teacher, one line. */
+function headline(rep: EvalReport): string | undefined {
+  const students = rep.rows.filter((r) => r.model === 'progressive' && r.sampler === 'ddim');
+  if (!students.length) return undefined;
+  const steps = students.some((r) => r.steps === 4) ? 4 : Math.min(...students.map((r) => r.steps));
+  const parts: string[] = [];
+  for (const w of rep.w) {
+    const s = students.find((r) => r.w === w && r.steps === steps);
+    const t = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === rep.reference.steps);
+    if (!s || !t) continue;
+    const recall = s.recall !== undefined && t.recall !== undefined ? `, recall ${s.recall.toFixed(2)} vs ${t.recall.toFixed(2)}` : '';
+    parts.push((rep.dataset.kind === 'image' ? `w=${w}: FID ${f3(s.fid)} vs ${f3(t.fid)}` : `w=${w}: SWD ${f3(s.swdReal)} vs ${f3(t.swdReal)}`) + recall);
+  }
+  return `${rep.run}: ${steps}-step student vs ${rep.reference.steps}-step teacher — ${parts.join('; ')}`;
+}
+
+function markdown(rep: EvalReport): string {
+  const img = rep.dataset.kind === 'image';
+  const L: string[] = [];
+  L.push(`# Evaluation of \`${rep.run}\``, '');
+  L.push(`- data: ${rep.dataset.source}; ${rep.dataset.numClasses} classes; held-out split: ${rep.dataset.heldOut} examples`);
+  L.push(`- ${rep.samples} samples per configuration (${rep.perClass} per class), the same seeds (${rep.seed} + batch index) and so the same initial noise for every model`);
+  L.push(`- backend: ${rep.backend}; ${rep.createdAt}`);
+  L.push(`- w: guidance weight, x̂ = (1 + w)·x̂(c) − w·x̂(∅); NFE: network evaluations per sample (the guided teacher needs 2 per step)`);
+  if (img && rep.classifier) {
+    L.push(`- judge: ${rep.classifier.kind === 'cnn' ? 'a CNN' : 'an MLP'} classifier trained on the real training split (${rep.classifier.trainSteps} steps${rep.classifier.cached ? ', cached' : ''}, \`${rep.classifier.file}\`): **${pct(rep.classifier.heldOutAccuracy)} held-out accuracy**`);
+    L.push(`- feature space of FID and the k-NN measures: ${rep.features?.space ?? 'the classifier\'s penultimate features'}${rep.features ? ` (${rep.features.dim}-d)` : ''}`);
+    L.push(`- classifier-FID: Fréchet distance between Gaussians fitted to the features of the samples and of the whole held-out split`);
+  } else {
+    L.push('- SWD→real: class-conditional sliced Wasserstein distance to the held-out split; SWD→teacher: to the reference teacher\'s samples at the same w and seeds');
+  }
+  if (rep.features) {
+    L.push(
+      `- diversity-sensitive measures, within each class and averaged over classes, against ${rep.features.manifoldReference}: ` +
+        `**precision** (share of samples inside the real data's k-NN manifold, k = ${rep.features.kPrecisionRecall}: fidelity) and **recall** (share of real points inside the samples' manifold: how much of the data's variety is produced; Kynkäänniemi et al. 2019), ` +
+        `density and **coverage** (share of real points whose ${rep.features.kDensityCoverage}-NN ball holds a sample; Naeem et al. 2020). A model that drops modes keeps its precision and accuracy but loses recall and coverage`,
+    );
+  }
+  L.push(`- diversity: mean within-class variance of the ${img ? 'features' : 'points'}, shown as a ratio to the real held-out data's (1 = as varied as real data, below 1 = samples more alike than real ones)${img ? '; pixel diversity: the same in pixel space' : ''}`);
+  L.push(`- reference: the guided teacher at ${rep.reference.steps} DDIM steps (${rep.reference.nfe} NFE)`);
+  for (const note of rep.notes) L.push(`- note: ${note}`);
+  L.push('', '## Real data (floor of the metrics)', '');
+  const pr = (v: number | undefined | null) => (v === undefined || v === null || !Number.isFinite(v) ? '–' : v.toFixed(3));
+  const realPr = rep.real.recall !== undefined ? [pr(rep.real.precision), pr(rep.real.recall), pr(rep.real.density), pr(rep.real.coverage)] : null;
+  if (img) {
+    L.push(`| held-out half vs half: classifier-FID | classifier accuracy on held-out data |${realPr ? ' precision | recall | density | coverage |' : ''} diversity | pixel diversity |`, `| ---: | ---: |${realPr ? ' ---: | ---: | ---: | ---: |' : ''} ---: | ---: |`);
+    L.push(`| ${f3(rep.real.fidHalves)} | ${pct(rep.real.accuracy)} |${realPr ? ` ${realPr.join(' | ')} |` : ''} ${f3(rep.real.diversity)} | ${f3(rep.real.pixelDiversity ?? null)} |`);
+  } else {
+    L.push(`| held-out half vs half: SWD |${realPr ? ' precision | recall | density | coverage |' : ''} diversity |`, `| ---: |${realPr ? ' ---: | ---: | ---: | ---: |' : ''} ---: |`);
+    L.push(`| ${f3(rep.real.swdHalves)} |${realPr ? ` ${realPr.join(' | ')} |` : ''} ${f3(rep.real.diversity)} |`);
+  }
+
+  // summary: students vs the reference teacher and the teacher's own few-step DDIM
+  const stepsList = [...new Set(rep.rows.filter((r) => r.model === 'progressive').map((r) => r.steps))].sort((a, b) => a - b);
+  if (stepsList.length) {
+    L.push('', `## Distilled students vs the ${rep.reference.steps}-step teacher (DDIM samplers)`, '');
+    const q = img ? 'FID' : 'SWD→real';
+    const get = (r: EvalRow | undefined) => (r ? (img ? r.fid : r.swdReal) : null);
+    const head = ['w', `teacher ${rep.reference.steps} steps ${q}`];
+    for (const s of stepsList) head.push(`student ${s} ${q}`, `teacher ${s} ${q}`);
+    if (img) head.push(`accuracy: teacher ${rep.reference.steps}`, ...stepsList.map((s) => `student ${s}`));
+    const hasPr = rep.rows.some((r) => r.recall !== undefined);
+    if (hasPr) head.push(`recall: teacher ${rep.reference.steps}`, ...stepsList.map((s) => `student ${s}`));
+    head.push(`diversity ÷ real: teacher ${rep.reference.steps}`, ...stepsList.map((s) => `student ${s}`));
+    head.push(...stepsList.map((s) => `speed-up ${s}-step`));
+    L.push(`| ${head.join(' | ')} |`, `| ${head.map(() => '---:').join(' | ')} |`);
+    for (const w of rep.w) {
+      const t = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === rep.reference.steps);
+      const student = (s: number) => rep.rows.find((r) => r.w === w && r.model === 'progressive' && r.steps === s && r.sampler === 'ddim');
+      const cells = [String(w), f3(get(t))];
+      for (const s of stepsList) {
+        const st = student(s);
+        const tf = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === s);
+        const ratio = get(st) !== null && get(t) !== null && get(t)! > 0 ? ` (${(get(st)! / get(t)!).toFixed(2)}×)` : '';
+        cells.push(`**${f3(get(st))}**${ratio}`, f3(get(tf)));
+      }
+      if (img) {
+        cells.push(pct(t?.accuracy ?? null));
+        for (const s of stepsList) cells.push(pct(student(s)?.accuracy ?? null));
+      }
+      if (hasPr) {
+        cells.push(pr(t?.recall));
+        for (const s of stepsList) cells.push(pr(student(s)?.recall));
+      }
+      cells.push(ratioToReal(t?.diversity, rep.real.diversity));
+      for (const s of stepsList) cells.push(ratioToReal(student(s)?.diversity, rep.real.diversity));
+      for (const s of stepsList) {
+        const st = rep.rows.find((r) => r.w === w && r.model === 'progressive' && r.steps === s && r.sampler === 'ddim');
+        cells.push(t && st ? `${(t.msPerSample / st.msPerSample).toFixed(0)}× (${t.nfe / st.nfe}× fewer NFE)` : '–');
+      }
+      L.push(`| ${cells.join(' | ')} |`);
+    }
+  }
+
+  for (const w of rep.w) {
+    L.push('', `## w = ${w}`, '');
+    const hasPr = rep.rows.some((r) => r.w === w && r.recall !== undefined);
+    const head = img
+      ? ['model', 'sampler', 'steps', 'NFE', 'ms/sample', 'classifier-FID ↓', 'accuracy ↑']
+      : ['model', 'sampler', 'steps', 'NFE', 'ms/sample', 'SWD→real ↓', 'SWD→teacher ↓'];
+    if (hasPr) head.push('precision ↑', 'recall ↑', 'density', 'coverage ↑');
+    head.push('diversity ÷ real');
+    if (img) head.push('pixel diversity ÷ real');
+    L.push(`| ${head.join(' | ')} |`, `| --- | --- | ${head.slice(2).map(() => '---:').join(' | ')} |`);
+    for (const r of rep.rows.filter((x) => x.w === w)) {
+      const name = r.model === 'teacher' ? 'teacher' : r.model === 'guided' ? 'guided student' : `student ${r.unit}`;
+      const cells = [name, r.sampler === 'ddim' ? 'DDIM' : 'stochastic', String(r.steps), String(r.nfe), ms(r.msPerSample)];
+      cells.push(...(img ? [f3(r.fid), pct(r.accuracy)] : [f3(r.swdReal), f3(r.swdTeacher)]));
+      if (hasPr) cells.push(pr(r.precision), pr(r.recall), pr(r.density), pr(r.coverage));
+      cells.push(ratioToReal(r.diversity, rep.real.diversity));
+      if (img) cells.push(ratioToReal(r.pixelDiversity, rep.real.pixelDiversity));
+      L.push(`| ${cells.join(' | ')} |`);
+    }
+  }
+  if (rep.latent) L.push(...latentCostMarkdown(rep.latent, rep.backend, rep.latentTeacherBatch ?? rep.latent.trainStep.batch));
+  L.push('', '## Plots', '');
+  for (const f of rep.files.filter((x) => x.endsWith('.png'))) L.push(`![${f}](${f})`, '');
+  return L.join('\n') + '\n';
+}
+
+// ───────────────────────────── plots ─────────────────────────────
+function seriesKey(r: EvalRow): string {
+  return r.model === 'teacher' ? 'teacher DDIM' : r.model === 'guided' ? `guided student ${r.sampler === 'ddim' ? 'DDIM' : 'stochastic'}` : `distilled student ${r.sampler === 'ddim' ? 'DDIM' : 'stochastic'}`;
+}
+
+function plots(rep: EvalReport): Map<string, Buffer> {
+  const img = rep.dataset.kind === 'image';
+  const quality = (r: EvalRow) => (img ? r.fid! : r.swdReal!);
+  const qName = img ? 'CLASSIFIER-FID' : 'SWD TO HELD-OUT DATA';
+  const colors = new Map<string, Rgb>();
+  const color = (key: string) => {
+    if (!colors.has(key)) colors.set(key, PALETTE[colors.size % PALETTE.length]);
+    return colors.get(key)!;
+  };
+  const refLine = img ? { name: 'real half vs half', y: rep.real.fidHalves!, color: [90, 90, 90] as Rgb } : { name: 'real half vs half', y: rep.real.swdHalves!, color: [90, 90, 90] as Rgb };
+  const out = new Map<string, Buffer>();
+
+  // quality vs NFE, one panel per w; progressive students of different phases form one curve per sampler
+  const nfePanels: Panel[] = rep.w.map((w) => {
+    const groups = new Map<string, EvalRow[]>();
+    for (const r of rep.rows.filter((x) => x.w === w)) {
+      const k = seriesKey(r);
+      groups.set(k, [...(groups.get(k) ?? []), r]);
+    }
+    const series: Series[] = [...groups.entries()].map(([name, rows]) => ({
+      name,
+      color: color(name),
+      dashed: name.endsWith('stochastic'),
+      points: rows.map((r) => ({ x: r.nfe, y: quality(r) })),
+    }));
+    return { title: `W = ${w}`, xLabel: 'NFE PER SAMPLE', yLabel: qName, logX: true, yFromZero: true, series, refLines: [refLine] };
+  });
+  out.set('quality-vs-nfe.png', plotPanels(nfePanels, { cols: Math.min(rep.w.length, 4) }));
+
+  // quality (and accuracy) vs w, one panel per sampler; one series per (model, steps)
+  const samplers = (['ddim', 'stochastic'] as const).filter((s) => rep.rows.some((r) => r.sampler === s));
+  // one colour per student step count: solid = distilled student, dashed = the teacher's own DDIM at that count;
+  // the reference teacher in black
+  const stepCounts = [...new Set(rep.rows.filter((r) => r.model === 'progressive').map((r) => r.steps))].sort((a, b) => a - b);
+  const stepColor = (steps: number) => PALETTE[stepCounts.indexOf(steps) % PALETTE.length];
+  const byConfig = (sampler: 'ddim' | 'stochastic', value: (r: EvalRow) => number): Series[] => {
+    const groups = new Map<string, { color: Rgb; dashed: boolean; rows: EvalRow[] }>();
+    const add = (name: string, color: Rgb, dashed: boolean, r: EvalRow) => {
+      const g = groups.get(name) ?? { color, dashed, rows: [] };
+      g.rows.push(r);
+      groups.set(name, g);
+    };
+    for (const r of rep.rows) {
+      if (r.model === 'teacher' && r.steps === rep.reference.steps) add(`teacher ${r.steps} steps (reference)`, [0, 0, 0], false, r);
+      else if (r.model === 'teacher' && stepCounts.includes(r.steps) && sampler === 'ddim') add(`teacher ${r.steps} steps DDIM`, stepColor(r.steps), true, r);
+      else if (r.model === 'progressive' && r.sampler === sampler) add(`student ${r.steps} step${r.steps === 1 ? '' : 's'} ${sampler === 'ddim' ? 'DDIM' : 'stoch.'}`, stepColor(r.steps), false, r);
+    }
+    return [...groups.entries()].map(([name, g]) => ({ name, color: g.color, dashed: g.dashed, points: g.rows.map((r) => ({ x: r.w, y: value(r) })) }));
+  };
+  if (rep.w.length >= 1) {
+    out.set(
+      'quality-vs-w.png',
+      plotPanels(
+        samplers.map((s) => ({ title: s === 'ddim' ? 'DETERMINISTIC (DDIM): STUDENTS VS TEACHER' : 'STOCHASTIC STUDENTS VS REFERENCE TEACHER', xLabel: 'GUIDANCE W', yLabel: qName, yFromZero: true, series: byConfig(s, quality), refLines: [refLine] })),
+      ),
+    );
+    if (img) {
+      out.set(
+        'accuracy-vs-w.png',
+        plotPanels(
+          samplers.map((s) => ({
+            title: s === 'ddim' ? 'DETERMINISTIC (DDIM): STUDENTS VS TEACHER' : 'STOCHASTIC STUDENTS VS REFERENCE TEACHER',
+            xLabel: 'GUIDANCE W',
+            yLabel: 'CLASSIFIER ACCURACY',
+            series: byConfig(s, (r) => r.accuracy!),
+            refLines: [{ name: 'classifier on real held-out', y: rep.real.accuracy!, color: [90, 90, 90] }],
+          })),
+        ),
+      );
+    }
+    if (rep.rows.some((r) => r.recall !== undefined)) {
+      // precision (fidelity) and recall (diversity) side by side, so a model that trades one for the other shows it
+      const realRecall = rep.real.recall ?? null;
+      out.set(
+        'recall-vs-w.png',
+        plotPanels(
+          samplers.flatMap((s) =>
+            (['recall', 'precision'] as const).map((m) => ({
+              title: `${m.toUpperCase()} (${s === 'ddim' ? 'DDIM' : 'STOCHASTIC'} STUDENTS)`,
+              xLabel: 'GUIDANCE W',
+              yLabel: m === 'recall' ? 'RECALL: REAL DATA COVERED' : 'PRECISION: SAMPLES ON THE DATA',
+              series: byConfig(s, (r) => r[m] ?? NaN),
+              refLines: realRecall === null ? [] : [{ name: 'real held-out', y: (m === 'recall' ? rep.real.recall : rep.real.precision)!, color: [90, 90, 90] as Rgb }],
+            })),
+          ),
+          { cols: 2 },
+        ),
+      );
+    }
+  }
+  return out;
+}
+

@@ -1,0 +1,131 @@
+/**
+ * Opening a run folder for work after (or beside) training: the process's one tfjs backend, the run's checked config
+ * and dataset description, which checkpoint a (stage, steps) request means, and a checkpoint as a denoiser. The
+ * run (index.ts), the end-of-run table, `distill sample / edit / eval / export` all start here; this module imports
+ * none of them, so they do not import each other.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as fs from 'fs';
+import * as path from 'path';
+import { BackendChoice, BackendInfo, selectBackend } from '../backend/select';
+import { readCheckpoint } from '../run/checkpoint';
+import { configHash, resolveConfig, ResolvedConfig, units as unitList } from '../run/config';
+import { W_FREQ_MAX_LEGACY } from '../nn/w-embedding';
+import { Dataset, loadDataset } from '../data';
+import { StageName } from '../run/events';
+import { loadEvalWeights } from '../train/optimizer';
+import { FILES, listCheckpoints, readMeta, writeFileAtomic } from '../run/run-folder';
+import { Denoiser } from '../method/samplers';
+import { loadCodec, modelShape } from '../train/autoencoder';
+import { netForUnit } from '../train/losses';
+
+let backendPromise: Promise<BackendInfo> | undefined;
+
+/** Selects the tfjs backend once per process (later calls with other options reuse the first choice). */
+export function ensureBackend(backend: BackendChoice, threads: number, wasmDir?: string, wasmThreads?: number): Promise<BackendInfo> {
+  tf.env().set('PROD', true); // no debug-mode checks or the cpu backend's banner
+  // tfjs has one global backend per process: a later call with other options keeps the first (the caller is told
+  // which one through the backend event).
+  backendPromise ??= selectBackend({ backend, threads: threads > 0 ? threads : undefined, wasmDir, wasmThreads });
+  return backendPromise;
+}
+
+/** The backend this process selected (undefined before the first ensureBackend). */
+export function selectedBackend(): Promise<BackendInfo> | undefined {
+  return backendPromise;
+}
+
+/** The resolved config of a run folder, checked against the hash recorded at creation. */
+export function loadRunConfig(runDir: string): ResolvedConfig {
+  const file = path.join(runDir, FILES.config);
+  if (!fs.existsSync(file)) throw new Error(`${runDir}: not a run folder (no ${FILES.config})`);
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  // Runs created before model.wFreqMax existed trained their students with the legacy w embedding.
+  if (raw && typeof raw === 'object' && raw.model && typeof raw.model === 'object' && raw.model.wFreqMax === undefined) {
+    raw.model.wFreqMax = W_FREQ_MAX_LEGACY;
+  }
+  const cfg = resolveConfig(raw, { file, baseDir: runDir });
+  const meta = readMeta(runDir);
+  const hash = configHash(cfg);
+  if (meta.configHash !== hash) {
+    throw new Error(`${file} was changed after the run was created (hash ${hash}, expected ${meta.configHash}); start a new run instead`);
+  }
+  return cfg;
+}
+
+export interface DataInfo {
+  shape: number[];
+  numClasses: number;
+  classNames: string[];
+  source: string;
+  kind: 'image' | 'toy';
+}
+
+export function writeDataInfo(runDir: string, ds: Dataset): void {
+  const info: DataInfo = { shape: ds.shape, numClasses: ds.numClasses, classNames: ds.classNames, source: ds.source, kind: ds.kind };
+  writeFileAtomic(path.join(runDir, 'dataset.json'), JSON.stringify(info, null, 2) + '\n');
+}
+
+export async function readDataInfo(runDir: string, cfg: ResolvedConfig): Promise<DataInfo> {
+  const file = path.join(runDir, 'dataset.json');
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as DataInfo;
+  const ds = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
+  return { shape: ds.shape, numClasses: ds.numClasses, classNames: ds.classNames, source: ds.source, kind: ds.kind };
+}
+
+/** The unit and checkpoint a (stage, steps) request samples from. */
+export function resolveCheckpoint(
+  runDir: string,
+  cfg: ResolvedConfig,
+  { stage, steps, checkpoint }: { stage: StageName; steps: number; checkpoint?: string },
+): { unit: string; file: string; netStage: StageName } {
+  if (checkpoint) {
+    const file = path.resolve(runDir, checkpoint);
+    const unit = path.basename(path.dirname(file));
+    const def = unitList(cfg).find((u) => u.unit === unit);
+    if (!def) throw new Error(`${checkpoint}: not a checkpoint of a known stage (expected checkpoints/<unit>/step-N.ckpt)`);
+    return { unit, file, netStage: def.stage };
+  }
+  let unit: string;
+  if (stage === 'teacher' || stage === 'guided') unit = stage;
+  else {
+    const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
+    const ph = phases.find((u) => u.toSteps === steps);
+    if (!ph) {
+      throw new Error(`--steps ${steps}: no progressive student has ${steps} steps; available: ${phases.map((u) => u.toSteps).join(', ')}`);
+    }
+    unit = ph.unit;
+  }
+  const list = listCheckpoints(runDir, unit);
+  if (!list.length) throw new Error(`${runDir}: stage ${unit} has no checkpoint yet`);
+  return { unit, file: path.join(runDir, list[list.length - 1].file), netStage: stage };
+}
+
+/**
+ * Loads a checkpoint's evaluation weights into a fresh network; in latent-space runs with the run's autoencoder, so
+ * `sample` returns decoded images. The caller frees it with `disposeDenoiser`.
+ */
+export async function loadDenoiser(runDir: string, cfg: ResolvedConfig, file: string, stage: StageName): Promise<Denoiser> {
+  const info = await readDataInfo(runDir, cfg);
+  const { arrays } = readCheckpoint(file);
+  const net = netForUnit(cfg, { shape: modelShape(cfg, info.shape), numClasses: info.numClasses }, stage);
+  try {
+    loadEvalWeights(net, arrays, file);
+    const codec = cfg.model.space === 'latent' ? loadCodec(runDir, cfg, info.shape) : undefined;
+    return { net, param: cfg.model.parameterization, schedule: cfg.diffusion, codec };
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
+}
+
+/** A run folder opened for sampling: its checked config and dataset description, on the run's (or the asked) backend. */
+export async function openRun(
+  runDirArg: string,
+  opts: { backend?: BackendChoice; threads?: number; wasmDir?: string },
+): Promise<{ runDir: string; cfg: ResolvedConfig; info: DataInfo }> {
+  const runDir = path.resolve(runDirArg);
+  const cfg = loadRunConfig(runDir);
+  await ensureBackend(opts.backend ?? cfg.backend, opts.threads ?? cfg.threads, opts.wasmDir);
+  return { runDir, cfg, info: await readDataInfo(runDir, cfg) };
+}
