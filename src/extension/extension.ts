@@ -488,7 +488,7 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
         });
     if (!entered) return;
     const target = path.join(folder.uri.fsPath, entered);
-    const schemaUri = vscode.Uri.joinPath(context.extensionUri, 'src', 'engine', 'config.schema.json').toString();
+    const schemaUri = vscode.Uri.joinPath(context.extensionUri, 'src', 'engine', 'run', 'config.schema.json').toString();
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, starterConfigText(pick.example.file, schemaUri), { flag: 'wx' });
     await vscode.window.showTextDocument(vscode.Uri.file(target));
