@@ -5,7 +5,8 @@
  * depend on them). Prints min–max over the runs, so a shared machine's spread shows.
  */
 import { ensureBackend } from '../src/engine';
-import { buildAutoencoder, makeCodec } from '../src/engine/train/autoencoder';
+import { buildAutoencoder } from '../src/engine/nn/autoencoder';
+import { makeCodec } from '../src/engine/method/latent-codec';
 import { resolveConfig } from '../src/engine/run/config';
 import { LatentCost, measureLatentCost } from '../src/engine/eval/latent-cost';
 

@@ -1,5 +1,5 @@
 /**
- * Latent space (model.space "latent", src/engine/train/autoencoder.ts): the autoencoder unit learns (its loss falls), its
+ * Latent space (model.space "latent", src/engine/train/autoencoder-unit.ts): the autoencoder unit learns (its loss falls), its
  * latent scale is measured on the training data and saved with its final checkpoint, its resume is exact, a tiny
  * latent run goes through every stage with decoded grids, `sample`, `distill sample` and `distill edit` (with and
  * without a mask) give decoded images, memory stays flat over autoencoder steps, and bad configs name the field.
@@ -15,13 +15,9 @@ import { pathToFileURL } from 'node:url';
 import { before, describe, it } from 'node:test';
 import { createRun, ensureBackend, evaluateRun, exportStudent, loadDenoiser, loadRunConfig, runStages, sampleArrays } from '../../src/engine';
 import { evaluateQuick } from '../../src/engine/tasks/quick-eval';
-import {
-  autoencoderLoss,
-  buildAutoencoder,
-  loadCodec,
-  measureLatentScale,
-  trainAutoencoder,
-} from '../../src/engine/train/autoencoder';
+import { buildAutoencoder } from '../../src/engine/nn/autoencoder';
+import { measureLatentScale } from '../../src/engine/method/latent-codec';
+import { autoencoderLoss, loadCodec, trainAutoencoder } from '../../src/engine/train/autoencoder-unit';
 import { readCheckpoint } from '../../src/engine/run/checkpoint';
 import { ConfigError, configHash, resolveConfig } from '../../src/engine/run/config';
 import { loadDataset } from '../../src/engine/data';
@@ -195,7 +191,7 @@ describe('the autoencoder', () => {
   });
 
   it('the KL term pulls the posterior towards N(0, I): the loss with klWeight 1 exceeds the one without', () => {
-    const ae = buildAutoencoder({ ...AE, ema: 0, anneal: false, clip: 1 }, [8, 8, 3], 1);
+    const ae = buildAutoencoder(AE, [8, 8, 3], 1);
     const x = tf.randomUniform([4, 8, 8, 3], -1, 1, 'float32', 3);
     const eps = tf.zeros([4, 4, 4, 2]);
     const a = autoencoderLoss(ae, x, eps, 0).dataSync()[0];

@@ -12,7 +12,7 @@ export interface Denoiser {
   net: Net;
   param: Parameterization;
   schedule: Schedule;
-  /** Latent-space runs: the autoencoder; `sample` then returns decoded images (see autoencoder.ts). */
+  /** Latent-space runs: the autoencoder; `sample` then returns decoded images (see latent-codec.ts). */
   codec?: LatentCodec;
 }
 

@@ -16,7 +16,8 @@ import { StageName } from '../run/events';
 import { loadEvalWeights } from '../train/optimizer';
 import { FILES, listCheckpoints, readMeta, writeFileAtomic } from '../run/run-folder';
 import { Denoiser } from '../method/samplers';
-import { loadCodec, modelShape } from '../train/autoencoder';
+import { loadCodec } from '../train/autoencoder-unit';
+import { modelShape } from '../run/model-shape';
 import { netForUnit } from '../train/losses';
 
 let backendPromise: Promise<BackendInfo> | undefined;

@@ -2,7 +2,7 @@
 import * as path from 'path';
 import { BackendChoice } from '../backend/select';
 import { disposeDenoiser, sample } from '../method/samplers';
-import { gridClasses, renderGrid } from '../train/trainer';
+import { gridClasses, renderGrid } from '../train/sample-grids';
 import { loadDenoiser, openRun, resolveCheckpoint } from './open-run';
 
 export type StageChoice = 'teacher' | 'guided' | 'progressive';

@@ -13,9 +13,10 @@ import { configHash, loadConfigFile } from '../run/config';
 import { createRunFolder, defaultRunName } from '../run/create-run';
 import { BackendEvent, backendLabel, RunEvent } from '../run/events';
 import { acquireLock, clearStopRequest, EventLog, FILES, stopRequested } from '../run/run-folder';
-import { modelShape, trainLatentRun } from '../train/autoencoder';
+import { modelShape } from '../run/model-shape';
 import { planParallel, wantsWorkers } from '../train/data-parallel';
-import { netForUnit, trainAll } from '../train/trainer';
+import { netForUnit } from '../train/losses';
+import { trainAll } from '../train/trainer';
 import { ensureBackend, loadRunConfig, writeDataInfo } from './open-run';
 import { evaluateQuick } from './quick-eval';
 
@@ -81,7 +82,7 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
     onLog(`model: ${cfg.model.kind}, ${probe.params.count().toLocaleString('en-US')} parameters, ${(probe.flopsPerExample / 1e6).toFixed(1)} MFLOP per example (forward)`);
     probe.dispose();
     const shouldStop = () => opts.signal?.aborted === true || stopRequested(runDir);
-    const status = await (cfg.model.space === 'latent' ? trainLatentRun : trainAll)({
+    const status = await trainAll({
       runDir,
       cfg,
       hash: configHash(cfg),

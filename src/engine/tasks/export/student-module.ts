@@ -3,7 +3,7 @@
  * network on whatever TensorFlow.js the host passes in (webgl, wasm, cpu in a browser; tfjs-core in Node) and samples
  * it with the deterministic DDIM (or the stochastic) sampler.
  *
- * It mirrors, op for op, src/engine/nn/net.ts + nn/params.ts (the forward pass), the decoder of src/engine/train/autoencoder.ts
+ * It mirrors, op for op, src/engine/nn/net.ts + nn/params.ts (the forward pass), the decoder of src/engine/nn/autoencoder.ts
  * (latent-space runs), src/engine/method/diffusion.ts (x̂ from v,
  * the DDIM step, the re-noising), src/engine/method/schedule.ts (float64 coefficients, float32 λ as the engine feeds them)
  * and src/engine/random/rng.ts + sample.ts (sfc32 seeded by (seed, 'sample') and Box–Muller), so the same seed, class, w and
@@ -225,7 +225,7 @@ function buildForward(tf, manifest, P) {
     });
 }
 
-// ───────────── the decoder of a latent-space run (src/engine/train/autoencoder.ts) ─────────────
+// ───────────── the decoder of a latent-space run (src/engine/nn/autoencoder.ts) ─────────────
 function buildDecoder(tf, dm, P) {
   const L = makeLayers(tf, { get: (name) => P.get('decoder/' + name) });
   const { conv, silu, groupNorm } = L;
