@@ -1,5 +1,5 @@
 /**
- * Latent space (model.space "latent", issue #12): the first unit `autoencoder` and the codec every later consumer
+ * Latent space (model.space "latent"; docs/method.md, "Latent space"): the first unit `autoencoder` and the codec every later consumer
  * decodes through.
  *
  * The autoencoder is a small convolutional VAE in the latent-diffusion style: the encoder maps an H×W×C image in
@@ -12,7 +12,7 @@
  * diffusion), computed once for the training set, and everything they produce is decoded from latent / scale.
  *
  * Checkpoints, exact resume, loss events, grids (a row of originals over a row of reconstructions) and retention are
- * the other units' (stages.ts); the unit is checkpoints/autoencoder, samples/autoencoder.
+ * the other units' (trainer.ts); the unit is checkpoints/autoencoder, samples/autoencoder.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';

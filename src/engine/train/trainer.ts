@@ -1,5 +1,6 @@
 /**
- * The three training stages (method.md): CFG teacher, stage 1 (w-conditioned student), stage 2 (progressive halving).
+ * The three training stages (docs/method.md, "Teacher", "Stage 1: one network for every w", "Stage 2: halving the steps"):
+ * CFG teacher, stage 1 (w-conditioned student), stage 2 (progressive halving).
  * Each unit (teacher, guided, each progressive phase) is resumable on its own from its newest valid checkpoint.
  */
 import * as tf from '@tensorflow/tfjs-core';
