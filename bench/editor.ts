@@ -1,5 +1,5 @@
 /**
- * The editor's budget (issue #13), measured — `npm run bench:editor [-- --json FILE] [--vscode] [--repeat N]`:
+ * The editor's budget, measured — `npm run bench:editor [-- --json FILE] [--vscode] [--repeat N]`:
  *
  *  host (Node, the extension's own modules): the Runs view over 50 CLI-written runs (first listing and a refresh,
  *    incremental vs the whole-log re-read it replaced); a long run's events.jsonl (100,000 loss lines + 200 grids):

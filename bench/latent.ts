@@ -1,6 +1,6 @@
 /**
  * `npm run bench:latent [-- --size 32 --runs 3 --threads 1 --channels 32,64]`: what latent space buys at one image
- * size, pixel vs latent, with the default autoencoder — the numbers of the README's "Latent space" table, measured by
+ * size, pixel vs latent, with the default autoencoder — the numbers of docs/results.md's "Pixel vs latent cost" table, measured by
  * the same code as `distill eval`'s section (src/engine/eval/latent-cost.ts; untrained weights: the cost does not
  * depend on them). Prints min–max over the runs, so a shared machine's spread shows.
  */

@@ -58,7 +58,7 @@ describe('config bounds', () => {
     assert.equal(rangeLabel({ type: 'number', minimum: 0, exclusiveMaximum: 1 }), 'a number ≥ 0 and < 1');
   });
 
-  it("rejects the issue's absurd values, each with the field, the value and the range", () => {
+  it("rejects absurd values, each with the field, the value and the range", () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ teacher: { lr: 1e12 } }, 'teacher.lr: 1000000000000 is out of range; expected a number > 0 and ≤ 1'],
       [{ log: { interval: 1e12 } }, 'log.interval: 1000000000000 is out of range; expected an integer from 1 to 100,000'],

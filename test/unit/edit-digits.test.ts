@@ -1,5 +1,5 @@
 /**
- * Few-step editing on a trained digits model (issue #12): held-out digits edited towards another class (SDEdit at
+ * Few-step editing on a trained digits model: held-out digits edited towards another class (SDEdit at
  * strength S, w = 2) are read as that class by the run's own judge far more often than the inputs were, by the 4-step
  * student (4 NFE per full grid, ⌈S·4⌉ steps here) and by the guided teacher at 64 steps. A small 8×8 digits run trains
  * in the test (wasm, one thread, seeded), so the numbers are deterministic.

@@ -1,5 +1,5 @@
 /**
- * The method's equations (../shared/docs/method.md, restated in src/engine/method/diffusion.ts) checked numerically on the
+ * The method's equations (docs/method.md, restated in src/engine/method/diffusion.ts) checked numerically on the
  * cpu backend: schedule, parameterisation round trips, CFG, the stage-2 target identity, stochastic re-noising,
  * and the student's zero-initialised w branch.
  */

@@ -1,4 +1,4 @@
-// The editor's side of the WebGPU backend (issue #10): "Distill: Show Backends" (the protocol's `backends` request,
+// The editor's side of the WebGPU backend: "Distill: Show Backends" (the protocol's `backends` request,
 // its validation, the document the editor shows — through a stand-in for `vscode` and the real dist/worker.js, with
 // no Vulkan driver and with SwiftShader), the status bar's device and tooltip, the dashboard's RunView, and a run
 // started the way Start Run does with the distill.backend setting `webgpu` (real worker, Dawn on SwiftShader).

@@ -1,5 +1,5 @@
 /**
- * What latent space buys (issue #12, `distill eval` of a latent-space run): the cost per sample and per training step
+ * What latent space buys (`distill eval` of a latent-space run): the cost per sample and per training step
  * of the run's diffusion network on its latents against the same network (same model config) on the images at their
  * full resolution, counted (forward FLOPs from the networks' own counters) and measured (wall-clock on this backend:
  * median of a few timed calls after a warm-up, random inputs — the time of these networks does not depend on the

@@ -1,8 +1,8 @@
 /**
- * The method's equations over tensors (method.md): parameterisations, truncated-SNR loss, guided prediction,
+ * The method's equations over tensors (docs/method.md): parameterisations, truncated-SNR loss, guided prediction,
  * DDIM step, the stage-2 distillation target, and the stochastic sampler's re-noising.
  * Per-example coefficients (α, σ, their ratios) are computed in float64 on the host (schedule.ts) and enter as
- * [B, 1, …] tensors, so every formula below is exactly the one on the page.
+ * [B, 1, …] tensors, so every formula below is exactly the one in docs/method.md.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { alpha, alphaRatio, sigma, sigmaRatio } from './schedule';
@@ -96,7 +96,7 @@ export function guide({ cond, uncond, w }: { cond: tf.Tensor; uncond: tf.Tensor;
 
 /**
  * One DDIM step from t to s < t given x̂: z_s = α_s·x̂ + (σ_s/σ_t)·(z_t − α_t·x̂) (ratio in log space).
- * When s = 0 the step returns x̂ (method.md). Per-example λ arrays.
+ * When s = 0 the step returns x̂ (docs/method.md, "Samplers"). Per-example λ arrays.
  */
 export function ddimStep({
   z,
@@ -136,7 +136,7 @@ export function ddimStep({
 }
 
 /**
- * Stage-2 target (method.md step 4): x̃ = (z_t'' − (σ_t''/σ_t)·z_t) / (α_t'' − (σ_t''/σ_t)·α_t);
+ * Stage-2 target (docs/method.md, "Stage 2: halving the steps"): x̃ = (z_t'' − (σ_t''/σ_t)·z_t) / (α_t'' − (σ_t''/σ_t)·α_t);
  * where t'' = 0 the target is x̂_T(z_t') instead (`xAtMid`).
  */
 export function distillTarget({

@@ -3,6 +3,7 @@
  * decoder every sampler decodes through. After the autoencoder unit has trained, the scale 1/std of the encoder means
  * over the whole training set is measured once and stored in its final checkpoint (`latentScale`): the diffusion units
  * train on mean × scale, as in latent diffusion, and everything they produce is decoded from latent / scale.
+ * See docs/method.md, "Latent space".
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data';

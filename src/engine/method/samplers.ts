@@ -1,5 +1,5 @@
 /**
- * Samplers (method.md): the guided teacher's DDIM (2 NFE per step: conditional and ∅ passes batched as one call),
+ * Samplers (docs/method.md, "Samplers"): the guided teacher's DDIM (2 NFE per step: conditional and ∅ passes batched as one call),
  * and a distilled student's deterministic DDIM and stochastic sampler (1 NFE per step).
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,5 +1,5 @@
 /**
- * The cosine log-SNR schedule and the quantities derived from it (method.md, "Notation").
+ * The cosine log-SNR schedule and the quantities derived from it (docs/method.md, "Schedule").
  * Pure functions over numbers; the tensor versions live in diffusion.ts.
  */
 export interface Schedule {

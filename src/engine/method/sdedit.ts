@@ -1,15 +1,15 @@
 /**
- * Few-step editing (SDEdit, Meng et al. 2022) and inpainting with any denoiser of a run: the guided teacher (2 NFE per
+ * Few-step editing (SDEdit, Meng et al. 2022; docs/method.md, "Editing: SDEdit and inpainting") and inpainting with any denoiser of a run: the guided teacher (2 NFE per
  * step) or a w-conditioned student (1 NFE per step).
  *
  * Works on model-space arrays only (`x0` and the result have the network's example shape): a pixel-space run passes
- * images in [-1, 1]; a latent-space run encodes before and decodes after (run-level code, see edit-run.ts).
+ * images in [-1, 1]; a latent-space run encodes before and decodes after (run-level code, see tasks/edit.ts).
  *
  * SDEdit: z_S = α_S·x0 + σ_S·ε, then DDIM steps (exactly the update of `sample`) on the K-step sampler's grid
  * t_i = i/K restricted to [0, S]: from S to the first grid time below it, then down the grid to 0 — ⌈S·K⌉ steps. A
  * distilled K-step student so meets only its own training times after the first step (a grid S·k/K would ask it for
  * times it never saw). At S = 1 the start is z_1 = ε, the sampler's own start
- * (method.md: z_1 ~ N(0, I)), and the noise is the same draw, so strength 1 without a mask *is* `sample` (DDIM).
+ * (docs/method.md, "Samplers": z_1 ~ N(0, I)), and the noise is the same draw, so strength 1 without a mask *is* `sample` (DDIM).
  * Inpainting (mask: 1 = repaint, 0 = keep): before each step after the first, the known region of z_t is replaced by
  * the input diffused to t with fresh seeded noise, and the result takes the known values from x0 exactly.
  */

@@ -1,11 +1,11 @@
 /**
  * The denoising networks x̂(z_t, λ_t, c [, w]): an MLP for 2-D toy data and a small U-Net for images.
- * Conditioning (method.md): a sinusoidal embedding of λ through an MLP, plus a learned class table with K+1 rows
+ * Conditioning (docs/method.md, "Network and conditioning"): a sinusoidal embedding of λ through an MLP, plus a learned class table with K+1 rows
  * (row K = ∅), plus — for students — a sinusoidal embedding of w through its own MLP whose last layer is
  * zero-initialised, so a student copied from the teacher starts exactly as the teacher's conditional model.
  * The w embedding's frequencies run from 1 to model.wFreqMax (default 4): over w ∈ [0, 4] a top frequency
- * of 50 (the value before it was a setting) made features oscillate every 0.13 in w, which the student
- * has to smooth out again; 4 measured better at w = 0 and w = 2 on digits.
+ * of 50 makes features oscillate every 0.13 in w, which the student has to smooth out again (docs/results.md
+ * compares 4 and 50 on digits; run folders without the field were trained with 50).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { W_FREQ_MAX_DEFAULT } from './w-embedding';

@@ -1,5 +1,5 @@
 /**
- * `distill eval`: the quality report of a run (method.md, "What works means").
+ * `distill eval`: the quality report of a run (docs/method.md, "How quality is judged").
  *
  * For every w in eval.w, with the same seeds (the same initial noise z₁) for every model:
  *  - the guided teacher with DDIM at eval.teacherSteps and at each student's step count (2 NFE per step): the

@@ -1,7 +1,9 @@
 /**
- * The distillation units (docs/method.md): the classifier-free-guided teacher, stage 1 (one w-conditioned student
- * for every w) and stage 2 (progressive halving of the student's sampling steps). Each unit trains from its newest
- * valid checkpoint to completion or until asked to stop.
+ * The distillation units: the classifier-free-guided teacher, stage 1 (one w-conditioned student for every w) and
+ * stage 2 (progressive halving of the student's sampling steps). Each unit trains from its newest valid checkpoint to
+ * completion or until asked to stop.
+ * See docs/method.md, "Teacher"; docs/method.md, "Stage 1: one network for every w";
+ * docs/method.md, "Stage 2: halving the steps".
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
