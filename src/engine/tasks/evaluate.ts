@@ -20,9 +20,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { BackendChoice } from '../backend/select';
-import { backendLabel } from '../run/events';
+import { backendLabel, RunEvent } from '../run/events';
 import { ResolvedConfig, units as unitList } from '../run/config';
-import { loadDataset } from '../data';
+import { Dataset, loadDataset } from '../data';
 import { Classifier } from '../eval/classifier';
 import { classConditionalSwd } from '../eval/metrics';
 import { K_DC, K_PR, RealReference, SampleScores } from '../eval/scores';
@@ -206,21 +206,166 @@ function evenLabels(n: number, k: number): Int32Array {
   return Int32Array.from({ length: n }, (_, i) => i % k);
 }
 
+// ───────────────────────────── presets and cost ─────────────────────────────
+
+export type EvalPresetName = 'quick' | 'full';
+
+/** The options of a preset: `full` is the config's eval section; `quick` two w, a 64-step reference, few samples. */
+export function evaluationPreset(name: EvalPresetName, cfg: ResolvedConfig, numClasses: number): Pick<EvaluateOptions, 'w' | 'samples' | 'teacherSteps' | 'studentSteps'> {
+  if (name === 'full') return { w: cfg.eval.w, samples: cfg.eval.samples, teacherSteps: cfg.eval.teacherSteps, studentSteps: cfg.eval.studentSteps };
+  const w = [...new Set([0, Math.min(2, cfg.guidance.wMax)])];
+  // the fewest samples the k-NN measures accept, and at least 200
+  const samples = Math.max(200, numClasses * (Math.max(K_PR, K_DC) + 1));
+  return { w, samples, teacherSteps: [64], studentSteps: cfg.eval.studentSteps };
+}
+
+export interface EvaluationCost {
+  /** Network evaluations per example summed over every row of the report. */
+  nfe: number;
+  /** Sampled examples: rows × samples per row. */
+  examples: number;
+  /** Estimated sampling seconds, from the run's own measured milliseconds per network evaluation; null when unmeasured. */
+  seconds: number | null;
+  /** Where the milliseconds per evaluation came from. */
+  basis: string;
+  /** True when the judge classifier is not cached yet and trains first (its time is not in `seconds`). */
+  trainsJudge: boolean;
+}
+
+/**
+ * What an evaluation will cost before it starts: its network evaluations, and seconds estimated from the run's own
+ * measured ms per network evaluation (the end-of-run table's rows, events.jsonl), the median over those rows.
+ */
+export function estimateEvaluation(runDir: string, cfg: ResolvedConfig, opts: Pick<EvaluateOptions, 'w' | 'samples' | 'teacherSteps' | 'studentSteps'>, events: RunEvent[], numClasses: number): EvaluationCost {
+  const { ws, teacherSteps, studentSteps, requested } = resolveSettings(opts, cfg);
+  const n = samplesPerClass(requested, numClasses) * numClasses;
+  const plan = planEvaluation(runDir, cfg, { teacherSteps, studentSteps });
+  const nfe = ws.length * plan.configs.reduce((a, c) => a + c.nfe, 0);
+  const perNfe: number[] = [];
+  for (const e of events) if (e.type === 'summary') for (const r of e.rows) if (r.nfe > 0 && r.msPerSample > 0) perNfe.push(r.msPerSample / r.nfe);
+  perNfe.sort((a, b) => a - b);
+  const ms = perNfe.length ? perNfe[Math.floor(perNfe.length / 2)] : null;
+  return {
+    nfe: nfe * n,
+    examples: ws.length * plan.configs.length * n,
+    seconds: ms === null ? null : (ms * nfe * n) / 1000,
+    basis: ms === null ? 'no measured sampling speed in this run yet (its end-of-run table measures it)' : `${ms.toFixed(3)} ms per network evaluation, measured by this run's end-of-run table`,
+    trainsJudge: cfg.data.kind !== 'toy2d' && !fs.existsSync(path.join(runDir, FILES.eval, 'classifier.ckpt')),
+  };
+}
+
+/** What one evaluation covers: the options resolved against the run's config, checked. */
+interface EvalSettings {
+  ws: number[];
+  teacherSteps: number[];
+  studentSteps: number[];
+  requested: number;
+  seed: number;
+}
+
+function resolveSettings(opts: Pick<EvaluateOptions, 'w' | 'samples' | 'teacherSteps' | 'studentSteps' | 'seed'>, cfg: ResolvedConfig): EvalSettings {
+  checkList('--w', opts.w);
+  checkList('teacherSteps', opts.teacherSteps, { integer: true, min: 1 });
+  checkList('studentSteps', opts.studentSteps, { integer: true, min: 1 });
+  const requested = opts.samples ?? cfg.eval.samples;
+  if (!Number.isInteger(requested) || requested < 2) throw new Error(`--samples: expected an integer ≥ 2, got ${requested}`);
+  return {
+    ws: opts.w ?? cfg.eval.w,
+    teacherSteps: opts.teacherSteps ?? cfg.eval.teacherSteps,
+    studentSteps: opts.studentSteps ?? cfg.eval.studentSteps,
+    requested,
+    seed: opts.seed ?? cfg.seed + 1000,
+  };
+}
+
+/** Samples per class: enough for the k-NN measures, or an error that names --samples and the smallest count that works. */
+function samplesPerClass(requested: number, numClasses: number): number {
+  const perClass = Math.ceil(requested / numClasses);
+  const kMax = Math.max(K_PR, K_DC);
+  if (perClass <= kMax) {
+    throw new Error(`samples: ${requested} per configuration spread over ${numClasses} classes is ${perClass} per class; precision, recall, ` +
+      `density and coverage compare each sample with its ${kMax} nearest neighbours of the same class, so they need at least ` +
+      `${kMax + 1} per class: use --samples ${numClasses * (kMax + 1)} or more (eval.samples in the config)`);
+  }
+  return perClass;
+}
+
+/** The judge: for images a classifier trained on the real training split (cached), and the real held-out reference. */
+async function buildJudge(
+  runDir: string,
+  cfg: ResolvedConfig,
+  train: Dataset,
+  test: Dataset,
+  perClass: number,
+  log: (line: string) => void,
+  check: () => void,
+): Promise<{ clf?: Classifier; clfInfo: EvalReport['classifier']; ref: RealReference; real: EvalReport['real'] }> {
+  const D = train.shape.reduce((a, b) => a * b, 1);
+  let clf: Classifier | undefined;
+  let clfInfo: EvalReport['classifier'] = null;
+  let ref: RealReference;
+  let realSwd: number | null = null;
+  try {
+    if (train.kind === 'image') {
+      const file = path.join(runDir, FILES.eval, 'classifier.ckpt');
+      const hit = Classifier.load(file, D, train.numClasses, train.shape);
+      if (!hit) log(`classifier: training on ${train.n} real training examples (${cfg.eval.classifierSteps} steps; cached in ${path.relative(runDir, file)})`);
+      const r = hit ?? (await loadOrTrainClassifier(runDir, cfg, train, test, log, check));
+      clf = r.clf;
+      const reused = !!hit;
+      clfInfo = { heldOutAccuracy: r.accuracy, trainSteps: cfg.eval.classifierSteps, cached: reused, file: path.relative(runDir, file), kind: clf.imageShape ? 'cnn' : 'mlp' };
+      log(`classifier: ${(r.accuracy * 100).toFixed(1)} % held-out accuracy${reused ? ' (cached)' : ''}`);
+      const { pred, feats } = await clf.run(test.x);
+      let ok = 0;
+      for (let i = 0; i < test.n; i++) if (pred[i] === test.labels[i]) ok++;
+      ref = new RealReference(feats, test.labels, clf.featureDim, { pixels: test.x, pixelDim: D, withFid: true, accuracy: ok / test.n, perClass });
+    } else {
+      ref = new RealReference(test.x, test.labels, D, { withFid: false, perClass });
+      realSwd = classConditionalSwd(ref.halfA.x, ref.halfA.labels, ref.halfB.x, ref.halfB.labels, D, { seed: cfg.seed });
+    }
+  } catch (e) {
+    clf?.dispose();
+    throw e;
+  }
+  const fl = ref.floor;
+  const real: EvalReport['real'] = {
+    fidHalves: fl.fid,
+    accuracy: fl.accuracy,
+    diversity: fl.diversity,
+    swdHalves: realSwd,
+    precision: fl.precision,
+    recall: fl.recall,
+    density: fl.density,
+    coverage: fl.coverage,
+    pixelDiversity: fl.pixelDiversity,
+  };
+  return { clf, clfInfo, ref, real };
+}
+
+/** Writes the plots, then the markdown, then (last, so a report.json means a complete evaluation) the JSON. */
+function writeReport(outDir: string, report: EvalReport): string[] {
+  const pngs = plots(report);
+  fs.mkdirSync(outDir, { recursive: true });
+  const files: string[] = [];
+  for (const [name, png] of pngs) {
+    writeFileAtomic(path.join(outDir, name), png);
+    files.push(path.join(outDir, name));
+  }
+  report.files = [...pngs.keys(), 'report.md', 'report.json'];
+  writeFileAtomic(path.join(outDir, 'report.md'), markdown(report));
+  files.push(path.join(outDir, 'report.md'));
+  writeFileAtomic(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  files.push(path.join(outDir, 'report.json'));
+  return files;
+}
+
 /** Runs `distill eval` (see the file header). Returns the report and the files written. */
 export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: string; files: string[]; summary: string; data: EvalReport }> {
   const runDir = path.resolve(opts.runDir);
   const cfg = loadRunConfig(runDir);
   const log = opts.onLog ?? (() => {});
   const outDir = path.resolve(opts.out ?? path.join(runDir, FILES.eval));
-  checkList('--w', opts.w);
-  checkList('teacherSteps', opts.teacherSteps, { integer: true, min: 1 });
-  checkList('studentSteps', opts.studentSteps, { integer: true, min: 1 });
-  const ws = opts.w ?? cfg.eval.w;
-  const teacherSteps = opts.teacherSteps ?? cfg.eval.teacherSteps;
-  const studentSteps = opts.studentSteps ?? cfg.eval.studentSteps;
-  const requested = opts.samples ?? cfg.eval.samples;
-  if (!Number.isInteger(requested) || requested < 2) throw new Error(`--samples: expected an integer ≥ 2, got ${requested}`);
-  const seed = opts.seed ?? cfg.seed + 1000;
+  const { ws, teacherSteps, studentSteps, requested, seed } = resolveSettings(opts, cfg);
   const cancelled = () => opts.signal?.aborted === true;
   const check = () => {
     if (cancelled()) throw new EvaluationCancelled();
@@ -230,13 +375,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
   const train = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
   const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
   const K = train.numClasses;
-  const perClass = Math.ceil(requested / K);
-  const kMax = Math.max(K_PR, K_DC);
-  if (perClass <= kMax) {
-    throw new Error(`samples: ${requested} per configuration spread over ${K} classes is ${perClass} per class; precision, recall, ` +
-      `density and coverage compare each sample with its ${kMax} nearest neighbours of the same class, so they need at least ` +
-      `${kMax + 1} per class: use --samples ${K * (kMax + 1)} or more (eval.samples in the config)`);
-  }
+  const perClass = samplesPerClass(requested, K);
   const n = perClass * K;
   const labels = evenLabels(n, K);
   const isImage = train.kind === 'image';
@@ -252,49 +391,19 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
   opts.onProgress?.(0, totalWork);
   check();
 
-  // the judge
   let clf: Classifier | undefined;
-  let clfInfo: EvalReport['classifier'] = null;
   const nets = new Map<string, Denoiser>();
   try {
-    let ref: RealReference;
-    let realSwd: number | null = null;
-    if (isImage) {
-      const file = path.join(runDir, FILES.eval, 'classifier.ckpt');
-      const hit = Classifier.load(file, D, K, train.shape);
-      if (!hit) log(`classifier: training on ${train.n} real training examples (${cfg.eval.classifierSteps} steps; cached in ${path.relative(runDir, file)})`);
-      const r = hit ?? (await loadOrTrainClassifier(runDir, cfg, train, test, log, check));
-      clf = r.clf;
-      const reused = !!hit;
-      clfInfo = { heldOutAccuracy: r.accuracy, trainSteps: cfg.eval.classifierSteps, cached: reused, file: path.relative(runDir, file), kind: clf.imageShape ? 'cnn' : 'mlp' };
-      log(`classifier: ${(r.accuracy * 100).toFixed(1)} % held-out accuracy${reused ? ' (cached)' : ''}`);
-      const { pred, feats } = await clf.run(test.x);
-      let ok = 0;
-      for (let i = 0; i < test.n; i++) if (pred[i] === test.labels[i]) ok++;
-      ref = new RealReference(feats, test.labels, clf.featureDim, { pixels: test.x, pixelDim: D, withFid: true, accuracy: ok / test.n, perClass });
-    } else {
-      ref = new RealReference(test.x, test.labels, D, { withFid: false, perClass });
-      realSwd = classConditionalSwd(ref.halfA.x, ref.halfA.labels, ref.halfB.x, ref.halfB.labels, D, { seed: cfg.seed });
-    }
-    const fl = ref.floor;
-    const real: EvalReport['real'] = {
-      fidHalves: fl.fid,
-      accuracy: fl.accuracy,
-      diversity: fl.diversity,
-      swdHalves: realSwd,
-      precision: fl.precision,
-      recall: fl.recall,
-      density: fl.density,
-      coverage: fl.coverage,
-      pixelDiversity: fl.pixelDiversity,
-    };
+    const judge = await buildJudge(runDir, cfg, train, test, perClass, log, check);
+    clf = judge.clf;
+    const { ref } = judge;
     check();
-
     for (const [unit, ck] of Object.entries(plan.checkpoints)) {
       const stage = unit === 'teacher' ? 'teacher' : unit === 'guided' ? 'guided' : 'progressive';
       nets.set(unit, await loadDenoiser(runDir, cfg, ck.file, stage));
     }
 
+    /** n samples of one configuration at one w, in batches; the same seeds for every model. */
     const generate = async (c: Config, w: number): Promise<{ x: Float32Array; ms: number }> => {
       const d = nets.get(c.unit)!;
       const x = new Float32Array(n * D);
@@ -322,37 +431,36 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       return { x, ms };
     };
 
+    /** One report row: the configuration's samples scored by the judge (and, for toy data, by SWD). */
+    const score = async (c: Config, w: number, x: Float32Array, ms: number, refX: Float32Array | undefined): Promise<EvalRow> => {
+      const row: EvalRow = { w, model: c.model, unit: c.unit, sampler: c.sampler, steps: c.steps, nfe: c.nfe, msPerSample: ms / n, fid: null, accuracy: null, diversity: NaN, swdReal: null, swdTeacher: null };
+      let sc: SampleScores;
+      if (isImage) {
+        for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
+        const { pred, feats } = await clf!.run(x);
+        sc = ref.score(feats, labels, { pred, pixels: x });
+      } else {
+        sc = ref.score(x, labels);
+        row.swdReal = classConditionalSwd(x, labels, test.x, test.labels, D, { seed: cfg.seed });
+        row.swdTeacher = classConditionalSwd(x, labels, refX!, labels, D, { seed: cfg.seed });
+      }
+      return Object.assign(row, { fid: sc.fid, accuracy: sc.accuracy, diversity: sc.diversity, precision: sc.precision, recall: sc.recall, density: sc.density, coverage: sc.coverage, pixelDiversity: sc.pixelDiversity });
+    };
+
     const rows: EvalRow[] = [];
     for (const w of ws) {
       let refX: Float32Array | undefined;
       for (const c of plan.configs) {
         const { x, ms } = await generate(c, w);
         if (c === plan.reference) refX = x;
-        let sc: SampleScores;
-        const row: EvalRow = { w, model: c.model, unit: c.unit, sampler: c.sampler, steps: c.steps, nfe: c.nfe, msPerSample: ms / n, fid: null, accuracy: null, diversity: NaN, swdReal: null, swdTeacher: null };
-        if (isImage) {
-          for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
-          const { pred, feats } = await clf!.run(x);
-          sc = ref.score(feats, labels, { pred, pixels: x });
-        } else {
-          sc = ref.score(x, labels);
-          row.swdReal = classConditionalSwd(x, labels, test.x, test.labels, D, { seed: cfg.seed });
-          row.swdTeacher = classConditionalSwd(x, labels, refX!, labels, D, { seed: cfg.seed });
-        }
-        Object.assign(row, { fid: sc.fid, accuracy: sc.accuracy, diversity: sc.diversity, precision: sc.precision, recall: sc.recall, density: sc.density, coverage: sc.coverage, pixelDiversity: sc.pixelDiversity });
+        const row = await score(c, w, x, ms, refX);
         rows.push(row);
         log(`w=${w} ${c.unit} ${c.sampler} ${c.steps} step(s): ${describeRow(row)}`);
       }
     }
     check();
-    let latent: LatentCost | undefined;
     const codec = [...nets.values()][0]?.codec;
-    if (codec) {
-      const ddim = plan.configs.filter((c) => c.sampler === 'ddim' && (c === plan.reference || c.model !== 'guided'));
-      const label = (c: Config) => `${c.model === 'teacher' ? 'guided teacher' : c.model === 'guided' ? 'guided student' : 'student'} ${c.steps} step${c.steps === 1 ? '' : 's'}`;
-      latent = await measureLatentCost(cfg, codec, K, ddim.map((c) => ({ label: label(c), nfe: c.nfe })));
-      log(`latent space: one network evaluation ${(latent.flops.pixelNfe / latent.flops.latentNfe).toFixed(1)}× fewer FLOPs than in pixel space (${latent.ms.latentNfe.toFixed(3)} vs ${latent.ms.pixelNfe.toFixed(3)} ms per example)`);
-    }
+    const latent = codec ? await latentCost(cfg, codec, K, plan, log) : undefined;
 
     const report: EvalReport = {
       format: 'diffusion-distiller-eval/1',
@@ -364,9 +472,9 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       perClass,
       seed,
       w: ws,
-      classifier: clfInfo,
+      classifier: judge.clfInfo,
       reference: { unit: plan.reference.unit, steps: plan.reference.steps, nfe: plan.reference.nfe },
-      real,
+      real: judge.real,
       features: {
         space: isImage ? clf!.featureSpace : 'the 2-D points themselves',
         dim: ref.dim,
@@ -380,19 +488,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       files: [],
       ...(latent ? { latent, latentTeacherBatch: cfg.teacher.batch } : {}),
     };
-    // plots, then the markdown, then (last) the JSON
-    const pngs = plots(report);
-    fs.mkdirSync(outDir, { recursive: true });
-    const files: string[] = [];
-    for (const [name, png] of pngs) {
-      writeFileAtomic(path.join(outDir, name), png);
-      files.push(path.join(outDir, name));
-    }
-    report.files = [...pngs.keys(), 'report.md', 'report.json'];
-    writeFileAtomic(path.join(outDir, 'report.md'), markdown(report));
-    files.push(path.join(outDir, 'report.md'));
-    writeFileAtomic(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-    files.push(path.join(outDir, 'report.json'));
+    const files = writeReport(outDir, report);
     opts.onProgress?.(totalWork, totalWork);
     const summary = headline(report) ?? `evaluated ${report.run}: ${rows.length} rows`;
     log(summary);
@@ -404,6 +500,21 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
     for (const d of nets.values()) disposeDenoiser(d);
     clf?.dispose();
   }
+}
+
+/** Latent-space runs: the cost of the DDIM configurations against the same networks in pixel space. */
+async function latentCost(
+  cfg: ResolvedConfig,
+  codec: NonNullable<Denoiser['codec']>,
+  numClasses: number,
+  plan: ReturnType<typeof planEvaluation>,
+  log: (line: string) => void,
+): Promise<LatentCost> {
+  const ddim = plan.configs.filter((c) => c.sampler === 'ddim' && (c === plan.reference || c.model !== 'guided'));
+  const label = (c: Config) => `${c.model === 'teacher' ? 'guided teacher' : c.model === 'guided' ? 'guided student' : 'student'} ${c.steps} step${c.steps === 1 ? '' : 's'}`;
+  const latent = await measureLatentCost(cfg, codec, numClasses, ddim.map((c) => ({ label: label(c), nfe: c.nfe })));
+  log(`latent space: one network evaluation ${(latent.flops.pixelNfe / latent.flops.latentNfe).toFixed(1)}× fewer FLOPs than in pixel space (${latent.ms.latentNfe.toFixed(3)} vs ${latent.ms.pixelNfe.toFixed(3)} ms per example)`);
+  return latent;
 }
 
 // ───────────────────────────── report text ─────────────────────────────
