@@ -88,7 +88,7 @@ export interface ResolvedConfig {
   seed: number;
   backend: 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
   threads: number;
-  /** How training uses several threads (see parallel.ts); 'auto' when the config does not say. */
+  /** How training uses several threads (see train/data-parallel.ts); 'auto' when the config does not say. */
   parallel: 'auto' | 'workers' | 'threads';
   data: DataConfig;
   /** wFreqMax is always filled in (the schema's default, or W_FREQ_MAX_LEGACY for old run folders). */
