@@ -1,6 +1,7 @@
 /**
  * *.distill.json: parsing (JSON with comments), validation against THE schema (config.schema.json, also used by the
- * editor through contributes.jsonValidation), defaults, path resolution. Errors name the field and what was expected.
+ * editor through contributes.jsonValidation), defaults (read from that schema, where each is written once), path
+ * resolution, and the config hash that ties a run folder to its config. Errors name the field and what was expected.
  * No tfjs here: the extension host uses it to validate before starting a worker.
  */
 import Ajv, { ErrorObject } from 'ajv';
