@@ -1,6 +1,7 @@
 /**
  * *.distill.json: parsing (JSON with comments), validation against THE schema (config.schema.json, also used by the
- * editor through contributes.jsonValidation), defaults, path resolution. Errors name the field and what was expected.
+ * editor through contributes.jsonValidation), defaults (read from that schema, where each is written once), path
+ * resolution, and the config hash that ties a run folder to its config. Errors name the field and what was expected.
  * No tfjs here: the extension host uses it to validate before starting a worker.
  */
 import Ajv, { ErrorObject } from 'ajv';
@@ -11,7 +12,7 @@ import schema from './config.schema.json';
 import type { DataConfig } from '../data';
 import { EMOJI_DEFAULT_CATEGORIES, EMOJI_DEFAULTS } from '../data/emoji-meta';
 import type { ModelConfig } from '../nn/net';
-import { W_FREQ_MAX_DEFAULT, W_FREQ_MAX_LEGACY } from '../nn/w-embedding';
+import { W_FREQ_MAX_LEGACY } from '../nn/w-embedding';
 
 export interface StageConfig {
   steps: number;
@@ -39,28 +40,59 @@ export interface AutoencoderConfig extends StageConfig {
   klWeight: number;
 }
 
-export const AUTOENCODER_DEFAULTS: Omit<AutoencoderConfig, 'channels'> = {
-  factor: 4,
-  latentChannels: 4,
-  klWeight: 1e-6,
-  steps: 1000,
-  batch: 32,
-  lr: 1e-3,
-  warmup: 100,
-  anneal: false,
-  clip: 1,
-  ema: 0,
-};
+/** A node of config.schema.json, as far as reading its defaults needs. */
+interface SchemaNode {
+  $ref?: string;
+  default?: unknown;
+  properties?: Record<string, SchemaNode>;
+}
+
+const SCHEMA = schema as unknown as SchemaNode & { properties: Record<string, SchemaNode>; definitions: Record<string, SchemaNode> };
+
+/** `#/definitions/<name>` references are the only ones the schema uses. */
+function deref(node: SchemaNode): SchemaNode {
+  if (!node.$ref) return node;
+  const m = /^#\/definitions\/([A-Za-z0-9_]+)$/.exec(node.$ref);
+  const target = m ? SCHEMA.definitions[m[1]] : undefined;
+  if (!target) throw new Error(`config.schema.json: cannot resolve $ref "${node.$ref}"`);
+  return target;
+}
+
+/**
+ * The defaults an object section of the schema declares, in the schema's property order: each property's own
+ * `default`, overridden by the section's object-level `default` (teacher and guided share one definition, so their
+ * stage-specific defaults sit on the section). The schema is the one place these values are written.
+ */
+function propertyDefaults(section: SchemaNode): Record<string, unknown> {
+  const own = (section.default ?? {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, prop] of Object.entries(deref(section).properties ?? {})) {
+    const value = key in own ? own[key] : prop.default;
+    if (value !== undefined) out[key] = structuredClone(value);
+  }
+  return out;
+}
+
+/** Top-level config keys that hold a section (an object of fields with their defaults). */
+type Section = 'model' | 'diffusion' | 'guidance' | 'teacher' | 'guided' | 'progressive' | 'sampling' | 'checkpoint' | 'log' | 'eval';
+
+/** A section's schema defaults with the config's own values of it on top (a fresh object every call). */
+function withDefaults(section: Section, given: Record<string, unknown> | undefined): Record<string, unknown> {
+  return { ...propertyDefaults(SCHEMA.properties[section]), ...given };
+}
+
+/** The autoencoder section's defaults (from the schema; `channels` is computed from `factor`). */
+export const AUTOENCODER_DEFAULTS = propertyDefaults(SCHEMA.properties.autoencoder) as Omit<AutoencoderConfig, 'channels'>;
 
 export interface ResolvedConfig {
   name: string;
   seed: number;
   backend: 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
   threads: number;
-  /** How training uses several threads (see parallel.ts); 'auto' when the config does not say. */
+  /** How training uses several threads (see train/data-parallel.ts); 'auto' when the config does not say. */
   parallel: 'auto' | 'workers' | 'threads';
   data: DataConfig;
-  /** wFreqMax is always filled in (W_FREQ_MAX_DEFAULT, or W_FREQ_MAX_LEGACY for old run folders). */
+  /** wFreqMax is always filled in (the schema's default, or W_FREQ_MAX_LEGACY for old run folders). */
   model: ModelConfig & { wFreqMax: number; space: 'pixel' | 'latent' };
   /** Only when model.space is "latent". */
   autoencoder?: AutoencoderConfig;
@@ -206,12 +238,6 @@ function describeErrors(errors: ErrorObject[], value: Record<string, unknown>): 
   return [...out];
 }
 
-const STAGE_DEFAULTS: Record<'teacher' | 'guided' | 'progressive', StageConfig> = {
-  teacher: { steps: 2000, batch: 128, lr: 1e-3, warmup: 100, anneal: false, clip: 1, ema: 0.999 },
-  guided: { steps: 500, batch: 128, lr: 3e-4, warmup: 0, anneal: true, clip: 1, ema: 0 },
-  progressive: { steps: 300, batch: 128, lr: 3e-4, warmup: 0, anneal: true, clip: 1, ema: 0 },
-};
-
 const isPow2 = (n: number): boolean => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
 
 /** The autoencoder section with its defaults; problems are pushed to `semantic`, each naming its field. */
@@ -243,56 +269,32 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
   const errs = describeErrors(validate(raw), raw);
   if (errs.length) throw new ConfigError(file, errs);
 
-  const m = raw.model ?? {};
-  const model: ResolvedConfig['model'] = {
-    kind: m.kind,
-    parameterization: m.parameterization ?? 'v',
-    channels: m.channels ?? [32, 64],
-    blocksPerLevel: m.blocksPerLevel ?? 1,
-    attention: m.attention ?? false,
-    groups: m.groups ?? 8,
-    embedDim: m.embedDim ?? 128,
-    wFreqMax: m.wFreqMax ?? W_FREQ_MAX_DEFAULT,
-    hidden: m.hidden ?? 256,
-    depth: m.depth ?? 4,
-    space: m.space ?? 'pixel',
-  };
+  // The model's fields in the schema's order, `kind` first.
+  const model = { kind: raw.model.kind, ...withDefaults('model', raw.model) } as ResolvedConfig['model'];
   const data = { ...raw.data } as DataConfig & Record<string, unknown>;
   for (const key of ['images', 'labels', 'testImages', 'testLabels', 'path']) {
     if (typeof data[key] === 'string') data[key] = path.resolve(baseDir, data[key] as string);
   }
   // recorded in config.json, so a run keeps its data if the defaults ever change
   if (data.kind === 'emoji') Object.assign(data, { ...EMOJI_DEFAULTS, categories: EMOJI_DEFAULT_CATEGORIES.slice(), ...raw.data });
-  const stage = (name: 'teacher' | 'guided' | 'progressive'): StageConfig => {
-    const s = raw[name] ?? {};
-    const d = STAGE_DEFAULTS[name];
-    return {
-      steps: s.steps ?? d.steps,
-      batch: s.batch ?? d.batch,
-      lr: s.lr ?? d.lr,
-      warmup: s.warmup ?? d.warmup,
-      anneal: s.anneal ?? d.anneal,
-      clip: s.clip ?? d.clip,
-      ema: s.ema ?? d.ema,
-    };
-  };
+  const top = propertyDefaults(SCHEMA) as Pick<ResolvedConfig, 'seed' | 'backend' | 'threads' | 'parallel'>;
   const cfg: ResolvedConfig = {
     name: raw.name ?? path.basename(file).replace(/\.distill\.json$|\.json$/, ''),
-    seed: raw.seed ?? 0,
-    backend: raw.backend ?? 'auto',
-    threads: raw.threads ?? 0,
-    parallel: raw.parallel ?? 'auto',
+    seed: raw.seed ?? top.seed,
+    backend: raw.backend ?? top.backend,
+    threads: raw.threads ?? top.threads,
+    parallel: raw.parallel ?? top.parallel,
     data,
     model,
-    diffusion: { logSnrMin: -20, logSnrMax: 20, pUncond: 0.1, ...raw.diffusion },
-    guidance: { wMin: 0, wMax: 4, wPower: 1, sampleW: [0, 1, 2, 4], ...raw.guidance },
-    teacher: stage('teacher'),
-    guided: stage('guided'),
-    progressive: { ...stage('progressive'), n0: raw.progressive?.n0 ?? 64, targetSteps: raw.progressive?.targetSteps ?? 4 },
-    sampling: { interval: 500, teacherSteps: 64, perClass: 1, ...raw.sampling },
-    checkpoint: { interval: 500, keep: 3, ...raw.checkpoint },
-    log: { interval: 10, ...raw.log },
-    eval: { w: [0, 1, 2, 4], teacherSteps: [256, 16, 4], studentSteps: [1, 2, 4, 8], samples: 1000, classifierSteps: 1500, ...raw.eval },
+    diffusion: withDefaults('diffusion', raw.diffusion) as ResolvedConfig['diffusion'],
+    guidance: withDefaults('guidance', raw.guidance) as ResolvedConfig['guidance'],
+    teacher: withDefaults('teacher', raw.teacher) as unknown as StageConfig,
+    guided: withDefaults('guided', raw.guided) as unknown as StageConfig,
+    progressive: withDefaults('progressive', raw.progressive) as unknown as ProgressiveConfig,
+    sampling: withDefaults('sampling', raw.sampling) as ResolvedConfig['sampling'],
+    checkpoint: withDefaults('checkpoint', raw.checkpoint) as ResolvedConfig['checkpoint'],
+    log: withDefaults('log', raw.log) as ResolvedConfig['log'],
+    eval: withDefaults('eval', raw.eval) as ResolvedConfig['eval'],
   };
 
   const semantic: string[] = [];
@@ -333,27 +335,33 @@ export function validateConfigFile(file: string): { ok: true; config: ResolvedCo
   }
 }
 
+/**
+ * Fields that joined the config after run folders already existed, each with its neutral value: the one that
+ * reproduces what runs made before the field did. configHash leaves a field out while it has its neutral value, so
+ * the hash of an older run folder (whose config.json lacks the field and resolves to that value) stays the one in its
+ * run.json, and the run still resumes.
+ *
+ * A new field that resolveConfig fills in goes here with its neutral value (usually its default; for model.wFreqMax
+ * the value runs made before it used, which run folders without it are given on loading). Entries are never changed or
+ * removed. config-hash.test.ts pins the hashes of the examples, so a filled-in field without an entry is caught there.
+ */
+export const HASH_NEUTRAL: ReadonlyArray<readonly [field: string, neutral: unknown]> = Object.freeze([
+  ['parallel', 'auto'],
+  ['model.space', 'pixel'],
+  ['model.wFreqMax', W_FREQ_MAX_LEGACY],
+  ['guidance.wPower', 1],
+] as const);
+
 /** Stable hash of a resolved config (canonical key order), stored in run.json and every checkpoint. */
 export function configHash(cfg: ResolvedConfig): string {
-  // `parallel` was added later: its default leaves the hash of existing runs (and so their resume) unchanged.
-  if (cfg.parallel === 'auto') {
-    const { parallel: _omit, ...rest } = cfg;
-    cfg = rest as ResolvedConfig;
-  }
-  // So does model.space "pixel" (pixel-space configs have no autoencoder section).
-  if (cfg.model.space === 'pixel') {
-    const { space: _omit, ...model } = cfg.model;
-    cfg = { ...cfg, model } as ResolvedConfig;
-  }
-  // So does model.wFreqMax at the value those runs were trained with.
-  if (cfg.model.wFreqMax === W_FREQ_MAX_LEGACY) {
-    const { wFreqMax: _omit, ...model } = cfg.model;
-    cfg = { ...cfg, model } as ResolvedConfig;
-  }
-  // So does guidance.wPower at 1 (the uniform draw every earlier run used).
-  if (cfg.guidance.wPower === 1) {
-    const { wPower: _omit, ...guidance } = cfg.guidance;
-    cfg = { ...cfg, guidance } as ResolvedConfig;
+  const hashed = structuredClone(cfg) as unknown as Record<string, unknown>;
+  for (const [field, neutral] of HASH_NEUTRAL) {
+    const keys = field.split('.');
+    const last = keys.pop()!;
+    let parent: unknown = hashed;
+    for (const k of keys) parent = parent && typeof parent === 'object' ? (parent as Record<string, unknown>)[k] : undefined;
+    if (!parent || typeof parent !== 'object' || !(last in parent)) continue;
+    if (JSON.stringify((parent as Record<string, unknown>)[last]) === JSON.stringify(neutral)) delete (parent as Record<string, unknown>)[last];
   }
   const canon = (v: unknown): unknown =>
     Array.isArray(v)
@@ -365,7 +373,7 @@ export function configHash(cfg: ResolvedConfig): string {
               .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
           )
         : v;
-  return crypto.createHash('sha256').update(JSON.stringify(canon(cfg))).digest('hex').slice(0, 16);
+  return crypto.createHash('sha256').update(JSON.stringify(canon(hashed))).digest('hex').slice(0, 16);
 }
 
 /** The training units of a config in order: teacher, guided, progressive-N0-N0/2, …, progressive-2T-T. */
