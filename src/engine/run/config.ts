@@ -8,6 +8,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import schema from './config.schema.json';
+import type { BackendChoice } from '../backend/choices';
 import type { DataConfig } from '../data';
 import { EMOJI_DEFAULT_CATEGORIES, EMOJI_DEFAULTS } from '../data/emoji-meta';
 import type { ModelConfig } from '../nn/net';
@@ -55,7 +56,7 @@ export const AUTOENCODER_DEFAULTS: Omit<AutoencoderConfig, 'channels'> = {
 export interface ResolvedConfig {
   name: string;
   seed: number;
-  backend: 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
+  backend: BackendChoice;
   threads: number;
   /** How training uses several threads (see parallel.ts); 'auto' when the config does not say. */
   parallel: 'auto' | 'workers' | 'threads';
