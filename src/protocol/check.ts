@@ -22,6 +22,14 @@ FormatRegistry.Set('base64', (v) => v.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}
 export const base64 = (max: number): TStringSchema => TString({ format: 'base64', maxLength: max });
 
 /**
+ * An object whose every value is `value`, whatever its keys (TypeBox's own Record builder would bring its
+ * template-literal machinery into the webview bundles for string keys, which these records do not need).
+ */
+export function recordOf<V extends TSchema>(value: V): TUnsafe<Record<string, Static<V>>> {
+  return Unsafe<Record<string, Static<V>>>({ [Kind]: 'Record', type: 'object', patternProperties: { '^[\\s\\S]*$': value } });
+}
+
+/**
  * `schema`, typed as the engine's own type T: the protocol checks the engine's request and result types without
  * restating them. Compiles only when every value the schema accepts is a T.
  */

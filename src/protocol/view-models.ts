@@ -5,8 +5,9 @@
  */
 import {
   Array as TArray, Boolean as TBoolean, Integer, Literal, Null, Number as TNumber, Object as TObject, Optional,
-  Record as TRecord, String as TString, Tuple, Union, type Static,
+  String as TString, Tuple, Union, type Static,
 } from '@sinclair/typebox';
+import { recordOf } from './check';
 
 const str = () => TString();
 const int = () => Integer();
@@ -98,7 +99,7 @@ export const CompareRowSchema = TObject({
   name: str(),
   runDir: str(),
   /** The varied values (by dotted config path). */
-  params: TRecord(TString(), Union([TNumber(), TString(), TBoolean(), Null()])),
+  params: recordOf(Union([TNumber(), TString(), TBoolean(), Null()])),
   status: str(),
   /** Slurm state, or the local launcher's. */
   state: Optional(str()),
@@ -107,9 +108,9 @@ export const CompareRowSchema = TObject({
   step: Optional(int()),
   totalSteps: Optional(int()),
   /** Final (last logged) loss per unit. */
-  losses: TRecord(TString(), num()),
+  losses: recordOf(num()),
   /** Loss curves per unit, downsampled: [step, loss] pairs. */
-  curves: TRecord(TString(), TArray(Tuple([num(), num()]), { maxItems: 5000 })),
+  curves: recordOf(TArray(Tuple([num(), num()]), { maxItems: 5000 })),
   /** From eval/report.json: the 4-step student's and the reference teacher's headline metric per w. */
   quality: Optional(
     TObject({
