@@ -4,7 +4,7 @@
  * inline styles).
  */
 import type { HostToWebview, WebviewToHost } from '../src/protocol';
-import { asHostToWebview } from '../src/protocol';
+import { checkHostToWebview } from '../src/protocol';
 import baseCss from './styles.css';
 
 interface VsCodeApi {
@@ -37,13 +37,12 @@ export function setState<T extends object>(state: T): void {
 /** Calls `handler` with every valid host message; malformed ones are dropped and reported on the console. */
 export function onHostMessage(handler: (m: HostToWebview) => void): void {
   window.addEventListener('message', (ev: MessageEvent) => {
-    const m = asHostToWebview(ev.data);
-    if (!m) {
-      const type = typeof ev.data === 'object' && ev.data !== null ? String((ev.data as { type?: unknown }).type) : typeof ev.data;
-      console.warn(`diffusion-distiller: dropped a malformed host message (type ${type})`);
+    const checked = checkHostToWebview(ev.data);
+    if (!checked.ok) {
+      console.warn(`diffusion-distiller: dropped a malformed host message (${checked.error})`);
       return;
     }
-    handler(m);
+    handler(checked.value);
   });
 }
 

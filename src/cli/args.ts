@@ -1,4 +1,4 @@
-import { BACKENDS } from '../protocol';
+import { BACKENDS, isBackendChoice } from '../engine/backend/choices';
 /** A tiny strict argument parser: `--flag value` or `--flag=value`; unknown flags are errors. */
 export class UsageError extends Error {}
 
@@ -32,7 +32,7 @@ export function parseArgs(argv: string[], spec: { positional: number | [number, 
     throw new UsageError(`expected ${minPos === maxPos ? minPos : `${minPos} to ${maxPos}`} argument(s), got ${positional.length}`);
   }
   const backend = flags.backend;
-  if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) {
+  if (backend !== undefined && !isBackendChoice(backend)) {
     throw new UsageError(`--backend: expected ${BACKENDS.join(', ')}, got "${backend}"`);
   }
   let threads: number | undefined;

@@ -1,11 +1,11 @@
 /**
  * The extension host's side of the worker process: spawns dist/worker.js with IPC, validates every message it
- * receives (asWorkerToHost), pairs requests with replies (RequestTracker) and supervises the child: a graceful stop
+ * receives (checkWorkerToHost), pairs requests with replies (RequestTracker) and supervises the child: a graceful stop
  * that escalates to SIGKILL after a timeout, and a report of how the process ended with the last lines of its output.
  * Node only (no vscode), so the supervision is unit-tested with real child processes.
  */
 import { ChildProcess, fork } from 'child_process';
-import { asWorkerToHost, Backend, HostToWorker, RequestTracker, SampleResult, SampleSpec, WorkerToHost } from '../protocol';
+import { Backend, checkWorkerToHost, HostToWorker, RequestTracker, SampleResult, SampleSpec, WorkerToHost } from '../protocol';
 import type { RunEvent } from '../engine/run/events';
 
 export interface WorkerExit {
@@ -75,12 +75,13 @@ export class WorkerClient {
     this.child.stdout?.on('data', (b: Buffer) => this.output('stdout', b.toString('utf8')));
     this.child.stderr?.on('data', (b: Buffer) => this.output('stderr', b.toString('utf8')));
     this.child.on('message', (raw) => {
-      const msg = asWorkerToHost(raw);
-      if (!msg) {
+      const checked = checkWorkerToHost(raw);
+      if (!checked.ok) {
         this.opts.onInvalid?.(raw);
-        this.opts.onLog?.('warn', `dropped a malformed message from the worker: ${JSON.stringify(raw)?.slice(0, 200)}`);
+        this.opts.onLog?.('warn', `dropped a malformed message from the worker: ${JSON.stringify(raw)?.slice(0, 200)} (${checked.error})`);
         return;
       }
+      const msg = checked.value;
       if (msg.type === 'ready') resolveReady(msg.pid);
       this.handle(msg);
     });

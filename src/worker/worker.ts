@@ -1,27 +1,25 @@
 /**
  * The worker process: runs the engine (TensorFlow.js) for the extension, out of the extension host.
- * Speaks protocol.ts over the Node IPC channel: every incoming message is validated (asHostToWorker), engine events
- * are forwarded as {type:'event'}, engine log lines as {type:'log'}. 'stop' aborts every request gracefully
- * (the engine saves a checkpoint and closes the run) and the process exits once they have returned.
+ * Speaks the protocol (src/protocol) over the Node IPC channel: every incoming message is checked
+ * (checkHostToWorker) and handed to the handler of its type (HANDLERS, one per request type, checked by the compiler);
+ * engine events are forwarded as {type:'event'}, engine log lines as {type:'log'}. 'stop' aborts every request
+ * gracefully (the engine saves a checkpoint and closes the run) and the process exits once they have returned.
  * Losing the IPC channel (the editor closed) is a stop too.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as engine from '../engine';
-import { createRun, loadConfigFile, loadRunConfig, runStages, sampleGrid } from '../engine';
+import { createRun, evaluateRun, exportStudent, loadConfigFile, loadRunConfig, runStages, sampleGrid } from '../engine';
 import type { DataConfig } from '../engine/data/types';
 import { ensureDataPackage } from '../launcher/data-package';
 import { describeBackends } from '../engine/backend/report';
 import { explainWasmTrap } from '../engine/backend/wasm/heap';
 import { editTabInput, editTabRun } from '../engine/tasks/edit-request';
-import { asHostToWorker, Backend, HostToWorker, ToolName, ToolResult, WorkerToHost } from '../protocol';
+import { Backend, checkHostToWorker, HostToWorker, ToolName, ToolResult, WorkerToHost } from '../protocol';
 
 /** The tfjs wasm binaries ship beside the bundle (dist/wasm); from sources the engine finds the installed package. */
 const WASM_DIR = fs.existsSync(path.join(__dirname, 'wasm', 'tfjs-backend-wasm-simd.wasm')) ? path.join(__dirname, 'wasm') : undefined;
 
-/** The engine functions behind `distill export` and `distill eval`. */
-const TOOL_FUNCTIONS: Record<ToolName, string> = { export: 'exportStudent', eval: 'evaluateRun' };
-
+/** What a tool is given: the request's run, backend and threads, the bundled wasm, cancel, progress and log lines. */
 interface ToolOptions {
   runDir: string;
   backend?: Backend;
@@ -32,16 +30,9 @@ interface ToolOptions {
   onLog: (line: string) => void;
 }
 
-/** Normalises what an engine tool returns (files written, a report path or folder) into a ToolResult. */
-function toolResult(tool: ToolName, runDir: string, r: unknown): ToolResult {
-  const o = (r && typeof r === 'object' ? r : {}) as Record<string, unknown>;
-  const files: string[] = [];
-  for (const k of ['files', 'outputs']) if (Array.isArray(o[k])) files.push(...(o[k] as unknown[]).filter((f): f is string => typeof f === 'string'));
-  for (const k of ['file', 'report', 'outDir', 'dir', 'path']) if (typeof o[k] === 'string') files.push(o[k] as string);
-  if (typeof r === 'string') files.push(r);
-  const abs = [...new Set(files.map((f) => path.resolve(runDir, f)))];
-  const summary = typeof o.summary === 'string' ? o.summary : `${tool === 'export' ? 'exported' : 'evaluated'} ${path.basename(runDir)}${abs.length ? `: ${abs.map((f) => path.relative(runDir, f)).join(', ')}` : ''}`;
-  return { files: abs, summary };
+/** A tool's reply: the files it wrote, then its report file or output folder, as absolute paths (each once). */
+function toolResult(runDir: string, files: string[], summary: string): ToolResult {
+  return { files: [...new Set(files.map((f) => path.resolve(runDir, f)))], summary };
 }
 
 const controllers = new Map<number, AbortController>();
@@ -60,6 +51,19 @@ function ensureData(data: DataConfig): Promise<unknown> {
   return ensureDataPackage(data, { log: (line) => log('info', line) });
 }
 const ensureRunData = (runDir: string) => ensureData(loadRunConfig(runDir).data);
+
+/** The engine functions behind `distill export` and `distill eval`, by the `tool` request's name. */
+const TOOLS: { [T in ToolName]: (opts: ToolOptions) => Promise<ToolResult> } = {
+  export: async (opts) => {
+    const r = await exportStudent(opts);
+    return toolResult(opts.runDir, [...r.files, r.outDir], r.summary);
+  },
+  eval: async (opts) => {
+    await ensureRunData(opts.runDir);
+    const r = await evaluateRun(opts);
+    return toolResult(opts.runDir, [...r.files, r.report], r.summary);
+  },
+};
 
 function errorText(caught: unknown): string {
   const e = explainWasmTrap(caught); // a wasm trap: almost always its 4 GiB heap, said with what to change
@@ -104,81 +108,50 @@ function engineOptions(msg: { id: number; backend?: Backend; threads?: number },
   };
 }
 
+/** What the worker does with each request type: one handler per HostToWorker type, each given its own message type. */
+type Handlers = { [T in HostToWorker['type']]: (msg: Extract<HostToWorker, { type: T }>) => void };
+
+/** Trains a new run (start) or goes on with one (resume), forwarding its events; replies its folder and status. */
+async function train(runDir: string, msg: { backend?: Backend; threads?: number }, signal: AbortSignal) {
+  const status = await runStages({
+    runDir,
+    backend: msg.backend,
+    threads: msg.threads,
+    wasmDir: WASM_DIR,
+    signal,
+    onEvent: (event) => send({ type: 'event', runDir, event }),
+    onLog: (line) => log('info', line),
+  });
+  return { runDir, status };
+}
+
+const HANDLERS: Handlers = {
+  start: (msg) =>
+    void serve(msg.id, async (signal) => {
+      await ensureData(loadConfigFile(msg.configPath).data); // before the run folder exists
+      const runDir = await createRun({ configPath: msg.configPath, runsDir: msg.runsDir, name: msg.name });
+      send({ type: 'runCreated', id: msg.id, runDir });
+      return train(runDir, msg, signal);
+    }),
+  resume: (msg) =>
+    void serve(msg.id, async (signal) => {
+      await ensureRunData(msg.runDir);
+      return train(msg.runDir, msg, signal);
+    }),
+  sample: (msg) => void serve(msg.id, (signal) => sampleGrid(msg.spec, engineOptions(msg, signal))),
+  tool: (msg) =>
+    void serve(msg.id, (signal) => TOOLS[msg.tool]({ ...engineOptions(msg, signal), runDir: msg.runDir, onLog: (line) => log('info', line) })),
+  // Probes without activating a backend, so the worker's later requests may still choose any.
+  backends: (msg) => void serve(msg.id, () => describeBackends({ wasmDir: WASM_DIR })),
+  editInput: (msg) => void serve(msg.id, (signal) => editTabInput(msg.runDir, msg.source, engineOptions(msg, signal))),
+  edit: (msg) => void serve(msg.id, (signal) => editTabRun(msg.spec, engineOptions(msg, signal))),
+  cancel: (msg) => controllers.get(msg.id)?.abort(),
+  stop: () => stopAll('stop requested'),
+};
+
 function handle(msg: HostToWorker): void {
-  switch (msg.type) {
-    case 'start':
-      void serve(msg.id, async (signal) => {
-        await ensureData(loadConfigFile(msg.configPath).data); // before the run folder exists
-        const runDir = await createRun({ configPath: msg.configPath, runsDir: msg.runsDir, name: msg.name });
-        send({ type: 'runCreated', id: msg.id, runDir });
-        const status = await runStages({
-          runDir,
-          backend: msg.backend,
-          threads: msg.threads,
-          wasmDir: WASM_DIR,
-          signal,
-          onEvent: (event) => send({ type: 'event', runDir, event }),
-          onLog: (line) => log('info', line),
-        });
-        return { runDir, status };
-      });
-      return;
-    case 'resume':
-      void serve(msg.id, async (signal) => {
-        await ensureRunData(msg.runDir);
-        const status = await runStages({
-          runDir: msg.runDir,
-          backend: msg.backend,
-          threads: msg.threads,
-          wasmDir: WASM_DIR,
-          signal,
-          onEvent: (event) => send({ type: 'event', runDir: msg.runDir, event }),
-          onLog: (line) => log('info', line),
-        });
-        return { runDir: msg.runDir, status };
-      });
-      return;
-    case 'sample':
-      void serve(msg.id, (signal) => sampleGrid(msg.spec, engineOptions(msg, signal)));
-      return;
-    case 'tool':
-      void serve(msg.id, async (signal) => {
-        const name = TOOL_FUNCTIONS[msg.tool];
-        const fn = (engine as unknown as Record<string, unknown>)[name];
-        if (typeof fn !== 'function') {
-          throw new Error(`distill ${msg.tool} is not available in this build (the engine has no ${name}())`);
-        }
-        const opts: ToolOptions = {
-          runDir: msg.runDir,
-          backend: msg.backend,
-          threads: msg.threads,
-          wasmDir: WASM_DIR,
-          signal,
-          onProgress: (done, total) => send({ type: 'progress', id: msg.id, done, total }),
-          onLog: (line) => log('info', line),
-        };
-        if (msg.tool === 'eval') await ensureRunData(msg.runDir);
-        const result: unknown = await (fn as (o: ToolOptions) => Promise<unknown>)(opts);
-        return toolResult(msg.tool, msg.runDir, result);
-      });
-      return;
-    case 'backends':
-      // Probes without activating a backend, so the worker's later requests may still choose any.
-      void serve(msg.id, () => describeBackends({ wasmDir: WASM_DIR }));
-      return;
-    case 'editInput':
-      void serve(msg.id, (signal) => editTabInput(msg.runDir, msg.source, engineOptions(msg, signal)));
-      return;
-    case 'edit':
-      void serve(msg.id, (signal) => editTabRun(msg.spec, engineOptions(msg, signal)));
-      return;
-    case 'cancel':
-      controllers.get(msg.id)?.abort();
-      return;
-    case 'stop':
-      stopAll('stop requested');
-      return;
-  }
+  // HANDLERS[msg.type] takes exactly this message's type; TypeScript cannot pair the two through the union itself.
+  (HANDLERS[msg.type] as (m: HostToWorker) => void)(msg);
 }
 
 function stopAll(why: string): void {
@@ -189,12 +162,12 @@ function stopAll(why: string): void {
 }
 
 process.on('message', (raw) => {
-  const msg = asHostToWorker(raw);
-  if (!msg) {
-    log('warn', `worker: dropped a malformed message: ${JSON.stringify(raw)?.slice(0, 200)}`);
+  const checked = checkHostToWorker(raw);
+  if (!checked.ok) {
+    log('warn', `worker: dropped a malformed message: ${JSON.stringify(raw)?.slice(0, 200)} (${checked.error})`);
     return;
   }
-  handle(msg);
+  handle(checked.value);
 });
 process.on('disconnect', () => {
   stopAll('the editor went away');

@@ -211,6 +211,7 @@ describe('edit tab: the real worker on a tiny trained digits run', () => {
     const deadline = Date.now() + 10_000;
     while (!logs.some((l) => /dropped a malformed message: \{"type":"edit","id":999/.test(l)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.ok(logs.some((l) => /worker: dropped a malformed message: \{"type":"edit","id":999/.test(l)), logs.slice(-5).join('\n'));
+    assert.ok(logs.some((l) => l.endsWith('(host → worker edit message: spec.strength: expected a finite number from 0 to 1, got 2)')), logs.slice(-5).join('\n'));
     // cancel at the teacher's first progress message: the host reports "Cancelled." and no result
     const cancelled = await edit({ ...goodEdit, strength: 1, teacherSteps: 400, requestId: 11 }, (posted, job) => {
       if (posted.at(-1)?.type === 'editBusy') job.abort.abort();

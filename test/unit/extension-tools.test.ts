@@ -192,7 +192,7 @@ const TOY = {
 };
 
 describe('Evaluate Run with the real worker', () => {
-  it('cancelling mid-way stops promptly and leaves the earlier report untouched', { timeout: 180_000 }, async () => {
+  it('cancelling mid-way stops promptly and leaves the earlier report untouched; Export Student writes its folder', { timeout: 180_000 }, async () => {
     assert.ok(fs.existsSync(WORKER), `${WORKER} is missing: run \`node esbuild.mjs\` first`);
     const configPath = path.join(tmp, 'toy-eval.distill.json');
     fs.writeFileSync(configPath, JSON.stringify(TOY));
@@ -236,6 +236,14 @@ describe('Evaluate Run with the real worker', () => {
       assert.deepEqual(fs.readdirSync(evalDir).sort(), listing, 'no new or temporary files in eval/');
       assert.ok(!logs.some((l) => /^\[tools\] .*EvaluationCancelled|^\[tools\] Error/.test(l)), 'a cancel is not logged as an error');
       assert.ok(logs.some((l) => /request \d+ ended after cancel: evaluation cancelled/.test(l)), logs.slice(-10).join('\n'));
+
+      // Export Student through the same worker: the files written, then the export folder, and the engine's summary.
+      const exported = await m.call<ToolResult>((id) => ({ type: 'tool', id, tool: 'export', runDir }));
+      const outDir = exported.files.at(-1)!;
+      assert.equal(path.dirname(outDir), path.join(runDir, 'export'));
+      assert.deepEqual(exported.files.slice(0, 4), ['weights.bin', 'student.mjs', 'demo.mjs', 'index.html'].map((f) => path.join(outDir, f)));
+      assert.ok(exported.files.includes(path.join(outDir, 'manifest.json')) && fs.existsSync(path.join(outDir, 'manifest.json')));
+      assert.match(exported.summary, /^exported \S+ \(2 steps, [\d,]+ parameters\) to /);
     } finally {
       await m.dispose();
     }

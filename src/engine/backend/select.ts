@@ -31,9 +31,9 @@ import {
   describeThreadedProgress, findThreadedFactory, newThreadedProgress, startInitWatchdog, unrefWasmThreads, wasmTracer,
   withNodeThreadedInit,
 } from './wasm/node-threads';
+import type { BackendChoice } from './choices';
 
-export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
+export { BACKENDS, type BackendChoice } from './choices';
 
 export interface BackendInfo {
   /** tfjs backend name now active: 'tensorflow' | 'wasm' | 'cpu'. */

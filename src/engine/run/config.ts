@@ -9,6 +9,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import schema from './config.schema.json';
+import type { BackendChoice } from '../backend/choices';
 import type { DataConfig } from '../data';
 import { EMOJI_DEFAULT_CATEGORIES, EMOJI_DEFAULTS } from '../data/emoji-meta';
 import type { ModelConfig } from '../nn/net';
@@ -87,7 +88,7 @@ export const AUTOENCODER_DEFAULTS = propertyDefaults(SCHEMA.properties.autoencod
 export interface ResolvedConfig {
   name: string;
   seed: number;
-  backend: 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
+  backend: BackendChoice;
   threads: number;
   /** How training uses several threads (see train/data-parallel.ts); 'auto' when the config does not say. */
   parallel: 'auto' | 'workers' | 'threads';

@@ -1,7 +1,7 @@
 /**
  * The dashboard's Compare view for a sweep (one panel per sweep folder, create-or-reveal): posts the view built by
  * compareview.ts, again every few seconds while it is visible and something changed; "openRun" opens a run's
- * dashboard. Messages both ways are validated (protocol.ts).
+ * dashboard. Messages both ways are validated (src/protocol).
  */
 import * as vscode from 'vscode';
 import type { JobInfo } from '../../launcher/slurm';
