@@ -15,13 +15,13 @@ import { CONFIG_SUFFIX, describeConfig, isConfigPath, listExamples, starterConfi
 import { formatDuration, lastLines, statusBarText, statusBarTooltip, unitLabel } from './model/format';
 import { RunManager, RunOutcome } from './model/manager';
 import { resolveNodeRuntime } from './model/runtime';
-import { TreeNodeModel } from './model/tree';
-import { DashboardPanel, PanelServices, PreviewPanel, registerPanelSerializers } from './panels';
-import { RunsTreeProvider } from './runs-tree';
-import { onDidChangeTools, runTool, ToolKind, toolRunning } from './tools';
+import { TreeNodeModel } from './model/run-nodes';
+import { DashboardPanel, PanelServices, PreviewPanel, registerPanelSerializers } from './panels/panel-serializers';
+import { RunsTreeProvider } from './runs-tree-provider';
+import { onDidChangeTools, runTool, ToolKind, toolRunning } from './tool-runner';
 import { registerBackendsDocument, showBackends } from './backends';
 import { mentionsBackend } from './model/backends';
-import { launcherSetting, registerSweeps, stopThroughSlurm, submitRunFromEditor } from './sweep-commands';
+import { launcherSetting, registerSweeps, stopThroughSlurm, submitRunFromEditor } from './features/sweeps';
 import { ComparePanel } from './panels/compare';
 
 const CONFIG_GLOB = `**/*${CONFIG_SUFFIX}`;

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { DistillApi } from '../../src/extension/extension';
-import type { TreeNodeModel } from '../../src/extension/model/tree';
+import type { TreeNodeModel } from '../../src/extension/model/run-nodes';
 import { waitFor } from './wait';
 
 const EXTENSION_ID = 'diffusion-distiller.diffusion-distiller';

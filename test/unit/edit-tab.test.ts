@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodePng, encodePng } from '../../src/engine/io/png';
 import { editInfoOf, isPngBase64, runEdit, type EditJob, type EditRequestMessage } from '../../src/extension/panels/edit-tab';
-import type { PanelServices } from '../../src/extension/panels/services';
+import type { PanelServices } from '../../src/extension/panels/panel-services';
 import { RunManager } from '../../src/extension/model/manager';
 import {
   asHostToWebview,

@@ -4,10 +4,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { EventTailer } from '../../src/extension/model/tail';
+import { EventTail } from '../../src/extension/model/event-tail';
 import { etaSeconds, formatDuration, runDescription, statusBarText, unitLabel, lastLines } from '../../src/extension/model/format';
-import { buildRunTree } from '../../src/extension/model/run-tree';
-import { plannedUnits } from '../../src/extension/model/tree';
+import { buildRunTree } from '../../src/extension/model/build-run-tree';
+import { plannedUnits } from '../../src/extension/model/run-nodes';
 import { findOnPath, resolveNodeRuntime } from '../../src/extension/model/runtime';
 import { closeDeadRun } from '../../src/extension/model/manager';
 import { summarizeEvents, RunEvent } from '../../src/engine/run/events';
@@ -48,31 +48,52 @@ function fixtureRun(runsDir: string, name: string, events: RunEvent[], opts: { c
   return dir;
 }
 
-test('EventTailer returns only new events and holds back a torn last line', () => {
+test('EventTail returns only new events and holds back a torn last line', () => {
   const dir = tmp();
   const file = path.join(dir, 'events.jsonl');
-  const t = new EventTailer(dir);
-  assert.deepEqual(t.read(), [], 'no file yet');
+  const t = EventTail.ofRun(dir);
+  assert.deepEqual(t.read().events, [], 'no file yet');
   const a = ev.start();
   const b = ev.stage('teacher', 'teacher', 100);
   fs.writeFileSync(file, JSON.stringify(a) + '\n' + JSON.stringify(b).slice(0, 20));
-  assert.deepEqual(t.read(), [a]);
-  assert.deepEqual(t.read(), [], 'nothing new');
+  assert.deepEqual(t.read().events, [a]);
+  assert.deepEqual(t.read().events, [], 'nothing new');
   fs.appendFileSync(file, JSON.stringify(b).slice(20) + '\n');
-  assert.deepEqual(t.read(), [b], 'the completed line arrives whole');
+  assert.deepEqual(t.read().events, [b], 'the completed line arrives whole');
   fs.appendFileSync(file, 'not json\n{"type":"loss","t":1}\n' + JSON.stringify(ev.loss('teacher', 10, 2)) + '\n');
-  assert.deepEqual(t.read(), [ev.loss('teacher', 10, 2)]);
+  assert.deepEqual(t.read().events, [ev.loss('teacher', 10, 2)]);
   assert.equal(t.skipped, 2, 'malformed and invalid lines are counted');
   // Multi-byte characters split across reads.
   const e: RunEvent = { type: 'error', t: 5, message: 'λ_t → ∅ failed' };
   const bytes = Buffer.from(JSON.stringify(e) + '\n');
   fs.appendFileSync(file, bytes.subarray(0, 12));
-  assert.deepEqual(t.read(), []);
+  assert.deepEqual(t.read().events, []);
   fs.appendFileSync(file, bytes.subarray(12));
-  assert.deepEqual(t.read(), [e]);
+  assert.deepEqual(t.read().events, [e]);
   // A replaced (shorter) file is read from the start.
   fs.writeFileSync(file, JSON.stringify(a) + '\n');
-  assert.deepEqual(t.read(), [a]);
+  assert.deepEqual(t.read(), { events: [a], skipped: 0, reset: true });
+  assert.equal(t.position, Buffer.byteLength(JSON.stringify(a) + '\n'));
+});
+
+test('EventTail.skipToEnd starts after the last complete line; a missing file stays at 0', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'events.jsonl');
+  const t = EventTail.ofRun(dir);
+  t.skipToEnd();
+  assert.equal(t.position, 0, 'no file yet');
+  const a = ev.start();
+  const b = ev.stage('teacher', 'teacher', 100);
+  fs.writeFileSync(file, JSON.stringify(a) + '\n' + JSON.stringify(b).slice(0, 10));
+  t.skipToEnd();
+  assert.equal(t.position, Buffer.byteLength(JSON.stringify(a) + '\n'));
+  fs.appendFileSync(file, JSON.stringify(b).slice(10) + '\n');
+  assert.deepEqual(t.read(), { events: [b], skipped: 0, reset: false }, 'the torn line is read once complete');
+  // One line without a newline at all: nothing is complete, position stays at the start.
+  fs.writeFileSync(file, JSON.stringify(a));
+  const u = EventTail.ofRun(dir);
+  u.skipToEnd();
+  assert.equal(u.position, 0);
 });
 
 test('status texts: unit labels, durations, ETA from the loss rate', () => {

@@ -70,7 +70,7 @@ const fakeVscode = {
 };
 const restoreVscode = stubVscode(fakeVscode);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const tools = require('../../src/extension/tools') as typeof import('../../src/extension/tools');
+const tools = require('../../src/extension/tool-runner') as typeof import('../../src/extension/tool-runner');
 
 const FAKE = path.join(__dirname, 'fixtures', 'extension-fake-worker.js');
 const WORKER = path.resolve(__dirname, '../../dist/worker.js');

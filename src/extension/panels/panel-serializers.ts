@@ -6,9 +6,9 @@ import * as fs from 'fs';
 import * as vscode from 'vscode';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
 import { PREVIEW_VIEW_TYPE, PreviewPanel } from './preview';
-import type { PanelServices } from './services';
+import type { PanelServices } from './panel-services';
 
-export type { PanelServices } from './services';
+export type { PanelServices } from './panel-services';
 export { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard';
 export { PreviewPanel, PREVIEW_VIEW_TYPE } from './preview';
 

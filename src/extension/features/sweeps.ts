@@ -5,16 +5,16 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { readSweepManifest, SweepError } from '../engine/run/sweep';
-import type { TaskContext } from '../launcher/local';
-import { JobInfo, queryJobs, readRunSlurm, scancel } from '../launcher/slurm';
-import { planSweep, prepareSweep, startLocalSweepDetached, stopSlurmRun, submitRunSlurm, submitSlurm, sweepStatus, variantsToStart } from '../launcher/sweep';
-import { loadConfigFile } from '../engine/run/config';
-import { createRunFolder, defaultRunName } from '../engine/run/create-run';
-import type { SlurmOptions } from '../engine/run/sweep';
-import { knownJobIds } from './model/sweeps';
-import type { TreeNodeModel } from './model/tree';
-import type { RunsTreeProvider } from './runs-tree';
+import { readSweepManifest, SweepError } from '../../engine/run/sweep';
+import type { TaskContext } from '../../launcher/local';
+import { JobInfo, queryJobs, readRunSlurm, scancel } from '../../launcher/slurm';
+import { planSweep, prepareSweep, startLocalSweepDetached, stopSlurmRun, submitRunSlurm, submitSlurm, sweepStatus, variantsToStart } from '../../launcher/sweep';
+import { loadConfigFile } from '../../engine/run/config';
+import { createRunFolder, defaultRunName } from '../../engine/run/create-run';
+import type { SlurmOptions } from '../../engine/run/sweep';
+import { knownJobIds } from '../model/sweeps';
+import type { TreeNodeModel } from '../model/run-nodes';
+import type { RunsTreeProvider } from '../runs-tree-provider';
 
 export interface SweepHost {
   context: vscode.ExtensionContext;
@@ -164,7 +164,7 @@ export function registerSweeps(h: SweepHost): void {
     const jobs = queuedJobs(n);
     const runningLocal = n.children.filter((c) => !c.slurm?.queued && c.status === 'running');
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Distill: stopping sweep ${n.label} (checkpoints first)…` }, async () => {
-      const { requestStop } = await import('../engine/run/run-folder');
+      const { requestStop } = await import('../../engine/run/run-folder');
       for (const c of runningLocal) requestStop(c.runDir);
       await Promise.all(jobs.map((j) => stopSlurmRun(j.runDir, j.jobId)));
     });

@@ -3,8 +3,8 @@ import * as vscode from 'vscode';
 import type { RunListing } from '../engine/run/run-folder';
 import { RunListingCache } from './model/run-log';
 import type { JobInfo } from '../launcher/slurm';
-import { buildRunTree } from './model/run-tree';
-import { TreeNodeModel } from './model/tree';
+import { buildRunTree } from './model/build-run-tree';
+import { TreeNodeModel } from './model/run-nodes';
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> {
   private readonly changed = new vscode.EventEmitter<TreeNodeModel | undefined>();
