@@ -1,4 +1,4 @@
-/** The "Runs" view: maps the plain run-explorer model (model/tree.ts) onto VS Code tree items. */
+/** The "Runs" view: maps the plain run-explorer model (model/run-nodes.ts) onto VS Code tree items. */
 import * as vscode from 'vscode';
 import type { RunListing } from '../engine/run/run-folder';
 import { RunListingCache } from './model/run-log';
@@ -17,7 +17,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> 
   private readonly loadedEmitter = new vscode.EventEmitter<number>();
   /** Fires once, after the first listing of the runs folder (with the number of runs). */
   readonly onFirstLoad = this.loadedEmitter.event;
-  /** Slurm jobs as the last squeue/sacct/scontrol poll saw them (sweepCommands.ts keeps it current). */
+  /** Slurm jobs as the last squeue/sacct/scontrol poll saw them (features/sweeps.ts keeps it current). */
   jobs: ReadonlyMap<string, JobInfo> = new Map();
 
   constructor(

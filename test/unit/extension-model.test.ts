@@ -8,7 +8,7 @@ import { EventTail } from '../../src/extension/model/event-tail';
 import { etaSeconds, formatDuration, runDescription, statusBarText, unitLabel, lastLines } from '../../src/extension/model/format';
 import { buildRunTree } from '../../src/extension/model/build-run-tree';
 import { plannedUnits } from '../../src/extension/model/run-nodes';
-import { findOnPath, resolveNodeRuntime } from '../../src/extension/model/runtime';
+import { findOnPath, nodeVersionProblem, readNodeVersion, resolveNodeRuntime } from '../../src/extension/model/runtime';
 import { closeDeadRun } from '../../src/extension/model/manager';
 import { summarizeEvents, RunEvent } from '../../src/engine/run/events';
 import { describeRun, stepFileName } from '../../src/engine/run/run-folder';
@@ -225,4 +225,31 @@ test('node runtime: setting, then node on PATH, then the editor runtime as node'
   });
   assert.deepEqual(resolveNodeRuntime(node, {}, '/x'), { nodePath: node, electron: false, source: 'setting' });
   assert.throws(() => resolveNodeRuntime('/nonexistent/node', {}), /distill.nodePath/);
+});
+
+test('node version check: the version found and the setting to change when it is older than 20', async () => {
+  const bin = tmp();
+  const old = path.join(bin, 'node18');
+  fs.writeFileSync(old, '#!/bin/sh\necho v18.19.1\n', { mode: 0o755 });
+  const fromSetting = resolveNodeRuntime(old);
+  const version = await readNodeVersion(fromSetting);
+  assert.equal(version, '18.19.1');
+  const msg = nodeVersionProblem(fromSetting, version);
+  assert.ok(msg);
+  assert.match(msg, /version 18\.19\.1/);
+  assert.match(msg, /distill\.nodePath/);
+  assert.ok(msg.includes(old), 'names the executable');
+  assert.doesNotMatch(msg, /PATH/);
+  const onPath = { nodePath: old, electron: false, source: 'PATH' as const };
+  assert.match(nodeVersionProblem(onPath, '19.9.0')!, /first node on PATH.*version 19\.9\.0.*or put one first on PATH/);
+  assert.equal(nodeVersionProblem(onPath, '20.0.0'), undefined);
+  assert.equal(nodeVersionProblem(onPath, 'v22.3.0'.slice(1)), undefined);
+  assert.match(nodeVersionProblem(onPath, 'garbage')!, /printed "garbage" instead of a version/);
+  // the editor's own runtime is known without starting a process
+  const editor = resolveNodeRuntime(undefined, { PATH: '' });
+  assert.equal(await readNodeVersion(editor), process.versions.node);
+  // an executable that fails is reported with its path
+  const broken = path.join(bin, 'broken');
+  fs.writeFileSync(broken, '#!/bin/sh\necho nope >&2\nexit 3\n', { mode: 0o755 });
+  await assert.rejects(readNodeVersion(resolveNodeRuntime(broken)), /broken -p process\.versions\.node failed: nope/);
 });

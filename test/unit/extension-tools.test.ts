@@ -1,4 +1,4 @@
-// Export Student / Evaluate Run: cancellable progress. runTool (src/extension/tools.ts) runs against a stand-in for the
+// Export Student / Evaluate Run: cancellable progress. runTool (src/extension/tool-runner.ts) runs against a stand-in for the
 // `vscode` module (a progress notification whose Cancel the test clicks, recorded messages) and a real RunManager with
 // the fake worker (fixtures/extension-fake-worker.js); then the real dist/worker.js evaluates a tiny toy run and is
 // cancelled mid-way: it stops promptly and the earlier report stays exactly as it was.

@@ -23,6 +23,8 @@ export interface ManagerOptions {
   settings?: () => { backend?: Backend; threads?: number };
   stopTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Called before any worker process is started; throws to refuse (the extension's Restricted Mode). */
+  mayStartProcess?: () => void;
   log?: (level: 'info' | 'warn' | 'error', text: string) => void;
 }
 
@@ -156,8 +158,15 @@ export class RunManager {
     this.opts.log?.(level, text);
   }
 
+  /** The Node executable for workers started from now on (running workers keep theirs). */
+  setRuntime(nodePath: string, electron: boolean): void {
+    this.opts.nodePath = nodePath;
+    this.opts.electron = electron;
+  }
+
   private spawn(label: string, onEvent?: (runDir: string, e: RunEvent) => void): WorkerClient {
     if (this.disposed) throw new Error('the extension is shutting down');
+    this.opts.mayStartProcess?.();
     const client = new WorkerClient({
       workerPath: this.opts.workerPath,
       nodePath: this.opts.nodePath,
