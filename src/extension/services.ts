@@ -5,7 +5,6 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { RunEvent } from '../engine/run/events';
 import type { TaskContext } from '../launcher/local';
 import type { Backend } from '../protocol';
 import { RunManager } from './model/manager';
@@ -72,7 +71,6 @@ export interface Services {
   /** Set by the run commands and the status bar features. */
   runs: RunOperations;
   status: StatusService;
-  onRunEvent(listener: (runDir: string, e: RunEvent) => void): vscode.Disposable;
 }
 
 const cfg = () => vscode.workspace.getConfiguration('distill');
@@ -121,7 +119,8 @@ export function createServices(context: vscode.ExtensionContext, activateStart: 
     return false;
   };
 
-  // In Restricted Mode the editor hides the workspace's distill.nodePath: it is resolved again once trusted.
+  // In Restricted Mode the editor hides the workspace's distill.nodePath: it is resolved again once trusted, and
+  // whenever the setting changes (running workers keep the Node they started with).
   let runtime = resolveRuntime(log);
   log.info(`worker runtime: ${runtime.nodePath} (${runtime.source}${runtime.electron ? ', ELECTRON_RUN_AS_NODE=1' : ''})`);
   const manager = new RunManager({
@@ -136,11 +135,15 @@ export function createServices(context: vscode.ExtensionContext, activateStart: 
     },
     log: (level, text) => (level === 'error' ? log.error(text) : level === 'warn' ? log.warn(text) : log.info(text)),
   });
+  const reresolve = (why: string) => {
+    runtime = resolveRuntime(log);
+    manager.setRuntime(runtime.nodePath, runtime.electron);
+    log.info(`${why}; worker runtime for new workers: ${runtime.nodePath} (${runtime.source})`);
+  };
   context.subscriptions.push(
-    vscode.workspace.onDidGrantWorkspaceTrust(() => {
-      runtime = resolveRuntime(log);
-      manager.setRuntime(runtime.nodePath, runtime.electron);
-      log.info(`workspace trusted; worker runtime: ${runtime.nodePath} (${runtime.source})`);
+    vscode.workspace.onDidGrantWorkspaceTrust(() => reresolve('workspace trusted')),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('distill.nodePath')) reresolve('distill.nodePath changed');
     }),
   );
 
@@ -209,7 +212,6 @@ export function createServices(context: vscode.ExtensionContext, activateStart: 
     },
     runs: { launch: notReady('Start Run'), resume: notReady('Resume Run'), stop: notReady('Stop Run') },
     status: { run: undefined, update: () => undefined, updateSoon: () => undefined },
-    onRunEvent: (listener) => manager.onRunEvent(listener),
   };
   return services;
 }

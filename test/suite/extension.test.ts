@@ -156,10 +156,16 @@ describe('Diffusion Distiller extension', () => {
     const docs = await Promise.all([broken, ...copies, sweep].map((f) => vscode.workspace.openTextDocument(vscode.Uri.file(f))));
     for (const d of docs) assert.strictEqual(d.languageId, 'jsonc', `${path.basename(d.uri.fsPath)} opens as jsonc`);
     for (const d of docs.slice(0, 4)) await vscode.window.showTextDocument(d, { preview: false });
+    const json = vscode.extensions.getExtension('vscode.json-language-features');
+    assert.ok(json, 'the editor has its JSON language features');
+    await json.activate();
     const seedError = await waitFor('the schema error in broken.distill.json', () => {
       const diags = vscode.languages.getDiagnostics(docs[0].uri);
       return diags.find((x) => /integer|Incorrect type/i.test(x.message));
-    }, 60_000);
+    }, 60_000).catch((e: Error) => {
+      const all = vscode.languages.getDiagnostics().map(([u, d]) => `${path.basename(u.fsPath)}: ${d.map((x) => x.message).join(' | ')}`);
+      throw new Error(`${e.message}; JSON language features active: ${json.isActive}; diagnostics: ${all.join('; ') || 'none'}`);
+    });
     assert.strictEqual(docs[0].getText(seedError.range), '"zero"');
     assert.deepStrictEqual(vscode.languages.getDiagnostics(docs[0].uri).filter((x) => /comment/i.test(x.message)).map((x) => x.message), []);
     // The clean copies were opened with it; give the server a moment past the broken one, then expect nothing.

@@ -23,15 +23,17 @@ export function register(context: vscode.ExtensionContext, s: Services): void {
     const pick = await vscode.window.showErrorMessage(`Distill: ${problem}.`, 'Open Settings');
     if (pick) await vscode.commands.executeCommand('workbench.action.openSettings', 'distill.nodePath');
   };
-  const first = setTimeout(() => void check(), 0);
+  // Trust granted and the setting changing come together (restricted settings take effect): one check for both.
+  let timer: NodeJS.Timeout | undefined = setTimeout(() => ((timer = undefined), void check()), 0);
+  const checkSoon = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => ((timer = undefined), void check()), 200);
+  };
   context.subscriptions.push(
-    { dispose: () => clearTimeout(first) },
-    vscode.workspace.onDidGrantWorkspaceTrust(() => void check()),
+    { dispose: () => timer && clearTimeout(timer) },
+    vscode.workspace.onDidGrantWorkspaceTrust(checkSoon),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (!e.affectsConfiguration('distill.nodePath')) return;
-      void vscode.window.showInformationMessage('Distill: the new Node path applies after reloading the window.', 'Reload').then((p) => {
-        if (p === 'Reload') void vscode.commands.executeCommand('workbench.action.reloadWindow');
-      });
+      if (e.affectsConfiguration('distill.nodePath')) checkSoon();
     }),
   );
 }
