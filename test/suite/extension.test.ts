@@ -143,17 +143,16 @@ describe('Diffusion Distiller extension', () => {
     for (const f of commented) assert.match(fs.readFileSync(f, 'utf8'), /^\s*\/\//m, `${path.basename(f)} has comments`);
     const folder = path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, `jsonc-${Date.now()}`);
     fs.mkdirSync(folder, { recursive: true });
-    // A copy with a schema error shows that the JSON language server has validated the files against the schema.
+    // A copy as New Config writes it (no "$schema": validated by its file name) with a schema error: it shows that
+    // the JSON language server has validated the files against the extension's schema.
     const broken = path.join(folder, 'broken.distill.json');
-    fs.writeFileSync(broken, fs.readFileSync(commented[0], 'utf8').replace('"seed": 0', '"seed": "zero"'));
-    const copies = commented.map((f) => {
-      const c = path.join(folder, path.basename(f));
-      fs.copyFileSync(f, c);
-      return c;
-    });
+    const text = fs.readFileSync(commented[0], 'utf8').replace(/^\s*"\$schema":.*\n/m, '');
+    assert.match(text, /"seed": 0/);
+    fs.writeFileSync(broken, text.replace('"seed": 0', '"seed": "zero"'));
     const sweep = path.join(folder, 'grid.sweep.json');
     fs.writeFileSync(sweep, '// a commented sweep\n{ "name": "grid" }\n');
-    const docs = await Promise.all([broken, ...copies, sweep].map((f) => vscode.workspace.openTextDocument(vscode.Uri.file(f))));
+    // The examples themselves are opened in place (their "$schema" is relative to the examples folder).
+    const docs = await Promise.all([broken, ...commented, sweep].map((f) => vscode.workspace.openTextDocument(vscode.Uri.file(f))));
     for (const d of docs) assert.strictEqual(d.languageId, 'jsonc', `${path.basename(d.uri.fsPath)} opens as jsonc`);
     for (const d of docs.slice(0, 4)) await vscode.window.showTextDocument(d, { preview: false });
     const json = vscode.extensions.getExtension('vscode.json-language-features');
@@ -168,7 +167,7 @@ describe('Diffusion Distiller extension', () => {
     });
     assert.strictEqual(docs[0].getText(seedError.range), '"zero"');
     assert.deepStrictEqual(vscode.languages.getDiagnostics(docs[0].uri).filter((x) => /comment/i.test(x.message)).map((x) => x.message), []);
-    // The clean copies were opened with it; give the server a moment past the broken one, then expect nothing.
+    // The examples were opened with it; give the server a moment past the broken one, then expect nothing.
     await new Promise((r) => setTimeout(r, 2000));
     for (const d of docs.slice(1, 4)) {
       const diags = vscode.languages.getDiagnostics(d.uri).map((x) => `${x.range.start.line + 1}: ${x.message}`);

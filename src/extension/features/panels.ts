@@ -13,6 +13,7 @@ import { registerPanelSerializers } from '../panels/panel-serializers';
 import { PreviewPanel } from '../panels/preview';
 import { RestrictedModeError, Services } from '../services';
 import { onDidChangeTools, toolRunning } from '../tool-runner';
+import { listConfigs } from './configs';
 
 const built = new WeakMap<Services, PanelServices>();
 
@@ -44,7 +45,7 @@ export function panelServices(s: Services): PanelServices {
     stop: (runDir) => s.runs.stop(runDir),
     isActive: (runDir) => manager.isActive(runDir),
     onRunEvent: (listener) => manager.onRunEvent(listener),
-    listConfigs: async () => (await import('./configs')).listConfigs(),
+    listConfigs,
     evaluate: async (runDir: string) => {
       await vscode.commands.executeCommand('distill.evaluateRun', runDir);
     },
