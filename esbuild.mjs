@@ -13,6 +13,7 @@ const node = [
   // data-parallel training worker threads: the engine looks for it next to the bundle that runs it
   ['src/engine/train/data-parallel-worker.ts', 'dist/data-parallel-worker.js'],
   ['test/suite/index.ts', 'dist/test/suite/index.js'],
+  ['test/suite/untrusted-index.ts', 'dist/test/suite/untrusted.js'],
 ];
 const web = [
   ['webview/dashboard.ts', 'dist/webview/dashboard.js'],

@@ -20,9 +20,9 @@ import { performance } from 'perf_hooks';
 import { chromium } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { CompactLog, RunListingCache } from '../src/extension/model/run-log';
-import { buildRunTree } from '../src/extension/model/run-tree';
+import { buildRunTree } from '../src/extension/model/build-run-tree';
 import { buildRunView } from '../src/extension/panels/run-view';
-import { RunEventFeed } from '../src/extension/panels/tail';
+import { RunEventFeed } from '../src/extension/panels/run-event-feed';
 import { bundleWebviews, CHROMIUM, CHROMIUM_ARGS, harnessHtml, measureLongRun, ORIGIN } from '../test/helpers/webview-page';
 
 const ROOT = path.resolve(__dirname, '..');

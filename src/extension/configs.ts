@@ -19,13 +19,25 @@ export function describeConfig(file: string, label: string): ConfigEntry {
   return { path: file, label, stages };
 }
 
+/** What the New Config picker says about each bundled example (the examples' JSON holds only the config). */
+export const EXAMPLE_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  toy2d: 'Toy 2-D points (two moons), a small MLP · about 5 min on a 2-core CPU',
+  quickstart: 'Handwritten digits (MNIST, 16×16), a small U-Net, short schedule · about 10 min on a 2-core CPU',
+  digits: 'Handwritten digits (MNIST, 16×16), the quick start with a 4× longer teacher schedule',
+  fashion: 'Fashion-MNIST from IDX files on disk (16×16), a small U-Net',
+  images: 'Your own images, one sub-folder per class (16×16 RGB) · about an hour on 2 cores',
+  emoji: 'Noto Emoji sprites, 9 classes (32×32 RGB; the package is installed on first use) · about 1.5 h on 2 cores',
+  'emoji-latent': 'The emoji example in latent space: an autoencoder, then the diffusion stages on 8×8×4 latents',
+  'gpu-cifar-like': "32×32 RGB class folders, the paper's CIFAR-10-sized U-Net · GPU: about 8 h at 30 TFLOP/s",
+};
+
 export interface ExampleConfig {
   file: string;
   id: string;
   description: string;
 }
 
-/** The example configs shipped with the extension (examples/*.distill.json). */
+/** The example configs shipped with the extension (examples/*.distill.json), described by EXAMPLE_DESCRIPTIONS. */
 export function listExamples(examplesDir: string): ExampleConfig[] {
   if (!fs.existsSync(examplesDir)) return [];
   return fs
@@ -33,31 +45,25 @@ export function listExamples(examplesDir: string): ExampleConfig[] {
     .filter((f) => f.endsWith(CONFIG_SUFFIX))
     .sort()
     .map((f) => {
-      const file = path.join(examplesDir, f);
-      let description = '';
-      try {
-        const j = parseConfigText(fs.readFileSync(file, 'utf8'), file) as Record<string, unknown>;
-        const data = j.data as Record<string, unknown> | undefined;
-        const model = j.model as Record<string, unknown> | undefined;
-        const parts = [
-          typeof j.description === 'string' ? j.description : undefined,
-          data?.kind ? `data: ${String(data.kind)}${data.shape ? ` (${String(data.shape)})` : ''}` : undefined,
-          model?.kind ? `model: ${String(model.kind)}` : undefined,
-        ].filter(Boolean);
-        description = parts.join(' · ');
-      } catch (e) {
-        description = `unreadable: ${(e as Error).message}`;
-      }
-      return { file, id: f.slice(0, -CONFIG_SUFFIX.length), description };
+      const id = f.slice(0, -CONFIG_SUFFIX.length);
+      return { file: path.join(examplesDir, f), id, description: EXAMPLE_DESCRIPTIONS[id] ?? '' };
     });
 }
 
+/** A `"$schema": "…"` member on a line of its own (the examples keep it first), with its comma and any comment. */
+const SCHEMA_LINE = /^[ \t]*"\$schema"[ \t]*:[ \t]*"(?:[^"\\]|\\.)*"[ \t]*,?[ \t]*(?:\/\/[^\n]*)?\r?\n/m;
+
 /**
- * The text of a new config made from an example: plain JSON (the example's comments dropped) with a "$schema" key
- * first, so JSON editors validate it and show the schema's descriptions on hover.
+ * The text of a new config made from an example: the example's text as it is, comments included. Its `"$schema"`
+ * member (a path relative to the examples folder) is dropped, since the editor validates *.distill.json files by
+ * name; when the schema file lies inside the workspace (`schemaFile` given), it points there by a relative path.
  */
-export function starterConfigText(exampleFile: string, schemaUri: string): string {
-  const j = parseConfigText(fs.readFileSync(exampleFile, 'utf8'), exampleFile) as Record<string, unknown>;
-  delete j.$schema;
-  return JSON.stringify({ $schema: schemaUri, ...j }, null, 2) + '\n';
+export function starterConfigText(exampleFile: string, target: string, schemaFile?: string): string {
+  const text = fs.readFileSync(exampleFile, 'utf8');
+  parseConfigText(text, exampleFile); // a broken example is reported here, not written
+  if (!SCHEMA_LINE.test(text)) return text;
+  if (!schemaFile) return text.replace(SCHEMA_LINE, '');
+  let rel = path.relative(path.dirname(target), schemaFile).split(path.sep).join('/');
+  if (!rel.startsWith('.')) rel = `./${rel}`;
+  return text.replace(SCHEMA_LINE, (line) => line.replace(/"\$schema"([ \t]*:[ \t]*)"(?:[^"\\]|\\.)*"/, `"$schema"$1${JSON.stringify(rel)}`));
 }

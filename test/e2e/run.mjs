@@ -1,12 +1,13 @@
 // The end-to-end entry point: install check → build the .vsix → VS Code server → the extension's Mocha suite
-// in the real extension host → the UI flow in chromium → stop the server. Prints "N passed, N failed" last and
+// in the real extension host → the UI flow in chromium → the Restricted Mode suite in a second server with Workspace
+// Trust on → stop the servers. Prints "N passed, N failed" last and
 // exits non-zero on any failure. Artifacts (screenshots, logs, the workspaces with their run folders) go to
 // test-artifacts/e2e/.
 //
 //   bash test/e2e/install.sh && node test/e2e/run.mjs
 //
 // Env: E2E_SKIP_INSTALL=1 (do not call install.sh), E2E_SKIP_BUILD=1 (use the existing .vsix / dist),
-//      E2E_ONLY=ext|ui (run one part), E2E_TIMEOUT_S (whole-run guard, default 600).
+//      E2E_ONLY=ext|ui|untrusted (run one part), E2E_TIMEOUT_S (whole-run guard, default 600).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +18,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const OUT = path.join(REPO, 'test-artifacts/e2e');
 const VSIX = path.join(REPO, 'diffusion-distiller.vsix');
 const SUITE = path.join(REPO, 'dist/test/suite/index.js');
+const UNTRUSTED_SUITE = path.join(REPO, 'dist/test/suite/untrusted.js');
 const only = process.env.E2E_ONLY;
 const t0 = Date.now();
 const lap = (m) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
@@ -76,9 +78,12 @@ function finish() {
 
 let server;
 let serverDir;
+let untrusted;
+let untrustedDir;
 const guard = setTimeout(async () => {
   fail('whole e2e run', `did not finish within ${process.env.E2E_TIMEOUT_S || 900}s`);
   if (server) await server.stop();
+  if (untrusted) await untrusted.stop();
   finish();
 }, Number(process.env.E2E_TIMEOUT_S || 900) * 1000);
 guard.unref();
@@ -136,7 +141,7 @@ try {
   process.on('SIGTERM', async () => { await server.stop(); process.exit(143); });
 
   // 4. the Mocha suite inside the real extension host (extensionDevelopmentPath = the repo).
-  if (only !== 'ui') {
+  if (only !== 'ui' && only !== 'untrusted') {
     if (!fs.existsSync(SUITE)) {
       fail('extension Mocha suite', `${path.relative(REPO, SUITE)} not found: the build must compile test/suite/`);
     } else {
@@ -156,16 +161,38 @@ try {
   }
 
   // 5. the UI flow.
-  if (only !== 'ext') {
+  if (only !== 'ext' && only !== 'untrusted') {
     lap('UI flow');
     const r = await runUiFlow({ baseUrl: server.baseUrl, workspace, serverLog: server.logFile, outDir: path.join(OUT, 'ui') });
     results.passed.push(...r.passed.map((n) => `ui: ${n}`));
     results.failed.push(...r.failed.map((f) => ({ name: `ui: ${f.name}`, error: f.error })));
   }
+
+  // 6. Restricted Mode: a second server with Workspace Trust on, the Mocha suite test/suite/untrusted.test.ts in a
+  // folder that is never trusted (its settings point distill.nodePath at a script that leaves a marker if run).
+  if (!only || only === 'untrusted') {
+    const { makeUntrustedWorkspace } = await import('./untrusted.mjs');
+    const ws = path.join(OUT, 'untrusted-workspace');
+    const marker = makeUntrustedWorkspace(ws);
+    untrustedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-e2e-untrusted-'));
+    untrusted = await startServer({ runDir: untrustedDir, workspace: ws, vsix: [VSIX], trust: true });
+    lap(`Restricted Mode: VS Code server ${untrusted.baseUrl} with Workspace Trust on (pid ${untrusted.pid})`);
+    const r = await runExtensionTests({ baseUrl: untrusted.baseUrl, extDir: REPO, testsIndex: UNTRUSTED_SUITE, workspace: ws, outDir: path.join(OUT, 'untrusted'), timeoutMs: 180_000 });
+    lap(`Restricted Mode Mocha: exit ${r.code}, ${r.passed} passing, ${r.failed} failing (log: ${path.join(OUT, 'untrusted', 'ext-tests.log')})`);
+    for (let i = 0; i < r.passed; i++) results.passed.push(`restricted mode #${i + 1}`);
+    for (let i = 0; i < r.failed; i++) results.failed.push({ name: `Restricted Mode suite (failure ${i + 1} of ${r.failed})`, error: `see ${path.join(OUT, 'untrusted', 'ext-tests.log')}` });
+    if (fs.existsSync(marker)) fail('Restricted Mode', `the workspace's distill.nodePath script ran: ${fs.readFileSync(marker, 'utf8').trim()}`);
+    else results.passed.push('restricted mode: the workspace node script never ran');
+  }
 } catch (e) {
   fail('e2e harness', e.stack || e.message);
 } finally {
-  // 6. stop the server (and with it the extension hosts and their workers).
+  if (untrusted) {
+    await untrusted.stop();
+    copyLogs(path.join(untrustedDir, 'user-data/logs'), path.join(OUT, 'untrusted', 'vscode-logs'));
+  }
+  if (untrustedDir) fs.rmSync(untrustedDir, { recursive: true, force: true });
+  // 7. stop the servers (and with it the extension hosts and their workers).
   if (server) {
     const ts = Date.now();
     const { survivors } = await server.stop();

@@ -109,9 +109,10 @@ export async function stopServer(runDir) {
 
 /**
  * Install the given .vsix files into a fresh extensions dir, then start the server.
- * @param {{runDir: string, workspace?: string, vsix?: string[], port?: number, timeoutMs?: number}} o
+ * `trust: true` turns Workspace Trust on (folders start untrusted, in Restricted Mode, with no prompt); by default it is off.
+ * @param {{runDir: string, workspace?: string, vsix?: string[], port?: number, timeoutMs?: number, trust?: boolean}} o
  */
-export async function startServer({ runDir, workspace, vsix = [], port, timeoutMs = 60_000 }) {
+export async function startServer({ runDir, workspace, vsix = [], port, timeoutMs = 60_000, trust = false }) {
   if (!fs.existsSync(SERVER_MAIN)) throw new Error(`VS Code server not installed (${SERVER_MAIN}); run: bash test/e2e/install.sh`);
   runDir = path.resolve(runDir);
   await stopServer(runDir); // a left-over server from an interrupted run of the same folder
@@ -123,7 +124,8 @@ export async function startServer({ runDir, workspace, vsix = [], port, timeoutM
   // the remote side are read from <server-data-dir>/data/Machine/settings.json. Write both.
   for (const f of [path.join(dirs.ud, 'User/settings.json'), path.join(dirs.sd, 'data/Machine/settings.json')]) {
     fs.mkdirSync(path.dirname(f), { recursive: true });
-    fs.writeFileSync(f, JSON.stringify(SETTINGS, null, 2));
+    const settings = trust ? { ...SETTINGS, 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'never' } : SETTINGS;
+    fs.writeFileSync(f, JSON.stringify(settings, null, 2));
   }
   const base = [SERVER_MAIN, '--accept-server-license-terms', '--server-data-dir', dirs.sd,
     '--user-data-dir', dirs.ud, '--extensions-dir', dirs.ext];
@@ -138,7 +140,7 @@ export async function startServer({ runDir, workspace, vsix = [], port, timeoutM
   const t0 = Date.now();
   // detached = setsid: the server, its file watcher and extension hosts share one process group to stop.
   const child = spawn(process.execPath, [...base, '--host', '127.0.0.1', '--port', String(port),
-    '--without-connection-token', '--enable-smoke-test-driver', '--disable-telemetry', '--disable-workspace-trust',
+    '--without-connection-token', '--enable-smoke-test-driver', '--disable-telemetry', ...(trust ? [] : ['--disable-workspace-trust']),
     '--log', process.env.E2E_SERVER_LOG_LEVEL || 'info'],
   { env, detached: true, stdio: ['ignore', log, log] });
   fs.closeSync(log);

@@ -11,7 +11,7 @@ import * as path from 'path';
 import { monitorEventLoopDelay, performance } from 'perf_hooks';
 import * as vscode from 'vscode';
 import type { DistillApi } from '../../src/extension/extension';
-import type { TreeNodeModel } from '../../src/extension/model/tree';
+import type { TreeNodeModel } from '../../src/extension/model/run-nodes';
 import { waitFor as pollUntil } from './wait';
 
 const waitFor = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000) => pollUntil(what, probe, timeoutMs, 50);

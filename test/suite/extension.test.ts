@@ -8,7 +8,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { DistillApi } from '../../src/extension/extension';
-import type { TreeNodeModel } from '../../src/extension/model/tree';
+import type { TreeNodeModel } from '../../src/extension/model/run-nodes';
+import { writeFixtureRun } from './fixtures';
 import { waitFor } from './wait';
 
 const EXTENSION_ID = 'diffusion-distiller.diffusion-distiller';
@@ -40,25 +41,6 @@ export const TOY_CONFIG = {
   log: { interval: 5 },
 };
 
-
-function writeFixtureRun(runsDir: string, name: string): string {
-  const dir = path.join(runsDir, name);
-  fs.mkdirSync(path.join(dir, 'checkpoints', 'teacher'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ teacher: { steps: 100 }, guided: { steps: 0 }, progressive: { steps: 0 } }));
-  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ name, createdAt: Date.now() - 60_000, configHash: 'fixture', version: '0.1.0' }));
-  const t = Date.now() - 60_000;
-  const events = [
-    { type: 'run_start', t, pid: 1, host: os.hostname(), resumed: false, configHash: 'fixture' },
-    { type: 'stage_start', t, stage: 'teacher', unit: 'teacher', totalSteps: 100, startStep: 0 },
-    { type: 'loss', t: t + 1, unit: 'teacher', step: 100, loss: 0.25, lr: 0.001, rate: 10 },
-    { type: 'checkpoint', t: t + 2, unit: 'teacher', step: 100, file: 'checkpoints/teacher/step-0000100.ckpt', final: true },
-    { type: 'stage_end', t: t + 3, unit: 'teacher', step: 100, seconds: 10 },
-    { type: 'run_end', t: t + 4, status: 'finished' },
-  ];
-  fs.writeFileSync(path.join(dir, 'events.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + '\n');
-  fs.writeFileSync(path.join(dir, 'checkpoints', 'teacher', 'step-0000100.ckpt'), 'fixture');
-  return dir;
-}
 
 describe('Diffusion Distiller extension', () => {
   let api: DistillApi;
@@ -153,5 +135,45 @@ describe('Diffusion Distiller extension', () => {
     }
     const node = await waitFor('the run in the Runs view', () => (api.tree.getChildren() as TreeNodeModel[]).find((r) => r.runDir === runDir));
     assert.match(node.contextValue, /^run\.(stopped|finished)$/);
+  });
+
+  it('opens the commented example configs as JSON with comments: schema-checked, no "Comments are not permitted"', async () => {
+    const examples = path.join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'examples');
+    const commented = ['emoji', 'emoji-latent', 'images'].map((id) => path.join(examples, `${id}.distill.json`));
+    for (const f of commented) assert.match(fs.readFileSync(f, 'utf8'), /^\s*\/\//m, `${path.basename(f)} has comments`);
+    const folder = path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, `jsonc-${Date.now()}`);
+    fs.mkdirSync(folder, { recursive: true });
+    // A copy as New Config writes it (no "$schema": validated by its file name) with a schema error: it shows that
+    // the JSON language server has validated the files against the extension's schema.
+    const broken = path.join(folder, 'broken.distill.json');
+    const text = fs.readFileSync(commented[0], 'utf8').replace(/^\s*"\$schema":.*\n/m, '');
+    assert.match(text, /"seed": 0/);
+    fs.writeFileSync(broken, text.replace('"seed": 0', '"seed": "zero"'));
+    const sweep = path.join(folder, 'grid.sweep.json');
+    fs.writeFileSync(sweep, '// a commented sweep\n{ "name": "grid" }\n');
+    // The examples themselves are opened in place (their "$schema" is relative to the examples folder).
+    const docs = await Promise.all([broken, ...commented, sweep].map((f) => vscode.workspace.openTextDocument(vscode.Uri.file(f))));
+    for (const d of docs) assert.strictEqual(d.languageId, 'jsonc', `${path.basename(d.uri.fsPath)} opens as jsonc`);
+    for (const d of docs.slice(0, 4)) await vscode.window.showTextDocument(d, { preview: false });
+    const json = vscode.extensions.getExtension('vscode.json-language-features');
+    assert.ok(json, 'the editor has its JSON language features');
+    await json.activate();
+    const seedError = await waitFor('the schema error in broken.distill.json', () => {
+      const diags = vscode.languages.getDiagnostics(docs[0].uri);
+      return diags.find((x) => /integer|Incorrect type/i.test(x.message));
+    }, 60_000).catch((e: Error) => {
+      const all = vscode.languages.getDiagnostics().map(([u, d]) => `${path.basename(u.fsPath)}: ${d.map((x) => x.message).join(' | ')}`);
+      throw new Error(`${e.message}; JSON language features active: ${json.isActive}; diagnostics: ${all.join('; ') || 'none'}`);
+    });
+    assert.strictEqual(docs[0].getText(seedError.range), '"zero"');
+    assert.deepStrictEqual(vscode.languages.getDiagnostics(docs[0].uri).filter((x) => /comment/i.test(x.message)).map((x) => x.message), []);
+    // The examples were opened with it; give the server a moment past the broken one, then expect nothing.
+    await new Promise((r) => setTimeout(r, 2000));
+    for (const d of docs.slice(1, 4)) {
+      const diags = vscode.languages.getDiagnostics(d.uri).map((x) => `${x.range.start.line + 1}: ${x.message}`);
+      assert.deepStrictEqual(diags, [], `${path.basename(d.uri.fsPath)} has no diagnostics`);
+    }
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    fs.rmSync(folder, { recursive: true, force: true });
   });
 });

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodePng, encodePng } from '../../src/engine/io/png';
 import { editInfoOf, isPngBase64, runEdit, type EditJob, type EditRequestMessage } from '../../src/extension/panels/edit-tab';
-import type { PanelServices } from '../../src/extension/panels/services';
+import type { PanelServices } from '../../src/extension/panels/panel-services';
 import { RunManager } from '../../src/extension/model/manager';
 import {
   asHostToWebview,
@@ -108,7 +108,7 @@ describe('edit tab: the real worker on a tiny trained digits run', () => {
     runDir = await tinyDigitsRun(tmp, 'tiny');
     fs.writeFileSync(path.join(tmp, 'in.png'), encodePng(INPUT, 8, 8, 1));
     m = new RunManager({ workerPath: WORKER, log: (_l, t) => logs.push(t) });
-    // exactly what the extension gives the preview panel (extension.ts)
+    // exactly what the extension gives the preview panel (features/panels.ts)
     worker = {
       sample: (spec, onProgress, signal) => m.sample(spec, onProgress, signal),
       editInput: (dir: string, source: EditSource, signal?: AbortSignal) => m.call<EditInput>((id, s) => ({ type: 'editInput', id, runDir: dir, source, ...s }), undefined, signal),

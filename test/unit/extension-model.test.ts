@@ -4,11 +4,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { EventTailer } from '../../src/extension/model/tail';
+import { EventTail } from '../../src/extension/model/event-tail';
 import { etaSeconds, formatDuration, runDescription, statusBarText, unitLabel, lastLines } from '../../src/extension/model/format';
-import { buildRunTree } from '../../src/extension/model/run-tree';
-import { plannedUnits } from '../../src/extension/model/tree';
-import { findOnPath, resolveNodeRuntime } from '../../src/extension/model/runtime';
+import { buildRunTree } from '../../src/extension/model/build-run-tree';
+import { plannedUnits } from '../../src/extension/model/run-nodes';
+import { findOnPath, nodeVersionProblem, readNodeVersion, resolveNodeRuntime } from '../../src/extension/model/runtime';
 import { closeDeadRun } from '../../src/extension/model/manager';
 import { summarizeEvents, RunEvent } from '../../src/engine/run/events';
 import { describeRun, stepFileName } from '../../src/engine/run/run-folder';
@@ -48,31 +48,52 @@ function fixtureRun(runsDir: string, name: string, events: RunEvent[], opts: { c
   return dir;
 }
 
-test('EventTailer returns only new events and holds back a torn last line', () => {
+test('EventTail returns only new events and holds back a torn last line', () => {
   const dir = tmp();
   const file = path.join(dir, 'events.jsonl');
-  const t = new EventTailer(dir);
-  assert.deepEqual(t.read(), [], 'no file yet');
+  const t = EventTail.ofRun(dir);
+  assert.deepEqual(t.read().events, [], 'no file yet');
   const a = ev.start();
   const b = ev.stage('teacher', 'teacher', 100);
   fs.writeFileSync(file, JSON.stringify(a) + '\n' + JSON.stringify(b).slice(0, 20));
-  assert.deepEqual(t.read(), [a]);
-  assert.deepEqual(t.read(), [], 'nothing new');
+  assert.deepEqual(t.read().events, [a]);
+  assert.deepEqual(t.read().events, [], 'nothing new');
   fs.appendFileSync(file, JSON.stringify(b).slice(20) + '\n');
-  assert.deepEqual(t.read(), [b], 'the completed line arrives whole');
+  assert.deepEqual(t.read().events, [b], 'the completed line arrives whole');
   fs.appendFileSync(file, 'not json\n{"type":"loss","t":1}\n' + JSON.stringify(ev.loss('teacher', 10, 2)) + '\n');
-  assert.deepEqual(t.read(), [ev.loss('teacher', 10, 2)]);
+  assert.deepEqual(t.read().events, [ev.loss('teacher', 10, 2)]);
   assert.equal(t.skipped, 2, 'malformed and invalid lines are counted');
   // Multi-byte characters split across reads.
   const e: RunEvent = { type: 'error', t: 5, message: 'λ_t → ∅ failed' };
   const bytes = Buffer.from(JSON.stringify(e) + '\n');
   fs.appendFileSync(file, bytes.subarray(0, 12));
-  assert.deepEqual(t.read(), []);
+  assert.deepEqual(t.read().events, []);
   fs.appendFileSync(file, bytes.subarray(12));
-  assert.deepEqual(t.read(), [e]);
+  assert.deepEqual(t.read().events, [e]);
   // A replaced (shorter) file is read from the start.
   fs.writeFileSync(file, JSON.stringify(a) + '\n');
-  assert.deepEqual(t.read(), [a]);
+  assert.deepEqual(t.read(), { events: [a], skipped: 0, reset: true });
+  assert.equal(t.position, Buffer.byteLength(JSON.stringify(a) + '\n'));
+});
+
+test('EventTail.skipToEnd starts after the last complete line; a missing file stays at 0', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'events.jsonl');
+  const t = EventTail.ofRun(dir);
+  t.skipToEnd();
+  assert.equal(t.position, 0, 'no file yet');
+  const a = ev.start();
+  const b = ev.stage('teacher', 'teacher', 100);
+  fs.writeFileSync(file, JSON.stringify(a) + '\n' + JSON.stringify(b).slice(0, 10));
+  t.skipToEnd();
+  assert.equal(t.position, Buffer.byteLength(JSON.stringify(a) + '\n'));
+  fs.appendFileSync(file, JSON.stringify(b).slice(10) + '\n');
+  assert.deepEqual(t.read(), { events: [b], skipped: 0, reset: false }, 'the torn line is read once complete');
+  // One line without a newline at all: nothing is complete, position stays at the start.
+  fs.writeFileSync(file, JSON.stringify(a));
+  const u = EventTail.ofRun(dir);
+  u.skipToEnd();
+  assert.equal(u.position, 0);
 });
 
 test('status texts: unit labels, durations, ETA from the loss rate', () => {
@@ -204,4 +225,31 @@ test('node runtime: setting, then node on PATH, then the editor runtime as node'
   });
   assert.deepEqual(resolveNodeRuntime(node, {}, '/x'), { nodePath: node, electron: false, source: 'setting' });
   assert.throws(() => resolveNodeRuntime('/nonexistent/node', {}), /distill.nodePath/);
+});
+
+test('node version check: the version found and the setting to change when it is older than 20', async () => {
+  const bin = tmp();
+  const old = path.join(bin, 'node18');
+  fs.writeFileSync(old, '#!/bin/sh\necho v18.19.1\n', { mode: 0o755 });
+  const fromSetting = resolveNodeRuntime(old);
+  const version = await readNodeVersion(fromSetting);
+  assert.equal(version, '18.19.1');
+  const msg = nodeVersionProblem(fromSetting, version);
+  assert.ok(msg);
+  assert.match(msg, /version 18\.19\.1/);
+  assert.match(msg, /distill\.nodePath/);
+  assert.ok(msg.includes(old), 'names the executable');
+  assert.doesNotMatch(msg, /PATH/);
+  const onPath = { nodePath: old, electron: false, source: 'PATH' as const };
+  assert.match(nodeVersionProblem(onPath, '19.9.0')!, /first node on PATH.*version 19\.9\.0.*or put one first on PATH/);
+  assert.equal(nodeVersionProblem(onPath, '20.0.0'), undefined);
+  assert.equal(nodeVersionProblem(onPath, 'v22.3.0'.slice(1)), undefined);
+  assert.match(nodeVersionProblem(onPath, 'garbage')!, /printed "garbage" instead of a version/);
+  // the editor's own runtime is known without starting a process
+  const editor = resolveNodeRuntime(undefined, { PATH: '' });
+  assert.equal(await readNodeVersion(editor), process.versions.node);
+  // an executable that fails is reported with its path
+  const broken = path.join(bin, 'broken');
+  fs.writeFileSync(broken, '#!/bin/sh\necho nope >&2\nexit 3\n', { mode: 0o755 });
+  await assert.rejects(readNodeVersion(resolveNodeRuntime(broken)), /broken -p process\.versions\.node failed: nope/);
 });

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { RunEvent, summarizeEvents } from '../../src/engine/run/events';
 import { describeRun } from '../../src/engine/run/run-folder';
 import { CompactLog, RunListingCache } from '../../src/extension/model/run-log';
-import { EventTailer } from '../../src/extension/model/tail';
+import { EventTail } from '../../src/extension/model/event-tail';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-runlog-'));
 
@@ -116,26 +116,26 @@ describe('the editor reads run logs incrementally', () => {
     const dir = writeRun('skip', history(5000));
     const file = path.join(dir, 'events.jsonl');
     const size = fs.statSync(file).size;
-    const t = new EventTailer(dir);
+    const t = EventTail.ofRun(dir);
     const r = bytesRead(() => t.skipToEnd());
     assert.ok(r.bytes <= 64 * 1024 && size > 4 * 64 * 1024, `skipToEnd read ${r.bytes} of ${size} bytes`);
     assert.equal(t.position, size);
     // a torn last line stays pending until it is complete
     fs.appendFileSync(file, '{"type":"run_end","t":9,');
-    assert.deepEqual(t.read(), []);
+    assert.deepEqual(t.read().events, []);
     fs.appendFileSync(file, '"status":"finished"}\n');
-    assert.deepEqual(t.read(), [{ type: 'run_end', t: 9, status: 'finished' }]);
-    const t2 = new EventTailer(dir);
+    assert.deepEqual(t.read().events, [{ type: 'run_end', t: 9, status: 'finished' }]);
+    const t2 = EventTail.ofRun(dir);
     fs.appendFileSync(file, '{"type":"error","t":10,"message":"torn');
     t2.skipToEnd();
     fs.appendFileSync(file, '"}\n');
-    assert.deepEqual(t2.read(), [{ type: 'error', t: 10, message: 'torn' }]);
+    assert.deepEqual(t2.read().events, [{ type: 'error', t: 10, message: 'torn' }]);
   });
 });
 
 describe("the dashboard's feed over a long log", () => {
   it('reads a 100k-line history once, then only appended bytes; an event also pushed over IPC arrives once', async () => {
-    const { RunEventFeed } = await import('../../src/extension/panels/tail');
+    const { RunEventFeed } = await import('../../src/extension/panels/run-event-feed');
     const events = history(50_000); // 100k loss lines over two units
     const dir = writeRun('feed-long', events);
     const file = path.join(dir, 'events.jsonl');

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { createRunFolder } from '../../src/engine/run/create-run';
 import { resolveSweep, writeSweepManifest } from '../../src/engine/run/sweep';
 import { parseSqueue, parseScontrolJob, writeRunSlurm } from '../../src/launcher/slurm';
-import { buildRunTree } from '../../src/extension/model/run-tree';
+import { buildRunTree } from '../../src/extension/model/build-run-tree';
 import { knownJobIds } from '../../src/extension/model/sweeps';
 import { toyConfig } from '../helpers/sweeps';
 

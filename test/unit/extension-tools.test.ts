@@ -1,4 +1,4 @@
-// Export Student / Evaluate Run: cancellable progress. runTool (src/extension/tools.ts) runs against a stand-in for the
+// Export Student / Evaluate Run: cancellable progress. runTool (src/extension/tool-runner.ts) runs against a stand-in for the
 // `vscode` module (a progress notification whose Cancel the test clicks, recorded messages) and a real RunManager with
 // the fake worker (fixtures/extension-fake-worker.js); then the real dist/worker.js evaluates a tiny toy run and is
 // cancelled mid-way: it stops promptly and the earlier report stays exactly as it was.
@@ -70,7 +70,7 @@ const fakeVscode = {
 };
 const restoreVscode = stubVscode(fakeVscode);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const tools = require('../../src/extension/tools') as typeof import('../../src/extension/tools');
+const tools = require('../../src/extension/tool-runner') as typeof import('../../src/extension/tool-runner');
 
 const FAKE = path.join(__dirname, 'fixtures', 'extension-fake-worker.js');
 const WORKER = path.resolve(__dirname, '../../dist/worker.js');

@@ -13,7 +13,8 @@ import type { LossEvent, RunEvent } from '../../src/engine/run/events';
 import { buildWebviewHtml, contentSecurityPolicy, makeNonce } from '../../src/extension/panels/html';
 import { buildReportView, PLOT_TITLES, readReport, reportSignature } from '../../src/extension/panels/report';
 import { buildRunView, previewDefaults, unitOfCheckpoint } from '../../src/extension/panels/run-view';
-import { EventTail, RunEventFeed } from '../../src/extension/panels/tail';
+import { EventTail } from '../../src/extension/model/event-tail';
+import { RunEventFeed } from '../../src/extension/panels/run-event-feed';
 import { asHostToWebview, asWebviewToHost, ReportView } from '../../src/protocol';
 import { alignedData, decimateIndices, ema, formatMetric, formatPercent, formatSpeedup, LossStore, parseNumberList } from '../../webview/model';
 

@@ -13,7 +13,7 @@ import { acquireLock, EventLog, lockIsLive, readEvents, readLock, requestStop } 
 import type { Backend, HostToWorker, SampleResult, SampleSpec } from '../../protocol';
 import { WorkerClient, WorkerExit } from '../../worker/client';
 import { lastLines } from './format';
-import { EventTailer } from './tail';
+import { EventTail } from './event-tail';
 
 export interface ManagerOptions {
   workerPath: string;
@@ -23,6 +23,8 @@ export interface ManagerOptions {
   settings?: () => { backend?: Backend; threads?: number };
   stopTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Called before any worker process is started; throws to refuse (the extension's Restricted Mode). */
+  mayStartProcess?: () => void;
   log?: (level: 'info' | 'warn' | 'error', text: string) => void;
 }
 
@@ -106,7 +108,7 @@ export function closeDeadRun(runDir: string, message: string): boolean {
 
 export class RunManager {
   private active = new Map<string, ActiveRun>();
-  private tailers = new Map<string, EventTailer>();
+  private tailers = new Map<string, EventTail>();
   private tool: WorkerClient | undefined;
   private disposed = false;
   private readonly eventEmitter = new Emitter<[string, RunEvent]>();
@@ -156,8 +158,15 @@ export class RunManager {
     this.opts.log?.(level, text);
   }
 
+  /** The Node executable for workers started from now on (running workers keep theirs). */
+  setRuntime(nodePath: string, electron: boolean): void {
+    this.opts.nodePath = nodePath;
+    this.opts.electron = electron;
+  }
+
   private spawn(label: string, onEvent?: (runDir: string, e: RunEvent) => void): WorkerClient {
     if (this.disposed) throw new Error('the extension is shutting down');
+    this.opts.mayStartProcess?.();
     const client = new WorkerClient({
       workerPath: this.opts.workerPath,
       nodePath: this.opts.nodePath,
@@ -235,7 +244,7 @@ export class RunManager {
       )
       .then((outcome) => {
         // Pick up what the engine wrote after its last IPC message (and our own failure record), then hand back to tailing.
-        for (const e of tailer.read()) if (!this.hasSeen(run, e)) this.deliver(runDir, e);
+        for (const e of tailer.read().events) if (!this.hasSeen(run, e)) this.deliver(runDir, e);
         this.active.delete(runDir);
         this.activeEmitter.fire();
         this.endEmitter.fire(outcome);
@@ -321,10 +330,10 @@ export class RunManager {
     );
   }
 
-  private tailerFor(runDir: string): EventTailer {
+  private tailerFor(runDir: string): EventTail {
     let t = this.tailers.get(runDir);
     if (!t) {
-      t = new EventTailer(runDir);
+      t = EventTail.ofRun(runDir);
       this.tailers.set(runDir, t);
     }
     return t;
@@ -343,7 +352,7 @@ export class RunManager {
       t.skipToEnd(); // the history is read by whoever shows it; parsing it here would only be thrown away
       return [];
     }
-    const events = t.read();
+    const { events } = t.read();
     if (this.active.has(dir)) return [];
     for (const e of events) this.eventEmitter.fire(dir, e);
     return events;

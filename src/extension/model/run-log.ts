@@ -10,7 +10,7 @@
 import * as path from 'path';
 import type { RunEvent } from '../../engine/run/events';
 import { describeRun, RunListing } from '../../engine/run/run-folder';
-import { EventTailer } from './tail';
+import { EventTail } from './event-tail';
 
 export class CompactLog {
   private kept: (RunEvent | undefined)[] = [];
@@ -57,7 +57,7 @@ export class CompactLog {
 }
 
 interface Entry {
-  tail: EventTailer;
+  tail: EventTail;
   log: CompactLog;
 }
 
@@ -72,13 +72,12 @@ export class RunListingCache {
     const dir = path.resolve(runDir);
     let entry = this.entries.get(dir);
     if (!entry) {
-      entry = { tail: new EventTailer(dir), log: new CompactLog() };
+      entry = { tail: EventTail.ofRun(dir), log: new CompactLog() };
       this.entries.set(dir, entry);
     }
-    const before = entry.tail.position;
-    const fresh = entry.tail.read();
-    if (entry.tail.position < before) entry.log.reset();
-    entry.log.add(fresh);
+    const { events, reset } = entry.tail.read();
+    if (reset) entry.log.reset();
+    entry.log.add(events);
     return describeRun(dir, entry.log.events());
   }
 

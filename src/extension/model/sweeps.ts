@@ -8,7 +8,7 @@ import * as path from 'path';
 import { describeRun, isRunDir } from '../../engine/run/run-folder';
 import { isSweepDir, readSweepManifest, SWEEP_MANIFEST } from '../../engine/run/sweep';
 import { JobInfo, readRunSlurm } from '../../launcher/slurm';
-import { runNode, TreeNodeModel } from './tree';
+import { runNode, TreeNodeModel } from './run-nodes';
 
 export type JobMap = ReadonlyMap<string, JobInfo>;
 

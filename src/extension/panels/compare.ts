@@ -6,9 +6,9 @@
 import * as vscode from 'vscode';
 import type { JobInfo } from '../../launcher/slurm';
 import { buildCompareView } from './compare-view';
-import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './common';
+import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './panel-webview';
 import { DashboardPanel } from './dashboard';
-import type { PanelServices } from './services';
+import type { PanelServices } from './panel-services';
 
 export const COMPARE_VIEW_TYPE = 'diffusionDistiller.compare';
 const REFRESH_MS = 3000;

@@ -10,12 +10,12 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { RunEvent } from '../../engine/run/events';
 import { ConfigEntry, HostToWebview, RunView, WebviewToHost } from '../../protocol';
-import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './common';
+import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './panel-webview';
 import { readReport, REPORT_MD, reportDir, reportSignature } from './report';
 import { buildRunView, runName } from './run-view';
-import type { PanelServices } from './services';
+import type { PanelServices } from './panel-services';
 import { CompactLog } from '../model/run-log';
-import { RunEventFeed } from './tail';
+import { RunEventFeed } from './run-event-feed';
 
 export const DASHBOARD_VIEW_TYPE = 'diffusionDistiller.dashboard';
 /** Events are batched for this long before they are posted to the webview. */

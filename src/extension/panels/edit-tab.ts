@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FILES, listCheckpoints } from '../../engine/run/run-folder';
 import type { EditTabResult, EditTabSpec, HostToWebview, WebviewToHost } from '../../protocol';
-import type { PanelServices } from './services';
+import type { PanelServices } from './panel-services';
 
 export type EditInfo = Extract<HostToWebview, { type: 'editInfo' }>;
 export type EditRequestMessage = Extract<WebviewToHost, { type: 'edit' }>;

@@ -9,9 +9,9 @@ import * as vscode from 'vscode';
 import { readEvents } from '../../engine/run/run-folder';
 import { HostToWebview, SampleResult, SampleSpec, WebviewToHost } from '../../protocol';
 import { EditJob, editInfoOf, runEdit } from './edit-tab';
-import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './common';
+import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './panel-webview';
 import { previewDefaults, PreviewDefaults, runName } from './run-view';
-import type { PanelServices } from './services';
+import type { PanelServices } from './panel-services';
 
 export const PREVIEW_VIEW_TYPE = 'diffusionDistiller.preview';
 /** Progress messages are posted at most this often. */

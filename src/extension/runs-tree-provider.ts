@@ -1,10 +1,10 @@
-/** The "Runs" view: maps the plain run-explorer model (model/tree.ts) onto VS Code tree items. */
+/** The "Runs" view: maps the plain run-explorer model (model/run-nodes.ts) onto VS Code tree items. */
 import * as vscode from 'vscode';
 import type { RunListing } from '../engine/run/run-folder';
 import { RunListingCache } from './model/run-log';
 import type { JobInfo } from '../launcher/slurm';
-import { buildRunTree } from './model/run-tree';
-import { TreeNodeModel } from './model/tree';
+import { buildRunTree } from './model/build-run-tree';
+import { TreeNodeModel } from './model/run-nodes';
 
 export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> {
   private readonly changed = new vscode.EventEmitter<TreeNodeModel | undefined>();
@@ -17,7 +17,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> 
   private readonly loadedEmitter = new vscode.EventEmitter<number>();
   /** Fires once, after the first listing of the runs folder (with the number of runs). */
   readonly onFirstLoad = this.loadedEmitter.event;
-  /** Slurm jobs as the last squeue/sacct/scontrol poll saw them (sweepCommands.ts keeps it current). */
+  /** Slurm jobs as the last squeue/sacct/scontrol poll saw them (features/sweeps.ts keeps it current). */
   jobs: ReadonlyMap<string, JobInfo> = new Map();
 
   constructor(

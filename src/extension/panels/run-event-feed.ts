@@ -1,62 +1,13 @@
 /**
- * Following a run's events.jsonl as it grows: incremental reads by byte offset (only whole lines are consumed, so a
- * torn last line is read again once its writer finishes it), a watcher with a polling fallback (fs.watch is not
- * reliable on every file system), and de-duplication against events that also arrive from the worker over IPC.
+ * Following a run's events.jsonl as it grows, for the panels: the shared EventTail (model/event-tail.ts) read on a
+ * watcher with a polling fallback (fs.watch is not reliable on every file system), and de-duplication against events
+ * that also arrive from the worker over IPC.
  * fs and path only: no `vscode` import, so it is unit-tested directly.
  */
 import * as fs from 'fs';
-import * as path from 'path';
-import { parseEventLines, RunEvent } from '../../engine/run/events';
+import type { RunEvent } from '../../engine/run/events';
 import { FILES } from '../../engine/run/run-folder';
-
-/** Reads what was appended to a file of JSON lines since the previous call. */
-export class EventTail {
-  private offset = 0;
-
-  constructor(readonly file: string) {}
-
-  /** Bytes consumed so far (always at a line boundary). */
-  get position(): number {
-    return this.offset;
-  }
-
-  /**
-   * New complete lines since the last call. `reset` is true when the file got shorter than what was consumed
-   * (it was replaced): reading then restarts from its beginning and the caller should drop what it had.
-   */
-  read(): { events: RunEvent[]; skipped: number; reset: boolean } {
-    let fd: number;
-    try {
-      fd = fs.openSync(this.file, 'r');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], skipped: 0, reset: false };
-      throw e;
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
-      let reset = false;
-      if (size < this.offset) {
-        this.offset = 0;
-        reset = true;
-      }
-      if (size === this.offset) return { events: [], skipped: 0, reset };
-      const buf = Buffer.alloc(size - this.offset);
-      let got = 0;
-      while (got < buf.length) {
-        const n = fs.readSync(fd, buf, got, buf.length - got, this.offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      const nl = buf.lastIndexOf(0x0a, got - 1);
-      if (nl < 0) return { events: [], skipped: 0, reset };
-      this.offset += nl + 1;
-      const { events, skipped } = parseEventLines(buf.toString('utf8', 0, nl + 1));
-      return { events, skipped, reset };
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-}
+import { EventTail, TailRead } from '../model/event-tail';
 
 /** A fingerprint that is the same for an event parsed from the file and the same event received over IPC. */
 export function eventKey(e: RunEvent): string {
@@ -103,7 +54,7 @@ export class RunEventFeed {
     private readonly listener: (events: RunEvent[], reset: boolean) => void,
     private readonly opts: FeedOptions = {},
   ) {
-    this.tail = new EventTail(path.join(runDir, FILES.events));
+    this.tail = EventTail.ofRun(runDir);
     this.readTail(false);
     if (opts.watch !== false) {
       try {
@@ -163,7 +114,7 @@ export class RunEventFeed {
   }
 
   private readTail(notify: boolean): void {
-    let r: ReturnType<EventTail['read']>;
+    let r: TailRead;
     try {
       r = this.tail.read();
     } catch {

@@ -1,4 +1,4 @@
-/** What the panels need from the rest of the extension (implemented by the extension host, see index.ts). */
+/** What the panels need from the rest of the extension (implemented by features/panels.ts). */
 import type { RunEvent } from '../../engine/run/events';
 import type { ConfigEntry, EditInput, EditSource, EditTabResult, EditTabSpec, SampleResult, SampleSpec } from '../../protocol';
 

@@ -4,7 +4,7 @@
  */
 import { listRuns, RunListing } from '../../engine/run/run-folder';
 import { JobMap, runJobId, sweepNodes, withSlurm } from './sweeps';
-import { runNode, TreeNodeModel } from './tree';
+import { runNode, TreeNodeModel } from './run-nodes';
 
 /** Sweeps (parents of their runs) first, then every other run in `runsDir`, newest first; Slurm states from `jobs`. */
 export function buildRunTree(

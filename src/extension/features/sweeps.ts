@@ -5,28 +5,17 @@
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { readSweepManifest, SweepError } from '../engine/run/sweep';
-import type { TaskContext } from '../launcher/local';
-import { JobInfo, queryJobs, readRunSlurm, scancel } from '../launcher/slurm';
-import { planSweep, prepareSweep, startLocalSweepDetached, stopSlurmRun, submitRunSlurm, submitSlurm, sweepStatus, variantsToStart } from '../launcher/sweep';
-import { loadConfigFile } from '../engine/run/config';
-import { createRunFolder, defaultRunName } from '../engine/run/create-run';
-import type { SlurmOptions } from '../engine/run/sweep';
-import { knownJobIds } from './model/sweeps';
-import type { TreeNodeModel } from './model/tree';
-import type { RunsTreeProvider } from './runs-tree';
-
-export interface SweepHost {
-  context: vscode.ExtensionContext;
-  tree: RunsTreeProvider;
-  runsDir: () => string | undefined;
-  requireRunsDir: () => string;
-  task: TaskContext;
-  log: vscode.LogOutputChannel;
-  /** Registers a command with the extension's error handling. */
-  register: (id: string, fn: (...args: unknown[]) => unknown) => void;
-  openCompare: (sweepDir: string) => void;
-}
+import { readSweepManifest, SweepError } from '../../engine/run/sweep';
+import type { TaskContext } from '../../launcher/local';
+import { JobInfo, queryJobs, readRunSlurm, scancel } from '../../launcher/slurm';
+import { planSweep, prepareSweep, startLocalSweepDetached, stopSlurmRun, submitRunSlurm, submitSlurm, sweepStatus, variantsToStart } from '../../launcher/sweep';
+import { loadConfigFile } from '../../engine/run/config';
+import { createRunFolder, defaultRunName } from '../../engine/run/create-run';
+import type { SlurmOptions } from '../../engine/run/sweep';
+import { knownJobIds } from '../model/sweeps';
+import type { TreeNodeModel } from '../model/run-nodes';
+import type { Services } from '../services';
+import { openCompare } from './panels';
 
 /** distill.slurm.* settings → sbatch options (a sweep file's own slurm block wins over them). */
 export function slurmSettings(): SlurmOptions {
@@ -45,14 +34,14 @@ export function slurmSettings(): SlurmOptions {
 
 const nodeArg = (arg: unknown): TreeNodeModel | undefined => (arg && typeof arg === 'object' && 'kind' in (arg as object) ? (arg as TreeNodeModel) : undefined);
 
-export function registerSweeps(h: SweepHost): void {
+export function register(context: vscode.ExtensionContext, h: Services): void {
   const { tree, log } = h;
 
   // ─── Slurm states for the Runs view: one squeue (then sacct / scontrol) call for every known job ───
   let polling = false;
   const pollJobs = async () => {
     const dir = h.runsDir();
-    if (!dir || polling) return;
+    if (!dir || polling || !h.trust.isTrusted()) return; // squeue is a process: not in Restricted Mode
     const ids = knownJobIds(dir);
     if (!ids.length) return;
     polling = true;
@@ -70,10 +59,11 @@ export function registerSweeps(h: SweepHost): void {
     }
   };
   const timer = setInterval(() => void pollJobs(), 10_000);
-  h.context.subscriptions.push({ dispose: () => clearInterval(timer) });
+  context.subscriptions.push({ dispose: () => clearInterval(timer) });
   void pollJobs();
 
-  h.register('distill.startSweep', async (arg?: unknown) => {
+  h.command('distill.startSweep', async (arg?: unknown) => {
+    if (!h.trust.allow('start sweeps')) return;
     let file = arg instanceof vscode.Uri ? arg.fsPath : typeof arg === 'string' ? arg : undefined;
     const active = vscode.window.activeTextEditor?.document;
     if (!file && active?.uri.fsPath.endsWith('.sweep.json')) file = active.uri.fsPath;
@@ -114,7 +104,7 @@ export function registerSweeps(h: SweepHost): void {
     }
     const maxParallel = vscode.workspace.getConfiguration('distill').get<number>('maxParallel', 0) || undefined;
     if (picked.launcher === 'local') {
-      const { pid, logFile } = startLocalSweepDetached(file, runsDir, plan.sweepDir, h.task, maxParallel);
+      const { pid, logFile } = startLocalSweepDetached(file, runsDir, plan.sweepDir, h.task(), maxParallel);
       log.info(`sweep ${plan.sweep.spec.name}: local launcher, process ${pid}, log ${logFile}`);
       void vscode.window.showInformationMessage(`Distill: sweep ${plan.sweep.spec.name} started locally (${plan.variants.length} runs).`);
     } else {
@@ -123,7 +113,7 @@ export function registerSweeps(h: SweepHost): void {
       if (!start.length) {
         void vscode.window.showInformationMessage(`Distill: every run of ${plan.sweep.spec.name} has finished or is queued already.`);
       } else {
-        const jobId = await submitSlurm(plan, start, { launcher: 'slurm', maxParallel, slurmDefaults: slurmSettings(), task: h.task, log: (l) => log.info(l) });
+        const jobId = await submitSlurm(plan, start, { launcher: 'slurm', maxParallel, slurmDefaults: slurmSettings(), task: h.task(), log: (l) => log.info(l) });
         void vscode.window.showInformationMessage(`Distill: sweep ${plan.sweep.spec.name} submitted as Slurm job array ${jobId} (${start.length} tasks).`);
       }
     }
@@ -143,7 +133,8 @@ export function registerSweeps(h: SweepHost): void {
     return out;
   };
 
-  h.register('distill.cancelJob', async (arg?: unknown) => {
+  h.command('distill.cancelJob', async (arg?: unknown) => {
+    if (!h.trust.allow('cancel Slurm jobs (scancel)')) return;
     const n = nodeArg(arg);
     const jobs = queuedJobs(n, typeof arg === 'string' ? arg : undefined);
     if (!jobs.length) throw new Error('no queued or running Slurm job here');
@@ -158,13 +149,14 @@ export function registerSweeps(h: SweepHost): void {
     await pollJobs();
   });
 
-  h.register('distill.stopSweep', async (arg?: unknown) => {
+  h.command('distill.stopSweep', async (arg?: unknown) => {
+    if (!h.trust.allow('stop sweeps')) return;
     const n = nodeArg(arg);
     if (n?.kind !== 'sweep') throw new Error('Stop Sweep works on a sweep in the Runs view');
     const jobs = queuedJobs(n);
     const runningLocal = n.children.filter((c) => !c.slurm?.queued && c.status === 'running');
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Distill: stopping sweep ${n.label} (checkpoints first)…` }, async () => {
-      const { requestStop } = await import('../engine/run/run-folder');
+      const { requestStop } = await import('../../engine/run/run-folder');
       for (const c of runningLocal) requestStop(c.runDir);
       await Promise.all(jobs.map((j) => stopSlurmRun(j.runDir, j.jobId)));
     });
@@ -172,7 +164,7 @@ export function registerSweeps(h: SweepHost): void {
     tree.refresh();
   });
 
-  h.register('distill.compareSweep', async (arg?: unknown) => {
+  h.command('distill.compareSweep', async (arg?: unknown) => {
     const n = nodeArg(arg);
     let dir = n?.kind === 'sweep' ? n.runDir : typeof arg === 'string' ? arg : undefined;
     if (!dir) {
@@ -183,7 +175,7 @@ export function registerSweeps(h: SweepHost): void {
       dir = 'node' in pick ? pick.node.runDir : pick.runDir;
     }
     if (!readSweepManifest(dir)) throw new Error(`${dir}: not a sweep folder (no sweep.json)`);
-    h.openCompare(dir);
+    openCompare(h, dir);
   });
 }
 

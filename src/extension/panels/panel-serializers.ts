@@ -1,16 +1,12 @@
 /**
- * The webview panels of the extension: the run dashboard and the checkpoint preview, and their serializers
- * (so open panels come back after a window reload). The extension host provides PanelServices.
+ * The serializers of the run dashboard and the checkpoint preview: open panels come back after a window reload.
+ * features/panels.ts registers them with the PanelServices it builds.
  */
 import * as fs from 'fs';
 import * as vscode from 'vscode';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
 import { PREVIEW_VIEW_TYPE, PreviewPanel } from './preview';
-import type { PanelServices } from './services';
-
-export type { PanelServices } from './services';
-export { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard';
-export { PreviewPanel, PREVIEW_VIEW_TYPE } from './preview';
+import type { PanelServices } from './panel-services';
 
 function stateOf(state: unknown): { runDir?: string; checkpoint?: string } {
   if (typeof state !== 'object' || state === null) return {};
@@ -21,7 +17,7 @@ function stateOf(state: unknown): { runDir?: string; checkpoint?: string } {
   };
 }
 
-/** Registers the serializers of both panels; call once from activate(). */
+/** Registers the serializers of both panels; called once per activation. */
 export function registerPanelSerializers(context: vscode.ExtensionContext, services: PanelServices): void {
   context.subscriptions.push(
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
