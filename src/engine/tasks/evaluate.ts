@@ -32,20 +32,16 @@ import { loadOrTrainClassifier } from './quick-eval';
 import { LatentCost, latentCostMarkdown, measureLatentCost } from '../eval/latent-cost';
 import { FILES, listCheckpoints, writeFileAtomic } from '../run/run-folder';
 import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from '../method/samplers';
-import { readCheckpointHeader } from '../run/checkpoint';
+import { Config, EvalChoices, ModelName, planEvaluation, resolveSettings, samplesPerClass } from './evaluation-plan';
 
-export interface EvaluateOptions {
+export type { ModelName } from './evaluation-plan';
+export { planEvaluation, evaluationPreset, estimateEvaluation } from './evaluation-plan';
+export type { EvalPresetName, EvaluationCost } from './evaluation-plan';
+
+export interface EvaluateOptions extends EvalChoices {
   runDir: string;
   /** Output folder (default <run>/eval). */
   out?: string;
-  /** Guidance weights (default eval.w of the config). */
-  w?: number[];
-  /** Samples per configuration (default eval.samples), spread evenly over the classes. */
-  samples?: number;
-  teacherSteps?: number[];
-  studentSteps?: number[];
-  /** Base seed of the sampling noise (default config seed + 1000). */
-  seed?: number;
   /** Samples per sampler call (default 250 for images, 2000 for toy data). */
   batch?: number;
   backend?: BackendChoice;
@@ -55,8 +51,6 @@ export interface EvaluateOptions {
   onProgress?: (done: number, total: number) => void;
   onLog?: (line: string) => void;
 }
-
-export type ModelName = 'teacher' | 'guided' | 'progressive';
 
 export interface EvalRow {
   w: number;
@@ -134,160 +128,8 @@ export class EvaluationCancelled extends Error {
   }
 }
 
-interface Config {
-  model: ModelName;
-  unit: string;
-  sampler: 'ddim' | 'stochastic';
-  steps: number;
-  nfe: number;
-}
-
-function latest(runDir: string, unit: string): { file: string; step: number; final: boolean } | undefined {
-  const list = listCheckpoints(runDir, unit);
-  if (!list.length) return undefined;
-  const file = path.join(runDir, list[list.length - 1].file);
-  const h = readCheckpointHeader(file);
-  return { file, step: h.step, final: h.final };
-}
-
-function checkList(name: string, v: number[] | undefined, { integer = false, min = 0 } = {}): void {
-  if (v === undefined) return;
-  if (!Array.isArray(v) || !v.length || v.some((x) => !Number.isFinite(x) || x < min || (integer && !Number.isInteger(x)))) {
-    throw new Error(`${name}: expected a non-empty list of ${integer ? 'integers' : 'numbers'} ≥ ${min}, got ${JSON.stringify(v)}`);
-  }
-}
-
-/** Which models, samplers and step counts the report covers (and notes on what is missing). */
-export function planEvaluation(
-  runDir: string,
-  cfg: ResolvedConfig,
-  { teacherSteps, studentSteps }: { teacherSteps: number[]; studentSteps: number[] },
-): { configs: Config[]; reference: Config; notes: string[]; checkpoints: Record<string, { file: string; step: number; final: boolean }> } {
-  const notes: string[] = [];
-  const checkpoints: Record<string, { file: string; step: number; final: boolean }> = {};
-  const teacher = latest(runDir, 'teacher');
-  if (!teacher) throw new Error(`${runDir}: the teacher has no checkpoint yet; train the run first (distill resume ${runDir})`);
-  checkpoints.teacher = teacher;
-  const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
-  const students: { unit: string; steps: number }[] = [];
-  for (const ph of phases) {
-    if (!studentSteps.includes(ph.toSteps!)) continue;
-    const ck = latest(runDir, ph.unit);
-    if (!ck) {
-      notes.push(`${ph.unit} (${ph.toSteps}-step student) has no checkpoint yet: not evaluated`);
-      continue;
-    }
-    checkpoints[ph.unit] = ck;
-    students.push({ unit: ph.unit, steps: ph.toSteps! });
-  }
-  const skipped = phases.filter((p) => !studentSteps.includes(p.toSteps!)).map((p) => p.toSteps);
-  if (skipped.length) notes.push(`progressive students with ${skipped.join(', ')} steps are not in eval.studentSteps (${studentSteps.join(', ')}): not evaluated`);
-  const guided = latest(runDir, 'guided');
-  if (guided) checkpoints.guided = guided;
-  else notes.push('the guided (stage-1) student has no checkpoint yet: not evaluated');
-  for (const [unit, ck] of Object.entries(checkpoints)) {
-    if (!ck.final) notes.push(`${unit}: checkpoint ${path.relative(runDir, ck.file)} is not final (step ${ck.step}); the unit is still training or was stopped`);
-  }
-
-  const teacherSet = [...new Set([...teacherSteps, ...students.map((s) => s.steps)])].sort((a, b) => b - a);
-  const configs: Config[] = teacherSet.map((steps) => ({ model: 'teacher', unit: 'teacher', sampler: 'ddim', steps, nfe: 2 * steps }));
-  const samplers = (steps: number): ('ddim' | 'stochastic')[] => (steps >= 2 ? ['ddim', 'stochastic'] : ['ddim']);
-  if (guided) {
-    const cheap = teacherSet.filter((s) => s <= 64);
-    if (teacherSet.some((s) => s > 64)) notes.push(`the guided student is sampled at ≤ 64 steps only (${cheap.join(', ')})`);
-    for (const steps of cheap) for (const sampler of samplers(steps)) configs.push({ model: 'guided', unit: 'guided', sampler, steps, nfe: steps });
-  }
-  for (const s of students) for (const sampler of samplers(s.steps)) configs.push({ model: 'progressive', unit: s.unit, sampler, steps: s.steps, nfe: s.steps });
-  if (students.some((s) => s.steps === 1)) notes.push('at 1 step the stochastic sampler is the deterministic one (its last step is deterministic): only DDIM is listed');
-  return { configs, reference: configs[0], notes, checkpoints };
-}
-
 function evenLabels(n: number, k: number): Int32Array {
   return Int32Array.from({ length: n }, (_, i) => i % k);
-}
-
-// ───────────────────────────── presets and cost ─────────────────────────────
-
-export type EvalPresetName = 'quick' | 'full';
-
-/** The options of a preset: `full` is the config's eval section; `quick` two w, a 64-step reference, few samples. */
-export function evaluationPreset(name: EvalPresetName, cfg: ResolvedConfig, numClasses: number): Pick<EvaluateOptions, 'w' | 'samples' | 'teacherSteps' | 'studentSteps'> {
-  if (name === 'full') return { w: cfg.eval.w, samples: cfg.eval.samples, teacherSteps: cfg.eval.teacherSteps, studentSteps: cfg.eval.studentSteps };
-  const w = [...new Set([0, Math.min(2, cfg.guidance.wMax)])];
-  // the fewest samples the k-NN measures accept, and at least 200
-  const samples = Math.max(200, numClasses * (Math.max(K_PR, K_DC) + 1));
-  return { w, samples, teacherSteps: [64], studentSteps: cfg.eval.studentSteps };
-}
-
-export interface EvaluationCost {
-  /** Network evaluations per example summed over every row of the report. */
-  nfe: number;
-  /** Sampled examples: rows × samples per row. */
-  examples: number;
-  /** Estimated sampling seconds, from the run's own measured milliseconds per network evaluation; null when unmeasured. */
-  seconds: number | null;
-  /** Where the milliseconds per evaluation came from. */
-  basis: string;
-  /** True when the judge classifier is not cached yet and trains first (its time is not in `seconds`). */
-  trainsJudge: boolean;
-}
-
-/**
- * What an evaluation will cost before it starts: its network evaluations, and seconds estimated from the run's own
- * measured ms per network evaluation (the end-of-run table's rows, events.jsonl), the median over those rows.
- */
-export function estimateEvaluation(runDir: string, cfg: ResolvedConfig, opts: Pick<EvaluateOptions, 'w' | 'samples' | 'teacherSteps' | 'studentSteps'>, events: RunEvent[], numClasses: number): EvaluationCost {
-  const { ws, teacherSteps, studentSteps, requested } = resolveSettings(opts, cfg);
-  const n = samplesPerClass(requested, numClasses) * numClasses;
-  const plan = planEvaluation(runDir, cfg, { teacherSteps, studentSteps });
-  const nfe = ws.length * plan.configs.reduce((a, c) => a + c.nfe, 0);
-  const perNfe: number[] = [];
-  for (const e of events) if (e.type === 'summary') for (const r of e.rows) if (r.nfe > 0 && r.msPerSample > 0) perNfe.push(r.msPerSample / r.nfe);
-  perNfe.sort((a, b) => a - b);
-  const ms = perNfe.length ? perNfe[Math.floor(perNfe.length / 2)] : null;
-  return {
-    nfe: nfe * n,
-    examples: ws.length * plan.configs.length * n,
-    seconds: ms === null ? null : (ms * nfe * n) / 1000,
-    basis: ms === null ? 'no measured sampling speed in this run yet (its end-of-run table measures it)' : `${ms.toFixed(3)} ms per network evaluation, measured by this run's end-of-run table`,
-    trainsJudge: cfg.data.kind !== 'toy2d' && !fs.existsSync(path.join(runDir, FILES.eval, 'classifier.ckpt')),
-  };
-}
-
-/** What one evaluation covers: the options resolved against the run's config, checked. */
-interface EvalSettings {
-  ws: number[];
-  teacherSteps: number[];
-  studentSteps: number[];
-  requested: number;
-  seed: number;
-}
-
-function resolveSettings(opts: Pick<EvaluateOptions, 'w' | 'samples' | 'teacherSteps' | 'studentSteps' | 'seed'>, cfg: ResolvedConfig): EvalSettings {
-  checkList('--w', opts.w);
-  checkList('teacherSteps', opts.teacherSteps, { integer: true, min: 1 });
-  checkList('studentSteps', opts.studentSteps, { integer: true, min: 1 });
-  const requested = opts.samples ?? cfg.eval.samples;
-  if (!Number.isInteger(requested) || requested < 2) throw new Error(`--samples: expected an integer ≥ 2, got ${requested}`);
-  return {
-    ws: opts.w ?? cfg.eval.w,
-    teacherSteps: opts.teacherSteps ?? cfg.eval.teacherSteps,
-    studentSteps: opts.studentSteps ?? cfg.eval.studentSteps,
-    requested,
-    seed: opts.seed ?? cfg.seed + 1000,
-  };
-}
-
-/** Samples per class: enough for the k-NN measures, or an error that names --samples and the smallest count that works. */
-function samplesPerClass(requested: number, numClasses: number): number {
-  const perClass = Math.ceil(requested / numClasses);
-  const kMax = Math.max(K_PR, K_DC);
-  if (perClass <= kMax) {
-    throw new Error(`samples: ${requested} per configuration spread over ${numClasses} classes is ${perClass} per class; precision, recall, ` +
-      `density and coverage compare each sample with its ${kMax} nearest neighbours of the same class, so they need at least ` +
-      `${kMax + 1} per class: use --samples ${numClasses * (kMax + 1)} or more (eval.samples in the config)`);
-  }
-  return perClass;
 }
 
 /** The judge: for images a classifier trained on the real training split (cached), and the real held-out reference. */
