@@ -1,7 +1,7 @@
 /**
  * The CLI's argument parser: each command declares its positional arguments and its options (with how each value is
  * read and validated); `parseArgs` turns argv into typed values. Options are `--flag value` or `--flag=value`;
- * switches take no value; `-h` / `--help` asks for the command's help. Unknown options and bad values are usage
+ * switches take no value; `-h` / `--help` anywhere asks for the command's help. Unknown options and bad values are usage
  * errors that name the flag and what was expected.
  */
 import type { BackendChoice } from '../engine/backend/select';
@@ -63,9 +63,10 @@ export function parseArgs<O extends OptionSpecs>(argv: string[], args: readonly 
   const maxPos = args.length;
   const positional: string[] = [];
   const options: Record<string, unknown> = {};
+  // asking for the help wins over anything else on the line, errors included
+  if (argv.some(isHelpFlag)) return HELP;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (isHelpFlag(a)) return HELP;
     if (!a.startsWith('--')) {
       positional.push(a);
       continue;
