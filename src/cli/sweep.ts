@@ -23,37 +23,47 @@ import {
   waitForSweep,
   waitUntilIdle,
 } from '../launcher/sweep';
-import { Parsed, UsageError } from './args';
+import { flag, isPositiveInteger, number, oneOf, OptionValues, text } from './args';
 import { ignoreLateSignals } from './signals';
-
-export const SLURM_FLAGS = ['partition', 'time', 'gres', 'cpus-per-task', 'mem', 'account', 'qos'];
 
 export function taskContext(): TaskContext {
   return { nodePath: process.execPath, cliPath: path.join(__dirname, 'cli.js') };
 }
 
+/** --launcher: where run, resume and sweep train. */
+export const LAUNCHER_OPTIONS = {
+  launcher: oneOf(['local', 'slurm'] as const, 'L', 'local (this machine, the default) or slurm (a batch job through sbatch)', 'local or slurm', { echo: true }),
+};
+
+/** sbatch's resources; defaults under a sweep file's own slurm block. */
+export const SLURM_OPTIONS = {
+  partition: text('P', 'sbatch --partition (default: the cluster\'s)'),
+  time: text('T', 'sbatch --time per task, e.g. 4:00:00; tasks checkpoint and requeue themselves before it'),
+  gres: text('G', 'sbatch --gres, e.g. gpu:1'),
+  'cpus-per-task': number('N', 'sbatch --cpus-per-task; also the threads of runs whose config says threads: 0', 'a positive integer', isPositiveInteger),
+  mem: text('M', 'sbatch --mem, e.g. 8G'),
+  account: text('A', 'sbatch --account'),
+  qos: text('Q', 'sbatch --qos'),
+};
+
+export type LauncherValues = OptionValues<typeof LAUNCHER_OPTIONS>;
+export type SlurmValues = OptionValues<typeof SLURM_OPTIONS>;
+
 /** --partition … flags (defaults under the sweep file's own slurm block). */
-export function slurmFlags(a: Parsed): SlurmOptions {
+export function slurmFlags(f: SlurmValues): SlurmOptions {
   const o: SlurmOptions = {};
-  const f = a.flags;
   if (f.partition) o.partition = f.partition;
   if (f.time) o.time = f.time;
   if (f.gres) o.gres = f.gres;
   if (f.mem) o.mem = f.mem;
   if (f.account) o.account = f.account;
   if (f.qos) o.qos = f.qos;
-  if (f['cpus-per-task'] !== undefined) {
-    const n = Number(f['cpus-per-task']);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--cpus-per-task: expected a positive integer, got "${f['cpus-per-task']}"`);
-    o.cpusPerTask = n;
-  }
+  if (f['cpus-per-task'] !== undefined) o.cpusPerTask = f['cpus-per-task'];
   return o;
 }
 
-export function launcherFlag(a: Parsed): 'local' | 'slurm' {
-  const l = a.flags.launcher ?? 'local';
-  if (l !== 'local' && l !== 'slurm') throw new UsageError(`--launcher: expected local or slurm, got "${l}"`);
-  return l;
+export function launcherFlag(f: LauncherValues): 'local' | 'slurm' {
+  return f.launcher ?? 'local';
 }
 
 const POLL_MS = Number(process.env.DISTILL_POLL_MS) > 0 ? Number(process.env.DISTILL_POLL_MS) : 5000;
@@ -63,17 +73,22 @@ function printStates(s: VariantStatus[]): void {
   console.log(`[${t}] ` + s.map((v) => `${v.name}: ${v.state}${v.node ? `@${v.node}` : ''}${v.run === 'running' && v.unit ? ` ${v.unit} ${v.step}/${v.totalSteps}` : ''}`).join(' | '));
 }
 
-export async function sweepCommand(a: Parsed): Promise<number> {
-  const file = a.positional[0];
-  const launcher = launcherFlag(a);
-  const runsDir = path.resolve(a.flags['runs-dir'] ?? 'runs');
-  let maxParallel: number | undefined;
-  if (a.flags['max-parallel'] !== undefined) {
-    maxParallel = Number(a.flags['max-parallel']);
-    if (!Number.isInteger(maxParallel) || maxParallel < 1) throw new UsageError(`--max-parallel: expected a positive integer, got "${a.flags['max-parallel']}"`);
-  }
-  const dryRun = a.flags['dry-run'] === 'true';
-  const detach = a.flags.detach === 'true';
+/** The options of `distill sweep`. */
+export const SWEEP_OPTIONS = {
+  'runs-dir': text('DIR', 'where the sweep folder RUNS_DIR/<sweep name>/ goes (default: runs)'),
+  ...LAUNCHER_OPTIONS,
+  'max-parallel': number('N', 'runs at once (local: processes, default one per two cores; slurm: the array\'s %N limit)', 'a positive integer', isPositiveInteger),
+  'dry-run': flag('print the variants and the sbatch script; start nothing, write nothing'),
+  detach: flag('return once the variants are started (local: a background process; slurm: once submitted)'),
+  ...SLURM_OPTIONS,
+};
+
+export async function sweepCommand(file: string, o: OptionValues<typeof SWEEP_OPTIONS>): Promise<number> {
+  const launcher = launcherFlag(o);
+  const runsDir = path.resolve(o['runs-dir'] ?? 'runs');
+  const maxParallel = o['max-parallel'];
+  const dryRun = o['dry-run'] === true;
+  const detach = o.detach === true;
   let plan;
   try {
     plan = planSweep(file, runsDir);
@@ -84,7 +99,7 @@ export async function sweepCommand(a: Parsed): Promise<number> {
     }
     throw e;
   }
-  const opts = { launcher, maxParallel, slurmDefaults: slurmFlags(a), task: taskContext(), log: (l: string) => console.log(l) };
+  const opts = { launcher, maxParallel, slurmDefaults: slurmFlags(o), task: taskContext(), log: (l: string) => console.log(l) };
   const n = plan.variants.length;
   console.log(`sweep ${plan.sweep.spec.name}: ${n} variant(s) → ${plan.sweepDir}`);
   if (dryRun) {
@@ -153,7 +168,7 @@ export async function sweepCommand(a: Parsed): Promise<number> {
   const end = await waitForSweep(plan.sweepDir, { pollMs: POLL_MS, onChange: live ? printStates : undefined, tolerant: true });
   if (interrupts) {
     console.log(formatSweepTable(end));
-    console.log(`\nStopped. Continue with: distill sweep ${file}${a.flags['runs-dir'] ? ` --runs-dir ${a.flags['runs-dir']}` : ''}`);
+    console.log(`\nStopped. Continue with: distill sweep ${file}${o['runs-dir'] ? ` --runs-dir ${o['runs-dir']}` : ''}`);
     return 0;
   }
   return report(end);
@@ -171,9 +186,9 @@ function report(end: VariantStatus[]): number {
 }
 
 /** `distill run|resume … --launcher slurm`: submit the run folder as a job, then follow it unless --detach. */
-export async function submitRunCommand(runDir: string, a: Parsed): Promise<number> {
-  const jobId = await submitRunSlurm(runDir, { slurmDefaults: slurmFlags(a), task: taskContext(), log: (l) => console.log(l) });
-  if (a.flags.detach === 'true') {
+export async function submitRunCommand(runDir: string, o: SlurmValues & { detach?: true }): Promise<number> {
+  const jobId = await submitRunSlurm(runDir, { slurmDefaults: slurmFlags(o), task: taskContext(), log: (l) => console.log(l) });
+  if (o.detach === true) {
     console.log(`detached; the run folder ${runDir} shows the progress (distill list, the editor's Runs view); cancel with scancel ${jobId}`);
     return 0;
   }
