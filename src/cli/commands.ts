@@ -261,12 +261,13 @@ const exportCmd = defineCommand({
 const evalCmd = defineCommand({
   name: 'eval',
   summary: 'Evaluate teacher and students at every w and write a quality report.',
-  usage: `distill eval RUN_DIR [--out DIR] [--w 0,1,2,4] [--samples N] [--teacher-steps 256,16,4] [--student-steps 1,2,4,8]
-             [--seed S] [--backend …] [--threads N]`,
+  usage: `distill eval RUN_DIR [--preset quick|full] [--out DIR] [--w 0,1,2,4] [--samples N] [--teacher-steps 256,16,4]
+             [--student-steps 1,2,4,8] [--seed S] [--backend …] [--threads N]`,
   notes: `Classifier-FID, accuracy, diversity or sliced Wasserstein, NFE and ms per sample for teacher and students;
 writes RUN_DIR/eval/report.md, report.json and plots.`,
   args: [{ name: 'RUN_DIR', help: 'the run folder' }],
   options: {
+    preset: oneOf(['quick', 'full'] as const, 'P', "quick (w 0 and 2, a 64-step reference, few samples) or full (the config's eval section, the default); options given beside it win", 'quick or full'),
     out: text('DIR', 'the report folder (default: RUN_DIR/eval)'),
     w: numberList('LIST', "guidance weights (default: the config's eval.w)"),
     samples: number('N', "samples per model, w and metric (default: the config's eval.samples)", 'an integer ≥ 2', (n) => Number.isInteger(n) && n >= 2),
@@ -289,6 +290,7 @@ writes RUN_DIR/eval/report.md, report.json and plots.`,
     try {
       const r = await evaluateRun({
         runDir,
+        preset: o.preset,
         out: o.out,
         w: o.w,
         samples: o.samples,

@@ -29,7 +29,13 @@ const NAMES: Record<ToolKind, { noun: string; busy: string }> = {
   eval: { noun: 'Evaluation', busy: 'being evaluated' },
 };
 
-export async function runTool(kind: ToolKind, runDir: string, mgr: RunManager, log: vscode.LogOutputChannel): Promise<void> {
+export async function runTool(
+  kind: ToolKind,
+  runDir: string,
+  mgr: RunManager,
+  log: vscode.LogOutputChannel,
+  opts: { preset?: 'quick' | 'full' } = {},
+): Promise<void> {
   const name = path.basename(runDir);
   const { noun, busy } = NAMES[kind];
   const k = key(kind, runDir);
@@ -37,7 +43,7 @@ export async function runTool(kind: ToolKind, runDir: string, mgr: RunManager, l
     void vscode.window.showInformationMessage(`Distill: ${name} is already ${busy} in this window.`);
     return;
   }
-  const title = kind === 'export' ? `exporting the student of ${name}` : `evaluating ${name}`;
+  const title = kind === 'export' ? `exporting the student of ${name}` : `evaluating ${name}${opts.preset ? ` (${opts.preset})` : ''}`;
   log.info(`${title}…`);
   running.add(k);
   changed.fire();
@@ -55,7 +61,7 @@ export async function runTool(kind: ToolKind, runDir: string, mgr: RunManager, l
         });
         try {
           const result = await mgr.call<ToolResult>(
-            (id, s) => ({ type: 'tool', id, tool: kind, runDir, ...s }),
+            (id, s) => ({ type: 'tool', id, tool: kind, runDir, ...s, ...(opts.preset ? { preset: opts.preset } : {}) }),
             (done, total) => {
               if (abort.signal.aborted) return;
               const pct = total > 0 ? Math.min(100, (100 * done) / total) : 0;

@@ -163,8 +163,8 @@ export const HOST_TO_WORKER = [
   message('resume', { id: int(), runDir: str(), backend: backend(), threads: threads() }),
   message('stop', {}),
   message('sample', { id: int(), spec: SampleSpecSchema, backend: backend(), threads: threads() }),
-  /** Runs `distill export` / `distill eval` on a run; replies a ToolResult. */
-  message('tool', { id: int(), tool: oneOf(...TOOL_NAMES), runDir: str(), backend: backend(), threads: threads() }),
+  /** Runs `distill export` / `distill eval` (with an evaluation preset) on a run; replies a ToolResult. */
+  message('tool', { id: int(), tool: oneOf(...TOOL_NAMES), runDir: str(), backend: backend(), threads: threads(), preset: Optional(oneOf('quick', 'full')) }),
   /** Every backend of the worker's machine, available or not and why (`distill backends`); replies a BackendsReport. */
   message('backends', { id: int() }),
   message('cancel', { id: int() }),

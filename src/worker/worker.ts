@@ -28,6 +28,8 @@ interface ToolOptions {
   signal: AbortSignal;
   onProgress: (done: number, total: number) => void;
   onLog: (line: string) => void;
+  /** Evaluations: the quick or full preset. */
+  preset?: 'quick' | 'full';
 }
 
 /** A tool's reply: the files it wrote, then its report file or output folder, as absolute paths (each once). */
@@ -54,7 +56,7 @@ const ensureRunData = (runDir: string) => ensureData(loadRunConfig(runDir).data)
 
 /** The engine functions behind `distill export` and `distill eval`, by the `tool` request's name. */
 const TOOLS: { [T in ToolName]: (opts: ToolOptions) => Promise<ToolResult> } = {
-  export: async (opts) => {
+  export: async ({ preset: _, ...opts }) => {
     const r = await exportStudent(opts);
     return toolResult(opts.runDir, [...r.files, r.outDir], r.summary);
   },
@@ -140,7 +142,7 @@ const HANDLERS: Handlers = {
     }),
   sample: (msg) => void serve(msg.id, (signal) => sampleGrid(msg.spec, engineOptions(msg, signal))),
   tool: (msg) =>
-    void serve(msg.id, (signal) => TOOLS[msg.tool]({ ...engineOptions(msg, signal), runDir: msg.runDir, onLog: (line) => log('info', line) })),
+    void serve(msg.id, (signal) => TOOLS[msg.tool]({ ...engineOptions(msg, signal), runDir: msg.runDir, preset: msg.preset, onLog: (line) => log('info', line) })),
   // Probes without activating a backend, so the worker's later requests may still choose any.
   backends: (msg) => void serve(msg.id, () => describeBackends({ wasmDir: WASM_DIR })),
   editInput: (msg) => void serve(msg.id, (signal) => editTabInput(msg.runDir, msg.source, engineOptions(msg, signal))),

@@ -32,7 +32,7 @@ import { loadOrTrainClassifier } from './quick-eval';
 import { LatentCost, latentCostMarkdown, measureLatentCost } from '../eval/latent-cost';
 import { FILES, listCheckpoints, writeFileAtomic } from '../run/run-folder';
 import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from '../method/samplers';
-import { Config, EvalChoices, ModelName, planEvaluation, resolveSettings, samplesPerClass } from './evaluation-plan';
+import { Config, EvalChoices, EvalPresetName, evaluationPreset, ModelName, planEvaluation, resolveSettings, samplesPerClass } from './evaluation-plan';
 
 export type { ModelName } from './evaluation-plan';
 export { planEvaluation, evaluationPreset, estimateEvaluation } from './evaluation-plan';
@@ -40,6 +40,8 @@ export type { EvalPresetName, EvaluationCost } from './evaluation-plan';
 
 export interface EvaluateOptions extends EvalChoices {
   runDir: string;
+  /** Start from a preset (quick: two w, a 64-step reference, few samples; full: the config's eval section); options given beside it win. */
+  preset?: EvalPresetName;
   /** Output folder (default <run>/eval). */
   out?: string;
   /** Samples per sampler call (default 250 for images, 2000 for toy data). */
@@ -207,7 +209,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
   const cfg = loadRunConfig(runDir);
   const log = opts.onLog ?? (() => {});
   const outDir = path.resolve(opts.out ?? path.join(runDir, FILES.eval));
-  const { ws, teacherSteps, studentSteps, requested, seed } = resolveSettings(opts, cfg);
+  resolveSettings(opts, cfg); // the explicit options are checked before anything loads
   const cancelled = () => opts.signal?.aborted === true;
   const check = () => {
     if (cancelled()) throw new EvaluationCancelled();
@@ -217,6 +219,8 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
   const train = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
   const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
   const K = train.numClasses;
+  const given = Object.fromEntries(Object.entries({ w: opts.w, samples: opts.samples, teacherSteps: opts.teacherSteps, studentSteps: opts.studentSteps, seed: opts.seed }).filter(([, v]) => v !== undefined));
+  const { ws, teacherSteps, studentSteps, requested, seed } = resolveSettings(opts.preset ? { ...evaluationPreset(opts.preset, cfg, K), ...given } : opts, cfg);
   const perClass = samplesPerClass(requested, K);
   const n = perClass * K;
   const labels = evenLabels(n, K);

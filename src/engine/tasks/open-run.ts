@@ -9,8 +9,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BackendChoice, BackendInfo, selectBackend } from '../backend/select';
 import { readCheckpoint } from '../run/checkpoint';
-import { configHash, resolveConfig, ResolvedConfig, units as unitList } from '../run/config';
-import { W_FREQ_MAX_LEGACY } from '../nn/w-embedding';
+import { ResolvedConfig, units as unitList } from '../run/config';
+import { DATA_INFO_FILE, DataInfo, loadRunConfig, readDataInfoFile } from '../run/run-config';
+
+export { loadRunConfig } from '../run/run-config';
+export type { DataInfo } from '../run/run-config';
 import { Dataset, loadDataset } from '../data';
 import { StageName } from '../run/events';
 import { loadEvalWeights } from '../train/optimizer';
@@ -36,40 +39,16 @@ export function selectedBackend(): Promise<BackendInfo> | undefined {
   return backendPromise;
 }
 
-/** The resolved config of a run folder, checked against the hash recorded at creation. */
-export function loadRunConfig(runDir: string): ResolvedConfig {
-  const file = path.join(runDir, FILES.config);
-  if (!fs.existsSync(file)) throw new Error(`${runDir}: not a run folder (no ${FILES.config})`);
-  const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  // Runs created before model.wFreqMax existed trained their students with the legacy w embedding.
-  if (raw && typeof raw === 'object' && raw.model && typeof raw.model === 'object' && raw.model.wFreqMax === undefined) {
-    raw.model.wFreqMax = W_FREQ_MAX_LEGACY;
-  }
-  const cfg = resolveConfig(raw, { file, baseDir: runDir });
-  const meta = readMeta(runDir);
-  const hash = configHash(cfg);
-  if (meta.configHash !== hash) {
-    throw new Error(`${file} was changed after the run was created (hash ${hash}, expected ${meta.configHash}); start a new run instead`);
-  }
-  return cfg;
-}
 
-export interface DataInfo {
-  shape: number[];
-  numClasses: number;
-  classNames: string[];
-  source: string;
-  kind: 'image' | 'toy';
-}
 
 export function writeDataInfo(runDir: string, ds: Dataset): void {
   const info: DataInfo = { shape: ds.shape, numClasses: ds.numClasses, classNames: ds.classNames, source: ds.source, kind: ds.kind };
-  writeFileAtomic(path.join(runDir, 'dataset.json'), JSON.stringify(info, null, 2) + '\n');
+  writeFileAtomic(path.join(runDir, DATA_INFO_FILE), JSON.stringify(info, null, 2) + '\n');
 }
 
 export async function readDataInfo(runDir: string, cfg: ResolvedConfig): Promise<DataInfo> {
-  const file = path.join(runDir, 'dataset.json');
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as DataInfo;
+  const known = readDataInfoFile(runDir);
+  if (known) return known;
   const ds = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
   return { shape: ds.shape, numClasses: ds.numClasses, classNames: ds.classNames, source: ds.source, kind: ds.kind };
 }
