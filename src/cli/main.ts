@@ -20,7 +20,7 @@ import { formatSummary } from './summary';
 import { formatDuration, ProgressPrinter } from './progress';
 import { parseArgs, UsageError } from './args';
 import { launcherFlag, SLURM_FLAGS, submitRunCommand, sweepCommand } from './sweep';
-import { ignoreLateSignals } from './signals';
+import { releaseSignals } from './signals';
 import { EXIT_REQUEUE } from '../launcher/slurm';
 
 const USAGE = `Diffusion Distiller — train a guided diffusion teacher and distil it into a few-step student.
@@ -144,10 +144,7 @@ async function train(runDir: string, opts: { backend?: string; threads?: number 
     console.error(`Checkpoints written so far are kept in ${path.join(runDir, 'checkpoints')}; fix the cause and run: distill resume ${runDir}`);
     return 1;
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
-    process.off('SIGUSR1', onSigusr1);
-    ignoreLateSignals();
+    releaseSignals({ SIGINT: onSigint, SIGTERM: onSigterm, SIGUSR1: onSigusr1 });
   }
 }
 

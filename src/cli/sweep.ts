@@ -24,7 +24,7 @@ import {
   waitUntilIdle,
 } from '../launcher/sweep';
 import { Parsed, UsageError } from './args';
-import { ignoreLateSignals } from './signals';
+import { releaseSignals } from './signals';
 
 export const SLURM_FLAGS = ['partition', 'time', 'gres', 'cpus-per-task', 'mem', 'account', 'qos'];
 
@@ -145,9 +145,7 @@ export async function sweepCommand(a: Parsed): Promise<number> {
   try {
     await done;
   } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
-    ignoreLateSignals();
+    releaseSignals({ SIGINT: onSig, SIGTERM: onSig });
   }
   // variants another process was already running: wait for them too
   const end = await waitForSweep(plan.sweepDir, { pollMs: POLL_MS, onChange: live ? printStates : undefined, tolerant: true });
