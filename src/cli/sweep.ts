@@ -24,7 +24,7 @@ import {
   waitUntilIdle,
 } from '../launcher/sweep';
 import { flag, isPositiveInteger, number, oneOf, OptionValues, text } from './args';
-import { ignoreLateSignals } from './signals';
+import { releaseSignals } from './signals';
 
 export function taskContext(): TaskContext {
   return { nodePath: process.execPath, cliPath: path.join(__dirname, 'cli.js') };
@@ -160,9 +160,7 @@ export async function sweepCommand(file: string, o: OptionValues<typeof SWEEP_OP
   try {
     await done;
   } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
-    ignoreLateSignals();
+    releaseSignals({ SIGINT: onSig, SIGTERM: onSig });
   }
   // variants another process was already running: wait for them too
   const end = await waitForSweep(plan.sweepDir, { pollMs: POLL_MS, onChange: live ? printStates : undefined, tolerant: true });

@@ -9,7 +9,7 @@ import type { RunEvent, SummaryReal, SummaryRow } from '../engine/run/events';
 import { EXIT_REQUEUE } from '../launcher/slurm';
 import { engine, ensureRunData, wasmDir } from './engine';
 import { formatDuration, ProgressPrinter } from './progress';
-import { ignoreLateSignals } from './signals';
+import { releaseSignals } from './signals';
 import { formatSummary } from './summary';
 
 export async function train(runDir: string, opts: { backend?: BackendChoice; threads?: number }): Promise<number> {
@@ -74,9 +74,6 @@ export async function train(runDir: string, opts: { backend?: BackendChoice; thr
     console.error(`Checkpoints written so far are kept in ${path.join(runDir, 'checkpoints')}; fix the cause and run: distill resume ${runDir}`);
     return 1;
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
-    process.off('SIGUSR1', onSigusr1);
-    ignoreLateSignals();
+    releaseSignals({ SIGINT: onSigint, SIGTERM: onSigterm, SIGUSR1: onSigusr1 });
   }
 }

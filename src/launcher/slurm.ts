@@ -131,8 +131,11 @@ child=$!
 requeue=0
 # USR1: the time limit is near — distill saves a checkpoint and exits ${EXIT_REQUEUE}, then this task requeues itself
 trap 'requeue=1; echo "distill: SIGUSR1 (time limit near): saving a checkpoint"; kill -USR1 "$child" 2>/dev/null' USR1
-# TERM (scancel, scontrol requeue, preemption) reaches distill directly; keep waiting for its checkpoint
-trap 'echo "distill: SIGTERM: saving a checkpoint"' TERM
+# TERM (scancel, scontrol requeue, preemption) reaches distill directly, which saves a checkpoint and exits 0; this
+# shell ignores it and keeps waiting. Trapped, each TERM would end \`wait\` early, and under repeated TERMs the wait
+# meant to collect distill's exit code could answer 143 or -1 instead, failing a task that saved cleanly.
+trap '' TERM
+# a USR1 ends \`wait\` early (138) while distill is still saving: wait until it has ended, then take its exit code
 while :; do wait "$child"; rc=$?; kill -0 "$child" 2>/dev/null || break; done
 wait "$child" 2>/dev/null; rc=$?
 echo "distill: exit code $rc"

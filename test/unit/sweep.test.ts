@@ -4,6 +4,7 @@
  * Slurm launcher's pure parts (batch script, recorded squeue/sacct/scontrol output).
  */
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -190,6 +191,43 @@ describe('Slurm launcher: script and parsers (recorded output)', () => {
     }
     assert.ok(s.includes(`[0]='/r/it'\\''s'`), 'shell-quoted paths');
     assert.match(s, /scontrol requeue "\$\{SLURM_JOB_ID\}"/);
+  });
+
+  it('the batch script ends with distill\'s own exit code while SIGTERM reaches every process of the job over and over', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'term-storm-'));
+    // stands in for distill: keeps running through SIGTERM, "saves" for 300 ms and exits with the code it is given
+    const fake = path.join(dir, 'fake-distill.js');
+    fs.writeFileSync(fake, "process.on('SIGTERM', () => {});\nprocess.stdout.write('ready\\n');\nsetTimeout(() => process.exit(Number(process.env.FAKE_EXIT)), 300);\n");
+    const script = path.join(dir, 'job.sh');
+    fs.writeFileSync(script, batchScript({ jobName: 'storm', runDirs: new Map([[0, dir]]), indices: [0], logDir: dir, slurm: {}, nodePath: process.execPath, cliPath: fake }));
+    const env: NodeJS.ProcessEnv = { ...process.env, SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_JOB_ID: '1', SLURM_JOB_ID: '1' };
+    delete env.DISTILL_NODE;
+    const ends: string[] = [];
+    for (const code of [0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3]) {
+      // its own process group, as a job's processes are: Slurm's SIGTERM goes to the batch shell and distill alike
+      const job = spawn('bash', [script], { env: { ...env, FAKE_EXIT: String(code) }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let storm: NodeJS.Timeout | undefined;
+      const take = (d: Buffer) => {
+        out += d;
+        if (!storm && out.includes('ready')) {
+          storm = setInterval(() => {
+            try {
+              process.kill(-job.pid!, 'SIGTERM');
+            } catch {
+              /* the group has just ended */
+            }
+          }, 1);
+        }
+      };
+      job.stdout.on('data', take);
+      job.stderr.on('data', take);
+      const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => job.once('exit', (c, s) => r([c, s])));
+      clearInterval(storm);
+      assert.ok(storm, `the fake distill never started:\n${out}`);
+      ends.push(`${status} ${signal} ${/distill: exit code (\S+)/.exec(out)?.[1]}`);
+    }
+    assert.deepEqual(ends, [0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3].map((c) => `${c} null ${c}`));
   });
 
   it('parses squeue, sacct and scontrol output and asks them in that order', async () => {
