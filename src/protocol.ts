@@ -292,7 +292,7 @@ const sampleResult = shape({ pngBase64: str, rows: int, cols: int, steps: int, n
 function validate<T extends { type: string }>(specs: Record<string, Record<string, Check>>, value: unknown): T | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const type = (value as { type?: unknown }).type;
-  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(specs, type)) return undefined;
+  if (typeof type !== 'string' || !Object.hasOwn(specs, type)) return undefined;
   return shape(specs[type])(value) ? (value as T) : undefined;
 }
 

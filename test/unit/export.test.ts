@@ -64,6 +64,16 @@ async function nodeSamples(e: Exported, { classId, w, seed, count, sampler = 'dd
   }
 }
 
+/** What the demo page's `window.demo` holds for scripted use (src/engine/tasks/export/demo-page.ts). */
+interface DemoResult {
+  x: number[];
+  shape: number[];
+  backend: string;
+}
+type DemoWindow = {
+  demo: { last: DemoResult; generate(o: { classId: number; w: number; seed: number; count: number }): Promise<DemoResult> };
+};
+
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length, 'same number of values');
   let m = 0;
@@ -191,7 +201,7 @@ describe('demo page in headless Chromium', () => {
       await page.fill('#count', String(count));
       await page.click('#generate');
       await page.waitForSelector('body[data-state=done]', { timeout: 20000 });
-      const cpu = await page.evaluate(() => (window as any).demo.last);
+      const cpu = await page.evaluate(() => (window as unknown as DemoWindow).demo.last);
       assert.equal(cpu.backend, 'cpu');
       assert.deepEqual(cpu.shape, [count, ...(key === 'toy' ? [2] : [8, 8, 1])]);
       const ref = await nodeSamples(e, { classId, w, seed, count });
@@ -205,12 +215,12 @@ describe('demo page in headless Chromium', () => {
       await page.waitForSelector('body[data-state=ready]', { timeout: 20000 });
       await page.click('#generate');
       await page.waitForSelector('body[data-state=done]', { timeout: 20000 });
-      const wasm = await page.evaluate(() => (window as any).demo.last);
+      const wasm = await page.evaluate(() => (window as unknown as DemoWindow).demo.last);
       assert.equal(wasm.backend, 'wasm');
       const dWasm = maxAbsDiff(wasm.x, ref.x);
       assert.ok(dWasm < 1e-3, `page (wasm) vs Node: max |Δ| ${dWasm}`);
       // a different seed gives different samples (the comparison above is not vacuous)
-      const other = await page.evaluate(() => (window as any).demo.generate({ classId: 1, w: 2.5, seed: 99, count: 4 }));
+      const other = await page.evaluate(() => (window as unknown as DemoWindow).demo.generate({ classId: 1, w: 2.5, seed: 99, count: 4 }));
       assert.ok(maxAbsDiff(other.x, ref.x.subarray(0, other.x.length)) > 1e-3);
       assert.deepEqual(errors, []);
       console.log(`# ${key}: page cpu max |Δ| = ${dCpu.toExponential(2)}, page wasm max |Δ| = ${dWasm.toExponential(2)}`);

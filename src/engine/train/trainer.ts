@@ -14,7 +14,7 @@ import { Net } from '../nn/net';
 import { loadEvalWeights, StepRecord, Trainer } from './optimizer';
 import { webgpuDeviceWatch } from '../backend/webgpu';
 import { Rng, RngState } from '../random/rng';
-import { listCheckpoints, stepFileName, unitDir } from '../run/run-folder';
+import { listCheckpoints, stepFileName } from '../run/run-folder';
 import { ParallelGradients, ParallelPlan } from './data-parallel';
 import { Denoiser, LatentCodec, outputShape, sample } from '../method/samplers';
 import { buildStepLoss, drawBatch, LossSpec, netForUnit } from './losses';
