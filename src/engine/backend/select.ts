@@ -33,7 +33,6 @@ import {
 } from './wasm/node-threads';
 
 export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 export interface BackendInfo {
   /** tfjs backend name now active: 'tensorflow' | 'wasm' | 'cpu'. */

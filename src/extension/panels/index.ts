@@ -9,8 +9,8 @@ import { PREVIEW_VIEW_TYPE, PreviewPanel } from './preview';
 import type { PanelServices } from './services';
 
 export type { PanelServices } from './services';
-export { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard';
-export { PreviewPanel, PREVIEW_VIEW_TYPE } from './preview';
+export { DashboardPanel } from './dashboard';
+export { PreviewPanel } from './preview';
 
 function stateOf(state: unknown): { runDir?: string; checkpoint?: string } {
   if (typeof state !== 'object' || state === null) return {};
