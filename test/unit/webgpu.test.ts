@@ -23,7 +23,7 @@ import { listCheckpoints } from '../../src/engine/run/run-folder';
 import { sample } from '../../src/engine/method/samplers';
 import { trainAll } from '../../src/engine/train/trainer';
 import { buildStepLoss, drawBatch, LossSpec } from '../../src/engine/train/losses';
-import { useSwiftShader } from './helpers/gpu';
+import { useSwiftShader } from '../helpers/gpu';
 
 useSwiftShader();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-webgpu-'));

@@ -1,6 +1,6 @@
 // Export Student / Evaluate Run: cancellable progress. runTool (src/extension/tools.ts) runs against a stand-in for the
 // `vscode` module (a progress notification whose Cancel the test clicks, recorded messages) and a real RunManager with
-// the fake worker (fixtures/extension-fake-worker.js); then the real dist/worker.js evaluates a tiny toy run and is
+// the fake worker (test/fixtures/extension-fake-worker.js); then the real dist/worker.js evaluates a tiny toy run and is
 // cancelled mid-way: it stops promptly and the earlier report stays exactly as it was.
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CallCancelled, RunManager } from '../../src/extension/model/manager';
 import type { ToolResult } from '../../src/protocol';
-import { EventEmitter, stubVscode } from './helpers/vscode-stub';
+import { EventEmitter, stubVscode } from '../helpers/vscode-stub';
 
 // ───────────────────────────── a stand-in for `vscode` ─────────────────────────────
 class CancellationTokenSource {
@@ -72,7 +72,7 @@ const restoreVscode = stubVscode(fakeVscode);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tools = require('../../src/extension/tools') as typeof import('../../src/extension/tools');
 
-const FAKE = path.join(__dirname, 'fixtures', 'extension-fake-worker.js');
+const FAKE = path.join(__dirname, '..', 'fixtures', 'extension-fake-worker.js');
 const WORKER = path.resolve(__dirname, '../../dist/worker.js');
 const logLines: string[] = [];
 const log = {

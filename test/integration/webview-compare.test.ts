@@ -59,7 +59,7 @@ function fixtureSweep(): CompareView {
     fs.writeFileSync(path.join(dir, 'samples', 'progressive-4-2', 'step-0000020.png'), png(v.index));
     if (v.index === 1) {
       fs.mkdirSync(path.join(dir, 'eval'), { recursive: true });
-      fs.copyFileSync(path.join(__dirname, 'fixtures', 'eval-report.json'), path.join(dir, 'eval', 'report.json'));
+      fs.copyFileSync(path.join(__dirname, '..', 'fixtures', 'eval-report.json'), path.join(dir, 'eval', 'report.json'));
     }
   }
   writeSweepManifest(sweepDir, {

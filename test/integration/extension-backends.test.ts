@@ -14,8 +14,8 @@ import { statusBarText, statusBarTooltip } from '../../src/extension/model/forma
 import { RunManager } from '../../src/extension/model/manager';
 import { buildRunView } from '../../src/extension/panels/run-view';
 import { asBackendsReport, asHostToWebview, asHostToWorker, type BackendsReport } from '../../src/protocol';
-import { SWIFTSHADER_ICD, useSwiftShader } from './helpers/gpu';
-import { EventEmitter, stubVscode } from './helpers/vscode-stub';
+import { SWIFTSHADER_ICD, useSwiftShader } from '../helpers/gpu';
+import { EventEmitter, stubVscode } from '../helpers/vscode-stub';
 
 useSwiftShader();
 const WORKER = path.resolve(__dirname, '../../dist/worker.js');
