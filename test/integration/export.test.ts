@@ -18,6 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, BrowserContext } from 'playwright-core';
 import { createRun, ensureBackend, exportStudent, loadDenoiser, loadRunConfig, resolveCheckpoint, runStages } from '../../src/engine';
 import { sample } from '../../src/engine/method/samplers';
+import { toyConfig } from '../helpers/toy-config';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '../..');
@@ -30,13 +31,17 @@ function writeConfig(name: string, cfg: Record<string, unknown>): string {
   return file;
 }
 
-const TOY = {
-  data: { kind: 'toy2d', shape: 'moons', n: 512 },
-  model: { kind: 'mlp', hidden: 32, depth: 2, embedDim: 16 },
+const TOY = toyConfig({
+  name: undefined,
+  seed: 5,
+  backend: 'cpu',
+  data: { n: 512 },
+  model: { hidden: 32, depth: 2 },
   teacher: { steps: 30, batch: 64, lr: 0.003, warmup: 5, ema: 0.9 },
-  guided: { steps: 10, batch: 64, lr: 0.001 },
-  progressive: { n0: 8, targetSteps: 2, steps: 8, batch: 64, lr: 0.001 },
-};
+  guided: { steps: 10, batch: 64 },
+  progressive: { n0: 8, steps: 8, batch: 64 },
+  checkpoint: { interval: 1000, keep: 1 },
+});
 const IMAGE = {
   data: { kind: 'mnist', imageSize: 8, limit: 400 },
   model: { kind: 'unet', channels: [8, 16], groups: 4, embedDim: 16, attention: true },

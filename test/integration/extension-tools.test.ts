@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CallCancelled, RunManager } from '../../src/extension/model/manager';
 import type { ToolResult } from '../../src/protocol';
+import { toyConfig } from '../helpers/toy-config';
 import { EventEmitter, stubVscode } from '../helpers/vscode-stub';
 
 // ───────────────────────────── a stand-in for `vscode` ─────────────────────────────
@@ -175,21 +176,17 @@ describe('Evaluate Run / Export Student with the fake worker', { timeout: 20_000
 });
 
 // ───────────────────────────── the real worker ─────────────────────────────
-const TOY = {
+const TOY = toyConfig({
   name: 'toy-eval',
   seed: 5,
-  backend: 'wasm',
-  threads: 1,
-  data: { kind: 'toy2d', shape: 'moons', n: 256 },
-  model: { kind: 'mlp', hidden: 16, depth: 1, embedDim: 16 },
-  teacher: { steps: 30, batch: 32, lr: 0.001 },
-  guided: { steps: 4, batch: 32, lr: 0.001 },
-  progressive: { steps: 2, batch: 32, lr: 0.001, n0: 4, targetSteps: 2 },
-  sampling: { interval: 0, teacherSteps: 4, perClass: 1 },
+  teacher: { steps: 30 },
+  guided: { steps: 4 },
+  progressive: { steps: 2 },
+  sampling: { perClass: 1 },
   checkpoint: { interval: 1000, keep: 1 },
   log: { interval: 10 },
   eval: { w: [0, 2], teacherSteps: [64], studentSteps: [2], samples: 200 },
-};
+});
 
 describe('Evaluate Run with the real worker', () => {
   it('cancelling mid-way stops promptly and leaves the earlier report untouched', { timeout: 180_000 }, async () => {

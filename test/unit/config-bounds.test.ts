@@ -41,7 +41,7 @@ describe('config bounds', () => {
     const urls = pkg.contributes.jsonValidation
       .filter((j: { fileMatch: string }) => j.fileMatch === '*.distill.json')
       .map((j: { url: string }) => path.resolve(root, j.url));
-    assert.deepEqual(urls, [path.join(root, 'src', 'engine', 'config.schema.json')]);
+    assert.deepEqual(urls, [path.join(root, 'src', 'engine', 'run', 'config.schema.json')]);
     assert.deepEqual(JSON.parse(fs.readFileSync(urls[0], 'utf8')), configSchema);
   });
 
