@@ -1,8 +1,8 @@
 // `npm test`: the static checks (test/check.mjs: typecheck, lint, format, unused exports; counted as one test), the
-// unit suites (test/unit: pure and fast, no child processes), the integration suites (test/integration: child
-// processes, the built dist/ bundles, headless Chromium, Dawn + SwiftShader, a one-node Slurm cluster) — node:test,
-// one file per process, in sequence — and then the real-VS-Code end-to-end tests (test/e2e/run.mjs). Streams
-// everything, then prints one closing line "tests: N passed, N failed".
+// unit suites (test/unit: in-process and fast), the integration suites (test/integration: child processes, the built
+// dist/ bundles, headless Chromium, a one-node Slurm cluster, and training runs that take minutes) — node:test, one
+// file per process, in sequence — and then the real-VS-Code end-to-end tests (test/e2e/run.mjs). Streams everything,
+// then prints one closing line "tests: N passed, N failed".
 // Env: SKIP_E2E=1 leaves out the e2e tests (they need test/e2e/install.sh: chromium + code-server).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
