@@ -1,5 +1,5 @@
-// `npm test` / `npm run test:unit` first: the npm packages the unit suites read that are not dependencies (the emoji
-// sprites of test/unit/emoji.test.ts), installed the way `distill run` installs them on demand (src/launcher/data-package.ts):
+// `npm test` / `npm run test:integration` first: the npm packages the integration suites read that are not dependencies (the emoji
+// sprites of test/integration/emoji.test.ts), installed the way `distill run` installs them on demand (src/launcher/data-package.ts):
 // `npm ci && npm test` stays true. A no-op when they are there (CI installs them in .ci/run).
 import { ensureDataPackage } from '../src/launcher/data-package';
 

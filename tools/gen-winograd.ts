@@ -28,7 +28,7 @@ export function winogradModuleSource(plain: Buffer, shared: Buffer): string {
 }
 
 if (require.main === module) {
-  (async () => {
+  void (async () => {
     const out = path.resolve(__dirname, '../src/engine/backend/wasm/winograd-wasm.ts');
     fs.writeFileSync(out, winogradModuleSource(await assembleWinograd(false), await assembleWinograd(true)));
     console.log(`wrote ${out}`);

@@ -44,13 +44,6 @@ export interface JobInfo {
   source: 'squeue' | 'sacct' | 'scontrol';
 }
 
-const ACTIVE = new Set(['PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESIZING', 'SUSPENDED', 'SIGNALING', 'STAGE_OUT', 'STOPPED', 'PREEMPTED']);
-
-/** True while Slurm may still run (or is running) the job. A preempted job with --requeue comes back PENDING. */
-export function isActiveState(state: string | undefined): boolean {
-  return !!state && ACTIVE.has(state.split(' ')[0]);
-}
-
 export interface ScriptSpec {
   jobName: string;
   /** Absolute run folders by array index. */

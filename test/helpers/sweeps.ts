@@ -1,10 +1,11 @@
-/** Shared pieces of the sweep tests (local and Slurm launchers): a tiny toy config and CLI/run-folder helpers. */
+/** Shared pieces of the sweep tests (local and Slurm launchers): a toy sweep file and CLI/run-folder helpers. */
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LossEvent } from '../../src/engine/run/events';
 import { describeRun, readEvents } from '../../src/engine/run/run-folder';
+import { GAUSSIANS, toyConfig } from './toy-config';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(REPO, 'dist', 'cli.js');
@@ -15,27 +16,9 @@ export function ensureCli(): void {
   assert.equal(r.status, 0, r.stderr);
 }
 
-/** A toy config that trains all three stages in seconds on one thread. */
-export function toyConfig(seed = 2): Record<string, unknown> {
-  return {
-    name: 'toy',
-    seed,
-    backend: 'wasm',
-    threads: 1,
-    data: { kind: 'toy2d', shape: 'gaussians', n: 1024 },
-    model: { kind: 'mlp', hidden: 64, depth: 2, embedDim: 32 },
-    teacher: { steps: 300, batch: 64, lr: 0.002 },
-    guided: { steps: 40, batch: 64, lr: 0.001 },
-    progressive: { n0: 4, targetSteps: 2, steps: 20, batch: 64, lr: 0.001 },
-    sampling: { interval: 0, teacherSteps: 8 },
-    checkpoint: { interval: 50, keep: 2 },
-    log: { interval: 5 },
-  };
-}
-
 export function writeToySweep(dir: string, name: string, extra: Record<string, unknown> = {}): string {
   const file = path.join(dir, `${name}.sweep.json`);
-  fs.writeFileSync(file, JSON.stringify({ name, base: toyConfig(), grid: { 'progressive.lr': [0.0003, 0.001] }, ...extra }, null, 2));
+  fs.writeFileSync(file, JSON.stringify({ name, base: toyConfig(GAUSSIANS), grid: { 'progressive.lr': [0.0003, 0.001] }, ...extra }, null, 2));
   return file;
 }
 

@@ -9,6 +9,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { DistillApi } from '../../src/extension/extension';
 import type { TreeNodeModel } from '../../src/extension/model/run-nodes';
+import { toyConfig } from '../helpers/toy-config';
 import { writeFixtureRun } from './fixtures';
 import { waitFor } from './wait';
 
@@ -26,20 +27,7 @@ const COMMANDS = [
 ];
 
 /** A tiny toy config: trains in seconds on the wasm backend. */
-export const TOY_CONFIG = {
-  name: 'suite-toy',
-  seed: 1,
-  backend: 'wasm',
-  threads: 1,
-  data: { kind: 'toy2d', shape: 'moons', n: 256 },
-  model: { kind: 'mlp', hidden: 16, depth: 1, embedDim: 16 },
-  teacher: { steps: 400, batch: 32, lr: 0.001 },
-  guided: { steps: 20, batch: 32, lr: 0.001 },
-  progressive: { steps: 10, batch: 32, lr: 0.001, n0: 4, targetSteps: 2 },
-  sampling: { interval: 0, teacherSteps: 4, perClass: 1 },
-  checkpoint: { interval: 20, keep: 2 },
-  log: { interval: 5 },
-};
+export const TOY_CONFIG = toyConfig({ name: 'suite-toy', seed: 1, sampling: { perClass: 1 }, checkpoint: { interval: 20 } });
 
 
 describe('Diffusion Distiller extension', () => {

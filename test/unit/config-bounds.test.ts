@@ -16,7 +16,7 @@ const base = () => ({ data: { kind: 'mnist', imageSize: 16 }, model: { kind: 'un
 
 /** Errors of a config made of `base()` with `patch` merged in one level deep (or [] when it is valid). */
 function errorsOf(patch: Record<string, unknown>, make: () => Record<string, unknown> = base): string[] {
-  const cfg: Record<string, any> = make();
+  const cfg: Record<string, unknown> = make();
   for (const [k, v] of Object.entries(patch)) {
     cfg[k] = v && typeof v === 'object' && !Array.isArray(v) && cfg[k] && typeof cfg[k] === 'object' ? { ...cfg[k], ...v } : v;
   }
@@ -27,10 +27,10 @@ function errorsOf(patch: Record<string, unknown>, make: () => Record<string, unk
 }
 
 /** Every schema node with type integer/number, with its JSON path. */
-function numericNodes(node: unknown, at = '#'): Array<{ at: string; s: Record<string, any> }> {
+function numericNodes(node: unknown, at = '#'): Array<{ at: string; s: Record<string, unknown> }> {
   if (Array.isArray(node)) return node.flatMap((v, i) => numericNodes(v, `${at}/${i}`));
   if (!node || typeof node !== 'object') return [];
-  const s = node as Record<string, any>;
+  const s = node as Record<string, unknown>;
   const here = s.type === 'integer' || s.type === 'number' ? [{ at, s }] : [];
   return [...here, ...Object.entries(s).flatMap(([k, v]) => numericNodes(v, `${at}/${k}`))];
 }

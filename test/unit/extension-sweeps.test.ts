@@ -12,7 +12,7 @@ import { resolveSweep, writeSweepManifest } from '../../src/engine/run/sweep';
 import { parseSqueue, parseScontrolJob, writeRunSlurm } from '../../src/launcher/slurm';
 import { buildRunTree } from '../../src/extension/model/build-run-tree';
 import { knownJobIds } from '../../src/extension/model/sweeps';
-import { toyConfig } from '../helpers/sweeps';
+import { GAUSSIANS, toyConfig } from '../helpers/toy-config';
 
 // `squeue -h -r -o '%i|%T|%N|%r'` recorded on the one-node test cluster while a 4-task array ran with %2
 const SQUEUE = ['4_0|RUNNING|vm|None', '4_1|RUNNING|vm|None', '4_2|PENDING||JobArrayTaskLimit', '4_3|PENDING||JobArrayTaskLimit', ''].join('\n');
@@ -21,7 +21,7 @@ const SCONTROL = 'JobId=9 ArrayJobId=8 ArrayTaskId=0 JobName=distill-solo UserId
 
 test('sweeps are parents of their runs, with Slurm state and node per run from squeue', () => {
   const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-tree-'));
-  const sweep = resolveSweep({ name: 'lr', base: toyConfig(), grid: { 'progressive.lr': [1e-4, 3e-4, 1e-3, 3e-3] } }, path.join(runs, 'lr.sweep.json'));
+  const sweep = resolveSweep({ name: 'lr', base: toyConfig(GAUSSIANS), grid: { 'progressive.lr': [1e-4, 3e-4, 1e-3, 3e-3] } }, path.join(runs, 'lr.sweep.json'));
   const sweepDir = path.join(runs, 'lr');
   for (const v of sweep.variants) {
     createRunFolder(path.join(sweepDir, v.name), v.config, sweep.file);

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { groupNorm, groupNormComposite, setFusedSilu } from '../../src/engine/backend/group-norm';
 import { selectBackend } from '../../src/engine/backend/select';
 import { Rng } from '../../src/engine/random/rng';
-import { useSwiftShader } from './helpers/gpu';
+import { useSwiftShader } from '../helpers/gpu';
 
 useSwiftShader();
 

@@ -13,7 +13,7 @@ import { describe, it } from 'node:test';
 import { selectBackend } from '../../src/engine/backend/select';
 import { softwareKernelsActive, useSoftwareKernels } from '../../src/engine/backend/webgpu-software';
 import { Rng } from '../../src/engine/random/rng';
-import { useSwiftShader } from './helpers/gpu';
+import { useSwiftShader } from '../helpers/gpu';
 
 useSwiftShader();
 

@@ -2,7 +2,7 @@
  * The parts of the webview panels that need neither VS Code nor a browser: the CSP/HTML builder, the events.jsonl
  * tail (torn lines, replaced files, de-duplication with worker events), the RunView / preview defaults, the
  * dashboard's data model (rewinds, EMA, decimation, the shared step axis) and its Report view (report.json → headline,
- * from a real report of runs/qs2 kept as fixtures/eval-report.json).
+ * from a real report of runs/qs2 kept as test/fixtures/eval-report.json).
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -258,7 +258,7 @@ describe('dashboard data model', () => {
 });
 
 describe('evaluation report (Report view, host side)', () => {
-  const FIXTURE = path.join(__dirname, 'fixtures', 'eval-report.json');
+  const FIXTURE = path.join(__dirname, '..', 'fixtures', 'eval-report.json');
   const uri = (abs: string, mtimeMs: number): string => `vscode-resource:${abs}?v=${Math.round(mtimeMs)}`;
   function evaluatedRun(plots = Object.keys(PLOT_TITLES)): { dir: string; evalDir: string } {
     const dir = tempRun();

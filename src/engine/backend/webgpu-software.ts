@@ -19,7 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { FlatProgram, flatDispatch, Uniform, WebGpuBackendLike, WG } from './webgpu-program';
+import { FlatProgram, Uniform, WebGpuBackendLike, WG } from './webgpu-program';
 
 
 /** C = op(A)·op(B) for the 3-D views [batch, m, k] and [batch, k, n]; an invocation computes a 4×4 block of C. */

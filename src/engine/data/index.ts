@@ -9,15 +9,12 @@ import { deriveSeed } from './prng';
 import { allIndicesInterleaved, applyLimit, splitIndices } from './split';
 import type { DataConfig, Dataset, LoadOptions } from './types';
 
-export type { DataConfig, Dataset, LoadOptions, ToyShape } from './types';
-export { Prng, deriveSeed, hashSeed } from './prng';
-export { resizeImage, resizeNearest, axisWeights, Resizer } from './resize';
-export { parseIdx, encodeIdx, maybeGunzip, readIdxFile, IDX_MAGIC_IMAGES, IDX_MAGIC_LABELS } from './idx';
-export { decodeImageFile, scanImageFolder } from './folder';
-export { loadMnistRaw } from './mnist';
-export { makeToy2d, TOY_SHAPES } from './toy';
+export type { DataConfig, Dataset, LoadOptions } from './types';
+export { Prng } from './prng';
+export { resizeImage, resizeNearest, axisWeights } from './resize';
+export { encodeIdx } from './idx';
+export { decodeImageFile } from './folder';
 export { splitIndices } from './split';
-export { findEmojiPackage, EmojiPackageMissing, emojiInstallDir, emojiSearchRoots } from './emoji';
 
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',

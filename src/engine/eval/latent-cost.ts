@@ -35,7 +35,7 @@ export const TRAIN_BATCH_CAP = 32;
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
-async function timeMs(fn: () => tf.Tensor | void, repeats: number): Promise<number> {
+async function timeMs(fn: () => tf.Tensor | undefined, repeats: number): Promise<number> {
   const once = async () => {
     const t0 = performance.now();
     const out = fn();

@@ -32,11 +32,6 @@ export function diffuse({ x, eps, c }: { x: tf.Tensor; eps: tf.Tensor; c: Coefs 
   return tf.tidy(() => tf.add(tf.mul(c.alpha, x), tf.mul(c.sigma, eps)));
 }
 
-/** v = α·ε − σ·x. */
-export function vTarget({ x, eps, c }: { x: tf.Tensor; eps: tf.Tensor; c: Coefs }): tf.Tensor {
-  return tf.tidy(() => tf.sub(tf.mul(c.alpha, eps), tf.mul(c.sigma, x)));
-}
-
 /**
  * (x̂, ε̂) from the network output under each parameterisation:
  * v: x̂ = α·z − σ·v̂, ε̂ = σ·z + α·v̂;  x: ε̂ = (z − α·x̂)/σ;  eps: x̂ = (z − σ·ε̂)/α.

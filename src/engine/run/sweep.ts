@@ -13,8 +13,6 @@ import { ConfigError, parseConfigText, resolveConfig, ResolvedConfig } from './c
 import { Prng } from '../data/prng';
 import { writeFileAtomic } from './run-folder';
 
-export const sweepSchema = schema;
-
 export interface SlurmOptions {
   partition?: string;
   time?: string;

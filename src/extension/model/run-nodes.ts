@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { RunStatus, UnitSummary } from '../../engine/run/events';
-import { describeRun, FILES, RunListing } from '../../engine/run/run-folder';
+import { FILES, RunListing } from '../../engine/run/run-folder';
 import { formatDuration, runDescription, unitDescription, unitLabel } from './format';
 
 export type NodeKind = 'run' | 'unit' | 'checkpoint' | 'sweep';
@@ -159,8 +159,4 @@ export function runNode(listing: RunListing, opts: { active?: boolean; crash?: s
     command: { command: 'distill.openDashboard', title: 'Open Dashboard', arguments: [runDir] },
     children: units,
   };
-}
-
-export function describeRunNode(runDir: string): TreeNodeModel {
-  return runNode(describeRun(runDir));
 }

@@ -7,7 +7,7 @@
  * (latent-space runs), src/engine/method/diffusion.ts (x̂ from v,
  * the DDIM step, the re-noising), src/engine/method/schedule.ts (float64 coefficients, float32 λ as the engine feeds them)
  * and src/engine/random/rng.ts + sample.ts (sfc32 seeded by (seed, 'sample') and Box–Muller), so the same seed, class, w and
- * step count give the same samples as `sample()` in Node (test/unit/export.test.ts checks it in Node and in Chromium).
+ * step count give the same samples as `sample()` in Node (test/integration/export.test.ts checks it in Node and in Chromium).
  * Any change to those files must be made here too.
  *
  * Kept free of backticks and "${" so it can live in a String.raw literal.

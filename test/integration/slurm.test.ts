@@ -15,7 +15,8 @@ import { describeRun, readEvents } from '../../src/engine/run/run-folder';
 import { queryJobs } from '../../src/launcher/slurm';
 import { runStatus, stopSlurmRun, sweepStatus } from '../../src/launcher/sweep';
 import { startSlurmCluster, SlurmCluster } from '../helpers/slurm-cluster';
-import { assertFinished, distill, ensureCli, finalLosses, lastLossStep, lossesByStep, toyConfig, waitFor, writeToySweep } from '../helpers/sweeps';
+import { assertFinished, distill, ensureCli, finalLosses, lastLossStep, lossesByStep, waitFor, writeToySweep } from '../helpers/sweeps';
+import { GAUSSIANS, toyConfig } from '../helpers/toy-config';
 
 let cluster: SlurmCluster;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-slurm-test-'));
@@ -24,7 +25,7 @@ const runs = path.join(tmp, 'runs');
 before(async () => {
   ensureCli();
   cluster = await startSlurmCluster();
-  fs.writeFileSync(path.join(tmp, 'toy.distill.json'), JSON.stringify(toyConfig()));
+  fs.writeFileSync(path.join(tmp, 'toy.distill.json'), JSON.stringify(toyConfig(GAUSSIANS)));
 });
 
 after(async () => {
@@ -74,7 +75,7 @@ describe('Slurm launcher on a real one-node cluster', () => {
 
   it('a task requeued mid-run three ways (scontrol requeue, SIGUSR1 before a "time limit", preemption) resumes and ends with the losses of an uninterrupted run', async () => {
     // a longer teacher than the other tests, so that three interruptions fit before the run ends
-    fs.writeFileSync(path.join(tmp, 'long.distill.json'), JSON.stringify({ ...toyConfig(), teacher: { steps: 600, batch: 64, lr: 0.002 } }));
+    fs.writeFileSync(path.join(tmp, 'long.distill.json'), JSON.stringify(toyConfig(GAUSSIANS, { teacher: { steps: 600 } })));
     const ref = distill(['run', 'long.distill.json', '--runs-dir', runs, '--name', 'reference-long'], { cwd: tmp });
     assert.equal(ref.status, 0, ref.out);
     const r = distill(['run', 'long.distill.json', '--runs-dir', runs, '--name', 'requeued', '--launcher', 'slurm', '--detach'], { cwd: tmp, env: cluster.env });

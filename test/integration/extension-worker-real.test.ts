@@ -9,23 +9,11 @@ import { RunManager } from '../../src/extension/model/manager';
 import { describeRun } from '../../src/engine/run/run-folder';
 import type { RunEvent } from '../../src/engine/run/events';
 import type { SampleResult } from '../../src/protocol';
+import { toyConfig } from '../helpers/toy-config';
 
 const WORKER = path.resolve(__dirname, '../../dist/worker.js');
 
-const TOY = {
-  name: 'toy',
-  seed: 3,
-  backend: 'wasm',
-  threads: 1,
-  data: { kind: 'toy2d', shape: 'moons', n: 256 },
-  model: { kind: 'mlp', hidden: 16, depth: 1, embedDim: 16 },
-  teacher: { steps: 400, batch: 32, lr: 0.001 },
-  guided: { steps: 20, batch: 32, lr: 0.001 },
-  progressive: { steps: 10, batch: 32, lr: 0.001, n0: 4, targetSteps: 2 },
-  sampling: { interval: 0, teacherSteps: 4, perClass: 1 },
-  checkpoint: { interval: 50, keep: 2 },
-  log: { interval: 5 },
-};
+const TOY = toyConfig({ sampling: { perClass: 1 } });
 
 /** Resolves with the first event that matches. */
 function nextEvent(m: RunManager, match: (e: RunEvent) => boolean): Promise<RunEvent> {

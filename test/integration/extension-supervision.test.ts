@@ -1,5 +1,5 @@
 // Worker supervision with real child processes. The crash / hang / garbage cases use a small test double
-// (fixtures/extension-fake-worker.js); the real start → stop → kill -9 → resume path runs dist/worker.js and the engine.
+// (test/fixtures/extension-fake-worker.js); the real start → stop → kill -9 → resume path runs dist/worker.js and the engine.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -10,7 +10,7 @@ import { WorkerClient } from '../../src/worker/client';
 import { describeRun } from '../../src/engine/run/run-folder';
 import type { RunEvent } from '../../src/engine/run/events';
 
-const FAKE = path.join(__dirname, 'fixtures', 'extension-fake-worker.js');
+const FAKE = path.join(__dirname, '..', 'fixtures', 'extension-fake-worker.js');
 
 function fakeConfig(mode: string): { configPath: string; runsDir: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-sup-'));

@@ -18,24 +18,26 @@ import { Trainer } from '../../src/engine/train/optimizer';
 import { ParallelGradients, planParallel, wantsWorkers } from '../../src/engine/train/data-parallel';
 import { listCheckpoints, readEvents } from '../../src/engine/run/run-folder';
 import { runWithStops } from '../helpers/runs';
+import { toyConfig } from '../helpers/toy-config';
 import { Rng } from '../../src/engine/random/rng';
 import { drawBatch, netForUnit } from '../../src/engine/train/losses';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-parallel-'));
 
-const toy = {
+/** The data-parallel toy, as changes to the shared toy config. */
+const TOY = {
+  name: undefined,
   seed: 5,
-  backend: 'wasm',
   threads: 2,
-  data: { kind: 'toy2d', shape: 'moons', n: 1024 },
-  model: { kind: 'mlp', hidden: 32, depth: 2, embedDim: 16 },
+  data: { n: 1024 },
+  model: { hidden: 32, depth: 2 },
   teacher: { steps: 5, batch: 33, lr: 0.003, warmup: 2, ema: 0.9 },
-  guided: { steps: 5, batch: 33, lr: 0.001 },
-  progressive: { n0: 4, targetSteps: 2, steps: 5, batch: 33, lr: 0.001 },
-  sampling: { interval: 0, teacherSteps: 4 },
+  guided: { steps: 5, batch: 33 },
+  progressive: { steps: 5, batch: 33 },
   checkpoint: { interval: 100, keep: 1 },
   log: { interval: 1 },
 };
+const toy = toyConfig(TOY);
 const unet = {
   ...toy,
   data: { kind: 'mnist', imageSize: 8 },
@@ -105,7 +107,7 @@ describe('data-parallel training', () => {
   });
 
   it('is deterministic and resumes exactly: a run stopped mid-teacher and mid-progressive reproduces the uninterrupted losses', async () => {
-    const cfg = { ...toy, parallel: 'workers', teacher: { ...toy.teacher, steps: 30 }, guided: { ...toy.guided, steps: 10 }, progressive: { ...toy.progressive, steps: 12 }, checkpoint: { interval: 5, keep: 2 } };
+    const cfg = toyConfig(TOY, { parallel: 'workers', teacher: { steps: 30 }, guided: { steps: 10 }, progressive: { steps: 12 }, checkpoint: { interval: 5, keep: 2 } });
     const file = writeConfig('dp-resume', cfg);
     const straight = await createRun({ configPath: file, runsDir: tmp, name: 'dp-straight' });
     await runStages({ runDir: straight, summary: false });

@@ -12,6 +12,7 @@ import { decodeNpy } from '../../src/engine/io/npy';
 import { decodePng } from '../../src/engine/io/png';
 import { readEvents } from '../../src/engine/run/run-folder';
 import { formatSummary } from '../../src/cli/summary';
+import { GAUSSIANS, toyConfig } from '../helpers/toy-config';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const CLI = path.join(REPO, 'dist', 'cli.js');
@@ -29,20 +30,7 @@ before(() => {
   }
   fs.writeFileSync(
     path.join(tmp, 'toy.distill.json'),
-    JSON.stringify({
-      name: 'toy',
-      seed: 2,
-      backend: 'wasm',
-      threads: 1,
-      data: { kind: 'toy2d', shape: 'gaussians', n: 1024 },
-      model: { kind: 'mlp', hidden: 64, depth: 2, embedDim: 32 },
-      teacher: { steps: 400, batch: 64, lr: 0.002 },
-      guided: { steps: 40, batch: 64, lr: 0.001 },
-      progressive: { n0: 4, targetSteps: 2, steps: 20, batch: 64, lr: 0.001 },
-      sampling: { interval: 0, teacherSteps: 8 },
-      checkpoint: { interval: 50, keep: 2 },
-      log: { interval: 5 },
-    }),
+    JSON.stringify(toyConfig(GAUSSIANS, { teacher: { steps: 400 } })),
   );
 });
 

@@ -1,6 +1,6 @@
 // Export Student / Evaluate Run: cancellable progress. runTool (src/extension/tool-runner.ts) runs against a stand-in for the
 // `vscode` module (a progress notification whose Cancel the test clicks, recorded messages) and a real RunManager with
-// the fake worker (fixtures/extension-fake-worker.js); then the real dist/worker.js evaluates a tiny toy run and is
+// the fake worker (test/fixtures/extension-fake-worker.js); then the real dist/worker.js evaluates a tiny toy run and is
 // cancelled mid-way: it stops promptly and the earlier report stays exactly as it was.
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -9,7 +9,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { CallCancelled, RunManager } from '../../src/extension/model/manager';
 import type { ToolResult } from '../../src/protocol';
-import { EventEmitter, stubVscode } from './helpers/vscode-stub';
+import { toyConfig } from '../helpers/toy-config';
+import { EventEmitter, stubVscode } from '../helpers/vscode-stub';
 
 // ───────────────────────────── a stand-in for `vscode` ─────────────────────────────
 class CancellationTokenSource {
@@ -72,7 +73,7 @@ const restoreVscode = stubVscode(fakeVscode);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const tools = require('../../src/extension/tool-runner') as typeof import('../../src/extension/tool-runner');
 
-const FAKE = path.join(__dirname, 'fixtures', 'extension-fake-worker.js');
+const FAKE = path.join(__dirname, '..', 'fixtures', 'extension-fake-worker.js');
 const WORKER = path.resolve(__dirname, '../../dist/worker.js');
 const logLines: string[] = [];
 const log = {
@@ -175,21 +176,17 @@ describe('Evaluate Run / Export Student with the fake worker', { timeout: 20_000
 });
 
 // ───────────────────────────── the real worker ─────────────────────────────
-const TOY = {
+const TOY = toyConfig({
   name: 'toy-eval',
   seed: 5,
-  backend: 'wasm',
-  threads: 1,
-  data: { kind: 'toy2d', shape: 'moons', n: 256 },
-  model: { kind: 'mlp', hidden: 16, depth: 1, embedDim: 16 },
-  teacher: { steps: 30, batch: 32, lr: 0.001 },
-  guided: { steps: 4, batch: 32, lr: 0.001 },
-  progressive: { steps: 2, batch: 32, lr: 0.001, n0: 4, targetSteps: 2 },
-  sampling: { interval: 0, teacherSteps: 4, perClass: 1 },
+  teacher: { steps: 30 },
+  guided: { steps: 4 },
+  progressive: { steps: 2 },
+  sampling: { perClass: 1 },
   checkpoint: { interval: 1000, keep: 1 },
   log: { interval: 10 },
   eval: { w: [0, 2], teacherSteps: [64], studentSteps: [2], samples: 200 },
-};
+});
 
 describe('Evaluate Run with the real worker', () => {
   it('cancelling mid-way stops promptly and leaves the earlier report untouched; Export Student writes its folder', { timeout: 180_000 }, async () => {

@@ -105,9 +105,9 @@ const EVAL_PNGS = new Map<string, Buffer>([
   ['quality-vs-w.png', gridPng(5, 12, 2)],
   ['accuracy-vs-w.png', gridPng(4, 10, 3)],
 ]);
-/** The Report view of a real report (runs/qs2, kept as fixtures/eval-report.json), built by the host's own code. */
+/** The Report view of a real report (runs/qs2, kept as test/fixtures/eval-report.json), built by the host's own code. */
 function fixtureReport(edit?: (json: Record<string, unknown>) => void): ReportView {
-  const json = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'eval-report.json'), 'utf8')) as Record<string, unknown>;
+  const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'eval-report.json'), 'utf8')) as Record<string, unknown>;
   edit?.(json);
   const notes = [...(json.notes as string[]), 'a note with <b>markup</b> & <img src=x> stays text'];
   return buildReportView({ ...json, notes }, (names) => names.filter((f) => EVAL_PNGS.has(f)).map((file) => ({ file, title: `plot ${file}`, src: `${ORIGIN}/run/eval/${file}?v=1` })));

@@ -17,24 +17,25 @@ import { LossEvent, RunEvent } from '../../src/engine/run/events';
 import { buildNet } from '../../src/engine/nn/net';
 import { acquireLock, listCheckpoints, readEvents } from '../../src/engine/run/run-folder';
 import { runWithStops } from '../helpers/runs';
+import { toyConfig } from '../helpers/toy-config';
 import { sample } from '../../src/engine/method/samplers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-train-'));
 
 function writeConfig(name: string, overrides: Record<string, unknown> = {}): string {
+  // `overrides` replace whole sections here
   const cfg = {
-    name,
-    seed: 3,
-    backend: 'wasm',
-    threads: 1,
-    data: { kind: 'toy2d', shape: 'moons', n: 2048 },
-    model: { kind: 'mlp', hidden: 64, depth: 2, embedDim: 32 },
-    teacher: { steps: 40, batch: 64, lr: 0.002, warmup: 5, ema: 0.9 },
-    guided: { steps: 20, batch: 64, lr: 0.001 },
-    progressive: { n0: 4, targetSteps: 2, steps: 20, batch: 64, lr: 0.001 },
-    sampling: { interval: 0, teacherSteps: 8 },
-    checkpoint: { interval: 10, keep: 2 },
-    log: { interval: 1 },
+    ...toyConfig({
+      name,
+      data: { n: 2048 },
+      model: { hidden: 64, depth: 2, embedDim: 32 },
+      teacher: { steps: 40, batch: 64, lr: 0.002, warmup: 5, ema: 0.9 },
+      guided: { batch: 64 },
+      progressive: { steps: 20, batch: 64 },
+      sampling: { teacherSteps: 8 },
+      checkpoint: { interval: 10 },
+      log: { interval: 1 },
+    }),
     ...overrides,
   };
   const file = path.join(tmp, `${name}.distill.json`);

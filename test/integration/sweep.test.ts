@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { describeRun } from '../../src/engine/run/run-folder';
 import { expandParams, loadSweepFile, readSweepManifest, resolveSweep, SweepError } from '../../src/engine/run/sweep';
 import { arraySpec, batchScript, expandArraySpec, parseSacct, parseScontrolJob, parseSqueue, queryJobs } from '../../src/launcher/slurm';
-import { assertFinished, distill, distillAsync, ensureCli, finalLosses, REPO, toyConfig, waitFor, writeToySweep } from '../helpers/sweeps';
+import { assertFinished, distill, distillAsync, ensureCli, finalLosses, REPO, waitFor, writeToySweep } from '../helpers/sweeps';
+import { GAUSSIANS, toyConfig } from '../helpers/toy-config';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-sweep-'));
 const runs = path.join(tmp, 'runs');
@@ -64,7 +65,7 @@ describe('sweep files', () => {
   });
 
   it('each variant\'s config is validated like a *.distill.json, naming the variant and the field', () => {
-    const errs = errorsOf({ name: 's', base: toyConfig(), grid: { 'model.kind': ['mlp', 'unet'], 'teacher.batch': [0] } });
+    const errs = errorsOf({ name: 's', base: toyConfig(GAUSSIANS), grid: { 'model.kind': ['mlp', 'unet'], 'teacher.batch': [0] } });
     assert.ok(errs.some((e) => /^variant 00-model\.kind=mlp-teacher\.batch=0: teacher\.batch: 0 is out of range; expected an integer from 1 to /.test(e)), errs.join('\n'));
     assert.ok(errs.some((e) => /^variant 01-model\.kind=unet-teacher\.batch=0: model\.kind: "unet" needs image data/.test(e)) || errs.some((e) => /variant 01.*teacher\.batch/.test(e)), errs.join('\n'));
     const base = path.join(tmp, 'missing.distill.json');
@@ -75,7 +76,7 @@ describe('sweep files', () => {
   it('expands grid × random draws × seeds with names that show the varied values; random draws are seeded', () => {
     const spec = {
       name: 's',
-      base: toyConfig(),
+      base: toyConfig(GAUSSIANS),
       grid: { 'progressive.lr': [0.0003, 0.001], 'guidance.wMax': [2, 4] },
       random: { count: 3, seed: 7, params: { 'guided.lr': { logUniform: [1e-4, 1e-3] as [number, number] }, 'teacher.batch': { choice: [32, 64] } } },
       seeds: [0, 1],
@@ -154,7 +155,7 @@ describe('local launcher (distill sweep --launcher local)', () => {
   });
 
   it('a bad sweep file is refused with the field named, exit 2, nothing created; --dry-run prints variants and the sbatch script', () => {
-    fs.writeFileSync(path.join(tmp, 'bad.sweep.json'), JSON.stringify({ name: 'bad', base: toyConfig(), grid: { 'progressive.lr': 0.001 } }));
+    fs.writeFileSync(path.join(tmp, 'bad.sweep.json'), JSON.stringify({ name: 'bad', base: toyConfig(GAUSSIANS), grid: { 'progressive.lr': 0.001 } }));
     const r = distill(['sweep', 'bad.sweep.json', '--runs-dir', runs], { cwd: tmp });
     assert.equal(r.status, 2, r.out);
     assert.match(r.out, /bad\.sweep\.json: invalid sweep:\n {2}- grid\["progressive\.lr"\]: must be array/);

@@ -15,7 +15,7 @@ import { coefs, diffuse } from '../../src/engine/method/diffusion';
 import { edit, EditRequest, editTimes } from '../../src/engine/method/sdedit';
 import { readImageForRun, readMaskForRun } from '../../src/engine/tasks/edit';
 import { decodePng, encodePng, toByte } from '../../src/engine/io/png';
-import { buildNet, ModelConfig, Net } from '../../src/engine/nn/net';
+import { buildNet, ModelConfig } from '../../src/engine/nn/net';
 import { Rng } from '../../src/engine/random/rng';
 import { Denoiser, sample, SamplingCancelled, xPrediction } from '../../src/engine/method/samplers';
 import { logSnr } from '../../src/engine/method/schedule';
@@ -50,7 +50,7 @@ let teacher: Denoiser;
 let student: Denoiser;
 /** Two inputs in [-1, 1]: a smooth ramp and a seeded pattern. */
 const x0 = Float32Array.from({ length: 2 * SIZE }, (_, i) => (i < SIZE ? (i / SIZE) * 2 - 1 : Math.sin(i * 0.37)));
-const base = (d: Denoiser, extra: Partial<EditRequest> = {}): EditRequest => ({
+const base = (_d: Denoiser, extra: Partial<EditRequest> = {}): EditRequest => ({
   x0,
   classes: Int32Array.from([1, 2]),
   w: Float32Array.from([2, 0.5]),
@@ -275,14 +275,13 @@ describe('distill edit (the CLI on a tiny trained digits run)', () => {
   const CLI = path.join(REPO, 'dist', 'cli.js');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-edit-'));
   const distill = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
-  let runDir = '';
   /** An 8×8 grey input (a bright bar on a dark ramp) and a mask repainting its top half. */
   const input = Uint8Array.from({ length: 64 }, (_, p) => (p % 8 === 3 || p % 8 === 4 ? 240 : 4 * p));
   const maskTop = Uint8Array.from({ length: 64 }, (_, p) => (p < 32 ? 255 : 0));
 
   before(async () => {
     if (!fs.existsSync(CLI)) assert.equal(spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' }).status, 0);
-    runDir = await tinyDigitsRun(tmp, 'tiny');
+    await tinyDigitsRun(tmp, 'tiny');
     fs.writeFileSync(path.join(tmp, 'in.png'), encodePng(input, 8, 8, 1));
     fs.writeFileSync(path.join(tmp, 'mask.png'), encodePng(maskTop, 8, 8, 1));
   });

@@ -23,7 +23,8 @@ import { listCheckpoints } from '../../src/engine/run/run-folder';
 import { sample } from '../../src/engine/method/samplers';
 import { trainAll } from '../../src/engine/train/trainer';
 import { buildStepLoss, drawBatch, LossSpec } from '../../src/engine/train/losses';
-import { useSwiftShader } from './helpers/gpu';
+import { useSwiftShader } from '../helpers/gpu';
+import { toyConfig } from '../helpers/toy-config';
 
 useSwiftShader();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-webgpu-'));
@@ -145,18 +146,20 @@ describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => 
 
   const toy = (name: string, overrides: Record<string, unknown> = {}) => {
     const file = path.join(tmp, `${name}.distill.json`);
-    fs.writeFileSync(file, JSON.stringify({
-      name, seed: 2, threads: 1,
-      data: { kind: 'toy2d', shape: 'moons', n: 1024 },
-      model: { kind: 'mlp', hidden: 32, depth: 2, embedDim: 16 },
-      teacher: { steps: 20, batch: 32, lr: 0.002, warmup: 5, ema: 0.9 },
-      guided: { steps: 5, batch: 32, lr: 0.001 },
-      progressive: { n0: 4, targetSteps: 2, steps: 5, batch: 32, lr: 0.001 },
-      sampling: { interval: 0, teacherSteps: 4, perClass: 1 },
-      checkpoint: { interval: 1000, keep: 2 },
-      log: { interval: 5 },
-      ...overrides,
-    }));
+    // no backend in the file (each test picks it in-process); `overrides` replace whole sections
+    const config = toyConfig({
+      name,
+      seed: 2,
+      backend: undefined,
+      data: { n: 1024 },
+      model: { hidden: 32, depth: 2 },
+      teacher: { steps: 20, lr: 0.002, warmup: 5, ema: 0.9 },
+      guided: { steps: 5 },
+      progressive: { steps: 5 },
+      sampling: { perClass: 1 },
+      checkpoint: { interval: 1000 },
+    });
+    fs.writeFileSync(file, JSON.stringify({ ...config, ...overrides }));
     return createRun({ configPath: file, runsDir: tmp, name });
   };
 

@@ -18,6 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, BrowserContext } from 'playwright-core';
 import { createRun, ensureBackend, exportStudent, loadDenoiser, loadRunConfig, resolveCheckpoint, runStages } from '../../src/engine';
 import { sample } from '../../src/engine/method/samplers';
+import { toyConfig } from '../helpers/toy-config';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '../..');
@@ -30,13 +31,17 @@ function writeConfig(name: string, cfg: Record<string, unknown>): string {
   return file;
 }
 
-const TOY = {
-  data: { kind: 'toy2d', shape: 'moons', n: 512 },
-  model: { kind: 'mlp', hidden: 32, depth: 2, embedDim: 16 },
+const TOY = toyConfig({
+  name: undefined,
+  seed: 5,
+  backend: 'cpu',
+  data: { n: 512 },
+  model: { hidden: 32, depth: 2 },
   teacher: { steps: 30, batch: 64, lr: 0.003, warmup: 5, ema: 0.9 },
-  guided: { steps: 10, batch: 64, lr: 0.001 },
-  progressive: { n0: 8, targetSteps: 2, steps: 8, batch: 64, lr: 0.001 },
-};
+  guided: { steps: 10, batch: 64 },
+  progressive: { n0: 8, steps: 8, batch: 64 },
+  checkpoint: { interval: 1000, keep: 1 },
+});
 const IMAGE = {
   data: { kind: 'mnist', imageSize: 8, limit: 400 },
   model: { kind: 'unet', channels: [8, 16], groups: 4, embedDim: 16, attention: true },
@@ -63,6 +68,16 @@ async function nodeSamples(e: Exported, { classId, w, seed, count, sampler = 'dd
     d.net.dispose();
   }
 }
+
+/** What the demo page's `window.demo` holds for scripted use (src/engine/tasks/export/demo-page.ts). */
+interface DemoResult {
+  x: number[];
+  shape: number[];
+  backend: string;
+}
+type DemoWindow = {
+  demo: { last: DemoResult; generate(o: { classId: number; w: number; seed: number; count: number }): Promise<DemoResult> };
+};
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length, 'same number of values');
@@ -191,7 +206,7 @@ describe('demo page in headless Chromium', () => {
       await page.fill('#count', String(count));
       await page.click('#generate');
       await page.waitForSelector('body[data-state=done]', { timeout: 20000 });
-      const cpu = await page.evaluate(() => (window as any).demo.last);
+      const cpu = await page.evaluate(() => (window as unknown as DemoWindow).demo.last);
       assert.equal(cpu.backend, 'cpu');
       assert.deepEqual(cpu.shape, [count, ...(key === 'toy' ? [2] : [8, 8, 1])]);
       const ref = await nodeSamples(e, { classId, w, seed, count });
@@ -205,12 +220,12 @@ describe('demo page in headless Chromium', () => {
       await page.waitForSelector('body[data-state=ready]', { timeout: 20000 });
       await page.click('#generate');
       await page.waitForSelector('body[data-state=done]', { timeout: 20000 });
-      const wasm = await page.evaluate(() => (window as any).demo.last);
+      const wasm = await page.evaluate(() => (window as unknown as DemoWindow).demo.last);
       assert.equal(wasm.backend, 'wasm');
       const dWasm = maxAbsDiff(wasm.x, ref.x);
       assert.ok(dWasm < 1e-3, `page (wasm) vs Node: max |Δ| ${dWasm}`);
       // a different seed gives different samples (the comparison above is not vacuous)
-      const other = await page.evaluate(() => (window as any).demo.generate({ classId: 1, w: 2.5, seed: 99, count: 4 }));
+      const other = await page.evaluate(() => (window as unknown as DemoWindow).demo.generate({ classId: 1, w: 2.5, seed: 99, count: 4 }));
       assert.ok(maxAbsDiff(other.x, ref.x.subarray(0, other.x.length)) > 1e-3);
       assert.deepEqual(errors, []);
       console.log(`# ${key}: page cpu max |Δ| = ${dCpu.toExponential(2)}, page wasm max |Δ| = ${dWasm.toExponential(2)}`);

@@ -4,7 +4,7 @@
  * them fails with a message that says what to install.
  */
 import * as fs from 'fs';
-import { AdapterLike, DawnLoader, DawnModule, GpuLike, loadDawn } from '../../../src/engine/backend/webgpu';
+import { AdapterLike, DawnLoader, DawnModule, GpuLike, loadDawn } from '../../src/engine/backend/webgpu';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -42,6 +42,6 @@ export function dawnWithAdapterInfo(info: Record<string, unknown> | null): DawnL
 
 /** A Dawn that is not installed. */
 export const missingDawn: DawnLoader = async () => {
-  const { WebGpuUnavailable } = await import('../../../src/engine/backend/webgpu');
+  const { WebGpuUnavailable } = await import('../../src/engine/backend/webgpu');
   throw new WebGpuUnavailable('no-package', "the npm package `webgpu` (Dawn's Node binding) is not installed; install it with `npm install webgpu @tensorflow/tfjs-backend-webgpu`");
 };

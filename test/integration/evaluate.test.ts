@@ -18,6 +18,7 @@ import { frechetDistance } from '../../src/engine/eval/metrics';
 import { decodePng } from '../../src/engine/io/png';
 import { buildNet } from '../../src/engine/nn/net';
 import { sample } from '../../src/engine/method/samplers';
+import { toyConfig } from '../helpers/toy-config';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-eval-'));
 
@@ -27,14 +28,18 @@ function writeConfig(name: string, cfg: Record<string, unknown>): string {
   return file;
 }
 
-const TOY = {
-  data: { kind: 'toy2d', shape: 'moons', n: 1024 },
-  model: { kind: 'mlp', hidden: 48, depth: 2, embedDim: 32 },
+const TOY = toyConfig({
+  name: undefined,
+  seed: 7,
+  data: { n: 1024 },
+  model: { hidden: 48, depth: 2, embedDim: 32 },
   teacher: { steps: 300, batch: 128, lr: 0.003, warmup: 20, ema: 0.95 },
-  guided: { steps: 40, batch: 128, lr: 0.001 },
-  progressive: { n0: 8, targetSteps: 2, steps: 30, batch: 128, lr: 0.001 },
+  guided: { steps: 40, batch: 128 },
+  progressive: { n0: 8, steps: 30, batch: 128 },
+  checkpoint: { interval: 1000, keep: 1 },
+  log: { interval: 10 },
   eval: { w: [0, 2], teacherSteps: [32, 4], studentSteps: [1, 2, 4, 8], samples: 400 },
-};
+});
 const IMAGE = {
   data: { kind: 'mnist', imageSize: 8, limit: 1200 },
   model: { kind: 'unet', channels: [8, 16], groups: 4, embedDim: 16 },

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { BackendsReport } from '../../src/protocol';
-import { SWIFTSHADER_ICD, useSwiftShader } from './helpers/gpu';
+import { SWIFTSHADER_ICD, useSwiftShader } from '../helpers/gpu';
 
 useSwiftShader();
 const REPO = path.resolve(__dirname, '../..');

@@ -17,7 +17,7 @@ import { resolveSweep, writeSweepManifest } from '../../src/engine/run/sweep';
 import { buildCompareView } from '../../src/extension/panels/compare-view';
 import { buildWebviewHtml, makeNonce } from '../../src/extension/panels/html';
 import { asHostToWebview, CompareView } from '../../src/protocol';
-import { toyConfig } from '../helpers/sweeps';
+import { GAUSSIANS, toyConfig } from '../helpers/toy-config';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ORIGIN = 'http://webview.test';
@@ -42,7 +42,7 @@ function png(hue: number): Buffer {
 /** Three variants with different final losses; the middle one evaluated. */
 function fixtureSweep(): CompareView {
   const runs = path.join(tmp, 'runs');
-  const sweep = resolveSweep({ name: 'lr', base: toyConfig(), grid: { 'progressive.lr': [1e-4, 3e-4, 1e-3] } }, path.join(tmp, 'lr.sweep.json'));
+  const sweep = resolveSweep({ name: 'lr', base: toyConfig(GAUSSIANS), grid: { 'progressive.lr': [1e-4, 3e-4, 1e-3] } }, path.join(tmp, 'lr.sweep.json'));
   const sweepDir = path.join(runs, 'lr');
   const finals = [0.3, 0.1, 0.2];
   for (const v of sweep.variants) {
@@ -59,7 +59,7 @@ function fixtureSweep(): CompareView {
     fs.writeFileSync(path.join(dir, 'samples', 'progressive-4-2', 'step-0000020.png'), png(v.index));
     if (v.index === 1) {
       fs.mkdirSync(path.join(dir, 'eval'), { recursive: true });
-      fs.copyFileSync(path.join(__dirname, 'fixtures', 'eval-report.json'), path.join(dir, 'eval', 'report.json'));
+      fs.copyFileSync(path.join(__dirname, '..', 'fixtures', 'eval-report.json'), path.join(dir, 'eval', 'report.json'));
     }
   }
   writeSweepManifest(sweepDir, {

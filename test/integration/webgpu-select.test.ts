@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/backend/select';
 import { describeBackends, formatBackends } from '../../src/engine/backend/report';
 import { describeAdapter, adapterLabel, vulkanDriverManifests } from '../../src/engine/backend/webgpu';
-import { dawnWithAdapterInfo, missingDawn, useSwiftShader } from './helpers/gpu';
+import { dawnWithAdapterInfo, missingDawn, useSwiftShader } from '../helpers/gpu';
 
 useSwiftShader();
 const REPO = path.resolve(__dirname, '../..');

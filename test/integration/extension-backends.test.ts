@@ -14,8 +14,9 @@ import { statusBarText, statusBarTooltip } from '../../src/extension/model/forma
 import { RunManager } from '../../src/extension/model/manager';
 import { buildRunView } from '../../src/extension/panels/run-view';
 import { asBackendsReport, asHostToWebview, asHostToWorker, type BackendsReport } from '../../src/protocol';
-import { SWIFTSHADER_ICD, useSwiftShader } from './helpers/gpu';
-import { EventEmitter, stubVscode } from './helpers/vscode-stub';
+import { SWIFTSHADER_ICD, useSwiftShader } from '../helpers/gpu';
+import { toyConfig } from '../helpers/toy-config';
+import { EventEmitter, stubVscode } from '../helpers/vscode-stub';
 
 useSwiftShader();
 const WORKER = path.resolve(__dirname, '../../dist/worker.js');
@@ -284,17 +285,15 @@ describe('a run started from the editor with the distill.backend setting `webgpu
   it('trains on the WebGPU adapter (SwiftShader here), says it is emulated, and stops with a checkpoint', async () => {
     const configPath = path.join(tmp, 'toy.distill.json');
     // The config asks for wasm: the setting (set by the user) overrides it, as in the editor.
-    fs.writeFileSync(configPath, JSON.stringify({
-      name: 'toy', seed: 3, backend: 'wasm',
-      data: { kind: 'toy2d', shape: 'moons', n: 256 },
-      model: { kind: 'mlp', hidden: 16, depth: 1, embedDim: 16 },
-      teacher: { steps: 400, batch: 32, lr: 0.001 },
-      guided: { steps: 10, batch: 32, lr: 0.001 },
-      progressive: { steps: 5, batch: 32, lr: 0.001, n0: 4, targetSteps: 2 },
-      sampling: { interval: 0, teacherSteps: 4, perClass: 1 },
-      checkpoint: { interval: 1000, keep: 2 },
+    const config = toyConfig({
+      threads: undefined,
+      guided: { steps: 10 },
+      progressive: { steps: 5 },
+      sampling: { perClass: 1 },
+      checkpoint: { interval: 1000 },
       log: { interval: 2 },
-    }));
+    });
+    fs.writeFileSync(configPath, JSON.stringify(config));
     const logs: string[] = [];
     const m = new RunManager({
       workerPath: WORKER,

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeNpy } from '../../src/engine/io/npy';
 import { decodePng, encodePng } from '../../src/engine/io/png';
-import { useSwiftShader } from './helpers/gpu';
+import { useSwiftShader } from '../helpers/gpu';
 
 useSwiftShader();
 const REPO = path.resolve(__dirname, '..', '..');
