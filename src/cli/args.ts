@@ -72,7 +72,7 @@ export function parseArgs<O extends OptionSpecs>(argv: string[], args: readonly 
     }
     const eq = a.indexOf('=');
     const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
-    const spec = Object.prototype.hasOwnProperty.call(specs, name) ? specs[name] : undefined;
+    const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
     if (!spec) throw new UnknownOptionError(`unknown option --${name}`);
     if (spec.value === undefined) {
       if (eq >= 0) throw new UsageError(`--${name}: takes no value, got "${a.slice(eq + 1)}"`);

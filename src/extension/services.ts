@@ -91,6 +91,7 @@ function resolveRuntime(log: vscode.LogOutputChannel): NodeRuntime {
   try {
     return resolveNodeRuntime(cfg().get<string>('nodePath'));
   } catch (e) {
+    log.warn(`${(e as Error).message}; using the editor's own runtime`);
     void vscode.window.showErrorMessage(`Distill: ${(e as Error).message}. Using the editor's own runtime.`);
     return resolveNodeRuntime(undefined, { PATH: '' });
   }

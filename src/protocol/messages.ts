@@ -256,11 +256,11 @@ export const checkHostToWebview = messageChecker('host → webview', HOST_TO_WEB
 /** Checks a message the host received from a webview. */
 export const checkWebviewToHost = messageChecker('webview → host', WEBVIEW_TO_HOST);
 
-const valueOf = <T>(c: Checked<T>): T | undefined => (c.ok ? c.value : undefined);
-export const asHostToWorker = (value: unknown): HostToWorker | undefined => valueOf(checkHostToWorker(value));
-export const asWorkerToHost = (value: unknown): WorkerToHost | undefined => valueOf(checkWorkerToHost(value));
-export const asHostToWebview = (value: unknown): HostToWebview | undefined => valueOf(checkHostToWebview(value));
-export const asWebviewToHost = (value: unknown): WebviewToHost | undefined => valueOf(checkWebviewToHost(value));
+const valueIfOk = <T>(c: Checked<T>): T | undefined => (c.ok ? c.value : undefined);
+export const asHostToWorker = (value: unknown): HostToWorker | undefined => valueIfOk(checkHostToWorker(value));
+export const asWorkerToHost = (value: unknown): WorkerToHost | undefined => valueIfOk(checkWorkerToHost(value));
+export const asHostToWebview = (value: unknown): HostToWebview | undefined => valueIfOk(checkHostToWebview(value));
+export const asWebviewToHost = (value: unknown): WebviewToHost | undefined => valueIfOk(checkWebviewToHost(value));
 
 /** Checks the worker's reply to a `backends` request before the editor shows it. */
 export function checkBackendsReport(value: unknown): Checked<BackendsReport> {
@@ -274,4 +274,4 @@ export function checkBackendsReport(value: unknown): Checked<BackendsReport> {
   if (!names.includes(r.auto)) return { ok: false, error: `backends report: auto: expected one of the listed backends (${names.join(', ')}), got ${JSON.stringify(r.auto)}` };
   return { ok: true, value: r };
 }
-export const asBackendsReport = (value: unknown): BackendsReport | undefined => valueOf(checkBackendsReport(value));
+export const asBackendsReport = (value: unknown): BackendsReport | undefined => valueIfOk(checkBackendsReport(value));

@@ -16,6 +16,7 @@ interface GenTool {
 }
 const load = async (): Promise<GenTool> => (await import(path.join(REPO, 'tools', 'gen-config-docs.mjs'))) as GenTool;
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON Schema nodes of any shape are walked generically here
 type Schema = Record<string, any>;
 
 /** Every property path of a schema (data variants share the prefix `data.`), with its node. */

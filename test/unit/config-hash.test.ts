@@ -94,10 +94,11 @@ describe('hash-neutral fields', () => {
   /** Another value of each neutral field, which must count. */
   const other: Record<string, unknown> = { parallel: 'workers', 'model.space': 'latent', 'model.wFreqMax': 4, 'guidance.wPower': 3 };
   const set = (cfg: ResolvedConfig, field: string, value: unknown): ResolvedConfig => {
-    const copy = structuredClone(cfg) as unknown as Record<string, any>;
+    type Node = Record<string, unknown>;
+    const copy = structuredClone(cfg) as unknown as Node;
     const keys = field.split('.');
     const last = keys.pop()!;
-    const parent = keys.reduce((o, k) => o[k], copy);
+    const parent = keys.reduce((o, k) => o[k] as Node, copy);
     if (value === undefined) delete parent[last];
     else parent[last] = value;
     return copy as unknown as ResolvedConfig;

@@ -33,7 +33,7 @@ import {
 } from './wasm/node-threads';
 import type { BackendChoice } from './choices';
 
-export { BACKENDS, type BackendChoice } from './choices';
+export type { BackendChoice } from './choices';
 
 export interface BackendInfo {
   /** tfjs backend name now active: 'tensorflow' | 'wasm' | 'cpu'. */

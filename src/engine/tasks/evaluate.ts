@@ -20,8 +20,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { BackendChoice } from '../backend/select';
-import { backendLabel, RunEvent } from '../run/events';
-import { ResolvedConfig, units as unitList } from '../run/config';
+import { backendLabel, } from '../run/events';
+import { ResolvedConfig, } from '../run/config';
 import { Dataset, loadDataset } from '../data';
 import { Classifier } from '../eval/classifier';
 import { classConditionalSwd } from '../eval/metrics';
@@ -30,13 +30,12 @@ import { PALETTE, Panel, plotPanels, Rgb, Series } from '../eval/plot';
 import { ensureBackend, loadDenoiser, loadRunConfig } from './open-run';
 import { loadOrTrainClassifier } from './quick-eval';
 import { LatentCost, latentCostMarkdown, measureLatentCost } from '../eval/latent-cost';
-import { FILES, listCheckpoints, writeFileAtomic } from '../run/run-folder';
+import { FILES, writeFileAtomic } from '../run/run-folder';
 import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from '../method/samplers';
 import { Config, EvalChoices, EvalPresetName, evaluationPreset, ModelName, planEvaluation, resolveSettings, samplesPerClass } from './evaluation-plan';
 
 export type { ModelName } from './evaluation-plan';
-export { planEvaluation, evaluationPreset, estimateEvaluation } from './evaluation-plan';
-export type { EvalPresetName, EvaluationCost } from './evaluation-plan';
+export type { EvalPresetName } from './evaluation-plan';
 
 export interface EvaluateOptions extends EvalChoices {
   runDir: string;

@@ -5,7 +5,6 @@
  * none of them, so they do not import each other.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as fs from 'fs';
 import * as path from 'path';
 import { BackendChoice, BackendInfo, selectBackend } from '../backend/select';
 import { readCheckpoint } from '../run/checkpoint';
@@ -17,7 +16,7 @@ export type { DataInfo } from '../run/run-config';
 import { Dataset, loadDataset } from '../data';
 import { StageName } from '../run/events';
 import { loadEvalWeights } from '../train/optimizer';
-import { FILES, listCheckpoints, readMeta, writeFileAtomic } from '../run/run-folder';
+import { listCheckpoints, writeFileAtomic } from '../run/run-folder';
 import { Denoiser } from '../method/samplers';
 import { loadCodec } from '../train/autoencoder-unit';
 import { modelShape } from '../run/model-shape';

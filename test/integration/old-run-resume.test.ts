@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureBackend, loadRunConfig, configHash, readEvents, runStages } from '../../src/engine';
 
-const FIXTURE = path.join(__dirname, 'fixtures', 'old-run');
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'old-run');
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'expected.json'), 'utf8')) as {
   losses: { unit: string; step: number; loss: number }[];
   finalSha256: Record<string, string>;
