@@ -5,12 +5,11 @@ import { loadMnist } from './mnist';
 import { loadFolder } from './folder';
 import { loadEmoji } from './emoji';
 import { makeToy2d, TOY_SHAPES } from './toy';
-import { deriveSeed } from './prng';
+import { deriveSeed } from '../random/rng';
 import { allIndicesInterleaved, applyLimit, splitIndices } from './split';
 import type { DataConfig, Dataset, LoadOptions } from './types';
 
 export type { DataConfig, Dataset, LoadOptions, ToyShape } from './types';
-export { Prng, deriveSeed, hashSeed } from './prng';
 export { resizeImage, resizeNearest, axisWeights, Resizer } from './resize';
 export { parseIdx, encodeIdx, maybeGunzip, readIdxFile, IDX_MAGIC_IMAGES, IDX_MAGIC_LABELS } from './idx';
 export { decodeImageFile, scanImageFolder } from './folder';
