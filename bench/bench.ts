@@ -1,14 +1,21 @@
 /**
  * Training / sampling throughput of the tfjs backends (and of PyTorch, when installed) on the
- * bench models of bench/models.ts.
+ * bench models of bench/models.ts, and of a real run's training step on one and several cores.
  *
- *   node --import tsx bench/bench.ts [--json FILE] [--quick] [--dp-probe]
+ *   node --import tsx bench/bench.ts [--json FILE] [--quick] [--dp-probe] [--models LIST]
+ *
+ *   --models LIST: comma-separated subset of convstack, unet, quickstart, tfjs-cpu, webgpu (default: all).
  *
  * Every configuration runs in its own child process (a fresh wasm instance and thread pool).
- * A training step = forward + backward + Adam update on one batch, MSE loss against a fixed target.
+ * convstack / unet: a training step = forward + backward + Adam update on one batch, MSE loss against a fixed target;
+ * the same networks run in PyTorch (bench/torch_twin.py).
+ * quickstart: the teacher step of examples/quickstart.distill.json taken the way `distill run` takes it
+ * (bench/run-step.ts): in this process on 1 thread and on the threaded wasm pool, and data-parallel on the
+ * training workers runs use (src/engine/train/data-parallel.ts), with the real MNIST batches, loss, clipping, Adam
+ * and EMA.
  * ms_per_step is the median over 15 timed steps after 30 warm-up steps (steady state: V8's JIT and GC settle first);
  * samples_per_s = batch / step time;
- * gflops = 3 × forward FLOPs (2·MACs of convs/matmuls, see models.ts) × batch / step time.
+ * gflops = 3 × forward FLOPs (2·MACs of convs/matmuls, see models.ts; the engine network's own count) × batch / step time.
  * Sampling: forward pass only, ms per image (median batch time / batch).
  */
 import { spawn, spawnSync } from 'child_process';
@@ -18,13 +25,17 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { logicalCores, selectBackend } from '../src/engine/backend/select';
 import { makeModel } from './models';
+import { startRunStep } from './run-step';
 import { runWebgpuBench } from './webgpu';
 import { serveChild } from './child';
 
 type System = 'tfjs-wasm' | 'tfjs-cpu' | 'tfjs-node' | 'pytorch';
-type ModelName = 'convstack' | 'unet';
+type ModelName = 'convstack' | 'unet' | 'quickstart';
 
-/** tfjs-wasm modes: one process with the threaded XNNPACK pool, or `threads` single-threaded workers (data-parallel). */
+/**
+ * tfjs-wasm modes: one process (the threaded XNNPACK pool when threads > 1), or `threads` single-threaded training
+ * workers (data-parallel, quickstart only: the workers train the engine's networks).
+ */
 type Mode = 'threaded' | 'data-parallel';
 interface Job { system: System; threads: number; model: ModelName; batch: number; steps: number; warmup: number; samplingReps: number; mode?: Mode }
 
@@ -47,53 +58,41 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Data-parallel trainer (src/engine/backend/replica-trainer.ts) with job.threads single-threaded wasm workers. */
-async function runDataParallelJob(job: Job): Promise<BenchResult> {
-  const { DataParallelTrainer } = await import('../src/engine/backend/replica-trainer');
-  const replicas = ['replicas.ts', 'replicas.js'].map((f) => path.join(__dirname, f)).find((p) => fs.existsSync(p));
-  if (!replicas) throw new Error('bench/replicas module not found next to the bench');
-  await selectBackend({ backend: 'cpu' });
-  const model = makeModel(job.model, job.batch); // only for shapes and FLOPs
-  tf.dispose(model.vars);
-  const n = job.batch * model.inShape.reduce((a, b) => a * b, 1);
-  let seed = 12345;
-  const rnd = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2147483648 - 1; };
-  const x = new Float32Array(n).map(rnd), target = new Float32Array(n).map(rnd);
-  const shape = [job.batch, ...model.inShape];
-  const trainer = await DataParallelTrainer.start({ module: replicas, args: { model: job.model }, workers: job.threads,
-    optimizer: { name: 'adam', learningRate: 1e-4 } });
+/** The run's teacher step (bench/run-step.ts), in this process or data-parallel, as `distill run` would train it. */
+async function runRunStepJob(job: Job): Promise<BenchResult> {
+  const run = await startRunStep({ threads: job.threads, parallel: job.mode === 'data-parallel' ? 'workers' : 'threads', batch: job.batch });
   try {
-    const step = () => trainer.step({ x: { data: x, shape }, target: { data: target, shape } });
-    for (let i = 0; i < job.warmup; i++) await step();
+    if ((job.mode === 'data-parallel') !== run.workers > 0) throw new Error(`asked for ${job.mode}, the run would train: ${run.note}`);
+    for (let i = 0; i < job.warmup; i++) await run.step();
     const times: number[] = [];
     const cpu0 = process.cpuUsage();
     for (let i = 0; i < job.steps; i++) {
       const t0 = performance.now();
-      const l = await step();
+      const l = await run.step();
       times.push(performance.now() - t0);
       if (!Number.isFinite(l)) throw new Error(`loss is ${l}`);
     }
     const cpu = process.cpuUsage(cpu0);
     const ms = median(times);
     return {
-      system: 'tfjs-wasm', mode: 'data-parallel', threads: job.threads, model: job.model, batch: job.batch,
-      ms_per_step: ms, samples_per_s: (job.batch * 1000) / ms,
-      gflops: (3 * model.fwdFlopsPerSample * job.batch) / (ms * 1e6),
+      system: 'tfjs-wasm', mode: job.mode ?? 'threaded', threads: run.workers || job.threads, model: job.model, batch: run.batch,
+      ms_per_step: ms, samples_per_s: (run.batch * 1000) / ms,
+      gflops: (3 * run.flopsPerExample * run.batch) / (ms * 1e6),
       sample_ms_per_image: NaN,
       best_ms_per_step: Math.min(...times), cpu_ms_per_step: (cpu.user + cpu.system) / 1000 / job.steps,
-      backend_note: `${trainer.workers} workers: ${trainer.backends.map((b) => `${b.name}×${b.threads}`).join(', ')}`,
+      backend_note: run.note,
     };
   } finally {
-    await trainer.close();
+    await run.close();
   }
 }
 
 /** Runs one job in this process (the child side). */
 async function runJob(job: Job): Promise<BenchResult> {
-  if (job.mode === 'data-parallel') return runDataParallelJob(job);
+  if (job.model === 'quickstart') return runRunStepJob(job);
   const backend = job.system === 'tfjs-wasm' ? 'wasm' : job.system === 'tfjs-cpu' ? 'cpu' : 'tensorflow';
   const info = await selectBackend({ backend, threads: job.threads });
-  const model = makeModel(job.model, job.batch);
+  const model = makeModel(job.model as 'convstack' | 'unet', job.batch);
   const [h, w, c] = model.inShape;
   const x = tf.randomNormal([job.batch, h, w, c], 0, 1, 'float32', 7) as tf.Tensor4D;
   const target = tf.randomNormal([job.batch, h, w, c], 0, 1, 'float32', 8) as tf.Tensor4D;
@@ -213,6 +212,10 @@ async function main(): Promise<void> {
   const dpProbe = argv.includes('--dp-probe');
   const jsonIdx = argv.indexOf('--json');
   const jsonFile = jsonIdx >= 0 ? argv[jsonIdx + 1] : null;
+  const modelsIdx = argv.indexOf('--models');
+  const all = ['convstack', 'unet', 'quickstart', 'tfjs-cpu', 'webgpu'];
+  const only = modelsIdx >= 0 ? (argv[modelsIdx + 1] ?? '').split(',').filter(Boolean) : all;
+  for (const m of only) if (!all.includes(m)) throw new Error(`--models: unknown entry "${m}"; expected a comma-separated subset of ${all.join(', ')}`);
   const cores = logicalCores();
   const threadCounts = [...new Set([1, cores])];
   const steps = quick ? 3 : 15;
@@ -222,18 +225,24 @@ async function main(): Promise<void> {
   const warmup = quick ? 1 : 30;
   const samplingReps = quick ? 2 : 5;
 
+  const benchModels = (['convstack', 'unet'] as const).filter((m) => only.includes(m));
   const jobs: Job[] = [];
-  for (const model of ['convstack', 'unet'] as const) {
+  for (const model of benchModels) {
     const batch = model === 'convstack' ? 32 : 128;
     for (const t of threadCounts) jobs.push({ system: 'tfjs-wasm', threads: t, model, batch, steps, warmup, samplingReps });
-    if (cores > 1) jobs.push({ system: 'tfjs-wasm', mode: 'data-parallel', threads: cores, model, batch, steps, warmup, samplingReps });
     if (hasTfjsNode()) jobs.push({ system: 'tfjs-node', threads: cores, model, batch, steps, warmup, samplingReps });
   }
+  if (only.includes('quickstart')) {
+    // The quick start's own batch (64); 1 thread, then the cores threaded and data-parallel, as a run would train.
+    const q = { system: 'tfjs-wasm' as const, model: 'quickstart' as const, batch: 64, steps, warmup, samplingReps };
+    for (const t of threadCounts) jobs.push({ ...q, threads: t, mode: 'threaded' });
+    if (cores > 1) jobs.push({ ...q, threads: cores, mode: 'data-parallel' });
+  }
   // tfjs-cpu is ~3 orders of magnitude slower: small stack only, batch 2, one timed step.
-  jobs.push({ system: 'tfjs-cpu', threads: 1, model: 'convstack', batch: 2, steps: 1, warmup: 0, samplingReps: 1 });
-  const torch = hasTorch() ? torchScript() : null;
+  if (only.includes('tfjs-cpu')) jobs.push({ system: 'tfjs-cpu', threads: 1, model: 'convstack', batch: 2, steps: 1, warmup: 0, samplingReps: 1 });
+  const torch = benchModels.length && hasTorch() ? torchScript() : null;
   if (torch) {
-    for (const model of ['convstack', 'unet'] as const) {
+    for (const model of benchModels) {
       const batch = model === 'convstack' ? 32 : 128;
       for (const t of threadCounts) jobs.push({ system: 'pytorch', threads: t, model, batch, steps, warmup, samplingReps });
     }
@@ -251,7 +260,7 @@ async function main(): Promise<void> {
   // throughput a data-parallel worker design could reach at best (it ignores gradient averaging).
   const dpLines: string[] = [];
   if (dpProbe && cores > 1) {
-    for (const model of ['convstack', 'unet'] as const) {
+    for (const model of benchModels) {
       const batch = model === 'convstack' ? 32 : 128;
       process.stderr.write(`running data-parallel probe ${model}: ${cores} × (1 thread, batch ${batch / cores})…\n`);
       const rs = await runConcurrent(Array.from({ length: cores }, () => ({ system: 'tfjs-wasm' as const, threads: 1, model, batch: batch / cores, steps, warmup, samplingReps })));
@@ -276,7 +285,7 @@ async function main(): Promise<void> {
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
   console.log(line(header));
   for (const r of rows) console.log(line(r));
-  for (const m of ['convstack', 'unet'] as const) {
+  for (const m of ['convstack', 'unet', 'quickstart'] as const) {
     const one = results.find((r) => r.system === 'tfjs-wasm' && r.model === m && r.threads === 1);
     for (const mode of ['threaded', 'data-parallel'] as const) {
       const many = results.find((r) => r.system === 'tfjs-wasm' && r.mode === mode && r.model === m && r.threads === cores && cores > 1);
@@ -284,11 +293,12 @@ async function main(): Promise<void> {
     }
   }
   for (const l of dpLines) console.log(l);
-  const gpu = await runWebgpuBench({ quick });
+  const gpu = only.includes('webgpu') ? await runWebgpuBench({ quick }) : { results: [], lines: [], errors: [] };
   for (const l of gpu.lines) console.log(l);
   errors.push(...gpu.errors);
   console.log(`load average during run: ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} on ${cores} cores (other processes skew timings)`);
   console.log('FLOPs: 2·MACs of forward convs/matmuls × 3 (fwd+bwd) per training step; ms/step = median.');
+  for (const r of results.filter((q) => q.model === 'quickstart')) console.log(`quickstart ${r.mode} ×${r.threads}: ${r.backend_note}`);
   const tk = results.find((r) => r.system === 'pytorch' && r.kernels)?.kernels;
   if (tk) console.log(`pytorch kernels: ${JSON.stringify(tk)} (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed from its environment)`);
   for (const e of errors) console.log(`error: ${e}`);

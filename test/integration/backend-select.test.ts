@@ -10,8 +10,6 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveWasmDir, selectBackend, wasmPackageDir } from '../../src/engine/backend/select';
-import { DataParallelTrainer } from '../../src/engine/backend/replica-trainer';
-import { createReplica } from '../../bench/replicas';
 import { describeThreadedProgress, newThreadedProgress } from '../../src/engine/backend/wasm/node-threads';
 
 /** Stands in for a machine without the native TensorFlow packages (whether or not this one has them). */
@@ -210,50 +208,5 @@ test('an esbuild bundle loads wasm (1 and 2 threads) from <bundle dir>/wasm with
     for (const o of out) assert.equal(o.y, 2 * (4 * 9 + 8 * 6 + 4 * 4));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test('data-parallel trainer (2 wasm workers) == single-process full-batch training; replicas stay identical', async () => {
-  const B = 6, shape = [B, 32, 32, 3], n = B * 32 * 32 * 3, lr = 1e-3, steps = 3;
-  let seed = 7;
-  const rnd = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2147483648 - 1; };
-  const x = new Float32Array(n).map(rnd), target = new Float32Array(n).map(rnd);
-  const trainer = await DataParallelTrainer.start({
-    module: path.resolve(__dirname, '../../bench/replicas.ts'), args: { model: 'convstack' }, workers: 2,
-    optimizer: { name: 'adam', learningRate: lr },
-  });
-  const dpLosses: number[] = [];
-  let dpW: Float32Array[] = [], dpW1: Float32Array[] = [];
-  try {
-    assert.deepEqual(trainer.backends.map((b) => [b.name, b.threads]), [['wasm', 1], ['wasm', 1]]);
-    const w0 = await trainer.getWeights();
-    for (let i = 0; i < steps; i++) dpLosses.push(await trainer.step({ x: { data: x, shape }, target: { data: target, shape } }));
-    dpW = await trainer.getWeights(0);
-    dpW1 = await trainer.getWeights(1);
-    // reference: one process, whole batch, same initial weights
-    await selectBackend({ backend: 'wasm', threads: 1 });
-    const r = createReplica({ model: 'convstack' });
-    r.vars.forEach((v, i) => { const t = tf.tensor(w0[i], v.shape); v.assign(t); t.dispose(); });
-    const opt = tf.train.adam(lr);
-    const xs = tf.tensor(x, shape), ts = tf.tensor(target, shape);
-    const refLosses: number[] = [];
-    for (let i = 0; i < steps; i++) {
-      const l = opt.minimize(() => r.loss({ x: xs, target: ts }), true, r.vars) as tf.Scalar;
-      refLosses.push(l.dataSync()[0]);
-      l.dispose();
-    }
-    for (let i = 0; i < steps; i++) assert.ok(Math.abs(dpLosses[i] - refLosses[i]) < 1e-4 * (1 + refLosses[i]), `loss ${i}: ${dpLosses[i]} vs ${refLosses[i]}`);
-    r.vars.forEach((v, i) => {
-      const ref = v.dataSync();
-      let err = 0;
-      for (let j = 0; j < ref.length; j++) err = Math.max(err, Math.abs(ref[j] - dpW[i][j]));
-      // Adam's first steps move each weight by ≈ lr·sign(g): allow a sign flip where g ≈ 0.
-      assert.ok(err <= 2 * lr * steps, `var ${i}: max |Δ| ${err}`);
-      assert.deepEqual(dpW1[i], dpW[i], `replica 1 differs from replica 0 in var ${i}`);
-    });
-    opt.dispose();
-    tf.dispose([xs, ts, ...r.vars]);
-  } finally {
-    await trainer.close();
   }
 });

@@ -20,7 +20,7 @@ import { listCheckpoints, readEvents } from '../../src/engine/run/run-folder';
 import { runWithStops } from '../helpers/runs';
 import { toyConfig } from '../helpers/toy-config';
 import { Rng } from '../../src/engine/random/rng';
-import { drawBatch, netForUnit } from '../../src/engine/train/losses';
+import { buildStepLoss, drawBatch, netForUnit } from '../../src/engine/train/losses';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-parallel-'));
 
@@ -119,6 +119,67 @@ describe('data-parallel training', () => {
     assert.equal(losses(straight).length, 30 + 10 + 12);
     assert.deepEqual(losses(again), losses(straight));
     assert.deepEqual(losses(broken), losses(straight));
+  });
+
+  it('2 wasm workers give this process\'s whole-batch loss and gradients (unequal shards), and Trainer steps on them match trainStep', async () => {
+    const cfg = loadConfigFile(writeConfig('dp-grads', { ...unet, parallel: 'workers' }));
+    const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
+    const spec = { stage: 'teacher' as const, exampleShape: data.shape };
+    const opt = { lr: 1e-3, warmup: 0, anneal: false, clip: 1, ema: 0.9, totalSteps: 100 };
+    const one = netForUnit(cfg, data, 'teacher');
+    const two = netForUnit(cfg, data, 'teacher');
+    const tOne = new Trainer(one, opt);
+    const tTwo = new Trainer(two, opt);
+    const rngOne = new Rng(3, 'grads');
+    const rngTwo = new Rng(3, 'grads');
+    const pg = await ParallelGradients.start({ workers: 2, backend: 'wasm' }, { cfg, spec, numClasses: data.numClasses });
+    try {
+      assert.deepEqual(pg.backends.map((b) => [b.name, b.threads]), [['wasm', 1], ['wasm', 1]]);
+      // Batch 7: shards of 4 and 3 examples, each weighted by its share of the batch.
+      const first = drawBatch(cfg, data, spec, 7, rngOne);
+      const { lossFn, release } = buildStepLoss(cfg, spec, one, undefined, first);
+      const ref = tOne.computeGradients(lossFn);
+      release();
+      const got = await pg.gradients(two, drawBatch(cfg, data, spec, 7, rngTwo));
+      const refLoss = ref.loss.dataSync()[0];
+      assert.ok(Math.abs(got.loss - refLoss) <= 1e-5 * Math.abs(refLoss), `loss ${got.loss} (workers) vs ${refLoss}`);
+      assert.deepEqual([...got.grads.keys()], [...ref.grads.keys()]);
+      for (const [name, g] of ref.grads) {
+        const a = g.dataSync();
+        const b = got.grads.get(name)!.dataSync();
+        const scale = Math.max(1e-3, ...Array.from(a, Math.abs));
+        for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-4 * scale, `${name}[${i}]: ${a[i]} vs ${b[i]}`);
+      }
+      tOne.applyGradients(ref.grads, ref.loss);
+      tTwo.applyGradients(got.grads, got.loss);
+      for (let i = 0; i < 3; i++) {
+        const inp = drawBatch(cfg, data, spec, 7, rngOne);
+        const step = buildStepLoss(cfg, spec, one, undefined, inp);
+        tOne.trainStep(step.lossFn);
+        step.release();
+        const g = await pg.gradients(two, drawBatch(cfg, data, spec, 7, rngTwo));
+        tTwo.applyGradients(g.grads, g.loss);
+      }
+      const [la, lb] = [await tOne.flush(), await tTwo.flush()];
+      assert.deepEqual(lb.map((r) => r.step), [1, 2, 3, 4]);
+      for (let i = 0; i < 4; i++) {
+        assert.ok(Math.abs(la[i].loss - lb[i].loss) <= 1e-4 * Math.abs(la[i].loss), `step ${i + 1}: loss ${la[i].loss} vs ${lb[i].loss}`);
+        assert.ok(Math.abs(la[i].gradNorm - lb[i].gradNorm) <= 1e-4 * la[i].gradNorm, `step ${i + 1}: gradient norm ${la[i].gradNorm} vs ${lb[i].gradNorm}`);
+      }
+      const wb = new Map(two.params.list().map(({ name, variable }) => [name, variable.dataSync()]));
+      for (const { name, variable } of one.params.list()) {
+        const a = variable.dataSync();
+        const b = wb.get(name)!;
+        // Adam's first steps move each weight by about lr: a gradient near 0 may flip its sign between the two sums.
+        for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 2 * opt.lr * 4, `${name}[${i}]: ${a[i]} vs ${b[i]}`);
+      }
+    } finally {
+      await pg.close();
+      tOne.dispose();
+      tTwo.dispose();
+      one.dispose();
+      two.dispose();
+    }
   });
 
   it('does not leak tensors in the main thread or the workers, and a dead worker is a clear error', async () => {

@@ -19,6 +19,7 @@ import { chromium, BrowserContext } from 'playwright-core';
 import { createRun, ensureBackend, exportStudent, loadDenoiser, loadRunConfig, resolveCheckpoint, runStages } from '../../src/engine';
 import { sample } from '../../src/engine/method/samplers';
 import { toyConfig } from '../helpers/toy-config';
+import { hash32, Rng } from '../../src/engine/random/rng';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '../..');
@@ -129,6 +130,27 @@ describe('export folder', () => {
 });
 
 describe('student.mjs in Node', () => {
+  it('draws the same random numbers as src/engine/random/rng.ts (its self-contained sfc32 copy)', async () => {
+    const mod = await import(pathToFileURL(path.join(runs.toy.outDir, 'student.mjs')).href);
+    for (const text of ['', 'a', 'sample', 'train-teacher']) assert.equal(mod.hash32(text), hash32(text), `hash32(${JSON.stringify(text)})`);
+    for (const seed of [0, 11, 123456789, 2 ** 40 + 3]) {
+      for (const stream of ['', 'sample']) {
+        const mine = new mod.Rng(seed, stream);
+        const engine = new Rng(seed, stream);
+        const what = `seed ${seed}, stream ${JSON.stringify(stream)}`;
+        assert.deepEqual(Array.from({ length: 64 }, () => mine.nextUint32()), Array.from({ length: 64 }, () => engine.nextUint32()), `${what}: nextUint32`);
+        assert.deepEqual([mine.uniform(), mine.normal(), mine.normal(), mine.normal()], [engine.uniform(), engine.normal(), engine.normal(), engine.normal()], `${what}: uniform, normal`);
+        // normals(n) drops the pending Box–Muller spare in both, so the next draw agrees after an odd n too.
+        assert.deepEqual(Array.from(mine.normals(7)), Array.from(engine.normals(7)), `${what}: normals(7)`);
+        assert.equal(mine.nextUint32(), engine.nextUint32(), `${what}: after normals(7)`);
+      }
+    }
+    // Pinned: the first draws of the sampler's stream (seed 0, 'sample') never change, in either copy.
+    for (const r of [new Rng(0, 'sample'), new mod.Rng(0, 'sample')]) {
+      assert.deepEqual([r.nextUint32(), r.nextUint32(), r.nextUint32()], [3407576155, 1654767268, 1807015383]);
+    }
+  });
+
   it('reproduces the engine sampler exactly on the same tfjs (toy and image, ddim and stochastic)', async () => {
     for (const e of Object.values(runs)) {
       const mod = await import(pathToFileURL(path.join(e.outDir, 'student.mjs')).href);

@@ -5,12 +5,11 @@ import { loadMnist } from './mnist';
 import { loadFolder } from './folder';
 import { loadEmoji } from './emoji';
 import { makeToy2d, TOY_SHAPES } from './toy';
-import { deriveSeed } from './prng';
+import { deriveSeed } from '../random/rng';
 import { allIndicesInterleaved, applyLimit, splitIndices } from './split';
 import type { DataConfig, Dataset, LoadOptions } from './types';
 
 export type { DataConfig, Dataset, LoadOptions } from './types';
-export { Prng } from './prng';
 export { resizeImage, resizeNearest, axisWeights } from './resize';
 export { encodeIdx } from './idx';
 export { decodeImageFile } from './folder';

@@ -1,4 +1,4 @@
-import { Prng } from './prng';
+import { Mulberry32 } from '../random/rng';
 import type { Dataset, ToyShape } from './types';
 
 /** Per-shape class names and default noise (standard deviation in output units). */
@@ -31,7 +31,7 @@ export function makeToy2d(shape: ToyShape, n: number, seed: number, noise?: numb
     throw new Error(`toy2d noise must be a non-negative number, got ${JSON.stringify(noise)}`);
   }
   const K = spec.classNames.length;
-  const rng = new Prng(seed);
+  const rng = new Mulberry32(seed);
   const x = new Float32Array(n * 2);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {

@@ -1,6 +1,22 @@
 /**
- * Seeded pseudo-random numbers with a serialisable state (sfc32), so a resumed stage draws exactly the numbers the
- * uninterrupted one would have. All randomness of training and sampling comes from here (never Math.random).
+ * Every seeded random number of the engine comes from this module (never Math.random). It holds two generators, each
+ * with its own users, and both must stay as they are: the numbers they draw are part of what existing runs, datasets
+ * and sweeps contain.
+ *
+ *  - `Rng` (sfc32: 128-bit state with a counter, period at least 2^32, about 2^127 on average): training and
+ *    sampling — batches, noise, λ/t, classes and w of every step, the samplers' starting noise and re-noising. Its
+ *    state is serialisable (`state()`), so a checkpoint stores it and a resumed unit draws exactly the numbers the
+ *    uninterrupted one would have; a stream name (`new Rng(seed, 'train-teacher')`) gives each purpose an
+ *    independent sequence from one seed. The exported student (tasks/export/student-module.ts) carries a verbatim
+ *    copy, so a browser draws the same samples.
+ *  - `Mulberry32` (32-bit state, period 2^32): the generated toy 2-D datasets (train split from the seed, test split
+ *    from `deriveSeed(seed, 1)`) and the random draws of sweeps (`random.seed`), plus its Fisher–Yates `shuffle`.
+ *    These are short streams drawn once, for which 32 bits of state are plenty; switching them to sfc32 would
+ *    silently change every existing toy dataset and every sweep's variants, so they keep their own generator.
+ *
+ * The image datasets' train/test splits use no random numbers at all (data/split.ts: a fixed per-class holdout).
+ *
+ * Both use only 32-bit integer arithmetic and IEEE doubles: the same seed gives the same numbers on every platform.
  */
 export type RngState = [number, number, number, number];
 
@@ -14,6 +30,7 @@ export function hash32(text: string): number {
   return h >>> 0;
 }
 
+/** sfc32 for training and sampling (see the module header); `stream` names an independent sequence of the same seed. */
 export class Rng {
   private a: number;
   private b: number;
@@ -85,4 +102,76 @@ export class Rng {
     for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * this.uniform();
     return out;
   }
+}
+
+/**
+ * Small seeded generator (mulberry32) with uniform / normal draws and shuffling, for the toy datasets, shuffles and
+ * sweep draws (see the module header). Any finite seed works: it is mixed into the 32-bit state by `hashSeed`.
+ */
+export class Mulberry32 {
+  private state: number;
+  private spareNormal: number | null = null;
+
+  constructor(seed: number) {
+    this.state = hashSeed(seed);
+  }
+
+  /** Uniform float in [0, 1). */
+  next(): number {
+    let t = (this.state = (this.state + 0x6d2b79f5) | 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Uniform float in [lo, hi). */
+  uniform(lo: number, hi: number): number {
+    return lo + (hi - lo) * this.next();
+  }
+
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** Standard normal draw (Box–Muller, caching the second value). */
+  normal(): number {
+    if (this.spareNormal !== null) {
+      const v = this.spareNormal;
+      this.spareNormal = null;
+      return v;
+    }
+    let u = 0;
+    while (u <= 0) u = this.next();
+    const v = this.next();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spareNormal = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** In-place Fisher–Yates shuffle. */
+  shuffle<T extends { length: number; [i: number]: unknown }>(arr: T): T {
+    for (let i = arr.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const tmp = arr[i];
+      arr[i] = arr[j];
+      arr[j] = tmp;
+    }
+    return arr;
+  }
+}
+
+/** Mixes an arbitrary (possibly non-integer or negative) seed into a 32-bit state. */
+export function hashSeed(seed: number): number {
+  let h = Math.floor(Number.isFinite(seed) ? seed : 0) | 0;
+  // Fold in the high bits of large seeds.
+  h ^= Math.floor(Math.abs(seed) / 4294967296) | 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
+}
+
+/** Derives an independent sub-seed from a base seed and a stream id (the toy test split uses stream 1). */
+export function deriveSeed(seed: number, stream: number): number {
+  return hashSeed((hashSeed(seed) ^ Math.imul(stream + 1, 0x9e3779b1)) | 0);
 }

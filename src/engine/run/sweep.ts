@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import schema from './sweep.schema.json';
 import { ConfigError, parseConfigText, resolveConfig, ResolvedConfig } from './config';
-import { Prng } from '../data/prng';
+import { Mulberry32 } from '../random/rng';
 import { writeFileAtomic } from './run-folder';
 
 export interface SlurmOptions {
@@ -150,7 +150,7 @@ export function variantName(index: number, count: number, params: Record<string,
   return name.length > 120 ? name.slice(0, 120) : name;
 }
 
-function draw(d: Distribution, rng: Prng): unknown {
+function draw(d: Distribution, rng: Mulberry32): unknown {
   if ('uniform' in d) return rng.uniform(d.uniform[0], d.uniform[1]);
   if ('logUniform' in d) return Math.exp(rng.uniform(Math.log(d.logUniform[0]), Math.log(d.logUniform[1])));
   if ('intUniform' in d) return d.intUniform[0] + rng.int(d.intUniform[1] - d.intUniform[0] + 1);
@@ -164,7 +164,7 @@ export function expandParams(spec: SweepSpec): Record<string, unknown>[] {
     combos = combos.flatMap((c) => values.map((v) => ({ ...c, [key]: v })));
   }
   if (spec.random) {
-    const rng = new Prng(spec.random.seed ?? 0);
+    const rng = new Mulberry32(spec.random.seed ?? 0);
     const draws: Record<string, unknown>[] = [];
     for (let i = 0; i < spec.random.count; i++) {
       const d: Record<string, unknown> = {};

@@ -1,5 +1,5 @@
 /**
- * A data-parallel training worker (worker_threads; see parallel.ts). It owns a single-threaded backend, a
+ * A data-parallel training worker (worker_threads; see data-parallel.ts). It owns a single-threaded backend, a
  * replica of the student and, for distillation units, the frozen network loaded from the same checkpoint as
  * the main thread. Per step it receives the current weights and its shard of the batch and returns its
  * shard's loss and gradients, both weighted by the shard's share of the batch. It never updates weights.

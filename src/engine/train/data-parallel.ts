@@ -7,9 +7,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { Worker } from 'worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendInfo, logicalCores, withTimeout } from '../backend/select';
-import { spawnWorker, WorkerHandle } from '../backend/replica-trainer';
 import { ResolvedConfig, StageConfig } from '../run/config';
 import { Net } from '../nn/net';
 import { sliceInputs, StepInputs } from './losses';
@@ -60,6 +60,46 @@ export function planParallel(cfg: PlanConfig, info: BackendInfo, threads: number
   };
 }
 
+type Msg = { type: string; [k: string]: unknown };
+
+/** Request/reply over one worker; a worker error, crash or non-zero exit rejects every pending and later request. */
+class WorkerHandle {
+  private waiting: Array<{ type: string; resolve: (m: Msg) => void; reject: (e: Error) => void }> = [];
+  private failed: Error | null = null;
+  constructor(readonly worker: Worker) {
+    worker.on('message', (m: Msg) => {
+      if (m.type === 'error') {
+        this.fail(new Error(String(m.message)));
+        return;
+      }
+      const i = this.waiting.findIndex((w) => w.type === m.type);
+      if (i >= 0) this.waiting.splice(i, 1)[0].resolve(m);
+    });
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', (code) => {
+      if (code !== 0) this.fail(new Error(`data-parallel worker exited with ${code}`));
+    });
+  }
+  private fail(e: Error): void {
+    this.failed = e;
+    for (const w of this.waiting.splice(0)) w.reject(e);
+  }
+  request(msg: Msg, replyType: string, transfer: ArrayBuffer[] = []): Promise<Msg> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ type: replyType, resolve, reject });
+      this.worker.postMessage(msg, transfer);
+    });
+  }
+}
+
+/** Starts a worker thread on `script`; a .ts script (running from source under tsx) gets tsx's CommonJS hooks too. */
+function spawnWorker(script: string): Worker {
+  return script.endsWith('.ts')
+    ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true })
+    : new Worker(script);
+}
+
 function defaultWorkerScript(): string {
   // From source (tsx): data-parallel-worker.ts next to this file. Bundled: data-parallel-worker.js next to dist/*.js.
   for (const f of ['data-parallel-worker.js', 'data-parallel-worker.ts']) {
@@ -73,6 +113,8 @@ export class ParallelGradients {
   private constructor(
     private readonly handles: WorkerHandle[],
     private readonly names: string[],
+    /** The backend each worker started (always one thread). */
+    readonly backends: BackendInfo[],
   ) {}
 
   /** Tensors alive in each worker after its last step (leak checks). */
@@ -102,7 +144,7 @@ export class ParallelGradients {
       );
       const names = ready[0].names as string[];
       for (const r of ready) if ((r.names as string[]).join() !== names.join()) throw new Error('data-parallel workers disagree on the parameters');
-      return new ParallelGradients(handles, names);
+      return new ParallelGradients(handles, names, ready.map((r) => r.backend as BackendInfo));
     } catch (e) {
       await Promise.all(handles.map((h) => h.worker.terminate()));
       throw e;

@@ -20,6 +20,9 @@ export const STUDENT_MJS = String.raw`// student.mjs — written by Diffusion Di
 export const FORMAT = 'diffusion-distiller-student/1';
 
 // ───────────── seeded random numbers (src/engine/random/rng.ts) ─────────────
+// A copy of the engine's sfc32 generator, not an import: student.mjs runs standalone in a browser (or any ES module
+// host) with nothing of the engine around it. Its numbers must equal the engine's for the same seed and stream
+// (test/unit/export.test.ts compares them).
 export function hash32(text) {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
