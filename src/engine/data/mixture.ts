@@ -81,7 +81,7 @@ export const MIXTURE_DEFAULT_COMPONENTS: Record<MixturePreset, number> = { blobs
 /** Examples per split when the config does not say. */
 export const MIXTURE_DEFAULT_N = 8192;
 /** The digits preset's image side, its EM iterations and its variance floor (values in [-1, 1]). */
-export const DIGITS_MIXTURE = { imageSize: 16, iterations: 40, varianceFloor: 1e-3, seed: 0 } as const;
+export const DIGITS_MIXTURE = { imageSize: 16, iterations: 30, varianceFloor: 1e-3, seed: 0 } as const;
 
 const BLOB_CLASSES = 4;
 
@@ -169,46 +169,63 @@ export function fitDiagonalMixture(
   }
   const weights = new Float64Array(M).fill(1 / M);
   const resp = new Float64Array(n * M);
+  const inv = new Float64Array(M * D);
+  const sx = new Float64Array(M * D);
+  const sxx = new Float64Array(M * D);
+  const nk = new Float64Array(M);
   for (let it = 0; it < iterations; it++) {
     // E step: responsibilities through a log-sum-exp.
+    const logNorm = new Float64Array(M);
     for (let k = 0; k < M; k++) {
-      let logNorm = Math.log(weights[k]);
-      for (let d = 0; d < D; d++) logNorm -= 0.5 * Math.log(2 * Math.PI * variances[k * D + d]);
-      for (let i = 0; i < n; i++) {
-        let q = 0;
-        for (let d = 0; d < D; d++) {
-          const e = x[i * D + d] - means[k * D + d];
-          q += (e * e) / variances[k * D + d];
-        }
-        resp[i * M + k] = logNorm - 0.5 * q;
+      logNorm[k] = Math.log(weights[k]);
+      for (let d = 0; d < D; d++) {
+        logNorm[k] -= 0.5 * Math.log(2 * Math.PI * variances[k * D + d]);
+        inv[k * D + d] = 1 / variances[k * D + d];
       }
     }
     for (let i = 0; i < n; i++) {
+      const row = i * D;
       let mx = -Infinity;
-      for (let k = 0; k < M; k++) mx = Math.max(mx, resp[i * M + k]);
+      for (let k = 0; k < M; k++) {
+        const base = k * D;
+        let q = 0;
+        for (let d = 0; d < D; d++) {
+          const e = x[row + d] - means[base + d];
+          q += e * e * inv[base + d];
+        }
+        const l = logNorm[k] - 0.5 * q;
+        resp[i * M + k] = l;
+        if (l > mx) mx = l;
+      }
       let s = 0;
       for (let k = 0; k < M; k++) s += resp[i * M + k] = Math.exp(resp[i * M + k] - mx);
       for (let k = 0; k < M; k++) resp[i * M + k] /= s;
     }
-    // M step (a component that lost every example keeps its previous parameters with a tiny weight).
-    for (let k = 0; k < M; k++) {
-      let nk = 0;
-      for (let i = 0; i < n; i++) nk += resp[i * M + k];
-      weights[k] = Math.max(nk / n, 1e-6);
-      if (nk < 1e-8) continue;
-      for (let d = 0; d < D; d++) {
-        let s = 0;
-        for (let i = 0; i < n; i++) s += resp[i * M + k] * x[i * D + d];
-        means[k * D + d] = s / nk;
-      }
-      for (let d = 0; d < D; d++) {
-        let s = 0;
-        const mu = means[k * D + d];
-        for (let i = 0; i < n; i++) {
-          const e = x[i * D + d] - mu;
-          s += resp[i * M + k] * e * e;
+    // M step from the weighted sums of x and x² (a component that lost every example keeps its parameters).
+    sx.fill(0);
+    sxx.fill(0);
+    nk.fill(0);
+    for (let i = 0; i < n; i++) {
+      const row = i * D;
+      for (let k = 0; k < M; k++) {
+        const r = resp[i * M + k];
+        if (r < 1e-12) continue;
+        nk[k] += r;
+        const base = k * D;
+        for (let d = 0; d < D; d++) {
+          const v = x[row + d];
+          sx[base + d] += r * v;
+          sxx[base + d] += r * v * v;
         }
-        variances[k * D + d] = Math.max(s / nk, floor);
+      }
+    }
+    for (let k = 0; k < M; k++) {
+      weights[k] = Math.max(nk[k] / n, 1e-6);
+      if (nk[k] < 1e-8) continue;
+      for (let d = 0; d < D; d++) {
+        const mu = sx[k * D + d] / nk[k];
+        means[k * D + d] = mu;
+        variances[k * D + d] = Math.max(sxx[k * D + d] / nk[k] - mu * mu, floor);
       }
     }
     const wsum = weights.reduce((a, b) => a + b, 0);
@@ -227,6 +244,13 @@ const digitsCache = new Map<number, GaussianMixture>();
 export function digitsMixture(components: number): GaussianMixture {
   const hit = digitsCache.get(components);
   if (hit) return hit;
+  const m = fitDigitsMixture(components);
+  digitsCache.set(components, m);
+  return m;
+}
+
+/** The digits preset's fit itself (no cache): the same mixture on every call. */
+export function fitDigitsMixture(components: number): GaussianMixture {
   const { imageSize, iterations, varianceFloor, seed } = DIGITS_MIXTURE;
   const ds = loadMnist({ imageSize }, 'train');
   const D = imageSize * imageSize;
@@ -247,7 +271,6 @@ export function digitsMixture(components: number): GaussianMixture {
   }
   const m: GaussianMixture = { dim: D, shape: [imageSize, imageSize, 1], numClasses: K, components: M, classPrior: new Float64Array(K).fill(1 / K), weights, means, variances };
   checkMixture(m);
-  digitsCache.set(components, m);
   return m;
 }
 
