@@ -14,7 +14,9 @@ import { checkMixture, loadDataset, mixtureFromJson, presetMixture, sampleMixtur
 import { DIGITS_MIXTURE, fitDigitsMixture } from '../../src/engine/data/mixture';
 import { loadMnist } from '../../src/engine/data/mnist';
 import { ConfigError, configHash, resolveConfig } from '../../src/engine/run/config';
-import { LossEvent, RunEvent } from '../../src/engine/run/events';
+import { LossEvent, RunEvent, summarizeEvents } from '../../src/engine/run/events';
+import { plannedUnits } from '../../src/extension/model/tree';
+import { unitDescription } from '../../src/extension/model/format';
 import { listCheckpoints, readEvents } from '../../src/engine/run/run-folder';
 import { readCheckpoint } from '../../src/engine/run/checkpoint';
 import { EXACT_REFERENCE_STEPS } from '../../src/engine/tasks/evaluate';
@@ -180,6 +182,11 @@ describe('a tiny exact-blobs run', () => {
     assert.deepEqual(start && { total: (start as { totalSteps: number }).totalSteps, step: (start as { startStep: number }).startStep }, { total: 0, step: 0 });
     assert.ok(events.some((e) => e.type === 'stage_end' && e.unit === 'teacher' && e.step === 0));
     assert.ok(!events.some((e) => e.type === 'error'), 'no error events');
+    // the run explorer: the teacher is planned at 0 steps and shown done at 0 steps
+    const summary = summarizeEvents(events, false);
+    assert.deepEqual(summary.units.map((u) => [u.unit, u.done, u.totalSteps]).slice(0, 2), [['teacher', true, 0], ['guided', true, 12]]);
+    assert.deepEqual(plannedUnits(loadRunConfig(straight)).map((p) => `${p.unit}:${p.steps}`), ['teacher:0', 'guided:12', 'progressive-4-2:6', 'progressive-2-1:6']);
+    assert.equal(unitDescription(summary.units[0], 0), 'done · 0 steps');
     assert.deepEqual(listCheckpoints(straight, 'teacher').map((c) => c.step), [0]);
     assert.ok(fs.existsSync(path.join(straight, 'samples', 'teacher', 'step-0000000.png')));
     for (const u of ['guided', 'progressive-4-2', 'progressive-2-1']) assert.equal(readCheckpoint(path.join(straight, listCheckpoints(straight, u).pop()!.file)).header.final, true, u);
@@ -206,6 +213,27 @@ describe('a tiny exact-blobs run', () => {
       d.net.dispose();
     }
     runDir = straight;
+  });
+
+  it('data-parallel workers load the exact teacher from its checkpoint: 2 workers match 1 process', async () => {
+    const losses2 = async (name: string, parallel: string) => {
+      const file = path.join(tmp, `${name}.distill.json`);
+      const raw = JSON.parse(fs.readFileSync(writeConfig(name), 'utf8'));
+      fs.writeFileSync(file, JSON.stringify({ ...raw, threads: 2, parallel, guided: { steps: 4, batch: 32, lr: 0.002 }, progressive: { n0: 2, targetSteps: 1, steps: 3, batch: 32, lr: 0.001 } }));
+      const dir = await createRun({ configPath: file, runsDir: tmp, name });
+      assert.equal(await runStages({ runDir: dir, summary: false }), 'finished');
+      const events = readEvents(dir).events;
+      assert.ok(!events.some((e) => e.type === 'error'), `${name}: ${JSON.stringify(events.filter((e) => e.type === 'error'))}`);
+      return { note: (events.find((e) => e.type === 'backend') as { note?: string }).note ?? '', losses: events.filter((e): e is LossEvent => e.type === 'loss') };
+    };
+    const one = await losses2('exact-one', 'threads');
+    const two = await losses2('exact-two', 'workers');
+    assert.match(two.note, /data-parallel on 2 worker threads/);
+    assert.deepEqual(two.losses.map((e) => `${e.unit}@${e.step}`), one.losses.map((e) => `${e.unit}@${e.step}`));
+    for (let i = 0; i < one.losses.length; i++) {
+      const a = one.losses[i].loss;
+      assert.ok(Math.abs(a - two.losses[i].loss) <= 1e-4 * Math.max(Math.abs(a), 1e-12), `${one.losses[i].unit}@${one.losses[i].step}: ${a} vs ${two.losses[i].loss}`);
+    }
   });
 
   it('the report measures every row against the exact teacher at 1,024 steps: its own row is at 0, the floor is reported', async () => {
