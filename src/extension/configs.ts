@@ -41,7 +41,7 @@ export function listExamples(examplesDir: string): ExampleConfig[] {
         const model = j.model as Record<string, unknown> | undefined;
         const parts = [
           typeof j.description === 'string' ? j.description : undefined,
-          data?.kind ? `data: ${String(data.kind)}${data.shape ? ` (${String(data.shape)})` : ''}` : undefined,
+          data?.kind ? `data: ${String(data.kind)}${data.shape ? ` (${String(data.shape)})` : data.preset ? ` (${String(data.preset)})` : ''}` : undefined,
           model?.kind ? `model: ${String(model.kind)}` : undefined,
         ].filter(Boolean);
         description = parts.join(' · ');
