@@ -25,10 +25,12 @@ export const EXAMPLE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   quickstart: 'Handwritten digits (MNIST, 16×16), a small U-Net, short schedule · about 10 min on a 2-core CPU',
   digits: 'Handwritten digits (MNIST, 16×16), the quick start with a 4× longer teacher schedule',
   fashion: 'Fashion-MNIST from IDX files on disk (16×16), a small U-Net',
-  images: 'Your own images, one sub-folder per class (16×16 RGB) · about an hour on 2 cores',
-  emoji: 'Noto Emoji sprites, 9 classes (32×32 RGB; the package is installed on first use) · about 1.5 h on 2 cores',
+  images: 'Your own images, one sub-folder per class (16×16 RGB), a small U-Net',
+  emoji: 'Noto Emoji sprites, 9 classes (32×32 RGB; the package is installed on first use), a U-Net',
   'emoji-latent': 'The emoji example in latent space: an autoencoder, then the diffusion stages on 8×8×4 latents',
-  'gpu-cifar-like': "32×32 RGB class folders, the paper's CIFAR-10-sized U-Net · GPU: about 8 h at 30 TFLOP/s",
+  'gpu-cifar-like': "32×32 RGB class folders, the paper's CIFAR-10-sized U-Net, for a GPU",
+  'exact-blobs': 'A known 2-D Gaussian mixture with its exact teacher: students down to 1 step, measured against the truth',
+  'exact-digits': 'A Gaussian mixture fitted to the digits (16×16) with its exact teacher: students down to 1 step',
 };
 
 export interface ExampleConfig {

@@ -56,8 +56,9 @@ function minimalFor(field: string, kind?: string): Record<string, unknown> {
       idx: { kind, images: 'train-images.idx', labels: 'train-labels.idx' },
       folder: { kind, path: 'images', imageSize: 16 },
       emoji: { kind },
+      mixture: { kind, preset: 'blobs' },
     };
-    return { data: data[kind], model: { kind: kind === 'toy2d' ? 'mlp' : 'unet' } };
+    return { data: data[kind], model: { kind: kind === 'toy2d' || kind === 'mixture' ? 'mlp' : 'unet' } };
   }
   if (field.startsWith('autoencoder')) return { data: { kind: 'mnist', imageSize: 16 }, model: { kind: 'unet', space: 'latent' } };
   return { data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' } };
@@ -79,6 +80,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 /** Data fields the loader fills in when a config leaves them out (config.json records only what the user wrote). */
 const loaderDefaults: Record<string, () => Promise<unknown>> = {
   'toy2d data.n': async () => (await loadDataset({ kind: 'toy2d', shape: 'moons' }, { split: 'train', seed: 0 })).n,
+  'mixture data.n': async () => (await loadDataset({ kind: 'mixture', preset: 'blobs' }, { split: 'train', seed: 0 })).n,
   'mnist data.imageSize': async () => (await loadDataset({ kind: 'mnist', limit: 4 }, { split: 'train', seed: 0 })).shape[0],
   'folder data.channels': async () => {
     const root = path.join(tmp, 'folder');
@@ -123,8 +125,8 @@ describe('config defaults', () => {
   });
 
   it('every value resolveConfig fills in is a schema default, unless it is computed from other fields', () => {
-    /** Filled in from other fields: the run name (from the file name) and the autoencoder widths (from its factor). */
-    const computed = new Set(['name', 'autoencoder.channels']);
+    /** Filled in from other fields: the run name (from the file name), the autoencoder widths (from its factor), a mixture's components per class (from its preset). */
+    const computed = new Set(['name', 'autoencoder.channels', 'data.components']);
     const expected = (field: string, kind: string): unknown => {
       const own = defaults.find((d) => d.field === field && (!d.kind || d.kind === kind));
       if (own) return own.value;
@@ -134,7 +136,7 @@ describe('config defaults', () => {
     };
     const leaves = (v: unknown, field: string): string[] =>
       v && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v).flatMap(([k, x]) => leaves(x, field ? `${field}.${k}` : k)) : [field];
-    for (const kind of ['toy2d', 'mnist', 'idx', 'folder', 'emoji', 'latent']) {
+    for (const kind of ['toy2d', 'mnist', 'idx', 'folder', 'emoji', 'mixture', 'latent']) {
       const raw = kind === 'latent' ? minimalFor('autoencoder') : minimalFor('', kind);
       const dataKind = (raw.data as { kind: string }).kind;
       const cfg = resolve(raw);

@@ -92,7 +92,7 @@ describe('configHash of existing run folders', () => {
 
 describe('hash-neutral fields', () => {
   /** Another value of each neutral field, which must count. */
-  const other: Record<string, unknown> = { parallel: 'workers', 'model.space': 'latent', 'model.wFreqMax': 4, 'guidance.wPower': 3 };
+  const other: Record<string, unknown> = { parallel: 'workers', 'model.space': 'latent', 'model.wFreqMax': 4, 'guidance.wPower': 3, 'teacher.kind': 'exact' };
   const set = (cfg: ResolvedConfig, field: string, value: unknown): ResolvedConfig => {
     type Node = Record<string, unknown>;
     const copy = structuredClone(cfg) as unknown as Node;
@@ -104,8 +104,8 @@ describe('hash-neutral fields', () => {
     return copy as unknown as ResolvedConfig;
   };
 
-  it('lists the four fields added after run folders existed, with the values older runs had', () => {
-    assert.deepEqual(HASH_NEUTRAL.map(([f, v]) => `${f}=${v}`), ['parallel=auto', 'model.space=pixel', 'model.wFreqMax=50', 'guidance.wPower=1']);
+  it('lists the five fields added after run folders existed, with the values older runs had', () => {
+    assert.deepEqual(HASH_NEUTRAL.map(([f, v]) => `${f}=${v}`), ['parallel=auto', 'model.space=pixel', 'model.wFreqMax=50', 'guidance.wPower=1', 'teacher.kind=trained']);
   });
 
   it('a field at its neutral value hashes as if the config had no such field; any other value changes the hash', () => {

@@ -521,6 +521,6 @@ test('folder: PNG + JPEG classes, crop/resize, channels, split and errors', asyn
 });
 
 test('loadDataset rejects unknown kinds and splits', async () => {
-  await assert.rejects(loadDataset({ kind: 'cifar' } as never, { split: 'train' }), /data.kind must be one of toy2d, mnist, idx, folder, emoji, got "cifar"/);
+  await assert.rejects(loadDataset({ kind: 'cifar' } as never, { split: 'train' }), /data.kind must be one of toy2d, mnist, mixture, idx, folder, emoji, got "cifar"/);
   await assert.rejects(loadDataset({ kind: 'mnist' }, { split: 'val' as never }), /split must be 'train' or 'test'/);
 });

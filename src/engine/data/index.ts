@@ -5,6 +5,7 @@ import { loadMnist } from './mnist';
 import { loadFolder } from './folder';
 import { loadEmoji } from './emoji';
 import { makeToy2d, TOY_SHAPES } from './toy';
+import { loadMixtureDataset } from './mixture';
 import { deriveSeed } from '../random/rng';
 import { allIndicesInterleaved, applyLimit, splitIndices } from './split';
 import type { DataConfig, Dataset, LoadOptions } from './types';
@@ -33,7 +34,7 @@ export const TOY_DEFAULT_N = 8192;
 
 /**
  * Loads a dataset split. Relative paths in `cfg` are resolved against
- * `opts.baseDir` (default: the current working directory). Toy data uses
+ * `opts.baseDir` (default: the current working directory). Toy and mixture data use
  * `opts.seed` (default 0) for the train split and an independent derived seed
  * for the test split. Image values are scaled x/127.5 - 1 into [-1, 1].
  */
@@ -60,6 +61,8 @@ export async function loadDataset(cfg: DataConfig, opts: LoadOptions): Promise<D
     }
     case 'mnist':
       return loadMnist(cfg, split);
+    case 'mixture':
+      return loadMixtureDataset(cfg, split, opts.seed ?? 0);
     case 'idx':
       return loadIdx(cfg, split, resolve);
     case 'folder':
@@ -68,7 +71,7 @@ export async function loadDataset(cfg: DataConfig, opts: LoadOptions): Promise<D
       return loadEmoji(cfg, split);
     default:
       throw new Error(
-        `data.kind must be one of toy2d, mnist, idx, folder, emoji, got ${JSON.stringify((cfg as { kind?: unknown }).kind)}`,
+        `data.kind must be one of toy2d, mnist, mixture, idx, folder, emoji, got ${JSON.stringify((cfg as { kind?: unknown }).kind)}`,
       );
   }
 }

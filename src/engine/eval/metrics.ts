@@ -485,3 +485,11 @@ export function kMeans(x: Float32Array, d: number, k: number, { seed = 0, iterat
   }
   return assign;
 }
+
+/** Mean squared error per value between two sample sets of the same size (same seeds, so row i against row i). */
+export function meanSquaredError(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`meanSquaredError: ${a.length} values against ${b.length}`);
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return s / a.length;
+}

@@ -16,70 +16,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Net } from '../nn/net';
 import { Params } from '../nn/params';
 import { Rng } from '../random/rng';
+import { checkMixture, type GaussianMixture } from '../data/mixture';
 import { alpha, sigma } from './schedule';
 import { Parameterization } from './diffusion';
 
-/** A class-conditional mixture of diagonal Gaussians over D-dimensional examples. */
-export interface GaussianMixture {
-  /** Dimensions of one example (the product of `shape`). */
-  dim: number;
-  /** The examples' shape: [2] for points, [H, W, C] for images. */
-  shape: number[];
-  numClasses: number;
-  /** Components per class. */
-  components: number;
-  /** p_c, [K]; sums to 1. */
-  classPrior: Float64Array;
-  /** π_ck, [K·M] (class-major); each class's weights sum to 1. */
-  weights: Float64Array;
-  /** μ_ck, [K·M·D]. */
-  means: Float32Array;
-  /** s²_ck, [K·M·D]; every value > 0. */
-  variances: Float32Array;
-}
-
-/** Checks a mixture's sizes and values; the error names the field and what was expected. */
-export function checkMixture(m: GaussianMixture): void {
-  const KM = m.numClasses * m.components;
-  const expect = (name: string, got: number, want: number) => {
-    if (got !== want) throw new Error(`mixture.${name}: expected ${want} values (${m.numClasses} classes × ${m.components} components${name === 'classPrior' ? '' : name === 'weights' ? '' : ` × ${m.dim} dimensions`}), got ${got}`);
-  };
-  if (m.shape.reduce((a, b) => a * b, 1) !== m.dim) throw new Error(`mixture.shape: [${m.shape.join(', ')}] does not hold ${m.dim} dimensions`);
-  expect('classPrior', m.classPrior.length, m.numClasses);
-  expect('weights', m.weights.length, KM);
-  expect('means', m.means.length, KM * m.dim);
-  expect('variances', m.variances.length, KM * m.dim);
-  const near1 = (s: number) => Math.abs(s - 1) < 1e-6;
-  if (!near1(m.classPrior.reduce((a, b) => a + b, 0)) || m.classPrior.some((p) => !(p > 0))) throw new Error('mixture.classPrior: expected positive values that sum to 1');
-  for (let c = 0; c < m.numClasses; c++) {
-    const w = m.weights.subarray(c * m.components, (c + 1) * m.components);
-    if (!near1(w.reduce((a, b) => a + b, 0)) || w.some((p) => !(p > 0))) throw new Error(`mixture.weights: class ${c}'s component weights must be positive and sum to 1`);
-  }
-  if (m.variances.some((v) => !(v > 0) || !Number.isFinite(v))) throw new Error('mixture.variances: every variance must be a positive finite number');
-  if (m.means.some((v) => !Number.isFinite(v))) throw new Error('mixture.means: every mean must be finite');
-}
-
-/** n examples drawn from the mixture, classes round-robin (label = i mod K), from a seeded generator. */
-export function sampleMixture(m: GaussianMixture, n: number, seed: number, stream = 'mixture'): { x: Float32Array; labels: Int32Array } {
-  const rng = new Rng(seed, stream);
-  const D = m.dim;
-  const x = new Float32Array(n * D);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = i % m.numClasses;
-    labels[i] = c;
-    let u = rng.uniform();
-    let k = 0;
-    for (; k < m.components - 1; k++) {
-      u -= m.weights[c * m.components + k];
-      if (u < 0) break;
-    }
-    const base = (c * m.components + k) * D;
-    const eps = rng.normals(D);
-    for (let d = 0; d < D; d++) x[i * D + d] = m.means[base + d] + Math.sqrt(m.variances[base + d]) * eps[d];
-  }
-  return { x, labels };
-}
+export { checkMixture, sampleMixture, type GaussianMixture } from '../data/mixture';
 
 /** The mixture's constants as tensors (kept for the life of the exact teacher). */
 interface MixtureTensors {
@@ -142,29 +83,66 @@ export function exactPosteriorMean(m: GaussianMixture, z: tf.Tensor, lambdas: Fl
   }
 }
 
+/** The exact teacher's parameters: the mixture, as variables, so checkpoints save and load it like any network's. */
+export const EXACT_TEACHER_PARAMS = {
+  classPrior: 'mixture.classPrior',
+  weights: 'mixture.weights',
+  means: 'mixture.means',
+  variances: 'mixture.variances',
+} as const;
+
 /**
  * The exact teacher as a network of the run: its output is what a trained teacher of the run's parameterisation
  * would output for the exact x̂ (v = α·ε̂ − σ·x̂, x̂, or ε̂ = (z − α·x̂)/σ), so the samplers and both distillation stages
- * use it unchanged. It has no trainable parameters; the mixture is held as constants until `dispose`.
+ * use it unchanged. Its `params` hold the mixture (EXACT_TEACHER_PARAMS: classPrior [K], weights [K·M], means and
+ * variances [K·M, D]); nothing trains them, and loading a checkpoint's arrays into them replaces the mixture.
  */
-export function exactTeacherNet(m: GaussianMixture, param: Parameterization): Net {
+export function exactTeacherNet(m: GaussianMixture, param: Parameterization, kind: Net['kind'] = 'mlp'): Net {
   checkMixture(m);
-  const t = mixtureTensors(m);
+  const K = m.numClasses;
+  const M = m.components;
+  const KM = K * M;
+  const D = m.dim;
+  const params = new Params(new Rng(0, 'exact-teacher'));
+  const put = (name: string, shape: number[], values: ArrayLike<number>) => {
+    const v = params.constant(name, shape, 0);
+    tf.tidy(() => v.assign(tf.tensor(Float32Array.from(values), shape, 'float32')));
+  };
+  put(EXACT_TEACHER_PARAMS.classPrior, [K], m.classPrior);
+  put(EXACT_TEACHER_PARAMS.weights, [KM], m.weights);
+  put(EXACT_TEACHER_PARAMS.means, [KM, D], m.means);
+  put(EXACT_TEACHER_PARAMS.variances, [KM, D], m.variances);
+  // Row c keeps class c's components (0) and masks the others (−∞); row K (∅) keeps every component.
+  const maskValues = new Float32Array((K + 1) * KM);
+  for (let c = 0; c < K; c++) for (let j = 0; j < KM; j++) if (Math.floor(j / M) !== c) maskValues[c * KM + j] = -Infinity;
+  const mask = tf.tensor2d(maskValues, [K + 1, KM]);
+  const componentClass = tf.tensor1d(Int32Array.from({ length: KM }, (_, j) => Math.floor(j / M)), 'int32');
+  // The ∅ row adds log p_c; the class rows do not.
+  const priorRow = tf.tensor2d(Float32Array.from({ length: (K + 1) * KM }, (_, i) => (i >= K * KM ? 1 : 0)), [K + 1, KM]);
+  const tensors = (): MixtureTensors => {
+    const logW = tf.log(params.get(EXACT_TEACHER_PARAMS.weights)); // [KM]
+    const logPrior = tf.gather(tf.log(params.get(EXACT_TEACHER_PARAMS.classPrior)), componentClass); // [KM]
+    return {
+      means: tf.reshape(params.get(EXACT_TEACHER_PARAMS.means), [1, KM, D]) as tf.Tensor3D,
+      variances: tf.reshape(params.get(EXACT_TEACHER_PARAMS.variances), [1, KM, D]) as tf.Tensor3D,
+      logWeights: tf.add(tf.add(mask, logW), tf.mul(priorRow, logPrior)) as tf.Tensor2D,
+    };
+  };
   return {
-    kind: 'mlp',
-    params: new Params(new Rng(0, 'exact-teacher')),
+    kind,
+    params,
     withW: false,
-    numClasses: m.numClasses,
+    numClasses: K,
     exampleShape: m.shape.slice(),
     // per component and dimension: about 12 operations for the likelihood and 6 for the posterior mean
-    flopsPerExample: 18 * m.numClasses * m.components * m.dim,
+    flopsPerExample: 18 * KM * D,
     apply(z, lambda, cls, w) {
       if (w) throw new Error('the exact teacher takes no guidance weight: it is guided through its conditional and ∅ predictions');
       return tf.tidy(() => {
         const B = z.shape[0];
         const al = Float32Array.from(lambda, alpha);
         const si = Float32Array.from(lambda, sigma);
-        const x = tf.reshape(posteriorMean(t, tf.reshape(z, [B, m.dim]) as tf.Tensor2D, al, si, cls), z.shape);
+        const x = tf.reshape(posteriorMean(tensors(), tf.reshape(z, [B, D]) as tf.Tensor2D, al, si, cls), z.shape);
         if (param === 'x') return x;
         const shape = [B, ...new Array(z.rank - 1).fill(1)];
         const a = tf.tensor(al, shape);
@@ -174,7 +152,27 @@ export function exactTeacherNet(m: GaussianMixture, param: Parameterization): Ne
       });
     },
     dispose() {
-      tf.dispose([t.means, t.variances, t.logWeights]);
+      params.dispose();
+      tf.dispose([mask, componentClass, priorRow]);
     },
+  };
+}
+
+/**
+ * A mixture of the given sizes with placeholder values (equal weights, zero means, unit variances): the shell an exact
+ * teacher is built on before a checkpoint's mixture is loaded into it.
+ */
+export function placeholderMixture(numClasses: number, components: number, shape: number[]): GaussianMixture {
+  const dim = shape.reduce((a, b) => a * b, 1);
+  const KM = numClasses * components;
+  return {
+    dim,
+    shape: shape.slice(),
+    numClasses,
+    components,
+    classPrior: new Float64Array(numClasses).fill(1 / numClasses),
+    weights: new Float64Array(KM).fill(1 / components),
+    means: new Float32Array(KM * dim),
+    variances: new Float32Array(KM * dim).fill(1),
   };
 }

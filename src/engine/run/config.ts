@@ -12,6 +12,7 @@ import schema from './config.schema.json';
 import type { BackendChoice } from '../backend/choices';
 import type { DataConfig } from '../data';
 import { EMOJI_DEFAULT_CATEGORIES, EMOJI_DEFAULTS } from '../data/emoji-meta';
+import { MIXTURE_DEFAULT_COMPONENTS } from '../data/mixture';
 import type { ModelConfig } from '../nn/net';
 import { W_FREQ_MAX_LEGACY } from '../nn/w-embedding';
 
@@ -23,6 +24,11 @@ export interface StageConfig {
   anneal: boolean;
   clip: number;
   ema: number;
+}
+
+/** The teacher: trained on the data, or the exact optimal denoiser of mixture data (method/exact-teacher.ts). */
+export interface TeacherConfig extends StageConfig {
+  kind: 'trained' | 'exact';
 }
 
 export interface ProgressiveConfig extends StageConfig {
@@ -99,7 +105,7 @@ export interface ResolvedConfig {
   autoencoder?: AutoencoderConfig;
   diffusion: { logSnrMin: number; logSnrMax: number; pUncond: number };
   guidance: { wMin: number; wMax: number; wPower: number; sampleW: number[] };
-  teacher: StageConfig;
+  teacher: TeacherConfig;
   guided: StageConfig;
   progressive: ProgressiveConfig;
   sampling: { interval: number; teacherSteps: number; classes?: number[]; perClass: number };
@@ -191,7 +197,7 @@ function fieldOf(e: ErrorObject): string {
 /** Turns Ajv errors into "field: expectation" lines; for the data union, only the branch of the given kind speaks. */
 function describeErrors(errors: ErrorObject[], value: Record<string, unknown>): string[] {
   const data = value.data as Record<string, unknown> | undefined;
-  const kinds = ['toy2d', 'mnist', 'idx', 'folder', 'emoji'];
+  const kinds = ['toy2d', 'mnist', 'idx', 'folder', 'emoji', 'mixture'];
   const branch = data && typeof data.kind === 'string' ? kinds.indexOf(data.kind) : -1;
   const out = new Set<string>();
   for (const e of errors) {
@@ -256,6 +262,7 @@ function resolveAutoencoder(a: Record<string, any>, data: Record<string, unknown
     if (c % Math.min(8, c) !== 0) semantic.push(`autoencoder.channels[${i}]: ${c} is not divisible by 8 (GroupNorm with 8 groups)`);
   });
   if (data.kind === 'toy2d') semantic.push(`model.space: "latent" needs image data; data.kind "toy2d" trains in its own 2-D space (use "pixel")`);
+  if (data.kind === 'mixture' && data.preset === 'blobs') semantic.push(`model.space: "latent" needs image data; data.preset "blobs" trains in its own 2-D space (use "pixel")`);
   const size = data.imageSize as number | undefined;
   if (typeof size === 'number' && isPow2(factor) && size % factor !== 0) {
     semantic.push(`autoencoder.factor: the image size ${size} (data.imageSize) is not divisible by ${factor}`);
@@ -278,6 +285,7 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
   }
   // recorded in config.json, so a run keeps its data if the defaults ever change
   if (data.kind === 'emoji') Object.assign(data, { ...EMOJI_DEFAULTS, categories: EMOJI_DEFAULT_CATEGORIES.slice(), ...raw.data });
+  if (data.kind === 'mixture') Object.assign(data, { components: MIXTURE_DEFAULT_COMPONENTS[data.preset], ...raw.data });
   const top = propertyDefaults(SCHEMA) as Pick<ResolvedConfig, 'seed' | 'backend' | 'threads' | 'parallel'>;
   const cfg: ResolvedConfig = {
     name: raw.name ?? path.basename(file).replace(/\.distill\.json$|\.json$/, ''),
@@ -289,7 +297,7 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
     model,
     diffusion: withDefaults('diffusion', raw.diffusion) as ResolvedConfig['diffusion'],
     guidance: withDefaults('guidance', raw.guidance) as ResolvedConfig['guidance'],
-    teacher: withDefaults('teacher', raw.teacher) as unknown as StageConfig,
+    teacher: withDefaults('teacher', raw.teacher) as unknown as TeacherConfig,
     guided: withDefaults('guided', raw.guided) as unknown as StageConfig,
     progressive: withDefaults('progressive', raw.progressive) as unknown as ProgressiveConfig,
     sampling: withDefaults('sampling', raw.sampling) as ResolvedConfig['sampling'],
@@ -305,8 +313,14 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
   if (!isPow2(cfg.progressive.n0)) semantic.push(`progressive.n0: expected a power of two (e.g. 64), got ${cfg.progressive.n0}`);
   if (cfg.progressive.targetSteps >= cfg.progressive.n0) semantic.push(`progressive.targetSteps: must be smaller than progressive.n0 (${cfg.progressive.n0}), got ${cfg.progressive.targetSteps}`);
   if (cfg.diffusion.logSnrMax <= cfg.diffusion.logSnrMin) semantic.push(`diffusion.logSnrMax: must be > diffusion.logSnrMin`);
-  if (model.kind === 'mlp' && data.kind !== 'toy2d') semantic.push(`model.kind: "mlp" is for data.kind "toy2d"; use "unet" for images`);
-  if (model.kind === 'unet' && data.kind === 'toy2d') semantic.push(`model.kind: "unet" needs image data; use "mlp" for data.kind "toy2d"`);
+  const points = data.kind === 'toy2d' || (data.kind === 'mixture' && data.preset === 'blobs');
+  const pointsKind = data.kind === 'toy2d' ? 'data.kind "toy2d"' : 'data.preset "blobs"';
+  if (model.kind === 'mlp' && !points) semantic.push(`model.kind: "mlp" is for 2-D points (data.kind "toy2d" or data.preset "blobs"); use "unet" for images`);
+  if (model.kind === 'unet' && points) semantic.push(`model.kind: "unet" needs image data; use "mlp" for ${pointsKind}`);
+  if (cfg.teacher.kind === 'exact') {
+    if (data.kind !== 'mixture') semantic.push(`teacher.kind: "exact" needs data.kind "mixture" (data whose optimal denoiser is known); data.kind is "${data.kind}"`);
+    if (model.space !== 'pixel') semantic.push(`teacher.kind: "exact" needs model.space "pixel" (the mixture is known in pixel space), got "${model.space}"`);
+  }
   if (model.embedDim % 2 !== 0) semantic.push(`model.embedDim: expected an even number, got ${model.embedDim}`);
   if (semantic.length) throw new ConfigError(file, semantic);
   return cfg;
@@ -351,6 +365,7 @@ export const HASH_NEUTRAL: ReadonlyArray<readonly [field: string, neutral: unkno
   ['model.space', 'pixel'],
   ['model.wFreqMax', W_FREQ_MAX_LEGACY],
   ['guidance.wPower', 1],
+  ['teacher.kind', 'trained'],
 ] as const);
 
 /** Stable hash of a resolved config (canonical key order), stored in run.json and every checkpoint. */

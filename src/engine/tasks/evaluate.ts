@@ -24,7 +24,7 @@ import { backendLabel, } from '../run/events';
 import { ResolvedConfig, } from '../run/config';
 import { Dataset, loadDataset } from '../data';
 import { Classifier } from '../eval/classifier';
-import { classConditionalSwd } from '../eval/metrics';
+import { classConditionalSwd, frechetDistance, meanSquaredError } from '../eval/metrics';
 import { K_DC, K_PR, RealReference, SampleScores } from '../eval/scores';
 import { PALETTE, Panel, plotPanels, Rgb, Series } from '../eval/plot';
 import { ensureBackend, loadDenoiser, loadRunConfig } from './open-run';
@@ -32,7 +32,7 @@ import { loadOrTrainClassifier } from './quick-eval';
 import { LatentCost, latentCostMarkdown, measureLatentCost } from '../eval/latent-cost';
 import { FILES, writeFileAtomic } from '../run/run-folder';
 import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from '../method/samplers';
-import { Config, EvalChoices, EvalPresetName, evaluationPreset, ModelName, planEvaluation, resolveSettings, samplesPerClass } from './evaluation-plan';
+import { Config, EvalChoices, EvalPresetName, EXACT_REFERENCE_STEPS, evaluationPreset, ModelName, planEvaluation, resolveSettings, samplesPerClass } from './evaluation-plan';
 
 export type { ModelName } from './evaluation-plan';
 export type { EvalPresetName } from './evaluation-plan';
@@ -82,7 +82,15 @@ export interface EvalRow {
   swdReal: number | null;
   /** Toy: class-conditional sliced Wasserstein distance to the reference teacher's samples at the same w. */
   swdTeacher: number | null;
+  /**
+   * Runs with an exact teacher (teacher.kind "exact"): mean squared error per dimension between this row's samples and
+   * the exact teacher's at EXACT_REFERENCE_STEPS DDIM steps from the same initial noise. Absent otherwise.
+   */
+  mseToExact?: number;
 }
+
+/** The exact teacher's DDIM steps for the reference of mseToExact (its samples have converged by then). */
+export { EXACT_REFERENCE_STEPS };
 
 export interface EvalReport {
   format: 'diffusion-distiller-eval/1';
@@ -121,6 +129,12 @@ export interface EvalReport {
   latent?: LatentCost;
   /** Latent-space runs: the run's teacher batch (the cost comparison caps its training-step batch). */
   latentTeacherBatch?: number;
+  /**
+   * Runs with an exact teacher: the reference's step count and, per w, the distance between two independent sets of
+   * the exact teacher's samples (seeds `seed` and `floorSeed`): SWD for 2-D data, classifier-FID for images — the
+   * value a perfect model would get, as the real half-vs-half values are for the held-out data.
+   */
+  exact?: { referenceSteps: number; floorSeed: number; floor: { w: number; swd: number | null; fid: number | null }[] };
 }
 
 export class EvaluationCancelled extends Error {
@@ -231,7 +245,10 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
   }
   const plan = planEvaluation(runDir, cfg, { teacherSteps, studentSteps });
   for (const note of plan.notes) log(`note: ${note}`);
-  const totalWork = ws.length * plan.configs.reduce((s, c) => s + c.nfe * n, 0);
+  const exact = cfg.teacher.kind === 'exact';
+  // the second set of exact samples for the floor: seeds far from the report's (seed + batch index)
+  const exactFloorSeed = seed + 1_000_003;
+  const totalWork = ws.length * (plan.configs.reduce((s, c) => s + c.nfe * n, 0) + (exact ? plan.reference.nfe * n : 0));
   let doneWork = 0;
   opts.onProgress?.(0, totalWork);
   check();
@@ -249,7 +266,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
     }
 
     /** n samples of one configuration at one w, in batches; the same seeds for every model. */
-    const generate = async (c: Config, w: number): Promise<{ x: Float32Array; ms: number }> => {
+    const generate = async (c: Config, w: number, baseSeed = seed): Promise<{ x: Float32Array; ms: number }> => {
       const d = nets.get(c.unit)!;
       const x = new Float32Array(n * D);
       let ms = 0;
@@ -263,7 +280,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
           w: new Float32Array(e - s).fill(w),
           steps: c.steps,
           sampler: c.sampler,
-          seed: seed + chunk,
+          seed: baseSeed + chunk,
           cancelled,
           onStep: (done) => {
             doneWork = before + done * (c.nfe / c.steps) * (e - s);
@@ -292,15 +309,36 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       return Object.assign(row, { fid: sc.fid, accuracy: sc.accuracy, diversity: sc.diversity, precision: sc.precision, recall: sc.recall, density: sc.density, coverage: sc.coverage, pixelDiversity: sc.pixelDiversity });
     };
 
+    /**
+     * The floor of the distance to exact at w: the exact reference's samples against a second set of them drawn from
+     * other seeds (the same classes): classifier-FID for images, class-conditional SWD for 2-D data.
+     */
+    const exactFloorAt = async (w: number, refX: Float32Array): Promise<NonNullable<EvalReport['exact']>['floor'][number]> => {
+      const { x } = await generate(plan.reference, w, exactFloorSeed);
+      if (!isImage) return { w, swd: classConditionalSwd(x, labels, refX, labels, D, { seed: cfg.seed }), fid: null };
+      for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
+      const a = await clf!.run(x);
+      const b = await clf!.run(refX);
+      return { w, swd: null, fid: frechetDistance(a.feats, b.feats, clf!.featureDim) };
+    };
+
     const rows: EvalRow[] = [];
+    const exactFloor: NonNullable<EvalReport['exact']>['floor'] = [];
     for (const w of ws) {
       let refX: Float32Array | undefined;
       for (const c of plan.configs) {
         const { x, ms } = await generate(c, w);
         if (c === plan.reference) refX = x;
         const row = await score(c, w, x, ms, refX);
+        // after scoring: image samples (the reference's too) are clipped to [-1, 1] by then
+        if (exact) row.mseToExact = meanSquaredError(x, refX!);
         rows.push(row);
         log(`w=${w} ${c.unit} ${c.sampler} ${c.steps} step(s): ${describeRow(row)}`);
+      }
+      if (exact) {
+        const floor = await exactFloorAt(w, refX!);
+        exactFloor.push(floor);
+        log(`w=${w} exact teacher vs itself (another seed): ${floor.fid !== null ? `FID ${f3(floor.fid)}` : `SWD ${f3(floor.swd)}`}`);
       }
     }
     check();
@@ -332,6 +370,7 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       notes: plan.notes,
       files: [],
       ...(latent ? { latent, latentTeacherBatch: cfg.teacher.batch } : {}),
+      ...(exact ? { exact: { referenceSteps: plan.reference.steps, floorSeed: exactFloorSeed, floor: exactFloor } } : {}),
     };
     const files = writeReport(outDir, report);
     opts.onProgress?.(totalWork, totalWork);
@@ -373,7 +412,8 @@ const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.t
 function describeRow(r: EvalRow): string {
   const q = r.fid !== null ? `FID ${f3(r.fid)}, accuracy ${pct(r.accuracy)}` : `SWD→real ${f3(r.swdReal)}, SWD→teacher ${f3(r.swdTeacher)}`;
   const pr = r.recall !== undefined ? `, precision ${r.precision!.toFixed(3)}, recall ${r.recall.toFixed(3)}, coverage ${r.coverage!.toFixed(3)}` : '';
-  return `${q}${pr}, diversity ${f3(r.diversity)}, ${r.nfe} NFE, ${ms(r.msPerSample)} ms/sample`;
+  const ex = r.mseToExact !== undefined ? `, MSE to exact ${f3(r.mseToExact)}` : '';
+  return `${q}${ex}${pr}, diversity ${f3(r.diversity)}, ${r.nfe} NFE, ${ms(r.msPerSample)} ms/sample`;
 }
 
 /** The best (lowest-NFE ≤ 4 steps) progressive student vs the reference teacher, one line. */
@@ -390,6 +430,22 @@ function headline(rep: EvalReport): string | undefined {
     parts.push((rep.dataset.kind === 'image' ? `w=${w}: FID ${f3(s.fid)} vs ${f3(t.fid)}` : `w=${w}: SWD ${f3(s.swdReal)} vs ${f3(t.swdReal)}`) + recall);
   }
   return `${rep.run}: ${steps}-step student vs ${rep.reference.steps}-step teacher — ${parts.join('; ')}`;
+}
+
+/** The distance-to-exact table: per w, each DDIM row's MSE to exact and its distribution distance beside the floor. */
+function exactMarkdown(rep: EvalReport, img: boolean): string[] {
+  const ex = rep.exact!;
+  const L: string[] = ['', `## Distance to the exact teacher (${ex.referenceSteps} DDIM steps)`, ''];
+  const dist = img ? 'classifier-FID to held-out' : 'SWD to exact';
+  L.push(`| w | model | steps | NFE | MSE to exact ↓ | ${dist} ↓ | floor: exact vs exact (${img ? 'FID' : 'SWD'}) |`, '| ---: | --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const w of rep.w) {
+    const floor = ex.floor.find((f) => f.w === w);
+    for (const r of rep.rows.filter((x) => x.w === w && x.sampler === 'ddim' && x.mseToExact !== undefined)) {
+      const name = r.model === 'teacher' ? 'exact teacher' : r.model === 'guided' ? 'guided student' : `student ${r.unit}`;
+      L.push(`| ${w} | ${name} | ${r.steps} | ${r.nfe} | ${f3(r.mseToExact!)} | ${f3(img ? r.fid : r.swdTeacher)} | ${f3(floor ? (img ? floor.fid : floor.swd) : null)} |`);
+    }
+  }
+  return L;
 }
 
 function markdown(rep: EvalReport): string {
@@ -415,7 +471,13 @@ function markdown(rep: EvalReport): string {
     );
   }
   L.push(`- diversity: mean within-class variance of the ${img ? 'features' : 'points'}, shown as a ratio to the real held-out data's (1 = as varied as real data, below 1 = samples more alike than real ones)${img ? '; pixel diversity: the same in pixel space' : ''}`);
-  L.push(`- reference: the guided teacher at ${rep.reference.steps} DDIM steps (${rep.reference.nfe} NFE)`);
+  L.push(`- reference: the guided ${rep.exact ? 'exact ' : ''}teacher at ${rep.reference.steps} DDIM steps (${rep.reference.nfe} NFE)`);
+  if (rep.exact) {
+    L.push(
+      `- the teacher is exact (the data's mixture is known): **MSE to exact** is the mean squared error per dimension between a row's samples and the exact teacher's at ${rep.exact.referenceSteps} DDIM steps from the same initial noise (0 = the exact samples themselves); ` +
+        `its floor is the distance between two independent sets of exact samples (seeds ${rep.seed} and ${rep.exact.floorSeed})`,
+    );
+  }
   for (const note of rep.notes) L.push(`- note: ${note}`);
   L.push('', '## Real data (floor of the metrics)', '');
   const pr = (v: number | undefined | null) => (v === undefined || v === null || !Number.isFinite(v) ? '–' : v.toFixed(3));
@@ -427,6 +489,8 @@ function markdown(rep: EvalReport): string {
     L.push(`| held-out half vs half: SWD |${realPr ? ' precision | recall | density | coverage |' : ''} diversity |`, `| ---: |${realPr ? ' ---: | ---: | ---: | ---: |' : ''} ---: |`);
     L.push(`| ${f3(rep.real.swdHalves)} |${realPr ? ` ${realPr.join(' | ')} |` : ''} ${f3(rep.real.diversity)} |`);
   }
+
+  if (rep.exact) L.push(...exactMarkdown(rep, img));
 
   // summary: students vs the reference teacher and the teacher's own few-step DDIM
   const stepsList = [...new Set(rep.rows.filter((r) => r.model === 'progressive').map((r) => r.steps))].sort((a, b) => a - b);
@@ -476,6 +540,8 @@ function markdown(rep: EvalReport): string {
     const head = img
       ? ['model', 'sampler', 'steps', 'NFE', 'ms/sample', 'classifier-FID ↓', 'accuracy ↑']
       : ['model', 'sampler', 'steps', 'NFE', 'ms/sample', 'SWD→real ↓', 'SWD→teacher ↓'];
+    const hasExact = rep.rows.some((r) => r.w === w && r.mseToExact !== undefined);
+    if (hasExact) head.push('MSE to exact ↓');
     if (hasPr) head.push('precision ↑', 'recall ↑', 'density', 'coverage ↑');
     head.push('diversity ÷ real');
     if (img) head.push('pixel diversity ÷ real');
@@ -484,6 +550,7 @@ function markdown(rep: EvalReport): string {
       const name = r.model === 'teacher' ? 'teacher' : r.model === 'guided' ? 'guided student' : `student ${r.unit}`;
       const cells = [name, r.sampler === 'ddim' ? 'DDIM' : 'stochastic', String(r.steps), String(r.nfe), ms(r.msPerSample)];
       cells.push(...(img ? [f3(r.fid), pct(r.accuracy)] : [f3(r.swdReal), f3(r.swdTeacher)]));
+      if (hasExact) cells.push(f3(r.mseToExact ?? null));
       if (hasPr) cells.push(pr(r.precision), pr(r.recall), pr(r.density), pr(r.coverage));
       cells.push(ratioToReal(r.diversity, rep.real.diversity));
       if (img) cells.push(ratioToReal(r.pixelDiversity, rep.real.pixelDiversity));

@@ -14,6 +14,9 @@ import { FILES, listCheckpoints } from '../run/run-folder';
 
 export type ModelName = 'teacher' | 'guided' | 'progressive';
 
+/** DDIM steps of the exact teacher's reference samples: fine enough that the solver's own error is negligible. */
+export const EXACT_REFERENCE_STEPS = 1024;
+
 /** The options an evaluation's plan depends on (a subset of EvaluateOptions). */
 export interface EvalChoices {
   /** Guidance weights (default eval.w of the config). */
@@ -54,9 +57,13 @@ function checkList(name: string, v: number[] | undefined, { integer = false, min
 export function planEvaluation(
   runDir: string,
   cfg: ResolvedConfig,
-  { teacherSteps, studentSteps }: { teacherSteps: number[]; studentSteps: number[] },
+  { teacherSteps: asked, studentSteps }: { teacherSteps: number[]; studentSteps: number[] },
 ): { configs: Config[]; reference: Config; notes: string[]; checkpoints: Record<string, { file: string; step: number; final: boolean }> } {
   const notes: string[] = [];
+  // an exact teacher's reference is its own EXACT_REFERENCE_STEPS-step DDIM, the truth mseToExact is measured against
+  const exact = cfg.teacher.kind === 'exact';
+  const teacherSteps = exact ? [...new Set([EXACT_REFERENCE_STEPS, ...asked])] : asked;
+  if (exact && !asked.includes(EXACT_REFERENCE_STEPS)) notes.push(`the exact teacher is also sampled at ${EXACT_REFERENCE_STEPS} DDIM steps: the reference of the distance to exact (mseToExact)`);
   const checkpoints: Record<string, { file: string; step: number; final: boolean }> = {};
   const teacher = latest(runDir, 'teacher');
   if (!teacher) throw new Error(`${runDir}: the teacher has no checkpoint yet; train the run first (distill resume ${runDir})`);
@@ -129,7 +136,8 @@ export function estimateEvaluation(runDir: string, cfg: ResolvedConfig, opts: Ev
   const { ws, teacherSteps, studentSteps, requested } = resolveSettings(opts, cfg);
   const n = samplesPerClass(requested, numClasses) * numClasses;
   const plan = planEvaluation(runDir, cfg, { teacherSteps, studentSteps });
-  const nfe = ws.length * plan.configs.reduce((a, c) => a + c.nfe, 0);
+  // with an exact teacher, one more reference set per w: the floor of the distance to exact
+  const nfe = ws.length * (plan.configs.reduce((a, c) => a + c.nfe, 0) + (cfg.teacher.kind === 'exact' ? plan.reference.nfe : 0));
   const perNfe: number[] = [];
   for (const e of events) if (e.type === 'summary') for (const r of e.rows) if (r.nfe > 0 && r.msPerSample > 0) perNfe.push(r.msPerSample / r.nfe);
   perNfe.sort((a, b) => a - b);

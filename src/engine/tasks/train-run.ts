@@ -77,7 +77,8 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
     const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
     writeDataInfo(runDir, data);
     onLog(`data: ${data.source}`);
-    const probe = netForUnit(cfg, { shape: modelShape(cfg, data.shape), numClasses: data.numClasses }, 'teacher');
+    // the network the run trains (with an exact teacher, the students' network)
+    const probe = netForUnit(cfg, { shape: modelShape(cfg, data.shape), numClasses: data.numClasses }, cfg.teacher.kind === 'exact' ? 'guided' : 'teacher');
     emit({ type: 'model', t: Date.now(), kind: cfg.model.kind, params: probe.params.count(), flopsPerExample: probe.flopsPerExample });
     onLog(`model: ${cfg.model.kind}, ${probe.params.count().toLocaleString('en-US')} parameters, ${(probe.flopsPerExample / 1e6).toFixed(1)} MFLOP per example (forward)`);
     probe.dispose();

@@ -14,7 +14,9 @@ import { Net } from '../nn/net';
 import { loadEvalWeights, StepRecord, Trainer } from './optimizer';
 import { webgpuDeviceWatch } from '../backend/webgpu';
 import { Rng } from '../random/rng';
-import { listCheckpoints, stepFileName } from '../run/run-folder';
+import { listCheckpoints, stepFileName, writeFileAtomic } from '../run/run-folder';
+import { writeCheckpoint, NamedArrays } from '../run/checkpoint';
+import { mixtureToJson } from '../data/mixture';
 import { ParallelGradients } from './data-parallel';
 import { Denoiser } from '../method/samplers';
 import { buildStepLoss, drawBatch, LossSpec, netForUnit } from './losses';
@@ -55,11 +57,44 @@ async function writeSamples(ctx: StageContext, def: UnitDef, d: Denoiser, step: 
   ctx.emit({ type: 'samples', t: now(), unit: def.unit, step, file: rel, w: cfg.guidance.sampleW, classes, steps, nfe });
 }
 
+/** The run folder's copy of the exact teacher's mixture (teacher.kind "exact"; format: docs/configs.md). */
+export const MIXTURE_FILE = 'mixture.json';
+
+/**
+ * The teacher unit of teacher.kind "exact": nothing to train. Writes mixture.json, a final checkpoint at step 0 whose
+ * weights are the mixture (so every later stage, the data-parallel workers and `distill sample / eval` load the exact
+ * teacher like a trained one) and the teacher's sample grid.
+ */
+async function writeExactTeacher(ctx: StageContext, def: UnitDef): Promise<'finished'> {
+  const cfg = ctx.cfg;
+  const m = ctx.data.mixture;
+  if (!m) throw new Error(`teacher.kind: "exact" needs the training data's mixture (data.kind "mixture"), but ${ctx.data.source} carries none`);
+  const t0 = now();
+  ctx.emit({ type: 'stage_start', t: t0, stage: def.stage, unit: def.unit, totalSteps: 0, startStep: 0 });
+  const net = netForUnit(cfg, ctx.data, 'teacher');
+  try {
+    writeFileAtomic(path.join(ctx.runDir, MIXTURE_FILE), JSON.stringify(mixtureToJson(m)) + '\n');
+    const arrays: NamedArrays = new Map();
+    for (const { name, variable } of net.params.list()) arrays.set('w/' + name, { shape: variable.shape, data: (await variable.data()) as Float32Array });
+    const rel = path.join('checkpoints', def.unit, stepFileName(0, 'ckpt'));
+    const rng = new Rng(cfg.seed, `train-${def.unit}`).state();
+    writeCheckpoint(path.join(ctx.runDir, rel), { unit: def.unit, step: 0, totalSteps: 0, final: true, configHash: ctx.hash, rng, withW: false, savedAt: now() }, arrays);
+    ctx.emit({ type: 'checkpoint', t: now(), unit: def.unit, step: 0, file: rel, final: true });
+    ctx.log(`${def.unit}: exact (${m.numClasses} classes × ${m.components} diagonal Gaussians over ${m.dim} dimensions); nothing to train, mixture saved to ${MIXTURE_FILE}`);
+    await writeSamples(ctx, def, { net, param: cfg.model.parameterization, schedule: cfg.diffusion, codec: ctx.codec }, 0);
+  } finally {
+    net.dispose();
+  }
+  ctx.emit({ type: 'stage_end', t: now(), unit: def.unit, step: 0, seconds: (now() - t0) / 1000 });
+  return 'finished';
+}
+
 /**
  * Trains one unit to completion or until asked to stop. Returns 'stopped' when it saved and stopped early.
  */
 export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: string | undefined): Promise<'finished' | 'stopped'> {
   const cfg = ctx.cfg;
+  if (def.stage === 'teacher' && cfg.teacher.kind === 'exact') return writeExactTeacher(ctx, def);
   const st = stageConfig(cfg, def.stage);
   const total = st.steps;
   const student = netForUnit(cfg, ctx.data, def.stage);
@@ -74,8 +109,9 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
     const resumed = resumeUnit(ctx, def.unit, trainer);
     if (resumed) {
       ({ rng, lastLoss } = resumed);
-    } else if (frozen) {
+    } else if (frozen && !(def.stage === 'guided' && cfg.teacher.kind === 'exact')) {
       // Stage 1 student ← teacher EMA weights (+ zero-initialised w branch); stage 2 student ← current teacher.
+      // An exact teacher has no network weights to copy: its stage 1 student starts from its own initialisation.
       const prev = latestValidCheckpoint(ctx.runDir, prevUnit!, ctx.log)!;
       loadEvalWeights(student, prev.arrays, prev.file, { partial: def.stage === 'guided' });
       for (const { name, variable } of student.params.list()) {

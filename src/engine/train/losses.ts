@@ -14,6 +14,8 @@ import { buildNet, Net } from '../nn/net';
 import { Rng } from '../random/rng';
 import { denoise, Denoiser, guidedX } from '../method/samplers';
 import { logSnr } from '../method/schedule';
+import { exactTeacherNet, placeholderMixture } from '../method/exact-teacher';
+import { MIXTURE_DEFAULT_COMPONENTS } from '../data/mixture';
 
 /** What a unit's loss depends on besides the config. */
 export interface LossSpec {
@@ -35,8 +37,17 @@ export interface StepInputs {
   w: Float32Array;
 }
 
-/** The network a unit trains: the teacher takes no w; every student does. */
-export function netForUnit(cfg: ResolvedConfig, data: Pick<Dataset, 'shape' | 'numClasses'>, stage: StageName): Net {
+/**
+ * The network a unit trains: the teacher takes no w; every student does. With teacher.kind "exact" the teacher is the
+ * mixture's exact denoiser: built from `data.mixture` when the data carries it, else a shell of the mixture's sizes
+ * that a checkpoint's mixture is loaded into.
+ */
+export function netForUnit(cfg: ResolvedConfig, data: Pick<Dataset, 'shape' | 'numClasses' | 'mixture'>, stage: StageName): Net {
+  if (stage === 'teacher' && cfg.teacher.kind === 'exact') {
+    if (cfg.data.kind !== 'mixture') throw new Error(`teacher.kind: "exact" needs data.kind "mixture", got "${cfg.data.kind}"`);
+    const m = data.mixture ?? placeholderMixture(data.numClasses, cfg.data.components ?? MIXTURE_DEFAULT_COMPONENTS[cfg.data.preset], data.shape);
+    return exactTeacherNet(m, cfg.model.parameterization, cfg.model.kind);
+  }
   return buildNet({ model: cfg.model, exampleShape: data.shape, numClasses: data.numClasses, withW: stage !== 'teacher', seed: cfg.seed });
 }
 

@@ -60,8 +60,9 @@ export function plannedUnits(config: unknown): PlannedUnit[] {
     typeof s?.steps === 'number' && Number.isFinite(s.steps) ? s.steps : undefined;
   const out: PlannedUnit[] = [];
   if (c.model?.space === 'latent') out.push({ unit: 'autoencoder', stage: 'autoencoder', steps: steps(c.autoencoder) ?? 0 });
-  const t = steps(c.teacher);
-  if (t === undefined || t > 0) out.push({ unit: 'teacher', stage: 'teacher', steps: t ?? 0 });
+  // an exact teacher (teacher.kind "exact") trains nothing: its unit is done at 0 steps
+  const t = c.teacher?.kind === 'exact' ? 0 : steps(c.teacher);
+  if (t === undefined || t > 0 || c.teacher?.kind === 'exact') out.push({ unit: 'teacher', stage: 'teacher', steps: t ?? 0 });
   const g = steps(c.guided);
   if (g === undefined || g > 0) out.push({ unit: 'guided', stage: 'guided', steps: g ?? 0 });
   const p = steps(c.progressive);
