@@ -6,6 +6,8 @@
 //   media/screenshots/{runs-view,dashboard,preview,preview-edit-tab,evaluate,walkthrough}.png   (the README, the guide)
 //   media/walkthrough/{config,run,dashboard,preview,evaluate}.png                               (the walkthrough steps)
 // cropped to the panel, each squeezed with pngquant when it is installed (Debian: apt-get install pngquant).
+// The walkthrough picture shows the walkthrough's own media as the packed .vsix carries them: after new walkthrough
+// pictures, run it once more.
 //
 //   node tools/screenshots.mjs [--keep DIR] [--vsix FILE] [--train-only] [--out DIR]
 //
@@ -221,8 +223,9 @@ export async function takePictures({ workspace, runDir, vsix, out }) {
     await sleep(1500);
     const problem = await dash.evaluate(() => [...document.querySelectorAll('.error')].map((e) => e.textContent.trim()).filter(Boolean).join(' | '));
     if (problem) throw new Error(`the dashboard shows an error: ${problem}`);
-    await dash.locator('section[aria-labelledby="h-loss"]').scrollIntoViewIfNeeded();
-    await sleep(500);
+    // the loss curves at the top, the newest sample grid (the 4-step student's) below them
+    await dash.evaluate(() => document.querySelector('section[aria-labelledby="h-loss"]').scrollIntoView({ block: 'start' }));
+    await sleep(800);
     await picture('screenshots/dashboard.png', await editorArea());
     await picture('walkthrough/dashboard.png', dash.locator('section[aria-labelledby="h-loss"]'));
 
@@ -235,12 +238,18 @@ export async function takePictures({ workspace, runDir, vsix, out }) {
     await dash.evaluate(() => document.querySelector('#report').scrollIntoView({ block: 'start' }));
     await sleep(1000);
     await picture('screenshots/evaluate.png', await editorArea());
-    await picture('walkthrough/evaluate.png', dash.locator('#report'));
+    // the walkthrough's column is narrow: the table and the first row of plots
+    const report = await dash.locator('#report').boundingBox();
+    await picture('walkthrough/evaluate.png', { x: report.x, y: report.y, width: report.width, height: Math.min(report.height, 645) });
 
     // ── the checkpoint preview: guided teacher vs the 4-step student from the same noise ──
     await closeEditors();
     await runCommand(page, 'Distill: Preview Checkpoint');
-    await pickRow(new RegExp(RUN), 'the run in the Preview Checkpoint pick');
+    await sleep(700); // with one run in the workspace there is no run to pick: the checkpoints come first
+    const firstRows = await page.locator('.quick-input-widget .monaco-list-row').allInnerTexts().catch(() => []);
+    if (firstRows.some((r) => new RegExp(`^${RUN}\\b`).test(r)) && !firstRows.some((r) => /step \d+/.test(r))) {
+      await pickRow(new RegExp(RUN), 'the run in the Preview Checkpoint pick');
+    }
     await pickRow(/progressive-8-4|progressive 8→4/, 'the 4-step student in the checkpoint pick');
     let preview = await webviewWith('the preview', 'body[data-ready="true"] #render');
     await preview.locator('#render').click();
@@ -278,7 +287,8 @@ export async function takePictures({ workspace, runDir, vsix, out }) {
     await edit.locator('#edit-use-example').click();
     await poll('the training example on the canvas', async () => (await webviewWith('the preview', '#edit-tab')).locator('#edit-canvas[data-loaded="true"]').count(), { timeout: 60_000 });
     edit = await webviewWith('the preview', '#edit-tab');
-    await edit.locator('#edit-class').evaluate((el) => { el.value = '8'; });
+    await edit.locator('#edit-class').evaluate((el) => { el.value = '3'; });
+    await edit.locator('#edit-tab vscode-textfield[label="Strength S"]').evaluate((el) => { el.value = '0.8'; });
     await edit.locator('#edit-run').click();
     const edited = await poll('teacher and student edits', async () => (await webviewWith('the preview', '#edit-tab')).evaluate(() => {
       const ok = (w) => [...document.querySelectorAll(`#edit-result-${w}-image`)].some((i) => !i.hidden && i.complete && i.naturalWidth > 0);
@@ -294,23 +304,32 @@ export async function takePictures({ workspace, runDir, vsix, out }) {
 
     // ── a config in the editor with the schema's hover on a field (the New Config step) ──
     await closeEditors();
-    const configText = fs.readFileSync(path.join(workspace, `${RUN}.distill.json`), 'utf8').split('\n');
-    const line = configText.findIndex((l) => /"teacher"/.test(l)) + 3; // "lr" of the teacher block
-    const col = (configText[line - 1].indexOf('"lr"') + 3) || 1;
+    const configFile = path.join(workspace, `${RUN}.distill.json`);
+    const configText = fs.readFileSync(configFile, 'utf8').split('\n');
+    const lrLine = configText.findIndex((l, i) => i > configText.findIndex((t) => /"teacher"/.test(t)) && /"lr"/.test(l));
     await runCommand(page, 'Go to File...');
-    await page.keyboard.type(`${RUN}.distill.json:${line}:${col}`);
-    await sleep(1000);
+    await page.keyboard.type(`${RUN}.distill.json`);
+    await poll('the config in the Go to File list', async () => page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: `${RUN}.distill.json` }).count(), { timeout: 30_000 });
     await page.keyboard.press('Enter');
     await poll('the config in the editor', async () => (await page.locator('.tabs-container').innerText().catch(() => '')).includes(`${RUN}.distill.json`), { timeout: 20_000 });
     await sleep(3000); // the JSON language service loads the schema
+    await runCommand(page, 'Go to Line/Column...');
+    await page.keyboard.type(`${lrLine + 1}:${configText[lrLine].indexOf('"lr"') + 3}`);
+    await page.keyboard.press('Enter');
+    await sleep(500);
     await runCommand(page, 'Show or Focus Hover');
     const hover = await poll('the schema hover on teacher.lr', async () => {
       const t = await page.locator('.monaco-hover:not(.hidden)').first().innerText({ timeout: 500 }).catch(() => '');
       return /rate|Range/i.test(t) ? t : undefined;
     }, { timeout: 30_000 });
     lap(`hover: ${JSON.stringify(hover.slice(0, 160))}`);
+    // the hover with the lines above it (the hover opens below or above the cursor's line)
     const ed = await editorArea();
-    await picture('walkthrough/config.png', { x: ed.x, y: ed.y, width: Math.min(ed.width, 900), height: Math.min(ed.height, 560) });
+    const hov = await box('.monaco-hover:not(.hidden)');
+    const cursor = await box('.monaco-editor .cursors-layer .cursor');
+    const top = Math.max(ed.y, Math.min(hov.y, cursor.y) - 330);
+    const bottom = Math.min(ed.y + ed.height, Math.max(hov.y + hov.height, cursor.y + cursor.height) + 16);
+    await picture('walkthrough/config.png', { x: ed.x, y: top, width: Math.min(ed.width, 900), height: bottom - top });
 
     // ── the Getting Started walkthrough ──
     await closeEditors();
