@@ -529,7 +529,7 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     for (const id of ['config', 'run', 'dashboard', 'preview', 'evaluate']) done[id] = await stepDone(`distill.gettingStarted.${id}`);
     lap(`  ticked before: ${JSON.stringify(done)}`);
     if (done.config) throw new Error('the config step is ticked before its command ran');
-    await sleep(1500); // let the step's SVG render for the screenshot
+    await sleep(1500); // let the step's picture load for the screenshot
     await screenshot('walkthrough');
   });
 
