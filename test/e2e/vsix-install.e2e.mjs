@@ -147,7 +147,7 @@ export async function runVsixInstallCheck({ vsix = path.join(REPO, 'diffusion-di
     lap(`  problem: ${JSON.stringify(problem.replace(/\s+/g, ' '))}`);
     await screenshot('schema-problem');
     await runCommand(page, 'View: Close All Editors');
-    await runCommand(page, 'View: Close Panel').catch(() => {});
+    await runCommand(page, 'View: Hide Panel', { timeout: 5000 }).catch(() => {});
   });
 
   step('Distill: Start Run trains the toy config to the end; the Runs view says finished', async () => {
