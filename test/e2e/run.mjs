@@ -1,13 +1,13 @@
-// The end-to-end entry point: install check → build the .vsix → VS Code server → the extension's Mocha suite
-// in the real extension host → the UI flow in chromium → the Restricted Mode suite in a second server with Workspace
-// Trust on → stop the servers. Prints "N passed, N failed" last and
+// The end-to-end entry point: install check → build the .vsix → the .vsix installed into an empty extensions folder
+// and used → VS Code server → the extension's Mocha suite in the real extension host → the UI flow in chromium → the
+// Restricted Mode suite in a second server with Workspace Trust on → stop the servers. Prints "N passed, N failed" last and
 // exits non-zero on any failure. Artifacts (screenshots, logs, the workspaces with their run folders) go to
 // test-artifacts/e2e/.
 //
 //   bash test/e2e/install.sh && node test/e2e/run.mjs
 //
 // Env: E2E_SKIP_INSTALL=1 (do not call install.sh), E2E_SKIP_BUILD=1 (use the existing .vsix / dist),
-//      E2E_ONLY=ext|ui|untrusted (run one part), E2E_TIMEOUT_S (whole-run guard, default 600).
+//      E2E_ONLY=vsix|ext|ui|untrusted (run one part), E2E_TIMEOUT_S (whole-run guard, default 1200).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -81,11 +81,11 @@ let serverDir;
 let untrusted;
 let untrustedDir;
 const guard = setTimeout(async () => {
-  fail('whole e2e run', `did not finish within ${process.env.E2E_TIMEOUT_S || 900}s`);
+  fail('whole e2e run', `did not finish within ${process.env.E2E_TIMEOUT_S || 1200}s`);
   if (server) await server.stop();
   if (untrusted) await untrusted.stop();
   finish();
-}, Number(process.env.E2E_TIMEOUT_S || 900) * 1000);
+}, Number(process.env.E2E_TIMEOUT_S || 1200) * 1000);
 guard.unref();
 
 /** Keeps the workbench / extension-host logs (the extension's output channel is among them). */
@@ -124,11 +124,26 @@ if (!process.env.E2E_SKIP_BUILD) {
   }
 }
 
+// 3. the .vsix as a user installs it: code-server --install-extension into an empty extensions folder, then the
+//    installed extension's commands (Show Backends, the config schema, Start Run to the end, the dashboard).
+if (!only || only === 'vsix') {
+  const { runVsixInstallCheck } = await import('./vsix-install.e2e.mjs');
+  lap('the .vsix installed into an empty extensions folder');
+  try {
+    const r = await runVsixInstallCheck({ vsix: VSIX, outDir: path.join(OUT, 'vsix') });
+    results.passed.push(...r.passed.map((n) => `vsix: ${n}`));
+    results.failed.push(...r.failed.map((f) => ({ name: `vsix: ${f.name}`, error: f.error })));
+  } catch (e) {
+    fail('vsix install check', e.stack || e.message);
+  }
+  if (only === 'vsix') finish();
+}
+
 const { startServer } = await import('./server.mjs');
 const { runExtensionTests } = await import('./ext-tests.mjs');
 const { runUiFlow, makeWorkspace } = await import('./ui.e2e.mjs');
 
-// 3. server, with the packaged extension installed.
+// 4. server, with the packaged extension installed.
 try {
   const workspace = path.join(OUT, 'workspace');
   makeWorkspace(workspace);
@@ -140,7 +155,7 @@ try {
   process.on('SIGINT', async () => { await server.stop(); process.exit(130); });
   process.on('SIGTERM', async () => { await server.stop(); process.exit(143); });
 
-  // 4. the Mocha suite inside the real extension host (extensionDevelopmentPath = the repo).
+  // 5. the Mocha suite inside the real extension host (extensionDevelopmentPath = the repo).
   if (only !== 'ui' && only !== 'untrusted') {
     if (!fs.existsSync(SUITE)) {
       fail('extension Mocha suite', `${path.relative(REPO, SUITE)} not found: the build must compile test/suite/`);
@@ -160,7 +175,7 @@ try {
     }
   }
 
-  // 5. the UI flow.
+  // 6. the UI flow.
   if (only !== 'ext' && only !== 'untrusted') {
     lap('UI flow');
     const r = await runUiFlow({ baseUrl: server.baseUrl, workspace, serverLog: server.logFile, outDir: path.join(OUT, 'ui') });
@@ -168,7 +183,7 @@ try {
     results.failed.push(...r.failed.map((f) => ({ name: `ui: ${f.name}`, error: f.error })));
   }
 
-  // 6. Restricted Mode: a second server with Workspace Trust on, the Mocha suite test/suite/untrusted.test.ts in a
+  // 7. Restricted Mode: a second server with Workspace Trust on, the Mocha suite test/suite/untrusted.test.ts in a
   // folder that is never trusted (its settings point distill.nodePath at a script that leaves a marker if run).
   if (!only || only === 'untrusted') {
     const { makeUntrustedWorkspace } = await import('./untrusted.mjs');
@@ -192,7 +207,7 @@ try {
     copyLogs(path.join(untrustedDir, 'user-data/logs'), path.join(OUT, 'untrusted', 'vscode-logs'));
   }
   if (untrustedDir) fs.rmSync(untrustedDir, { recursive: true, force: true });
-  // 7. stop the servers (and with it the extension hosts and their workers).
+  // 8. stop the servers (and with it the extension hosts and their workers).
   if (server) {
     const ts = Date.now();
     const { survivors } = await server.stop();

@@ -46,7 +46,7 @@ export function freePort() {
   });
 }
 
-function isolatedEnv(runDir) {
+export function isolatedEnv(runDir) {
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (/^(VSCODE_|ELECTRON_)/.test(k)) delete env[k];
   Object.assign(env, {

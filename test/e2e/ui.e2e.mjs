@@ -83,7 +83,7 @@ const SIDEBAR = '[id="workbench.parts.sidebar"]';
 const STATUSBAR = '[id="workbench.parts.statusbar"]';
 
 /** aria-labels of the rows in the side bar's tree (the Runs view when the Distill container is shown). */
-async function treeRows(page) {
+export async function treeRows(page) {
   return page.locator(`${SIDEBAR} .pane-body .monaco-list-row`).evaluateAll((rows) => rows.map((r) => ({
     label: r.getAttribute('aria-label') || r.innerText,
     level: Number(r.getAttribute('aria-level') || 0),
@@ -97,7 +97,7 @@ async function runRow(page) {
 }
 
 /** The text of our status bar item ("Distill: teacher 120/300 · ETA 2m"), or undefined. */
-async function statusText(page) {
+export async function statusText(page) {
   const items = await page.locator(`${STATUSBAR} .statusbar-item`).allInnerTexts();
   return items.map((t) => t.trim()).find((t) => t.startsWith('Distill:'));
 }
@@ -109,7 +109,7 @@ function parseProgress(text) {
 }
 
 /** The body text and a few facts of every webview's content document (outer iframe → inner #active-frame). */
-async function webviews(page) {
+export async function webviews(page) {
   const out = [];
   for (const f of page.frames()) {
     let el;
@@ -151,7 +151,7 @@ async function maybePickRun(page, log) {
   await row.click();
 }
 
-async function openDistillContainer(page) {
+export async function openDistillContainer(page) {
   const item = page.locator('.activitybar .action-label[aria-label^="Distill"]');
   await item.waitFor({ timeout: 60_000 });
   const checked = await page.locator('.activitybar .action-item.checked .action-label[aria-label^="Distill"]').count();
@@ -529,7 +529,7 @@ export async function runUiFlow({ baseUrl, workspace, outDir = path.join(REPO, '
     for (const id of ['config', 'run', 'dashboard', 'preview', 'evaluate']) done[id] = await stepDone(`distill.gettingStarted.${id}`);
     lap(`  ticked before: ${JSON.stringify(done)}`);
     if (done.config) throw new Error('the config step is ticked before its command ran');
-    await sleep(1500); // let the step's SVG render for the screenshot
+    await sleep(1500); // let the step's picture load for the screenshot
     await screenshot('walkthrough');
   });
 

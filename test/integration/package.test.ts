@@ -14,6 +14,7 @@ import { SWIFTSHADER_ICD, useSwiftShader } from '../helpers/gpu';
 
 useSwiftShader();
 const REPO = path.resolve(__dirname, '../..');
+const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-package-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -24,6 +25,7 @@ interface PackageTool {
   zipEntries(file: string): Entry[];
   vsixTarget(file: string): string | undefined;
   extractVsix(file: string, dir: string): void;
+  zipRead(file: string, entry: Entry): Buffer;
   vsixName(target?: string): string;
 }
 const load = async (): Promise<PackageTool> => (await import(path.join(REPO, 'tools', 'package.mjs'))) as PackageTool;
@@ -106,10 +108,17 @@ describe(`npm run package: the universal and the ${hostTarget} .vsix`, { timeout
     assert.ok(r.backends.find((b) => b.name === 'wasm')!.available, 'wasm binaries ship too');
   });
 
+  /** The universal .vsix, packed once for the tests below. */
+  let universal: { file: string; stdout: string } | undefined;
+  const packUniversal = () => {
+    const file = path.join(tmp, 'universal.vsix');
+    universal ??= { file, stdout: pack(undefined, file) };
+    return universal;
+  };
+
   it('the universal .vsix holds no Dawn; unpacked, `distill backends` says how to get webgpu', async () => {
     const p = await load();
-    const file = path.join(tmp, 'universal.vsix');
-    const stdout = pack(undefined, file);
+    const { file, stdout } = packUniversal();
     const names = p.zipEntries(file).map((e) => e.name);
     assert.ok(names.includes('extension/dist/worker.js') && names.includes('extension/dist/wasm/tfjs-backend-wasm-simd.wasm'));
     assert.deepEqual(names.filter((n) => n.endsWith('.node') || n.includes('node_modules')), []);
@@ -122,5 +131,75 @@ describe(`npm run package: the universal and the ${hostTarget} .vsix`, { timeout
     assert.equal(wg.available, false);
     assert.match(wg.detail, /the npm package `webgpu` \(Dawn's Node binding\) is not installed/);
     assert.equal(r.auto, 'wasm');
+  });
+  it('the universal .vsix ships the README, CHANGELOG, LICENSE, icon, schemas and every picture the README, its guide pages and the walkthrough show', async () => {
+    const p = await load();
+    const { file } = packUniversal();
+    const entries = p.zipEntries(file);
+    const names = new Set(entries.map((e) => e.name));
+    const read = (name: string) => p.zipRead(file, entries.find((e) => e.name === name)!);
+    const has = (rel: string, what: string) => assert.ok(names.has(`extension/${rel}`), `${what}: extension/${rel} is not in the .vsix`);
+
+    // The Marketplace / Extensions view read these through the manifest's assets (vsce names them readme.md, changelog.md, LICENSE.txt).
+    const manifest = read('extension.vsixmanifest').toString('utf8');
+    const assets = Object.fromEntries([...manifest.matchAll(/<Asset Type="([^"]+)" Path="([^"]+)"/g)].map((m) => [m[1], m[2]]));
+    const want: Record<string, [string, string]> = {
+      'Microsoft.VisualStudio.Services.Content.Details': ['README.md', 'extension/readme.md'],
+      'Microsoft.VisualStudio.Services.Content.Changelog': ['CHANGELOG.md', 'extension/changelog.md'],
+      'Microsoft.VisualStudio.Services.Content.License': ['LICENSE', 'extension/LICENSE.txt'],
+      'Microsoft.VisualStudio.Services.Icons.Default': [pkg.icon, `extension/${pkg.icon}`],
+    };
+    for (const [type, [source, entry]] of Object.entries(want)) {
+      assert.equal(assets[type], entry, `${type}: ${JSON.stringify(assets)}`);
+      assert.ok(names.has(entry), `${entry} is not in the .vsix`);
+      assert.deepEqual(read(entry), fs.readFileSync(path.join(REPO, source)), `${entry} is ${source} unchanged`);
+    }
+    const icon = read(`extension/${pkg.icon}`);
+    assert.equal(icon.subarray(1, 4).toString('latin1'), 'PNG', 'the icon is a PNG');
+    assert.ok(icon.readUInt32BE(16) >= 128 && icon.readUInt32BE(20) >= 128, 'the Marketplace icon is at least 128×128');
+
+    // Files the manifest points at: schemas of the config editor, the activity-bar icon, the walkthrough's media.
+    for (const v of pkg.contributes.jsonValidation) has(v.url.replace(/^\.\//, ''), `jsonValidation ${v.fileMatch}`);
+    for (const c of pkg.contributes.viewsContainers.activitybar) has(c.icon, `the ${c.id} activity-bar icon`);
+    const walkthroughMedia: string[] = [];
+    for (const w of pkg.contributes.walkthroughs) {
+      for (const step of w.steps) {
+        const m = step.media;
+        const files = typeof m.image === 'object' ? [m.image.light, m.image.dark, m.image.hc, m.image.hcLight] : [m.image, m.svg, m.markdown];
+        for (const f of files.filter(Boolean)) {
+          has(f, `walkthrough step ${step.id}`);
+          walkthroughMedia.push(f);
+        }
+      }
+    }
+    assert.equal(walkthroughMedia.length, pkg.contributes.walkthroughs[0].steps.length, 'one picture per walkthrough step');
+
+    // Relative links of the README (pictures and guide pages) resolve inside the installed extension, and so do the
+    // pictures of the guide pages it links to.
+    const links = (md: string) => [
+      ...[...md.matchAll(/!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map((m) => m[1]),
+      ...[...md.matchAll(/<img[^>]+src="([^"]+)"/g)].map((m) => m[1]),
+    ].filter((l) => !/^(https?:|mailto:|command:|#)/.test(l)).map((l) => decodeURIComponent(l.split('#')[0])).filter(Boolean);
+    const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
+    const readmeLinks = links(readme);
+    assert.ok(readmeLinks.includes('media/screenshots/dashboard.png'), `the README shows the dashboard: ${readmeLinks.join(', ')}`);
+    // vsce stores these three under its own names (the Extensions view shows them as the Changelog and License tabs).
+    const renamed: Record<string, string> = Object.fromEntries(Object.values(want).map(([source, entry]) => [source, entry.slice('extension/'.length)]));
+    const pages = new Set<string>();
+    for (const l of readmeLinks) {
+      const rel = path.posix.normalize(l);
+      assert.ok(!rel.startsWith('..'), `README.md links outside the extension: ${l}`);
+      has(renamed[rel] ?? rel, `README.md links ${l}`);
+      if (rel.endsWith('.md') && !renamed[rel]) pages.add(rel);
+    }
+    assert.ok(pages.size > 0, 'the README links its guide pages');
+    for (const page of pages) {
+      for (const l of links(read(`extension/${page}`).toString('utf8'))) {
+        const rel = path.posix.normalize(path.posix.join(path.posix.dirname(page), l));
+        if (/\.(png|jpe?g|gif|svg)$/i.test(rel)) has(rel, `${page} shows ${l}`);
+      }
+    }
+    const pictures = readmeLinks.filter((l) => /\.(png|jpe?g|gif|svg)$/i.test(l));
+    assert.ok(pictures.length >= 2, `the README shows pictures: ${pictures.join(', ')}`);
   });
 });

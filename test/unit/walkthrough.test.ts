@@ -1,7 +1,7 @@
 /**
  * The Getting Started walkthrough in the manifest: every button runs a command the extension contributes (the
- * template buttons name shipped examples), every step ticks itself off on one of its own commands, and its media are
- * our own well-formed SVGs that only use the editor's theme colours (no remote content). The real VS Code test
+ * template buttons name shipped examples), every step ticks itself off on one of its own commands, and each step shows
+ * a screenshot of the product (media/walkthrough/*.png, made by tools/screenshots.mjs). The real VS Code test
  * (test/e2e/ui.e2e.mjs) opens it, runs a step's command and sees the step complete.
  */
 import { strict as assert } from 'node:assert';
@@ -21,6 +21,7 @@ test('the walkthrough: real commands, self-completing steps, own media', () => {
   assert.ok(commands.has('distill.gettingStarted'), 'a command reopens it');
   const examples = new Set(listExamples(path.join(root, 'examples')).map((e) => e.id));
   const templates: string[] = [];
+  const pictures: string[] = [];
   for (const step of wt.steps) {
     assert.doesNotMatch(step.description, /`/, `${step.id}: walkthrough descriptions render backticks literally`);
     const links = [...String(step.description).matchAll(/\(command:([\w.]+)(?:\?([^)]*))?\)/g)];
@@ -38,19 +39,20 @@ test('the walkthrough: real commands, self-completing steps, own media', () => {
       const m = /^onCommand:([\w.]+)$/.exec(ev);
       assert.ok(m && links.some((l) => l[1] === m[1]), `${step.id}: ${ev} is one of its own buttons' commands`);
     }
-    const svg = fs.readFileSync(path.join(root, step.media.svg), 'utf8');
+    // A screenshot of the product (tools/screenshots.mjs), shipped in the .vsix: a PNG of a readable size and weight.
+    assert.deepEqual(Object.keys(step.media).sort(), ['altText', 'image'], `${step.id}: media is one image with alt text`);
+    assert.match(step.media.image, /^media\/walkthrough\/[a-z-]+\.png$/, `${step.id}: ${step.media.image}`);
+    const png = fs.readFileSync(path.join(root, step.media.image));
+    assert.equal(png.subarray(0, 8).toString('hex'), '89504e470d0a1a0a', `${step.media.image} is a PNG`);
+    const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+    assert.ok(width >= 300 && width <= 1600 && height >= 150 && height <= 1200, `${step.media.image}: ${width}×${height}`);
+    assert.ok(png.length <= 200 * 1024, `${step.media.image}: ${png.length} bytes (at most 200 KB)`);
     assert.ok(step.media.altText.length > 20, `${step.id}: alt text`);
-    assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
-    assert.doesNotMatch(svg, /https?:\/\/(?!www\.w3\.org\/2000\/svg)|<script|<image|href=/i, `${step.media.svg}: no remote or embedded content`);
-    assert.match(svg, /var\(--vscode-/, `${step.media.svg}: follows the colour theme`);
-    // VS Code shows svg media in a page whose CSP allows only its own nonce'd styles: colours must be presentation
-    // attributes (fill="var(--vscode-…)"), not a <style> element or classes (measured: those render all black).
-    assert.doesNotMatch(svg, /<style|class=|style=/, `${step.media.svg}: no styles the walkthrough's CSP would block`);
-    // balanced tags (well-formed enough for the editor's SVG renderer)
-    const opens = (svg.match(/<(?!\/|\?|!)[a-z]+[^>]*[^/]>|<[a-z]+>/g) ?? []).length;
-    const closes = (svg.match(/<\/[a-z]+>/g) ?? []).length;
-    assert.equal(opens, closes, `${step.media.svg}: ${opens} open vs ${closes} close tags`);
+    pictures.push(step.media.image);
   }
+  assert.equal(new Set(pictures).size, wt.steps.length, 'a picture of its own per step');
+  // no mock-ups left beside the screenshots
+  assert.deepEqual(fs.readdirSync(path.join(root, 'media', 'walkthrough')).sort(), pictures.map((p) => path.basename(p)).sort());
   // the four templates of a first run: toy 2-D, digits, an image folder, the GPU-sized one — all shipped
   assert.deepEqual(templates, ['toy2d', 'quickstart', 'images', 'gpu-cifar-like']);
   for (const t of templates) assert.ok(examples.has(t), `examples/${t}.distill.json exists`);
