@@ -374,7 +374,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
         run(process.execPath, [path.join(REPO, 'tools', 'package.mjs')]);
         vsix = path.join(REPO, 'diffusion-distiller.vsix');
       }
-      const written = await takePictures({ workspace, runDir, vsix, out: o.out });
+      const written = await takePictures({ workspace, vsix, out: o.out });
       const big = written.filter((w) => w.bytes > 200 * 1024);
       for (const w of written) console.log(`media/${w.rel}  ${(w.bytes / 1024).toFixed(0)} KB`);
       if (big.length) console.log(`larger than 200 KB (install pngquant): ${big.map((w) => w.rel).join(', ')}`);
