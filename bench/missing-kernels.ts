@@ -30,22 +30,28 @@ const silu = (x: tf.Tensor4D): tf.Tensor4D => tf.mul(x, tf.sigmoid(x)) as tf.Ten
 function makeNet() {
   const r = (shape: number[]) => tf.variable(tf.randomNormal(shape, 0, 0.1));
   const v = {
-    c1: r([3, 3, 1, 16]), g1: tf.variable(tf.ones([16])), b1: tf.variable(tf.zeros([16])),
-    down: r([3, 3, 16, 32]), c2: r([3, 3, 32, 32]), up: r([2, 2, 16, 32]),
-    emb: r([8, 32]), q: r([32, 32]), out: r([3, 3, 16, 1]),
+    c1: r([3, 3, 1, 16]),
+    g1: tf.variable(tf.ones([16])),
+    b1: tf.variable(tf.zeros([16])),
+    down: r([3, 3, 16, 32]),
+    c2: r([3, 3, 32, 32]),
+    up: r([2, 2, 16, 32]),
+    emb: r([8, 32]),
+    q: r([32, 32]),
+    out: r([3, 3, 16, 1]),
   };
   const f = (x: tf.Tensor4D, t: tf.Tensor2D): tf.Scalar => {
     let h = tf.conv2d(x, v.c1 as tf.Tensor4D, 1, 'same');
     h = silu(groupNorm(h, 4, v.g1, v.b1));
-    let d = tf.conv2d(h, v.down as tf.Tensor4D, 2, 'same');                 // stride-2 conv
+    let d = tf.conv2d(h, v.down as tf.Tensor4D, 2, 'same'); // stride-2 conv
     d = tf.add(d, tf.reshape(tf.matMul(t, v.emb), [-1, 1, 1, 32])) as tf.Tensor4D; // broadcast add
     d = silu(tf.conv2d(d, v.c2 as tf.Tensor4D, 1, 'same'));
-    const p = tf.avgPool(d, 2, 2, 'valid');                                 // avg-pool
+    const p = tf.avgPool(d, 2, 2, 'valid'); // avg-pool
     const [n, ph, pw, c] = p.shape;
-    const seq = tf.reshape(p, [n, ph * pw, c]);                             // attention over pixels
+    const seq = tf.reshape(p, [n, ph * pw, c]); // attention over pixels
     const qk = tf.matMul(tf.matMul(seq, tf.tile(tf.expandDims(v.q, 0), [n, 1, 1])), seq, false, true);
     const att = tf.reshape(tf.matMul(tf.softmax(qk), seq), [n, ph, pw, c]) as tf.Tensor4D;
-    const u = tf.image.resizeNearestNeighbor(att, [ph * 2, pw * 2]);        // nearest upsample
+    const u = tf.image.resizeNearestNeighbor(att, [ph * 2, pw * 2]); // nearest upsample
     const ut = tf.conv2dTranspose(u, v.up as tf.Tensor4D, [n, ph * 4, pw * 4, 16], 2, 'same');
     const y = tf.conv2d(tf.add(ut, h) as tf.Tensor4D, v.out as tf.Tensor4D, 1, 'same');
     return tf.losses.meanSquaredError(x, y) as tf.Scalar;
@@ -58,7 +64,11 @@ async function kernelsOfStep(): Promise<Map<string, number>> {
   const opt = tf.train.adam(1e-3);
   const x = tf.randomNormal([4, 16, 16, 1]) as tf.Tensor4D;
   const t = tf.randomNormal([4, 8]) as tf.Tensor2D;
-  const step = () => { const l = opt.minimize(() => net.f(x, t), true); l?.dataSync(); l?.dispose(); };
+  const step = () => {
+    const l = opt.minimize(() => net.f(x, t), true);
+    l?.dataSync();
+    l?.dispose();
+  };
   step(); // Adam creates its slots on the first step
   const prof = await tf.profile(step);
   const times = new Map<string, number>();
@@ -82,7 +92,9 @@ async function main(): Promise<void> {
     await selectBackend({ backend: 'wasm', threads: 1 });
   }
   const missing = names.filter((n) => tf.getKernel(n, 'wasm') == null);
-  console.log(`missing for wasm${stock ? ' (stock tfjs-backend-wasm)' : ''}: ${missing.length ? missing.join(' ') : 'none'}`);
+  console.log(
+    `missing for wasm${stock ? ' (stock tfjs-backend-wasm)' : ''}: ${missing.length ? missing.join(' ') : 'none'}`,
+  );
   if (missing.length) return;
   const times = await kernelsOfStep();
   const total = [...times.values()].reduce((a, b) => a + b, 0);
@@ -92,4 +104,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -23,7 +23,14 @@ export interface BenchModel {
 /** Deterministic init (xorshift + Box-Muller), He-style scale. */
 function makeInit(seed: number) {
   let s = seed >>> 0 || 1;
-  const u = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return (s + 0.5) / 4294967296; };
+  const u = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return (s + 0.5) / 4294967296;
+  };
   return (shape: number[], fanIn: number, scale = 1): tf.Variable => {
     const n = shape.reduce((a, b) => a * b, 1);
     const v = new Float32Array(n);
@@ -47,7 +54,8 @@ function conv(x: tf.Tensor4D, w: tf.Variable, b: tf.Variable | null, stride = 1)
 export function convStack(batch = 32): BenchModel {
   const init = makeInit(1234);
   const chans = [3, 64, 64, 64, 3];
-  const ws: tf.Variable[] = [], bs: tf.Variable[] = [];
+  const ws: tf.Variable[] = [],
+    bs: tf.Variable[] = [];
   let macs = 0;
   for (let i = 0; i < 4; i++) {
     ws.push(init([3, 3, chans[i], chans[i + 1]], 9 * chans[i]));
@@ -55,7 +63,9 @@ export function convStack(batch = 32): BenchModel {
     macs += 32 * 32 * 9 * chans[i] * chans[i + 1];
   }
   return {
-    name: 'convstack', inShape: [32, 32, 3], batch,
+    name: 'convstack',
+    inShape: [32, 32, 3],
+    batch,
     vars: [...ws, ...bs],
     apply: (x) => {
       let h = x;
@@ -70,7 +80,8 @@ export function convStack(batch = 32): BenchModel {
 }
 
 /** GroupNorm(8) + SiLU: the fused kernel of src/engine/backend/group-norm.ts (composite ops elsewhere). */
-const gnSilu = (x: tf.Tensor4D, gamma: tf.Variable, beta: tf.Variable): tf.Tensor4D => groupNorm(x, 8, gamma, beta, { silu: true });
+const gnSilu = (x: tf.Tensor4D, gamma: tf.Variable, beta: tf.Variable): tf.Tensor4D =>
+  groupNorm(x, 8, gamma, beta, { silu: true });
 
 /**
  * Bench U-Net (16×16×1): conv_in 1→32; 2 ResBlocks(32) @16×16; stride-2 conv 32→64; 2 ResBlocks(64) @8×8;
@@ -81,16 +92,28 @@ export function benchUnet(batch = 128): BenchModel {
   const init = makeInit(4321);
   const vars: tf.Variable[] = [];
   let macs = 0;
-  const P = (shape: number[], fanIn: number, scale = 1) => { const v = init(shape, fanIn, scale); vars.push(v); return v; };
-  const Z = (n: number, value = 0) => { const v = tf.variable(tf.fill([n], value)); vars.push(v); return v; };
+  const P = (shape: number[], fanIn: number, scale = 1) => {
+    const v = init(shape, fanIn, scale);
+    vars.push(v);
+    return v;
+  };
+  const Z = (n: number, value = 0) => {
+    const v = tf.variable(tf.fill([n], value));
+    vars.push(v);
+    return v;
+  };
   const convP = (ci: number, co: number, hw: number, k = 3, scale = 1) => {
     macs += hw * hw * k * k * ci * co;
     return { w: P([k, k, ci, co], k * k * ci, scale), b: Z(co) };
   };
   const resBlock = (ci: number, co: number, hw: number) => {
     const p = {
-      g1: Z(ci, 1), b1: Z(ci), c1: convP(ci, co, hw),
-      g2: Z(co, 1), b2: Z(co), c2: convP(co, co, hw, 3, 0.5),
+      g1: Z(ci, 1),
+      b1: Z(ci),
+      c1: convP(ci, co, hw),
+      g2: Z(co, 1),
+      b2: Z(co),
+      c2: convP(co, co, hw, 3, 0.5),
       skip: ci !== co ? convP(ci, co, hw, 1) : null,
     };
     return (x: tf.Tensor4D): tf.Tensor4D => {
@@ -101,15 +124,21 @@ export function benchUnet(batch = 128): BenchModel {
     };
   };
   const cin = convP(1, 32, 16);
-  const e1 = resBlock(32, 32, 16), e2 = resBlock(32, 32, 16);
+  const e1 = resBlock(32, 32, 16),
+    e2 = resBlock(32, 32, 16);
   const down = convP(32, 64, 8);
-  const m1 = resBlock(64, 64, 8), m2 = resBlock(64, 64, 8);
+  const m1 = resBlock(64, 64, 8),
+    m2 = resBlock(64, 64, 8);
   const up = convP(64, 32, 16);
   const d1 = resBlock(64, 32, 16);
-  const gOut = Z(32, 1), bOut = Z(32);
+  const gOut = Z(32, 1),
+    bOut = Z(32);
   const cout = convP(32, 1, 16);
   return {
-    name: 'unet', inShape: [16, 16, 1], batch, vars,
+    name: 'unet',
+    inShape: [16, 16, 1],
+    batch,
+    vars,
     apply: (x) => {
       const h0 = conv(x, cin.w, cin.b);
       const s16 = e2(e1(h0));

@@ -40,14 +40,23 @@ async function main(): Promise<void> {
   const target = tf.randomNormal([batch, h, w, c], 0, 1, 'float32', 8) as tf.Tensor4D;
   const opt = tf.train.adam(1e-4);
   const step = () => {
-    const loss = opt.minimize(() => tf.mean(tf.square(tf.sub(model.apply(x), target))) as tf.Scalar, true, model.vars) as tf.Scalar;
+    const loss = opt.minimize(
+      () => tf.mean(tf.square(tf.sub(model.apply(x), target))) as tf.Scalar,
+      true,
+      model.vars,
+    ) as tf.Scalar;
     loss.dataSync();
     loss.dispose();
   };
-  step(); step();
+  step();
+  step();
   const plain: number[] = [];
   const cpu0 = process.cpuUsage();
-  for (let i = 0; i < reps; i++) { const t0 = performance.now(); step(); plain.push(performance.now() - t0); }
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    step();
+    plain.push(performance.now() - t0);
+  }
   const cpu = process.cpuUsage(cpu0);
   const times = new Map<string, { ms: number; n: number }>();
   let total = 0;
@@ -57,15 +66,21 @@ async function main(): Promise<void> {
       const ms = Number(k.kernelTimeMs) || 0;
       const key = byShape ? `${k.name} ${k.inputShapes.map((s) => `[${s}]`).join(' ')}` : k.name;
       const e = times.get(key) ?? { ms: 0, n: 0 };
-      e.ms += ms / reps; e.n += 1 / reps;
+      e.ms += ms / reps;
+      e.n += 1 / reps;
       times.set(key, e);
     }
   }
   // tf.profile lists nested kernels too; count only the top level (they sum to the step).
   for (const v of times.values()) total += v.ms;
-  console.log(`${modelName} batch ${batch} on ${info.name} ×${info.threads}: step ${Math.min(...plain).toFixed(0)} ms best / ` +
-    `${(plain.reduce((a, b) => a + b, 0) / reps).toFixed(0)} mean, cpu ${((cpu.user + cpu.system) / 1000 / reps).toFixed(0)} ms/step; ` +
-    `load ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+  console.log(
+    `${modelName} batch ${batch} on ${info.name} ×${info.threads}: step ${Math.min(...plain).toFixed(0)} ms best / ` +
+      `${(plain.reduce((a, b) => a + b, 0) / reps).toFixed(0)} mean, cpu ${((cpu.user + cpu.system) / 1000 / reps).toFixed(0)} ms/step; ` +
+      `load ${os
+        .loadavg()
+        .map((v) => v.toFixed(1))
+        .join(' ')}`,
+  );
   console.log(`kernel time (incl. nested) ${total.toFixed(0)} ms per step`);
   for (const [k, v] of [...times.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, byShape ? 60 : 30)) {
     console.log(`  ${v.ms.toFixed(1).padStart(7)} ms  ×${v.n.toFixed(0).padStart(3)}  ${k}`);
@@ -74,4 +89,10 @@ async function main(): Promise<void> {
   tf.dispose([x, target, ...model.vars]);
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -35,22 +35,46 @@ export interface RunStep {
  * Starts the teacher of `configFile` with `threads` threads (0 = cores) and `parallel` as the run's config field
  * would say it ("threads": in this process; "workers": data-parallel); `batch` overrides every stage's batch.
  */
-export async function startRunStep({ configFile = RUN_CONFIG, threads, parallel, batch }: {
-  configFile?: string; threads: number; parallel: 'threads' | 'workers'; batch?: number;
+export async function startRunStep({
+  configFile = RUN_CONFIG,
+  threads,
+  parallel,
+  batch,
+}: {
+  configFile?: string;
+  threads: number;
+  parallel: 'threads' | 'workers';
+  batch?: number;
 }): Promise<RunStep> {
   const file = loadConfigFile(configFile);
   const b = batch ?? file.teacher.batch;
   const cfg: ResolvedConfig = {
-    ...file, parallel, threads,
-    teacher: { ...file.teacher, batch: b }, guided: { ...file.guided, batch: b }, progressive: { ...file.progressive, batch: b },
+    ...file,
+    parallel,
+    threads,
+    teacher: { ...file.teacher, batch: b },
+    guided: { ...file.guided, batch: b },
+    progressive: { ...file.progressive, batch: b },
   };
-  const info = await ensureBackend(cfg.backend, threads, undefined, wantsWorkers(cfg, cfg.backend, threads) ? 1 : undefined);
+  const info = await ensureBackend(
+    cfg.backend,
+    threads,
+    undefined,
+    wantsWorkers(cfg, cfg.backend, threads) ? 1 : undefined,
+  );
   const { plan, note } = planParallel(cfg, info, threads);
   const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed, baseDir: path.dirname(configFile) });
   const spec: LossSpec = { stage: 'teacher', exampleShape: data.shape };
   const st = cfg.teacher;
   const student = netForUnit(cfg, data, 'teacher');
-  const trainer = new Trainer(student, { lr: st.lr, warmup: st.warmup, anneal: st.anneal, clip: st.clip, ema: st.ema, totalSteps: st.steps });
+  const trainer = new Trainer(student, {
+    lr: st.lr,
+    warmup: st.warmup,
+    anneal: st.anneal,
+    clip: st.clip,
+    ema: st.ema,
+    totalSteps: st.steps,
+  });
   const rng = new Rng(cfg.seed, 'train-teacher');
   let workers: ParallelGradients | undefined;
   try {

@@ -43,11 +43,25 @@ export interface WebgpuResult {
   student_samples_per_s: number;
 }
 
-interface Job { model: WebgpuResult['model']; fused: boolean; siluFused: boolean; warmup: number; steps: number }
+interface Job {
+  model: WebgpuResult['model'];
+  fused: boolean;
+  siluFused: boolean;
+  warmup: number;
+  steps: number;
+}
 
 const MODELS = {
-  'digits-unet': { data: { kind: 'mnist', imageSize: 16 }, model: { kind: 'unet', channels: [24, 48], blocksPerLevel: 1, groups: 8, embedDim: 128 }, batch: 64 },
-  'toy-mlp': { data: { kind: 'toy2d', shape: 'moons', n: 8192 }, model: { kind: 'mlp', hidden: 128, depth: 3, embedDim: 64 }, batch: 256 },
+  'digits-unet': {
+    data: { kind: 'mnist', imageSize: 16 },
+    model: { kind: 'unet', channels: [24, 48], blocksPerLevel: 1, groups: 8, embedDim: 128 },
+    batch: 64,
+  },
+  'toy-mlp': {
+    data: { kind: 'toy2d', shape: 'moons', n: 8192 },
+    model: { kind: 'mlp', hidden: 128, depth: 3, embedDim: 64 },
+    batch: 256,
+  },
 } as const;
 
 async function runJob(job: Job): Promise<WebgpuResult> {
@@ -61,7 +75,13 @@ async function runJob(job: Job): Promise<WebgpuResult> {
   const m = MODELS[job.model];
   const cfg = resolveConfig({ name: 'bench', data: m.data, model: m.model });
   const data = await loadDataset(cfg.data, { split: 'train', seed: 0 });
-  const net = buildNet({ model: cfg.model, exampleShape: data.shape, numClasses: data.numClasses, withW: false, seed: 0 });
+  const net = buildNet({
+    model: cfg.model,
+    exampleShape: data.shape,
+    numClasses: data.numClasses,
+    withW: false,
+    seed: 0,
+  });
   const tr = new Trainer(net, { lr: 1e-4, warmup: 0, anneal: false, clip: 1, ema: 0.999, totalSteps: 1e6 });
   const spec: LossSpec = { stage: 'teacher', exampleShape: data.shape };
   const rng = new Rng(0, 'bench');
@@ -87,9 +107,21 @@ async function runJob(job: Job): Promise<WebgpuResult> {
   tr.dispose();
   net.dispose();
   // The 4-step student (its weights do not change its cost): 1 NFE per step.
-  const student = buildNet({ model: cfg.model, exampleShape: data.shape, numClasses: data.numClasses, withW: true, seed: 1 });
+  const student = buildNet({
+    model: cfg.model,
+    exampleShape: data.shape,
+    numClasses: data.numClasses,
+    withW: true,
+    seed: 1,
+  });
   const n = job.model === 'toy-mlp' ? 1024 : 64;
-  const req = { classes: Int32Array.from({ length: n }, (_, i) => i % data.numClasses), w: new Float32Array(n).fill(2), steps: 4, sampler: 'ddim' as const, seed: 1 };
+  const req = {
+    classes: Int32Array.from({ length: n }, (_, i) => i % data.numClasses),
+    w: new Float32Array(n).fill(2),
+    steps: 4,
+    sampler: 'ddim' as const,
+    seed: 1,
+  };
   await sample({ net: student, param: 'v', schedule: cfg.diffusion }, req);
   const s0 = performance.now();
   await sample({ net: student, param: 'v', schedule: cfg.diffusion }, req);
@@ -97,14 +129,25 @@ async function runJob(job: Job): Promise<WebgpuResult> {
   student.dispose();
   const a = info.adapter!;
   return {
-    adapter: a.description || a.device || a.vendor, software: a.software, model: job.model, batch: m.batch, fused: job.fused, silu_fused: job.fused && job.siluFused,
-    ms_per_step: ms, dispatches_per_step: perStep, gflops: (3 * net.flopsPerExample * m.batch) / (ms * 1e6),
+    adapter: a.description || a.device || a.vendor,
+    software: a.software,
+    model: job.model,
+    batch: m.batch,
+    fused: job.fused,
+    silu_fused: job.fused && job.siluFused,
+    ms_per_step: ms,
+    dispatches_per_step: perStep,
+    gflops: (3 * net.flopsPerExample * m.batch) / (ms * 1e6),
     student_samples_per_s: (n * 1000) / sampleMs,
   };
 }
 
 /** Runs every configuration in its own process when Dawn finds an adapter; returns rows, table lines and errors. */
-export async function runWebgpuBench({ quick }: { quick: boolean }): Promise<{ results: WebgpuResult[]; lines: string[]; errors: string[] }> {
+export async function runWebgpuBench({
+  quick,
+}: {
+  quick: boolean;
+}): Promise<{ results: WebgpuResult[]; lines: string[]; errors: string[] }> {
   const report = await describeBackends();
   const wg = report.backends.find((b) => b.name === 'webgpu')!;
   if (!wg.available) return { results: [], lines: [`webgpu: not measured (${wg.detail})`], errors: [] };
@@ -115,32 +158,72 @@ export async function runWebgpuBench({ quick }: { quick: boolean }): Promise<{ r
   const results: WebgpuResult[] = [];
   const errors: string[] = [];
   const jobs = [
-    { model: 'toy-mlp', fused: true, siluFused: true }, { model: 'toy-mlp', fused: false, siluFused: false },
+    { model: 'toy-mlp', fused: true, siluFused: true },
+    { model: 'toy-mlp', fused: false, siluFused: false },
     // The U-Net: WGSL Adam + GroupNorm with SiLU fused in, the same with SiLU as tfjs kernels, and composite ops.
-    { model: 'digits-unet', fused: true, siluFused: true }, { model: 'digits-unet', fused: true, siluFused: false },
+    { model: 'digits-unet', fused: true, siluFused: true },
+    { model: 'digits-unet', fused: true, siluFused: false },
     { model: 'digits-unet', fused: false, siluFused: false },
   ] as const;
   for (const j of jobs) {
     const what = `webgpu ${j.model} fused=${j.fused}${j.fused && j.model === 'digits-unet' ? ` silu_fused=${j.siluFused}` : ''}`;
     process.stderr.write(`running ${what}…\n`);
-    const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', JSON.stringify({ ...j, warmup, steps })], { encoding: 'utf8', timeout: 60 * 60 * 1000 });
+    const r = spawnSync(
+      process.execPath,
+      [...process.execArgv, __filename, '--child', JSON.stringify({ ...j, warmup, steps })],
+      { encoding: 'utf8', timeout: 60 * 60 * 1000 },
+    );
     const line = (r.stdout || '').split('\n').find((l) => l.startsWith(MARK));
     if (line) results.push(JSON.parse(line.slice(MARK.length)) as WebgpuResult);
     else errors.push(`${what}: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`);
   }
-  const header = ['webgpu adapter', 'model', 'batch', 'kernels', 'ms/step', 'dispatches/step', 'GFLOP/s', '4-step student samples/s'];
-  const rows = results.map((r) => [`${r.adapter}${r.software ? ' (software)' : ''}`, r.model, String(r.batch), !r.fused ? 'composite ops' : r.model === 'toy-mlp' ? 'WGSL (Adam)' : r.silu_fused ? 'WGSL (Adam, GroupNorm+SiLU)' : 'WGSL (Adam, GroupNorm), tfjs SiLU',
-    r.ms_per_step.toFixed(1), r.dispatches_per_step.toFixed(0), r.gflops.toFixed(2), r.student_samples_per_s.toFixed(1)]);
+  const header = [
+    'webgpu adapter',
+    'model',
+    'batch',
+    'kernels',
+    'ms/step',
+    'dispatches/step',
+    'GFLOP/s',
+    '4-step student samples/s',
+  ];
+  const rows = results.map((r) => [
+    `${r.adapter}${r.software ? ' (software)' : ''}`,
+    r.model,
+    String(r.batch),
+    !r.fused
+      ? 'composite ops'
+      : r.model === 'toy-mlp'
+        ? 'WGSL (Adam)'
+        : r.silu_fused
+          ? 'WGSL (Adam, GroupNorm+SiLU)'
+          : 'WGSL (Adam, GroupNorm), tfjs SiLU',
+    r.ms_per_step.toFixed(1),
+    r.dispatches_per_step.toFixed(0),
+    r.gflops.toFixed(2),
+    r.student_samples_per_s.toFixed(1),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const lines = [header, ...rows].map((cells) => cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+  const lines = [header, ...rows].map((cells) =>
+    cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '),
+  );
   for (const model of ['toy-mlp', 'digits-unet'] as const) {
     const f = results.find((r) => r.model === model && r.fused && (model === 'toy-mlp' || r.silu_fused));
     const c = results.find((r) => r.model === model && !r.fused);
-    if (f && c) lines.push(`webgpu ${model}: WGSL kernels ${c.dispatches_per_step.toFixed(0)} → ${f.dispatches_per_step.toFixed(0)} dispatches per step, ${c.ms_per_step.toFixed(1)} → ${f.ms_per_step.toFixed(1)} ms per step`);
+    if (f && c)
+      lines.push(
+        `webgpu ${model}: WGSL kernels ${c.dispatches_per_step.toFixed(0)} → ${f.dispatches_per_step.toFixed(0)} dispatches per step, ${c.ms_per_step.toFixed(1)} → ${f.ms_per_step.toFixed(1)} ms per step`,
+      );
     const u = results.find((r) => r.model === model && r.fused && !r.silu_fused);
-    if (f && u && model === 'digits-unet') lines.push(`webgpu ${model}: SiLU fused into GroupNorm ${u.dispatches_per_step.toFixed(0)} → ${f.dispatches_per_step.toFixed(0)} dispatches per step, ${u.ms_per_step.toFixed(1)} → ${f.ms_per_step.toFixed(1)} ms per step`);
+    if (f && u && model === 'digits-unet')
+      lines.push(
+        `webgpu ${model}: SiLU fused into GroupNorm ${u.dispatches_per_step.toFixed(0)} → ${f.dispatches_per_step.toFixed(0)} dispatches per step, ${u.ms_per_step.toFixed(1)} → ${f.ms_per_step.toFixed(1)} ms per step`,
+      );
   }
-  if (software) lines.push(`webgpu: ${wg.adapter!.description} is a software adapter (the GPU emulated on the CPU): these rows check the path and count dispatches; they are not GPU speeds and are not compared with anything`);
+  if (software)
+    lines.push(
+      `webgpu: ${wg.adapter!.description} is a software adapter (the GPU emulated on the CPU): these rows check the path and count dispatches; they are not GPU speeds and are not compared with anything`,
+    );
   return { results, lines, errors };
 }
 
@@ -154,4 +237,11 @@ async function main(): Promise<void> {
   if (jsonIdx >= 0) fs.writeFileSync(argv[jsonIdx + 1], JSON.stringify({ webgpu: results, errors }, null, 2) + '\n');
 }
 
-if (require.main === module) main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+if (require.main === module)
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );

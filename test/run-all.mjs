@@ -52,7 +52,9 @@ if (failedChecks.length) {
 if (!process.env.E2E_SKIP_INSTALL) {
   const pre = await run('bash', ['test/e2e/install.sh', '--apt-only']);
   if (pre.code !== 0) {
-    console.log(`\ntests: ${passed} passed, ${failed + 1} failed (installing the Debian packages the tests need failed; see above)`);
+    console.log(
+      `\ntests: ${passed} passed, ${failed + 1} failed (installing the Debian packages the tests need failed; see above)`,
+    );
     process.exit(1);
   }
 }
@@ -60,7 +62,9 @@ if (!process.env.E2E_SKIP_INSTALL) {
 // as distill does.
 const data = await run(process.execPath, ['--import', 'tsx', 'test/ensure-data.ts']);
 if (data.code !== 0) {
-  console.log(`\ntests: ${passed} passed, ${failed + 1} failed (installing the npm packages the tests read failed; see above)`);
+  console.log(
+    `\ntests: ${passed} passed, ${failed + 1} failed (installing the npm packages the tests read failed; see above)`,
+  );
   process.exit(1);
 }
 

@@ -92,13 +92,18 @@ function table(node, root, prefix) {
     }
     if (required.has(name)) description = `**Required.** ${description}`.trim();
     const dflt = prop.default !== undefined ? code(prop.default) : '';
-    rows.push(`| \`${full}\` | ${cell(typeOf(prop, root))} | ${cell(dflt)} | ${cell(constraints(prop, root))} | ${cell(description)} |`);
+    rows.push(
+      `| \`${full}\` | ${cell(typeOf(prop, root))} | ${cell(dflt)} | ${cell(constraints(prop, root))} | ${cell(description)} |`,
+    );
   }
   return rows.join('\n');
 }
 
 function anchor(heading) {
-  return heading.toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-');
+  return heading
+    .toLowerCase()
+    .replace(/[^a-z0-9 _-]/g, '')
+    .replace(/ /g, '-');
 }
 
 /** Sections for every object-valued property of `node`, depth first, in schema order. */
@@ -135,9 +140,13 @@ function mapNotes(node, root, prefix, out) {
     const full = prefix ? `${prefix}.${name}` : name;
     const entry = prop.additionalProperties;
     if (entry && typeof entry === 'object') {
-      const keys = prop.propertyNames?.pattern ? ` Keys match \`${prop.propertyNames.pattern}\` (dotted config paths).` : '';
+      const keys = prop.propertyNames?.pattern
+        ? ` Keys match \`${prop.propertyNames.pattern}\` (dotted config paths).`
+        : '';
       const value = entry.properties
-        ? `an object with exactly one of ${Object.keys(entry.properties).map((k) => `\`${k}\` (${typeOf(entry.properties[k], root)}, ${constraints(entry.properties[k], root)})`).join(', ')}`
+        ? `an object with exactly one of ${Object.keys(entry.properties)
+            .map((k) => `\`${k}\` (${typeOf(entry.properties[k], root)}, ${constraints(entry.properties[k], root)})`)
+            .join(', ')}`
         : `${typeOf(entry, root)}${constraints(entry, root) ? ` (${constraints(entry, root)})` : ''}`;
       out.push(`- \`${full}\`: each entry is ${value}.${keys}${entry.description ? ' ' + entry.description : ''}`);
     }
@@ -168,11 +177,19 @@ export function generateConfigDocs(root = ROOT) {
     'validate them define it. VS Code shows the same descriptions on hover and underlines values outside the allowed',
     'range; `distill run` and `distill sweep` refuse them with an error that names the field. Configs may contain',
     'comments. A field left out takes its default; where the default column is blank, the description says what',
-    'happens without the field (the three stages share one definition and state their own defaults). The run\'s',
+    "happens without the field (the three stages share one definition and state their own defaults). The run's",
     '`config.json` records every value, defaults included, when the run is created.',
     '',
-    ...page(config, CONFIG_SCHEMA, 'One file describes one run: the data, the network and the stages teacher → guided (stage 1) → progressive (stage 2).'),
-    ...page(sweep, SWEEP_SCHEMA, 'A sweep is a family of runs made from one base config; see [clusters.md](clusters.md).'),
+    ...page(
+      config,
+      CONFIG_SCHEMA,
+      'One file describes one run: the data, the network and the stages teacher → guided (stage 1) → progressive (stage 2).',
+    ),
+    ...page(
+      sweep,
+      SWEEP_SCHEMA,
+      'A sweep is a family of runs made from one base config; see [clusters.md](clusters.md).',
+    ),
   ];
   while (lines[lines.length - 1] === '') lines.pop();
   return lines.join('\n') + '\n';

@@ -28,8 +28,8 @@ export const DAWN_TARGETS = {
 /** VS Code targets Dawn has no build for (vsce accepts them; this script refuses them with the reason). */
 const NO_DAWN = {
   'linux-armhf': 'Dawn ships no 32-bit ARM build',
-  'alpine-x64': 'Dawn\'s Linux builds need glibc (Alpine uses musl)',
-  'alpine-arm64': 'Dawn\'s Linux builds need glibc (Alpine uses musl)',
+  'alpine-x64': "Dawn's Linux builds need glibc (Alpine uses musl)",
+  'alpine-arm64': "Dawn's Linux builds need glibc (Alpine uses musl)",
   web: 'a web extension cannot run the training worker',
 };
 
@@ -43,16 +43,21 @@ export function vsixName(target) {
 export function dawnFiles(target, root = REPO) {
   const folder = DAWN_TARGETS[target];
   if (!folder) {
-    throw new Error(`${NO_DAWN[target] ? `no platform package for --target ${target}: ${NO_DAWN[target]}` : `unknown --target ${target}: not a VS Code target`}; ` +
-      `targets with a Dawn build: ${Object.keys(DAWN_TARGETS).join(', ')} (or none, for the universal .vsix)`);
+    throw new Error(
+      `${NO_DAWN[target] ? `no platform package for --target ${target}: ${NO_DAWN[target]}` : `unknown --target ${target}: not a VS Code target`}; ` +
+        `targets with a Dawn build: ${Object.keys(DAWN_TARGETS).join(', ')} (or none, for the universal .vsix)`,
+    );
   }
   const pkg = path.join(root, 'node_modules', 'webgpu');
   if (!fs.existsSync(path.join(pkg, 'package.json'))) {
-    throw new Error(`node_modules/webgpu is missing (an optional dependency): run npm ci, or npm install webgpu, before packaging for ${target}`);
+    throw new Error(
+      `node_modules/webgpu is missing (an optional dependency): run npm ci, or npm install webgpu, before packaging for ${target}`,
+    );
   }
   const files = ['package.json', 'index.js', 'LICENSE.md'].filter((f) => fs.existsSync(path.join(pkg, f)));
   const dir = path.join(pkg, 'dist', folder);
-  if (!fs.existsSync(path.join(dir, 'dawn.node'))) throw new Error(`node_modules/webgpu/dist/${folder}/dawn.node is missing: reinstall the webgpu package`);
+  if (!fs.existsSync(path.join(dir, 'dawn.node')))
+    throw new Error(`node_modules/webgpu/dist/${folder}/dawn.node is missing: reinstall the webgpu package`);
   for (const f of fs.readdirSync(dir).sort()) files.push(path.join('dist', folder, f));
   return files.map((f) => [path.join(pkg, f), path.join(STAGE, f)]);
 }
@@ -120,17 +125,31 @@ export function vsixTarget(file) {
 export function checkVsix(file, target) {
   const names = zipEntries(file).map((e) => e.name);
   const dawn = names.filter((n) => n.startsWith('extension/dist/node_modules/'));
-  const want = target ? dawnFiles(target).map(([, to]) => `extension/${to.split(path.sep).join('/')}`).sort() : [];
+  const want = target
+    ? dawnFiles(target)
+        .map(([, to]) => `extension/${to.split(path.sep).join('/')}`)
+        .sort()
+    : [];
   const got = [...dawn].sort();
   if (JSON.stringify(got) !== JSON.stringify(want)) {
-    throw new Error(`${path.basename(file)}: expected ${want.length ? want.join(', ') : 'no Dawn files'}, found ${got.length ? got.join(', ') : 'none'}`);
+    throw new Error(
+      `${path.basename(file)}: expected ${want.length ? want.join(', ') : 'no Dawn files'}, found ${got.length ? got.join(', ') : 'none'}`,
+    );
   }
-  if (names.some((n) => /\.node$/.test(n) && !want.includes(n))) throw new Error(`${path.basename(file)}: a native module that is not its Dawn build`);
-  for (const must of ['extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/wasm/tfjs-backend-wasm-simd.wasm']) {
+  if (names.some((n) => /\.node$/.test(n) && !want.includes(n)))
+    throw new Error(`${path.basename(file)}: a native module that is not its Dawn build`);
+  for (const must of [
+    'extension/dist/extension.js',
+    'extension/dist/worker.js',
+    'extension/dist/wasm/tfjs-backend-wasm-simd.wasm',
+  ]) {
     if (!names.includes(must)) throw new Error(`${path.basename(file)}: ${must} is missing`);
   }
   const manifestTarget = vsixTarget(file);
-  if (manifestTarget !== target) throw new Error(`${path.basename(file)}: its manifest says target ${manifestTarget ?? '(universal)'}, expected ${target ?? '(universal)'}`);
+  if (manifestTarget !== target)
+    throw new Error(
+      `${path.basename(file)}: its manifest says target ${manifestTarget ?? '(universal)'}, expected ${target ?? '(universal)'}`,
+    );
   return names;
 }
 
@@ -154,7 +173,16 @@ export function packageOne(target, out) {
     const vsce = path.join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce');
     // --no-rewrite-relative-links: the README's pictures (media/screenshots/, packaged) stay relative to the extension,
     // which is where VS Code's extension page looks for them; there is no repository URL to make them absolute.
-    run(process.execPath, [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', ...(target ? ['--target', target] : []), '--out', file]);
+    run(process.execPath, [
+      vsce,
+      'package',
+      '--no-dependencies',
+      '--allow-missing-repository',
+      '--no-rewrite-relative-links',
+      ...(target ? ['--target', target] : []),
+      '--out',
+      file,
+    ]);
   } finally {
     // The staged copy exists only while packing: a dev build keeps loading Dawn from node_modules.
     fs.rmSync(stage, { recursive: true, force: true });
@@ -175,11 +203,20 @@ function parseArgs(argv) {
     };
     if (a === '--target' || a.startsWith('--target=')) {
       const v = value();
-      o.targets = v === 'all' ? [undefined, ...Object.keys(DAWN_TARGETS)] : v.split(',').map((t) => t.trim()).filter(Boolean);
+      o.targets =
+        v === 'all'
+          ? [undefined, ...Object.keys(DAWN_TARGETS)]
+          : v
+              .split(',')
+              .map((t) => t.trim())
+              .filter(Boolean);
       for (const t of o.targets) if (t) dawnFiles(t); // fail before building
     } else if (a === '--out' || a.startsWith('--out=')) o.out = value();
     else if (a === '--no-build') o.build = false;
-    else throw new Error(`unknown option ${a} (usage: node tools/package.mjs [--target T[,T…]|all] [--out FILE] [--no-build])`);
+    else
+      throw new Error(
+        `unknown option ${a} (usage: node tools/package.mjs [--target T[,T…]|all] [--out FILE] [--no-build])`,
+      );
   }
   if (o.out && o.targets.length > 1) throw new Error('--out names one file: give one --target');
   return o;
@@ -191,7 +228,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     if (o.build) run(process.execPath, [path.join(REPO, 'esbuild.mjs'), '--production']);
     const made = o.targets.map((t) => ({ target: t, ...packageOne(t, o.out) }));
     for (const m of made) {
-      console.log(`${path.relative(process.cwd(), m.file)}: ${(m.bytes / 2 ** 20).toFixed(1)} MiB (${m.target ? `${m.target}, with Dawn from node_modules/webgpu/dist/${DAWN_TARGETS[m.target]}` : 'universal: wasm and cpu, no Dawn'})`);
+      console.log(
+        `${path.relative(process.cwd(), m.file)}: ${(m.bytes / 2 ** 20).toFixed(1)} MiB (${m.target ? `${m.target}, with Dawn from node_modules/webgpu/dist/${DAWN_TARGETS[m.target]}` : 'universal: wasm and cpu, no Dawn'})`,
+      );
     }
   } catch (e) {
     console.error(`package: ${e.message}`);

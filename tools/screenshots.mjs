@@ -52,7 +52,8 @@ const EVAL_ARGS = ['--samples', '60', '--w', '0,1,2,4', '--teacher-steps', '64,8
 
 function parseArgs(argv) {
   const o = {
-    keep: process.env.DISTILL_SCREENSHOTS_DIR || path.join(os.homedir(), '.cache', 'diffusion-distiller', 'screenshots'),
+    keep:
+      process.env.DISTILL_SCREENSHOTS_DIR || path.join(os.homedir(), '.cache', 'diffusion-distiller', 'screenshots'),
     vsix: undefined,
     trainOnly: false,
     out: REPO,
@@ -68,7 +69,10 @@ function parseArgs(argv) {
     else if (a === '--vsix') o.vsix = value();
     else if (a === '--out') o.out = value();
     else if (a === '--train-only') o.trainOnly = true;
-    else throw new Error(`unknown option ${a} (usage: node tools/screenshots.mjs [--keep DIR] [--vsix FILE] [--train-only] [--out DIR])`);
+    else
+      throw new Error(
+        `unknown option ${a} (usage: node tools/screenshots.mjs [--keep DIR] [--vsix FILE] [--train-only] [--out DIR])`,
+      );
   }
   return o;
 }
@@ -86,7 +90,11 @@ function runEnd(runDir) {
   let status;
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     if (!line.includes('"run_end"')) continue;
-    try { status = JSON.parse(line).status; } catch { /* a torn last line */ }
+    try {
+      status = JSON.parse(line).status;
+    } catch {
+      /* a torn last line */
+    }
   }
   return status;
 }
@@ -110,15 +118,21 @@ function ensureRun(workspace) {
   } else {
     run(process.execPath, [cli, 'run', configFile, '--runs-dir', runsDir, '--name', RUN]);
   }
-  if (runEnd(runDir) !== 'finished') throw new Error(`${runDir} did not finish (its events.jsonl has no finished run_end)`);
-  if (!fs.existsSync(path.join(runDir, 'eval', 'report.json'))) run(process.execPath, [cli, 'eval', runDir, ...EVAL_ARGS]);
+  if (runEnd(runDir) !== 'finished')
+    throw new Error(`${runDir} did not finish (its events.jsonl has no finished run_end)`);
+  if (!fs.existsSync(path.join(runDir, 'eval', 'report.json')))
+    run(process.execPath, [cli, 'eval', runDir, ...EVAL_ARGS]);
   return runDir;
 }
 
 /** Writes a PNG to `to`: pngquant (quality 70–95) when installed, else the file as taken. Returns its size in bytes. */
 function savePng(from, to) {
   fs.mkdirSync(path.dirname(to), { recursive: true });
-  const q = spawnSync('pngquant', ['--force', '--skip-if-larger', '--strip', '--quality', '70-95', '--speed', '1', '--output', to, from], { encoding: 'utf8' });
+  const q = spawnSync(
+    'pngquant',
+    ['--force', '--skip-if-larger', '--strip', '--quality', '70-95', '--speed', '1', '--output', to, from],
+    { encoding: 'utf8' },
+  );
   if (q.error || (q.status !== 0 && q.status !== 98 && q.status !== 99)) {
     if (q.error) lap(`  (pngquant not found: ${path.relative(REPO, to)} is written as taken)`);
     fs.copyFileSync(from, to);
@@ -130,7 +144,9 @@ function savePng(from, to) {
 
 export async function takePictures({ workspace, vsix, out }) {
   const { startServer } = await import('../test/e2e/server.mjs');
-  const { launch, openWorkbench, poll, runCommand, sleep, workbenchUrl, notifications } = await import('../test/e2e/browser.mjs');
+  const { launch, openWorkbench, poll, runCommand, sleep, workbenchUrl, notifications } = await import(
+    '../test/e2e/browser.mjs'
+  );
   const { openDistillContainer, treeRows, webviews } = await import('../test/e2e/ui.e2e.mjs');
   const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-screenshots-'));
   const serverDir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-screenshots-server-'));
@@ -158,19 +174,43 @@ export async function takePictures({ workspace, vsix, out }) {
   };
   /** The editor part of the workbench (tabs and the webview / editor below them). */
   const editorArea = () => box('[id="workbench.parts.editor"]');
-  const webviewWith = async (what, selector) => poll(what, async () => {
-    for (const w of await webviews(page)) if (await w.frame.locator(selector).count().catch(() => 0)) return w.frame;
-    return undefined;
-  }, { timeout: 60_000 });
+  const webviewWith = async (what, selector) =>
+    poll(
+      what,
+      async () => {
+        for (const w of await webviews(page))
+          if (
+            await w.frame
+              .locator(selector)
+              .count()
+              .catch(() => 0)
+          )
+            return w.frame;
+        return undefined;
+      },
+      { timeout: 60_000 },
+    );
   const pickRow = async (pattern, what) => {
     const widget = page.locator('.quick-input-widget');
     const row = widget.locator('.monaco-list-row').filter({ hasText: pattern }).first();
-    await poll(what, async () => await widget.isVisible() && await row.count(), { timeout: 20_000 }).catch(async (e) => {
-      throw new Error(`${e.message}; rows: ${JSON.stringify(await widget.locator('.monaco-list-row').allInnerTexts().catch(() => []))}`);
-    });
+    await poll(what, async () => (await widget.isVisible()) && (await row.count()), { timeout: 20_000 }).catch(
+      async (e) => {
+        throw new Error(
+          `${e.message}; rows: ${JSON.stringify(
+            await widget
+              .locator('.monaco-list-row')
+              .allInnerTexts()
+              .catch(() => []),
+          )}`,
+        );
+      },
+    );
     await row.click();
   };
-  const closeEditors = async () => { await runCommand(page, 'View: Close All Editors'); await sleep(500); };
+  const closeEditors = async () => {
+    await runCommand(page, 'View: Close All Editors');
+    await sleep(500);
+  };
 
   try {
     await openWorkbench(page, workbenchUrl(server.baseUrl, workspace));
@@ -185,23 +225,38 @@ export async function takePictures({ workspace, vsix, out }) {
 
     // ── the Runs view: the finished run, expanded to its units and checkpoints ──
     const rowsLoc = page.locator('[id="workbench.parts.sidebar"] .pane-body .monaco-list-row');
-    const runRow = await poll(`the run "${RUN}" finished in the Runs view`, async () => {
-      const r = (await treeRows(page)).find((x) => x.level === 1 && new RegExp(`^${RUN}\\b`).test(x.label));
-      return r && /finished/.test(r.label) ? r : undefined;
-    }, { timeout: 60_000 });
+    const runRow = await poll(
+      `the run "${RUN}" finished in the Runs view`,
+      async () => {
+        const r = (await treeRows(page)).find((x) => x.level === 1 && new RegExp(`^${RUN}\\b`).test(x.label));
+        return r && /finished/.test(r.label) ? r : undefined;
+      },
+      { timeout: 60_000 },
+    );
     lap(`Runs view: ${runRow.label}`);
-    const expand = async (loc) => { if (await loc.getAttribute('aria-expanded') === 'false') await loc.locator('.monaco-tl-twistie').click(); };
+    const expand = async (loc) => {
+      if ((await loc.getAttribute('aria-expanded')) === 'false') await loc.locator('.monaco-tl-twistie').click();
+    };
     await expand(rowsLoc.filter({ hasText: RUN }).first());
-    const lastUnit = rowsLoc.filter({ has: page.locator('.label-name', { hasText: /^progressive 8→4$|^progressive-8-4$/ }) }).first();
-    await poll('the run\'s units in the tree', async () => await lastUnit.count(), { timeout: 20_000 }).catch(async (e) => {
-      throw new Error(`${e.message}; tree: ${JSON.stringify(await treeRows(page))}`);
-    });
+    const lastUnit = rowsLoc
+      .filter({ has: page.locator('.label-name', { hasText: /^progressive 8→4$|^progressive-8-4$/ }) })
+      .first();
+    await poll("the run's units in the tree", async () => await lastUnit.count(), { timeout: 20_000 }).catch(
+      async (e) => {
+        throw new Error(`${e.message}; tree: ${JSON.stringify(await treeRows(page))}`);
+      },
+    );
     await expand(lastUnit);
     await sleep(800);
     await page.mouse.move(900, 500); // no hover highlight in the tree
     const side = await box('[id="workbench.parts.sidebar"]');
     const lastRow = await rowsLoc.last().boundingBox();
-    const runsClip = { x: side.x, y: side.y, width: side.width, height: Math.min(side.height, lastRow.y + lastRow.height - side.y + 24) };
+    const runsClip = {
+      x: side.x,
+      y: side.y,
+      width: side.width,
+      height: Math.min(side.height, lastRow.y + lastRow.height - side.y + 24),
+    };
     await picture('walkthrough/run.png', runsClip);
     await picture('screenshots/runs-view.png', runsClip);
 
@@ -212,59 +267,95 @@ export async function takePictures({ workspace, vsix, out }) {
     // ── the dashboard: loss curves per stage and the sample grids ──
     await runCommand(page, 'Distill: Open Dashboard');
     await sleep(700);
-    if (await page.locator('.quick-input-widget').isVisible()) await pickRow(new RegExp(RUN), 'the run in the Open Dashboard pick');
+    if (await page.locator('.quick-input-widget').isVisible())
+      await pickRow(new RegExp(RUN), 'the run in the Open Dashboard pick');
     const dash = await webviewWith('the dashboard', '#loss-chart');
-    await poll('the dashboard\'s loss chart and sample grid', async () => dash.evaluate(() => {
-      const chart = document.querySelector('#loss-chart');
-      const grid = [...document.querySelectorAll('#grid img')].filter((i) => i.complete && i.naturalWidth > 0).length
-        + [...document.querySelectorAll('#grid canvas')].filter((c) => c.width > 0).length;
-      return Number(chart?.getAttribute('data-points') || 0) > 0 && chart.querySelector('canvas') && grid > 0;
-    }), { timeout: 60_000 });
+    await poll(
+      "the dashboard's loss chart and sample grid",
+      async () =>
+        dash.evaluate(() => {
+          const chart = document.querySelector('#loss-chart');
+          const grid =
+            [...document.querySelectorAll('#grid img')].filter((i) => i.complete && i.naturalWidth > 0).length +
+            [...document.querySelectorAll('#grid canvas')].filter((c) => c.width > 0).length;
+          return Number(chart?.getAttribute('data-points') || 0) > 0 && chart.querySelector('canvas') && grid > 0;
+        }),
+      { timeout: 60_000 },
+    );
     await sleep(1500);
-    const problem = await dash.evaluate(() => [...document.querySelectorAll('.error')].map((e) => e.textContent.trim()).filter(Boolean).join(' | '));
+    const problem = await dash.evaluate(() =>
+      [...document.querySelectorAll('.error')]
+        .map((e) => e.textContent.trim())
+        .filter(Boolean)
+        .join(' | '),
+    );
     if (problem) throw new Error(`the dashboard shows an error: ${problem}`);
     // the loss curves at the top, the newest sample grid (the 4-step student's) below them
-    await dash.evaluate(() => document.querySelector('section[aria-labelledby="h-loss"]').scrollIntoView({ block: 'start' }));
+    await dash.evaluate(() =>
+      document.querySelector('section[aria-labelledby="h-loss"]').scrollIntoView({ block: 'start' }),
+    );
     await sleep(800);
     await picture('screenshots/dashboard.png', await editorArea());
     await picture('walkthrough/dashboard.png', dash.locator('section[aria-labelledby="h-loss"]'));
 
     // ── the evaluation report (the dashboard's Report card, from eval/report.json) ──
-    await poll('the Report card with its table', async () => dash.evaluate(() => {
-      const r = document.querySelector('#report');
-      return r && !r.hidden && document.querySelectorAll('#report-table tr').length > 1;
-    }), { timeout: 60_000 });
+    await poll(
+      'the Report card with its table',
+      async () =>
+        dash.evaluate(() => {
+          const r = document.querySelector('#report');
+          return r && !r.hidden && document.querySelectorAll('#report-table tr').length > 1;
+        }),
+      { timeout: 60_000 },
+    );
     await dash.locator('#report').scrollIntoViewIfNeeded();
     await dash.evaluate(() => document.querySelector('#report').scrollIntoView({ block: 'start' }));
     await sleep(1000);
     await picture('screenshots/evaluate.png', await editorArea());
     // the walkthrough's column is narrow: the table and the first row of plots
     const report = await dash.locator('#report').boundingBox();
-    await picture('walkthrough/evaluate.png', { x: report.x, y: report.y, width: report.width, height: Math.min(report.height, 645) });
+    await picture('walkthrough/evaluate.png', {
+      x: report.x,
+      y: report.y,
+      width: report.width,
+      height: Math.min(report.height, 645),
+    });
 
     // ── the checkpoint preview: guided teacher vs the 4-step student from the same noise ──
     await closeEditors();
     await runCommand(page, 'Distill: Preview Checkpoint');
     await sleep(700); // with one run in the workspace there is no run to pick: the checkpoints come first
-    const firstRows = await page.locator('.quick-input-widget .monaco-list-row').allInnerTexts().catch(() => []);
+    const firstRows = await page
+      .locator('.quick-input-widget .monaco-list-row')
+      .allInnerTexts()
+      .catch(() => []);
     if (firstRows.some((r) => new RegExp(`^${RUN}\\b`).test(r)) && !firstRows.some((r) => /step \d+/.test(r))) {
       await pickRow(new RegExp(RUN), 'the run in the Preview Checkpoint pick');
     }
     await pickRow(/progressive-8-4|progressive 8→4/, 'the 4-step student in the checkpoint pick');
     let preview = await webviewWith('the preview', 'body[data-ready="true"] #render');
     await preview.locator('#render').click();
-    const result = await poll('teacher and student grids in the preview', async () => {
-      const f = await webviewWith('the preview', '#teacher-result');
-      return f.evaluate(() => {
-        const pane = (w) => ({
-          nfe: document.querySelector(`#${w}-meta`)?.getAttribute('data-nfe'),
-          meta: document.querySelector(`#${w}-meta`)?.textContent || '',
-          img: [...document.querySelectorAll(`#${w}-grid img`)].filter((i) => i.complete && i.naturalWidth > 0).length,
+    const result = await poll(
+      'teacher and student grids in the preview',
+      async () => {
+        const f = await webviewWith('the preview', '#teacher-result');
+        return f.evaluate(() => {
+          const pane = (w) => ({
+            nfe: document.querySelector(`#${w}-meta`)?.getAttribute('data-nfe'),
+            meta: document.querySelector(`#${w}-meta`)?.textContent || '',
+            img: [...document.querySelectorAll(`#${w}-grid img`)].filter((i) => i.complete && i.naturalWidth > 0)
+              .length,
+          });
+          const r = {
+            teacher: pane('teacher'),
+            student: pane('student'),
+            error: document.querySelector('#form-error')?.textContent || '',
+          };
+          return r.error || (r.teacher.nfe && r.student.nfe && r.teacher.img && r.student.img) ? r : undefined;
         });
-        const r = { teacher: pane('teacher'), student: pane('student'), error: document.querySelector('#form-error')?.textContent || '' };
-        return r.error || (r.teacher.nfe && r.student.nfe && r.teacher.img && r.student.img) ? r : undefined;
-      });
-    }, { timeout: 300_000 });
+      },
+      { timeout: 300_000 },
+    );
     if (result.error) throw new Error(`the preview shows an error: ${result.error}`);
     lap(`preview: teacher ${result.teacher.meta}; student ${result.student.meta}`);
     preview = await webviewWith('the preview', '#teacher-result');
@@ -274,27 +365,61 @@ export async function takePictures({ workspace, vsix, out }) {
     const panes = await preview.evaluate(() => {
       const a = document.querySelector('#teacher-result').getBoundingClientRect();
       const b = document.querySelector('#student-result').getBoundingClientRect();
-      return { x: Math.min(a.left, b.left), y: Math.min(a.top, b.top), right: Math.max(a.right, b.right), bottom: Math.max(a.bottom, b.bottom) };
+      return {
+        x: Math.min(a.left, b.left),
+        y: Math.min(a.top, b.top),
+        right: Math.max(a.right, b.right),
+        bottom: Math.max(a.bottom, b.bottom),
+      };
     });
     const frameBox = await (await preview.frameElement()).boundingBox();
-    await picture('walkthrough/preview.png', { x: frameBox.x + panes.x - 4, y: frameBox.y + panes.y - 4, width: panes.right - panes.x + 8, height: panes.bottom - panes.y + 8 });
+    await picture('walkthrough/preview.png', {
+      x: frameBox.x + panes.x - 4,
+      y: frameBox.y + panes.y - 4,
+      width: panes.right - panes.x + 8,
+      height: panes.bottom - panes.y + 8,
+    });
 
     // ── the Edit tab: a held-out style training example repainted towards another class, teacher and student ──
     await preview.locator('#tab-edit').click();
-    await poll('the Edit tab ready', async () => (await webviewWith('the preview', '#edit-tab')).locator('#edit-tab[data-ready="true"]').count(), { timeout: 30_000 });
+    await poll(
+      'the Edit tab ready',
+      async () => (await webviewWith('the preview', '#edit-tab')).locator('#edit-tab[data-ready="true"]').count(),
+      { timeout: 30_000 },
+    );
     let edit = await webviewWith('the preview', '#edit-tab');
-    await edit.locator('#edit-tab vscode-textfield[label="Training example"]').evaluate((el) => { el.value = '7'; });
+    await edit.locator('#edit-tab vscode-textfield[label="Training example"]').evaluate((el) => {
+      el.value = '7';
+    });
     await edit.locator('#edit-use-example').click();
-    await poll('the training example on the canvas', async () => (await webviewWith('the preview', '#edit-tab')).locator('#edit-canvas[data-loaded="true"]').count(), { timeout: 60_000 });
+    await poll(
+      'the training example on the canvas',
+      async () => (await webviewWith('the preview', '#edit-tab')).locator('#edit-canvas[data-loaded="true"]').count(),
+      { timeout: 60_000 },
+    );
     edit = await webviewWith('the preview', '#edit-tab');
-    await edit.locator('#edit-class').evaluate((el) => { el.value = '3'; });
-    await edit.locator('#edit-tab vscode-textfield[label="Strength S"]').evaluate((el) => { el.value = '0.8'; });
+    await edit.locator('#edit-class').evaluate((el) => {
+      el.value = '3';
+    });
+    await edit.locator('#edit-tab vscode-textfield[label="Strength S"]').evaluate((el) => {
+      el.value = '0.8';
+    });
     await edit.locator('#edit-run').click();
-    const edited = await poll('teacher and student edits', async () => (await webviewWith('the preview', '#edit-tab')).evaluate(() => {
-      const ok = (w) => [...document.querySelectorAll(`#edit-result-${w}-image`)].some((i) => !i.hidden && i.complete && i.naturalWidth > 0);
-      const error = document.querySelector('#edit-error')?.textContent || '';
-      return error || (ok('teacher') && ok('student')) ? { error, input: document.querySelector('#edit-input-label')?.textContent || '' } : undefined;
-    }), { timeout: 300_000 });
+    const edited = await poll(
+      'teacher and student edits',
+      async () =>
+        (await webviewWith('the preview', '#edit-tab')).evaluate(() => {
+          const ok = (w) =>
+            [...document.querySelectorAll(`#edit-result-${w}-image`)].some(
+              (i) => !i.hidden && i.complete && i.naturalWidth > 0,
+            );
+          const error = document.querySelector('#edit-error')?.textContent || '';
+          return error || (ok('teacher') && ok('student'))
+            ? { error, input: document.querySelector('#edit-input-label')?.textContent || '' }
+            : undefined;
+        }),
+      { timeout: 300_000 },
+    );
     if (edited.error) throw new Error(`the Edit tab shows an error: ${edited.error}`);
     lap(`edit: ${edited.input}`);
     edit = await webviewWith('the preview', '#edit-tab');
@@ -306,22 +431,50 @@ export async function takePictures({ workspace, vsix, out }) {
     await closeEditors();
     const configFile = path.join(workspace, `${RUN}.distill.json`);
     const configText = fs.readFileSync(configFile, 'utf8').split('\n');
-    const lrLine = configText.findIndex((l, i) => i > configText.findIndex((t) => /"teacher"/.test(t)) && /"lr"/.test(l));
+    const lrLine = configText.findIndex(
+      (l, i) => i > configText.findIndex((t) => /"teacher"/.test(t)) && /"lr"/.test(l),
+    );
     await runCommand(page, 'Go to File...');
     await page.keyboard.type(`${RUN}.distill.json`);
-    await poll('the config in the Go to File list', async () => page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: `${RUN}.distill.json` }).count(), { timeout: 30_000 });
+    await poll(
+      'the config in the Go to File list',
+      async () =>
+        page
+          .locator('.quick-input-widget .monaco-list-row')
+          .filter({ hasText: `${RUN}.distill.json` })
+          .count(),
+      { timeout: 30_000 },
+    );
     await page.keyboard.press('Enter');
-    await poll('the config in the editor', async () => (await page.locator('.tabs-container').innerText().catch(() => '')).includes(`${RUN}.distill.json`), { timeout: 20_000 });
+    await poll(
+      'the config in the editor',
+      async () =>
+        (
+          await page
+            .locator('.tabs-container')
+            .innerText()
+            .catch(() => '')
+        ).includes(`${RUN}.distill.json`),
+      { timeout: 20_000 },
+    );
     await sleep(3000); // the JSON language service loads the schema
     await runCommand(page, 'Go to Line/Column...');
     await page.keyboard.type(`${lrLine + 1}:${configText[lrLine].indexOf('"lr"') + 3}`);
     await page.keyboard.press('Enter');
     await sleep(500);
     await runCommand(page, 'Show or Focus Hover');
-    const hover = await poll('the schema hover on teacher.lr', async () => {
-      const t = await page.locator('.monaco-hover:not(.hidden)').first().innerText({ timeout: 500 }).catch(() => '');
-      return /rate|Range/i.test(t) ? t : undefined;
-    }, { timeout: 30_000 });
+    const hover = await poll(
+      'the schema hover on teacher.lr',
+      async () => {
+        const t = await page
+          .locator('.monaco-hover:not(.hidden)')
+          .first()
+          .innerText({ timeout: 500 })
+          .catch(() => '');
+        return /rate|Range/i.test(t) ? t : undefined;
+      },
+      { timeout: 30_000 },
+    );
     lap(`hover: ${JSON.stringify(hover.slice(0, 160))}`);
     // the hover with the lines above it (the hover opens below or above the cursor's line)
     const ed = await editorArea();
@@ -335,10 +488,17 @@ export async function takePictures({ workspace, vsix, out }) {
     await closeEditors();
     for (let attempt = 1; ; attempt++) {
       await runCommand(page, 'Distill: Get Started');
-      const tab = await poll('a walkthrough editor', async () => {
-        const t = await page.locator('.tabs-container').innerText().catch(() => '');
-        return /Walkthrough: /.test(t) ? t : undefined;
-      }, { timeout: 20_000 });
+      const tab = await poll(
+        'a walkthrough editor',
+        async () => {
+          const t = await page
+            .locator('.tabs-container')
+            .innerText()
+            .catch(() => '');
+          return /Walkthrough: /.test(t) ? t : undefined;
+        },
+        { timeout: 20_000 },
+      );
       if (/Diffusion Distiller/.test(tab)) break;
       if (attempt === 3) throw new Error(`Distill: Get Started opened ${JSON.stringify(tab)}`);
       await closeEditors();
@@ -358,7 +518,8 @@ export async function takePictures({ workspace, vsix, out }) {
     await server.stop();
     fs.rmSync(serverDir, { recursive: true, force: true });
   }
-  if (browser.external.length) throw new Error(`requests left the local server: ${browser.external.slice(0, 5).join(', ')}`);
+  if (browser.external.length)
+    throw new Error(`requests left the local server: ${browser.external.slice(0, 5).join(', ')}`);
   fs.rmSync(shots, { recursive: true, force: true });
   return written;
 }
@@ -367,7 +528,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   try {
     const o = parseArgs(process.argv.slice(2));
     const workspace = path.join(o.keep, 'workspace');
-    const runDir = ensureRun(workspace);
+    ensureRun(workspace);
     if (!o.trainOnly) {
       let vsix = o.vsix;
       if (!vsix) {

@@ -136,7 +136,9 @@ export class LossChart {
     const grid = cssVar('--vscode-charts-lines', 'rgba(128,128,128,0.25)');
     const font = `${cssVar('--vscode-font-size', '12px')} ${cssVar('--vscode-font-family', 'sans-serif')}`;
     const smoothing = this.opts.smoothing > 0;
-    const series: uPlot.Series[] = [{ label: this.opts.unit ? 'step' : 'global step', value: (_u, v) => (v == null ? '—' : String(Math.round(v))) }];
+    const series: uPlot.Series[] = [
+      { label: this.opts.unit ? 'step' : 'global step', value: (_u, v) => (v == null ? '—' : String(Math.round(v))) },
+    ];
     d.units.forEach((unit) => {
       const color = unitColor(this.store().order.findIndex((u) => u === unit));
       series.push({
@@ -149,7 +151,14 @@ export class LossChart {
         value: (_u, v) => formatLoss(v),
       });
       if (smoothing) {
-        series.push({ label: `${unit} (EMA)`, stroke: color, width: 2, spanGaps: false, points: { show: false }, value: (_u, v) => formatLoss(v) });
+        series.push({
+          label: `${unit} (EMA)`,
+          stroke: color,
+          width: 2,
+          spanGaps: false,
+          points: { show: false },
+          value: (_u, v) => formatLoss(v),
+        });
       }
     });
     const boundaries = d.boundaries;

@@ -37,24 +37,59 @@ const saved = getState<CompareState>();
 const state: CompareState = {
   sort: typeof saved.sort === 'string' ? saved.sort : undefined,
   desc: saved.desc === true,
-  selected: Array.isArray(saved.selected) ? saved.selected.filter((s): s is string => typeof s === 'string') : undefined,
+  selected: Array.isArray(saved.selected)
+    ? saved.selected.filter((s): s is string => typeof s === 'string')
+    : undefined,
   unit: typeof saved.unit === 'string' ? saved.unit : undefined,
 };
 let view: CompareView | undefined;
 
-const COLORS = ['#4e9fea', '#e8a33d', '#5fbf6a', '#d9534f', '#a67fd8', '#46c2c2', '#e377c2', '#bcbd22', '#8c8c8c', '#ff7f0e'];
+const COLORS = [
+  '#4e9fea',
+  '#e8a33d',
+  '#5fbf6a',
+  '#d9534f',
+  '#a67fd8',
+  '#46c2c2',
+  '#e377c2',
+  '#bcbd22',
+  '#8c8c8c',
+  '#ff7f0e',
+];
 
 const title = h('h1', { id: 'title' }, 'Compare runs');
 const summary = h('p', { id: 'summary', class: 'muted' });
 const table = h('table', { class: 'compare', id: 'compare-table' });
 const unitSelect = h('select', { id: 'curve-unit', 'aria-label': 'Unit of the loss curves' });
-const curves = h('div', { class: 'curves', id: 'curves', role: 'img', 'aria-label': 'Loss curves of the selected runs' });
+const curves = h('div', {
+  class: 'curves',
+  id: 'curves',
+  role: 'img',
+  'aria-label': 'Loss curves of the selected runs',
+});
 const legend = h('div', { class: 'legend', id: 'curve-legend' });
 const grids = h('div', { class: 'grids', id: 'grids' });
 document.body.append(
   h('header', {}, title, summary),
-  h('section', { class: 'card' }, h('h2', {}, 'Runs'), h('p', { class: 'muted' }, 'Click a header to sort, a row to select it for the curves and grids, a name to open its dashboard.'), h('div', { class: 'scroll' }, table)),
-  h('section', { class: 'card' }, h('h2', {}, 'Loss curves of the selected runs'), h('div', { class: 'row' }, h('label', { for: 'curve-unit' }, 'Unit'), unitSelect), curves, legend),
+  h(
+    'section',
+    { class: 'card' },
+    h('h2', {}, 'Runs'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Click a header to sort, a row to select it for the curves and grids, a name to open its dashboard.',
+    ),
+    h('div', { class: 'scroll' }, table),
+  ),
+  h(
+    'section',
+    { class: 'card' },
+    h('h2', {}, 'Loss curves of the selected runs'),
+    h('div', { class: 'row' }, h('label', { for: 'curve-unit' }, 'Unit'), unitSelect),
+    curves,
+    legend,
+  ),
   h('section', { class: 'card' }, h('h2', {}, 'Few-step students side by side'), grids),
 );
 unitSelect.addEventListener('change', () => {
@@ -70,14 +105,32 @@ interface Column {
   text?: (r: CompareRow) => string;
 }
 
-const fmt = (v: number | undefined | null): string => (v === undefined || v === null ? '–' : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4));
+const fmt = (v: number | undefined | null): string =>
+  v === undefined || v === null ? '–' : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4);
 
 function columns(v: CompareView): Column[] {
   const cols: Column[] = [{ key: 'name', label: 'run', value: (r) => r.name }];
-  for (const p of v.params) cols.push({ key: `p:${p}`, label: p, value: (r) => (typeof r.params[p] === 'number' ? (r.params[p] as number) : String(r.params[p])), text: (r) => String(r.params[p]) });
-  cols.push({ key: 'state', label: 'state', value: (r) => r.state ?? r.status, text: (r) => `${r.state ?? r.status}${r.node ? ` @${r.node}` : ''}` });
-  cols.push({ key: 'stage', label: 'stage · step', value: (r) => (r.unit ? `${r.unit} ${String(r.step ?? 0).padStart(9, '0')}` : ''), text: (r) => (r.unit ? `${r.unit} ${r.step}/${r.totalSteps}` : '–') });
-  for (const u of v.units) cols.push({ key: `l:${u}`, label: `${u} loss`, value: (r) => r.losses[u], text: (r) => fmt(r.losses[u]) });
+  for (const p of v.params)
+    cols.push({
+      key: `p:${p}`,
+      label: p,
+      value: (r) => (typeof r.params[p] === 'number' ? (r.params[p] as number) : String(r.params[p])),
+      text: (r) => String(r.params[p]),
+    });
+  cols.push({
+    key: 'state',
+    label: 'state',
+    value: (r) => r.state ?? r.status,
+    text: (r) => `${r.state ?? r.status}${r.node ? ` @${r.node}` : ''}`,
+  });
+  cols.push({
+    key: 'stage',
+    label: 'stage · step',
+    value: (r) => (r.unit ? `${r.unit} ${String(r.step ?? 0).padStart(9, '0')}` : ''),
+    text: (r) => (r.unit ? `${r.unit} ${r.step}/${r.totalSteps}` : '–'),
+  });
+  for (const u of v.units)
+    cols.push({ key: `l:${u}`, label: `${u} loss`, value: (r) => r.losses[u], text: (r) => fmt(r.losses[u]) });
   const ws = [...new Set(v.rows.flatMap((r) => r.quality?.w ?? []))].sort((a, b) => a - b);
   const q = v.rows.find((r) => r.quality)?.quality;
   const metric = q?.metric ?? '';
@@ -88,8 +141,18 @@ function columns(v: CompareView): Column[] {
       const i = r.quality?.w.indexOf(w) ?? -1;
       return i >= 0 ? (r.quality![which][i] ?? undefined) : undefined;
     };
-    cols.push({ key: `s:${w}`, label: `${student} ${metric} w=${w}`, value: (r) => at(r, 'student'), text: (r) => fmt(at(r, 'student')) });
-    cols.push({ key: `t:${w}`, label: `${teacher} ${metric} w=${w}`, value: (r) => at(r, 'teacher'), text: (r) => fmt(at(r, 'teacher')) });
+    cols.push({
+      key: `s:${w}`,
+      label: `${student} ${metric} w=${w}`,
+      value: (r) => at(r, 'student'),
+      text: (r) => fmt(at(r, 'student')),
+    });
+    cols.push({
+      key: `t:${w}`,
+      label: `${teacher} ${metric} w=${w}`,
+      value: (r) => at(r, 'teacher'),
+      text: (r) => fmt(at(r, 'teacher')),
+    });
   }
   return cols;
 }
@@ -119,23 +182,41 @@ function renderTable(): void {
   if (!view) return;
   const cols = columns(view);
   const sel = new Set(selected());
-  const head = h('tr', {}, ...cols.map((c) => {
-    const th = h('th', { class: c.key === 'name' ? 'name' : '', scope: 'col', tabindex: 0, 'data-key': c.key, 'aria-sort': state.sort === c.key ? (state.desc ? 'descending' : 'ascending') : 'none' }, c.label);
-    const act = () => {
-      if (state.sort === c.key) state.desc = !state.desc;
-      else {
-        state.sort = c.key;
-        state.desc = false;
-      }
-      setState(state);
-      renderTable();
-    };
-    th.addEventListener('click', act);
-    th.addEventListener('keydown', (e) => (e as KeyboardEvent).key === 'Enter' && act());
-    return th;
-  }));
+  const head = h(
+    'tr',
+    {},
+    ...cols.map((c) => {
+      const th = h(
+        'th',
+        {
+          class: c.key === 'name' ? 'name' : '',
+          scope: 'col',
+          tabindex: 0,
+          'data-key': c.key,
+          'aria-sort': state.sort === c.key ? (state.desc ? 'descending' : 'ascending') : 'none',
+        },
+        c.label,
+      );
+      const act = () => {
+        if (state.sort === c.key) state.desc = !state.desc;
+        else {
+          state.sort = c.key;
+          state.desc = false;
+        }
+        setState(state);
+        renderTable();
+      };
+      th.addEventListener('click', act);
+      th.addEventListener('keydown', (e) => (e as KeyboardEvent).key === 'Enter' && act());
+      return th;
+    }),
+  );
   const body = sortedRows(view, cols).map((r) => {
-    const tr = h('tr', { class: sel.has(r.name) ? 'selected' : '', 'data-run': r.name, 'aria-selected': sel.has(r.name) });
+    const tr = h('tr', {
+      class: sel.has(r.name) ? 'selected' : '',
+      'data-run': r.name,
+      'aria-selected': sel.has(r.name),
+    });
     for (const c of cols) {
       if (c.key === 'name') {
         const a = h('a', { href: '#', class: 'open-run' }, r.name);
@@ -175,7 +256,14 @@ function renderCurves(): void {
   const unit = state.unit && units.includes(state.unit) ? state.unit : units[units.length - 1];
   unitSelect.replaceChildren(...units.map((u) => h('option', { value: u, selected: u === unit }, u)));
   const rows = view.rows.filter((r) => selected().includes(r.name));
-  const series = rows.map((r, i) => ({ r, color: COLORS[view!.rows.indexOf(r) % COLORS.length], pts: (unit && r.curves[unit]) || [], i })).filter((s) => s.pts.length);
+  const series = rows
+    .map((r, i) => ({
+      r,
+      color: COLORS[view!.rows.indexOf(r) % COLORS.length],
+      pts: (unit && r.curves[unit]) || [],
+      i,
+    }))
+    .filter((s) => s.pts.length);
   if (!unit || !series.length) {
     curves.replaceChildren(h('p', { class: 'empty' }, 'Select runs with losses to see their curves.'));
     legend.replaceChildren();
@@ -192,7 +280,16 @@ function renderCurves(): void {
   const X = (x: number) => pad + ((x - x0) / (x1 - x0 || 1)) * (W - 2 * pad);
   const Y = (y: number) => H - pad - ((Math.log10(Math.max(y, 1e-12)) - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
   const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, 'data-unit': unit });
-  root.append(svg('rect', { x: pad, y: pad, width: W - 2 * pad, height: H - 2 * pad, fill: 'none', stroke: 'var(--vscode-charts-lines, #555)' }));
+  root.append(
+    svg('rect', {
+      x: pad,
+      y: pad,
+      width: W - 2 * pad,
+      height: H - 2 * pad,
+      fill: 'none',
+      stroke: 'var(--vscode-charts-lines, #555)',
+    }),
+  );
   const label = (x: number, y: number, t: string, anchor = 'middle') => {
     const el = svg('text', { x, y, 'text-anchor': anchor, fill: 'var(--vscode-foreground, #ccc)', 'font-size': 11 });
     el.textContent = t;
@@ -204,7 +301,15 @@ function renderCurves(): void {
   label(pad - 4, H - pad, (10 ** y0).toPrecision(3), 'end');
   label(W / 2, H - 6, `${unit}: step (loss on a log scale)`);
   for (const s of series) {
-    root.append(svg('polyline', { points: s.pts.map((p) => `${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(' '), fill: 'none', stroke: s.color, 'stroke-width': 1.5, 'data-run': s.r.name }));
+    root.append(
+      svg('polyline', {
+        points: s.pts.map((p) => `${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(' '),
+        fill: 'none',
+        stroke: s.color,
+        'stroke-width': 1.5,
+        'data-run': s.r.name,
+      }),
+    );
   }
   curves.replaceChildren(root);
   legend.replaceChildren(
@@ -219,8 +324,19 @@ function renderCurves(): void {
 function renderGrids(): void {
   if (!view) return;
   const rows = view.rows.filter((r) => selected().includes(r.name));
-  const figs = rows.filter((r) => r.grid).map((r) => h('figure', { 'data-run': r.name }, h('img', { src: r.grid!.src, alt: `${r.name}: ${r.grid!.unit} step ${r.grid!.step}` }), h('figcaption', {}, `${r.name} · ${r.grid!.unit} · step ${r.grid!.step}`)));
-  grids.replaceChildren(...(figs.length ? figs : [h('p', { class: 'empty' }, 'No student grid yet for the selected runs.')]));
+  const figs = rows
+    .filter((r) => r.grid)
+    .map((r) =>
+      h(
+        'figure',
+        { 'data-run': r.name },
+        h('img', { src: r.grid!.src, alt: `${r.name}: ${r.grid!.unit} step ${r.grid!.step}` }),
+        h('figcaption', {}, `${r.name} · ${r.grid!.unit} · step ${r.grid!.step}`),
+      ),
+    );
+  grids.replaceChildren(
+    ...(figs.length ? figs : [h('p', { class: 'empty' }, 'No student grid yet for the selected runs.')]),
+  );
 }
 
 onHostMessage((m) => {

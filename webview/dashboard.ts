@@ -14,7 +14,16 @@ import type { SamplesEvent } from '../src/engine/run/events';
 import type { ConfigEntry, HostToWebview, ReportView, RunView } from '../src/protocol';
 import { LossChart, unitColor } from './chart';
 import { renderLabelledGrid } from './grid';
-import { AlignedData, formatDuration, formatLoss, formatMetric, formatPercent, formatRatio, formatSpeedup, RunModel } from './model';
+import {
+  AlignedData,
+  formatDuration,
+  formatLoss,
+  formatMetric,
+  formatPercent,
+  formatRatio,
+  formatSpeedup,
+  RunModel,
+} from './model';
 import { getState, h, installBaseStyles, onHostMessage, post, setDisabled, setState } from './vscode';
 
 interface DashboardState {
@@ -177,7 +186,10 @@ function renderUnitFilter(): void {
   const wanted = ['', ...units].join('\n');
   if (unitSelect.dataset.units !== wanted) {
     unitSelect.dataset.units = wanted;
-    const opts = [h('vscode-option', { value: '' }, 'All units'), ...units.map((u) => h('vscode-option', { value: u }, u))];
+    const opts = [
+      h('vscode-option', { value: '' }, 'All units'),
+      ...units.map((u) => h('vscode-option', { value: u }, u)),
+    ];
     unitSelect.replaceChildren(...opts);
   }
   if (state.unit && !units.includes(state.unit)) state.unit = undefined;
@@ -214,7 +226,8 @@ function sampleUrl(file: string): string {
 }
 
 function gridLabel(g: SamplesEvent): string {
-  if (!g.w.length) return `${g.unit} · step ${g.step.toLocaleString('en-US')} · originals (top) over reconstructions (bottom)`;
+  if (!g.w.length)
+    return `${g.unit} · step ${g.step.toLocaleString('en-US')} · originals (top) over reconstructions (bottom)`;
   return `${g.unit} · step ${g.step.toLocaleString('en-US')} · ${g.steps} sampling step${g.steps === 1 ? '' : 's'}, NFE ${g.nfe}`;
 }
 
@@ -243,8 +256,17 @@ function renderGrids(): void {
   if (g !== shownGrid) {
     shownGrid = g;
     // the autoencoder's grids (latent-space runs) have no w columns: a row of originals over their reconstructions
-    if (!g.w.length) gridHost.replaceChildren(h('img', { src: sampleUrl(g.file), alt: `Reconstructions of ${label}`, class: 'recon', draggable: 'false' }));
-    else renderLabelledGrid(gridHost, { src: sampleUrl(g.file), w: g.w, classes: g.classes, alt: `Samples of ${label}: rows are classes, columns are guidance weights` });
+    if (!g.w.length)
+      gridHost.replaceChildren(
+        h('img', { src: sampleUrl(g.file), alt: `Reconstructions of ${label}`, class: 'recon', draggable: 'false' }),
+      );
+    else
+      renderLabelledGrid(gridHost, {
+        src: sampleUrl(g.file),
+        w: g.w,
+        classes: g.classes,
+        alt: `Samples of ${label}: rows are classes, columns are guidance weights`,
+      });
   }
 }
 
@@ -270,8 +292,16 @@ function renderRun(): void {
   if (run) {
     items.push(fact('Backend', run.backend ?? '—', 'fact-backend'));
     if (run.device) items.push(fact('Device', run.device, 'fact-device'));
-    items.push(fact('Rate', run.rate !== undefined ? `${run.rate.toFixed(run.rate < 10 ? 2 : 1)} steps/s` : '—', 'fact-rate'));
-    items.push(fact('ETA', run.status === 'running' && run.etaSeconds !== undefined ? formatDuration(run.etaSeconds) : '—', 'fact-eta'));
+    items.push(
+      fact('Rate', run.rate !== undefined ? `${run.rate.toFixed(run.rate < 10 ? 2 : 1)} steps/s` : '—', 'fact-rate'),
+    );
+    items.push(
+      fact(
+        'ETA',
+        run.status === 'running' && run.etaSeconds !== undefined ? formatDuration(run.etaSeconds) : '—',
+        'fact-eta',
+      ),
+    );
     if (cur) items.push(fact('Unit', cur.unit, 'fact-unit'));
   }
   facts.replaceChildren(...items);
@@ -299,7 +329,11 @@ function renderRun(): void {
       return [
         h('span', { role: 'listitem', 'data-unit': u.unit }, u.unit),
         bar,
-        h('span', { class: 'num' }, `${u.step.toLocaleString('en-US')} / ${u.totalSteps.toLocaleString('en-US')}${u.done ? ' ✓' : ` (${Math.floor(frac * 100)}%)`}`),
+        h(
+          'span',
+          { class: 'num' },
+          `${u.step.toLocaleString('en-US')} / ${u.totalSteps.toLocaleString('en-US')}${u.done ? ' ✓' : ` (${Math.floor(frac * 100)}%)`}`,
+        ),
       ];
     }),
   );
@@ -326,7 +360,11 @@ function renderConfigs(): void {
     return;
   }
   const rows = configs.map((c, i) => {
-    const btn = h('vscode-button', { 'data-config': c.path, 'aria-label': `Launch ${c.label}`, id: `launch-${i}` }, 'Launch');
+    const btn = h(
+      'vscode-button',
+      { 'data-config': c.path, 'aria-label': `Launch ${c.label}`, id: `launch-${i}` },
+      'Launch',
+    );
     btn.addEventListener('click', () => {
       if (btn.hasAttribute('disabled') || busy()) return;
       commandPending = true;
@@ -343,7 +381,17 @@ function renderConfigs(): void {
   });
   configTable.replaceChildren(
     h('caption', { class: 'muted' }, 'Workspace configurations'),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Config'), h('th', { scope: 'col' }, 'Stages'), h('th', { scope: 'col' }, 'Action'))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'col' }, 'Config'),
+        h('th', { scope: 'col' }, 'Stages'),
+        h('th', { scope: 'col' }, 'Action'),
+      ),
+    ),
     h('tbody', {}, ...rows),
   );
   renderControls();
@@ -380,13 +428,33 @@ function reportTableRows(r: ReportView): HTMLElement[] {
     ['student', s === null ? `student ${q}` : `student ${s} step${s === 1 ? '' : 's'} ${q}`],
     ['teacher-few', s === null ? `teacher few-step DDIM ${q}` : `teacher ${s} steps DDIM ${q}`],
   ];
-  if (image) head.push(['teacher-accuracy', `accuracy teacher ${r.referenceSteps}`], ['student-accuracy', s === null ? 'accuracy student' : `accuracy student ${s}`]);
+  if (image)
+    head.push(
+      ['teacher-accuracy', `accuracy teacher ${r.referenceSteps}`],
+      ['student-accuracy', s === null ? 'accuracy student' : `accuracy student ${s}`],
+    );
   // diversity beside accuracy (older reports have neither column)
-  if (r.rows.some((x) => x.teacherRecall !== null || x.studentRecall !== null)) head.push(['teacher-recall', `recall teacher ${r.referenceSteps}`], ['student-recall', s === null ? 'recall student' : `recall student ${s}`]);
-  if (r.rows.some((x) => x.teacherDiversity !== null || x.studentDiversity !== null)) head.push(['teacher-diversity', `diversity ÷ real, teacher ${r.referenceSteps}`], ['student-diversity', s === null ? 'diversity ÷ real, student' : `diversity ÷ real, student ${s}`]);
+  if (r.rows.some((x) => x.teacherRecall !== null || x.studentRecall !== null))
+    head.push(
+      ['teacher-recall', `recall teacher ${r.referenceSteps}`],
+      ['student-recall', s === null ? 'recall student' : `recall student ${s}`],
+    );
+  if (r.rows.some((x) => x.teacherDiversity !== null || x.studentDiversity !== null))
+    head.push(
+      ['teacher-diversity', `diversity ÷ real, teacher ${r.referenceSteps}`],
+      ['student-diversity', s === null ? 'diversity ÷ real, student' : `diversity ÷ real, student ${s}`],
+    );
   head.push(['speedup', 'speed-up of the student']);
   const cells = (row: Record<string, string>, cls: string): HTMLElement =>
-    h('tr', { class: cls }, ...head.map(([col], i) => (i === 0 ? h('th', { scope: 'row', 'data-col': col }, row[col] ?? '') : h('td', { class: 'num', 'data-col': col }, row[col] ?? ''))));
+    h(
+      'tr',
+      { class: cls },
+      ...head.map(([col], i) =>
+        i === 0
+          ? h('th', { scope: 'row', 'data-col': col }, row[col] ?? '')
+          : h('td', { class: 'num', 'data-col': col }, row[col] ?? ''),
+      ),
+    );
   const body = r.rows.map((x) =>
     cells(
       {
@@ -409,11 +477,30 @@ function reportTableRows(r: ReportView): HTMLElement[] {
     s === null
       ? `The guided teacher at ${r.referenceSteps} steps (${r.referenceNfe} NFE); no distilled student was evaluated. ${q}: lower is better; recall and diversity ÷ real: higher is more varied, real data in the last row.`
       : `The guided teacher at ${r.referenceSteps} steps (${r.referenceNfe} NFE) vs the ${s}-step distilled student (${r.studentNfe ?? s} NFE) and the teacher's own ${s}-step DDIM, same seeds. ${q}: lower is better; recall and diversity ÷ real: higher is more varied, real data in the last row.`;
-  const real = cells({ w: 'real data', teacher: formatMetric(r.realQuality), 'teacher-accuracy': formatPercent(r.realAccuracy), 'teacher-recall': formatRatio(r.realRecall), 'teacher-diversity': formatRatio(1) }, 'real-row');
+  const real = cells(
+    {
+      w: 'real data',
+      teacher: formatMetric(r.realQuality),
+      'teacher-accuracy': formatPercent(r.realAccuracy),
+      'teacher-recall': formatRatio(r.realRecall),
+      'teacher-diversity': formatRatio(1),
+    },
+    'real-row',
+  );
   real.title = `Held-out data, half vs half: the floor of ${q}${image ? ", and the judge's accuracy on real digits" : ''}`;
   return [
     h('caption', { class: 'muted' }, caption),
-    h('thead', {}, h('tr', {}, ...head.map(([col, label]) => h('th', { scope: 'col', 'data-col': col, title: col === 'w' ? 'guidance weight w' : undefined }, label)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ...head.map(([col, label]) =>
+          h('th', { scope: 'col', 'data-col': col, title: col === 'w' ? 'guidance weight w' : undefined }, label),
+        ),
+      ),
+    ),
     h('tbody', {}, ...body),
     h('tfoot', {}, real),
   ];
@@ -426,9 +513,13 @@ function renderReport(): void {
   if (!reportKnown) reportStatus.textContent = '';
   else if (evaluating) reportStatus.textContent = 'Evaluating this run: progress and Cancel are in the notification.';
   else if (report) {
-    const when = report.createdAt && !Number.isNaN(Date.parse(report.createdAt)) ? new Date(report.createdAt).toLocaleString() : 'an unknown time';
+    const when =
+      report.createdAt && !Number.isNaN(Date.parse(report.createdAt))
+        ? new Date(report.createdAt).toLocaleString()
+        : 'an unknown time';
     reportStatus.textContent = `Evaluated ${when} · ${report.samples.toLocaleString('en-US')} samples per configuration${report.backend ? ` · ${report.backend}` : ''}`;
-  } else if (!reportProblem) reportStatus.textContent = 'Not evaluated yet: Run evaluation writes eval/report.md, report.json and the plots.';
+  } else if (!reportProblem)
+    reportStatus.textContent = 'Not evaluated yet: Run evaluation writes eval/report.md, report.json and the plots.';
   else reportStatus.textContent = '';
   reportTable.replaceChildren(...(report && report.rows.length ? reportTableRows(report) : []));
   reportNotes.replaceChildren(...(report?.notes ?? []).map((n) => h('li', {}, n)));

@@ -53,7 +53,13 @@ function clampInt(v: unknown, lo: number, hi: number, dflt: number): number {
 
 function field(id: string, label: string, control: HTMLElement, hint?: string): HTMLElement {
   control.id = id;
-  return h('div', { class: 'field' }, h('label', { for: id }, label), control, hint ? h('span', { class: 'muted' }, hint) : undefined);
+  return h(
+    'div',
+    { class: 'field' },
+    h('label', { for: id }, label),
+    control,
+    hint ? h('span', { class: 'muted' }, hint) : undefined,
+  );
 }
 
 function select(label: string, options: { value: number; text: string }[], selected: number): ValueEl {
@@ -90,22 +96,65 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
   let pending: Pick<EditShown, 'input' | 'mask' | 'inputMeta'> | undefined;
 
   // ───────────────────────────── DOM ─────────────────────────────
-  const noImages = h('p', { class: 'empty', id: 'edit-unavailable' }, 'Editing needs a run on images; this run has none (or has not described its data yet).');
+  const noImages = h(
+    'p',
+    { class: 'empty', id: 'edit-unavailable' },
+    'Editing needs a run on images; this run has none (or has not described its data yet).',
+  );
   const pickBtn = h('vscode-button', { id: 'edit-pick' }, 'Choose image…');
-  const exampleField = h('vscode-textfield', { type: 'number', min: 0, value: st.example, label: 'Training example' }) as ValueEl;
+  const exampleField = h('vscode-textfield', {
+    type: 'number',
+    min: 0,
+    value: st.example,
+    label: 'Training example',
+  }) as ValueEl;
   const exampleBtn = h('vscode-button', { id: 'edit-use-example', secondary: true }, 'Use training example');
   const inputLabel = h('span', { class: 'muted', id: 'edit-input-label' }, 'No input chosen yet.');
   let classSelect = select('Target class', [{ value: 0, text: '0' }], 0);
   const classHolder = h('div', { class: 'field' }, h('label', { for: 'edit-class' }, 'Target class'));
-  const strengthField = h('vscode-textfield', { type: 'number', min: 0, max: 1, step: 0.05, value: st.strength, label: 'Strength S' }) as ValueEl;
-  const wField = h('vscode-textfield', { type: 'number', min: 0, step: 0.5, value: st.w, label: 'Guidance weight w' }) as ValueEl;
-  let studentSelect = select('Student steps', STUDENT_STEPS.map((n) => ({ value: n, text: `${n}` })), st.studentSteps);
+  const strengthField = h('vscode-textfield', {
+    type: 'number',
+    min: 0,
+    max: 1,
+    step: 0.05,
+    value: st.strength,
+    label: 'Strength S',
+  }) as ValueEl;
+  const wField = h('vscode-textfield', {
+    type: 'number',
+    min: 0,
+    step: 0.5,
+    value: st.w,
+    label: 'Guidance weight w',
+  }) as ValueEl;
+  let studentSelect = select(
+    'Student steps',
+    STUDENT_STEPS.map((n) => ({ value: n, text: `${n}` })),
+    st.studentSteps,
+  );
   const studentHolder = h('div', { class: 'field' }, h('label', { for: 'edit-student-steps' }, 'Student steps'));
-  const teacherField = h('vscode-textfield', { type: 'number', min: 1, max: 4096, value: st.teacherSteps ?? 64, label: 'Teacher steps' }) as ValueEl;
+  const teacherField = h('vscode-textfield', {
+    type: 'number',
+    min: 1,
+    max: 4096,
+    value: st.teacherSteps ?? 64,
+    label: 'Teacher steps',
+  }) as ValueEl;
   const seedField = h('vscode-textfield', { type: 'number', min: 0, value: st.seed, label: 'Seed' }) as ValueEl;
 
-  const canvas = h('canvas', { class: 'mask-canvas', id: 'edit-canvas', width: 1, height: 1, role: 'img', 'aria-label': 'The input; paint on it to mark the region to repaint' });
-  const brushSelect = select('Brush size', BRUSHES.map((b) => ({ value: b, text: `${b} px` })), st.brush);
+  const canvas = h('canvas', {
+    class: 'mask-canvas',
+    id: 'edit-canvas',
+    width: 1,
+    height: 1,
+    role: 'img',
+    'aria-label': 'The input; paint on it to mark the region to repaint',
+  });
+  const brushSelect = select(
+    'Brush size',
+    BRUSHES.map((b) => ({ value: b, text: `${b} px` })),
+    st.brush,
+  );
   brushSelect.id = 'edit-brush';
   const eraseBox = h('input', { type: 'checkbox', id: 'edit-erase' });
   const clearBtn = h('vscode-button', { id: 'edit-clear-mask', secondary: true }, 'Clear mask');
@@ -115,7 +164,14 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
   const busyBar = h('div', { class: 'bar-fill' });
   const busyWrap = h(
     'div',
-    { class: 'bar-wrap', role: 'progressbar', 'aria-label': 'Edit progress', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': 0 },
+    {
+      class: 'bar-wrap',
+      role: 'progressbar',
+      'aria-label': 'Edit progress',
+      'aria-valuemin': 0,
+      'aria-valuemax': 100,
+      'aria-valuenow': 0,
+    },
     h('div', { class: 'bar' }),
     busyBar,
   );
@@ -129,11 +185,29 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     const detail = h('p', { class: 'muted', id: `${id}-detail` });
     media.id = `${id}-image`;
     media.hidden = true;
-    return { root: h('figure', { id, 'aria-labelledby': `${id}-title` }, heading, media, meta, detail), heading, meta, detail, media };
+    return {
+      root: h('figure', { id, 'aria-labelledby': `${id}-title` }, heading, media, meta, detail),
+      heading,
+      meta,
+      detail,
+      media,
+    };
   };
-  const inputFig = figure('edit-result-input', 'Input (and mask)', h('canvas', { width: 1, height: 1, role: 'img', 'aria-label': 'The input with its mask' }));
-  const teacherFig = figure('edit-result-teacher', 'Teacher (2 NFE per step)', h('img', { alt: 'The teacher\'s edit', draggable: 'false' }));
-  const studentFig = figure('edit-result-student', 'Student (1 NFE per step)', h('img', { alt: 'The student\'s edit', draggable: 'false' }));
+  const inputFig = figure(
+    'edit-result-input',
+    'Input (and mask)',
+    h('canvas', { width: 1, height: 1, role: 'img', 'aria-label': 'The input with its mask' }),
+  );
+  const teacherFig = figure(
+    'edit-result-teacher',
+    'Teacher (2 NFE per step)',
+    h('img', { alt: "The teacher's edit", draggable: 'false' }),
+  );
+  const studentFig = figure(
+    'edit-result-student',
+    'Student (1 NFE per step)',
+    h('img', { alt: "The student's edit", draggable: 'false' }),
+  );
 
   const form = h(
     'section',
@@ -146,7 +220,11 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
       h(
         'div',
         { class: 'mask-tools' },
-        h('span', {}, 'Mask: paint with the mouse where the image is to be repainted; the rest is kept. No mask: the whole image is edited.'),
+        h(
+          'span',
+          {},
+          'Mask: paint with the mouse where the image is to be repainted; the rest is kept. No mask: the whole image is edited.',
+        ),
         field('edit-brush', 'Brush', brushSelect),
         h('label', { for: 'edit-erase' }, eraseBox, ' Erase (mark as kept)'),
         h('div', { class: 'row' }, clearBtn),
@@ -167,7 +245,11 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     formError,
     busyRow,
   );
-  const results = h('section', { class: 'card', 'aria-label': 'Edit results' }, h('div', { class: 'edit-results' }, inputFig.root, teacherFig.root, studentFig.root));
+  const results = h(
+    'section',
+    { class: 'card', 'aria-label': 'Edit results' },
+    h('div', { class: 'edit-results' }, inputFig.root, teacherFig.root, studentFig.root),
+  );
   const content = h('div', { id: 'edit-content' }, form, results);
   const root = h('div', { id: 'edit-tab' }, noImages, content);
   classHolder.append(classSelect);
@@ -206,7 +288,11 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
   function showMaskInfo(): void {
     const n = size();
     const k = maskCount();
-    maskInfo.textContent = !n ? '' : k === 0 ? 'No mask: the whole image is edited (SDEdit).' : `Mask: ${k} of ${n * n} pixels repainted (red), the rest kept (inpainting).`;
+    maskInfo.textContent = !n
+      ? ''
+      : k === 0
+        ? 'No mask: the whole image is edited (SDEdit).'
+        : `Mask: ${k} of ${n * n} pixels repainted (red), the rest kept (inpainting).`;
     maskInfo.dataset.repaint = String(k);
   }
 
@@ -226,7 +312,9 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     mask = maskFromString(keepMask ? st.mask : undefined, n);
     saveMask();
     inputImg = undefined;
-    inputLabel.textContent = input ? `${input.label} (${input.size}×${input.size}${input.channels === 3 ? ' RGB' : ''})` : 'No input chosen yet.';
+    inputLabel.textContent = input
+      ? `${input.label} (${input.size}×${input.size}${input.channels === 3 ? ' RGB' : ''})`
+      : 'No input chosen yet.';
     canvas.dataset.loaded = 'false';
     if (!input) {
       canvas.width = 1;
@@ -349,7 +437,8 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     save();
     return problems;
   }
-  for (const el of [strengthField, wField, teacherField, seedField, brushSelect]) el.addEventListener('change', () => void readSettings());
+  for (const el of [strengthField, wField, teacherField, seedField, brushSelect])
+    el.addEventListener('change', () => void readSettings());
 
   pickBtn.addEventListener('click', () => {
     if (pickBtn.hasAttribute('disabled')) return;
@@ -374,7 +463,11 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     formError.textContent = problems.length ? `Cannot edit: ${problems.join('; ')}.` : '';
     if (problems.length || st.teacherSteps === undefined) return;
     const k = maskCount();
-    pending = { input: st.input, mask: st.mask, inputMeta: `${st.input.label}${k ? ` · mask: ${k} px repainted` : ' · no mask'}` };
+    pending = {
+      input: st.input,
+      mask: st.mask,
+      inputMeta: `${st.input.label}${k ? ` · mask: ${k} px repainted` : ' · no mask'}`,
+    };
     current = nextRequestId++;
     updateButtons();
     busyText.textContent = 'Starting…';
@@ -417,12 +510,17 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     info = m;
     const names = m.classNames;
     if (st.classId >= names.length) st.classId = 0;
-    const nextClass = select('Target class', names.map((n, i) => ({ value: i, text: n === String(i) ? n : `${i} · ${n}` })), st.classId);
+    const nextClass = select(
+      'Target class',
+      names.map((n, i) => ({ value: i, text: n === String(i) ? n : `${i} · ${n}` })),
+      st.classId,
+    );
     nextClass.id = 'edit-class';
     classSelect.replaceWith(nextClass);
     classSelect = nextClass;
     const own = new Set(m.studentSteps);
-    if (!own.has(st.studentSteps) && saved.studentSteps === undefined) st.studentSteps = m.studentSteps.filter((k) => k <= 8).pop() ?? 4;
+    if (!own.has(st.studentSteps) && saved.studentSteps === undefined)
+      st.studentSteps = m.studentSteps.filter((k) => k <= 8).pop() ?? 4;
     const nextStudent = select(
       'Student steps',
       STUDENT_STEPS.map((n) => ({ value: n, text: own.has(n) ? `${n} (its own student)` : `${n}` })),

@@ -19,7 +19,13 @@ export function formatW(w: number): string {
 /** Renders the labelled grid into `host` (replacing its content) and returns the grid element. */
 export function renderLabelledGrid(host: HTMLElement, spec: GridSpec): HTMLElement {
   const cols = Math.max(1, spec.w.length);
-  const grid = h('div', { class: 'lgrid', role: 'group', 'aria-label': spec.alt, 'data-rows': spec.classes.length, 'data-cols': cols });
+  const grid = h('div', {
+    class: 'lgrid',
+    role: 'group',
+    'aria-label': spec.alt,
+    'data-rows': spec.classes.length,
+    'data-cols': cols,
+  });
   const img = h('img', { src: spec.src, alt: spec.alt, draggable: 'false' });
   const corner = h('div', { class: 'corner', 'aria-hidden': 'true' }, 'class');
   corner.style.gridRow = '1';
@@ -42,7 +48,10 @@ export function renderLabelledGrid(host: HTMLElement, spec: GridSpec): HTMLEleme
     const rows = perClass * k;
     grid.dataset.perClass = String(perClass);
     const avail = Math.max(160, (host.clientWidth || 480) - 48);
-    const cell = Math.max(16, Math.min(tile * Math.max(1, Math.floor(Math.min(96, avail / cols) / Math.max(1, tile))), 160));
+    const cell = Math.max(
+      16,
+      Math.min(tile * Math.max(1, Math.floor(Math.min(96, avail / cols) / Math.max(1, tile))), 160),
+    );
     grid.style.gridTemplateColumns = `max-content repeat(${cols}, ${cell}px)`;
     grid.style.gridTemplateRows = `auto repeat(${rows}, ${cell}px)`;
     rowHeads.forEach((r, i) => {

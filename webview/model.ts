@@ -284,7 +284,10 @@ export function formatRatio(v: number | null | undefined): string {
 /** "170× (128× fewer NFE)": wall-clock speed-up of the student over the reference teacher, and the NFE ratio. */
 export function formatSpeedup(speedup: number | null | undefined, nfeRatio: number | null | undefined): string {
   const x = (v: number) => (v >= 10 ? v.toFixed(0) : Number.isInteger(v) ? String(v) : v.toFixed(1));
-  const nfe = nfeRatio !== null && nfeRatio !== undefined && Number.isFinite(nfeRatio) && nfeRatio > 0 ? `${x(nfeRatio)}× fewer NFE` : '';
+  const nfe =
+    nfeRatio !== null && nfeRatio !== undefined && Number.isFinite(nfeRatio) && nfeRatio > 0
+      ? `${x(nfeRatio)}× fewer NFE`
+      : '';
   if (speedup === null || speedup === undefined || !Number.isFinite(speedup) || speedup <= 0) return nfe || '—';
   return nfe ? `${x(speedup)}× (${nfe})` : `${x(speedup)}×`;
 }

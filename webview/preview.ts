@@ -42,9 +42,16 @@ const settings: PreviewSettings = {
   w: typeof s0.w === 'string' ? s0.w : '0, 1, 2, 4',
   classes: typeof s0.classes === 'string' ? s0.classes : '0-9',
   seed: Number.isInteger(s0.seed) ? (s0.seed as number) : 0,
-  teacherSteps: Number.isInteger(s0.teacherSteps) && (s0.teacherSteps as number) >= 1 ? (s0.teacherSteps as number) : 64,
+  teacherSteps:
+    Number.isInteger(s0.teacherSteps) && (s0.teacherSteps as number) >= 1 ? (s0.teacherSteps as number) : 64,
 };
-const state: PreviewState = { runDir: saved.runDir, checkpoint: saved.checkpoint, settings, tab: saved.tab === 'edit' ? 'edit' : 'sample', edit: saved.edit };
+const state: PreviewState = {
+  runDir: saved.runDir,
+  checkpoint: saved.checkpoint,
+  settings,
+  tab: saved.tab === 'edit' ? 'edit' : 'sample',
+  edit: saved.edit,
+};
 const persist = (): void => setState(state);
 
 let initialised = false;
@@ -60,13 +67,21 @@ const subtitle = h('p', { class: 'muted', id: 'subtitle' });
 
 function field(id: string, label: string, control: HTMLElement, hint?: string): HTMLElement {
   control.id = id;
-  return h('div', { class: 'field' }, h('label', { for: id }, label), control, hint ? h('span', { class: 'muted' }, hint) : undefined);
+  return h(
+    'div',
+    { class: 'field' },
+    h('label', { for: id }, label),
+    control,
+    hint ? h('span', { class: 'muted' }, hint) : undefined,
+  );
 }
 
 const studentSelect = h(
   'vscode-single-select',
   { 'aria-label': 'Student sampling steps' },
-  ...STUDENT_STEPS.map((n) => h('vscode-option', { value: String(n), selected: n === settings.studentSteps }, `${n} step${n === 1 ? '' : 's'}`)),
+  ...STUDENT_STEPS.map((n) =>
+    h('vscode-option', { value: String(n), selected: n === settings.studentSteps }, `${n} step${n === 1 ? '' : 's'}`),
+  ),
 ) as ValueEl;
 const samplerSelect = h(
   'vscode-single-select',
@@ -74,17 +89,38 @@ const samplerSelect = h(
   h('vscode-option', { value: 'ddim', selected: settings.sampler === 'ddim' }, 'Deterministic (DDIM)'),
   h('vscode-option', { value: 'stochastic', selected: settings.sampler === 'stochastic' }, 'Stochastic'),
 ) as ValueEl;
-const wField = h('vscode-textfield', { value: settings.w, label: 'Guidance weights w', placeholder: '0, 1, 2, 4' }) as ValueEl;
-const classField = h('vscode-textfield', { value: settings.classes, label: 'Classes', placeholder: '0-9 or 1, 3, 7' }) as ValueEl;
+const wField = h('vscode-textfield', {
+  value: settings.w,
+  label: 'Guidance weights w',
+  placeholder: '0, 1, 2, 4',
+}) as ValueEl;
+const classField = h('vscode-textfield', {
+  value: settings.classes,
+  label: 'Classes',
+  placeholder: '0-9 or 1, 3, 7',
+}) as ValueEl;
 const seedField = h('vscode-textfield', { type: 'number', min: 0, value: settings.seed, label: 'Seed' }) as ValueEl;
-const teacherField = h('vscode-textfield', { type: 'number', min: 1, max: 4096, value: settings.teacherSteps, label: 'Teacher steps' }) as ValueEl;
+const teacherField = h('vscode-textfield', {
+  type: 'number',
+  min: 1,
+  max: 4096,
+  value: settings.teacherSteps,
+  label: 'Teacher steps',
+}) as ValueEl;
 const renderBtn = h('vscode-button', { id: 'render' }, 'Render');
 const formError = h('p', { class: 'error', id: 'form-error', role: 'alert' });
 
 const busyBar = h('div', { class: 'bar-fill' });
 const busyWrap = h(
   'div',
-  { class: 'bar-wrap', role: 'progressbar', 'aria-label': 'Sampling progress', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': 0 },
+  {
+    class: 'bar-wrap',
+    role: 'progressbar',
+    'aria-label': 'Sampling progress',
+    'aria-valuemin': 0,
+    'aria-valuemax': 100,
+    'aria-valuenow': 0,
+  },
   h('div', { class: 'bar' }),
   busyBar,
 );
@@ -92,16 +128,30 @@ const busyText = h('span', { id: 'busy-text', class: 'num', 'aria-live': 'polite
 const cancelBtn = h('vscode-button', { id: 'cancel', secondary: true }, 'Cancel');
 const busyRow = h('div', { class: 'busy', id: 'busy', hidden: true }, busyWrap, busyText, cancelBtn);
 
-function resultPane(which: 'teacher' | 'student', label: string): { root: HTMLElement; heading: HTMLElement; meta: HTMLElement; grid: HTMLElement; save: HTMLElement } {
+function resultPane(
+  which: 'teacher' | 'student',
+  label: string,
+): { root: HTMLElement; heading: HTMLElement; meta: HTMLElement; grid: HTMLElement; save: HTMLElement } {
   const heading = h('h2', { id: `${which}-title` }, label);
   const meta = h('p', { class: 'muted num', id: `${which}-meta` });
   const grid = h('div', { class: 'grid-figure', id: `${which}-grid` });
-  const save = h('vscode-button', { id: `${which}-save`, secondary: true, disabled: true, 'aria-label': `Save the ${which} grid as PNG` }, 'Save grid as PNG');
+  const save = h(
+    'vscode-button',
+    { id: `${which}-save`, secondary: true, disabled: true, 'aria-label': `Save the ${which} grid as PNG` },
+    'Save grid as PNG',
+  );
   save.addEventListener('click', () => {
     const r = results[which];
     if (r && !save.hasAttribute('disabled')) post({ type: 'savePng', which, pngBase64: r.pngBase64 });
   });
-  const root = h('section', { class: 'card result', id: `${which}-result`, 'aria-labelledby': `${which}-title` }, heading, meta, grid, save);
+  const root = h(
+    'section',
+    { class: 'card result', id: `${which}-result`, 'aria-labelledby': `${which}-title` },
+    heading,
+    meta,
+    grid,
+    save,
+  );
   return { root, heading, meta, grid, save };
 }
 const teacherPane = resultPane('teacher', 'Teacher');
@@ -112,7 +162,11 @@ const editTab = createEditTab(typeof state.edit === 'object' && state.edit !== n
   persist();
 });
 const tabButtons = (['sample', 'edit'] as const).map((t) =>
-  h('button', { type: 'button', role: 'tab', id: `tab-${t}`, 'aria-controls': `panel-${t}` }, t === 'sample' ? 'Sample' : 'Edit'),
+  h(
+    'button',
+    { type: 'button', role: 'tab', id: `tab-${t}`, 'aria-controls': `panel-${t}` },
+    t === 'sample' ? 'Sample' : 'Edit',
+  ),
 );
 const samplePanel = h('div', { role: 'tabpanel', id: 'panel-sample', 'aria-labelledby': 'tab-sample' });
 const editPanel = h('div', { role: 'tabpanel', id: 'panel-edit', 'aria-labelledby': 'tab-edit' }, editTab.root);
@@ -176,7 +230,8 @@ function readSettings(): void {
   if (Number.isInteger(ts) && ts >= 1 && ts <= 4096) settings.teacherSteps = ts;
   persist();
 }
-for (const el of [studentSelect, samplerSelect, wField, classField, seedField, teacherField]) el.addEventListener('change', readSettings);
+for (const el of [studentSelect, samplerSelect, wField, classField, seedField, teacherField])
+  el.addEventListener('change', readSettings);
 
 function setBusy(on: boolean): void {
   busyRow.hidden = !on;
@@ -198,14 +253,24 @@ function renderRequest(): void {
   if (!w) problems.push('guidance weights must be 1–16 numbers ≥ 0');
   if (!classes) problems.push('classes must be 1–100 class ids (e.g. 0-9 or 1, 3, 7)');
   if (!Number.isInteger(seed) || seed < 0) problems.push('seed must be a whole number ≥ 0');
-  if (!Number.isInteger(teacherSteps) || teacherSteps < 1 || teacherSteps > 4096) problems.push('teacher steps must be 1–4096');
+  if (!Number.isInteger(teacherSteps) || teacherSteps < 1 || teacherSteps > 4096)
+    problems.push('teacher steps must be 1–4096');
   formError.textContent = problems.length ? `Cannot render: ${problems.join('; ')}.` : '';
   if (!w || !classes || problems.length) return;
   const id = nextRequestId++;
   current = { id, w, classes };
   setBusy(true);
   busyText.textContent = 'Starting…';
-  post({ type: 'preview', requestId: id, studentSteps: settings.studentSteps, teacherSteps, sampler: settings.sampler, w, classes, seed });
+  post({
+    type: 'preview',
+    requestId: id,
+    studentSteps: settings.studentSteps,
+    teacherSteps,
+    sampler: settings.sampler,
+    w,
+    classes,
+    seed,
+  });
 }
 renderBtn.addEventListener('click', () => {
   if (!renderBtn.hasAttribute('disabled')) renderRequest();
@@ -219,7 +284,8 @@ function showResult(which: 'teacher' | 'student', r: SampleResult | undefined, w
   results[which] = r;
   setDisabled(pane.save, !r);
   if (!r) {
-    pane.meta.textContent = which === 'student' ? 'No student checkpoint in this run yet.' : 'No teacher checkpoint in this run.';
+    pane.meta.textContent =
+      which === 'student' ? 'No student checkpoint in this run yet.' : 'No teacher checkpoint in this run.';
     pane.grid.replaceChildren();
     return;
   }

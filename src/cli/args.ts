@@ -36,7 +36,9 @@ type ValueOf<S> = S extends OptionSpec<infer T> ? T : never;
 type RequiredKeys<O> = { [K in keyof O]: O[K] extends { required: string } ? K : never }[keyof O];
 
 /** The parsed values of a command's options, each typed by its spec: required ones always there, others optional. */
-export type OptionValues<O extends OptionSpecs> = { [K in RequiredKeys<O>]: ValueOf<O[K]> } & { [K in Exclude<keyof O, RequiredKeys<O>>]?: ValueOf<O[K]> };
+export type OptionValues<O extends OptionSpecs> = { [K in RequiredKeys<O>]: ValueOf<O[K]> } & {
+  [K in Exclude<keyof O, RequiredKeys<O>>]?: ValueOf<O[K]>;
+};
 
 /** A positional argument, for the help and for the argument count. */
 export interface ArgSpec {
@@ -57,7 +59,11 @@ export function isHelpFlag(arg: string): boolean {
   return arg === '--help' || arg === '-h';
 }
 
-export function parseArgs<O extends OptionSpecs>(argv: string[], args: readonly ArgSpec[], specs: O): Parsed<O> | typeof HELP {
+export function parseArgs<O extends OptionSpecs>(
+  argv: string[],
+  args: readonly ArgSpec[],
+  specs: O,
+): Parsed<O> | typeof HELP {
   const minPos = args.filter((a) => !a.optional).length;
   const maxPos = args.length;
   const positional: string[] = [];
@@ -85,10 +91,13 @@ export function parseArgs<O extends OptionSpecs>(argv: string[], args: readonly 
     options[name] = spec.parse(raw, `--${name}`);
   }
   if (positional.length < minPos || positional.length > maxPos) {
-    throw new UsageError(`expected ${minPos === maxPos ? minPos : `${minPos} to ${maxPos}`} argument(s), got ${positional.length}`);
+    throw new UsageError(
+      `expected ${minPos === maxPos ? minPos : `${minPos} to ${maxPos}`} argument(s), got ${positional.length}`,
+    );
   }
   for (const [name, spec] of Object.entries(specs)) {
-    if (spec.required !== undefined && options[name] === undefined) throw new UsageError(`--${name}: required (${spec.required})`);
+    if (spec.required !== undefined && options[name] === undefined)
+      throw new UsageError(`--${name}: required (${spec.required})`);
   }
   return { positional, options: options as OptionValues<O> };
 }
@@ -106,12 +115,19 @@ export function flag(help: string): OptionSpec<true> {
 }
 
 /** One of a fixed list of words; `expected` is the error's wording of the list (e.g. "ddim or stochastic"). */
-export function oneOf<T extends string>(values: readonly T[], value: string, help: string, expected: string, opts: { echo?: boolean } = {}): OptionSpec<T> {
+export function oneOf<T extends string>(
+  values: readonly T[],
+  value: string,
+  help: string,
+  expected: string,
+  opts: { echo?: boolean } = {},
+): OptionSpec<T> {
   return {
     value,
     help,
     parse: (raw, f) => {
-      if (!(values as readonly string[]).includes(raw)) throw new UsageError(`${f}: expected ${expected}${opts.echo ? `, got "${raw}"` : ''}`);
+      if (!(values as readonly string[]).includes(raw))
+        throw new UsageError(`${f}: expected ${expected}${opts.echo ? `, got "${raw}"` : ''}`);
       return raw as T;
     },
   };
@@ -121,13 +137,20 @@ export function oneOf<T extends string>(values: readonly T[], value: string, hel
  * A number accepted by `ok`; the error says `expected <what>` (and echoes the value unless `echo` is false).
  * Blank text is never a number.
  */
-export function number(value: string, help: string, what: string, ok: (n: number) => boolean, opts: { echo?: boolean } = {}): OptionSpec<number> {
+export function number(
+  value: string,
+  help: string,
+  what: string,
+  ok: (n: number) => boolean,
+  opts: { echo?: boolean } = {},
+): OptionSpec<number> {
   return {
     value,
     help,
     parse: (raw, f) => {
       const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`${f}: expected ${what}${opts.echo === false ? '' : `, got "${raw}"`}`);
+      if (raw.trim() === '' || !Number.isFinite(n) || !ok(n))
+        throw new UsageError(`${f}: expected ${what}${opts.echo === false ? '' : `, got "${raw}"`}`);
       return n;
     },
   };
@@ -142,9 +165,15 @@ export function numberList(value: string, help: string, opts: { integer?: boolea
     value,
     help,
     parse: (raw, f) => {
-      const out = raw.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+      const out = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map(Number);
       if (!out.length || out.some((n) => !Number.isFinite(n) || n < 0 || (opts.integer && !Number.isInteger(n)))) {
-        throw new UsageError(`${f}: expected a comma-separated list of ${opts.integer ? 'non-negative integers' : 'non-negative numbers'}, got "${raw}"`);
+        throw new UsageError(
+          `${f}: expected a comma-separated list of ${opts.integer ? 'non-negative integers' : 'non-negative numbers'}, got "${raw}"`,
+        );
       }
       return out;
     },
@@ -166,7 +195,12 @@ export const backendOption: OptionSpec<BackendChoice> = {
   },
 };
 
-export const threadsOption = number('N', "CPU threads (default: the run's config; 0 = one per core)", 'a non-negative integer', (n) => Number.isInteger(n) && n >= 0);
+export const threadsOption = number(
+  'N',
+  "CPU threads (default: the run's config; 0 = one per core)",
+  'a non-negative integer',
+  (n) => Number.isInteger(n) && n >= 0,
+);
 
 /** --backend and --threads: where a command computes. */
 export const DEVICE_OPTIONS = { backend: backendOption, threads: threadsOption };

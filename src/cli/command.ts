@@ -57,7 +57,10 @@ export function columns(rows: [string, string][], indent = '  '): string[] {
 
 /** The options of a command as help lines, `-h, --help` last. */
 export function optionLines(cmd: Command): string[] {
-  const rows: [string, string][] = Object.entries(cmd.options).map(([name, o]) => [`--${name}${o.value ? ` ${o.value}` : ''}`, o.required ? `${o.help} (required)` : o.help]);
+  const rows: [string, string][] = Object.entries(cmd.options).map(([name, o]) => [
+    `--${name}${o.value ? ` ${o.value}` : ''}`,
+    o.required ? `${o.help} (required)` : o.help,
+  ]);
   rows.push(['-h, --help', 'show this help']);
   return columns(rows);
 }
@@ -71,7 +74,12 @@ export function usageLines(cmd: Command): string[] {
 export function commandHelp(cmd: Command): string {
   const lines = ['Usage:', ...usageLines(cmd), '', cmd.summary];
   if (cmd.notes) lines.push(...cmd.notes.split('\n'));
-  if (cmd.args.length) lines.push('', 'Arguments:', ...columns(cmd.args.map((a) => [a.name, a.optional ? `${a.help} (optional)` : a.help])));
+  if (cmd.args.length)
+    lines.push(
+      '',
+      'Arguments:',
+      ...columns(cmd.args.map((a) => [a.name, a.optional ? `${a.help} (optional)` : a.help])),
+    );
   lines.push('', 'Options:', ...optionLines(cmd));
   return lines.join('\n');
 }

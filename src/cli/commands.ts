@@ -6,7 +6,17 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { encodeNpy } from '../engine/io/npy';
 import {
-  DEVICE_OPTIONS, flag, isInteger, isPositiveInteger, number, numberList, oneOf, OptionSpec, required, text, UsageError,
+  DEVICE_OPTIONS,
+  flag,
+  isInteger,
+  isPositiveInteger,
+  number,
+  numberList,
+  oneOf,
+  OptionSpec,
+  required,
+  text,
+  UsageError,
 } from './args';
 import { Command, defineCommand } from './command';
 import { engine, ensureData, ensureRunData, onDevice, wasmDir } from './engine';
@@ -16,7 +26,13 @@ import { train } from './train';
 const STAGES = ['teacher', 'guided', 'progressive'] as const;
 
 /** An output file whose name must match `pattern`; `expected` says what it must end in. */
-function outFile(value: string, help: string, pattern: RegExp, expected: string, opts: { echo?: boolean } = {}): OptionSpec<string> {
+function outFile(
+  value: string,
+  help: string,
+  pattern: RegExp,
+  expected: string,
+  opts: { echo?: boolean } = {},
+): OptionSpec<string> {
   return {
     value,
     help,
@@ -64,8 +80,10 @@ const run = defineCommand({
     const target = path.resolve(config);
     if (fs.existsSync(target) && fs.statSync(target).isDirectory()) {
       // a run folder prepared by a sweep (or the Slurm launcher) that has not trained yet
-      if (!fs.existsSync(path.join(target, 'run.json'))) throw new UsageError(`${target}: expected a config file or a prepared run folder (no run.json)`);
-      if (fs.statSync(path.join(target, 'events.jsonl')).size > 0) throw new UsageError(`${target} has already started; continue it with distill resume ${config}`);
+      if (!fs.existsSync(path.join(target, 'run.json')))
+        throw new UsageError(`${target}: expected a config file or a prepared run folder (no run.json)`);
+      if (fs.statSync(path.join(target, 'events.jsonl')).size > 0)
+        throw new UsageError(`${target} has already started; continue it with distill resume ${config}`);
       if (launcher === 'slurm') return submitRunCommand(target, o);
       return train(target, o);
     }
@@ -90,7 +108,8 @@ const resume = defineCommand({
   options: RUN_OPTIONS,
   async run({ positional: [dir], options: o }) {
     const runDir = path.resolve(dir);
-    if (!fs.existsSync(path.join(runDir, 'run.json'))) throw new UsageError(`${runDir}: not a run folder (no run.json)`);
+    if (!fs.existsSync(path.join(runDir, 'run.json')))
+      throw new UsageError(`${runDir}: not a run folder (no run.json)`);
     if (launcherFlag(o) === 'slurm') return submitRunCommand(runDir, o);
     return train(runDir, o);
   },
@@ -114,14 +133,46 @@ const sample = defineCommand({
                --w W[,W…] [--classes 0,1,…] [--per-class N] [--seed S] --out FILE.png|FILE.npy`,
   args: [{ name: 'RUN_DIR', help: 'the run folder' }],
   options: {
-    stage: required(oneOf(STAGES, 'STAGE', 'teacher, guided (stage 1) or progressive (the few-step student)', 'teacher, guided or progressive'), 'teacher, guided or progressive'),
-    steps: number('K', "sampling steps (default: the student's target steps; the teacher's sampling.teacherSteps)", 'a positive integer', isPositiveInteger),
+    stage: required(
+      oneOf(
+        STAGES,
+        'STAGE',
+        'teacher, guided (stage 1) or progressive (the few-step student)',
+        'teacher, guided or progressive',
+      ),
+      'teacher, guided or progressive',
+    ),
+    steps: number(
+      'K',
+      "sampling steps (default: the student's target steps; the teacher's sampling.teacherSteps)",
+      'a positive integer',
+      isPositiveInteger,
+    ),
     sampler: oneOf(['ddim', 'stochastic'] as const, 'S', 'ddim (default) or stochastic', 'ddim or stochastic'),
-    w: required(numberList('W[,W…]', 'guidance weights: one column each in a .png; exactly one for a .npy'), 'e.g. --w 0,1,2,4 for a .png, or --w 2 for a .npy'),
+    w: required(
+      numberList('W[,W…]', 'guidance weights: one column each in a .png; exactly one for a .npy'),
+      'e.g. --w 0,1,2,4 for a .png, or --w 2 for a .npy',
+    ),
     classes: numberList('LIST', 'class ids, comma-separated (default: every class)', { integer: true }),
-    'per-class': number('N', 'samples per class and w (default: 1 in a .png, 100 in a .npy)', 'a positive integer', isPositiveInteger, { echo: false }),
-    seed: number('S', 'random seed (default 0): the same seed gives the same samples', 'an integer', isInteger, { echo: false }),
-    out: required(outFile('FILE', 'FILE.png: an image grid; FILE.npy: float32 samples in [-1, 1] and FILE.labels.npy', /\.(png|npy)$/, 'a file name ending in .png or .npy'), 'a file name ending in .png or .npy'),
+    'per-class': number(
+      'N',
+      'samples per class and w (default: 1 in a .png, 100 in a .npy)',
+      'a positive integer',
+      isPositiveInteger,
+      { echo: false },
+    ),
+    seed: number('S', 'random seed (default 0): the same seed gives the same samples', 'an integer', isInteger, {
+      echo: false,
+    }),
+    out: required(
+      outFile(
+        'FILE',
+        'FILE.png: an image grid; FILE.npy: float32 samples in [-1, 1] and FILE.labels.npy',
+        /\.(png|npy)$/,
+        'a file name ending in .png or .npy',
+      ),
+      'a file name ending in .png or .npy',
+    ),
     ...DEVICE_OPTIONS,
   },
   async run({ positional: [dir], options: o }) {
@@ -131,20 +182,32 @@ const sample = defineCommand({
     const cfg = loadRunConfig(runDir);
     const steps = o.steps ?? (stage === 'progressive' ? cfg.progressive.targetSteps : cfg.sampling.teacherSteps);
     const perClass = o['per-class'] ?? (out.endsWith('.npy') ? 100 : 1);
-    const common = { runDir, stage, steps, sampler: o.sampler ?? 'ddim', classes: o.classes ?? [], perClass, seed: o.seed ?? 0 } as const;
+    const common = {
+      runDir,
+      stage,
+      steps,
+      sampler: o.sampler ?? 'ddim',
+      classes: o.classes ?? [],
+      perClass,
+      seed: o.seed ?? 0,
+    } as const;
     const bopts = { backend: o.backend, threads: o.threads, wasmDir: wasmDir() };
     fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
     if (out.endsWith('.png')) {
       const r = await sampleGrid({ ...common, w }, bopts);
       fs.writeFileSync(out, Buffer.from(r.pngBase64, 'base64'));
-      console.log(`${out}: ${r.rows}×${r.cols} grid (rows = classes, columns = w ${w.join(', ')}); ${r.label}; ${r.msPerSample.toFixed(2)} ms per sample${await onDevice()}`);
+      console.log(
+        `${out}: ${r.rows}×${r.cols} grid (rows = classes, columns = w ${w.join(', ')}); ${r.label}; ${r.msPerSample.toFixed(2)} ms per sample${await onDevice()}`,
+      );
     } else {
       if (w.length !== 1) throw new UsageError('--w: a .npy file holds one guidance weight; give exactly one value');
       const r = await sampleArrays({ ...common, w: w[0] }, bopts);
       fs.writeFileSync(out, encodeNpy(r.x, r.shape));
       const labelsFile = out.replace(/\.npy$/, '.labels.npy');
       fs.writeFileSync(labelsFile, encodeNpy(r.labels, [r.labels.length]));
-      console.log(`${out}: float32 [${r.shape.join(', ')}] in [-1, 1]; ${labelsFile}: int32 class ids; ${r.nfe} NFE, ${r.msPerSample.toFixed(2)} ms per sample${await onDevice()}`);
+      console.log(
+        `${out}: float32 [${r.shape.join(', ')}] in [-1, 1]; ${labelsFile}: int32 class ids; ${r.nfe} NFE, ${r.msPerSample.toFixed(2)} ms per sample${await onDevice()}`,
+      );
     }
     return 0;
   },
@@ -161,13 +224,27 @@ with --mask, inpainting: white = repaint, black = keep exactly. Default: the mos
   options: {
     image: required(text('IN.png', 'the input image, PNG or JPEG'), 'the input image, PNG or JPEG'),
     class: required(text('C', 'the target class: its id or name'), 'the target class: its id or name'),
-    strength: required(number('S', '0 keeps the input, 1 samples from pure noise', 'a number in [0, 1]', (n) => n >= 0 && n <= 1), 'a number in [0, 1]: 0 keeps the input, 1 samples from pure noise'),
-    w: required(number('W', 'the guidance weight', 'a guidance weight ≥ 0', (n) => n >= 0), 'the guidance weight, e.g. --w 2'),
+    strength: required(
+      number('S', '0 keeps the input, 1 samples from pure noise', 'a number in [0, 1]', (n) => n >= 0 && n <= 1),
+      'a number in [0, 1]: 0 keeps the input, 1 samples from pure noise',
+    ),
+    w: required(
+      number('W', 'the guidance weight', 'a guidance weight ≥ 0', (n) => n >= 0),
+      'the guidance weight, e.g. --w 2',
+    ),
     stage: oneOf(STAGES, 'STAGE', 'the model (default: the most distilled one)', 'teacher, guided or progressive'),
-    steps: number('K', "sampling steps of the model's grid (default: the stage's)", 'a positive integer', isPositiveInteger),
+    steps: number(
+      'K',
+      "sampling steps of the model's grid (default: the stage's)",
+      'a positive integer',
+      isPositiveInteger,
+    ),
     mask: text('MASK.png', 'inpainting: white = repaint, black = keep exactly'),
     seed: number('N', 'random seed (default 0)', 'an integer', isInteger),
-    out: required(outFile('OUT.png', 'the edited image', /\.png$/i, 'a file name ending in .png', { echo: true }), 'the edited image, a .png file'),
+    out: required(
+      outFile('OUT.png', 'the edited image', /\.png$/i, 'a file name ending in .png', { echo: true }),
+      'the edited image, a .png file',
+    ),
     ...DEVICE_OPTIONS,
   },
   async run({ positional: [runDir], options: o }) {
@@ -202,7 +279,9 @@ const list = defineCommand({
     const runs = [
       ...listRuns(runsDir),
       ...(fs.existsSync(runsDir) ? fs.readdirSync(runsDir, { withFileTypes: true }) : []).flatMap((d) =>
-        d.isDirectory() && isSweepDir(path.join(runsDir, d.name)) ? listRuns(path.join(runsDir, d.name)).map((r) => ({ ...r, name: `${d.name}/${r.name}` })) : [],
+        d.isDirectory() && isSweepDir(path.join(runsDir, d.name))
+          ? listRuns(path.join(runsDir, d.name)).map((r) => ({ ...r, name: `${d.name}/${r.name}` }))
+          : [],
       ),
     ];
     if (!runs.length) {
@@ -223,7 +302,13 @@ const list = defineCommand({
       ]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((l) => l[i].length)));
-    for (const l of rows) console.log(l.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+    for (const l of rows)
+      console.log(
+        l
+          .map((c, i) => c.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd(),
+      );
     return 0;
   },
 });
@@ -234,8 +319,18 @@ const exportCmd = defineCommand({
   usage: 'distill export RUN_DIR [--stage progressive|guided] [--steps K] [--out DIR] [--checkpoint FILE]',
   args: [{ name: 'RUN_DIR', help: 'the run folder' }],
   options: {
-    stage: oneOf(['progressive', 'guided'] as const, 'STAGE', 'progressive (default: a few-step student) or guided (stage 1)', 'progressive or guided (the teacher is not a distilled student)'),
-    steps: number('K', "which progressive student: the one sampling with K steps (default: the config's target steps)", 'a positive integer', isPositiveInteger),
+    stage: oneOf(
+      ['progressive', 'guided'] as const,
+      'STAGE',
+      'progressive (default: a few-step student) or guided (stage 1)',
+      'progressive or guided (the teacher is not a distilled student)',
+    ),
+    steps: number(
+      'K',
+      "which progressive student: the one sampling with K steps (default: the config's target steps)",
+      'a positive integer',
+      isPositiveInteger,
+    ),
     out: text('DIR', 'the folder to write (default: RUN_DIR/export/<student>)'),
     checkpoint: text('FILE', "a checkpoint (relative to the run folder, or absolute) instead of the student's newest"),
     ...DEVICE_OPTIONS,
@@ -253,7 +348,9 @@ const exportCmd = defineCommand({
       wasmDir: wasmDir(),
     });
     console.log(r.summary);
-    console.log(`open it: serve ${r.outDir} over HTTP (e.g. \`npx http-server ${path.relative(process.cwd(), r.outDir) || '.'}\`) and load index.html; see README.md there`);
+    console.log(
+      `open it: serve ${r.outDir} over HTTP (e.g. \`npx http-server ${path.relative(process.cwd(), r.outDir) || '.'}\`) and load index.html; see README.md there`,
+    );
     return 0;
   },
 });
@@ -267,13 +364,23 @@ const evalCmd = defineCommand({
 writes RUN_DIR/eval/report.md, report.json and plots.`,
   args: [{ name: 'RUN_DIR', help: 'the run folder' }],
   options: {
-    preset: oneOf(['quick', 'full'] as const, 'P', "quick (w 0 and 2, a 64-step reference, few samples) or full (the config's eval section, the default); options given beside it win", 'quick or full'),
+    preset: oneOf(
+      ['quick', 'full'] as const,
+      'P',
+      "quick (w 0 and 2, a 64-step reference, few samples) or full (the config's eval section, the default); options given beside it win",
+      'quick or full',
+    ),
     out: text('DIR', 'the report folder (default: RUN_DIR/eval)'),
     w: numberList('LIST', "guidance weights (default: the config's eval.w)"),
-    samples: number('N', "samples per model, w and metric (default: the config's eval.samples)", 'an integer ≥ 2', (n) => Number.isInteger(n) && n >= 2),
+    samples: number(
+      'N',
+      "samples per model, w and metric (default: the config's eval.samples)",
+      'an integer ≥ 2',
+      (n) => Number.isInteger(n) && n >= 2,
+    ),
     'teacher-steps': stepList('LIST', "the teacher's sampling steps (default: the config's eval.teacherSteps)"),
     'student-steps': stepList('LIST', "the students' sampling steps (default: the config's eval.studentSteps)"),
-    seed: number('S', 'random seed (default: the config\'s seed + 1000)', 'an integer', isInteger, { echo: false }),
+    seed: number('S', "random seed (default: the config's seed + 1000)", 'an integer', isInteger, { echo: false }),
     ...DEVICE_OPTIONS,
   },
   async run({ positional: [dir], options: o }) {

@@ -10,7 +10,7 @@ import { EXIT_REQUEUE } from '../launcher/slurm';
 
 const help = defineCommand({
   name: 'help',
-  summary: 'Show the overview of every command, or one command\'s options.',
+  summary: "Show the overview of every command, or one command's options.",
   usage: 'distill help [COMMAND]',
   args: [{ name: 'COMMAND', help: 'the command to explain', optional: true }],
   options: {},
@@ -53,12 +53,18 @@ function commandList(): string[] {
 
 /** `distill --help`: every command's synopsis (with its notes in brackets), then what holds for all of them. */
 export function overview(): string {
-  const lines = ['Diffusion Distiller — train a guided diffusion teacher and distil it into a few-step student.', '', 'Usage:'];
+  const lines = [
+    'Diffusion Distiller — train a guided diffusion teacher and distil it into a few-step student.',
+    '',
+    'Usage:',
+  ];
   for (const c of COMMANDS) {
     lines.push(...usageLines(c));
     if (c.notes) {
       const notes = c.notes.split('\n');
-      notes.forEach((l, i) => lines.push(`${' '.repeat(i ? 18 : 17)}${i ? '' : '('}${l}${i === notes.length - 1 ? ')' : ''}`));
+      notes.forEach((l, i) =>
+        lines.push(`${' '.repeat(i ? 18 : 17)}${i ? '' : '('}${l}${i === notes.length - 1 ? ')' : ''}`),
+      );
     }
   }
   lines.push(
@@ -89,7 +95,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (isHelpFlag(name)) current = help;
   else if (name === '--version' || name === '-V') current = version;
-  else if (name.startsWith('-')) throw new UnknownCommandError(`unknown option ${name}; options before a command: -h, --help, -V, --version\n\nCommands:\n${commandList().join('\n')}`);
+  else if (name.startsWith('-'))
+    throw new UnknownCommandError(
+      `unknown option ${name}; options before a command: -h, --help, -V, --version\n\nCommands:\n${commandList().join('\n')}`,
+    );
   else current = find(name);
   return current.run(rest);
 }
@@ -102,9 +111,11 @@ main(process.argv.slice(2)).then(
       process.exit(2);
     }
     // The engine is loaded by now if the error came from it; a wasm trap is explained (usually the 4 GiB heap).
-    import('../engine/backend/wasm/heap').then(
-      ({ explainWasmTrap }) => console.error(`distill: ${(explainWasmTrap(e) as Error).message}`),
-      () => console.error(`distill: ${(e as Error).message}`),
-    ).finally(() => process.exit(1));
+    import('../engine/backend/wasm/heap')
+      .then(
+        ({ explainWasmTrap }) => console.error(`distill: ${(explainWasmTrap(e) as Error).message}`),
+        () => console.error(`distill: ${(e as Error).message}`),
+      )
+      .finally(() => process.exit(1));
   },
 );

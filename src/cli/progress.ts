@@ -10,7 +10,9 @@ export function formatDuration(seconds: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const sec = s % 60;
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}` : `${m}:${String(sec).padStart(2, '0')}`;
+  return h > 0
+    ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`
+    : `${m}:${String(sec).padStart(2, '0')}`;
 }
 
 export function bar(fraction: number, width = 24): string {
@@ -18,7 +20,11 @@ export function bar(fraction: number, width = 24): string {
   const full = Math.floor(f * width);
   const part = Math.round((f * width - full) * 8);
   const parts = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
-  return '█'.repeat(full) + (full < width ? parts[part] ?? '' : '') + ' '.repeat(Math.max(0, width - full - (part > 0 && full < width ? 1 : 0)));
+  return (
+    '█'.repeat(full) +
+    (full < width ? (parts[part] ?? '') : '') +
+    ' '.repeat(Math.max(0, width - full - (part > 0 && full < width ? 1 : 0)))
+  );
 }
 
 export class ProgressPrinter {
@@ -78,7 +84,9 @@ export class ProgressPrinter {
         this.step = e.startStep;
         this.rate = 0;
         this.loss = NaN;
-        this.out.write(`▶ ${e.unit}${e.fromSteps ? ` (${e.fromSteps} → ${e.toSteps} sampling steps)` : ''}: ${e.totalSteps} steps${e.startStep ? `, resuming at ${e.startStep}` : ''}\n`);
+        this.out.write(
+          `▶ ${e.unit}${e.fromSteps ? ` (${e.fromSteps} → ${e.toSteps} sampling steps)` : ''}: ${e.totalSteps} steps${e.startStep ? `, resuming at ${e.startStep}` : ''}\n`,
+        );
         this.lastPlain = Date.now();
         this.redraw();
         break;
@@ -101,7 +109,11 @@ export class ProgressPrinter {
         break;
       case 'samples':
         // the autoencoder's grids have no w columns: originals over reconstructions
-        this.log(e.w.length ? `  samples: ${e.file} (${e.steps} steps, ${e.nfe} NFE)` : `  reconstructions: ${e.file} (originals over reconstructions)`);
+        this.log(
+          e.w.length
+            ? `  samples: ${e.file} (${e.steps} steps, ${e.nfe} NFE)`
+            : `  reconstructions: ${e.file} (originals over reconstructions)`,
+        );
         break;
       default:
         break;

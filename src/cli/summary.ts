@@ -8,8 +8,10 @@
  */
 import type { SummaryReal, SummaryRow } from '../engine/run/events';
 
-const fid = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(1));
-const ratio = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(3));
+const fid = (v: number | null | undefined) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(1);
+const ratio = (v: number | null | undefined) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(3);
 
 export function formatSummary(rows: SummaryRow[], real?: SummaryReal): string[] {
   if (!rows.length) return [];
@@ -17,7 +19,16 @@ export function formatSummary(rows: SummaryRow[], real?: SummaryReal): string[] 
   const metricName = accuracy ? 'accuracy' : 'SWD to data ↓';
   const withDiversity = rows.some((r) => r.recall !== undefined);
   const withFid = rows.some((r) => r.fid !== undefined);
-  const head = ['model', 'steps', 'NFE', 'ms/sample', 'w', metricName, ...(withFid ? ['cFID ↓'] : []), ...(withDiversity ? ['recall', 'diversity ÷ real'] : [])];
+  const head = [
+    'model',
+    'steps',
+    'NFE',
+    'ms/sample',
+    'w',
+    metricName,
+    ...(withFid ? ['cFID ↓'] : []),
+    ...(withDiversity ? ['recall', 'diversity ÷ real'] : []),
+  ];
   const cells = (r: SummaryRow) => [
     r.model,
     String(r.steps),
@@ -30,7 +41,17 @@ export function formatSummary(rows: SummaryRow[], real?: SummaryReal): string[] 
   ];
   const body = rows.map(cells);
   if (real && withDiversity) {
-    body.push(['real held-out data', '', '', '', '', real.accuracy === null ? '–' : `${(real.accuracy * 100).toFixed(1)} %`, ...(withFid ? [fid(real.fid)] : []), ratio(real.recall), ratio(real.diversity)]);
+    body.push([
+      'real held-out data',
+      '',
+      '',
+      '',
+      '',
+      real.accuracy === null ? '–' : `${(real.accuracy * 100).toFixed(1)} %`,
+      ...(withFid ? [fid(real.fid)] : []),
+      ratio(real.recall),
+      ratio(real.diversity),
+    ]);
   }
   const lines = [head, ...body];
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
@@ -44,7 +65,9 @@ export function formatSummary(rows: SummaryRow[], real?: SummaryReal): string[] 
     const t = at[0];
     const s = at[at.length - 1];
     if (t && s && t !== s) {
-      out.push(`  w = ${w}: speed-up of the ${s.steps}-step student over the ${t.steps}-step guided teacher: ${(t.msPerSample / s.msPerSample).toFixed(1)}× per sample`);
+      out.push(
+        `  w = ${w}: speed-up of the ${s.steps}-step student over the ${t.steps}-step guided teacher: ${(t.msPerSample / s.msPerSample).toFixed(1)}× per sample`,
+      );
       const g = studentGap(t, s);
       if (g) out.push(`  w = ${w}: the student's gap to the teacher: ${g}`);
     }
@@ -68,9 +91,12 @@ export function formatSummary(rows: SummaryRow[], real?: SummaryReal): string[] 
  * images, sliced Wasserstein distance for toy data (both lower is better), as a signed percentage of the teacher's.
  */
 export function studentGap(teacher: SummaryRow, student: SummaryRow): string | null {
-  const [name, a, b, digits] = teacher.fid !== undefined && student.fid !== undefined
-    ? ['classifier-FID', teacher.fid, student.fid, 1]
-    : teacher.metric === 'swd' && student.metric === 'swd' ? ['SWD', teacher.value, student.value, 4] : ['', NaN, NaN, 0];
+  const [name, a, b, digits] =
+    teacher.fid !== undefined && student.fid !== undefined
+      ? ['classifier-FID', teacher.fid, student.fid, 1]
+      : teacher.metric === 'swd' && student.metric === 'swd'
+        ? ['SWD', teacher.value, student.value, 4]
+        : ['', NaN, NaN, 0];
   if (!(a > 0) || !Number.isFinite(b)) return null;
   const pct = (b / a - 1) * 100;
   const verdict = pct <= 10 ? 'within 10 %' : 'more than 10 % worse';

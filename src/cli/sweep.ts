@@ -32,15 +32,26 @@ export function taskContext(): TaskContext {
 
 /** --launcher: where run, resume and sweep train. */
 export const LAUNCHER_OPTIONS = {
-  launcher: oneOf(['local', 'slurm'] as const, 'L', 'local (this machine, the default) or slurm (a batch job through sbatch)', 'local or slurm', { echo: true }),
+  launcher: oneOf(
+    ['local', 'slurm'] as const,
+    'L',
+    'local (this machine, the default) or slurm (a batch job through sbatch)',
+    'local or slurm',
+    { echo: true },
+  ),
 };
 
 /** sbatch's resources; defaults under a sweep file's own slurm block. */
 export const SLURM_OPTIONS = {
-  partition: text('P', 'sbatch --partition (default: the cluster\'s)'),
+  partition: text('P', "sbatch --partition (default: the cluster's)"),
   time: text('T', 'sbatch --time per task, e.g. 4:00:00; tasks checkpoint and requeue themselves before it'),
   gres: text('G', 'sbatch --gres, e.g. gpu:1'),
-  'cpus-per-task': number('N', 'sbatch --cpus-per-task; also the threads of runs whose config says threads: 0', 'a positive integer', isPositiveInteger),
+  'cpus-per-task': number(
+    'N',
+    'sbatch --cpus-per-task; also the threads of runs whose config says threads: 0',
+    'a positive integer',
+    isPositiveInteger,
+  ),
   mem: text('M', 'sbatch --mem, e.g. 8G'),
   account: text('A', 'sbatch --account'),
   qos: text('Q', 'sbatch --qos'),
@@ -70,14 +81,27 @@ const POLL_MS = Number(process.env.DISTILL_POLL_MS) > 0 ? Number(process.env.DIS
 
 function printStates(s: VariantStatus[]): void {
   const t = new Date().toISOString().slice(11, 19);
-  console.log(`[${t}] ` + s.map((v) => `${v.name}: ${v.state}${v.node ? `@${v.node}` : ''}${v.run === 'running' && v.unit ? ` ${v.unit} ${v.step}/${v.totalSteps}` : ''}`).join(' | '));
+  console.log(
+    `[${t}] ` +
+      s
+        .map(
+          (v) =>
+            `${v.name}: ${v.state}${v.node ? `@${v.node}` : ''}${v.run === 'running' && v.unit ? ` ${v.unit} ${v.step}/${v.totalSteps}` : ''}`,
+        )
+        .join(' | '),
+  );
 }
 
 /** The options of `distill sweep`. */
 export const SWEEP_OPTIONS = {
   'runs-dir': text('DIR', 'where the sweep folder RUNS_DIR/<sweep name>/ goes (default: runs)'),
   ...LAUNCHER_OPTIONS,
-  'max-parallel': number('N', 'runs at once (local: processes, default one per two cores; slurm: the array\'s %N limit)', 'a positive integer', isPositiveInteger),
+  'max-parallel': number(
+    'N',
+    "runs at once (local: processes, default one per two cores; slurm: the array's %N limit)",
+    'a positive integer',
+    isPositiveInteger,
+  ),
   'dry-run': flag('print the variants and the sbatch script; start nothing, write nothing'),
   detach: flag('return once the variants are started (local: a background process; slurm: once submitted)'),
   ...SLURM_OPTIONS,
@@ -99,18 +123,31 @@ export async function sweepCommand(file: string, o: OptionValues<typeof SWEEP_OP
     }
     throw e;
   }
-  const opts = { launcher, maxParallel, slurmDefaults: slurmFlags(o), task: taskContext(), log: (l: string) => console.log(l) };
+  const opts = {
+    launcher,
+    maxParallel,
+    slurmDefaults: slurmFlags(o),
+    task: taskContext(),
+    log: (l: string) => console.log(l),
+  };
   const n = plan.variants.length;
   console.log(`sweep ${plan.sweep.spec.name}: ${n} variant(s) → ${plan.sweepDir}`);
   if (dryRun) {
     for (const v of plan.variants) {
       console.log(`  ${v.variant.name}${v.status ? `  (exists: ${v.status})` : ''}`);
-      console.log(`      ${Object.entries(v.variant.params).map(([k, x]) => `${k} = ${JSON.stringify(x)}`).join(', ') || '(base config)'}`);
+      console.log(
+        `      ${
+          Object.entries(v.variant.params)
+            .map(([k, x]) => `${k} = ${JSON.stringify(x)}`)
+            .join(', ') || '(base config)'
+        }`,
+      );
     }
     const todo = plan.variants.filter((v) => v.status !== 'finished').map((v) => v.variant.index);
     console.log(`\nsbatch script${launcher === 'slurm' ? '' : ' (what --launcher slurm would submit)'}:\n`);
     console.log(todo.length ? sweepScript(plan, todo, opts) : '(every variant has finished: nothing to submit)');
-    if (launcher === 'local') console.log(`local launcher: at most ${maxParallel ?? defaultLocalParallel()} process(es) at once`);
+    if (launcher === 'local')
+      console.log(`local launcher: at most ${maxParallel ?? defaultLocalParallel()} process(es) at once`);
     return 0;
   }
   prepareSweep(plan, launcher);
@@ -123,12 +160,16 @@ export async function sweepCommand(file: string, o: OptionValues<typeof SWEEP_OP
   if (launcher === 'slurm') {
     if (start.length) await submitSlurm(plan, start, opts);
     if (detach) {
-      console.log(`detached; follow it with \`distill sweep ${file} --launcher slurm\` (never starts a variant twice), squeue, or the editor's Runs view`);
+      console.log(
+        `detached; follow it with \`distill sweep ${file} --launcher slurm\` (never starts a variant twice), squeue, or the editor's Runs view`,
+      );
       return 0;
     }
     const ac = new AbortController();
     const onSigint = () => {
-      console.log('\nStopped following; the jobs keep running on the cluster. Run the same command again to follow them.');
+      console.log(
+        '\nStopped following; the jobs keep running on the cluster. Run the same command again to follow them.',
+      );
       ac.abort();
     };
     process.on('SIGINT', onSigint);
@@ -143,7 +184,9 @@ export async function sweepCommand(file: string, o: OptionValues<typeof SWEEP_OP
 
   if (detach) {
     const { pid, logFile } = startLocalSweepDetached(file, runsDir, plan.sweepDir, opts.task, maxParallel);
-    console.log(`detached: process ${pid} runs the sweep locally (log: ${logFile}); kill -INT ${pid} stops it with checkpoints`);
+    console.log(
+      `detached: process ${pid} runs the sweep locally (log: ${logFile}); kill -INT ${pid} stops it with checkpoints`,
+    );
     return 0;
   }
   const { pool, done } = runLocal(plan, start, opts);
@@ -151,7 +194,9 @@ export async function sweepCommand(file: string, o: OptionValues<typeof SWEEP_OP
   const onSig = () => {
     interrupts++;
     if (interrupts === 1) {
-      process.stderr.write('\nStopping the sweep: every running variant saves a checkpoint (run the sweep again to resume)…\n');
+      process.stderr.write(
+        '\nStopping the sweep: every running variant saves a checkpoint (run the sweep again to resume)…\n',
+      );
       pool.stop();
     }
   };
@@ -163,10 +208,16 @@ export async function sweepCommand(file: string, o: OptionValues<typeof SWEEP_OP
     releaseSignals({ SIGINT: onSig, SIGTERM: onSig });
   }
   // variants another process was already running: wait for them too
-  const end = await waitForSweep(plan.sweepDir, { pollMs: POLL_MS, onChange: live ? printStates : undefined, tolerant: true });
+  const end = await waitForSweep(plan.sweepDir, {
+    pollMs: POLL_MS,
+    onChange: live ? printStates : undefined,
+    tolerant: true,
+  });
   if (interrupts) {
     console.log(formatSweepTable(end));
-    console.log(`\nStopped. Continue with: distill sweep ${file}${o['runs-dir'] ? ` --runs-dir ${o['runs-dir']}` : ''}`);
+    console.log(
+      `\nStopped. Continue with: distill sweep ${file}${o['runs-dir'] ? ` --runs-dir ${o['runs-dir']}` : ''}`,
+    );
     return 0;
   }
   return report(end);
@@ -176,7 +227,9 @@ function report(end: VariantStatus[]): number {
   console.log('\n' + formatSweepTable(end));
   const bad = end.filter((s) => s.run !== 'finished');
   if (bad.length) {
-    console.log(`\n${bad.length} of ${end.length} variant(s) did not finish: ${bad.map((b) => `${b.name} (${b.state})`).join(', ')}`);
+    console.log(
+      `\n${bad.length} of ${end.length} variant(s) did not finish: ${bad.map((b) => `${b.name} (${b.state})`).join(', ')}`,
+    );
     return 1;
   }
   console.log(`\nall ${end.length} variant(s) finished`);
@@ -185,9 +238,15 @@ function report(end: VariantStatus[]): number {
 
 /** `distill run|resume … --launcher slurm`: submit the run folder as a job, then follow it unless --detach. */
 export async function submitRunCommand(runDir: string, o: SlurmValues & { detach?: true }): Promise<number> {
-  const jobId = await submitRunSlurm(runDir, { slurmDefaults: slurmFlags(o), task: taskContext(), log: (l) => console.log(l) });
+  const jobId = await submitRunSlurm(runDir, {
+    slurmDefaults: slurmFlags(o),
+    task: taskContext(),
+    log: (l) => console.log(l),
+  });
   if (o.detach === true) {
-    console.log(`detached; the run folder ${runDir} shows the progress (distill list, the editor's Runs view); cancel with scancel ${jobId}`);
+    console.log(
+      `detached; the run folder ${runDir} shows the progress (distill list, the editor's Runs view); cancel with scancel ${jobId}`,
+    );
     return 0;
   }
   const ac = new AbortController();
@@ -197,7 +256,11 @@ export async function submitRunCommand(runDir: string, o: SlurmValues & { detach
   };
   process.on('SIGINT', onSigint);
   try {
-    const [end] = await waitUntilIdle(async () => [await runStatus(runDir)], { pollMs: POLL_MS, signal: ac.signal, onChange: printStates });
+    const [end] = await waitUntilIdle(async () => [await runStatus(runDir)], {
+      pollMs: POLL_MS,
+      signal: ac.signal,
+      onChange: printStates,
+    });
     if (ac.signal.aborted) return 130;
     return report([end]);
   } finally {

@@ -71,7 +71,9 @@ export async function train(runDir: string, opts: { backend?: BackendChoice; thr
   } catch (e) {
     progress.finish();
     console.error(`\nerror: ${(e as Error).message}`);
-    console.error(`Checkpoints written so far are kept in ${path.join(runDir, 'checkpoints')}; fix the cause and run: distill resume ${runDir}`);
+    console.error(
+      `Checkpoints written so far are kept in ${path.join(runDir, 'checkpoints')}; fix the cause and run: distill resume ${runDir}`,
+    );
     return 1;
   } finally {
     releaseSignals({ SIGINT: onSigint, SIGTERM: onSigterm, SIGUSR1: onSigusr1 });

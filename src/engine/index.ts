@@ -9,7 +9,14 @@ export { validateConfigFile, loadConfigFile, ConfigError, configHash } from './r
 export type { ResolvedConfig } from './run/config';
 export { listRuns, describeRun, requestStop, readEvents } from './run/run-folder';
 export type { RunEvent } from './run/events';
-export { ensureBackend, loadDenoiser, loadRunConfig, openRun, resolveCheckpoint, selectedBackend } from './tasks/open-run';
+export {
+  ensureBackend,
+  loadDenoiser,
+  loadRunConfig,
+  openRun,
+  resolveCheckpoint,
+  selectedBackend,
+} from './tasks/open-run';
 export type { DataInfo } from './tasks/open-run';
 export { createRun, runStages } from './tasks/train-run';
 export type { RunStagesOptions } from './tasks/train-run';

@@ -46,7 +46,10 @@ export async function showBackends(
   setting: Backend | undefined,
 ): Promise<BackendsReport> {
   const raw = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: 'Distill: probing backends (WebGPU adapter, CUDA, wasm)…' },
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: 'Distill: probing backends (WebGPU adapter, CUDA, wasm)…',
+    },
     () => mgr.call<unknown>((id) => ({ type: 'backends', id })),
   );
   const report = asBackendsReport(raw);

@@ -29,7 +29,8 @@ export const EXAMPLE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   emoji: 'Noto Emoji sprites, 9 classes (32×32 RGB; the package is installed on first use), a U-Net',
   'emoji-latent': 'The emoji example in latent space: an autoencoder, then the diffusion stages on 8×8×4 latents',
   'gpu-cifar-like': "32×32 RGB class folders, the paper's CIFAR-10-sized U-Net, for a GPU",
-  'exact-blobs': 'A known 2-D Gaussian mixture with its exact teacher: students down to 1 step, measured against the truth',
+  'exact-blobs':
+    'A known 2-D Gaussian mixture with its exact teacher: students down to 1 step, measured against the truth',
   'exact-digits': 'A Gaussian mixture fitted to the digits (16×16) with its exact teacher: students down to 1 step',
 };
 
@@ -67,5 +68,7 @@ export function starterConfigText(exampleFile: string, target: string, schemaFil
   if (!schemaFile) return text.replace(SCHEMA_LINE, '');
   let rel = path.relative(path.dirname(target), schemaFile).split(path.sep).join('/');
   if (!rel.startsWith('.')) rel = `./${rel}`;
-  return text.replace(SCHEMA_LINE, (line) => line.replace(/"\$schema"([ \t]*:[ \t]*)"(?:[^"\\]|\\.)*"/, `"$schema"$1${JSON.stringify(rel)}`));
+  return text.replace(SCHEMA_LINE, (line) =>
+    line.replace(/"\$schema"([ \t]*:[ \t]*)"(?:[^"\\]|\\.)*"/, `"$schema"$1${JSON.stringify(rel)}`),
+  );
 }

@@ -32,7 +32,19 @@ export interface DistillApi {
 }
 
 /** Each feature registers itself; the status bar first (the others update it), the run commands before the panels. */
-const FEATURES = [statusBar, runsView, runNotifications, runCommands, panels, tools, configs, backends, sweeps, walkthrough, nodeCheck];
+const FEATURES = [
+  statusBar,
+  runsView,
+  runNotifications,
+  runCommands,
+  panels,
+  tools,
+  configs,
+  backends,
+  sweeps,
+  walkthrough,
+  nodeCheck,
+];
 
 let manager: RunManager | undefined;
 
@@ -42,7 +54,9 @@ export function activate(context: vscode.ExtensionContext): DistillApi {
   manager = services.manager;
   for (const feature of FEATURES) feature.register(context, services);
   services.timings.activateMs = performance.now() - start;
-  services.log.info(`activated in ${services.timings.activateMs.toFixed(1)} ms; runs folder: ${services.runsDir() ?? '(no folder open)'}`);
+  services.log.info(
+    `activated in ${services.timings.activateMs.toFixed(1)} ms; runs folder: ${services.runsDir() ?? '(no folder open)'}`,
+  );
   return { runsDir: services.runsDir, manager: services.manager, tree: services.tree, timings: services.timings };
 }
 

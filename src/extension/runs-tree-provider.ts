@@ -36,7 +36,14 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<TreeNodeModel> 
   reload(): TreeNodeModel[] {
     const dir = this.runsDir();
     try {
-      this.roots = dir ? buildRunTree(dir, { isActive: this.isActive, crashes: this.crashes, describe: (d) => this.listings.describe(d), jobs: this.jobs }) : [];
+      this.roots = dir
+        ? buildRunTree(dir, {
+            isActive: this.isActive,
+            crashes: this.crashes,
+            describe: (d) => this.listings.describe(d),
+            jobs: this.jobs,
+          })
+        : [];
       this.listings.prune(new Set(this.roots.map((r) => r.runDir)));
     } catch (e) {
       this.roots = [];

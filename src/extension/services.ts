@@ -123,7 +123,9 @@ export function createServices(context: vscode.ExtensionContext, activateStart: 
   // In Restricted Mode the editor hides the workspace's distill.nodePath: it is resolved again once trusted, and
   // whenever the setting changes (running workers keep the Node they started with).
   let runtime = resolveRuntime(log);
-  log.info(`worker runtime: ${runtime.nodePath} (${runtime.source}${runtime.electron ? ', ELECTRON_RUN_AS_NODE=1' : ''})`);
+  log.info(
+    `worker runtime: ${runtime.nodePath} (${runtime.source}${runtime.electron ? ', ELECTRON_RUN_AS_NODE=1' : ''})`,
+  );
   const manager = new RunManager({
     workerPath: vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath,
     nodePath: runtime.nodePath,
@@ -149,7 +151,12 @@ export function createServices(context: vscode.ExtensionContext, activateStart: 
   );
 
   const crashes = new Map<string, string>();
-  const tree = new RunsTreeProvider(runsDir, (d) => manager.isActive(d), crashes, (e) => log.error(`runs folder: ${e.message}`));
+  const tree = new RunsTreeProvider(
+    runsDir,
+    (d) => manager.isActive(d),
+    crashes,
+    (e) => log.error(`runs folder: ${e.message}`),
+  );
   context.subscriptions.push(tree);
 
   const notReady = (what: string) => () => {
@@ -194,7 +201,8 @@ export function createServices(context: vscode.ExtensionContext, activateStart: 
     runArg: (arg) => {
       if (typeof arg === 'string') return arg;
       if (arg instanceof vscode.Uri) return arg.fsPath;
-      if (arg && typeof arg === 'object' && typeof (arg as TreeNodeModel).runDir === 'string') return (arg as TreeNodeModel).runDir;
+      if (arg && typeof arg === 'object' && typeof (arg as TreeNodeModel).runDir === 'string')
+        return (arg as TreeNodeModel).runDir;
       return undefined;
     },
     pickRun: async (filter, placeHolder, none) => {

@@ -43,7 +43,10 @@ export async function runTool(
     void vscode.window.showInformationMessage(`Distill: ${name} is already ${busy} in this window.`);
     return;
   }
-  const title = kind === 'export' ? `exporting the student of ${name}` : `evaluating ${name}${opts.preset ? ` (${opts.preset})` : ''}`;
+  const title =
+    kind === 'export'
+      ? `exporting the student of ${name}`
+      : `evaluating ${name}${opts.preset ? ` (${opts.preset})` : ''}`;
   log.info(`${title}…`);
   running.add(k);
   changed.fire();
@@ -61,7 +64,14 @@ export async function runTool(
         });
         try {
           const result = await mgr.call<ToolResult>(
-            (id, s) => ({ type: 'tool', id, tool: kind, runDir, ...s, ...(opts.preset ? { preset: opts.preset } : {}) }),
+            (id, s) => ({
+              type: 'tool',
+              id,
+              tool: kind,
+              runDir,
+              ...s,
+              ...(opts.preset ? { preset: opts.preset } : {}),
+            }),
             (done, total) => {
               if (abort.signal.aborted) return;
               const pct = total > 0 ? Math.min(100, (100 * done) / total) : 0;

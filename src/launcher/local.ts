@@ -41,7 +41,10 @@ export class LocalPool {
   ) {}
 
   /** Runs every task (at most maxParallel at a time); resolves with each task's exit code (null: never started). */
-  async run(tasks: LocalTask[], onState: (index: number, state: LocalState, exitCode?: number | null) => void): Promise<Map<number, number | null>> {
+  async run(
+    tasks: LocalTask[],
+    onState: (index: number, state: LocalState, exitCode?: number | null) => void,
+  ): Promise<Map<number, number | null>> {
     const codes = new Map<number, number | null>();
     const queue = [...tasks];
     for (const t of queue) onState(t.index, 'PENDING');
@@ -54,10 +57,11 @@ export class LocalPool {
             next();
           });
         }
-        if (this.stopping) for (const t of queue.splice(0)) {
-          codes.set(t.index, null);
-          onState(t.index, 'CANCELLED', null);
-        }
+        if (this.stopping)
+          for (const t of queue.splice(0)) {
+            codes.set(t.index, null);
+            onState(t.index, 'CANCELLED', null);
+          }
         if (!this.running.size && !queue.length) resolve();
       };
       next();
@@ -65,16 +69,24 @@ export class LocalPool {
     return codes;
   }
 
-  private startTask(t: LocalTask, onState: (index: number, state: LocalState, exitCode?: number | null) => void, done: (code: number | null) => void): void {
+  private startTask(
+    t: LocalTask,
+    onState: (index: number, state: LocalState, exitCode?: number | null) => void,
+    done: (code: number | null) => void,
+  ): void {
     fs.mkdirSync(path.dirname(t.logFile), { recursive: true });
     const fd = fs.openSync(t.logFile, 'a');
     const cmd = taskCommand(t.runDir);
     fs.writeSync(fd, `\n== distill ${cmd} ${t.runDir} (${new Date().toISOString()})\n`);
-    const child = spawn(this.ctx.nodePath, [this.ctx.cliPath, cmd, t.runDir, ...(t.threads ? ['--threads', String(t.threads)] : [])], {
-      env: this.ctx.env ?? process.env,
-      stdio: ['ignore', fd, fd],
-      detached: true,
-    });
+    const child = spawn(
+      this.ctx.nodePath,
+      [this.ctx.cliPath, cmd, t.runDir, ...(t.threads ? ['--threads', String(t.threads)] : [])],
+      {
+        env: this.ctx.env ?? process.env,
+        stdio: ['ignore', fd, fd],
+        detached: true,
+      },
+    );
     this.running.set(t.index, child);
     onState(t.index, 'RUNNING');
     let finished = false;

@@ -156,17 +156,29 @@ export interface SlurmRunner {
 /** Asynchronous, so the extension host never blocks on a slow scheduler. */
 function execDefault(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<CommandResult> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { env: env ?? process.env, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err ? ((err as NodeJS.ErrnoException & { code?: unknown }).code) : 0;
-      resolve({ status: typeof code === 'number' ? code : err ? null : 0, stdout: stdout ?? '', stderr: stderr ?? '', error: err && typeof code !== 'number' ? err : undefined });
-    });
+    execFile(
+      cmd,
+      args,
+      { env: env ?? process.env, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (err as NodeJS.ErrnoException & { code?: unknown }).code : 0;
+        resolve({
+          status: typeof code === 'number' ? code : err ? null : 0,
+          stdout: stdout ?? '',
+          stderr: stderr ?? '',
+          error: err && typeof code !== 'number' ? err : undefined,
+        });
+      },
+    );
   });
 }
 
 async function exec(runner: SlurmRunner, cmd: string, args: string[]): Promise<CommandResult> {
   const r = await (runner.exec ?? execDefault)(cmd, args, runner.env);
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    throw new Error(`${cmd}: not found — the Slurm launcher needs Slurm's client commands (sbatch, squeue, scancel, scontrol) on PATH`);
+    throw new Error(
+      `${cmd}: not found — the Slurm launcher needs Slurm's client commands (sbatch, squeue, scancel, scontrol) on PATH`,
+    );
   }
   return r;
 }
@@ -174,7 +186,8 @@ async function exec(runner: SlurmRunner, cmd: string, args: string[]): Promise<C
 /** Submits a batch script file; returns the job id (the array job id for arrays). */
 export async function sbatch(scriptFile: string, runner: SlurmRunner = {}): Promise<string> {
   const r = await exec(runner, 'sbatch', ['--parsable', scriptFile]);
-  if (r.status !== 0) throw new Error(`sbatch ${scriptFile} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim()}`);
+  if (r.status !== 0)
+    throw new Error(`sbatch ${scriptFile} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim()}`);
   const id = r.stdout.trim().split(';')[0];
   if (!/^\d+$/.test(id)) throw new Error(`sbatch: unexpected output "${r.stdout.trim()}"`);
   return id;
@@ -189,7 +202,13 @@ export function parseSqueue(text: string): JobInfo[] {
     const parts = line.trim().split('|');
     if (parts.length < 2 || !parts[0]) continue;
     const [jobId, state, node, reason] = parts;
-    out.push({ jobId, state, node: node || undefined, reason: reason && reason !== 'None' ? reason : undefined, source: 'squeue' });
+    out.push({
+      jobId,
+      state,
+      node: node || undefined,
+      reason: reason && reason !== 'None' ? reason : undefined,
+      source: 'squeue',
+    });
   }
   return out;
 }
@@ -200,7 +219,13 @@ export function parseSacct(text: string): JobInfo[] {
   for (const line of text.split('\n')) {
     const [jobId, state, node, exitCode] = line.trim().split('|');
     if (!jobId || !state) continue;
-    out.push({ jobId, state: state.split(' ')[0], node: node && node !== 'None assigned' ? node : undefined, exitCode, source: 'sacct' });
+    out.push({
+      jobId,
+      state: state.split(' ')[0],
+      node: node && node !== 'None assigned' ? node : undefined,
+      exitCode,
+      source: 'sacct',
+    });
   }
   return out;
 }
@@ -231,7 +256,12 @@ export function parseScontrolJob(text: string): JobInfo[] {
     // an array's tasks that never started share one record: ArrayTaskId=2-3,5%2
     // ArrayTaskId=4294967294 (NO_VAL): the array's own record, standing for its tasks that have none (e.g. cancelled
     // while pending) — reported as "<array>_*"
-    const ids = arrayJob && task ? (/^42949672\d\d$/.test(task) ? [`${arrayJob}_*`] : expandArraySpec(task).map((i) => `${arrayJob}_${i}`)) : [kv.get('JobId')!];
+    const ids =
+      arrayJob && task
+        ? /^42949672\d\d$/.test(task)
+          ? [`${arrayJob}_*`]
+          : expandArraySpec(task).map((i) => `${arrayJob}_${i}`)
+        : [kv.get('JobId')!];
     const node = kv.get('NodeList');
     const reason = kv.get('Reason');
     for (const jobId of ids) {
@@ -261,8 +291,17 @@ export async function queryJobs(jobIds: string[], runner: SlurmRunner = {}): Pro
   for (const j of parseSqueue(sq.stdout)) if (want.has(j.jobId)) found.set(j.jobId, j);
   let missing = [...want].filter((id) => !found.has(id));
   if (missing.length) {
-    const sa = await exec(runner, 'sacct', ['-n', '-P', '-X', '-o', 'JobID,State,NodeList,ExitCode', '-j', missing.join(',')]);
-    if (sa.status === 0) for (const j of parseSacct(sa.stdout)) if (want.has(j.jobId) && !found.has(j.jobId)) found.set(j.jobId, j);
+    const sa = await exec(runner, 'sacct', [
+      '-n',
+      '-P',
+      '-X',
+      '-o',
+      'JobID,State,NodeList,ExitCode',
+      '-j',
+      missing.join(','),
+    ]);
+    if (sa.status === 0)
+      for (const j of parseSacct(sa.stdout)) if (want.has(j.jobId) && !found.has(j.jobId)) found.set(j.jobId, j);
     missing = missing.filter((id) => !found.has(id));
   }
   // per array (or plain) job: `scontrol show job A` lists the tasks that ran and the record of those that never did
@@ -272,7 +311,8 @@ export async function queryJobs(jobIds: string[], runner: SlurmRunner = {}): Pro
     const jobs = parseScontrolJob(sc.stdout);
     for (const j of jobs) if (want.has(j.jobId) && !found.has(j.jobId)) found.set(j.jobId, j);
     const rest = jobs.find((j) => j.jobId === `${base}_*`);
-    if (rest) for (const id of missing) if (id.startsWith(`${base}_`) && !found.has(id)) found.set(id, { ...rest, jobId: id });
+    if (rest)
+      for (const id of missing) if (id.startsWith(`${base}_`) && !found.has(id)) found.set(id, { ...rest, jobId: id });
   }
   return found;
 }

@@ -49,10 +49,13 @@ export function planSweep(file: string, runsDir: string): SweepPlan {
     if (isRunDir(runDir)) {
       const meta = readMeta(runDir);
       if (meta.configHash !== configHash(variant.config)) {
-        problems.push(`variant ${variant.name}: ${runDir} was created from a different config (the sweep or its base changed); move it away or rename the sweep`);
+        problems.push(
+          `variant ${variant.name}: ${runDir} was created from a different config (the sweep or its base changed); move it away or rename the sweep`,
+        );
       }
       status = describeRun(runDir).summary.status;
-    } else if (fs.existsSync(runDir)) problems.push(`variant ${variant.name}: ${runDir} exists but is not a run folder`);
+    } else if (fs.existsSync(runDir))
+      problems.push(`variant ${variant.name}: ${runDir} exists but is not a run folder`);
     return { variant, runDir, status };
   });
   if (problems.length) throw new Error(`${sweep.file}:\n  - ${problems.join('\n  - ')}`);
@@ -108,10 +111,19 @@ export interface VariantStatus {
   losses: Record<string, number>;
 }
 
-const RUN_STATE: Record<RunStatus, string> = { new: 'NEW', running: 'RUNNING', stopped: 'STOPPED', finished: 'COMPLETED', failed: 'FAILED' };
+const RUN_STATE: Record<RunStatus, string> = {
+  new: 'NEW',
+  running: 'RUNNING',
+  stopped: 'STOPPED',
+  finished: 'COMPLETED',
+  failed: 'FAILED',
+};
 
 /** Combines a run folder with its Slurm job (when it has one) into one status. */
-export function variantStatus(v: { index: number; name: string; runDir: string; params: Record<string, unknown>; jobId?: string; node?: string }, job?: JobInfo): VariantStatus {
+export function variantStatus(
+  v: { index: number; name: string; runDir: string; params: Record<string, unknown>; jobId?: string; node?: string },
+  job?: JobInfo,
+): VariantStatus {
   const { summary } = describeRun(v.runDir);
   const losses: Record<string, number> = {};
   for (const u of summary.units) if (u.lastLoss !== undefined) losses[u.unit] = u.lastLoss;
@@ -144,7 +156,11 @@ export function variantStatus(v: { index: number; name: string; runDir: string; 
 }
 
 /** Status of every variant of a sweep folder (one squeue call for all of them). */
-export async function sweepStatus(sweepDir: string, runner: SlurmRunner = {}, { tolerant = true } = {}): Promise<VariantStatus[]> {
+export async function sweepStatus(
+  sweepDir: string,
+  runner: SlurmRunner = {},
+  { tolerant = true } = {},
+): Promise<VariantStatus[]> {
   const m = readSweepManifest(sweepDir);
   if (!m) throw new Error(`${sweepDir}: not a sweep folder (no sweep.json)`);
   const ids = m.variants.map((v) => v.jobId).filter((x): x is string => !!x);
@@ -157,7 +173,9 @@ export async function sweepStatus(sweepDir: string, runner: SlurmRunner = {}, { 
       jobs = new Map(); // no Slurm reachable here: the run folders still tell most of it
     }
   }
-  return m.variants.map((v) => variantStatus({ ...v, runDir: path.join(sweepDir, v.dir) }, v.jobId ? jobs.get(v.jobId) : undefined));
+  return m.variants.map((v) =>
+    variantStatus({ ...v, runDir: path.join(sweepDir, v.dir) }, v.jobId ? jobs.get(v.jobId) : undefined),
+  );
 }
 
 export interface LaunchOptions {
@@ -181,16 +199,28 @@ export function variantsToStart(statuses: VariantStatus[]): number[] {
 }
 
 export function slurmOptionsFor(plan: { sweep: LoadedSweep }, defaults: SlurmOptions = {}): SlurmOptions {
-  return { ...defaults, ...plan.sweep.spec.slurm, extra: [...(defaults.extra ?? []), ...(plan.sweep.spec.slurm?.extra ?? [])] };
+  return {
+    ...defaults,
+    ...plan.sweep.spec.slurm,
+    extra: [...(defaults.extra ?? []), ...(plan.sweep.spec.slurm?.extra ?? [])],
+  };
 }
 
-export function sweepScript(plan: SweepPlan, indices: number[], opts: Pick<LaunchOptions, 'maxParallel' | 'slurmDefaults' | 'task'>): string {
+export function sweepScript(
+  plan: SweepPlan,
+  indices: number[],
+  opts: Pick<LaunchOptions, 'maxParallel' | 'slurmDefaults' | 'task'>,
+): string {
   return batchScript({
     jobName: `distill-${plan.sweep.spec.name}`,
     runDirs: new Map(plan.variants.map((v) => [v.variant.index, v.runDir])),
     indices,
     maxParallel: opts.maxParallel,
-    threads: new Map(plan.variants.filter((v) => v.variant.config.threads === 0).map((v) => [v.variant.index, slurmOptionsFor(plan, opts.slurmDefaults).cpusPerTask ?? 1])),
+    threads: new Map(
+      plan.variants
+        .filter((v) => v.variant.config.threads === 0)
+        .map((v) => [v.variant.index, slurmOptionsFor(plan, opts.slurmDefaults).cpusPerTask ?? 1]),
+    ),
     logDir: path.join(plan.sweepDir, 'slurm'),
     slurm: slurmOptionsFor(plan, opts.slurmDefaults),
     nodePath: opts.task.nodePath,
@@ -226,7 +256,11 @@ export async function submitSlurm(plan: SweepPlan, indices: number[], opts: Laun
 }
 
 /** Runs the given variants as local child processes; resolves when all ended. stop() via the returned pool. */
-export function runLocal(plan: SweepPlan, indices: number[], opts: LaunchOptions): { pool: LocalPool; done: Promise<Map<number, number | null>> } {
+export function runLocal(
+  plan: SweepPlan,
+  indices: number[],
+  opts: LaunchOptions,
+): { pool: LocalPool; done: Promise<Map<number, number | null>> } {
   const m = readSweepManifest(plan.sweepDir)!;
   // a resumed sweep keeps its first --max-parallel: configs with threads: 0 get cores / maxParallel threads, and the
   // thread count is part of what makes a resumed run reproduce the uninterrupted one exactly
@@ -261,7 +295,11 @@ export function runLocal(plan: SweepPlan, indices: number[], opts: LaunchOptions
 /** Polls `read` until no entry is queued or running, calling onChange whenever a state changes. */
 export async function waitUntilIdle(
   read: () => Promise<VariantStatus[]>,
-  { pollMs = 5000, signal, onChange }: { pollMs?: number; signal?: AbortSignal; onChange?: (s: VariantStatus[]) => void } = {},
+  {
+    pollMs = 5000,
+    signal,
+    onChange,
+  }: { pollMs?: number; signal?: AbortSignal; onChange?: (s: VariantStatus[]) => void } = {},
 ): Promise<VariantStatus[]> {
   let last = '';
   let failures = 0;
@@ -290,14 +328,25 @@ export async function waitUntilIdle(
 export function sweepState(s: VariantStatus[]): 'running' | 'finished' | 'failed' | 'stopped' {
   if (s.some((v) => v.active)) return 'running';
   if (s.every((v) => v.run === 'finished')) return 'finished';
-  if (s.some((v) => v.run === 'failed' || ['FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'TIMEOUT'].includes(v.state))) return 'failed';
+  if (
+    s.some(
+      (v) => v.run === 'failed' || ['FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'TIMEOUT'].includes(v.state),
+    )
+  )
+    return 'failed';
   return 'stopped';
 }
 
 /** Follows a sweep until none of its variants is queued or running, keeping sweep.json's states current. */
 export function waitForSweep(
   sweepDir: string,
-  opts: { runner?: SlurmRunner; pollMs?: number; signal?: AbortSignal; onChange?: (s: VariantStatus[]) => void; tolerant?: boolean } = {},
+  opts: {
+    runner?: SlurmRunner;
+    pollMs?: number;
+    signal?: AbortSignal;
+    onChange?: (s: VariantStatus[]) => void;
+    tolerant?: boolean;
+  } = {},
 ): Promise<VariantStatus[]> {
   // tolerant: the local launcher follows its own processes; jobs of an earlier Slurm submission need no answer
   return waitUntilIdle(() => sweepStatus(sweepDir, opts.runner, { tolerant: opts.tolerant ?? false }), {
@@ -324,11 +373,15 @@ function recordStates(sweepDir: string, s: VariantStatus[]): void {
 // One run on Slurm (`distill run|resume --launcher slurm`, the extension's Start/Resume with distill.launcher slurm)
 
 /** Submits one run folder as a one-task array; records the job in <run>/slurm.json. Returns "<job>_0". */
-export async function submitRunSlurm(runDir: string, opts: Pick<LaunchOptions, 'slurmDefaults' | 'task' | 'runner' | 'log'>): Promise<string> {
+export async function submitRunSlurm(
+  runDir: string,
+  opts: Pick<LaunchOptions, 'slurmDefaults' | 'task' | 'runner' | 'log'>,
+): Promise<string> {
   const dir = path.join(runDir, 'slurm');
   fs.mkdirSync(dir, { recursive: true });
   const scriptFile = path.join(dir, `submit-${stamp()}.sbatch`);
-  const cfgThreads = (JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { threads?: number }).threads ?? 0;
+  const cfgThreads =
+    (JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { threads?: number }).threads ?? 0;
   const script = batchScript({
     jobName: `distill-${path.basename(runDir)}`,
     runDirs: new Map([[0, path.resolve(runDir)]]),
@@ -377,14 +430,36 @@ export function formatSweepTable(statuses: VariantStatus[]): string {
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r, k) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + (k === 0 ? '\n' + widths.map((w) => '─'.repeat(w)).join('  ') : '')).join('\n');
+  return rows
+    .map(
+      (r, k) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd() + (k === 0 ? '\n' + widths.map((w) => '─'.repeat(w)).join('  ') : ''),
+    )
+    .join('\n');
 }
 
-
 /** Starts `distill sweep FILE --launcher local` as a detached process (its own log): the CLI's --detach, the editor's Start Sweep. */
-export function startLocalSweepDetached(file: string, runsDir: string, sweepDir: string, task: TaskContext, maxParallel?: number): { pid: number | undefined; logFile: string } {
+export function startLocalSweepDetached(
+  file: string,
+  runsDir: string,
+  sweepDir: string,
+  task: TaskContext,
+  maxParallel?: number,
+): { pid: number | undefined; logFile: string } {
   fs.mkdirSync(sweepDir, { recursive: true });
-  const args = [task.cliPath, 'sweep', path.resolve(file), '--runs-dir', path.resolve(runsDir), '--launcher', 'local', ...(maxParallel ? ['--max-parallel', String(maxParallel)] : [])];
+  const args = [
+    task.cliPath,
+    'sweep',
+    path.resolve(file),
+    '--runs-dir',
+    path.resolve(runsDir),
+    '--launcher',
+    'local',
+    ...(maxParallel ? ['--max-parallel', String(maxParallel)] : []),
+  ];
   const logFile = path.join(sweepDir, 'sweep.log');
   const fd = fs.openSync(logFile, 'a');
   const child = spawn(task.nodePath, args, { detached: true, stdio: ['ignore', fd, fd], env: task.env ?? process.env });
@@ -397,7 +472,11 @@ export function startLocalSweepDetached(file: string, runsDir: string, sweepDir:
  * Stop for a run with a Slurm job: a stop request (the task saves a checkpoint and exits, ending its job), and
  * scancel for a job that has not started (or has not stopped after `graceMs`). Resolves with what it did.
  */
-export async function stopSlurmRun(runDir: string, jobId: string, { runner = {}, graceMs = 120_000, pollMs = 2000 }: { runner?: SlurmRunner; graceMs?: number; pollMs?: number } = {}): Promise<'cancelled' | 'stopped'> {
+export async function stopSlurmRun(
+  runDir: string,
+  jobId: string,
+  { runner = {}, graceMs = 120_000, pollMs = 2000 }: { runner?: SlurmRunner; graceMs?: number; pollMs?: number } = {},
+): Promise<'cancelled' | 'stopped'> {
   requestStop(runDir);
   const t0 = Date.now();
   for (;;) {

@@ -5,7 +5,18 @@
  * Content-Security-Policy, and its bundle is small. A rejected value is explained by the first field that fails,
  * named by its path (e.g. `spec.steps`), with what was expected and what came.
  */
-import { FormatRegistry, Kind, String as TString, TypeRegistry, Unsafe, type Static, type TObject, type TSchema, type TString as TStringSchema, type TUnsafe } from '@sinclair/typebox';
+import {
+  FormatRegistry,
+  Kind,
+  String as TString,
+  TypeRegistry,
+  Unsafe,
+  type Static,
+  type TObject,
+  type TSchema,
+  type TString as TStringSchema,
+  type TUnsafe,
+} from '@sinclair/typebox';
 import { Check } from '@sinclair/typebox/value';
 import { asRunEvent, type RunEvent } from '../engine/run/events';
 
@@ -26,7 +37,11 @@ export const base64 = (max: number): TStringSchema => TString({ format: 'base64'
  * template-literal machinery into the webview bundles for string keys, which these records do not need).
  */
 export function recordOf<V extends TSchema>(value: V): TUnsafe<Record<string, Static<V>>> {
-  return Unsafe<Record<string, Static<V>>>({ [Kind]: 'Record', type: 'object', patternProperties: { '^[\\s\\S]*$': value } });
+  return Unsafe<Record<string, Static<V>>>({
+    [Kind]: 'Record',
+    type: 'object',
+    patternProperties: { '^[\\s\\S]*$': value },
+  });
 }
 
 /**
@@ -34,7 +49,8 @@ export function recordOf<V extends TSchema>(value: V): TUnsafe<Record<string, St
  * restating them. Compiles only when every value the schema accepts is a T.
  */
 export function typed<T>() {
-  return <S extends TSchema>(schema: S & (Static<S> extends T ? unknown : never)): TUnsafe<T> => schema as unknown as TUnsafe<T>;
+  return <S extends TSchema>(schema: S & (Static<S> extends T ? unknown : never)): TUnsafe<T> =>
+    schema as unknown as TUnsafe<T>;
 }
 
 type Json = Record<string, unknown> & { [Kind]?: string };
@@ -55,7 +71,9 @@ function describe(s: Json): string {
       return JSON.stringify(s.const);
     case 'Union': {
       const parts = (s.anyOf as Json[]).map(describe);
-      return (s.anyOf as Json[]).every((x) => x[Kind] === 'Literal') ? `one of ${parts.join(', ')}` : parts.join(' or ');
+      return (s.anyOf as Json[]).every((x) => x[Kind] === 'Literal')
+        ? `one of ${parts.join(', ')}`
+        : parts.join(' or ');
     }
     case 'Integer':
       return range('an integer');
@@ -73,7 +91,9 @@ function describe(s: Json): string {
     case 'Tuple':
       return `a list of ${s.maxItems} items`;
     case 'Object':
-      return s.additionalProperties === false ? `an object with only ${Object.keys(s.properties as object).join(', ')}` : 'an object';
+      return s.additionalProperties === false
+        ? `an object with only ${Object.keys(s.properties as object).join(', ')}`
+        : 'an object';
     case 'Record':
       return 'an object';
     default:
@@ -88,7 +108,8 @@ function shown(v: unknown): string {
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const join = (path: string, key: string | number) => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key);
+const join = (path: string, key: string | number) =>
+  typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
 
 /** Why `value` fails `schema`: the first failing field from the top, or undefined when it passes. */
 export function explain(schema: TSchema, value: unknown, path = ''): string | undefined {
@@ -108,7 +129,8 @@ export function explain(schema: TSchema, value: unknown, path = ''): string | un
     }
   } else if ((kind === 'Array' || kind === 'Tuple') && Array.isArray(value)) {
     const list: unknown[] = value;
-    if (s.maxItems !== undefined && list.length > (s.maxItems as number)) return `${path || 'the value'}: expected ${describe(s)}, got ${list.length} items`;
+    if (s.maxItems !== undefined && list.length > (s.maxItems as number))
+      return `${path || 'the value'}: expected ${describe(s)}, got ${list.length} items`;
     for (let i = 0; i < list.length; i++) {
       const item = kind === 'Array' ? (s.items as TSchema) : (s.items as TSchema[])[i];
       const why = item ? explain(item, list[i], join(path, i)) : undefined;
@@ -128,7 +150,10 @@ export function explain(schema: TSchema, value: unknown, path = ''): string | un
  * The checker of one direction's messages, dispatched on `type`. Where several messages share a `type` (the two
  * `init` messages), the literal field they differ in (`view`) picks one.
  */
-export function messageChecker<S extends TObject>(direction: string, schemas: readonly S[]): (value: unknown) => Checked<Static<S>> {
+export function messageChecker<S extends TObject>(
+  direction: string,
+  schemas: readonly S[],
+): (value: unknown) => Checked<Static<S>> {
   const byType = new Map<string, S[]>();
   for (const s of schemas) {
     const t = (s.properties.type as unknown as { const: string }).const;
@@ -136,20 +161,31 @@ export function messageChecker<S extends TObject>(direction: string, schemas: re
   }
   const types = [...byType.keys()].map((t) => JSON.stringify(t)).join(', ');
   return (value) => {
-    if (!isObject(value)) return { ok: false, error: `${direction} message: expected an object with a "type", got ${shown(value)}` };
+    if (!isObject(value))
+      return { ok: false, error: `${direction} message: expected an object with a "type", got ${shown(value)}` };
     const candidates = typeof value.type === 'string' ? byType.get(value.type) : undefined;
-    if (!candidates) return { ok: false, error: `${direction} message: type: expected one of ${types}, got ${shown(value.type)}` };
+    if (!candidates)
+      return { ok: false, error: `${direction} message: type: expected one of ${types}, got ${shown(value.type)}` };
     let schema = candidates[0];
     if (candidates.length > 1) {
-      const key = Object.keys(schema.properties).find((k) => k !== 'type' && candidates.every((c) => (c.properties[k] as Json | undefined)?.[Kind] === 'Literal'))!;
+      const key = Object.keys(schema.properties).find(
+        (k) => k !== 'type' && candidates.every((c) => (c.properties[k] as Json | undefined)?.[Kind] === 'Literal'),
+      )!;
       const found = candidates.find((c) => (c.properties[key] as unknown as { const: unknown }).const === value[key]);
       if (!found) {
-        const allowed = candidates.map((c) => JSON.stringify((c.properties[key] as unknown as { const: unknown }).const)).join(', ');
-        return { ok: false, error: `${direction} ${value.type} message: ${key}: expected one of ${allowed}, got ${shown(value[key])}` };
+        const allowed = candidates
+          .map((c) => JSON.stringify((c.properties[key] as unknown as { const: unknown }).const))
+          .join(', ');
+        return {
+          ok: false,
+          error: `${direction} ${value.type} message: ${key}: expected one of ${allowed}, got ${shown(value[key])}`,
+        };
       }
       schema = found;
     }
     const why = explain(schema, value);
-    return why === undefined ? { ok: true, value: value as Static<S> } : { ok: false, error: `${direction} ${value.type} message: ${why}` };
+    return why === undefined
+      ? { ok: true, value: value as Static<S> }
+      : { ok: false, error: `${direction} ${value.type} message: ${why}` };
   };
 }

@@ -6,8 +6,21 @@
  * typed as them and compile only while they agree.
  */
 import {
-  Array as TArray, Boolean as TBoolean, Integer, Literal, Number as TNumber, Object as TObject, Optional,
-  String as TString, Union, Unknown, type Static, type TLiteral, type TObject as TObjectSchema, type TProperties, type TUnion,
+  Array as TArray,
+  Boolean as TBoolean,
+  Integer,
+  Literal,
+  Number as TNumber,
+  Object as TObject,
+  Optional,
+  String as TString,
+  Union,
+  Unknown,
+  type Static,
+  type TLiteral,
+  type TObject as TObjectSchema,
+  type TProperties,
+  type TUnion,
 } from '@sinclair/typebox';
 import { BACKENDS, type BackendChoice } from '../engine/backend/choices';
 import type { BackendName, BackendsReport } from '../engine/backend/report';
@@ -16,7 +29,17 @@ import type { EditInput, EditSource, EditTabResult, EditTabSpec } from '../engin
 import { base64, type Checked, explain, messageChecker, RunEventSchema, typed } from './check';
 import { CompareViewSchema, ConfigEntrySchema, ReportViewSchema, RunViewSchema } from './view-models';
 
-export type { SamplerKind, SampleResult, SampleSpec, StageChoice, EditInput, EditSource, EditTabResult, EditTabSpec, BackendsReport };
+export type {
+  SamplerKind,
+  SampleResult,
+  SampleSpec,
+  StageChoice,
+  EditInput,
+  EditSource,
+  EditTabResult,
+  EditTabSpec,
+  BackendsReport,
+};
 export type { Checked };
 export { BACKENDS };
 /** A backend the host asks the worker for: one of BACKENDS. */
@@ -69,10 +92,13 @@ export const SampleResultSchema = typed<SampleResult>()(
 );
 
 export const EditSourceSchema = typed<EditSource>()(
-  Union([
-    TObject({ file: TString({ minLength: 1 }) }, { additionalProperties: false }),
-    TObject({ example: Integer({ minimum: 0 }) }, { additionalProperties: false }),
-  ], { description: 'either {"file": a non-empty path} or {"example": an integer ≥ 0}' }),
+  Union(
+    [
+      TObject({ file: TString({ minLength: 1 }) }, { additionalProperties: false }),
+      TObject({ example: Integer({ minimum: 0 }) }, { additionalProperties: false }),
+    ],
+    { description: 'either {"file": a non-empty path} or {"example": an integer ≥ 0}' },
+  ),
 );
 
 export const EditTabSpecSchema = typed<EditTabSpec>()(
@@ -114,7 +140,13 @@ export const EditTabResultSchema = typed<EditTabResult>()(
   }),
 );
 
-const BACKEND_NAMES = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
+const BACKEND_NAMES = [
+  'tensorflow-gpu',
+  'webgpu',
+  'tensorflow',
+  'wasm',
+  'cpu',
+] as const satisfies readonly BackendName[];
 
 export const BackendsReportSchema = typed<BackendsReport>()(
   TObject({
@@ -135,7 +167,11 @@ export const BackendsReportSchema = typed<BackendsReport>()(
             device: str(),
             description: str(),
             software: TBoolean(),
-            limits: TObject({ maxBufferSize: num(), maxStorageBufferBindingSize: num(), maxComputeWorkgroupStorageSize: num() }),
+            limits: TObject({
+              maxBufferSize: num(),
+              maxStorageBufferBindingSize: num(),
+              maxComputeWorkgroupStorageSize: num(),
+            }),
             features: TArray(str(), { maxItems: 256 }),
           }),
         ),
@@ -159,12 +195,26 @@ export interface ToolResult {
 }
 
 export const HOST_TO_WORKER = [
-  message('start', { id: int(), configPath: str(), runsDir: str(), name: Optional(str()), backend: backend(), threads: threads() }),
+  message('start', {
+    id: int(),
+    configPath: str(),
+    runsDir: str(),
+    name: Optional(str()),
+    backend: backend(),
+    threads: threads(),
+  }),
   message('resume', { id: int(), runDir: str(), backend: backend(), threads: threads() }),
   message('stop', {}),
   message('sample', { id: int(), spec: SampleSpecSchema, backend: backend(), threads: threads() }),
   /** Runs `distill export` / `distill eval` (with an evaluation preset) on a run; replies a ToolResult. */
-  message('tool', { id: int(), tool: oneOf(...TOOL_NAMES), runDir: str(), backend: backend(), threads: threads(), preset: Optional(oneOf('quick', 'full')) }),
+  message('tool', {
+    id: int(),
+    tool: oneOf(...TOOL_NAMES),
+    runDir: str(),
+    backend: backend(),
+    threads: threads(),
+    preset: Optional(oneOf('quick', 'full')),
+  }),
   /** Every backend of the worker's machine, available or not and why (`distill backends`); replies a BackendsReport. */
   message('backends', { id: int() }),
   message('cancel', { id: int() }),
@@ -194,22 +244,55 @@ const configs = () => TArray(ConfigEntrySchema, { maxItems: 1000 });
 
 export const HOST_TO_WEBVIEW = [
   message('compare', { view: CompareViewSchema }),
-  message('init', { view: Literal('dashboard'), run: Optional(RunViewSchema), events: events(), configs: configs(), sampleBase: str() }),
+  message('init', {
+    view: Literal('dashboard'),
+    run: Optional(RunViewSchema),
+    events: events(),
+    configs: configs(),
+    sampleBase: str(),
+  }),
   /** The run's evaluation report (absent: none yet; `error`: report.json exists but cannot be shown). */
-  message('report', { runDir: str(), evaluating: TBoolean(), report: Optional(ReportViewSchema), error: Optional(str()) }),
+  message('report', {
+    runDir: str(),
+    evaluating: TBoolean(),
+    report: Optional(ReportViewSchema),
+    error: Optional(str()),
+  }),
   message('events', { runDir: str(), events: events() }),
   message('run', { run: RunViewSchema }),
   message('configs', { configs: configs() }),
-  message('init', { view: Literal('preview'), runDir: str(), checkpoint: Optional(str()), stage: stageChoice(), classes: int(), wDefaults: TArray(num(), { maxItems: 16 }) }),
+  message('init', {
+    view: Literal('preview'),
+    runDir: str(),
+    checkpoint: Optional(str()),
+    stage: stageChoice(),
+    classes: int(),
+    wDefaults: TArray(num(), { maxItems: 16 }),
+  }),
   message('previewBusy', { requestId: int(), done: num(), total: num(), phase: Optional(model()) }),
-  message('previewResult', { requestId: int(), teacher: Optional(SampleResultSchema), student: Optional(SampleResultSchema) }),
+  message('previewResult', {
+    requestId: int(),
+    teacher: Optional(SampleResultSchema),
+    student: Optional(SampleResultSchema),
+  }),
   message('previewError', { requestId: int(), message: str() }),
   /** The Edit tab: what the run offers for editing (absent from init: the run is not on images). */
-  message('editInfo', { size: posInt(), channels: oneOf(1, 3), classNames: TArray(str(), { maxItems: 100_000 }), teacherSteps: posInt(), studentSteps: TArray(posInt(), { maxItems: 64 }) }),
+  message('editInfo', {
+    size: posInt(),
+    channels: oneOf(1, 3),
+    classNames: TArray(str(), { maxItems: 100_000 }),
+    teacherSteps: posInt(),
+    studentSteps: TArray(posInt(), { maxItems: 64 }),
+  }),
   message('editInput', { input: EditInputSchema }),
   message('editBusy', { requestId: int(), done: num(), total: num(), phase: model() }),
   /** studentError: why there is no student result (e.g. the run has no student checkpoint yet). */
-  message('editResult', { requestId: int(), teacher: EditTabResultSchema, student: Optional(EditTabResultSchema), studentError: Optional(str()) }),
+  message('editResult', {
+    requestId: int(),
+    teacher: EditTabResultSchema,
+    student: Optional(EditTabResultSchema),
+    studentError: Optional(str()),
+  }),
   /** requestId 0: picking the input failed. */
   message('editError', { requestId: int(), message: str() }),
 ];
@@ -224,7 +307,15 @@ export const WEBVIEW_TO_HOST = [
   /** Run `distill eval` for the dashboard's run (the Evaluate Run command). */
   message('evaluate', { runDir: str() }),
   message('openReport', { runDir: str() }),
-  message('preview', { requestId: int(), studentSteps: posInt(), teacherSteps: posInt(), sampler: sampler(), w: wList(), classes: classList(), seed: int() }),
+  message('preview', {
+    requestId: int(),
+    studentSteps: posInt(),
+    teacherSteps: posInt(),
+    sampler: sampler(),
+    w: wList(),
+    classes: classList(),
+    seed: int(),
+  }),
   message('cancelPreview', { requestId: int() }),
   message('savePng', { which: model(), pngBase64: str() }),
   message('openRun', { runDir: str() }),
@@ -271,7 +362,11 @@ export function checkBackendsReport(value: unknown): Checked<BackendsReport> {
   const names = r.backends.map((b) => b.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice !== undefined) return { ok: false, error: `backends report: backends: ${twice} is listed twice` };
-  if (!names.includes(r.auto)) return { ok: false, error: `backends report: auto: expected one of the listed backends (${names.join(', ')}), got ${JSON.stringify(r.auto)}` };
+  if (!names.includes(r.auto))
+    return {
+      ok: false,
+      error: `backends report: auto: expected one of the listed backends (${names.join(', ')}), got ${JSON.stringify(r.auto)}`,
+    };
   return { ok: true, value: r };
 }
 export const asBackendsReport = (value: unknown): BackendsReport | undefined => valueIfOk(checkBackendsReport(value));

@@ -4,8 +4,18 @@
  * from it.
  */
 import {
-  Array as TArray, Boolean as TBoolean, Integer, Literal, Null, Number as TNumber, Object as TObject, Optional,
-  String as TString, Tuple, Union, type Static,
+  Array as TArray,
+  Boolean as TBoolean,
+  Integer,
+  Literal,
+  Null,
+  Number as TNumber,
+  Object as TObject,
+  Optional,
+  String as TString,
+  Tuple,
+  Union,
+  type Static,
 } from '@sinclair/typebox';
 import { recordOf } from './check';
 
@@ -16,7 +26,12 @@ const numOrNull = () => Union([TNumber(), Null()]);
 const intOrNull = () => Union([Integer(), Null()]);
 
 /** The stages a run view lists: the three of a run and the latent runs' autoencoder. */
-export const UnitStageSchema = Union([Literal('teacher'), Literal('guided'), Literal('progressive'), Literal('autoencoder')]);
+export const UnitStageSchema = Union([
+  Literal('teacher'),
+  Literal('guided'),
+  Literal('progressive'),
+  Literal('autoencoder'),
+]);
 
 export const ConfigEntrySchema = TObject({
   /** Absolute path of a *.distill.json in the workspace. */
@@ -33,7 +48,9 @@ export const RunViewSchema = TObject({
   status: Union([Literal('running'), Literal('stopped'), Literal('finished'), Literal('failed'), Literal('new')]),
   /** True while this window's worker drives the run. */
   active: TBoolean(),
-  units: TArray(TObject({ unit: str(), stage: UnitStageSchema, totalSteps: int(), step: int(), done: TBoolean() }), { maxItems: 64 }),
+  units: TArray(TObject({ unit: str(), stage: UnitStageSchema, totalSteps: int(), step: int(), done: TBoolean() }), {
+    maxItems: 64,
+  }),
   backend: Optional(str()),
   /** Where the run computes (RunSummary.device): 'GPU', 'emulated GPU' (a software WebGPU adapter) or 'CPU'. */
   device: Optional(Union([Literal('GPU'), Literal('emulated GPU'), Literal('CPU')])),

@@ -5,7 +5,15 @@
  * Node only (no vscode), so the supervision is unit-tested with real child processes.
  */
 import { ChildProcess, fork } from 'child_process';
-import { Backend, checkWorkerToHost, HostToWorker, RequestTracker, SampleResult, SampleSpec, WorkerToHost } from '../protocol';
+import {
+  Backend,
+  checkWorkerToHost,
+  HostToWorker,
+  RequestTracker,
+  SampleResult,
+  SampleSpec,
+  WorkerToHost,
+} from '../protocol';
 import type { RunEvent } from '../engine/run/events';
 
 export interface WorkerExit {
@@ -78,7 +86,10 @@ export class WorkerClient {
       const checked = checkWorkerToHost(raw);
       if (!checked.ok) {
         this.opts.onInvalid?.(raw);
-        this.opts.onLog?.('warn', `dropped a malformed message from the worker: ${JSON.stringify(raw)?.slice(0, 200)} (${checked.error})`);
+        this.opts.onLog?.(
+          'warn',
+          `dropped a malformed message from the worker: ${JSON.stringify(raw)?.slice(0, 200)} (${checked.error})`,
+        );
         return;
       }
       const msg = checked.value;
@@ -101,8 +112,12 @@ export class WorkerClient {
         const crashed = !requested && (code !== 0 || signal !== null || spawnError !== undefined);
         this.exitInfo = { code, signal, requested, crashed, tail: [...this.tail] };
         const why = signal ? `killed by ${signal}` : `exited with code ${code}`;
-        this.tracker.failAll(`the worker process ${why}${this.tail.length ? `: ${this.tail[this.tail.length - 1]}` : ''}`);
-        rejectReady(new Error(`the worker process ${why} before it was ready${spawnError ? ` (${spawnError.message})` : ''}`));
+        this.tracker.failAll(
+          `the worker process ${why}${this.tail.length ? `: ${this.tail[this.tail.length - 1]}` : ''}`,
+        );
+        rejectReady(
+          new Error(`the worker process ${why} before it was ready${spawnError ? ` (${spawnError.message})` : ''}`),
+        );
         resolve(this.exitInfo);
         this.opts.onExit?.(this.exitInfo);
       };
@@ -202,12 +217,18 @@ export class WorkerClient {
   }
 
   resume(runDir: string, opts: RunRequestOptions = {}): Promise<'finished' | 'stopped'> {
-    return this.request<{ runDir: string; status: 'finished' | 'stopped' }>((id) => ({ type: 'resume', id, runDir, ...opts })).promise.then(
-      (r) => r.status,
-    );
+    return this.request<{ runDir: string; status: 'finished' | 'stopped' }>((id) => ({
+      type: 'resume',
+      id,
+      runDir,
+      ...opts,
+    })).promise.then((r) => r.status);
   }
 
-  sample(spec: SampleSpec, opts: RunRequestOptions & { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {}): Promise<SampleResult> {
+  sample(
+    spec: SampleSpec,
+    opts: RunRequestOptions & { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
+  ): Promise<SampleResult> {
     const { onProgress, signal, ...rest } = opts;
     if (signal?.aborted) return Promise.reject(new Error('cancelled'));
     const { id, promise } = this.request<SampleResult>((rid) => {

@@ -17,7 +17,9 @@ import { editTabInput, editTabRun } from '../engine/tasks/edit-request';
 import { Backend, checkHostToWorker, HostToWorker, ToolName, ToolResult, WorkerToHost } from '../protocol';
 
 /** The tfjs wasm binaries ship beside the bundle (dist/wasm); from sources the engine finds the installed package. */
-const WASM_DIR = fs.existsSync(path.join(__dirname, 'wasm', 'tfjs-backend-wasm-simd.wasm')) ? path.join(__dirname, 'wasm') : undefined;
+const WASM_DIR = fs.existsSync(path.join(__dirname, 'wasm', 'tfjs-backend-wasm-simd.wasm'))
+  ? path.join(__dirname, 'wasm')
+  : undefined;
 
 /** What a tool is given: the request's run, backend and threads, the bundled wasm, cancel, progress and log lines. */
 interface ToolOptions {
@@ -142,7 +144,14 @@ const HANDLERS: Handlers = {
     }),
   sample: (msg) => void serve(msg.id, (signal) => sampleGrid(msg.spec, engineOptions(msg, signal))),
   tool: (msg) =>
-    void serve(msg.id, (signal) => TOOLS[msg.tool]({ ...engineOptions(msg, signal), runDir: msg.runDir, preset: msg.preset, onLog: (line) => log('info', line) })),
+    void serve(msg.id, (signal) =>
+      TOOLS[msg.tool]({
+        ...engineOptions(msg, signal),
+        runDir: msg.runDir,
+        preset: msg.preset,
+        onLog: (line) => log('info', line),
+      }),
+    ),
   // Probes without activating a backend, so the worker's later requests may still choose any.
   backends: (msg) => void serve(msg.id, () => describeBackends({ wasmDir: WASM_DIR })),
   editInput: (msg) => void serve(msg.id, (signal) => editTabInput(msg.runDir, msg.source, engineOptions(msg, signal))),
@@ -181,7 +190,9 @@ process.on('SIGTERM', () => stopAll('SIGTERM'));
 process.on('SIGINT', () => stopAll('SIGINT'));
 
 if (!process.send) {
-  process.stderr.write('dist/worker.js is the extension\'s worker process; it must be started with an IPC channel (child_process.fork).\n');
+  process.stderr.write(
+    "dist/worker.js is the extension's worker process; it must be started with an IPC channel (child_process.fork).\n",
+  );
   process.exit(2);
 }
 send({ type: 'ready', pid: process.pid });

@@ -7,9 +7,17 @@ import path from 'node:path';
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--disable-dev-shm-usage', '--disable-default-apps', '--disable-domain-reliability',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+  '--disable-default-apps',
+  '--disable-domain-reliability',
 ];
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -25,7 +33,12 @@ export async function launch(baseUrl, { viewport = { width: 1400, height: 900 },
     executablePath: CHROMIUM,
     headless: true,
     // chromium writes ~/.config/chromium and ~/.cache/dconf even with a profile dir: give it its own HOME.
-    env: { ...process.env, HOME: profile, XDG_CONFIG_HOME: path.join(profile, '.config'), XDG_CACHE_HOME: path.join(profile, '.cache') },
+    env: {
+      ...process.env,
+      HOME: profile,
+      XDG_CONFIG_HOME: path.join(profile, '.config'),
+      XDG_CACHE_HOME: path.join(profile, '.cache'),
+    },
     args: CHROMIUM_ARGS,
     viewport,
   });
@@ -38,7 +51,11 @@ export async function launch(baseUrl, { viewport = { width: 1400, height: 900 },
   const pending = new Map();
   const isExternal = (r) => {
     let u;
-    try { u = new URL(r.url()); } catch { return false; }
+    try {
+      u = new URL(r.url());
+    } catch {
+      return false;
+    }
     // data:, blob:, vscode-file: … stay inside the browser; http(s) / ws(s) to another host leave it.
     return /^(https?|wss?):$/.test(u.protocol) && u.host !== host;
   };
@@ -46,7 +63,9 @@ export async function launch(baseUrl, { viewport = { width: 1400, height: 900 },
     external.push(`${r.method()} ${r.url()} (${how})`);
     log(`[external request] ${r.method()} ${r.url().slice(0, 300)} (${how})`);
   };
-  context.on('request', (r) => { if (isExternal(r)) pending.set(r, Date.now()); });
+  context.on('request', (r) => {
+    if (isExternal(r)) pending.set(r, Date.now());
+  });
   context.on('requestfinished', async (r) => {
     if (!pending.delete(r)) return;
     const resp = await r.response().catch(() => null);
@@ -56,8 +75,10 @@ export async function launch(baseUrl, { viewport = { width: 1400, height: 900 },
     if (!pending.delete(r)) return;
     leaked(r, `failed: ${r.failure()?.errorText}`);
   });
-  context.on('response', (r) => { if (r.status() >= 400) httpErrors.push(`${r.status()} ${r.url()}`); });
-  const page = context.pages()[0] ?? await context.newPage();
+  context.on('response', (r) => {
+    if (r.status() >= 400) httpErrors.push(`${r.status()} ${r.url()}`);
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
   const close = async () => {
     await context.close().catch(() => {});
     for (const r of pending.keys()) leaked(r, 'never finished');
@@ -76,7 +97,9 @@ export async function poll(what, fn, { timeout = 30_000, interval = 250 } = {}) 
       const v = await fn();
       if (v) return v;
       last = v;
-    } catch (e) { last = e; }
+    } catch (e) {
+      last = e;
+    }
     if (Date.now() > until) {
       const detail = last instanceof Error ? last.message.split('\n')[0] : JSON.stringify(last);
       throw new Error(`timed out after ${timeout / 1000}s waiting for ${what} (last: ${detail})`);
@@ -107,24 +130,35 @@ export async function runCommand(page, title, { timeout = 20_000 } = {}) {
   await input.waitFor({ state: 'visible', timeout });
   await input.fill(`>${title}`);
   const row = widget.locator('.monaco-list-row', { hasText: title }).first();
-  await poll(`command palette entry "${title}"`, async () => {
-    const label = await row.getAttribute('aria-label', { timeout: 1000 }).catch(() => null);
-    return label && label.includes(title);
-  }, { timeout });
+  await poll(
+    `command palette entry "${title}"`,
+    async () => {
+      const label = await row.getAttribute('aria-label', { timeout: 1000 }).catch(() => null);
+      return label && label.includes(title);
+    },
+    { timeout },
+  );
   await page.keyboard.press('Enter');
 }
 
 /** The visible quick pick (after a command asked for something); returns its rows' texts. */
 export async function quickPickRows(page, { timeout = 20_000 } = {}) {
   const widget = page.locator('.quick-input-widget');
-  return poll('a quick pick with rows', async () => {
-    if (!await widget.isVisible()) return null;
-    const rows = await widget.locator('.monaco-list-row').allInnerTexts();
-    return rows.length ? rows : null;
-  }, { timeout });
+  return poll(
+    'a quick pick with rows',
+    async () => {
+      if (!(await widget.isVisible())) return null;
+      const rows = await widget.locator('.monaco-list-row').allInnerTexts();
+      return rows.length ? rows : null;
+    },
+    { timeout },
+  );
 }
 
 /** Text of every notification toast currently shown. */
 export async function notifications(page) {
-  return page.locator('.notification-toast .notification-list-item-message').allInnerTexts().catch(() => []);
+  return page
+    .locator('.notification-toast .notification-list-item-message')
+    .allInnerTexts()
+    .catch(() => []);
 }

@@ -31,9 +31,15 @@ export function makeBudgetRuns(runsDir, { count = 50, cli = path.join(REPO, 'dis
   const config = path.join(tmp, 'budget.distill.json');
   fs.writeFileSync(config, JSON.stringify(BUDGET_CONFIG, null, 2));
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [cli, 'run', config, '--runs-dir', tmp, '--name', 'budget-00'], { encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(process.execPath, [cli, 'run', config, '--runs-dir', tmp, '--name', 'budget-00'], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
   const cliMs = Date.now() - t0;
-  if (r.status !== 0) throw new Error(`distill run of the budget config failed (${r.status ?? r.signal}): ${(r.stderr || '').slice(-800)}`);
+  if (r.status !== 0)
+    throw new Error(
+      `distill run of the budget config failed (${r.status ?? r.signal}): ${(r.stderr || '').slice(-800)}`,
+    );
   const src = path.join(tmp, 'budget-00');
   const dirs = [];
   for (let i = 0; i < count; i++) {
@@ -43,7 +49,10 @@ export function makeBudgetRuns(runsDir, { count = 50, cli = path.join(REPO, 'dis
     fs.cpSync(src, dir, { recursive: true });
     fs.rmSync(path.join(dir, 'run.lock'), { force: true });
     const meta = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
-    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ ...meta, name, createdAt: meta.createdAt - i * 1000 }));
+    fs.writeFileSync(
+      path.join(dir, 'run.json'),
+      JSON.stringify({ ...meta, name, createdAt: meta.createdAt - i * 1000 }),
+    );
     dirs.push(dir);
   }
   const bytes = fs.statSync(path.join(src, 'events.jsonl')).size;

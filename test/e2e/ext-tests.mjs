@@ -19,13 +19,25 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 /** Counts from Mocha's spec reporter ("  12 passing (3s)", "  1 failing", "  2 pending"). */
 export function mochaCounts(text) {
-  const n = (re) => { const m = [...text.matchAll(re)].pop(); return m ? Number(m[1]) : 0; };
-  return { passed: n(/^\s*(\d+) passing\b/gm), failed: n(/^\s*(\d+) failing\b/gm), pending: n(/^\s*(\d+) pending\b/gm) };
+  const n = (re) => {
+    const m = [...text.matchAll(re)].pop();
+    return m ? Number(m[1]) : 0;
+  };
+  return {
+    passed: n(/^\s*(\d+) passing\b/gm),
+    failed: n(/^\s*(\d+) failing\b/gm),
+    pending: n(/^\s*(\d+) pending\b/gm),
+  };
 }
 
 export async function runExtensionTests({
-  baseUrl, extDir = REPO, testsIndex = path.join(REPO, 'dist/test/suite/index.js'), workspace,
-  outDir = path.join(REPO, 'test-artifacts/e2e'), timeoutMs = 180_000, log = console.log,
+  baseUrl,
+  extDir = REPO,
+  testsIndex = path.join(REPO, 'dist/test/suite/index.js'),
+  workspace,
+  outDir = path.join(REPO, 'test-artifacts/e2e'),
+  timeoutMs = 180_000,
+  log = console.log,
 }) {
   if (!fs.existsSync(testsIndex)) throw new Error(`extension test suite ${testsIndex} not found (is it built?)`);
   if (!fs.existsSync(path.join(extDir, 'package.json'))) throw new Error(`no extension in ${extDir}`);
@@ -38,13 +50,18 @@ export async function runExtensionTests({
     ['skipWelcome', 'true'],
   ];
   const lines = [];
-  const out = (line) => { lines.push(line); log(line); };
+  const out = (line) => {
+    lines.push(line);
+    log(line);
+  };
   const browser = await launch(baseUrl, { log: out });
   const { page } = browser;
   let code;
   try {
     let resolveExit;
-    const exited = new Promise((r) => { resolveExit = r; });
+    const exited = new Promise((r) => {
+      resolveExit = r;
+    });
     await page.exposeFunction('codeAutomationLog', (type, args) => {
       const line = util.format(...(Array.isArray(args) ? args : [args]));
       out(type === 'info' || type === 'log' ? line : `[${type}] ${line}`);
@@ -75,7 +92,9 @@ export async function runExtensionTests({
     out(`[ext-tests] no codeAutomationExit within ${timeoutMs / 1000}s: the payload was ignored or the suite hung`);
     failed = Math.max(failed, 1);
   } else if (code !== 0 && failed === 0) {
-    out(`[ext-tests] the extension host exited with code ${code} without a Mocha failure count (suite did not load or run() threw)`);
+    out(
+      `[ext-tests] the extension host exited with code ${code} without a Mocha failure count (suite did not load or run() threw)`,
+    );
     failed = 1;
   } else if (code === 0 && passed === 0) {
     out('[ext-tests] exit code 0 but no "N passing" line: no test ran');
@@ -91,10 +110,19 @@ export async function runExtensionTests({
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [baseUrl, extDir, testsIndex, workspace, timeoutS = '180'] = process.argv.slice(2);
-  if (!baseUrl) { console.error('usage: node test/e2e/ext-tests.mjs BASE_URL [EXT_DIR] [TESTS_INDEX_JS] [WORKSPACE] [TIMEOUT_S]'); process.exit(2); }
+  if (!baseUrl) {
+    console.error('usage: node test/e2e/ext-tests.mjs BASE_URL [EXT_DIR] [TESTS_INDEX_JS] [WORKSPACE] [TIMEOUT_S]');
+    process.exit(2);
+  }
   fs.mkdirSync(path.join(REPO, 'test-artifacts'), { recursive: true });
   const ws = workspace || fs.mkdtempSync(path.join(REPO, 'test-artifacts', 'ext-tests-ws-'));
-  const r = await runExtensionTests({ baseUrl, extDir: extDir || REPO, testsIndex: testsIndex || undefined, workspace: ws, timeoutMs: Number(timeoutS) * 1000 });
+  const r = await runExtensionTests({
+    baseUrl,
+    extDir: extDir || REPO,
+    testsIndex: testsIndex || undefined,
+    workspace: ws,
+    timeoutMs: Number(timeoutS) * 1000,
+  });
   console.log(`${r.passed} passed, ${r.failed} failed`);
   process.exit(r.failed === 0 && r.code === 0 ? 0 : 1);
 }

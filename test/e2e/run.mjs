@@ -24,12 +24,19 @@ const t0 = Date.now();
 const lap = (m) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
 
 const results = { passed: [], failed: [] };
-const fail = (name, error) => { results.failed.push({ name, error }); lap(`FAIL ${name}: ${error}`); };
+const fail = (name, error) => {
+  results.failed.push({ name, error });
+  lap(`FAIL ${name}: ${error}`);
+};
 
 /** Every file under `dir` (recursively) whose name satisfies `want`. */
 function findFiles(dir, want, out = []) {
   let entries = [];
-  try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return out; }
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
   for (const e of entries) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) findFiles(p, want, out);
@@ -66,9 +73,17 @@ function printRunErrors() {
 
 function finish() {
   console.log('');
-  try { printRunErrors(); } catch (e) { console.log(`(run errors: ${e.message})`); }
+  try {
+    printRunErrors();
+  } catch (e) {
+    console.log(`(run errors: ${e.message})`);
+  }
   if (results.failed.length) {
-    try { printDiagnostics(); } catch (e) { console.log(`(diagnostics: ${e.message})`); }
+    try {
+      printDiagnostics();
+    } catch (e) {
+      console.log(`(diagnostics: ${e.message})`);
+    }
   }
   for (const f of results.failed) console.log(`FAIL: ${f.name}\n      ${String(f.error).split('\n').join('\n      ')}`);
   console.log(`artifacts: ${path.relative(process.cwd(), OUT) || OUT}`);
@@ -80,17 +95,24 @@ let server;
 let serverDir;
 let untrusted;
 let untrustedDir;
-const guard = setTimeout(async () => {
-  fail('whole e2e run', `did not finish within ${process.env.E2E_TIMEOUT_S || 1200}s`);
-  if (server) await server.stop();
-  if (untrusted) await untrusted.stop();
-  finish();
-}, Number(process.env.E2E_TIMEOUT_S || 1200) * 1000);
+const guard = setTimeout(
+  async () => {
+    fail('whole e2e run', `did not finish within ${process.env.E2E_TIMEOUT_S || 1200}s`);
+    if (server) await server.stop();
+    if (untrusted) await untrusted.stop();
+    finish();
+  },
+  Number(process.env.E2E_TIMEOUT_S || 1200) * 1000,
+);
 guard.unref();
 
 /** Keeps the workbench / extension-host logs (the extension's output channel is among them). */
 function copyLogs(from, to) {
-  try { fs.cpSync(from, to, { recursive: true }); } catch { /* no logs */ }
+  try {
+    fs.cpSync(from, to, { recursive: true });
+  } catch {
+    /* no logs */
+  }
 }
 
 function sh(what, cmd, args, opts = {}) {
@@ -114,7 +136,8 @@ try {
 if (!process.env.E2E_SKIP_BUILD) {
   try {
     const scripts = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).scripts || {};
-    if (!scripts.package) throw new Error('package.json has no "package" script (it must build diffusion-distiller.vsix)');
+    if (!scripts.package)
+      throw new Error('package.json has no "package" script (it must build diffusion-distiller.vsix)');
     fs.rmSync(VSIX, { force: true });
     sh('build', 'npm', ['run', '--silent', 'package']);
     if (!fs.existsSync(VSIX)) throw new Error(`npm run package did not produce ${VSIX}`);
@@ -151,9 +174,17 @@ try {
   // installed below the repo would resolve the repo's node_modules at run time and test something no user runs.
   serverDir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-e2e-server-'));
   server = await startServer({ runDir: serverDir, workspace, vsix: [VSIX] });
-  lap(`VS Code server ${server.baseUrl} (pid ${server.pid}) up in ${server.startupMs} ms with ${path.basename(VSIX)} installed`);
-  process.on('SIGINT', async () => { await server.stop(); process.exit(130); });
-  process.on('SIGTERM', async () => { await server.stop(); process.exit(143); });
+  lap(
+    `VS Code server ${server.baseUrl} (pid ${server.pid}) up in ${server.startupMs} ms with ${path.basename(VSIX)} installed`,
+  );
+  process.on('SIGINT', async () => {
+    await server.stop();
+    process.exit(130);
+  });
+  process.on('SIGTERM', async () => {
+    await server.stop();
+    process.exit(143);
+  });
 
   // 5. the Mocha suite inside the real extension host (extensionDevelopmentPath = the repo).
   if (only !== 'ui' && only !== 'untrusted') {
@@ -165,12 +196,27 @@ try {
       // The editor-budget tests (test/suite/budget.test.ts) measure activation and the Runs view over 50 CLI runs.
       const { makeBudgetRuns } = await import('./budget-runs.mjs');
       const made = makeBudgetRuns(path.join(ws, 'runs'));
-      lap(`50 CLI-written runs for the budget test (one distill run in ${made.cliMs} ms, events.jsonl ${made.bytes} bytes each)`);
+      lap(
+        `50 CLI-written runs for the budget test (one distill run in ${made.cliMs} ms, events.jsonl ${made.bytes} bytes each)`,
+      );
       lap('extension Mocha suite in the extension host');
-      const r = await runExtensionTests({ baseUrl: server.baseUrl, extDir: REPO, testsIndex: SUITE, workspace: ws, outDir: OUT, timeoutMs: 360_000 });
-      lap(`Mocha: exit ${r.code}, ${r.passed} passing, ${r.failed} failing, ${r.pending} pending (log: ${path.join(OUT, 'ext-tests.log')})`);
+      const r = await runExtensionTests({
+        baseUrl: server.baseUrl,
+        extDir: REPO,
+        testsIndex: SUITE,
+        workspace: ws,
+        outDir: OUT,
+        timeoutMs: 360_000,
+      });
+      lap(
+        `Mocha: exit ${r.code}, ${r.passed} passing, ${r.failed} failing, ${r.pending} pending (log: ${path.join(OUT, 'ext-tests.log')})`,
+      );
       for (let i = 0; i < r.passed; i++) results.passed.push(`mocha #${i + 1}`);
-      for (let i = 0; i < r.failed; i++) results.failed.push({ name: `extension Mocha suite (failure ${i + 1} of ${r.failed})`, error: `see ${path.join(OUT, 'ext-tests.log')}` });
+      for (let i = 0; i < r.failed; i++)
+        results.failed.push({
+          name: `extension Mocha suite (failure ${i + 1} of ${r.failed})`,
+          error: `see ${path.join(OUT, 'ext-tests.log')}`,
+        });
       if (r.failed) lap(`FAIL extension Mocha suite: ${r.failed} failing`);
     }
   }
@@ -178,7 +224,12 @@ try {
   // 6. the UI flow.
   if (only !== 'ext' && only !== 'untrusted') {
     lap('UI flow');
-    const r = await runUiFlow({ baseUrl: server.baseUrl, workspace, serverLog: server.logFile, outDir: path.join(OUT, 'ui') });
+    const r = await runUiFlow({
+      baseUrl: server.baseUrl,
+      workspace,
+      serverLog: server.logFile,
+      outDir: path.join(OUT, 'ui'),
+    });
     results.passed.push(...r.passed.map((n) => `ui: ${n}`));
     results.failed.push(...r.failed.map((f) => ({ name: `ui: ${f.name}`, error: f.error })));
   }
@@ -192,11 +243,25 @@ try {
     untrustedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-e2e-untrusted-'));
     untrusted = await startServer({ runDir: untrustedDir, workspace: ws, vsix: [VSIX], trust: true });
     lap(`Restricted Mode: VS Code server ${untrusted.baseUrl} with Workspace Trust on (pid ${untrusted.pid})`);
-    const r = await runExtensionTests({ baseUrl: untrusted.baseUrl, extDir: REPO, testsIndex: UNTRUSTED_SUITE, workspace: ws, outDir: path.join(OUT, 'untrusted'), timeoutMs: 180_000 });
-    lap(`Restricted Mode Mocha: exit ${r.code}, ${r.passed} passing, ${r.failed} failing (log: ${path.join(OUT, 'untrusted', 'ext-tests.log')})`);
+    const r = await runExtensionTests({
+      baseUrl: untrusted.baseUrl,
+      extDir: REPO,
+      testsIndex: UNTRUSTED_SUITE,
+      workspace: ws,
+      outDir: path.join(OUT, 'untrusted'),
+      timeoutMs: 180_000,
+    });
+    lap(
+      `Restricted Mode Mocha: exit ${r.code}, ${r.passed} passing, ${r.failed} failing (log: ${path.join(OUT, 'untrusted', 'ext-tests.log')})`,
+    );
     for (let i = 0; i < r.passed; i++) results.passed.push(`restricted mode #${i + 1}`);
-    for (let i = 0; i < r.failed; i++) results.failed.push({ name: `Restricted Mode suite (failure ${i + 1} of ${r.failed})`, error: `see ${path.join(OUT, 'untrusted', 'ext-tests.log')}` });
-    if (fs.existsSync(marker)) fail('Restricted Mode', `the workspace's distill.nodePath script ran: ${fs.readFileSync(marker, 'utf8').trim()}`);
+    for (let i = 0; i < r.failed; i++)
+      results.failed.push({
+        name: `Restricted Mode suite (failure ${i + 1} of ${r.failed})`,
+        error: `see ${path.join(OUT, 'untrusted', 'ext-tests.log')}`,
+      });
+    if (fs.existsSync(marker))
+      fail('Restricted Mode', `the workspace's distill.nodePath script ran: ${fs.readFileSync(marker, 'utf8').trim()}`);
     else results.passed.push('restricted mode: the workspace node script never ran');
   }
 } catch (e) {

@@ -42,7 +42,10 @@ export function freePort() {
     const s = net.createServer();
     s.unref();
     s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -57,22 +60,43 @@ export function isolatedEnv(runDir) {
     TMPDIR: path.join(runDir, 'tmp'),
     EXTENSIONS_GALLERY: '{}', // no marketplace / open-vsx
   });
-  for (const k of ['HOME', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CACHE_HOME', 'TMPDIR']) fs.mkdirSync(env[k], { recursive: true });
+  for (const k of ['HOME', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CACHE_HOME', 'TMPDIR'])
+    fs.mkdirSync(env[k], { recursive: true });
   return env;
 }
 
 function get(url) {
   return new Promise((resolve) => {
-    const req = http.get(url, (res) => { res.resume(); resolve(res.statusCode); });
+    const req = http.get(url, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
     req.on('error', () => resolve(0));
-    req.setTimeout(2000, () => { req.destroy(); resolve(0); });
+    req.setTimeout(2000, () => {
+      req.destroy();
+      resolve(0);
+    });
   });
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid) { try { process.kill(pid, 0); return true; } catch { return false; } }
-function groupAlive(pgid) { try { process.kill(-pgid, 0); return true; } catch { return false; } }
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Stop the server whose pid is in RUN_DIR/server.pid: TERM, then KILL its process group after 15 s.
@@ -85,14 +109,25 @@ export async function stopServer(runDir) {
   if (!fs.existsSync(pidFile)) return { survivors };
   const pid = Number(fs.readFileSync(pidFile, 'utf8'));
   if (pid > 1) {
-    try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
     const until = Date.now() + 15_000;
     while (groupAlive(pid) && Date.now() < until) await sleep(100);
     if (groupAlive(pid)) {
       // Whatever ignored the shutdown (an orphaned worker, a hung extension host) is named, then killed.
       const r = spawnSync('ps', ['-o', 'pid=,args=', '-g', String(pid)], { encoding: 'utf8' });
-      survivors = (r.stdout || '').split('\n').map((l) => l.trim().slice(0, 200)).filter(Boolean);
-      try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+      survivors = (r.stdout || '')
+        .split('\n')
+        .map((l) => l.trim().slice(0, 200))
+        .filter(Boolean);
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
   }
   // Processes that left the group (setsid / detached children) but still run code from this server's folders.
@@ -101,7 +136,11 @@ export async function stopServer(runDir) {
     const m = /^\s*(\d+)\s+(.*)$/.exec(line);
     if (!m || Number(m[1]) === process.pid || !m[2].includes(runDir + path.sep)) continue;
     survivors.push(`${m[1]} ${m[2].slice(0, 200)} (outside the server's process group)`);
-    try { process.kill(Number(m[1]), 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(Number(m[1]), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
   fs.rmSync(pidFile, { force: true });
   return { survivors };
@@ -113,10 +152,15 @@ export async function stopServer(runDir) {
  * @param {{runDir: string, workspace?: string, vsix?: string[], port?: number, timeoutMs?: number, trust?: boolean}} o
  */
 export async function startServer({ runDir, workspace, vsix = [], port, timeoutMs = 60_000, trust = false }) {
-  if (!fs.existsSync(SERVER_MAIN)) throw new Error(`VS Code server not installed (${SERVER_MAIN}); run: bash test/e2e/install.sh`);
+  if (!fs.existsSync(SERVER_MAIN))
+    throw new Error(`VS Code server not installed (${SERVER_MAIN}); run: bash test/e2e/install.sh`);
   runDir = path.resolve(runDir);
   await stopServer(runDir); // a left-over server from an interrupted run of the same folder
-  const dirs = { ud: path.join(runDir, 'user-data'), ext: path.join(runDir, 'extensions'), sd: path.join(runDir, 'server-data') };
+  const dirs = {
+    ud: path.join(runDir, 'user-data'),
+    ext: path.join(runDir, 'extensions'),
+    sd: path.join(runDir, 'server-data'),
+  };
   for (const d of Object.values(dirs)) fs.mkdirSync(d, { recursive: true });
   if (workspace) fs.mkdirSync(workspace, { recursive: true });
   const env = isolatedEnv(runDir);
@@ -124,42 +168,84 @@ export async function startServer({ runDir, workspace, vsix = [], port, timeoutM
   // the remote side are read from <server-data-dir>/data/Machine/settings.json. Write both.
   for (const f of [path.join(dirs.ud, 'User/settings.json'), path.join(dirs.sd, 'data/Machine/settings.json')]) {
     fs.mkdirSync(path.dirname(f), { recursive: true });
-    const settings = trust ? { ...SETTINGS, 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'never' } : SETTINGS;
+    const settings = trust
+      ? {
+          ...SETTINGS,
+          'security.workspace.trust.enabled': true,
+          'security.workspace.trust.startupPrompt': 'never',
+          'security.workspace.trust.banner': 'never',
+        }
+      : SETTINGS;
     fs.writeFileSync(f, JSON.stringify(settings, null, 2));
   }
-  const base = [SERVER_MAIN, '--accept-server-license-terms', '--server-data-dir', dirs.sd,
-    '--user-data-dir', dirs.ud, '--extensions-dir', dirs.ext];
+  const base = [
+    SERVER_MAIN,
+    '--accept-server-license-terms',
+    '--server-data-dir',
+    dirs.sd,
+    '--user-data-dir',
+    dirs.ud,
+    '--extensions-dir',
+    dirs.ext,
+  ];
   for (const v of vsix) {
-    const r = spawnSync(process.execPath, [...base, '--force', '--install-extension', path.resolve(v)], { env, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [...base, '--force', '--install-extension', path.resolve(v)], {
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     const out = `${r.stdout}${r.stderr}`;
-    if (r.status !== 0 || /failed|error/i.test(out)) throw new Error(`installing ${v} failed (exit ${r.status}):\n${out}`);
+    if (r.status !== 0 || /failed|error/i.test(out))
+      throw new Error(`installing ${v} failed (exit ${r.status}):\n${out}`);
   }
-  port = port || await freePort();
+  port = port || (await freePort());
   const logFile = path.join(runDir, 'server.log');
   const log = fs.openSync(logFile, 'w');
   const t0 = Date.now();
   // detached = setsid: the server, its file watcher and extension hosts share one process group to stop.
-  const child = spawn(process.execPath, [...base, '--host', '127.0.0.1', '--port', String(port),
-    '--without-connection-token', '--enable-smoke-test-driver', '--disable-telemetry', ...(trust ? [] : ['--disable-workspace-trust']),
-    '--log', process.env.E2E_SERVER_LOG_LEVEL || 'info'],
-  { env, detached: true, stdio: ['ignore', log, log] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...base,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--without-connection-token',
+      '--enable-smoke-test-driver',
+      '--disable-telemetry',
+      ...(trust ? [] : ['--disable-workspace-trust']),
+      '--log',
+      process.env.E2E_SERVER_LOG_LEVEL || 'info',
+    ],
+    { env, detached: true, stdio: ['ignore', log, log] },
+  );
   fs.closeSync(log);
   child.unref();
   fs.writeFileSync(path.join(runDir, 'server.pid'), String(child.pid));
   const baseUrl = `http://127.0.0.1:${port}`;
   for (;;) {
-    if (await get(`${baseUrl}/`) === 200) break;
+    if ((await get(`${baseUrl}/`)) === 200) break;
     if (!alive(child.pid) || child.exitCode !== null) {
       throw new Error(`VS Code server exited during start-up:\n${fs.readFileSync(logFile, 'utf8')}`);
     }
     if (Date.now() - t0 > timeoutMs) {
       await stopServer(runDir);
-      throw new Error(`VS Code server did not answer on ${baseUrl} within ${timeoutMs} ms:\n${fs.readFileSync(logFile, 'utf8')}`);
+      throw new Error(
+        `VS Code server did not answer on ${baseUrl} within ${timeoutMs} ms:\n${fs.readFileSync(logFile, 'utf8')}`,
+      );
     }
     await sleep(100);
   }
   return {
-    baseUrl, port, pid: child.pid, runDir, logFile, env, extensionsDir: dirs.ext, startupMs: Date.now() - t0,
+    baseUrl,
+    port,
+    pid: child.pid,
+    runDir,
+    logFile,
+    env,
+    extensionsDir: dirs.ext,
+    startupMs: Date.now() - t0,
     stop: () => stopServer(runDir),
   };
 }
@@ -169,7 +255,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const [cmd, runDir, workspace, ...vsix] = process.argv.slice(2);
   if (cmd === 'start' && runDir && workspace) {
     const s = await startServer({ runDir, workspace, vsix });
-    console.log(`VS Code server pid ${s.pid} on ${s.baseUrl}/?folder=${encodeURIComponent(path.resolve(workspace))} (up in ${s.startupMs} ms, log ${s.logFile})`);
+    console.log(
+      `VS Code server pid ${s.pid} on ${s.baseUrl}/?folder=${encodeURIComponent(path.resolve(workspace))} (up in ${s.startupMs} ms, log ${s.logFile})`,
+    );
   } else if (cmd === 'stop' && runDir) {
     await stopServer(runDir);
   } else {

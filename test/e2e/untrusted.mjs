@@ -14,16 +14,29 @@ export function makeUntrustedWorkspace(dir) {
   fs.writeFileSync(script, `#!/bin/sh\necho "started with: $*" >> '${marker}'\nexec node "$@"\n`, { mode: 0o755 });
   fs.writeFileSync(
     path.join(dir, '.vscode', 'settings.json'),
-    JSON.stringify({ 'distill.nodePath': script, 'distill.launcher': 'local', 'distill.slurm.extra': [`touch '${marker}'`] }, null, 2),
+    JSON.stringify(
+      { 'distill.nodePath': script, 'distill.launcher': 'local', 'distill.slurm.extra': [`touch '${marker}'`] },
+      null,
+      2,
+    ),
   );
   fs.writeFileSync(
     path.join(dir, 'toy.distill.json'),
-    `// Would train in seconds, if the folder were trusted.\n${JSON.stringify({
-      name: 'restricted-toy', seed: 1, backend: 'wasm', threads: 1,
-      data: { kind: 'toy2d', shape: 'moons', n: 256 },
-      model: { kind: 'mlp', hidden: 16, depth: 1, embedDim: 16 },
-      teacher: { steps: 40, batch: 32, lr: 0.001 }, guided: { steps: 0 }, progressive: { steps: 0 },
-    }, null, 2)}\n`,
+    `// Would train in seconds, if the folder were trusted.\n${JSON.stringify(
+      {
+        name: 'restricted-toy',
+        seed: 1,
+        backend: 'wasm',
+        threads: 1,
+        data: { kind: 'toy2d', shape: 'moons', n: 256 },
+        model: { kind: 'mlp', hidden: 16, depth: 1, embedDim: 16 },
+        teacher: { steps: 40, batch: 32, lr: 0.001 },
+        guided: { steps: 0 },
+        progressive: { steps: 0 },
+      },
+      null,
+      2,
+    )}\n`,
   );
   fs.rmSync(marker, { force: true });
   return marker;

@@ -12,8 +12,10 @@ export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 export function useSwiftShader(): void {
   if (process.env.VK_ICD_FILENAMES) return;
   if (!fs.existsSync(SWIFTSHADER_ICD)) {
-    throw new Error(`the WebGPU tests need SwiftShader's Vulkan driver (${SWIFTSHADER_ICD}) and the Vulkan loader: ` +
-      'apt-get install chromium libvulkan1 (as .ci/run does), or set VK_ICD_FILENAMES to a Vulkan driver');
+    throw new Error(
+      `the WebGPU tests need SwiftShader's Vulkan driver (${SWIFTSHADER_ICD}) and the Vulkan loader: ` +
+        'apt-get install chromium libvulkan1 (as .ci/run does), or set VK_ICD_FILENAMES to a Vulkan driver',
+    );
   }
   process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
 }
@@ -31,7 +33,12 @@ export function dawnWithAdapterInfo(info: Record<string, unknown> | null): DawnL
             if (info === null) return null;
             const a = await gpu.requestAdapter(opts);
             if (!a) throw new Error('the stub needs a real adapter underneath (SwiftShader)');
-            const stub: AdapterLike = { info, limits: a.limits, features: a.features, requestDevice: (d) => a.requestDevice(d) };
+            const stub: AdapterLike = {
+              info,
+              limits: a.limits,
+              features: a.features,
+              requestDevice: (d) => a.requestDevice(d),
+            };
             return stub;
           },
         };
@@ -43,5 +50,8 @@ export function dawnWithAdapterInfo(info: Record<string, unknown> | null): DawnL
 /** A Dawn that is not installed. */
 export const missingDawn: DawnLoader = async () => {
   const { WebGpuUnavailable } = await import('../../src/engine/backend/webgpu');
-  throw new WebGpuUnavailable('no-package', "the npm package `webgpu` (Dawn's Node binding) is not installed; install it with `npm install webgpu @tensorflow/tfjs-backend-webgpu`");
+  throw new WebGpuUnavailable(
+    'no-package',
+    "the npm package `webgpu` (Dawn's Node binding) is not installed; install it with `npm install webgpu @tensorflow/tfjs-backend-webgpu`",
+  );
 };

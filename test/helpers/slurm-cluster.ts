@@ -47,7 +47,9 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
 /** Ports 6817/6818 (Slurm's defaults); DISTILL_SLURM_TEST_PORTS=A,B moves a second cluster on the same machine aside. */
 function defaultPorts(): [number, number] {
   const env = (process.env.DISTILL_SLURM_TEST_PORTS ?? '').split(',').map(Number);
-  return env.length === 2 && env.every((p) => Number.isInteger(p) && p > 1024 && p < 65536) ? [env[0], env[1]] : [6817, 6818];
+  return env.length === 2 && env.every((p) => Number.isInteger(p) && p > 1024 && p < 65536)
+    ? [env[0], env[1]]
+    : [6817, 6818];
 }
 
 export async function startSlurmCluster({ ports = defaultPorts(), timeoutMs = 30_000 } = {}): Promise<SlurmCluster> {
@@ -168,15 +170,30 @@ export async function startSlurmCluster({ ports = defaultPorts(), timeoutMs = 30
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    start('munged', ['-F', `--socket=${socket}`, `--key-file=${key}`, `--pid-file=${sdir}/munged.pid`, `--log-file=${mdir}/munged.log`, `--seed-file=${mdir}/munged.seed`], {
-      uid: mungeUid,
-      gid: mungeGid,
-    });
+    start(
+      'munged',
+      [
+        '-F',
+        `--socket=${socket}`,
+        `--key-file=${key}`,
+        `--pid-file=${sdir}/munged.pid`,
+        `--log-file=${mdir}/munged.log`,
+        `--seed-file=${mdir}/munged.seed`,
+      ],
+      {
+        uid: mungeUid,
+        gid: mungeGid,
+      },
+    );
     await waitFor(() => fs.existsSync(socket), timeoutMs, 'munged socket');
     start('slurmctld', ['-D', '-f', conf]);
     await waitFor(() => run('scontrol', ['ping']).stdout.includes('UP'), timeoutMs, 'slurmctld');
     start('slurmd', ['-D', '-f', conf]);
-    await waitFor(() => /State=(IDLE|MIXED|ALLOCATED)/.test(run('scontrol', ['show', 'node', host]).stdout), timeoutMs, 'slurmd (node idle)');
+    await waitFor(
+      () => /State=(IDLE|MIXED|ALLOCATED)/.test(run('scontrol', ['show', 'node', host]).stdout),
+      timeoutMs,
+      'slurmd (node idle)',
+    );
   } catch (e) {
     const text = logs();
     await stop();
@@ -187,7 +204,9 @@ export async function startSlurmCluster({ ports = defaultPorts(), timeoutMs = 30
   async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
     const t0 = Date.now();
     while (!cond()) {
-      for (const p of procs) if (p.exitCode !== null) throw new Error(`one-node Slurm cluster: ${p.spawnfile} exited with ${p.exitCode} while waiting for ${what}`);
+      for (const p of procs)
+        if (p.exitCode !== null)
+          throw new Error(`one-node Slurm cluster: ${p.spawnfile} exited with ${p.exitCode} while waiting for ${what}`);
       if (Date.now() - t0 > ms) throw new Error(`one-node Slurm cluster: ${what} not up after ${ms / 1000} s`);
       await new Promise((r) => setTimeout(r, 200));
     }

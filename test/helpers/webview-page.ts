@@ -110,8 +110,15 @@ export async function measureLongRun(page: Page, o: LongRunOptions): Promise<Lon
     });
     obs.observe({ type: 'longtask', buffered: false });
     const grid = (step: number, t: number) => ({
-      type: 'samples', t, unit: 'teacher', step, file: `samples/long/step-${String(step).padStart(7, '0')}.png`,
-      w: [0, 1, 2, 4], classes: [0, 1, 2], steps: 64, nfe: 128,
+      type: 'samples',
+      t,
+      unit: 'teacher',
+      step,
+      file: `samples/long/step-${String(step).padStart(7, '0')}.png`,
+      w: [0, 1, 2, 4],
+      classes: [0, 1, 2],
+      steps: 64,
+      nfe: 128,
     });
     const events: unknown[] = [
       { type: 'run_start', t: 1, pid: 1, host: 'h', resumed: false, configHash: 'x' },
@@ -119,10 +126,24 @@ export async function measureLongRun(page: Page, o: LongRunOptions): Promise<Lon
     ];
     const gridEvery = Math.max(1, Math.floor(o.lossLines / o.grids));
     for (let i = 1; i <= o.lossLines; i++) {
-      events.push({ type: 'loss', t: 1 + i, unit: 'teacher', step: i, loss: 0.05 + 1 / i + 0.01 * Math.sin(i / 50), lr: 1e-3, rate: 100 });
+      events.push({
+        type: 'loss',
+        t: 1 + i,
+        unit: 'teacher',
+        step: i,
+        loss: 0.05 + 1 / i + 0.01 * Math.sin(i / 50),
+        lr: 1e-3,
+        rate: 100,
+      });
       if (i % gridEvery === 0) events.push(grid(i, 1 + i));
     }
-    const run = { runDir: o.runDir, name: 'long', status: 'running', active: true, units: [{ unit: 'teacher', stage: 'teacher', totalSteps: 10_000_000, step: o.lossLines, done: false }] };
+    const run = {
+      runDir: o.runDir,
+      name: 'long',
+      status: 'running',
+      active: true,
+      units: [{ unit: 'teacher', stage: 'teacher', totalSteps: 10_000_000, step: o.lossLines, done: false }],
+    };
     const legend = () => document.querySelector<HTMLElement>('#loss-legend li[data-unit="teacher"]');
     const until = async (what: string, ok: () => boolean, ms = 60_000) => {
       const t = performance.now();
@@ -132,12 +153,18 @@ export async function measureLongRun(page: Page, o: LongRunOptions): Promise<Lon
       }
     };
     const t0 = performance.now();
-    window.postMessage({ type: 'init', view: 'dashboard', run, events, configs: [], sampleBase: 'http://webview.test/run' }, '*');
+    window.postMessage(
+      { type: 'init', view: 'dashboard', run, events, configs: [], sampleBase: 'http://webview.test/run' },
+      '*',
+    );
     const newest = `step-${String(gridEvery * o.grids).padStart(7, '0')}.png`;
-    await until('the history in the chart and the newest grid', () =>
-      legend()?.dataset.points === String(o.lossLines) &&
-      !!document.querySelector<HTMLImageElement>(`#grid img[src$="${newest}"]`)?.complete &&
-      document.querySelector<HTMLElement>('#grid .lgrid')?.dataset.loaded === 'true');
+    await until(
+      'the history in the chart and the newest grid',
+      () =>
+        legend()?.dataset.points === String(o.lossLines) &&
+        !!document.querySelector<HTMLImageElement>(`#grid img[src$="${newest}"]`)?.complete &&
+        document.querySelector<HTMLElement>('#grid .lgrid')?.dataset.loaded === 'true',
+    );
     const openMs = performance.now() - t0;
     const loadEnd = performance.now();
 
@@ -167,7 +194,15 @@ export async function measureLongRun(page: Page, o: LongRunOptions): Promise<Lon
       const batch: unknown[] = [];
       for (let k = 0; k < o.linesPerBatch; k++) {
         step++;
-        batch.push({ type: 'loss', t: t++, unit: 'teacher', step, loss: 0.05 + 0.01 * Math.sin(step / 50), lr: 1e-3, rate: 100 });
+        batch.push({
+          type: 'loss',
+          t: t++,
+          unit: 'teacher',
+          step,
+          loss: 0.05 + 0.01 * Math.sin(step / 50),
+          lr: 1e-3,
+          rate: 100,
+        });
       }
       sent += o.linesPerBatch;
       if (performance.now() >= nextGrid) {

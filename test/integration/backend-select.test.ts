@@ -14,7 +14,9 @@ import { describeThreadedProgress, newThreadedProgress } from '../../src/engine/
 
 /** Stands in for a machine without the native TensorFlow packages (whether or not this one has them). */
 const nativeAbsent = (pkg: string): never => {
-  throw Object.assign(new Error(`Cannot find module '${pkg}'\nRequire stack:\n- select.ts`), { code: 'MODULE_NOT_FOUND' });
+  throw Object.assign(new Error(`Cannot find module '${pkg}'\nRequire stack:\n- select.ts`), {
+    code: 'MODULE_NOT_FOUND',
+  });
 };
 
 function convOn(): Float32Array {
@@ -33,7 +35,10 @@ test('cpu', async () => {
 });
 
 test('explicit tensorflow without tfjs-node is a clear error', async () => {
-  await assert.rejects(selectBackend({ backend: 'tensorflow', nativeLoader: nativeAbsent }), /backend 'tensorflow' unavailable \(.*@tensorflow\/tfjs-node: not installed\).*npm install @tensorflow\/tfjs-node/);
+  await assert.rejects(
+    selectBackend({ backend: 'tensorflow', nativeLoader: nativeAbsent }),
+    /backend 'tensorflow' unavailable \(.*@tensorflow\/tfjs-node: not installed\).*npm install @tensorflow\/tfjs-node/,
+  );
 });
 
 test('wasm with 1 thread: SIMD build, matches cpu', async () => {
@@ -59,7 +64,9 @@ function runFresh(code: string, env: Record<string, string> = { DISTILL_DEBUG: '
     const file = path.join(dir, 'main.ts');
     fs.writeFileSync(file, code);
     const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
-      encoding: 'utf8', timeout: 120_000, cwd: path.resolve(__dirname, '../..'),
+      encoding: 'utf8',
+      timeout: 120_000,
+      cwd: path.resolve(__dirname, '../..'),
       env: { ...process.env, NODE_PATH: path.resolve(__dirname, '../../node_modules'), ...env },
     });
     assert.equal(r.status, 0, childReport(r));
@@ -93,7 +100,11 @@ test('wasm with 2 threads (fresh process): threaded XNNPACK pool under Node, mat
       const got = conv();
       const again = await selectBackend({ backend: 'wasm', threads: 1 });
       console.log(JSON.stringify({ info, again, maxErr: Math.max(...got.map((g, i) => Math.abs(g - want[i]) / (1 + Math.abs(want[i])))) }));
-    })();`) as { info: { name: string; threads: number; note: string }; again: { threads: number; note: string }; maxErr: number };
+    })();`) as {
+    info: { name: string; threads: number; note: string };
+    again: { threads: number; note: string };
+    maxErr: number;
+  };
   assert.equal(out.info.name, 'wasm');
   assert.equal(out.info.threads, 2, `note: ${out.info.note}`);
   assert.match(out.info.note, /threaded-simd/);
@@ -105,20 +116,28 @@ test('wasm with 2 threads (fresh process): threaded XNNPACK pool under Node, mat
 
 test('a threaded start-up that misses its time-out says how far it got', () => {
   const sel = path.resolve(__dirname, '../../src/engine/backend/select').replace(/\\/g, '/');
-  const out = runFresh(`
+  const out = runFresh(
+    `
     import { selectBackend } from '${sel}';
     selectBackend({ backend: 'wasm', threads: 2 }).then(
       (info) => { console.log(JSON.stringify({ info })); process.exit(0); },
       (e) => { console.log(JSON.stringify({ error: e.message })); process.exit(0); });`,
-  { DISTILL_WASM_INIT_TIMEOUT_S: '0.001' }) as { error?: string };
-  assert.match(out.error ?? '', /^the 2-thread wasm backend did not start within 0\.001 s \((no pthread worker was created yet|\d+ pthread workers created)[^)]*\); run with threads: 1 \(--threads 1\)/);
+    { DISTILL_WASM_INIT_TIMEOUT_S: '0.001' },
+  ) as { error?: string };
+  assert.match(
+    out.error ?? '',
+    /^the 2-thread wasm backend did not start within 0\.001 s \((no pthread worker was created yet|\d+ pthread workers created)[^)]*\); run with threads: 1 \(--threads 1\)/,
+  );
 });
 
 test('describeThreadedProgress names the stage a threaded start-up stopped in', () => {
   const p = newThreadedProgress();
   assert.match(describeThreadedProgress(p), /no pthread worker was created yet/);
   Object.assign(p, { created: 8, online: 8, loaded: 5 });
-  assert.equal(describeThreadedProgress(p), '8 pthread workers created, 8 started, 5 loaded the module: waiting for the rest to load');
+  assert.equal(
+    describeThreadedProgress(p),
+    '8 pthread workers created, 8 started, 5 loaded the module: waiting for the rest to load',
+  );
   p.loaded = 8;
   assert.match(describeThreadedProgress(p), /all loaded, no thread started yet/);
   p.threadsRun = 1;
@@ -133,15 +152,22 @@ test('the start-up watchdog ends a process whose main thread stays blocked, with
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-dog-'));
     try {
       const file = path.join(dir, 'main.ts');
-      fs.writeFileSync(file, `
+      fs.writeFileSync(
+        file,
+        `
         import { startInitWatchdog } from '${nt}';
         const dog = startInitWatchdog(300, 'the test start-up blocks the main thread');
         dog.update('3 of 8 loaded');
         if (${finish}) dog.finish();
         // a synchronous wait, as inside a wasm module: no timer or signal handler of this thread can run
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3000);
-        console.log('returned');`);
-      return spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', timeout: 60_000, cwd: path.resolve(__dirname, '../..') });
+        console.log('returned');`,
+      );
+      return spawnSync(process.execPath, ['--import', 'tsx', file], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        cwd: path.resolve(__dirname, '../..'),
+      });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -174,18 +200,27 @@ test('an esbuild bundle loads wasm (1 and 2 threads) from <bundle dir>/wasm with
   try {
     const entry = path.join(dir, 'entry.ts');
     const selectPath = path.resolve(__dirname, '../../src/engine/backend/select').replace(/\\/g, '/');
-    fs.writeFileSync(entry, `
+    fs.writeFileSync(
+      entry,
+      `
       import * as tf from '@tensorflow/tfjs-core';
       import { selectBackend } from '${selectPath}';
       (async () => {
         const info = await selectBackend({ backend: 'wasm', threads: Number(process.argv[2]) });
         const y = tf.tidy(() => tf.sum(tf.conv2d(tf.ones([1, 4, 4, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 1]) as tf.Tensor4D, 1, 'same')).dataSync()[0]);
         console.log(JSON.stringify({ info, y }));
-      })().catch((e) => { console.error(e); process.exit(1); });`);
+      })().catch((e) => { console.error(e); process.exit(1); });`,
+    );
     const distDir = path.join(dir, 'dist');
     await esbuild.build({
-      entryPoints: [entry], bundle: true, platform: 'node', format: 'cjs', target: 'node20',
-      outfile: path.join(distDir, 'main.js'), logLevel: 'silent', nodePaths: [path.resolve(__dirname, '../../node_modules')],
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      outfile: path.join(distDir, 'main.js'),
+      logLevel: 'silent',
+      nodePaths: [path.resolve(__dirname, '../../node_modules')],
     });
     const bundle = fs.readFileSync(path.join(distDir, 'main.js'), 'utf8');
     assert.ok(!bundle.includes('tfjs-node/dist'), 'optional native package must not be bundled');
@@ -194,16 +229,31 @@ test('an esbuild bundle loads wasm (1 and 2 threads) from <bundle dir>/wasm with
     for (const f of fs.readdirSync(path.join(pkgDir, 'dist')).filter((f) => f.endsWith('.wasm'))) {
       fs.copyFileSync(path.join(pkgDir, 'dist', f), path.join(distDir, 'wasm', f));
     }
-    fs.copyFileSync(path.join(pkgDir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'), path.join(distDir, 'wasm', 'tfjs-backend-wasm-threaded-simd.js'));
+    fs.copyFileSync(
+      path.join(pkgDir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'),
+      path.join(distDir, 'wasm', 'tfjs-backend-wasm-threaded-simd.js'),
+    );
     const out = [1, 2].map((threads) => {
       // The start-up's own time-out (60 s) and watchdog (65 s) fire before this one, so a hang says where it stopped.
       const r = spawnSync(process.execPath, [path.join(distDir, 'main.js'), String(threads)], {
-        cwd: dir, encoding: 'utf8', timeout: 120_000, env: { ...process.env, DISTILL_DEBUG: 'wasm' },
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...process.env, DISTILL_DEBUG: 'wasm' },
       });
       assert.equal(r.status, 0, `${threads} thread(s): ${childReport(r)}`);
-      return JSON.parse(r.stdout.trim().split('\n').pop() as string) as { info: { name: string; threads: number }; y: number };
+      return JSON.parse(r.stdout.trim().split('\n').pop() as string) as {
+        info: { name: string; threads: number };
+        y: number;
+      };
     });
-    assert.deepEqual(out.map((o) => [o.info.name, o.info.threads]), [['wasm', 1], ['wasm', 2]]);
+    assert.deepEqual(
+      out.map((o) => [o.info.name, o.info.threads]),
+      [
+        ['wasm', 1],
+        ['wasm', 2],
+      ],
+    );
     // 4×4×2 ones, 3×3 ones filter, 'same': per channel 4 inner pixels × 9 taps + 8 edge × 6 + 4 corner × 4.
     for (const o of out) assert.equal(o.y, 2 * (4 * 9 + 8 * 6 + 4 * 4));
   } finally {

@@ -18,8 +18,17 @@ function runFresh(code: string) {
   try {
     const file = path.join(dir, 'main.ts');
     fs.writeFileSync(file, code);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', timeout: 60_000, cwd: path.resolve(__dirname, '../..') });
-    return { status: r.status, signal: r.signal, stdout: r.stdout, report: `status ${r.status}, signal ${r.signal}\n--- stderr\n${r.stderr}\n--- stdout\n${r.stdout}` };
+    const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      cwd: path.resolve(__dirname, '../..'),
+    });
+    return {
+      status: r.status,
+      signal: r.signal,
+      stdout: r.stdout,
+      report: `status ${r.status}, signal ${r.signal}\n--- stderr\n${r.stderr}\n--- stdout\n${r.stdout}`,
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

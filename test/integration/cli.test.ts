@@ -36,7 +36,9 @@ before(() => {
 
 describe('distill run / Ctrl-C / resume / list', () => {
   it('Ctrl-C saves a checkpoint and exits 0; resume finishes the run with the summary table', async () => {
-    const child = spawn(process.execPath, [CLI, 'run', 'toy.distill.json', '--runs-dir', 'runs', '--name', 'a'], { cwd: tmp });
+    const child = spawn(process.execPath, [CLI, 'run', 'toy.distill.json', '--runs-dir', 'runs', '--name', 'a'], {
+      cwd: tmp,
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -79,26 +81,40 @@ describe('distill run / Ctrl-C / resume / list', () => {
     // the final table: w = 0 and w = 2, the quality metric with recall and diversity ÷ real beside it, real data last
     assert.match(r.stdout, /model\s+steps\s+NFE\s+ms\/sample\s+w\s+SWD to data ↓\s+recall\s+diversity ÷ real/);
     assert.match(r.stdout, /real held-out data\s+–\s+\d\.\d{3}\s+1\.000/);
-    const summary = readEvents(path.join(runs, 'a')).events.find((e) => e.type === 'summary') as { rows: { w: number; model: string; recall?: number; diversity?: number }[]; real?: { recall: number; perClass: number } };
-    assert.deepEqual(summary.rows.map((x) => `${x.w} ${x.model}`), ['0 teacher', '0 teacher', '0 student', '2 teacher', '2 teacher', '2 student']);
+    const summary = readEvents(path.join(runs, 'a')).events.find((e) => e.type === 'summary') as {
+      rows: { w: number; model: string; recall?: number; diversity?: number }[];
+      real?: { recall: number; perClass: number };
+    };
+    assert.deepEqual(
+      summary.rows.map((x) => `${x.w} ${x.model}`),
+      ['0 teacher', '0 teacher', '0 student', '2 teacher', '2 teacher', '2 student'],
+    );
     for (const x of summary.rows) assert.ok(x.recall! >= 0 && x.recall! <= 1 && x.diversity! > 0, JSON.stringify(x));
-    assert.ok(summary.real && summary.real.recall > 0.5 && summary.real.perClass > 10 && summary.real.perClass <= 200, JSON.stringify(summary.real));
+    assert.ok(
+      summary.real && summary.real.recall > 0.5 && summary.real.perClass > 10 && summary.real.perClass <= 200,
+      JSON.stringify(summary.real),
+    );
     assert.match(r.stdout, /backend: wasm/);
     assert.match(distill(['list', 'runs']).stdout, /^a\s+finished/m);
   });
 
   it('SIGTERM sent over and over (as Slurm and kill loops do) still saves once and exits 0, never dies by the signal', async () => {
-    const child = spawn(process.execPath, [CLI, 'run', 'toy.distill.json', '--runs-dir', 'runs', '--name', 'term'], { cwd: tmp });
+    const child = spawn(process.execPath, [CLI, 'run', 'toy.distill.json', '--runs-dir', 'runs', '--name', 'term'], {
+      cwd: tmp,
+    });
     let out = '';
     let storm: NodeJS.Timeout | undefined;
     const take = (d: Buffer) => {
       out += d;
       // from the first logged loss until the process is gone: a SIGTERM every 2 ms, through the save and the exit
-      if (!storm && /loss/.test(out)) storm = setInterval(() => child.exitCode === null && child.signalCode === null && child.kill('SIGTERM'), 1);
+      if (!storm && /loss/.test(out))
+        storm = setInterval(() => child.exitCode === null && child.signalCode === null && child.kill('SIGTERM'), 1);
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (c, s) => r([c, s])));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+      child.once('exit', (c, s) => r([c, s])),
+    );
     clearInterval(storm);
     assert.equal(signal, null, out);
     assert.equal(code, 0, out);
@@ -109,13 +125,43 @@ describe('distill run / Ctrl-C / resume / list', () => {
   });
 
   it('sample writes a PNG grid (rows = classes, cols = w) and .npy arrays with labels', () => {
-    const png = distill(['sample', 'runs/a', '--stage', 'progressive', '--steps', '2', '--w', '0,2,4', '--classes', '0,3', '--out', 'g.png']);
+    const png = distill([
+      'sample',
+      'runs/a',
+      '--stage',
+      'progressive',
+      '--steps',
+      '2',
+      '--w',
+      '0,2,4',
+      '--classes',
+      '0,3',
+      '--out',
+      'g.png',
+    ]);
     assert.equal(png.status, 0, png.stderr);
     assert.match(png.stdout, /2×3 grid/);
     const img = decodePng(fs.readFileSync(path.join(tmp, 'g.png')));
     assert.ok(img.width > img.height, `${img.width}×${img.height}`);
 
-    const npy = distill(['sample', 'runs/a', '--stage', 'teacher', '--steps', '4', '--w', '1', '--classes', '1,2', '--per-class', '5', '--seed', '3', '--out', 'out/s.npy']);
+    const npy = distill([
+      'sample',
+      'runs/a',
+      '--stage',
+      'teacher',
+      '--steps',
+      '4',
+      '--w',
+      '1',
+      '--classes',
+      '1,2',
+      '--per-class',
+      '5',
+      '--seed',
+      '3',
+      '--out',
+      'out/s.npy',
+    ]);
     assert.equal(npy.status, 0, npy.stderr);
     const x = decodeNpy(fs.readFileSync(path.join(tmp, 'out', 's.npy')));
     const y = decodeNpy(fs.readFileSync(path.join(tmp, 'out', 's.labels.npy')));
@@ -126,7 +172,24 @@ describe('distill run / Ctrl-C / resume / list', () => {
     assert.deepEqual(Array.from(y.data), [1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
     assert.match(npy.stdout, /8 NFE/);
     // same seed, same samples
-    distill(['sample', 'runs/a', '--stage', 'teacher', '--steps', '4', '--w', '1', '--classes', '1,2', '--per-class', '5', '--seed', '3', '--out', 'out/t.npy']);
+    distill([
+      'sample',
+      'runs/a',
+      '--stage',
+      'teacher',
+      '--steps',
+      '4',
+      '--w',
+      '1',
+      '--classes',
+      '1,2',
+      '--per-class',
+      '5',
+      '--seed',
+      '3',
+      '--out',
+      'out/t.npy',
+    ]);
     assert.deepEqual(fs.readFileSync(path.join(tmp, 'out', 't.npy')), fs.readFileSync(path.join(tmp, 'out', 's.npy')));
   });
 
@@ -140,7 +203,10 @@ describe('distill run / Ctrl-C / resume / list', () => {
     const c = distill(['sample', 'runs/a', '--stage', 'teacher', '--w', '1,2', '--out', 'x.npy']);
     assert.equal(c.status, 2);
     assert.match(c.stderr, /a \.npy file holds one guidance weight/);
-    fs.writeFileSync(path.join(tmp, 'bad.distill.json'), JSON.stringify({ data: { kind: 'mnist' }, model: { kind: 'unet' }, teacher: { batch: 0 } }));
+    fs.writeFileSync(
+      path.join(tmp, 'bad.distill.json'),
+      JSON.stringify({ data: { kind: 'mnist' }, model: { kind: 'unet' }, teacher: { batch: 0 } }),
+    );
     const d = distill(['run', 'bad.distill.json']);
     assert.equal(d.status, 2);
     assert.match(d.stderr, /teacher\.batch: 0 is out of range; expected an integer from 1 to 65,536/);
@@ -151,38 +217,94 @@ describe('distill run / Ctrl-C / resume / list', () => {
 });
 
 describe('the final table of distill run', () => {
-  const row = (model: string, steps: number, w: number, value: number, ms: number, recall?: number, diversity?: number) => ({ model, steps, nfe: model === 'teacher' ? 2 * steps : steps, msPerSample: ms, w, metric: 'accuracy', value, recall, diversity });
+  const row = (
+    model: string,
+    steps: number,
+    w: number,
+    value: number,
+    ms: number,
+    recall?: number,
+    diversity?: number,
+  ) => ({
+    model,
+    steps,
+    nfe: model === 'teacher' ? 2 * steps : steps,
+    msPerSample: ms,
+    w,
+    metric: 'accuracy',
+    value,
+    recall,
+    diversity,
+  });
   it('shows recall and diversity ÷ real beside accuracy, per w, and the real data last', () => {
     const lines = formatSummary(
-      [row('teacher', 64, 0, 0.85, 200, 0.71, 0.98), row('teacher', 4, 0, 0.6, 12, 0.4, 1.3), row('student', 4, 0, 0.93, 5, 0.52, 0.81), row('teacher', 64, 2, 0.97, 198, 0.55, 0.7), row('teacher', 4, 2, 0.9, 12, 0.3, 0.9), row('student', 4, 2, 0.96, 4, 0.5, 0.68)],
+      [
+        row('teacher', 64, 0, 0.85, 200, 0.71, 0.98),
+        row('teacher', 4, 0, 0.6, 12, 0.4, 1.3),
+        row('student', 4, 0, 0.93, 5, 0.52, 0.81),
+        row('teacher', 64, 2, 0.97, 198, 0.55, 0.7),
+        row('teacher', 4, 2, 0.9, 12, 0.3, 0.9),
+        row('student', 4, 2, 0.96, 4, 0.5, 0.68),
+      ],
       { accuracy: 0.971, recall: 0.77, diversity: 1, perClass: 20 },
     );
     const table = lines.filter((l) => l.startsWith('  ') && !l.includes('─'));
     assert.match(table[0], /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+w\s+accuracy\s+recall\s+diversity ÷ real$/);
     assert.match(table[3], /^ {2}student\s+4\s+4\s+5\.00\s+0\s+93\.0 %\s+0\.520\s+0\.810$/);
     assert.match(table[7], /^ {2}real held-out data\s+97\.1 %\s+0\.770\s+1\.000$/);
-    assert.ok(lines.some((l) => /w = 0: speed-up of the 4-step student over the 64-step guided teacher: 40\.0× per sample/.test(l)));
+    assert.ok(
+      lines.some((l) =>
+        /w = 0: speed-up of the 4-step student over the 64-step guided teacher: 40\.0× per sample/.test(l),
+      ),
+    );
     assert.ok(lines.some((l) => /w = 2: speed-up .* 49\.5× per sample/.test(l)));
     assert.ok(lines.some((l) => /20 held-out rows per class/.test(l)));
   });
-  it('prints classifier-FID beside accuracy and, per w, the student\'s gap to the teacher in per cent with a verdict', () => {
+  it("prints classifier-FID beside accuracy and, per w, the student's gap to the teacher in per cent with a verdict", () => {
     const f = (r: ReturnType<typeof row>, fid: number) => ({ ...r, fid });
     const lines = formatSummary(
-      [f(row('teacher', 64, 0, 0.85, 200, 0.71, 0.98), 26.5), f(row('teacher', 4, 0, 0.6, 12, 0.4, 1.3), 44), f(row('student', 4, 0, 0.93, 5, 0.52, 0.81), 28.1), f(row('teacher', 64, 2, 0.97, 198, 0.55, 0.7), 100), f(row('teacher', 4, 2, 0.9, 12, 0.3, 0.9), 150), f(row('student', 4, 2, 0.96, 4, 0.5, 0.68), 111.7)],
+      [
+        f(row('teacher', 64, 0, 0.85, 200, 0.71, 0.98), 26.5),
+        f(row('teacher', 4, 0, 0.6, 12, 0.4, 1.3), 44),
+        f(row('student', 4, 0, 0.93, 5, 0.52, 0.81), 28.1),
+        f(row('teacher', 64, 2, 0.97, 198, 0.55, 0.7), 100),
+        f(row('teacher', 4, 2, 0.9, 12, 0.3, 0.9), 150),
+        f(row('student', 4, 2, 0.96, 4, 0.5, 0.68), 111.7),
+      ],
       { accuracy: 0.971, recall: 0.77, diversity: 1, perClass: 20, fid: 8.24 },
     );
     const table = lines.filter((l) => l.startsWith('  ') && !l.includes('─'));
-    assert.match(table[0], /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+w\s+accuracy\s+cFID ↓\s+recall\s+diversity ÷ real$/);
+    assert.match(
+      table[0],
+      /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+w\s+accuracy\s+cFID ↓\s+recall\s+diversity ÷ real$/,
+    );
     assert.match(table[3], /^ {2}student\s+4\s+4\s+5\.00\s+0\s+93\.0 %\s+28\.1\s+0\.520\s+0\.810$/);
     assert.match(table[7], /^ {2}real held-out data\s+97\.1 %\s+8\.2\s+0\.770\s+1\.000$/);
-    assert.ok(lines.includes("  w = 0: the student's gap to the teacher: classifier-FID 28.1 vs 26.5 (+6.0 %: within 10 %)"), lines.join('\n'));
-    assert.ok(lines.includes("  w = 2: the student's gap to the teacher: classifier-FID 111.7 vs 100.0 (+11.7 %: more than 10 % worse)"), lines.join('\n'));
+    assert.ok(
+      lines.includes("  w = 0: the student's gap to the teacher: classifier-FID 28.1 vs 26.5 (+6.0 %: within 10 %)"),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.includes(
+        "  w = 2: the student's gap to the teacher: classifier-FID 111.7 vs 100.0 (+11.7 %: more than 10 % worse)",
+      ),
+      lines.join('\n'),
+    );
     assert.ok(lines.some((l) => /real held-out half vs half: 8\.2/.test(l)));
     // a student better than its teacher: a negative gap; toy data: the SWD
     const better = formatSummary([f(row('teacher', 64, 0, 0.85, 200), 30), f(row('student', 4, 0, 0.9, 5), 27)]);
-    assert.ok(better.some((l) => l.endsWith('classifier-FID 27.0 vs 30.0 (−10.0 %: within 10 %)')), better.join('\n'));
-    const toy = formatSummary([{ ...row('teacher', 64, 2, 0.2067, 9), metric: 'swd' }, { ...row('student', 4, 2, 0.2080, 1), metric: 'swd' }]);
-    assert.ok(toy.some((l) => l.endsWith('SWD 0.2080 vs 0.2067 (+0.6 %: within 10 %)')), toy.join('\n'));
+    assert.ok(
+      better.some((l) => l.endsWith('classifier-FID 27.0 vs 30.0 (−10.0 %: within 10 %)')),
+      better.join('\n'),
+    );
+    const toy = formatSummary([
+      { ...row('teacher', 64, 2, 0.2067, 9), metric: 'swd' },
+      { ...row('student', 4, 2, 0.208, 1), metric: 'swd' },
+    ]);
+    assert.ok(
+      toy.some((l) => l.endsWith('SWD 0.2080 vs 0.2067 (+0.6 %: within 10 %)')),
+      toy.join('\n'),
+    );
   });
   it('an old summary event (no recall) prints the old columns', () => {
     const lines = formatSummary([row('teacher', 64, 2, 0.9, 100), row('student', 4, 2, 0.9, 2)]);

@@ -48,41 +48,44 @@ async function readAs(x: Float32Array, classes: Int32Array): Promise<number> {
   return pred.filter((p, i) => p === classes[i]).length / classes.length;
 }
 
-before(async () => {
-  await ensureBackend('wasm', 1);
-  const configPath = path.join(tmp, 'edit-digits.distill.json');
-  fs.writeFileSync(configPath, JSON.stringify(CONFIG));
-  runDir = await createRun({ configPath, runsDir: tmp, name: 'run' });
-  assert.equal(await runStages({ runDir, summary: false }), 'finished');
-  const cfg = loadRunConfig(runDir);
-  const train = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
-  const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
-  const r = await trainClassifier(train, test, { steps: 400, seed: cfg.seed });
-  clf = r.clf;
-  assert.ok(r.accuracy > 0.85, `the judge reads held-out 8×8 digits (accuracy ${r.accuracy})`);
-  // PER_CLASS held-out digits of every class; each one's target: the class (label + 1 + i mod 9) mod 10, never its own
-  const D = test.shape.reduce((a, b) => a * b, 1);
-  const rows: number[] = [];
-  for (let c = 0; c < 10; c++) {
-    let n = 0;
-    for (let i = 0; i < test.n && n < PER_CLASS; i++) if (test.labels[i] === c) (rows.push(i), n++);
-  }
-  inputs = new Float32Array(rows.length * D);
-  labels = new Int32Array(rows.length);
-  targets = new Int32Array(rows.length);
-  rows.forEach((r, k) => {
-    inputs.set(test.x.subarray(r * D, (r + 1) * D), k * D);
-    labels[k] = test.labels[r];
-    targets[k] = (labels[k] + 1 + (k % 9)) % 10;
-  });
-}, { timeout: 900_000 });
+before(
+  async () => {
+    await ensureBackend('wasm', 1);
+    const configPath = path.join(tmp, 'edit-digits.distill.json');
+    fs.writeFileSync(configPath, JSON.stringify(CONFIG));
+    runDir = await createRun({ configPath, runsDir: tmp, name: 'run' });
+    assert.equal(await runStages({ runDir, summary: false }), 'finished');
+    const cfg = loadRunConfig(runDir);
+    const train = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
+    const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
+    const r = await trainClassifier(train, test, { steps: 400, seed: cfg.seed });
+    clf = r.clf;
+    assert.ok(r.accuracy > 0.85, `the judge reads held-out 8×8 digits (accuracy ${r.accuracy})`);
+    // PER_CLASS held-out digits of every class; each one's target: the class (label + 1 + i mod 9) mod 10, never its own
+    const D = test.shape.reduce((a, b) => a * b, 1);
+    const rows: number[] = [];
+    for (let c = 0; c < 10; c++) {
+      let n = 0;
+      for (let i = 0; i < test.n && n < PER_CLASS; i++) if (test.labels[i] === c) rows.push(i), n++;
+    }
+    inputs = new Float32Array(rows.length * D);
+    labels = new Int32Array(rows.length);
+    targets = new Int32Array(rows.length);
+    rows.forEach((r, k) => {
+      inputs.set(test.x.subarray(r * D, (r + 1) * D), k * D);
+      labels[k] = test.labels[r];
+      targets[k] = (labels[k] + 1 + (k % 9)) % 10;
+    });
+  },
+  { timeout: 900_000 },
+);
 
 after(() => {
   clf?.dispose();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('edit: held-out digits towards another class, judged by the run\'s classifier', () => {
+describe("edit: held-out digits towards another class, judged by the run's classifier", () => {
   it('the inputs themselves are almost never read as the target class', async () => {
     assert.ok((await readAs(inputs, targets)) <= 0.05);
   });
@@ -95,10 +98,19 @@ describe('edit: held-out digits towards another class, judged by the run\'s clas
       const d = await finalDenoiser(runDir, loadRunConfig(runDir), unit, stage);
       try {
         const before = await readAs(inputs, targets);
-        const r = await edit(d, { x0: inputs, classes: targets, w: new Float32Array(targets.length).fill(W), strength: STRENGTH, steps, seed: 11 });
+        const r = await edit(d, {
+          x0: inputs,
+          classes: targets,
+          w: new Float32Array(targets.length).fill(W),
+          strength: STRENGTH,
+          steps,
+          seed: 11,
+        });
         assert.equal(r.nfe, Math.ceil(STRENGTH * steps) * (stage === 'teacher' ? 2 : 1));
         const after = await readAs(r.x, targets);
-        console.log(`${name}: read as the target class ${(before * 100).toFixed(1)} % before, ${(after * 100).toFixed(1)} % after (${targets.length} digits)`);
+        console.log(
+          `${name}: read as the target class ${(before * 100).toFixed(1)} % before, ${(after * 100).toFixed(1)} % after (${targets.length} digits)`,
+        );
         assert.ok(after >= 0.6 && after >= before + 0.5, `${name}: ${before} → ${after}`);
         // and the edit moved away from the input's own class
         const own = await readAs(r.x, labels);

@@ -41,7 +41,8 @@ function denoiser(withW: boolean): Denoiser {
   const net = buildNet({ model: unet, exampleShape: SHAPE, numClasses: 3, withW, seed: 4 });
   let k = 0;
   for (const { name, variable } of net.params.list()) {
-    if (/\.w$/.test(name)) variable.assign(tf.tidy(() => tf.add(variable, tf.randomNormal(variable.shape, 0, 0.05, 'float32', 17 + k++))));
+    if (/\.w$/.test(name))
+      variable.assign(tf.tidy(() => tf.add(variable, tf.randomNormal(variable.shape, 0, 0.05, 'float32', 17 + k++))));
   }
   return { net, param: 'v', schedule };
 }
@@ -80,14 +81,17 @@ describe('edit: SDEdit in model space', () => {
       for (const mask of [undefined, halfMask]) {
         const r = await edit(d, base(d, { strength: 0, mask }));
         assert.deepEqual(r.x, x0);
-        assert.notEqual(r.x, x0, 'a copy, not the caller\'s array');
+        assert.notEqual(r.x, x0, "a copy, not the caller's array");
         assert.equal(r.nfe, 0);
       }
     }
   });
 
   it('strength 1 without a mask is plain DDIM sampling with the same seed (bit for bit), teacher and student', async () => {
-    for (const [d, perStep] of [[teacher, 2], [student, 1]] as const) {
+    for (const [d, perStep] of [
+      [teacher, 2],
+      [student, 1],
+    ] as const) {
       for (const steps of [1, 4]) {
         const req = base(d, { strength: 1, steps, seed: 11 });
         const e = await edit(d, req);
@@ -99,13 +103,22 @@ describe('edit: SDEdit in model space', () => {
     }
   });
 
-  it('starts from the input diffused to t = S with the sampler\'s noise: one step is x̂(α_S·x0 + σ_S·ε) at t = S', async () => {
+  it("starts from the input diffused to t = S with the sampler's noise: one step is x̂(α_S·x0 + σ_S·ε) at t = S", async () => {
     const S = 0.45;
     const r = await edit(student, base(student, { strength: S, steps: 1 }));
     const lam = logSnr(S, schedule);
     const want = tf.tidy(() => {
-      const z = diffuse({ x: tf.tensor(x0, [2, ...SHAPE]), eps: tf.tensor(new Rng(5, 'sample').normals(2 * SIZE), [2, ...SHAPE]), c: coefs([lam, lam], 4) });
-      return xPrediction(student, { z, lambdas: Float32Array.from([lam, lam]), classes: Int32Array.from([1, 2]), w: Float32Array.from([2, 0.5]) }).dataSync();
+      const z = diffuse({
+        x: tf.tensor(x0, [2, ...SHAPE]),
+        eps: tf.tensor(new Rng(5, 'sample').normals(2 * SIZE), [2, ...SHAPE]),
+        c: coefs([lam, lam], 4),
+      });
+      return xPrediction(student, {
+        z,
+        lambdas: Float32Array.from([lam, lam]),
+        classes: Int32Array.from([1, 2]),
+        w: Float32Array.from([2, 0.5]),
+      }).dataSync();
     });
     assert.ok(maxDiff(r.x, want as Float32Array) < 1e-5, `differs by ${maxDiff(r.x, want as Float32Array)}`);
     assert.deepEqual(r.times, [S, 0]);
@@ -122,7 +135,10 @@ describe('edit: SDEdit in model space', () => {
     const near = await edit(student, base(student, { strength: 0.05, steps: 2 }));
     const far = await edit(student, base(student, { strength: 1, steps: 2 }));
     assert.ok(maxDiff(near.x, x0) < 0.5, `strength 0.05 moved the input by ${maxDiff(near.x, x0)}`);
-    assert.ok(maxDiff(far.x, x0) > 3 * maxDiff(near.x, x0), `strength 1: ${maxDiff(far.x, x0)}, 0.05: ${maxDiff(near.x, x0)}`);
+    assert.ok(
+      maxDiff(far.x, x0) > 3 * maxDiff(near.x, x0),
+      `strength 1: ${maxDiff(far.x, x0)}, 0.05: ${maxDiff(near.x, x0)}`,
+    );
   });
 
   it('is seeded: the same seed gives the same edit, another seed another one', async () => {
@@ -143,7 +159,10 @@ describe('edit: inpainting', () => {
         assert.equal(maxDiff(r.x, x0, known), 0, 'known values changed');
         assert.ok(maxDiff(r.x, x0, (i) => !known(i)) > 1e-2, 'the masked region was not repainted');
         const plain = await edit(d, base(d, { strength, steps: 3 }));
-        assert.ok(maxDiff(r.x, plain.x, (i) => !known(i)) > 1e-4, 'the known region did not condition the repainted one');
+        assert.ok(
+          maxDiff(r.x, plain.x, (i) => !known(i)) > 1e-4,
+          'the known region did not condition the repainted one',
+        );
       }
     });
   }
@@ -186,7 +205,22 @@ function gaussianOracle(means: number[][], s: number, withW: boolean): Denoiser 
         const r = tf.sub(zz, tf.mul(A, tf.expandDims(M, 1))); // z − α·μ_c: [K, B, D]
         const post = tf.add(tf.expandDims(M, 1), tf.mul(tf.div(tf.mul(A, s * s), V), r)); // [K, B, D]
         const resp = tf.softmax(tf.transpose(tf.div(tf.sum(tf.square(r), 2), tf.mul(tf.reshape(V, [1, b]), -2))), 1); // [B, K]
-        const pick = (c: Int32Array) => tf.where(tf.tensor(Array.from(c, (k) => k === K), [b, 1], 'bool'), resp, tf.oneHot(tf.tensor1d(Array.from(c, (k) => Math.min(k, K - 1)), 'int32'), K));
+        const pick = (c: Int32Array) =>
+          tf.where(
+            tf.tensor(
+              Array.from(c, (k) => k === K),
+              [b, 1],
+              'bool',
+            ),
+            resp,
+            tf.oneHot(
+              tf.tensor1d(
+                Array.from(c, (k) => Math.min(k, K - 1)),
+                'int32',
+              ),
+              K,
+            ),
+          );
         const mix = (c: Int32Array) => tf.sum(tf.mul(tf.expandDims(tf.transpose(pick(c)), 2), post), 0); // [B, D]
         if (!withW) return tf.reshape(mix(cls), z.shape);
         const W = tf.tensor(w!, [b, 1]);
@@ -218,17 +252,34 @@ describe('edit: towards another class (exact denoisers of a 3-class Gaussian mix
       });
     const share = (v: Float32Array, c: number) => classify(v).filter((k) => k === c).length / n;
     assert.equal(share(x, 1), 0, 'the inputs are class 0');
-    for (const [withW, steps] of [[false, 64], [true, 4]] as const) {
+    for (const [withW, steps] of [
+      [false, 64],
+      [true, 4],
+    ] as const) {
       const d = gaussianOracle(means, s, withW);
-      const req = (strength: number): EditRequest => ({ x0: x, classes: new Int32Array(n).fill(1), w: new Float32Array(n).fill(2), strength, steps, seed: 3 });
+      const req = (strength: number): EditRequest => ({
+        x0: x,
+        classes: new Int32Array(n).fill(1),
+        w: new Float32Array(n).fill(2),
+        strength,
+        steps,
+        seed: 3,
+      });
       const low = await edit(d, req(0.15));
       const high = await edit(d, req(0.6));
       assert.equal(high.nfe, withW ? 3 : 2 * 39); // ⌈0.6·4⌉ steps; ⌈0.6·64⌉ steps of 2 NFE
-      assert.ok(share(high.x, 1) >= 0.9, `${withW ? 'student' : 'teacher'}: ${share(high.x, 1)} of the edits are class 1`);
+      assert.ok(
+        share(high.x, 1) >= 0.9,
+        `${withW ? 'student' : 'teacher'}: ${share(high.x, 1)} of the edits are class 1`,
+      );
       // A light edit stays closer to its input: on the teacher's 64-step grid. The 4-step student's grid has no time
       // below 0.25, so strength 0.15 is one x̂ step there, and an exact class-1 posterior is class 1 at any noise level.
       const moved = (v: Float32Array) => v.reduce((acc, vi, i) => acc + (vi - x[i]) ** 2, 0);
-      if (!withW) assert.ok(moved(low.x) < 0.5 * moved(high.x), `teacher: moved ${moved(low.x)} at strength 0.15, ${moved(high.x)} at 0.6`);
+      if (!withW)
+        assert.ok(
+          moved(low.x) < 0.5 * moved(high.x),
+          `teacher: moved ${moved(low.x)} at strength 0.15, ${moved(high.x)} at 0.6`,
+        );
       else assert.deepEqual(low.times, [0.15, 0]);
       // towards the input's own class, nothing leaves it
       const same = await edit(d, { ...req(0.6), classes: new Int32Array(n).fill(0) });
@@ -247,7 +298,10 @@ describe('edit: resources and errors', () => {
       await edit(student, base(student, { strength: 1 }));
     }
     let calls = 0;
-    await assert.rejects(edit(student, base(student, { steps: 6, mask: halfMask, cancelled: () => ++calls > 2 })), SamplingCancelled);
+    await assert.rejects(
+      edit(student, base(student, { steps: 6, mask: halfMask, cancelled: () => ++calls > 2 })),
+      SamplingCancelled,
+    );
     assert.equal(tf.memory().numTensors, before);
   });
 
@@ -262,7 +316,10 @@ describe('edit: resources and errors', () => {
       [{ classes: Int32Array.from([-1, 0]) }, /class: -1 is out of range/],
       [{ w: Float32Array.from([1]) }, /w: expected one guidance weight per input \(2\), got 1$/],
       [{ x0: x0.subarray(0, SIZE) }, /image: expected 2 × \[8, 8, 3\] = 384 model-space values, got 192$/],
-      [{ mask: new Float32Array(64).fill(1) }, /mask: expected \[8, 8, 3\] = 192 values \(or 384 for 2 inputs\), the shape of the image; got 64$/],
+      [
+        { mask: new Float32Array(64).fill(1) },
+        /mask: expected \[8, 8, 3\] = 192 values \(or 384 for 2 inputs\), the shape of the image; got 64$/,
+      ],
       [{ mask: new Float32Array(SIZE).fill(0.5) }, /mask: value 0 is 0.5; expected 0 \(keep\) or 1 \(repaint\)$/],
       [{ seed: 1.5 }, /seed: expected an integer, got 1.5$/],
     ];
@@ -274,46 +331,160 @@ describe('distill edit (the CLI on a tiny trained digits run)', () => {
   const REPO = path.resolve(__dirname, '..', '..');
   const CLI = path.join(REPO, 'dist', 'cli.js');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-edit-'));
-  const distill = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
+  const distill = (args: string[]) =>
+    spawnSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
   /** An 8×8 grey input (a bright bar on a dark ramp) and a mask repainting its top half. */
   const input = Uint8Array.from({ length: 64 }, (_, p) => (p % 8 === 3 || p % 8 === 4 ? 240 : 4 * p));
   const maskTop = Uint8Array.from({ length: 64 }, (_, p) => (p < 32 ? 255 : 0));
 
   before(async () => {
-    if (!fs.existsSync(CLI)) assert.equal(spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' }).status, 0);
+    if (!fs.existsSync(CLI))
+      assert.equal(spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' }).status, 0);
     await tinyDigitsRun(tmp, 'tiny');
     fs.writeFileSync(path.join(tmp, 'in.png'), encodePng(input, 8, 8, 1));
     fs.writeFileSync(path.join(tmp, 'mask.png'), encodePng(maskTop, 8, 8, 1));
   });
 
-  it('edits with the most distilled student by default and writes the image alone at the model\'s resolution', () => {
-    const r = distill(['edit', 'runs/tiny', '--image', 'in.png', '--class', '7', '--strength', '0.6', '--w', '2', '--out', 'out/edit.png']);
+  it("edits with the most distilled student by default and writes the image alone at the model's resolution", () => {
+    const r = distill([
+      'edit',
+      'runs/tiny',
+      '--image',
+      'in.png',
+      '--class',
+      '7',
+      '--strength',
+      '0.6',
+      '--w',
+      '2',
+      '--out',
+      'out/edit.png',
+    ]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /out\/edit\.png: edited 8×8×1 image towards class 7 \(7\) at w = 2, strength 0\.6; progressive-4-2 · step-\d+\.ckpt · 2 steps of the 2-step grid from t = 0\.6 · 2 NFE · [\d.]+ ms/);
+    assert.match(
+      r.stdout,
+      /out\/edit\.png: edited 8×8×1 image towards class 7 \(7\) at w = 2, strength 0\.6; progressive-4-2 · step-\d+\.ckpt · 2 steps of the 2-step grid from t = 0\.6 · 2 NFE · [\d.]+ ms/,
+    );
     const png = decodePng(fs.readFileSync(path.join(tmp, 'out', 'edit.png')));
     assert.deepEqual([png.width, png.height, png.channels], [8, 8, 1]);
-    assert.ok(png.data.some((v, i) => v !== input[i]), 'the edit changed nothing');
+    assert.ok(
+      png.data.some((v, i) => v !== input[i]),
+      'the edit changed nothing',
+    );
     // the same command again gives the same image (seed 0 by default); another seed another one
-    distill(['edit', 'runs/tiny', '--image', 'in.png', '--class', '7', '--strength', '0.6', '--w', '2', '--out', 'again.png']);
+    distill([
+      'edit',
+      'runs/tiny',
+      '--image',
+      'in.png',
+      '--class',
+      '7',
+      '--strength',
+      '0.6',
+      '--w',
+      '2',
+      '--out',
+      'again.png',
+    ]);
     assert.deepEqual(fs.readFileSync(path.join(tmp, 'again.png')), fs.readFileSync(path.join(tmp, 'out', 'edit.png')));
-    distill(['edit', 'runs/tiny', '--image', 'in.png', '--class', '7', '--strength', '0.6', '--w', '2', '--seed', '9', '--out', 'other.png']);
-    assert.notDeepEqual(fs.readFileSync(path.join(tmp, 'other.png')), fs.readFileSync(path.join(tmp, 'out', 'edit.png')));
+    distill([
+      'edit',
+      'runs/tiny',
+      '--image',
+      'in.png',
+      '--class',
+      '7',
+      '--strength',
+      '0.6',
+      '--w',
+      '2',
+      '--seed',
+      '9',
+      '--out',
+      'other.png',
+    ]);
+    assert.notDeepEqual(
+      fs.readFileSync(path.join(tmp, 'other.png')),
+      fs.readFileSync(path.join(tmp, 'out', 'edit.png')),
+    );
   });
 
   it('strength 0 writes the input back unchanged; the teacher takes 2 NFE per step', () => {
-    const r = distill(['edit', 'runs/tiny', '--image', 'in.png', '--class', '1', '--strength', '0', '--w', '1', '--out', 'same.png']);
+    const r = distill([
+      'edit',
+      'runs/tiny',
+      '--image',
+      'in.png',
+      '--class',
+      '1',
+      '--strength',
+      '0',
+      '--w',
+      '1',
+      '--out',
+      'same.png',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(decodePng(fs.readFileSync(path.join(tmp, 'same.png'))).data, input);
-    const t = distill(['edit', 'runs/tiny', '--image', 'in.png', '--class', '1', '--strength', '0.5', '--w', '1', '--stage', 'teacher', '--out', 't.png']);
+    const t = distill([
+      'edit',
+      'runs/tiny',
+      '--image',
+      'in.png',
+      '--class',
+      '1',
+      '--strength',
+      '0.5',
+      '--w',
+      '1',
+      '--stage',
+      'teacher',
+      '--out',
+      't.png',
+    ]);
     assert.equal(t.status, 0, t.stderr);
     assert.match(t.stdout, / teacher · step-\d+\.ckpt · 3 steps of the 6-step grid from t = 0\.5 · 6 NFE /);
-    const g = distill(['edit', 'runs/tiny', '--image', 'in.png', '--class', '1', '--strength', '0.5', '--w', '1', '--stage', 'guided', '--steps', '3', '--out', 'g.png']);
+    const g = distill([
+      'edit',
+      'runs/tiny',
+      '--image',
+      'in.png',
+      '--class',
+      '1',
+      '--strength',
+      '0.5',
+      '--w',
+      '1',
+      '--stage',
+      'guided',
+      '--steps',
+      '3',
+      '--out',
+      'g.png',
+    ]);
     assert.match(g.stdout, / guided · step-\d+\.ckpt · 2 steps of the 3-step grid from t = 0\.5 · 2 NFE /);
   });
 
-  it('with --mask, inpaints: the black (kept) pixels are exactly the input\'s, the white ones repainted', () => {
+  it("with --mask, inpaints: the black (kept) pixels are exactly the input's, the white ones repainted", () => {
     for (const stage of ['progressive', 'teacher']) {
-      const r = distill(['edit', 'runs/tiny', '--image', 'in.png', '--mask', 'mask.png', '--class', '3', '--strength', '1', '--w', '2', '--stage', stage, '--out', `inpaint-${stage}.png`]);
+      const r = distill([
+        'edit',
+        'runs/tiny',
+        '--image',
+        'in.png',
+        '--mask',
+        'mask.png',
+        '--class',
+        '3',
+        '--strength',
+        '1',
+        '--w',
+        '2',
+        '--stage',
+        stage,
+        '--out',
+        `inpaint-${stage}.png`,
+      ]);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /: inpainted 8×8×1 image towards class 3/);
       const png = decodePng(fs.readFileSync(path.join(tmp, `inpaint-${stage}.png`)));
@@ -334,9 +505,27 @@ describe('distill edit (the CLI on a tiny trained digits run)', () => {
     // output column x samples input column floor((x + 0.5)·4) < 12 ⇔ x ≤ 2
     assert.deepEqual(Array.from(mask.subarray(0, 8)), [1, 1, 1, 0, 0, 0, 0, 0]);
     // at 4×4×3: column x samples floor((x + 0.5)·8): only x = 0 is white; every channel gets the pixel's value
-    assert.deepEqual(Array.from(readMaskForRun(path.join(tmp, 'mask32.png'), 4, 3).subarray(0, 12)), [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(
+      Array.from(readMaskForRun(path.join(tmp, 'mask32.png'), 4, 3).subarray(0, 12)),
+      [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    );
     const want = Array.from(readImageForRun(path.join(tmp, 'wide.png'), 8, 1), toByte);
-    const r = distill(['edit', 'runs/tiny', '--image', 'wide.png', '--mask', 'mask32.png', '--class', '0', '--strength', '0.8', '--w', '0', '--out', 'wide-out.png']);
+    const r = distill([
+      'edit',
+      'runs/tiny',
+      '--image',
+      'wide.png',
+      '--mask',
+      'mask32.png',
+      '--class',
+      '0',
+      '--strength',
+      '0.8',
+      '--w',
+      '0',
+      '--out',
+      'wide-out.png',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     const png = decodePng(fs.readFileSync(path.join(tmp, 'wide-out.png')));
     assert.deepEqual([png.width, png.height, png.channels], [8, 8, 1]);
@@ -357,7 +546,13 @@ describe('distill edit (the CLI on a tiny trained digits run)', () => {
       [['--image', 'tiny.distill.json'], /corrupt image tiny\.distill\.json: not a PNG or JPEG file/],
       [['--out', 'x.jpg'], /--out: expected a file name ending in \.png, got "x\.jpg"/],
     ];
-    const good: Record<string, string> = { '--image': 'in.png', '--class': '2', '--strength': '0.5', '--w': '1', '--out': 'bad.png' };
+    const good: Record<string, string> = {
+      '--image': 'in.png',
+      '--class': '2',
+      '--strength': '0.5',
+      '--w': '1',
+      '--out': 'bad.png',
+    };
     for (const [flags, re] of cases) {
       const args: Record<string, string> = { ...good };
       for (let i = 0; i < flags.length; i += 2) args[flags[i]] = flags[i + 1];

@@ -79,13 +79,17 @@ function assertSameRun(a: string, b: string): void {
     for (const [name, x] of wa) {
       const y = wb.get(name)!.data;
       for (let i = 0; i < x.data.length; i++) {
-        assert.ok(Math.abs(x.data[i] - y[i]) <= 1e-4 * Math.max(1, Math.abs(x.data[i])), `${unit} ${name}[${i}]: ${x.data[i]} vs ${y[i]}`);
+        assert.ok(
+          Math.abs(x.data[i] - y[i]) <= 1e-4 * Math.max(1, Math.abs(x.data[i])),
+          `${unit} ${name}[${i}]: ${x.data[i]} vs ${y[i]}`,
+        );
       }
     }
   }
 }
 
-const backendNote = (runDir: string) => (readEvents(runDir).events.find((e) => e.type === 'backend') as BackendEvent).note ?? '';
+const backendNote = (runDir: string) =>
+  (readEvents(runDir).events.find((e) => e.type === 'backend') as BackendEvent).note ?? '';
 
 before(async () => {
   await ensureBackend('wasm', 1);
@@ -107,7 +111,13 @@ describe('data-parallel training', () => {
   });
 
   it('is deterministic and resumes exactly: a run stopped mid-teacher and mid-progressive reproduces the uninterrupted losses', async () => {
-    const cfg = toyConfig(TOY, { parallel: 'workers', teacher: { steps: 30 }, guided: { steps: 10 }, progressive: { steps: 12 }, checkpoint: { interval: 5, keep: 2 } });
+    const cfg = toyConfig(TOY, {
+      parallel: 'workers',
+      teacher: { steps: 30 },
+      guided: { steps: 10 },
+      progressive: { steps: 12 },
+      checkpoint: { interval: 5, keep: 2 },
+    });
     const file = writeConfig('dp-resume', cfg);
     const straight = await createRun({ configPath: file, runsDir: tmp, name: 'dp-straight' });
     await runStages({ runDir: straight, summary: false });
@@ -121,7 +131,7 @@ describe('data-parallel training', () => {
     assert.deepEqual(losses(broken), losses(straight));
   });
 
-  it('2 wasm workers give this process\'s whole-batch loss and gradients (unequal shards), and Trainer steps on them match trainStep', async () => {
+  it("2 wasm workers give this process's whole-batch loss and gradients (unequal shards), and Trainer steps on them match trainStep", async () => {
     const cfg = loadConfigFile(writeConfig('dp-grads', { ...unet, parallel: 'workers' }));
     const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
     const spec = { stage: 'teacher' as const, exampleShape: data.shape };
@@ -132,9 +142,18 @@ describe('data-parallel training', () => {
     const tTwo = new Trainer(two, opt);
     const rngOne = new Rng(3, 'grads');
     const rngTwo = new Rng(3, 'grads');
-    const pg = await ParallelGradients.start({ workers: 2, backend: 'wasm' }, { cfg, spec, numClasses: data.numClasses });
+    const pg = await ParallelGradients.start(
+      { workers: 2, backend: 'wasm' },
+      { cfg, spec, numClasses: data.numClasses },
+    );
     try {
-      assert.deepEqual(pg.backends.map((b) => [b.name, b.threads]), [['wasm', 1], ['wasm', 1]]);
+      assert.deepEqual(
+        pg.backends.map((b) => [b.name, b.threads]),
+        [
+          ['wasm', 1],
+          ['wasm', 1],
+        ],
+      );
       // Batch 7: shards of 4 and 3 examples, each weighted by its share of the batch.
       const first = drawBatch(cfg, data, spec, 7, rngOne);
       const { lossFn, release } = buildStepLoss(cfg, spec, one, undefined, first);
@@ -148,7 +167,8 @@ describe('data-parallel training', () => {
         const a = g.dataSync();
         const b = got.grads.get(name)!.dataSync();
         const scale = Math.max(1e-3, ...Array.from(a, Math.abs));
-        for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-4 * scale, `${name}[${i}]: ${a[i]} vs ${b[i]}`);
+        for (let i = 0; i < a.length; i++)
+          assert.ok(Math.abs(a[i] - b[i]) <= 1e-4 * scale, `${name}[${i}]: ${a[i]} vs ${b[i]}`);
       }
       tOne.applyGradients(ref.grads, ref.loss);
       tTwo.applyGradients(got.grads, got.loss);
@@ -161,17 +181,27 @@ describe('data-parallel training', () => {
         tTwo.applyGradients(g.grads, g.loss);
       }
       const [la, lb] = [await tOne.flush(), await tTwo.flush()];
-      assert.deepEqual(lb.map((r) => r.step), [1, 2, 3, 4]);
+      assert.deepEqual(
+        lb.map((r) => r.step),
+        [1, 2, 3, 4],
+      );
       for (let i = 0; i < 4; i++) {
-        assert.ok(Math.abs(la[i].loss - lb[i].loss) <= 1e-4 * Math.abs(la[i].loss), `step ${i + 1}: loss ${la[i].loss} vs ${lb[i].loss}`);
-        assert.ok(Math.abs(la[i].gradNorm - lb[i].gradNorm) <= 1e-4 * la[i].gradNorm, `step ${i + 1}: gradient norm ${la[i].gradNorm} vs ${lb[i].gradNorm}`);
+        assert.ok(
+          Math.abs(la[i].loss - lb[i].loss) <= 1e-4 * Math.abs(la[i].loss),
+          `step ${i + 1}: loss ${la[i].loss} vs ${lb[i].loss}`,
+        );
+        assert.ok(
+          Math.abs(la[i].gradNorm - lb[i].gradNorm) <= 1e-4 * la[i].gradNorm,
+          `step ${i + 1}: gradient norm ${la[i].gradNorm} vs ${lb[i].gradNorm}`,
+        );
       }
       const wb = new Map(two.params.list().map(({ name, variable }) => [name, variable.dataSync()]));
       for (const { name, variable } of one.params.list()) {
         const a = variable.dataSync();
         const b = wb.get(name)!;
         // Adam's first steps move each weight by about lr: a gradient near 0 may flip its sign between the two sums.
-        for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 2 * opt.lr * 4, `${name}[${i}]: ${a[i]} vs ${b[i]}`);
+        for (let i = 0; i < a.length; i++)
+          assert.ok(Math.abs(a[i] - b[i]) <= 2 * opt.lr * 4, `${name}[${i}]: ${a[i]} vs ${b[i]}`);
       }
     } finally {
       await pg.close();
@@ -191,7 +221,10 @@ describe('data-parallel training', () => {
     const net = netForUnit(cfg, data, 'teacher');
     const trainer = new Trainer(net, { lr: 1e-3, warmup: 0, anneal: false, clip: 1, ema: 0.9, totalSteps: 100 });
     const rng = new Rng(1, 'leak');
-    const pg = await ParallelGradients.start({ workers: 2, backend: 'wasm' }, { cfg, spec, numClasses: data.numClasses });
+    const pg = await ParallelGradients.start(
+      { workers: 2, backend: 'wasm' },
+      { cfg, spec, numClasses: data.numClasses },
+    );
     try {
       const counts: { main: number; workers: number[] }[] = [];
       for (let i = 0; i < 12; i++) {
@@ -201,7 +234,9 @@ describe('data-parallel training', () => {
         if (i === 2 || i === 11) counts.push({ main: tf.memory().numTensors, workers: pg.workerTensors });
       }
       assert.deepEqual(counts[1], counts[0]);
-      await (pg as unknown as { handles: { worker: { terminate(): Promise<number> } }[] }).handles[1].worker.terminate();
+      await (
+        pg as unknown as { handles: { worker: { terminate(): Promise<number> } }[] }
+      ).handles[1].worker.terminate();
       await assert.rejects(pg.gradients(net, drawBatch(cfg, data, spec, 6, rng)), /worker exited/);
     } finally {
       await pg.close();
@@ -234,7 +269,10 @@ describe('data-parallel training', () => {
     assert.equal(planParallel({ ...cfg, parallel: 'auto' }, wasm, 32).plan, undefined);
     assert.equal(planParallel({ ...cfg, parallel: 'auto' }, { ...wasm, name: 'tensorflow' }, 2).plan, undefined);
     assert.equal(planParallel({ ...cfg, parallel: 'threads' }, wasm, 2).plan, undefined);
-    assert.throws(() => planParallel({ ...cfg, parallel: 'workers' }, { ...wasm, name: 'tensorflow' }, 2), /needs the wasm or cpu backend/);
+    assert.throws(
+      () => planParallel({ ...cfg, parallel: 'workers' }, { ...wasm, name: 'tensorflow' }, 2),
+      /needs the wasm or cpu backend/,
+    );
     // Decided before the backend starts too ('auto' backend counts as wasm), so the main thread of a
     // data-parallel run can start wasm with one thread and no pthread pool.
     assert.equal(wantsWorkers({ ...cfg, parallel: 'auto' }, 'auto', 2), true);

@@ -67,9 +67,23 @@ describe('a tiny toy run through all three stages', () => {
     assert.ok(fs.existsSync(path.join(runDir, 'samples', 'progressive-8-4', 'step-0000150.png')));
 
     const cfg = loadRunConfig(runDir);
-    const teacher = await loadDenoiser(runDir, cfg, path.join(runDir, listCheckpoints(runDir, 'teacher').pop()!.file), 'teacher');
-    const student = await loadDenoiser(runDir, cfg, path.join(runDir, listCheckpoints(runDir, 'progressive-8-4').pop()!.file), 'progressive');
-    const untrained = { net: buildNet({ model: cfg.model, exampleShape: [2], numClasses: 2, withW: true, seed: 123 }), param: 'v' as const, schedule: cfg.diffusion };
+    const teacher = await loadDenoiser(
+      runDir,
+      cfg,
+      path.join(runDir, listCheckpoints(runDir, 'teacher').pop()!.file),
+      'teacher',
+    );
+    const student = await loadDenoiser(
+      runDir,
+      cfg,
+      path.join(runDir, listCheckpoints(runDir, 'progressive-8-4').pop()!.file),
+      'progressive',
+    );
+    const untrained = {
+      net: buildNet({ model: cfg.model, exampleShape: [2], numClasses: 2, withW: true, seed: 123 }),
+      param: 'v' as const,
+      schedule: cfg.diffusion,
+    };
     const n = 400;
     const classes = Int32Array.from({ length: n }, (_, i) => i % 2);
     const w = new Float32Array(n).fill(2);
@@ -98,7 +112,9 @@ describe('exact resume', () => {
     const b = losses(readEvents(broken).events);
     assert.equal(a.length, 40 + 20 + 20);
     assert.deepEqual(b, a);
-    const ends = readEvents(broken).events.filter((e) => e.type === 'run_end').map((e) => (e as { status: string }).status);
+    const ends = readEvents(broken)
+      .events.filter((e) => e.type === 'run_end')
+      .map((e) => (e as { status: string }).status);
     assert.deepEqual(ends, ['stopped', 'stopped', 'finished']);
   });
 });
@@ -131,13 +147,21 @@ describe('checkpoints', () => {
     const ac = new AbortController();
     const lines: string[] = [];
     // the last unit's end: training is complete, the table is about to start
-    const status = await runStages({ runDir, signal: ac.signal, onLog: (l) => lines.push(l), onEvent: (e) => e.type === 'stage_end' && e.unit === 'progressive-4-2' && ac.abort() });
+    const status = await runStages({
+      runDir,
+      signal: ac.signal,
+      onLog: (l) => lines.push(l),
+      onEvent: (e) => e.type === 'stage_end' && e.unit === 'progressive-4-2' && ac.abort(),
+    });
     assert.equal(status, 'finished');
     const { events } = readEvents(runDir);
     assert.ok(!events.some((e) => e.type === 'summary'), 'no table');
     assert.ok(!events.some((e) => e.type === 'error'), 'not an error');
     assert.deepEqual(events[events.length - 1], { ...events[events.length - 1], type: 'run_end', status: 'finished' });
-    assert.ok(lines.some((l) => /stopped during the end-of-run table: training is complete and saved/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /stopped during the end-of-run table: training is complete and saved/.test(l)),
+      lines.join('\n'),
+    );
     assert.equal(listCheckpoints(runDir, 'progressive-4-2').pop()!.step, 20);
     assert.ok(!fs.existsSync(path.join(runDir, 'run.lock')), 'lock released');
   });
@@ -146,7 +170,12 @@ describe('checkpoints', () => {
     const file = writeConfig('corrupt');
     const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'corrupt' });
     const ac = new AbortController();
-    await runStages({ runDir, summary: false, signal: ac.signal, onEvent: (e) => e.type === 'loss' && e.step === 25 && ac.abort() });
+    await runStages({
+      runDir,
+      summary: false,
+      signal: ac.signal,
+      onEvent: (e) => e.type === 'loss' && e.step === 25 && ac.abort(),
+    });
     const list = listCheckpoints(runDir, 'teacher');
     assert.deepEqual(
       list.map((c) => c.step),
@@ -176,7 +205,8 @@ describe('resources and failures', () => {
       summary: false,
       signal: ac.signal,
       onEvent: (e) => {
-        if (e.type === 'loss' && e.unit === 'teacher' && (e.step === 10 || e.step === 200)) counts.set(e.step, tf.memory().numTensors);
+        if (e.type === 'loss' && e.unit === 'teacher' && (e.step === 10 || e.step === 200))
+          counts.set(e.step, tf.memory().numTensors);
         if (e.type === 'stage_end') ac.abort();
       },
     });
@@ -190,7 +220,12 @@ describe('resources and failures', () => {
     const file = writeConfig('nan', { teacher: { steps: 40, batch: 64, lr: 0.002, warmup: 0, ema: 0 } });
     const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'nan' });
     const ac = new AbortController();
-    const stopped = await runStages({ runDir, summary: false, signal: ac.signal, onEvent: (e) => e.type === 'loss' && e.step === 10 && ac.abort() });
+    const stopped = await runStages({
+      runDir,
+      summary: false,
+      signal: ac.signal,
+      onEvent: (e) => e.type === 'loss' && e.step === 10 && ac.abort(),
+    });
     assert.equal(stopped, 'stopped');
     const ckpts = listCheckpoints(runDir, 'teacher');
     const last = path.join(runDir, ckpts[ckpts.length - 1].file);
@@ -198,7 +233,10 @@ describe('resources and failures', () => {
     for (const a of arrays.values()) a.data.fill(NaN);
     const { tensors: _t, sha256: _s, ...rest } = header;
     writeCheckpoint(last, rest, arrays);
-    await assert.rejects(runStages({ runDir, summary: false }), /the loss became (NaN|Infinity|-Infinity) at step \d+; training stopped/);
+    await assert.rejects(
+      runStages({ runDir, summary: false }),
+      /the loss became (NaN|Infinity|-Infinity) at step \d+; training stopped/,
+    );
     const { events } = readEvents(runDir);
     assert.equal(events[events.length - 1].type, 'run_end');
     assert.equal((events[events.length - 1] as { status: string }).status, 'failed');
@@ -216,7 +254,10 @@ describe('resources and failures', () => {
   it('rejects an existing run name instead of overwriting it', async () => {
     const file = writeConfig('dup');
     await createRun({ configPath: file, runsDir: tmp, name: 'dup' });
-    await assert.rejects(createRun({ configPath: file, runsDir: tmp, name: 'dup' }), /already exists; continue it with `distill resume/);
+    await assert.rejects(
+      createRun({ configPath: file, runsDir: tmp, name: 'dup' }),
+      /already exists; continue it with `distill resume/,
+    );
   });
 });
 
@@ -224,20 +265,30 @@ describe('config validation', () => {
   const check = (overrides: Record<string, unknown>, pattern: RegExp) => {
     const r = validateConfigFile(writeConfig('bad', overrides));
     assert.equal(r.ok, false);
-    if (!r.ok) assert.ok(r.errors.some((e) => pattern.test(e)), `errors: ${r.errors.join(' | ')}`);
+    if (!r.ok)
+      assert.ok(
+        r.errors.some((e) => pattern.test(e)),
+        `errors: ${r.errors.join(' | ')}`,
+      );
   };
   it('names the field and what was expected', () => {
     check({ teacher: { lr: -1 } }, /^teacher\.lr: -1 is out of range; expected a number > 0 and ≤ 1$/);
     check({ teacher: { stepz: 3 } }, /^teacher\.stepz: unknown field/);
     check({ data: { kind: 'cifar' } }, /^data\.kind: expected one of "toy2d", "mnist", "idx", "folder"/);
-    check({ data: { kind: 'toy2d', shape: 'hearts' } }, /^data\.shape: expected one of "rings", "moons", "spirals", "gaussians"/);
+    check(
+      { data: { kind: 'toy2d', shape: 'hearts' } },
+      /^data\.shape: expected one of "rings", "moons", "spirals", "gaussians"/,
+    );
     check({ progressive: { n0: 12 } }, /^progressive\.n0: expected a power of two/);
     check({ backend: 'gpu' }, /^backend: expected one of "auto", "webgpu", "wasm", "cpu", "tensorflow"/);
     check({ model: { kind: 'unet' } }, /^model\.kind: "unet" needs image data/);
   });
   it('accepts comments in configs and every example in examples/', () => {
     const f = path.join(tmp, 'commented.distill.json');
-    fs.writeFileSync(f, '{\n // a comment\n "data": {"kind": "toy2d", "shape": "rings"}, /* block */ "model": {"kind": "mlp"},\n}\n');
+    fs.writeFileSync(
+      f,
+      '{\n // a comment\n "data": {"kind": "toy2d", "shape": "rings"}, /* block */ "model": {"kind": "mlp"},\n}\n',
+    );
     assert.equal(validateConfigFile(f).ok, true);
     const dir = path.join(__dirname, '..', '..', 'examples');
     for (const name of fs.readdirSync(dir).filter((n) => n.endsWith('.distill.json'))) {
@@ -247,7 +298,7 @@ describe('config validation', () => {
   });
 });
 
-describe('model.wFreqMax (the students\' w embedding)', () => {
+describe("model.wFreqMax (the students' w embedding)", () => {
   it('new runs record 4; a run folder from before the setting loads with the legacy 50 and keeps its hash', async () => {
     const runDir = await createRun({ configPath: writeConfig('wfreq-new'), runsDir: tmp, name: 'wfreq-new' });
     assert.equal(JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')).model.wFreqMax, 4);
@@ -264,20 +315,44 @@ describe('model.wFreqMax (the students\' w embedding)', () => {
     delete raw.model.wFreqMax;
     fs.writeFileSync(cfgFile, JSON.stringify(raw, null, 2));
     const metaFile = path.join(oldDir, 'run.json');
-    fs.writeFileSync(metaFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(metaFile, 'utf8')), configHash: oldHash }));
+    fs.writeFileSync(
+      metaFile,
+      JSON.stringify({ ...JSON.parse(fs.readFileSync(metaFile, 'utf8')), configHash: oldHash }),
+    );
     assert.equal(loadRunConfig(oldDir).model.wFreqMax, 50);
   });
 
-  it('changes only the students\' output (the teacher has no w input)', () => {
-    const model = { kind: 'mlp' as const, parameterization: 'v' as const, channels: [], blocksPerLevel: 1, attention: false, groups: 1, embedDim: 16, hidden: 16, depth: 1 };
-    const out = (wFreqMax: number, withW: boolean) => tf.tidy(() => {
-      const net = buildNet({ model: { ...model, wFreqMax }, exampleShape: [2], numClasses: 3, withW, seed: 1 });
-      // the w MLP's last layer starts at zero: give it weights so w reaches the output
-      if (withW) for (const [name, v] of net.params.vars.entries()) if (name.startsWith('wemb.1') || name.startsWith('blk0.fc1') || name === 'out.w') v.assign(tf.randomNormal(v.shape, 0, 0.3, "float32", 7));
-      const y = net.apply(tf.tensor2d([[0.3, -0.2]]), Float32Array.from([1.5]), Int32Array.from([1]), withW ? Float32Array.from([2]) : undefined).arraySync();
-      net.dispose();
-      return y as number[][];
-    });
+  it("changes only the students' output (the teacher has no w input)", () => {
+    const model = {
+      kind: 'mlp' as const,
+      parameterization: 'v' as const,
+      channels: [],
+      blocksPerLevel: 1,
+      attention: false,
+      groups: 1,
+      embedDim: 16,
+      hidden: 16,
+      depth: 1,
+    };
+    const out = (wFreqMax: number, withW: boolean) =>
+      tf.tidy(() => {
+        const net = buildNet({ model: { ...model, wFreqMax }, exampleShape: [2], numClasses: 3, withW, seed: 1 });
+        // the w MLP's last layer starts at zero: give it weights so w reaches the output
+        if (withW)
+          for (const [name, v] of net.params.vars.entries())
+            if (name.startsWith('wemb.1') || name.startsWith('blk0.fc1') || name === 'out.w')
+              v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 7));
+        const y = net
+          .apply(
+            tf.tensor2d([[0.3, -0.2]]),
+            Float32Array.from([1.5]),
+            Int32Array.from([1]),
+            withW ? Float32Array.from([2]) : undefined,
+          )
+          .arraySync();
+        net.dispose();
+        return y as number[][];
+      });
     assert.notDeepEqual(out(4, true), out(50, true));
     assert.deepEqual(out(4, false), out(50, false));
   });

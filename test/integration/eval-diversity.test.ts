@@ -15,7 +15,14 @@ import { before, describe, it } from 'node:test';
 import { ensureBackend } from '../../src/engine';
 import { Dataset, loadDataset, sampleBatch } from '../../src/engine/data';
 import { Classifier, trainClassifier } from '../../src/engine/eval/classifier';
-import { classConditionalManifold, frechetDistance, kMeans, manifoldMetrics, rowsOfClass, symEig } from '../../src/engine/eval/metrics';
+import {
+  classConditionalManifold,
+  frechetDistance,
+  kMeans,
+  manifoldMetrics,
+  rowsOfClass,
+  symEig,
+} from '../../src/engine/eval/metrics';
 import { halves, RealReference, SampleScores } from '../../src/engine/eval/scores';
 import { Rng } from '../../src/engine/random/rng';
 
@@ -36,7 +43,8 @@ describe('Fréchet distance and its eigen-decomposition (tridiagonal QL)', () =>
     for (const d of [1, 2, 7, 64, 288]) {
       const g = rng.normals(d * d);
       const a = new Float64Array(d * d);
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) a[i * d + j] += g[i * d + k] * g[j * d + k];
+      for (let i = 0; i < d; i++)
+        for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) a[i * d + j] += g[i * d + k] * g[j * d + k];
       const { values, vectors } = symEig(a, d);
       let resid = 0;
       let orth = 0;
@@ -55,7 +63,10 @@ describe('Fréchet distance and its eigen-decomposition (tridiagonal QL)', () =>
       assert.ok(resid < 1e-9 * d && orth < 1e-10, `d=${d}: residual ${resid}, orthogonality ${orth}`);
       let trace = 0;
       for (let i = 0; i < d; i++) trace += a[i * d + i];
-      assert.ok(Math.abs(values.reduce((x, y) => x + y, 0) - trace) < 1e-9 * trace, `d=${d}: eigenvalues sum to the trace`);
+      assert.ok(
+        Math.abs(values.reduce((x, y) => x + y, 0) - trace) < 1e-9 * trace,
+        `d=${d}: eigenvalues sum to the trace`,
+      );
     }
   });
 
@@ -73,7 +84,10 @@ describe('Fréchet distance and its eigen-decomposition (tridiagonal QL)', () =>
     let tr = 0;
     for (let i = 0; i < x.length; i++) tr += (x[i] - mu[i % d]) ** 2 / 599;
     const expected = mu.reduce((a, m) => a + m * m, 0) + tr;
-    assert.ok(Math.abs(frechetDistance(x, scaled, d) - expected) < 1e-6 * expected, `${frechetDistance(x, scaled, d)} vs ${expected}`);
+    assert.ok(
+      Math.abs(frechetDistance(x, scaled, d) - expected) < 1e-6 * expected,
+      `${frechetDistance(x, scaled, d)} vs ${expected}`,
+    );
   });
 });
 
@@ -141,16 +155,19 @@ describe('k-NN manifold measures on known point sets', () => {
     assert.equal(new Set(a).size, 4);
   });
 
-  it('the real floor is taken at the samples\' size per class: the first rows of each class of half B against half A', () => {
+  it("the real floor is taken at the samples' size per class: the first rows of each class of half B against half A", () => {
     const labels = Int32Array.from({ length: 400 }, (_, i) => i % 4);
     const ref = new RealReference(real, labels, d, { withFid: false, perClass: 20 });
     assert.equal(ref.floorPerClass, 20);
     assert.equal(ref.halfA.labels.length, 200);
     assert.equal(ref.floor.fid, null);
     const first20 = (c: number) => rowsOfClass(ref.halfB.x, ref.halfB.labels, d, c).subarray(0, 20 * d);
-    const byHand = [0, 1, 2, 3].map((c) => manifoldMetrics(rowsOfClass(ref.halfA.x, ref.halfA.labels, d, c), first20(c), d));
+    const byHand = [0, 1, 2, 3].map((c) =>
+      manifoldMetrics(rowsOfClass(ref.halfA.x, ref.halfA.labels, d, c), first20(c), d),
+    );
     const mean = (k: 'precision' | 'recall' | 'density' | 'coverage') => byHand.reduce((a, m) => a + m[k], 0) / 4;
-    for (const k of ['precision', 'recall', 'density', 'coverage'] as const) assert.ok(Math.abs(ref.floor[k] - mean(k)) < 1e-12, k);
+    for (const k of ['precision', 'recall', 'density', 'coverage'] as const)
+      assert.ok(Math.abs(ref.floor[k] - mean(k)) < 1e-12, k);
     const full = new RealReference(real, labels, d, { withFid: false });
     assert.equal(full.floorPerClass, 50);
   });
@@ -175,7 +192,13 @@ describe('the report ranks a mode-dropped set of real digits worse (FID, recall,
     const tensors = tf.memory().numTensors;
     ({ clf } = await trainClassifier(judgeRows, test, { steps: 600, seed: 0 }));
     const { pred, feats } = await clf.run(test.x);
-    ref = new RealReference(feats, test.labels, clf.featureDim, { withFid: true, perClass: PER_CLASS, pixels: test.x, pixelDim: 256, accuracy: pred.filter((p, i) => p === test.labels[i]).length / test.n });
+    ref = new RealReference(feats, test.labels, clf.featureDim, {
+      withFid: true,
+      perClass: PER_CLASS,
+      pixels: test.x,
+      pixelDim: 256,
+      accuracy: pred.filter((p, i) => p === test.labels[i]).length / test.n,
+    });
     assert.ok(tf.memory().numTensors <= tensors + clf.params.list().length, 'the judge holds only its weights');
 
     // per class: 4 k-means modes of the pool's digits in pixel space; the full set draws from all of them, the
@@ -190,7 +213,11 @@ describe('the report ranks a mode-dropped set of real digits worse (FID, recall,
       const modes = kMeans(rowsOfClass(pool.x, pool.labels, D, c), D, 4, { seed: c });
       const sizes = [0, 1, 2, 3].map((m) => modes.filter((v) => v === m).length);
       const kept = [0, 1, 2, 3].sort((a, b) => sizes[b] - sizes[a] || a - b).slice(0, 2);
-      const shuffle = (list: number[]) => list.map((i) => [rng.uniform(), i]).sort((a, b) => a[0] - b[0]).map((p) => p[1]);
+      const shuffle = (list: number[]) =>
+        list
+          .map((i) => [rng.uniform(), i])
+          .sort((a, b) => a[0] - b[0])
+          .map((p) => p[1]);
       fullIdx.push(...shuffle(idx).slice(0, PER_CLASS));
       const keptIdx = shuffle(idx.filter((_, j) => kept.includes(modes[j])));
       assert.ok(keptIdx.length >= PER_CLASS, `class ${c}: ${keptIdx.length} digits in the two biggest modes`);
@@ -204,7 +231,10 @@ describe('the report ranks a mode-dropped set of real digits worse (FID, recall,
     };
     full = await score(fullRows);
     dropped = await score(droppedRows);
-    const show = (name: string, x: SampleScores) => `${name}: ${Object.entries(x).map(([k, v]) => `${k} ${v === null ? '–' : v.toFixed(3)}`).join(', ')}`;
+    const show = (name: string, x: SampleScores) =>
+      `${name}: ${Object.entries(x)
+        .map(([k, v]) => `${k} ${v === null ? '–' : v.toFixed(3)}`)
+        .join(', ')}`;
     console.log(`${show('real floor', ref.floor)}\n${show('full', full)}\n${show('mode-dropped', dropped)}`);
   });
 
@@ -228,16 +258,28 @@ describe('the report ranks a mode-dropped set of real digits worse (FID, recall,
     assert.ok(dropped.recall < full.recall - 0.1, `recall full ${full.recall} vs mode-dropped ${dropped.recall}`);
     // measured: recall 0.919 → 0.782, coverage 0.921 → 0.845 (its k = 5 balls are wider than recall's k = 3 ones),
     // precision 0.842 → 0.840; FID 9.96 → 23.8 (real half vs half 7.29); accuracy 97.4 % → 95.8 %
-    assert.ok(dropped.coverage < full.coverage - 0.04, `coverage full ${full.coverage} vs mode-dropped ${dropped.coverage}`);
-    assert.ok(dropped.precision > full.precision - 0.05, `precision full ${full.precision} vs mode-dropped ${dropped.precision}`);
+    assert.ok(
+      dropped.coverage < full.coverage - 0.04,
+      `coverage full ${full.coverage} vs mode-dropped ${dropped.coverage}`,
+    );
+    assert.ok(
+      dropped.precision > full.precision - 0.05,
+      `precision full ${full.precision} vs mode-dropped ${dropped.precision}`,
+    );
     // the full set behaves like real data against the reference
     assert.ok(Math.abs(full.recall - ref.floor.recall) < 0.1, `recall full ${full.recall} vs real ${ref.floor.recall}`);
   });
 
-  it('within-class diversity, in features and in pixels, falls below the real data\'s', () => {
+  it("within-class diversity, in features and in pixels, falls below the real data's", () => {
     assert.ok(dropped.diversity < 0.95 * full.diversity, `feature diversity ${full.diversity} vs ${dropped.diversity}`);
-    assert.ok(dropped.pixelDiversity! < 0.95 * full.pixelDiversity!, `pixel diversity ${full.pixelDiversity} vs ${dropped.pixelDiversity}`);
-    assert.ok(Math.abs(full.diversity / ref.floor.diversity - 1) < 0.15, `full ÷ real ${full.diversity / ref.floor.diversity}`);
+    assert.ok(
+      dropped.pixelDiversity! < 0.95 * full.pixelDiversity!,
+      `pixel diversity ${full.pixelDiversity} vs ${dropped.pixelDiversity}`,
+    );
+    assert.ok(
+      Math.abs(full.diversity / ref.floor.diversity - 1) < 0.15,
+      `full ÷ real ${full.diversity / ref.floor.diversity}`,
+    );
   });
 
   it('is deterministic: the same sets score the same again', async () => {

@@ -11,7 +11,14 @@ import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createRun, ensureBackend, evaluateRun, loadDenoiser, loadRunConfig, runStages } from '../../src/engine';
 import { loadDataset } from '../../src/engine/data';
-import { checkMixture, DIGITS_MIXTURE, fitDigitsMixture, mixtureFromJson, presetMixture, sampleMixture } from '../../src/engine/data/mixture';
+import {
+  checkMixture,
+  DIGITS_MIXTURE,
+  fitDigitsMixture,
+  mixtureFromJson,
+  presetMixture,
+  sampleMixture,
+} from '../../src/engine/data/mixture';
 import { loadMnist } from '../../src/engine/data/mnist';
 import { ConfigError, configHash, resolveConfig } from '../../src/engine/run/config';
 import { LossEvent, RunEvent, summarizeEvents } from '../../src/engine/run/events';
@@ -29,7 +36,7 @@ before(async () => {
 });
 
 describe('mixture data', () => {
-  it('the digits mixture: deterministic, per-class weights summing to 1, its mean and its samples\' class means those of the real digits', () => {
+  it("the digits mixture: deterministic, per-class weights summing to 1, its mean and its samples' class means those of the real digits", () => {
     const t0 = performance.now();
     const a = fitDigitsMixture(2);
     const seconds = (performance.now() - t0) / 1000;
@@ -56,7 +63,8 @@ describe('mixture data', () => {
     }
     const drawn = sampleMixture(a, 10 * 400, 5);
     const sampleMean = new Float64Array(10 * D);
-    for (let i = 0; i < 4000; i++) for (let d = 0; d < D; d++) sampleMean[drawn.labels[i] * D + d] += drawn.x[i * D + d] / 400;
+    for (let i = 0; i < 4000; i++)
+      for (let d = 0; d < D; d++) sampleMean[drawn.labels[i] * D + d] += drawn.x[i * D + d] / 400;
     let mixErr = 0;
     let sampleErr = 0;
     for (let c = 0; c < 10; c++) {
@@ -84,7 +92,10 @@ describe('mixture data', () => {
     assert.deepEqual(train.x, again.x);
     assert.notDeepEqual(train.x, test.x);
     assert.deepEqual(Array.from(train.labels.subarray(0, 8)), [0, 1, 2, 3, 0, 1, 2, 3]);
-    assert.ok(train.x.every((v) => Math.abs(v) < 1.2), 'blobs stay near [-1, 1]²');
+    assert.ok(
+      train.x.every((v) => Math.abs(v) < 1.2),
+      'blobs stay near [-1, 1]²',
+    );
     const m = presetMixture('blobs', 2);
     assert.equal(m.means.length, 4 * 2 * 2);
     assert.ok(m.means.every((v) => Math.abs(v) <= 0.85));
@@ -111,24 +122,44 @@ describe('teacher.kind in the config', () => {
     const cfg = resolveConfig(base, { file: 'x.distill.json' });
     assert.equal(cfg.teacher.kind, 'exact');
     assert.equal((cfg.data as { components?: number }).components, 3);
-    const trained = resolveConfig({ data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' } }, { file: 'y.distill.json' });
+    const trained = resolveConfig(
+      { data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' } },
+      { file: 'y.distill.json' },
+    );
     assert.equal(trained.teacher.kind, 'trained');
     // an old run folder (no teacher.kind) keeps its hash: "trained" is hash-neutral
-    const explicit = resolveConfig({ data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' }, teacher: { kind: 'trained' } }, { file: 'y.distill.json' });
+    const explicit = resolveConfig(
+      { data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' }, teacher: { kind: 'trained' } },
+      { file: 'y.distill.json' },
+    );
     assert.equal(configHash(explicit), configHash(trained));
-    assert.notEqual(configHash(resolveConfig({ ...base, teacher: { kind: 'trained' } }, { file: 'x.distill.json' })), configHash(resolveConfig(base, { file: 'x.distill.json' })));
+    assert.notEqual(
+      configHash(resolveConfig({ ...base, teacher: { kind: 'trained' } }, { file: 'x.distill.json' })),
+      configHash(resolveConfig(base, { file: 'x.distill.json' })),
+    );
   });
 
   it('errors name the field: teacher.kind, data.preset, data.components, model.kind, guided.kind', () => {
-    assert.deepEqual(errorsOf({ data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' }, teacher: { kind: 'exact' } }), [
-      'teacher.kind: "exact" needs data.kind "mixture" (data whose optimal denoiser is known); data.kind is "toy2d"',
+    assert.deepEqual(
+      errorsOf({ data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' }, teacher: { kind: 'exact' } }),
+      ['teacher.kind: "exact" needs data.kind "mixture" (data whose optimal denoiser is known); data.kind is "toy2d"'],
+    );
+    assert.deepEqual(errorsOf({ ...base, teacher: { kind: 'perfect' } }), [
+      'teacher.kind: expected one of "trained", "exact"',
     ]);
-    assert.deepEqual(errorsOf({ ...base, teacher: { kind: 'perfect' } }), ['teacher.kind: expected one of "trained", "exact"']);
-    assert.deepEqual(errorsOf({ ...base, data: { kind: 'mixture', preset: 'faces' } }), ['data.preset: expected one of "blobs", "digits"']);
-    assert.deepEqual(errorsOf({ ...base, data: { kind: 'mixture', preset: 'blobs', components: 0 } }), ['data.components: 0 is out of range; expected an integer from 1 to 64']);
+    assert.deepEqual(errorsOf({ ...base, data: { kind: 'mixture', preset: 'faces' } }), [
+      'data.preset: expected one of "blobs", "digits"',
+    ]);
+    assert.deepEqual(errorsOf({ ...base, data: { kind: 'mixture', preset: 'blobs', components: 0 } }), [
+      'data.components: 0 is out of range; expected an integer from 1 to 64',
+    ]);
     assert.deepEqual(errorsOf({ ...base, data: { kind: 'mixture' } }), ['data.preset: required field is missing']);
-    assert.deepEqual(errorsOf({ ...base, data: { kind: 'mixture', preset: 'digits' } }), ['model.kind: "mlp" is for 2-D points (data.kind "toy2d" or data.preset "blobs"); use "unet" for images']);
-    assert.deepEqual(errorsOf({ ...base, model: { kind: 'unet' } }), ['model.kind: "unet" needs image data; use "mlp" for data.preset "blobs"']);
+    assert.deepEqual(errorsOf({ ...base, data: { kind: 'mixture', preset: 'digits' } }), [
+      'model.kind: "mlp" is for 2-D points (data.kind "toy2d" or data.preset "blobs"); use "unet" for images',
+    ]);
+    assert.deepEqual(errorsOf({ ...base, model: { kind: 'unet' } }), [
+      'model.kind: "unet" needs image data; use "mlp" for data.preset "blobs"',
+    ]);
     assert.deepEqual(errorsOf({ ...base, guided: { kind: 'exact' } }), ['guided.kind: unknown field']);
   });
 
@@ -143,7 +174,8 @@ describe('teacher.kind in the config', () => {
   });
 });
 
-const losses = (events: RunEvent[]) => events.filter((e): e is LossEvent => e.type === 'loss').map((e) => `${e.unit}@${e.step}:${e.loss}`);
+const losses = (events: RunEvent[]) =>
+  events.filter((e): e is LossEvent => e.type === 'loss').map((e) => `${e.unit}@${e.step}:${e.loss}`);
 
 function writeConfig(name: string): string {
   const cfg = {
@@ -179,17 +211,33 @@ describe('a tiny exact-blobs run', () => {
 
     const events = readEvents(straight).events;
     const start = events.find((e) => e.type === 'stage_start' && e.unit === 'teacher');
-    assert.deepEqual(start && { total: (start as { totalSteps: number }).totalSteps, step: (start as { startStep: number }).startStep }, { total: 0, step: 0 });
+    assert.deepEqual(
+      start && {
+        total: (start as { totalSteps: number }).totalSteps,
+        step: (start as { startStep: number }).startStep,
+      },
+      { total: 0, step: 0 },
+    );
     assert.ok(events.some((e) => e.type === 'stage_end' && e.unit === 'teacher' && e.step === 0));
     assert.ok(!events.some((e) => e.type === 'error'), 'no error events');
     // the run explorer: the teacher is planned at 0 steps and shown done at 0 steps
     const summary = summarizeEvents(events, false);
-    assert.deepEqual(summary.units.map((u) => [u.unit, u.done, u.totalSteps]).slice(0, 2), [['teacher', true, 0], ['guided', true, 12]]);
-    assert.deepEqual(plannedUnits(loadRunConfig(straight)).map((p) => `${p.unit}:${p.steps}`), ['teacher:0', 'guided:12', 'progressive-4-2:6', 'progressive-2-1:6']);
+    assert.deepEqual(summary.units.map((u) => [u.unit, u.done, u.totalSteps]).slice(0, 2), [
+      ['teacher', true, 0],
+      ['guided', true, 12],
+    ]);
+    assert.deepEqual(
+      plannedUnits(loadRunConfig(straight)).map((p) => `${p.unit}:${p.steps}`),
+      ['teacher:0', 'guided:12', 'progressive-4-2:6', 'progressive-2-1:6'],
+    );
     assert.equal(unitDescription(summary.units[0], 0), 'done · 0 steps');
-    assert.deepEqual(listCheckpoints(straight, 'teacher').map((c) => c.step), [0]);
+    assert.deepEqual(
+      listCheckpoints(straight, 'teacher').map((c) => c.step),
+      [0],
+    );
     assert.ok(fs.existsSync(path.join(straight, 'samples', 'teacher', 'step-0000000.png')));
-    for (const u of ['guided', 'progressive-4-2', 'progressive-2-1']) assert.equal(readCheckpoint(path.join(straight, listCheckpoints(straight, u).pop()!.file)).header.final, true, u);
+    for (const u of ['guided', 'progressive-4-2', 'progressive-2-1'])
+      assert.equal(readCheckpoint(path.join(straight, listCheckpoints(straight, u).pop()!.file)).header.final, true, u);
 
     // mixture.json holds the mixture the data was drawn from, and the teacher checkpoint holds the same numbers
     const m = mixtureFromJson(JSON.parse(fs.readFileSync(path.join(straight, 'mixture.json'), 'utf8')));
@@ -201,7 +249,12 @@ describe('a tiny exact-blobs run', () => {
     assert.deepEqual(arrays.get('w/mixture.means')!.data, blobs.means);
 
     // loaded back as a denoiser (distill sample / eval), the exact teacher predicts E[x | z, c]: at tiny noise, ≈ z
-    const d = await loadDenoiser(straight, loadRunConfig(straight), path.join(straight, listCheckpoints(straight, 'teacher')[0].file), 'teacher');
+    const d = await loadDenoiser(
+      straight,
+      loadRunConfig(straight),
+      path.join(straight, listCheckpoints(straight, 'teacher')[0].file),
+      'teacher',
+    );
     try {
       const z = tf.tensor2d([0.4, 0.2, -0.3, 0.5], [2, 2]);
       const out = d.net.apply(z, new Float32Array([15, 15]), new Int32Array([0, 4]));
@@ -219,32 +272,63 @@ describe('a tiny exact-blobs run', () => {
     const losses2 = async (name: string, parallel: string) => {
       const file = path.join(tmp, `${name}.distill.json`);
       const raw = JSON.parse(fs.readFileSync(writeConfig(name), 'utf8'));
-      fs.writeFileSync(file, JSON.stringify({ ...raw, threads: 2, parallel, guided: { steps: 4, batch: 32, lr: 0.002 }, progressive: { n0: 2, targetSteps: 1, steps: 3, batch: 32, lr: 0.001 } }));
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          ...raw,
+          threads: 2,
+          parallel,
+          guided: { steps: 4, batch: 32, lr: 0.002 },
+          progressive: { n0: 2, targetSteps: 1, steps: 3, batch: 32, lr: 0.001 },
+        }),
+      );
       const dir = await createRun({ configPath: file, runsDir: tmp, name });
       assert.equal(await runStages({ runDir: dir, summary: false }), 'finished');
       const events = readEvents(dir).events;
-      assert.ok(!events.some((e) => e.type === 'error'), `${name}: ${JSON.stringify(events.filter((e) => e.type === 'error'))}`);
-      return { note: (events.find((e) => e.type === 'backend') as { note?: string }).note ?? '', losses: events.filter((e): e is LossEvent => e.type === 'loss') };
+      assert.ok(
+        !events.some((e) => e.type === 'error'),
+        `${name}: ${JSON.stringify(events.filter((e) => e.type === 'error'))}`,
+      );
+      return {
+        note: (events.find((e) => e.type === 'backend') as { note?: string }).note ?? '',
+        losses: events.filter((e): e is LossEvent => e.type === 'loss'),
+      };
     };
     const one = await losses2('exact-one', 'threads');
     const two = await losses2('exact-two', 'workers');
     assert.match(two.note, /data-parallel on 2 worker threads/);
-    assert.deepEqual(two.losses.map((e) => `${e.unit}@${e.step}`), one.losses.map((e) => `${e.unit}@${e.step}`));
+    assert.deepEqual(
+      two.losses.map((e) => `${e.unit}@${e.step}`),
+      one.losses.map((e) => `${e.unit}@${e.step}`),
+    );
     for (let i = 0; i < one.losses.length; i++) {
       const a = one.losses[i].loss;
-      assert.ok(Math.abs(a - two.losses[i].loss) <= 1e-4 * Math.max(Math.abs(a), 1e-12), `${one.losses[i].unit}@${one.losses[i].step}: ${a} vs ${two.losses[i].loss}`);
+      assert.ok(
+        Math.abs(a - two.losses[i].loss) <= 1e-4 * Math.max(Math.abs(a), 1e-12),
+        `${one.losses[i].unit}@${one.losses[i].step}: ${a} vs ${two.losses[i].loss}`,
+      );
     }
   });
 
   it('the report measures every row against the exact teacher at 1,024 steps: its own row is at 0, the floor is reported', async () => {
     assert.ok(runDir, 'the run of the previous test');
     const before = tf.memory().numTensors;
-    const r = await evaluateRun({ runDir, out: path.join(tmp, 'eval'), w: [0, 2], samples: 48, teacherSteps: [8], studentSteps: [1, 2] });
+    const r = await evaluateRun({
+      runDir,
+      out: path.join(tmp, 'eval'),
+      w: [0, 2],
+      samples: 48,
+      teacherSteps: [8],
+      studentSteps: [1, 2],
+    });
     assert.equal(tf.memory().numTensors, before, 'no tensor leak');
     const rep = r.data;
     assert.equal(rep.reference.steps, EXACT_REFERENCE_STEPS);
     assert.equal(rep.exact!.referenceSteps, EXACT_REFERENCE_STEPS);
-    assert.deepEqual(rep.exact!.floor.map((f) => f.w), [0, 2]);
+    assert.deepEqual(
+      rep.exact!.floor.map((f) => f.w),
+      [0, 2],
+    );
     for (const f of rep.exact!.floor) {
       assert.equal(f.fid, null);
       assert.ok(f.swd! > 0 && f.swd! < 0.5, `floor ${f.swd}`);

@@ -16,7 +16,15 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { chromium, BrowserContext } from 'playwright-core';
-import { createRun, ensureBackend, exportStudent, loadDenoiser, loadRunConfig, resolveCheckpoint, runStages } from '../../src/engine';
+import {
+  createRun,
+  ensureBackend,
+  exportStudent,
+  loadDenoiser,
+  loadRunConfig,
+  resolveCheckpoint,
+  runStages,
+} from '../../src/engine';
 import { sample } from '../../src/engine/method/samplers';
 import { toyConfig } from '../helpers/toy-config';
 import { hash32, Rng } from '../../src/engine/random/rng';
@@ -28,7 +36,23 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-export-'));
 
 function writeConfig(name: string, cfg: Record<string, unknown>): string {
   const file = path.join(tmp, `${name}.distill.json`);
-  fs.writeFileSync(file, JSON.stringify({ name, seed: 5, backend: 'cpu', threads: 1, sampling: { interval: 0, teacherSteps: 4 }, checkpoint: { interval: 1000, keep: 1 }, log: { interval: 5 }, ...cfg }, null, 2));
+  fs.writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        name,
+        seed: 5,
+        backend: 'cpu',
+        threads: 1,
+        sampling: { interval: 0, teacherSteps: 4 },
+        checkpoint: { interval: 1000, keep: 1 },
+        log: { interval: 5 },
+        ...cfg,
+      },
+      null,
+      2,
+    ),
+  );
   return file;
 }
 
@@ -59,12 +83,27 @@ interface Exported {
 const runs: Record<'toy' | 'image', Exported> = {} as never;
 
 /** The Node sampler's output for `count` samples of one class at one w. */
-async function nodeSamples(e: Exported, { classId, w, seed, count, sampler = 'ddim' as 'ddim' | 'stochastic' }: { classId: number; w: number; seed: number; count: number; sampler?: 'ddim' | 'stochastic' }) {
+async function nodeSamples(
+  e: Exported,
+  {
+    classId,
+    w,
+    seed,
+    count,
+    sampler = 'ddim' as 'ddim' | 'stochastic',
+  }: { classId: number; w: number; seed: number; count: number; sampler?: 'ddim' | 'stochastic' },
+) {
   const cfg = loadRunConfig(e.runDir);
   const { file } = resolveCheckpoint(e.runDir, cfg, { stage: 'progressive', steps: e.steps });
   const d = await loadDenoiser(e.runDir, cfg, file, 'progressive');
   try {
-    return await sample(d, { classes: new Int32Array(count).fill(classId), w: new Float32Array(count).fill(w), steps: e.steps, sampler, seed });
+    return await sample(d, {
+      classes: new Int32Array(count).fill(classId),
+      w: new Float32Array(count).fill(w),
+      steps: e.steps,
+      sampler,
+      seed,
+    });
   } finally {
     d.net.dispose();
   }
@@ -77,7 +116,10 @@ interface DemoResult {
   backend: string;
 }
 type DemoWindow = {
-  demo: { last: DemoResult; generate(o: { classId: number; w: number; seed: number; count: number }): Promise<DemoResult> };
+  demo: {
+    last: DemoResult;
+    generate(o: { classId: number; w: number; seed: number; count: number }): Promise<DemoResult>;
+  };
 };
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -89,7 +131,10 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 before(async () => {
   await ensureBackend('cpu', 1);
-  for (const [key, cfg] of [['toy', TOY], ['image', IMAGE]] as const) {
+  for (const [key, cfg] of [
+    ['toy', TOY],
+    ['image', IMAGE],
+  ] as const) {
     const runDir = await createRun({ configPath: writeConfig(key, cfg), runsDir: tmp, name: key });
     assert.equal(await runStages({ runDir, summary: false }), 'finished');
     const outDir = path.join(tmp, `${key}-export`);
@@ -103,7 +148,16 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 describe('export folder', () => {
   it('holds weights + manifest, student.mjs, demo page, README and the tfjs bundles (no CDN)', () => {
     for (const e of Object.values(runs)) {
-      for (const f of ['manifest.json', 'weights.bin', 'student.mjs', 'demo.mjs', 'index.html', 'README.md', 'tfjs/tf-core.min.js', 'tfjs/tf-backend-cpu.min.js']) {
+      for (const f of [
+        'manifest.json',
+        'weights.bin',
+        'student.mjs',
+        'demo.mjs',
+        'index.html',
+        'README.md',
+        'tfjs/tf-core.min.js',
+        'tfjs/tf-backend-cpu.min.js',
+      ]) {
         assert.ok(fs.existsSync(path.join(e.outDir, f)), `${f} in ${e.outDir}`);
       }
       const m = JSON.parse(fs.readFileSync(path.join(e.outDir, 'manifest.json'), 'utf8'));
@@ -113,15 +167,23 @@ describe('export folder', () => {
       const n = m.tensors.reduce((s: number, t: { shape: number[] }) => s + t.shape.reduce((a, b) => a * b, 1), 0);
       assert.equal(n, m.parameters);
       assert.equal(fs.statSync(path.join(e.outDir, 'weights.bin')).size, 4 * n);
-      const html = fs.readFileSync(path.join(e.outDir, 'index.html'), 'utf8') + fs.readFileSync(path.join(e.outDir, 'demo.mjs'), 'utf8');
+      const html =
+        fs.readFileSync(path.join(e.outDir, 'index.html'), 'utf8') +
+        fs.readFileSync(path.join(e.outDir, 'demo.mjs'), 'utf8');
       assert.doesNotMatch(html, /https?:\/\//, 'no absolute URL in the page');
     }
   });
 
   it('refuses a non-student stage, a missing step count and a foreign non-empty folder, naming the field', async () => {
     const e = runs.toy;
-    await assert.rejects(exportStudent({ runDir: e.runDir, stage: 'teacher' as never, out: path.join(tmp, 'x') }), /--stage: the teacher is not a distilled student/);
-    await assert.rejects(exportStudent({ runDir: e.runDir, steps: 3, out: path.join(tmp, 'x') }), /--steps 3: no progressive student has 3 steps; available: 4, 2/);
+    await assert.rejects(
+      exportStudent({ runDir: e.runDir, stage: 'teacher' as never, out: path.join(tmp, 'x') }),
+      /--stage: the teacher is not a distilled student/,
+    );
+    await assert.rejects(
+      exportStudent({ runDir: e.runDir, steps: 3, out: path.join(tmp, 'x') }),
+      /--steps 3: no progressive student has 3 steps; available: 4, 2/,
+    );
     const foreign = path.join(tmp, 'foreign');
     fs.mkdirSync(foreign);
     fs.writeFileSync(path.join(foreign, 'notes.txt'), 'mine');
@@ -132,14 +194,23 @@ describe('export folder', () => {
 describe('student.mjs in Node', () => {
   it('draws the same random numbers as src/engine/random/rng.ts (its self-contained sfc32 copy)', async () => {
     const mod = await import(pathToFileURL(path.join(runs.toy.outDir, 'student.mjs')).href);
-    for (const text of ['', 'a', 'sample', 'train-teacher']) assert.equal(mod.hash32(text), hash32(text), `hash32(${JSON.stringify(text)})`);
+    for (const text of ['', 'a', 'sample', 'train-teacher'])
+      assert.equal(mod.hash32(text), hash32(text), `hash32(${JSON.stringify(text)})`);
     for (const seed of [0, 11, 123456789, 2 ** 40 + 3]) {
       for (const stream of ['', 'sample']) {
         const mine = new mod.Rng(seed, stream);
         const engine = new Rng(seed, stream);
         const what = `seed ${seed}, stream ${JSON.stringify(stream)}`;
-        assert.deepEqual(Array.from({ length: 64 }, () => mine.nextUint32()), Array.from({ length: 64 }, () => engine.nextUint32()), `${what}: nextUint32`);
-        assert.deepEqual([mine.uniform(), mine.normal(), mine.normal(), mine.normal()], [engine.uniform(), engine.normal(), engine.normal(), engine.normal()], `${what}: uniform, normal`);
+        assert.deepEqual(
+          Array.from({ length: 64 }, () => mine.nextUint32()),
+          Array.from({ length: 64 }, () => engine.nextUint32()),
+          `${what}: nextUint32`,
+        );
+        assert.deepEqual(
+          [mine.uniform(), mine.normal(), mine.normal(), mine.normal()],
+          [engine.uniform(), engine.normal(), engine.normal(), engine.normal()],
+          `${what}: uniform, normal`,
+        );
         // normals(n) drops the pending Box–Muller spare in both, so the next draw agrees after an odd n too.
         assert.deepEqual(Array.from(mine.normals(7)), Array.from(engine.normals(7)), `${what}: normals(7)`);
         assert.equal(mine.nextUint32(), engine.nextUint32(), `${what}: after normals(7)`);
@@ -180,7 +251,15 @@ describe('demo page in headless Chromium', () => {
 
   before(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    const types: Record<string, string> = { '.html': 'text/html', '.mjs': 'text/javascript', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm', '.bin': 'application/octet-stream', '.md': 'text/markdown' };
+    const types: Record<string, string> = {
+      '.html': 'text/html',
+      '.mjs': 'text/javascript',
+      '.js': 'text/javascript',
+      '.json': 'application/json',
+      '.wasm': 'application/wasm',
+      '.bin': 'application/octet-stream',
+      '.md': 'text/markdown',
+    };
     server = http.createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
       const [, which, ...rest] = decodeURIComponent(url.pathname).split('/');
@@ -191,14 +270,26 @@ describe('demo page in headless Chromium', () => {
         res.writeHead(404).end('not found');
         return;
       }
-      res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' }).end(fs.readFileSync(file));
+      res
+        .writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' })
+        .end(fs.readFileSync(file));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     context = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-dev-shm-usage',
+      ],
     });
     context.on('request', (r) => requested.push(r.url()));
   });
@@ -234,7 +325,12 @@ describe('demo page in headless Chromium', () => {
       const ref = await nodeSamples(e, { classId, w, seed, count });
       const dCpu = maxAbsDiff(cpu.x, ref.x);
       assert.ok(dCpu < 1e-4, `page (cpu) vs Node: max |Δ| ${dCpu}`);
-      assert.ok(await page.locator('#status').textContent().then((t) => /2 step\(s\) = 2 network evaluations/.test(t ?? '')));
+      assert.ok(
+        await page
+          .locator('#status')
+          .textContent()
+          .then((t) => /2 step\(s\) = 2 network evaluations/.test(t ?? '')),
+      );
       await page.screenshot({ path: path.join(ARTIFACTS, `${key}-cpu.png`) });
 
       // the wasm backend, switched from the page's control, same seed
@@ -247,17 +343,23 @@ describe('demo page in headless Chromium', () => {
       const dWasm = maxAbsDiff(wasm.x, ref.x);
       assert.ok(dWasm < 1e-3, `page (wasm) vs Node: max |Δ| ${dWasm}`);
       // a different seed gives different samples (the comparison above is not vacuous)
-      const other = await page.evaluate(() => (window as unknown as DemoWindow).demo.generate({ classId: 1, w: 2.5, seed: 99, count: 4 }));
+      const other = await page.evaluate(() =>
+        (window as unknown as DemoWindow).demo.generate({ classId: 1, w: 2.5, seed: 99, count: 4 }),
+      );
       assert.ok(maxAbsDiff(other.x, ref.x.subarray(0, other.x.length)) > 1e-3);
       assert.deepEqual(errors, []);
-      console.log(`# ${key}: page cpu max |Δ| = ${dCpu.toExponential(2)}, page wasm max |Δ| = ${dWasm.toExponential(2)}`);
+      console.log(
+        `# ${key}: page cpu max |Δ| = ${dCpu.toExponential(2)}, page wasm max |Δ| = ${dWasm.toExponential(2)}`,
+      );
       await page.close();
     });
   }
 
   it('the page made no request outside the localhost server', () => {
     assert.ok(requested.length > 5, 'requests were recorded');
-    const outside = requested.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('data:') && !u.startsWith('blob:'));
+    const outside = requested.filter(
+      (u) => !u.startsWith(origin + '/') && !u.startsWith('data:') && !u.startsWith('blob:'),
+    );
     assert.deepEqual(outside, []);
     assert.ok(served.some((p) => p.endsWith('/tfjs/tf-core.min.js')));
   });

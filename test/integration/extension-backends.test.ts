@@ -67,7 +67,11 @@ const log = { info: (s: string) => void logLines.push(s) };
 
 // ───────────────────────────── fixtures ─────────────────────────────
 const HW_ADAPTER = {
-  vendor: 'nvidia', architecture: 'ada', device: '', description: 'NVIDIA GeForce RTX 4070', software: false,
+  vendor: 'nvidia',
+  architecture: 'ada',
+  device: '',
+  description: 'NVIDIA GeForce RTX 4070',
+  software: false,
   limits: { maxBufferSize: 4 * 2 ** 30, maxStorageBufferBindingSize: 2 ** 31, maxComputeWorkgroupStorageSize: 32768 },
   features: ['shader-f16', 'timestamp-query'],
 };
@@ -77,9 +81,30 @@ function gpuBox(): BackendsReport {
     node: 'v20.20.2',
     auto: 'tensorflow-gpu',
     backends: [
-      { name: 'tensorflow-gpu', choice: 'tensorflow', device: 'gpu', available: true, detail: '@tensorflow/tfjs-node-gpu 4.22.0 installed; CUDA driver present', cudaDevices: ['NVIDIA GeForce RTX 4070 (0000:01:00.0)', 'NVIDIA A100 (0000:02:00.0)'] },
-      { name: 'webgpu', choice: 'webgpu', device: 'gpu', available: true, detail: 'NVIDIA GeForce RTX 4070 (ada); max buffer 4096 MiB | x', adapter: HW_ADAPTER },
-      { name: 'tensorflow', choice: 'tensorflow', device: 'cpu', available: false, detail: '@tensorflow/tfjs-node not installed', fix: 'npm install @tensorflow/tfjs-node@4.22.0' },
+      {
+        name: 'tensorflow-gpu',
+        choice: 'tensorflow',
+        device: 'gpu',
+        available: true,
+        detail: '@tensorflow/tfjs-node-gpu 4.22.0 installed; CUDA driver present',
+        cudaDevices: ['NVIDIA GeForce RTX 4070 (0000:01:00.0)', 'NVIDIA A100 (0000:02:00.0)'],
+      },
+      {
+        name: 'webgpu',
+        choice: 'webgpu',
+        device: 'gpu',
+        available: true,
+        detail: 'NVIDIA GeForce RTX 4070 (ada); max buffer 4096 MiB | x',
+        adapter: HW_ADAPTER,
+      },
+      {
+        name: 'tensorflow',
+        choice: 'tensorflow',
+        device: 'cpu',
+        available: false,
+        detail: '@tensorflow/tfjs-node not installed',
+        fix: 'npm install @tensorflow/tfjs-node@4.22.0',
+      },
       { name: 'wasm', choice: 'wasm', device: 'cpu', available: true, detail: 'SIMD build' },
       { name: 'cpu', choice: 'cpu', device: 'cpu', available: true, detail: 'plain JavaScript (slow; always there)' },
     ],
@@ -97,17 +122,38 @@ describe('the protocol: a `backends` request and its reply', () => {
   it('a real report of this machine validates; broken ones are refused', async () => {
     const real = await describeBackends();
     assert.equal(asBackendsReport(real), real);
-    assert.equal(asBackendsReport(JSON.parse(JSON.stringify(real))) !== undefined, true, 'survives the IPC round trip (JSON)');
+    assert.equal(
+      asBackendsReport(JSON.parse(JSON.stringify(real))) !== undefined,
+      true,
+      'survives the IPC round trip (JSON)',
+    );
     assert.ok(asBackendsReport(gpuBox()));
     const broken: Array<[string, (r: BackendsReport) => unknown]> = [
       ['auto not listed', (r) => ({ ...r, backends: r.backends.filter((b) => b.name !== 'tensorflow-gpu') })],
       ['auto unknown', (r) => ({ ...r, auto: 'metal' })],
       ['a backend twice', (r) => ({ ...r, backends: [...r.backends, r.backends[3]] })],
       ['detail not text', (r) => ({ ...r, backends: r.backends.map((b) => ({ ...b, detail: 3 })) })],
-      ['adapter without limits', (r) => ({ ...r, backends: r.backends.map((b) => (b.adapter ? { ...b, adapter: { ...b.adapter, limits: {} } } : b)) })],
-      ['adapter limit not a number', (r) => ({ ...r, backends: r.backends.map((b) => (b.adapter ? { ...b, adapter: { ...b.adapter, limits: { ...b.adapter.limits, maxBufferSize: '4G' } } } : b)) })],
+      [
+        'adapter without limits',
+        (r) => ({
+          ...r,
+          backends: r.backends.map((b) => (b.adapter ? { ...b, adapter: { ...b.adapter, limits: {} } } : b)),
+        }),
+      ],
+      [
+        'adapter limit not a number',
+        (r) => ({
+          ...r,
+          backends: r.backends.map((b) =>
+            b.adapter ? { ...b, adapter: { ...b.adapter, limits: { ...b.adapter.limits, maxBufferSize: '4G' } } } : b,
+          ),
+        }),
+      ],
       ['unknown device', (r) => ({ ...r, backends: r.backends.map((b) => ({ ...b, device: 'tpu' })) })],
-      ['cuda devices not text', (r) => ({ ...r, backends: r.backends.map((b) => (b.cudaDevices ? { ...b, cudaDevices: [1] } : b)) })],
+      [
+        'cuda devices not text',
+        (r) => ({ ...r, backends: r.backends.map((b) => (b.cudaDevices ? { ...b, cudaDevices: [1] } : b)) }),
+      ],
       ['no backends', (r) => ({ ...r, backends: 'all' })],
     ];
     for (const [why, mutate] of broken) assert.equal(asBackendsReport(mutate(gpuBox())), undefined, why);
@@ -123,30 +169,62 @@ describe('the Show Backends document', () => {
     const rows = md.split('\n').filter((l) => /^\| [✔✘] \|/.test(l));
     assert.equal(rows.length, 5);
     assert.match(rows[0], /^\| ✔ \| tensorflow-gpu \(tfjs-node-gpu, CUDA\) — \*\*auto\*\* \| GPU \| `tensorflow` \|/);
-    assert.match(rows[1], /^\| ✔ \| webgpu \(Dawn\) \| GPU \| `webgpu` \| .*4096 MiB \\\| x \|$/, 'a pipe in a detail is escaped');
+    assert.match(
+      rows[1],
+      /^\| ✔ \| webgpu \(Dawn\) \| GPU \| `webgpu` \| .*4096 MiB \\\| x \|$/,
+      'a pipe in a detail is escaped',
+    );
     assert.match(rows[2], /^\| ✘ \| tensorflow \(tfjs-node, CPU\) \| CPU \|/);
     assert.match(md, /\| max buffer size \| 4096 MiB \(4,294,967,296 bytes\) \|/);
     assert.match(md, /\| max storage buffer binding size \| 2048 MiB \(2,147,483,648 bytes\) \|/);
     assert.match(md, /\| max compute workgroup storage \| 32,768 bytes \|/);
     assert.match(md, /\| kind \| hardware GPU \|/);
     assert.match(md, /\| features \| shader-f16, timestamp-query \|/);
-    assert.match(md, /## CUDA devices\n\n- NVIDIA GeForce RTX 4070 \(0000:01:00\.0\)\n- NVIDIA A100 \(0000:02:00\.0\)\n/);
-    assert.match(md, /## How to get what is missing\n\n- \*\*tensorflow\*\*: npm install @tensorflow\/tfjs-node@4\.22\.0\n/);
+    assert.match(
+      md,
+      /## CUDA devices\n\n- NVIDIA GeForce RTX 4070 \(0000:01:00\.0\)\n- NVIDIA A100 \(0000:02:00\.0\)\n/,
+    );
+    assert.match(
+      md,
+      /## How to get what is missing\n\n- \*\*tensorflow\*\*: npm install @tensorflow\/tfjs-node@4\.22\.0\n/,
+    );
     assert.match(md, /setting is `webgpu`: runs started from this editor use \*\*webgpu\*\*\./);
   });
 
   it('says what the distill.backend setting means here, including a backend that is missing', () => {
     const r = gpuBox();
-    assert.match(settingSentence(r, undefined), /not set: each run uses its config's `backend` \(default `auto`, which picks \*\*tensorflow-gpu\*\* here\)/);
+    assert.match(
+      settingSentence(r, undefined),
+      /not set: each run uses its config's `backend` \(default `auto`, which picks \*\*tensorflow-gpu\*\* here\)/,
+    );
     assert.match(settingSentence(r, 'auto'), /use \*\*tensorflow-gpu\*\*/);
-    assert.match(settingSentence(r, 'tensorflow'), /use \*\*tensorflow-gpu\*\*/, 'tensorflow = tfjs-node-gpu when it is the one installed');
-    const noGpu: BackendsReport = { ...r, auto: 'wasm', backends: r.backends.filter((b) => b.name !== 'tensorflow-gpu' && b.name !== 'webgpu') };
-    assert.match(settingSentence(noGpu, 'webgpu'), /⚠ .*`webgpu`, which is \*\*not available\*\* here: runs started from this editor will fail/);
-    const sw = { ...r, backends: r.backends.map((b) => (b.adapter ? { ...b, adapter: { ...b.adapter, software: true, description: 'SwiftShader' } } : b)) };
+    assert.match(
+      settingSentence(r, 'tensorflow'),
+      /use \*\*tensorflow-gpu\*\*/,
+      'tensorflow = tfjs-node-gpu when it is the one installed',
+    );
+    const noGpu: BackendsReport = {
+      ...r,
+      auto: 'wasm',
+      backends: r.backends.filter((b) => b.name !== 'tensorflow-gpu' && b.name !== 'webgpu'),
+    };
+    assert.match(
+      settingSentence(noGpu, 'webgpu'),
+      /⚠ .*`webgpu`, which is \*\*not available\*\* here: runs started from this editor will fail/,
+    );
+    const sw = {
+      ...r,
+      backends: r.backends.map((b) =>
+        b.adapter ? { ...b, adapter: { ...b.adapter, software: true, description: 'SwiftShader' } } : b,
+      ),
+    };
     assert.match(settingSentence(sw, 'webgpu'), /use \*\*webgpu\*\* — on a software adapter, emulated on the CPU/);
     const md = backendsMarkdown(sw);
     assert.match(md, /\| ✔ \| webgpu \(Dawn\) \| emulated GPU \|/);
-    assert.match(md, /\| kind \| software adapter, emulated on the CPU: `auto` skips it, `webgpu` uses it with a warning \|/);
+    assert.match(
+      md,
+      /\| kind \| software adapter, emulated on the CPU: `auto` skips it, `webgpu` uses it with a warning \|/,
+    );
   });
 });
 
@@ -159,8 +237,10 @@ describe('a failed run offers Show Backends when the backend is the trouble', ()
       "the npm package `webgpu` (Dawn's Node binding) is not installed",
       'Dawn found no WebGPU adapter: the Vulkan loader is not installed',
       'no Vulkan driver is installed: no driver manifest (ICD .json) in /etc/vulkan/icd.d',
-    ]) assert.equal(mentionsBackend(m), true, m);
-    for (const m of ['loss is NaN at step 120 (last good checkpoint step-100)', 'data: /x/train is missing', undefined]) assert.equal(mentionsBackend(m), false, String(m));
+    ])
+      assert.equal(mentionsBackend(m), true, m);
+    for (const m of ['loss is NaN at step 120 (last good checkpoint step-100)', 'data: /x/train is missing', undefined])
+      assert.equal(mentionsBackend(m), false, String(m));
   });
 });
 
@@ -186,19 +266,31 @@ describe('Distill: Show Backends through the real worker', { timeout: 120_000 },
     const wg = report.backends.find((b) => b.name === 'webgpu')!;
     assert.equal(wg.available, false);
     assert.equal(wg.adapter, undefined);
-    assert.deepEqual(report.backends.map((b) => b.name), ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
+    assert.deepEqual(
+      report.backends.map((b) => b.name),
+      ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'],
+    );
     assert.equal(report.auto, 'wasm');
     const text = doc.provideTextDocumentContent();
-    assert.match(text, /## WebGPU adapter\n\nNo adapter: VK_ICD_FILENAMES names no Vulkan driver manifest that exists \(.*no-such-icd\.json\)/);
+    assert.match(
+      text,
+      /## WebGPU adapter\n\nNo adapter: VK_ICD_FILENAMES names no Vulkan driver manifest that exists \(.*no-such-icd\.json\)/,
+    );
     assert.match(text, /\| ✘ \| webgpu \(Dawn\) \| GPU \| `webgpu` \|/);
     assert.match(text, /\| ✔ \| wasm — \*\*auto\*\* \| CPU \|/);
     assert.match(text, /- \*\*webgpu\*\*: /, 'how to get webgpu');
     assert.match(text, /- \*\*tensorflow-gpu\*\*: npm install @tensorflow\/tfjs-node-gpu/);
     assert.deepEqual(changed, [ext.BACKENDS_URI.toString()]);
-    assert.deepEqual(ui.commands.map((c) => c.id), ['markdown.showPreview']);
+    assert.deepEqual(
+      ui.commands.map((c) => c.id),
+      ['markdown.showPreview'],
+    );
     assert.equal(ui.commands[0].args[0], ext.BACKENDS_URI);
     assert.deepEqual(ui.progress, ['Distill: probing backends (WebGPU adapter, CUDA, wasm)…']);
-    assert.match(logLines.at(-1)!, /^backends on linux-\w+: auto → wasm; available: wasm \(CPU\), cpu \(CPU\); not available: tensorflow-gpu, webgpu, tensorflow$/);
+    assert.match(
+      logLines.at(-1)!,
+      /^backends on linux-\w+: auto → wasm; available: wasm \(CPU\), cpu \(CPU\); not available: tensorflow-gpu, webgpu, tensorflow$/,
+    );
   });
 
   it('with SwiftShader: the adapter, its limits and that it is emulated; without a markdown preview the source opens', async () => {
@@ -225,7 +317,10 @@ describe('Distill: Show Backends through the real worker', { timeout: 120_000 },
     const doc = new ext.BackendsDocument();
     const before = doc.provideTextDocumentContent();
     const stub = { call: async <R>() => ({ platform: 'linux-x64', backends: 'none' }) as R };
-    await assert.rejects(ext.showBackends(stub, doc, log, undefined), /the worker's backends report is malformed: \{"platform":"linux-x64"/);
+    await assert.rejects(
+      ext.showBackends(stub, doc, log, undefined),
+      /the worker's backends report is malformed: \{"platform":"linux-x64"/,
+    );
     assert.equal(doc.provideTextDocumentContent(), before);
     assert.deepEqual(ui.commands, []);
   });
@@ -233,7 +328,15 @@ describe('Distill: Show Backends through the real worker', { timeout: 120_000 },
 
 // ───────────────────────────── status bar and dashboard ─────────────────────────────
 const t = 1_700_000_000_000;
-const backendEvent = (over: Partial<BackendEvent>): BackendEvent => ({ type: 'backend', t, name: 'wasm', version: '4.22.0', threads: 2, simd: true, ...over });
+const backendEvent = (over: Partial<BackendEvent>): BackendEvent => ({
+  type: 'backend',
+  t,
+  name: 'wasm',
+  version: '4.22.0',
+  threads: 2,
+  simd: true,
+  ...over,
+});
 const runEvents = (b: BackendEvent): RunEvent[] => [
   { type: 'run_start', t, pid: 1, host: 'h', resumed: false, configHash: 'x' } as RunEvent,
   b,
@@ -243,22 +346,39 @@ const runEvents = (b: BackendEvent): RunEvent[] => [
 
 describe('status bar and dashboard: where the run computes', () => {
   const sw = backendEvent({
-    name: 'webgpu', threads: 1, simd: false,
+    name: 'webgpu',
+    threads: 1,
+    simd: false,
     adapter: { vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0', software: true },
     warning: 'the WebGPU adapter SwiftShader driver 5.0.0 is a software rasteriser: the GPU is emulated on the CPU',
   });
-  const hw = backendEvent({ name: 'webgpu', threads: 1, simd: false, adapter: { vendor: 'nvidia', architecture: 'ada', description: 'NVIDIA GeForce RTX 4070', software: false } });
+  const hw = backendEvent({
+    name: 'webgpu',
+    threads: 1,
+    simd: false,
+    adapter: { vendor: 'nvidia', architecture: 'ada', description: 'NVIDIA GeForce RTX 4070', software: false },
+  });
 
   it('the status bar names the device; its tooltip carries the backend label', () => {
     const s = summarizeEvents(runEvents(hw), true);
     assert.equal(statusBarText(s), '$(sync~spin) Distill: teacher 340/1000 · ETA 2m · GPU');
-    assert.equal(statusBarTooltip('toy-1', s, false), 'toy-1\nBackend: webgpu 4.22.0 · NVIDIA GeForce RTX 4070 (GPU)\nClick to open the dashboard.');
+    assert.equal(
+      statusBarTooltip('toy-1', s, false),
+      'toy-1\nBackend: webgpu 4.22.0 · NVIDIA GeForce RTX 4070 (GPU)\nClick to open the dashboard.',
+    );
     const e = summarizeEvents(runEvents(sw), true);
     assert.equal(statusBarText(e, 1), '$(sync~spin) Distill: teacher 340/1000 · ETA 2m · $(warning) emulated GPU (+1)');
-    assert.match(statusBarTooltip('toy-2', e, true), /^toy-2 \(another process\)\nBackend: webgpu 4\.22\.0 · SwiftShader driver 5\.0\.0 \(software adapter, emulated on the CPU\)\nThe GPU is emulated on the CPU/);
+    assert.match(
+      statusBarTooltip('toy-2', e, true),
+      /^toy-2 \(another process\)\nBackend: webgpu 4\.22\.0 · SwiftShader driver 5\.0\.0 \(software adapter, emulated on the CPU\)\nThe GPU is emulated on the CPU/,
+    );
     const c = summarizeEvents(runEvents(backendEvent({})), true);
     assert.equal(statusBarText(c), '$(sync~spin) Distill: teacher 340/1000 · ETA 2m · CPU');
-    assert.equal(statusBarText(summarizeEvents([runEvents(hw)[0]], true)), '$(sync~spin) Distill: starting…', 'no device before the backend is known');
+    assert.equal(
+      statusBarText(summarizeEvents([runEvents(hw)[0]], true)),
+      '$(sync~spin) Distill: starting…',
+      'no device before the backend is known',
+    );
   });
 
   it('the dashboard RunView carries backend, device and the backend warning, and passes validation', () => {
@@ -311,7 +431,12 @@ describe('a run started from the editor with the distill.backend setting `webgpu
         });
       });
       const { runDir, done } = await m.start(configPath, path.join(tmp, 'runs'));
-      await Promise.race([firstLoss, done.then((o) => assert.fail(`the run ended before a loss: ${o.status} ${o.message ?? ''}\n${logs.slice(-10).join('\n')}`))]);
+      await Promise.race([
+        firstLoss,
+        done.then((o) =>
+          assert.fail(`the run ended before a loss: ${o.status} ${o.message ?? ''}\n${logs.slice(-10).join('\n')}`),
+        ),
+      ]);
       const s = m.summary(runDir)!;
       assert.equal(s.device, 'emulated GPU');
       assert.match(s.backend!, /^webgpu [\d.]+ · SwiftShader.* \(software adapter, emulated on the CPU\)$/);
@@ -327,7 +452,10 @@ describe('a run started from the editor with the distill.backend setting `webgpu
       const view = buildRunView(runDir, events, false);
       assert.equal(view.status, 'stopped');
       assert.equal(view.device, 'emulated GPU');
-      assert.ok(events.some((e) => e.type === 'checkpoint'), 'the stop saved a checkpoint');
+      assert.ok(
+        events.some((e) => e.type === 'checkpoint'),
+        'the stop saved a checkpoint',
+      );
     } finally {
       await m.dispose();
     }

@@ -31,14 +31,27 @@ test('a worker that crashes mid-run: the run is closed as failed with the last l
   const outcome = await done;
   assert.equal(outcome.status, 'failed');
   assert.match(outcome.message!, /exited with code 3/);
-  assert.ok(outcome.tail!.some((l) => l.includes('RangeError: fake out of memory')), outcome.tail!.join('\n'));
+  assert.ok(
+    outcome.tail!.some((l) => l.includes('RangeError: fake out of memory')),
+    outcome.tail!.join('\n'),
+  );
   assert.equal(m.isActive(runDir), false);
-  assert.deepEqual(ended.map((o) => o.status), ['failed']);
+  assert.deepEqual(
+    ended.map((o) => o.status),
+    ['failed'],
+  );
   const d = describeRun(runDir);
   assert.equal(d.summary.status, 'failed');
   assert.match(d.summary.lastError!, /exited with code 3[\s\S]*RangeError: fake out of memory/);
-  assert.deepEqual(d.summary.units[0].checkpoints.map((c) => c.step), [10], 'checkpoints are kept');
-  assert.ok(seen.some((e) => e.type === 'run_end' && e.status === 'failed'), 'listeners see the failure record');
+  assert.deepEqual(
+    d.summary.units[0].checkpoints.map((c) => c.step),
+    [10],
+    'checkpoints are kept',
+  );
+  assert.ok(
+    seen.some((e) => e.type === 'run_end' && e.status === 'failed'),
+    'listeners see the failure record',
+  );
   await m.dispose();
 });
 
@@ -61,13 +74,20 @@ test('malformed worker messages are dropped; valid ones still flow', async () =>
   const { configPath, runsDir } = fakeConfig('garbage');
   const invalid: unknown[] = [];
   const events: RunEvent[] = [];
-  const c = new WorkerClient({ workerPath: FAKE, onInvalid: (m) => invalid.push(m), onEvent: (_d, e) => events.push(e) });
+  const c = new WorkerClient({
+    workerPath: FAKE,
+    onInvalid: (m) => invalid.push(m),
+    onEvent: (_d, e) => events.push(e),
+  });
   await c.ready;
   const r = c.start({ configPath, runsDir });
   assert.equal(path.basename(await r.created), 'fake-run');
   assert.equal(await r.done, 'finished');
   assert.equal(invalid.length, 3);
-  assert.deepEqual(events.map((e) => e.type), ['run_start', 'stage_start', 'loss', 'run_end']);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['run_start', 'stage_start', 'loss', 'run_end'],
+  );
   const exit = await c.dispose();
   assert.equal(exit.crashed, false);
   assert.equal(exit.requested, true);

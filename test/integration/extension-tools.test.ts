@@ -45,7 +45,10 @@ const fakeVscode = {
   ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
   Uri: { file: (p: string) => ({ scheme: 'file', fsPath: p, path: p }) },
   window: {
-    withProgress: async <R>(options: ProgressRecord['options'], task: (p: unknown, token: unknown) => Promise<R>): Promise<R> => {
+    withProgress: async <R>(
+      options: ProgressRecord['options'],
+      task: (p: unknown, token: unknown) => Promise<R>,
+    ): Promise<R> => {
       const source = new CancellationTokenSource();
       const rec: ProgressRecord = { options, reports: [], cancel: () => source.cancel() };
       ui.progress.push(rec);
@@ -121,8 +124,14 @@ describe('Evaluate Run / Export Student with the fake worker', { timeout: 20_000
     assert.deepEqual(msgs.slice(at + 1), [], 'no progress drawn over "cancelling…"');
     assert.deepEqual(ui.errors, []);
     assert.deepEqual(ui.infos, ['Distill: Evaluation cancelled (slow-run).']);
-    assert.ok(managerLog.some((l) => /cancel sent for request \d+/.test(l)), managerLog.join('\n'));
-    assert.ok(logLines.some((l) => l.includes('cancelled (evaluation cancelled; no report written)')), logLines.join('\n'));
+    assert.ok(
+      managerLog.some((l) => /cancel sent for request \d+/.test(l)),
+      managerLog.join('\n'),
+    );
+    assert.ok(
+      logLines.some((l) => l.includes('cancelled (evaluation cancelled; no report written)')),
+      logLines.join('\n'),
+    );
     assert.deepEqual(changes, [true, false], 'running while it ran, not after');
     assert.equal(tools.toolRunning('eval', runDir), false);
   });
@@ -166,7 +175,11 @@ describe('Evaluate Run / Export Student with the fake worker', { timeout: 20_000
     ac.abort();
     let built = 0;
     await assert.rejects(
-      mgr.call<ToolResult>((id) => (built++, { type: 'tool', id, tool: 'eval', runDir: path.join(tmp, 'x') }), undefined, ac.signal),
+      mgr.call<ToolResult>(
+        (id) => (built++, { type: 'tool', id, tool: 'eval', runDir: path.join(tmp, 'x') }),
+        undefined,
+        ac.signal,
+      ),
       (e: unknown) => e instanceof CallCancelled,
     );
     assert.equal(built, 0);
@@ -189,7 +202,9 @@ const TOY = toyConfig({
 });
 
 describe('Evaluate Run with the real worker', () => {
-  it('cancelling mid-way stops promptly and leaves the earlier report untouched; Export Student writes its folder', { timeout: 180_000 }, async () => {
+  it('cancelling mid-way stops promptly and leaves the earlier report untouched; Export Student writes its folder', {
+    timeout: 180_000,
+  }, async () => {
     assert.ok(fs.existsSync(WORKER), `${WORKER} is missing: run \`node esbuild.mjs\` first`);
     const configPath = path.join(tmp, 'toy-eval.distill.json');
     fs.writeFileSync(configPath, JSON.stringify(TOY));
@@ -228,18 +243,33 @@ describe('Evaluate Run with the real worker', () => {
       assert.ok(seen, 'the evaluation reported progress before it was cancelled');
       const stopMs = Date.now() - abortedAt;
       assert.ok(stopMs < 5000, `stopped ${stopMs} ms after the cancel`);
-      console.log(`# cancelled at ${seen![0]}/${seen![1]} after ${abortedAt - t0} ms; the worker stopped ${stopMs} ms later`);
-      for (const [f, bytes] of before) assert.ok(fs.readFileSync(path.join(evalDir, f)).equals(bytes), `${f} unchanged`);
+      console.log(
+        `# cancelled at ${seen![0]}/${seen![1]} after ${abortedAt - t0} ms; the worker stopped ${stopMs} ms later`,
+      );
+      for (const [f, bytes] of before)
+        assert.ok(fs.readFileSync(path.join(evalDir, f)).equals(bytes), `${f} unchanged`);
       assert.deepEqual(fs.readdirSync(evalDir).sort(), listing, 'no new or temporary files in eval/');
-      assert.ok(!logs.some((l) => /^\[tools\] .*EvaluationCancelled|^\[tools\] Error/.test(l)), 'a cancel is not logged as an error');
-      assert.ok(logs.some((l) => /request \d+ ended after cancel: evaluation cancelled/.test(l)), logs.slice(-10).join('\n'));
+      assert.ok(
+        !logs.some((l) => /^\[tools\] .*EvaluationCancelled|^\[tools\] Error/.test(l)),
+        'a cancel is not logged as an error',
+      );
+      assert.ok(
+        logs.some((l) => /request \d+ ended after cancel: evaluation cancelled/.test(l)),
+        logs.slice(-10).join('\n'),
+      );
 
       // Export Student through the same worker: the files written, then the export folder, and the engine's summary.
       const exported = await m.call<ToolResult>((id) => ({ type: 'tool', id, tool: 'export', runDir }));
       const outDir = exported.files.at(-1)!;
       assert.equal(path.dirname(outDir), path.join(runDir, 'export'));
-      assert.deepEqual(exported.files.slice(0, 4), ['weights.bin', 'student.mjs', 'demo.mjs', 'index.html'].map((f) => path.join(outDir, f)));
-      assert.ok(exported.files.includes(path.join(outDir, 'manifest.json')) && fs.existsSync(path.join(outDir, 'manifest.json')));
+      assert.deepEqual(
+        exported.files.slice(0, 4),
+        ['weights.bin', 'student.mjs', 'demo.mjs', 'index.html'].map((f) => path.join(outDir, f)),
+      );
+      assert.ok(
+        exported.files.includes(path.join(outDir, 'manifest.json')) &&
+          fs.existsSync(path.join(outDir, 'manifest.json')),
+      );
       assert.match(exported.summary, /^exported \S+ \(2 steps, [\d,]+ parameters\) to /);
     } finally {
       await m.dispose();

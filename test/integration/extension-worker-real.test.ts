@@ -27,7 +27,9 @@ function nextEvent(m: RunManager, match: (e: RunEvent) => boolean): Promise<RunE
   });
 }
 
-test('real worker: start, graceful stop with a checkpoint, kill -9 shows failed, resume finishes', { timeout: 240_000 }, async () => {
+test('real worker: start, graceful stop with a checkpoint, kill -9 shows failed, resume finishes', {
+  timeout: 240_000,
+}, async () => {
   assert.ok(fs.existsSync(WORKER), `${WORKER} is missing: run \`npm run build\` first`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-real-'));
   const configPath = path.join(dir, 'toy.distill.json');
@@ -77,7 +79,11 @@ test('real worker: start, graceful stop with a checkpoint, kill -9 shows failed,
     assert.equal(d3.summary.status, 'finished');
     assert.deepEqual(
       d3.summary.units.map((u) => [u.unit, u.done]),
-      [['teacher', true], ['guided', true], ['progressive-4-2', true]],
+      [
+        ['teacher', true],
+        ['guided', true],
+        ['progressive-4-2', true],
+      ],
     );
     assert.ok(seen.some((e) => e.type === 'run_end' && e.status === 'finished'));
 

@@ -13,7 +13,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { before, describe, it } from 'node:test';
-import { createRun, ensureBackend, evaluateRun, exportStudent, loadDenoiser, loadRunConfig, runStages, sampleArrays } from '../../src/engine';
+import {
+  createRun,
+  ensureBackend,
+  evaluateRun,
+  exportStudent,
+  loadDenoiser,
+  loadRunConfig,
+  runStages,
+  sampleArrays,
+} from '../../src/engine';
 import { evaluateQuick } from '../../src/engine/tasks/quick-eval';
 import { buildAutoencoder } from '../../src/engine/nn/autoencoder';
 import { measureLatentScale } from '../../src/engine/method/latent-codec';
@@ -44,7 +53,7 @@ function writeImageFolder(): void {
       for (let y = 0; y < 8; y++) {
         for (let x = 0; x < 8; x++) {
           const o = (y * 8 + x) * 3;
-          const v = k === 0 ? ((x + y + i) * 16) % 256 : ((y + i) % 4 < 2 ? 230 : 20);
+          const v = k === 0 ? ((x + y + i) * 16) % 256 : (y + i) % 4 < 2 ? 230 : 20;
           px[o] = k === 0 ? v : 30 + i;
           px[o + 1] = (i * 5 + x * 9) % 256;
           px[o + 2] = k === 0 ? 40 : v;
@@ -55,7 +64,16 @@ function writeImageFolder(): void {
   }
 }
 
-const AE = { factor: 2, latentChannels: 2, channels: [8, 16], steps: 60, batch: 16, lr: 0.003, warmup: 5, klWeight: 1e-4 };
+const AE = {
+  factor: 2,
+  latentChannels: 2,
+  channels: [8, 16],
+  steps: 60,
+  batch: 16,
+  lr: 0.003,
+  warmup: 5,
+  klWeight: 1e-4,
+};
 
 function latentConfig(name: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -96,42 +114,93 @@ describe('latent config', () => {
     const cfg = resolveConfig({ data: { kind: 'mnist', imageSize: 32 }, model: { kind: 'unet', space: 'latent' } });
     assert.equal(cfg.model.space, 'latent');
     assert.deepEqual(
-      { factor: cfg.autoencoder!.factor, latentChannels: cfg.autoencoder!.latentChannels, channels: cfg.autoencoder!.channels, klWeight: cfg.autoencoder!.klWeight },
+      {
+        factor: cfg.autoencoder!.factor,
+        latentChannels: cfg.autoencoder!.latentChannels,
+        channels: cfg.autoencoder!.channels,
+        klWeight: cfg.autoencoder!.klWeight,
+      },
       { factor: 4, latentChannels: 4, channels: [16, 32, 64], klWeight: 1e-6 },
     );
     // the hashes of these pixel-space configs as computed before model.space existed (commit 96112a4)
-    const pixel = resolveConfig({ name: 'h', data: { kind: 'mnist', imageSize: 8 }, model: { kind: 'unet', channels: [8, 16], groups: 4, embedDim: 16 }, teacher: { steps: 5 } });
+    const pixel = resolveConfig({
+      name: 'h',
+      data: { kind: 'mnist', imageSize: 8 },
+      model: { kind: 'unet', channels: [8, 16], groups: 4, embedDim: 16 },
+      teacher: { steps: 5 },
+    });
     assert.equal(pixel.model.space, 'pixel');
     assert.equal(pixel.autoencoder, undefined);
     assert.equal(configHash(pixel), '0b3ca965734068b2');
-    assert.equal(configHash(resolveConfig({ data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' }, parallel: 'workers' })), '7151768e45f60cae');
+    assert.equal(
+      configHash(
+        resolveConfig({ data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' }, parallel: 'workers' }),
+      ),
+      '7151768e45f60cae',
+    );
     // a latent config hashes differently from its pixel twin
-    assert.notEqual(configHash(resolveConfig({ ...latentConfig('a') })), configHash(resolveConfig({ ...latentConfig('a'), model: { kind: 'unet', channels: [8, 16], groups: 4, embedDim: 16 }, autoencoder: undefined })));
+    assert.notEqual(
+      configHash(resolveConfig({ ...latentConfig('a') })),
+      configHash(
+        resolveConfig({
+          ...latentConfig('a'),
+          model: { kind: 'unet', channels: [8, 16], groups: 4, embedDim: 16 },
+          autoencoder: undefined,
+        }),
+      ),
+    );
   });
 
   it('rejects bad latent configs with errors naming the field', () => {
     const base = latentConfig('bad');
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ model: { kind: 'unet', space: 'voxel' } }, /model\.space: expected one of "pixel", "latent"/],
-      [{ autoencoder: { ...AE, factor: 3, channels: [8, 8] } }, /autoencoder\.factor: expected a power of two ≥ 2 \(e\.g\. 4\), got 3/],
-      [{ autoencoder: { ...AE, channels: [8, 16, 32] } }, /autoencoder\.channels: factor 2 has 2 resolution levels .*expected 2 widths, got 3/],
+      [
+        { autoencoder: { ...AE, factor: 3, channels: [8, 8] } },
+        /autoencoder\.factor: expected a power of two ≥ 2 \(e\.g\. 4\), got 3/,
+      ],
+      [
+        { autoencoder: { ...AE, channels: [8, 16, 32] } },
+        /autoencoder\.channels: factor 2 has 2 resolution levels .*expected 2 widths, got 3/,
+      ],
       [{ autoencoder: { ...AE, channels: [12, 16] } }, /autoencoder\.channels\[0\]: 12 is not divisible by 8/],
-      [{ autoencoder: { ...AE, factor: 16, channels: [8, 8, 8, 8, 8] } }, /autoencoder\.factor: the image size 8 \(data\.imageSize\) is not divisible by 16/],
-      [{ autoencoder: { ...AE, klWeight: 2 } }, /autoencoder\.klWeight: 2 is out of range; expected a number from 0 to 1/],
-      [{ autoencoder: { ...AE, latentChannels: 0 } }, /autoencoder\.latentChannels: 0 is out of range; expected an integer from 1 to 64/],
+      [
+        { autoencoder: { ...AE, factor: 16, channels: [8, 8, 8, 8, 8] } },
+        /autoencoder\.factor: the image size 8 \(data\.imageSize\) is not divisible by 16/,
+      ],
+      [
+        { autoencoder: { ...AE, klWeight: 2 } },
+        /autoencoder\.klWeight: 2 is out of range; expected a number from 0 to 1/,
+      ],
+      [
+        { autoencoder: { ...AE, latentChannels: 0 } },
+        /autoencoder\.latentChannels: 0 is out of range; expected an integer from 1 to 64/,
+      ],
       [{ autoencoder: { ...AE, width: 3 } }, /autoencoder\.width: unknown field/],
-      [{ data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp', space: 'latent' } }, /model\.space: "latent" needs image data; data\.kind "toy2d"/],
+      [
+        { data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp', space: 'latent' } },
+        /model\.space: "latent" needs image data; data\.kind "toy2d"/,
+      ],
       [{ model: { kind: 'unet' } }, /autoencoder: only used when model\.space is "latent" \(model\.space is "pixel"\)/],
     ];
     for (const [over, re] of cases) {
-      assert.throws(() => resolveConfig({ ...base, ...over }), (e: unknown) => e instanceof ConfigError && re.test(e.message), `expected ${re}`);
+      assert.throws(
+        () => resolveConfig({ ...base, ...over }),
+        (e: unknown) => e instanceof ConfigError && re.test(e.message),
+        `expected ${re}`,
+      );
     }
   });
 });
 
 describe('the autoencoder', () => {
   it('its loss falls, the latent scale is 1/std of the encoder means and is saved in the final checkpoint; memory stays flat', async () => {
-    const runDir = await newRun('ae', { autoencoder: { ...AE, steps: 200 }, teacher: { steps: 1, batch: 4 }, guided: { steps: 1, batch: 4 }, progressive: { n0: 4, targetSteps: 2, steps: 1, batch: 4 } });
+    const runDir = await newRun('ae', {
+      autoencoder: { ...AE, steps: 200 },
+      teacher: { steps: 1, batch: 4 },
+      guided: { steps: 1, batch: 4 },
+      progressive: { n0: 4, targetSteps: 2, steps: 1, batch: 4 },
+    });
     const cfg = loadRunConfig(runDir);
     const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
     // the unit alone, with tf.memory() read at every loss event: flat after the first steps
@@ -153,7 +222,10 @@ describe('the autoencoder', () => {
     const l = losses(events).map((e) => e.loss);
     assert.equal(l.length, 200);
     const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
-    assert.ok(mean(l.slice(-10)) < 0.25 * mean(l.slice(0, 10)), `reconstruction loss ${mean(l.slice(0, 10))} → ${mean(l.slice(-10))}`);
+    assert.ok(
+      mean(l.slice(-10)) < 0.25 * mean(l.slice(0, 10)),
+      `reconstruction loss ${mean(l.slice(0, 10))} → ${mean(l.slice(-10))}`,
+    );
     assert.equal(new Set(mem.slice(2)).size, 1, `tensor count drifted: ${[...new Set(mem)].join(', ')}`);
 
     const final = listCheckpoints(runDir, 'autoencoder').pop()!;
@@ -163,7 +235,8 @@ describe('the autoencoder', () => {
     assert.ok(header.latentScale! > 0);
     // recompute: 1 / std of every encoder-mean value over the training images
     const ae = buildAutoencoder(cfg.autoencoder!, data.shape, 0);
-    for (const { name, variable } of ae.params.list()) variable.assign(tf.tensor(arrays.get('w/' + name)!.data, variable.shape));
+    for (const { name, variable } of ae.params.list())
+      variable.assign(tf.tensor(arrays.get('w/' + name)!.data, variable.shape));
     const { mean: mu } = ae.moments(tf.tensor(data.x, [data.n, ...data.shape]));
     const v = (await mu.data()) as Float32Array;
     const m = v.reduce((s, x) => s + x, 0) / v.length;
@@ -210,7 +283,8 @@ describe('the autoencoder', () => {
     const b = losses(readEvents(broken).events).map((e) => `${e.unit}@${e.step}:${e.loss}`);
     assert.equal(a.length, 60 + 6 + 3 + 3);
     assert.deepEqual(b, a);
-    const scale = (dir: string) => readCheckpoint(path.join(dir, listCheckpoints(dir, 'autoencoder').pop()!.file)).header.latentScale;
+    const scale = (dir: string) =>
+      readCheckpoint(path.join(dir, listCheckpoints(dir, 'autoencoder').pop()!.file)).header.latentScale;
     assert.equal(scale(broken), scale(straight));
   });
 });
@@ -218,7 +292,8 @@ describe('the autoencoder', () => {
 describe('a tiny latent run', () => {
   let runDir = '';
   before(async () => {
-    if (!fs.existsSync(CLI)) assert.equal(spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' }).status, 0);
+    if (!fs.existsSync(CLI))
+      assert.equal(spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' }).status, 0);
     runDir = await newRun('full');
     assert.equal(await runStages({ runDir, summary: false }), 'finished');
   });
@@ -243,7 +318,13 @@ describe('a tiny latent run', () => {
     const d = await loadDenoiser(runDir, cfg, file, 'progressive');
     assert.ok(d.codec);
     assert.deepEqual(d.net.exampleShape, [4, 4, 2]);
-    const req = { classes: Int32Array.of(0, 1, 1), w: Float32Array.of(0, 1, 2), steps: 2, sampler: 'ddim' as const, seed: 4 };
+    const req = {
+      classes: Int32Array.of(0, 1, 1),
+      w: Float32Array.of(0, 1, 2),
+      steps: 2,
+      sampler: 'ddim' as const,
+      seed: 4,
+    };
     const images = await sample(d, req);
     assert.equal(images.x.length, 3 * 8 * 8 * 3);
     const codec = d.codec!;
@@ -252,32 +333,77 @@ describe('a tiny latent run', () => {
     assert.deepEqual(images.x, await codec.decode(latents.x, 3));
     // an edit at strength 1 in latent space, decoded, is plain sampling with the same seed
     const x0 = await codec.encode(new Float32Array(8 * 8 * 3).fill(0.2), 1);
-    const ed = await edit({ ...d, codec: undefined }, { x0, classes: Int32Array.of(1), w: Float32Array.of(2), strength: 1, steps: 2, seed: 9 });
-    const plain = await sample(d, { classes: Int32Array.of(1), w: Float32Array.of(2), steps: 2, sampler: 'ddim', seed: 9 });
+    const ed = await edit(
+      { ...d, codec: undefined },
+      { x0, classes: Int32Array.of(1), w: Float32Array.of(2), strength: 1, steps: 2, seed: 9 },
+    );
+    const plain = await sample(d, {
+      classes: Int32Array.of(1),
+      w: Float32Array.of(2),
+      steps: 2,
+      sampler: 'ddim',
+      seed: 9,
+    });
     assert.deepEqual(await codec.decode(ed.x, 1), plain.x);
-    const arr = await sampleArrays({ runDir, stage: 'progressive', steps: 2, sampler: 'ddim', classes: [1], perClass: 3, seed: 4, w: 1 });
+    const arr = await sampleArrays({
+      runDir,
+      stage: 'progressive',
+      steps: 2,
+      sampler: 'ddim',
+      classes: [1],
+      perClass: 3,
+      seed: 4,
+      w: 1,
+    });
     assert.deepEqual(arr.shape, [3, 8, 8, 3]);
     disposeDenoiser(d);
   });
 
   it('distill sample writes decoded .png and .npy images', () => {
-    const r = spawnSync(process.execPath, [CLI, 'sample', runDir, '--stage', 'progressive', '--steps', '2', '--w', '1', '--classes', '0,1', '--out', path.join(tmp, 's.npy')], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'sample',
+        runDir,
+        '--stage',
+        'progressive',
+        '--steps',
+        '2',
+        '--w',
+        '1',
+        '--classes',
+        '0,1',
+        '--out',
+        path.join(tmp, 's.npy'),
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
     assert.equal(r.status, 0, r.stderr);
     const npy = decodeNpy(fs.readFileSync(path.join(tmp, 's.npy')));
     assert.deepEqual(npy.shape.slice(1), [8, 8, 3]);
-    const p = spawnSync(process.execPath, [CLI, 'sample', runDir, '--stage', 'teacher', '--steps', '3', '--w', '0,2', '--out', path.join(tmp, 's.png')], { encoding: 'utf8', timeout: 120_000 });
+    const p = spawnSync(
+      process.execPath,
+      [CLI, 'sample', runDir, '--stage', 'teacher', '--steps', '3', '--w', '0,2', '--out', path.join(tmp, 's.png')],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
     assert.equal(p.status, 0, p.stderr);
     const png = decodePng(fs.readFileSync(path.join(tmp, 's.png')));
     assert.equal(png.channels, 3);
   });
 
-  it('distill edit encodes, edits in latent space and decodes; with a mask the kept pixels are the input\'s exactly', () => {
+  it("distill edit encodes, edits in latent space and decodes; with a mask the kept pixels are the input's exactly", () => {
     const input = new Uint8Array(8 * 8 * 3).map((_, i) => (i * 29) % 256);
     fs.writeFileSync(path.join(tmp, 'in.png'), encodePng(input, 8, 8, 3));
     // repaint the left half (columns 0-3): on the 4×4 latent grid, columns 0-1
     const mask = new Uint8Array(64).map((_, p) => (p % 8 < 4 ? 255 : 0));
     fs.writeFileSync(path.join(tmp, 'mask.png'), encodePng(mask, 8, 8, 1));
-    const edit = (args: string[]) => spawnSync(process.execPath, [CLI, 'edit', runDir, '--image', 'in.png', '--class', 'stripes', '--w', '1', ...args], { cwd: tmp, encoding: 'utf8', timeout: 120_000 });
+    const edit = (args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [CLI, 'edit', runDir, '--image', 'in.png', '--class', 'stripes', '--w', '1', ...args],
+        { cwd: tmp, encoding: 'utf8', timeout: 120_000 },
+      );
     const plain = edit(['--strength', '0.7', '--out', 'e.png']);
     assert.equal(plain.status, 0, plain.stderr);
     const e = decodePng(fs.readFileSync(path.join(tmp, 'e.png')));
@@ -325,18 +451,29 @@ describe('a tiny latent run', () => {
     const cfg = loadRunConfig(runDir);
     const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
     const { rows } = await evaluateQuick({ runDir, cfg, data, log: () => {}, samplesPerClass: 8 });
-    assert.deepEqual(rows.map((r) => `${r.model}:${r.steps}:${r.w}`), ['teacher:4:0', 'teacher:2:0', 'student:2:0', 'teacher:4:2', 'teacher:2:2', 'student:2:2']);
+    assert.deepEqual(
+      rows.map((r) => `${r.model}:${r.steps}:${r.w}`),
+      ['teacher:4:0', 'teacher:2:0', 'student:2:0', 'teacher:4:2', 'teacher:2:2', 'student:2:2'],
+    );
     for (const r of rows) assert.ok(r.metric === 'accuracy' && r.value >= 0 && r.value <= 1);
     const out = path.join(tmp, 'eval');
     const { data: rep } = await evaluateRun({ runDir, out });
     assert.deepEqual(rep.dataset.shape, [8, 8, 3]);
     assert.ok(rep.rows.length > 0 && rep.rows.every((r) => r.fid !== null && Number.isFinite(r.fid)));
     const c = rep.latent!;
-    assert.deepEqual([c.imageShape, c.latentShape], [[8, 8, 3], [4, 4, 2]]);
+    assert.deepEqual(
+      [c.imageShape, c.latentShape],
+      [
+        [8, 8, 3],
+        [4, 4, 2],
+      ],
+    );
     // the same U-Net on 4×4×2 latents vs 8×8×3 images: fewer FLOPs per evaluation and per training step
     assert.ok(c.flops.latentNfe < c.flops.pixelNfe / 2, `${c.flops.latentNfe} vs ${c.flops.pixelNfe}`);
     assert.equal(c.trainStep.pixelFlops, 3 * c.flops.pixelNfe * 8);
-    assert.ok(c.ms.latentNfe > 0 && c.ms.pixelNfe > 0 && c.ms.decode > 0 && c.trainStep.latentMs > 0 && c.trainStep.pixelMs > 0);
+    assert.ok(
+      c.ms.latentNfe > 0 && c.ms.pixelNfe > 0 && c.ms.decode > 0 && c.trainStep.latentMs > 0 && c.trainStep.pixelMs > 0,
+    );
     const teacherRow = c.perSample.find((p) => p.label === 'guided teacher 4 steps')!;
     assert.equal(teacherRow.nfe, 8);
     assert.equal(teacherRow.latentFlops, 8 * c.flops.latentNfe + c.flops.decode);
@@ -349,11 +486,23 @@ describe('a tiny latent run', () => {
     const out = path.join(tmp, 'export');
     const r = await exportStudent({ runDir, out });
     const m = r.manifest;
-    assert.deepEqual([m.exampleShape, m.decoder!.latentShape, m.decoder!.imageShape], [[4, 4, 2], [4, 4, 2], [8, 8, 3]]);
+    assert.deepEqual(
+      [m.exampleShape, m.decoder!.latentShape, m.decoder!.imageShape],
+      [
+        [4, 4, 2],
+        [4, 4, 2],
+        [8, 8, 3],
+      ],
+    );
     const n = m.tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
     assert.equal(n, m.parameters);
-    assert.ok(m.tensors.some((t) => t.name === 'decoder/dec.out.w') && !m.tensors.some((t) => t.name.startsWith('decoder/enc')));
-    assert.match(fs.readFileSync(path.join(out, 'README.md'), 'utf8'), /8×8×3 images .*sampled as 4×4×2 latents and decoded by the run's autoencoder/);
+    assert.ok(
+      m.tensors.some((t) => t.name === 'decoder/dec.out.w') && !m.tensors.some((t) => t.name.startsWith('decoder/enc')),
+    );
+    assert.match(
+      fs.readFileSync(path.join(out, 'README.md'), 'utf8'),
+      /8×8×3 images .*sampled as 4×4×2 latents and decoded by the run's autoencoder/,
+    );
     const mod = await import(pathToFileURL(path.join(out, 'student.mjs')).href);
     const student = await mod.loadStudent(tf, pathToFileURL(out + '/'));
     const before = tf.memory().numTensors;
@@ -361,8 +510,19 @@ describe('a tiny latent run', () => {
     assert.equal(tf.memory().numTensors, before, 'sampling leaks no tensors');
     assert.deepEqual(got.shape, [6, 8, 8, 3]);
     const cfg = loadRunConfig(runDir);
-    const d = await loadDenoiser(runDir, cfg, path.join(runDir, listCheckpoints(runDir, 'progressive-4-2').pop()!.file), 'progressive');
-    const ref = await sample(d, { classes: new Int32Array(6).fill(1), w: new Float32Array(6).fill(1.5), steps: 2, sampler: 'ddim', seed: 11 });
+    const d = await loadDenoiser(
+      runDir,
+      cfg,
+      path.join(runDir, listCheckpoints(runDir, 'progressive-4-2').pop()!.file),
+      'progressive',
+    );
+    const ref = await sample(d, {
+      classes: new Int32Array(6).fill(1),
+      w: new Float32Array(6).fill(1.5),
+      steps: 2,
+      sampler: 'ddim',
+      seed: 11,
+    });
     disposeDenoiser(d);
     let diff = 0;
     for (let i = 0; i < ref.x.length; i++) diff = Math.max(diff, Math.abs(ref.x[i] - got.x[i]));

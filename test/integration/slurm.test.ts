@@ -15,7 +15,16 @@ import { describeRun, readEvents } from '../../src/engine/run/run-folder';
 import { queryJobs } from '../../src/launcher/slurm';
 import { runStatus, stopSlurmRun, sweepStatus } from '../../src/launcher/sweep';
 import { startSlurmCluster, SlurmCluster } from '../helpers/slurm-cluster';
-import { assertFinished, distill, ensureCli, finalLosses, lastLossStep, lossesByStep, waitFor, writeToySweep } from '../helpers/sweeps';
+import {
+  assertFinished,
+  distill,
+  ensureCli,
+  finalLosses,
+  lastLossStep,
+  lossesByStep,
+  waitFor,
+  writeToySweep,
+} from '../helpers/sweeps';
 import { GAUSSIANS, toyConfig } from '../helpers/toy-config';
 
 let cluster: SlurmCluster;
@@ -40,7 +49,10 @@ async function jobState(jobId: string): Promise<string | undefined> {
 describe('Slurm launcher on a real one-node cluster', () => {
   it('a 2-variant sweep goes through sbatch as one job array and finishes with two valid runs; running it again starts nothing', async () => {
     const file = writeToySweep(tmp, 'lr');
-    const r = distill(['sweep', file, '--runs-dir', runs, '--launcher', 'slurm', '--time', '10:00'], { cwd: tmp, env: cluster.env });
+    const r = distill(['sweep', file, '--runs-dir', runs, '--launcher', 'slurm', '--time', '10:00'], {
+      cwd: tmp,
+      env: cluster.env,
+    });
     assert.equal(r.status, 0, `${r.out}\n${cluster.logs()}`);
     assert.match(r.out, /submitted job array (\d+) \(2 task\(s\)\)/);
     assert.match(r.out, /all 2 variant\(s\) finished/);
@@ -50,7 +62,10 @@ describe('Slurm launcher on a real one-node cluster', () => {
     assert.equal(m.state, 'finished');
     assert.equal(m.submissions.length, 1);
     const arrayId = m.submissions[0].jobId;
-    assert.deepEqual(m.variants.map((v) => v.jobId), [`${arrayId}_0`, `${arrayId}_1`]);
+    assert.deepEqual(
+      m.variants.map((v) => v.jobId),
+      [`${arrayId}_0`, `${arrayId}_1`],
+    );
     for (const v of m.variants) assertFinished(path.join(sweepDir, v.dir));
     const script = fs.readFileSync(path.join(sweepDir, m.submissions[0].script), 'utf8');
     assert.match(script, /#SBATCH --array=0-1\n/);
@@ -59,10 +74,13 @@ describe('Slurm launcher on a real one-node cluster', () => {
     assert.match(script, /#SBATCH --time=10:00/);
     // Slurm's own record: both tasks COMPLETED on this node, exit 0
     const st = await sweepStatus(sweepDir, { env: cluster.env });
-    assert.deepEqual(st.map((s) => [s.state, s.node, s.exitCode, s.run]), [
-      ['COMPLETED', cluster.host, '0:0', 'finished'],
-      ['COMPLETED', cluster.host, '0:0', 'finished'],
-    ]);
+    assert.deepEqual(
+      st.map((s) => [s.state, s.node, s.exitCode, s.run]),
+      [
+        ['COMPLETED', cluster.host, '0:0', 'finished'],
+        ['COMPLETED', cluster.host, '0:0', 'finished'],
+      ],
+    );
     // different lr → different stage-2 losses; the same teacher (same seed)
     const [a, b] = m.variants.map((v) => finalLosses(path.join(sweepDir, v.dir)));
     assert.equal(a.teacher, b.teacher);
@@ -75,10 +93,16 @@ describe('Slurm launcher on a real one-node cluster', () => {
 
   it('a task requeued mid-run three ways (scontrol requeue, SIGUSR1 before a "time limit", preemption) resumes and ends with the losses of an uninterrupted run', async () => {
     // a longer teacher than the other tests, so that three interruptions fit before the run ends
-    fs.writeFileSync(path.join(tmp, 'long.distill.json'), JSON.stringify(toyConfig(GAUSSIANS, { teacher: { steps: 600 } })));
+    fs.writeFileSync(
+      path.join(tmp, 'long.distill.json'),
+      JSON.stringify(toyConfig(GAUSSIANS, { teacher: { steps: 600 } })),
+    );
     const ref = distill(['run', 'long.distill.json', '--runs-dir', runs, '--name', 'reference-long'], { cwd: tmp });
     assert.equal(ref.status, 0, ref.out);
-    const r = distill(['run', 'long.distill.json', '--runs-dir', runs, '--name', 'requeued', '--launcher', 'slurm', '--detach'], { cwd: tmp, env: cluster.env });
+    const r = distill(
+      ['run', 'long.distill.json', '--runs-dir', runs, '--name', 'requeued', '--launcher', 'slurm', '--detach'],
+      { cwd: tmp, env: cluster.env },
+    );
     assert.equal(r.status, 0, r.out);
     const runDir = path.join(runs, 'requeued');
     const jobId = JSON.parse(fs.readFileSync(path.join(runDir, 'slurm.json'), 'utf8')).jobId as string;
@@ -106,12 +130,30 @@ describe('Slurm launcher on a real one-node cluster', () => {
     await waitFor(() => ends() === 2, 60_000, 'the task to save and requeue itself');
     // 3. preemption: an exclusive job in the higher-tier partition takes the node; Slurm requeues ours (PreemptMode=REQUEUE)
     await waitFor(trainedSince(2), 120_000, 'the task to resume again');
-    const urgent = cluster.run('sbatch', ['--parsable', '--partition=urgent', '--exclusive', `--output=${tmp}/urgent-%j.out`, '--wrap', 'sleep 2']);
+    const urgent = cluster.run('sbatch', [
+      '--parsable',
+      '--partition=urgent',
+      '--exclusive',
+      `--output=${tmp}/urgent-%j.out`,
+      '--wrap',
+      'sleep 2',
+    ]);
     assert.equal(urgent.status, 0, urgent.stderr);
     await waitFor(() => ends() === 3, 60_000, 'the preempted task to save and stop');
-    await waitFor(() => describeRun(runDir).summary.status === 'finished', 300_000, 'the run to finish after three requeues', 500);
+    await waitFor(
+      () => describeRun(runDir).summary.status === 'finished',
+      300_000,
+      'the run to finish after three requeues',
+      500,
+    );
     await waitFor(async () => (await jobState(jobId)) === 'COMPLETED', 30_000, 'the job to complete');
-    const log = fs.readFileSync(fs.readdirSync(path.join(runDir, 'slurm')).filter((f) => f.endsWith('.out')).map((f) => path.join(runDir, 'slurm', f))[0], 'utf8');
+    const log = fs.readFileSync(
+      fs
+        .readdirSync(path.join(runDir, 'slurm'))
+        .filter((f) => f.endsWith('.out'))
+        .map((f) => path.join(runDir, 'slurm', f))[0],
+      'utf8',
+    );
     assert.match(log, /restart 0\) on .*: run /);
     for (const k of [1, 2, 3]) assert.match(log, new RegExp(`restart ${k}\\) on .*: resume `));
     assert.match(log, /DUE TO JOB REQUEUE/);
@@ -132,7 +174,10 @@ describe('Slurm launcher on a real one-node cluster', () => {
   it('scancel saves a checkpoint and leaves a run that resumes to the same result', async () => {
     const ref = distill(['run', 'toy.distill.json', '--runs-dir', runs, '--name', 'reference'], { cwd: tmp });
     assert.equal(ref.status, 0, ref.out);
-    const r = distill(['run', 'toy.distill.json', '--runs-dir', runs, '--name', 'cancelled', '--launcher', 'slurm', '--detach'], { cwd: tmp, env: cluster.env });
+    const r = distill(
+      ['run', 'toy.distill.json', '--runs-dir', runs, '--name', 'cancelled', '--launcher', 'slurm', '--detach'],
+      { cwd: tmp, env: cluster.env },
+    );
     assert.equal(r.status, 0, r.out);
     const runDir = path.join(runs, 'cancelled');
     const jobId = JSON.parse(fs.readFileSync(path.join(runDir, 'slurm.json'), 'utf8')).jobId as string;
@@ -151,9 +196,24 @@ describe('Slurm launcher on a real one-node cluster', () => {
     assert.deepEqual(finalLosses(runDir), finalLosses(path.join(runs, 'reference')));
   });
 
-  it('Stop (the Runs view\'s, via the launcher): a stop request ends a running task with a checkpoint; a pending job is scancelled', async () => {
+  it("Stop (the Runs view's, via the launcher): a stop request ends a running task with a checkpoint; a pending job is scancelled", async () => {
     const run = (name: string) => {
-      const r = distill(['run', 'toy.distill.json', '--runs-dir', runs, '--name', name, '--launcher', 'slurm', '--detach', '--cpus-per-task', String(os.cpus().length)], { cwd: tmp, env: cluster.env });
+      const r = distill(
+        [
+          'run',
+          'toy.distill.json',
+          '--runs-dir',
+          runs,
+          '--name',
+          name,
+          '--launcher',
+          'slurm',
+          '--detach',
+          '--cpus-per-task',
+          String(os.cpus().length),
+        ],
+        { cwd: tmp, env: cluster.env },
+      );
       assert.equal(r.status, 0, r.out);
       const dir = path.join(runs, name);
       return { dir, jobId: JSON.parse(fs.readFileSync(path.join(dir, 'slurm.json'), 'utf8')).jobId as string };
@@ -167,7 +227,7 @@ describe('Slurm launcher on a real one-node cluster', () => {
     assert.equal(await stopSlurmRun(a.dir, a.jobId, { runner: { env: cluster.env }, pollMs: 500 }), 'stopped');
     assert.equal(describeRun(a.dir).summary.status, 'stopped');
     assert.ok(describeRun(a.dir).summary.units[0].checkpoints.length >= 1);
-    await waitFor(async () => (await jobState(a.jobId)) === 'COMPLETED', 30_000, 'the stopped task\'s job to complete');
+    await waitFor(async () => (await jobState(a.jobId)) === 'COMPLETED', 30_000, "the stopped task's job to complete");
     await waitFor(async () => (await jobState(b.jobId)) === 'CANCELLED', 30_000, 'the pending job to be cancelled');
     assert.equal(describeRun(b.dir).summary.status, 'new', 'the cancelled job never started its run');
   });

@@ -11,8 +11,25 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { describeRun } from '../../src/engine/run/run-folder';
 import { expandParams, loadSweepFile, readSweepManifest, resolveSweep, SweepError } from '../../src/engine/run/sweep';
-import { arraySpec, batchScript, expandArraySpec, parseSacct, parseScontrolJob, parseSqueue, queryJobs } from '../../src/launcher/slurm';
-import { assertFinished, distill, distillAsync, ensureCli, finalLosses, REPO, waitFor, writeToySweep } from '../helpers/sweeps';
+import {
+  arraySpec,
+  batchScript,
+  expandArraySpec,
+  parseSacct,
+  parseScontrolJob,
+  parseSqueue,
+  queryJobs,
+} from '../../src/launcher/slurm';
+import {
+  assertFinished,
+  distill,
+  distillAsync,
+  ensureCli,
+  finalLosses,
+  REPO,
+  waitFor,
+  writeToySweep,
+} from '../helpers/sweeps';
 import { GAUSSIANS, toyConfig } from '../helpers/toy-config';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-sweep-'));
@@ -31,9 +48,14 @@ function errorsOf(value: unknown): string[] {
 }
 
 describe('sweep files', () => {
-  it('the schema is the editor\'s (contributes.jsonValidation) and the run-time validator', () => {
+  it("the schema is the editor's (contributes.jsonValidation) and the run-time validator", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
-    assert.ok(pkg.contributes.jsonValidation.some((j: { fileMatch: string; url: string }) => j.fileMatch === '*.sweep.json' && j.url === './src/engine/run/sweep.schema.json'));
+    assert.ok(
+      pkg.contributes.jsonValidation.some(
+        (j: { fileMatch: string; url: string }) =>
+          j.fileMatch === '*.sweep.json' && j.url === './src/engine/run/sweep.schema.json',
+      ),
+    );
   });
 
   it('bad sweep files give errors that name the field', () => {
@@ -41,7 +63,10 @@ describe('sweep files', () => {
       name: 'bad name!',
       base: 5,
       grid: { 'progressive.lr': [], 'not a path': [1] },
-      random: { count: 0, params: { 'guided.lr': { logUniform: [0, 1] }, 'teacher.lr': { uniform: [1, 2], choice: [1] } } },
+      random: {
+        count: 0,
+        params: { 'guided.lr': { logUniform: [0, 1] }, 'teacher.lr': { uniform: [1, 2], choice: [1] } },
+      },
       seeds: [1, 1],
       slurm: { time: 'soon', cpus: 2, mem: '8 GB' },
       extra: true,
@@ -60,16 +85,37 @@ describe('sweep files', () => {
       /^slurm\.mem: must match/,
       /^extra: unknown field$/,
     ];
-    for (const w of want) assert.ok(errs.some((e) => w.test(e)), `${w} in:\n${errs.join('\n')}`);
+    for (const w of want)
+      assert.ok(
+        errs.some((e) => w.test(e)),
+        `${w} in:\n${errs.join('\n')}`,
+      );
     assert.deepEqual(errorsOf({ base: {} }), ['name: required field is missing']);
   });
 
-  it('each variant\'s config is validated like a *.distill.json, naming the variant and the field', () => {
-    const errs = errorsOf({ name: 's', base: toyConfig(GAUSSIANS), grid: { 'model.kind': ['mlp', 'unet'], 'teacher.batch': [0] } });
-    assert.ok(errs.some((e) => /^variant 00-model\.kind=mlp-teacher\.batch=0: teacher\.batch: 0 is out of range; expected an integer from 1 to /.test(e)), errs.join('\n'));
-    assert.ok(errs.some((e) => /^variant 01-model\.kind=unet-teacher\.batch=0: model\.kind: "unet" needs image data/.test(e)) || errs.some((e) => /variant 01.*teacher\.batch/.test(e)), errs.join('\n'));
+  it("each variant's config is validated like a *.distill.json, naming the variant and the field", () => {
+    const errs = errorsOf({
+      name: 's',
+      base: toyConfig(GAUSSIANS),
+      grid: { 'model.kind': ['mlp', 'unet'], 'teacher.batch': [0] },
+    });
+    assert.ok(
+      errs.some((e) =>
+        /^variant 00-model\.kind=mlp-teacher\.batch=0: teacher\.batch: 0 is out of range; expected an integer from 1 to /.test(
+          e,
+        ),
+      ),
+      errs.join('\n'),
+    );
+    assert.ok(
+      errs.some((e) => /^variant 01-model\.kind=unet-teacher\.batch=0: model\.kind: "unet" needs image data/.test(e)) ||
+        errs.some((e) => /variant 01.*teacher\.batch/.test(e)),
+      errs.join('\n'),
+    );
     const base = path.join(tmp, 'missing.distill.json');
-    assert.deepEqual(errorsOf({ name: 's', base: 'missing.distill.json' }), [`base: no such file ${path.join('/x', 'missing.distill.json')}`]);
+    assert.deepEqual(errorsOf({ name: 's', base: 'missing.distill.json' }), [
+      `base: no such file ${path.join('/x', 'missing.distill.json')}`,
+    ]);
     assert.ok(!fs.existsSync(base));
   });
 
@@ -78,7 +124,14 @@ describe('sweep files', () => {
       name: 's',
       base: toyConfig(GAUSSIANS),
       grid: { 'progressive.lr': [0.0003, 0.001], 'guidance.wMax': [2, 4] },
-      random: { count: 3, seed: 7, params: { 'guided.lr': { logUniform: [1e-4, 1e-3] as [number, number] }, 'teacher.batch': { choice: [32, 64] } } },
+      random: {
+        count: 3,
+        seed: 7,
+        params: {
+          'guided.lr': { logUniform: [1e-4, 1e-3] as [number, number] },
+          'teacher.batch': { choice: [32, 64] },
+        },
+      },
       seeds: [0, 1],
     };
     const p = expandParams(spec);
@@ -92,7 +145,10 @@ describe('sweep files', () => {
     const loaded = resolveSweep(spec, path.join(tmp, 's.sweep.json'));
     assert.equal(loaded.variants.length, 24);
     const v = loaded.variants[0];
-    assert.match(v.name, /^00-progressive\.lr=0\.0003-guidance\.wMax=2-guided\.lr=0\.000\d+-teacher\.batch=(32|64)-seed=0$/);
+    assert.match(
+      v.name,
+      /^00-progressive\.lr=0\.0003-guidance\.wMax=2-guided\.lr=0\.000\d+-teacher\.batch=(32|64)-seed=0$/,
+    );
     assert.equal(v.config.progressive.lr, 0.0003);
     assert.equal(v.config.guidance.wMax, 2);
     assert.equal(v.config.seed, 0);
@@ -119,7 +175,10 @@ describe('local launcher (distill sweep --launcher local)', () => {
     const m = readSweepManifest(path.join(runs, 'lr'))!;
     assert.equal(m.launcher, 'local');
     assert.equal(m.state, 'finished');
-    assert.deepEqual(m.variants.map((v) => v.state), ['COMPLETED', 'COMPLETED']);
+    assert.deepEqual(
+      m.variants.map((v) => v.state),
+      ['COMPLETED', 'COMPLETED'],
+    );
     for (const v of m.variants) assertFinished(path.join(runs, 'lr', v.dir));
     const again = distill(['sweep', file, '--runs-dir', runs], { cwd: tmp });
     assert.equal(again.status, 0, again.out);
@@ -132,10 +191,17 @@ describe('local launcher (distill sweep --launcher local)', () => {
     const file = writeToySweep(tmp, 'lr2');
     const sweepDir = path.join(runs, 'lr2');
     const p = distillAsync(['sweep', file, '--runs-dir', runs, '--max-parallel', '2'], { cwd: tmp });
-    await waitFor(() => {
-      const m = readSweepManifest(sweepDir);
-      return !!m && m.variants.every((v) => describeRun(path.join(sweepDir, v.dir)).summary.units.some((u) => u.step >= 60));
-    }, 120_000, 'both variants to train');
+    await waitFor(
+      () => {
+        const m = readSweepManifest(sweepDir);
+        return (
+          !!m &&
+          m.variants.every((v) => describeRun(path.join(sweepDir, v.dir)).summary.units.some((u) => u.step >= 60))
+        );
+      },
+      120_000,
+      'both variants to train',
+    );
     p.child.kill('SIGINT');
     assert.equal(await p.done, 0, p.output());
     assert.match(p.output(), /Stopping the sweep: every running variant saves a checkpoint/);
@@ -155,13 +221,21 @@ describe('local launcher (distill sweep --launcher local)', () => {
   });
 
   it('a bad sweep file is refused with the field named, exit 2, nothing created; --dry-run prints variants and the sbatch script', () => {
-    fs.writeFileSync(path.join(tmp, 'bad.sweep.json'), JSON.stringify({ name: 'bad', base: toyConfig(GAUSSIANS), grid: { 'progressive.lr': 0.001 } }));
+    fs.writeFileSync(
+      path.join(tmp, 'bad.sweep.json'),
+      JSON.stringify({ name: 'bad', base: toyConfig(GAUSSIANS), grid: { 'progressive.lr': 0.001 } }),
+    );
     const r = distill(['sweep', 'bad.sweep.json', '--runs-dir', runs], { cwd: tmp });
     assert.equal(r.status, 2, r.out);
     assert.match(r.out, /bad\.sweep\.json: invalid sweep:\n {2}- grid\["progressive\.lr"\]: must be array/);
     assert.ok(!fs.existsSync(path.join(runs, 'bad')));
-    const file = writeToySweep(tmp, 'dry', { seeds: [0, 1], slurm: { partition: 'gpu', gres: 'gpu:1', extra: ['#SBATCH --constraint=a100', 'module load nodejs'] } });
-    const d = distill(['sweep', file, '--runs-dir', runs, '--launcher', 'slurm', '--dry-run', '--max-parallel', '2'], { cwd: tmp });
+    const file = writeToySweep(tmp, 'dry', {
+      seeds: [0, 1],
+      slurm: { partition: 'gpu', gres: 'gpu:1', extra: ['#SBATCH --constraint=a100', 'module load nodejs'] },
+    });
+    const d = distill(['sweep', file, '--runs-dir', runs, '--launcher', 'slurm', '--dry-run', '--max-parallel', '2'], {
+      cwd: tmp,
+    });
     assert.equal(d.status, 0, d.out);
     assert.match(d.out, /sweep dry: 4 variant\(s\)/);
     assert.match(d.out, /03-progressive\.lr=0\.001-seed=1\n {6}progressive\.lr = 0\.001, seed = 1/);
@@ -179,7 +253,10 @@ describe('Slurm launcher: script and parsers (recorded output)', () => {
     assert.equal(arraySpec([5, 0, 2, 3, 7, 8]), '0,2-3,5,7-8');
     const s = batchScript({
       jobName: 'distill-x',
-      runDirs: new Map([[0, "/r/it's"], [1, '/r/b']]),
+      runDirs: new Map([
+        [0, "/r/it's"],
+        [1, '/r/b'],
+      ]),
       indices: [1],
       maxParallel: 4,
       logDir: '/r/slurm',
@@ -187,26 +264,59 @@ describe('Slurm launcher: script and parsers (recorded output)', () => {
       nodePath: '/usr/bin/node',
       cliPath: '/opt/distill/dist/cli.js',
     });
-    for (const l of ['--array=1%4', '--output=/r/slurm/%A_%a.out', '--requeue', '--signal=B:USR1@300', '--time=1-00:00:00', '--cpus-per-task=8', '--mem=16G', '--account=lab', '--qos=long']) {
+    for (const l of [
+      '--array=1%4',
+      '--output=/r/slurm/%A_%a.out',
+      '--requeue',
+      '--signal=B:USR1@300',
+      '--time=1-00:00:00',
+      '--cpus-per-task=8',
+      '--mem=16G',
+      '--account=lab',
+      '--qos=long',
+    ]) {
       assert.ok(s.includes(`#SBATCH ${l}\n`), l);
     }
     assert.ok(s.includes(`[0]='/r/it'\\''s'`), 'shell-quoted paths');
     assert.match(s, /scontrol requeue "\$\{SLURM_JOB_ID\}"/);
   });
 
-  it('the batch script ends with distill\'s own exit code while SIGTERM reaches every process of the job over and over', async () => {
+  it("the batch script ends with distill's own exit code while SIGTERM reaches every process of the job over and over", async () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'term-storm-'));
     // stands in for distill: keeps running through SIGTERM, "saves" for 300 ms and exits with the code it is given
     const fake = path.join(dir, 'fake-distill.js');
-    fs.writeFileSync(fake, "process.on('SIGTERM', () => {});\nprocess.stdout.write('ready\\n');\nsetTimeout(() => process.exit(Number(process.env.FAKE_EXIT)), 300);\n");
+    fs.writeFileSync(
+      fake,
+      "process.on('SIGTERM', () => {});\nprocess.stdout.write('ready\\n');\nsetTimeout(() => process.exit(Number(process.env.FAKE_EXIT)), 300);\n",
+    );
     const script = path.join(dir, 'job.sh');
-    fs.writeFileSync(script, batchScript({ jobName: 'storm', runDirs: new Map([[0, dir]]), indices: [0], logDir: dir, slurm: {}, nodePath: process.execPath, cliPath: fake }));
-    const env: NodeJS.ProcessEnv = { ...process.env, SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_JOB_ID: '1', SLURM_JOB_ID: '1' };
+    fs.writeFileSync(
+      script,
+      batchScript({
+        jobName: 'storm',
+        runDirs: new Map([[0, dir]]),
+        indices: [0],
+        logDir: dir,
+        slurm: {},
+        nodePath: process.execPath,
+        cliPath: fake,
+      }),
+    );
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SLURM_ARRAY_TASK_ID: '0',
+      SLURM_ARRAY_JOB_ID: '1',
+      SLURM_JOB_ID: '1',
+    };
     delete env.DISTILL_NODE;
     const ends: string[] = [];
     for (const code of [0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3]) {
       // its own process group, as a job's processes are: Slurm's SIGTERM goes to the batch shell and distill alike
-      const job = spawn('bash', [script], { env: { ...env, FAKE_EXIT: String(code) }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const job = spawn('bash', [script], {
+        env: { ...env, FAKE_EXIT: String(code) },
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let storm: NodeJS.Timeout | undefined;
       const take = (d: Buffer) => {
@@ -223,21 +333,47 @@ describe('Slurm launcher: script and parsers (recorded output)', () => {
       };
       job.stdout.on('data', take);
       job.stderr.on('data', take);
-      const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => job.once('exit', (c, s) => r([c, s])));
+      const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+        job.once('exit', (c, s) => r([c, s])),
+      );
       clearInterval(storm);
       assert.ok(storm, `the fake distill never started:\n${out}`);
       ends.push(`${status} ${signal} ${/distill: exit code (\S+)/.exec(out)?.[1]}`);
     }
-    assert.deepEqual(ends, [0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3].map((c) => `${c} null ${c}`));
+    assert.deepEqual(
+      ends,
+      [0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3].map((c) => `${c} null ${c}`),
+    );
   });
 
   it('parses squeue, sacct and scontrol output and asks them in that order', async () => {
-    const squeue = '1234_0|RUNNING|node07|None\n1234_1|PENDING||Resources\n1234_[2-3%2]|PENDING||JobArrayTaskLimit\n99|COMPLETING|node01|None\n';
-    assert.deepEqual(parseSqueue(squeue)[1], { jobId: '1234_1', state: 'PENDING', node: undefined, reason: 'Resources', source: 'squeue' });
+    const squeue =
+      '1234_0|RUNNING|node07|None\n1234_1|PENDING||Resources\n1234_[2-3%2]|PENDING||JobArrayTaskLimit\n99|COMPLETING|node01|None\n';
+    assert.deepEqual(parseSqueue(squeue)[1], {
+      jobId: '1234_1',
+      state: 'PENDING',
+      node: undefined,
+      reason: 'Resources',
+      source: 'squeue',
+    });
     const sacct = '1234_4|COMPLETED|node02|0:0\n1234_5|CANCELLED by 0|node03|0:15\n1234_6|FAILED|node04|1:0\n';
-    assert.deepEqual(parseSacct(sacct)[1], { jobId: '1234_5', state: 'CANCELLED', node: 'node03', exitCode: '0:15', source: 'sacct' });
-    const sc = 'JobId=1240 ArrayJobId=1234 ArrayTaskId=7 JobName=distill-x UserId=root(0) JobState=TIMEOUT Reason=TimeLimit Dependency=(null) Requeue=1 Restarts=0 ExitCode=0:0 NodeList=node09 BatchHost=node09\n';
-    assert.deepEqual(parseScontrolJob(sc)[0], { jobId: '1234_7', state: 'TIMEOUT', node: 'node09', reason: 'TimeLimit', exitCode: '0:0', source: 'scontrol' });
+    assert.deepEqual(parseSacct(sacct)[1], {
+      jobId: '1234_5',
+      state: 'CANCELLED',
+      node: 'node03',
+      exitCode: '0:15',
+      source: 'sacct',
+    });
+    const sc =
+      'JobId=1240 ArrayJobId=1234 ArrayTaskId=7 JobName=distill-x UserId=root(0) JobState=TIMEOUT Reason=TimeLimit Dependency=(null) Requeue=1 Restarts=0 ExitCode=0:0 NodeList=node09 BatchHost=node09\n';
+    assert.deepEqual(parseScontrolJob(sc)[0], {
+      jobId: '1234_7',
+      state: 'TIMEOUT',
+      node: 'node09',
+      reason: 'TimeLimit',
+      exitCode: '0:0',
+      source: 'scontrol',
+    });
     const calls: string[] = [];
     const exec = async (cmd: string, args: string[]) => {
       calls.push(`${cmd} ${args.join(' ')}`);
@@ -246,17 +382,33 @@ describe('Slurm launcher: script and parsers (recorded output)', () => {
       return { status: 0, stdout: sc, stderr: '' };
     };
     const jobs = await queryJobs(['1234_0', '1234_1', '1234_7'], { exec });
-    assert.deepEqual([...jobs.values()].map((j) => `${j.jobId} ${j.state} ${j.node ?? '-'} ${j.source}`), ['1234_0 RUNNING node07 squeue', '1234_1 PENDING - squeue', '1234_7 TIMEOUT node09 scontrol']);
-    assert.deepEqual(calls, ["squeue -h -r -o %i|%T|%N|%r", 'sacct -n -P -X -o JobID,State,NodeList,ExitCode -j 1234_7', 'scontrol show job -o 1234']);
+    assert.deepEqual(
+      [...jobs.values()].map((j) => `${j.jobId} ${j.state} ${j.node ?? '-'} ${j.source}`),
+      ['1234_0 RUNNING node07 squeue', '1234_1 PENDING - squeue', '1234_7 TIMEOUT node09 scontrol'],
+    );
+    assert.deepEqual(calls, [
+      'squeue -h -r -o %i|%T|%N|%r',
+      'sacct -n -P -X -o JobID,State,NodeList,ExitCode -j 1234_7',
+      'scontrol show job -o 1234',
+    ]);
     // tasks of an array that never started share one record
-    const never = 'JobId=1300 ArrayJobId=1300 ArrayTaskId=2-3,5%2 JobName=x JobState=CANCELLED Reason=None ExitCode=0:0 NodeList=(null)\n';
-    assert.deepEqual(parseScontrolJob(never).map((j) => `${j.jobId} ${j.state} ${j.node ?? '-'}`), ['1300_2 CANCELLED -', '1300_3 CANCELLED -', '1300_5 CANCELLED -']);
+    const never =
+      'JobId=1300 ArrayJobId=1300 ArrayTaskId=2-3,5%2 JobName=x JobState=CANCELLED Reason=None ExitCode=0:0 NodeList=(null)\n';
+    assert.deepEqual(
+      parseScontrolJob(never).map((j) => `${j.jobId} ${j.state} ${j.node ?? '-'}`),
+      ['1300_2 CANCELLED -', '1300_3 CANCELLED -', '1300_5 CANCELLED -'],
+    );
     assert.deepEqual(expandArraySpec('0-6:3,9%4'), [0, 3, 6, 9]);
     // recorded on the test cluster: a one-task array cancelled while pending leaves only the array's own record
-    const meta = 'JobId=2 ArrayJobId=2 ArrayTaskId=4294967294 JobName=wrap UserId=root(0) JobState=CANCELLED Reason=Resources Requeue=1 Restarts=0 ExitCode=0:0 NodeList=(null)\n';
+    const meta =
+      'JobId=2 ArrayJobId=2 ArrayTaskId=4294967294 JobName=wrap UserId=root(0) JobState=CANCELLED Reason=Resources Requeue=1 Restarts=0 ExitCode=0:0 NodeList=(null)\n';
     const q2 = await queryJobs(['2_0'], {
       exec: async (cmd, args) =>
-        cmd === 'scontrol' && args[3] === '2' ? { status: 0, stdout: meta, stderr: '' } : cmd === 'squeue' ? { status: 0, stdout: '', stderr: '' } : { status: 1, stdout: 'Job 2_0 not found', stderr: '' },
+        cmd === 'scontrol' && args[3] === '2'
+          ? { status: 0, stdout: meta, stderr: '' }
+          : cmd === 'squeue'
+            ? { status: 0, stdout: '', stderr: '' }
+            : { status: 1, stdout: 'Job 2_0 not found', stderr: '' },
     });
     assert.equal(q2.get('2_0')?.state, 'CANCELLED');
   });

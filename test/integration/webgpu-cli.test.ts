@@ -45,43 +45,95 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 before(() => {
   assert.ok(fs.existsSync(CLI), 'run npm run build first (npm test does)');
-  fs.writeFileSync(path.join(tmp, 'tiny.distill.json'), JSON.stringify({
-    name: 'tiny', seed: 4, backend: 'wasm', threads: 1,
-    data: { kind: 'mnist', imageSize: 8 },
-    model: { kind: 'unet', channels: [8, 16], blocksPerLevel: 1, groups: 4, embedDim: 16, attention: true },
-    teacher: { steps: 30, batch: 16, lr: 0.002 },
-    guided: { steps: 8, batch: 16, lr: 0.001 },
-    progressive: { n0: 4, targetSteps: 2, steps: 4, batch: 16, lr: 0.001 },
-    sampling: { interval: 0, teacherSteps: 4 },
-    eval: { classifierSteps: 30 },
-    checkpoint: { interval: 100, keep: 1 },
-    log: { interval: 10 },
-  }));
+  fs.writeFileSync(
+    path.join(tmp, 'tiny.distill.json'),
+    JSON.stringify({
+      name: 'tiny',
+      seed: 4,
+      backend: 'wasm',
+      threads: 1,
+      data: { kind: 'mnist', imageSize: 8 },
+      model: { kind: 'unet', channels: [8, 16], blocksPerLevel: 1, groups: 4, embedDim: 16, attention: true },
+      teacher: { steps: 30, batch: 16, lr: 0.002 },
+      guided: { steps: 8, batch: 16, lr: 0.001 },
+      progressive: { n0: 4, targetSteps: 2, steps: 4, batch: 16, lr: 0.001 },
+      sampling: { interval: 0, teacherSteps: 4 },
+      eval: { classifierSteps: 30 },
+      checkpoint: { interval: 100, keep: 1 },
+      log: { interval: 10 },
+    }),
+  );
   distill(['run', 'tiny.distill.json', '--runs-dir', 'runs', '--name', 'tiny']);
 });
 
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-describe('distill sample / edit / export / eval with --backend webgpu (SwiftShader) give what wasm gives', { timeout: 900_000 }, () => {
+describe('distill sample / edit / export / eval with --backend webgpu (SwiftShader) give what wasm gives', {
+  timeout: 900_000,
+}, () => {
   it('sample: the teacher (CFG, 2 NFE per step) and the 2-step student, same seed → the same samples (≤ 1e-4)', () => {
-    for (const [stage, steps] of [['teacher', '4'], ['progressive', '2']]) {
-      const r = onBoth(['sample', RUN, '--stage', stage, '--steps', steps, '--w', '2', '--classes', '0,3,7', '--per-class', '3', '--seed', '9', '--out', `{B}/${stage}.npy`]);
-      assert.match(r.stdout.webgpu, new RegExp(`float32 \\[9, 8, 8, 1\\].*${stage === 'teacher' ? 8 : 2} NFE, [\\d.]+ ms per sample on webgpu [\\d.]+ · SwiftShader.* \\(software adapter, emulated on the CPU\\)`));
+    for (const [stage, steps] of [
+      ['teacher', '4'],
+      ['progressive', '2'],
+    ]) {
+      const r = onBoth([
+        'sample',
+        RUN,
+        '--stage',
+        stage,
+        '--steps',
+        steps,
+        '--w',
+        '2',
+        '--classes',
+        '0,3,7',
+        '--per-class',
+        '3',
+        '--seed',
+        '9',
+        '--out',
+        `{B}/${stage}.npy`,
+      ]);
+      assert.match(
+        r.stdout.webgpu,
+        new RegExp(
+          `float32 \\[9, 8, 8, 1\\].*${stage === 'teacher' ? 8 : 2} NFE, [\\d.]+ ms per sample on webgpu [\\d.]+ · SwiftShader.* \\(software adapter, emulated on the CPU\\)`,
+        ),
+      );
       assert.match(r.stdout.wasm, /ms per sample on wasm [\d.]+ \(1 thread, SIMD\)/);
       const a = decodeNpy(fs.readFileSync(path.join(r.wasm, `${stage}.npy`)));
       const b = decodeNpy(fs.readFileSync(path.join(r.webgpu, `${stage}.npy`)));
       assert.deepEqual(b.shape, a.shape);
       const d = maxAbsDiff(b.data as Float32Array, a.data as Float32Array);
       assert.ok(d <= 1e-4, `${stage}: largest difference ${d}`);
-      assert.ok(Array.from(a.data as Float32Array).some((v) => Math.abs(v) > 0.1), 'samples should not be blank');
+      assert.ok(
+        Array.from(a.data as Float32Array).some((v) => Math.abs(v) > 0.1),
+        'samples should not be blank',
+      );
     }
   });
 
   it('edit: SDEdit of a digit towards class 3 with the student, the same image on both (±1 of 255)', () => {
     const px = new Uint8Array(8 * 8);
-    for (let y = 1; y < 7; y++) for (let x = 2; x < 6; x++) px[y * 8 + x] = y === 1 || y === 6 || x === 2 || x === 5 ? 255 : 0; // a 0
+    for (let y = 1; y < 7; y++)
+      for (let x = 2; x < 6; x++) px[y * 8 + x] = y === 1 || y === 6 || x === 2 || x === 5 ? 255 : 0; // a 0
     fs.writeFileSync(path.join(tmp, 'zero.png'), encodePng(px, 8, 8, 1));
-    const r = onBoth(['edit', RUN, '--image', 'zero.png', '--class', '3', '--strength', '0.6', '--w', '2', '--seed', '2', '--out', '{B}/edit.png']);
+    const r = onBoth([
+      'edit',
+      RUN,
+      '--image',
+      'zero.png',
+      '--class',
+      '3',
+      '--strength',
+      '0.6',
+      '--w',
+      '2',
+      '--seed',
+      '2',
+      '--out',
+      '{B}/edit.png',
+    ]);
     assert.match(r.stdout.webgpu, /NFE · [\d.]+ ms on webgpu .*SwiftShader/);
     const a = decodePng(fs.readFileSync(path.join(r.wasm, 'edit.png')));
     const b = decodePng(fs.readFileSync(path.join(r.webgpu, 'edit.png')));
@@ -96,15 +148,36 @@ describe('distill sample / edit / export / eval with --backend webgpu (SwiftShad
     const wg = path.join(r.webgpu, 'exported');
     assert.deepEqual(files(wg), files(wa));
     for (const f of files(wa)) {
-      if (f.endsWith('.bin')) assert.ok(fs.readFileSync(path.join(wg, f)).equals(fs.readFileSync(path.join(wa, f))), `${f} differs`);
+      if (f.endsWith('.bin'))
+        assert.ok(fs.readFileSync(path.join(wg, f)).equals(fs.readFileSync(path.join(wa, f))), `${f} differs`);
     }
-    assert.ok(files(wa).some((f) => f.endsWith('.bin')), `no weights in ${files(wa).join(', ')}`);
+    assert.ok(
+      files(wa).some((f) => f.endsWith('.bin')),
+      `no weights in ${files(wa).join(', ')}`,
+    );
   });
 
   it('eval: the report on webgpu matches wasm row by row (same judge; accuracy ±2 samples, classifier-FID to 1 %)', () => {
-    const r = onBoth(['eval', RUN, '--w', '0,2', '--samples', '80', '--teacher-steps', '4', '--student-steps', '2', '--seed', '5', '--out', '{B}/eval']);
+    const r = onBoth([
+      'eval',
+      RUN,
+      '--w',
+      '0,2',
+      '--samples',
+      '80',
+      '--teacher-steps',
+      '4',
+      '--student-steps',
+      '2',
+      '--seed',
+      '5',
+      '--out',
+      '{B}/eval',
+    ]);
     const rows = (d: string) => {
-      const rep = JSON.parse(fs.readFileSync(path.join(d, 'eval', 'report.json'), 'utf8')) as { rows: Array<Record<string, unknown>> };
+      const rep = JSON.parse(fs.readFileSync(path.join(d, 'eval', 'report.json'), 'utf8')) as {
+        rows: Array<Record<string, unknown>>;
+      };
       return rep.rows;
     };
     const a = rows(r.wasm);
@@ -116,7 +189,10 @@ describe('distill sample / edit / export / eval with --backend webgpu (SwiftShad
       const acc = (row: Record<string, unknown>) => row.accuracy as number;
       assert.ok(Math.abs(acc(b[i]) - acc(a[i])) <= 2 / 80 + 1e-9, `row ${i} accuracy ${acc(b[i])} vs ${acc(a[i])}`);
       const fid = (row: Record<string, unknown>) => row.fid as number;
-      assert.ok(Number.isFinite(fid(a[i])) && Math.abs(fid(b[i]) - fid(a[i])) <= 0.01 * fid(a[i]), `row ${i} FID ${fid(b[i])} vs ${fid(a[i])}`);
+      assert.ok(
+        Number.isFinite(fid(a[i])) && Math.abs(fid(b[i]) - fid(a[i])) <= 0.01 * fid(a[i]),
+        `row ${i} FID ${fid(b[i])} vs ${fid(a[i])}`,
+      );
     }
   });
 });

@@ -20,8 +20,19 @@ useSwiftShader();
 const REPO = path.resolve(__dirname, '../..');
 
 test('describeAdapter: software adapters are recognised by flag or by name', () => {
-  const mk = (info: Record<string, unknown>) => describeAdapter({ info, limits: { maxBufferSize: 1 }, features: new Set<string>(), requestDevice: async () => { throw new Error('no'); } });
-  assert.equal(mk({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0' }).software, true);
+  const mk = (info: Record<string, unknown>) =>
+    describeAdapter({
+      info,
+      limits: { maxBufferSize: 1 },
+      features: new Set<string>(),
+      requestDevice: async () => {
+        throw new Error('no');
+      },
+    });
+  assert.equal(
+    mk({ vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0' }).software,
+    true,
+  );
   assert.equal(mk({ vendor: 'mesa', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' }).software, true);
   assert.equal(mk({ vendor: 'microsoft', description: 'Microsoft Basic Render Driver' }).software, true);
   assert.equal(mk({ vendor: 'x', description: 'y', isFallbackAdapter: true }).software, true);
@@ -36,7 +47,11 @@ test('distill backends on this machine: SwiftShader found, marked software, auto
   assert.equal(wg.available, true, wg.detail);
   assert.equal(wg.adapter!.software, true);
   assert.match(wg.adapter!.description, /SwiftShader/);
-  assert.ok(wg.adapter!.limits.maxBufferSize >= 256 * 2 ** 20 && wg.adapter!.limits.maxStorageBufferBindingSize >= 128 * 2 ** 20, JSON.stringify(wg.adapter!.limits));
+  assert.ok(
+    wg.adapter!.limits.maxBufferSize >= 256 * 2 ** 20 &&
+      wg.adapter!.limits.maxStorageBufferBindingSize >= 128 * 2 ** 20,
+    JSON.stringify(wg.adapter!.limits),
+  );
   assert.notEqual(r.auto, 'webgpu');
   assert.equal(r.auto, 'wasm');
   const text = formatBackends(r);
@@ -78,7 +93,11 @@ test('explicit webgpu on SwiftShader: runs, with a warning that it is emulated',
 });
 
 test('auto picks a hardware adapter over wasm', async () => {
-  const gpu = dawnWithAdapterInfo({ vendor: 'nvidia', architecture: 'ada', description: 'NVIDIA GeForce RTX 4070 (test stub)' });
+  const gpu = dawnWithAdapterInfo({
+    vendor: 'nvidia',
+    architecture: 'ada',
+    description: 'NVIDIA GeForce RTX 4070 (test stub)',
+  });
   const info = await selectBackend({ backend: 'auto', threads: 1, dawnLoader: gpu });
   assert.equal(info.name, 'webgpu', info.note);
   assert.equal(info.adapter!.software, false);
@@ -94,9 +113,15 @@ test('a bundle without the webgpu package: `distill backends --json` says it is 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-nodawn-'));
   try {
     fs.copyFileSync(cli, path.join(dir, 'cli.js'));
-    const r = spawnSync(process.execPath, [path.join(dir, 'cli.js'), 'backends', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [path.join(dir, 'cli.js'), 'backends', '--json'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(r.status, 0, r.stderr);
-    const rep = JSON.parse(r.stdout) as { backends: { name: string; available: boolean; detail: string; fix?: string }[]; auto: string };
+    const rep = JSON.parse(r.stdout) as {
+      backends: { name: string; available: boolean; detail: string; fix?: string }[];
+      auto: string;
+    };
     const wg = rep.backends.find((b) => b.name === 'webgpu')!;
     assert.equal(wg.available, false);
     assert.match(wg.detail, /`webgpu`.*not installed/);
@@ -126,11 +151,19 @@ test('vulkanDriverManifests searches as the Vulkan loader does: XDG folders, or 
     const none = vulkanDriverManifests({ ...base, XDG_DATA_DIRS: empty }, dir);
     assert.ok(none.files.every((f) => !f.startsWith(dir)));
     // VK_ICD_FILENAMES replaces the search path (a folder or files); VK_ADD_DRIVER_FILES adds to it.
-    assert.deepEqual(vulkanDriverManifests({ ...base, XDG_DATA_DIRS: data, VK_ICD_FILENAMES: path.join(dir, 'nope.json') }, dir),
-      { files: [], searched: [path.join(dir, 'nope.json')], explicit: true });
-    assert.deepEqual(vulkanDriverManifests({ VK_ICD_FILENAMES: path.join(data, 'vulkan', 'icd.d'), VK_ADD_DRIVER_FILES: extra }, dir).files,
-      [path.join(data, 'vulkan', 'icd.d', 'gpu_icd.x86_64.json'), extra]);
-    assert.deepEqual(vulkanDriverManifests({ VK_DRIVER_FILES: extra, VK_ICD_FILENAMES: path.join(dir, 'nope.json') }, dir).files, [extra]);
+    assert.deepEqual(
+      vulkanDriverManifests({ ...base, XDG_DATA_DIRS: data, VK_ICD_FILENAMES: path.join(dir, 'nope.json') }, dir),
+      { files: [], searched: [path.join(dir, 'nope.json')], explicit: true },
+    );
+    assert.deepEqual(
+      vulkanDriverManifests({ VK_ICD_FILENAMES: path.join(data, 'vulkan', 'icd.d'), VK_ADD_DRIVER_FILES: extra }, dir)
+        .files,
+      [path.join(data, 'vulkan', 'icd.d', 'gpu_icd.x86_64.json'), extra],
+    );
+    assert.deepEqual(
+      vulkanDriverManifests({ VK_DRIVER_FILES: extra, VK_ICD_FILENAMES: path.join(dir, 'nope.json') }, dir).files,
+      [extra],
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -141,14 +174,22 @@ test('no Vulkan driver: `distill backends` says so and Dawn is never asked (no "
   assert.ok(fs.existsSync(cli), 'run npm run build first (npm test does)');
   const missing = path.join(os.tmpdir(), 'dd-no-such-icd.json');
   const r = spawnSync(process.execPath, [cli, 'backends', '--json'], {
-    encoding: 'utf8', timeout: 60_000, env: { ...process.env, VK_ICD_FILENAMES: missing, VK_DRIVER_FILES: '' },
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, VK_ICD_FILENAMES: missing, VK_DRIVER_FILES: '' },
   });
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /vkCreateInstance|Warning/, r.stderr);
-  const rep = JSON.parse(r.stdout) as { backends: { name: string; available: boolean; detail: string }[]; auto: string };
+  const rep = JSON.parse(r.stdout) as {
+    backends: { name: string; available: boolean; detail: string }[];
+    auto: string;
+  };
   const wg = rep.backends.find((b) => b.name === 'webgpu')!;
   assert.equal(wg.available, false);
-  assert.equal(wg.detail, `VK_ICD_FILENAMES names no Vulkan driver manifest that exists (${missing}); point it at the driver's ICD .json, or unset it`);
+  assert.equal(
+    wg.detail,
+    `VK_ICD_FILENAMES names no Vulkan driver manifest that exists (${missing}); point it at the driver's ICD .json, or unset it`,
+  );
   assert.equal(rep.auto, 'wasm');
 });
 
@@ -157,21 +198,42 @@ test('DeviceWatch: out of GPU memory, other GPU errors and a lost device each be
   let fire: (e: { error?: { message?: string; constructor?: { name?: string } } }) => void = () => undefined;
   let lose: (i: { reason?: string; message?: string }) => void = () => undefined;
   const device = {
-    lost: new Promise<{ reason?: string; message?: string }>((r) => { lose = r; }),
-    addEventListener: (_t: 'uncapturederror', fn: typeof fire) => { fire = fn; },
+    lost: new Promise<{ reason?: string; message?: string }>((r) => {
+      lose = r;
+    }),
+    addEventListener: (_t: 'uncapturederror', fn: typeof fire) => {
+      fire = fn;
+    },
     destroy: () => undefined,
   };
   const watch = new DeviceWatch(device);
   watch.check(); // nothing yet
-  class GPUOutOfMemoryError { constructor(readonly message: string) {} }
+  class GPUOutOfMemoryError {
+    constructor(readonly message: string) {}
+  }
   fire({ error: new GPUOutOfMemoryError('Out of memory while creating a 4 GiB buffer') });
-  assert.throws(() => watch.check(), /the GPU ran out of memory \(Out of memory.*lower the batch size or the model's channels.*resume the run/);
+  assert.throws(
+    () => watch.check(),
+    /the GPU ran out of memory \(Out of memory.*lower the batch size or the model's channels.*resume the run/,
+  );
   watch.check(); // reported once
-  class GPUValidationError { constructor(readonly message: string) {} }
-  fire({ error: new GPUValidationError('The number of storage buffers (28) exceeds the maximum per-stage limit (8).\n - While …') });
-  assert.throws(() => watch.check(), /^GpuDeviceError: the GPU reported GPUValidationError: The number of storage buffers \(28\)[^\n]*$/);
+  class GPUValidationError {
+    constructor(readonly message: string) {}
+  }
+  fire({
+    error: new GPUValidationError(
+      'The number of storage buffers (28) exceeds the maximum per-stage limit (8).\n - While …',
+    ),
+  });
+  assert.throws(
+    () => watch.check(),
+    /^GpuDeviceError: the GPU reported GPUValidationError: The number of storage buffers \(28\)[^\n]*$/,
+  );
   lose({ reason: 'unknown', message: 'driver reset' });
   await new Promise((r) => setTimeout(r, 0));
-  assert.throws(() => watch.check(), /the GPU device was lost \(unknown: driver reset\).*resume the run \(on any backend\)/);
+  assert.throws(
+    () => watch.check(),
+    /the GPU device was lost \(unknown: driver reset\).*resume the run \(on any backend\)/,
+  );
   await assert.rejects(watch.explain(new Error('AbortError')), /GPU device was lost/);
 });

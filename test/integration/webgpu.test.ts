@@ -42,7 +42,11 @@ function relErr(a: Float32Array, b: Float32Array): number {
 }
 
 type ModelCase = { label: string; data: Record<string, unknown>; model: Record<string, unknown> };
-const MLP: ModelCase = { label: 'MLP', data: { kind: 'toy2d', shape: 'moons', n: 512 }, model: { kind: 'mlp', hidden: 32, depth: 2, embedDim: 16 } };
+const MLP: ModelCase = {
+  label: 'MLP',
+  data: { kind: 'toy2d', shape: 'moons', n: 512 },
+  model: { kind: 'mlp', hidden: 32, depth: 2, embedDim: 16 },
+};
 // Every U-Net op: residual blocks, GroupNorm + SiLU, stride-2 down, nearest up, skip concat, attention.
 const UNET: ModelCase = {
   label: 'U-Net',
@@ -60,10 +64,14 @@ async function dataFor(c: ModelCase): Promise<Dataset> {
 }
 
 /** Loss and every parameter gradient of one training step of `stage` on the current backend (seeded: same on any). */
-async function stepGradients(c: ModelCase, stage: 'teacher' | 'guided' | 'progressive'): Promise<{ loss: number; grads: Map<string, Float32Array>; out: Float32Array }> {
+async function stepGradients(
+  c: ModelCase,
+  stage: 'teacher' | 'guided' | 'progressive',
+): Promise<{ loss: number; grads: Map<string, Float32Array>; out: Float32Array }> {
   const cfg = resolveConfig({ name: 'x', seed: 5, data: c.data, model: c.model });
   const data = await dataFor(c);
-  const build = (withW: boolean, seed: number): Net => buildNet({ model: cfg.model, exampleShape: data.shape, numClasses: data.numClasses, withW, seed });
+  const build = (withW: boolean, seed: number): Net =>
+    buildNet({ model: cfg.model, exampleShape: data.shape, numClasses: data.numClasses, withW, seed });
   const student = build(stage !== 'teacher', 5);
   // The frozen net of stage 1 is a teacher (guided x̂: both passes in one call), of stage 2 a w-student.
   const frozen = stage === 'teacher' ? undefined : build(stage === 'progressive', 6);
@@ -71,15 +79,30 @@ async function stepGradients(c: ModelCase, stage: 'teacher' | 'guided' | 'progre
   const noise = new Rng(21, 'perturb');
   for (const net of [student, frozen]) {
     for (const { variable } of net?.params.list() ?? []) {
-      tf.tidy(() => variable.assign(tf.add(variable, tf.tensor(noise.normals(variable.size).map((v) => 0.05 * v), variable.shape))));
+      tf.tidy(() =>
+        variable.assign(
+          tf.add(
+            variable,
+            tf.tensor(
+              noise.normals(variable.size).map((v) => 0.05 * v),
+              variable.shape,
+            ),
+          ),
+        ),
+      );
     }
   }
   const spec: LossSpec = { stage, toSteps: stage === 'progressive' ? 2 : undefined, exampleShape: data.shape };
   const inp = drawBatch(cfg, data, spec, 6, new Rng(11, 'parity'));
   const { lossFn, release } = buildStepLoss(cfg, spec, student, frozen, inp);
   const vars = student.params.list();
-  const { value, grads } = tf.variableGrads(lossFn, vars.map((v) => v.variable));
-  const out = tf.tidy(() => student.apply(tf.tensor(inp.x, [inp.b, ...data.shape]), inp.lambdaT, inp.cls, student.withW ? inp.w : undefined));
+  const { value, grads } = tf.variableGrads(
+    lossFn,
+    vars.map((v) => v.variable),
+  );
+  const out = tf.tidy(() =>
+    student.apply(tf.tensor(inp.x, [inp.b, ...data.shape]), inp.lambdaT, inp.cls, student.withW ? inp.w : undefined),
+  );
   const result = {
     loss: (await value.data())[0],
     grads: new Map<string, Float32Array>(),
@@ -105,24 +128,28 @@ describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => 
   ];
   for (const { c, stage, software } of cases) {
     const kernels = software ? 'software kernels' : "tfjs's GPU kernels";
-      it(`${c.label} ${stage} step (${kernels}): forward output, loss and every gradient match cpu (relative error ≤ 1e-4)`, async () => {
-        await selectBackend({ backend: 'cpu' });
-        const want = await stepGradients(c, stage);
-        const info = await selectBackend({ backend: 'webgpu' });
-        assert.equal(info.name, 'webgpu');
-        assert.equal(softwareKernelsActive(), true, 'SwiftShader is a software adapter: its kernels should be the barrier-free ones');
-        useSoftwareKernels(software);
-        const got = await stepGradients(c, stage).finally(() => useSoftwareKernels(true));
-        assert.ok(relErr(got.out, want.out) <= 1e-4, `forward: ${relErr(got.out, want.out)}`);
-        assert.ok(Math.abs(got.loss - want.loss) <= 1e-4 * Math.abs(want.loss), `loss ${got.loss} vs ${want.loss}`);
-        let nonZero = 0;
-        for (const [name, g] of want.grads) {
-          const e = relErr(got.grads.get(name)!, g);
-          assert.ok(e <= 1e-4, `gradient of ${name}: relative error ${e}`);
-          if (g.some((v) => v !== 0)) nonZero++;
-        }
-        assert.ok(nonZero >= want.grads.size - 2, `only ${nonZero} of ${want.grads.size} gradients are non-zero`);
-      });
+    it(`${c.label} ${stage} step (${kernels}): forward output, loss and every gradient match cpu (relative error ≤ 1e-4)`, async () => {
+      await selectBackend({ backend: 'cpu' });
+      const want = await stepGradients(c, stage);
+      const info = await selectBackend({ backend: 'webgpu' });
+      assert.equal(info.name, 'webgpu');
+      assert.equal(
+        softwareKernelsActive(),
+        true,
+        'SwiftShader is a software adapter: its kernels should be the barrier-free ones',
+      );
+      useSoftwareKernels(software);
+      const got = await stepGradients(c, stage).finally(() => useSoftwareKernels(true));
+      assert.ok(relErr(got.out, want.out) <= 1e-4, `forward: ${relErr(got.out, want.out)}`);
+      assert.ok(Math.abs(got.loss - want.loss) <= 1e-4 * Math.abs(want.loss), `loss ${got.loss} vs ${want.loss}`);
+      let nonZero = 0;
+      for (const [name, g] of want.grads) {
+        const e = relErr(got.grads.get(name)!, g);
+        assert.ok(e <= 1e-4, `gradient of ${name}: relative error ${e}`);
+        if (g.some((v) => v !== 0)) nonZero++;
+      }
+      assert.ok(nonZero >= want.grads.size - 2, `only ${nonZero} of ${want.grads.size} gradients are non-zero`);
+    });
   }
 
   it('student samplers (DDIM and stochastic) give the same samples on webgpu as on wasm for the same seed', async () => {
@@ -130,9 +157,20 @@ describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => 
     const data = await dataFor(UNET);
     const draw = async (backend: 'wasm' | 'webgpu', sampler: 'ddim' | 'stochastic') => {
       await selectBackend({ backend, threads: 1 });
-      const net = buildNet({ model: cfg.model, exampleShape: data.shape, numClasses: data.numClasses, withW: true, seed: 9 });
+      const net = buildNet({
+        model: cfg.model,
+        exampleShape: data.shape,
+        numClasses: data.numClasses,
+        withW: true,
+        seed: 9,
+      });
       try {
-        return (await sample({ net, param: 'v', schedule: cfg.diffusion }, { classes: Int32Array.from([0, 1, 2, 3]), w: Float32Array.from([0, 1, 2, 4]), steps: 4, sampler, seed: 42 })).x;
+        return (
+          await sample(
+            { net, param: 'v', schedule: cfg.diffusion },
+            { classes: Int32Array.from([0, 1, 2, 3]), w: Float32Array.from([0, 1, 2, 4]), steps: 4, sampler, seed: 42 },
+          )
+        ).x;
       } finally {
         net.dispose();
       }
@@ -164,14 +202,23 @@ describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => 
   };
 
   /** Trains the run's stages on `backend` in this process (the engine's own loop); stops after `stopAt` of `unit`. */
-  async function train(runDir: string, backend: 'wasm' | 'webgpu', stop?: { unit: string; step: number }, onEvent?: (e: RunEvent) => void): Promise<{ status: string; events: RunEvent[] }> {
+  async function train(
+    runDir: string,
+    backend: 'wasm' | 'webgpu',
+    stop?: { unit: string; step: number },
+    onEvent?: (e: RunEvent) => void,
+  ): Promise<{ status: string; events: RunEvent[] }> {
     await selectBackend({ backend, threads: 1 });
     const cfg = loadRunConfig(runDir);
     const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
     const events: RunEvent[] = [];
     let stopNow = false;
     const status = await trainAll({
-      runDir, cfg, hash: configHash(cfg), data, log: () => undefined,
+      runDir,
+      cfg,
+      hash: configHash(cfg),
+      data,
+      log: () => undefined,
       emit: (e) => {
         events.push(e);
         onEvent?.(e);
@@ -181,14 +228,20 @@ describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => 
     });
     return { status, events };
   }
-  const lossesOf = (events: RunEvent[]) => new Map(events.filter((e): e is LossEvent => e.type === 'loss').map((e) => [`${e.unit}@${e.step}`, e.loss]));
+  const lossesOf = (events: RunEvent[]) =>
+    new Map(events.filter((e): e is LossEvent => e.type === 'loss').map((e) => [`${e.unit}@${e.step}`, e.loss]));
 
   it('all three stages on webgpu: GPU memory flat over 50 steps, one read-back per log interval and no synchronous read', async () => {
-    const runDir = await toy('gpu-full', { teacher: { steps: 50, batch: 32, lr: 0.002, warmup: 5, ema: 0.9 }, log: { interval: 10 } });
+    const runDir = await toy('gpu-full', {
+      teacher: { steps: 50, batch: 32, lr: 0.002, warmup: 5, ema: 0.9 },
+      log: { interval: 10 },
+    });
     await selectBackend({ backend: 'webgpu' });
     // Count the reads that copy from the GPU (kernels also call readSync on small tensors whose values are on the CPU).
     const backend = tf.backend() as unknown as {
-      read: (id: object) => Promise<unknown>; readSync: (id: object) => unknown; tensorMap: { get(id: object): { values?: unknown } };
+      read: (id: object) => Promise<unknown>;
+      readSync: (id: object) => unknown;
+      tensorMap: { get(id: object): { values?: unknown } };
     };
     let reads = 0;
     let syncReads = 0;
@@ -200,7 +253,8 @@ describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => 
     const atLoss: { unit: string; step: number; reads: number; gpu: number; tensors: number }[] = [];
     try {
       const { status } = await train(runDir, 'webgpu', undefined, (e) => {
-        if (e.type === 'loss') atLoss.push({ unit: e.unit, step: e.step, reads, gpu: gpuBytes(), tensors: tf.memory().numTensors });
+        if (e.type === 'loss')
+          atLoss.push({ unit: e.unit, step: e.step, reads, gpu: gpuBytes(), tensors: tf.memory().numTensors });
       });
       assert.equal(status, 'finished');
     } finally {
@@ -209,8 +263,16 @@ describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => 
     }
     assert.equal(syncReads, 0);
     const teacher = atLoss.filter((r) => r.unit === 'teacher');
-    assert.deepEqual(teacher.map((r) => r.step), [10, 20, 30, 40, 50]);
-    for (let i = 1; i < teacher.length; i++) assert.equal(teacher[i].reads - teacher[i - 1].reads, 1, `read-backs between steps ${teacher[i - 1].step} and ${teacher[i].step}`);
+    assert.deepEqual(
+      teacher.map((r) => r.step),
+      [10, 20, 30, 40, 50],
+    );
+    for (let i = 1; i < teacher.length; i++)
+      assert.equal(
+        teacher[i].reads - teacher[i - 1].reads,
+        1,
+        `read-backs between steps ${teacher[i - 1].step} and ${teacher[i].step}`,
+      );
     assert.ok(teacher[0].gpu > 0);
     for (const r of teacher) {
       assert.equal(r.gpu, teacher[0].gpu, `GPU bytes at step ${r.step}`);
@@ -227,7 +289,10 @@ describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => 
 
   it('checkpoints cross backends both ways: wasm → webgpu and webgpu → wasm continue with the same losses', async () => {
     const ref = lossesOf((await train(await toy('x-ref'), 'wasm')).events);
-    for (const [first, second] of [['wasm', 'webgpu'], ['webgpu', 'wasm']] as const) {
+    for (const [first, second] of [
+      ['wasm', 'webgpu'],
+      ['webgpu', 'wasm'],
+    ] as const) {
       const runDir = await toy(`x-${first}-${second}`);
       const a = await train(runDir, first, { unit: 'teacher', step: 10 });
       assert.equal(a.status, 'stopped');
@@ -257,7 +322,10 @@ describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => 
       /the GPU device was lost \(destroyed.*resume the run \(on any backend\)/,
     );
     assert.equal(destroyedAfter, 10);
-    assert.deepEqual(listCheckpoints(runDir, 'teacher').map((c) => c.step), [10]);
+    assert.deepEqual(
+      listCheckpoints(runDir, 'teacher').map((c) => c.step),
+      [10],
+    );
     const resumed = await train(runDir, 'wasm');
     assert.equal(resumed.status, 'finished');
     assert.equal(listCheckpoints(runDir, 'progressive-4-2').pop()!.step, 5);

@@ -56,7 +56,17 @@ function recordedLog(): { events: RunEvent[]; grids: SamplesEvent[]; files: Map<
   const grid = (unit: string, step: number): void => {
     const file = `samples/${unit}/step-${String(step).padStart(7, '0')}.png`;
     files.set(file, gridPng(CLASSES.length, W.length, grids.length));
-    const e: SamplesEvent = { type: 'samples', t: t++, unit, step, file, w: W, classes: CLASSES, steps: unit === 'teacher' ? 64 : 32, nfe: unit === 'teacher' ? 128 : 32 };
+    const e: SamplesEvent = {
+      type: 'samples',
+      t: t++,
+      unit,
+      step,
+      file,
+      w: W,
+      classes: CLASSES,
+      steps: unit === 'teacher' ? 64 : 32,
+      nfe: unit === 'teacher' ? 128 : 32,
+    };
     grids.push(e);
     events.push(e);
   };
@@ -65,10 +75,19 @@ function recordedLog(): { events: RunEvent[]; grids: SamplesEvent[]; files: Map<
     if (u.unit === 'teacher') grid(u.unit, 0);
     for (let i = 1; i <= u.n; i++) {
       const step = i * 5;
-      events.push({ type: 'loss', t: t++, unit: u.unit, step, loss: 0.05 + 1 / (1 + i) + 0.01 * Math.sin(i), lr: 1e-3, rate: 25 });
+      events.push({
+        type: 'loss',
+        t: t++,
+        unit: u.unit,
+        step,
+        loss: 0.05 + 1 / (1 + i) + 0.01 * Math.sin(i),
+        lr: 1e-3,
+        rate: 25,
+      });
     }
     grid(u.unit, u.n * 5);
-    if (u.unit !== 'progressive-64-32') events.push({ type: 'stage_end', t: t++, unit: u.unit, step: u.n * 5, seconds: 12 });
+    if (u.unit !== 'progressive-64-32')
+      events.push({ type: 'stage_end', t: t++, unit: u.unit, step: u.n * 5, seconds: 12 });
   }
   return { events, grids, files };
 }
@@ -79,7 +98,13 @@ function runView(active: boolean, status: RunView['status']): RunView {
     name: 'demo-run',
     status,
     active,
-    units: UNITS.map((u, i) => ({ unit: u.unit, stage: u.stage, totalSteps: u.totalSteps, step: u.n * 5, done: i < 2 })),
+    units: UNITS.map((u, i) => ({
+      unit: u.unit,
+      stage: u.stage,
+      totalSteps: u.totalSteps,
+      step: u.n * 5,
+      done: i < 2,
+    })),
     backend: 'wasm 4.22.0 (4 threads, SIMD)',
     rate: status === 'running' ? 25 : undefined,
     etaSeconds: status === 'running' ? 8 : undefined,
@@ -107,10 +132,16 @@ const EVAL_PNGS = new Map<string, Buffer>([
 ]);
 /** The Report view of a real report (runs/qs2, kept as test/fixtures/eval-report.json), built by the host's own code. */
 function fixtureReport(edit?: (json: Record<string, unknown>) => void): ReportView {
-  const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'eval-report.json'), 'utf8')) as Record<string, unknown>;
+  const json = JSON.parse(
+    fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'eval-report.json'), 'utf8'),
+  ) as Record<string, unknown>;
   edit?.(json);
   const notes = [...(json.notes as string[]), 'a note with <b>markup</b> & <img src=x> stays text'];
-  return buildReportView({ ...json, notes }, (names) => names.filter((f) => EVAL_PNGS.has(f)).map((file) => ({ file, title: `plot ${file}`, src: `${ORIGIN}/run/eval/${file}?v=1` })));
+  return buildReportView({ ...json, notes }, (names) =>
+    names
+      .filter((f) => EVAL_PNGS.has(f))
+      .map((file) => ({ file, title: `plot ${file}`, src: `${ORIGIN}/run/eval/${file}?v=1` })),
+  );
 }
 
 async function openPage(bundle: 'dashboard' | 'preview', initialState?: unknown): Promise<Page> {
@@ -121,22 +152,43 @@ async function openPage(bundle: 'dashboard' | 'preview', initialState?: unknown)
     if (m.type() === 'error') pageErrors.push(`${bundle} console: ${m.text()}`);
   });
   await page.setViewportSize({ width: 1100, height: 1400 });
-  await page.route(`${ORIGIN}/${bundle}.html`, (route) => route.fulfill({ contentType: 'text/html', body: harnessHtml(bundle, initialState) }));
+  await page.route(`${ORIGIN}/${bundle}.html`, (route) =>
+    route.fulfill({ contentType: 'text/html', body: harnessHtml(bundle, initialState) }),
+  );
   await page.goto(`${ORIGIN}/${bundle}.html`);
-  await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
+  await page.waitForFunction(() =>
+    (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'),
+  );
   return page;
 }
 
 const send = (page: Page, m: unknown): Promise<void> => page.evaluate((msg) => window.postMessage(msg, '*'), m);
-const posted = (page: Page): Promise<{ type: string; [k: string]: unknown }[]> => page.evaluate(() => (window as unknown as { __posted: { type: string }[] }).__posted);
-const state = (page: Page): Promise<Record<string, unknown>> => page.evaluate(() => (window as unknown as { __state: Record<string, unknown> }).__state);
-const cspViolations = (page: Page): Promise<string[]> => page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
+const posted = (page: Page): Promise<{ type: string; [k: string]: unknown }[]> =>
+  page.evaluate(() => (window as unknown as { __posted: { type: string }[] }).__posted);
+const state = (page: Page): Promise<Record<string, unknown>> =>
+  page.evaluate(() => (window as unknown as { __state: Record<string, unknown> }).__state);
+const cspViolations = (page: Page): Promise<string[]> =>
+  page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
 const text = async (page: Page, sel: string): Promise<string> => ((await page.textContent(sel)) ?? '').trim();
 /** A round trip through the page's message queue: messages posted before it have been handled. */
-const settle = (page: Page): Promise<void> => page.evaluate(() => new Promise<void>((r) => { window.addEventListener('message', () => requestAnimationFrame(() => r()), { once: true }); window.postMessage('settle', '*'); }));
+const settle = (page: Page): Promise<void> =>
+  page.evaluate(
+    () =>
+      new Promise<void>((r) => {
+        window.addEventListener('message', () => requestAnimationFrame(() => r()), { once: true });
+        window.postMessage('settle', '*');
+      }),
+  );
 
 function initMessage(active: boolean, status: RunView['status']): HostToWebview {
-  return { type: 'init', view: 'dashboard', run: runView(active, status), events: log.events, configs: CONFIGS, sampleBase: `${ORIGIN}/run` };
+  return {
+    type: 'init',
+    view: 'dashboard',
+    run: runView(active, status),
+    events: log.events,
+    configs: CONFIGS,
+    sampleBase: `${ORIGIN}/run`,
+  };
 }
 
 before(async () => {
@@ -150,7 +202,11 @@ before(async () => {
   bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-webview-bundle-'));
   profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-webview-profile-'));
   await bundleWebviews(bundleDir);
-  context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
   // Nothing leaves the machine: the fake origin is served from memory, everything else is refused.
   await context.route('**/*', async (route) => {
     const url = new URL(route.request().url());
@@ -158,7 +214,8 @@ before(async () => {
     const p = decodeURIComponent(url.pathname);
     if (p.startsWith('/dist/')) {
       const file = path.join(bundleDir, path.basename(p));
-      if (fs.existsSync(file)) return route.fulfill({ contentType: 'text/javascript', body: fs.readFileSync(file, 'utf8') });
+      if (fs.existsSync(file))
+        return route.fulfill({ contentType: 'text/javascript', body: fs.readFileSync(file, 'utf8') });
     }
     if (p.startsWith('/run/eval/')) {
       const png = EVAL_PNGS.get(p.slice('/run/eval/'.length));
@@ -166,7 +223,8 @@ before(async () => {
     }
     if (p.startsWith('/run/')) {
       // the long-run test's 200 generated grids all show the same picture
-      const png = log.files.get(p.slice('/run/'.length)) ?? (p.startsWith('/run/samples/long/') ? LONG_GRID_PNG : undefined);
+      const png =
+        log.files.get(p.slice('/run/'.length)) ?? (p.startsWith('/run/samples/long/') ? LONG_GRID_PNG : undefined);
       if (png) return route.fulfill({ contentType: 'image/png', body: png });
     }
     if (p.endsWith('.html')) return route.fallback();
@@ -200,7 +258,10 @@ describe('dashboard webview', () => {
     assert.equal(await page.getAttribute('#grid-caption', 'data-unit'), 'progressive-64-32');
     assert.deepEqual(await page.locator('#grid .colhead').allTextContents(), ['w = 0', 'w = 0.5', 'w = 1', 'w = 4']);
     assert.deepEqual(await page.locator('#grid .rowhead').allTextContents(), ['1', '3', '7']);
-    assert.equal(await page.getAttribute('#grid img', 'src'), `${ORIGIN}/run/samples/progressive-64-32/step-0000400.png`);
+    assert.equal(
+      await page.getAttribute('#grid img', 'src'),
+      `${ORIGIN}/run/samples/progressive-64-32/step-0000400.png`,
+    );
     const box = await page.locator('#grid img').boundingBox();
     assert.ok(box && box.width / box.height > 1.2 && box.width / box.height < 1.45, 'image keeps its 4:3 aspect');
 
@@ -211,8 +272,28 @@ describe('dashboard webview', () => {
 
     // Theme switches as VS Code does them (body class + variables): the chart is rebuilt in the new colours.
     for (const [theme, vars] of [
-      ['vscode-light', { '--vscode-foreground': '#3b3b3b', '--vscode-editor-background': '#ffffff', '--vscode-sideBar-background': '#f8f8f8', '--vscode-charts-foreground': '#3b3b3b', '--vscode-panel-border': '#e5e5e5', '--vscode-descriptionForeground': '#717171' }],
-      ['vscode-high-contrast', { '--vscode-foreground': '#ffffff', '--vscode-editor-background': '#000000', '--vscode-sideBar-background': '#000000', '--vscode-charts-foreground': '#ffffff', '--vscode-contrastBorder': '#6fc3df', '--vscode-focusBorder': '#f38518' }],
+      [
+        'vscode-light',
+        {
+          '--vscode-foreground': '#3b3b3b',
+          '--vscode-editor-background': '#ffffff',
+          '--vscode-sideBar-background': '#f8f8f8',
+          '--vscode-charts-foreground': '#3b3b3b',
+          '--vscode-panel-border': '#e5e5e5',
+          '--vscode-descriptionForeground': '#717171',
+        },
+      ],
+      [
+        'vscode-high-contrast',
+        {
+          '--vscode-foreground': '#ffffff',
+          '--vscode-editor-background': '#000000',
+          '--vscode-sideBar-background': '#000000',
+          '--vscode-charts-foreground': '#ffffff',
+          '--vscode-contrastBorder': '#6fc3df',
+          '--vscode-focusBorder': '#f38518',
+        },
+      ],
     ] as const) {
       await page.evaluate(
         ([cls, v]) => {
@@ -224,13 +305,16 @@ describe('dashboard webview', () => {
       await settle(page);
       await page.waitForTimeout(50);
       assert.equal(await page.locator('#loss-chart canvas').count(), 1);
-      await page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${theme.replace('vscode-', '')}.png`), fullPage: true });
+      await page.screenshot({
+        path: path.join(ARTIFACTS, `dashboard-${theme.replace('vscode-', '')}.png`),
+        fullPage: true,
+      });
     }
     assert.deepEqual(await cspViolations(page), []);
     await page.close();
   });
 
-  it('shows a latent run\'s autoencoder grid (originals over reconstructions) as one plain image, without w columns', async () => {
+  it("shows a latent run's autoencoder grid (originals over reconstructions) as one plain image, without w columns", async () => {
     const page = await openPage('dashboard');
     const file = 'samples/autoencoder/step-0000060.png';
     log.files.set(file, gridPng(2, 8, 4));
@@ -238,14 +322,33 @@ describe('dashboard webview', () => {
       { type: 'run_start', t: 1, pid: 1, host: 'test', resumed: false, configHash: 'lat' },
       { type: 'stage_start', t: 2, stage: 'autoencoder', unit: 'autoencoder', totalSteps: 60, startStep: 0 },
       { type: 'loss', t: 3, unit: 'autoencoder', step: 10, loss: 0.3, lr: 1e-3, rate: 2 },
-      { type: 'samples', t: 4, unit: 'autoencoder', step: 60, file, w: [], classes: [0, 1, 0, 1, 0, 1, 0, 1], steps: 0, nfe: 0 },
+      {
+        type: 'samples',
+        t: 4,
+        unit: 'autoencoder',
+        step: 60,
+        file,
+        w: [],
+        classes: [0, 1, 0, 1, 0, 1, 0, 1],
+        steps: 0,
+        nfe: 0,
+      },
     ];
-    const run: RunView = { runDir: RUN_DIR, name: 'latent-run', status: 'running', active: true, units: [{ unit: 'autoencoder', stage: 'autoencoder', totalSteps: 60, step: 10, done: false }] };
+    const run: RunView = {
+      runDir: RUN_DIR,
+      name: 'latent-run',
+      status: 'running',
+      active: true,
+      units: [{ unit: 'autoencoder', stage: 'autoencoder', totalSteps: 60, step: 10, done: false }],
+    };
     await send(page, { type: 'init', view: 'dashboard', run, events, configs: CONFIGS, sampleBase: `${ORIGIN}/run` });
     await page.waitForSelector('#grid img.recon');
     assert.equal(await page.locator('#grid .colhead').count(), 0);
     assert.equal(await page.getAttribute('#grid img.recon', 'src'), `${ORIGIN}/run/${file}`);
-    assert.match(await text(page, '#grid-caption'), /^autoencoder · step 60 · originals \(top\) over reconstructions \(bottom\)$/);
+    assert.match(
+      await text(page, '#grid-caption'),
+      /^autoencoder · step 60 · originals \(top\) over reconstructions \(bottom\)$/,
+    );
     assert.equal(await page.locator('#loss-legend li[data-unit="autoencoder"]').getAttribute('data-points'), '1');
     assert.deepEqual(await cspViolations(page), []);
     await page.close();
@@ -262,7 +365,11 @@ describe('dashboard webview', () => {
       seen.push(label);
       assert.match(await text(page, '#grid-caption'), new RegExp(`step ${log.grids[i].step.toLocaleString('en-US')}`));
     }
-    assert.deepEqual(seen, log.grids.map((g) => `${g.unit}@${g.step}`), 'every grid, step 0 first');
+    assert.deepEqual(
+      seen,
+      log.grids.map((g) => `${g.unit}@${g.step}`),
+      'every grid, step 0 first',
+    );
     await page.locator('#grid-slider').fill('0');
     await page.locator('#grid-slider').focus();
     await page.keyboard.press('ArrowRight');
@@ -289,7 +396,10 @@ describe('dashboard webview', () => {
     await again.waitForSelector('#grid .lgrid');
     assert.equal(await again.getAttribute('#grid-caption', 'data-step'), String(log.grids[1].step));
     assert.equal(await again.inputValue('#smoothing'), '0.3');
-    assert.equal(await again.locator('#log-scale').evaluate((el) => (el as HTMLElement & { checked: boolean }).checked), true);
+    assert.equal(
+      await again.locator('#log-scale').evaluate((el) => (el as HTMLElement & { checked: boolean }).checked),
+      true,
+    );
     assert.equal(await again.getAttribute('#loss-legend li[data-unit="teacher"]', 'data-drawn'), String(UNITS[0].n));
     await again.close();
   });
@@ -301,7 +411,11 @@ describe('dashboard webview', () => {
     await page.waitForSelector('#loss-legend li[data-unit="teacher"]');
     const before = await page.evaluate(() => document.body.innerHTML);
     const bad: unknown[] = [
-      { type: 'events', runDir: RUN_DIR, events: [{ type: 'loss', t: 'soon', unit: 'teacher', step: 1, loss: 1, lr: 1, rate: 1 }] },
+      {
+        type: 'events',
+        runDir: RUN_DIR,
+        events: [{ type: 'loss', t: 'soon', unit: 'teacher', step: 1, loss: 1, lr: 1, rate: 1 }],
+      },
       { type: 'events', runDir: RUN_DIR },
       { type: 'run', run: { runDir: RUN_DIR, name: 'x', status: 'exploded', active: false, units: [] } },
       { type: 'configs', configs: [{ path: 1 }] },
@@ -313,13 +427,26 @@ describe('dashboard webview', () => {
     ];
     for (const m of bad) await send(page, m);
     // Valid, but for another run: ignored as well.
-    await send(page, { type: 'events', runDir: '/runs/other', events: [{ type: 'loss', t: 1, unit: 'teacher', step: 9999, loss: 1, lr: 1, rate: 1 }] });
+    await send(page, {
+      type: 'events',
+      runDir: '/runs/other',
+      events: [{ type: 'loss', t: 1, unit: 'teacher', step: 9999, loss: 1, lr: 1, rate: 1 }],
+    });
     await settle(page);
     await page.waitForTimeout(50);
     assert.equal(await page.evaluate(() => document.body.innerHTML), before, 'malformed messages change nothing');
 
     const live: RunEvent[] = [];
-    for (let i = 1; i <= 10; i++) live.push({ type: 'loss', t: 1_800_000_000_000 + i, unit: 'progressive-64-32', step: 400 + i * 5, loss: 0.1, lr: 1e-3, rate: 30 });
+    for (let i = 1; i <= 10; i++)
+      live.push({
+        type: 'loss',
+        t: 1_800_000_000_000 + i,
+        unit: 'progressive-64-32',
+        step: 400 + i * 5,
+        loss: 0.1,
+        lr: 1e-3,
+        rate: 30,
+      });
     await send(page, { type: 'events', runDir: RUN_DIR, events: live });
     await page.waitForSelector('#loss-legend li[data-unit="progressive-64-32"][data-drawn="90"]');
     assert.equal(await page.getAttribute('#loss-legend li[data-unit="progressive-64-32"]', 'data-points'), '90');
@@ -336,7 +463,8 @@ describe('dashboard webview', () => {
       ...runView(true, 'running'),
       backend: 'webgpu 4.22.0 · SwiftShader driver 5.0.0 (software adapter, emulated on the CPU)',
       device: 'emulated GPU',
-      backendWarning: 'the WebGPU adapter SwiftShader driver 5.0.0 is a software rasteriser: the GPU is emulated on the CPU',
+      backendWarning:
+        'the WebGPU adapter SwiftShader driver 5.0.0 is a software rasteriser: the GPU is emulated on the CPU',
     };
     await send(page, { type: 'run', run: gpu });
     await page.waitForSelector('#fact-device');
@@ -345,9 +473,21 @@ describe('dashboard webview', () => {
     assert.equal(await text(page, '#backend-warning'), `⚠ ${gpu.backendWarning}`);
     assert.equal(await page.locator('#backend-warning').isVisible(), true);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-webgpu-emulated.png') });
-    await send(page, { type: 'run', run: { ...gpu, backend: 'webgpu 4.22.0 · NVIDIA GeForce RTX 4070 (GPU)', device: 'GPU', backendWarning: undefined } });
+    await send(page, {
+      type: 'run',
+      run: {
+        ...gpu,
+        backend: 'webgpu 4.22.0 · NVIDIA GeForce RTX 4070 (GPU)',
+        device: 'GPU',
+        backendWarning: undefined,
+      },
+    });
     await page.waitForFunction(() => document.querySelector('#fact-device')?.textContent === 'GPU');
-    assert.equal(await page.locator('#backend-warning').isVisible(), false, 'the warning goes with the software adapter');
+    assert.equal(
+      await page.locator('#backend-warning').isVisible(),
+      false,
+      'the warning goes with the software adapter',
+    );
     await page.close();
   });
 
@@ -358,7 +498,8 @@ describe('dashboard webview', () => {
     const launch = page.locator('#configs vscode-button[data-config]');
     assert.equal(await launch.count(), 2, 'no Launch for the config with an error');
     assert.match(await text(page, '#configs'), /data: must have required property/);
-    for (let i = 0; i < 2; i++) assert.equal(await launch.nth(i).getAttribute('disabled'), '', 'launch disabled while active');
+    for (let i = 0; i < 2; i++)
+      assert.equal(await launch.nth(i).getAttribute('disabled'), '', 'launch disabled while active');
     assert.equal(await page.getAttribute('#resume', 'disabled'), '', 'resume disabled while active');
     assert.equal(await page.getAttribute('#stop', 'disabled'), null, 'stop enabled while active');
 
@@ -401,7 +542,11 @@ describe('dashboard webview: Report view', () => {
     await send(page, initMessage(false, 'finished'));
     await page.waitForSelector('body[data-ready="true"]');
     assert.equal(await page.isVisible('#report'), true, 'a Report section for a run');
-    assert.equal(await page.getAttribute('#evaluate', 'disabled'), '', 'disabled until the host said whether a report exists');
+    assert.equal(
+      await page.getAttribute('#evaluate', 'disabled'),
+      '',
+      'disabled until the host said whether a report exists',
+    );
 
     // No report yet.
     await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false });
@@ -442,7 +587,9 @@ describe('dashboard webview: Report view', () => {
       'speed-up of the student',
     ]);
     // An old report (written before recall was measured): no recall columns, the within-class diversity ÷ real's.
-    const rows = await page.locator('#report-table tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.children, (c) => c.textContent)));
+    const rows = await page
+      .locator('#report-table tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => Array.from(tr.children, (c) => c.textContent)));
     assert.deepEqual(rows, [
       ['0', '117.0', '95.78', '112.9', '67.0 %', '91.0 %', '1.258', '0.885', '154× (128× fewer NFE)'],
       ['1', '82.83', '96.73', '102.9', '95.0 %', '92.0 %', '0.880', '0.861', '80× (128× fewer NFE)'],
@@ -452,14 +599,20 @@ describe('dashboard webview: Report view', () => {
     assert.equal(await text(page, '#report-table tfoot [data-col="teacher"]'), '16.58');
     assert.equal(await text(page, '#report-table tfoot [data-col="teacher-accuracy"]'), '97.1 %');
     assert.equal(await text(page, '#report-table tfoot [data-col="teacher-diversity"]'), '1.000');
-    assert.match(await text(page, '#report-table caption'), /256 steps \(512 NFE\) vs the 4-step distilled student \(4 NFE\)/);
+    assert.match(
+      await text(page, '#report-table caption'),
+      /256 steps \(512 NFE\) vs the 4-step distilled student \(4 NFE\)/,
+    );
     // Data is text, never markup.
     assert.equal(await page.locator('#report-notes li').count(), 2);
     assert.equal(await text(page, '#report-notes li >> nth=1'), 'a note with <b>markup</b> & <img src=x> stays text');
     assert.equal(await page.locator('#report-notes b, #report-notes img').count(), 0);
 
-    for (const f of EVAL_PNGS.keys()) await page.waitForSelector(`#report-plots figure[data-file="${f}"][data-loaded="true"]`);
-    const imgs = await page.locator('#report-plots img').evaluateAll((els) => (els as HTMLImageElement[]).map((i) => [i.getAttribute('src'), i.naturalWidth, i.alt]));
+    for (const f of EVAL_PNGS.keys())
+      await page.waitForSelector(`#report-plots figure[data-file="${f}"][data-loaded="true"]`);
+    const imgs = await page
+      .locator('#report-plots img')
+      .evaluateAll((els) => (els as HTMLImageElement[]).map((i) => [i.getAttribute('src'), i.naturalWidth, i.alt]));
     assert.deepEqual(imgs, [
       [`${ORIGIN}/run/eval/quality-vs-nfe.png?v=1`, 16 * TILE, 'plot quality-vs-nfe.png'],
       [`${ORIGIN}/run/eval/quality-vs-w.png?v=1`, 12 * TILE, 'plot quality-vs-w.png'],
@@ -493,21 +646,37 @@ describe('dashboard webview: Report view', () => {
     // A report with the diversity measures (recall beside accuracy; real data's recall in the last row).
     const withRecall = fixtureReport((json) => {
       const rows = json.rows as Record<string, unknown>[];
-      rows.forEach((r) => (r.recall = r.model === 'teacher' ? 0.8 + (r.w as number) / 100 : 0.55 + (r.w as number) / 100));
+      rows.forEach(
+        (r) => (r.recall = r.model === 'teacher' ? 0.8 + (r.w as number) / 100 : 0.55 + (r.w as number) / 100),
+      );
       (json.real as Record<string, unknown>).recall = 0.874;
     });
     await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false, report: withRecall });
     await page.waitForSelector('#report-table th[data-col="student-recall"]');
     const heads = await page.locator('#report-table thead th').allTextContents();
-    assert.deepEqual(heads.slice(4, 10), ['accuracy teacher 256', 'accuracy student 4', 'recall teacher 256', 'recall student 4', 'diversity ÷ real, teacher 256', 'diversity ÷ real, student 4']);
-    const w0 = await page.locator('#report-table tbody tr >> nth=0').evaluate((tr) => Array.from(tr.children, (c) => c.textContent));
+    assert.deepEqual(heads.slice(4, 10), [
+      'accuracy teacher 256',
+      'accuracy student 4',
+      'recall teacher 256',
+      'recall student 4',
+      'diversity ÷ real, teacher 256',
+      'diversity ÷ real, student 4',
+    ]);
+    const w0 = await page
+      .locator('#report-table tbody tr >> nth=0')
+      .evaluate((tr) => Array.from(tr.children, (c) => c.textContent));
     assert.deepEqual(w0.slice(4, 8), ['67.0 %', '91.0 %', '0.800', '0.550']);
     assert.equal(await text(page, '#report-table tfoot [data-col="teacher-recall"]'), '0.874');
     assert.match(await text(page, '#report-table caption'), /recall and diversity ÷ real: higher is more varied/);
     await page.locator('#report').screenshot({ path: path.join(ARTIFACTS, 'dashboard-report-recall.png') });
 
     // A report.json the host cannot show: the reason, and Run evaluation again.
-    await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false, error: 'report.json is not valid JSON: Unexpected end of JSON input' });
+    await send(page, {
+      type: 'report',
+      runDir: RUN_DIR,
+      evaluating: false,
+      error: 'report.json is not valid JSON: Unexpected end of JSON input',
+    });
     await settle(page);
     assert.match(await text(page, '#report-error'), /cannot be shown: report\.json is not valid JSON/);
     assert.equal(await text(page, '#evaluate'), 'Run evaluation');
@@ -528,7 +697,15 @@ describe('dashboard webview: Report view', () => {
 describe('dashboard webview with a long run', () => {
   it('opens 100k loss points and 200 grids, decimates the drawing, counts exactly, and stays responsive while lines arrive', async () => {
     const page = await openPage('dashboard');
-    const m = await measureLongRun(page, { runDir: '/runs/long', lossLines: 100_000, grids: 200, liveSeconds: 4, batchMs: 100, linesPerBatch: 10, gridEveryMs: 1000 });
+    const m = await measureLongRun(page, {
+      runDir: '/runs/long',
+      lossLines: 100_000,
+      grids: 200,
+      liveSeconds: 4,
+      batchMs: 100,
+      linesPerBatch: 10,
+      gridEveryMs: 1000,
+    });
     console.log(`# long run: ${JSON.stringify(m)}`);
     assert.ok(m.drawnAtEnd > 1000 && m.drawnAtEnd <= 6001, `decimated to ${m.drawnAtEnd} points`);
     assert.ok(m.pointsAtEnd > 100_000 && m.pointsAtEnd % 10 === 0, `every live line counted: ${m.pointsAtEnd}`);
@@ -543,19 +720,43 @@ describe('dashboard webview with a long run', () => {
 
 // ───────────────────────────── preview ─────────────────────────────
 function sampleResult(label: string, steps: number, nfe: number, hue: number): SampleResult {
-  return { pngBase64: gridPng(3, 4, hue).toString('base64'), rows: 3, cols: 4, steps, nfe, msPerSample: 12.5 * nfe, label };
+  return {
+    pngBase64: gridPng(3, 4, hue).toString('base64'),
+    rows: 3,
+    cols: 4,
+    steps,
+    nfe,
+    msPerSample: 12.5 * nfe,
+    label,
+  };
 }
 
 describe('preview webview', () => {
   it('renders: posts preview, shows progress, then teacher and student grids with NFE; save and cancel', async () => {
     const page = await openPage('preview');
     assert.equal(await page.getAttribute('#render', 'disabled'), '', 'render waits for init');
-    await send(page, { type: 'init', view: 'preview', runDir: RUN_DIR, stage: 'progressive', classes: 3, wDefaults: [0, 1, 2, 4] });
+    await send(page, {
+      type: 'init',
+      view: 'preview',
+      runDir: RUN_DIR,
+      stage: 'progressive',
+      classes: 3,
+      wDefaults: [0, 1, 2, 4],
+    });
     await page.waitForSelector('body[data-ready="true"]');
     assert.equal(await page.getAttribute('#render', 'disabled'), null);
     await page.click('#render');
     const req = (await posted(page)).at(-1);
-    assert.deepEqual(req, { type: 'preview', requestId: 1, studentSteps: 4, teacherSteps: 64, sampler: 'ddim', w: [0, 1, 2, 4], classes: [0, 1, 2], seed: 0 });
+    assert.deepEqual(req, {
+      type: 'preview',
+      requestId: 1,
+      studentSteps: 4,
+      teacherSteps: 64,
+      sampler: 'ddim',
+      w: [0, 1, 2, 4],
+      classes: [0, 1, 2],
+      seed: 0,
+    });
     assert.equal(await page.isVisible('#busy'), true);
     assert.equal(await page.getAttribute('#render', 'disabled'), '');
 
@@ -582,7 +783,12 @@ describe('preview webview', () => {
     assert.match((await page.getAttribute('#teacher-grid img', 'src')) ?? '', /^data:image\/png;base64,/);
     assert.match(await text(page, '#teacher-meta'), /NFE 128/);
     assert.match(await text(page, '#student-meta'), /NFE 4 · 50\.0 ms\/sample/);
-    assert.deepEqual(await page.locator('#student-grid .colhead').allTextContents(), ['w = 0', 'w = 1', 'w = 2', 'w = 4']);
+    assert.deepEqual(await page.locator('#student-grid .colhead').allTextContents(), [
+      'w = 0',
+      'w = 1',
+      'w = 2',
+      'w = 4',
+    ]);
     assert.deepEqual(await page.locator('#student-grid .rowhead').allTextContents(), ['0', '1', '2']);
     await page.screenshot({ path: path.join(ARTIFACTS, 'preview.png'), fullPage: true });
 
@@ -619,8 +825,22 @@ describe('preview webview', () => {
 describe('preview webview: Edit tab', () => {
   it('picks an input, paints a mask with the mouse, posts the edit and shows input, teacher and student with NFE and ms', async () => {
     const page = await openPage('preview');
-    await send(page, { type: 'init', view: 'preview', runDir: RUN_DIR, stage: 'progressive', classes: 10, wDefaults: [0, 1, 2, 4] });
-    await send(page, { type: 'editInfo', size: 8, channels: 1, classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], teacherSteps: 6, studentSteps: [2, 4] });
+    await send(page, {
+      type: 'init',
+      view: 'preview',
+      runDir: RUN_DIR,
+      stage: 'progressive',
+      classes: 10,
+      wDefaults: [0, 1, 2, 4],
+    });
+    await send(page, {
+      type: 'editInfo',
+      size: 8,
+      channels: 1,
+      classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+      teacherSteps: 6,
+      studentSteps: [2, 4],
+    });
     await page.waitForSelector('body[data-ready="true"]');
     assert.equal(await page.isVisible('#panel-edit'), false, 'the Sample tab comes first');
     await page.click('#tab-edit');
@@ -633,7 +853,9 @@ describe('preview webview: Edit tab', () => {
 
     await page.click('#edit-pick');
     assert.deepEqual((await posted(page)).at(-1), { type: 'editPickFile' });
-    await page.locator('#edit-tab vscode-textfield[label="Training example"]').evaluate((el) => ((el as HTMLElement & { value: string }).value = '17'));
+    await page
+      .locator('#edit-tab vscode-textfield[label="Training example"]')
+      .evaluate((el) => ((el as HTMLElement & { value: string }).value = '17'));
     await page.click('#edit-use-example');
     assert.deepEqual((await posted(page)).at(-1), { type: 'editPickExample', index: 17 });
 
@@ -641,7 +863,17 @@ describe('preview webview: Edit tab', () => {
     const ramp = new PNG({ width: 8, height: 8 });
     for (let p = 0; p < 64; p++) ramp.data.set([p * 4, p * 4, p * 4, 255], 4 * p);
     const inputB64 = PNG.sync.write(ramp).toString('base64');
-    await send(page, { type: 'editInput', input: { pngBase64: inputB64, size: 8, channels: 1, label: 'training example 17 · class 4', classId: 4, examples: 200 } });
+    await send(page, {
+      type: 'editInput',
+      input: {
+        pngBase64: inputB64,
+        size: 8,
+        channels: 1,
+        label: 'training example 17 · class 4',
+        classId: 4,
+        examples: 200,
+      },
+    });
     await page.waitForSelector('#edit-canvas[data-loaded="true"]');
     assert.equal(await page.getAttribute('#edit-run', 'disabled'), null);
     assert.match(await text(page, '#edit-input-label'), /training example 17 · class 4 \(8×8\)/);
@@ -660,29 +892,71 @@ describe('preview webview: Edit tab', () => {
     await page.mouse.up();
     assert.equal(await page.getAttribute('#edit-mask-info', 'data-repaint'), '8');
     assert.match(await text(page, '#edit-mask-info'), /Mask: 8 of 64 pixels repainted/);
-    assert.equal(((await state(page)).edit as { mask: string }).mask, '0'.repeat(8) + '1'.repeat(8) + '0'.repeat(48), 'the mask persists');
+    assert.equal(
+      ((await state(page)).edit as { mask: string }).mask,
+      '0'.repeat(8) + '1'.repeat(8) + '0'.repeat(48),
+      'the mask persists',
+    );
 
     await page.locator('#edit-class').evaluate((el) => ((el as HTMLElement & { value: string }).value = '7'));
     await page.click('#edit-run');
     const req = (await posted(page)).at(-1) as Record<string, unknown>;
     const { maskPngBase64, ...rest } = req;
-    assert.deepEqual(rest, { type: 'edit', requestId: 1, imagePngBase64: inputB64, classId: 7, strength: 0.6, w: 2, studentSteps: 4, teacherSteps: 6, seed: 0 });
+    assert.deepEqual(rest, {
+      type: 'edit',
+      requestId: 1,
+      imagePngBase64: inputB64,
+      classId: 7,
+      strength: 0.6,
+      w: 2,
+      studentSteps: 4,
+      teacherSteps: 6,
+      seed: 0,
+    });
     const maskPng = PNG.sync.read(Buffer.from(maskPngBase64 as string, 'base64'));
     assert.deepEqual([maskPng.width, maskPng.height], [8, 8]);
     const white = Array.from({ length: 64 }, (_, p) => maskPng.data[4 * p]);
-    assert.deepEqual(white, Array.from({ length: 64 }, (_, p) => (p >= 8 && p < 16 ? 255 : 0)), 'white = repaint, exactly the painted row');
+    assert.deepEqual(
+      white,
+      Array.from({ length: 64 }, (_, p) => (p >= 8 && p < 16 ? 255 : 0)),
+      'white = repaint, exactly the painted row',
+    );
     assert.equal(await page.isVisible('#edit-busy'), true);
 
     await send(page, { type: 'editBusy', requestId: 1, done: 2, total: 5, phase: 'teacher' });
     await settle(page);
     assert.equal(await text(page, '#edit-busy-text'), 'Editing with the teacher: step 2 / 5');
-    const result = (model: 'teacher' | 'student', unit: string, steps: number, nfe: number, ms: number, hue: number) => ({
-      pngBase64: gridPng(1, 1, hue).toString('base64'), model, unit, checkpoint: `checkpoints/${unit}/step-0000006.ckpt`, steps, stepsTaken: steps, nfe, ms, label: unit,
+    const result = (
+      model: 'teacher' | 'student',
+      unit: string,
+      steps: number,
+      nfe: number,
+      ms: number,
+      hue: number,
+    ) => ({
+      pngBase64: gridPng(1, 1, hue).toString('base64'),
+      model,
+      unit,
+      checkpoint: `checkpoints/${unit}/step-0000006.ckpt`,
+      steps,
+      stepsTaken: steps,
+      nfe,
+      ms,
+      label: unit,
     });
-    await send(page, { type: 'editResult', requestId: 1, teacher: result('teacher', 'teacher', 6, 12, 48.2, 1), student: result('student', 'progressive-8-4', 4, 4, 7.25, 3) });
+    await send(page, {
+      type: 'editResult',
+      requestId: 1,
+      teacher: result('teacher', 'teacher', 6, 12, 48.2, 1),
+      student: result('student', 'progressive-8-4', 4, 4, 7.25, 3),
+    });
     await page.waitForSelector('#edit-result-student-image:not([hidden])');
     assert.equal(await page.isVisible('#edit-busy'), false);
-    assert.equal(await page.isVisible('#edit-result-input-image'), true, 'the input with its mask is shown beside the results');
+    assert.equal(
+      await page.isVisible('#edit-result-input-image'),
+      true,
+      'the input with its mask is shown beside the results',
+    );
     assert.match(await text(page, '#edit-result-input-meta'), /mask: 8 px repainted/);
     assert.equal(await text(page, '#edit-result-teacher-meta'), '6 steps · NFE 12 · 48 ms');
     assert.equal(await text(page, '#edit-result-student-meta'), '4 steps · NFE 4 · 7.25 ms');
@@ -692,20 +966,47 @@ describe('preview webview: Edit tab', () => {
 
     // a reloaded webview (VS Code drops hidden webviews) shows the same input, mask and results from its state
     const again = await openPage('preview', await state(page));
-    await send(again, { type: 'init', view: 'preview', runDir: RUN_DIR, stage: 'progressive', classes: 10, wDefaults: [0, 1, 2, 4] });
-    await send(again, { type: 'editInfo', size: 8, channels: 1, classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], teacherSteps: 6, studentSteps: [2, 4] });
+    await send(again, {
+      type: 'init',
+      view: 'preview',
+      runDir: RUN_DIR,
+      stage: 'progressive',
+      classes: 10,
+      wDefaults: [0, 1, 2, 4],
+    });
+    await send(again, {
+      type: 'editInfo',
+      size: 8,
+      channels: 1,
+      classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+      teacherSteps: 6,
+      studentSteps: [2, 4],
+    });
     await again.waitForSelector('#edit-result-input-image:not([hidden])');
     assert.equal(await again.isVisible('#panel-edit'), true, 'the Edit tab stays chosen');
     assert.equal(await text(again, '#edit-result-teacher-meta'), '6 steps · NFE 12 · 48 ms');
     assert.equal(await text(again, '#edit-result-student-meta'), '4 steps · NFE 4 · 7.25 ms');
     assert.equal(await again.getAttribute('#edit-mask-info', 'data-repaint'), '8');
     // the host re-sends the same input to a reloaded webview: the mask stays; another picture starts without one
-    await send(again, { type: 'editInput', input: { pngBase64: inputB64, size: 8, channels: 1, label: 'training example 17 · class 4', classId: 4, examples: 200 } });
+    await send(again, {
+      type: 'editInput',
+      input: {
+        pngBase64: inputB64,
+        size: 8,
+        channels: 1,
+        label: 'training example 17 · class 4',
+        classId: 4,
+        examples: 200,
+      },
+    });
     await settle(again);
     assert.equal(await again.getAttribute('#edit-mask-info', 'data-repaint'), '8');
     const other = new PNG({ width: 8, height: 8 });
     other.data.fill(200);
-    await send(again, { type: 'editInput', input: { pngBase64: PNG.sync.write(other).toString('base64'), size: 8, channels: 1, label: 'flat.png' } });
+    await send(again, {
+      type: 'editInput',
+      input: { pngBase64: PNG.sync.write(other).toString('base64'), size: 8, channels: 1, label: 'flat.png' },
+    });
     await settle(again);
     await again.waitForSelector('#edit-canvas[data-loaded="true"]');
     assert.match(await text(again, '#edit-input-label'), /^flat\.png/);
@@ -735,7 +1036,14 @@ describe('preview webview: Edit tab', () => {
 
   it('a run not on images says so instead of offering the editor', async () => {
     const page = await openPage('preview', { tab: 'edit' });
-    await send(page, { type: 'init', view: 'preview', runDir: '/runs/toy', stage: 'guided', classes: 2, wDefaults: [0, 1] });
+    await send(page, {
+      type: 'init',
+      view: 'preview',
+      runDir: '/runs/toy',
+      stage: 'guided',
+      classes: 2,
+      wDefaults: [0, 1],
+    });
     await page.waitForSelector('body[data-ready="true"]');
     assert.equal(await page.isVisible('#edit-unavailable'), true);
     assert.equal(await page.isVisible('#edit-content'), false);

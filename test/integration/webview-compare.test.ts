@@ -42,15 +42,38 @@ function png(hue: number): Buffer {
 /** Three variants with different final losses; the middle one evaluated. */
 function fixtureSweep(): CompareView {
   const runs = path.join(tmp, 'runs');
-  const sweep = resolveSweep({ name: 'lr', base: toyConfig(GAUSSIANS), grid: { 'progressive.lr': [1e-4, 3e-4, 1e-3] } }, path.join(tmp, 'lr.sweep.json'));
+  const sweep = resolveSweep(
+    { name: 'lr', base: toyConfig(GAUSSIANS), grid: { 'progressive.lr': [1e-4, 3e-4, 1e-3] } },
+    path.join(tmp, 'lr.sweep.json'),
+  );
   const sweepDir = path.join(runs, 'lr');
   const finals = [0.3, 0.1, 0.2];
   for (const v of sweep.variants) {
     const dir = createRunFolder(path.join(sweepDir, v.name), v.config, sweep.file);
     const ev: object[] = [{ type: 'run_start', t: 1, pid: 1, host: 'elsewhere', resumed: false, configHash: 'h' }];
-    for (const [unit, total] of [['teacher', 300], ['guided', 40], ['progressive-4-2', 20]] as const) {
-      ev.push({ type: 'stage_start', t: 2, stage: unit.startsWith('prog') ? 'progressive' : unit, unit, totalSteps: total, startStep: 0 });
-      for (let s = 5; s <= total; s += 5) ev.push({ type: 'loss', t: 3, unit, step: s, loss: finals[v.index] * (1 + 5 / s) * (unit === 'teacher' ? 1 : 2), lr: 1e-3, rate: 10 });
+    for (const [unit, total] of [
+      ['teacher', 300],
+      ['guided', 40],
+      ['progressive-4-2', 20],
+    ] as const) {
+      ev.push({
+        type: 'stage_start',
+        t: 2,
+        stage: unit.startsWith('prog') ? 'progressive' : unit,
+        unit,
+        totalSteps: total,
+        startStep: 0,
+      });
+      for (let s = 5; s <= total; s += 5)
+        ev.push({
+          type: 'loss',
+          t: 3,
+          unit,
+          step: s,
+          loss: finals[v.index] * (1 + 5 / s) * (unit === 'teacher' ? 1 : 2),
+          lr: 1e-3,
+          rate: 10,
+        });
       ev.push({ type: 'stage_end', t: 4, unit, step: total, seconds: 1 });
     }
     ev.push({ type: 'run_end', t: 5, status: 'finished' });
@@ -59,32 +82,73 @@ function fixtureSweep(): CompareView {
     fs.writeFileSync(path.join(dir, 'samples', 'progressive-4-2', 'step-0000020.png'), png(v.index));
     if (v.index === 1) {
       fs.mkdirSync(path.join(dir, 'eval'), { recursive: true });
-      fs.copyFileSync(path.join(__dirname, '..', 'fixtures', 'eval-report.json'), path.join(dir, 'eval', 'report.json'));
+      fs.copyFileSync(
+        path.join(__dirname, '..', 'fixtures', 'eval-report.json'),
+        path.join(dir, 'eval', 'report.json'),
+      );
     }
   }
   writeSweepManifest(sweepDir, {
-    version: 1, name: 'lr', sweepFile: sweep.file, baseSource: 'inline', createdAt: 0, updatedAt: 0, launcher: 'slurm', submissions: [],
-    variants: sweep.variants.map((v) => ({ index: v.index, name: v.name, dir: v.name, params: v.params, jobId: `7_${v.index}`, state: 'COMPLETED', node: 'node0' + v.index })),
+    version: 1,
+    name: 'lr',
+    sweepFile: sweep.file,
+    baseSource: 'inline',
+    createdAt: 0,
+    updatedAt: 0,
+    launcher: 'slurm',
+    submissions: [],
+    variants: sweep.variants.map((v) => ({
+      index: v.index,
+      name: v.name,
+      dir: v.name,
+      params: v.params,
+      jobId: `7_${v.index}`,
+      state: 'COMPLETED',
+      node: 'node0' + v.index,
+    })),
   });
   return buildCompareView(sweepDir, (abs, mtime) => `${ORIGIN}/files${abs}?v=${Math.round(mtime)}`);
 }
 
 before(async () => {
-  if (!fs.existsSync(CHROMIUM)) assert.fail(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  if (!fs.existsSync(CHROMIUM))
+    assert.fail(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-compare-bundle-'));
-  await esbuild.build({ entryPoints: { compare: path.join(ROOT, 'webview/compare.ts') }, outdir: bundleDir, bundle: true, platform: 'browser', target: 'es2022', format: 'iife', loader: { '.css': 'text' }, logLevel: 'warning' });
+  await esbuild.build({
+    entryPoints: { compare: path.join(ROOT, 'webview/compare.ts') },
+    outdir: bundleDir,
+    bundle: true,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    loader: { '.css': 'text' },
+    logLevel: 'warning',
+  });
   context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'dd-compare-profile-')), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-dev-shm-usage'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-dev-shm-usage',
+    ],
   });
   await context.route('**/*', async (route) => {
     const url = new URL(route.request().url());
     if (url.origin !== ORIGIN) return route.abort();
     const p = decodeURIComponent(url.pathname);
-    if (p === '/dist/compare.js') return route.fulfill({ contentType: 'text/javascript', body: fs.readFileSync(path.join(bundleDir, 'compare.js'), 'utf8') });
-    if (p.startsWith('/files/') && p.startsWith(`/files${tmp}/`) && fs.existsSync(p.slice(6))) return route.fulfill({ contentType: 'image/png', body: fs.readFileSync(p.slice(6)) });
+    if (p === '/dist/compare.js')
+      return route.fulfill({
+        contentType: 'text/javascript',
+        body: fs.readFileSync(path.join(bundleDir, 'compare.js'), 'utf8'),
+      });
+    if (p.startsWith('/files/') && p.startsWith(`/files${tmp}/`) && fs.existsSync(p.slice(6)))
+      return route.fulfill({ contentType: 'image/png', body: fs.readFileSync(p.slice(6)) });
     if (p.endsWith('.html')) return route.fallback();
     return route.fulfill({ status: 404, body: 'not found' });
   });
@@ -101,7 +165,12 @@ async function open(): Promise<Page> {
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   await page.setViewportSize({ width: 1200, height: 1100 });
   const nonce = makeNonce();
-  const html = buildWebviewHtml({ cspSource: ORIGIN, nonce, scriptUri: `${ORIGIN}/dist/compare.js`, title: 'compare' }).replace(
+  const html = buildWebviewHtml({
+    cspSource: ORIGIN,
+    nonce,
+    scriptUri: `${ORIGIN}/dist/compare.js`,
+    title: 'compare',
+  }).replace(
     '</head>',
     `<style nonce="${nonce}">:root{--vscode-foreground:#ccc;--vscode-editor-background:#1f1f1f;--vscode-panel-border:#333;--vscode-focusBorder:#0078d4;--vscode-font-family:system-ui,sans-serif}</style><script nonce="${nonce}">
 window.__posted=[];window.__csp=[];window.__state=null;document.addEventListener('securitypolicyviolation',(e)=>window.__csp.push(e.violatedDirective+' '+e.blockedURI));
@@ -109,15 +178,22 @@ window.acquireVsCodeApi=()=>({postMessage:(m)=>window.__posted.push(JSON.parse(J
   );
   await page.route(`${ORIGIN}/compare.html`, (r) => r.fulfill({ contentType: 'text/html', body: html }));
   await page.goto(`${ORIGIN}/compare.html`);
-  await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
+  await page.waitForFunction(() =>
+    (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'),
+  );
   return page;
 }
 
-const column = (page: Page, i: number) => page.$$eval(`#compare-table tbody tr`, (trs, k) => trs.map((tr) => (tr.children[k as number] as HTMLElement).textContent ?? ''), i);
+const column = (page: Page, i: number) =>
+  page.$$eval(
+    `#compare-table tbody tr`,
+    (trs, k) => trs.map((tr) => (tr.children[k as number] as HTMLElement).textContent ?? ''),
+    i,
+  );
 
 it('Compare: one row per run, sortable by any column, selected runs overlaid and their students side by side', async () => {
   const view = fixtureSweep();
-  assert.ok(asHostToWebview({ type: 'compare', view }), 'the host\'s view passes the protocol validator');
+  assert.ok(asHostToWebview({ type: 'compare', view }), "the host's view passes the protocol validator");
   assert.deepEqual(view.params, ['progressive.lr']);
   assert.deepEqual(view.units, ['teacher', 'guided', 'progressive-4-2']);
   assert.equal(view.rows[1].quality?.metric, 'FID');
@@ -126,7 +202,15 @@ it('Compare: one row per run, sortable by any column, selected runs overlaid and
   await page.waitForSelector('#compare-table tbody tr');
   assert.equal(await page.textContent('#title'), 'Compare: lr');
   const headers = await page.$$eval('#compare-table th', (ths) => ths.map((t) => t.textContent));
-  assert.deepEqual(headers.slice(0, 7), ['run', 'progressive.lr', 'state', 'stage · step', 'teacher loss', 'guided loss', 'progressive-4-2 loss']);
+  assert.deepEqual(headers.slice(0, 7), [
+    'run',
+    'progressive.lr',
+    'state',
+    'stage · step',
+    'teacher loss',
+    'guided loss',
+    'progressive-4-2 loss',
+  ]);
   assert.ok(headers.includes('4-step student FID w=2') && headers.includes('teacher 256 FID w=2'), headers.join(' | '));
   assert.deepEqual(await column(page, 2), ['COMPLETED @node00', 'COMPLETED @node01', 'COMPLETED @node02']);
   // sort by the final stage-2 loss, then reverse
@@ -142,7 +226,11 @@ it('Compare: one row per run, sortable by any column, selected runs overlaid and
   assert.equal(await page.locator('#curves polyline').count(), 3);
   assert.equal(await page.getAttribute('#curves svg', 'data-unit'), 'progressive-4-2');
   assert.equal(await page.locator('#grids img').count(), 3);
-  await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>("#grids img")).every((i) => i.complete && i.naturalWidth === 32));
+  await page.waitForFunction(() =>
+    Array.from(document.querySelectorAll<HTMLImageElement>('#grids img')).every(
+      (i) => i.complete && i.naturalWidth === 32,
+    ),
+  );
   await page.click(`#compare-table tbody tr[data-run="${view.rows[0].name}"] td:nth-child(2)`);
   assert.equal(await page.locator('#curves polyline').count(), 2);
   assert.equal(await page.locator('#grids img').count(), 2);
@@ -151,8 +239,13 @@ it('Compare: one row per run, sortable by any column, selected runs overlaid and
   const st = await page.evaluate(() => (window as unknown as { __state: Record<string, unknown> }).__state);
   assert.deepEqual(st, { sort: 's:2', desc: false, selected: [view.rows[1].name, view.rows[2].name], unit: 'teacher' });
   await page.click(`#compare-table tbody tr[data-run="${view.rows[2].name}"] a.open-run`);
-  const posted = await page.evaluate(() => (window as unknown as { __posted: { type: string; runDir?: string }[] }).__posted);
-  assert.deepEqual(posted.filter((m) => m.type === 'openRun'), [{ type: 'openRun', runDir: view.rows[2].runDir }]);
+  const posted = await page.evaluate(
+    () => (window as unknown as { __posted: { type: string; runDir?: string }[] }).__posted,
+  );
+  assert.deepEqual(
+    posted.filter((m) => m.type === 'openRun'),
+    [{ type: 'openRun', runDir: view.rows[2].runDir }],
+  );
   await page.screenshot({ path: path.join(ARTIFACTS, 'compare.png'), fullPage: true });
   assert.deepEqual(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp), []);
   assert.deepEqual(errors, []);

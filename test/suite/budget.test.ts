@@ -14,11 +14,12 @@ import type { DistillApi } from '../../src/extension/extension';
 import type { TreeNodeModel } from '../../src/extension/model/run-nodes';
 import { waitFor as pollUntil } from './wait';
 
-const waitFor = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000) => pollUntil(what, probe, timeoutMs, 50);
+const waitFor = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000) =>
+  pollUntil(what, probe, timeoutMs, 50);
 const EXTENSION_ID = 'diffusion-distiller.diffusion-distiller';
 
-
-const report = (what: string, values: Record<string, unknown>): void => console.log(`BUDGET ${JSON.stringify({ what, ...values })}`);
+const report = (what: string, values: Record<string, unknown>): void =>
+  console.log(`BUDGET ${JSON.stringify({ what, ...values })}`);
 
 describe('editor budget (measured, printed)', () => {
   let api: DistillApi;
@@ -32,7 +33,10 @@ describe('editor budget (measured, printed)', () => {
   it('activate() and the Runs view over 50 CLI-written runs', async () => {
     const runsDir = api.runsDir()!;
     const budgetRuns = fs.readdirSync(runsDir).filter((d) => d.startsWith('budget-'));
-    assert.ok(budgetRuns.length >= 50, `the workspace holds ${budgetRuns.length} budget runs (test/e2e/run.mjs writes 50)`);
+    assert.ok(
+      budgetRuns.length >= 50,
+      `the workspace holds ${budgetRuns.length} budget runs (test/e2e/run.mjs writes 50)`,
+    );
     await waitFor('the first listing of the runs folder', () => api.timings.treeReadyMs);
     // The view itself: show it and time a full refresh of its content (what each later refresh costs).
     await vscode.commands.executeCommand('workbench.view.extension.distill');
@@ -41,7 +45,10 @@ describe('editor budget (measured, printed)', () => {
     const refreshMs = performance.now() - t0;
     const listed = roots.filter((r) => r.label.startsWith('budget-'));
     assert.strictEqual(listed.length, budgetRuns.length);
-    assert.ok(listed.every((r) => r.contextValue === 'run.finished' && r.children.length >= 3), 'every run with its units');
+    assert.ok(
+      listed.every((r) => r.contextValue === 'run.finished' && r.children.length >= 3),
+      'every run with its units',
+    );
     report('activation', {
       activateMs: +api.timings.activateMs.toFixed(1),
       treeReadyMs: +(api.timings.treeReadyMs ?? NaN).toFixed(1),
@@ -75,14 +82,15 @@ describe('editor budget (measured, printed)', () => {
       }),
     );
     const before = new Set(fs.readdirSync(runsDir));
-    const h = monitorEventLoopDelay({ resolution: 1 }) // values include the 1 ms sampling interval;
+    const h = monitorEventLoopDelay({ resolution: 1 }); // values include the 1 ms sampling interval;
     await vscode.commands.executeCommand('distill.startRun', vscode.Uri.file(configPath));
     const runDir = await waitFor('the live run folder', () => {
       const d = fs.readdirSync(runsDir).find((x) => !before.has(x) && x.startsWith('budget-live'));
       return d ? path.join(runsDir, d) : undefined;
     });
     const events = path.join(runDir, 'events.jsonl');
-    const lossLines = () => (fs.existsSync(events) ? (fs.readFileSync(events, 'utf8').match(/"type":"loss"/g) ?? []).length : 0);
+    const lossLines = () =>
+      fs.existsSync(events) ? (fs.readFileSync(events, 'utf8').match(/"type":"loss"/g) ?? []).length : 0;
     await waitFor('the first loss lines', () => lossLines() > 10, 120_000);
     await vscode.commands.executeCommand('distill.openDashboard', runDir);
     await vscode.commands.executeCommand('workbench.view.extension.distill');

@@ -42,10 +42,15 @@ describe('Restricted Mode (an untrusted folder)', () => {
 
   it('the Runs view lists the runs folder', async () => {
     await vscode.commands.executeCommand('workbench.view.extension.distill');
-    const node = await waitFor('the fixture run in the Runs view', () => (api.tree.getChildren() as TreeNodeModel[]).find((r) => r.runDir === fixture));
+    const node = await waitFor('the fixture run in the Runs view', () =>
+      (api.tree.getChildren() as TreeNodeModel[]).find((r) => r.runDir === fixture),
+    );
     assert.strictEqual(node.contextValue, 'run.finished');
     const units = api.tree.getChildren(node) as TreeNodeModel[];
-    assert.deepStrictEqual(units.map((u) => u.label), ['teacher']);
+    assert.deepStrictEqual(
+      units.map((u) => u.label),
+      ['teacher'],
+    );
   });
 
   it('Start Run, Resume Run, Evaluate, Export and Show Backends are refused; no process starts', async () => {
@@ -67,7 +72,11 @@ describe('Restricted Mode (an untrusted folder)', () => {
 
   it('the run manager itself refuses to start a worker', async () => {
     await assert.rejects(
-      async () => api.manager.sample({ runDir: fixture, checkpoint: 'checkpoints/teacher/step-0000100.ckpt' } as unknown as Parameters<DistillApi['manager']['sample']>[0]),
+      async () =>
+        api.manager.sample({
+          runDir: fixture,
+          checkpoint: 'checkpoints/teacher/step-0000100.ckpt',
+        } as unknown as Parameters<DistillApi['manager']['sample']>[0]),
       /Restricted Mode/,
     );
     await assert.rejects(async () => api.manager.resume(fixture), /Restricted Mode/);

@@ -59,8 +59,11 @@ test('runtimeImports: reads imports, re-exports and import(); skips type-only on
  * `index.ts` (the engine's API) sits on top of all of them.
  */
 export const ENGINE_LAYERS: Record<string, number> = {
-  backend: 0, io: 0, random: 0,
-  data: 1, nn: 1,
+  backend: 0,
+  io: 0,
+  random: 0,
+  data: 1,
+  nn: 1,
   method: 2,
   run: 3,
   train: 4,
@@ -71,7 +74,10 @@ export const ENGINE_LAYERS: Record<string, number> = {
 test('src/engine: its root holds only index.ts and the layer folders', () => {
   const root = fs.readdirSync(path.join(SRC, 'engine'), { withFileTypes: true });
   const files = root.filter((e) => !e.isDirectory()).map((e) => e.name);
-  const dirs = root.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const dirs = root
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   assert.deepEqual(files, ['index.ts']);
   assert.deepEqual(dirs, Object.keys(ENGINE_LAYERS).sort());
 });
@@ -93,7 +99,8 @@ test('src/engine: each layer imports only from its own folder and the layers bel
         continue;
       }
       const to = layerOf(target);
-      if (to !== from && !(rank(to) < rank(from))) bad.push(`${path.relative(SRC, f)} (${from}) imports ${path.relative(SRC, target)} (${to})`);
+      if (to !== from && !(rank(to) < rank(from)))
+        bad.push(`${path.relative(SRC, f)} (${from}) imports ${path.relative(SRC, target)} (${to})`);
     }
   }
   assert.deepEqual(bad, []);
@@ -105,7 +112,8 @@ test('file names are kebab-case across src/, webview/ and test/', () => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name !== 'README.md' && !/^[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+)*$/.test(e.name)) bad.push(path.relative(path.join(SRC, '..'), p));
+      else if (e.name !== 'README.md' && !/^[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+)*$/.test(e.name))
+        bad.push(path.relative(path.join(SRC, '..'), p));
     }
   };
   for (const d of ['src', 'webview', 'test']) walk(path.join(SRC, '..', d));
@@ -116,7 +124,8 @@ test('src/engine imports neither vscode nor child_process', () => {
   const bad: string[] = [];
   for (const f of sources(path.join(SRC, 'engine'))) {
     for (const spec of runtimeImports(fs.readFileSync(f, 'utf8'))) {
-      if (spec === 'vscode' || spec === 'child_process' || spec === 'node:child_process') bad.push(`${path.relative(SRC, f)} imports ${spec}`);
+      if (spec === 'vscode' || spec === 'child_process' || spec === 'node:child_process')
+        bad.push(`${path.relative(SRC, f)} imports ${spec}`);
     }
   }
   assert.deepEqual(bad, []);
@@ -124,7 +133,14 @@ test('src/engine imports neither vscode nor child_process', () => {
 
 test('no import cycles among the modules of src/', () => {
   const files = sources(SRC);
-  const edges = new Map(files.map((f) => [f, runtimeImports(fs.readFileSync(f, 'utf8')).map((s) => resolveLocal(f, s)).filter((x): x is string => !!x)]));
+  const edges = new Map(
+    files.map((f) => [
+      f,
+      runtimeImports(fs.readFileSync(f, 'utf8'))
+        .map((s) => resolveLocal(f, s))
+        .filter((x): x is string => !!x),
+    ]),
+  );
   const cycles: string[] = [];
   const state = new Map<string, 'open' | 'done'>();
   const stack: string[] = [];
@@ -132,7 +148,8 @@ test('no import cycles among the modules of src/', () => {
     state.set(f, 'open');
     stack.push(f);
     for (const g of edges.get(f) ?? []) {
-      if (state.get(g) === 'open') cycles.push([...stack.slice(stack.indexOf(g)), g].map((x) => path.relative(SRC, x)).join(' → '));
+      if (state.get(g) === 'open')
+        cycles.push([...stack.slice(stack.indexOf(g)), g].map((x) => path.relative(SRC, x)).join(' → '));
       else if (!state.has(g)) visit(g);
     }
     stack.pop();

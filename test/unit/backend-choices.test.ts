@@ -28,12 +28,18 @@ test('package.json: the distill.backend setting lists BACKENDS, each with a desc
 test('the CLI and the worker protocol accept exactly BACKENDS', () => {
   for (const b of BACKENDS) {
     assert.equal(isBackendChoice(b), true);
-    assert.equal((parseArgs(['--backend', b], [], { backend: backendOption }) as { options: { backend?: string } }).options.backend, b);
+    assert.equal(
+      (parseArgs(['--backend', b], [], { backend: backendOption }) as { options: { backend?: string } }).options
+        .backend,
+      b,
+    );
     assert.ok(asHostToWorker({ type: 'resume', id: 1, runDir: '/r', backend: b }), b);
   }
   for (const b of ['gpu', 'AUTO', '', 'tensorflow-gpu']) {
     assert.equal(isBackendChoice(b), false, b);
-    assert.throws(() => parseArgs(['--backend', b], [], { backend: backendOption }), { message: `--backend: expected auto, webgpu, wasm, cpu, tensorflow, got "${b}"` });
+    assert.throws(() => parseArgs(['--backend', b], [], { backend: backendOption }), {
+      message: `--backend: expected auto, webgpu, wasm, cpu, tensorflow, got "${b}"`,
+    });
     assert.equal(asHostToWorker({ type: 'resume', id: 1, runDir: '/r', backend: b }), undefined, b);
   }
 });

@@ -56,11 +56,17 @@ describe('docs/configs.md', () => {
         assert.ok(rows.length > 0, `${full} (${file}) has no row`);
         if (node.default !== undefined) {
           const dflt = '`' + JSON.stringify(node.default) + '`';
-          assert.ok(rows.some((r) => r.includes(dflt)), `${full}: default ${dflt} missing in ${rows.join('\n')}`);
+          assert.ok(
+            rows.some((r) => r.includes(dflt)),
+            `${full}: default ${dflt} missing in ${rows.join('\n')}`,
+          );
         }
         if (node.description) {
           const text = node.description.replace(/\|/g, '\\|');
-          assert.ok(rows.some((r) => r.includes(text)), `${full}: description missing in ${rows.join('\n')}`);
+          assert.ok(
+            rows.some((r) => r.includes(text)),
+            `${full}: description missing in ${rows.join('\n')}`,
+          );
         }
       }
     }

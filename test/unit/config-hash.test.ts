@@ -15,12 +15,17 @@ const examples = path.join(__dirname, '..', '..', 'examples');
 
 /** An example resolved as a run folder records it, with its data paths under /examples (so the hash is the same on every checkout). */
 function example(name: string): ResolvedConfig {
-  return resolveConfig(parseConfigText(fs.readFileSync(path.join(examples, name), 'utf8'), name), { file: name, baseDir: '/examples' });
+  return resolveConfig(parseConfigText(fs.readFileSync(path.join(examples, name), 'utf8'), name), {
+    file: name,
+    baseDir: '/examples',
+  });
 }
 
-const resolve = (name: string, raw: Record<string, unknown>) => resolveConfig(raw, { file: `${name}.distill.json`, baseDir: '/base' });
+const resolve = (name: string, raw: Record<string, unknown>) =>
+  resolveConfig(raw, { file: `${name}.distill.json`, baseDir: '/base' });
 
-const CHANGED = 'a field resolveConfig fills in changed the hash of existing run folders: give it a HASH_NEUTRAL entry (the value that reproduces runs made before it)';
+const CHANGED =
+  'a field resolveConfig fills in changed the hash of existing run folders: give it a HASH_NEUTRAL entry (the value that reproduces runs made before it)';
 
 describe('configHash of existing run folders', () => {
   it('every example config keeps its hash', () => {
@@ -34,7 +39,8 @@ describe('configHash of existing run folders', () => {
       'quickstart.distill.json': '02cf1e18e3be5453',
       'toy2d.distill.json': '9fef04683577e4fe',
     };
-    for (const [name, hash] of Object.entries(pinned)) assert.equal(configHash(example(name)), hash, `${name}: ${CHANGED}`);
+    for (const [name, hash] of Object.entries(pinned))
+      assert.equal(configHash(example(name)), hash, `${name}: ${CHANGED}`);
   });
 
   it('the example sweep keeps the hashes of its variants', () => {
@@ -51,25 +57,92 @@ describe('configHash of existing run folders', () => {
       ['toyMin', { data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' } }, 'a6108071e1a41217'],
       ['mnistMin', { data: { kind: 'mnist' }, model: { kind: 'unet' } }, '1581e4929a06897c'],
       ['idxMin', { data: { kind: 'idx', images: 'a', labels: 'b' }, model: { kind: 'unet' } }, '36b80a7fd8c489f5'],
-      ['folderMin', { data: { kind: 'folder', path: 'x', imageSize: 16 }, model: { kind: 'unet' } }, '0b1759c3cba42d70'],
+      [
+        'folderMin',
+        { data: { kind: 'folder', path: 'x', imageSize: 16 }, model: { kind: 'unet' } },
+        '0b1759c3cba42d70',
+      ],
       ['emojiMin', { data: { kind: 'emoji' }, model: { kind: 'unet' } }, 'e95e0ff90e02a929'],
-      ['emojiPart', { data: { kind: 'emoji', vendor: 'twitter', imageSize: 16 }, model: { kind: 'unet' } }, 'd4ed2593db78552b'],
-      ['latentMin', { data: { kind: 'mnist', imageSize: 16 }, model: { kind: 'unet', space: 'latent' } }, '3ae6360b3bdb11a9'],
-      ['latentF8', { data: { kind: 'mnist', imageSize: 32 }, model: { kind: 'unet', space: 'latent' }, autoencoder: { factor: 8, steps: 5 } }, '08f8b0aeebb89e7a'],
-      ['nonNeutral', { parallel: 'workers', data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp', wFreqMax: 50 }, guidance: { wPower: 3 } }, '1413f32524b1b5e7'],
+      [
+        'emojiPart',
+        { data: { kind: 'emoji', vendor: 'twitter', imageSize: 16 }, model: { kind: 'unet' } },
+        'd4ed2593db78552b',
+      ],
+      [
+        'latentMin',
+        { data: { kind: 'mnist', imageSize: 16 }, model: { kind: 'unet', space: 'latent' } },
+        '3ae6360b3bdb11a9',
+      ],
+      [
+        'latentF8',
+        {
+          data: { kind: 'mnist', imageSize: 32 },
+          model: { kind: 'unet', space: 'latent' },
+          autoencoder: { factor: 8, steps: 5 },
+        },
+        '08f8b0aeebb89e7a',
+      ],
+      [
+        'nonNeutral',
+        {
+          parallel: 'workers',
+          data: { kind: 'toy2d', shape: 'moons' },
+          model: { kind: 'mlp', wFreqMax: 50 },
+          guidance: { wPower: 3 },
+        },
+        '1413f32524b1b5e7',
+      ],
       ['legacyW', { data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp', wFreqMax: 4 } }, 'd78cc8bfd6fdf718'],
       [
         'full',
         {
-          name: 'f', seed: 9, backend: 'cpu', threads: 2, parallel: 'threads',
+          name: 'f',
+          seed: 9,
+          backend: 'cpu',
+          threads: 2,
+          parallel: 'threads',
           data: { kind: 'folder', path: 'p', imageSize: 16, channels: 1, limit: 5 },
-          model: { kind: 'unet', parameterization: 'x', channels: [8, 16], blocksPerLevel: 2, attention: true, groups: 4, embedDim: 16, wFreqMax: 8, hidden: 32, depth: 2, space: 'latent' },
-          autoencoder: { factor: 2, latentChannels: 2, channels: [8, 16], klWeight: 0.1, steps: 3, batch: 4, lr: 0.01, warmup: 1, anneal: true, clip: 2, ema: 0.5 },
+          model: {
+            kind: 'unet',
+            parameterization: 'x',
+            channels: [8, 16],
+            blocksPerLevel: 2,
+            attention: true,
+            groups: 4,
+            embedDim: 16,
+            wFreqMax: 8,
+            hidden: 32,
+            depth: 2,
+            space: 'latent',
+          },
+          autoencoder: {
+            factor: 2,
+            latentChannels: 2,
+            channels: [8, 16],
+            klWeight: 0.1,
+            steps: 3,
+            batch: 4,
+            lr: 0.01,
+            warmup: 1,
+            anneal: true,
+            clip: 2,
+            ema: 0.5,
+          },
           diffusion: { logSnrMin: -10, logSnrMax: 10, pUncond: 0.2 },
           guidance: { wMin: 1, wMax: 3, wPower: 2, sampleW: [1] },
           teacher: { steps: 1, batch: 2, lr: 0.1, warmup: 1, anneal: true, clip: 3, ema: 0.1 },
           guided: { steps: 1, batch: 2, lr: 0.1, warmup: 1, anneal: false, clip: 3, ema: 0.1 },
-          progressive: { steps: 1, batch: 2, lr: 0.1, warmup: 1, anneal: false, clip: 3, ema: 0.1, n0: 8, targetSteps: 1 },
+          progressive: {
+            steps: 1,
+            batch: 2,
+            lr: 0.1,
+            warmup: 1,
+            anneal: false,
+            clip: 3,
+            ema: 0.1,
+            n0: 8,
+            targetSteps: 1,
+          },
           sampling: { interval: 3, teacherSteps: 5, classes: [0], perClass: 2 },
           checkpoint: { interval: 7, keep: 2 },
           log: { interval: 3 },
@@ -84,7 +157,10 @@ describe('configHash of existing run folders', () => {
   it('a run folder config.json (the resolved config, resolved again on resume) hashes as its source did', () => {
     for (const name of fs.readdirSync(examples).filter((n) => n.endsWith('.distill.json'))) {
       const cfg = example(name);
-      const again = resolveConfig(JSON.parse(JSON.stringify(cfg)), { file: path.join('/run', 'config.json'), baseDir: '/run' });
+      const again = resolveConfig(JSON.parse(JSON.stringify(cfg)), {
+        file: path.join('/run', 'config.json'),
+        baseDir: '/run',
+      });
       assert.equal(configHash(again), configHash(cfg), name);
     }
   });
@@ -92,7 +168,13 @@ describe('configHash of existing run folders', () => {
 
 describe('hash-neutral fields', () => {
   /** Another value of each neutral field, which must count. */
-  const other: Record<string, unknown> = { parallel: 'workers', 'model.space': 'latent', 'model.wFreqMax': 4, 'guidance.wPower': 3, 'teacher.kind': 'exact' };
+  const other: Record<string, unknown> = {
+    parallel: 'workers',
+    'model.space': 'latent',
+    'model.wFreqMax': 4,
+    'guidance.wPower': 3,
+    'teacher.kind': 'exact',
+  };
   const set = (cfg: ResolvedConfig, field: string, value: unknown): ResolvedConfig => {
     type Node = Record<string, unknown>;
     const copy = structuredClone(cfg) as unknown as Node;
@@ -105,7 +187,10 @@ describe('hash-neutral fields', () => {
   };
 
   it('lists the five fields added after run folders existed, with the values older runs had', () => {
-    assert.deepEqual(HASH_NEUTRAL.map(([f, v]) => `${f}=${v}`), ['parallel=auto', 'model.space=pixel', 'model.wFreqMax=50', 'guidance.wPower=1', 'teacher.kind=trained']);
+    assert.deepEqual(
+      HASH_NEUTRAL.map(([f, v]) => `${f}=${v}`),
+      ['parallel=auto', 'model.space=pixel', 'model.wFreqMax=50', 'guidance.wPower=1', 'teacher.kind=trained'],
+    );
   });
 
   it('a field at its neutral value hashes as if the config had no such field; any other value changes the hash', () => {
@@ -121,7 +206,15 @@ describe('hash-neutral fields', () => {
     const cfg = example('emoji-latent.distill.json');
     const before = JSON.stringify(cfg);
     const reversed = (v: unknown): unknown =>
-      Array.isArray(v) ? v.map(reversed) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reversed(x)])) : v;
+      Array.isArray(v)
+        ? v.map(reversed)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .reverse()
+                .map(([k, x]) => [k, reversed(x)]),
+            )
+          : v;
     assert.equal(configHash(reversed(cfg) as ResolvedConfig), configHash(cfg));
     assert.equal(JSON.stringify(cfg), before);
     assert.ok(Object.isFrozen(HASH_NEUTRAL));

@@ -54,8 +54,14 @@ test('Mulberry32 is deterministic and seed-dependent', () => {
   const b = new Mulberry32(42);
   const c = new Mulberry32(43);
   const sa = Array.from({ length: 5 }, () => a.next());
-  assert.deepEqual(sa, Array.from({ length: 5 }, () => b.next()));
-  assert.notDeepEqual(sa, Array.from({ length: 5 }, () => c.next()));
+  assert.deepEqual(
+    sa,
+    Array.from({ length: 5 }, () => b.next()),
+  );
+  assert.notDeepEqual(
+    sa,
+    Array.from({ length: 5 }, () => c.next()),
+  );
   assert.ok(sa.every((v) => v >= 0 && v < 1));
   const r = new Mulberry32(7);
   let s = 0;
@@ -79,7 +85,10 @@ test('Mulberry32 draws the pinned numbers: raw stream, seed hashing, shuffles, n
   assert.deepEqual(first4(0), [0.26642920868471265, 0.0003297457005828619, 0.2232720274478197, 0.1462021479383111]);
   assert.deepEqual(first4(42), [0.4869888692628592, 0.5050487946718931, 0.07134048454463482, 0.3900591270066798]);
   assert.deepEqual(first4(-7), [0.15462066023610532, 0.8539940635673702, 0.63839470455423, 0.7417577498126775]);
-  assert.deepEqual(first4(2 ** 40 + 3), [0.355999406427145, 0.1211132185999304, 0.2153793757315725, 0.9029182738158852]);
+  assert.deepEqual(
+    first4(2 ** 40 + 3),
+    [0.355999406427145, 0.1211132185999304, 0.2153793757315725, 0.9029182738158852],
+  );
   assert.deepEqual(first4(1.5), [0.2860478847287595, 0.24245584453456104, 0.5236019375734031, 0.3611724057700485]);
   const seeds = (s: number) => [hashSeed(s), deriveSeed(s, 0), deriveSeed(s, 1)];
   assert.deepEqual(seeds(0), [0, 301794027, -1154830370]);
@@ -91,43 +100,111 @@ test('Mulberry32 draws the pinned numbers: raw stream, seed hashing, shuffles, n
   assert.deepEqual(perm(7), [2, 7, 4, 0, 5, 8, 9, 6, 1, 3]);
   assert.deepEqual(perm(123456789), [3, 9, 2, 6, 7, 1, 8, 5, 0, 4]);
   const p = new Mulberry32(3);
-  assert.deepEqual([p.normal(), p.normal(), p.normal(), p.int(1000), p.uniform(-2, 5)], [1.6496386884315168, -0.6830680829009146, -1.5860202964743144, 498, 3.8098079171031713]);
+  assert.deepEqual(
+    [p.normal(), p.normal(), p.normal(), p.int(1000), p.uniform(-2, 5)],
+    [1.6496386884315168, -0.6830680829009146, -1.5860202964743144, 498, 3.8098079171031713],
+  );
 });
 
 test('toy datasets and splits are bit-for-bit those of earlier versions (pinned points and indices)', async () => {
   // First three points (x, y) of each 64-point set, train split from the seed, test split from deriveSeed(seed, 1).
   const pinned: Record<string, number[]> = {
-    'rings 0 train': [0.058300234377384186, 0.34388604760169983, 0.364214152097702, 0.47693750262260437, -0.6475435495376587, -0.5727066993713379],
-    'rings 0 test': [0.23945756256580353, 0.1898762285709381, 0.5541715621948242, 0.19671697914600372, -0.14171886444091797, -0.8435839414596558],
-    'rings 5 train': [0.30889466404914856, 0.14071987569332123, 0.46423667669296265, 0.34765008091926575, -0.3117578327655792, 0.7951558828353882],
-    'rings 5 test': [0.1185738742351532, 0.27746444940567017, 0.5591371059417725, -0.29601770639419556, 0.07847753912210464, 0.8770406246185303],
-    'moons 0 train': [0.14658880233764648, 0.5258283615112305, -0.3234591484069824, -0.1461096704006195, -0.6142051219940186, 0.46946507692337036],
-    'moons 0 test': [-0.9475120902061462, 0.04339031130075455, -0.39798566699028015, 0.03978676348924637, -0.8015856146812439, 0.2784530520439148],
-    'moons 5 train': [0.010699084959924221, 0.4229741096496582, -0.3757193386554718, -0.043190162628889084, 0.0316743478178978, 0.4689173996448517],
-    'moons 5 test': [-0.40848851203918457, 0.5686514973640442, 0.9479155540466309, -0.03342282027006149, 0.2721818685531616, 0.34721291065216064],
-    'spirals 0 train': [0.09426513314247131, -0.3646406829357147, 0.2770984172821045, -0.217444509267807, 0.36942580342292786, -0.589602530002594],
-    'spirals 0 test': [-0.7612466812133789, 0.3819827437400818, -0.14620204269886017, -0.23452037572860718, 0.7006025314331055, -0.31127986311912537],
-    'spirals 5 train': [0.385844886302948, -0.3886527717113495, 0.0783819630742073, -0.2964615523815155, -0.5292220711708069, 0.04723002016544342],
-    'spirals 5 test': [0.5328165888786316, 0.49517130851745605, 0.11092382669448853, -0.8801670074462891, -0.29760268330574036, 0.32189106941223145],
-    'gaussians 0 train': [0.847585916519165, 0.00020218404824845493, 0.5933898091316223, 0.6129066944122314, -0.07106324285268784, 0.7293304800987244],
-    'gaussians 0 test': [0.7612050771713257, -0.023898521438241005, 0.6499487161636353, 0.5727916955947876, -0.08918953686952591, 0.7335236072540283],
-    'gaussians 5 train': [0.8288755416870117, -0.04004092514514923, 0.6416794657707214, 0.6137155890464783, -0.09182460606098175, 0.7508779168128967],
-    'gaussians 5 test': [0.7534775733947754, 0.06532333791255951, 0.627631425857544, 0.4788169264793396, -0.03891059383749962, 0.7027363181114197],
+    'rings 0 train': [
+      0.058300234377384186, 0.34388604760169983, 0.364214152097702, 0.47693750262260437, -0.6475435495376587,
+      -0.5727066993713379,
+    ],
+    'rings 0 test': [
+      0.23945756256580353, 0.1898762285709381, 0.5541715621948242, 0.19671697914600372, -0.14171886444091797,
+      -0.8435839414596558,
+    ],
+    'rings 5 train': [
+      0.30889466404914856, 0.14071987569332123, 0.46423667669296265, 0.34765008091926575, -0.3117578327655792,
+      0.7951558828353882,
+    ],
+    'rings 5 test': [
+      0.1185738742351532, 0.27746444940567017, 0.5591371059417725, -0.29601770639419556, 0.07847753912210464,
+      0.8770406246185303,
+    ],
+    'moons 0 train': [
+      0.14658880233764648, 0.5258283615112305, -0.3234591484069824, -0.1461096704006195, -0.6142051219940186,
+      0.46946507692337036,
+    ],
+    'moons 0 test': [
+      -0.9475120902061462, 0.04339031130075455, -0.39798566699028015, 0.03978676348924637, -0.8015856146812439,
+      0.2784530520439148,
+    ],
+    'moons 5 train': [
+      0.010699084959924221, 0.4229741096496582, -0.3757193386554718, -0.043190162628889084, 0.0316743478178978,
+      0.4689173996448517,
+    ],
+    'moons 5 test': [
+      -0.40848851203918457, 0.5686514973640442, 0.9479155540466309, -0.03342282027006149, 0.2721818685531616,
+      0.34721291065216064,
+    ],
+    'spirals 0 train': [
+      0.09426513314247131, -0.3646406829357147, 0.2770984172821045, -0.217444509267807, 0.36942580342292786,
+      -0.589602530002594,
+    ],
+    'spirals 0 test': [
+      -0.7612466812133789, 0.3819827437400818, -0.14620204269886017, -0.23452037572860718, 0.7006025314331055,
+      -0.31127986311912537,
+    ],
+    'spirals 5 train': [
+      0.385844886302948, -0.3886527717113495, 0.0783819630742073, -0.2964615523815155, -0.5292220711708069,
+      0.04723002016544342,
+    ],
+    'spirals 5 test': [
+      0.5328165888786316, 0.49517130851745605, 0.11092382669448853, -0.8801670074462891, -0.29760268330574036,
+      0.32189106941223145,
+    ],
+    'gaussians 0 train': [
+      0.847585916519165, 0.00020218404824845493, 0.5933898091316223, 0.6129066944122314, -0.07106324285268784,
+      0.7293304800987244,
+    ],
+    'gaussians 0 test': [
+      0.7612050771713257, -0.023898521438241005, 0.6499487161636353, 0.5727916955947876, -0.08918953686952591,
+      0.7335236072540283,
+    ],
+    'gaussians 5 train': [
+      0.8288755416870117, -0.04004092514514923, 0.6416794657707214, 0.6137155890464783, -0.09182460606098175,
+      0.7508779168128967,
+    ],
+    'gaussians 5 test': [
+      0.7534775733947754, 0.06532333791255951, 0.627631425857544, 0.4788169264793396, -0.03891059383749962,
+      0.7027363181114197,
+    ],
   };
   for (const [key, want] of Object.entries(pinned)) {
     const [shape, seed, split] = key.split(' ');
-    const ds = await loadDataset({ kind: 'toy2d', shape: shape as 'rings', n: 64 }, { split: split as 'train' | 'test', seed: Number(seed) });
+    const ds = await loadDataset(
+      { kind: 'toy2d', shape: shape as 'rings', n: 64 },
+      { split: split as 'train' | 'test', seed: Number(seed) },
+    );
     assert.deepEqual(Array.from(ds.x.slice(0, 6)), want, key);
   }
   // The MNIST holdout (no random numbers: the last ~10 % of each class, interleaved by class).
   const raw = loadMnistRaw();
-  assert.deepEqual(splitIndices(raw.labels, 10, 'train').slice(0, 12), [0, 1001, 2128, 3119, 4151, 5131, 5994, 7008, 8078, 9022, 1, 1002]);
-  assert.deepEqual(splitIndices(raw.labels, 10, 'test').slice(0, 12), [901, 2015, 3020, 4048, 5033, 5908, 6906, 7971, 8928, 9902, 902, 2016]);
+  assert.deepEqual(
+    splitIndices(raw.labels, 10, 'train').slice(0, 12),
+    [0, 1001, 2128, 3119, 4151, 5131, 5994, 7008, 8078, 9022, 1, 1002],
+  );
+  assert.deepEqual(
+    splitIndices(raw.labels, 10, 'test').slice(0, 12),
+    [901, 2015, 3020, 4048, 5033, 5908, 6906, 7971, 8928, 9902, 902, 2016],
+  );
   assert.equal(splitIndices(raw.labels, 10, 'test').length, 1000);
   // A sweep's random variants.
   const spec = {
     base: 'x',
-    random: { count: 3, seed: 9, params: { 'teacher.lr': { logUniform: [1e-4, 1e-2] }, 'teacher.batch': { intUniform: [8, 64] }, 'model.kind': { choice: ['a', 'b', 'c'] } } },
+    random: {
+      count: 3,
+      seed: 9,
+      params: {
+        'teacher.lr': { logUniform: [1e-4, 1e-2] },
+        'teacher.batch': { intUniform: [8, 64] },
+        'model.kind': { choice: ['a', 'b', 'c'] },
+      },
+    },
   } as unknown as SweepSpec;
   assert.deepEqual(expandParams(spec), [
     { 'teacher.lr': 0.0028694792999904867, 'teacher.batch': 24, 'model.kind': 'c' },
@@ -249,8 +326,14 @@ test('toy2d geometry: rings radii and gaussian blob centres per class', async ()
     assert.ok(near(sx[k] / cnt[k], 0.75 * Math.cos((2 * Math.PI * k) / 8), 0.02));
     assert.ok(near(sy[k] / cnt[k], 0.75 * Math.sin((2 * Math.PI * k) / 8), 0.02));
   }
-  await assert.rejects(loadDataset({ kind: 'toy2d', shape: 'stars' as never }, { split: 'train' }), /toy2d.shape must be one of/);
-  await assert.rejects(loadDataset({ kind: 'toy2d', shape: 'moons', n: 0 }, { split: 'train' }), /n must be a positive integer/);
+  await assert.rejects(
+    loadDataset({ kind: 'toy2d', shape: 'stars' as never }, { split: 'train' }),
+    /toy2d.shape must be one of/,
+  );
+  await assert.rejects(
+    loadDataset({ kind: 'toy2d', shape: 'moons', n: 0 }, { split: 'train' }),
+    /n must be a positive integer/,
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -294,8 +377,14 @@ test('mnist: all 10,000 digits split 9,000 / 1,000 per class, 16×16 area-resize
   const lim = await loadDataset({ kind: 'mnist', imageSize: 8, limit: 25 }, { split: 'train' });
   assert.equal(lim.n, 25);
   assert.deepEqual(countLabels(lim), [3, 3, 3, 3, 3, 2, 2, 2, 2, 2]);
-  await assert.rejects(loadDataset({ kind: 'mnist', imageSize: 0 }, { split: 'train' }), /mnist.imageSize must be a positive integer/);
-  await assert.rejects(loadDataset({ kind: 'mnist', imageSize: 7.5 }, { split: 'train' }), /imageSize must be a positive integer/);
+  await assert.rejects(
+    loadDataset({ kind: 'mnist', imageSize: 0 }, { split: 'train' }),
+    /mnist.imageSize must be a positive integer/,
+  );
+  await assert.rejects(
+    loadDataset({ kind: 'mnist', imageSize: 7.5 }, { split: 'train' }),
+    /imageSize must be a positive integer/,
+  );
 });
 
 test('sampleBatch gathers rows and rejects bad indices', async () => {
@@ -370,8 +459,14 @@ test('idx: separate test files, classNames and Fashion-MNIST naming', async () =
     const labels = Uint8Array.from({ length: 20 }, (_, i) => i % 10);
     fs.writeFileSync(path.join(fashion, 'train-images-idx3-ubyte.gz'), zlib.gzipSync(encodeIdx(imgs, [20, 3, 3])));
     fs.writeFileSync(path.join(fashion, 'train-labels-idx1-ubyte.gz'), zlib.gzipSync(encodeIdx(labels, [20])));
-    fs.writeFileSync(path.join(fashion, 't10k-images-idx3-ubyte.gz'), zlib.gzipSync(encodeIdx(new Uint8Array(5 * 9).fill(255), [5, 3, 3])));
-    fs.writeFileSync(path.join(fashion, 't10k-labels-idx1-ubyte.gz'), zlib.gzipSync(encodeIdx(Uint8Array.from([9, 8, 7, 6, 5]), [5])));
+    fs.writeFileSync(
+      path.join(fashion, 't10k-images-idx3-ubyte.gz'),
+      zlib.gzipSync(encodeIdx(new Uint8Array(5 * 9).fill(255), [5, 3, 3])),
+    );
+    fs.writeFileSync(
+      path.join(fashion, 't10k-labels-idx1-ubyte.gz'),
+      zlib.gzipSync(encodeIdx(Uint8Array.from([9, 8, 7, 6, 5]), [5])),
+    );
     const cfg = {
       kind: 'idx' as const,
       images: 'fashion-mnist/train-images-idx3-ubyte.gz',
@@ -395,7 +490,10 @@ test('idx: separate test files, classNames and Fashion-MNIST naming', async () =
       /idx.classNames has 2 names but the label files contain class id 9/,
     );
     await assert.rejects(
-      loadDataset({ kind: 'idx', images: cfg.images, labels: cfg.labels, testImages: cfg.testImages }, { split: 'test', baseDir: dir }),
+      loadDataset(
+        { kind: 'idx', images: cfg.images, labels: cfg.labels, testImages: cfg.testImages },
+        { split: 'test', baseDir: dir },
+      ),
       /testImages and idx.testLabels must be given together/,
     );
   } finally {
@@ -408,9 +506,8 @@ test('idx: clear errors for missing, wrong magic, count mismatch, truncated and 
   try {
     const f = writeIdx(dir);
     const opts = { split: 'train' as const, baseDir: dir };
-    await assert.rejects(
-      loadDataset({ kind: 'idx', images: 'nope.idx', labels: f.labels }, opts),
-      (e: Error) => /idx.images: file not found: .*nope\.idx/.test(e.message),
+    await assert.rejects(loadDataset({ kind: 'idx', images: 'nope.idx', labels: f.labels }, opts), (e: Error) =>
+      /idx.images: file not found: .*nope\.idx/.test(e.message),
     );
     await assert.rejects(
       loadDataset({ kind: 'idx', images: f.labels, labels: f.labels }, opts),
@@ -432,12 +529,24 @@ test('idx: clear errors for missing, wrong magic, count mismatch, truncated and 
       /trunc-images: truncated IDX file: header declares dims \[12, 4, 4\] = 192 bytes of data, but only 187 are present/,
     );
     fs.writeFileSync(path.join(dir, 'trunc-header'), full.subarray(0, 9));
-    await assert.rejects(loadDataset({ kind: 'idx', images: 'trunc-header', labels: f.labels }, opts), /trunc-header: truncated IDX file/);
+    await assert.rejects(
+      loadDataset({ kind: 'idx', images: 'trunc-header', labels: f.labels }, opts),
+      /trunc-header: truncated IDX file/,
+    );
     const gz = zlib.gzipSync(full);
     fs.writeFileSync(path.join(dir, 'trunc.gz'), gz.subarray(0, gz.length >> 1));
-    await assert.rejects(loadDataset({ kind: 'idx', images: 'trunc.gz', labels: f.labels }, opts), /trunc\.gz: corrupt or truncated gzip data/);
-    await assert.rejects(loadDataset({ kind: 'idx', ...f, imageSize: 0 }, opts), /idx.imageSize must be a positive integer, got 0/);
-    await assert.rejects(loadDataset({ kind: 'idx', ...f, imageSize: 2.5 }, opts), /idx.imageSize must be a positive integer, got 2.5/);
+    await assert.rejects(
+      loadDataset({ kind: 'idx', images: 'trunc.gz', labels: f.labels }, opts),
+      /trunc\.gz: corrupt or truncated gzip data/,
+    );
+    await assert.rejects(
+      loadDataset({ kind: 'idx', ...f, imageSize: 0 }, opts),
+      /idx.imageSize must be a positive integer, got 0/,
+    );
+    await assert.rejects(
+      loadDataset({ kind: 'idx', ...f, imageSize: 2.5 }, opts),
+      /idx.imageSize must be a positive integer, got 2.5/,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -486,11 +595,17 @@ test('folder: PNG + JPEG classes, crop/resize, channels, split and errors', asyn
     assert.deepEqual(Array.from(tr.x.subarray(0, 12)), [1, -1, -1, 1, -1, -1, 1, -1, -1, 1, -1, -1]);
     assert.ok(tr.x.subarray(12, 24).every((v) => v === 1));
     for (const v of tr.x.subarray(24, 36)) assert.ok(Math.abs(v - (128 / 127.5 - 1)) < 0.05, `jpeg grey ≈ 0, got ${v}`);
-    const te = await loadDataset({ kind: 'folder', path: path.join(dir, 'imgs'), imageSize: 3, channels: 1 }, { split: 'test' });
+    const te = await loadDataset(
+      { kind: 'folder', path: path.join(dir, 'imgs'), imageSize: 3, channels: 1 },
+      { split: 'test' },
+    );
     assert.deepEqual(te.shape, [3, 3, 1]);
     assert.deepEqual(Array.from(te.labels), [0, 1]);
     assert.ok(te.x.every((v) => v === -1)); // transparent → black; y.PNG black
-    const g = await loadDataset({ kind: 'folder', path: 'imgs', imageSize: 4, channels: 1, limit: 1 }, { split: 'train', baseDir: dir });
+    const g = await loadDataset(
+      { kind: 'folder', path: 'imgs', imageSize: 4, channels: 1, limit: 1 },
+      { split: 'train', baseDir: dir },
+    );
     assert.equal(g.n, 1);
     // luma of pure red = 0.299·255 ≈ 76
     assert.ok(Math.abs(g.x[5] - (76 / 127.5 - 1)) < 1e-6, `red luma: ${g.x[5]}`);
@@ -521,6 +636,9 @@ test('folder: PNG + JPEG classes, crop/resize, channels, split and errors', asyn
 });
 
 test('loadDataset rejects unknown kinds and splits', async () => {
-  await assert.rejects(loadDataset({ kind: 'cifar' } as never, { split: 'train' }), /data.kind must be one of toy2d, mnist, mixture, idx, folder, emoji, got "cifar"/);
+  await assert.rejects(
+    loadDataset({ kind: 'cifar' } as never, { split: 'train' }),
+    /data.kind must be one of toy2d, mnist, mixture, idx, folder, emoji, got "cifar"/,
+  );
   await assert.rejects(loadDataset({ kind: 'mnist' }, { split: 'val' as never }), /split must be 'train' or 'test'/);
 });

@@ -8,13 +8,24 @@ import * as path from 'path';
 
 const REPO = path.resolve(__dirname, '../..');
 const read = (rel: string) => fs.readFileSync(path.join(REPO, rel), 'utf8');
-const pages = ['README.md', 'CHANGELOG.md', ...fs.readdirSync(path.join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  'CHANGELOG.md',
+  ...fs
+    .readdirSync(path.join(REPO, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 // The dashboard picture is taken from the real-VS-Code run (test/e2e) when a release is packaged.
 const GENERATED = new Set(['media/screenshots/dashboard.png']);
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
 function anchor(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
 }
 
 function headings(text: string): string[] {
@@ -71,6 +82,7 @@ describe('documentation', () => {
     };
     walk('src');
     assert.ok(cited.size >= 8, `expected the method's sections to be cited, found ${[...cited.keys()].join(', ')}`);
-    for (const [section, file] of cited) assert.ok(sections.has(section), `${file} cites docs/method.md, "${section}", which is not a heading there`);
+    for (const [section, file] of cited)
+      assert.ok(sections.has(section), `${file} cites docs/method.md, "${section}", which is not a heading there`);
   });
 });

@@ -7,7 +7,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { strict as assert } from 'node:assert';
 import { before, describe, it } from 'node:test';
-import { coefs, ddimStep, diffuse, distillTarget, guide, outputFor, predictions, renoise } from '../../src/engine/method/diffusion';
+import {
+  coefs,
+  ddimStep,
+  diffuse,
+  distillTarget,
+  guide,
+  outputFor,
+  predictions,
+  renoise,
+} from '../../src/engine/method/diffusion';
 import { buildNet, copyParams, ModelConfig } from '../../src/engine/nn/net';
 import { Rng } from '../../src/engine/random/rng';
 import { alpha, alphaRatio, logSnr, sigma, sigmaRatio, samplerTimes } from '../../src/engine/method/schedule';
@@ -20,7 +29,8 @@ before(async () => {
   await tf.setBackend('cpu');
 });
 
-const close = (a: number, b: number, tol: number, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} ≉ ${b} (tol ${tol})`);
+const close = (a: number, b: number, tol: number, what = '') =>
+  assert.ok(Math.abs(a - b) <= tol, `${what} ${a} ≉ ${b} (tol ${tol})`);
 const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 
 const unet: ModelConfig = {
@@ -222,7 +232,8 @@ describe('student initialisation', () => {
       const teacher = buildNet({ model, exampleShape: shape, numClasses: 3, withW: false, seed: 2 });
       // make every zero-initialised layer non-zero so the comparison is not trivially 0 = 0
       for (const { name, variable } of teacher.params.list()) {
-        if (/\.(w)$/.test(name)) variable.assign(tf.add(variable, tf.randomNormal(variable.shape, 0, 0.05, 'float32', 13)));
+        if (/\.(w)$/.test(name))
+          variable.assign(tf.add(variable, tf.randomNormal(variable.shape, 0, 0.05, 'float32', 13)));
       }
       const student = buildNet({ model, exampleShape: shape, numClasses: 3, withW: true, seed: 99 });
       const copied = copyParams(teacher, student);

@@ -17,9 +17,19 @@ describe('evaluation plan', () => {
 
   it('presets: quick is two w, a 64-step reference and the fewest samples the k-NN measures accept; full is the config', () => {
     assert.equal(K, 2);
-    assert.deepEqual(evaluationPreset('quick', cfg, K), { w: [0, 2], samples: 200, teacherSteps: [64], studentSteps: cfg.eval.studentSteps });
+    assert.deepEqual(evaluationPreset('quick', cfg, K), {
+      w: [0, 2],
+      samples: 200,
+      teacherSteps: [64],
+      studentSteps: cfg.eval.studentSteps,
+    });
     assert.deepEqual(evaluationPreset('quick', cfg, 100).samples, 600);
-    assert.deepEqual(evaluationPreset('full', cfg, K), { w: cfg.eval.w, samples: cfg.eval.samples, teacherSteps: cfg.eval.teacherSteps, studentSteps: cfg.eval.studentSteps });
+    assert.deepEqual(evaluationPreset('full', cfg, K), {
+      w: cfg.eval.w,
+      samples: cfg.eval.samples,
+      teacherSteps: cfg.eval.teacherSteps,
+      studentSteps: cfg.eval.studentSteps,
+    });
   });
 
   it('plans the teacher at the reference and at the students’ steps, the guided student and the 2-step student', () => {
@@ -36,7 +46,10 @@ describe('evaluation plan', () => {
       'progressive-4-2 stochastic 2:2',
     ]);
     assert.equal(plan.reference.steps, 64);
-    assert.ok(plan.notes.some((n) => /progressive-4-2: checkpoint .* is not final/.test(n)), plan.notes.join('\n'));
+    assert.ok(
+      plan.notes.some((n) => /progressive-4-2: checkpoint .* is not final/.test(n)),
+      plan.notes.join('\n'),
+    );
   });
 
   it('counts network evaluations row by row and turns them into seconds with the run’s median ms per evaluation', () => {
@@ -50,7 +63,15 @@ describe('evaluation plan', () => {
     const summary = (msPerNfe: number[]): RunEvent => ({
       type: 'summary',
       t: 0,
-      rows: msPerNfe.map((ms, i) => ({ model: 'm', steps: 4, nfe: 4 * (i + 1), msPerSample: ms * 4 * (i + 1), w: 0, metric: 'swd', value: 0 })),
+      rows: msPerNfe.map((ms, i) => ({
+        model: 'm',
+        steps: 4,
+        nfe: 4 * (i + 1),
+        msPerSample: ms * 4 * (i + 1),
+        w: 0,
+        metric: 'swd',
+        value: 0,
+      })),
     });
     const measured = estimateEvaluation(RUN, cfg, { ...choice, studentSteps: [2] }, [summary([0.5, 0.2, 9])], K);
     assert.ok(Math.abs(measured.seconds! - (0.5 * 2 * 200 * rowsNfe) / 1000) < 1e-9, String(measured.seconds));
@@ -60,6 +81,9 @@ describe('evaluation plan', () => {
   it('refuses bad choices with the option’s name', () => {
     assert.throws(() => estimateEvaluation(RUN, cfg, { samples: 1 }, [], K), /--samples: expected an integer ≥ 2/);
     assert.throws(() => estimateEvaluation(RUN, cfg, { samples: 8 }, [], K), /use --samples 12 or more/);
-    assert.throws(() => estimateEvaluation(RUN, cfg, { teacherSteps: [0] }, [], K), /teacherSteps: expected a non-empty list of integers ≥ 1/);
+    assert.throws(
+      () => estimateEvaluation(RUN, cfg, { teacherSteps: [0] }, [], K),
+      /teacherSteps: expected a non-empty list of integers ≥ 1/,
+    );
   });
 });

@@ -9,7 +9,13 @@ import '@tensorflow/tfjs-backend-cpu';
 import { strict as assert } from 'node:assert';
 import { before, describe, it } from 'node:test';
 import { coefs, predictions } from '../../src/engine/method/diffusion';
-import { checkMixture, exactPosteriorMean, exactTeacherNet, GaussianMixture, sampleMixture } from '../../src/engine/method/exact-teacher';
+import {
+  checkMixture,
+  exactPosteriorMean,
+  exactTeacherNet,
+  GaussianMixture,
+  sampleMixture,
+} from '../../src/engine/method/exact-teacher';
 import { guidedX, sample } from '../../src/engine/method/samplers';
 import { alpha, DEFAULT_SCHEDULE, sigma } from '../../src/engine/method/schedule';
 import { Rng } from '../../src/engine/random/rng';
@@ -130,8 +136,14 @@ describe('exact teacher', () => {
         x1 += wt * xs[i + 1];
       }
       const mc = [x0 / wsum, x1 / wsum];
-      const got = tf.tidy(() => exactPosteriorMean(m, tf.tensor2d(z, [1, 2]), Float32Array.of(lambda), Int32Array.of(c)).dataSync());
-      for (let d = 0; d < 2; d++) assert.ok(Math.abs(got[d] - mc[d]) < 0.01, `λ=${lambda} c=${c} dim ${d}: exact ${got[d]} vs Monte-Carlo ${mc[d]}`);
+      const got = tf.tidy(() =>
+        exactPosteriorMean(m, tf.tensor2d(z, [1, 2]), Float32Array.of(lambda), Int32Array.of(c)).dataSync(),
+      );
+      for (let d = 0; d < 2; d++)
+        assert.ok(
+          Math.abs(got[d] - mc[d]) < 0.01,
+          `λ=${lambda} c=${c} dim ${d}: exact ${got[d]} vs Monte-Carlo ${mc[d]}`,
+        );
     }
   });
 
@@ -143,9 +155,14 @@ describe('exact teacher', () => {
       for (const c of [0, 3, 4]) {
         // z from the forward process of a class-c (or any) example, so every λ sees realistic inputs
         const { x } = sampleMixture(m, 4, 3 + c);
-        const z = Array.from({ length: 64 }, (_, d) => alpha(lambda) * x[(c % 4) * 64 + d] + sigma(lambda) * rng.normal());
+        const z = Array.from(
+          { length: 64 },
+          (_, d) => alpha(lambda) * x[(c % 4) * 64 + d] + sigma(lambda) * rng.normal(),
+        );
         const want = directPosteriorMean(m, z, lambda, c);
-        const got = tf.tidy(() => exactPosteriorMean(m, tf.tensor2d(z, [1, 64]), Float32Array.of(lambda), Int32Array.of(c)).dataSync());
+        const got = tf.tidy(() =>
+          exactPosteriorMean(m, tf.tensor2d(z, [1, 64]), Float32Array.of(lambda), Int32Array.of(c)).dataSync(),
+        );
         const err = Math.max(...want.map((v, d) => Math.abs(v - got[d])));
         assert.ok(err < 2e-4, `λ=${lambda} c=${c}: max |exact − direct| = ${err}`);
       }
@@ -155,11 +172,17 @@ describe('exact teacher', () => {
   it('has the right limits: the class mean at λ = −20, z/α at λ = 20', () => {
     const m = toyMixture();
     const z = [0.37, -0.21];
-    const lo = tf.tidy(() => exactPosteriorMean(m, tf.tensor2d(z, [1, 2]), Float32Array.of(-20), Int32Array.of(1)).dataSync());
+    const lo = tf.tidy(() =>
+      exactPosteriorMean(m, tf.tensor2d(z, [1, 2]), Float32Array.of(-20), Int32Array.of(1)).dataSync(),
+    );
     const mean1 = [0.4 * -0.5 + 0.6 * -0.3, 0.4 * 0.4 + 0.6 * -0.2];
-    for (let d = 0; d < 2; d++) assert.ok(Math.abs(lo[d] - mean1[d]) < 1e-4, `λ=-20: ${lo[d]} vs class mean ${mean1[d]}`);
-    const hi = tf.tidy(() => exactPosteriorMean(m, tf.tensor2d(z, [1, 2]), Float32Array.of(20), Int32Array.of(3)).dataSync());
-    for (let d = 0; d < 2; d++) assert.ok(Math.abs(hi[d] - z[d] / alpha(20)) < 1e-4, `λ=20: ${hi[d]} vs z/α ${z[d] / alpha(20)}`);
+    for (let d = 0; d < 2; d++)
+      assert.ok(Math.abs(lo[d] - mean1[d]) < 1e-4, `λ=-20: ${lo[d]} vs class mean ${mean1[d]}`);
+    const hi = tf.tidy(() =>
+      exactPosteriorMean(m, tf.tensor2d(z, [1, 2]), Float32Array.of(20), Int32Array.of(3)).dataSync(),
+    );
+    for (let d = 0; d < 2; d++)
+      assert.ok(Math.abs(hi[d] - z[d] / alpha(20)) < 1e-4, `λ=20: ${hi[d]} vs z/α ${z[d] / alpha(20)}`);
   });
 
   it('as a network of each parameterisation gives back the exact x̂ through the samplers’ conversions', () => {
@@ -235,13 +258,20 @@ describe('exact teacher', () => {
     // class 2: weights 0.5 / 0.5, means (0, −0.6) and (0.3, −0.4)
     let n = 0;
     let s0 = 0;
-    for (let i = 0; i < labels.length; i++) if (labels[i] === 2) {
-      n++;
-      s0 += x[2 * i];
-    }
+    for (let i = 0; i < labels.length; i++)
+      if (labels[i] === 2) {
+        n++;
+        s0 += x[2 * i];
+      }
     assert.ok(Math.abs(s0 / n - 0.15) < 0.01, `class 2 mean of x₀: ${s0 / n}`);
-    assert.throws(() => checkMixture({ ...m, variances: m.variances.map((v, i) => (i === 3 ? 0 : v)) }), /mixture\.variances/);
-    assert.throws(() => checkMixture({ ...m, weights: Float64Array.from([0.7, 0.3, 0.4, 0.6, 0.5, 0.6]) }), /mixture\.weights: class 2/);
+    assert.throws(
+      () => checkMixture({ ...m, variances: m.variances.map((v, i) => (i === 3 ? 0 : v)) }),
+      /mixture\.variances/,
+    );
+    assert.throws(
+      () => checkMixture({ ...m, weights: Float64Array.from([0.7, 0.3, 0.4, 0.6, 0.5, 0.6]) }),
+      /mixture\.weights: class 2/,
+    );
     assert.throws(() => checkMixture({ ...m, means: m.means.subarray(0, 4) }), /mixture\.means: expected 12 values/);
   });
 });

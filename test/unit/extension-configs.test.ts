@@ -5,12 +5,18 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { describeConfig, EXAMPLE_DESCRIPTIONS, isConfigPath, listExamples, starterConfigText } from '../../src/extension/configs';
+import {
+  describeConfig,
+  EXAMPLE_DESCRIPTIONS,
+  isConfigPath,
+  listExamples,
+  starterConfigText,
+} from '../../src/extension/configs';
 import { parseConfigText, validateConfigFile } from '../../src/engine/run/config';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'distill-cfg-'));
 
-test('examples are listed with the description from the extension\'s table, not from the JSON', () => {
+test("examples are listed with the description from the extension's table, not from the JSON", () => {
   const dir = tmp();
   fs.writeFileSync(path.join(dir, 'toy2d.distill.json'), '{ "name": "toy" }\n');
   fs.writeFileSync(path.join(dir, 'mine.distill.json'), '{ "name": "mine" }\n');
@@ -34,7 +40,8 @@ test('examples are listed with the description from the extension\'s table, not 
 test('a starter keeps the example\'s text and comments; "$schema" is dropped, or relative when the schema is in the workspace', () => {
   const dir = tmp();
   const example = path.join(dir, 'toy.distill.json');
-  const body = '  "name": "toy", // inline comment\n  "data": { "kind": "toy2d", "shape": "rings" },\n  "model": { "kind": "mlp" },\n}\n';
+  const body =
+    '  "name": "toy", // inline comment\n  "data": { "kind": "toy2d", "shape": "rings" },\n  "model": { "kind": "mlp" },\n}\n';
   fs.writeFileSync(example, `// a commented example\n{\n  "$schema": "../src/engine/run/config.schema.json",\n${body}`);
   const ws = tmp();
   const target = path.join(ws, 'configs', 'mine.distill.json');
@@ -49,7 +56,11 @@ test('a starter keeps the example\'s text and comments; "$schema" is dropped, or
   assert.equal(rel, `// a commented example\n{\n  "$schema": "../src/engine/run/config.schema.json",\n${body}`);
   assert.equal((parseConfigText(rel, target) as { $schema: string }).$schema, '../src/engine/run/config.schema.json');
   assert.equal(
-    (parseConfigText(starterConfigText(example, path.join(ws, 'mine.distill.json'), schema), target) as { $schema: string }).$schema,
+    (
+      parseConfigText(starterConfigText(example, path.join(ws, 'mine.distill.json'), schema), target) as {
+        $schema: string;
+      }
+    ).$schema,
     './src/engine/run/config.schema.json',
   );
   // an example without "$schema" is copied unchanged
@@ -72,10 +83,22 @@ test('a starter keeps the example\'s text and comments; "$schema" is dropped, or
 test('describeConfig lists trained stages, or the errors naming the field', () => {
   const dir = tmp();
   const good = path.join(dir, 'good.distill.json');
-  fs.writeFileSync(good, JSON.stringify({ data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' }, teacher: { steps: 10 }, guided: { steps: 0 }, progressive: { steps: 5 } }));
+  fs.writeFileSync(
+    good,
+    JSON.stringify({
+      data: { kind: 'toy2d', shape: 'moons' },
+      model: { kind: 'mlp' },
+      teacher: { steps: 10 },
+      guided: { steps: 0 },
+      progressive: { steps: 5 },
+    }),
+  );
   assert.deepEqual(describeConfig(good, 'good'), { path: good, label: 'good', stages: ['teacher', 'progressive'] });
   const bad = path.join(dir, 'bad.distill.json');
-  fs.writeFileSync(bad, JSON.stringify({ data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' }, teacher: { lr: -1 } }));
+  fs.writeFileSync(
+    bad,
+    JSON.stringify({ data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' }, teacher: { lr: -1 } }),
+  );
   const d = describeConfig(bad, 'bad');
   assert.deepEqual(d.stages, []);
   assert.match(d.error!, /teacher\.lr/);

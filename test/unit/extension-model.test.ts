@@ -5,7 +5,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { EventTail } from '../../src/extension/model/event-tail';
-import { etaSeconds, formatDuration, runDescription, statusBarText, unitLabel, lastLines } from '../../src/extension/model/format';
+import {
+  etaSeconds,
+  formatDuration,
+  runDescription,
+  statusBarText,
+  unitLabel,
+  lastLines,
+} from '../../src/extension/model/format';
 import { buildRunTree } from '../../src/extension/model/build-run-tree';
 import { plannedUnits } from '../../src/extension/model/run-nodes';
 import { findOnPath, nodeVersionProblem, readNodeVersion, resolveNodeRuntime } from '../../src/extension/model/runtime';
@@ -19,27 +26,71 @@ function tmp(): string {
 
 const T0 = 1_700_000_000_000;
 const ev = {
-  start: (t = T0): RunEvent => ({ type: 'run_start', t, pid: 999999, host: os.hostname(), resumed: false, configHash: 'h' }),
-  stage: (unit: string, stage: 'autoencoder' | 'teacher' | 'guided' | 'progressive', totalSteps: number, t = T0 + 1): RunEvent => ({
-    type: 'stage_start', t, stage, unit, totalSteps, startStep: 0,
+  start: (t = T0): RunEvent => ({
+    type: 'run_start',
+    t,
+    pid: 999999,
+    host: os.hostname(),
+    resumed: false,
+    configHash: 'h',
   }),
-  loss: (unit: string, step: number, rate: number): RunEvent => ({ type: 'loss', t: T0 + 2 + step, unit, step, loss: 0.5, lr: 1e-3, rate }),
+  stage: (
+    unit: string,
+    stage: 'autoencoder' | 'teacher' | 'guided' | 'progressive',
+    totalSteps: number,
+    t = T0 + 1,
+  ): RunEvent => ({
+    type: 'stage_start',
+    t,
+    stage,
+    unit,
+    totalSteps,
+    startStep: 0,
+  }),
+  loss: (unit: string, step: number, rate: number): RunEvent => ({
+    type: 'loss',
+    t: T0 + 2 + step,
+    unit,
+    step,
+    loss: 0.5,
+    lr: 1e-3,
+    rate,
+  }),
   ckpt: (unit: string, step: number, final = false): RunEvent => ({
-    type: 'checkpoint', t: T0 + 3 + step, unit, step, file: path.join('checkpoints', unit, stepFileName(step, 'ckpt')), final,
+    type: 'checkpoint',
+    t: T0 + 3 + step,
+    unit,
+    step,
+    file: path.join('checkpoints', unit, stepFileName(step, 'ckpt')),
+    final,
   }),
   end: (unit: string, step: number): RunEvent => ({ type: 'stage_end', t: T0 + 4 + step, unit, step, seconds: 1 }),
   runEnd: (status: 'finished' | 'stopped' | 'failed'): RunEvent => ({ type: 'run_end', t: T0 + 10_000, status }),
 };
 
 /** A fixture run folder: config.json, run.json, events.jsonl and checkpoint files on disk. */
-function fixtureRun(runsDir: string, name: string, events: RunEvent[], opts: { createdAt?: number; ckpts?: [string, number][]; config?: object } = {}): string {
+function fixtureRun(
+  runsDir: string,
+  name: string,
+  events: RunEvent[],
+  opts: { createdAt?: number; ckpts?: [string, number][]; config?: object } = {},
+): string {
   const dir = path.join(runsDir, name);
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
     path.join(dir, 'config.json'),
-    JSON.stringify(opts.config ?? { teacher: { steps: 100 }, guided: { steps: 50 }, progressive: { steps: 20, n0: 8, targetSteps: 2 } }),
+    JSON.stringify(
+      opts.config ?? {
+        teacher: { steps: 100 },
+        guided: { steps: 50 },
+        progressive: { steps: 20, n0: 8, targetSteps: 2 },
+      },
+    ),
   );
-  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ name, createdAt: opts.createdAt ?? T0, configHash: 'h', version: '0.1.0' }));
+  fs.writeFileSync(
+    path.join(dir, 'run.json'),
+    JSON.stringify({ name, createdAt: opts.createdAt ?? T0, configHash: 'h', version: '0.1.0' }),
+  );
   fs.writeFileSync(path.join(dir, 'events.jsonl'), events.map((e) => JSON.stringify(e) + '\n').join(''));
   for (const [unit, step] of opts.ckpts ?? []) {
     fs.mkdirSync(path.join(dir, 'checkpoints', unit), { recursive: true });
@@ -110,17 +161,27 @@ test('status texts: unit labels, durations, ETA from the loss rate', () => {
   assert.equal(etaSeconds({ step: 1, totalSteps: 10, rate: 0 }), undefined);
   assert.equal(statusBarText(summarizeEvents([ev.start()], true)), '$(sync~spin) Distill: starting…');
   assert.equal(runDescription(s), 'guided · 340/1000');
-  const stopped = summarizeEvents([ev.start(), ev.stage('guided', 'guided', 1000), ev.loss('guided', 340, 5.5), ev.runEnd('stopped')], false);
+  const stopped = summarizeEvents(
+    [ev.start(), ev.stage('guided', 'guided', 1000), ev.loss('guided', 340, 5.5), ev.runEnd('stopped')],
+    false,
+  );
   assert.equal(runDescription(stopped), 'stopped · guided · 340/1000');
   assert.deepEqual(lastLines('a\n\nb\r\nc\n', 2), ['b', 'c']);
 });
 
 test('planned units follow the resolved config: teacher, guided, progressive halvings', () => {
   assert.deepEqual(
-    plannedUnits({ teacher: { steps: 100 }, guided: { steps: 0 }, progressive: { steps: 20, n0: 16, targetSteps: 2 } }).map((u) => u.unit),
+    plannedUnits({
+      teacher: { steps: 100 },
+      guided: { steps: 0 },
+      progressive: { steps: 20, n0: 16, targetSteps: 2 },
+    }).map((u) => u.unit),
     ['teacher', 'progressive-16-8', 'progressive-8-4', 'progressive-4-2'],
   );
-  assert.deepEqual(plannedUnits({ teacher: { steps: 0 }, guided: { steps: 5 }, progressive: { steps: 0 } }).map((u) => u.unit), ['guided']);
+  assert.deepEqual(
+    plannedUnits({ teacher: { steps: 0 }, guided: { steps: 5 }, progressive: { steps: 0 } }).map((u) => u.unit),
+    ['guided'],
+  );
 });
 
 test('run tree from fixture run folders: status icons, descriptions, units, checkpoints on disk', () => {
@@ -129,27 +190,60 @@ test('run tree from fixture run folders: status icons, descriptions, units, chec
     runs,
     'finished-run',
     [
-      ev.start(), ev.stage('teacher', 'teacher', 100), ev.loss('teacher', 100, 3), ev.ckpt('teacher', 50), ev.ckpt('teacher', 100, true), ev.end('teacher', 100),
-      ev.stage('guided', 'guided', 50), ev.ckpt('guided', 50, true), ev.end('guided', 50),
-      ev.stage('progressive-8-4', 'progressive', 20), ev.end('progressive-8-4', 20), ev.stage('progressive-4-2', 'progressive', 20), ev.end('progressive-4-2', 20),
+      ev.start(),
+      ev.stage('teacher', 'teacher', 100),
+      ev.loss('teacher', 100, 3),
+      ev.ckpt('teacher', 50),
+      ev.ckpt('teacher', 100, true),
+      ev.end('teacher', 100),
+      ev.stage('guided', 'guided', 50),
+      ev.ckpt('guided', 50, true),
+      ev.end('guided', 50),
+      ev.stage('progressive-8-4', 'progressive', 20),
+      ev.end('progressive-8-4', 20),
+      ev.stage('progressive-4-2', 'progressive', 20),
+      ev.end('progressive-4-2', 20),
       ev.runEnd('finished'),
     ],
     // teacher step 50 was deleted by retention: only what is on disk shows.
-    { createdAt: T0, ckpts: [['teacher', 100], ['guided', 50]] },
+    {
+      createdAt: T0,
+      ckpts: [
+        ['teacher', 100],
+        ['guided', 50],
+      ],
+    },
   );
   // A run whose writer died (its lock names a dead pid, no run_end): failed.
-  const crashed = fixtureRun(runs, 'crashed-run', [ev.start(), ev.stage('teacher', 'teacher', 100), ev.loss('teacher', 40, 2)], {
-    createdAt: T0 + 1000,
-    ckpts: [['teacher', 20]],
-  });
+  const crashed = fixtureRun(
+    runs,
+    'crashed-run',
+    [ev.start(), ev.stage('teacher', 'teacher', 100), ev.loss('teacher', 40, 2)],
+    {
+      createdAt: T0 + 1000,
+      ckpts: [['teacher', 20]],
+    },
+  );
   fs.writeFileSync(path.join(crashed, 'run.lock'), JSON.stringify({ pid: 999999, host: os.hostname(), startedAt: T0 }));
   // A run held by a live process (this test): running.
-  const live = fixtureRun(runs, 'live-run', [ev.start(), ev.stage('guided', 'guided', 1000), ev.loss('guided', 340, 5.5)], { createdAt: T0 + 2000 });
-  fs.writeFileSync(path.join(live, 'run.lock'), JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: T0 }));
+  const live = fixtureRun(
+    runs,
+    'live-run',
+    [ev.start(), ev.stage('guided', 'guided', 1000), ev.loss('guided', 340, 5.5)],
+    { createdAt: T0 + 2000 },
+  );
+  fs.writeFileSync(
+    path.join(live, 'run.lock'),
+    JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: T0 }),
+  );
   fs.mkdirSync(path.join(runs, 'not-a-run'));
 
   const tree = buildRunTree(runs, { isActive: (d) => d === live });
-  assert.deepEqual(tree.map((n) => n.label), ['live-run', 'crashed-run', 'finished-run'], 'newest first, only run folders');
+  assert.deepEqual(
+    tree.map((n) => n.label),
+    ['live-run', 'crashed-run', 'finished-run'],
+    'newest first, only run folders',
+  );
   const [l, c, f] = tree;
   assert.equal(l.contextValue, 'run.running');
   assert.equal(l.icon, 'sync~spin');
@@ -161,34 +255,80 @@ test('run tree from fixture run folders: status icons, descriptions, units, chec
   assert.equal(f.contextValue, 'run.finished');
   assert.equal(f.icon, 'pass-filled');
   assert.deepEqual(f.command, { command: 'distill.openDashboard', title: 'Open Dashboard', arguments: [f.runDir] });
-  assert.deepEqual(f.children.map((u) => u.label), ['teacher', 'guided', 'progressive 8→4', 'progressive 4→2']);
+  assert.deepEqual(
+    f.children.map((u) => u.label),
+    ['teacher', 'guided', 'progressive 8→4', 'progressive 4→2'],
+  );
   assert.match(f.children[0].description!, /^done · 100 steps/);
   const teacherCkpts = f.children[0].children;
-  assert.deepEqual(teacherCkpts.map((n) => [n.label, n.description]), [['step 100', 'final']]);
+  assert.deepEqual(
+    teacherCkpts.map((n) => [n.label, n.description]),
+    [['step 100', 'final']],
+  );
   assert.equal(teacherCkpts[0].contextValue, 'checkpoint');
-  assert.deepEqual(teacherCkpts[0].command!.arguments, [f.runDir, path.join('checkpoints', 'teacher', 'step-0000100.ckpt')]);
-  // The crashed run lists the units still to come as pending.
-  assert.deepEqual(c.children.map((u) => [u.label, u.description]), [
-    ['teacher', '40/100 · loss 0.500'],
-    ['guided', 'pending · 50 steps'],
-    ['progressive 8→4', 'pending · 20 steps'],
-    ['progressive 4→2', 'pending · 20 steps'],
+  assert.deepEqual(teacherCkpts[0].command!.arguments, [
+    f.runDir,
+    path.join('checkpoints', 'teacher', 'step-0000100.ckpt'),
   ]);
-  assert.deepEqual(c.children[0].children.map((n) => n.label), ['step 20']);
+  // The crashed run lists the units still to come as pending.
+  assert.deepEqual(
+    c.children.map((u) => [u.label, u.description]),
+    [
+      ['teacher', '40/100 · loss 0.500'],
+      ['guided', 'pending · 50 steps'],
+      ['progressive 8→4', 'pending · 20 steps'],
+      ['progressive 4→2', 'pending · 20 steps'],
+    ],
+  );
+  assert.deepEqual(
+    c.children[0].children.map((n) => n.label),
+    ['step 20'],
+  );
 });
 
 test('a latent-space run lists its autoencoder first; its checkpoints explain themselves instead of opening a sample preview', () => {
   const runs = tmp();
-  const config = { model: { kind: 'unet', space: 'latent' }, autoencoder: { steps: 60 }, teacher: { steps: 100 }, guided: { steps: 50 }, progressive: { steps: 20, n0: 4, targetSteps: 2 } };
-  assert.deepEqual(plannedUnits(config).map((u) => [u.unit, u.steps]), [['autoencoder', 60], ['teacher', 100], ['guided', 50], ['progressive-4-2', 20]]);
+  const config = {
+    model: { kind: 'unet', space: 'latent' },
+    autoencoder: { steps: 60 },
+    teacher: { steps: 100 },
+    guided: { steps: 50 },
+    progressive: { steps: 20, n0: 4, targetSteps: 2 },
+  };
+  assert.deepEqual(
+    plannedUnits(config).map((u) => [u.unit, u.steps]),
+    [
+      ['autoencoder', 60],
+      ['teacher', 100],
+      ['guided', 50],
+      ['progressive-4-2', 20],
+    ],
+  );
   fixtureRun(
     runs,
     'latent-run',
-    [ev.start(), ev.stage('autoencoder', 'autoencoder', 60), ev.ckpt('autoencoder', 60, true), ev.end('autoencoder', 60), ev.stage('teacher', 'teacher', 100), ev.loss('teacher', 30, 2), ev.runEnd('stopped')],
-    { config, ckpts: [['autoencoder', 60], ['teacher', 30]] },
+    [
+      ev.start(),
+      ev.stage('autoencoder', 'autoencoder', 60),
+      ev.ckpt('autoencoder', 60, true),
+      ev.end('autoencoder', 60),
+      ev.stage('teacher', 'teacher', 100),
+      ev.loss('teacher', 30, 2),
+      ev.runEnd('stopped'),
+    ],
+    {
+      config,
+      ckpts: [
+        ['autoencoder', 60],
+        ['teacher', 30],
+      ],
+    },
   );
   const [run] = buildRunTree(runs, { isActive: () => false });
-  assert.deepEqual(run.children.map((u) => u.label), ['autoencoder', 'teacher', 'guided', 'progressive 4→2']);
+  assert.deepEqual(
+    run.children.map((u) => u.label),
+    ['autoencoder', 'teacher', 'guided', 'progressive 4→2'],
+  );
   const [ae] = run.children[0].children;
   assert.equal(ae.label, 'step 60');
   assert.equal(ae.command, undefined);
@@ -207,7 +347,10 @@ test('closeDeadRun closes a run whose writer died, once, and never a live one', 
   assert.equal(fs.existsSync(path.join(dead, 'run.lock')), false, 'the stale lock is gone');
   assert.equal(closeDeadRun(dead, 'again'), false, 'already closed');
   const live = fixtureRun(runs, 'live', [ev.start()]);
-  fs.writeFileSync(path.join(live, 'run.lock'), JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: T0 }));
+  fs.writeFileSync(
+    path.join(live, 'run.lock'),
+    JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: T0 }),
+  );
   assert.equal(closeDeadRun(live, 'x'), false);
   assert.equal(describeRun(live).summary.status, 'running');
 });
@@ -217,12 +360,24 @@ test('node runtime: setting, then node on PATH, then the editor runtime as node'
   const node = path.join(bin, process.platform === 'win32' ? 'node.exe' : 'node');
   fs.writeFileSync(node, '#!/bin/sh\n', { mode: 0o755 });
   assert.equal(findOnPath(['/nonexistent', bin].join(path.delimiter)), node);
-  assert.deepEqual(resolveNodeRuntime('', { PATH: bin }, '/opt/editor/code', { electron: '30' } as unknown as NodeJS.ProcessVersions), {
-    nodePath: node, electron: false, source: 'PATH',
-  });
-  assert.deepEqual(resolveNodeRuntime(undefined, { PATH: '/nonexistent' }, '/opt/editor/code', { electron: '30' } as unknown as NodeJS.ProcessVersions), {
-    nodePath: '/opt/editor/code', electron: true, source: 'editor',
-  });
+  assert.deepEqual(
+    resolveNodeRuntime('', { PATH: bin }, '/opt/editor/code', { electron: '30' } as unknown as NodeJS.ProcessVersions),
+    {
+      nodePath: node,
+      electron: false,
+      source: 'PATH',
+    },
+  );
+  assert.deepEqual(
+    resolveNodeRuntime(undefined, { PATH: '/nonexistent' }, '/opt/editor/code', {
+      electron: '30',
+    } as unknown as NodeJS.ProcessVersions),
+    {
+      nodePath: '/opt/editor/code',
+      electron: true,
+      source: 'editor',
+    },
+  );
   assert.deepEqual(resolveNodeRuntime(node, {}, '/x'), { nodePath: node, electron: false, source: 'setting' });
   assert.throws(() => resolveNodeRuntime('/nonexistent/node', {}), /distill.nodePath/);
 });

@@ -24,7 +24,15 @@ function history(n: number): RunEvent[] {
     ev.push({ type: 'stage_start', t: t++, stage: unit, unit, totalSteps: n, startStep: 0 });
     for (let i = 1; i <= n; i++) {
       ev.push({ type: 'loss', t: t++, unit, step: i, loss: 1 / i, lr: 1e-3, rate: 10 + (i % 7) });
-      if (i % 50 === 0) ev.push({ type: 'checkpoint', t: t++, unit, step: i, file: `checkpoints/${unit}/step-${i}.ckpt`, final: false });
+      if (i % 50 === 0)
+        ev.push({
+          type: 'checkpoint',
+          t: t++,
+          unit,
+          step: i,
+          file: `checkpoints/${unit}/step-${i}.ckpt`,
+          final: false,
+        });
       if (unit === 'teacher' && i === Math.floor(n / 2)) {
         ev.push({ type: 'run_end', t: t++, status: 'stopped' });
         ev.push({ type: 'run_start', t: t++, pid: 2, host: 'h', resumed: true, configHash: 'x' });
@@ -80,7 +88,8 @@ describe('the editor reads run logs incrementally', () => {
     for (let i = 0; i < all.length; i += 17) {
       log.add(all.slice(i, i + 17));
       const prefix = all.slice(0, Math.min(all.length, i + 17));
-      for (const live of [true, false]) assert.deepEqual(summarizeEvents(log.events(), live), summarizeEvents(prefix, live), `prefix ${prefix.length}`);
+      for (const live of [true, false])
+        assert.deepEqual(summarizeEvents(log.events(), live), summarizeEvents(prefix, live), `prefix ${prefix.length}`);
     }
     assert.ok(log.size < 40, `kept ${log.size} of ${all.length} events`);
   });
@@ -96,7 +105,9 @@ describe('the editor reads run logs incrementally', () => {
     assert.deepEqual(first.value.summary, describeRun(dir).summary);
     let appended = 0;
     for (let i = 1; i <= 100; i++) {
-      const line = JSON.stringify({ type: 'loss', t: 1e6 + i, unit: 'guided', step: 5000 + i, loss: 0.5, lr: 1e-3, rate: 9 }) + '\n';
+      const line =
+        JSON.stringify({ type: 'loss', t: 1e6 + i, unit: 'guided', step: 5000 + i, loss: 0.5, lr: 1e-3, rate: 9 }) +
+        '\n';
       fs.appendFileSync(file, line);
       appended += line.length;
       const r = bytesRead(() => cache.describe(dir));
@@ -141,7 +152,9 @@ describe("the dashboard's feed over a long log", () => {
     const file = path.join(dir, 'events.jsonl');
     const got: RunEvent[] = [];
     const t0 = Date.now();
-    const opened = bytesRead(() => new RunEventFeed(dir, (evs) => got.push(...evs), { watch: false, pollMs: 3_600_000 }));
+    const opened = bytesRead(
+      () => new RunEventFeed(dir, (evs) => got.push(...evs), { watch: false, pollMs: 3_600_000 }),
+    );
     const feed = opened.value;
     const ms = Date.now() - t0;
     try {

@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
-import { decodePng, encodePng, gridOfScatters, imageGridPng, scatterPng, toByte, CLASS_COLORS } from '../../src/engine/io/png';
+import {
+  decodePng,
+  encodePng,
+  gridOfScatters,
+  imageGridPng,
+  scatterPng,
+  toByte,
+  CLASS_COLORS,
+} from '../../src/engine/io/png';
 import { decodeNpy, encodeNpy } from '../../src/engine/io/npy';
 
 test('encodePng round-trips grey, RGB and RGBA through pngjs and decodePng', () => {
@@ -57,8 +65,14 @@ test('imageGridPng: dimensions, row-major placement, scaling and padding', () =>
   assert.equal(at(1, 6), toByte(0.5)); // image 3 → row 1, col 0
   assert.equal(at(6, 9), 255); // image 4 → row 1, col 1
   assert.equal(at(11, 6), 128); // empty cell (row 1, col 2) filled with padding
-  assert.throws(() => imageGridPng(images, { n, h: 2, w: 2, c: 1, rows: 2, cols: 2 }), /5 images do not fit a 2×2 grid/);
-  assert.throws(() => imageGridPng(images, { n, h: 2, w: 2, c: 1, rows: 2, cols: 3, scale: 1.5 }), /scale must be a positive integer/);
+  assert.throws(
+    () => imageGridPng(images, { n, h: 2, w: 2, c: 1, rows: 2, cols: 2 }),
+    /5 images do not fit a 2×2 grid/,
+  );
+  assert.throws(
+    () => imageGridPng(images, { n, h: 2, w: 2, c: 1, rows: 2, cols: 3, scale: 1.5 }),
+    /scale must be a positive integer/,
+  );
 });
 
 test('imageGridPng: RGB images keep channel order', () => {
@@ -89,11 +103,19 @@ test('scatterPng draws class-coloured dots with the y axis up', () => {
 
 test('gridOfScatters lays out panels row-major', () => {
   const panel = (x: number) => ({ points: new Float32Array([x, 0]), labels: new Int32Array([2]) });
-  const buf = gridOfScatters([panel(0), panel(0.5), panel(-0.5)], { rows: 2, cols: 2, size: 40, pad: 4, radius: 1, alpha: 1 });
+  const buf = gridOfScatters([panel(0), panel(0.5), panel(-0.5)], {
+    rows: 2,
+    cols: 2,
+    size: 40,
+    pad: 4,
+    radius: 1,
+    alpha: 1,
+  });
   const png = decodePng(buf);
   assert.equal(png.width, 2 * 40 + 3 * 4);
   assert.equal(png.height, 2 * 40 + 3 * 4);
-  const px = (x: number, y: number) => Array.from(png.data.subarray((y * png.width + x) * 3, (y * png.width + x) * 3 + 3));
+  const px = (x: number, y: number) =>
+    Array.from(png.data.subarray((y * png.width + x) * 3, (y * png.width + x) * 3 + 3));
   assert.deepEqual(px(0, 0), [160, 160, 160]); // gap
   assert.deepEqual(px(4 + 20, 4 + 20), Array.from(CLASS_COLORS[2])); // panel 0 centre
   assert.deepEqual(px(4 + 40 + 4 + 28, 4 + 20), Array.from(CLASS_COLORS[2])); // panel 1 at x = 0.5
@@ -105,7 +127,12 @@ test('encodeNpy writes a byte-exact v1.0 header padded to 64 bytes', () => {
   const buf = encodeNpy(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
   const dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
   const header = dict + ' '.repeat(128 - 10 - dict.length - 1) + '\n';
-  const expected = Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0, 118, 0]), Buffer.from(header, 'latin1')]);
+  const expected = Buffer.concat([
+    Buffer.from([0x93]),
+    Buffer.from('NUMPY'),
+    Buffer.from([1, 0, 118, 0]),
+    Buffer.from(header, 'latin1'),
+  ]);
   assert.equal(expected.length, 128);
   assert.deepEqual(buf.subarray(0, 128), expected);
   assert.equal(buf.length, 128 + 24);

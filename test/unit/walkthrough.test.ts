@@ -40,19 +40,29 @@ test('the walkthrough: real commands, self-completing steps, own media', () => {
       assert.ok(m && links.some((l) => l[1] === m[1]), `${step.id}: ${ev} is one of its own buttons' commands`);
     }
     // A screenshot of the product (tools/screenshots.mjs), shipped in the .vsix: a PNG of a readable size and weight.
-    assert.deepEqual(Object.keys(step.media).sort(), ['altText', 'image'], `${step.id}: media is one image with alt text`);
+    assert.deepEqual(
+      Object.keys(step.media).sort(),
+      ['altText', 'image'],
+      `${step.id}: media is one image with alt text`,
+    );
     assert.match(step.media.image, /^media\/walkthrough\/[a-z-]+\.png$/, `${step.id}: ${step.media.image}`);
     const png = fs.readFileSync(path.join(root, step.media.image));
     assert.equal(png.subarray(0, 8).toString('hex'), '89504e470d0a1a0a', `${step.media.image} is a PNG`);
     const [width, height] = [png.readUInt32BE(16), png.readUInt32BE(20)];
-    assert.ok(width >= 300 && width <= 1600 && height >= 150 && height <= 1200, `${step.media.image}: ${width}×${height}`);
+    assert.ok(
+      width >= 300 && width <= 1600 && height >= 150 && height <= 1200,
+      `${step.media.image}: ${width}×${height}`,
+    );
     assert.ok(png.length <= 200 * 1024, `${step.media.image}: ${png.length} bytes (at most 200 KB)`);
     assert.ok(step.media.altText.length > 20, `${step.id}: alt text`);
     pictures.push(step.media.image);
   }
   assert.equal(new Set(pictures).size, wt.steps.length, 'a picture of its own per step');
   // no mock-ups left beside the screenshots
-  assert.deepEqual(fs.readdirSync(path.join(root, 'media', 'walkthrough')).sort(), pictures.map((p) => path.basename(p)).sort());
+  assert.deepEqual(
+    fs.readdirSync(path.join(root, 'media', 'walkthrough')).sort(),
+    pictures.map((p) => path.basename(p)).sort(),
+  );
   // the four templates of a first run: toy 2-D, digits, an image folder, the GPU-sized one — all shipped
   assert.deepEqual(templates, ['toy2d', 'quickstart', 'images', 'gpu-cifar-like']);
   for (const t of templates) assert.ok(examples.has(t), `examples/${t}.distill.json exists`);

@@ -20,23 +20,45 @@ const GROUPS = 4;
 async function run(fused: boolean, silu: boolean, gammaScale: number) {
   const rng = new Rng(8, `gn-${gammaScale}`);
   const c = SHAPE[3];
-  const x = tf.tensor(rng.normals(tf.util.sizeFromShape(SHAPE)).map((v, i) => v * (1 + (i % 7)) + (i % 3)), SHAPE) as tf.Tensor4D;
-  const gamma = tf.tensor(rng.normals(c).map((v) => gammaScale * v), [c]);
-  const beta = tf.tensor(rng.normals(c).map((v) => gammaScale * 0.5 * v), [c]);
+  const x = tf.tensor(
+    rng.normals(tf.util.sizeFromShape(SHAPE)).map((v, i) => v * (1 + (i % 7)) + (i % 3)),
+    SHAPE,
+  ) as tf.Tensor4D;
+  const gamma = tf.tensor(
+    rng.normals(c).map((v) => gammaScale * v),
+    [c],
+  );
+  const beta = tf.tensor(
+    rng.normals(c).map((v) => gammaScale * 0.5 * v),
+    [c],
+  );
   const dy = tf.tensor(rng.normals(tf.util.sizeFromShape(SHAPE)), SHAPE);
   const be = tf.backend() as unknown as { runWebGPUProgram?: (...a: unknown[]) => unknown };
   const orig = be.runWebGPUProgram;
   let dispatches = 0;
   if (orig) be.runWebGPUProgram = (...a: unknown[]) => ((dispatches += 1), orig.apply(be, a));
   try {
-    const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(fused
-      ? groupNorm(a as tf.Tensor4D, GROUPS, g, b, { silu }) : groupNormComposite(a as tf.Tensor4D, GROUPS, g, b, 1e-5, silu), dy));
-    const y = fused ? groupNorm(x, GROUPS, gamma, beta, { silu }) : groupNormComposite(x, GROUPS, gamma, beta, 1e-5, silu);
+    const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(
+        tf.mul(
+          fused
+            ? groupNorm(a as tf.Tensor4D, GROUPS, g, b, { silu })
+            : groupNormComposite(a as tf.Tensor4D, GROUPS, g, b, 1e-5, silu),
+          dy,
+        ),
+      );
+    const y = fused
+      ? groupNorm(x, GROUPS, gamma, beta, { silu })
+      : groupNormComposite(x, GROUPS, gamma, beta, 1e-5, silu);
     const forward = dispatches;
     const grads = tf.grads(f)([x, gamma, beta]);
     const out = {
-      y: Array.from(await y.data()), dx: Array.from(await grads[0].data()), dgamma: Array.from(await grads[1].data()),
-      dbeta: Array.from(await grads[2].data()), forward, total: dispatches,
+      y: Array.from(await y.data()),
+      dx: Array.from(await grads[0].data()),
+      dgamma: Array.from(await grads[1].data()),
+      dbeta: Array.from(await grads[2].data()),
+      forward,
+      total: dispatches,
     };
     tf.dispose([x, gamma, beta, dy, y, ...grads]);
     return out;
@@ -84,6 +106,9 @@ describe('WGSL GroupNorm (+ fused SiLU) on webgpu against the composite ops on c
     close(fused.dgamma, apart.dgamma, 'dγ');
     assert.equal(apart.forward, 5, 'GroupNorm 3 + Sigmoid + Multiply');
     assert.equal(fused.forward, 3);
-    assert.ok(fused.total <= apart.total - 5, `dispatches forward + backward: fused ${fused.total}, apart ${apart.total}`);
+    assert.ok(
+      fused.total <= apart.total - 5,
+      `dispatches forward + backward: fused ${fused.total}, apart ${apart.total}`,
+    );
   });
 });

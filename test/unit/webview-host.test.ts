@@ -16,7 +16,16 @@ import { buildRunView, previewDefaults, unitOfCheckpoint } from '../../src/exten
 import { EventTail } from '../../src/extension/model/event-tail';
 import { RunEventFeed } from '../../src/extension/panels/run-event-feed';
 import { asHostToWebview, asWebviewToHost, ReportView } from '../../src/protocol';
-import { alignedData, decimateIndices, ema, formatMetric, formatPercent, formatSpeedup, LossStore, parseNumberList } from '../../webview/model';
+import {
+  alignedData,
+  decimateIndices,
+  ema,
+  formatMetric,
+  formatPercent,
+  formatSpeedup,
+  LossStore,
+  parseNumberList,
+} from '../../webview/model';
 
 const temps: string[] = [];
 function tempRun(): string {
@@ -28,13 +37,26 @@ afterEach(() => {
   for (const d of temps.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-const loss = (unit: string, step: number, value = 1, t = step): LossEvent => ({ type: 'loss', t, unit, step, loss: value, lr: 1e-3, rate: 10 });
+const loss = (unit: string, step: number, value = 1, t = step): LossEvent => ({
+  type: 'loss',
+  t,
+  unit,
+  step,
+  loss: value,
+  lr: 1e-3,
+  rate: 10,
+});
 const line = (e: RunEvent): string => JSON.stringify(e) + '\n';
 
 describe('webview HTML and CSP', () => {
   it('has a nonce-only script policy, no remote sources and nothing inline', () => {
     const nonce = makeNonce();
-    const html = buildWebviewHtml({ cspSource: 'vscode-webview://abc123', nonce, scriptUri: 'vscode-webview://abc123/dist/webview/dashboard.js', title: 'Dashboard <run>' });
+    const html = buildWebviewHtml({
+      cspSource: 'vscode-webview://abc123',
+      nonce,
+      scriptUri: 'vscode-webview://abc123/dist/webview/dashboard.js',
+      title: 'Dashboard <run>',
+    });
     const csp = /http-equiv="Content-Security-Policy" content="([^"]*)"/.exec(html)?.[1] ?? '';
     assert.ok(csp, 'a CSP meta tag');
     assert.match(csp, /default-src 'none'/);
@@ -45,7 +67,10 @@ describe('webview HTML and CSP', () => {
     assert.doesNotMatch(html, /https?:/, 'no http(s) source anywhere');
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*/);
     assert.equal(html.match(/<script /g)?.length, 1);
-    assert.match(html, new RegExp(`<script nonce="${nonce}" src="vscode-webview://abc123/dist/webview/dashboard.js"></script>`));
+    assert.match(
+      html,
+      new RegExp(`<script nonce="${nonce}" src="vscode-webview://abc123/dist/webview/dashboard.js"></script>`),
+    );
     assert.match(html, /<title>Dashboard &lt;run&gt;<\/title>/);
     assert.doesNotMatch(html, /style=/, 'no inline style attributes');
   });
@@ -62,7 +87,10 @@ describe('webview HTML and CSP', () => {
     assert.notEqual(a, b);
     assert.match(a, /^[A-Za-z0-9_-]{22}$/);
     assert.throws(() => buildWebviewHtml({ cspSource: 'x', nonce: 'abc', scriptUri: 's', title: 't' }), /nonce/);
-    assert.throws(() => buildWebviewHtml({ cspSource: 'x', nonce: `${'a'.repeat(20)}"><`, scriptUri: 's', title: 't' }), /nonce/);
+    assert.throws(
+      () => buildWebviewHtml({ cspSource: 'x', nonce: `${'a'.repeat(20)}"><`, scriptUri: 's', title: 't' }),
+      /nonce/,
+    );
   });
 });
 
@@ -82,7 +110,10 @@ describe('events.jsonl tail', () => {
     assert.equal(tail.read().events.length, 0, 'the torn line is not consumed');
     fs.appendFileSync(file, b.slice(17) + line(loss('guided', 5)));
     const r2 = tail.read();
-    assert.deepEqual(r2.events.map((e) => (e as LossEvent).step), [20, 5]);
+    assert.deepEqual(
+      r2.events.map((e) => (e as LossEvent).step),
+      [20, 5],
+    );
     // A multi-byte character split across reads survives (offsets are bytes, not characters).
     fs.appendFileSync(file, line({ type: 'error', t: 1, message: 'σ → ∞' }));
     assert.equal((tail.read().events[0] as { message: string }).message, 'σ → ∞');
@@ -154,8 +185,14 @@ describe('events.jsonl tail', () => {
 describe('run view and preview defaults', () => {
   function runFolder(): string {
     const dir = tempRun();
-    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ name: 'demo', createdAt: 1, configHash: 'h', version: '0.1.0' }));
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ guidance: { sampleW: [0, 2, 8] }, sampling: { classes: [0, 4] } }));
+    fs.writeFileSync(
+      path.join(dir, 'run.json'),
+      JSON.stringify({ name: 'demo', createdAt: 1, configHash: 'h', version: '0.1.0' }),
+    );
+    fs.writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({ guidance: { sampleW: [0, 2, 8] }, sampling: { classes: [0, 4] } }),
+    );
     fs.mkdirSync(path.join(dir, 'checkpoints', 'guided'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'checkpoints', 'guided', 'step-0000100.ckpt'), '');
     fs.writeFileSync(path.join(dir, 'checkpoints', 'guided', 'step-0000200.ckpt'), '');
@@ -169,7 +206,17 @@ describe('run view and preview defaults', () => {
     { type: 'stage_end', t: 5, unit: 'teacher', step: 100, seconds: 1 },
     { type: 'stage_start', t: 6, stage: 'guided', unit: 'guided', totalSteps: 300, startStep: 0 },
     { ...loss('guided', 200), rate: 20 },
-    { type: 'samples', t: 8, unit: 'guided', step: 200, file: 'samples/guided/step-0000200.png', w: [0, 1], classes: [0, 1, 2, 3, 4, 5], steps: 8, nfe: 8 },
+    {
+      type: 'samples',
+      t: 8,
+      unit: 'guided',
+      step: 200,
+      file: 'samples/guided/step-0000200.png',
+      w: [0, 1],
+      classes: [0, 1, 2, 3, 4, 5],
+      steps: 8,
+      nfe: 8,
+    },
   ];
 
   it('builds a valid RunView: status, units, rate and ETA while active', () => {
@@ -229,14 +276,20 @@ describe('dashboard data model', () => {
   });
 
   it('smooths with a debiased EMA and decimates keeping extremes', () => {
-    assert.deepEqual(ema([1, 1, 1], 0.9).map((v) => Number(v.toFixed(12))), [1, 1, 1]);
+    assert.deepEqual(
+      ema([1, 1, 1], 0.9).map((v) => Number(v.toFixed(12))),
+      [1, 1, 1],
+    );
     assert.deepEqual(ema([1, 3], 0), [1, 3]);
     const values = Array.from({ length: 100_000 }, (_, i) => Math.sin(i / 1000) + (i === 54_321 ? 10 : 0));
     const idx = decimateIndices(values, 3000);
     assert.ok(idx && idx.length <= 3001 && idx.length > 1000);
     assert.ok(idx.includes(54_321), 'the spike survives');
     assert.equal(idx[idx.length - 1], 99_999);
-    assert.ok(idx.every((v, i) => i === 0 || v > idx[i - 1]), 'ascending');
+    assert.ok(
+      idx.every((v, i) => i === 0 || v > idx[i - 1]),
+      'ascending',
+    );
     assert.equal(decimateIndices([1, 2, 3], 10), undefined);
     const s = new LossStore();
     for (let i = 1; i <= 100_000; i++) s.loss(loss('teacher', i, values[i - 1]));
@@ -268,9 +321,10 @@ describe('evaluation report (Report view, host side)', () => {
     for (const f of plots) fs.writeFileSync(path.join(evalDir, f), `png ${f}`);
     return { dir, evalDir };
   }
-  const close = (a: number | null, b: number, what: string) => assert.ok(a !== null && Math.abs(a - b) < 1e-9, `${what}: ${a} ≠ ${b}`);
+  const close = (a: number | null, b: number, what: string) =>
+    assert.ok(a !== null && Math.abs(a - b) < 1e-9, `${what}: ${a} ≠ ${b}`);
 
-  it('builds the headline of a real report: per w the 256-step teacher, the 4-step student, the teacher\'s 4-step DDIM, accuracy, speed-up', () => {
+  it("builds the headline of a real report: per w the 256-step teacher, the 4-step student, the teacher's 4-step DDIM, accuracy, speed-up", () => {
     const { dir, evalDir } = evaluatedRun();
     const r = readReport(dir, uri);
     assert.ok(r, 'a report');
@@ -282,7 +336,10 @@ describe('evaluation report (Report view, host side)', () => {
     assert.equal(r.studentNfe, 4);
     assert.equal(r.samples, 100);
     assert.equal(r.backend, 'wasm (2 threads)');
-    assert.deepEqual(r.rows.map((x) => x.w), [0, 1, 2, 4]);
+    assert.deepEqual(
+      r.rows.map((x) => x.w),
+      [0, 1, 2, 4],
+    );
     const [w0, , , w4] = r.rows;
     close(w0.teacher, 117.02443562762755, 'teacher FID at w=0');
     close(w0.student, 95.778256384418, 'student FID at w=0');
@@ -297,14 +354,27 @@ describe('evaluation report (Report view, host side)', () => {
     assert.deepEqual(r.notes, ['the guided student is sampled at ≤ 64 steps only (8, 4)']);
     // The same numbers as report.md's summary table prints (runs/qs2/eval/report.md).
     assert.deepEqual(
-      [formatMetric(w0.teacher), formatMetric(w0.student), formatMetric(w0.teacherFew), formatPercent(w0.teacherAccuracy), formatPercent(w0.studentAccuracy), formatSpeedup(w0.speedup, w0.nfeRatio)],
+      [
+        formatMetric(w0.teacher),
+        formatMetric(w0.student),
+        formatMetric(w0.teacherFew),
+        formatPercent(w0.teacherAccuracy),
+        formatPercent(w0.studentAccuracy),
+        formatSpeedup(w0.speedup, w0.nfeRatio),
+      ],
       ['117.0', '95.78', '112.9', '67.0 %', '91.0 %', '154× (128× fewer NFE)'],
     );
     // The plots in report.json's order, as webview URIs that change with the file.
-    assert.deepEqual(r.plots.map((p) => p.file), ['quality-vs-nfe.png', 'quality-vs-w.png', 'accuracy-vs-w.png']);
+    assert.deepEqual(
+      r.plots.map((p) => p.file),
+      ['quality-vs-nfe.png', 'quality-vs-w.png', 'accuracy-vs-w.png'],
+    );
     assert.match(r.plots[0].title, /NFE.*log x/);
     const st = fs.statSync(path.join(evalDir, 'quality-vs-nfe.png'));
-    assert.equal(r.plots[0].src, `vscode-resource:${path.join(evalDir, 'quality-vs-nfe.png')}?v=${Math.round(st.mtimeMs)}`);
+    assert.equal(
+      r.plots[0].src,
+      `vscode-resource:${path.join(evalDir, 'quality-vs-nfe.png')}?v=${Math.round(st.mtimeMs)}`,
+    );
     // What the dashboard posts passes the validator both sides apply.
     assert.ok(asHostToWebview({ type: 'report', runDir: dir, evaluating: false, report: r }));
     assert.ok(asHostToWebview({ type: 'report', runDir: dir, evaluating: true }));
@@ -315,7 +385,10 @@ describe('evaluation report (Report view, host side)', () => {
     assert.equal(readReport(dir, uri), undefined);
     const none = reportSignature(dir);
     const { dir: run2, evalDir } = evaluatedRun(['quality-vs-w.png']);
-    assert.deepEqual(readReport(run2, uri)?.plots.map((p) => p.file), ['quality-vs-w.png']);
+    assert.deepEqual(
+      readReport(run2, uri)?.plots.map((p) => p.file),
+      ['quality-vs-w.png'],
+    );
     const sig = reportSignature(run2);
     assert.notEqual(sig, none);
     assert.equal(reportSignature(run2), sig, 'stable while nothing changes');
@@ -329,7 +402,9 @@ describe('evaluation report (Report view, host side)', () => {
   it('refuses a report.json it cannot show, with the reason; never follows paths out of eval/', () => {
     const { dir, evalDir } = evaluatedRun();
     const file = path.join(evalDir, 'report.json');
-    const good = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown> & { rows: Record<string, unknown>[] };
+    const good = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown> & {
+      rows: Record<string, unknown>[];
+    };
     fs.writeFileSync(file, '{"format": "diffusion-distiller-eval/1", "rows": [');
     assert.throws(() => readReport(dir, uri), /report\.json is not valid JSON/);
     fs.writeFileSync(file, JSON.stringify({ ...good, format: 'something-else/9' }));
@@ -339,12 +414,31 @@ describe('evaluation report (Report view, host side)', () => {
     fs.writeFileSync(file, JSON.stringify({ ...good, rows }));
     assert.throws(() => readReport(dir, uri), /row 3 has an unknown model/);
     fs.writeFileSync(path.join(dir, 'outside.png'), 'x');
-    fs.writeFileSync(file, JSON.stringify({ ...good, files: ['../outside.png', '/etc/passwd.png', 'quality-vs-w.png', 'report.md'] }));
-    assert.deepEqual(readReport(dir, uri)?.plots.map((p) => p.file), ['quality-vs-w.png']);
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ ...good, files: ['../outside.png', '/etc/passwd.png', 'quality-vs-w.png', 'report.md'] }),
+    );
+    assert.deepEqual(
+      readReport(dir, uri)?.plots.map((p) => p.file),
+      ['quality-vs-w.png'],
+    );
   });
 
   it('toy data: SWD instead of FID, no accuracy; runs without a distilled student still have a table', () => {
-    const row = (w: number, model: string, steps: number, sampler: string, swdReal: number, ms: number) => ({ w, model, unit: model, sampler, steps, nfe: model === 'teacher' ? 2 * steps : steps, msPerSample: ms, fid: null, accuracy: null, diversity: 1, swdReal, swdTeacher: 0.01 });
+    const row = (w: number, model: string, steps: number, sampler: string, swdReal: number, ms: number) => ({
+      w,
+      model,
+      unit: model,
+      sampler,
+      steps,
+      nfe: model === 'teacher' ? 2 * steps : steps,
+      msPerSample: ms,
+      fid: null,
+      accuracy: null,
+      diversity: 1,
+      swdReal,
+      swdTeacher: 0.01,
+    });
     const toy = {
       format: 'diffusion-distiller-eval/1',
       createdAt: '2026-01-02T03:04:05.000Z',
@@ -354,15 +448,45 @@ describe('evaluation report (Report view, host side)', () => {
       w: [0, 2],
       reference: { unit: 'teacher', steps: 32, nfe: 64 },
       real: { fidHalves: null, accuracy: null, diversity: 1, swdHalves: 0.02 },
-      rows: [row(0, 'teacher', 32, 'ddim', 0.05, 3), row(0, 'teacher', 2, 'ddim', 0.3, 0.2), row(0, 'progressive', 2, 'ddim', 0.07, 0.1), row(0, 'progressive', 2, 'stochastic', 0.09, 0.1), row(2, 'teacher', 32, 'ddim', 0.06, 3)],
+      rows: [
+        row(0, 'teacher', 32, 'ddim', 0.05, 3),
+        row(0, 'teacher', 2, 'ddim', 0.3, 0.2),
+        row(0, 'progressive', 2, 'ddim', 0.07, 0.1),
+        row(0, 'progressive', 2, 'stochastic', 0.09, 0.1),
+        row(2, 'teacher', 32, 'ddim', 0.06, 3),
+      ],
       files: ['quality-vs-nfe.png'],
     };
     const r = buildReportView(toy, (names) => names.map((file) => ({ file, title: file, src: `x/${file}` })));
     assert.equal(r.metric, 'SWD');
     assert.equal(r.studentSteps, 2, 'no 4-step student: the fewest steps');
     const noRecall = { teacherRecall: null, studentRecall: null };
-    assert.deepEqual(r.rows[0], { w: 0, teacher: 0.05, student: 0.07, teacherFew: 0.3, teacherAccuracy: null, studentAccuracy: null, speedup: 30, nfeRatio: 32, ...noRecall, teacherDiversity: 1, studentDiversity: 1 });
-    assert.deepEqual(r.rows[1], { w: 2, teacher: 0.06, student: null, teacherFew: null, teacherAccuracy: null, studentAccuracy: null, speedup: null, nfeRatio: null, ...noRecall, teacherDiversity: 1, studentDiversity: null });
+    assert.deepEqual(r.rows[0], {
+      w: 0,
+      teacher: 0.05,
+      student: 0.07,
+      teacherFew: 0.3,
+      teacherAccuracy: null,
+      studentAccuracy: null,
+      speedup: 30,
+      nfeRatio: 32,
+      ...noRecall,
+      teacherDiversity: 1,
+      studentDiversity: 1,
+    });
+    assert.deepEqual(r.rows[1], {
+      w: 2,
+      teacher: 0.06,
+      student: null,
+      teacherFew: null,
+      teacherAccuracy: null,
+      studentAccuracy: null,
+      speedup: null,
+      nfeRatio: null,
+      ...noRecall,
+      teacherDiversity: 1,
+      studentDiversity: null,
+    });
     assert.equal(r.realQuality, 0.02);
     assert.equal(formatSpeedup(r.rows[0].speedup, r.rows[0].nfeRatio), '30× (32× fewer NFE)');
     assert.equal(formatSpeedup(null, null), '—');
@@ -384,18 +508,28 @@ describe('evaluation report (Report view, host side)', () => {
     close(old.rows[0].teacherDiversity, 505.77028731968056 / 401.9626570514821, 'teacher diversity ÷ real at w=0');
     // the same report with the fields `distill eval` writes now
     const file = path.join(evalDir, 'report.json');
-    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { rows: Record<string, unknown>[]; real: Record<string, unknown>; files: string[] };
-    json.rows.forEach((row, i) => Object.assign(row, { precision: 0.9, recall: 0.5 + i / 1000, density: 1, coverage: 0.8, pixelDiversity: 30 }));
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      rows: Record<string, unknown>[];
+      real: Record<string, unknown>;
+      files: string[];
+    };
+    json.rows.forEach((row, i) =>
+      Object.assign(row, { precision: 0.9, recall: 0.5 + i / 1000, density: 1, coverage: 0.8, pixelDiversity: 30 }),
+    );
     Object.assign(json.real, { precision: 0.91, recall: 0.87, density: 1.01, coverage: 0.92, pixelDiversity: 31 });
     json.files.push('recall-vs-w.png');
     fs.writeFileSync(file, JSON.stringify(json));
     fs.writeFileSync(path.join(evalDir, 'recall-vs-w.png'), 'png');
     const r = readReport(dir, uri)!;
-    const idx = (w: number, model: string, steps: number) => json.rows.findIndex((x) => x.w === w && x.model === model && x.steps === steps && x.sampler === 'ddim');
+    const idx = (w: number, model: string, steps: number) =>
+      json.rows.findIndex((x) => x.w === w && x.model === model && x.steps === steps && x.sampler === 'ddim');
     close(r.rows[0].teacherRecall, 0.5 + idx(0, 'teacher', 256) / 1000, 'teacher recall at w=0');
     close(r.rows[0].studentRecall, 0.5 + idx(0, 'progressive', 4) / 1000, '4-step student recall at w=0');
     close(r.realRecall, 0.87, 'real recall');
-    assert.deepEqual(r.plots.map((p) => p.file), ['quality-vs-nfe.png', 'quality-vs-w.png', 'accuracy-vs-w.png', 'recall-vs-w.png']);
+    assert.deepEqual(
+      r.plots.map((p) => p.file),
+      ['quality-vs-nfe.png', 'quality-vs-w.png', 'accuracy-vs-w.png', 'recall-vs-w.png'],
+    );
     assert.match(r.plots[3].title, /Recall.*precision/);
     assert.ok(asHostToWebview({ type: 'report', runDir: dir, evaluating: false, report: r }));
     // recall is not optional in the message: a report view without it is refused
@@ -412,7 +546,10 @@ describe('evaluation report (Report view, host side)', () => {
       mutate(copy);
       return { type: 'report', runDir: dir, evaluating: false, report: copy };
     };
-    assert.equal(asHostToWebview(bad((x) => ((x.rows[0] as unknown as Record<string, unknown>).student = '95.8'))), undefined);
+    assert.equal(
+      asHostToWebview(bad((x) => ((x.rows[0] as unknown as Record<string, unknown>).student = '95.8'))),
+      undefined,
+    );
     assert.equal(asHostToWebview(bad((x) => ((x as unknown as Record<string, unknown>).metric = 'IS'))), undefined);
     assert.equal(asHostToWebview(bad((x) => ((x.plots[0] as unknown as Record<string, unknown>).src = 42))), undefined);
     assert.equal(asHostToWebview({ type: 'report', runDir: dir }), undefined, 'evaluating is required');

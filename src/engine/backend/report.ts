@@ -55,31 +55,47 @@ function packageVersion(pkgJson: string | null): string | undefined {
 /** NVIDIA GPUs the driver exposes (Linux: /proc/driver/nvidia/gpus/<bus>/information "Model:" lines). */
 export function cudaDevices(root = '/proc/driver/nvidia/gpus'): string[] {
   try {
-    return fs.readdirSync(root).sort().map((bus) => {
-      const info = fs.readFileSync(path.join(root, bus, 'information'), 'utf8');
-      const model = /^Model:\s*(.+)$/m.exec(info)?.[1]?.trim();
-      return `${model ?? 'NVIDIA GPU'} (${bus})`;
-    });
+    return fs
+      .readdirSync(root)
+      .sort()
+      .map((bus) => {
+        const info = fs.readFileSync(path.join(root, bus, 'information'), 'utf8');
+        const model = /^Model:\s*(.+)$/m.exec(info)?.[1]?.trim();
+        return `${model ?? 'NVIDIA GPU'} (${bus})`;
+      });
   } catch {
     return [];
   }
 }
 
-export async function describeBackends(opts: { dawnLoader?: DawnLoader; wasmDir?: string } = {}): Promise<BackendsReport> {
+export async function describeBackends(
+  opts: { dawnLoader?: DawnLoader; wasmDir?: string } = {},
+): Promise<BackendsReport> {
   const backends: BackendStatus[] = [];
-  const nativeFix = (pkg: string) => `npm install ${pkg}@4.22.0 in the folder that holds this tool (an opt-in: it downloads libtensorflow, hundreds of MB)`;
+  const nativeFix = (pkg: string) =>
+    `npm install ${pkg}@4.22.0 in the folder that holds this tool (an opt-in: it downloads libtensorflow, hundreds of MB)`;
 
   // tfjs-node-gpu: CUDA 11.2 + cuDNN 8.1 only
   const gpuPkg = resolvable('@tensorflow/tfjs-node-gpu');
   const cuda = cudaLikelyUsable();
   const devices = cudaDevices();
   backends.push({
-    name: 'tensorflow-gpu', choice: 'tensorflow', device: 'gpu',
+    name: 'tensorflow-gpu',
+    choice: 'tensorflow',
+    device: 'gpu',
     available: !!gpuPkg && cuda,
     detail: gpuPkg
-      ? cuda ? `@tensorflow/tfjs-node-gpu ${packageVersion(gpuPkg) ?? ''} installed; CUDA driver present${devices.length ? `: ${devices.join(', ')}` : ''} (needs CUDA 11.2 + cuDNN 8.1)` : '@tensorflow/tfjs-node-gpu installed, but no NVIDIA driver (/proc/driver/nvidia/version)'
+      ? cuda
+        ? `@tensorflow/tfjs-node-gpu ${packageVersion(gpuPkg) ?? ''} installed; CUDA driver present${devices.length ? `: ${devices.join(', ')}` : ''} (needs CUDA 11.2 + cuDNN 8.1)`
+        : '@tensorflow/tfjs-node-gpu installed, but no NVIDIA driver (/proc/driver/nvidia/version)'
       : `@tensorflow/tfjs-node-gpu not installed${cuda ? `; NVIDIA driver present${devices.length ? `: ${devices.join(', ')}` : ''}` : ''}`,
-    ...(gpuPkg && cuda ? {} : { fix: gpuPkg ? 'install the NVIDIA driver with CUDA 11.2 and cuDNN 8.1; any other GPU: use webgpu' : `${nativeFix('@tensorflow/tfjs-node-gpu')}; needs CUDA 11.2 + cuDNN 8.1 exactly — webgpu runs on any GPU without them` }),
+    ...(gpuPkg && cuda
+      ? {}
+      : {
+          fix: gpuPkg
+            ? 'install the NVIDIA driver with CUDA 11.2 and cuDNN 8.1; any other GPU: use webgpu'
+            : `${nativeFix('@tensorflow/tfjs-node-gpu')}; needs CUDA 11.2 + cuDNN 8.1 exactly — webgpu runs on any GPU without them`,
+        }),
     ...(devices.length ? { cudaDevices: devices } : {}),
   });
 
@@ -89,23 +105,48 @@ export async function describeBackends(opts: { dawnLoader?: DawnLoader; wasmDir?
     const a = probe.report;
     const lim = `max buffer ${(a.limits.maxBufferSize / 2 ** 20).toFixed(0)} MiB, max storage binding ${(a.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB`;
     backends.push({
-      name: 'webgpu', choice: 'webgpu', device: a.software ? 'cpu' : 'gpu', available: true, adapter: a,
-      detail: `${adapterLabel(a)}; ${lim}${probe.dawnVersion ? `; npm webgpu ${probe.dawnVersion}` : ''}` +
-        (a.software ? ' — a software adapter: `auto` skips it, `--backend webgpu` uses it (for checking correctness; slower than wasm)' : ''),
-      ...(a.software ? { fix: 'for a real GPU: install its Vulkan driver (Linux), or update the GPU driver (Windows: D3D12, macOS: Metal)' } : {}),
+      name: 'webgpu',
+      choice: 'webgpu',
+      device: a.software ? 'cpu' : 'gpu',
+      available: true,
+      adapter: a,
+      detail:
+        `${adapterLabel(a)}; ${lim}${probe.dawnVersion ? `; npm webgpu ${probe.dawnVersion}` : ''}` +
+        (a.software
+          ? ' — a software adapter: `auto` skips it, `--backend webgpu` uses it (for checking correctness; slower than wasm)'
+          : ''),
+      ...(a.software
+        ? {
+            fix: 'for a real GPU: install its Vulkan driver (Linux), or update the GPU driver (Windows: D3D12, macOS: Metal)',
+          }
+        : {}),
     });
   } catch (e) {
-    const fix = /not installed/.test((e as Error).message) ? 'npm install webgpu (Dawn, prebuilt for linux/macOS/Windows; nothing is downloaded at install)'
-      : process.platform === 'linux' && !vulkanLoaderPresent() ? 'apt-get install libvulkan1 and the GPU\'s Vulkan driver'
+    const fix = /not installed/.test((e as Error).message)
+      ? 'npm install webgpu (Dawn, prebuilt for linux/macOS/Windows; nothing is downloaded at install)'
+      : process.platform === 'linux' && !vulkanLoaderPresent()
+        ? "apt-get install libvulkan1 and the GPU's Vulkan driver"
         : 'install or update the GPU driver (Linux: with its Vulkan ICD)';
-    backends.push({ name: 'webgpu', choice: 'webgpu', device: 'gpu', available: false, detail: (e as Error).message, fix });
+    backends.push({
+      name: 'webgpu',
+      choice: 'webgpu',
+      device: 'gpu',
+      available: false,
+      detail: (e as Error).message,
+      fix,
+    });
   }
 
   // tfjs-node (CPU)
   const cpuPkg = resolvable('@tensorflow/tfjs-node');
   backends.push({
-    name: 'tensorflow', choice: 'tensorflow', device: 'cpu', available: !!cpuPkg,
-    detail: cpuPkg ? `@tensorflow/tfjs-node ${packageVersion(cpuPkg) ?? ''} installed (native TensorFlow on the CPU)` : '@tensorflow/tfjs-node not installed',
+    name: 'tensorflow',
+    choice: 'tensorflow',
+    device: 'cpu',
+    available: !!cpuPkg,
+    detail: cpuPkg
+      ? `@tensorflow/tfjs-node ${packageVersion(cpuPkg) ?? ''} installed (native TensorFlow on the CPU)`
+      : '@tensorflow/tfjs-node not installed',
     ...(cpuPkg ? {} : { fix: nativeFix('@tensorflow/tfjs-node') }),
   });
 
@@ -119,14 +160,32 @@ export async function describeBackends(opts: { dawnLoader?: DawnLoader; wasmDir?
     wasmOk = false;
     wasmDetail = (e as Error).message;
   }
-  backends.push({ name: 'wasm', choice: 'wasm', device: 'cpu', available: wasmOk, detail: wasmDetail, ...(wasmOk ? {} : { fix: 'reinstall (npm ci) or rebuild (npm run build)' }) });
-  backends.push({ name: 'cpu', choice: 'cpu', device: 'cpu', available: true, detail: 'plain JavaScript (slow; always there)' });
+  backends.push({
+    name: 'wasm',
+    choice: 'wasm',
+    device: 'cpu',
+    available: wasmOk,
+    detail: wasmDetail,
+    ...(wasmOk ? {} : { fix: 'reinstall (npm ci) or rebuild (npm run build)' }),
+  });
+  backends.push({
+    name: 'cpu',
+    choice: 'cpu',
+    device: 'cpu',
+    available: true,
+    detail: 'plain JavaScript (slow; always there)',
+  });
 
   const by = (n: BackendName) => backends.find((b) => b.name === n)!;
-  const auto: BackendName = by('tensorflow-gpu').available ? 'tensorflow-gpu'
-    : by('webgpu').available && !by('webgpu').adapter?.software ? 'webgpu'
-      : by('tensorflow').available ? 'tensorflow'
-        : by('wasm').available ? 'wasm' : 'cpu';
+  const auto: BackendName = by('tensorflow-gpu').available
+    ? 'tensorflow-gpu'
+    : by('webgpu').available && !by('webgpu').adapter?.software
+      ? 'webgpu'
+      : by('tensorflow').available
+        ? 'tensorflow'
+        : by('wasm').available
+          ? 'wasm'
+          : 'cpu';
   return { platform: `${process.platform}-${process.arch}`, node: process.version, backends, auto };
 }
 
@@ -137,6 +196,9 @@ export function formatBackends(r: BackendsReport): string {
     lines.push(`${b.available ? '✔' : '✘'} ${b.name.padEnd(15)} ${b.device === 'gpu' ? 'GPU' : 'CPU'}  ${b.detail}`);
     if (b.fix) lines.push(`  ${' '.repeat(15)}      → ${b.fix}`);
   }
-  lines.push('', 'Choose one with --backend auto|webgpu|tensorflow|wasm|cpu (CLI), "backend" in the config, or the distill.backend setting.');
+  lines.push(
+    '',
+    'Choose one with --backend auto|webgpu|tensorflow|wasm|cpu (CLI), "backend" in the config, or the distill.backend setting.',
+  );
   return lines.join('\n');
 }

@@ -29,16 +29,22 @@ interface CpuBackendLike {
 }
 
 /** dx (zeroed, [n,inH,inW,c]) += adjoint of nearest-neighbour resize applied to dy ([n,outH,outW,c]). */
-export function nearestResizeAdjoint(dx: Float32Array, g: ArrayLike<number>, imagesShape: number[], dyShape: number[],
-  alignCorners: boolean, halfPixelCenters: boolean): void {
+export function nearestResizeAdjoint(
+  dx: Float32Array,
+  g: ArrayLike<number>,
+  imagesShape: number[],
+  dyShape: number[],
+  alignCorners: boolean,
+  halfPixelCenters: boolean,
+): void {
   const [n, inH, inW, c] = imagesShape;
   const [, outH, outW] = dyShape;
   const sy = srcIndex(outH, inH, alignCorners, halfPixelCenters);
   const sx = srcIndex(outW, inW, alignCorners, halfPixelCenters);
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < outH; y++) {
-      const dstRow = ((b * inH + sy[y]) * inW) * c;
-      let src = ((b * outH + y) * outW) * c;
+      const dstRow = (b * inH + sy[y]) * inW * c;
+      let src = (b * outH + y) * outW * c;
       for (let x = 0; x < outW; x++) {
         const dst = dstRow + sx[x] * c;
         for (let k = 0; k < c; k++) dx[dst + k] += g[src + k];
@@ -48,13 +54,24 @@ export function nearestResizeAdjoint(dx: Float32Array, g: ArrayLike<number>, ima
   }
 }
 
-export function resizeNearestNeighborGradCpu(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: unknown }): tf.TensorInfo {
+export function resizeNearestNeighborGradCpu(args: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs?: tf.NamedAttrMap;
+  backend: unknown;
+}): tf.TensorInfo {
   const backend = args.backend as CpuBackendLike;
   const images = args.inputs.images as tf.TensorInfo;
   const dy = args.inputs.dy as tf.TensorInfo;
   const alignCorners = !!args.attrs?.alignCorners;
   const halfPixelCenters = !!args.attrs?.halfPixelCenters;
   const dx = new Float32Array(tf.util.sizeFromShape(images.shape));
-  nearestResizeAdjoint(dx, backend.data.get(dy.dataId).values as Float32Array, images.shape, dy.shape, alignCorners, halfPixelCenters);
+  nearestResizeAdjoint(
+    dx,
+    backend.data.get(dy.dataId).values as Float32Array,
+    images.shape,
+    dy.shape,
+    alignCorners,
+    halfPixelCenters,
+  );
   return backend.makeTensorInfo(images.shape, 'float32', dx);
 }

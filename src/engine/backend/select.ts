@@ -28,7 +28,12 @@ import { resizeNearestNeighborGradCpu } from './resize-grad';
 import { registerGroupNormKernels } from './group-norm';
 import { adapterLabel, AdapterReport, DawnLoader, selectWebGpu, WebGpuUnavailable } from './webgpu';
 import {
-  describeThreadedProgress, findThreadedFactory, newThreadedProgress, startInitWatchdog, unrefWasmThreads, wasmTracer,
+  describeThreadedProgress,
+  findThreadedFactory,
+  newThreadedProgress,
+  startInitWatchdog,
+  unrefWasmThreads,
+  wasmTracer,
   withNodeThreadedInit,
 } from './wasm/node-threads';
 import type { BackendChoice } from './choices';
@@ -109,7 +114,8 @@ export function resolveWasmDir(override?: string): string {
   const pkg = wasmPackageDir();
   if (pkg && fs.existsSync(path.join(pkg, 'dist', WASM_BINARY))) return path.join(pkg, 'dist');
   throw new Error(
-    `cannot find ${WASM_BINARY}: ship the tfjs-backend-wasm .wasm files in ${besideBundle ?? '<bundle dir>/wasm'} or pass wasmDir`);
+    `cannot find ${WASM_BINARY}: ship the tfjs-backend-wasm .wasm files in ${besideBundle ?? '<bundle dir>/wasm'} or pass wasmDir`,
+  );
 }
 
 /** True when a CUDA driver is visible (no nvidia-smi needed). */
@@ -122,14 +128,20 @@ export function cudaLikelyUsable(): boolean {
 function loadNative(pkg: NativePackage, loader: NativeLoader = (p) => runtimeRequire()(p)): { version: string } {
   const mod = loader(pkg) as { version?: unknown };
   const v = mod.version;
-  const version = typeof v === 'string' ? v
-    : v && typeof v === 'object' ? String((v as Record<string, unknown>)['tfjs-node'] ?? (v as Record<string, unknown>)['tfjs-core'] ?? 'unknown')
-    : 'unknown';
+  const version =
+    typeof v === 'string'
+      ? v
+      : v && typeof v === 'object'
+        ? String(
+            (v as Record<string, unknown>)['tfjs-node'] ?? (v as Record<string, unknown>)['tfjs-core'] ?? 'unknown',
+          )
+        : 'unknown';
   return { version };
 }
 
 export type NativePackage = '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu';
-const NATIVE_HINT = 'they are not installed by default: `npm install @tensorflow/tfjs-node-gpu` (NVIDIA, CUDA 11.2 + cuDNN 8.1) ' +
+const NATIVE_HINT =
+  'they are not installed by default: `npm install @tensorflow/tfjs-node-gpu` (NVIDIA, CUDA 11.2 + cuDNN 8.1) ' +
   'or `npm install @tensorflow/tfjs-node` (CPU) in the folder that holds this tool';
 
 async function selectTensorflow(threads: number, only?: NativePackage[], loader?: NativeLoader): Promise<BackendInfo> {
@@ -143,18 +155,33 @@ async function selectTensorflow(threads: number, only?: NativePackage[], loader?
       if (process.env.TF_NUM_INTRAOP_THREADS == null) process.env.TF_NUM_INTRAOP_THREADS = String(threads);
       const { version } = loadNative(pkg, loader);
       if (tf.findBackend('tensorflow') == null && tf.findBackendFactory('tensorflow') == null) {
-        throw new Error(`${pkg} loaded but registered no 'tensorflow' backend with this copy of @tensorflow/tfjs-core (version mismatch?)`);
+        throw new Error(
+          `${pkg} loaded but registered no 'tensorflow' backend with this copy of @tensorflow/tfjs-core (version mismatch?)`,
+        );
       }
       if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg}: tf.setBackend('tensorflow') failed`);
       await tf.ready();
-      return { name: 'tensorflow', version, threads: Number(process.env.TF_NUM_INTRAOP_THREADS) || threads, simd: true, note: pkg };
+      return {
+        name: 'tensorflow',
+        version,
+        threads: Number(process.env.TF_NUM_INTRAOP_THREADS) || threads,
+        simd: true,
+        note: pkg,
+      };
     } catch (e) {
       const m = (e as Error).message.split('\n')[0];
       errors.push(`${pkg}: ${/Cannot find module/.test(m) ? 'not installed' : m}`);
     }
   }
-  if (!errors.length) errors.push(only?.includes('@tensorflow/tfjs-node-gpu') ? 'no CUDA driver found (/proc/driver/nvidia/version)' : 'nothing to try');
-  throw new Error(`backend 'tensorflow' unavailable (${errors.join('; ')}). The native TensorFlow packages are an opt-in: ${NATIVE_HINT} (version ${tf.version_core}, matching tfjs-core).`);
+  if (!errors.length)
+    errors.push(
+      only?.includes('@tensorflow/tfjs-node-gpu')
+        ? 'no CUDA driver found (/proc/driver/nvidia/version)'
+        : 'nothing to try',
+    );
+  throw new Error(
+    `backend 'tensorflow' unavailable (${errors.join('; ')}). The native TensorFlow packages are an opt-in: ${NATIVE_HINT} (version ${tf.version_core}, matching tfjs-core).`,
+  );
 }
 
 async function selectWebgpuBackend(allowSoftware: boolean, loader?: DawnLoader): Promise<BackendInfo> {
@@ -167,8 +194,13 @@ async function selectWebgpuBackend(allowSoftware: boolean, loader?: DawnLoader):
     simd: false,
     note: `adapter ${adapterLabel(a)}${info.dawnVersion ? `; Dawn (npm webgpu ${info.dawnVersion})` : ''}`,
     adapter: a,
-    ...(a.software ? { warning: `the WebGPU adapter ${a.description || a.device || a.vendor} is a software rasteriser: ` +
-      'the GPU is emulated on the CPU, far slower than the wasm backend; use it to check correctness, not for training' } : {}),
+    ...(a.software
+      ? {
+          warning:
+            `the WebGPU adapter ${a.description || a.device || a.vendor} is a software rasteriser: ` +
+            'the GPU is emulated on the CPU, far slower than the wasm backend; use it to check correctness, not for training',
+        }
+      : {}),
   };
 }
 
@@ -206,8 +238,10 @@ async function selectWasm(threads: number, wasmDirOpt?: string): Promise<Backend
   if (wasmState && (wasmState.threads !== useThreads || wasmState.dir !== dir)) {
     // Re-creating the Emscripten module in the same process (e.g. 1 → 2 threads) can deadlock in
     // XNNPACK's pthreadpool start-up (seen ~1 in 12 runs), so the first configuration stays.
-    notes.push(`wasm was already initialised in this process with ${wasmState.threads} thread(s) from ${wasmState.dir}; ` +
-      `start a new process to change that`);
+    notes.push(
+      `wasm was already initialised in this process with ${wasmState.threads} thread(s) from ${wasmState.dir}; ` +
+        `start a new process to change that`,
+    );
   }
   if (!wasmState) {
     tfwasm.setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
@@ -222,9 +256,14 @@ async function selectWasm(threads: number, wasmDirOpt?: string): Promise<Backend
     trace?.(`starting the ${useThreads > 1 ? `${useThreads}-thread` : 'single-thread'} wasm backend from ${dir}`);
     // The main-thread timeout below cannot fire while a wait inside the module blocks the main thread; the
     // watchdog thread then reports a few seconds later and ends the process instead of letting it hang.
-    const watchdog = useThreads > 1 ? startInitWatchdog(timeoutMs + 5000,
-      `the ${useThreads}-thread wasm backend did not start within ${(timeoutMs + 5000) / 1000} s and blocks the main thread; ` +
-        `ending the process. Run with threads: 1 (--threads 1) to use the single-threaded build`) : null;
+    const watchdog =
+      useThreads > 1
+        ? startInitWatchdog(
+            timeoutMs + 5000,
+            `the ${useThreads}-thread wasm backend did not start within ${(timeoutMs + 5000) / 1000} s and blocks the main thread; ` +
+              `ending the process. Run with threads: 1 (--threads 1) to use the single-threaded build`,
+          )
+        : null;
     watchdog?.update(describeThreadedProgress(progress));
     const report = (msg: string) => {
       trace?.(msg);
@@ -232,15 +271,20 @@ async function selectWasm(threads: number, wasmDirOpt?: string): Promise<Backend
     };
     let ok: boolean;
     try {
-      ok = useThreads > 1
-        ? await withTimeout(
-          withNodeThreadedInit(factory as string, useThreads, () => tf.setBackend('wasm'), progress, report),
-          timeoutMs,
-          () => `the ${useThreads}-thread wasm backend did not start within ${timeoutMs / 1000} s ` +
-            `(${describeThreadedProgress(progress)}); run with threads: 1 (--threads 1) to use the single-threaded build`,
-        )
-        : await withTimeout(tf.setBackend('wasm'), timeoutMs,
-          `the wasm backend did not start within ${timeoutMs / 1000} s (loading ${path.join(dir, WASM_BINARY)})`);
+      ok =
+        useThreads > 1
+          ? await withTimeout(
+              withNodeThreadedInit(factory as string, useThreads, () => tf.setBackend('wasm'), progress, report),
+              timeoutMs,
+              () =>
+                `the ${useThreads}-thread wasm backend did not start within ${timeoutMs / 1000} s ` +
+                `(${describeThreadedProgress(progress)}); run with threads: 1 (--threads 1) to use the single-threaded build`,
+            )
+          : await withTimeout(
+              tf.setBackend('wasm'),
+              timeoutMs,
+              `the wasm backend did not start within ${timeoutMs / 1000} s (loading ${path.join(dir, WASM_BINARY)})`,
+            );
     } finally {
       clearInterval(keepAlive);
       watchdog?.finish();
@@ -267,8 +311,13 @@ let cpuFixed = false;
 /** Replaces tfjs-backend-cpu's ResizeNearestNeighborGrad (wrong for batch > 1, see resize-grad.ts). */
 export function registerCpuKernelFixes(): void {
   if (cpuFixed) return;
-  if (tf.getKernel(tf.ResizeNearestNeighborGrad, 'cpu') != null) tf.unregisterKernel(tf.ResizeNearestNeighborGrad, 'cpu');
-  tf.registerKernel({ kernelName: tf.ResizeNearestNeighborGrad, backendName: 'cpu', kernelFunc: resizeNearestNeighborGradCpu as unknown as tf.KernelFunc });
+  if (tf.getKernel(tf.ResizeNearestNeighborGrad, 'cpu') != null)
+    tf.unregisterKernel(tf.ResizeNearestNeighborGrad, 'cpu');
+  tf.registerKernel({
+    kernelName: tf.ResizeNearestNeighborGrad,
+    backendName: 'cpu',
+    kernelFunc: resizeNearestNeighborGradCpu as unknown as tf.KernelFunc,
+  });
   cpuFixed = true;
 }
 
@@ -301,8 +350,12 @@ export async function selectBackend(opts: SelectBackendOptions): Promise<Backend
       // The fastest real device first: CUDA through native TensorFlow, a hardware WebGPU adapter, then the CPU
       // backends (native TensorFlow, wasm, cpu).
       const skipped: string[] = [];
-      const nativeReason = (e: unknown) => (e as Error).message.replace(/^backend 'tensorflow' unavailable \(/, '').replace(/\)\. The native.*$/s, '');
-      const withSkipped = (info: BackendInfo): BackendInfo => ({ ...info, note: [info.note, ...(skipped.length ? [`not used: ${skipped.join('; ')}`] : [])].filter(Boolean).join('; ') });
+      const nativeReason = (e: unknown) =>
+        (e as Error).message.replace(/^backend 'tensorflow' unavailable \(/, '').replace(/\)\. The native.*$/s, '');
+      const withSkipped = (info: BackendInfo): BackendInfo => ({
+        ...info,
+        note: [info.note, ...(skipped.length ? [`not used: ${skipped.join('; ')}`] : [])].filter(Boolean).join('; '),
+      });
       if (cudaLikelyUsable()) {
         try {
           return withSkipped(await selectTensorflow(threads, ['@tensorflow/tfjs-node-gpu'], opts.nativeLoader));
@@ -313,7 +366,9 @@ export async function selectBackend(opts: SelectBackendOptions): Promise<Backend
       try {
         return withSkipped(await selectWebgpuBackend(false, opts.dawnLoader));
       } catch (e) {
-        skipped.push(`webgpu: ${e instanceof WebGpuUnavailable && e.code === 'software-adapter' ? `${e.message} (auto never trains on an emulated GPU; --backend webgpu does)` : (e as Error).message}`);
+        skipped.push(
+          `webgpu: ${e instanceof WebGpuUnavailable && e.code === 'software-adapter' ? `${e.message} (auto never trains on an emulated GPU; --backend webgpu does)` : (e as Error).message}`,
+        );
       }
       try {
         return withSkipped(await selectTensorflow(threads, ['@tensorflow/tfjs-node'], opts.nativeLoader));

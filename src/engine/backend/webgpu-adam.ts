@@ -28,13 +28,26 @@ function updateProgram(shape: number[], inputs: string[], uniforms: string, body
 
 const KERNELS = {
   // m₁ from G, M and the clip factor S
-  DDAdamM: { inputs: ['G', 'M', 'S'], uniforms: 'b1 : f32,', body: 'r = uniforms.b1 * getMByOutputIndex(index) + (1.0 - uniforms.b1) * (getS() * getGByOutputIndex(index));' },
-  DDAdamV: { inputs: ['G', 'V', 'S'], uniforms: 'b2 : f32,', body: 'let g = getS() * getGByOutputIndex(index); r = uniforms.b2 * getVByOutputIndex(index) + (1.0 - uniforms.b2) * g * g;' },
+  DDAdamM: {
+    inputs: ['G', 'M', 'S'],
+    uniforms: 'b1 : f32,',
+    body: 'r = uniforms.b1 * getMByOutputIndex(index) + (1.0 - uniforms.b1) * (getS() * getGByOutputIndex(index));',
+  },
+  DDAdamV: {
+    inputs: ['G', 'V', 'S'],
+    uniforms: 'b2 : f32,',
+    body: 'let g = getS() * getGByOutputIndex(index); r = uniforms.b2 * getVByOutputIndex(index) + (1.0 - uniforms.b2) * g * g;',
+  },
   DDAdamW: {
-    inputs: ['W', 'M', 'V'], uniforms: 'lrc1 : f32, c2 : f32, eps : f32,',
+    inputs: ['W', 'M', 'V'],
+    uniforms: 'lrc1 : f32, c2 : f32, eps : f32,',
     body: 'r = getWByOutputIndex(index) - uniforms.lrc1 * getMByOutputIndex(index) / (sqrt(getVByOutputIndex(index) / uniforms.c2) + uniforms.eps);',
   },
-  DDEma: { inputs: ['E', 'W'], uniforms: 'd : f32,', body: 'r = uniforms.d * getEByOutputIndex(index) + (1.0 - uniforms.d) * getWByOutputIndex(index);' },
+  DDEma: {
+    inputs: ['E', 'W'],
+    uniforms: 'd : f32,',
+    body: 'r = uniforms.d * getEByOutputIndex(index) + (1.0 - uniforms.d) * getWByOutputIndex(index);',
+  },
 } as const;
 type KernelName = keyof typeof KERNELS;
 
@@ -52,7 +65,12 @@ export function registerWebGpuAdamKernels(): void {
         const ins = k.inputs.map((n) => (inputs as Record<string, tf.TensorInfo>)[n]);
         const program = updateProgram(ins[0].shape, [...k.inputs], k.uniforms, k.body, name);
         const values = (attrs as { values: number[] }).values;
-        return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(program, ins, 'float32', values.map((v) => ({ type: 'float32', data: [v] })));
+        return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(
+          program,
+          ins,
+          'float32',
+          values.map((v) => ({ type: 'float32', data: [v] })),
+        );
       },
     });
   }
@@ -69,7 +87,9 @@ function fused(): boolean {
 }
 
 function run(name: KernelName, inputs: Record<string, tf.Tensor>, values: number[]): tf.Tensor {
-  return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, { values } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  return tf
+    .engine()
+    .runKernel(name, inputs as unknown as tf.NamedTensorMap, { values } as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
 /** New Adam moments and weight for one parameter (call inside tf.tidy). */

@@ -34,7 +34,6 @@ const WG_SUM = `
     return r;
   }`;
 
-
 /** A workgroup's (sample, group): o = b·groups + g, its m values start at `base` (then every c, cg at a time). */
 const GROUP_OF_WORKGROUP = `
     let o = index / ${WG};
@@ -88,12 +87,15 @@ const apply = (silu: boolean) => `
  * The gradient reaching the GroupNorm's output z at element i (channel k, sample-group bg): dy itself, or with SiLU
  * fused, dy·(σ(z) + z·σ(z)·(1 − σ(z))) with z recomputed from x exactly as the forward pass computed it.
  */
-const gradAtZ = (silu: boolean) => silu ? `
+const gradAtZ = (silu: boolean) =>
+  silu
+    ? `
   fn dz(i : i32, k : i32, bg : i32) -> f32 {
     let z = (x[i] - mean[bg]) * rstd[bg] * gamma[k] + beta[k];
     let s = 1.0 / (1.0 + exp(-z));
     return dy[i] * s * (1.0 + z * (1.0 - s));
-  }` : `
+  }`
+    : `
   fn dz(i : i32, k : i32, bg : i32) -> f32 { return dy[i]; }`;
 
 // One workgroup per (sample, channel): S1 = Σ dz and S2 = Σ dz·x over the pixels, at 2·o and 2·o + 1.
@@ -192,10 +194,30 @@ export function registerWebGpuGroupNormKernels(): void {
       const { groups, eps, silu } = attrs as unknown as { groups: number; eps: number; silu?: boolean };
       const u = uniforms(x, groups, eps);
       const n = x.shape[0];
-      const mean = b.runWebGPUProgram(new FlatProgram('dd_gn_mean', [n, groups], ['x'], UNIFORMS, MEAN, n * groups * WG), [x], 'float32', u);
-      const rstd = b.runWebGPUProgram(new FlatProgram('dd_gn_rstd', [n, groups], ['x', 'mean'], UNIFORMS, RSTD, n * groups * WG), [x, mean], 'float32', u);
-      const y = b.runWebGPUProgram(new FlatProgram(`dd_gn_apply${silu ? '_silu' : ''}`, x.shape, ['x', 'mean', 'rstd', 'gamma', 'beta'], UNIFORMS, apply(!!silu)),
-        [x, mean, rstd, gamma, beta], 'float32', u);
+      const mean = b.runWebGPUProgram(
+        new FlatProgram('dd_gn_mean', [n, groups], ['x'], UNIFORMS, MEAN, n * groups * WG),
+        [x],
+        'float32',
+        u,
+      );
+      const rstd = b.runWebGPUProgram(
+        new FlatProgram('dd_gn_rstd', [n, groups], ['x', 'mean'], UNIFORMS, RSTD, n * groups * WG),
+        [x, mean],
+        'float32',
+        u,
+      );
+      const y = b.runWebGPUProgram(
+        new FlatProgram(
+          `dd_gn_apply${silu ? '_silu' : ''}`,
+          x.shape,
+          ['x', 'mean', 'rstd', 'gamma', 'beta'],
+          UNIFORMS,
+          apply(!!silu),
+        ),
+        [x, mean, rstd, gamma, beta],
+        'float32',
+        u,
+      );
       return [y, mean, rstd];
     },
   });
@@ -209,14 +231,40 @@ export function registerWebGpuGroupNormKernels(): void {
       const u = uniforms(x, groups, eps);
       const [n, , , c] = x.shape;
       // With SiLU fused, the sums and dx recompute z from x, mean, rstd, γ and β.
-      const zIn = silu ? { names: ['mean', 'rstd', 'gamma', 'beta'], tensors: [mean, rstd, gamma, beta] } : { names: [], tensors: [] };
+      const zIn = silu
+        ? { names: ['mean', 'rstd', 'gamma', 'beta'], tensors: [mean, rstd, gamma, beta] }
+        : { names: [], tensors: [] };
       const tag = silu ? '_silu' : '';
-      const s12 = b.runWebGPUProgram(new FlatProgram(`dd_gn_sums${tag}`, [n * c * 2], ['x', 'dy', ...zIn.names], UNIFORMS, sums(!!silu), n * c * WG),
-        [x, dy, ...zIn.tensors], 'float32', u);
-      const dbeta = b.runWebGPUProgram(new FlatProgram('dd_gn_dbeta', [c], ['sums'], UNIFORMS, DBETA), [s12], 'float32', u);
-      const dgamma = b.runWebGPUProgram(new FlatProgram('dd_gn_dgamma', [c], ['sums', 'mean', 'rstd'], UNIFORMS, DGAMMA), [s12, mean, rstd], 'float32', u);
-      const dx = b.runWebGPUProgram(new FlatProgram(`dd_gn_dx${tag}`, x.shape, ['x', 'dy', 'sums', 'mean', 'rstd', 'gamma', ...(silu ? ['beta'] : [])], UNIFORMS, dxCode(!!silu)),
-        [x, dy, s12, mean, rstd, gamma, ...(silu ? [beta] : [])], 'float32', u);
+      const s12 = b.runWebGPUProgram(
+        new FlatProgram(`dd_gn_sums${tag}`, [n * c * 2], ['x', 'dy', ...zIn.names], UNIFORMS, sums(!!silu), n * c * WG),
+        [x, dy, ...zIn.tensors],
+        'float32',
+        u,
+      );
+      const dbeta = b.runWebGPUProgram(
+        new FlatProgram('dd_gn_dbeta', [c], ['sums'], UNIFORMS, DBETA),
+        [s12],
+        'float32',
+        u,
+      );
+      const dgamma = b.runWebGPUProgram(
+        new FlatProgram('dd_gn_dgamma', [c], ['sums', 'mean', 'rstd'], UNIFORMS, DGAMMA),
+        [s12, mean, rstd],
+        'float32',
+        u,
+      );
+      const dx = b.runWebGPUProgram(
+        new FlatProgram(
+          `dd_gn_dx${tag}`,
+          x.shape,
+          ['x', 'dy', 'sums', 'mean', 'rstd', 'gamma', ...(silu ? ['beta'] : [])],
+          UNIFORMS,
+          dxCode(!!silu),
+        ),
+        [x, dy, s12, mean, rstd, gamma, ...(silu ? [beta] : [])],
+        'float32',
+        u,
+      );
       b.disposeData(s12.dataId);
       return [dx, dgamma, dbeta];
     },

@@ -21,7 +21,6 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { FlatProgram, Uniform, WebGpuBackendLike, WG } from './webgpu-program';
 
-
 /** C = op(A)·op(B) for the 3-D views [batch, m, k] and [batch, k, n]; an invocation computes a 4×4 block of C. */
 function matMulCode(transposeA: boolean, transposeB: boolean): string {
   // f32(…): tfjs's int32 → float32 cast keeps the int32 buffer and relabels it, so a float32 input may be i32 data.
@@ -78,26 +77,47 @@ export function blockMatMul(
 ): tf.TensorInfo {
   const ra = a.shape.length;
   const rb = b.shape.length;
-  if (ra < 2 || rb < 2) throw new Error(`matMul: both operands need rank ≥ 2, got shapes [${a.shape}] and [${b.shape}]`);
+  if (ra < 2 || rb < 2)
+    throw new Error(`matMul: both operands need rank ≥ 2, got shapes [${a.shape}] and [${b.shape}]`);
   const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
   const ka = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
   const kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
   const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
-  if (ka !== kb) throw new Error(`matMul: inner sizes ${ka} and ${kb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${transposeA}, transposeB=${transposeB}) must match`);
+  if (ka !== kb)
+    throw new Error(
+      `matMul: inner sizes ${ka} and ${kb} of shapes [${a.shape}] and [${b.shape}] (transposeA=${transposeA}, transposeB=${transposeB}) must match`,
+    );
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
   const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
   const batch = Math.max(batchA, batchB);
   if ((batchA !== 1 && batchA !== batch) || (batchB !== 1 && batchB !== batch)) {
-    throw new Error(`matMul: batch dimensions of [${a.shape}] and [${b.shape}] broadcast only when one side's batch is 1`);
+    throw new Error(
+      `matMul: batch dimensions of [${a.shape}] and [${b.shape}] broadcast only when one side's batch is 1`,
+    );
   }
   const outShape = viewAs ?? [...outer, m, n];
-  if (tf.util.sizeFromShape(outShape) !== batch * m * n) throw new Error(`matMul: view [${outShape}] does not hold the ${batch}×${m}×${n} product`);
+  if (tf.util.sizeFromShape(outShape) !== batch * m * n)
+    throw new Error(`matMul: view [${outShape}] does not hold the ${batch}×${m}×${n} product`);
   const threads = batch * Math.ceil(m / 4) * Math.ceil(n / 4);
   const i = (v: number): Uniform => ({ type: 'int32', data: [v] });
   const key = `dd_mm4x4_${transposeA ? 1 : 0}${transposeB ? 1 : 0}`;
-  const program = new FlatProgram(key, outShape, ['a', 'b'], 'm : i32, n : i32, k : i32, batch : i32, strideA : i32, strideB : i32,', matMulCode(transposeA, transposeB), threads);
-  return backend.runWebGPUProgram(program, [a, b], 'float32', [i(m), i(n), i(ka), i(batch), i(batchA === 1 ? 0 : m * ka), i(batchB === 1 ? 0 : ka * n)]);
+  const program = new FlatProgram(
+    key,
+    outShape,
+    ['a', 'b'],
+    'm : i32, n : i32, k : i32, batch : i32, strideA : i32, strideB : i32,',
+    matMulCode(transposeA, transposeB),
+    threads,
+  );
+  return backend.runWebGPUProgram(program, [a, b], 'float32', [
+    i(m),
+    i(n),
+    i(ka),
+    i(batch),
+    i(batchA === 1 ? 0 : m * ka),
+    i(batchB === 1 ? 0 : ka * n),
+  ]);
 }
 
 /** out[coords] = x[coords permuted back]: one invocation per element. */
@@ -132,12 +152,17 @@ const REDUCE_CODE = `
     }
   }`;
 
-
 /**
  * Sum or mean of float32 x over `axis`, if the axes are one adjacent block and there are at least 64 outputs (fewer
  * outputs: tfjs's one-workgroup tree reduction is the faster one even on a software adapter). Otherwise null.
  */
-export function blockReduce(x: tf.TensorInfo, axis: number | number[], keepDims: boolean, mean: boolean, backend: WebGpuBackendLike): tf.TensorInfo | null {
+export function blockReduce(
+  x: tf.TensorInfo,
+  axis: number | number[],
+  keepDims: boolean,
+  mean: boolean,
+  backend: WebGpuBackendLike,
+): tf.TensorInfo | null {
   const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
   if (x.dtype !== 'float32' || axes.length === 0) return null;
   for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1] + 1) return null;
@@ -147,12 +172,20 @@ export function blockReduce(x: tf.TensorInfo, axis: number | number[], keepDims:
   const inner = tf.util.sizeFromShape(x.shape.slice(a1 + 1));
   const outputs = tf.util.sizeFromShape(x.shape) / Math.max(red, 1);
   if (outputs < WG || red === 0) return null;
-  const outShape = keepDims ? x.shape.map((d, i) => (i >= a0 && i <= a1 ? 1 : d)) : x.shape.filter((_, i) => i < a0 || i > a1);
+  const outShape = keepDims
+    ? x.shape.map((d, i) => (i >= a0 && i <= a1 ? 1 : d))
+    : x.shape.filter((_, i) => i < a0 || i > a1);
   const i = (v: number): Uniform => ({ type: 'int32', data: [v] });
-  return backend.runWebGPUProgram(new FlatProgram('dd_block_reduce', outShape, ['x'], 'red : i32, inner : i32, scale : f32,', REDUCE_CODE), [x], 'float32', [i(red), i(inner), { type: 'float32', data: [mean ? 1 / red : 1] }]);
+  return backend.runWebGPUProgram(
+    new FlatProgram('dd_block_reduce', outShape, ['x'], 'red : i32, inner : i32, scale : f32,', REDUCE_CODE),
+    [x],
+    'float32',
+    [i(red), i(inner), { type: 'float32', data: [mean ? 1 / red : 1] }],
+  );
 }
 
-const CONV_UNIFORMS = 'h : i32, w : i32, c : i32, oh : i32, ow : i32, kh : i32, kw : i32, sh : i32, sw : i32, ph : i32, pw : i32, dh : i32, dw : i32,';
+const CONV_UNIFORMS =
+  'h : i32, w : i32, c : i32, oh : i32, ow : i32, kh : i32, kw : i32, sh : i32, sw : i32, ph : i32, pw : i32, dh : i32, dw : i32,';
 
 /** The patches of x (NHWC) as rows: cols[(n·OH + oh)·OW + ow, (ky·KW + kx)·C + c] (zero outside the image). */
 const IM2COL_CODE = `
@@ -216,11 +249,30 @@ type ConvAttrs = {
 function convGeometry(xShape: number[], filterShape: number[], attrs: ConvAttrs) {
   if (attrs.dataFormat !== 'NHWC') return null;
   const info = tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number], filterShape as [number, number, number, number], attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const i = (v: number): Uniform => ({ type: 'int32', data: [v] });
   const uniforms = [
-    info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth,
-    info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, info.dilationHeight, info.dilationWidth,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+    info.dilationHeight,
+    info.dilationWidth,
   ].map(i);
   const rows = info.batchSize * info.outHeight * info.outWidth;
   const kkc = info.filterHeight * info.filterWidth * info.inChannels;
@@ -230,10 +282,20 @@ function convGeometry(xShape: number[], filterShape: number[], attrs: ConvAttrs)
 /** A TensorInfo that views t's data with another shape of the same size (the caller keeps t alive). */
 const view = (t: tf.TensorInfo, shape: number[]): tf.TensorInfo => ({ dataId: t.dataId, shape, dtype: t.dtype });
 
-export function softwareConv2D(x: tf.TensorInfo, filter: tf.TensorInfo, attrs: ConvAttrs, backend: WebGpuBackendLike): tf.TensorInfo | null {
+export function softwareConv2D(
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  attrs: ConvAttrs,
+  backend: WebGpuBackendLike,
+): tf.TensorInfo | null {
   const g = convGeometry(x.shape, filter.shape, attrs);
   if (!g || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
-  const cols = backend.runWebGPUProgram(new FlatProgram('dd_im2col', [g.rows, g.kkc], ['x'], CONV_UNIFORMS, IM2COL_CODE), [x], 'float32', g.uniforms);
+  const cols = backend.runWebGPUProgram(
+    new FlatProgram('dd_im2col', [g.rows, g.kkc], ['x'], CONV_UNIFORMS, IM2COL_CODE),
+    [x],
+    'float32',
+    g.uniforms,
+  );
   try {
     return blockMatMul(cols, view(filter, [g.kkc, g.info.outChannels]), false, false, backend, g.info.outShape);
   } finally {
@@ -241,10 +303,21 @@ export function softwareConv2D(x: tf.TensorInfo, filter: tf.TensorInfo, attrs: C
   }
 }
 
-export function softwareConv2DBackpropFilter(x: tf.TensorInfo, dy: tf.TensorInfo, filterShape: number[], attrs: ConvAttrs, backend: WebGpuBackendLike): tf.TensorInfo | null {
+export function softwareConv2DBackpropFilter(
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  filterShape: number[],
+  attrs: ConvAttrs,
+  backend: WebGpuBackendLike,
+): tf.TensorInfo | null {
   const g = convGeometry(x.shape, filterShape, attrs);
   if (!g || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
-  const cols = backend.runWebGPUProgram(new FlatProgram('dd_im2col', [g.rows, g.kkc], ['x'], CONV_UNIFORMS, IM2COL_CODE), [x], 'float32', g.uniforms);
+  const cols = backend.runWebGPUProgram(
+    new FlatProgram('dd_im2col', [g.rows, g.kkc], ['x'], CONV_UNIFORMS, IM2COL_CODE),
+    [x],
+    'float32',
+    g.uniforms,
+  );
   try {
     // dW = colsᵀ · dy, as [KH·KW·C, OC]: the filter's own layout.
     return blockMatMul(cols, view(dy, [g.rows, g.info.outChannels]), true, false, backend, filterShape);
@@ -253,13 +326,30 @@ export function softwareConv2DBackpropFilter(x: tf.TensorInfo, dy: tf.TensorInfo
   }
 }
 
-export function softwareConv2DBackpropInput(dy: tf.TensorInfo, filter: tf.TensorInfo, inputShape: number[], attrs: ConvAttrs, backend: WebGpuBackendLike): tf.TensorInfo | null {
+export function softwareConv2DBackpropInput(
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  inputShape: number[],
+  attrs: ConvAttrs,
+  backend: WebGpuBackendLike,
+): tf.TensorInfo | null {
   const g = convGeometry(inputShape, filter.shape, attrs);
   if (!g || dy.dtype !== 'float32' || filter.dtype !== 'float32') return null;
   // The patch gradients dy · Wᵀ, then each input element gathers the patches that hold it.
-  const dcols = blockMatMul(view(dy, [g.rows, g.info.outChannels]), view(filter, [g.kkc, g.info.outChannels]), false, true, backend);
+  const dcols = blockMatMul(
+    view(dy, [g.rows, g.info.outChannels]),
+    view(filter, [g.kkc, g.info.outChannels]),
+    false,
+    true,
+    backend,
+  );
   try {
-    return backend.runWebGPUProgram(new FlatProgram('dd_col2im', inputShape, ['cols'], CONV_UNIFORMS, COL2IM_CODE), [dcols], 'float32', g.uniforms);
+    return backend.runWebGPUProgram(
+      new FlatProgram('dd_col2im', inputShape, ['cols'], CONV_UNIFORMS, COL2IM_CODE),
+      [dcols],
+      'float32',
+      g.uniforms,
+    );
   } finally {
     backend.disposeData(dcols.dataId);
   }
@@ -289,7 +379,13 @@ const REPLACEMENTS: Replacement[] = [
       const { x } = inputs as Record<string, tf.TensorInfo>;
       const { perm } = attrs as unknown as { perm: number[] };
       if (x.dtype !== 'float32' || perm.length < 2 || perm.length > 6) return null;
-      const program = new FlatProgram(`dd_transpose_${perm.join('_')}`, perm.map((p) => x.shape[p]), ['x'], undefined, transposeCode(perm));
+      const program = new FlatProgram(
+        `dd_transpose_${perm.join('_')}`,
+        perm.map((p) => x.shape[p]),
+        ['x'],
+        undefined,
+        transposeCode(perm),
+      );
       return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(program, [x], 'float32');
     },
   },
@@ -297,14 +393,26 @@ const REPLACEMENTS: Replacement[] = [
     name: 'Sum',
     run: ({ inputs, attrs, backend }) => {
       const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
-      return blockReduce((inputs as Record<string, tf.TensorInfo>).x, axis, keepDims, false, backend as unknown as WebGpuBackendLike);
+      return blockReduce(
+        (inputs as Record<string, tf.TensorInfo>).x,
+        axis,
+        keepDims,
+        false,
+        backend as unknown as WebGpuBackendLike,
+      );
     },
   },
   {
     name: 'Mean',
     run: ({ inputs, attrs, backend }) => {
       const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
-      return blockReduce((inputs as Record<string, tf.TensorInfo>).x, axis, keepDims, true, backend as unknown as WebGpuBackendLike);
+      return blockReduce(
+        (inputs as Record<string, tf.TensorInfo>).x,
+        axis,
+        keepDims,
+        true,
+        backend as unknown as WebGpuBackendLike,
+      );
     },
   },
   {
@@ -344,12 +452,19 @@ export function useSoftwareKernels(on: boolean): void {
   for (const r of REPLACEMENTS) {
     if (!originals.has(r.name)) {
       const k = tf.getKernel(r.name, 'webgpu');
-      if (!k) throw new Error(`useSoftwareKernels: the webgpu backend has no ${r.name} kernel to replace (is @tensorflow/tfjs-backend-webgpu loaded?)`);
+      if (!k)
+        throw new Error(
+          `useSoftwareKernels: the webgpu backend has no ${r.name} kernel to replace (is @tensorflow/tfjs-backend-webgpu loaded?)`,
+        );
       originals.set(r.name, k);
     }
     const original = originals.get(r.name)!;
     tf.unregisterKernel(r.name, 'webgpu');
-    tf.registerKernel(on ? { kernelName: r.name, backendName: 'webgpu', kernelFunc: (args) => r.run(args) ?? original.kernelFunc(args) } : original);
+    tf.registerKernel(
+      on
+        ? { kernelName: r.name, backendName: 'webgpu', kernelFunc: (args) => r.run(args) ?? original.kernelFunc(args) }
+        : original,
+    );
   }
   softwareActive = on;
 }

@@ -21,7 +21,10 @@ import { useSoftwareKernels } from './webgpu-software';
 
 /** The part of Dawn's `navigator.gpu` this module uses. */
 export interface GpuLike {
-  requestAdapter(opts?: { powerPreference?: 'high-performance' | 'low-power'; forceFallbackAdapter?: boolean }): Promise<AdapterLike | null>;
+  requestAdapter(opts?: {
+    powerPreference?: 'high-performance' | 'low-power';
+    forceFallbackAdapter?: boolean;
+  }): Promise<AdapterLike | null>;
 }
 export interface AdapterLike {
   info?: Record<string, unknown>;
@@ -32,7 +35,10 @@ export interface AdapterLike {
 }
 export interface DeviceLike {
   lost: Promise<{ reason?: string; message?: string }>;
-  addEventListener?(type: 'uncapturederror', fn: (e: { error?: { message?: string; constructor?: { name?: string } } }) => void): void;
+  addEventListener?(
+    type: 'uncapturederror',
+    fn: (e: { error?: { message?: string; constructor?: { name?: string } } }) => void,
+  ): void;
   destroy(): void;
 }
 /** What loading the `webgpu` package gives: a factory of `navigator.gpu` objects. */
@@ -68,7 +74,8 @@ export class WebGpuUnavailable extends Error {
   }
 }
 
-const INSTALL_HINT = 'install it with `npm install webgpu @tensorflow/tfjs-backend-webgpu` in the folder that holds this tool ' +
+const INSTALL_HINT =
+  'install it with `npm install webgpu @tensorflow/tfjs-backend-webgpu` in the folder that holds this tool ' +
   '(a platform build of the VS Code extension ships it)';
 
 /** A require that esbuild leaves as a runtime call. */
@@ -79,7 +86,9 @@ function runtimeRequire(): NodeRequire {
 
 /** `import()` that bundlers leave alone (the `webgpu` package is an ES module; this code may run as CommonJS). */
 // eslint-disable-next-line @typescript-eslint/no-implied-eval
-const nativeImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<Record<string, unknown>>;
+const nativeImport = new Function('specifier', 'return import(specifier)') as (
+  s: string,
+) => Promise<Record<string, unknown>>;
 
 /** Loads the `webgpu` package (Dawn) from beside this bundle or from node_modules. */
 export const loadDawn: DawnLoader = async () => {
@@ -87,14 +96,20 @@ export const loadDawn: DawnLoader = async () => {
   try {
     entry = runtimeRequire().resolve('webgpu');
   } catch {
-    throw new WebGpuUnavailable('no-package', `the npm package \`webgpu\` (Dawn's Node binding) is not installed; ${INSTALL_HINT}`);
+    throw new WebGpuUnavailable(
+      'no-package',
+      `the npm package \`webgpu\` (Dawn's Node binding) is not installed; ${INSTALL_HINT}`,
+    );
   }
   const pkgDir = path.dirname(entry);
   const arch = process.platform === 'darwin' ? 'universal' : process.arch;
   const binary = path.join(pkgDir, 'dist', `${process.platform}-${arch}`, 'dawn.node');
   if (!fs.existsSync(binary)) {
-    throw new WebGpuUnavailable('no-binary', `the \`webgpu\` package in ${pkgDir} has no Dawn build for ${process.platform}-${arch} ` +
-      `(${path.relative(pkgDir, binary)} is missing; Dawn ships linux-x64, linux-arm64, darwin-universal, win32-x64 and win32-arm64)`);
+    throw new WebGpuUnavailable(
+      'no-binary',
+      `the \`webgpu\` package in ${pkgDir} has no Dawn build for ${process.platform}-${arch} ` +
+        `(${path.relative(pkgDir, binary)} is missing; Dawn ships linux-x64, linux-arm64, darwin-universal, win32-x64 and win32-arm64)`,
+    );
   }
   // Without a Vulkan loader or driver Dawn finds no adapter, and says so on stderr from native code ("vkCreateInstance:
   // Found no drivers!") where nothing can quiet it: so look for them first, as the Vulkan loader would.
@@ -103,11 +118,14 @@ export const loadDawn: DawnLoader = async () => {
     if (!vulkanLoaderPresent()) throw new WebGpuUnavailable('no-vulkan', noAdapterMessage());
     const icd = vulkanDriverManifests();
     if (!icd.files.length) {
-      throw new WebGpuUnavailable('no-adapter', icd.explicit
-        ? `${env('VK_DRIVER_FILES') ? 'VK_DRIVER_FILES' : 'VK_ICD_FILENAMES'} names no Vulkan driver manifest that exists (${icd.searched.join(', ')}); ` +
-          'point it at the driver\'s ICD .json, or unset it'
-        : `no Vulkan driver is installed: no driver manifest (ICD .json) in ${icd.searched.join(', ')}; ` +
-          'install mesa-vulkan-drivers for AMD/Intel or the NVIDIA driver, or set VK_ICD_FILENAMES to a manifest that is elsewhere');
+      throw new WebGpuUnavailable(
+        'no-adapter',
+        icd.explicit
+          ? `${env('VK_DRIVER_FILES') ? 'VK_DRIVER_FILES' : 'VK_ICD_FILENAMES'} names no Vulkan driver manifest that exists (${icd.searched.join(', ')}); ` +
+              "point it at the driver's ICD .json, or unset it"
+          : `no Vulkan driver is installed: no driver manifest (ICD .json) in ${icd.searched.join(', ')}; ` +
+              'install mesa-vulkan-drivers for AMD/Intel or the NVIDIA driver, or set VK_ICD_FILENAMES to a manifest that is elsewhere',
+      );
     }
   }
   let mod: Record<string, unknown>;
@@ -122,7 +140,11 @@ export const loadDawn: DawnLoader = async () => {
   } catch {
     version = undefined;
   }
-  return { create: mod.create as DawnModule['create'], globals: mod.globals as Record<string, unknown> | undefined, version };
+  return {
+    create: mod.create as DawnModule['create'],
+    globals: mod.globals as Record<string, unknown> | undefined,
+    version,
+  };
 };
 
 /** Linux: is the Vulkan loader (libvulkan.so.1) where the dynamic linker looks? (Dawn needs it for any adapter.) */
@@ -130,8 +152,13 @@ export function vulkanLoaderPresent(): boolean {
   if (process.platform !== 'linux') return true;
   const dirs = [
     ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
-    `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`, '/usr/lib64', '/usr/lib', '/lib64', '/lib',
-    `/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`, '/usr/local/lib',
+    `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+    '/usr/lib64',
+    '/usr/lib',
+    '/lib64',
+    '/lib',
+    `/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+    '/usr/local/lib',
   ];
   return dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')));
 }
@@ -141,17 +168,22 @@ export function vulkanLoaderPresent(): boolean {
  * VK_DRIVER_FILES / VK_ICD_FILENAMES (files or folders) replace the search path when set; VK_ADD_DRIVER_FILES adds to
  * it; otherwise `vulkan/icd.d` under XDG_CONFIG_HOME, XDG_CONFIG_DIRS, /etc, XDG_DATA_HOME and XDG_DATA_DIRS.
  */
-export function vulkanDriverManifests(env: NodeJS.ProcessEnv = process.env, home = process.env.HOME ?? ''):
-  { files: string[]; searched: string[]; explicit: boolean } {
+export function vulkanDriverManifests(
+  env: NodeJS.ProcessEnv = process.env,
+  home = process.env.HOME ?? '',
+): { files: string[]; searched: string[]; explicit: boolean } {
   const list = (v: string | undefined) => (v ?? '').split(':').filter(Boolean);
   const explicitList = list(env.VK_DRIVER_FILES).length ? list(env.VK_DRIVER_FILES) : list(env.VK_ICD_FILENAMES);
-  const searched = explicitList.length ? explicitList : [
-    ...(env.XDG_CONFIG_HOME ? [env.XDG_CONFIG_HOME] : home ? [path.join(home, '.config')] : []),
-    ...(list(env.XDG_CONFIG_DIRS).length ? list(env.XDG_CONFIG_DIRS) : ['/etc/xdg']),
-    '/usr/local/etc', '/etc',
-    ...(env.XDG_DATA_HOME ? [env.XDG_DATA_HOME] : home ? [path.join(home, '.local', 'share')] : []),
-    ...(list(env.XDG_DATA_DIRS).length ? list(env.XDG_DATA_DIRS) : ['/usr/local/share', '/usr/share']),
-  ].map((d) => path.join(d, 'vulkan', 'icd.d'));
+  const searched = explicitList.length
+    ? explicitList
+    : [
+        ...(env.XDG_CONFIG_HOME ? [env.XDG_CONFIG_HOME] : home ? [path.join(home, '.config')] : []),
+        ...(list(env.XDG_CONFIG_DIRS).length ? list(env.XDG_CONFIG_DIRS) : ['/etc/xdg']),
+        '/usr/local/etc',
+        '/etc',
+        ...(env.XDG_DATA_HOME ? [env.XDG_DATA_HOME] : home ? [path.join(home, '.local', 'share')] : []),
+        ...(list(env.XDG_DATA_DIRS).length ? list(env.XDG_DATA_DIRS) : ['/usr/local/share', '/usr/share']),
+      ].map((d) => path.join(d, 'vulkan', 'icd.d'));
   const all = [...searched, ...list(env.VK_ADD_DRIVER_FILES)];
   const files: string[] = [];
   for (const p of all) {
@@ -178,11 +210,19 @@ export function describeAdapter(adapter: AdapterLike): AdapterReport {
   const architecture = s('architecture');
   const device = s('device');
   const description = s('description');
-  const fallback = info.isFallbackAdapter === true || adapter.isFallbackAdapter === true || s('type') === 'CPU' || s('adapterType') === 'cpu';
+  const fallback =
+    info.isFallbackAdapter === true ||
+    adapter.isFallbackAdapter === true ||
+    s('type') === 'CPU' ||
+    s('adapterType') === 'cpu';
   const software = fallback || SOFTWARE.test(`${vendor} ${architecture} ${device} ${description}`);
   const lim = (k: string) => Number(adapter.limits[k] ?? 0);
   return {
-    vendor, architecture, device, description, software,
+    vendor,
+    architecture,
+    device,
+    description,
+    software,
     limits: {
       maxBufferSize: lim('maxBufferSize'),
       maxStorageBufferBindingSize: lim('maxStorageBufferBindingSize'),
@@ -203,11 +243,15 @@ function noAdapterMessage(): string {
   const base = 'Dawn found no WebGPU adapter';
   if (process.platform === 'linux') {
     if (!vulkanLoaderPresent()) {
-      return `${base}: the Vulkan loader is not installed (Debian/Ubuntu: \`apt-get install libvulkan1\`, plus your GPU's Vulkan ` +
-        `driver: mesa-vulkan-drivers for AMD/Intel, the NVIDIA driver's Vulkan ICD for NVIDIA)`;
+      return (
+        `${base}: the Vulkan loader is not installed (Debian/Ubuntu: \`apt-get install libvulkan1\`, plus your GPU's Vulkan ` +
+        `driver: mesa-vulkan-drivers for AMD/Intel, the NVIDIA driver's Vulkan ICD for NVIDIA)`
+      );
     }
-    return `${base}: no Vulkan driver for a GPU here (install mesa-vulkan-drivers for AMD/Intel or the NVIDIA driver; ` +
-      `\`vulkaninfo --summary\` lists what Vulkan sees${process.env.VK_ICD_FILENAMES ? `; VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES} restricts it` : ''})`;
+    return (
+      `${base}: no Vulkan driver for a GPU here (install mesa-vulkan-drivers for AMD/Intel or the NVIDIA driver; ` +
+      `\`vulkaninfo --summary\` lists what Vulkan sees${process.env.VK_ICD_FILENAMES ? `; VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES} restricts it` : ''})`
+    );
   }
   if (process.platform === 'win32') return `${base}: update the GPU driver (Dawn uses Direct3D 12)`;
   if (process.platform === 'darwin') return `${base}: Dawn uses Metal (macOS 11 or newer)`;
@@ -234,7 +278,10 @@ export async function probeWebGpu(loader: DawnLoader = loadDawn): Promise<ProbeR
     throw new WebGpuUnavailable('error', `Dawn could not enumerate adapters: ${(e as Error).message.split('\n')[0]}`);
   }
   if (!adapter) {
-    throw new WebGpuUnavailable(process.platform === 'linux' && !vulkanLoaderPresent() ? 'no-vulkan' : 'no-adapter', noAdapterMessage());
+    throw new WebGpuUnavailable(
+      process.platform === 'linux' && !vulkanLoaderPresent() ? 'no-vulkan' : 'no-adapter',
+      noAdapterMessage(),
+    );
   }
   return { adapter, report: describeAdapter(adapter), gpu, globals: dawn.globals, dawnVersion: dawn.version };
 }
@@ -278,21 +325,34 @@ export class DeviceWatch {
   /** Throws a GpuDeviceError when the device was lost or an error was reported since the last call. */
   check(): void {
     if (this.lost) {
-      throw new GpuDeviceError('lost', `the GPU device was lost (${this.lost.reason ?? 'unknown'}${this.lost.message ? `: ${this.lost.message}` : ''}); ` +
-        'nothing after the last checkpoint was saved. A driver reset or sleep can cause this: resume the run (on any backend)');
+      throw new GpuDeviceError(
+        'lost',
+        `the GPU device was lost (${this.lost.reason ?? 'unknown'}${this.lost.message ? `: ${this.lost.message}` : ''}); ` +
+          'nothing after the last checkpoint was saved. A driver reset or sleep can cause this: resume the run (on any backend)',
+      );
     }
     const err = this.errors.shift();
     if (!err) return;
     this.errors.length = 0;
     if (/OutOfMemory/i.test(err.kind) || /out of memory/i.test(err.message)) {
-      throw new GpuDeviceError('out-of-memory', `the GPU ran out of memory (${err.message}); lower the batch size or the model's ` +
-        'channels, or close other programs that use the GPU, then resume the run');
+      throw new GpuDeviceError(
+        'out-of-memory',
+        `the GPU ran out of memory (${err.message}); lower the batch size or the model's ` +
+          'channels, or close other programs that use the GPU, then resume the run',
+      );
     }
     throw new GpuDeviceError('error', `the GPU reported ${err.kind}: ${err.message}`);
   }
 }
 
-let active: { watch: DeviceWatch; device: DeviceLike; report: AdapterReport; version: string; dawnVersion?: string; loader: DawnLoader } | null = null;
+let active: {
+  watch: DeviceWatch;
+  device: DeviceLike;
+  report: AdapterReport;
+  version: string;
+  dawnVersion?: string;
+  loader: DawnLoader;
+} | null = null;
 
 /** The device watch of the active webgpu backend, or null when another backend runs. */
 export function webgpuDeviceWatch(): DeviceWatch | null {
@@ -337,14 +397,23 @@ export async function selectWebGpu(opts: { allowSoftware: boolean; loader?: Dawn
   try {
     mod = await import('@tensorflow/tfjs-backend-webgpu');
   } catch (e) {
-    throw new WebGpuUnavailable('no-package', `the npm package @tensorflow/tfjs-backend-webgpu could not be loaded (${(e as Error).message.split('\n')[0]}); ${INSTALL_HINT}`);
+    throw new WebGpuUnavailable(
+      'no-package',
+      `the npm package @tensorflow/tfjs-backend-webgpu could not be loaded (${(e as Error).message.split('\n')[0]}); ${INSTALL_HINT}`,
+    );
   }
   // tfjs-backend-webgpu looks for navigator.gpu (Node 20 has no navigator; Node 21+ has one without gpu).
   const g = globalThis as unknown as { navigator?: Record<string, unknown> };
-  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: { userAgent: `Node.js/${process.version}` }, configurable: true, writable: true });
+  if (!g.navigator)
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { userAgent: `Node.js/${process.version}` },
+      configurable: true,
+      writable: true,
+    });
   if (!g.navigator!.gpu) Object.defineProperty(g.navigator!, 'gpu', { value: probe.gpu, configurable: true });
   // …and WebGPU's globals (GPUBufferUsage, GPUMapMode, GPUTextureUsage, …), which Node does not define.
-  for (const [k, v] of Object.entries(probe.globals ?? {})) if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
+  for (const [k, v] of Object.entries(probe.globals ?? {}))
+    if (!(k in globalThis)) Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
   const adapter = probe.adapter;
   const lim = adapter.limits;
   const requiredFeatures = ['timestamp-query'].filter((f) => adapter.features.has(f));
@@ -362,7 +431,10 @@ export async function selectWebGpu(opts: { allowSoftware: boolean; loader?: Dawn
       },
     });
   } catch (e) {
-    throw new WebGpuUnavailable('error', `the adapter ${adapterLabel(probe.report)} refused to create a device: ${(e as Error).message.split('\n')[0]}`);
+    throw new WebGpuUnavailable(
+      'error',
+      `the adapter ${adapterLabel(probe.report)} refused to create a device: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
   const watch = new DeviceWatch(device);
   if (tf.findBackendFactory('webgpu') != null) tf.removeBackend('webgpu');

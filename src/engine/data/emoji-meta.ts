@@ -69,7 +69,15 @@ export function parseBackground(value: unknown, field = 'emoji.background'): [nu
 
 /** The npm command that installs a vendor's package into `dir` (its node_modules), as argv and as text to print. */
 export function emojiInstallCommand(vendor: EmojiVendor, dir: string): { args: string[]; text: string } {
-  const args = ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', dir, `${EMOJI_VENDORS[vendor].pkg}@${EMOJI_PACKAGE_VERSION}`];
+  const args = [
+    'install',
+    '--no-save',
+    '--no-audit',
+    '--no-fund',
+    '--prefix',
+    dir,
+    `${EMOJI_VENDORS[vendor].pkg}@${EMOJI_PACKAGE_VERSION}`,
+  ];
   const quote = (a: string) => (/^[\w@./:=+-]+$/.test(a) ? a : `"${a.replace(/(["\\$`])/g, '\\$1')}"`);
   return { args, text: `npm ${args.map(quote).join(' ')}` };
 }

@@ -52,7 +52,8 @@ export class EmojiPackageMissing extends Error {
 export function toolRoot(from: string = typeof __dirname === 'string' ? __dirname : process.cwd()): string {
   for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
     try {
-      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'diffusion-distiller') return dir;
+      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'diffusion-distiller')
+        return dir;
     } catch {
       /* no package.json here */
     }
@@ -126,18 +127,31 @@ function fnv1a(s: string): number {
 }
 
 /** Validated vendor, categories, size and background (defaults filled); errors name the field. */
-export function checkEmojiConfig(cfg: EmojiConfig): { vendor: EmojiVendor; categories: string[]; size: number; background: [number, number, number] } {
+export function checkEmojiConfig(cfg: EmojiConfig): {
+  vendor: EmojiVendor;
+  categories: string[];
+  size: number;
+  background: [number, number, number];
+} {
   const vendor = cfg.vendor ?? EMOJI_DEFAULTS.vendor;
   if (!(vendor in EMOJI_VENDORS)) {
-    throw new Error(`emoji.vendor: expected one of ${Object.keys(EMOJI_VENDORS).map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(cfg.vendor)}`);
+    throw new Error(
+      `emoji.vendor: expected one of ${Object.keys(EMOJI_VENDORS)
+        .map((v) => `"${v}"`)
+        .join(', ')}, got ${JSON.stringify(cfg.vendor)}`,
+    );
   }
   const categories = cfg.categories ?? EMOJI_DEFAULT_CATEGORIES;
   if (!Array.isArray(categories) || categories.length === 0) {
-    throw new Error(`emoji.categories: expected a non-empty list of emoji.json categories, got ${JSON.stringify(cfg.categories)}`);
+    throw new Error(
+      `emoji.categories: expected a non-empty list of emoji.json categories, got ${JSON.stringify(cfg.categories)}`,
+    );
   }
   categories.forEach((c, k) => {
     if (!(EMOJI_CATEGORIES as readonly string[]).includes(c)) {
-      throw new Error(`emoji.categories[${k}]: expected one of ${EMOJI_CATEGORIES.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(c)}`);
+      throw new Error(
+        `emoji.categories[${k}]: expected one of ${EMOJI_CATEGORIES.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(c)}`,
+      );
     }
     if (categories.indexOf(c) !== k) throw new Error(`emoji.categories[${k}]: "${c}" is listed twice`);
   });
@@ -164,12 +178,15 @@ export function emojiItems(pkgDir: string, vendor: EmojiVendor, categories: stri
   for (const e of entries) {
     const label = categories.indexOf(String(e.category));
     if (label < 0 || e[`has_img_${vendor}`] !== true) continue;
-    if (typeof e.unified !== 'string' || typeof e.image !== 'string') throw new Error(`emoji: ${file}: an entry without "unified"/"image": ${JSON.stringify(e).slice(0, 200)}`);
+    if (typeof e.unified !== 'string' || typeof e.image !== 'string')
+      throw new Error(`emoji: ${file}: an entry without "unified"/"image": ${JSON.stringify(e).slice(0, 200)}`);
     perClass[label].push({ unified: e.unified, file: path.join(pkgDir, 'img', vendor, '64', e.image), label });
   }
   perClass.forEach((items, k) => {
     if (items.length < 2) {
-      throw new Error(`emoji.categories[${k}]: "${categories[k]}" has ${items.length} ${vendor} sprite(s) in ${file}; a class needs at least 2 (one held out)`);
+      throw new Error(
+        `emoji.categories[${k}]: "${categories[k]}" has ${items.length} ${vendor} sprite(s) in ${file}; a class needs at least 2 (one held out)`,
+      );
     }
     const key = new Map(items.map((it) => [it.unified, fnv1a(it.unified)]));
     items.sort((a, b) => key.get(a.unified)! - key.get(b.unified)! || (a.unified < b.unified ? -1 : 1));
@@ -178,8 +195,21 @@ export function emojiItems(pkgDir: string, vendor: EmojiVendor, categories: stri
 }
 
 /** The items of one split, in dataset order (class-interleaved, as every kind's): index j is row j of the Dataset. */
-export function emojiSplit(items: EmojiItem[], numClasses: number, split: 'train' | 'test', limit?: number): EmojiItem[] {
-  const idx = applyLimit(splitIndices(items.map((it) => it.label), numClasses, split), limit, 'emoji.limit');
+export function emojiSplit(
+  items: EmojiItem[],
+  numClasses: number,
+  split: 'train' | 'test',
+  limit?: number,
+): EmojiItem[] {
+  const idx = applyLimit(
+    splitIndices(
+      items.map((it) => it.label),
+      numClasses,
+      split,
+    ),
+    limit,
+    'emoji.limit',
+  );
   return idx.map((i) => items[i]);
 }
 
@@ -187,7 +217,11 @@ export function emojiSplit(items: EmojiItem[], numClasses: number, split: 'train
  * Loads a split: per class the last ~10% (in the hash order above) are the held-out test set. Only that split's
  * sprites are decoded; transparency is composited over `background`, then the 64×64 sprite is area-resized.
  */
-export function loadEmoji(cfg: EmojiConfig, split: 'train' | 'test', pkg = findEmojiPackage(checkEmojiConfig(cfg).vendor)): Dataset {
+export function loadEmoji(
+  cfg: EmojiConfig,
+  split: 'train' | 'test',
+  pkg = findEmojiPackage(checkEmojiConfig(cfg).vendor),
+): Dataset {
   const { vendor, categories, size, background } = checkEmojiConfig(cfg);
   const chosen = emojiSplit(emojiItems(pkg.dir, vendor, categories), categories.length, split, cfg.limit);
   const x = assembleImages(
@@ -198,7 +232,9 @@ export function loadEmoji(cfg: EmojiConfig, split: 'train' | 'test', pkg = findE
       try {
         buf = fs.readFileSync(f);
       } catch (e) {
-        throw new Error(`emoji: cannot read sprite ${f}: ${(e as Error).message} (reinstall ${EMOJI_VENDORS[vendor].pkg})`);
+        throw new Error(
+          `emoji: cannot read sprite ${f}: ${(e as Error).message} (reinstall ${EMOJI_VENDORS[vendor].pkg})`,
+        );
       }
       return decodeImageFile(buf, f, 3, background);
     },

@@ -12,7 +12,12 @@ const IMAGE_EXT = /\.(png|jpe?g)$/i;
  * Decodes a PNG or JPEG buffer (detected by its signature) to 1 or 3 channel bytes, transparency composited over
  * `background` (RGB bytes, default black). Throws an Error naming `file` if the data is not a valid PNG/JPEG.
  */
-export function decodeImageFile(buf: Buffer, file: string, channels: 1 | 3, background?: readonly [number, number, number]): RawImage {
+export function decodeImageFile(
+  buf: Buffer,
+  file: string,
+  channels: 1 | 3,
+  background?: readonly [number, number, number],
+): RawImage {
   const isPng = buf.length >= 8 && buf.readUInt32BE(0) === 0x89504e47 && buf.readUInt32BE(4) === 0x0d0a1a0a;
   const isJpeg = buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff;
   let w: number;
@@ -25,7 +30,12 @@ export function decodeImageFile(buf: Buffer, file: string, channels: 1 | 3, back
       h = png.height;
       rgba = png.data;
     } else if (isJpeg) {
-      const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxMemoryUsageInMB: 1024 });
+      const img = jpeg.decode(buf, {
+        useTArray: true,
+        formatAsRGBA: true,
+        tolerantDecoding: false,
+        maxMemoryUsageInMB: 1024,
+      });
       w = img.width;
       h = img.height;
       rgba = img.data;
@@ -56,7 +66,11 @@ export function scanImageFolder(root: string): { classNames: string[]; files: st
   if (!st.isDirectory()) throw new Error(`folder.path: ${root} is not a directory`);
   const entries = fs.readdirSync(root, { withFileTypes: true });
   const classNames = entries
-    .filter((e) => !e.name.startsWith('.') && (e.isDirectory() || (e.isSymbolicLink() && fs.statSync(path.join(root, e.name)).isDirectory())))
+    .filter(
+      (e) =>
+        !e.name.startsWith('.') &&
+        (e.isDirectory() || (e.isSymbolicLink() && fs.statSync(path.join(root, e.name)).isDirectory())),
+    )
     .map((e) => e.name)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (classNames.length === 0) {

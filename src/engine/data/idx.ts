@@ -79,7 +79,8 @@ export function readIdxFile(file: string, expectedMagic: number, field: string):
 /** Encodes an unsigned-byte IDX buffer (used by tests and export tools). */
 export function encodeIdx(data: Uint8Array, dims: number[]): Buffer {
   const total = dims.reduce((a, b) => a * b, 1);
-  if (total !== data.length) throw new Error(`encodeIdx: dims [${dims.join(', ')}] need ${total} bytes, got ${data.length}`);
+  if (total !== data.length)
+    throw new Error(`encodeIdx: dims [${dims.join(', ')}] need ${total} bytes, got ${data.length}`);
   const buf = Buffer.alloc(4 + 4 * dims.length + total);
   buf.writeUInt32BE(0x00000800 | dims.length, 0);
   dims.forEach((d, i) => buf.writeUInt32BE(d, 4 + 4 * i));

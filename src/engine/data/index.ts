@@ -46,7 +46,8 @@ export async function loadDataset(cfg: DataConfig, opts: LoadOptions): Promise<D
   }
   const baseDir = opts.baseDir ?? process.cwd();
   const resolve = (p: unknown, field: string): string => {
-    if (typeof p !== 'string' || p.length === 0) throw new Error(`${field} must be a non-empty path string, got ${JSON.stringify(p)}`);
+    if (typeof p !== 'string' || p.length === 0)
+      throw new Error(`${field} must be a non-empty path string, got ${JSON.stringify(p)}`);
     return path.resolve(baseDir, p);
   };
   switch (cfg.kind) {
@@ -78,7 +79,9 @@ export async function loadDataset(cfg: DataConfig, opts: LoadOptions): Promise<D
 
 function checkImagesLabels(images: IdxArray, labels: IdxArray, imagesFile: string, labelsFile: string): void {
   if (images.dims.length !== 3) {
-    throw new Error(`${imagesFile}: expected a 3-D IDX image file [count, rows, cols], got dims [${images.dims.join(', ')}]`);
+    throw new Error(
+      `${imagesFile}: expected a 3-D IDX image file [count, rows, cols], got dims [${images.dims.join(', ')}]`,
+    );
   }
   if (labels.dims.length !== 1) {
     throw new Error(`${labelsFile}: expected a 1-D IDX label file [count], got dims [${labels.dims.join(', ')}]`);
@@ -112,15 +115,22 @@ function loadIdx(
   const testLabels = hasTest ? readIdxFile(testLabelsFile, IDX_MAGIC_LABELS, 'idx.testLabels') : null;
 
   let maxLabel = 0;
-  for (const l of [trainLabels, testLabels]) if (l) for (let i = 0; i < l.data.length; i++) maxLabel = Math.max(maxLabel, l.data[i]);
+  for (const l of [trainLabels, testLabels])
+    if (l) for (let i = 0; i < l.data.length; i++) maxLabel = Math.max(maxLabel, l.data[i]);
   let numClasses: number;
   let classNames: string[];
   if (cfg.classNames !== undefined) {
-    if (!Array.isArray(cfg.classNames) || cfg.classNames.length === 0 || !cfg.classNames.every((c) => typeof c === 'string')) {
+    if (
+      !Array.isArray(cfg.classNames) ||
+      cfg.classNames.length === 0 ||
+      !cfg.classNames.every((c) => typeof c === 'string')
+    ) {
       throw new Error('idx.classNames must be a non-empty array of strings');
     }
     if (cfg.classNames.length <= maxLabel) {
-      throw new Error(`idx.classNames has ${cfg.classNames.length} names but the label files contain class id ${maxLabel}`);
+      throw new Error(
+        `idx.classNames has ${cfg.classNames.length} names but the label files contain class id ${maxLabel}`,
+      );
     }
     classNames = cfg.classNames.slice();
     numClasses = classNames.length;
@@ -128,7 +138,9 @@ function loadIdx(
     numClasses = maxLabel + 1;
     const isFashion = /fashion/i.test(imagesFile) || /fashion/i.test(labelsFile);
     classNames =
-      numClasses === 10 && isFashion ? FASHION_MNIST_CLASSES.slice() : Array.from({ length: numClasses }, (_, k) => String(k));
+      numClasses === 10 && isFashion
+        ? FASHION_MNIST_CLASSES.slice()
+        : Array.from({ length: numClasses }, (_, k) => String(k));
   }
 
   const useTestFiles = split === 'test' && hasTest;

@@ -35,25 +35,37 @@ export interface GaussianMixture {
 export function checkMixture(m: GaussianMixture): void {
   const KM = m.numClasses * m.components;
   const expect = (name: string, got: number, want: number) => {
-    if (got !== want) throw new Error(`mixture.${name}: expected ${want} values (${m.numClasses} classes × ${m.components} components${name === 'classPrior' ? '' : name === 'weights' ? '' : ` × ${m.dim} dimensions`}), got ${got}`);
+    if (got !== want)
+      throw new Error(
+        `mixture.${name}: expected ${want} values (${m.numClasses} classes × ${m.components} components${name === 'classPrior' ? '' : name === 'weights' ? '' : ` × ${m.dim} dimensions`}), got ${got}`,
+      );
   };
-  if (m.shape.reduce((a, b) => a * b, 1) !== m.dim) throw new Error(`mixture.shape: [${m.shape.join(', ')}] does not hold ${m.dim} dimensions`);
+  if (m.shape.reduce((a, b) => a * b, 1) !== m.dim)
+    throw new Error(`mixture.shape: [${m.shape.join(', ')}] does not hold ${m.dim} dimensions`);
   expect('classPrior', m.classPrior.length, m.numClasses);
   expect('weights', m.weights.length, KM);
   expect('means', m.means.length, KM * m.dim);
   expect('variances', m.variances.length, KM * m.dim);
   const near1 = (s: number) => Math.abs(s - 1) < 1e-6;
-  if (!near1(m.classPrior.reduce((a, b) => a + b, 0)) || m.classPrior.some((p) => !(p > 0))) throw new Error('mixture.classPrior: expected positive values that sum to 1');
+  if (!near1(m.classPrior.reduce((a, b) => a + b, 0)) || m.classPrior.some((p) => !(p > 0)))
+    throw new Error('mixture.classPrior: expected positive values that sum to 1');
   for (let c = 0; c < m.numClasses; c++) {
     const w = m.weights.subarray(c * m.components, (c + 1) * m.components);
-    if (!near1(w.reduce((a, b) => a + b, 0)) || w.some((p) => !(p > 0))) throw new Error(`mixture.weights: class ${c}'s component weights must be positive and sum to 1`);
+    if (!near1(w.reduce((a, b) => a + b, 0)) || w.some((p) => !(p > 0)))
+      throw new Error(`mixture.weights: class ${c}'s component weights must be positive and sum to 1`);
   }
-  if (m.variances.some((v) => !(v > 0) || !Number.isFinite(v))) throw new Error('mixture.variances: every variance must be a positive finite number');
+  if (m.variances.some((v) => !(v > 0) || !Number.isFinite(v)))
+    throw new Error('mixture.variances: every variance must be a positive finite number');
   if (m.means.some((v) => !Number.isFinite(v))) throw new Error('mixture.means: every mean must be finite');
 }
 
 /** n examples drawn from the mixture, classes round-robin (label = i mod K), from a seeded generator. */
-export function sampleMixture(m: GaussianMixture, n: number, seed: number, stream = 'mixture'): { x: Float32Array; labels: Int32Array } {
+export function sampleMixture(
+  m: GaussianMixture,
+  n: number,
+  seed: number,
+  stream = 'mixture',
+): { x: Float32Array; labels: Int32Array } {
   const rng = new Rng(seed, stream);
   const D = m.dim;
   const x = new Float32Array(n * D);
@@ -114,7 +126,16 @@ export function blobsMixture(components: number): GaussianMixture {
       weights[j] = (1 + k / 2) / total;
     }
   }
-  return { dim: 2, shape: [2], numClasses: K, components: M, classPrior: new Float64Array(K).fill(1 / K), weights, means, variances };
+  return {
+    dim: 2,
+    shape: [2],
+    numClasses: K,
+    components: M,
+    classPrior: new Float64Array(K).fill(1 / K),
+    weights,
+    means,
+    variances,
+  };
 }
 
 /**
@@ -264,19 +285,33 @@ export function fitDigitsMixture(components: number): GaussianMixture {
     for (let i = 0; i < ds.n; i++) if (ds.labels[i] === c) rows.push(i);
     const x = new Float32Array(rows.length * D);
     rows.forEach((r, j) => x.set(ds.x.subarray(r * D, (r + 1) * D), j * D));
-    const fit = fitDiagonalMixture(x, rows.length, D, M, { iterations, floor: varianceFloor, rng: new Rng(seed, `digits-mixture-${c}`) });
+    const fit = fitDiagonalMixture(x, rows.length, D, M, {
+      iterations,
+      floor: varianceFloor,
+      rng: new Rng(seed, `digits-mixture-${c}`),
+    });
     weights.set(fit.weights, c * M);
     means.set(fit.means, c * M * D);
     variances.set(fit.variances, c * M * D);
   }
-  const m: GaussianMixture = { dim: D, shape: [imageSize, imageSize, 1], numClasses: K, components: M, classPrior: new Float64Array(K).fill(1 / K), weights, means, variances };
+  const m: GaussianMixture = {
+    dim: D,
+    shape: [imageSize, imageSize, 1],
+    numClasses: K,
+    components: M,
+    classPrior: new Float64Array(K).fill(1 / K),
+    weights,
+    means,
+    variances,
+  };
   checkMixture(m);
   return m;
 }
 
 /** The mixture a preset and number of components define. */
 export function presetMixture(preset: MixturePreset, components: number): GaussianMixture {
-  if (!Number.isInteger(components) || components < 1) throw new Error(`mixture.components must be a positive integer, got ${JSON.stringify(components)}`);
+  if (!Number.isInteger(components) || components < 1)
+    throw new Error(`mixture.components must be a positive integer, got ${JSON.stringify(components)}`);
   if (preset === 'blobs') return blobsMixture(components);
   if (preset === 'digits') return digitsMixture(components);
   throw new Error(`mixture.preset must be one of ${MIXTURE_PRESETS.join(', ')}, got ${JSON.stringify(preset)}`);
@@ -294,7 +329,10 @@ export function loadMixtureDataset(
   const m = presetMixture(cfg.preset, components);
   const s = split === 'train' ? seed : deriveSeed(seed, 1);
   const { x, labels } = sampleMixture(m, n, s, `mixture-${split}`);
-  const classNames = cfg.preset === 'digits' ? Array.from({ length: m.numClasses }, (_, k) => String(k)) : Array.from({ length: m.numClasses }, (_, k) => `class ${k}`);
+  const classNames =
+    cfg.preset === 'digits'
+      ? Array.from({ length: m.numClasses }, (_, k) => String(k))
+      : Array.from({ length: m.numClasses }, (_, k) => `class ${k}`);
   const what = cfg.preset === 'digits' ? `${m.shape[0]}×${m.shape[1]} digit images` : 'points';
   return {
     kind: m.shape.length === 1 ? 'toy' : 'image',
@@ -330,7 +368,9 @@ export function mixtureToJson(m: GaussianMixture): MixtureJson {
   const M = m.components;
   const D = m.dim;
   const rows = (a: Float32Array) =>
-    Array.from({ length: K }, (_, c) => Array.from({ length: M }, (_, k) => Array.from(a.subarray((c * M + k) * D, (c * M + k + 1) * D))));
+    Array.from({ length: K }, (_, c) =>
+      Array.from({ length: M }, (_, k) => Array.from(a.subarray((c * M + k) * D, (c * M + k + 1) * D))),
+    );
   return {
     format: 'diffusion-distiller mixture 1',
     shape: m.shape.slice(),
@@ -345,18 +385,27 @@ export function mixtureToJson(m: GaussianMixture): MixtureJson {
 
 /** Reads mixture.json back (checked: the error names the field). */
 export function mixtureFromJson(j: MixtureJson, file = 'mixture.json'): GaussianMixture {
-  if (!j || typeof j !== 'object' || !Array.isArray(j.shape)) throw new Error(`${file}: expected an object with shape, classPrior, weights, means and variances`);
+  if (!j || typeof j !== 'object' || !Array.isArray(j.shape))
+    throw new Error(`${file}: expected an object with shape, classPrior, weights, means and variances`);
   const K = j.numClasses;
   const M = j.components;
   const D = j.shape.reduce((a, b) => a * b, 1);
   const flat = (name: 'means' | 'variances') => {
     const rows = j[name];
-    if (!Array.isArray(rows) || rows.length !== K || rows.some((r) => !Array.isArray(r) || r.length !== M || r.some((e) => !Array.isArray(e) || e.length !== D))) {
+    if (
+      !Array.isArray(rows) ||
+      rows.length !== K ||
+      rows.some((r) => !Array.isArray(r) || r.length !== M || r.some((e) => !Array.isArray(e) || e.length !== D))
+    ) {
       throw new Error(`${file}: ${name} must be [${K} classes][${M} components][${D} values]`);
     }
     return Float32Array.from(rows.flat(2));
   };
-  if (!Array.isArray(j.weights) || j.weights.length !== K || j.weights.some((r) => !Array.isArray(r) || r.length !== M)) {
+  if (
+    !Array.isArray(j.weights) ||
+    j.weights.length !== K ||
+    j.weights.some((r) => !Array.isArray(r) || r.length !== M)
+  ) {
     throw new Error(`${file}: weights must be [${K} classes][${M} components]`);
   }
   const m: GaussianMixture = {

@@ -20,8 +20,10 @@ export interface AxisWeights {
 
 /** Computes 1-D weights mapping `inSize` samples to `outSize` samples. */
 export function axisWeights(inSize: number, outSize: number): AxisWeights {
-  if (!Number.isInteger(inSize) || inSize <= 0) throw new Error(`resize: input size must be a positive integer, got ${inSize}`);
-  if (!Number.isInteger(outSize) || outSize <= 0) throw new Error(`resize: output size must be a positive integer, got ${outSize}`);
+  if (!Number.isInteger(inSize) || inSize <= 0)
+    throw new Error(`resize: input size must be a positive integer, got ${inSize}`);
+  if (!Number.isInteger(outSize) || outSize <= 0)
+    throw new Error(`resize: output size must be a positive integer, got ${outSize}`);
   const off: number[] = [0];
   const idx: number[] = [];
   const w: number[] = [];
@@ -154,8 +156,10 @@ export function resizeImage(src: ArrayLike<number>, h: number, w: number, c: num
  * pixel copies the input pixel under its centre, so hard-edged values (masks, labels) stay exactly what they were.
  */
 export function resizeNearest(src: ArrayLike<number>, h: number, w: number, c: number, size: number): Float32Array {
-  if (!Number.isInteger(size) || size <= 0) throw new Error(`resize: output size must be a positive integer, got ${size}`);
-  if (src.length < h * w * c) throw new Error(`resize: source has ${src.length} values, expected ${h}×${w}×${c} = ${h * w * c}`);
+  if (!Number.isInteger(size) || size <= 0)
+    throw new Error(`resize: output size must be a positive integer, got ${size}`);
+  if (src.length < h * w * c)
+    throw new Error(`resize: source has ${src.length} values, expected ${h}×${w}×${c} = ${h * w * c}`);
   const side = Math.min(h, w);
   const y0 = Math.floor((h - side) / 2);
   const x0 = Math.floor((w - side) / 2);

@@ -34,7 +34,10 @@ export class Classifier {
   /** `imageShape` ([H, W, C]) selects the CNN when H and W divide by 4. */
   static create(inputDim: number, numClasses: number, seed: number, imageShape?: number[]): Classifier {
     const p = new Params(new Rng(seed, 'classifier'));
-    const cnn = imageShape && imageShape.length === 3 && imageShape[0] % 4 === 0 && imageShape[1] % 4 === 0 ? imageShape : undefined;
+    const cnn =
+      imageShape && imageShape.length === 3 && imageShape[0] % 4 === 0 && imageShape[1] % 4 === 0
+        ? imageShape
+        : undefined;
     if (cnn) {
       const [h, w, c] = cnn;
       convInit(p, 'c0', 3, c, CONV[0]);
@@ -53,7 +56,9 @@ export class Classifier {
 
   /** What a cached classifier must match to be reused (a judge of an older design is retrained, not reused). */
   get signature(): string {
-    return this.imageShape ? `cnn2:${this.imageShape.join('x')}:${this.numClasses}` : `mlp2:${this.inputDim}x${this.numClasses}`;
+    return this.imageShape
+      ? `cnn2:${this.imageShape.join('x')}:${this.numClasses}`
+      : `mlp2:${this.inputDim}x${this.numClasses}`;
   }
 
   /** Width of the metric features `run()` returns. */
@@ -77,7 +82,10 @@ export class Classifier {
       const h2 = silu(conv(p, 'c2', h1, 2));
       return { pen: silu(dense(p, 'fc1', tf.reshape(h2, [h2.shape[0], -1]))), convs: [h0, h1, h2] };
     }
-    return { pen: silu(dense(this.params, 'fc1', silu(dense(this.params, 'fc0', tf.reshape(x, [-1, this.inputDim]))))), convs: [] };
+    return {
+      pen: silu(dense(this.params, 'fc1', silu(dense(this.params, 'fc0', tf.reshape(x, [-1, this.inputDim]))))),
+      convs: [],
+    };
   }
 
   logits(x: tf.Tensor): tf.Tensor {
@@ -101,7 +109,12 @@ export class Classifier {
       const [p, f] = tf.tidy(() => {
         const xt = tf.tensor2d(x.subarray(s * this.inputDim, e * this.inputDim), [e - s, this.inputDim]);
         const { blocks, pen } = this.blocks(xt);
-        const f = this.imageShape ? tf.concat(blocks.map((b, i) => tf.div(b, tf.slice(this.params.get('feature.scale'), [i], [1]))), 1) : pen;
+        const f = this.imageShape
+          ? tf.concat(
+              blocks.map((b, i) => tf.div(b, tf.slice(this.params.get('feature.scale'), [i], [1]))),
+              1,
+            )
+          : pen;
         return [tf.argMax(dense(this.params, 'out', pen), 1), f];
       });
       try {
@@ -125,7 +138,9 @@ export class Classifier {
     const sums = BLOCKS.map((d) => ({ s: new Float64Array(d), q: new Float64Array(d) }));
     for (let s = 0; s < n; s += batch) {
       const e = Math.min(n, s + batch);
-      const parts = tf.tidy(() => this.blocks(tf.tensor2d(x.subarray(s * this.inputDim, e * this.inputDim), [e - s, this.inputDim])).blocks);
+      const parts = tf.tidy(
+        () => this.blocks(tf.tensor2d(x.subarray(s * this.inputDim, e * this.inputDim), [e - s, this.inputDim])).blocks,
+      );
       try {
         for (const [k, b] of parts.entries()) {
           const v = (await b.data()) as Float32Array;
@@ -149,15 +164,31 @@ export class Classifier {
 
   async save(file: string, heldOutAccuracy: number): Promise<void> {
     const arrays = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const { name, variable } of this.params.list()) arrays.set(`w/${name}`, { shape: variable.shape, data: (await variable.data()) as Float32Array });
+    for (const { name, variable } of this.params.list())
+      arrays.set(`w/${name}`, { shape: variable.shape, data: (await variable.data()) as Float32Array });
     writeCheckpoint(
       file,
-      { unit: 'classifier', step: 0, totalSteps: 0, final: true, configHash: this.signature, rng: [0, 0, 0, 0], withW: false, loss: heldOutAccuracy, savedAt: Date.now() },
+      {
+        unit: 'classifier',
+        step: 0,
+        totalSteps: 0,
+        final: true,
+        configHash: this.signature,
+        rng: [0, 0, 0, 0],
+        withW: false,
+        loss: heldOutAccuracy,
+        savedAt: Date.now(),
+      },
       arrays,
     );
   }
 
-  static load(file: string, inputDim: number, numClasses: number, imageShape?: number[]): { clf: Classifier; accuracy: number } | undefined {
+  static load(
+    file: string,
+    inputDim: number,
+    numClasses: number,
+    imageShape?: number[],
+  ): { clf: Classifier; accuracy: number } | undefined {
     if (!fs.existsSync(file)) return undefined;
     try {
       const { header, arrays } = readCheckpoint(file);
@@ -206,7 +237,10 @@ export async function trainClassifier(
   const clf = Classifier.create(d, train.numClasses, seed, train.kind === 'image' ? train.shape : undefined);
   const opt = tf.train.adam(1e-3);
   const rng = new Rng(seed, 'classifier-data');
-  const vars = clf.params.list().filter((p) => p.name !== 'feature.scale').map((p) => p.variable);
+  const vars = clf.params
+    .list()
+    .filter((p) => p.name !== 'feature.scale')
+    .map((p) => p.variable);
   for (let s = 0; s < steps; s++) {
     if (check && s % 20 === 0) {
       // Let a cancel message in, then honour it.

@@ -28,7 +28,14 @@ export interface LatentCost {
    */
   trainStep: { batch: number; pixelMs: number; latentMs: number; pixelFlops: number; latentFlops: number };
   /** Per sample at the step counts the report compares. */
-  perSample: { label: string; nfe: number; pixelFlops: number; latentFlops: number; pixelMs: number; latentMs: number }[];
+  perSample: {
+    label: string;
+    nfe: number;
+    pixelFlops: number;
+    latentFlops: number;
+    pixelMs: number;
+    latentMs: number;
+  }[];
 }
 
 export const TRAIN_BATCH_CAP = 32;
@@ -64,12 +71,27 @@ async function nfeMs(net: Net, b: number, repeats: number): Promise<number> {
 }
 
 /** ms of one teacher training step (loss, gradients, Adam) at `batch` on random data of the net's shape. */
-async function trainStepMs(cfg: ResolvedConfig, net: Net, numClasses: number, batch: number, repeats: number): Promise<number> {
+async function trainStepMs(
+  cfg: ResolvedConfig,
+  net: Net,
+  numClasses: number,
+  batch: number,
+  repeats: number,
+): Promise<number> {
   const shape = net.exampleShape;
   const d = shape.reduce((a, v) => a * v, 1);
   const n = Math.max(batch, 16);
   const rng = new Rng(cfg.seed, 'latent-cost');
-  const data = { kind: 'image' as const, x: rng.normals(n * d), labels: Int32Array.from({ length: n }, (_, i) => i % numClasses), n, shape, numClasses, classNames: [], source: 'random' };
+  const data = {
+    kind: 'image' as const,
+    x: rng.normals(n * d),
+    labels: Int32Array.from({ length: n }, (_, i) => i % numClasses),
+    n,
+    shape,
+    numClasses,
+    classNames: [],
+    source: 'random',
+  };
   const spec: LossSpec = { stage: 'teacher', exampleShape: shape };
   const tr = new Trainer(net, { lr: 1e-4, warmup: 0, anneal: false, clip: 1, ema: 0, totalSteps: repeats + 1 });
   try {
@@ -96,7 +118,8 @@ export async function measureLatentCost(
   configs: { label: string; nfe: number }[],
   { batch = 8, repeats = 3 }: { batch?: number; repeats?: number } = {},
 ): Promise<LatentCost> {
-  const make = (shape: number[]) => buildNet({ model: cfg.model, exampleShape: shape, numClasses, withW: false, seed: cfg.seed });
+  const make = (shape: number[]) =>
+    buildNet({ model: cfg.model, exampleShape: shape, numClasses, withW: false, seed: cfg.seed });
   const pixel = make(codec.imageShape);
   const latent = make(codec.latentShape);
   try {
@@ -121,7 +144,12 @@ export async function measureLatentCost(
       pixelFlops: 3 * pixel.flopsPerExample * tb,
       latentFlops: 3 * latent.flopsPerExample * tb,
     };
-    const flops = { pixelNfe: pixel.flopsPerExample, latentNfe: latent.flopsPerExample, encode: codec.encodeFlops, decode: codec.decodeFlops };
+    const flops = {
+      pixelNfe: pixel.flopsPerExample,
+      latentNfe: latent.flopsPerExample,
+      encode: codec.encodeFlops,
+      decode: codec.decodeFlops,
+    };
     return {
       imageShape: codec.imageShape,
       latentShape: codec.latentShape,
@@ -157,16 +185,30 @@ export function latentCostMarkdown(c: LatentCost, backend: string, runBatch: num
       `(pixel space). Counted: forward FLOPs (2 × multiply-adds; training ≈ 3 × forward); measured: median wall-clock on ${backend}, ` +
       `random inputs. A latent sample adds one decoder pass (${mflop(c.flops.decode)} MFLOP); the training set is encoded once ` +
       `(encoder ${mflop(c.flops.encode)} MFLOP per image), so a latent training step pays nothing extra. Latent scale ${c.latentScale.toPrecision(4)}.` +
-      (runBatch > c.trainStep.batch ? ` Training steps are measured at batch ${c.trainStep.batch} (the run's teacher batch, ${runBatch}, is capped so the pixel-space step fits in memory).` : ''),
+      (runBatch > c.trainStep.batch
+        ? ` Training steps are measured at batch ${c.trainStep.batch} (the run's teacher batch, ${runBatch}, is capped so the pixel-space step fits in memory).`
+        : ''),
   );
   L.push('', '| | pixel space | latent space | pixel ÷ latent |', '| --- | ---: | ---: | ---: |');
-  L.push(`| one network evaluation: MFLOP | ${mflop(c.flops.pixelNfe)} | ${mflop(c.flops.latentNfe)} | ${ratio(c.flops.pixelNfe, c.flops.latentNfe)} |`);
-  L.push(`| one network evaluation: ms per example | ${msTxt(c.ms.pixelNfe)} | ${msTxt(c.ms.latentNfe)} | ${ratio(c.ms.pixelNfe, c.ms.latentNfe)} |`);
-  L.push(`| teacher training step (batch ${c.trainStep.batch}): GFLOP | ${(c.trainStep.pixelFlops / 1e9).toFixed(2)} | ${(c.trainStep.latentFlops / 1e9).toFixed(2)} | ${ratio(c.trainStep.pixelFlops, c.trainStep.latentFlops)} |`);
-  L.push(`| teacher training step (batch ${c.trainStep.batch}): ms | ${msTxt(c.trainStep.pixelMs)} | ${msTxt(c.trainStep.latentMs)} | ${ratio(c.trainStep.pixelMs, c.trainStep.latentMs)} |`);
+  L.push(
+    `| one network evaluation: MFLOP | ${mflop(c.flops.pixelNfe)} | ${mflop(c.flops.latentNfe)} | ${ratio(c.flops.pixelNfe, c.flops.latentNfe)} |`,
+  );
+  L.push(
+    `| one network evaluation: ms per example | ${msTxt(c.ms.pixelNfe)} | ${msTxt(c.ms.latentNfe)} | ${ratio(c.ms.pixelNfe, c.ms.latentNfe)} |`,
+  );
+  L.push(
+    `| teacher training step (batch ${c.trainStep.batch}): GFLOP | ${(c.trainStep.pixelFlops / 1e9).toFixed(2)} | ${(c.trainStep.latentFlops / 1e9).toFixed(2)} | ${ratio(c.trainStep.pixelFlops, c.trainStep.latentFlops)} |`,
+  );
+  L.push(
+    `| teacher training step (batch ${c.trainStep.batch}): ms | ${msTxt(c.trainStep.pixelMs)} | ${msTxt(c.trainStep.latentMs)} | ${ratio(c.trainStep.pixelMs, c.trainStep.latentMs)} |`,
+  );
   for (const s of c.perSample) {
-    L.push(`| per sample, ${s.label} (${s.nfe} NFE): MFLOP | ${mflop(s.pixelFlops)} | ${mflop(s.latentFlops)} | ${ratio(s.pixelFlops, s.latentFlops)} |`);
-    L.push(`| per sample, ${s.label} (${s.nfe} NFE): ms | ${msTxt(s.pixelMs)} | ${msTxt(s.latentMs)} | ${ratio(s.pixelMs, s.latentMs)} |`);
+    L.push(
+      `| per sample, ${s.label} (${s.nfe} NFE): MFLOP | ${mflop(s.pixelFlops)} | ${mflop(s.latentFlops)} | ${ratio(s.pixelFlops, s.latentFlops)} |`,
+    );
+    L.push(
+      `| per sample, ${s.label} (${s.nfe} NFE): ms | ${msTxt(s.pixelMs)} | ${msTxt(s.latentMs)} | ${ratio(s.pixelMs, s.latentMs)} |`,
+    );
   }
   return L;
 }

@@ -8,10 +8,16 @@ import { Rng } from '../random/rng';
  * Sliced Wasserstein-1 distance between point sets a and b (rows of `dim` values), averaged over `projections`
  * random unit directions; uses quantile matching, so the set sizes may differ.
  */
-export function slicedWasserstein(a: Float32Array, b: Float32Array, dim: number, { projections = 128, seed = 0 } = {}): number {
+export function slicedWasserstein(
+  a: Float32Array,
+  b: Float32Array,
+  dim: number,
+  { projections = 128, seed = 0 } = {},
+): number {
   const na = a.length / dim;
   const nb = b.length / dim;
-  if (!Number.isInteger(na) || !Number.isInteger(nb) || na === 0 || nb === 0) throw new Error('slicedWasserstein: empty or ragged point sets');
+  if (!Number.isInteger(na) || !Number.isInteger(nb) || na === 0 || nb === 0)
+    throw new Error('slicedWasserstein: empty or ragged point sets');
   const rng = new Rng(seed, 'swd');
   const q = Math.max(na, nb);
   const pa = new Float64Array(na);
@@ -75,7 +81,8 @@ export function symEig(m: Float64Array, d: number): { values: Float64Array; vect
   const e = new Float64Array(n);
   const dd = new Float64Array(n);
   // symmetrise (guards against float asymmetry in the input)
-  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) V[i * n + j] = V[j * n + i] = 0.5 * (V[i * n + j] + V[j * n + i]);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < i; j++) V[i * n + j] = V[j * n + i] = 0.5 * (V[i * n + j] + V[j * n + i]);
   // tred2
   for (let j = 0; j < n; j++) dd[j] = V[(n - 1) * n + j];
   for (let i = n - 1; i > 0; i--) {
@@ -293,11 +300,19 @@ export function rowsOfClass(x: Float32Array, labels: Int32Array, d: number, c: n
 }
 
 /** Class-conditional sliced Wasserstein distance: the mean over classes present in both sets of SWD(a|c, b|c). */
-export function classConditionalSwd(a: Float32Array, la: Int32Array, b: Float32Array, lb: Int32Array, d: number, { seed = 0, projections = 128 } = {}): number {
+export function classConditionalSwd(
+  a: Float32Array,
+  la: Int32Array,
+  b: Float32Array,
+  lb: Int32Array,
+  d: number,
+  { seed = 0, projections = 128 } = {},
+): number {
   const classes = [...new Set(la)].filter((c) => lb.includes(c)).sort((p, q) => p - q);
   if (!classes.length) throw new Error('classConditionalSwd: the two sets share no class');
   let total = 0;
-  for (const c of classes) total += slicedWasserstein(rowsOfClass(a, la, d, c), rowsOfClass(b, lb, d, c), d, { seed, projections });
+  for (const c of classes)
+    total += slicedWasserstein(rowsOfClass(a, la, d, c), rowsOfClass(b, lb, d, c), d, { seed, projections });
   return total / classes.length;
 }
 
@@ -357,7 +372,12 @@ export interface ManifoldMetrics {
  * Precision and recall (Kynkäänniemi et al., k = `kPr`) and density and coverage (Naeem et al., k = `kDc`) of the
  * sample rows `fake` against the real rows `real` (both `d` wide). Exact, deterministic, O(n²·d).
  */
-export function manifoldMetrics(real: Float32Array, fake: Float32Array, d: number, { kPr = 3, kDc = 5 } = {}): ManifoldMetrics {
+export function manifoldMetrics(
+  real: Float32Array,
+  fake: Float32Array,
+  d: number,
+  { kPr = 3, kDc = 5 } = {},
+): ManifoldMetrics {
   const nr = real.length / d;
   const nf = fake.length / d;
   const realPr = kthNeighbourSqDist(real, d, kPr);
@@ -420,7 +440,12 @@ export function classConditionalManifold(
     used++;
   }
   if (!used) throw new Error(`manifold metrics: no class has more than ${kMax} real and generated rows`);
-  return { precision: sum.precision / used, recall: sum.recall / used, density: sum.density / used, coverage: sum.coverage / used };
+  return {
+    precision: sum.precision / used,
+    recall: sum.recall / used,
+    density: sum.density / used,
+    coverage: sum.coverage / used,
+  };
 }
 
 /**
@@ -481,7 +506,8 @@ export function kMeans(x: Float32Array, d: number, k: number, { seed = 0, iterat
       count[assign[i]]++;
       for (let t = 0; t < d; t++) centres[assign[i] * d + t] += x[i * d + t];
     }
-    for (let c = 0; c < k; c++) for (let t = 0; t < d; t++) centres[c * d + t] = count[c] ? centres[c * d + t] / count[c] : centres[c * d + t];
+    for (let c = 0; c < k; c++)
+      for (let t = 0; t < d; t++) centres[c * d + t] = count[c] ? centres[c * d + t] / count[c] : centres[c * d + t];
   }
   return assign;
 }

@@ -70,11 +70,14 @@ class Canvas {
       if (dash && s % (dash[0] + dash[1]) > dash[0]) continue;
       const x = x0 + ((x1 - x0) * k) / n;
       const y = y0 + ((y1 - y0) * k) / n;
-      for (let dy = -Math.ceil(r); dy <= Math.ceil(r); dy++) for (let dx = -Math.ceil(r); dx <= Math.ceil(r); dx++) if (dx * dx + dy * dy <= r * r + 0.5) this.set(x + dx, y + dy, c);
+      for (let dy = -Math.ceil(r); dy <= Math.ceil(r); dy++)
+        for (let dx = -Math.ceil(r); dx <= Math.ceil(r); dx++)
+          if (dx * dx + dy * dy <= r * r + 0.5) this.set(x + dx, y + dy, c);
     }
   }
   disc(x: number, y: number, rad: number, c: Rgb): void {
-    for (let dy = -rad; dy <= rad; dy++) for (let dx = -rad; dx <= rad; dx++) if (dx * dx + dy * dy <= rad * rad + 0.5) this.set(x + dx, y + dy, c);
+    for (let dy = -rad; dy <= rad; dy++)
+      for (let dx = -rad; dx <= rad; dx++) if (dx * dx + dy * dy <= rad * rad + 0.5) this.set(x + dx, y + dy, c);
   }
   /** Text with its top-left corner at (x, y); vertical = rotated 90° counter-clockwise, reading upwards from (x, y). */
   text(x: number, y: number, s: string, c: Rgb, scale = 1, vertical = false): void {
@@ -113,7 +116,8 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
   return out;
 }
 
@@ -122,14 +126,19 @@ const GRID: Rgb = [228, 228, 228];
 const AXIS: Rgb = [120, 120, 120];
 
 /** Renders panels in a row (or `cols` per row) with one legend below; returns PNG bytes. */
-export function plotPanels(panels: Panel[], { panelW = 440, panelH = 320, cols = panels.length }: { panelW?: number; panelH?: number; cols?: number } = {}): Buffer {
+export function plotPanels(
+  panels: Panel[],
+  { panelW = 440, panelH = 320, cols = panels.length }: { panelW?: number; panelH?: number; cols?: number } = {},
+): Buffer {
   if (!panels.length) throw new Error('plotPanels: no panels');
   const rows = Math.ceil(panels.length / cols);
   // legend: unique series and reference lines, in order of first appearance
   const legend: { name: string; color: Rgb; dashed: boolean }[] = [];
   for (const p of panels) {
-    for (const s of p.series) if (!legend.some((l) => l.name === s.name)) legend.push({ name: s.name, color: s.color, dashed: !!s.dashed });
-    for (const r of p.refLines ?? []) if (!legend.some((l) => l.name === r.name)) legend.push({ name: r.name, color: r.color, dashed: true });
+    for (const s of p.series)
+      if (!legend.some((l) => l.name === s.name)) legend.push({ name: s.name, color: s.color, dashed: !!s.dashed });
+    for (const r of p.refLines ?? [])
+      if (!legend.some((l) => l.name === r.name)) legend.push({ name: r.name, color: r.color, dashed: true });
   }
   const width = cols * panelW;
   const itemW = Math.max(...legend.map((l) => textWidth(l.name) + 34), 60);
@@ -145,7 +154,9 @@ export function plotPanels(panels: Panel[], { panelW = 440, panelH = 320, cols =
     const top = oy + 26;
     const bottom = oy + panelH - 40;
     cv.text(ox + Math.round((panelW - textWidth(p.title)) / 2), oy + 8, p.title, INK);
-    const pts = p.series.flatMap((s) => s.points).filter((q) => Number.isFinite(q.x) && Number.isFinite(q.y) && (!p.logX || q.x > 0));
+    const pts = p.series
+      .flatMap((s) => s.points)
+      .filter((q) => Number.isFinite(q.x) && Number.isFinite(q.y) && (!p.logX || q.x > 0));
     const ys = [...pts.map((q) => q.y), ...(p.refLines ?? []).filter((r) => Number.isFinite(r.y)).map((r) => r.y)];
     let yLo = ys.length ? Math.min(...ys) : 0;
     let yHi = ys.length ? Math.max(...ys) : 1;
@@ -206,8 +217,11 @@ export function plotPanels(panels: Panel[], { panelW = 440, panelH = 320, cols =
       cv.line(left, y, right, y, r.color, 1, [5, 4]);
     }
     for (const s of p.series) {
-      const q = s.points.filter((v) => Number.isFinite(v.x) && Number.isFinite(v.y) && (!p.logX || v.x > 0)).sort((a, b) => a.x - b.x);
-      for (let i = 1; i < q.length; i++) cv.line(X(q[i - 1].x), Y(q[i - 1].y), X(q[i].x), Y(q[i].y), s.color, 2, s.dashed ? [6, 4] : undefined);
+      const q = s.points
+        .filter((v) => Number.isFinite(v.x) && Number.isFinite(v.y) && (!p.logX || v.x > 0))
+        .sort((a, b) => a.x - b.x);
+      for (let i = 1; i < q.length; i++)
+        cv.line(X(q[i - 1].x), Y(q[i - 1].y), X(q[i].x), Y(q[i].y), s.color, 2, s.dashed ? [6, 4] : undefined);
       for (const v of q) cv.disc(Math.round(X(v.x)), Math.round(Y(v.y)), 3, s.color);
     }
   });

@@ -86,12 +86,21 @@ export class RealReference {
     readonly feats: Float32Array,
     readonly labels: Int32Array,
     readonly dim: number,
-    private readonly opts: { pixels?: Float32Array; pixelDim?: number; withFid: boolean; accuracy?: number | null; perClass?: number },
+    private readonly opts: {
+      pixels?: Float32Array;
+      pixelDim?: number;
+      withFid: boolean;
+      accuracy?: number | null;
+      perClass?: number;
+    },
   ) {
     [this.halfA, this.halfB] = halves(feats, labels, dim);
     const capped = firstPerClass(this.halfB, dim, opts.perClass ?? Infinity);
     this.floorPerClass = capped.perClass;
-    const m = classConditionalManifold(this.halfA.x, this.halfA.labels, capped.x, capped.labels, dim, { kPr: K_PR, kDc: K_DC });
+    const m = classConditionalManifold(this.halfA.x, this.halfA.labels, capped.x, capped.labels, dim, {
+      kPr: K_PR,
+      kDc: K_DC,
+    });
     this.floor = {
       fid: opts.withFid ? frechetDistance(this.halfA.x, this.halfB.x, dim) : null,
       accuracy: opts.accuracy ?? null,
@@ -105,7 +114,11 @@ export class RealReference {
    * Scores of generated rows: `feats` (`dim` wide) of samples asked for classes `labels`, the judge's predictions
    * `pred` (if any) and the samples' pixels (images).
    */
-  score(feats: Float32Array, labels: Int32Array, { pred, pixels }: { pred?: Int32Array; pixels?: Float32Array } = {}): SampleScores {
+  score(
+    feats: Float32Array,
+    labels: Int32Array,
+    { pred, pixels }: { pred?: Int32Array; pixels?: Float32Array } = {},
+  ): SampleScores {
     let accuracy: number | null = null;
     if (pred) {
       let ok = 0;

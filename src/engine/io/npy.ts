@@ -55,7 +55,11 @@ export function encodeNpy(data: Float32Array | Int32Array, shape: number[]): Buf
 /**
  * Decodes a .npy buffer (versions 1.x–3.x) holding '<f4' or '<i4' data in C order.
  */
-export function decodeNpy(buf: Buffer | Uint8Array): { data: Float32Array | Int32Array; shape: number[]; dtype: '<f4' | '<i4' } {
+export function decodeNpy(buf: Buffer | Uint8Array): {
+  data: Float32Array | Int32Array;
+  shape: number[];
+  dtype: '<f4' | '<i4';
+} {
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < 10 || !b.subarray(0, 6).equals(MAGIC)) throw new Error('decodeNpy: not a .npy file (bad magic)');
   const major = b[6];
@@ -78,14 +82,16 @@ export function decodeNpy(buf: Buffer | Uint8Array): { data: Float32Array | Int3
   const shapeM = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
   if (!descrM || !fortranM || !shapeM) throw new Error(`decodeNpy: malformed header ${JSON.stringify(header)}`);
   const dtype = descrM[1];
-  if (dtype !== '<f4' && dtype !== '<i4') throw new Error(`decodeNpy: unsupported dtype ${dtype} (expected '<f4' or '<i4')`);
+  if (dtype !== '<f4' && dtype !== '<i4')
+    throw new Error(`decodeNpy: unsupported dtype ${dtype} (expected '<f4' or '<i4')`);
   if (fortranM[1] === 'True') throw new Error('decodeNpy: fortran_order arrays are not supported');
   const shape = shapeM[1]
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
     .map((s) => Number(s));
-  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`decodeNpy: bad shape in header ${JSON.stringify(header)}`);
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0))
+    throw new Error(`decodeNpy: bad shape in header ${JSON.stringify(header)}`);
   const count = shape.reduce((a, c) => a * c, 1);
   const off = start + headerLen;
   if (b.length < off + count * 4) {

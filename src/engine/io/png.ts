@@ -45,7 +45,9 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
   if (colorType === undefined) throw new Error(`encodePng: channels must be 1, 3 or 4, got ${channels}`);
   const stride = width * channels;
   if (pixels.length !== stride * height) {
-    throw new Error(`encodePng: expected ${width}×${height}×${channels} = ${stride * height} bytes, got ${pixels.length}`);
+    throw new Error(
+      `encodePng: expected ${width}×${height}×${channels} = ${stride * height} bytes, got ${pixels.length}`,
+    );
   }
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
@@ -77,7 +79,8 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
  * 16-bit images are reduced to 8 bits.
  */
 export function decodePng(buf: Buffer): { width: number; height: number; channels: number; data: Uint8Array } {
-  if (buf.length < 33 || !buf.subarray(0, 8).equals(PNG_SIGNATURE)) throw new Error('decodePng: not a PNG (bad signature)');
+  if (buf.length < 33 || !buf.subarray(0, 8).equals(PNG_SIGNATURE))
+    throw new Error('decodePng: not a PNG (bad signature)');
   const colorType = buf[25];
   const png = PNG.sync.read(buf);
   const { width, height } = png;
@@ -319,7 +322,8 @@ export function gridOfScatters(
   const rows = checkPosInt(opts.rows, 'gridOfScatters rows');
   const cols = checkPosInt(opts.cols, 'gridOfScatters cols');
   const pad = checkPosInt(opts.pad ?? 4, 'gridOfScatters pad', true);
-  if (panels.length > rows * cols) throw new Error(`gridOfScatters: ${panels.length} panels do not fit a ${rows}×${cols} grid`);
+  if (panels.length > rows * cols)
+    throw new Error(`gridOfScatters: ${panels.length} panels do not fit a ${rows}×${cols} grid`);
   const W = cols * size + (cols + 1) * pad;
   const H = rows * size + (rows + 1) * pad;
   const canvas = new Uint8Array(W * H * 3).fill(160);

@@ -36,7 +36,17 @@ export function diffuse({ x, eps, c }: { x: tf.Tensor; eps: tf.Tensor; c: Coefs 
  * (x̂, ε̂) from the network output under each parameterisation:
  * v: x̂ = α·z − σ·v̂, ε̂ = σ·z + α·v̂;  x: ε̂ = (z − α·x̂)/σ;  eps: x̂ = (z − σ·ε̂)/α.
  */
-export function predictions({ out, z, c, param }: { out: tf.Tensor; z: tf.Tensor; c: Coefs; param: Parameterization }): {
+export function predictions({
+  out,
+  z,
+  c,
+  param,
+}: {
+  out: tf.Tensor;
+  z: tf.Tensor;
+  c: Coefs;
+  param: Parameterization;
+}): {
   x: tf.Tensor;
   eps: tf.Tensor;
 } {
@@ -56,7 +66,17 @@ export function predictions({ out, z, c, param }: { out: tf.Tensor; z: tf.Tensor
 }
 
 /** The network output that yields x̂ = x (inverse of `predictions`), used by tests for round trips. */
-export function outputFor({ x, z, c, param }: { x: tf.Tensor; z: tf.Tensor; c: Coefs; param: Parameterization }): tf.Tensor {
+export function outputFor({
+  x,
+  z,
+  c,
+  param,
+}: {
+  x: tf.Tensor;
+  z: tf.Tensor;
+  c: Coefs;
+  param: Parameterization;
+}): tf.Tensor {
   return tf.tidy(() => {
     const eps = tf.div(tf.sub(z, tf.mul(c.alpha, x)), c.sigma);
     switch (param) {
@@ -76,7 +96,15 @@ export function truncatedSnrWeights(lambdas: ArrayLike<number>): Float32Array {
 }
 
 /** L = mean over the batch of max(SNR_t, 1)·mean_d (x̂ − target)². */
-export function weightedMse({ pred, target, weights }: { pred: tf.Tensor; target: tf.Tensor; weights: Float32Array }): tf.Scalar {
+export function weightedMse({
+  pred,
+  target,
+  weights,
+}: {
+  pred: tf.Tensor;
+  target: tf.Tensor;
+  weights: Float32Array;
+}): tf.Scalar {
   return tf.tidy(() => {
     const axes = pred.shape.slice(1).map((_, i) => i + 1);
     const perEx = tf.mean(tf.square(tf.sub(pred, target)), axes);
@@ -175,7 +203,17 @@ export function distillTarget({
  * Stochastic sampler re-noising (paper §3.3): from z_k at k forward to s > k:
  * z_s = (α_s/α_k)·z_k + σ_{s|k}·ε, σ²_{s|k} = (1 − exp(λ_s − λ_k))·σ_s².
  */
-export function renoise({ zK, eps, lambdaK, lambdaS }: { zK: tf.Tensor; eps: tf.Tensor; lambdaK: number; lambdaS: number }): tf.Tensor {
+export function renoise({
+  zK,
+  eps,
+  lambdaK,
+  lambdaS,
+}: {
+  zK: tf.Tensor;
+  eps: tf.Tensor;
+  lambdaK: number;
+  lambdaS: number;
+}): tf.Tensor {
   return tf.tidy(() => {
     const ratio = alphaRatio({ lambdaS, lambdaT: lambdaK });
     const s2 = (1 - Math.exp(lambdaS - lambdaK)) * sigma(lambdaS) ** 2;

@@ -53,11 +53,20 @@ function mixtureTensors(m: GaussianMixture): MixtureTensors {
  * E[x | z, c] for a batch: z [B, D] (flattened examples), per-example α and σ, classes [B] (K = ∅). Returns [B, D].
  * The equations of the file header; responsibilities through a log-sum-exp, so no component underflows alone.
  */
-function posteriorMean(t: MixtureTensors, z: tf.Tensor2D, alphas: Float32Array, sigmas: Float32Array, classes: Int32Array): tf.Tensor2D {
+function posteriorMean(
+  t: MixtureTensors,
+  z: tf.Tensor2D,
+  alphas: Float32Array,
+  sigmas: Float32Array,
+  classes: Int32Array,
+): tf.Tensor2D {
   return tf.tidy(() => {
     const B = z.shape[0];
     const a = tf.tensor3d(alphas, [B, 1, 1]);
-    const s2 = tf.tensor3d(Float32Array.from(sigmas, (s) => s * s), [B, 1, 1]);
+    const s2 = tf.tensor3d(
+      Float32Array.from(sigmas, (s) => s * s),
+      [B, 1, 1],
+    );
     const z3 = tf.expandDims(z, 1) as tf.Tensor3D; // [B, 1, D]
     const v = tf.add(tf.mul(tf.square(a), t.variances), s2); // [B, KM, D]
     const r = tf.sub(z3, tf.mul(a, t.means)); // z − α·μ, [B, KM, D]
@@ -70,12 +79,23 @@ function posteriorMean(t: MixtureTensors, z: tf.Tensor2D, alphas: Float32Array, 
 }
 
 /** E[x | z_λ, c] for examples of the mixture's shape: z [B, …], per-example λ, classes [B] (K = ∅). */
-export function exactPosteriorMean(m: GaussianMixture, z: tf.Tensor, lambdas: Float32Array, classes: Int32Array): tf.Tensor {
+export function exactPosteriorMean(
+  m: GaussianMixture,
+  z: tf.Tensor,
+  lambdas: Float32Array,
+  classes: Int32Array,
+): tf.Tensor {
   const t = mixtureTensors(m);
   try {
     return tf.tidy(() => {
       const B = z.shape[0];
-      const x = posteriorMean(t, tf.reshape(z, [B, m.dim]) as tf.Tensor2D, Float32Array.from(lambdas, alpha), Float32Array.from(lambdas, sigma), classes);
+      const x = posteriorMean(
+        t,
+        tf.reshape(z, [B, m.dim]) as tf.Tensor2D,
+        Float32Array.from(lambdas, alpha),
+        Float32Array.from(lambdas, sigma),
+        classes,
+      );
       return tf.reshape(x, z.shape);
     });
   } finally {
@@ -114,11 +134,18 @@ export function exactTeacherNet(m: GaussianMixture, param: Parameterization, kin
   put(EXACT_TEACHER_PARAMS.variances, [KM, D], m.variances);
   // Row c keeps class c's components (0) and masks the others (−∞); row K (∅) keeps every component.
   const maskValues = new Float32Array((K + 1) * KM);
-  for (let c = 0; c < K; c++) for (let j = 0; j < KM; j++) if (Math.floor(j / M) !== c) maskValues[c * KM + j] = -Infinity;
+  for (let c = 0; c < K; c++)
+    for (let j = 0; j < KM; j++) if (Math.floor(j / M) !== c) maskValues[c * KM + j] = -Infinity;
   const mask = tf.tensor2d(maskValues, [K + 1, KM]);
-  const componentClass = tf.tensor1d(Int32Array.from({ length: KM }, (_, j) => Math.floor(j / M)), 'int32');
+  const componentClass = tf.tensor1d(
+    Int32Array.from({ length: KM }, (_, j) => Math.floor(j / M)),
+    'int32',
+  );
   // The ∅ row adds log p_c; the class rows do not.
-  const priorRow = tf.tensor2d(Float32Array.from({ length: (K + 1) * KM }, (_, i) => (i >= K * KM ? 1 : 0)), [K + 1, KM]);
+  const priorRow = tf.tensor2d(
+    Float32Array.from({ length: (K + 1) * KM }, (_, i) => (i >= K * KM ? 1 : 0)),
+    [K + 1, KM],
+  );
   const tensors = (): MixtureTensors => {
     const logW = tf.log(params.get(EXACT_TEACHER_PARAMS.weights)); // [KM]
     const logPrior = tf.gather(tf.log(params.get(EXACT_TEACHER_PARAMS.classPrior)), componentClass); // [KM]
@@ -137,7 +164,10 @@ export function exactTeacherNet(m: GaussianMixture, param: Parameterization, kin
     // per component and dimension: about 12 operations for the likelihood and 6 for the posterior mean
     flopsPerExample: 18 * KM * D,
     apply(z, lambda, cls, w) {
-      if (w) throw new Error('the exact teacher takes no guidance weight: it is guided through its conditional and ∅ predictions');
+      if (w)
+        throw new Error(
+          'the exact teacher takes no guidance weight: it is guided through its conditional and ∅ predictions',
+        );
       return tf.tidy(() => {
         const B = z.shape[0];
         const al = Float32Array.from(lambda, alpha);

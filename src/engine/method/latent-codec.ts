@@ -14,9 +14,16 @@ import type { LatentCodec } from './samplers';
 const CHUNK = 64;
 
 /** Runs `fn` over n examples in chunks of CHUNK: inputs of `inSize` values each, outputs of `outSize`. */
-export async function chunked(x: Float32Array, n: number, inShape: number[], outSize: number, fn: (t: tf.Tensor) => tf.Tensor): Promise<Float32Array> {
+export async function chunked(
+  x: Float32Array,
+  n: number,
+  inShape: number[],
+  outSize: number,
+  fn: (t: tf.Tensor) => tf.Tensor,
+): Promise<Float32Array> {
   const inSize = inShape.reduce((a, v) => a * v, 1);
-  if (x.length !== n * inSize) throw new Error(`autoencoder: expected ${n} × [${inShape.join(', ')}] = ${n * inSize} values, got ${x.length}`);
+  if (x.length !== n * inSize)
+    throw new Error(`autoencoder: expected ${n} × [${inShape.join(', ')}] = ${n * inSize} values, got ${x.length}`);
   const out = new Float32Array(n * outSize);
   for (let s = 0; s < n; s += CHUNK) {
     const e = Math.min(n, s + CHUNK);
@@ -50,7 +57,10 @@ export async function measureLatentScale(ae: Autoencoder, data: Pick<Dataset, 'x
   let ss = 0;
   for (const v of z) ss += (v - mu) * (v - mu);
   const std = Math.sqrt(ss / Math.max(1, z.length - 1));
-  if (!(std > 0) || !Number.isFinite(std)) throw new Error(`autoencoder: the encoder means have standard deviation ${std} on the training data; the latent scale cannot be measured`);
+  if (!(std > 0) || !Number.isFinite(std))
+    throw new Error(
+      `autoencoder: the encoder means have standard deviation ${std} on the training data; the latent scale cannot be measured`,
+    );
   return 1 / std;
 }
 
@@ -69,7 +79,11 @@ export function makeCodec(ae: Autoencoder, scale: number): LatentCodec {
       return z;
     },
     decode: (z, n) => chunked(z, n, ae.latentShape, imageSize, (t) => ae.decode(tf.div(t, scale))),
-    decoder: { channels: ae.channels, groups: GROUPS, params: () => ae.params.list().filter((q) => q.name.startsWith('dec')) },
+    decoder: {
+      channels: ae.channels,
+      groups: GROUPS,
+      params: () => ae.params.list().filter((q) => q.name.startsWith('dec')),
+    },
     dispose: () => ae.dispose(),
   };
 }

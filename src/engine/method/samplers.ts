@@ -78,7 +78,10 @@ export function guidedX(
 }
 
 /** x̂ for a sampler: the guided teacher (2 NFE) or a w-conditioned student (1 NFE). */
-export function xPrediction(d: Denoiser, args: { z: tf.Tensor; lambdas: Float32Array; classes: Int32Array; w: Float32Array }): tf.Tensor {
+export function xPrediction(
+  d: Denoiser,
+  args: { z: tf.Tensor; lambdas: Float32Array; classes: Int32Array; w: Float32Array },
+): tf.Tensor {
   if (d.net.withW) {
     return tf.tidy(() => denoise(d, args).x);
   }

@@ -66,10 +66,13 @@ export function checkEditRequest(d: Denoiser, req: EditRequest): void {
   if (typeof req.strength !== 'number' || !(req.strength >= 0 && req.strength <= 1)) {
     throw new Error(`strength: expected a number in [0, 1], got ${req.strength}`);
   }
-  if (!Number.isInteger(req.steps) || req.steps < 1) throw new Error(`steps: expected a positive integer, got ${req.steps}`);
+  if (!Number.isInteger(req.steps) || req.steps < 1)
+    throw new Error(`steps: expected a positive integer, got ${req.steps}`);
   if (!Number.isInteger(req.seed)) throw new Error(`seed: expected an integer, got ${req.seed}`);
   if (req.x0.length !== b * size) {
-    throw new Error(`image: expected ${b} × [${shape.join(', ')}] = ${b * size} model-space values, got ${req.x0.length}`);
+    throw new Error(
+      `image: expected ${b} × [${shape.join(', ')}] = ${b * size} model-space values, got ${req.x0.length}`,
+    );
   }
   for (let i = 0; i < req.x0.length; i++) {
     if (!Number.isFinite(req.x0[i])) throw new Error(`image: value ${i} is ${req.x0[i]}; expected finite numbers`);
@@ -81,7 +84,8 @@ export function checkEditRequest(d: Denoiser, req: EditRequest): void {
       );
     }
     for (let i = 0; i < req.mask.length; i++) {
-      if (req.mask[i] !== 0 && req.mask[i] !== 1) throw new Error(`mask: value ${i} is ${req.mask[i]}; expected 0 (keep) or 1 (repaint)`);
+      if (req.mask[i] !== 0 && req.mask[i] !== 1)
+        throw new Error(`mask: value ${i} is ${req.mask[i]}; expected 0 (keep) or 1 (repaint)`);
     }
   }
 }
@@ -110,9 +114,17 @@ export async function edit(d: Denoiser, req: EditRequest): Promise<EditResult> {
   const eps = new Rng(req.seed, 'sample').normals(size);
   const knownNoise = new Rng(req.seed, 'edit-known');
   const x0 = tf.tensor(req.x0, shape);
-  const repaint = req.mask ? tf.tidy(() => tf.broadcastTo(tf.greater(tf.tensor(req.mask!, req.mask!.length === size ? shape : [1, ...d.net.exampleShape]), 0.5), shape)) : undefined;
+  const repaint = req.mask
+    ? tf.tidy(() =>
+        tf.broadcastTo(
+          tf.greater(tf.tensor(req.mask!, req.mask!.length === size ? shape : [1, ...d.net.exampleShape]), 0.5),
+          shape,
+        ),
+      )
+    : undefined;
   /** The input diffused to t with the given noise. */
-  const noised = (t: number, e: Float32Array) => tf.tidy(() => diffuse({ x: x0, eps: tf.tensor(e, shape), c: coefs(fill(lam(t)), shape.length) }));
+  const noised = (t: number, e: Float32Array) =>
+    tf.tidy(() => diffuse({ x: x0, eps: tf.tensor(e, shape), c: coefs(fill(lam(t)), shape.length) }));
   let z = S === 1 ? tf.tensor(eps, shape) : noised(S, eps);
   try {
     for (let k = K; k >= 1; k--) {

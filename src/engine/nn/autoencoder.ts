@@ -37,9 +37,14 @@ export interface Autoencoder {
 /** [H/f, W/f, latentChannels] for an image shape; throws naming autoencoder.factor when it does not divide. */
 export function latentShapeOf(ae: Pick<AutoencoderShape, 'factor' | 'latentChannels'>, imageShape: number[]): number[] {
   const [h, w] = imageShape;
-  if (imageShape.length !== 3) throw new Error(`model.space: "latent" needs image data; this dataset has examples of shape [${imageShape.join(', ')}]`);
+  if (imageShape.length !== 3)
+    throw new Error(
+      `model.space: "latent" needs image data; this dataset has examples of shape [${imageShape.join(', ')}]`,
+    );
   if (h % ae.factor !== 0 || w % ae.factor !== 0) {
-    throw new Error(`autoencoder.factor: the images are ${h}×${w}, not divisible by ${ae.factor}; pick a factor that divides the image size`);
+    throw new Error(
+      `autoencoder.factor: the images are ${h}×${w}, not divisible by ${ae.factor}; pick a factor that divides the image size`,
+    );
   }
   return [h / ae.factor, w / ae.factor, ae.latentChannels];
 }
@@ -68,7 +73,10 @@ export function buildAutoencoder(ae: AutoencoderShape, imageShape: number[], see
   const [H, W, C] = imageShape;
   const ch = ae.channels;
   const L = ch.length - 1;
-  if (2 ** L !== ae.factor) throw new Error(`autoencoder.channels: factor ${ae.factor} needs ${Math.log2(ae.factor) + 1} widths, got ${ch.length}`);
+  if (2 ** L !== ae.factor)
+    throw new Error(
+      `autoencoder.channels: factor ${ae.factor} needs ${Math.log2(ae.factor) + 1} widths, got ${ch.length}`,
+    );
   const zc = ae.latentChannels;
   const p = new Params(new Rng(seed, 'init-autoencoder'));
   const enc = new FlopCounter();

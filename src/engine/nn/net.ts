@@ -72,14 +72,24 @@ function embeddingInit(p: Params, m: ModelConfig, numClasses: number, withW: boo
   }
 }
 
-function embedding(p: Params, m: ModelConfig, withW: boolean, lambda: Float32Array, cls: Int32Array, w?: Float32Array): tf.Tensor {
+function embedding(
+  p: Params,
+  m: ModelConfig,
+  withW: boolean,
+  lambda: Float32Array,
+  cls: Int32Array,
+  w?: Float32Array,
+): tf.Tensor {
   let h = dense(p, 'temb.1', silu(dense(p, 'temb.0', sinusoidal(lambda, SIN_DIM, 200, LAMBDA_SCALE))));
   // one-hot · table rather than gather: its gradient is a plain matmul on every backend
   const table = p.get('cemb.table');
   h = tf.add(h, tf.matMul(tf.oneHot(tf.tensor1d(cls, 'int32'), table.shape[0]), table));
   if (withW) {
     if (!w) throw new Error('this student network needs a guidance weight w for every example');
-    h = tf.add(h, dense(p, 'wemb.1', silu(dense(p, 'wemb.0', sinusoidal(w, SIN_DIM, m.wFreqMax ?? W_FREQ_MAX_DEFAULT)))));
+    h = tf.add(
+      h,
+      dense(p, 'wemb.1', silu(dense(p, 'wemb.0', sinusoidal(w, SIN_DIM, m.wFreqMax ?? W_FREQ_MAX_DEFAULT)))),
+    );
   }
   return silu(h);
 }
@@ -180,7 +190,8 @@ function buildUnet(m: ModelConfig, shape: number[], numClasses: number, withW: b
     );
   }
   for (const [i, c] of m.channels.entries()) {
-    if (c % Math.min(m.groups, c) !== 0) throw new Error(`model.channels[${i}] = ${c} is not divisible by model.groups = ${m.groups}`);
+    if (c % Math.min(m.groups, c) !== 0)
+      throw new Error(`model.channels[${i}] = ${c} is not divisible by model.groups = ${m.groups}`);
   }
   const p = new Params(rng);
   const f = new FlopCounter();
@@ -287,10 +298,16 @@ export function buildNet({
 }): Net {
   const rng = new Rng(seed, withW ? 'init-student' : 'init-teacher');
   if (model.kind === 'mlp') {
-    if (exampleShape.length !== 1) throw new Error(`model.kind "mlp" is for 2-D toy data; this dataset has images of shape ${exampleShape.join('×')} — use "unet"`);
+    if (exampleShape.length !== 1)
+      throw new Error(
+        `model.kind "mlp" is for 2-D toy data; this dataset has images of shape ${exampleShape.join('×')} — use "unet"`,
+      );
     return buildMlp(model, exampleShape[0], numClasses, withW, rng);
   }
-  if (exampleShape.length !== 3) throw new Error(`model.kind "unet" needs image data; this dataset has points of dimension ${exampleShape[0]} — use "mlp"`);
+  if (exampleShape.length !== 3)
+    throw new Error(
+      `model.kind "unet" needs image data; this dataset has points of dimension ${exampleShape[0]} — use "mlp"`,
+    );
   return buildUnet(model, exampleShape, numClasses, withW, rng);
 }
 
@@ -300,7 +317,8 @@ export function copyParams(from: Net, to: Net): string[] {
   for (const { name, variable } of from.params.list()) {
     const dst = to.params.vars.get(name);
     if (!dst) continue;
-    if (dst.shape.join() !== variable.shape.join()) throw new Error(`parameter ${name}: shape ${dst.shape} ≠ ${variable.shape}`);
+    if (dst.shape.join() !== variable.shape.join())
+      throw new Error(`parameter ${name}: shape ${dst.shape} ≠ ${variable.shape}`);
     dst.assign(variable);
     copied.push(name);
   }

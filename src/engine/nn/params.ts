@@ -57,7 +57,13 @@ export class FlopCounter {
   macs = 0;
 }
 
-export function denseInit(p: Params, name: string, nIn: number, nOut: number, opts: { zero?: boolean; gain?: number } = {}): void {
+export function denseInit(
+  p: Params,
+  name: string,
+  nIn: number,
+  nOut: number,
+  opts: { zero?: boolean; gain?: number } = {},
+): void {
   p.weight(`${name}.w`, [nIn, nOut], nIn, opts);
   p.constant(`${name}.b`, [nOut], 0);
 }
@@ -66,7 +72,14 @@ export function dense(p: Params, name: string, x: tf.Tensor): tf.Tensor {
   return tf.add(tf.matMul(x as tf.Tensor2D, p.get(`${name}.w`) as tf.Tensor2D), p.get(`${name}.b`));
 }
 
-export function convInit(p: Params, name: string, k: number, cIn: number, cOut: number, opts: { zero?: boolean; gain?: number } = {}): void {
+export function convInit(
+  p: Params,
+  name: string,
+  k: number,
+  cIn: number,
+  cOut: number,
+  opts: { zero?: boolean; gain?: number } = {},
+): void {
   p.weight(`${name}.w`, [k, k, cIn, cOut], k * k * cIn, opts);
   p.constant(`${name}.b`, [cOut], 0);
 }
@@ -102,7 +115,10 @@ export function layerNormInit(p: Params, name: string, c: number): void {
 
 export function layerNorm(p: Params, name: string, x: tf.Tensor): tf.Tensor {
   const { mean, variance } = tf.moments(x, [x.rank - 1], true);
-  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), p.get(`${name}.g`)), p.get(`${name}.b`));
+  return tf.add(
+    tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), p.get(`${name}.g`)),
+    p.get(`${name}.b`),
+  );
 }
 
 /** Sinusoidal embedding of a [B] tensor of scalars into [B, dim] with frequencies 1 … maxFreq (geometric). */

@@ -38,7 +38,11 @@ export interface CheckpointHeader {
 
 export type NamedArrays = Map<string, { shape: number[]; data: Float32Array }>;
 
-export function writeCheckpoint(file: string, header: Omit<CheckpointHeader, 'tensors' | 'sha256'>, arrays: NamedArrays): void {
+export function writeCheckpoint(
+  file: string,
+  header: Omit<CheckpointHeader, 'tensors' | 'sha256'>,
+  arrays: NamedArrays,
+): void {
   const tensors: TensorEntry[] = [];
   let offset = 0;
   for (const [name, { shape, data }] of arrays) {
@@ -79,7 +83,8 @@ export function readCheckpointHeader(file: string): CheckpointHeader {
 
 export function readCheckpoint(file: string): { header: CheckpointHeader; arrays: NamedArrays } {
   const buf = fs.readFileSync(file);
-  if (buf.length < 12 || !buf.subarray(0, 8).equals(MAGIC)) throw new Error(`${file}: not a Diffusion Distiller checkpoint (bad magic)`);
+  if (buf.length < 12 || !buf.subarray(0, 8).equals(MAGIC))
+    throw new Error(`${file}: not a Diffusion Distiller checkpoint (bad magic)`);
   const n = buf.readUInt32LE(8);
   if (12 + n > buf.length) throw new Error(`${file}: checkpoint is truncated (header)`);
   let header: CheckpointHeader;
@@ -90,7 +95,8 @@ export function readCheckpoint(file: string): { header: CheckpointHeader; arrays
   }
   const body = buf.subarray(12 + n);
   const expected = header.tensors.reduce((s, t) => Math.max(s, t.offset + t.length * 4), 0);
-  if (body.length !== expected) throw new Error(`${file}: checkpoint is truncated or padded (body ${body.length} bytes, expected ${expected})`);
+  if (body.length !== expected)
+    throw new Error(`${file}: checkpoint is truncated or padded (body ${body.length} bytes, expected ${expected})`);
   const sha = crypto.createHash('sha256').update(body).digest('hex');
   if (sha !== header.sha256) throw new Error(`${file}: checkpoint is corrupt (checksum mismatch)`);
   const arrays: NamedArrays = new Map();

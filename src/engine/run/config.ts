@@ -54,7 +54,10 @@ interface SchemaNode {
   properties?: Record<string, SchemaNode>;
 }
 
-const SCHEMA = schema as unknown as SchemaNode & { properties: Record<string, SchemaNode>; definitions: Record<string, SchemaNode> };
+const SCHEMA = schema as unknown as SchemaNode & {
+  properties: Record<string, SchemaNode>;
+  definitions: Record<string, SchemaNode>;
+};
 
 /** `#/definitions/<name>` references are the only ones the schema uses. */
 function deref(node: SchemaNode): SchemaNode {
@@ -81,7 +84,17 @@ function propertyDefaults(section: SchemaNode): Record<string, unknown> {
 }
 
 /** Top-level config keys that hold a section (an object of fields with their defaults). */
-type Section = 'model' | 'diffusion' | 'guidance' | 'teacher' | 'guided' | 'progressive' | 'sampling' | 'checkpoint' | 'log' | 'eval';
+type Section =
+  | 'model'
+  | 'diffusion'
+  | 'guidance'
+  | 'teacher'
+  | 'guided'
+  | 'progressive'
+  | 'sampling'
+  | 'checkpoint'
+  | 'log'
+  | 'eval';
 
 /** A section's schema defaults with the config's own values of it on top (a fresh object every call). */
 function withDefaults(section: Section, given: Record<string, unknown> | undefined): Record<string, unknown> {
@@ -89,7 +102,10 @@ function withDefaults(section: Section, given: Record<string, unknown> | undefin
 }
 
 /** The autoencoder section's defaults (from the schema; `channels` is computed from `factor`). */
-export const AUTOENCODER_DEFAULTS = propertyDefaults(SCHEMA.properties.autoencoder) as Omit<AutoencoderConfig, 'channels'>;
+export const AUTOENCODER_DEFAULTS = propertyDefaults(SCHEMA.properties.autoencoder) as Omit<
+  AutoencoderConfig,
+  'channels'
+>;
 
 export interface ResolvedConfig {
   name: string;
@@ -178,19 +194,41 @@ const groupDigits = (n: number): string => (Number.isInteger(n) ? n.toLocaleStri
  * descriptions end with "Range: <this>." (so the editor's hover shows it; a test keeps them in step) and range errors
  * quote it.
  */
-export function rangeLabel(s: { type?: unknown; minimum?: number; maximum?: number; exclusiveMinimum?: number; exclusiveMaximum?: number }): string {
+export function rangeLabel(s: {
+  type?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+}): string {
   const kind = s.type === 'integer' ? 'an integer' : 'a number';
-  if (s.minimum !== undefined && s.maximum !== undefined) return `${kind} from ${groupDigits(s.minimum)} to ${groupDigits(s.maximum)}`;
-  const lo = s.minimum !== undefined ? `≥ ${groupDigits(s.minimum)}` : s.exclusiveMinimum !== undefined ? `> ${groupDigits(s.exclusiveMinimum)}` : '';
-  const hi = s.maximum !== undefined ? `≤ ${groupDigits(s.maximum)}` : s.exclusiveMaximum !== undefined ? `< ${groupDigits(s.exclusiveMaximum)}` : '';
+  if (s.minimum !== undefined && s.maximum !== undefined)
+    return `${kind} from ${groupDigits(s.minimum)} to ${groupDigits(s.maximum)}`;
+  const lo =
+    s.minimum !== undefined
+      ? `≥ ${groupDigits(s.minimum)}`
+      : s.exclusiveMinimum !== undefined
+        ? `> ${groupDigits(s.exclusiveMinimum)}`
+        : '';
+  const hi =
+    s.maximum !== undefined
+      ? `≤ ${groupDigits(s.maximum)}`
+      : s.exclusiveMaximum !== undefined
+        ? `< ${groupDigits(s.exclusiveMaximum)}`
+        : '';
   return [kind, [lo, hi].filter(Boolean).join(' and ')].filter(Boolean).join(' ');
 }
 
 const isNumericSchema = (s: unknown): s is Parameters<typeof rangeLabel>[0] =>
-  !!s && typeof s === 'object' && ((s as { type?: unknown }).type === 'integer' || (s as { type?: unknown }).type === 'number');
+  !!s &&
+  typeof s === 'object' &&
+  ((s as { type?: unknown }).type === 'integer' || (s as { type?: unknown }).type === 'number');
 
 function fieldOf(e: ErrorObject): string {
-  const p = e.instancePath.replace(/^\//, '').replace(/\//g, '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
+  const p = e.instancePath
+    .replace(/^\//, '')
+    .replace(/\//g, '.')
+    .replace(/\.(\d+)(?=\.|$)/g, '[$1]');
   return p || '(top level)';
 }
 
@@ -205,7 +243,8 @@ function describeErrors(errors: ErrorObject[], value: Record<string, unknown>): 
     if (inData) {
       const idx = Number(e.schemaPath.split('/')[4]);
       if (branch < 0) {
-        if (e.keyword === 'const' || e.keyword === 'required') out.add(`data.kind: expected one of ${kinds.map((k) => `"${k}"`).join(', ')}`);
+        if (e.keyword === 'const' || e.keyword === 'required')
+          out.add(`data.kind: expected one of ${kinds.map((k) => `"${k}"`).join(', ')}`);
         continue;
       }
       if (idx !== branch) continue;
@@ -214,22 +253,32 @@ function describeErrors(errors: ErrorObject[], value: Record<string, unknown>): 
     const field = fieldOf(e);
     switch (e.keyword) {
       case 'additionalProperties':
-        out.add(`${field === '(top level)' ? '' : field + '.'}${(e.params as { additionalProperty: string }).additionalProperty}: unknown field`);
+        out.add(
+          `${field === '(top level)' ? '' : field + '.'}${(e.params as { additionalProperty: string }).additionalProperty}: unknown field`,
+        );
         break;
       case 'required':
-        out.add(`${field === '(top level)' ? '' : field + '.'}${(e.params as { missingProperty: string }).missingProperty}: required field is missing`);
+        out.add(
+          `${field === '(top level)' ? '' : field + '.'}${(e.params as { missingProperty: string }).missingProperty}: required field is missing`,
+        );
         break;
       case 'pattern':
-        out.add(`${field}: ${JSON.stringify(e.data)} is not valid; expected a string matching ${(e.params as { pattern: string }).pattern}`);
+        out.add(
+          `${field}: ${JSON.stringify(e.data)} is not valid; expected a string matching ${(e.params as { pattern: string }).pattern}`,
+        );
         break;
       case 'enum':
-        out.add(`${field}: expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`);
+        out.add(
+          `${field}: expected one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`,
+        );
         break;
       case 'minimum':
       case 'maximum':
       case 'exclusiveMinimum':
       case 'exclusiveMaximum':
-        out.add(`${field}: ${JSON.stringify(e.data)} is out of range; expected ${rangeLabel(e.parentSchema as Parameters<typeof rangeLabel>[0])}`);
+        out.add(
+          `${field}: ${JSON.stringify(e.data)} is out of range; expected ${rangeLabel(e.parentSchema as Parameters<typeof rangeLabel>[0])}`,
+        );
         break;
       case 'type':
         if (isNumericSchema(e.parentSchema)) {
@@ -248,21 +297,35 @@ function describeErrors(errors: ErrorObject[], value: Record<string, unknown>): 
 const isPow2 = (n: number): boolean => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
 
 /** The autoencoder section with its defaults; problems are pushed to `semantic`, each naming its field. */
-function resolveAutoencoder(a: Record<string, any>, data: Record<string, unknown>, semantic: string[]): AutoencoderConfig {
+function resolveAutoencoder(
+  a: Record<string, any>,
+  data: Record<string, unknown>,
+  semantic: string[],
+): AutoencoderConfig {
   const d = AUTOENCODER_DEFAULTS;
   const factor: number = a.factor ?? d.factor;
   const levels = Math.round(Math.log2(factor)) + 1;
   const channels: number[] = a.channels ?? Array.from({ length: levels }, (_, i) => Math.min(16 * 2 ** i, 128));
   const ae: AutoencoderConfig = { ...d, ...a, factor, channels };
-  if (!isPow2(factor) || factor < 2) semantic.push(`autoencoder.factor: expected a power of two ≥ 2 (e.g. 4), got ${factor}`);
+  if (!isPow2(factor) || factor < 2)
+    semantic.push(`autoencoder.factor: expected a power of two ≥ 2 (e.g. 4), got ${factor}`);
   else if (channels.length !== levels) {
-    semantic.push(`autoencoder.channels: factor ${factor} has ${levels} resolution levels (full size down to 1/${factor}); expected ${levels} widths, got ${channels.length}`);
+    semantic.push(
+      `autoencoder.channels: factor ${factor} has ${levels} resolution levels (full size down to 1/${factor}); expected ${levels} widths, got ${channels.length}`,
+    );
   }
   channels.forEach((c, i) => {
-    if (c % Math.min(8, c) !== 0) semantic.push(`autoencoder.channels[${i}]: ${c} is not divisible by 8 (GroupNorm with 8 groups)`);
+    if (c % Math.min(8, c) !== 0)
+      semantic.push(`autoencoder.channels[${i}]: ${c} is not divisible by 8 (GroupNorm with 8 groups)`);
   });
-  if (data.kind === 'toy2d') semantic.push(`model.space: "latent" needs image data; data.kind "toy2d" trains in its own 2-D space (use "pixel")`);
-  if (data.kind === 'mixture' && data.preset === 'blobs') semantic.push(`model.space: "latent" needs image data; data.preset "blobs" trains in its own 2-D space (use "pixel")`);
+  if (data.kind === 'toy2d')
+    semantic.push(
+      `model.space: "latent" needs image data; data.kind "toy2d" trains in its own 2-D space (use "pixel")`,
+    );
+  if (data.kind === 'mixture' && data.preset === 'blobs')
+    semantic.push(
+      `model.space: "latent" needs image data; data.preset "blobs" trains in its own 2-D space (use "pixel")`,
+    );
   const size = data.imageSize as number | undefined;
   if (typeof size === 'number' && isPow2(factor) && size % factor !== 0) {
     semantic.push(`autoencoder.factor: the image size ${size} (data.imageSize) is not divisible by ${factor}`);
@@ -272,7 +335,8 @@ function resolveAutoencoder(a: Record<string, any>, data: Record<string, unknown
 
 /** Validates a parsed config object and fills every default. `baseDir` resolves relative data paths. */
 export function resolveConfig(value: unknown, { file = '<config>', baseDir = process.cwd() } = {}): ResolvedConfig {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(file, ['(top level): expected a JSON object']);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ConfigError(file, ['(top level): expected a JSON object']);
   const raw = value as Record<string, any>;
   const errs = describeErrors(validate(raw), raw);
   if (errs.length) throw new ConfigError(file, errs);
@@ -284,8 +348,10 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
     if (typeof data[key] === 'string') data[key] = path.resolve(baseDir, data[key] as string);
   }
   // recorded in config.json, so a run keeps its data if the defaults ever change
-  if (data.kind === 'emoji') Object.assign(data, { ...EMOJI_DEFAULTS, categories: EMOJI_DEFAULT_CATEGORIES.slice(), ...raw.data });
-  if (data.kind === 'mixture') Object.assign(data, { components: MIXTURE_DEFAULT_COMPONENTS[data.preset], ...raw.data });
+  if (data.kind === 'emoji')
+    Object.assign(data, { ...EMOJI_DEFAULTS, categories: EMOJI_DEFAULT_CATEGORIES.slice(), ...raw.data });
+  if (data.kind === 'mixture')
+    Object.assign(data, { components: MIXTURE_DEFAULT_COMPONENTS[data.preset], ...raw.data });
   const top = propertyDefaults(SCHEMA) as Pick<ResolvedConfig, 'seed' | 'backend' | 'threads' | 'parallel'>;
   const cfg: ResolvedConfig = {
     name: raw.name ?? path.basename(file).replace(/\.distill\.json$|\.json$/, ''),
@@ -308,18 +374,35 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
 
   const semantic: string[] = [];
   if (model.space === 'latent') cfg.autoencoder = resolveAutoencoder(raw.autoencoder ?? {}, data, semantic);
-  else if (raw.autoencoder !== undefined) semantic.push(`autoencoder: only used when model.space is "latent" (model.space is "${model.space}")`);
-  if (cfg.guidance.wMax < cfg.guidance.wMin) semantic.push(`guidance.wMax: must be ≥ guidance.wMin (${cfg.guidance.wMin}), got ${cfg.guidance.wMax}`);
-  if (!isPow2(cfg.progressive.n0)) semantic.push(`progressive.n0: expected a power of two (e.g. 64), got ${cfg.progressive.n0}`);
-  if (cfg.progressive.targetSteps >= cfg.progressive.n0) semantic.push(`progressive.targetSteps: must be smaller than progressive.n0 (${cfg.progressive.n0}), got ${cfg.progressive.targetSteps}`);
-  if (cfg.diffusion.logSnrMax <= cfg.diffusion.logSnrMin) semantic.push(`diffusion.logSnrMax: must be > diffusion.logSnrMin`);
+  else if (raw.autoencoder !== undefined)
+    semantic.push(`autoencoder: only used when model.space is "latent" (model.space is "${model.space}")`);
+  if (cfg.guidance.wMax < cfg.guidance.wMin)
+    semantic.push(`guidance.wMax: must be ≥ guidance.wMin (${cfg.guidance.wMin}), got ${cfg.guidance.wMax}`);
+  if (!isPow2(cfg.progressive.n0))
+    semantic.push(`progressive.n0: expected a power of two (e.g. 64), got ${cfg.progressive.n0}`);
+  if (cfg.progressive.targetSteps >= cfg.progressive.n0)
+    semantic.push(
+      `progressive.targetSteps: must be smaller than progressive.n0 (${cfg.progressive.n0}), got ${cfg.progressive.targetSteps}`,
+    );
+  if (cfg.diffusion.logSnrMax <= cfg.diffusion.logSnrMin)
+    semantic.push(`diffusion.logSnrMax: must be > diffusion.logSnrMin`);
   const points = data.kind === 'toy2d' || (data.kind === 'mixture' && data.preset === 'blobs');
   const pointsKind = data.kind === 'toy2d' ? 'data.kind "toy2d"' : 'data.preset "blobs"';
-  if (model.kind === 'mlp' && !points) semantic.push(`model.kind: "mlp" is for 2-D points (data.kind "toy2d" or data.preset "blobs"); use "unet" for images`);
-  if (model.kind === 'unet' && points) semantic.push(`model.kind: "unet" needs image data; use "mlp" for ${pointsKind}`);
+  if (model.kind === 'mlp' && !points)
+    semantic.push(
+      `model.kind: "mlp" is for 2-D points (data.kind "toy2d" or data.preset "blobs"); use "unet" for images`,
+    );
+  if (model.kind === 'unet' && points)
+    semantic.push(`model.kind: "unet" needs image data; use "mlp" for ${pointsKind}`);
   if (cfg.teacher.kind === 'exact') {
-    if (data.kind !== 'mixture') semantic.push(`teacher.kind: "exact" needs data.kind "mixture" (data whose optimal denoiser is known); data.kind is "${data.kind}"`);
-    if (model.space !== 'pixel') semantic.push(`teacher.kind: "exact" needs model.space "pixel" (the mixture is known in pixel space), got "${model.space}"`);
+    if (data.kind !== 'mixture')
+      semantic.push(
+        `teacher.kind: "exact" needs data.kind "mixture" (data whose optimal denoiser is known); data.kind is "${data.kind}"`,
+      );
+    if (model.space !== 'pixel')
+      semantic.push(
+        `teacher.kind: "exact" needs model.space "pixel" (the mixture is known in pixel space), got "${model.space}"`,
+      );
   }
   if (model.embedDim % 2 !== 0) semantic.push(`model.embedDim: expected an even number, got ${model.embedDim}`);
   if (semantic.length) throw new ConfigError(file, semantic);
@@ -341,7 +424,9 @@ export function loadConfigFile(file: string): ResolvedConfig {
 }
 
 /** For the editor: never throws; lists every problem with its field. */
-export function validateConfigFile(file: string): { ok: true; config: ResolvedConfig } | { ok: false; errors: string[] } {
+export function validateConfigFile(
+  file: string,
+): { ok: true; config: ResolvedConfig } | { ok: false; errors: string[] } {
   try {
     return { ok: true, config: loadConfigFile(file) };
   } catch (e) {
@@ -375,9 +460,11 @@ export function configHash(cfg: ResolvedConfig): string {
     const keys = field.split('.');
     const last = keys.pop()!;
     let parent: unknown = hashed;
-    for (const k of keys) parent = parent && typeof parent === 'object' ? (parent as Record<string, unknown>)[k] : undefined;
+    for (const k of keys)
+      parent = parent && typeof parent === 'object' ? (parent as Record<string, unknown>)[k] : undefined;
     if (!parent || typeof parent !== 'object' || !(last in parent)) continue;
-    if (JSON.stringify((parent as Record<string, unknown>)[last]) === JSON.stringify(neutral)) delete (parent as Record<string, unknown>)[last];
+    if (JSON.stringify((parent as Record<string, unknown>)[last]) === JSON.stringify(neutral))
+      delete (parent as Record<string, unknown>)[last];
   }
   const canon = (v: unknown): unknown =>
     Array.isArray(v)
@@ -389,11 +476,17 @@ export function configHash(cfg: ResolvedConfig): string {
               .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
           )
         : v;
-  return crypto.createHash('sha256').update(JSON.stringify(canon(hashed))).digest('hex').slice(0, 16);
+  return crypto
+    .createHash('sha256')
+    .update(JSON.stringify(canon(hashed)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** The training units of a config in order: teacher, guided, progressive-N0-N0/2, …, progressive-2T-T. */
-export function units(cfg: ResolvedConfig): { unit: string; stage: 'teacher' | 'guided' | 'progressive'; fromSteps?: number; toSteps?: number }[] {
+export function units(
+  cfg: ResolvedConfig,
+): { unit: string; stage: 'teacher' | 'guided' | 'progressive'; fromSteps?: number; toSteps?: number }[] {
   const out: { unit: string; stage: 'teacher' | 'guided' | 'progressive'; fromSteps?: number; toSteps?: number }[] = [
     { unit: 'teacher', stage: 'teacher' },
     { unit: 'guided', stage: 'guided' },

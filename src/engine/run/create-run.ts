@@ -23,7 +23,13 @@ export function createRunFolder(runDir: string, cfg: ResolvedConfig, configSourc
   }
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomic(path.join(dir, FILES.config), JSON.stringify(cfg, null, 2) + '\n');
-  const meta: RunMeta = { name: path.basename(dir), createdAt: Date.now(), configSource, configHash: configHash(cfg), version: VERSION };
+  const meta: RunMeta = {
+    name: path.basename(dir),
+    createdAt: Date.now(),
+    configSource,
+    configHash: configHash(cfg),
+    version: VERSION,
+  };
   writeFileAtomic(path.join(dir, FILES.meta), JSON.stringify(meta, null, 2) + '\n');
   fs.writeFileSync(path.join(dir, FILES.events), '');
   return dir;

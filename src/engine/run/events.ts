@@ -29,7 +29,14 @@ export interface BackendEvent extends EventBase {
   simd: boolean;
   note?: string;
   /** webgpu: the adapter Dawn chose; `software` when it is emulated on the CPU (SwiftShader, llvmpipe, WARP). */
-  adapter?: { vendor: string; architecture: string; description: string; software: boolean; maxBufferSize?: number; maxStorageBufferBindingSize?: number };
+  adapter?: {
+    vendor: string;
+    architecture: string;
+    description: string;
+    software: boolean;
+    maxBufferSize?: number;
+    maxStorageBufferBindingSize?: number;
+  };
   /** Something the user should know about this backend (e.g. an emulated GPU). */
   warning?: string;
 }
@@ -159,7 +166,15 @@ const REQUIRED: Record<RunEventType, Record<string, FieldKind>> = {
   model: { kind: 'string', params: 'number', flopsPerExample: 'number' },
   stage_start: { stage: 'string', unit: 'string', totalSteps: 'number', startStep: 'number' },
   loss: { unit: 'string', step: 'number', loss: 'number', lr: 'number', rate: 'number' },
-  samples: { unit: 'string', step: 'number', file: 'string', w: 'number[]', classes: 'number[]', steps: 'number', nfe: 'number' },
+  samples: {
+    unit: 'string',
+    step: 'number',
+    file: 'string',
+    w: 'number[]',
+    classes: 'number[]',
+    steps: 'number',
+    nfe: 'number',
+  },
   checkpoint: { unit: 'string', step: 'number', file: 'string', final: 'boolean' },
   stage_end: { unit: 'string', step: 'number', seconds: 'number' },
   error: { message: 'string' },
@@ -259,7 +274,13 @@ export function summarizeEvents(events: RunEvent[], lockAlive: boolean): RunSumm
         break;
       case 'backend':
         s.backend = backendLabel(e);
-        s.device = e.adapter ? (e.adapter.software ? 'emulated GPU' : 'GPU') : e.name === 'tensorflow' && /gpu/.test(e.note ?? '') ? 'GPU' : 'CPU';
+        s.device = e.adapter
+          ? e.adapter.software
+            ? 'emulated GPU'
+            : 'GPU'
+          : e.name === 'tensorflow' && /gpu/.test(e.note ?? '')
+            ? 'GPU'
+            : 'CPU';
         break;
       case 'stage_start': {
         const u = units.get(e.unit) ?? {

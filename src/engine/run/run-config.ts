@@ -25,14 +25,22 @@ export function loadRunConfig(runDir: string): ResolvedConfig {
   if (!fs.existsSync(file)) throw new Error(`${runDir}: not a run folder (no ${FILES.config})`);
   const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   // Runs created before model.wFreqMax existed trained their students with the legacy w embedding.
-  if (raw && typeof raw === 'object' && raw.model && typeof raw.model === 'object' && raw.model.wFreqMax === undefined) {
+  if (
+    raw &&
+    typeof raw === 'object' &&
+    raw.model &&
+    typeof raw.model === 'object' &&
+    raw.model.wFreqMax === undefined
+  ) {
     raw.model.wFreqMax = W_FREQ_MAX_LEGACY;
   }
   const cfg = resolveConfig(raw, { file, baseDir: runDir });
   const meta = readMeta(runDir);
   const hash = configHash(cfg);
   if (meta.configHash !== hash) {
-    throw new Error(`${file} was changed after the run was created (hash ${hash}, expected ${meta.configHash}); start a new run instead`);
+    throw new Error(
+      `${file} was changed after the run was created (hash ${hash}, expected ${meta.configHash}); start a new run instead`,
+    );
   }
   return cfg;
 }

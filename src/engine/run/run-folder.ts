@@ -134,7 +134,12 @@ export function lockIsLive(lock: LockInfo | undefined): boolean {
 export function acquireLock(runDir: string): () => void {
   const file = path.join(runDir, FILES.lock);
   const slurmJob = process.env.SLURM_JOB_ID || undefined;
-  const mine: LockInfo = { pid: process.pid, host: os.hostname(), startedAt: Date.now(), ...(slurmJob ? { slurmJob } : {}) };
+  const mine: LockInfo = {
+    pid: process.pid,
+    host: os.hostname(),
+    startedAt: Date.now(),
+    ...(slurmJob ? { slurmJob } : {}),
+  };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(file, JSON.stringify(mine), { flag: 'wx' });

@@ -25,7 +25,11 @@ export interface SlurmOptions {
   extra?: string[];
 }
 
-type Distribution = { uniform: [number, number] } | { logUniform: [number, number] } | { intUniform: [number, number] } | { choice: unknown[] };
+type Distribution =
+  | { uniform: [number, number] }
+  | { logUniform: [number, number] }
+  | { intUniform: [number, number] }
+  | { choice: unknown[] };
 
 export interface SweepSpec {
   name: string;
@@ -71,7 +75,10 @@ function schemaErrors(value: unknown): ErrorObject[] {
 
 /** JSON pointer → dotted field, keeping dotted grid keys readable: /grid/progressive.lr/0 → grid["progressive.lr"][0]. */
 function fieldOf(pointer: string): string {
-  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let out = '';
   for (const p of parts) {
     if (/^\d+$/.test(p)) out += `[${p}]`;
@@ -98,7 +105,9 @@ function describe(errors: ErrorObject[]): string[] {
         break; // reported by the pattern error below
       case 'pattern':
         if (e.schemaPath.includes('propertyNames')) {
-          out.add(`${prefix}["${(e.params as { propertyName?: string }).propertyName ?? (e as unknown as { propertyName?: string }).propertyName ?? '?'}"]: expected a dotted config path such as "progressive.lr"`);
+          out.add(
+            `${prefix}["${(e.params as { propertyName?: string }).propertyName ?? (e as unknown as { propertyName?: string }).propertyName ?? '?'}"]: expected a dotted config path such as "progressive.lr"`,
+          );
         } else out.add(`${field}: must match ${(e.params as { pattern: string }).pattern}`);
         break;
       case 'oneOf':
@@ -110,7 +119,8 @@ function describe(errors: ErrorObject[]): string[] {
         break;
       case 'minProperties':
       case 'maxProperties':
-        if (/random\.params\./.test(field) || /random\.params\[/.test(field)) out.add(`${field}: expected exactly one of uniform, logUniform, intUniform, choice`);
+        if (/random\.params\./.test(field) || /random\.params\[/.test(field))
+          out.add(`${field}: expected exactly one of uniform, logUniform, intUniform, choice`);
         else out.add(`${field}: ${e.message}`);
         break;
       default:
@@ -184,11 +194,14 @@ export function resolveSweep(value: unknown, file: string): LoadedSweep {
   const spec = value as unknown as SweepSpec;
   if (!errs.length) {
     const gridKeys = Object.keys(spec.grid ?? {});
-    for (const k of Object.keys(spec.random?.params ?? {})) if (gridKeys.includes(k)) errs.push(`random.params["${k}"]: also in grid; vary a path in one place only`);
-    if (spec.seeds && (gridKeys.includes('seed') || spec.random?.params.seed)) errs.push('seeds: "seed" is also varied in grid or random; use one of them');
+    for (const k of Object.keys(spec.random?.params ?? {}))
+      if (gridKeys.includes(k)) errs.push(`random.params["${k}"]: also in grid; vary a path in one place only`);
+    if (spec.seeds && (gridKeys.includes('seed') || spec.random?.params.seed))
+      errs.push('seeds: "seed" is also varied in grid or random; use one of them');
     for (const [k, d] of Object.entries(spec.random?.params ?? {})) {
       const r = (d as Record<string, number[]>)[Object.keys(d)[0]];
-      if (!('choice' in d) && r[1] < r[0]) errs.push(`random.params["${k}"]: expected [low, high] with low ≤ high, got [${r.join(', ')}]`);
+      if (!('choice' in d) && r[1] < r[0])
+        errs.push(`random.params["${k}"]: expected [low, high] with low ≤ high, got [${r.join(', ')}]`);
     }
   }
   if (errs.length) throw new SweepError(file, errs);
@@ -222,7 +235,11 @@ export function resolveSweep(value: unknown, file: string): LoadedSweep {
       else problems.push(`variant ${name}: ${(e as Error).message}`);
     }
   }
-  if (problems.length) throw new SweepError(file, problems.slice(0, 20).concat(problems.length > 20 ? [`… and ${problems.length - 20} more`] : []));
+  if (problems.length)
+    throw new SweepError(
+      file,
+      problems.slice(0, 20).concat(problems.length > 20 ? [`… and ${problems.length - 20} more`] : []),
+    );
   return { file, spec, baseSource, variants };
 }
 

@@ -62,7 +62,6 @@ export interface EditTabResult {
   label: string;
 }
 
-
 export interface EditTabOptions {
   backend?: BackendChoice;
   threads?: number;
@@ -83,17 +82,29 @@ async function trainingSet(runDir: string, cfg: ResolvedConfig): Promise<Dataset
 }
 
 /** An edit's input at the model's resolution: a file (centre-cropped, resized, the run's channels) or training example `example`. */
-export async function editTabInput(runDirArg: string, source: EditSource, opts: EditTabOptions = {}): Promise<EditInput> {
+export async function editTabInput(
+  runDirArg: string,
+  source: EditSource,
+  opts: EditTabOptions = {},
+): Promise<EditInput> {
   const { runDir, cfg, info } = await openRun(runDirArg, opts);
   const [size, , c] = imageShape(info, runDir);
-  const png = (x: Float32Array) => imageGridPng(x, { n: 1, h: size, w: size, c, rows: 1, cols: 1, pad: 0, scale: 1 }).toString('base64');
+  const png = (x: Float32Array) =>
+    imageGridPng(x, { n: 1, h: size, w: size, c, rows: 1, cols: 1, pad: 0, scale: 1 }).toString('base64');
   if ('file' in source) {
-    return { pngBase64: png(readImageForRun(source.file, size, c)), size, channels: c, label: path.basename(source.file) };
+    return {
+      pngBase64: png(readImageForRun(source.file, size, c)),
+      size,
+      channels: c,
+      label: path.basename(source.file),
+    };
   }
   const ds = await trainingSet(runDir, cfg);
   const i = source.example;
   if (!Number.isInteger(i) || i < 0 || i >= ds.n) {
-    throw new Error(`training example ${i} does not exist: the run's training split has ${ds.n} examples (0 to ${ds.n - 1})`);
+    throw new Error(
+      `training example ${i} does not exist: the run's training split has ${ds.n} examples (0 to ${ds.n - 1})`,
+    );
   }
   const d = size * size * c;
   const classId = ds.labels[i];
@@ -111,25 +122,39 @@ export async function editTabInput(runDirArg: string, source: EditSource, opts: 
  * What the Edit tab's student at `steps` steps is: the progressive student distilled to `steps` when it has a
  * checkpoint, else the most distilled student with a checkpoint (the newest unit after the teacher) run at `steps`.
  */
-export function editStudentTarget(runDir: string, cfg: ResolvedConfig, steps: number): { stage: StageName; steps: number; checkpoint?: string } {
+export function editStudentTarget(
+  runDir: string,
+  cfg: ResolvedConfig,
+  steps: number,
+): { stage: StageName; steps: number; checkpoint?: string } {
   const students = unitList(cfg).filter((u) => u.stage !== 'teacher');
-  const exact = students.find((u) => u.stage === 'progressive' && u.toSteps === steps && listCheckpoints(runDir, u.unit).length > 0);
+  const exact = students.find(
+    (u) => u.stage === 'progressive' && u.toSteps === steps && listCheckpoints(runDir, u.unit).length > 0,
+  );
   if (exact) return { stage: 'progressive', steps };
   for (let i = students.length - 1; i >= 0; i--) {
     const list = listCheckpoints(runDir, students[i].unit);
     if (list.length) return { stage: students[i].stage, steps, checkpoint: list[list.length - 1].file };
   }
-  throw new Error(`${runDir}: no student has a checkpoint yet (the guided stage writes the first); train the run further`);
+  throw new Error(
+    `${runDir}: no student has a checkpoint yet (the guided stage writes the first); train the run further`,
+  );
 }
 
 /** One model's edit of the input (see the module comment). */
 export async function editTabRun(spec: EditTabSpec, opts: EditTabOptions = {}): Promise<EditTabResult> {
   const { runDir, cfg } = await openRun(spec.runDir, opts);
-  const target = spec.model === 'teacher' ? { stage: 'teacher' as const, steps: spec.steps } : editStudentTarget(runDir, cfg, spec.steps);
+  const target =
+    spec.model === 'teacher'
+      ? { stage: 'teacher' as const, steps: spec.steps }
+      : editStudentTarget(runDir, cfg, spec.steps);
   const editSpec: EditSpec = {
     runDir,
     image: { name: 'the input image', data: Buffer.from(spec.imagePngBase64, 'base64') },
-    mask: spec.maskPngBase64 !== undefined ? { name: 'the mask', data: Buffer.from(spec.maskPngBase64, 'base64') } : undefined,
+    mask:
+      spec.maskPngBase64 !== undefined
+        ? { name: 'the mask', data: Buffer.from(spec.maskPngBase64, 'base64') }
+        : undefined,
     class: spec.classId,
     strength: spec.strength,
     w: spec.w,

@@ -63,11 +63,17 @@ export interface EditRunResult {
 }
 
 /** The stage and step count `distill edit` uses when they are not given. */
-export function defaultEditTarget(runDir: string, cfg: ResolvedConfig, stage: StageName | undefined, steps: number | undefined): { stage: StageName; steps: number } {
+export function defaultEditTarget(
+  runDir: string,
+  cfg: ResolvedConfig,
+  stage: StageName | undefined,
+  steps: number | undefined,
+): { stage: StageName; steps: number } {
   const present = unitList(cfg).filter((u) => listCheckpoints(runDir, u.unit).length > 0);
   if (stage === undefined) {
     const last = present[present.length - 1];
-    if (!last) throw new Error(`${runDir}: no stage has a checkpoint yet; train the run first (distill resume ${runDir})`);
+    if (!last)
+      throw new Error(`${runDir}: no stage has a checkpoint yet; train the run first (distill resume ${runDir})`);
     stage = last.stage;
   }
   if (steps !== undefined) return { stage, steps };
@@ -82,14 +88,18 @@ function readFileFor(field: string, file: ImageFile): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (e) {
-    throw new Error(`${field}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new Error(
+      `${field}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    );
   }
 }
 
 export function imageShape(info: DataInfo, runDir: string): [number, number, 1 | 3] {
   const [h, w, c] = info.shape;
   if (info.kind !== 'image' || info.shape.length !== 3 || h !== w || (c !== 1 && c !== 3)) {
-    throw new Error(`${runDir}: edit needs a run on images; this run's data is ${info.source} (examples of shape [${info.shape.join(', ')}])`);
+    throw new Error(
+      `${runDir}: edit needs a run on images; this run's data is ${info.source} (examples of shape [${info.shape.join(', ')}])`,
+    );
   }
   return [h, w, c];
 }
@@ -115,10 +125,14 @@ function classId(value: number | string, info: DataInfo): number {
   if (byName >= 0) return byName;
   const id = Number(value);
   if (typeof value === 'string' && (value.trim() === '' || !Number.isInteger(id))) {
-    throw new Error(`class: "${value}" is neither a class id (0 to ${info.numClasses - 1}) nor a class name (${names.join(', ')})`);
+    throw new Error(
+      `class: "${value}" is neither a class id (0 to ${info.numClasses - 1}) nor a class name (${names.join(', ')})`,
+    );
   }
   if (!Number.isInteger(id) || id < 0 || id >= info.numClasses) {
-    throw new Error(`class: ${value} is out of range; the run has classes 0 to ${info.numClasses - 1} (${names.join(', ')})`);
+    throw new Error(
+      `class: ${value} is out of range; the run has classes 0 to ${info.numClasses - 1} (${names.join(', ')})`,
+    );
   }
   return id;
 }
@@ -126,7 +140,13 @@ function classId(value: number | string, info: DataInfo): number {
 /** Edits (or, with a mask, inpaints) one image with a run's checkpoint; see the module comment. */
 export async function editRun(
   spec: EditSpec,
-  opts: { backend?: BackendChoice; threads?: number; wasmDir?: string; onStep?: (done: number, total: number) => void; signal?: AbortSignal } = {},
+  opts: {
+    backend?: BackendChoice;
+    threads?: number;
+    wasmDir?: string;
+    onStep?: (done: number, total: number) => void;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<EditRunResult> {
   const { runDir, cfg, info } = await openRun(spec.runDir, opts);
   const [size, , c] = imageShape(info, runDir);

@@ -20,8 +20,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { BackendChoice } from '../backend/select';
-import { backendLabel, } from '../run/events';
-import { ResolvedConfig, } from '../run/config';
+import { backendLabel } from '../run/events';
+import { ResolvedConfig } from '../run/config';
 import { Dataset, loadDataset } from '../data';
 import { Classifier } from '../eval/classifier';
 import { classConditionalSwd, frechetDistance, meanSquaredError } from '../eval/metrics';
@@ -32,7 +32,17 @@ import { loadOrTrainClassifier } from './quick-eval';
 import { LatentCost, latentCostMarkdown, measureLatentCost } from '../eval/latent-cost';
 import { FILES, writeFileAtomic } from '../run/run-folder';
 import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from '../method/samplers';
-import { Config, EvalChoices, EvalPresetName, EXACT_REFERENCE_STEPS, evaluationPreset, ModelName, planEvaluation, resolveSettings, samplesPerClass } from './evaluation-plan';
+import {
+  Config,
+  EvalChoices,
+  EvalPresetName,
+  EXACT_REFERENCE_STEPS,
+  evaluationPreset,
+  ModelName,
+  planEvaluation,
+  resolveSettings,
+  samplesPerClass,
+} from './evaluation-plan';
 
 export type { ModelName } from './evaluation-plan';
 export type { EvalPresetName } from './evaluation-plan';
@@ -97,12 +107,26 @@ export interface EvalReport {
   run: string;
   createdAt: string;
   backend: string;
-  dataset: { kind: 'image' | 'toy'; source: string; shape: number[]; numClasses: number; classNames: string[]; train: number; heldOut: number };
+  dataset: {
+    kind: 'image' | 'toy';
+    source: string;
+    shape: number[];
+    numClasses: number;
+    classNames: string[];
+    train: number;
+    heldOut: number;
+  };
   samples: number;
   perClass: number;
   seed: number;
   w: number[];
-  classifier: { heldOutAccuracy: number; trainSteps: number; cached: boolean; file: string; kind: 'cnn' | 'mlp' } | null;
+  classifier: {
+    heldOutAccuracy: number;
+    trainSteps: number;
+    cached: boolean;
+    file: string;
+    kind: 'cnn' | 'mlp';
+  } | null;
   reference: { unit: string; steps: number; nfe: number };
   /**
    * Real held-out data: half vs half (FID, SWD, and the k-NN measures of half B against half A), the judge's accuracy,
@@ -120,7 +144,13 @@ export interface EvalReport {
     pixelDiversity?: number | null;
   };
   /** The feature space of FID and the k-NN measures, and the k-NN settings (absent in older reports). */
-  features?: { space: string; dim: number; kPrecisionRecall: number; kDensityCoverage: number; manifoldReference: string };
+  features?: {
+    space: string;
+    dim: number;
+    kPrecisionRecall: number;
+    kDensityCoverage: number;
+    manifoldReference: string;
+  };
   checkpoints: Record<string, { file: string; step: number; final: boolean }>;
   rows: EvalRow[];
   notes: string[];
@@ -166,19 +196,36 @@ async function buildJudge(
     if (train.kind === 'image') {
       const file = path.join(runDir, FILES.eval, 'classifier.ckpt');
       const hit = Classifier.load(file, D, train.numClasses, train.shape);
-      if (!hit) log(`classifier: training on ${train.n} real training examples (${cfg.eval.classifierSteps} steps; cached in ${path.relative(runDir, file)})`);
+      if (!hit)
+        log(
+          `classifier: training on ${train.n} real training examples (${cfg.eval.classifierSteps} steps; cached in ${path.relative(runDir, file)})`,
+        );
       const r = hit ?? (await loadOrTrainClassifier(runDir, cfg, train, test, log, check));
       clf = r.clf;
       const reused = !!hit;
-      clfInfo = { heldOutAccuracy: r.accuracy, trainSteps: cfg.eval.classifierSteps, cached: reused, file: path.relative(runDir, file), kind: clf.imageShape ? 'cnn' : 'mlp' };
+      clfInfo = {
+        heldOutAccuracy: r.accuracy,
+        trainSteps: cfg.eval.classifierSteps,
+        cached: reused,
+        file: path.relative(runDir, file),
+        kind: clf.imageShape ? 'cnn' : 'mlp',
+      };
       log(`classifier: ${(r.accuracy * 100).toFixed(1)} % held-out accuracy${reused ? ' (cached)' : ''}`);
       const { pred, feats } = await clf.run(test.x);
       let ok = 0;
       for (let i = 0; i < test.n; i++) if (pred[i] === test.labels[i]) ok++;
-      ref = new RealReference(feats, test.labels, clf.featureDim, { pixels: test.x, pixelDim: D, withFid: true, accuracy: ok / test.n, perClass });
+      ref = new RealReference(feats, test.labels, clf.featureDim, {
+        pixels: test.x,
+        pixelDim: D,
+        withFid: true,
+        accuracy: ok / test.n,
+        perClass,
+      });
     } else {
       ref = new RealReference(test.x, test.labels, D, { withFid: false, perClass });
-      realSwd = classConditionalSwd(ref.halfA.x, ref.halfA.labels, ref.halfB.x, ref.halfB.labels, D, { seed: cfg.seed });
+      realSwd = classConditionalSwd(ref.halfA.x, ref.halfA.labels, ref.halfB.x, ref.halfB.labels, D, {
+        seed: cfg.seed,
+      });
     }
   } catch (e) {
     clf?.dispose();
@@ -217,7 +264,9 @@ function writeReport(outDir: string, report: EvalReport): string[] {
 }
 
 /** Runs `distill eval` (see the file header). Returns the report and the files written. */
-export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: string; files: string[]; summary: string; data: EvalReport }> {
+export async function evaluateRun(
+  opts: EvaluateOptions,
+): Promise<{ report: string; files: string[]; summary: string; data: EvalReport }> {
   const runDir = path.resolve(opts.runDir);
   const cfg = loadRunConfig(runDir);
   const log = opts.onLog ?? (() => {});
@@ -232,8 +281,19 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
   const train = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
   const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
   const K = train.numClasses;
-  const given = Object.fromEntries(Object.entries({ w: opts.w, samples: opts.samples, teacherSteps: opts.teacherSteps, studentSteps: opts.studentSteps, seed: opts.seed }).filter(([, v]) => v !== undefined));
-  const { ws, teacherSteps, studentSteps, requested, seed } = resolveSettings(opts.preset ? { ...evaluationPreset(opts.preset, cfg, K), ...given } : opts, cfg);
+  const given = Object.fromEntries(
+    Object.entries({
+      w: opts.w,
+      samples: opts.samples,
+      teacherSteps: opts.teacherSteps,
+      studentSteps: opts.studentSteps,
+      seed: opts.seed,
+    }).filter(([, v]) => v !== undefined),
+  );
+  const { ws, teacherSteps, studentSteps, requested, seed } = resolveSettings(
+    opts.preset ? { ...evaluationPreset(opts.preset, cfg, K), ...given } : opts,
+    cfg,
+  );
   const perClass = samplesPerClass(requested, K);
   const n = perClass * K;
   const labels = evenLabels(n, K);
@@ -241,14 +301,16 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
   const D = train.shape.reduce((a, b) => a * b, 1);
   const batch = Math.max(1, opts.batch ?? (isImage ? 250 : 2000));
   for (const w of ws) {
-    if (w < cfg.guidance.wMin || w > cfg.guidance.wMax) log(`note: w = ${w} lies outside the students' training range [${cfg.guidance.wMin}, ${cfg.guidance.wMax}]`);
+    if (w < cfg.guidance.wMin || w > cfg.guidance.wMax)
+      log(`note: w = ${w} lies outside the students' training range [${cfg.guidance.wMin}, ${cfg.guidance.wMax}]`);
   }
   const plan = planEvaluation(runDir, cfg, { teacherSteps, studentSteps });
   for (const note of plan.notes) log(`note: ${note}`);
   const exact = cfg.teacher.kind === 'exact';
   // the second set of exact samples for the floor: seeds far from the report's (seed + batch index)
   const exactFloorSeed = seed + 1_000_003;
-  const totalWork = ws.length * (plan.configs.reduce((s, c) => s + c.nfe * n, 0) + (exact ? plan.reference.nfe * n : 0));
+  const totalWork =
+    ws.length * (plan.configs.reduce((s, c) => s + c.nfe * n, 0) + (exact ? plan.reference.nfe * n : 0));
   let doneWork = 0;
   opts.onProgress?.(0, totalWork);
   check();
@@ -294,8 +356,27 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
     };
 
     /** One report row: the configuration's samples scored by the judge (and, for toy data, by SWD). */
-    const score = async (c: Config, w: number, x: Float32Array, ms: number, refX: Float32Array | undefined): Promise<EvalRow> => {
-      const row: EvalRow = { w, model: c.model, unit: c.unit, sampler: c.sampler, steps: c.steps, nfe: c.nfe, msPerSample: ms / n, fid: null, accuracy: null, diversity: NaN, swdReal: null, swdTeacher: null };
+    const score = async (
+      c: Config,
+      w: number,
+      x: Float32Array,
+      ms: number,
+      refX: Float32Array | undefined,
+    ): Promise<EvalRow> => {
+      const row: EvalRow = {
+        w,
+        model: c.model,
+        unit: c.unit,
+        sampler: c.sampler,
+        steps: c.steps,
+        nfe: c.nfe,
+        msPerSample: ms / n,
+        fid: null,
+        accuracy: null,
+        diversity: NaN,
+        swdReal: null,
+        swdTeacher: null,
+      };
       let sc: SampleScores;
       if (isImage) {
         for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
@@ -306,14 +387,26 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
         row.swdReal = classConditionalSwd(x, labels, test.x, test.labels, D, { seed: cfg.seed });
         row.swdTeacher = classConditionalSwd(x, labels, refX!, labels, D, { seed: cfg.seed });
       }
-      return Object.assign(row, { fid: sc.fid, accuracy: sc.accuracy, diversity: sc.diversity, precision: sc.precision, recall: sc.recall, density: sc.density, coverage: sc.coverage, pixelDiversity: sc.pixelDiversity });
+      return Object.assign(row, {
+        fid: sc.fid,
+        accuracy: sc.accuracy,
+        diversity: sc.diversity,
+        precision: sc.precision,
+        recall: sc.recall,
+        density: sc.density,
+        coverage: sc.coverage,
+        pixelDiversity: sc.pixelDiversity,
+      });
     };
 
     /**
      * The floor of the distance to exact at w: the exact reference's samples against a second set of them drawn from
      * other seeds (the same classes): classifier-FID for images, class-conditional SWD for 2-D data.
      */
-    const exactFloorAt = async (w: number, refX: Float32Array): Promise<NonNullable<EvalReport['exact']>['floor'][number]> => {
+    const exactFloorAt = async (
+      w: number,
+      refX: Float32Array,
+    ): Promise<NonNullable<EvalReport['exact']>['floor'][number]> => {
       const { x } = await generate(plan.reference, w, exactFloorSeed);
       if (!isImage) return { w, swd: classConditionalSwd(x, labels, refX, labels, D, { seed: cfg.seed }), fid: null };
       for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
@@ -338,7 +431,9 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       if (exact) {
         const floor = await exactFloorAt(w, refX!);
         exactFloor.push(floor);
-        log(`w=${w} exact teacher vs itself (another seed): ${floor.fid !== null ? `FID ${f3(floor.fid)}` : `SWD ${f3(floor.swd)}`}`);
+        log(
+          `w=${w} exact teacher vs itself (another seed): ${floor.fid !== null ? `FID ${f3(floor.fid)}` : `SWD ${f3(floor.swd)}`}`,
+        );
       }
     }
     check();
@@ -350,7 +445,15 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
       run: path.basename(runDir),
       createdAt: new Date().toISOString(),
       backend: backendLabel(info),
-      dataset: { kind: train.kind, source: train.source, shape: train.shape, numClasses: K, classNames: train.classNames, train: train.n, heldOut: test.n },
+      dataset: {
+        kind: train.kind,
+        source: train.source,
+        shape: train.shape,
+        numClasses: K,
+        classNames: train.classNames,
+        train: train.n,
+        heldOut: test.n,
+      },
       samples: n,
       perClass,
       seed,
@@ -365,12 +468,16 @@ export async function evaluateRun(opts: EvaluateOptions): Promise<{ report: stri
         kDensityCoverage: K_DC,
         manifoldReference: `held-out half A (${ref.halfA.labels.length} rows, class-balanced); real values: up to ${ref.floorPerClass} rows per class of half B (as many as the samples have) against half A`,
       },
-      checkpoints: Object.fromEntries(Object.entries(plan.checkpoints).map(([u, c]) => [u, { ...c, file: path.relative(runDir, c.file) }])),
+      checkpoints: Object.fromEntries(
+        Object.entries(plan.checkpoints).map(([u, c]) => [u, { ...c, file: path.relative(runDir, c.file) }]),
+      ),
       rows,
       notes: plan.notes,
       files: [],
       ...(latent ? { latent, latentTeacherBatch: cfg.teacher.batch } : {}),
-      ...(exact ? { exact: { referenceSteps: plan.reference.steps, floorSeed: exactFloorSeed, floor: exactFloor } } : {}),
+      ...(exact
+        ? { exact: { referenceSteps: plan.reference.steps, floorSeed: exactFloorSeed, floor: exactFloor } }
+        : {}),
     };
     const files = writeReport(outDir, report);
     opts.onProgress?.(totalWork, totalWork);
@@ -395,23 +502,46 @@ async function latentCost(
   log: (line: string) => void,
 ): Promise<LatentCost> {
   const ddim = plan.configs.filter((c) => c.sampler === 'ddim' && (c === plan.reference || c.model !== 'guided'));
-  const label = (c: Config) => `${c.model === 'teacher' ? 'guided teacher' : c.model === 'guided' ? 'guided student' : 'student'} ${c.steps} step${c.steps === 1 ? '' : 's'}`;
-  const latent = await measureLatentCost(cfg, codec, numClasses, ddim.map((c) => ({ label: label(c), nfe: c.nfe })));
-  log(`latent space: one network evaluation ${(latent.flops.pixelNfe / latent.flops.latentNfe).toFixed(1)}× fewer FLOPs than in pixel space (${latent.ms.latentNfe.toFixed(3)} vs ${latent.ms.pixelNfe.toFixed(3)} ms per example)`);
+  const label = (c: Config) =>
+    `${c.model === 'teacher' ? 'guided teacher' : c.model === 'guided' ? 'guided student' : 'student'} ${c.steps} step${c.steps === 1 ? '' : 's'}`;
+  const latent = await measureLatentCost(
+    cfg,
+    codec,
+    numClasses,
+    ddim.map((c) => ({ label: label(c), nfe: c.nfe })),
+  );
+  log(
+    `latent space: one network evaluation ${(latent.flops.pixelNfe / latent.flops.latentNfe).toFixed(1)}× fewer FLOPs than in pixel space (${latent.ms.latentNfe.toFixed(3)} vs ${latent.ms.pixelNfe.toFixed(3)} ms per example)`,
+  );
   return latent;
 }
 
 // ───────────────────────────── report text ─────────────────────────────
-const f3 = (v: number | null) => (v === null || !Number.isFinite(v) ? '–' : Math.abs(v) >= 100 ? v.toFixed(1) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(4));
+const f3 = (v: number | null) =>
+  v === null || !Number.isFinite(v)
+    ? '–'
+    : Math.abs(v) >= 100
+      ? v.toFixed(1)
+      : Math.abs(v) >= 1
+        ? v.toFixed(2)
+        : v.toFixed(4);
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)} %`);
 /** A value as a ratio to the real data's (diversity): "0.82" ; "–" when either is missing. */
 const ratioToReal = (v: number | null | undefined, real: number | null | undefined) =>
-  v === null || v === undefined || real === null || real === undefined || !Number.isFinite(v) || !(real > 0) ? '–' : (v / real).toFixed(2);
+  v === null || v === undefined || real === null || real === undefined || !Number.isFinite(v) || !(real > 0)
+    ? '–'
+    : (v / real).toFixed(2);
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
 
 function describeRow(r: EvalRow): string {
-  const q = r.fid !== null ? `FID ${f3(r.fid)}, accuracy ${pct(r.accuracy)}` : `SWD→real ${f3(r.swdReal)}, SWD→teacher ${f3(r.swdTeacher)}`;
-  const pr = r.recall !== undefined ? `, precision ${r.precision!.toFixed(3)}, recall ${r.recall.toFixed(3)}, coverage ${r.coverage!.toFixed(3)}` : '';
+  const q =
+    r.fid !== null
+      ? `FID ${f3(r.fid)}, accuracy ${pct(r.accuracy)}`
+      : `SWD→real ${f3(r.swdReal)}, SWD→teacher ${f3(r.swdTeacher)}`;
+  const pr =
+    r.recall !== undefined
+      ? `, precision ${r.precision!.toFixed(3)}, recall ${r.recall.toFixed(3)}, coverage ${r.coverage!.toFixed(3)}`
+      : '';
   const ex = r.mseToExact !== undefined ? `, MSE to exact ${f3(r.mseToExact)}` : '';
   return `${q}${ex}${pr}, diversity ${f3(r.diversity)}, ${r.nfe} NFE, ${ms(r.msPerSample)} ms/sample`;
 }
@@ -426,8 +556,15 @@ function headline(rep: EvalReport): string | undefined {
     const s = students.find((r) => r.w === w && r.steps === steps);
     const t = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === rep.reference.steps);
     if (!s || !t) continue;
-    const recall = s.recall !== undefined && t.recall !== undefined ? `, recall ${s.recall.toFixed(2)} vs ${t.recall.toFixed(2)}` : '';
-    parts.push((rep.dataset.kind === 'image' ? `w=${w}: FID ${f3(s.fid)} vs ${f3(t.fid)}` : `w=${w}: SWD ${f3(s.swdReal)} vs ${f3(t.swdReal)}`) + recall);
+    const recall =
+      s.recall !== undefined && t.recall !== undefined
+        ? `, recall ${s.recall.toFixed(2)} vs ${t.recall.toFixed(2)}`
+        : '';
+    parts.push(
+      (rep.dataset.kind === 'image'
+        ? `w=${w}: FID ${f3(s.fid)} vs ${f3(t.fid)}`
+        : `w=${w}: SWD ${f3(s.swdReal)} vs ${f3(t.swdReal)}`) + recall,
+    );
   }
   return `${rep.run}: ${steps}-step student vs ${rep.reference.steps}-step teacher — ${parts.join('; ')}`;
 }
@@ -437,12 +574,18 @@ function exactMarkdown(rep: EvalReport, img: boolean): string[] {
   const ex = rep.exact!;
   const L: string[] = ['', `## Distance to the exact teacher (${ex.referenceSteps} DDIM steps)`, ''];
   const dist = img ? 'classifier-FID to held-out' : 'SWD to exact';
-  L.push(`| w | model | steps | NFE | MSE to exact ↓ | ${dist} ↓ | floor: exact vs exact (${img ? 'FID' : 'SWD'}) |`, '| ---: | --- | ---: | ---: | ---: | ---: | ---: |');
+  L.push(
+    `| w | model | steps | NFE | MSE to exact ↓ | ${dist} ↓ | floor: exact vs exact (${img ? 'FID' : 'SWD'}) |`,
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+  );
   for (const w of rep.w) {
     const floor = ex.floor.find((f) => f.w === w);
     for (const r of rep.rows.filter((x) => x.w === w && x.sampler === 'ddim' && x.mseToExact !== undefined)) {
-      const name = r.model === 'teacher' ? 'exact teacher' : r.model === 'guided' ? 'guided student' : `student ${r.unit}`;
-      L.push(`| ${w} | ${name} | ${r.steps} | ${r.nfe} | ${f3(r.mseToExact!)} | ${f3(img ? r.fid : r.swdTeacher)} | ${f3(floor ? (img ? floor.fid : floor.swd) : null)} |`);
+      const name =
+        r.model === 'teacher' ? 'exact teacher' : r.model === 'guided' ? 'guided student' : `student ${r.unit}`;
+      L.push(
+        `| ${w} | ${name} | ${r.steps} | ${r.nfe} | ${f3(r.mseToExact!)} | ${f3(img ? r.fid : r.swdTeacher)} | ${f3(floor ? (img ? floor.fid : floor.swd) : null)} |`,
+      );
     }
   }
   return L;
@@ -452,16 +595,30 @@ function markdown(rep: EvalReport): string {
   const img = rep.dataset.kind === 'image';
   const L: string[] = [];
   L.push(`# Evaluation of \`${rep.run}\``, '');
-  L.push(`- data: ${rep.dataset.source}; ${rep.dataset.numClasses} classes; held-out split: ${rep.dataset.heldOut} examples`);
-  L.push(`- ${rep.samples} samples per configuration (${rep.perClass} per class), the same seeds (${rep.seed} + batch index) and so the same initial noise for every model`);
+  L.push(
+    `- data: ${rep.dataset.source}; ${rep.dataset.numClasses} classes; held-out split: ${rep.dataset.heldOut} examples`,
+  );
+  L.push(
+    `- ${rep.samples} samples per configuration (${rep.perClass} per class), the same seeds (${rep.seed} + batch index) and so the same initial noise for every model`,
+  );
   L.push(`- backend: ${rep.backend}; ${rep.createdAt}`);
-  L.push(`- w: guidance weight, x̂ = (1 + w)·x̂(c) − w·x̂(∅); NFE: network evaluations per sample (the guided teacher needs 2 per step)`);
+  L.push(
+    `- w: guidance weight, x̂ = (1 + w)·x̂(c) − w·x̂(∅); NFE: network evaluations per sample (the guided teacher needs 2 per step)`,
+  );
   if (img && rep.classifier) {
-    L.push(`- judge: ${rep.classifier.kind === 'cnn' ? 'a CNN' : 'an MLP'} classifier trained on the real training split (${rep.classifier.trainSteps} steps${rep.classifier.cached ? ', cached' : ''}, \`${rep.classifier.file}\`): **${pct(rep.classifier.heldOutAccuracy)} held-out accuracy**`);
-    L.push(`- feature space of FID and the k-NN measures: ${rep.features?.space ?? 'the classifier\'s penultimate features'}${rep.features ? ` (${rep.features.dim}-d)` : ''}`);
-    L.push(`- classifier-FID: Fréchet distance between Gaussians fitted to the features of the samples and of the whole held-out split`);
+    L.push(
+      `- judge: ${rep.classifier.kind === 'cnn' ? 'a CNN' : 'an MLP'} classifier trained on the real training split (${rep.classifier.trainSteps} steps${rep.classifier.cached ? ', cached' : ''}, \`${rep.classifier.file}\`): **${pct(rep.classifier.heldOutAccuracy)} held-out accuracy**`,
+    );
+    L.push(
+      `- feature space of FID and the k-NN measures: ${rep.features?.space ?? "the classifier's penultimate features"}${rep.features ? ` (${rep.features.dim}-d)` : ''}`,
+    );
+    L.push(
+      `- classifier-FID: Fréchet distance between Gaussians fitted to the features of the samples and of the whole held-out split`,
+    );
   } else {
-    L.push('- SWD→real: class-conditional sliced Wasserstein distance to the held-out split; SWD→teacher: to the reference teacher\'s samples at the same w and seeds');
+    L.push(
+      "- SWD→real: class-conditional sliced Wasserstein distance to the held-out split; SWD→teacher: to the reference teacher's samples at the same w and seeds",
+    );
   }
   if (rep.features) {
     L.push(
@@ -470,8 +627,12 @@ function markdown(rep: EvalReport): string {
         `density and **coverage** (share of real points whose ${rep.features.kDensityCoverage}-NN ball holds a sample; Naeem et al. 2020). A model that drops modes keeps its precision and accuracy but loses recall and coverage`,
     );
   }
-  L.push(`- diversity: mean within-class variance of the ${img ? 'features' : 'points'}, shown as a ratio to the real held-out data's (1 = as varied as real data, below 1 = samples more alike than real ones)${img ? '; pixel diversity: the same in pixel space' : ''}`);
-  L.push(`- reference: the guided ${rep.exact ? 'exact ' : ''}teacher at ${rep.reference.steps} DDIM steps (${rep.reference.nfe} NFE)`);
+  L.push(
+    `- diversity: mean within-class variance of the ${img ? 'features' : 'points'}, shown as a ratio to the real held-out data's (1 = as varied as real data, below 1 = samples more alike than real ones)${img ? '; pixel diversity: the same in pixel space' : ''}`,
+  );
+  L.push(
+    `- reference: the guided ${rep.exact ? 'exact ' : ''}teacher at ${rep.reference.steps} DDIM steps (${rep.reference.nfe} NFE)`,
+  );
   if (rep.exact) {
     L.push(
       `- the teacher is exact (the data's mixture is known): **MSE to exact** is the mean squared error per dimension between a row's samples and the exact teacher's at ${rep.exact.referenceSteps} DDIM steps from the same initial noise (0 = the exact samples themselves); ` +
@@ -480,20 +641,34 @@ function markdown(rep: EvalReport): string {
   }
   for (const note of rep.notes) L.push(`- note: ${note}`);
   L.push('', '## Real data (floor of the metrics)', '');
-  const pr = (v: number | undefined | null) => (v === undefined || v === null || !Number.isFinite(v) ? '–' : v.toFixed(3));
-  const realPr = rep.real.recall !== undefined ? [pr(rep.real.precision), pr(rep.real.recall), pr(rep.real.density), pr(rep.real.coverage)] : null;
+  const pr = (v: number | undefined | null) =>
+    v === undefined || v === null || !Number.isFinite(v) ? '–' : v.toFixed(3);
+  const realPr =
+    rep.real.recall !== undefined
+      ? [pr(rep.real.precision), pr(rep.real.recall), pr(rep.real.density), pr(rep.real.coverage)]
+      : null;
   if (img) {
-    L.push(`| held-out half vs half: classifier-FID | classifier accuracy on held-out data |${realPr ? ' precision | recall | density | coverage |' : ''} diversity | pixel diversity |`, `| ---: | ---: |${realPr ? ' ---: | ---: | ---: | ---: |' : ''} ---: | ---: |`);
-    L.push(`| ${f3(rep.real.fidHalves)} | ${pct(rep.real.accuracy)} |${realPr ? ` ${realPr.join(' | ')} |` : ''} ${f3(rep.real.diversity)} | ${f3(rep.real.pixelDiversity ?? null)} |`);
+    L.push(
+      `| held-out half vs half: classifier-FID | classifier accuracy on held-out data |${realPr ? ' precision | recall | density | coverage |' : ''} diversity | pixel diversity |`,
+      `| ---: | ---: |${realPr ? ' ---: | ---: | ---: | ---: |' : ''} ---: | ---: |`,
+    );
+    L.push(
+      `| ${f3(rep.real.fidHalves)} | ${pct(rep.real.accuracy)} |${realPr ? ` ${realPr.join(' | ')} |` : ''} ${f3(rep.real.diversity)} | ${f3(rep.real.pixelDiversity ?? null)} |`,
+    );
   } else {
-    L.push(`| held-out half vs half: SWD |${realPr ? ' precision | recall | density | coverage |' : ''} diversity |`, `| ---: |${realPr ? ' ---: | ---: | ---: | ---: |' : ''} ---: |`);
+    L.push(
+      `| held-out half vs half: SWD |${realPr ? ' precision | recall | density | coverage |' : ''} diversity |`,
+      `| ---: |${realPr ? ' ---: | ---: | ---: | ---: |' : ''} ---: |`,
+    );
     L.push(`| ${f3(rep.real.swdHalves)} |${realPr ? ` ${realPr.join(' | ')} |` : ''} ${f3(rep.real.diversity)} |`);
   }
 
   if (rep.exact) L.push(...exactMarkdown(rep, img));
 
   // summary: students vs the reference teacher and the teacher's own few-step DDIM
-  const stepsList = [...new Set(rep.rows.filter((r) => r.model === 'progressive').map((r) => r.steps))].sort((a, b) => a - b);
+  const stepsList = [...new Set(rep.rows.filter((r) => r.model === 'progressive').map((r) => r.steps))].sort(
+    (a, b) => a - b,
+  );
   if (stepsList.length) {
     L.push('', `## Distilled students vs the ${rep.reference.steps}-step teacher (DDIM samplers)`, '');
     const q = img ? 'FID' : 'SWD→real';
@@ -508,12 +683,14 @@ function markdown(rep: EvalReport): string {
     L.push(`| ${head.join(' | ')} |`, `| ${head.map(() => '---:').join(' | ')} |`);
     for (const w of rep.w) {
       const t = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === rep.reference.steps);
-      const student = (s: number) => rep.rows.find((r) => r.w === w && r.model === 'progressive' && r.steps === s && r.sampler === 'ddim');
+      const student = (s: number) =>
+        rep.rows.find((r) => r.w === w && r.model === 'progressive' && r.steps === s && r.sampler === 'ddim');
       const cells = [String(w), f3(get(t))];
       for (const s of stepsList) {
         const st = student(s);
         const tf = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === s);
-        const ratio = get(st) !== null && get(t) !== null && get(t)! > 0 ? ` (${(get(st)! / get(t)!).toFixed(2)}×)` : '';
+        const ratio =
+          get(st) !== null && get(t) !== null && get(t)! > 0 ? ` (${(get(st)! / get(t)!).toFixed(2)}×)` : '';
         cells.push(`**${f3(get(st))}**${ratio}`, f3(get(tf)));
       }
       if (img) {
@@ -527,7 +704,9 @@ function markdown(rep: EvalReport): string {
       cells.push(ratioToReal(t?.diversity, rep.real.diversity));
       for (const s of stepsList) cells.push(ratioToReal(student(s)?.diversity, rep.real.diversity));
       for (const s of stepsList) {
-        const st = rep.rows.find((r) => r.w === w && r.model === 'progressive' && r.steps === s && r.sampler === 'ddim');
+        const st = rep.rows.find(
+          (r) => r.w === w && r.model === 'progressive' && r.steps === s && r.sampler === 'ddim',
+        );
         cells.push(t && st ? `${(t.msPerSample / st.msPerSample).toFixed(0)}× (${t.nfe / st.nfe}× fewer NFE)` : '–');
       }
       L.push(`| ${cells.join(' | ')} |`);
@@ -545,10 +724,22 @@ function markdown(rep: EvalReport): string {
     if (hasPr) head.push('precision ↑', 'recall ↑', 'density', 'coverage ↑');
     head.push('diversity ÷ real');
     if (img) head.push('pixel diversity ÷ real');
-    L.push(`| ${head.join(' | ')} |`, `| --- | --- | ${head.slice(2).map(() => '---:').join(' | ')} |`);
+    L.push(
+      `| ${head.join(' | ')} |`,
+      `| --- | --- | ${head
+        .slice(2)
+        .map(() => '---:')
+        .join(' | ')} |`,
+    );
     for (const r of rep.rows.filter((x) => x.w === w)) {
       const name = r.model === 'teacher' ? 'teacher' : r.model === 'guided' ? 'guided student' : `student ${r.unit}`;
-      const cells = [name, r.sampler === 'ddim' ? 'DDIM' : 'stochastic', String(r.steps), String(r.nfe), ms(r.msPerSample)];
+      const cells = [
+        name,
+        r.sampler === 'ddim' ? 'DDIM' : 'stochastic',
+        String(r.steps),
+        String(r.nfe),
+        ms(r.msPerSample),
+      ];
       cells.push(...(img ? [f3(r.fid), pct(r.accuracy)] : [f3(r.swdReal), f3(r.swdTeacher)]));
       if (hasExact) cells.push(f3(r.mseToExact ?? null));
       if (hasPr) cells.push(pr(r.precision), pr(r.recall), pr(r.density), pr(r.coverage));
@@ -557,7 +748,8 @@ function markdown(rep: EvalReport): string {
       L.push(`| ${cells.join(' | ')} |`);
     }
   }
-  if (rep.latent) L.push(...latentCostMarkdown(rep.latent, rep.backend, rep.latentTeacherBatch ?? rep.latent.trainStep.batch));
+  if (rep.latent)
+    L.push(...latentCostMarkdown(rep.latent, rep.backend, rep.latentTeacherBatch ?? rep.latent.trainStep.batch));
   L.push('', '## Plots', '');
   for (const f of rep.files.filter((x) => x.endsWith('.png'))) L.push(`![${f}](${f})`, '');
   return L.join('\n') + '\n';
@@ -565,7 +757,11 @@ function markdown(rep: EvalReport): string {
 
 // ───────────────────────────── plots ─────────────────────────────
 function seriesKey(r: EvalRow): string {
-  return r.model === 'teacher' ? 'teacher DDIM' : r.model === 'guided' ? `guided student ${r.sampler === 'ddim' ? 'DDIM' : 'stochastic'}` : `distilled student ${r.sampler === 'ddim' ? 'DDIM' : 'stochastic'}`;
+  return r.model === 'teacher'
+    ? 'teacher DDIM'
+    : r.model === 'guided'
+      ? `guided student ${r.sampler === 'ddim' ? 'DDIM' : 'stochastic'}`
+      : `distilled student ${r.sampler === 'ddim' ? 'DDIM' : 'stochastic'}`;
 }
 
 function plots(rep: EvalReport): Map<string, Buffer> {
@@ -577,7 +773,9 @@ function plots(rep: EvalReport): Map<string, Buffer> {
     if (!colors.has(key)) colors.set(key, PALETTE[colors.size % PALETTE.length]);
     return colors.get(key)!;
   };
-  const refLine = img ? { name: 'real half vs half', y: rep.real.fidHalves!, color: [90, 90, 90] as Rgb } : { name: 'real half vs half', y: rep.real.swdHalves!, color: [90, 90, 90] as Rgb };
+  const refLine = img
+    ? { name: 'real half vs half', y: rep.real.fidHalves!, color: [90, 90, 90] as Rgb }
+    : { name: 'real half vs half', y: rep.real.swdHalves!, color: [90, 90, 90] as Rgb };
   const out = new Map<string, Buffer>();
 
   // quality vs NFE, one panel per w; progressive students of different phases form one curve per sampler
@@ -593,7 +791,15 @@ function plots(rep: EvalReport): Map<string, Buffer> {
       dashed: name.endsWith('stochastic'),
       points: rows.map((r) => ({ x: r.nfe, y: quality(r) })),
     }));
-    return { title: `W = ${w}`, xLabel: 'NFE PER SAMPLE', yLabel: qName, logX: true, yFromZero: true, series, refLines: [refLine] };
+    return {
+      title: `W = ${w}`,
+      xLabel: 'NFE PER SAMPLE',
+      yLabel: qName,
+      logX: true,
+      yFromZero: true,
+      series,
+      refLines: [refLine],
+    };
   });
   out.set('quality-vs-nfe.png', plotPanels(nfePanels, { cols: Math.min(rep.w.length, 4) }));
 
@@ -601,7 +807,9 @@ function plots(rep: EvalReport): Map<string, Buffer> {
   const samplers = (['ddim', 'stochastic'] as const).filter((s) => rep.rows.some((r) => r.sampler === s));
   // one colour per student step count: solid = distilled student, dashed = the teacher's own DDIM at that count;
   // the reference teacher in black
-  const stepCounts = [...new Set(rep.rows.filter((r) => r.model === 'progressive').map((r) => r.steps))].sort((a, b) => a - b);
+  const stepCounts = [...new Set(rep.rows.filter((r) => r.model === 'progressive').map((r) => r.steps))].sort(
+    (a, b) => a - b,
+  );
   const stepColor = (steps: number) => PALETTE[stepCounts.indexOf(steps) % PALETTE.length];
   const byConfig = (sampler: 'ddim' | 'stochastic', value: (r: EvalRow) => number): Series[] => {
     const groups = new Map<string, { color: Rgb; dashed: boolean; rows: EvalRow[] }>();
@@ -611,17 +819,38 @@ function plots(rep: EvalReport): Map<string, Buffer> {
       groups.set(name, g);
     };
     for (const r of rep.rows) {
-      if (r.model === 'teacher' && r.steps === rep.reference.steps) add(`teacher ${r.steps} steps (reference)`, [0, 0, 0], false, r);
-      else if (r.model === 'teacher' && stepCounts.includes(r.steps) && sampler === 'ddim') add(`teacher ${r.steps} steps DDIM`, stepColor(r.steps), true, r);
-      else if (r.model === 'progressive' && r.sampler === sampler) add(`student ${r.steps} step${r.steps === 1 ? '' : 's'} ${sampler === 'ddim' ? 'DDIM' : 'stoch.'}`, stepColor(r.steps), false, r);
+      if (r.model === 'teacher' && r.steps === rep.reference.steps)
+        add(`teacher ${r.steps} steps (reference)`, [0, 0, 0], false, r);
+      else if (r.model === 'teacher' && stepCounts.includes(r.steps) && sampler === 'ddim')
+        add(`teacher ${r.steps} steps DDIM`, stepColor(r.steps), true, r);
+      else if (r.model === 'progressive' && r.sampler === sampler)
+        add(
+          `student ${r.steps} step${r.steps === 1 ? '' : 's'} ${sampler === 'ddim' ? 'DDIM' : 'stoch.'}`,
+          stepColor(r.steps),
+          false,
+          r,
+        );
     }
-    return [...groups.entries()].map(([name, g]) => ({ name, color: g.color, dashed: g.dashed, points: g.rows.map((r) => ({ x: r.w, y: value(r) })) }));
+    return [...groups.entries()].map(([name, g]) => ({
+      name,
+      color: g.color,
+      dashed: g.dashed,
+      points: g.rows.map((r) => ({ x: r.w, y: value(r) })),
+    }));
   };
   if (rep.w.length >= 1) {
     out.set(
       'quality-vs-w.png',
       plotPanels(
-        samplers.map((s) => ({ title: s === 'ddim' ? 'DETERMINISTIC (DDIM): STUDENTS VS TEACHER' : 'STOCHASTIC STUDENTS VS REFERENCE TEACHER', xLabel: 'GUIDANCE W', yLabel: qName, yFromZero: true, series: byConfig(s, quality), refLines: [refLine] })),
+        samplers.map((s) => ({
+          title:
+            s === 'ddim' ? 'DETERMINISTIC (DDIM): STUDENTS VS TEACHER' : 'STOCHASTIC STUDENTS VS REFERENCE TEACHER',
+          xLabel: 'GUIDANCE W',
+          yLabel: qName,
+          yFromZero: true,
+          series: byConfig(s, quality),
+          refLines: [refLine],
+        })),
       ),
     );
     if (img) {
@@ -629,7 +858,8 @@ function plots(rep: EvalReport): Map<string, Buffer> {
         'accuracy-vs-w.png',
         plotPanels(
           samplers.map((s) => ({
-            title: s === 'ddim' ? 'DETERMINISTIC (DDIM): STUDENTS VS TEACHER' : 'STOCHASTIC STUDENTS VS REFERENCE TEACHER',
+            title:
+              s === 'ddim' ? 'DETERMINISTIC (DDIM): STUDENTS VS TEACHER' : 'STOCHASTIC STUDENTS VS REFERENCE TEACHER',
             xLabel: 'GUIDANCE W',
             yLabel: 'CLASSIFIER ACCURACY',
             series: byConfig(s, (r) => r.accuracy!),
@@ -650,7 +880,16 @@ function plots(rep: EvalReport): Map<string, Buffer> {
               xLabel: 'GUIDANCE W',
               yLabel: m === 'recall' ? 'RECALL: REAL DATA COVERED' : 'PRECISION: SAMPLES ON THE DATA',
               series: byConfig(s, (r) => r[m] ?? NaN),
-              refLines: realRecall === null ? [] : [{ name: 'real held-out', y: (m === 'recall' ? rep.real.recall : rep.real.precision)!, color: [90, 90, 90] as Rgb }],
+              refLines:
+                realRecall === null
+                  ? []
+                  : [
+                      {
+                        name: 'real held-out',
+                        y: (m === 'recall' ? rep.real.recall : rep.real.precision)!,
+                        color: [90, 90, 90] as Rgb,
+                      },
+                    ],
             })),
           ),
           { cols: 2 },
@@ -660,4 +899,3 @@ function plots(rep: EvalReport): Map<string, Buffer> {
   }
   return out;
 }
-

@@ -48,8 +48,14 @@ function latest(runDir: string, unit: string): { file: string; step: number; fin
 
 function checkList(name: string, v: number[] | undefined, { integer = false, min = 0 } = {}): void {
   if (v === undefined) return;
-  if (!Array.isArray(v) || !v.length || v.some((x) => !Number.isFinite(x) || x < min || (integer && !Number.isInteger(x)))) {
-    throw new Error(`${name}: expected a non-empty list of ${integer ? 'integers' : 'numbers'} ≥ ${min}, got ${JSON.stringify(v)}`);
+  if (
+    !Array.isArray(v) ||
+    !v.length ||
+    v.some((x) => !Number.isFinite(x) || x < min || (integer && !Number.isInteger(x)))
+  ) {
+    throw new Error(
+      `${name}: expected a non-empty list of ${integer ? 'integers' : 'numbers'} ≥ ${min}, got ${JSON.stringify(v)}`,
+    );
   }
 }
 
@@ -58,15 +64,24 @@ export function planEvaluation(
   runDir: string,
   cfg: ResolvedConfig,
   { teacherSteps: asked, studentSteps }: { teacherSteps: number[]; studentSteps: number[] },
-): { configs: Config[]; reference: Config; notes: string[]; checkpoints: Record<string, { file: string; step: number; final: boolean }> } {
+): {
+  configs: Config[];
+  reference: Config;
+  notes: string[];
+  checkpoints: Record<string, { file: string; step: number; final: boolean }>;
+} {
   const notes: string[] = [];
   // an exact teacher's reference is its own EXACT_REFERENCE_STEPS-step DDIM, the truth mseToExact is measured against
   const exact = cfg.teacher.kind === 'exact';
   const teacherSteps = exact ? [...new Set([EXACT_REFERENCE_STEPS, ...asked])] : asked;
-  if (exact && !asked.includes(EXACT_REFERENCE_STEPS)) notes.push(`the exact teacher is also sampled at ${EXACT_REFERENCE_STEPS} DDIM steps: the reference of the distance to exact (mseToExact)`);
+  if (exact && !asked.includes(EXACT_REFERENCE_STEPS))
+    notes.push(
+      `the exact teacher is also sampled at ${EXACT_REFERENCE_STEPS} DDIM steps: the reference of the distance to exact (mseToExact)`,
+    );
   const checkpoints: Record<string, { file: string; step: number; final: boolean }> = {};
   const teacher = latest(runDir, 'teacher');
-  if (!teacher) throw new Error(`${runDir}: the teacher has no checkpoint yet; train the run first (distill resume ${runDir})`);
+  if (!teacher)
+    throw new Error(`${runDir}: the teacher has no checkpoint yet; train the run first (distill resume ${runDir})`);
   checkpoints.teacher = teacher;
   const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
   const students: { unit: string; steps: number }[] = [];
@@ -81,24 +96,44 @@ export function planEvaluation(
     students.push({ unit: ph.unit, steps: ph.toSteps! });
   }
   const skipped = phases.filter((p) => !studentSteps.includes(p.toSteps!)).map((p) => p.toSteps);
-  if (skipped.length) notes.push(`progressive students with ${skipped.join(', ')} steps are not in eval.studentSteps (${studentSteps.join(', ')}): not evaluated`);
+  if (skipped.length)
+    notes.push(
+      `progressive students with ${skipped.join(', ')} steps are not in eval.studentSteps (${studentSteps.join(', ')}): not evaluated`,
+    );
   const guided = latest(runDir, 'guided');
   if (guided) checkpoints.guided = guided;
   else notes.push('the guided (stage-1) student has no checkpoint yet: not evaluated');
   for (const [unit, ck] of Object.entries(checkpoints)) {
-    if (!ck.final) notes.push(`${unit}: checkpoint ${path.relative(runDir, ck.file)} is not final (step ${ck.step}); the unit is still training or was stopped`);
+    if (!ck.final)
+      notes.push(
+        `${unit}: checkpoint ${path.relative(runDir, ck.file)} is not final (step ${ck.step}); the unit is still training or was stopped`,
+      );
   }
 
   const teacherSet = [...new Set([...teacherSteps, ...students.map((s) => s.steps)])].sort((a, b) => b - a);
-  const configs: Config[] = teacherSet.map((steps) => ({ model: 'teacher', unit: 'teacher', sampler: 'ddim', steps, nfe: 2 * steps }));
+  const configs: Config[] = teacherSet.map((steps) => ({
+    model: 'teacher',
+    unit: 'teacher',
+    sampler: 'ddim',
+    steps,
+    nfe: 2 * steps,
+  }));
   const samplers = (steps: number): ('ddim' | 'stochastic')[] => (steps >= 2 ? ['ddim', 'stochastic'] : ['ddim']);
   if (guided) {
     const cheap = teacherSet.filter((s) => s <= 64);
-    if (teacherSet.some((s) => s > 64)) notes.push(`the guided student is sampled at ≤ 64 steps only (${cheap.join(', ')})`);
-    for (const steps of cheap) for (const sampler of samplers(steps)) configs.push({ model: 'guided', unit: 'guided', sampler, steps, nfe: steps });
+    if (teacherSet.some((s) => s > 64))
+      notes.push(`the guided student is sampled at ≤ 64 steps only (${cheap.join(', ')})`);
+    for (const steps of cheap)
+      for (const sampler of samplers(steps))
+        configs.push({ model: 'guided', unit: 'guided', sampler, steps, nfe: steps });
   }
-  for (const s of students) for (const sampler of samplers(s.steps)) configs.push({ model: 'progressive', unit: s.unit, sampler, steps: s.steps, nfe: s.steps });
-  if (students.some((s) => s.steps === 1)) notes.push('at 1 step the stochastic sampler is the deterministic one (its last step is deterministic): only DDIM is listed');
+  for (const s of students)
+    for (const sampler of samplers(s.steps))
+      configs.push({ model: 'progressive', unit: s.unit, sampler, steps: s.steps, nfe: s.steps });
+  if (students.some((s) => s.steps === 1))
+    notes.push(
+      'at 1 step the stochastic sampler is the deterministic one (its last step is deterministic): only DDIM is listed',
+    );
   return { configs, reference: configs[0], notes, checkpoints };
 }
 
@@ -108,7 +143,13 @@ export type EvalPresetName = 'quick' | 'full';
 
 /** The options of a preset: `full` is the config's eval section; `quick` two w, a 64-step reference, few samples. */
 export function evaluationPreset(name: EvalPresetName, cfg: ResolvedConfig, numClasses: number): EvalChoices {
-  if (name === 'full') return { w: cfg.eval.w, samples: cfg.eval.samples, teacherSteps: cfg.eval.teacherSteps, studentSteps: cfg.eval.studentSteps };
+  if (name === 'full')
+    return {
+      w: cfg.eval.w,
+      samples: cfg.eval.samples,
+      teacherSteps: cfg.eval.teacherSteps,
+      studentSteps: cfg.eval.studentSteps,
+    };
   const w = [...new Set([0, Math.min(2, cfg.guidance.wMax)])];
   // the fewest samples the k-NN measures accept, and at least 200
   const samples = Math.max(200, numClasses * (Math.max(K_PR, K_DC) + 1));
@@ -132,21 +173,33 @@ export interface EvaluationCost {
  * What an evaluation will cost before it starts: its network evaluations, and seconds estimated from the run's own
  * measured ms per network evaluation (the end-of-run table's rows, events.jsonl), the median over those rows.
  */
-export function estimateEvaluation(runDir: string, cfg: ResolvedConfig, opts: EvalChoices, events: RunEvent[], numClasses: number): EvaluationCost {
+export function estimateEvaluation(
+  runDir: string,
+  cfg: ResolvedConfig,
+  opts: EvalChoices,
+  events: RunEvent[],
+  numClasses: number,
+): EvaluationCost {
   const { ws, teacherSteps, studentSteps, requested } = resolveSettings(opts, cfg);
   const n = samplesPerClass(requested, numClasses) * numClasses;
   const plan = planEvaluation(runDir, cfg, { teacherSteps, studentSteps });
   // with an exact teacher, one more reference set per w: the floor of the distance to exact
-  const nfe = ws.length * (plan.configs.reduce((a, c) => a + c.nfe, 0) + (cfg.teacher.kind === 'exact' ? plan.reference.nfe : 0));
+  const nfe =
+    ws.length * (plan.configs.reduce((a, c) => a + c.nfe, 0) + (cfg.teacher.kind === 'exact' ? plan.reference.nfe : 0));
   const perNfe: number[] = [];
-  for (const e of events) if (e.type === 'summary') for (const r of e.rows) if (r.nfe > 0 && r.msPerSample > 0) perNfe.push(r.msPerSample / r.nfe);
+  for (const e of events)
+    if (e.type === 'summary')
+      for (const r of e.rows) if (r.nfe > 0 && r.msPerSample > 0) perNfe.push(r.msPerSample / r.nfe);
   perNfe.sort((a, b) => a - b);
   const ms = perNfe.length ? perNfe[Math.floor(perNfe.length / 2)] : null;
   return {
     nfe: nfe * n,
     examples: ws.length * plan.configs.length * n,
     seconds: ms === null ? null : (ms * nfe * n) / 1000,
-    basis: ms === null ? 'no measured sampling speed in this run yet (its end-of-run table measures it)' : `${ms.toFixed(3)} ms per network evaluation, measured by this run's end-of-run table`,
+    basis:
+      ms === null
+        ? 'no measured sampling speed in this run yet (its end-of-run table measures it)'
+        : `${ms.toFixed(3)} ms per network evaluation, measured by this run's end-of-run table`,
     trainsJudge: cfg.data.kind !== 'toy2d' && !fs.existsSync(path.join(runDir, FILES.eval, 'classifier.ckpt')),
   };
 }
@@ -165,7 +218,8 @@ export function resolveSettings(opts: EvalChoices, cfg: ResolvedConfig): EvalSet
   checkList('teacherSteps', opts.teacherSteps, { integer: true, min: 1 });
   checkList('studentSteps', opts.studentSteps, { integer: true, min: 1 });
   const requested = opts.samples ?? cfg.eval.samples;
-  if (!Number.isInteger(requested) || requested < 2) throw new Error(`--samples: expected an integer ≥ 2, got ${requested}`);
+  if (!Number.isInteger(requested) || requested < 2)
+    throw new Error(`--samples: expected an integer ≥ 2, got ${requested}`);
   return {
     ws: opts.w ?? cfg.eval.w,
     teacherSteps: opts.teacherSteps ?? cfg.eval.teacherSteps,
@@ -180,10 +234,11 @@ export function samplesPerClass(requested: number, numClasses: number): number {
   const perClass = Math.ceil(requested / numClasses);
   const kMax = Math.max(K_PR, K_DC);
   if (perClass <= kMax) {
-    throw new Error(`samples: ${requested} per configuration spread over ${numClasses} classes is ${perClass} per class; precision, recall, ` +
-      `density and coverage compare each sample with its ${kMax} nearest neighbours of the same class, so they need at least ` +
-      `${kMax + 1} per class: use --samples ${numClasses * (kMax + 1)} or more (eval.samples in the config)`);
+    throw new Error(
+      `samples: ${requested} per configuration spread over ${numClasses} classes is ${perClass} per class; precision, recall, ` +
+        `density and coverage compare each sample with its ${kMax} nearest neighbours of the same class, so they need at least ` +
+        `${kMax + 1} per class: use --samples ${numClasses * (kMax + 1)} or more (eval.samples in the config)`,
+    );
   }
   return perClass;
 }
-

@@ -25,7 +25,12 @@ import { netForUnit } from '../train/losses';
 let backendPromise: Promise<BackendInfo> | undefined;
 
 /** Selects the tfjs backend once per process (later calls with other options reuse the first choice). */
-export function ensureBackend(backend: BackendChoice, threads: number, wasmDir?: string, wasmThreads?: number): Promise<BackendInfo> {
+export function ensureBackend(
+  backend: BackendChoice,
+  threads: number,
+  wasmDir?: string,
+  wasmThreads?: number,
+): Promise<BackendInfo> {
   tf.env().set('PROD', true); // no debug-mode checks or the cpu backend's banner
   // tfjs has one global backend per process: a later call with other options keeps the first (the caller is told
   // which one through the backend event).
@@ -38,10 +43,14 @@ export function selectedBackend(): Promise<BackendInfo> | undefined {
   return backendPromise;
 }
 
-
-
 export function writeDataInfo(runDir: string, ds: Dataset): void {
-  const info: DataInfo = { shape: ds.shape, numClasses: ds.numClasses, classNames: ds.classNames, source: ds.source, kind: ds.kind };
+  const info: DataInfo = {
+    shape: ds.shape,
+    numClasses: ds.numClasses,
+    classNames: ds.classNames,
+    source: ds.source,
+    kind: ds.kind,
+  };
   writeFileAtomic(path.join(runDir, DATA_INFO_FILE), JSON.stringify(info, null, 2) + '\n');
 }
 
@@ -62,7 +71,8 @@ export function resolveCheckpoint(
     const file = path.resolve(runDir, checkpoint);
     const unit = path.basename(path.dirname(file));
     const def = unitList(cfg).find((u) => u.unit === unit);
-    if (!def) throw new Error(`${checkpoint}: not a checkpoint of a known stage (expected checkpoints/<unit>/step-N.ckpt)`);
+    if (!def)
+      throw new Error(`${checkpoint}: not a checkpoint of a known stage (expected checkpoints/<unit>/step-N.ckpt)`);
     return { unit, file, netStage: def.stage };
   }
   let unit: string;
@@ -71,7 +81,9 @@ export function resolveCheckpoint(
     const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
     const ph = phases.find((u) => u.toSteps === steps);
     if (!ph) {
-      throw new Error(`--steps ${steps}: no progressive student has ${steps} steps; available: ${phases.map((u) => u.toSteps).join(', ')}`);
+      throw new Error(
+        `--steps ${steps}: no progressive student has ${steps} steps; available: ${phases.map((u) => u.toSteps).join(', ')}`,
+      );
     }
     unit = ph.unit;
   }
@@ -84,7 +96,12 @@ export function resolveCheckpoint(
  * Loads a checkpoint's evaluation weights into a fresh network; in latent-space runs with the run's autoencoder, so
  * `sample` returns decoded images. The caller frees it with `disposeDenoiser`.
  */
-export async function loadDenoiser(runDir: string, cfg: ResolvedConfig, file: string, stage: StageName): Promise<Denoiser> {
+export async function loadDenoiser(
+  runDir: string,
+  cfg: ResolvedConfig,
+  file: string,
+  stage: StageName,
+): Promise<Denoiser> {
   const info = await readDataInfo(runDir, cfg);
   const { arrays } = readCheckpoint(file);
   const net = netForUnit(cfg, { shape: modelShape(cfg, info.shape), numClasses: info.numClasses }, stage);

@@ -95,19 +95,36 @@ export async function evaluateQuick({
       const r = await loadOrTrainClassifier(runDir, cfg, data, test, log, check);
       clf = r.clf;
       const { pred, feats } = await clf.run(test.x);
-      ref = new RealReference(feats, test.labels, clf.featureDim, { withFid: true, perClass: per, accuracy: pred.filter((p, i) => p === test.labels[i]).length / test.n });
+      ref = new RealReference(feats, test.labels, clf.featureDim, {
+        withFid: true,
+        perClass: per,
+        accuracy: pred.filter((p, i) => p === test.labels[i]).length / test.n,
+      });
     } else {
       ref = new RealReference(test.x, test.labels, D, { withFid: false, perClass: per });
     }
-    const judge = async (x: Float32Array): Promise<Pick<SummaryRow, 'metric' | 'value' | 'recall' | 'diversity' | 'fid'>> => {
+    const judge = async (
+      x: Float32Array,
+    ): Promise<Pick<SummaryRow, 'metric' | 'value' | 'recall' | 'diversity' | 'fid'>> => {
       if (clf) {
         for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
         const { pred, feats } = await clf.run(x);
         const sc = ref.score(feats, classes, { pred });
-        return { metric: 'accuracy', value: sc.accuracy!, recall: sc.recall, diversity: sc.diversity / ref.floor.diversity, fid: sc.fid! };
+        return {
+          metric: 'accuracy',
+          value: sc.accuracy!,
+          recall: sc.recall,
+          diversity: sc.diversity / ref.floor.diversity,
+          fid: sc.fid!,
+        };
       }
       const sc = ref.score(x, classes);
-      return { metric: 'swd', value: classConditionalSwd(x, classes, test.x, test.labels, D, { seed: cfg.seed }), recall: sc.recall, diversity: sc.diversity / ref.floor.diversity };
+      return {
+        metric: 'swd',
+        value: classConditionalSwd(x, classes, test.x, test.labels, D, { seed: cfg.seed }),
+        recall: sc.recall,
+        diversity: sc.diversity / ref.floor.diversity,
+      };
     };
     const rows: SummaryRow[] = [];
     for (const w of quickWs(cfg)) {
@@ -123,7 +140,16 @@ export async function evaluateQuick({
       await runOne('student', student, last.toSteps!);
     }
     // what real held-out data gets on the same measures, at the same number of rows per class
-    return { rows, real: { accuracy: ref.floor.accuracy, recall: ref.floor.recall, diversity: 1, perClass: ref.floorPerClass, fid: ref.floor.fid } };
+    return {
+      rows,
+      real: {
+        accuracy: ref.floor.accuracy,
+        recall: ref.floor.recall,
+        diversity: 1,
+        perClass: ref.floorPerClass,
+        fid: ref.floor.fid,
+      },
+    };
   } finally {
     disposeDenoiser(teacher);
     disposeDenoiser(student);

@@ -38,10 +38,18 @@ export interface SampleResult {
 /** Renders a sample grid (rows = classes × perClass, columns = w) from a run's checkpoint. */
 export async function sampleGrid(
   spec: SampleSpec,
-  opts: { backend?: BackendChoice; threads?: number; wasmDir?: string; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+  opts: {
+    backend?: BackendChoice;
+    threads?: number;
+    wasmDir?: string;
+    signal?: AbortSignal;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<SampleResult> {
   const { runDir, cfg, info } = await openRun(spec.runDir, opts);
-  for (const c of spec.classes) if (c >= info.numClasses) throw new Error(`classes: class ${c} does not exist (the dataset has ${info.numClasses} classes)`);
+  for (const c of spec.classes)
+    if (c >= info.numClasses)
+      throw new Error(`classes: class ${c} does not exist (the dataset has ${info.numClasses} classes)`);
   const { unit, file, netStage } = resolveCheckpoint(runDir, cfg, spec);
   const d = await loadDenoiser(runDir, cfg, file, netStage);
   try {
@@ -77,7 +85,9 @@ export async function sampleArrays(
 ): Promise<{ x: Float32Array; labels: Int32Array; shape: number[]; nfe: number; msPerSample: number }> {
   const { runDir, cfg, info } = await openRun(spec.runDir, opts);
   const classes = spec.classes.length ? spec.classes : Array.from({ length: info.numClasses }, (_, i) => i);
-  for (const c of classes) if (c >= info.numClasses) throw new Error(`classes: class ${c} does not exist (the dataset has ${info.numClasses} classes)`);
+  for (const c of classes)
+    if (c >= info.numClasses)
+      throw new Error(`classes: class ${c} does not exist (the dataset has ${info.numClasses} classes)`);
   const { file, netStage } = resolveCheckpoint(runDir, cfg, spec);
   const d = await loadDenoiser(runDir, cfg, file, netStage);
   try {
@@ -98,4 +108,3 @@ export async function sampleArrays(
     disposeDenoiser(d);
   }
 }
-

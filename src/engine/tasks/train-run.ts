@@ -21,9 +21,18 @@ import { ensureBackend, loadRunConfig, writeDataInfo } from './open-run';
 import { evaluateQuick } from './quick-eval';
 
 /** Validates the config and creates a run folder (config.json resolved, run.json). Returns its path. */
-export async function createRun({ configPath, runsDir, name }: { configPath: string; runsDir: string; name?: string }): Promise<string> {
+export async function createRun({
+  configPath,
+  runsDir,
+  name,
+}: {
+  configPath: string;
+  runsDir: string;
+  name?: string;
+}): Promise<string> {
   const cfg = loadConfigFile(configPath);
-  if (name !== undefined && !/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`--name: use letters, digits, '.', '_' or '-' only, got "${name}"`);
+  if (name !== undefined && !/^[A-Za-z0-9._-]+$/.test(name))
+    throw new Error(`--name: use letters, digits, '.', '_' or '-' only, got "${name}"`);
   const dirName = name ?? defaultRunName(cfg.name);
   return createRunFolder(path.resolve(runsDir, dirName), cfg, path.resolve(configPath));
 }
@@ -57,19 +66,48 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
   };
   const resumed = fs.statSync(path.join(runDir, FILES.events)).size > 0;
   try {
-    emit({ type: 'run_start', t: Date.now(), pid: process.pid, host: os.hostname(), resumed, configHash: configHash(cfg) });
+    emit({
+      type: 'run_start',
+      t: Date.now(),
+      pid: process.pid,
+      host: os.hostname(),
+      resumed,
+      configHash: configHash(cfg),
+    });
     const threads = opts.threads ?? cfg.threads;
     const choice = opts.backend ?? cfg.backend;
     // When worker threads will compute the gradients, this thread only draws batches and applies updates:
     // a single-threaded wasm (no pthread pool competing with the workers for the cores) is enough.
-    const backendInfo = await ensureBackend(choice, threads, opts.wasmDir, wantsWorkers(cfg, choice, threads) ? 1 : undefined);
+    const backendInfo = await ensureBackend(
+      choice,
+      threads,
+      opts.wasmDir,
+      wantsWorkers(cfg, choice, threads) ? 1 : undefined,
+    );
     const { plan, note: parallelNote } = planParallel(cfg, backendInfo, threads, opts.wasmDir);
     // Threads = the cores training computes on (the workers, when data-parallel).
     const { adapter, ...rest } = backendInfo;
-    const info = { ...rest, threads: plan ? plan.workers : backendInfo.threads, note: backendInfo.note ? `${backendInfo.note}; ${parallelNote}` : parallelNote };
+    const info = {
+      ...rest,
+      threads: plan ? plan.workers : backendInfo.threads,
+      note: backendInfo.note ? `${backendInfo.note}; ${parallelNote}` : parallelNote,
+    };
     const ev: BackendEvent = {
-      type: 'backend', t: Date.now(), ...info,
-      ...(adapter ? { adapter: { vendor: adapter.vendor, architecture: adapter.architecture, description: adapter.description || adapter.device, software: adapter.software, maxBufferSize: adapter.limits.maxBufferSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } } : {}),
+      type: 'backend',
+      t: Date.now(),
+      ...info,
+      ...(adapter
+        ? {
+            adapter: {
+              vendor: adapter.vendor,
+              architecture: adapter.architecture,
+              description: adapter.description || adapter.device,
+              software: adapter.software,
+              maxBufferSize: adapter.limits.maxBufferSize,
+              maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+            },
+          }
+        : {}),
     };
     emit(ev);
     onLog(`backend: ${backendLabel(ev)}${info.note ? ` (${info.note})` : ''}`);
@@ -78,9 +116,21 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
     writeDataInfo(runDir, data);
     onLog(`data: ${data.source}`);
     // the network the run trains (with an exact teacher, the students' network)
-    const probe = netForUnit(cfg, { shape: modelShape(cfg, data.shape), numClasses: data.numClasses }, cfg.teacher.kind === 'exact' ? 'guided' : 'teacher');
-    emit({ type: 'model', t: Date.now(), kind: cfg.model.kind, params: probe.params.count(), flopsPerExample: probe.flopsPerExample });
-    onLog(`model: ${cfg.model.kind}, ${probe.params.count().toLocaleString('en-US')} parameters, ${(probe.flopsPerExample / 1e6).toFixed(1)} MFLOP per example (forward)`);
+    const probe = netForUnit(
+      cfg,
+      { shape: modelShape(cfg, data.shape), numClasses: data.numClasses },
+      cfg.teacher.kind === 'exact' ? 'guided' : 'teacher',
+    );
+    emit({
+      type: 'model',
+      t: Date.now(),
+      kind: cfg.model.kind,
+      params: probe.params.count(),
+      flopsPerExample: probe.flopsPerExample,
+    });
+    onLog(
+      `model: ${cfg.model.kind}, ${probe.params.count().toLocaleString('en-US')} parameters, ${(probe.flopsPerExample / 1e6).toFixed(1)} MFLOP per example (forward)`,
+    );
     probe.dispose();
     const shouldStop = () => opts.signal?.aborted === true || stopRequested(runDir);
     const status = await trainAll({
@@ -100,7 +150,9 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
       } catch (e) {
         if (!(e instanceof SamplingCancelled)) throw e;
         // Training is complete and saved; only the table is skipped (distill eval makes the full report).
-        onLog('stopped during the end-of-run table: training is complete and saved; `distill eval` makes the quality report');
+        onLog(
+          'stopped during the end-of-run table: training is complete and saved; `distill eval` makes the quality report',
+        );
       }
     }
     clearStopRequest(runDir);
@@ -118,4 +170,3 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
     release();
   }
 }
-

@@ -20,7 +20,14 @@ import type { LatentCodec } from '../method/samplers';
 import { loadEvalWeights, Trainer } from './optimizer';
 import { Rng } from '../random/rng';
 import { stepFileName } from '../run/run-folder';
-import { latestValidCheckpoint, resumeUnit, saveCheckpoint, StageContext, stepLoop, TrainingDiverged } from './unit-loop';
+import {
+  latestValidCheckpoint,
+  resumeUnit,
+  saveCheckpoint,
+  StageContext,
+  stepLoop,
+  TrainingDiverged,
+} from './unit-loop';
 
 export const AUTOENCODER_UNIT = 'autoencoder';
 
@@ -43,13 +50,21 @@ export function autoencoderLoss(ae: Autoencoder, x: tf.Tensor, eps: tf.Tensor, k
 }
 
 /** The run's trained autoencoder (its final checkpoint, evaluation weights) as a codec; the caller disposes it. */
-export function loadCodec(runDir: string, cfg: ResolvedConfig, imageShape: number[], warn: (m: string) => void = () => {}): LatentCodec {
+export function loadCodec(
+  runDir: string,
+  cfg: ResolvedConfig,
+  imageShape: number[],
+  warn: (m: string) => void = () => {},
+): LatentCodec {
   const ck = latestValidCheckpoint(runDir, AUTOENCODER_UNIT, warn);
   if (!ck || !ck.header.final) {
-    throw new Error(`${runDir}: the autoencoder has no final checkpoint yet (checkpoints/${AUTOENCODER_UNIT}); a latent-space run decodes through it — train the run first`);
+    throw new Error(
+      `${runDir}: the autoencoder has no final checkpoint yet (checkpoints/${AUTOENCODER_UNIT}); a latent-space run decodes through it — train the run first`,
+    );
   }
   const scale = ck.header.latentScale;
-  if (typeof scale !== 'number' || !(scale > 0)) throw new Error(`${ck.file}: no latent scale in the autoencoder's final checkpoint`);
+  if (typeof scale !== 'number' || !(scale > 0))
+    throw new Error(`${ck.file}: no latent scale in the autoencoder's final checkpoint`);
   const ae = buildAutoencoder(cfg.autoencoder!, imageShape, cfg.seed);
   try {
     loadEvalWeights(ae, ck.arrays, ck.file);
@@ -89,13 +104,32 @@ async function writeReconstructions(ctx: StageContext, ae: Autoencoder, step: nu
   both.set(rec, x.length);
   for (let i = 0; i < both.length; i++) both[i] = Math.min(1, Math.max(-1, both[i]));
   const [h, w, c] = ae.imageShape;
-  const png = imageGridPng(both, { n: 2 * idx.length, h, w, c: c as 1 | 3, rows: 2, cols: idx.length, pad: 2, scale: Math.max(1, Math.round(48 / h)) });
+  const png = imageGridPng(both, {
+    n: 2 * idx.length,
+    h,
+    w,
+    c: c as 1 | 3,
+    rows: 2,
+    cols: idx.length,
+    pad: 2,
+    scale: Math.max(1, Math.round(48 / h)),
+  });
   const rel = path.join('samples', AUTOENCODER_UNIT, stepFileName(step, 'png'));
   const abs = path.join(ctx.runDir, rel);
   fs.mkdirSync(path.dirname(abs), { recursive: true });
   fs.writeFileSync(abs, png);
   // a reconstruction grid: no guidance weights, no sampling steps; classes = the shown examples' labels
-  ctx.emit({ type: 'samples', t: Date.now(), unit: AUTOENCODER_UNIT, step, file: rel, w: [], classes: Array.from(labels), steps: 0, nfe: 0 });
+  ctx.emit({
+    type: 'samples',
+    t: Date.now(),
+    unit: AUTOENCODER_UNIT,
+    step,
+    file: rel,
+    w: [],
+    classes: Array.from(labels),
+    steps: 0,
+    nfe: 0,
+  });
 }
 
 /** Trains the autoencoder unit to completion (measuring and saving the latent scale) or until asked to stop. */
@@ -109,7 +143,14 @@ export async function trainAutoencoder(ctx: StageContext): Promise<'finished' | 
   const imageShape = ctx.data.shape;
   const ae = buildAutoencoder(a, imageShape, cfg.seed);
   const zSize = ae.latentShape.reduce((s, v) => s * v, 1);
-  const trainer = new Trainer(ae, { lr: a.lr, warmup: a.warmup, anneal: a.anneal, clip: a.clip, ema: a.ema, totalSteps: total });
+  const trainer = new Trainer(ae, {
+    lr: a.lr,
+    warmup: a.warmup,
+    anneal: a.anneal,
+    clip: a.clip,
+    ema: a.ema,
+    totalSteps: total,
+  });
   const mf = (f: number) => (f / 1e6).toFixed(1);
   ctx.log(
     `${unit}: ${ae.params.count().toLocaleString('en-US')} parameters; ${imageShape.join('×')} images → ${ae.latentShape.join('×')} latents; ` +
@@ -119,7 +160,14 @@ export async function trainAutoencoder(ctx: StageContext): Promise<'finished' | 
     const resumed = resumeUnit(ctx, unit, trainer);
     const rng = resumed?.rng ?? new Rng(cfg.seed, `train-${unit}`);
     let lastLoss = resumed?.lastLoss;
-    ctx.emit({ type: 'stage_start', t: Date.now(), stage: 'autoencoder', unit, totalSteps: total, startStep: trainer.step });
+    ctx.emit({
+      type: 'stage_start',
+      t: Date.now(),
+      stage: 'autoencoder',
+      unit,
+      totalSteps: total,
+      startStep: trainer.step,
+    });
     const t0 = Date.now();
     const grid = async (step: number) => {
       const e = evalAutoencoder(cfg, imageShape, trainer);
@@ -143,7 +191,8 @@ export async function trainAutoencoder(ctx: StageContext): Promise<'finished' | 
       return recs;
     };
     if (trainer.step === 0) await grid(0);
-    const save = (extra: { latentScale?: number } = {}) => saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss, extra);
+    const save = (extra: { latentScale?: number } = {}) =>
+      saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss, extra);
     // one step: the batch and the reparameterisation noise, in this order, from the unit's Rng (exact resume)
     const trainOne = async () => {
       const idx = new Int32Array(a.batch);
@@ -167,7 +216,9 @@ export async function trainAutoencoder(ctx: StageContext): Promise<'finished' | 
     } finally {
       e.dispose();
     }
-    ctx.log(`${unit}: latent scale ${latentScale.toPrecision(5)} (1 / std of the encoder means over ${ctx.data.n} training images)`);
+    ctx.log(
+      `${unit}: latent scale ${latentScale.toPrecision(5)} (1 / std of the encoder means over ${ctx.data.n} training images)`,
+    );
     await save({ latentScale });
     await grid(total);
     ctx.emit({ type: 'stage_end', t: Date.now(), unit, step: total, seconds: (Date.now() - t0) / 1000 });

@@ -45,7 +45,9 @@ function handle(msg: Record<string, unknown>): Promise<void> | void {
       const params = net.params.list();
       const weights = msg.weights as Float32Array[] | null;
       if (weights) {
-        tf.tidy(() => params.forEach(({ variable }, i) => variable.assign(tf.tensor(weights[i], variable.shape, 'float32'))));
+        tf.tidy(() =>
+          params.forEach(({ variable }, i) => variable.assign(tf.tensor(weights[i], variable.shape, 'float32'))),
+        );
       }
       const share = msg.share as number;
       const { lossFn, release } = buildStepLoss(cfg, spec, net, frozen, msg.inputs as StepInputs);
@@ -67,7 +69,10 @@ function handle(msg: Record<string, unknown>): Promise<void> | void {
       } finally {
         release();
       }
-      port.postMessage({ type: 'grads', loss, grads, numTensors: tf.memory().numTensors }, grads.map((g) => g.buffer as ArrayBuffer));
+      port.postMessage(
+        { type: 'grads', loss, grads, numTensors: tf.memory().numTensors },
+        grads.map((g) => g.buffer as ArrayBuffer),
+      );
       return;
     }
     default:
@@ -94,9 +99,14 @@ async function init(m: TrainWorkerInit): Promise<void> {
 // Messages are handled strictly in order; a failure is reported and ends the worker's usefulness.
 let chain: Promise<void> = Promise.resolve();
 port.on('message', (msg: Record<string, unknown>) => {
-  chain = chain.then(() => handle(msg)).catch((e: Error) => {
-    // The heap size lets the main thread tell a full 4 GiB wasm heap (lower the batch) from a fault (wasm/heap.ts).
-    const heap = wasmHeapBytes();
-    port.postMessage({ type: 'error', message: `training worker ${id}${heap !== undefined ? ` (wasm heap ${heap} bytes)` : ''}: ${e.stack ?? e.message}` });
-  });
+  chain = chain
+    .then(() => handle(msg))
+    .catch((e: Error) => {
+      // The heap size lets the main thread tell a full 4 GiB wasm heap (lower the batch) from a fault (wasm/heap.ts).
+      const heap = wasmHeapBytes();
+      port.postMessage({
+        type: 'error',
+        message: `training worker ${id}${heap !== undefined ? ` (wasm heap ${heap} bytes)` : ''}: ${e.stack ?? e.message}`,
+      });
+    });
 });

@@ -25,7 +25,6 @@ export interface ParallelPlan {
   wasmDir?: string;
 }
 
-
 type PlanConfig = Pick<ResolvedConfig, 'teacher' | 'guided' | 'progressive'> & { parallel?: ParallelMode };
 
 /**
@@ -43,7 +42,12 @@ export function wantsWorkers(cfg: PlanConfig, name: string, threads: number): bo
 }
 
 /** Picks data-parallel workers or the (threaded) backend for a run; see `wantsWorkers`. */
-export function planParallel(cfg: PlanConfig, info: BackendInfo, threads: number, wasmDir?: string): { plan: ParallelPlan | undefined; note: string } {
+export function planParallel(
+  cfg: PlanConfig,
+  info: BackendInfo,
+  threads: number,
+  wasmDir?: string,
+): { plan: ParallelPlan | undefined; note: string } {
   const n = threads > 0 ? threads : logicalCores();
   const mode = cfg.parallel ?? 'auto';
   if (mode === 'workers' && info.name !== 'wasm' && info.name !== 'cpu') {
@@ -51,7 +55,14 @@ export function planParallel(cfg: PlanConfig, info: BackendInfo, threads: number
   }
   if (!wantsWorkers(cfg, info.name, threads)) {
     const minBatch = Math.min(cfg.teacher.batch, cfg.guided.batch, cfg.progressive.batch);
-    const why = mode === 'threads' ? 'parallel: "threads"' : info.name !== 'wasm' ? `backend ${info.name}` : n <= 1 ? '1 thread' : `batch ${minBatch} < 2 × ${n} threads`;
+    const why =
+      mode === 'threads'
+        ? 'parallel: "threads"'
+        : info.name !== 'wasm'
+          ? `backend ${info.name}`
+          : n <= 1
+            ? '1 thread'
+            : `batch ${minBatch} < 2 × ${n} threads`;
     return { plan: undefined, note: `training in this process (${why})` };
   }
   return {
@@ -106,7 +117,9 @@ function defaultWorkerScript(): string {
     const p = path.join(__dirname, f);
     if (fs.existsSync(p)) return p;
   }
-  throw new Error(`data-parallel-worker.js not found next to ${__dirname} (a bundle must ship dist/data-parallel-worker.js)`);
+  throw new Error(
+    `data-parallel-worker.js not found next to ${__dirname} (a bundle must ship dist/data-parallel-worker.js)`,
+  );
 }
 
 export class ParallelGradients {
@@ -136,15 +149,24 @@ export class ParallelGradients {
       const ready = await withTimeout(
         Promise.all(
           handles.map((h, id) =>
-            h.request({ ...init, type: 'init', id, backend: plan.backend, wasmDir: plan.wasmDir } satisfies TrainWorkerInit, 'ready'),
+            h.request(
+              { ...init, type: 'init', id, backend: plan.backend, wasmDir: plan.wasmDir } satisfies TrainWorkerInit,
+              'ready',
+            ),
           ),
         ),
         startTimeoutMs,
         `the data-parallel training workers did not start within ${Math.round(startTimeoutMs / 1000)} s`,
       );
       const names = ready[0].names as string[];
-      for (const r of ready) if ((r.names as string[]).join() !== names.join()) throw new Error('data-parallel workers disagree on the parameters');
-      return new ParallelGradients(handles, names, ready.map((r) => r.backend as BackendInfo));
+      for (const r of ready)
+        if ((r.names as string[]).join() !== names.join())
+          throw new Error('data-parallel workers disagree on the parameters');
+      return new ParallelGradients(
+        handles,
+        names,
+        ready.map((r) => r.backend as BackendInfo),
+      );
     } catch (e) {
       await Promise.all(handles.map((h) => h.worker.terminate()));
       throw e;
@@ -157,14 +179,17 @@ export class ParallelGradients {
    */
   async gradients(student: Net, inp: StepInputs): Promise<{ loss: number; grads: Map<string, tf.Tensor> }> {
     const params = student.params.list();
-    if (params.map((p) => p.name).join() !== this.names.join()) throw new Error('data-parallel: the student does not match the workers');
+    if (params.map((p) => p.name).join() !== this.names.join())
+      throw new Error('data-parallel: the student does not match the workers');
     const weights = params.map(({ variable }) => variable.dataSync() as Float32Array);
     const active = Math.min(this.handles.length, inp.b);
     const bounds = Array.from({ length: active + 1 }, (_, i) => Math.round((i * inp.b) / active));
     const replies = await Promise.all(
       this.handles.slice(0, active).map((h, k) => {
         const shard = sliceInputs(inp, bounds[k], bounds[k + 1]);
-        const transfer = [shard.x, shard.eps, shard.t, shard.lambdaT, shard.cls, shard.w].map((a) => a.buffer as ArrayBuffer);
+        const transfer = [shard.x, shard.eps, shard.t, shard.lambdaT, shard.cls, shard.w].map(
+          (a) => a.buffer as ArrayBuffer,
+        );
         return h.request({ type: 'step', weights, inputs: shard, share: shard.b / inp.b }, 'grads', transfer);
       }),
     );

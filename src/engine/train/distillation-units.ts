@@ -21,14 +21,23 @@ import { ParallelGradients } from './data-parallel';
 import { Denoiser } from '../method/samplers';
 import { buildStepLoss, drawBatch, LossSpec, netForUnit } from './losses';
 import { gridClasses, renderGrid } from './sample-grids';
-import { latestValidCheckpoint, resumeUnit, saveCheckpoint, StageContext, stepLoop, TrainingDiverged, UnitDef } from './unit-loop';
+import {
+  latestValidCheckpoint,
+  resumeUnit,
+  saveCheckpoint,
+  StageContext,
+  stepLoop,
+  TrainingDiverged,
+  UnitDef,
+} from './unit-loop';
 
 const now = () => Date.now();
 
 /** Loads the frozen network a unit distils from: the EMA weights of the previous unit's final checkpoint. */
 function loadFrozen(ctx: StageContext, prevUnit: string, stage: StageName): { net: Net; file: string } {
   const ck = latestValidCheckpoint(ctx.runDir, prevUnit, ctx.log);
-  if (!ck || !ck.header.final) throw new Error(`${prevUnit} has no final checkpoint in ${ctx.runDir}; it must finish before the next stage`);
+  if (!ck || !ck.header.final)
+    throw new Error(`${prevUnit} has no final checkpoint in ${ctx.runDir}; it must finish before the next stage`);
   const net = netForUnit(ctx.cfg, ctx.data, stage);
   loadEvalWeights(net, ck.arrays, ck.file);
   return { net, file: ck.file };
@@ -54,7 +63,17 @@ async function writeSamples(ctx: StageContext, def: UnitDef, d: Denoiser, step: 
   const abs = path.join(ctx.runDir, rel);
   fs.mkdirSync(path.dirname(abs), { recursive: true });
   fs.writeFileSync(abs, png);
-  ctx.emit({ type: 'samples', t: now(), unit: def.unit, step, file: rel, w: cfg.guidance.sampleW, classes, steps, nfe });
+  ctx.emit({
+    type: 'samples',
+    t: now(),
+    unit: def.unit,
+    step,
+    file: rel,
+    w: cfg.guidance.sampleW,
+    classes,
+    steps,
+    nfe,
+  });
 }
 
 /** The run folder's copy of the exact teacher's mixture (teacher.kind "exact"; format: docs/configs.md). */
@@ -68,20 +87,35 @@ export const MIXTURE_FILE = 'mixture.json';
 async function writeExactTeacher(ctx: StageContext, def: UnitDef): Promise<'finished'> {
   const cfg = ctx.cfg;
   const m = ctx.data.mixture;
-  if (!m) throw new Error(`teacher.kind: "exact" needs the training data's mixture (data.kind "mixture"), but ${ctx.data.source} carries none`);
+  if (!m)
+    throw new Error(
+      `teacher.kind: "exact" needs the training data's mixture (data.kind "mixture"), but ${ctx.data.source} carries none`,
+    );
   const t0 = now();
   ctx.emit({ type: 'stage_start', t: t0, stage: def.stage, unit: def.unit, totalSteps: 0, startStep: 0 });
   const net = netForUnit(cfg, ctx.data, 'teacher');
   try {
     writeFileAtomic(path.join(ctx.runDir, MIXTURE_FILE), JSON.stringify(mixtureToJson(m)) + '\n');
     const arrays: NamedArrays = new Map();
-    for (const { name, variable } of net.params.list()) arrays.set('w/' + name, { shape: variable.shape, data: (await variable.data()) as Float32Array });
+    for (const { name, variable } of net.params.list())
+      arrays.set('w/' + name, { shape: variable.shape, data: (await variable.data()) as Float32Array });
     const rel = path.join('checkpoints', def.unit, stepFileName(0, 'ckpt'));
     const rng = new Rng(cfg.seed, `train-${def.unit}`).state();
-    writeCheckpoint(path.join(ctx.runDir, rel), { unit: def.unit, step: 0, totalSteps: 0, final: true, configHash: ctx.hash, rng, withW: false, savedAt: now() }, arrays);
+    writeCheckpoint(
+      path.join(ctx.runDir, rel),
+      { unit: def.unit, step: 0, totalSteps: 0, final: true, configHash: ctx.hash, rng, withW: false, savedAt: now() },
+      arrays,
+    );
     ctx.emit({ type: 'checkpoint', t: now(), unit: def.unit, step: 0, file: rel, final: true });
-    ctx.log(`${def.unit}: exact (${m.numClasses} classes × ${m.components} diagonal Gaussians over ${m.dim} dimensions); nothing to train, mixture saved to ${MIXTURE_FILE}`);
-    await writeSamples(ctx, def, { net, param: cfg.model.parameterization, schedule: cfg.diffusion, codec: ctx.codec }, 0);
+    ctx.log(
+      `${def.unit}: exact (${m.numClasses} classes × ${m.components} diagonal Gaussians over ${m.dim} dimensions); nothing to train, mixture saved to ${MIXTURE_FILE}`,
+    );
+    await writeSamples(
+      ctx,
+      def,
+      { net, param: cfg.model.parameterization, schedule: cfg.diffusion, codec: ctx.codec },
+      0,
+    );
   } finally {
     net.dispose();
   }
@@ -92,7 +126,11 @@ async function writeExactTeacher(ctx: StageContext, def: UnitDef): Promise<'fini
 /**
  * Trains one unit to completion or until asked to stop. Returns 'stopped' when it saved and stopped early.
  */
-export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: string | undefined): Promise<'finished' | 'stopped'> {
+export async function trainUnit(
+  ctx: StageContext,
+  def: UnitDef,
+  prevUnit: string | undefined,
+): Promise<'finished' | 'stopped'> {
   const cfg = ctx.cfg;
   if (def.stage === 'teacher' && cfg.teacher.kind === 'exact') return writeExactTeacher(ctx, def);
   const st = stageConfig(cfg, def.stage);
@@ -101,7 +139,14 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
   const frozenStage: StageName = def.stage === 'guided' ? 'teacher' : 'progressive';
   const frozenCk = def.stage === 'teacher' ? undefined : loadFrozen(ctx, prevUnit!, frozenStage);
   const frozen = frozenCk?.net;
-  const trainer = new Trainer(student, { lr: st.lr, warmup: st.warmup, anneal: st.anneal, clip: st.clip, ema: st.ema, totalSteps: total });
+  const trainer = new Trainer(student, {
+    lr: st.lr,
+    warmup: st.warmup,
+    anneal: st.anneal,
+    clip: st.clip,
+    ema: st.ema,
+    totalSteps: total,
+  });
   let workers: ParallelGradients | undefined;
   try {
     let rng = new Rng(cfg.seed, `train-${def.unit}`);
@@ -177,7 +222,9 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
         try {
           g = await workers.gradients(student, inp);
         } catch (e) {
-          throw new Error(`${def.unit}: a data-parallel training worker failed at step ${trainer.step + 1}: ${(e as Error).message}`);
+          throw new Error(
+            `${def.unit}: a data-parallel training worker failed at step ${trainer.step + 1}: ${(e as Error).message}`,
+          );
         }
         return trainer.applyGradients(g.grads, g.loss);
       }
@@ -198,17 +245,21 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
       for (const r of recs) {
         if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
           const good = listCheckpoints(ctx.runDir, def.unit).pop();
-          const what = !Number.isFinite(r.loss) ? `the loss became ${r.loss}` : `the gradient norm became ${r.gradNorm}`;
+          const what = !Number.isFinite(r.loss)
+            ? `the loss became ${r.loss}`
+            : `the gradient norm became ${r.gradNorm}`;
           throw new TrainingDiverged(
             `${def.unit}: ${what} at step ${r.step}; training stopped. ` +
-            `The last good checkpoint is ${good ? good.file : '(none yet)'}; lower ${def.stage}.lr or raise ${def.stage}.warmup and resume.`);
+              `The last good checkpoint is ${good ? good.file : '(none yet)'}; lower ${def.stage}.lr or raise ${def.stage}.warmup and resume.`,
+          );
         }
         lastLoss = r.loss;
       }
       return recs;
     };
     const save = () => saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
-    if ((await stepLoop(ctx, def.unit, trainer, total, { trainOne, flush, grid, save })) === 'stopped') return 'stopped';
+    if ((await stepLoop(ctx, def.unit, trainer, total, { trainOne, flush, grid, save })) === 'stopped')
+      return 'stopped';
     await flush();
     await saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss);
     await grid(total);
@@ -221,4 +272,3 @@ export async function trainUnit(ctx: StageContext, def: UnitDef, prevUnit: strin
     frozen?.dispose();
   }
 }
-

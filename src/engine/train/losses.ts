@@ -8,7 +8,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ResolvedConfig } from '../run/config';
 import { Dataset, sampleBatch } from '../data';
-import { coefs, ddimStep, diffuse, distillTarget, predictions, truncatedSnrWeights, weightedMse } from '../method/diffusion';
+import {
+  coefs,
+  ddimStep,
+  diffuse,
+  distillTarget,
+  predictions,
+  truncatedSnrWeights,
+  weightedMse,
+} from '../method/diffusion';
 import { StageName } from '../run/events';
 import { buildNet, Net } from '../nn/net';
 import { Rng } from '../random/rng';
@@ -42,13 +50,30 @@ export interface StepInputs {
  * mixture's exact denoiser: built from `data.mixture` when the data carries it, else a shell of the mixture's sizes
  * that a checkpoint's mixture is loaded into.
  */
-export function netForUnit(cfg: ResolvedConfig, data: Pick<Dataset, 'shape' | 'numClasses' | 'mixture'>, stage: StageName): Net {
+export function netForUnit(
+  cfg: ResolvedConfig,
+  data: Pick<Dataset, 'shape' | 'numClasses' | 'mixture'>,
+  stage: StageName,
+): Net {
   if (stage === 'teacher' && cfg.teacher.kind === 'exact') {
-    if (cfg.data.kind !== 'mixture') throw new Error(`teacher.kind: "exact" needs data.kind "mixture", got "${cfg.data.kind}"`);
-    const m = data.mixture ?? placeholderMixture(data.numClasses, cfg.data.components ?? MIXTURE_DEFAULT_COMPONENTS[cfg.data.preset], data.shape);
+    if (cfg.data.kind !== 'mixture')
+      throw new Error(`teacher.kind: "exact" needs data.kind "mixture", got "${cfg.data.kind}"`);
+    const m =
+      data.mixture ??
+      placeholderMixture(
+        data.numClasses,
+        cfg.data.components ?? MIXTURE_DEFAULT_COMPONENTS[cfg.data.preset],
+        data.shape,
+      );
     return exactTeacherNet(m, cfg.model.parameterization, cfg.model.kind);
   }
-  return buildNet({ model: cfg.model, exampleShape: data.shape, numClasses: data.numClasses, withW: stage !== 'teacher', seed: cfg.seed });
+  return buildNet({
+    model: cfg.model,
+    exampleShape: data.shape,
+    numClasses: data.numClasses,
+    withW: stage !== 'teacher',
+    seed: cfg.seed,
+  });
 }
 
 function gather(ds: Dataset, rng: Rng, batch: number): { x: Float32Array; labels: Int32Array } {

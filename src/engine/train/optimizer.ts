@@ -49,9 +49,19 @@ export class Trainer {
     readonly cfg: OptimConfig,
   ) {
     for (const { name, variable } of net.params.list()) {
-      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
-      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
-      if (cfg.ema > 0) this.ema.set(name, tf.tidy(() => tf.variable(variable.clone(), false)));
+      this.m.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
+      );
+      this.v.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(variable), false)),
+      );
+      if (cfg.ema > 0)
+        this.ema.set(
+          name,
+          tf.tidy(() => tf.variable(variable.clone(), false)),
+        );
     }
   }
 
@@ -86,9 +96,15 @@ export class Trainer {
   applyGradients(grads: Map<string, tf.Tensor>, loss: number | tf.Scalar): void {
     const vars = this.net.params.list();
     const lr = learningRate(this.cfg, this.step);
-    for (const { name } of vars) if (!grads.has(name)) throw new Error(`applyGradients: no gradient for parameter ${name}`);
+    for (const { name } of vars)
+      if (!grads.has(name)) throw new Error(`applyGradients: no gradient for parameter ${name}`);
     // Pairwise adds, not one AddN: WebGPU's AddN binds every input as a storage buffer (at most 8 per shader stage).
-    const norm = tf.tidy(() => tf.sqrt(vars.map(({ name }) => tf.sum(tf.square(grads.get(name)!))).reduce((a, b) => tf.add(a, b))) as tf.Scalar);
+    const norm = tf.tidy(
+      () =>
+        tf.sqrt(
+          vars.map(({ name }) => tf.sum(tf.square(grads.get(name)!))).reduce((a, b) => tf.add(a, b)),
+        ) as tf.Scalar,
+    );
     const t = this.step + 1;
     const c1 = 1 - B1 ** t;
     const c2 = 1 - B2 ** t;
@@ -99,7 +115,10 @@ export class Trainer {
       for (const { name, variable } of vars) {
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
-        const { m1, v1, w1 } = adamUpdate({ g: grads.get(name)!, m, v, w: variable, scale }, { b1: B1, b2: B2, lrc1: lr / c1, c2, eps: EPS });
+        const { m1, v1, w1 } = adamUpdate(
+          { g: grads.get(name)!, m, v, w: variable, scale },
+          { b1: B1, b2: B2, lrc1: lr / c1, c2, eps: EPS },
+        );
         m.assign(m1);
         v.assign(v1);
         variable.assign(w1);
@@ -162,7 +181,8 @@ export class Trainer {
     const get = (prefix: string, name: string, like: tf.Variable) => {
       const a = arrays.get(prefix + name);
       if (!a) throw new Error(`checkpoint has no tensor ${prefix + name}`);
-      if (a.shape.join() !== like.shape.join()) throw new Error(`checkpoint tensor ${prefix + name}: shape ${a.shape} ≠ model ${like.shape}`);
+      if (a.shape.join() !== like.shape.join())
+        throw new Error(`checkpoint tensor ${prefix + name}: shape ${a.shape} ≠ model ${like.shape}`);
       return tf.tensor(a.data, a.shape, 'float32');
     };
     tf.tidy(() => {
@@ -193,13 +213,19 @@ export class Trainer {
 }
 
 /** Loads the evaluation weights of a checkpoint (EMA if saved, else raw) into a net; `partial` leaves parameters the checkpoint lacks (a student's w branch) as they are. */
-export function loadEvalWeights(net: Pick<Net, 'params'>, arrays: NamedArrays, file: string, { partial = false } = {}): void {
+export function loadEvalWeights(
+  net: Pick<Net, 'params'>,
+  arrays: NamedArrays,
+  file: string,
+  { partial = false } = {},
+): void {
   tf.tidy(() => {
     for (const { name, variable } of net.params.list()) {
       const a = arrays.get('ema/' + name) ?? arrays.get('w/' + name);
       if (!a && partial) continue;
       if (!a) throw new Error(`${file}: no weights for parameter ${name}`);
-      if (a.shape.join() !== variable.shape.join()) throw new Error(`${file}: parameter ${name} has shape ${a.shape}, the model expects ${variable.shape}`);
+      if (a.shape.join() !== variable.shape.join())
+        throw new Error(`${file}: parameter ${name} has shape ${a.shape}, the model expects ${variable.shape}`);
       variable.assign(tf.tensor(a.data, a.shape, 'float32'));
     }
   });

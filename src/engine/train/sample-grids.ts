@@ -6,7 +6,9 @@ import { Denoiser, outputShape, sample } from '../method/samplers';
 /** Classes shown as grid rows. */
 export function gridClasses(cfg: ResolvedConfig, numClasses: number): number[] {
   const cls = cfg.sampling.classes ?? Array.from({ length: Math.min(numClasses, 10) }, (_, i) => i);
-  for (const c of cls) if (c >= numClasses) throw new Error(`sampling.classes: class ${c} does not exist (the dataset has ${numClasses} classes)`);
+  for (const c of cls)
+    if (c >= numClasses)
+      throw new Error(`sampling.classes: class ${c} does not exist (the dataset has ${numClasses} classes)`);
   return cls;
 }
 
@@ -49,7 +51,15 @@ export async function renderGrid(
     }
   }
   const t0 = performance.now();
-  const { x, nfe } = await sample(d, { classes: Int32Array.from(cls), w: Float32Array.from(ws), steps, sampler, seed, cancelled, onStep });
+  const { x, nfe } = await sample(d, {
+    classes: Int32Array.from(cls),
+    w: Float32Array.from(ws),
+    steps,
+    sampler,
+    seed,
+    cancelled,
+    onStep,
+  });
   const ms = performance.now() - t0;
   let png: Buffer;
   if (isToy) {
@@ -71,4 +81,3 @@ export async function renderGrid(
   }
   return { png, nfe, ms, count: cls.length, rows: isToy ? classes.length : rows, cols };
 }
-

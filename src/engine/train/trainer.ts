@@ -40,7 +40,8 @@ function plan(ctx: StageContext): PlannedUnit[] {
   for (const def of unitList(ctx.cfg)) {
     const st = ctx.cfg[def.stage];
     if (st.steps === 0 && !(def.stage === 'teacher' && ctx.cfg.teacher.kind === 'exact')) {
-      if (def.stage === 'teacher') throw new Error('teacher.steps: must be at least 1 (every later stage distils the teacher)');
+      if (def.stage === 'teacher')
+        throw new Error('teacher.steps: must be at least 1 (every later stage distils the teacher)');
       throw new Error(`${def.stage}.steps: 0 would skip a stage that later stages depend on; set at least 1`);
     }
     out.push({ unit: def.unit, train: (c, prev) => trainUnit(c, def, prev) });

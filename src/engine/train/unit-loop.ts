@@ -49,7 +49,13 @@ export function latestValidCheckpoint(
   runDir: string,
   unit: string,
   warn: (msg: string) => void,
-): { file: string; header: ReturnType<typeof readCheckpoint>['header']; arrays: ReturnType<typeof readCheckpoint>['arrays'] } | undefined {
+):
+  | {
+      file: string;
+      header: ReturnType<typeof readCheckpoint>['header'];
+      arrays: ReturnType<typeof readCheckpoint>['arrays'];
+    }
+  | undefined {
   const list = listCheckpoints(runDir, unit);
   for (let i = list.length - 1; i >= 0; i--) {
     const file = path.join(runDir, list[i].file);
@@ -76,13 +82,25 @@ export async function saveCheckpoint(
   loss: number | undefined,
   extra: Pick<CheckpointHeader, 'latentScale'> = {},
 ): Promise<void> {
-  if (tr.pendingSteps) throw new Error(`${def.unit}: internal error: checkpoint requested with ${tr.pendingSteps} unchecked steps`);
+  if (tr.pendingSteps)
+    throw new Error(`${def.unit}: internal error: checkpoint requested with ${tr.pendingSteps} unchecked steps`);
   const final = tr.step >= total;
   const rel = path.join('checkpoints', def.unit, stepFileName(tr.step, 'ckpt'));
   const arrays = await tr.state();
   writeCheckpoint(
     path.join(ctx.runDir, rel),
-    { unit: def.unit, step: tr.step, totalSteps: total, final, configHash: ctx.hash, rng, withW: tr.net.withW, loss, savedAt: now(), ...extra },
+    {
+      unit: def.unit,
+      step: tr.step,
+      totalSteps: total,
+      final,
+      configHash: ctx.hash,
+      rng,
+      withW: tr.net.withW,
+      loss,
+      savedAt: now(),
+      ...extra,
+    },
     arrays,
   );
   ctx.emit({ type: 'checkpoint', t: now(), unit: def.unit, step: tr.step, file: rel, final });
@@ -99,14 +117,20 @@ export async function saveCheckpoint(
  * Continues a unit from its newest valid checkpoint (weights, EMA, Adam moments, step; corrupt ones are reported and
  * skipped) when it has one: returns the unit's Rng as saved and the last loss, or undefined for a fresh start.
  */
-export function resumeUnit(ctx: StageContext, unit: string, trainer: Trainer): { rng: Rng; lastLoss: number | undefined } | undefined {
+export function resumeUnit(
+  ctx: StageContext,
+  unit: string,
+  trainer: Trainer,
+): { rng: Rng; lastLoss: number | undefined } | undefined {
   const resume = latestValidCheckpoint(ctx.runDir, unit, (m) => {
     ctx.log(m);
     ctx.emit({ type: 'error', t: now(), unit, message: m });
   });
   if (!resume) return undefined;
   if (resume.header.configHash !== ctx.hash) {
-    throw new Error(`${resume.file}: written for another configuration (hash ${resume.header.configHash}, run ${ctx.hash})`);
+    throw new Error(
+      `${resume.file}: written for another configuration (hash ${resume.header.configHash}, run ${ctx.hash})`,
+    );
   }
   trainer.load(resume.arrays, resume.header.step);
   ctx.log(`${unit}: resuming from step ${resume.header.step} (${path.relative(ctx.runDir, resume.file)})`);
@@ -123,7 +147,17 @@ export async function stepLoop(
   unit: string,
   trainer: Trainer,
   total: number,
-  { trainOne, flush, grid, save }: { trainOne: () => Promise<void>; flush: () => Promise<StepRecord[]>; grid: (step: number) => Promise<void>; save: () => Promise<void> },
+  {
+    trainOne,
+    flush,
+    grid,
+    save,
+  }: {
+    trainOne: () => Promise<void>;
+    flush: () => Promise<StepRecord[]>;
+    grid: (step: number) => Promise<void>;
+    save: () => Promise<void>;
+  },
 ): Promise<'finished' | 'stopped'> {
   const cfg = ctx.cfg;
   let windowStart = performance.now();
@@ -146,7 +180,15 @@ export async function stepLoop(
       if (logNow) {
         const last = recs[recs.length - 1];
         const el = (performance.now() - windowStart) / 1000;
-        ctx.emit({ type: 'loss', t: now(), unit, step, loss: last.loss, lr: last.lr, rate: el > 0 ? windowSteps / el : 0 });
+        ctx.emit({
+          type: 'loss',
+          t: now(),
+          unit,
+          step,
+          loss: last.loss,
+          lr: last.lr,
+          rate: el > 0 ? windowSteps / el : 0,
+        });
         windowStart = performance.now();
         windowSteps = 0;
       }
@@ -168,4 +210,3 @@ export function unitFinished(runDir: string, unit: string): boolean {
     return false;
   }
 }
-

@@ -15,7 +15,9 @@ const CONFIG_EXCLUDE = '**/{node_modules,.git,dist,out}/**';
 /** The workspace's configs, by label, each with its stages or its first problems. */
 export async function listConfigs(): Promise<ConfigEntry[]> {
   const uris = await vscode.workspace.findFiles(CONFIG_GLOB, CONFIG_EXCLUDE, 500);
-  return uris.map((u) => describeConfig(u.fsPath, vscode.workspace.asRelativePath(u))).sort((a, b) => a.label.localeCompare(b.label));
+  return uris
+    .map((u) => describeConfig(u.fsPath, vscode.workspace.asRelativePath(u)))
+    .sort((a, b) => a.label.localeCompare(b.label));
 }
 
 /** The extension's config schema when it lies inside the workspace folder (then a new config may point at it). */
@@ -34,7 +36,8 @@ export function register(context: vscode.ExtensionContext, s: Services): void {
     const examples = listExamples(vscode.Uri.joinPath(context.extensionUri, 'examples').fsPath);
     if (examples.length === 0) throw new Error('this build ships no example configs (examples/*.distill.json)');
     const given = typeof template === 'string' ? examples.find((e) => e.id === template) : undefined;
-    if (typeof template === 'string' && !given) throw new Error(`no example config "${template}"; examples: ${examples.map((e) => e.id).join(', ')}`);
+    if (typeof template === 'string' && !given)
+      throw new Error(`no example config "${template}"; examples: ${examples.map((e) => e.id).join(', ')}`);
     const pick = given
       ? { example: given }
       : await vscode.window.showQuickPick(
@@ -43,19 +46,28 @@ export function register(context: vscode.ExtensionContext, s: Services): void {
         );
     if (!pick) return;
     let name = `${pick.example.id}${CONFIG_SUFFIX}`;
-    for (let i = 2; fs.existsSync(path.join(folder.uri.fsPath, name)); i++) name = `${pick.example.id}-${i}${CONFIG_SUFFIX}`;
+    for (let i = 2; fs.existsSync(path.join(folder.uri.fsPath, name)); i++)
+      name = `${pick.example.id}-${i}${CONFIG_SUFFIX}`;
     const entered = given
       ? name
       : await vscode.window.showInputBox({
           prompt: 'File name of the new config (in the workspace folder)',
           value: name,
           validateInput: (v) =>
-            !v.endsWith(CONFIG_SUFFIX) ? `must end with ${CONFIG_SUFFIX}` : fs.existsSync(path.join(folder.uri.fsPath, v)) ? `${v} exists already` : undefined,
+            !v.endsWith(CONFIG_SUFFIX)
+              ? `must end with ${CONFIG_SUFFIX}`
+              : fs.existsSync(path.join(folder.uri.fsPath, v))
+                ? `${v} exists already`
+                : undefined,
         });
     if (!entered) return;
     const target = path.join(folder.uri.fsPath, entered);
     fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.writeFileSync(target, starterConfigText(pick.example.file, target, schemaInWorkspace(context.extensionUri, folder.uri.fsPath)), { flag: 'wx' });
+    fs.writeFileSync(
+      target,
+      starterConfigText(pick.example.file, target, schemaInWorkspace(context.extensionUri, folder.uri.fsPath)),
+      { flag: 'wx' },
+    );
     await vscode.window.showTextDocument(vscode.Uri.file(target));
     s.log.info(`wrote ${target} from the ${pick.example.id} example`);
   });

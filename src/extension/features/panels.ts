@@ -27,7 +27,11 @@ export function panelServices(s: Services): PanelServices {
   };
   p = {
     worker: {
-      sample: (spec: SampleSpec, onProgress?: (d: number, t: number) => void, signal?: AbortSignal): Promise<SampleResult> => {
+      sample: (
+        spec: SampleSpec,
+        onProgress?: (d: number, t: number) => void,
+        signal?: AbortSignal,
+      ): Promise<SampleResult> => {
         trusted('sample checkpoints');
         return manager.sample(spec, onProgress, signal);
       },
@@ -35,7 +39,11 @@ export function panelServices(s: Services): PanelServices {
         trusted('run edits');
         return manager.call<EditInput>((id, o) => ({ type: 'editInput', id, runDir, source, ...o }), undefined, signal);
       },
-      edit: (spec: EditTabSpec, onProgress?: (d: number, t: number) => void, signal?: AbortSignal): Promise<EditTabResult> => {
+      edit: (
+        spec: EditTabSpec,
+        onProgress?: (d: number, t: number) => void,
+        signal?: AbortSignal,
+      ): Promise<EditTabResult> => {
         trusted('run edits');
         return manager.call<EditTabResult>((id, o) => ({ type: 'edit', id, spec, ...o }), onProgress, signal);
       },
@@ -68,18 +76,31 @@ export function register(context: vscode.ExtensionContext, s: Services): void {
   const { tree } = s;
 
   s.command('distill.openDashboard', async (arg?: unknown) => {
-    DashboardPanel.createOrShow(context.extensionUri, s.runArg(arg) ?? s.status.run ?? tree.reload()[0]?.runDir, services);
+    DashboardPanel.createOrShow(
+      context.extensionUri,
+      s.runArg(arg) ?? s.status.run ?? tree.reload()[0]?.runDir,
+      services,
+    );
   });
 
   s.command('distill.previewCheckpoint', async (arg?: unknown, checkpointArg?: unknown) => {
     let runDir = s.runArg(arg);
     let checkpoint = typeof checkpointArg === 'string' ? checkpointArg : (arg as TreeNodeModel | undefined)?.checkpoint;
-    if (!runDir) runDir = await s.pickRun((r) => r.children.some((u) => u.children.length > 0), 'Run to preview', 'no run has a checkpoint yet.');
+    if (!runDir)
+      runDir = await s.pickRun(
+        (r) => r.children.some((u) => u.children.length > 0),
+        'Run to preview',
+        'no run has a checkpoint yet.',
+      );
     if (!runDir) return;
     if (!checkpoint && typeof arg !== 'object') {
       const node = tree.runs.find((r) => r.runDir === runDir);
       const ckpts = (node?.children ?? []).flatMap((u) =>
-        u.children.map((c) => ({ label: `${u.label} · ${c.label}`, description: c.description, checkpoint: c.checkpoint })),
+        u.children.map((c) => ({
+          label: `${u.label} · ${c.label}`,
+          description: c.description,
+          checkpoint: c.checkpoint,
+        })),
       );
       if (ckpts.length > 1) {
         const pick = await vscode.window.showQuickPick(ckpts, { placeHolder: 'Checkpoint to sample from' });

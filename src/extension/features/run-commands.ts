@@ -73,11 +73,16 @@ export function register(_context: vscode.ExtensionContext, s: Services): void {
       return;
     }
     const how = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Distill: stopping ${path.basename(runDir)} (saving a checkpoint)…` },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `Distill: stopping ${path.basename(runDir)} (saving a checkpoint)…`,
+      },
       () => manager.stop(runDir),
     );
     if (how === 'requested') {
-      void vscode.window.showInformationMessage(`Distill: asked the process writing ${path.basename(runDir)} to save a checkpoint and stop.`);
+      void vscode.window.showInformationMessage(
+        `Distill: asked the process writing ${path.basename(runDir)} to save a checkpoint and stop.`,
+      );
     }
     tree.refreshSoon(100);
   };
@@ -91,7 +96,10 @@ export function register(_context: vscode.ExtensionContext, s: Services): void {
     if (!configPath) {
       const configs = await listConfigs();
       if (configs.length === 0) {
-        const p = await vscode.window.showInformationMessage(`Distill: no *${CONFIG_SUFFIX} in the workspace.`, 'New Config');
+        const p = await vscode.window.showInformationMessage(
+          `Distill: no *${CONFIG_SUFFIX} in the workspace.`,
+          'New Config',
+        );
         if (p) await vscode.commands.executeCommand('distill.newConfig');
         return;
       }
@@ -114,12 +122,23 @@ export function register(_context: vscode.ExtensionContext, s: Services): void {
     if (!s.trust.allow('resume runs')) return;
     const runDir =
       s.runArg(arg) ??
-      (await s.pickRun((r) => r.status === 'stopped' || r.status === 'failed' || r.status === 'new', 'Run to resume', 'no stopped or failed run to resume.'));
+      (await s.pickRun(
+        (r) => r.status === 'stopped' || r.status === 'failed' || r.status === 'new',
+        'Run to resume',
+        'no stopped or failed run to resume.',
+      ));
     if (runDir) await resume(runDir);
   });
 
   s.command('distill.stopRun', async (arg?: unknown) => {
-    const runDir = s.runArg(arg) ?? (await s.pickRun((r) => r.status === 'running' || manager.isActive(r.runDir), 'Run to stop', 'no run is running.'));
-    if (runDir) await stop(runDir, arg && typeof arg === 'object' && 'kind' in arg ? (arg as TreeNodeModel) : undefined);
+    const runDir =
+      s.runArg(arg) ??
+      (await s.pickRun(
+        (r) => r.status === 'running' || manager.isActive(r.runDir),
+        'Run to stop',
+        'no run is running.',
+      ));
+    if (runDir)
+      await stop(runDir, arg && typeof arg === 'object' && 'kind' in arg ? (arg as TreeNodeModel) : undefined);
   });
 }

@@ -14,13 +14,21 @@ export function register(context: vscode.ExtensionContext, s: Services): void {
     tree.refresh();
     if (o.status === 'finished') {
       crashes.delete(o.runDir);
-      const pick = await vscode.window.showInformationMessage(`Distill: ${name} finished.`, 'Open Dashboard', 'Evaluate', 'Export Student');
+      const pick = await vscode.window.showInformationMessage(
+        `Distill: ${name} finished.`,
+        'Open Dashboard',
+        'Evaluate',
+        'Export Student',
+      );
       if (pick === 'Open Dashboard') await vscode.commands.executeCommand('distill.openDashboard', o.runDir);
       if (pick === 'Evaluate') await vscode.commands.executeCommand('distill.evaluateRun', o.runDir);
       if (pick === 'Export Student') await vscode.commands.executeCommand('distill.exportStudent', o.runDir);
     } else if (o.status === 'stopped') {
       crashes.delete(o.runDir);
-      const pick = await vscode.window.showInformationMessage(`Distill: ${name} stopped; its checkpoints are saved.`, 'Resume');
+      const pick = await vscode.window.showInformationMessage(
+        `Distill: ${name} stopped; its checkpoints are saved.`,
+        'Resume',
+      );
       if (pick === 'Resume') await vscode.commands.executeCommand('distill.resumeRun', o.runDir);
     } else {
       const tail = lastLines((o.tail ?? []).join('\n'), 5);

@@ -18,7 +18,13 @@ export function register(context: vscode.ExtensionContext, s: Services): void {
       s.timings.treeRuns = n;
     }),
     manager.onRunEvent((_runDir, e) => {
-      if (e.type === 'loss' || e.type === 'stage_start' || e.type === 'checkpoint' || e.type === 'stage_end' || e.type === 'run_end') {
+      if (
+        e.type === 'loss' ||
+        e.type === 'stage_start' ||
+        e.type === 'checkpoint' ||
+        e.type === 'stage_end' ||
+        e.type === 'run_end'
+      ) {
         tree.refreshSoon(e.type === 'loss' ? 1000 : 200);
       }
       s.status.updateSoon();
@@ -73,14 +79,19 @@ export function register(context: vscode.ExtensionContext, s: Services): void {
   }, 0);
   const poll = setInterval(() => {
     if (!s.runsDir()) return;
-    for (const r of tree.runs) if (r.status === 'running' && !manager.isActive(r.runDir)) manager.syncFromDisk(r.runDir);
+    for (const r of tree.runs)
+      if (r.status === 'running' && !manager.isActive(r.runDir)) manager.syncFromDisk(r.runDir);
     if (tree.runs.some((r) => r.status === 'running')) {
       tree.refreshSoon(100);
       s.status.updateSoon();
     }
   }, 5000);
   context.subscriptions.push(
-    { dispose: () => (clearTimeout(firstWatch), watcher?.dispose(), clearInterval(poll), watchTimer && clearTimeout(watchTimer)) },
+    {
+      dispose: () => (
+        clearTimeout(firstWatch), watcher?.dispose(), clearInterval(poll), watchTimer && clearTimeout(watchTimer)
+      ),
+    },
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('distill.runsFolder')) watch();
     }),

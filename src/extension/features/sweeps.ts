@@ -8,7 +8,16 @@ import * as vscode from 'vscode';
 import { readSweepManifest, SweepError } from '../../engine/run/sweep';
 import type { TaskContext } from '../../launcher/local';
 import { JobInfo, queryJobs, readRunSlurm, scancel } from '../../launcher/slurm';
-import { planSweep, prepareSweep, startLocalSweepDetached, stopSlurmRun, submitRunSlurm, submitSlurm, sweepStatus, variantsToStart } from '../../launcher/sweep';
+import {
+  planSweep,
+  prepareSweep,
+  startLocalSweepDetached,
+  stopSlurmRun,
+  submitRunSlurm,
+  submitSlurm,
+  sweepStatus,
+  variantsToStart,
+} from '../../launcher/sweep';
 import { loadConfigFile } from '../../engine/run/config';
 import { createRunFolder, defaultRunName } from '../../engine/run/create-run';
 import type { SlurmOptions } from '../../engine/run/sweep';
@@ -32,7 +41,8 @@ export function slurmSettings(): SlurmOptions {
   return o;
 }
 
-const nodeArg = (arg: unknown): TreeNodeModel | undefined => (arg && typeof arg === 'object' && 'kind' in (arg as object) ? (arg as TreeNodeModel) : undefined);
+const nodeArg = (arg: unknown): TreeNodeModel | undefined =>
+  arg && typeof arg === 'object' && 'kind' in (arg as object) ? (arg as TreeNodeModel) : undefined;
 
 export function register(context: vscode.ExtensionContext, h: Services): void {
   const { tree, log } = h;
@@ -47,7 +57,11 @@ export function register(context: vscode.ExtensionContext, h: Services): void {
     polling = true;
     try {
       const jobs = await queryJobs(ids);
-      const key = (m: ReadonlyMap<string, JobInfo>) => [...m.values()].map((j) => `${j.jobId}:${j.state}:${j.node ?? ''}`).sort().join(',');
+      const key = (m: ReadonlyMap<string, JobInfo>) =>
+        [...m.values()]
+          .map((j) => `${j.jobId}:${j.state}:${j.node ?? ''}`)
+          .sort()
+          .join(',');
       if (key(jobs) !== key(tree.jobs)) {
         tree.jobs = jobs;
         tree.refresh();
@@ -69,7 +83,8 @@ export function register(context: vscode.ExtensionContext, h: Services): void {
     if (!file && active?.uri.fsPath.endsWith('.sweep.json')) file = active.uri.fsPath;
     if (!file) {
       const uris = await vscode.workspace.findFiles('**/*.sweep.json', '**/{node_modules,.git,dist,out}/**', 200);
-      if (!uris.length) throw new Error('no *.sweep.json in the workspace (see the README\'s "Clusters" section for the format)');
+      if (!uris.length)
+        throw new Error('no *.sweep.json in the workspace (see the README\'s "Clusters" section for the format)');
       const pick = await vscode.window.showQuickPick(
         uris.map((u) => ({ label: vscode.workspace.asRelativePath(u), file: u.fsPath })),
         { placeHolder: 'Sweep to start (a *.sweep.json)' },
@@ -82,7 +97,11 @@ export function register(context: vscode.ExtensionContext, h: Services): void {
     const setting = vscode.workspace.getConfiguration('distill').get<'local' | 'slurm'>('launcher', 'local');
     const picked = await vscode.window.showQuickPick(
       [
-        { label: 'slurm', description: 'one job array through sbatch (preemption-safe: checkpoints and requeues)', launcher: 'slurm' as const },
+        {
+          label: 'slurm',
+          description: 'one job array through sbatch (preemption-safe: checkpoints and requeues)',
+          launcher: 'slurm' as const,
+        },
         { label: 'local', description: 'child processes on this machine', launcher: 'local' as const },
       ].sort((a) => (a.launcher === setting ? -1 : 1)),
       { placeHolder: `Launcher for ${path.basename(file)} (setting distill.launcher: ${setting})` },
@@ -95,7 +114,11 @@ export function register(context: vscode.ExtensionContext, h: Services): void {
     } catch (e) {
       if (e instanceof SweepError) {
         log.error(e.message);
-        const p = await vscode.window.showErrorMessage(`Distill: ${path.basename(file)} is not a valid sweep: ${e.errors.slice(0, 3).join('; ')}${e.errors.length > 3 ? ` (+${e.errors.length - 3} more)` : ''}`, 'Open Sweep', 'Show Log');
+        const p = await vscode.window.showErrorMessage(
+          `Distill: ${path.basename(file)} is not a valid sweep: ${e.errors.slice(0, 3).join('; ')}${e.errors.length > 3 ? ` (+${e.errors.length - 3} more)` : ''}`,
+          'Open Sweep',
+          'Show Log',
+        );
         if (p === 'Open Sweep') await vscode.window.showTextDocument(vscode.Uri.file(file));
         if (p === 'Show Log') log.show(true);
         return;
@@ -106,15 +129,27 @@ export function register(context: vscode.ExtensionContext, h: Services): void {
     if (picked.launcher === 'local') {
       const { pid, logFile } = startLocalSweepDetached(file, runsDir, plan.sweepDir, h.task(), maxParallel);
       log.info(`sweep ${plan.sweep.spec.name}: local launcher, process ${pid}, log ${logFile}`);
-      void vscode.window.showInformationMessage(`Distill: sweep ${plan.sweep.spec.name} started locally (${plan.variants.length} runs).`);
+      void vscode.window.showInformationMessage(
+        `Distill: sweep ${plan.sweep.spec.name} started locally (${plan.variants.length} runs).`,
+      );
     } else {
       prepareSweep(plan, 'slurm');
       const start = variantsToStart(await sweepStatus(plan.sweepDir));
       if (!start.length) {
-        void vscode.window.showInformationMessage(`Distill: every run of ${plan.sweep.spec.name} has finished or is queued already.`);
+        void vscode.window.showInformationMessage(
+          `Distill: every run of ${plan.sweep.spec.name} has finished or is queued already.`,
+        );
       } else {
-        const jobId = await submitSlurm(plan, start, { launcher: 'slurm', maxParallel, slurmDefaults: slurmSettings(), task: h.task(), log: (l) => log.info(l) });
-        void vscode.window.showInformationMessage(`Distill: sweep ${plan.sweep.spec.name} submitted as Slurm job array ${jobId} (${start.length} tasks).`);
+        const jobId = await submitSlurm(plan, start, {
+          launcher: 'slurm',
+          maxParallel,
+          slurmDefaults: slurmSettings(),
+          task: h.task(),
+          log: (l) => log.info(l),
+        });
+        void vscode.window.showInformationMessage(
+          `Distill: sweep ${plan.sweep.spec.name} submitted as Slurm job array ${jobId} (${start.length} tasks).`,
+        );
       }
     }
     setTimeout(() => void pollJobs().then(() => tree.refresh()), 1000);
@@ -122,9 +157,14 @@ export function register(context: vscode.ExtensionContext, h: Services): void {
   });
 
   /** The Slurm jobs of a node that are queued or running: a run's own, or every run's of a sweep. */
-  const queuedJobs = (n: TreeNodeModel | undefined, runDir?: string): { runDir: string; jobId: string; state: string }[] => {
+  const queuedJobs = (
+    n: TreeNodeModel | undefined,
+    runDir?: string,
+  ): { runDir: string; jobId: string; state: string }[] => {
     const nodes = n?.kind === 'sweep' ? n.children : n ? [n] : [];
-    const out = nodes.filter((c) => c.slurm?.queued).map((c) => ({ runDir: c.runDir, jobId: c.slurm!.jobId, state: c.slurm!.state }));
+    const out = nodes
+      .filter((c) => c.slurm?.queued)
+      .map((c) => ({ runDir: c.runDir, jobId: c.slurm!.jobId, state: c.slurm!.state }));
     if (!n && runDir) {
       const rec = readRunSlurm(runDir);
       const j = rec && tree.jobs.get(rec.jobId);
@@ -155,11 +195,17 @@ export function register(context: vscode.ExtensionContext, h: Services): void {
     if (n?.kind !== 'sweep') throw new Error('Stop Sweep works on a sweep in the Runs view');
     const jobs = queuedJobs(n);
     const runningLocal = n.children.filter((c) => !c.slurm?.queued && c.status === 'running');
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Distill: stopping sweep ${n.label} (checkpoints first)…` }, async () => {
-      const { requestStop } = await import('../../engine/run/run-folder');
-      for (const c of runningLocal) requestStop(c.runDir);
-      await Promise.all(jobs.map((j) => stopSlurmRun(j.runDir, j.jobId)));
-    });
+    await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `Distill: stopping sweep ${n.label} (checkpoints first)…`,
+      },
+      async () => {
+        const { requestStop } = await import('../../engine/run/run-folder');
+        for (const c of runningLocal) requestStop(c.runDir);
+        await Promise.all(jobs.map((j) => stopSlurmRun(j.runDir, j.jobId)));
+      },
+    );
     await pollJobs();
     tree.refresh();
   });
@@ -170,7 +216,12 @@ export function register(context: vscode.ExtensionContext, h: Services): void {
     if (!dir) {
       const sweeps = tree.reload().filter((r) => r.kind === 'sweep');
       if (!sweeps.length) throw new Error('no sweep in the runs folder yet (Distill: Start Sweep)');
-      const pick = sweeps.length === 1 ? sweeps[0] : await vscode.window.showQuickPick(sweeps.map((s) => ({ label: s.label, description: s.description, node: s })));
+      const pick =
+        sweeps.length === 1
+          ? sweeps[0]
+          : await vscode.window.showQuickPick(
+              sweeps.map((s) => ({ label: s.label, description: s.description, node: s })),
+            );
       if (!pick) return;
       dir = 'node' in pick ? pick.node.runDir : pick.runDir;
     }
@@ -180,11 +231,18 @@ export function register(context: vscode.ExtensionContext, h: Services): void {
 }
 
 /** Stop for a run node: a run with a queued/running Slurm job is stopped through Slurm (stop request, then scancel). */
-export async function stopThroughSlurm(node: TreeNodeModel | undefined, runDir: string, jobs: ReadonlyMap<string, JobInfo>): Promise<boolean> {
+export async function stopThroughSlurm(
+  node: TreeNodeModel | undefined,
+  runDir: string,
+  jobs: ReadonlyMap<string, JobInfo>,
+): Promise<boolean> {
   const jobId = node?.slurm?.queued ? node.slurm.jobId : readRunSlurm(runDir)?.jobId;
   if (!jobId || jobs.get(jobId)?.source !== 'squeue') return false;
   await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Distill: stopping ${path.basename(runDir)} (Slurm job ${jobId}: checkpoint, then the job ends)…` },
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Distill: stopping ${path.basename(runDir)} (Slurm job ${jobId}: checkpoint, then the job ends)…`,
+    },
     () => stopSlurmRun(runDir, jobId),
   );
   return true;
@@ -192,14 +250,20 @@ export async function stopThroughSlurm(node: TreeNodeModel | undefined, runDir: 
 
 /** distill.launcher */
 export function launcherSetting(): 'local' | 'slurm' {
-  return vscode.workspace.getConfiguration('distill').get<'local' | 'slurm'>('launcher', 'local') === 'slurm' ? 'slurm' : 'local';
+  return vscode.workspace.getConfiguration('distill').get<'local' | 'slurm'>('launcher', 'local') === 'slurm'
+    ? 'slurm'
+    : 'local';
 }
 
 /**
  * Start Run / Resume Run with distill.launcher "slurm": the run folder is created here (as `distill run` would) and
  * trained by a one-task Slurm job — the same launcher code as `distill run|resume --launcher slurm`.
  */
-export async function submitRunFromEditor(target: { configPath: string; runsDir: string } | { runDir: string }, task: TaskContext, log: vscode.LogOutputChannel): Promise<string> {
+export async function submitRunFromEditor(
+  target: { configPath: string; runsDir: string } | { runDir: string },
+  task: TaskContext,
+  log: vscode.LogOutputChannel,
+): Promise<string> {
   let runDir: string;
   if ('configPath' in target) {
     const cfg = loadConfigFile(target.configPath);

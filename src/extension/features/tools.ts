@@ -1,6 +1,11 @@
 /** Export Student and Evaluate Run: the CLI's export / eval tools, run in the tools worker of this window. */
 import * as vscode from 'vscode';
-import { estimateEvaluation, EvalPresetName, evaluationPreset, EvaluationCost } from '../../engine/tasks/evaluation-plan';
+import {
+  estimateEvaluation,
+  EvalPresetName,
+  evaluationPreset,
+  EvaluationCost,
+} from '../../engine/tasks/evaluation-plan';
 import { loadRunConfig, readDataInfoFile } from '../../engine/run/run-config';
 import { lockIsLive, readEvents, readLock } from '../../engine/run/run-folder';
 import type { Services } from '../services';
@@ -14,9 +19,19 @@ export function roughDuration(seconds: number): string {
 }
 
 /** The picker's line for a preset: what it compares and, where the run measured its sampling speed, how long. */
-export function describePreset(name: EvalPresetName, w: number[], samples: number, referenceSteps: number, cost: EvaluationCost | undefined): vscode.QuickPickItem {
+export function describePreset(
+  name: EvalPresetName,
+  w: number[],
+  samples: number,
+  referenceSteps: number,
+  cost: EvaluationCost | undefined,
+): vscode.QuickPickItem {
   const what = `${samples} samples per row, w ${w.join(', ')}, ${referenceSteps}-step teacher reference`;
-  const time = !cost ? 'time unknown' : cost.seconds === null ? 'time unknown: the run has not measured its sampling speed yet' : `${roughDuration(cost.seconds)} of sampling`;
+  const time = !cost
+    ? 'time unknown'
+    : cost.seconds === null
+      ? 'time unknown: the run has not measured its sampling speed yet'
+      : `${roughDuration(cost.seconds)} of sampling`;
   const judge = cost?.trainsJudge ? ', plus training the judge classifier once' : '';
   return {
     label: name === 'quick' ? 'Quick' : 'Full',
@@ -40,11 +55,19 @@ async function pickPreset(runDir: string): Promise<EvalPresetName | undefined> {
   } catch (e) {
     // the plan needs the teacher's checkpoint; the evaluation itself reports what is missing
     items = [
-      { preset: 'quick', label: 'Quick', description: 'w 0 and 2, a 64-step teacher reference, few samples', detail: (e as Error).message },
+      {
+        preset: 'quick',
+        label: 'Quick',
+        description: 'w 0 and 2, a 64-step teacher reference, few samples',
+        detail: (e as Error).message,
+      },
       { preset: 'full', label: 'Full', description: "the config's eval section" },
     ];
   }
-  const pick = await vscode.window.showQuickPick(items, { title: 'Distill: Evaluate Run', placeHolder: 'Which evaluation? (cancellable once started)' });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: 'Distill: Evaluate Run',
+    placeHolder: 'Which evaluation? (cancellable once started)',
+  });
   return pick?.preset;
 }
 
@@ -52,9 +75,16 @@ export function register(_context: vscode.ExtensionContext, s: Services): void {
   const tool = (kind: ToolKind) => async (arg?: unknown, preset?: unknown) => {
     const verb = kind === 'export' ? 'export' : 'evaluate';
     if (!s.trust.allow(`${verb} runs (a worker process)`)) return;
-    const runDir = s.runArg(arg) ?? (await s.pickRun((r) => r.children.some((u) => u.children.length > 0), `Run to ${verb}`, 'no run has a checkpoint yet.'));
+    const runDir =
+      s.runArg(arg) ??
+      (await s.pickRun(
+        (r) => r.children.some((u) => u.children.length > 0),
+        `Run to ${verb}`,
+        'no run has a checkpoint yet.',
+      ));
     if (!runDir) return;
-    if (lockIsLive(readLock(runDir)) && kind === 'export') s.log.warn(`${runDir} is still training: exporting its newest checkpoint`);
+    if (lockIsLive(readLock(runDir)) && kind === 'export')
+      s.log.warn(`${runDir} is still training: exporting its newest checkpoint`);
     if (kind === 'export') return runTool(kind, runDir, s.manager, s.log);
     // a preset passed by a caller (a test, a keybinding) skips the picker
     const chosen = preset === 'quick' || preset === 'full' ? preset : await pickPreset(runDir);

@@ -35,27 +35,40 @@ export function settingSentence(r: BackendsReport, setting: Backend | undefined)
   if (setting === undefined) {
     return `The \`distill.backend\` setting is not set: each run uses its config's \`backend\` (default \`auto\`, which picks **${r.auto}** here).`;
   }
-  if (setting === 'auto') return `The \`distill.backend\` setting is \`auto\`: runs started from this editor use **${r.auto}**.`;
+  if (setting === 'auto')
+    return `The \`distill.backend\` setting is \`auto\`: runs started from this editor use **${r.auto}**.`;
   const matches = r.backends.filter((b) => b.choice === setting);
   const usable = matches.find((b) => b.available);
   if (!usable) {
-    return `⚠ The \`distill.backend\` setting is \`${setting}\`, which is **not available** here: runs started from this editor will fail ` +
-      `until it is installed (see below) or the setting is changed.`;
+    return (
+      `⚠ The \`distill.backend\` setting is \`${setting}\`, which is **not available** here: runs started from this editor will fail ` +
+      `until it is installed (see below) or the setting is changed.`
+    );
   }
-  const warn = usable.adapter?.software ? ' — on a software adapter, emulated on the CPU (slower than wasm; for checking correctness)' : '';
+  const warn = usable.adapter?.software
+    ? ' — on a software adapter, emulated on the CPU (slower than wasm; for checking correctness)'
+    : '';
   return `The \`distill.backend\` setting is \`${setting}\`: runs started from this editor use **${usable.name}**${warn}.`;
 }
 
 export function backendsMarkdown(r: BackendsReport, opts: { setting?: Backend; probedAt?: Date } = {}): string {
   const out: string[] = [];
   out.push('# Distill: backends on this machine', '');
-  out.push(`Worker machine: \`${r.platform}\`, Node ${r.node}${opts.probedAt ? ` · probed ${opts.probedAt.toISOString().replace('T', ' ').slice(0, 19)} UTC` : ''}.`, '');
-  out.push(`\`auto\` picks **${r.auto}** (the fastest real device: CUDA, then a hardware WebGPU adapter, then tfjs-node, wasm, cpu; never an emulated GPU).`, '');
+  out.push(
+    `Worker machine: \`${r.platform}\`, Node ${r.node}${opts.probedAt ? ` · probed ${opts.probedAt.toISOString().replace('T', ' ').slice(0, 19)} UTC` : ''}.`,
+    '',
+  );
+  out.push(
+    `\`auto\` picks **${r.auto}** (the fastest real device: CUDA, then a hardware WebGPU adapter, then tfjs-node, wasm, cpu; never an emulated GPU).`,
+    '',
+  );
   out.push(settingSentence(r, opts.setting), '');
 
   out.push('| | backend | runs on | choose with | here |', '|---|---|---|---|---|');
   for (const b of r.backends) {
-    out.push(`| ${b.available ? '✔' : '✘'} | ${LABEL[b.name]}${b.name === r.auto ? ' — **auto**' : ''} | ${deviceOf(b)} | \`${b.choice}\` | ${cell(b.detail)} |`);
+    out.push(
+      `| ${b.available ? '✔' : '✘'} | ${LABEL[b.name]}${b.name === r.auto ? ' — **auto**' : ''} | ${deviceOf(b)} | \`${b.choice}\` | ${cell(b.detail)} |`,
+    );
   }
   out.push('');
 
@@ -65,11 +78,17 @@ export function backendsMarkdown(r: BackendsReport, opts: { setting?: Backend; p
     const a = wg.adapter;
     out.push('| | |', '|---|---|');
     out.push(`| description | ${cell(a.description || '—')} |`);
-    out.push(`| vendor · architecture · device | ${cell([a.vendor, a.architecture, a.device].map((x) => x || '—').join(' · '))} |`);
-    out.push(`| kind | ${a.software ? 'software adapter, emulated on the CPU: `auto` skips it, `webgpu` uses it with a warning' : 'hardware GPU'} |`);
+    out.push(
+      `| vendor · architecture · device | ${cell([a.vendor, a.architecture, a.device].map((x) => x || '—').join(' · '))} |`,
+    );
+    out.push(
+      `| kind | ${a.software ? 'software adapter, emulated on the CPU: `auto` skips it, `webgpu` uses it with a warning' : 'hardware GPU'} |`,
+    );
     out.push(`| max buffer size | ${mib(a.limits.maxBufferSize)} |`);
     out.push(`| max storage buffer binding size | ${mib(a.limits.maxStorageBufferBindingSize)} |`);
-    out.push(`| max compute workgroup storage | ${a.limits.maxComputeWorkgroupStorageSize.toLocaleString('en-US')} bytes |`);
+    out.push(
+      `| max compute workgroup storage | ${a.limits.maxComputeWorkgroupStorageSize.toLocaleString('en-US')} bytes |`,
+    );
     out.push(`| features | ${cell(a.features.length ? a.features.join(', ') : '—')} |`);
   } else {
     out.push(`No adapter: ${wg ? wg.detail : 'webgpu was not probed'}`);
@@ -87,9 +106,12 @@ export function backendsMarkdown(r: BackendsReport, opts: { setting?: Backend; p
   if (missing.length) for (const b of missing) out.push(`- **${b.name}**: ${b.fix}`);
   else out.push('Nothing: every backend is available.');
   out.push('');
-  out.push('Choose a backend with the `distill.backend` setting (it overrides the config for runs started from the editor), ' +
-    '`"backend"` in a `*.distill.json`, or `distill run --backend auto|webgpu|tensorflow|wasm|cpu`. ' +
-    'Run **Distill: Show Backends** again after installing something.', '');
+  out.push(
+    'Choose a backend with the `distill.backend` setting (it overrides the config for runs started from the editor), ' +
+      '`"backend"` in a `*.distill.json`, or `distill run --backend auto|webgpu|tensorflow|wasm|cpu`. ' +
+      'Run **Distill: Show Backends** again after installing something.',
+    '',
+  );
   return out.join('\n');
 }
 

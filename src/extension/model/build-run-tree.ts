@@ -9,10 +9,16 @@ import { runNode, TreeNodeModel } from './run-nodes';
 /** Sweeps (parents of their runs) first, then every other run in `runsDir`, newest first; Slurm states from `jobs`. */
 export function buildRunTree(
   runsDir: string,
-  opts: { isActive?: (runDir: string) => boolean; crashes?: Map<string, string>; describe?: (runDir: string) => RunListing; jobs?: JobMap } = {},
+  opts: {
+    isActive?: (runDir: string) => boolean;
+    crashes?: Map<string, string>;
+    describe?: (runDir: string) => RunListing;
+    jobs?: JobMap;
+  } = {},
 ): TreeNodeModel[] {
   const jobs = opts.jobs ?? new Map();
-  const runs = listRuns(runsDir, opts.describe).map((l) => withSlurm(runNode(l, { active: opts.isActive?.(l.dir), crash: opts.crashes?.get(l.dir) }), runJobId(l.dir), jobs));
+  const runs = listRuns(runsDir, opts.describe).map((l) =>
+    withSlurm(runNode(l, { active: opts.isActive?.(l.dir), crash: opts.crashes?.get(l.dir) }), runJobId(l.dir), jobs),
+  );
   return [...sweepNodes(runsDir, jobs, opts), ...runs];
 }
-

@@ -51,7 +51,8 @@ export function statusBarText(summary: RunSummary, othersActive = 0): string {
 export function statusBarTooltip(name: string, summary: RunSummary, otherProcess: boolean): string {
   const lines = [`${name}${otherProcess ? ' (another process)' : ''}`];
   if (summary.backend) lines.push(`Backend: ${summary.backend}`);
-  if (summary.device === 'emulated GPU') lines.push('The GPU is emulated on the CPU (a software WebGPU adapter): slower than wasm.');
+  if (summary.device === 'emulated GPU')
+    lines.push('The GPU is emulated on the CPU (a software WebGPU adapter): slower than wasm.');
   lines.push('Click to open the dashboard.');
   return lines.join('\n');
 }
@@ -59,14 +60,20 @@ export function statusBarTooltip(name: string, summary: RunSummary, otherProcess
 /** The run explorer's description of a run: "guided · 340/1000", or the status when nothing is running. */
 export function runDescription(summary: RunSummary): string {
   const stage = summary.currentUnit ? unitLabel(summary.currentUnit) : undefined;
-  const steps = summary.step !== undefined && summary.totalSteps !== undefined ? `${summary.step}/${summary.totalSteps}` : undefined;
+  const steps =
+    summary.step !== undefined && summary.totalSteps !== undefined
+      ? `${summary.step}/${summary.totalSteps}`
+      : undefined;
   const where = stage && steps ? `${stage} · ${steps}` : stage;
   if (summary.status === 'running') return where ?? 'starting';
   if (summary.status === 'new') return 'new';
   return where ? `${summary.status} · ${where}` : summary.status;
 }
 
-export function unitDescription(u: Pick<UnitSummary, 'step' | 'totalSteps' | 'done' | 'lastLoss'> | undefined, planned?: number): string {
+export function unitDescription(
+  u: Pick<UnitSummary, 'step' | 'totalSteps' | 'done' | 'lastLoss'> | undefined,
+  planned?: number,
+): string {
   if (!u) return planned !== undefined ? `pending · ${planned} steps` : 'pending';
   const loss = u.lastLoss !== undefined ? ` · loss ${u.lastLoss.toPrecision(3)}` : '';
   return u.done ? `done · ${u.totalSteps} steps${loss}` : `${u.step}/${u.totalSteps}${loss}`;

@@ -192,7 +192,11 @@ export class RunManager {
   }
 
   /** Creates a run from a config file in a new worker and trains it; resolves with the run folder once it exists. */
-  async start(configPath: string, runsDir: string, name?: string): Promise<{ runDir: string; done: Promise<RunOutcome> }> {
+  async start(
+    configPath: string,
+    runsDir: string,
+    name?: string,
+  ): Promise<{ runDir: string; done: Promise<RunOutcome> }> {
     fs.mkdirSync(runsDir, { recursive: true });
     let runDir: string | undefined;
     const buffered: [string, RunEvent][] = [];
@@ -217,7 +221,10 @@ export class RunManager {
     const dir = path.resolve(runDir);
     if (this.active.has(dir)) throw new Error(`${path.basename(dir)} is already running in this window`);
     const holder = readLock(dir);
-    if (lockIsLive(holder)) throw new Error(`${path.basename(dir)} is being written by process ${holder!.pid} on ${holder!.host}; stop it first`);
+    if (lockIsLive(holder))
+      throw new Error(
+        `${path.basename(dir)} is being written by process ${holder!.pid} on ${holder!.host}; stop it first`,
+      );
     const client = this.spawn(path.basename(dir), (d, e) => this.deliver(path.resolve(d), e));
     const done = this.track(dir, client, client.resume(dir, this.settings()));
     return { runDir: dir, done };
@@ -225,7 +232,13 @@ export class RunManager {
 
   private track(runDir: string, client: WorkerClient, status: Promise<'finished' | 'stopped'>): Promise<RunOutcome> {
     const tailer = this.tailerFor(runDir);
-    const run: ActiveRun = { runDir, client, events: readEvents(runDir).events, done: undefined as unknown as Promise<RunOutcome>, stopping: false };
+    const run: ActiveRun = {
+      runDir,
+      client,
+      events: readEvents(runDir).events,
+      done: undefined as unknown as Promise<RunOutcome>,
+      stopping: false,
+    };
     tailer.read(); // this run's events now come from the worker
     run.done = status
       .then(
@@ -257,7 +270,8 @@ export class RunManager {
 
   private hasSeen(run: ActiveRun, e: RunEvent): boolean {
     const key = JSON.stringify(e);
-    for (let i = run.events.length - 1, n = 0; i >= 0 && n < 64; i--, n++) if (JSON.stringify(run.events[i]) === key) return true;
+    for (let i = run.events.length - 1, n = 0; i >= 0 && n < 64; i--, n++)
+      if (JSON.stringify(run.events[i]) === key) return true;
     return false;
   }
 
@@ -285,7 +299,11 @@ export class RunManager {
   }
 
   /** Samples a grid from a checkpoint in the shared tools worker. */
-  sample(spec: SampleSpec, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<SampleResult> {
+  sample(
+    spec: SampleSpec,
+    onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<SampleResult> {
     return this.toolWorker().sample(spec, { ...this.settings(), onProgress, signal });
   }
 
@@ -371,4 +389,3 @@ export class RunManager {
     ]);
   }
 }
-

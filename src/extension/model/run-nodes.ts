@@ -59,10 +59,12 @@ export function plannedUnits(config: unknown): PlannedUnit[] {
   const steps = (s: Record<string, unknown> | undefined): number | undefined =>
     typeof s?.steps === 'number' && Number.isFinite(s.steps) ? s.steps : undefined;
   const out: PlannedUnit[] = [];
-  if (c.model?.space === 'latent') out.push({ unit: 'autoencoder', stage: 'autoencoder', steps: steps(c.autoencoder) ?? 0 });
+  if (c.model?.space === 'latent')
+    out.push({ unit: 'autoencoder', stage: 'autoencoder', steps: steps(c.autoencoder) ?? 0 });
   // an exact teacher (teacher.kind "exact") trains nothing: its unit is done at 0 steps
   const t = c.teacher?.kind === 'exact' ? 0 : steps(c.teacher);
-  if (t === undefined || t > 0 || c.teacher?.kind === 'exact') out.push({ unit: 'teacher', stage: 'teacher', steps: t ?? 0 });
+  if (t === undefined || t > 0 || c.teacher?.kind === 'exact')
+    out.push({ unit: 'teacher', stage: 'teacher', steps: t ?? 0 });
   const g = steps(c.guided);
   if (g === undefined || g > 0) out.push({ unit: 'guided', stage: 'guided', steps: g ?? 0 });
   const p = steps(c.progressive);
@@ -99,7 +101,9 @@ function checkpointNodes(runDir: string, u: UnitSummary): TreeNodeModel[] {
       checkpoint: c.file,
       // the autoencoder (latent-space runs) draws no samples: its grids are reconstructions, in samples/autoencoder/
       ...(u.unit === 'autoencoder'
-        ? { tooltip: `${path.join(runDir, c.file)}\nThe autoencoder of this latent-space run; its reconstructions are in samples/autoencoder/.` }
+        ? {
+            tooltip: `${path.join(runDir, c.file)}\nThe autoencoder of this latent-space run; its reconstructions are in samples/autoencoder/.`,
+          }
         : {
             tooltip: `${path.join(runDir, c.file)}\nClick to preview samples from this checkpoint.`,
             command: { command: 'distill.previewCheckpoint', title: 'Preview Checkpoint', arguments: [runDir, c.file] },
@@ -114,7 +118,10 @@ export function runNode(listing: RunListing, opts: { active?: boolean; crash?: s
   const runDir = listing.dir;
   const byUnit = new Map(summary.units.map((u) => [u.unit, u]));
   const planned = plannedUnits(readConfig(runDir));
-  const order = [...planned.map((p) => p.unit), ...summary.units.map((u) => u.unit).filter((u) => !planned.some((p) => p.unit === u))];
+  const order = [
+    ...planned.map((p) => p.unit),
+    ...summary.units.map((u) => u.unit).filter((u) => !planned.some((p) => p.unit === u)),
+  ];
   const units: TreeNodeModel[] = order.map((unit) => {
     const u = byUnit.get(unit);
     const plan = planned.find((p) => p.unit === unit);
@@ -142,7 +149,9 @@ export function runNode(listing: RunListing, opts: { active?: boolean; crash?: s
   if (summary.rate) lines.push(`rate: ${summary.rate.toFixed(2)} steps/s`);
   if (summary.startedAt) {
     const end = summary.endedAt ?? Date.now();
-    lines.push(`started ${new Date(summary.startedAt).toLocaleString()} · ${formatDuration((end - summary.startedAt) / 1000)}`);
+    lines.push(
+      `started ${new Date(summary.startedAt).toLocaleString()} · ${formatDuration((end - summary.startedAt) / 1000)}`,
+    );
   }
   if (summary.lastError && summary.status === 'failed') lines.push(`error: ${summary.lastError}`);
   if (opts.crash && summary.status !== 'running') lines.push(opts.crash);

@@ -26,7 +26,10 @@ function isExecutable(file: string): boolean {
 }
 
 /** The first `node` executable on a PATH string. */
-export function findOnPath(envPath: string | undefined, platform: NodeJS.Platform = process.platform): string | undefined {
+export function findOnPath(
+  envPath: string | undefined,
+  platform: NodeJS.Platform = process.platform,
+): string | undefined {
   if (!envPath) return undefined;
   const names = platform === 'win32' ? ['node.exe', 'node.cmd', 'node'] : ['node'];
   for (const dir of envPath.split(path.delimiter)) {
@@ -52,7 +55,11 @@ export function resolveNodeRuntime(
   }
   const onPath = findOnPath(env.PATH ?? env.Path);
   if (onPath) return { nodePath: onPath, electron: false, source: 'PATH' };
-  return { nodePath: execPath, electron: Boolean((versions as Record<string, string | undefined>).electron), source: 'editor' };
+  return {
+    nodePath: execPath,
+    electron: Boolean((versions as Record<string, string | undefined>).electron),
+    source: 'editor',
+  };
 }
 
 /** The oldest Node.js major version the worker runs on (package.json engines.node). */
@@ -60,7 +67,11 @@ export const MIN_NODE_MAJOR = 20;
 
 /** Where the runtime came from, for messages. */
 export function runtimeSourceText(runtime: NodeRuntime): string {
-  return runtime.source === 'setting' ? 'setting distill.nodePath' : runtime.source === 'PATH' ? 'the first node on PATH' : "the editor's own runtime";
+  return runtime.source === 'setting'
+    ? 'setting distill.nodePath'
+    : runtime.source === 'PATH'
+      ? 'the first node on PATH'
+      : "the editor's own runtime";
 }
 
 /**
@@ -73,9 +84,16 @@ export function readNodeVersion(runtime: NodeRuntime, timeoutMs = 10_000): Promi
     execFile(
       runtime.nodePath,
       ['-p', 'process.versions.node'],
-      { timeout: timeoutMs, env: runtime.electron ? { ...process.env, ELECTRON_RUN_AS_NODE: '1' } : process.env, windowsHide: true },
+      {
+        timeout: timeoutMs,
+        env: runtime.electron ? { ...process.env, ELECTRON_RUN_AS_NODE: '1' } : process.env,
+        windowsHide: true,
+      },
       (err, stdout, stderr) => {
-        if (err) reject(new Error(`${runtime.nodePath} -p process.versions.node failed: ${String(stderr).trim() || err.message}`));
+        if (err)
+          reject(
+            new Error(`${runtime.nodePath} -p process.versions.node failed: ${String(stderr).trim() || err.message}`),
+          );
         else resolve(String(stdout).trim().replace(/^v/, ''));
       },
     );

@@ -73,7 +73,11 @@ export function withSlurm(node: TreeNodeModel, jobId: string | undefined, jobs: 
 }
 
 /** A sweep folder's node: its runs (variant order) as children, counts of their states as the description. */
-export function sweepNode(sweepDir: string, jobs: JobMap, opts: { isActive?: (runDir: string) => boolean; crashes?: Map<string, string> } = {}): TreeNodeModel | undefined {
+export function sweepNode(
+  sweepDir: string,
+  jobs: JobMap,
+  opts: { isActive?: (runDir: string) => boolean; crashes?: Map<string, string> } = {},
+): TreeNodeModel | undefined {
   const m = readSweepManifest(sweepDir);
   if (!m) return undefined;
   const children = m.variants
@@ -81,17 +85,21 @@ export function sweepNode(sweepDir: string, jobs: JobMap, opts: { isActive?: (ru
     .filter(({ dir }) => isRunDir(dir))
     .map(({ v, dir }) => {
       const n = runNode(describeRun(dir), { active: opts.isActive?.(dir), crash: opts.crashes?.get(dir) });
-      const params = Object.entries(v.params).map(([k, x]) => `${k} = ${JSON.stringify(x)}`).join(', ');
+      const params = Object.entries(v.params)
+        .map(([k, x]) => `${k} = ${JSON.stringify(x)}`)
+        .join(', ');
       return withSlurm({ ...n, tooltip: `${n.tooltip}${params ? `\n${params}` : ''}` }, runJobId(dir, v.jobId), jobs);
     });
   const counts = new Map<string, number>();
   for (const c of children) {
-    const s = c.slurm?.queued ? c.slurm.state : c.status ?? 'new';
+    const s = c.slurm?.queued ? c.slurm.state : (c.status ?? 'new');
     counts.set(s, (counts.get(s) ?? 0) + 1);
   }
   const active = children.some((c) => c.slurm?.queued || c.status === 'running');
   const allDone = children.length > 0 && children.every((c) => c.status === 'finished');
-  const anyFailed = children.some((c) => c.status === 'failed' || ['FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'TIMEOUT'].includes(c.slurm?.state ?? ''));
+  const anyFailed = children.some(
+    (c) => c.status === 'failed' || ['FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'TIMEOUT'].includes(c.slurm?.state ?? ''),
+  );
   return {
     kind: 'sweep',
     id: `sweep::${sweepDir}`,
@@ -108,12 +116,19 @@ export function sweepNode(sweepDir: string, jobs: JobMap, opts: { isActive?: (ru
 }
 
 /** The sweep folders directly inside runsDir, newest first. */
-export function sweepNodes(runsDir: string, jobs: JobMap, opts: { isActive?: (runDir: string) => boolean; crashes?: Map<string, string> } = {}): TreeNodeModel[] {
+export function sweepNodes(
+  runsDir: string,
+  jobs: JobMap,
+  opts: { isActive?: (runDir: string) => boolean; crashes?: Map<string, string> } = {},
+): TreeNodeModel[] {
   if (!fs.existsSync(runsDir)) return [];
   return fs
     .readdirSync(runsDir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && isSweepDir(path.join(runsDir, d.name)))
-    .map((d) => ({ dir: path.join(runsDir, d.name), t: fs.statSync(path.join(runsDir, d.name, SWEEP_MANIFEST)).mtimeMs }))
+    .map((d) => ({
+      dir: path.join(runsDir, d.name),
+      t: fs.statSync(path.join(runsDir, d.name, SWEEP_MANIFEST)).mtimeMs,
+    }))
     .sort((a, b) => b.t - a.t)
     .map((d) => sweepNode(d.dir, jobs, opts))
     .filter((n): n is TreeNodeModel => !!n);

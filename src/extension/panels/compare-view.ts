@@ -37,7 +37,10 @@ function studentGrid(runDir: string, toUri: PlotUri): CompareRow['grid'] {
     .filter((u) => /^progressive-\d+-\d+$/.test(u))
     .sort((a, b) => Number(a.split('-')[2]) - Number(b.split('-')[2]));
   for (const unit of units) {
-    const files = fs.readdirSync(path.join(dir, unit)).filter((f) => /^step-\d+\.png$/.test(f)).sort();
+    const files = fs
+      .readdirSync(path.join(dir, unit))
+      .filter((f) => /^step-\d+\.png$/.test(f))
+      .sort();
     if (!files.length) continue;
     const file = path.join(dir, unit, files[files.length - 1]);
     return { src: toUri(file, fs.statSync(file).mtimeMs), unit, step: Number(/\d+/.exec(files[files.length - 1])![0]) };
@@ -45,7 +48,11 @@ function studentGrid(runDir: string, toUri: PlotUri): CompareRow['grid'] {
   return undefined;
 }
 
-export function buildCompareView(sweepDir: string, toUri: PlotUri, jobs: ReadonlyMap<string, JobInfo> = new Map()): CompareView {
+export function buildCompareView(
+  sweepDir: string,
+  toUri: PlotUri,
+  jobs: ReadonlyMap<string, JobInfo> = new Map(),
+): CompareView {
   const m = readSweepManifest(sweepDir);
   if (!m) throw new Error(`${sweepDir}: not a sweep folder (no sweep.json)`);
   const params = [...new Set(m.variants.flatMap((v) => Object.keys(v.params)))];

@@ -16,7 +16,12 @@ const REFRESH_MS = 3000;
 export class ComparePanel {
   private static readonly panels = new Map<string, ComparePanel>();
 
-  static createOrShow(extensionUri: vscode.Uri, sweepDir: string, services: PanelServices, jobs: () => ReadonlyMap<string, JobInfo>): void {
+  static createOrShow(
+    extensionUri: vscode.Uri,
+    sweepDir: string,
+    services: PanelServices,
+    jobs: () => ReadonlyMap<string, JobInfo>,
+  ): void {
     const existing = ComparePanel.panels.get(runKey(sweepDir));
     if (existing) {
       existing.panel.reveal(undefined, false);
@@ -69,7 +74,11 @@ export class ComparePanel {
     if (!this.ready) return;
     try {
       const webview = this.panel.webview;
-      const view = buildCompareView(this.sweepDir, (abs, mtime) => `${webview.asWebviewUri(vscode.Uri.file(abs)).toString()}?v=${Math.round(mtime)}`, this.jobs());
+      const view = buildCompareView(
+        this.sweepDir,
+        (abs, mtime) => `${webview.asWebviewUri(vscode.Uri.file(abs)).toString()}?v=${Math.round(mtime)}`,
+        this.jobs(),
+      );
       const json = JSON.stringify(view);
       if (!force && json === this.last) return;
       this.last = json;

@@ -44,7 +44,12 @@ export class DashboardPanel {
   }
 
   /** Restores a dashboard after a window reload (see registerPanelSerializers). */
-  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, runDir: string | undefined, services: PanelServices): void {
+  static revive(
+    panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    runDir: string | undefined,
+    services: PanelServices,
+  ): void {
     let dir = runDir;
     if (dir && !fs.existsSync(dir)) {
       services.log.warn(`dashboard: run folder ${dir} no longer exists; restoring an empty dashboard`);
@@ -133,7 +138,8 @@ export class DashboardPanel {
         this.scheduleFlush();
       },
       {
-        onSkipped: (n) => this.services.log.warn(`dashboard: skipped ${n} malformed line(s) in ${this.runDir}/events.jsonl`),
+        onSkipped: (n) =>
+          this.services.log.warn(`dashboard: skipped ${n} malformed line(s) in ${this.runDir}/events.jsonl`),
         onTick: () => this.sendReport(false),
       },
     );
@@ -202,7 +208,9 @@ export class DashboardPanel {
       return;
     }
     if ((m.type === 'resume' || m.type === 'stop') && !sameRun(m.runDir)) {
-      this.services.log.warn(`dashboard: ${m.type} of ${m.runDir} ignored (this dashboard shows ${this.runDir ?? 'no run'})`);
+      this.services.log.warn(
+        `dashboard: ${m.type} of ${m.runDir} ignored (this dashboard shows ${this.runDir ?? 'no run'})`,
+      );
       this.sendStatus(true);
       return;
     }
@@ -218,7 +226,8 @@ export class DashboardPanel {
       }
     } catch (e) {
       if (m.type === 'launch') this.awaitingLaunchSince = 0;
-      const what = m.type === 'launch' ? `Launch of ${m.configPath}` : `${m.type === 'resume' ? 'Resume' : 'Stop'} of ${m.runDir}`;
+      const what =
+        m.type === 'launch' ? `Launch of ${m.configPath}` : `${m.type === 'resume' ? 'Resume' : 'Stop'} of ${m.runDir}`;
       this.services.log.warn(`${what} failed: ${errorText(e)}`);
       void vscode.window.showErrorMessage(`${what} failed: ${errorText(e)}`);
     } finally {
@@ -277,7 +286,10 @@ export class DashboardPanel {
     this.lastReportKey = key;
     const webview = this.panel.webview;
     try {
-      const report = readReport(runDir, (abs, mtimeMs) => `${webview.asWebviewUri(vscode.Uri.file(abs)).toString()}?v=${Math.round(mtimeMs)}`);
+      const report = readReport(
+        runDir,
+        (abs, mtimeMs) => `${webview.asWebviewUri(vscode.Uri.file(abs)).toString()}?v=${Math.round(mtimeMs)}`,
+      );
       this.post({ type: 'report', runDir, evaluating, report });
     } catch (e) {
       this.services.log.warn(`dashboard: ${runDir}: ${errorText(e)}`);

@@ -40,9 +40,14 @@ export function editInfoOf(runDir: string): EditInfo | undefined {
   if (!data || data.kind !== 'image' || !Array.isArray(shape) || shape.length !== 3) return undefined;
   const [h, w, c] = shape as unknown[];
   if (typeof h !== 'number' || h !== w || !Number.isInteger(h) || h < 1 || (c !== 1 && c !== 3)) return undefined;
-  const numClasses = typeof data.numClasses === 'number' && Number.isInteger(data.numClasses) && data.numClasses > 0 ? data.numClasses : 1;
+  const numClasses =
+    typeof data.numClasses === 'number' && Number.isInteger(data.numClasses) && data.numClasses > 0
+      ? data.numClasses
+      : 1;
   const given = Array.isArray(data.classNames) ? (data.classNames as unknown[]) : [];
-  const classNames = Array.from({ length: numClasses }, (_, i) => (typeof given[i] === 'string' && given[i] ? (given[i] as string) : String(i)));
+  const classNames = Array.from({ length: numClasses }, (_, i) =>
+    typeof given[i] === 'string' && given[i] ? (given[i] as string) : String(i),
+  );
   const sampling = readJson(path.join(runDir, FILES.config))?.sampling as Record<string, unknown> | undefined;
   const ts = sampling?.teacherSteps;
   const teacherSteps = typeof ts === 'number' && Number.isInteger(ts) && ts >= 1 && ts <= 4096 ? ts : 64;
@@ -128,6 +133,10 @@ export async function runEdit(
   } catch (e) {
     if (!isCurrent() && !job.abort.signal.aborted) return;
     const text = e instanceof Error ? e.message : String(e);
-    post({ type: 'editError', requestId: m.requestId, message: job.abort.signal.aborted ? 'Cancelled.' : `Edit failed: ${text}` });
+    post({
+      type: 'editError',
+      requestId: m.requestId,
+      message: job.abort.signal.aborted ? 'Cancelled.' : `Edit failed: ${text}`,
+    });
   }
 }

@@ -29,7 +29,9 @@ export function registerPanelSerializers(context: vscode.ExtensionContext, servi
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
         const { runDir, checkpoint } = stateOf(state);
         if (!runDir || !fs.existsSync(runDir)) {
-          services.log.warn(`preview: nothing to restore (${runDir ? `${runDir} no longer exists` : 'no run folder in the saved state'})`);
+          services.log.warn(
+            `preview: nothing to restore (${runDir ? `${runDir} no longer exists` : 'no run folder in the saved state'})`,
+          );
           panel.dispose();
           return;
         }

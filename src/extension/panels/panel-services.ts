@@ -1,13 +1,29 @@
 /** What the panels need from the rest of the extension (implemented by features/panels.ts). */
 import type { RunEvent } from '../../engine/run/events';
-import type { ConfigEntry, EditInput, EditSource, EditTabResult, EditTabSpec, SampleResult, SampleSpec } from '../../protocol';
+import type {
+  ConfigEntry,
+  EditInput,
+  EditSource,
+  EditTabResult,
+  EditTabSpec,
+  SampleResult,
+  SampleSpec,
+} from '../../protocol';
 
 export interface PanelServices {
   worker: {
-    sample(spec: SampleSpec, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<SampleResult>;
+    sample(
+      spec: SampleSpec,
+      onProgress?: (done: number, total: number) => void,
+      signal?: AbortSignal,
+    ): Promise<SampleResult>;
     /** The preview's Edit tab, run by the tools worker: the input at the model's resolution, and one model's edit. */
     editInput(runDir: string, source: EditSource, signal?: AbortSignal): Promise<EditInput>;
-    edit(spec: EditTabSpec, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<EditTabResult>;
+    edit(
+      spec: EditTabSpec,
+      onProgress?: (done: number, total: number) => void,
+      signal?: AbortSignal,
+    ): Promise<EditTabResult>;
   };
   launch(configPath: string): Promise<void>;
   resume(runDir: string): Promise<void>;

@@ -5,13 +5,21 @@ import { asHostToWebview, asWebviewToHost, HostToWebview, WebviewToHost } from '
 import { buildWebviewHtml, makeNonce } from './html';
 
 /** Scripts on; resources only from the extension's bundles and media, and the run folder (sample PNGs). */
-export function webviewOptions(extensionUri: vscode.Uri, runDir: string | undefined): vscode.WebviewOptions & vscode.WebviewPanelOptions {
+export function webviewOptions(
+  extensionUri: vscode.Uri,
+  runDir: string | undefined,
+): vscode.WebviewOptions & vscode.WebviewPanelOptions {
   const roots = [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')];
   if (runDir) roots.push(vscode.Uri.file(runDir));
   return { enableScripts: true, localResourceRoots: roots, retainContextWhenHidden: false, enableFindWidget: false };
 }
 
-export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, bundle: 'dashboard' | 'preview' | 'compare', title: string): string {
+export function panelHtml(
+  webview: vscode.Webview,
+  extensionUri: vscode.Uri,
+  bundle: 'dashboard' | 'preview' | 'compare',
+  title: string,
+): string {
   return buildWebviewHtml({
     cspSource: webview.cspSource,
     nonce: makeNonce(),

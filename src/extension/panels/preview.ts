@@ -27,7 +27,12 @@ function relativeCheckpoint(runDir: string, checkpoint: string | undefined): str
 export class PreviewPanel {
   private static readonly panels = new Map<string, PreviewPanel>();
 
-  static createOrShow(extensionUri: vscode.Uri, runDir: string, checkpoint: string | undefined, services: PanelServices): void {
+  static createOrShow(
+    extensionUri: vscode.Uri,
+    runDir: string,
+    checkpoint: string | undefined,
+    services: PanelServices,
+  ): void {
     checkpoint = relativeCheckpoint(runDir, checkpoint);
     const existing = PreviewPanel.panels.get(runKey(runDir));
     if (existing) {
@@ -48,7 +53,13 @@ export class PreviewPanel {
     new PreviewPanel(panel, extensionUri, runDir, checkpoint, services);
   }
 
-  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, runDir: string, checkpoint: string | undefined, services: PanelServices): void {
+  static revive(
+    panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    runDir: string,
+    checkpoint: string | undefined,
+    services: PanelServices,
+  ): void {
     const existing = PreviewPanel.panels.get(runKey(runDir));
     if (existing) {
       panel.dispose();
@@ -122,7 +133,14 @@ export class PreviewPanel {
         this.cancelEdit();
         const job: EditJob = { requestId: m.requestId, abort: new AbortController() };
         this.editJob = job;
-        void runEdit(this.runDir, m, job, this.services.worker, (msg) => this.post(msg), () => this.editJob === job && !this.disposed).finally(() => {
+        void runEdit(
+          this.runDir,
+          m,
+          job,
+          this.services.worker,
+          (msg) => this.post(msg),
+          () => this.editJob === job && !this.disposed,
+        ).finally(() => {
           if (this.editJob === job) this.editJob = undefined;
         });
         return;
@@ -171,7 +189,11 @@ export class PreviewPanel {
     const uri = picked?.[0];
     if (!uri) return;
     if (uri.scheme !== 'file') {
-      this.post({ type: 'editError', requestId: 0, message: `Cannot read ${uri.toString()}: only files on this machine can be edited.` });
+      this.post({
+        type: 'editError',
+        requestId: 0,
+        message: `Cannot read ${uri.toString()}: only files on this machine can be edited.`,
+      });
       return;
     }
     await this.loadEditInput({ file: uri.fsPath });
@@ -201,7 +223,12 @@ export class PreviewPanel {
     const d = previewDefaults(this.runDir, readEvents(this.runDir).events, this.checkpoint);
     this.defaults = d;
     const base = { runDir: this.runDir, sampler: m.sampler, w: m.w, classes: m.classes, perClass: 1, seed: m.seed };
-    const teacherSpec: SampleSpec = { ...base, stage: 'teacher', steps: m.teacherSteps, checkpoint: d.teacherCheckpoint };
+    const teacherSpec: SampleSpec = {
+      ...base,
+      stage: 'teacher',
+      steps: m.teacherSteps,
+      checkpoint: d.teacherCheckpoint,
+    };
     const studentSpec: SampleSpec | undefined = d.studentCheckpoint
       ? { ...base, stage: d.stage, steps: m.studentSteps, checkpoint: d.studentCheckpoint }
       : undefined;
@@ -217,7 +244,9 @@ export class PreviewPanel {
     try {
       const teacher: SampleResult = await this.services.worker.sample(teacherSpec, progress('teacher'), abort.signal);
       if (this.job !== job) return;
-      const student = studentSpec ? await this.services.worker.sample(studentSpec, progress('student'), abort.signal) : undefined;
+      const student = studentSpec
+        ? await this.services.worker.sample(studentSpec, progress('student'), abort.signal)
+        : undefined;
       if (this.job !== job) return;
       this.job = undefined;
       this.post({ type: 'previewResult', requestId: m.requestId, teacher, student });
@@ -225,7 +254,11 @@ export class PreviewPanel {
       const cancelled = abort.signal.aborted;
       if (this.job === job) this.job = undefined;
       if (!cancelled) this.services.log.warn(`preview of ${this.runDir} failed: ${errorText(e)}`);
-      this.post({ type: 'previewError', requestId: m.requestId, message: cancelled ? 'Cancelled.' : `Sampling failed: ${errorText(e)}` });
+      this.post({
+        type: 'previewError',
+        requestId: m.requestId,
+        message: cancelled ? 'Cancelled.' : `Sampling failed: ${errorText(e)}`,
+      });
     }
   }
 

@@ -116,7 +116,8 @@ function parseRow(v: unknown, i: number): Row {
   const bad = (what: string) => new Error(`${REPORT_JSON}: row ${i + 1} has ${what}`);
   if (!isObj(v)) throw bad('no fields');
   if (!isNum(v.w)) throw bad('no guidance weight w');
-  if (v.model !== 'teacher' && v.model !== 'guided' && v.model !== 'progressive') throw bad(`an unknown model ${JSON.stringify(v.model)}`);
+  if (v.model !== 'teacher' && v.model !== 'guided' && v.model !== 'progressive')
+    throw bad(`an unknown model ${JSON.stringify(v.model)}`);
   if (v.sampler !== 'ddim' && v.sampler !== 'stochastic') throw bad(`an unknown sampler ${JSON.stringify(v.sampler)}`);
   if (!Number.isInteger(v.steps) || (v.steps as number) < 1) throw bad('no step count');
   if (!isNum(v.nfe) || v.nfe <= 0) throw bad('no NFE');
@@ -138,30 +139,54 @@ function parseRow(v: unknown, i: number): Row {
 /** Checks a parsed report.json and reduces it to the dashboard's headline. `plots` picks the plots among file names. */
 export function buildReportView(json: unknown, plots: (names: string[]) => ReportView['plots']): ReportView {
   if (!isObj(json)) throw new Error(`${REPORT_JSON} holds no report object`);
-  if (json.format !== REPORT_FORMAT) throw new Error(`${REPORT_JSON} has format ${JSON.stringify(json.format)}, expected "${REPORT_FORMAT}"`);
+  if (json.format !== REPORT_FORMAT)
+    throw new Error(`${REPORT_JSON} has format ${JSON.stringify(json.format)}, expected "${REPORT_FORMAT}"`);
   if (!Array.isArray(json.rows)) throw new Error(`${REPORT_JSON} has no rows`);
   const rows = json.rows.map(parseRow);
   const dataset = isObj(json.dataset) ? json.dataset : {};
-  const kind: ReportView['kind'] = dataset.kind === 'toy' ? 'toy' : dataset.kind === 'image' ? 'image' : rows.some((r) => r.fid !== null) ? 'image' : 'toy';
+  const kind: ReportView['kind'] =
+    dataset.kind === 'toy'
+      ? 'toy'
+      : dataset.kind === 'image'
+        ? 'image'
+        : rows.some((r) => r.fid !== null)
+          ? 'image'
+          : 'toy';
   const quality = (r: Row | undefined): number | null => (r ? (kind === 'image' ? r.fid : r.swdReal) : null);
 
   const teacherRows = rows.filter((r) => r.model === 'teacher');
   const reference = isObj(json.reference) ? json.reference : {};
-  const referenceSteps = Number.isInteger(reference.steps) ? (reference.steps as number) : teacherRows.length ? Math.max(...teacherRows.map((r) => r.steps)) : 0;
+  const referenceSteps = Number.isInteger(reference.steps)
+    ? (reference.steps as number)
+    : teacherRows.length
+      ? Math.max(...teacherRows.map((r) => r.steps))
+      : 0;
   const referenceNfe = Number.isInteger(reference.nfe) ? (reference.nfe as number) : 2 * referenceSteps;
 
   const students = rows.filter((r) => r.model === 'progressive' && r.sampler === 'ddim');
-  const studentSteps = students.length ? (students.some((r) => r.steps === 4) ? 4 : Math.min(...students.map((r) => r.steps))) : null;
-  const studentNfe = studentSteps === null ? null : (students.find((r) => r.steps === studentSteps)?.nfe ?? studentSteps);
+  const studentSteps = students.length
+    ? students.some((r) => r.steps === 4)
+      ? 4
+      : Math.min(...students.map((r) => r.steps))
+    : null;
+  const studentNfe =
+    studentSteps === null ? null : (students.find((r) => r.steps === studentSteps)?.nfe ?? studentSteps);
 
   const real = isObj(json.real) ? json.real : {};
   const realDiversity = metric(real.diversity);
-  const diversityRatio = (r: Row | undefined): number | null => (r && r.diversity !== null && realDiversity !== null && realDiversity > 0 ? r.diversity / realDiversity : null);
-  const ws = Array.isArray(json.w) && json.w.length && json.w.every(isNum) ? (json.w as number[]) : [...new Set(rows.map((r) => r.w))].sort((a, b) => a - b);
+  const diversityRatio = (r: Row | undefined): number | null =>
+    r && r.diversity !== null && realDiversity !== null && realDiversity > 0 ? r.diversity / realDiversity : null;
+  const ws =
+    Array.isArray(json.w) && json.w.length && json.w.every(isNum)
+      ? (json.w as number[])
+      : [...new Set(rows.map((r) => r.w))].sort((a, b) => a - b);
   const table: ReportRow[] = ws.slice(0, MAX_ROWS).map((w) => {
     const t = teacherRows.find((r) => r.w === w && r.steps === referenceSteps);
     const s = studentSteps === null ? undefined : students.find((r) => r.w === w && r.steps === studentSteps);
-    const tf = studentSteps === null ? undefined : teacherRows.find((r) => r.w === w && r.steps === studentSteps && r.sampler === 'ddim');
+    const tf =
+      studentSteps === null
+        ? undefined
+        : teacherRows.find((r) => r.w === w && r.steps === studentSteps && r.sampler === 'ddim');
     const speedup = t && s && t.ms > 0 && s.ms > 0 ? t.ms / s.ms : null;
     return {
       w,
@@ -179,7 +204,9 @@ export function buildReportView(json: unknown, plots: (names: string[]) => Repor
     };
   });
 
-  const files = Array.isArray(json.files) ? json.files.filter((f): f is string => typeof f === 'string' && f.endsWith('.png')) : [];
+  const files = Array.isArray(json.files)
+    ? json.files.filter((f): f is string => typeof f === 'string' && f.endsWith('.png'))
+    : [];
   return {
     createdAt: typeof json.createdAt === 'string' ? json.createdAt : '',
     backend: typeof json.backend === 'string' ? json.backend : '',
@@ -194,7 +221,9 @@ export function buildReportView(json: unknown, plots: (names: string[]) => Repor
     realQuality: metric(kind === 'image' ? real.fidHalves : real.swdHalves),
     realAccuracy: kind === 'image' ? metric(real.accuracy) : null,
     realRecall: metric(real.recall),
-    notes: Array.isArray(json.notes) ? json.notes.filter((n): n is string => typeof n === 'string').slice(0, MAX_NOTES) : [],
+    notes: Array.isArray(json.notes)
+      ? json.notes.filter((n): n is string => typeof n === 'string').slice(0, MAX_NOTES)
+      : [],
     plots: plots(files.length ? files : Object.keys(PLOT_TITLES)),
   };
 }

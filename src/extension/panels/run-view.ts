@@ -65,7 +65,9 @@ function readConfig(runDir: string): Record<string, unknown> {
 }
 
 function numbers(v: unknown): number[] | undefined {
-  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x)) ? (v as number[]) : undefined;
+  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x))
+    ? (v as number[])
+    : undefined;
 }
 
 export interface PreviewDefaults {

@@ -28,16 +28,34 @@ const onWasm = (t: tf.Tensor) => t.dtype === 'float32' && tf.getBackend() === 'w
 type Pads = [[number, number], [number, number], [number, number], [number, number]];
 
 /** Stride-1 conv2d (optionally dilated) that accepts negative padding (= cropping). */
-function convWithPads(x: tf.Tensor4D, w: tf.Tensor4D, top: number, bottom: number, left: number, right: number,
-  dilations: [number, number]): tf.Tensor4D {
+function convWithPads(
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+  dilations: [number, number],
+): tf.Tensor4D {
   let xin = x;
   if (top < 0 || bottom < 0 || left < 0 || right < 0) {
     const [n, h, wd, c] = x.shape;
-    const t0 = Math.max(0, -top), b0 = Math.max(0, -bottom), l0 = Math.max(0, -left), r0 = Math.max(0, -right);
+    const t0 = Math.max(0, -top),
+      b0 = Math.max(0, -bottom),
+      l0 = Math.max(0, -left),
+      r0 = Math.max(0, -right);
     xin = tf.slice(x, [0, t0, l0, 0], [n, h - t0 - b0, wd - l0 - r0, c]);
-    top = Math.max(0, top); bottom = Math.max(0, bottom); left = Math.max(0, left); right = Math.max(0, right);
+    top = Math.max(0, top);
+    bottom = Math.max(0, bottom);
+    left = Math.max(0, left);
+    right = Math.max(0, right);
   }
-  const pad: Pads = [[0, 0], [top, bottom], [left, right], [0, 0]];
+  const pad: Pads = [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
   return tf.conv2d(xin, w, 1, pad, 'NHWC', dilations);
 }
 
@@ -47,17 +65,29 @@ export function zeroInsert(t: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D 
   if (onWasm(t)) return jsKernel((b) => zeroInsertF32(b, t, sh, sw));
   const [n, h, w, c] = t.shape;
   const t6 = tf.reshape(t, [n, h, 1, w, 1, c]);
-  const padded = tf.pad(t6, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  const padded = tf.pad(t6, [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
   const flat = tf.reshape(padded, [n, h * sh, w * sw, c]);
   return tf.slice(flat, [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
 }
 
 export interface ConvGeom {
-  strideH: number; strideW: number;
-  padTop: number; padLeft: number;
-  filterH: number; filterW: number;
-  inH: number; inW: number;
-  outH: number; outW: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padLeft: number;
+  filterH: number;
+  filterW: number;
+  inH: number;
+  inW: number;
+  outH: number;
+  outW: number;
 }
 
 /**
@@ -71,29 +101,47 @@ function filterGradSwapped(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeom): tf.Ten
   // Rows of x that the forward conv touched: [−top, (Ho−1) + kh − 1 − top].
   const bottom = ho - 1 + g.filterH - g.padTop - g.inH;
   const right = wo - 1 + g.filterW - g.padLeft - g.inW;
-  const xp = padOrCrop(x, g.padTop, bottom, g.padLeft, right);                    // [N,Ho+kh-1,Wo+kw-1,Ci]
-  const xt = tf.transpose(xp, [1, 2, 0, 3]) as tf.Tensor4D;                      // [Hp,Wp,N,Ci]
-  const dyt = tf.transpose(dy, [3, 1, 2, 0]) as tf.Tensor4D;                     // [Co,Ho,Wo,N]
-  const r = tf.conv2d(dyt, xt, 1, [[0, 0], [g.filterH - 1, g.filterH - 1], [g.filterW - 1, g.filterW - 1], [0, 0]]); // [Co,kh,kw,Ci]
+  const xp = padOrCrop(x, g.padTop, bottom, g.padLeft, right); // [N,Ho+kh-1,Wo+kw-1,Ci]
+  const xt = tf.transpose(xp, [1, 2, 0, 3]) as tf.Tensor4D; // [Hp,Wp,N,Ci]
+  const dyt = tf.transpose(dy, [3, 1, 2, 0]) as tf.Tensor4D; // [Co,Ho,Wo,N]
+  const r = tf.conv2d(dyt, xt, 1, [
+    [0, 0],
+    [g.filterH - 1, g.filterH - 1],
+    [g.filterW - 1, g.filterW - 1],
+    [0, 0],
+  ]); // [Co,kh,kw,Ci]
   return tf.transpose(tf.reverse(r, [1, 2]), [1, 2, 3, 0]) as tf.Tensor4D;
 }
 
 function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
-  const t0 = Math.max(0, -top), b0 = Math.max(0, -bottom), l0 = Math.max(0, -left), r0 = Math.max(0, -right);
+  const t0 = Math.max(0, -top),
+    b0 = Math.max(0, -bottom),
+    l0 = Math.max(0, -left),
+    r0 = Math.max(0, -right);
   let y = x;
   if (t0 || b0 || l0 || r0) y = tf.slice(x, [0, t0, l0, 0], [n, h - t0 - b0, w - l0 - r0, c]);
-  const pt = Math.max(0, top), pb = Math.max(0, bottom), pl = Math.max(0, left), pr = Math.max(0, right);
-  if (pt || pb || pl || pr) y = tf.pad(y, [[0, 0], [pt, pb], [pl, pr], [0, 0]]);
+  const pt = Math.max(0, top),
+    pb = Math.max(0, bottom),
+    pl = Math.max(0, left),
+    pr = Math.max(0, right);
+  if (pt || pb || pl || pr)
+    y = tf.pad(y, [
+      [0, 0],
+      [pt, pb],
+      [pl, pr],
+      [0, 0],
+    ]);
   return y;
 }
 
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeom): tf.Tensor4D {
-  const ci = x.shape[3], co = dy.shape[3];
+  const ci = x.shape[3],
+    co = dy.shape[3];
   if (g.strideH === 1 && g.strideW === 1 && co < 8 && ci > co) return tf.tidy(() => filterGradSwapped(x, dy, g));
   return tf.tidy(() => {
-    const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;          // [Ci,H,W,N]
-    const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;        // [Ho,Wo,N,Co]
+    const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D; // [Ci,H,W,N]
+    const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [Ho,Wo,N,Co]
     // Output rows: H + top + bottom - (Ho-1)·sh  must equal kh.
     const bottom = g.filterH + (g.outH - 1) * g.strideH - g.inH - g.padTop;
     const right = g.filterW + (g.outW - 1) * g.strideW - g.inW - g.padLeft;
@@ -104,8 +152,9 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeom): 
 
 export function conv2dInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeom): tf.Tensor4D {
   return tf.tidy(() => {
-    const wf = onWasm(w) ? jsKernel<tf.Tensor4D>((b) => flipSwapFilterF32(b, w))
-      : tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [kh,kw,Co,Ci]
+    const wf = onWasm(w)
+      ? jsKernel<tf.Tensor4D>((b) => flipSwapFilterF32(b, w))
+      : (tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D); // [kh,kw,Co,Ci]
     const dyz = zeroInsert(dy, g.strideH, g.strideW);
     const top = g.filterH - 1 - g.padTop;
     const left = g.filterW - 1 - g.padLeft;

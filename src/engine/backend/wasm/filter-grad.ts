@@ -45,14 +45,28 @@ export const filterGradOptions = {
   chunkFloats: 384 * 1024,
 };
 
-export function filterGradGemm(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeom): tf.TensorInfo {
+export function filterGradGemm(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  g: ConvGeom,
+): tf.TensorInfo {
   const [n, h, w, ci] = x.shape;
   const [, ho, wo, co] = dy.shape;
-  const kh = g.filterH, kw = g.filterW, top = g.padTop, left = g.padLeft, sh = g.strideH, sw = g.strideW;
+  const kh = g.filterH,
+    kw = g.filterW,
+    top = g.padTop,
+    left = g.padLeft,
+    sh = g.strideH,
+    sw = g.strideW;
   // Tap (i,j) reads phase (ah, aw) of x at grid offset (u, v) relative to the output pixel.
   const fl = (a: number, s: number) => Math.floor(a / s);
-  const uMin = fl(-top, sh), uMax = fl(kh - 1 - top, sh), vMin = fl(-left, sw), vMax = fl(kw - 1 - left, sw);
-  const phH = Math.ceil(h / sh), phW = Math.ceil(w / sw);           // largest phase image
+  const uMin = fl(-top, sh),
+    uMax = fl(kh - 1 - top, sh),
+    vMin = fl(-left, sw),
+    vMax = fl(kw - 1 - left, sw);
+  const phH = Math.ceil(h / sh),
+    phW = Math.ceil(w / sw); // largest phase image
   const rowLen = Math.max(wo + Math.max(vMax, 0), phW + Math.max(-vMin, 0));
   const imgRows = Math.max(ho + Math.max(uMax, 0), phH + Math.max(-uMin, 0));
   const imgLen = imgRows * rowLen;
@@ -67,7 +81,26 @@ export function filterGradGemm(backend: WasmBackendLike, x: tf.TensorInfo, dy: t
   const acc = new Float32Array(taps * ci * co);
   for (let b0 = 0; b0 < n; b0 += perChunk) {
     const nb = Math.min(perChunk, n - b0);
-    filterGradChunk(backend, x, dy, b0, nb, acc, { h, w, ci, ho, wo, co, kh, kw, top, left, sh, sw, uMax, vMax, rowLen, imgLen, lead, stacked });
+    filterGradChunk(backend, x, dy, b0, nb, acc, {
+      h,
+      w,
+      ci,
+      ho,
+      wo,
+      co,
+      kh,
+      kw,
+      top,
+      left,
+      sh,
+      sw,
+      uMax,
+      vMax,
+      rowLen,
+      imgLen,
+      lead,
+      stacked,
+    });
   }
   const out = backend.makeOutput([kh, kw, ci, co], 'float32');
   f32View(backend, out).set(acc);
@@ -75,19 +108,43 @@ export function filterGradGemm(backend: WasmBackendLike, x: tf.TensorInfo, dy: t
 }
 
 interface GridGeom {
-  h: number; w: number; ci: number; ho: number; wo: number; co: number;
-  kh: number; kw: number; top: number; left: number; sh: number; sw: number;
-  uMax: number; vMax: number; rowLen: number; imgLen: number; lead: number; stacked: boolean;
+  h: number;
+  w: number;
+  ci: number;
+  ho: number;
+  wo: number;
+  co: number;
+  kh: number;
+  kw: number;
+  top: number;
+  left: number;
+  sh: number;
+  sw: number;
+  uMax: number;
+  vMax: number;
+  rowLen: number;
+  imgLen: number;
+  lead: number;
+  stacked: boolean;
 }
 
 /** Adds images [b0, b0 + nb)'s contribution to acc ([kh, kw, ci, co]). */
-function filterGradChunk(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, b0: number, nb: number, acc: Float32Array, q: GridGeom): void {
+function filterGradChunk(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  b0: number,
+  nb: number,
+  acc: Float32Array,
+  q: GridGeom,
+): void {
   const { h, w, ci, ho, wo, co, kh, kw, top, left, sh, sw, uMax, vMax, rowLen, imgLen, lead, stacked } = q;
   const fl = (a: number, s: number) => Math.floor(a / s);
   const len = lead + nb * imgLen;
-  const pre = lead;                                                     // views start at most `lead` before row 0
-  const post = Math.max(0, uMax * rowLen + vMax);                      // and end at most this far past the last row
-  const phases = sh * sw, phaseLen = pre + ci * len + post;
+  const pre = lead; // views start at most `lead` before row 0
+  const post = Math.max(0, uMax * rowLen + vMax); // and end at most this far past the last row
+  const phases = sh * sw,
+    phaseLen = pre + ci * len + post;
   const taps = kh * kw;
   // Allocate everything first: an allocation can grow (and detach) the heap.
   const xGrid = backend.makeOutput([phases * phaseLen], 'float32');
@@ -96,17 +153,34 @@ function filterGradChunk(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.Tens
     const xt = f32View(backend, xGrid);
     xt.fill(0);
     const xa = f32View(backend, x);
-    const xSrc0 = b0 * h * w * ci, dySrc0 = b0 * ho * wo * co;
+    const xSrc0 = b0 * h * w * ci,
+      dySrc0 = b0 * ho * wo * co;
     for (let a = 0; a < sh; a++) {
       for (let b = 0; b < sw; b++) {
-        const ph = Math.ceil((h - a) / sh), pw = Math.ceil((w - b) / sw);
+        const ph = Math.ceil((h - a) / sh),
+          pw = Math.ceil((w - b) / sw);
         if (ph > 0 && pw > 0) {
-          toChannelMajorGrid(xa, xt, nb, ph, pw, ci, (a * sw + b) * phaseLen + pre + lead, imgLen, rowLen, len,
-            h * w * ci, sh * w * ci, sw * ci, xSrc0 + (a * w + b) * ci);
+          toChannelMajorGrid(
+            xa,
+            xt,
+            nb,
+            ph,
+            pw,
+            ci,
+            (a * sw + b) * phaseLen + pre + lead,
+            imgLen,
+            rowLen,
+            len,
+            h * w * ci,
+            sh * w * ci,
+            sw * ci,
+            xSrc0 + (a * w + b) * ci,
+          );
         }
       }
     }
-    const dya = f32View(backend, dy), dg = f32View(backend, dyGrid);
+    const dya = f32View(backend, dy),
+      dg = f32View(backend, dyGrid);
     dg.fill(0);
     const xBase = memoryOffset(backend, xGrid) + 4 * pre;
     if (stacked) {
@@ -115,7 +189,8 @@ function filterGradChunk(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.Tens
       for (let b = 0; b < nb; b++) {
         for (let p = 0; p < ho; p++) {
           for (let q2 = 0; q2 < wo; q2++) {
-            const src = dySrc0 + ((b * ho + p) * wo + q2) * co, t = lead + b * imgLen + p * rowLen + q2;
+            const src = dySrc0 + ((b * ho + p) * wo + q2) * co,
+              t = lead + b * imgLen + p * rowLen + q2;
             for (let i = 0, tap = 0; i < kh; i++) {
               for (let j = 0; j < kw; j++, tap++) {
                 const d = (t + (i - top) * rowLen + (j - left)) * tc + tap * co;
@@ -134,7 +209,8 @@ function filterGradChunk(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.Tens
       }
       const rv = f32View(backend, r);
       for (let tap = 0; tap < taps; tap++) {
-        for (let c = 0; c < ci; c++) for (let k = 0; k < co; k++) acc[(tap * ci + c) * co + k] += rv[c * tc + tap * co + k];
+        for (let c = 0; c < ci; c++)
+          for (let k = 0; k < co; k++) acc[(tap * ci + c) * co + k] += rv[c * tc + tap * co + k];
       }
       disposeInfo(backend, r);
       return;
@@ -149,7 +225,8 @@ function filterGradChunk(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.Tens
     const m = ci * co;
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
-        const ah = (((i - top) % sh) + sh) % sh, aw = (((j - left) % sw) + sw) % sw;
+        const ah = (((i - top) % sh) + sh) % sh,
+          aw = (((j - left) % sw) + sw) % sw;
         const off = (ah * sw + aw) * phaseLen + fl(i - top, sh) * rowLen + fl(j - left, sw);
         const view = heapView(backend, xBase + 4 * off, [1, ci, len]);
         let r: tf.TensorInfo;
@@ -158,7 +235,8 @@ function filterGradChunk(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.Tens
         } finally {
           dropHeapView(backend, view);
         }
-        const rv = f32View(backend, r), base = (i * kw + j) * m;
+        const rv = f32View(backend, r),
+          base = (i * kw + j) * m;
         for (let e = 0; e < m; e++) acc[base + e] += rv[e];
         disposeInfo(backend, r);
       }
@@ -175,20 +253,41 @@ function filterGradChunk(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.Tens
  * Channels in blocks of 8 (fewer concurrent write streams: 64 rows of ~150 KB apart thrash the TLB),
  * 4 at a time in the inner loop. ≈1–1.5 ns per element.
  */
-export function toChannelMajorGrid(xa: Float32Array, xt: Float32Array, n: number, h: number, w: number, ci: number,
-  base: number, imgLen: number, rowLen: number, len: number,
-  imgStride = h * w * ci, rowStride = w * ci, colStride = ci, src0 = 0): void {
+export function toChannelMajorGrid(
+  xa: Float32Array,
+  xt: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  ci: number,
+  base: number,
+  imgLen: number,
+  rowLen: number,
+  len: number,
+  imgStride = h * w * ci,
+  rowStride = w * ci,
+  colStride = ci,
+  src0 = 0,
+): void {
   const c4 = ci - (ci % 4);
   for (let c0 = 0; c0 < ci; c0 += 8) {
-    const cEnd4 = Math.min(c0 + 8, c4), cEnd = Math.min(c0 + 8, ci);
+    const cEnd4 = Math.min(c0 + 8, c4),
+      cEnd = Math.min(c0 + 8, ci);
     for (let b = 0; b < n; b++) {
       for (let r = 0; r < h; r++) {
-        const src = src0 + b * imgStride + r * rowStride, dst = base + b * imgLen + r * rowLen;
+        const src = src0 + b * imgStride + r * rowStride,
+          dst = base + b * imgLen + r * rowLen;
         let c = c0;
         for (; c < cEnd4; c += 4) {
-          const d0 = dst + c * len, d1 = d0 + len, d2 = d1 + len, d3 = d2 + len;
+          const d0 = dst + c * len,
+            d1 = d0 + len,
+            d2 = d1 + len,
+            d3 = d2 + len;
           for (let q = 0, s = src + c; q < w; q++, s += colStride) {
-            xt[d0 + q] = xa[s]; xt[d1 + q] = xa[s + 1]; xt[d2 + q] = xa[s + 2]; xt[d3 + q] = xa[s + 3];
+            xt[d0 + q] = xa[s];
+            xt[d1 + q] = xa[s + 1];
+            xt[d2 + q] = xa[s + 2];
+            xt[d3 + q] = xa[s + 3];
           }
         }
         for (; c < cEnd; c++) {

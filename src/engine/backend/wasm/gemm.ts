@@ -48,10 +48,20 @@ export function xnnMatMul(backend: WasmBackendLike, a: tf.TensorInfo, b: tf.Tens
     if (!k) throw new Error('wasm BatchMatMul kernel not registered');
     stockBatchMatMul = k.kernelFunc;
   }
-  if (a.shape.length !== 3 || b.shape.length !== 3 || a.shape[0] !== 1 || b.shape[0] !== 1 || a.shape[2] !== b.shape[1]) {
+  if (
+    a.shape.length !== 3 ||
+    b.shape.length !== 3 ||
+    a.shape[0] !== 1 ||
+    b.shape[0] !== 1 ||
+    a.shape[2] !== b.shape[1]
+  ) {
     throw new Error(`xnnMatMul: bad shapes ${a.shape} x ${b.shape}`);
   }
-  return stockBatchMatMul({ inputs: { a, b }, backend: backend as never, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;
+  return stockBatchMatMul({
+    inputs: { a, b },
+    backend: backend as never,
+    attrs: { transposeA: false, transposeB: false },
+  }) as tf.TensorInfo;
 }
 
 export function disposeInfo(backend: WasmBackendLike, t: tf.TensorInfo): void {

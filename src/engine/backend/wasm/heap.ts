@@ -60,25 +60,32 @@ export function explainWasmTrap(e: unknown, heapBytes: number | undefined = wasm
   const fromWorker = /^training worker (\d+)(?: \(wasm heap (\d+) bytes\))?: /.exec(e.message);
   const heap = fromWorker ? (fromWorker[2] ? Number(fromWorker[2]) : undefined) : heapBytes;
   if (!fromWorker && heap === undefined) return e; // not the wasm backend's
-  const trap = (e instanceof WebAssembly.RuntimeError ? e.message : text![1] ?? text![2]).split(/[.\n]/)[0].trim() || 'trap';
+  const trap =
+    (e instanceof WebAssembly.RuntimeError ? e.message : (text![1] ?? text![2])).split(/[.\n]/)[0].trim() || 'trap';
   const where = fromWorker ? `data-parallel training worker ${fromWorker[1]}` : 'the wasm backend';
   if (heap !== undefined && heap < 0.75 * WASM_HEAP_CAP_BYTES) {
     // Below the cap, a trap is most often one allocation larger than what is left (e.g. an attention matrix at a high
     // resolution), but it can be a fault: say both.
-    return new WasmOutOfMemory(`${where} failed (WebAssembly ${trap}) with its heap at ${MiB(heap)} of its ${MiB(WASM_HEAP_CAP_BYTES)} cap: ` +
-      'most likely one allocation larger than what is left. Lower the batch size (teacher, guided or progressive "batch") or ' +
-      'model.channels, or train on a GPU (backend "webgpu"); if a much smaller batch fails the same way, please report it with ' +
-      'the run\'s config.json');
+    return new WasmOutOfMemory(
+      `${where} failed (WebAssembly ${trap}) with its heap at ${MiB(heap)} of its ${MiB(WASM_HEAP_CAP_BYTES)} cap: ` +
+        'most likely one allocation larger than what is left. Lower the batch size (teacher, guided or progressive "batch") or ' +
+        'model.channels, or train on a GPU (backend "webgpu"); if a much smaller batch fails the same way, please report it with ' +
+        "the run's config.json",
+    );
   }
-  return new WasmOutOfMemory(`${where} ran out of memory (WebAssembly ${trap}${heap !== undefined ? ` with its heap at ${MiB(heap)}` : ''}): ` +
-    `its heap cannot grow past ${MiB(WASM_HEAP_CAP_BYTES)}. Lower the batch size (teacher, guided or progressive "batch") or ` +
-    'model.channels, or train on a GPU (backend "webgpu"; `distill backends` shows what this machine has)');
+  return new WasmOutOfMemory(
+    `${where} ran out of memory (WebAssembly ${trap}${heap !== undefined ? ` with its heap at ${MiB(heap)}` : ''}): ` +
+      `its heap cannot grow past ${MiB(WASM_HEAP_CAP_BYTES)}. Lower the batch size (teacher, guided or progressive "batch") or ` +
+      'model.channels, or train on a GPU (backend "webgpu"; `distill backends` shows what this machine has)',
+  );
 }
 
 function allocationFailed(n: number): WasmOutOfMemory {
-  return new WasmOutOfMemory(`the wasm backend could not allocate ${MiB(n)} for a tensor (heap at ${MiB(wasmHeapBytes() ?? 0)}, ` +
-    `which cannot grow past ${MiB(WASM_HEAP_CAP_BYTES)}). Lower the batch size (teacher, guided or progressive "batch") or ` +
-    'model.channels, or train on a GPU (backend "webgpu"; `distill backends` shows what this machine has)');
+  return new WasmOutOfMemory(
+    `the wasm backend could not allocate ${MiB(n)} for a tensor (heap at ${MiB(wasmHeapBytes() ?? 0)}, ` +
+      `which cannot grow past ${MiB(WASM_HEAP_CAP_BYTES)}). Lower the batch size (teacher, guided or progressive "batch") or ` +
+      'model.channels, or train on a GPU (backend "webgpu"; `distill backends` shows what this machine has)',
+  );
 }
 
 /**
@@ -91,18 +98,21 @@ export function guardWasmAllocations(backend: unknown): void {
   if (!wasm?._malloc || wasm._malloc.guarded) return;
   const malloc = wasm._malloc.bind(wasm);
   // Called for every tensor the backend allocates: nothing is built unless the allocation fails.
-  const guarded = Object.assign((n: number): number => {
-    if (n >= WASM_HEAP_CAP_BYTES) throw allocationFailed(n);
-    let p: number;
-    try {
-      p = malloc(n);
-    } catch (e) {
-      // emscripten aborts when the heap cannot grow for the request
-      if (e instanceof WebAssembly.RuntimeError) throw allocationFailed(n);
-      throw e;
-    }
-    if (p === 0 && n > 0) throw allocationFailed(n);
-    return p;
-  }, { guarded: true });
+  const guarded = Object.assign(
+    (n: number): number => {
+      if (n >= WASM_HEAP_CAP_BYTES) throw allocationFailed(n);
+      let p: number;
+      try {
+        p = malloc(n);
+      } catch (e) {
+        // emscripten aborts when the heap cannot grow for the request
+        if (e instanceof WebAssembly.RuntimeError) throw allocationFailed(n);
+        throw e;
+      }
+      if (p === 0 && n > 0) throw allocationFailed(n);
+      return p;
+    },
+    { guarded: true },
+  );
   wasm._malloc = guarded;
 }

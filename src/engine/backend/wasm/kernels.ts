@@ -20,15 +20,26 @@ function convGeom(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMa
   const dataFormat = (attrs.dataFormat as 'NHWC' | 'NCHW' | undefined) ?? 'NHWC';
   if (dataFormat !== 'NHWC') throw new Error(`wasm training kernels support NHWC only, got ${dataFormat}`);
   const info = tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number], filterShape as [number, number, number, number],
-    attrs.strides as [number, number] | number, 1, attrs.pad as 'same' | 'valid' | number | tf.backend_util.ExplicitPadding,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined, false, 'channelsLast');
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as 'same' | 'valid' | number | tf.backend_util.ExplicitPadding,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    false,
+    'channelsLast',
+  );
   return {
-    strideH: info.strideHeight, strideW: info.strideWidth,
-    padTop: info.padInfo.top, padLeft: info.padInfo.left,
-    filterH: info.filterHeight, filterW: info.filterWidth,
-    inH: info.inHeight, inW: info.inWidth,
-    outH: info.outHeight, outW: info.outWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+    filterH: info.filterHeight,
+    filterW: info.filterWidth,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    outH: info.outHeight,
+    outW: info.outWidth,
   };
 }
 
@@ -54,7 +65,11 @@ export const wasmKernelOptions = {
 function conv2DBackpropFilter({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const filterShape = (attrs as tf.NamedAttrMap).filterShape as number[];
   const g = convGeom((inputs.x as tf.TensorInfo).shape, filterShape, attrs as tf.NamedAttrMap);
-  if (wasmKernelOptions.filterGrad === 'gemm' && (inputs.x as tf.TensorInfo).dtype === 'float32' && (inputs.dy as tf.TensorInfo).dtype === 'float32') {
+  if (
+    wasmKernelOptions.filterGrad === 'gemm' &&
+    (inputs.x as tf.TensorInfo).dtype === 'float32' &&
+    (inputs.dy as tf.TensorInfo).dtype === 'float32'
+  ) {
     return filterGradGemm(backend as WasmBackendLike, inputs.x as tf.TensorInfo, inputs.dy as tf.TensorInfo, g);
   }
   const x = asTensor<tf.Rank.R4>(inputs.x as tf.TensorInfo);
@@ -75,30 +90,55 @@ let stockConv2D: tf.KernelFunc | null = null;
 /** Whether the Winograd option and channel threshold allow it (float32 only). */
 function useWinograd(x: tf.TensorInfo, filter: tf.TensorInfo): boolean {
   const [, , ci, co] = filter.shape;
-  return wasmKernelOptions.conv === 'winograd' && x.dtype === 'float32' && filter.dtype === 'float32' &&
-    ci >= wasmKernelOptions.winogradMinChannels && co >= wasmKernelOptions.winogradMinChannels;
+  return (
+    wasmKernelOptions.conv === 'winograd' &&
+    x.dtype === 'float32' &&
+    filter.dtype === 'float32' &&
+    ci >= wasmKernelOptions.winogradMinChannels &&
+    co >= wasmKernelOptions.winogradMinChannels
+  );
 }
 
 /** Conv2D: Winograd for the 3×3 stride-1 convolutions it is faster for, the stock XNNPACK kernel otherwise. */
 function conv2D(args: KernelArgs): tf.TensorInfo {
-  const x = args.inputs.x as tf.TensorInfo, filter = args.inputs.filter as tf.TensorInfo;
+  const x = args.inputs.x as tf.TensorInfo,
+    filter = args.inputs.filter as tf.TensorInfo;
   const a = (args.attrs ?? {}) as tf.NamedAttrMap;
   if (useWinograd(x, filter) && (a.dataFormat ?? 'NHWC') === 'NHWC') {
     const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-      a.strides as [number, number] | number, (a.dilations ?? 1) as [number, number] | number,
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      a.strides as [number, number] | number,
+      (a.dilations ?? 1) as [number, number] | number,
       a.pad as 'same' | 'valid' | number | tf.backend_util.ExplicitPadding,
-      a.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined, false, 'channelsLast');
-    if (winogradApplies(x.shape, filter.shape, [info.strideHeight, info.strideWidth], [info.dilationHeight, info.dilationWidth]) &&
-      info.padInfo.top >= 0 && info.padInfo.left >= 0) {
-      return winogradConv(args.backend as WasmBackendLike, x, filter,
-        { padTop: info.padInfo.top, padLeft: info.padInfo.left, outH: info.outHeight, outW: info.outWidth });
+      a.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+      false,
+      'channelsLast',
+    );
+    if (
+      winogradApplies(
+        x.shape,
+        filter.shape,
+        [info.strideHeight, info.strideWidth],
+        [info.dilationHeight, info.dilationWidth],
+      ) &&
+      info.padInfo.top >= 0 &&
+      info.padInfo.left >= 0
+    ) {
+      return winogradConv(args.backend as WasmBackendLike, x, filter, {
+        padTop: info.padInfo.top,
+        padLeft: info.padInfo.left,
+        outH: info.outHeight,
+        outW: info.outWidth,
+      });
     }
   }
   return (stockConv2D as tf.KernelFunc)(args as never) as tf.TensorInfo;
 }
 
-interface RefCountingBackend { incRef(dataId: object): void }
+interface RefCountingBackend {
+  incRef(dataId: object): void;
+}
 
 /**
  * Identity without a copy. The engine clones every tensor it saves for the backward pass
@@ -136,9 +176,15 @@ function transpose(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const [n, h, w, c] = x.shape;
   const p = h * w;
-  const out = backend.makeOutput(perm.map((a) => x.shape[a]), 'float32');
-  const a = f32View(backend, x), o = f32View(backend, out);
-  const pc = p * c, pn = p * n, B = 16;
+  const out = backend.makeOutput(
+    perm.map((a) => x.shape[a]),
+    'float32',
+  );
+  const a = f32View(backend, x),
+    o = f32View(backend, out);
+  const pc = p * c,
+    pn = p * n,
+    B = 16;
   // o[c][p][n] = a[n][p][c], in 16×16 (n, c) tiles per pixel
   for (let q = 0; q < p; q++) {
     for (let n0 = 0; n0 < n; n0 += B) {
@@ -163,7 +209,10 @@ function concat(args: KernelArgs): tf.TensorInfo {
     return (stockConcat as tf.KernelFunc)(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   }
   const axis = tf.util.parseAxisParam(args.attrs?.axis as number, inputs[0].shape)[0];
-  tf.backend_util.assertParamsConsistent(inputs.map((t) => t.shape), axis);
+  tf.backend_util.assertParamsConsistent(
+    inputs.map((t) => t.shape),
+    axis,
+  );
   if (inputs.filter((t) => tf.util.sizeFromShape(t.shape) > 0).length < 2) {
     return (stockConcat as tf.KernelFunc)(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   }
@@ -174,7 +223,8 @@ let stockSplitV: tf.KernelFunc | null = null;
 /** float32 SplitV as JS loops (layout.ts); other dtypes stock. */
 function splitV(args: KernelArgs): tf.TensorInfo[] {
   const x = args.inputs.x as tf.TensorInfo;
-  if (x.dtype !== 'float32') return (stockSplitV as tf.KernelFunc)(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo[];
+  if (x.dtype !== 'float32')
+    return (stockSplitV as tf.KernelFunc)(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo[];
   const axis = tf.util.parseAxisParam(args.attrs?.axis as number, x.shape)[0];
   const sizes = tf.backend_util.prepareSplitSize(x, args.attrs?.numOrSizeSplits as number[] | number, axis);
   return splitF32(args.backend as WasmBackendLike, x, sizes, axis);
@@ -190,7 +240,9 @@ let stockSum: tf.KernelFunc | null = null;
 function sum(args: KernelArgs): tf.TensorInfo {
   const x = args.inputs.x as tf.TensorInfo;
   const rank = x.shape.length;
-  const axes = tf.util.parseAxisParam(args.attrs?.axis as number | number[], x.shape).sort((a: number, b: number) => a - b);
+  const axes = tf.util
+    .parseAxisParam(args.attrs?.axis as number | number[], x.shape)
+    .sort((a: number, b: number) => a - b);
   const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
   const cols = leading ? tf.util.sizeFromShape(x.shape.slice(axes.length)) : 0;
   if (x.dtype !== 'float32' || !leading || cols > 128) {
@@ -199,13 +251,26 @@ function sum(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const outShape = args.attrs?.keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length);
   const out = backend.makeOutput(outShape, 'float32');
-  const a = f32View(backend, x), o = f32View(backend, out);
-  const end = a.length, c = cols;
+  const a = f32View(backend, x),
+    o = f32View(backend, out);
+  const end = a.length,
+    c = cols;
   let k = 0;
   for (; k + 4 <= c; k += 4) {
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (let i = k; i < end; i += c) { a0 += a[i]; a1 += a[i + 1]; a2 += a[i + 2]; a3 += a[i + 3]; }
-    o[k] = a0; o[k + 1] = a1; o[k + 2] = a2; o[k + 3] = a3;
+    let a0 = 0,
+      a1 = 0,
+      a2 = 0,
+      a3 = 0;
+    for (let i = k; i < end; i += c) {
+      a0 += a[i];
+      a1 += a[i + 1];
+      a2 += a[i + 2];
+      a3 += a[i + 3];
+    }
+    o[k] = a0;
+    o[k + 1] = a1;
+    o[k + 2] = a2;
+    o[k + 3] = a3;
   }
   for (; k < c; k++) {
     let a0 = 0;
@@ -227,11 +292,21 @@ function resizeNearestNeighborGrad(args: KernelArgs): tf.TensorInfo {
   const out = backend.makeOutput(images.shape, 'float32');
   const dx = f32View(backend, out);
   dx.fill(0);
-  nearestResizeAdjoint(dx, f32View(backend, dy), images.shape, dy.shape, !!attrs?.alignCorners, !!attrs?.halfPixelCenters);
+  nearestResizeAdjoint(
+    dx,
+    f32View(backend, dy),
+    images.shape,
+    dy.shape,
+    !!attrs?.alignCorners,
+    !!attrs?.halfPixelCenters,
+  );
   return out;
 }
 
-export const WASM_TRAINING_KERNELS: ReadonlyArray<{ kernelName: string; kernelFunc: (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] }> = [
+export const WASM_TRAINING_KERNELS: ReadonlyArray<{
+  kernelName: string;
+  kernelFunc: (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+}> = [
   { kernelName: tf.Conv2D, kernelFunc: conv2D },
   { kernelName: tf.Conv2DBackpropFilter, kernelFunc: conv2DBackpropFilter },
   { kernelName: tf.Conv2DBackpropInput, kernelFunc: conv2DBackpropInput },
@@ -262,7 +337,12 @@ export function registerWasmTrainingKernels(): void {
       if (k.kernelName === tf.Sum) stockSum = stockKernel.kernelFunc;
       setupFunc = stockKernel.setupFunc;
     }
-    tf.registerKernel({ kernelName: k.kernelName, backendName: 'wasm', kernelFunc: k.kernelFunc as unknown as tf.KernelFunc, setupFunc });
+    tf.registerKernel({
+      kernelName: k.kernelName,
+      backendName: 'wasm',
+      kernelFunc: k.kernelFunc as unknown as tf.KernelFunc,
+      setupFunc,
+    });
     registered.add(k.kernelName);
   }
 }

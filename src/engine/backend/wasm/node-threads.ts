@@ -59,13 +59,15 @@ export function newThreadedProgress(): ThreadedInitProgress {
 
 /** One line saying where a threaded start-up stands (used in the time-out error). */
 export function describeThreadedProgress(p: ThreadedInitProgress): string {
-  const counts = `${p.created} pthread workers created, ${p.online} started, ${p.loaded} loaded the module` +
+  const counts =
+    `${p.created} pthread workers created, ${p.online} started, ${p.loaded} loaded the module` +
     (p.exited ? `, ${p.exited} exited` : '');
   if (p.errors.length) return `${counts}; worker error: ${p.errors[0]}`;
   if (p.ready) return `${counts}; the backend was constructed`;
   if (p.created === 0) return 'no pthread worker was created yet (the wasm module was still loading or compiling)';
   if (p.loaded < p.created) return `${counts}: waiting for the rest to load`;
-  if (p.threadsRun === 0) return `${counts}: all loaded, no thread started yet (the module had not finished initialising)`;
+  if (p.threadsRun === 0)
+    return `${counts}: all loaded, no thread started yet (the module had not finished initialising)`;
   return `${counts}, ${p.threadsRun} thread(s) started: XNNPACK's thread-pool start-up did not return`;
 }
 
@@ -74,7 +76,9 @@ export function wasmTracer(): ((msg: string) => void) | null {
   const flags = (process.env.DISTILL_DEBUG ?? '').split(/[\s,]+/);
   if (!flags.includes('wasm') && !flags.includes('*')) return null;
   const t0 = Date.now();
-  return (msg) => { process.stderr.write(`[distill wasm +${Date.now() - t0} ms] ${msg}\n`); };
+  return (msg) => {
+    process.stderr.write(`[distill wasm +${Date.now() - t0} ms] ${msg}\n`);
+  };
 }
 
 export interface InitWatchdog {
@@ -107,7 +111,9 @@ export function startInitWatchdog(ms: number, message: string): InitWatchdog {
     }`;
   const dog = new Worker(code, { eval: true, workerData: { sab, ms, message } });
   dog.unref();
-  dog.on('error', (e) => { process.stderr.write(`distill: the wasm start-up watchdog failed: ${e.message}\n`); });
+  dog.on('error', (e) => {
+    process.stderr.write(`distill: the wasm start-up watchdog failed: ${e.message}\n`);
+  });
   return {
     update(state: string) {
       const enc = Buffer.from(state, 'utf8').subarray(0, bytes.length);
@@ -127,7 +133,11 @@ function makeTempDir(): string {
   tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dd-tfjs-wasm-'));
   const dir = tempDir;
   process.once('exit', () => {
-    try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
   });
   return dir;
 }
@@ -137,8 +147,12 @@ function makeTempDir(): string {
  * threading workarounds in place. `threads` is the XNNPACK pool size wanted.
  */
 export async function withNodeThreadedInit<T>(
-  factoryScript: string, threads: number, init: () => Promise<T>,
-  progress: ThreadedInitProgress = newThreadedProgress(), report: ((msg: string) => void) | null = null): Promise<T> {
+  factoryScript: string,
+  threads: number,
+  init: () => Promise<T>,
+  progress: ThreadedInitProgress = newThreadedProgress(),
+  report: ((msg: string) => void) | null = null,
+): Promise<T> {
   const dir = makeTempDir();
   const mainPath = path.join(dir, THREADED_FACTORY_JS);
   fs.copyFileSync(factoryScript, mainPath);
@@ -149,7 +163,7 @@ export async function withNodeThreadedInit<T>(
   class RecordingBlob extends OrigBlob {
     constructor(parts?: BlobPart[], options?: BlobPropertyBag) {
       super(parts, options);
-      if (parts && parts.every(p => typeof p === 'string')) sources.set(this, (parts as string[]).join(''));
+      if (parts && parts.every((p) => typeof p === 'string')) sources.set(this, (parts as string[]).join(''));
     }
   }
   const origCreateObjectURL = URL.createObjectURL;
@@ -179,14 +193,19 @@ export async function withNodeThreadedInit<T>(
   const OrigWorker = wt.Worker;
   // A worker that fails to start fails the start-up at once instead of leaving it to the time-out.
   let failWorker: (e: Error) => void = () => undefined;
-  const workerFailed = new Promise<never>((_, reject) => { failWorker = reject; });
+  const workerFailed = new Promise<never>((_, reject) => {
+    failWorker = reject;
+  });
   workerFailed.catch(() => undefined);
   class CountingWorker extends OrigWorker {
     constructor(filename: string | URL, options?: import('worker_threads').WorkerOptions) {
       super(filename, options);
       const id = ++progress.created;
       report?.(`pthread worker ${id} created`);
-      this.once('online', () => { progress.online++; report?.(`pthread worker ${id} started`); });
+      this.once('online', () => {
+        progress.online++;
+        report?.(`pthread worker ${id} started`);
+      });
       const onMessage = (d: unknown) => {
         if ((d as { cmd?: unknown } | null)?.cmd !== 'loaded') return;
         progress.loaded++;
@@ -207,7 +226,10 @@ export async function withNodeThreadedInit<T>(
         report?.(`pthread worker ${id} error: ${e.message}`);
         failWorker(new Error(`a wasm pthread worker failed to start: ${e.message}`));
       });
-      this.once('exit', (code: number) => { progress.exited++; report?.(`pthread worker ${id} exited (${code})`); });
+      this.once('exit', (code: number) => {
+        progress.exited++;
+        report?.(`pthread worker ${id} exited (${code})`);
+      });
     }
   }
   (wt as { Worker: unknown }).Worker = CountingWorker;
@@ -228,7 +250,10 @@ export async function withNodeThreadedInit<T>(
   }
 }
 
-interface PThreadLike { runningWorkers?: Array<{ unref?: () => void }>; unusedWorkers?: Array<{ unref?: () => void }> }
+interface PThreadLike {
+  runningWorkers?: Array<{ unref?: () => void }>;
+  unusedWorkers?: Array<{ unref?: () => void }>;
+}
 
 /** Lets the process exit while XNNPACK's pthreads are parked. */
 export function unrefWasmThreads(wasmModule: { PThread?: PThreadLike }): void {

@@ -28,12 +28,36 @@ import { disposeInfo, dropHeapView, heapView, memoryOffset, xnnMatMul } from './
 import { WINOGRAD_WASM_BASE64, WINOGRAD_WASM_SHARED_BASE64 } from './winograd-wasm';
 
 interface WinogradExports {
-  win_pad(src: number, dst: number, total: number, n: number, h: number, rs: number, drs: number, img: number, off: number): void;
-  win_in(xp: number, rs: number, cs: number, c4: number, n: number, th: number, tw: number, img: number, v: number, plane: number): void;
+  win_pad(
+    src: number,
+    dst: number,
+    total: number,
+    n: number,
+    h: number,
+    rs: number,
+    drs: number,
+    img: number,
+    off: number,
+  ): void;
+  win_in(
+    xp: number,
+    rs: number,
+    cs: number,
+    c4: number,
+    n: number,
+    th: number,
+    tw: number,
+    img: number,
+    v: number,
+    plane: number,
+  ): void;
   win_out(...args: number[]): void;
 }
 
-interface WasmModuleLike { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } }
+interface WasmModuleLike {
+  wasmMemory?: WebAssembly.Memory;
+  asm?: { memory?: WebAssembly.Memory };
+}
 
 let instance: { memory: WebAssembly.Memory; exports: WinogradExports } | null = null;
 
@@ -52,13 +76,32 @@ function kernels(backend: WasmBackendLike): WinogradExports {
 /** For tests: called on every Winograd convolution (a forward conv, or the conv that computes an input gradient). */
 export const winogradHooks: { onCall: (() => void) | null } = { onCall: null };
 
-export interface WinogradGeom { padTop: number; padLeft: number; outH: number; outW: number }
+export interface WinogradGeom {
+  padTop: number;
+  padLeft: number;
+  outH: number;
+  outW: number;
+}
 
 /** Whether winogradConv handles this convolution. */
-export function winogradApplies(xShape: number[], wShape: number[], strides: [number, number], dilations: [number, number]): boolean {
+export function winogradApplies(
+  xShape: number[],
+  wShape: number[],
+  strides: [number, number],
+  dilations: [number, number],
+): boolean {
   const [kh, kw, ci, co] = wShape;
-  return kh === 3 && kw === 3 && strides[0] === 1 && strides[1] === 1 && dilations[0] === 1 && dilations[1] === 1 &&
-    ci % 4 === 0 && co % 4 === 0 && xShape[0] * xShape[1] * xShape[2] >= 16;
+  return (
+    kh === 3 &&
+    kw === 3 &&
+    strides[0] === 1 &&
+    strides[1] === 1 &&
+    dilations[0] === 1 &&
+    dilations[1] === 1 &&
+    ci % 4 === 0 &&
+    co % 4 === 0 &&
+    xShape[0] * xShape[1] * xShape[2] >= 16
+  );
 }
 
 /** U[k][ci][co] = (G w[:,:,ci,co] Gᵀ)[k], G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]]. */
@@ -75,11 +118,21 @@ function filterTransform(w: Float32Array, ci: number, co: number, u: Float32Arra
     for (let o = 0; o < co; o++) {
       const b = c * co + o;
       // rows of g (3×3), then t = G g (4×3), then u = t Gᵀ (4×4)
-      const g00 = w[b], g01 = w[plane + b], g02 = w[2 * plane + b];
-      const g10 = w[3 * plane + b], g11 = w[4 * plane + b], g12 = w[5 * plane + b];
-      const g20 = w[6 * plane + b], g21 = w[7 * plane + b], g22 = w[8 * plane + b];
-      const t10 = 0.5 * (g00 + g10 + g20), t11 = 0.5 * (g01 + g11 + g21), t12 = 0.5 * (g02 + g12 + g22);
-      const t20 = 0.5 * (g00 - g10 + g20), t21 = 0.5 * (g01 - g11 + g21), t22 = 0.5 * (g02 - g12 + g22);
+      const g00 = w[b],
+        g01 = w[plane + b],
+        g02 = w[2 * plane + b];
+      const g10 = w[3 * plane + b],
+        g11 = w[4 * plane + b],
+        g12 = w[5 * plane + b];
+      const g20 = w[6 * plane + b],
+        g21 = w[7 * plane + b],
+        g22 = w[8 * plane + b];
+      const t10 = 0.5 * (g00 + g10 + g20),
+        t11 = 0.5 * (g01 + g11 + g21),
+        t12 = 0.5 * (g02 + g12 + g22);
+      const t20 = 0.5 * (g00 - g10 + g20),
+        t21 = 0.5 * (g01 - g11 + g21),
+        t22 = 0.5 * (g02 - g12 + g22);
       put(b, g00, g01, g02);
       put(4 * plane + b, t10, t11, t12);
       put(8 * plane + b, t20, t21, t22);
@@ -89,19 +142,49 @@ function filterTransform(w: Float32Array, ci: number, co: number, u: Float32Arra
 }
 
 /** V [16, T, Ci]: the transformed 4×4 input tiles (T = N·th·tw) of x padded by (pt, pl) on top/left and zeros elsewhere. */
-function inputTiles(backend: WasmBackendLike, k: WinogradExports, x: tf.TensorInfo, pt: number, pl: number, th: number, tw: number,
-  alloc: (shape: number[]) => tf.TensorInfo): tf.TensorInfo {
+function inputTiles(
+  backend: WasmBackendLike,
+  k: WinogradExports,
+  x: tf.TensorInfo,
+  pt: number,
+  pl: number,
+  th: number,
+  tw: number,
+  alloc: (shape: number[]) => tf.TensorInfo,
+): tf.TensorInfo {
   const [n, h, wd, ci] = x.shape;
-  const hp = 2 * th + 2, wp = 2 * tw + 2;
+  const hp = 2 * th + 2,
+    wp = 2 * tw + 2;
   const t = n * th * tw;
   const xp = backend.makeOutput([n, hp, wp, ci], 'float32');
   try {
     // Output rows 2·th ≥ h + pt + pb − 2 with pt, pb ≥ 0, so every input row and column lands inside the grid.
-    if (pt < 0 || pl < 0 || pt + h > hp || pl + wd > wp) throw new Error(`winograd: padding (${pt}, ${pl}) does not fit ${h}×${wd} → ${hp}×${wp}`);
-    k.win_pad(memoryOffset(backend, x), memoryOffset(backend, xp), n * hp * wp * ci * 4, n, h, wd * ci * 4, wp * ci * 4,
-      hp * wp * ci * 4, (pt * wp + pl) * ci * 4);
+    if (pt < 0 || pl < 0 || pt + h > hp || pl + wd > wp)
+      throw new Error(`winograd: padding (${pt}, ${pl}) does not fit ${h}×${wd} → ${hp}×${wp}`);
+    k.win_pad(
+      memoryOffset(backend, x),
+      memoryOffset(backend, xp),
+      n * hp * wp * ci * 4,
+      n,
+      h,
+      wd * ci * 4,
+      wp * ci * 4,
+      hp * wp * ci * 4,
+      (pt * wp + pl) * ci * 4,
+    );
     const v = alloc([16, t, ci]);
-    k.win_in(memoryOffset(backend, xp), wp * ci * 4, ci * 4, ci / 4, n, th, tw, hp * wp * ci * 4, memoryOffset(backend, v), t * ci * 4);
+    k.win_in(
+      memoryOffset(backend, xp),
+      wp * ci * 4,
+      ci * 4,
+      ci / 4,
+      n,
+      th,
+      tw,
+      hp * wp * ci * 4,
+      memoryOffset(backend, v),
+      t * ci * 4,
+    );
     return v;
   } finally {
     disposeInfo(backend, xp);
@@ -109,16 +192,26 @@ function inputTiles(backend: WasmBackendLike, k: WinogradExports, x: tf.TensorIn
 }
 
 /** y = conv2d(x, w) (3×3, stride 1) with the given top/left padding and output size; a new float32 tensor info. */
-export function winogradConv(backend: WasmBackendLike, x: tf.TensorInfo, w: tf.TensorInfo, g: WinogradGeom): tf.TensorInfo {
+export function winogradConv(
+  backend: WasmBackendLike,
+  x: tf.TensorInfo,
+  w: tf.TensorInfo,
+  g: WinogradGeom,
+): tf.TensorInfo {
   winogradHooks.onCall?.();
   const k = kernels(backend);
   const [n, , , ci] = x.shape;
   const co = w.shape[3];
   const { outH: ho, outW: wo, padTop: pt, padLeft: pl } = g;
-  const th = Math.ceil(ho / 2), tw = Math.ceil(wo / 2);
+  const th = Math.ceil(ho / 2),
+    tw = Math.ceil(wo / 2);
   const t = n * th * tw;
   const temps: tf.TensorInfo[] = [];
-  const alloc = (shape: number[]) => { const r = backend.makeOutput(shape, 'float32'); temps.push(r); return r; };
+  const alloc = (shape: number[]) => {
+    const r = backend.makeOutput(shape, 'float32');
+    temps.push(r);
+    return r;
+  };
   try {
     const v = inputTiles(backend, k, x, pt, pl, th, tw, alloc);
     // transformed filter
@@ -126,7 +219,8 @@ export function winogradConv(backend: WasmBackendLike, x: tf.TensorInfo, w: tf.T
     filterTransform(f32View(backend, w), ci, co, f32View(backend, u));
     // 16 products
     const m: tf.TensorInfo[] = [];
-    const vOff = memoryOffset(backend, v), uOff = memoryOffset(backend, u);
+    const vOff = memoryOffset(backend, v),
+      uOff = memoryOffset(backend, u);
     try {
       for (let q = 0; q < 16; q++) {
         const a = heapView(backend, vOff + q * t * ci * 4, [1, t, ci]);
@@ -140,10 +234,19 @@ export function winogradConv(backend: WasmBackendLike, x: tf.TensorInfo, w: tf.T
       }
       const even = ho === 2 * th && wo === 2 * tw;
       const yFull = even ? backend.makeOutput([n, ho, wo, co], 'float32') : alloc([n, 2 * th, 2 * tw, co]);
-      k.win_out(...m.map((mm) => memoryOffset(backend, mm)), co / 4, t, tw, memoryOffset(backend, yFull), 2 * tw * co * 4, co * 4);
+      k.win_out(
+        ...m.map((mm) => memoryOffset(backend, mm)),
+        co / 4,
+        t,
+        tw,
+        memoryOffset(backend, yFull),
+        2 * tw * co * 4,
+        co * 4,
+      );
       if (even) return yFull;
       const y = backend.makeOutput([n, ho, wo, co], 'float32');
-      const src = f32View(backend, yFull), dst = f32View(backend, y);
+      const src = f32View(backend, yFull),
+        dst = f32View(backend, y);
       for (let b = 0; b < n; b++) {
         for (let r = 0; r < ho; r++) {
           const s = (b * 2 * th + r) * 2 * tw * co;
@@ -158,4 +261,3 @@ export function winogradConv(backend: WasmBackendLike, x: tf.TensorInfo, w: tf.T
     for (const tt of temps) disposeInfo(backend, tt);
   }
 }
-

@@ -64,7 +64,17 @@ export interface StudentManifest {
   withW: boolean;
   parameterization: string;
   schedule: { logSnrMin: number; logSnrMax: number };
-  model: { kind: string; channels: number[]; blocksPerLevel: number; attention: boolean; groups: number; embedDim: number; wFreqMax: number; hidden: number; depth: number };
+  model: {
+    kind: string;
+    channels: number[];
+    blocksPerLevel: number;
+    attention: boolean;
+    groups: number;
+    embedDim: number;
+    wFreqMax: number;
+    hidden: number;
+    depth: number;
+  };
   exampleShape: number[];
   dataKind: 'image' | 'toy';
   numClasses: number;
@@ -81,14 +91,31 @@ export interface StudentManifest {
    * Latent-space runs: the autoencoder's decoder, whose tensors are in the same weights file under "decoder/" names;
    * `sample()` decodes latent / scale into imageShape images. exampleShape is then the latent's shape.
    */
-  decoder?: { channels: number[]; groups: number; scale: number; latentShape: number[]; imageShape: number[]; parameters: number };
+  decoder?: {
+    channels: number[];
+    groups: number;
+    scale: number;
+    latentShape: number[];
+    imageShape: number[];
+    parameters: number;
+  };
 }
 
 /** tfjs browser bundles: name in the export → package and file. */
 const TFJS_FILES: { out: string; pkg: string; file: string; optional: boolean }[] = [
   { out: 'tf-core.min.js', pkg: '@tensorflow/tfjs-core', file: 'dist/tf-core.min.js', optional: false },
-  { out: 'tf-backend-cpu.min.js', pkg: '@tensorflow/tfjs-backend-cpu', file: 'dist/tf-backend-cpu.min.js', optional: false },
-  { out: 'tf-backend-wasm.min.js', pkg: '@tensorflow/tfjs-backend-wasm', file: 'dist/tf-backend-wasm.min.js', optional: true },
+  {
+    out: 'tf-backend-cpu.min.js',
+    pkg: '@tensorflow/tfjs-backend-cpu',
+    file: 'dist/tf-backend-cpu.min.js',
+    optional: false,
+  },
+  {
+    out: 'tf-backend-wasm.min.js',
+    pkg: '@tensorflow/tfjs-backend-wasm',
+    file: 'dist/tf-backend-wasm.min.js',
+    optional: true,
+  },
 ];
 const WASM_BINARIES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'];
 
@@ -120,12 +147,18 @@ export function locateTfjsFiles(opts: { tfjsDir?: string; wasmDir?: string } = {
       return fs.existsSync(c);
     });
     if (hit) found.push({ out: f.out, src: hit });
-    else if (!f.optional) throw new Error(`export: ${f.out} (from ${f.pkg}) not found; looked in ${tried.join(', ')}. Pass tfjsDir or install ${f.pkg}.`);
+    else if (!f.optional)
+      throw new Error(
+        `export: ${f.out} (from ${f.pkg}) not found; looked in ${tried.join(', ')}. Pass tfjsDir or install ${f.pkg}.`,
+      );
   }
   if (found.some((f) => f.out === 'tf-backend-wasm.min.js')) {
-    const dirs = [opts.wasmDir, opts.tfjsDir, path.join(__dirname, 'wasm'), packageDir('@tensorflow/tfjs-backend-wasm') && path.join(packageDir('@tensorflow/tfjs-backend-wasm')!, 'dist')].filter(
-      (d): d is string => !!d,
-    );
+    const dirs = [
+      opts.wasmDir,
+      opts.tfjsDir,
+      path.join(__dirname, 'wasm'),
+      packageDir('@tensorflow/tfjs-backend-wasm') && path.join(packageDir('@tensorflow/tfjs-backend-wasm')!, 'dist'),
+    ].filter((d): d is string => !!d);
     const dir = dirs.find((d) => WASM_BINARIES.every((b) => fs.existsSync(path.join(d, b))));
     if (dir) for (const b of WASM_BINARIES) found.push({ out: b, src: path.join(dir, b) });
     else return found.filter((f) => f.out !== 'tf-backend-wasm.min.js'); // the wasm backend is useless without its binaries
@@ -196,8 +229,12 @@ export async function exportStudent(opts: ExportOptions): Promise<ExportResult> 
   const cfg = loadRunConfig(runDir);
   const log = opts.onLog ?? (() => {});
   const stage = opts.stage ?? 'progressive';
-  if ((stage as string) === 'teacher') throw new Error('--stage: the teacher is not a distilled student (2 evaluations per step); export "guided" or "progressive"');
-  if (stage !== 'guided' && stage !== 'progressive') throw new Error(`--stage: expected guided or progressive, got "${stage}"`);
+  if ((stage as string) === 'teacher')
+    throw new Error(
+      '--stage: the teacher is not a distilled student (2 evaluations per step); export "guided" or "progressive"',
+    );
+  if (stage !== 'guided' && stage !== 'progressive')
+    throw new Error(`--stage: expected guided or progressive, got "${stage}"`);
   const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
   const steps = opts.steps ?? (stage === 'progressive' ? cfg.progressive.targetSteps : cfg.progressive.n0);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps: expected a positive integer, got ${steps}`);
@@ -205,14 +242,18 @@ export async function exportStudent(opts: ExportOptions): Promise<ExportResult> 
   if (stage === 'guided') unit = 'guided';
   else {
     const ph = phases.find((u) => u.toSteps === steps);
-    if (!ph) throw new Error(`--steps ${steps}: no progressive student has ${steps} steps; available: ${phases.map((u) => u.toSteps).join(', ')}`);
+    if (!ph)
+      throw new Error(
+        `--steps ${steps}: no progressive student has ${steps} steps; available: ${phases.map((u) => u.toSteps).join(', ')}`,
+      );
     unit = ph.unit;
   }
   let file: string;
   if (opts.checkpoint) {
     file = path.resolve(runDir, opts.checkpoint);
     if (!fs.existsSync(file)) throw new Error(`--checkpoint: ${file} does not exist`);
-    if (path.basename(path.dirname(file)) !== unit) throw new Error(`--checkpoint: ${file} is not a checkpoint of ${unit}`);
+    if (path.basename(path.dirname(file)) !== unit)
+      throw new Error(`--checkpoint: ${file} is not a checkpoint of ${unit}`);
   } else {
     const list = listCheckpoints(runDir, unit);
     if (!list.length) throw new Error(`${runDir}: ${unit} has no checkpoint yet (train the run further first)`);
@@ -220,7 +261,10 @@ export async function exportStudent(opts: ExportOptions): Promise<ExportResult> 
   }
   const header = readCheckpointHeader(file);
   if (!header.withW) throw new Error(`${file}: not a w-conditioned student checkpoint`);
-  if (!header.final) log(`note: ${path.relative(runDir, file)} is not the final checkpoint of ${unit} (step ${header.step}/${header.totalSteps})`);
+  if (!header.final)
+    log(
+      `note: ${path.relative(runDir, file)} is not the final checkpoint of ${unit} (step ${header.step}/${header.totalSteps})`,
+    );
 
   const outDir = path.resolve(opts.out ?? path.join(runDir, 'export', `${unit}`));
   if (fs.existsSync(outDir)) {
@@ -233,7 +277,8 @@ export async function exportStudent(opts: ExportOptions): Promise<ExportResult> 
         return false;
       }
     })();
-    if (entries.length && !isExport) throw new Error(`--out: ${outDir} is not empty and holds no earlier export; choose another folder`);
+    if (entries.length && !isExport)
+      throw new Error(`--out: ${outDir} is not empty and holds no earlier export; choose another folder`);
   }
   const tfjs = locateTfjsFiles({ tfjsDir: opts.tfjsDir, wasmDir: opts.wasmDir });
   const hasWasm = tfjs.some((f) => f.out === 'tf-backend-wasm.min.js');
@@ -250,7 +295,9 @@ export async function exportStudent(opts: ExportOptions): Promise<ExportResult> 
     const tensors: StudentManifest['tensors'] = [];
     const parts: Buffer[] = [];
     let offset = 0;
-    const decoderParams = d.codec ? d.codec.decoder.params().map(({ name, variable }) => ({ name: `decoder/${name}`, variable })) : [];
+    const decoderParams = d.codec
+      ? d.codec.decoder.params().map(({ name, variable }) => ({ name: `decoder/${name}`, variable }))
+      : [];
     for (const { name, variable } of [...d.net.params.list(), ...decoderParams]) {
       const data = (await variable.data()) as Float32Array;
       const buf = Buffer.alloc(data.length * 4);
@@ -263,7 +310,10 @@ export async function exportStudent(opts: ExportOptions): Promise<ExportResult> 
     const infoFile = path.join(runDir, 'dataset.json');
     const info = fs.existsSync(infoFile)
       ? (JSON.parse(fs.readFileSync(infoFile, 'utf8')) as { classNames: string[]; kind: 'image' | 'toy' })
-      : { classNames: Array.from({ length: d.net.numClasses }, (_, i) => String(i)), kind: d.net.exampleShape.length === 3 ? ('image' as const) : ('toy' as const) };
+      : {
+          classNames: Array.from({ length: d.net.numClasses }, (_, i) => String(i)),
+          kind: d.net.exampleShape.length === 3 ? ('image' as const) : ('toy' as const),
+        };
     const nfe = steps;
     const w0 = Math.min(Math.max(2, cfg.guidance.wMin), cfg.guidance.wMax);
     manifest = {
