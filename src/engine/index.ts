@@ -17,7 +17,7 @@ export {
   resolveCheckpoint,
   selectedBackend,
 } from './tasks/open-run';
-export type { DataInfo } from './tasks/open-run';
+export type { DataInfo, TaskOptions } from './tasks/open-run';
 export { createRun, runStages } from './tasks/train-run';
 export type { RunStagesOptions } from './tasks/train-run';
 export { sampleGrid, sampleArrays } from './tasks/sample';
@@ -31,6 +31,6 @@ export function engineMemory(): { numTensors: number; numBytes: number } {
 export { exportStudent } from './tasks/export/export-student';
 export type { ExportOptions, ExportResult, StudentManifest } from './tasks/export/export-student';
 export { evaluateRun } from './tasks/evaluate';
-export type { EvaluateOptions, EvalReport, EvalRow } from './tasks/evaluate';
+export type { EvaluateOptions, EvalPresetName, EvalReport, EvalRow } from './tasks/evaluate';
 export { editRun } from './tasks/edit';
 export type { EditSpec, EditRunResult } from './tasks/edit';

@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { createRun, evaluateRun, exportStudent, loadConfigFile, loadRunConfig, runStages, sampleGrid } from '../engine';
+import type { EvalPresetName, TaskOptions } from '../engine';
 import type { DataConfig } from '../engine/data/types';
 import { ensureDataPackage } from '../launcher/data-package';
 import { describeBackends } from '../engine/backend/report';
@@ -21,18 +22,12 @@ const WASM_DIR = fs.existsSync(path.join(__dirname, 'wasm', 'tfjs-backend-wasm-s
   ? path.join(__dirname, 'wasm')
   : undefined;
 
-/** What a tool is given: the request's run, backend and threads, the bundled wasm, cancel, progress and log lines. */
-interface ToolOptions {
+/** What a tool is given: the request's run and its task options (device, the bundled wasm, cancel, progress, log lines). */
+type ToolOptions = TaskOptions & {
   runDir: string;
-  backend?: Backend;
-  threads?: number;
-  wasmDir?: string;
-  signal: AbortSignal;
-  onProgress: (done: number, total: number) => void;
-  onLog: (line: string) => void;
   /** Evaluations: the quick or full preset. */
-  preset?: 'quick' | 'full';
-}
+  preset?: EvalPresetName;
+};
 
 /** A tool's reply: the files it wrote, then its report file or output folder, as absolute paths (each once). */
 function toolResult(runDir: string, files: string[], summary: string): ToolResult {

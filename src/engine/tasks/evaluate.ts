@@ -19,7 +19,6 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { BackendChoice } from '../backend/select';
 import { backendLabel } from '../run/events';
 import { ResolvedConfig } from '../run/config';
 import { Dataset, loadDataset } from '../data';
@@ -27,7 +26,7 @@ import { Classifier } from '../eval/classifier';
 import { classConditionalSwd, frechetDistance, meanSquaredError } from '../eval/metrics';
 import { K_DC, K_PR, RealReference, SampleScores } from '../eval/scores';
 import { PALETTE, Panel, plotPanels, Rgb, Series } from '../eval/plot';
-import { ensureBackend, loadDenoiser, loadRunConfig } from './open-run';
+import { ensureBackend, loadDenoiser, loadRunConfig, TaskOptions } from './open-run';
 import { loadOrTrainClassifier } from './quick-eval';
 import { LatentCost, latentCostMarkdown, measureLatentCost } from '../eval/latent-cost';
 import { FILES, writeFileAtomic } from '../run/run-folder';
@@ -47,7 +46,7 @@ import {
 export type { ModelName } from './evaluation-plan';
 export type { EvalPresetName } from './evaluation-plan';
 
-export interface EvaluateOptions extends EvalChoices {
+export interface EvaluateOptions extends EvalChoices, TaskOptions {
   runDir: string;
   /** Start from a preset (quick: two w, a 64-step reference, few samples; full: the config's eval section); options given beside it win. */
   preset?: EvalPresetName;
@@ -55,12 +54,6 @@ export interface EvaluateOptions extends EvalChoices {
   out?: string;
   /** Samples per sampler call (default 250 for images, 2000 for toy data). */
   batch?: number;
-  backend?: BackendChoice;
-  threads?: number;
-  wasmDir?: string;
-  signal?: AbortSignal;
-  onProgress?: (done: number, total: number) => void;
-  onLog?: (line: string) => void;
 }
 
 export interface EvalRow {

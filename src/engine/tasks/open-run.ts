@@ -12,6 +12,20 @@ import { ResolvedConfig, units as unitList } from '../run/config';
 import { DATA_INFO_FILE, DataInfo, loadRunConfig, readDataInfoFile } from '../run/run-config';
 
 export { loadRunConfig } from '../run/run-config';
+
+/** What every task on a run folder takes besides its own options: the device, cancellation, progress and log lines. */
+export interface TaskOptions {
+  /** The backend (default: the run's config). */
+  backend?: BackendChoice;
+  /** CPU threads of the wasm backend (default: the run's config; 0 = one per core). */
+  threads?: number;
+  /** Folder of the tfjs wasm binaries (dist/wasm in a bundle). */
+  wasmDir?: string;
+  /** Aborting it cancels the task at its next check; nothing half-written is left. */
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  onLog?: (line: string) => void;
+}
 export type { DataInfo } from '../run/run-config';
 import { Dataset, loadDataset } from '../data';
 import { StageName } from '../run/events';

@@ -11,18 +11,17 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { BackendChoice } from '../../backend/select';
 import { units as unitList } from '../../run/config';
 import { DEMO_MJS, INDEX_HTML } from './demo-page';
 import { STUDENT_MJS } from './student-module';
-import { ensureBackend, loadDenoiser, loadRunConfig } from '../open-run';
+import { ensureBackend, loadDenoiser, loadRunConfig, TaskOptions } from '../open-run';
 import { listCheckpoints, writeFileAtomic } from '../../run/run-folder';
 import { disposeDenoiser } from '../../method/samplers';
 import { readCheckpointHeader } from '../../run/checkpoint';
 
 export const STUDENT_FORMAT = 'diffusion-distiller-student/1';
 
-export interface ExportOptions {
+export interface ExportOptions extends TaskOptions {
   runDir: string;
   /** Which student: the stage-1 w-conditioned student ('guided') or a progressive phase's ('progressive', default). */
   stage?: 'guided' | 'progressive';
@@ -34,13 +33,6 @@ export interface ExportOptions {
   checkpoint?: string;
   /** Folder holding tf-core.min.js / tf-backend-*.min.js (default: found beside the bundle or in node_modules). */
   tfjsDir?: string;
-  backend?: BackendChoice;
-  threads?: number;
-  /** Folder of the tfjs wasm binaries (dist/wasm in a bundle). */
-  wasmDir?: string;
-  signal?: AbortSignal;
-  onProgress?: (done: number, total: number) => void;
-  onLog?: (line: string) => void;
 }
 
 export interface ExportResult {
