@@ -226,9 +226,9 @@ function torchScript(): string | null {
 }
 
 /**
- * The environment of the PyTorch command, and only of it: this workplace sets OPENBLAS_CORETYPE=Haswell and
- * OPENBLAS_L2_SIZE, which slow PyTorch down (a fair peer runs with the library's own CPU detection). Tests and CI
- * never change them.
+ * The environment of the PyTorch command, and only of it: some machines set OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+ * (older OpenBLAS builds need them on some processors), which slow a current PyTorch down; a fair peer runs with the
+ * library's own CPU detection. Tests and CI never change them.
  */
 export function torchEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const out = { ...env };
