@@ -251,6 +251,16 @@ describe('resources and failures', () => {
     release();
   });
 
+  it('refuses a plan with a zero-step stage before anything trains, naming the field', async () => {
+    const file = writeConfig('zero-stage', { guided: { steps: 0, batch: 64 } });
+    const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'zero-stage' });
+    await assert.rejects(
+      runStages({ runDir, summary: false }),
+      /^Error: guided\.steps: 0 would skip a stage that later stages depend on; set at least 1$/,
+    );
+    assert.deepEqual(listCheckpoints(runDir, 'teacher'), [], 'the teacher must not have trained');
+  });
+
   it('rejects an existing run name instead of overwriting it', async () => {
     const file = writeConfig('dup');
     await createRun({ configPath: file, runsDir: tmp, name: 'dup' });

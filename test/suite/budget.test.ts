@@ -74,8 +74,9 @@ describe('editor budget (measured, printed)', () => {
         data: { kind: 'toy2d', shape: 'moons', n: 512 },
         model: { kind: 'mlp', hidden: 64, depth: 2 },
         teacher: { steps: 20000, batch: 32, lr: 0.001 },
-        guided: { steps: 0 },
-        progressive: { steps: 0 },
+        // the run is stopped during the teacher; a zero-step stage would be refused before it starts
+        guided: { steps: 1 },
+        progressive: { steps: 1 },
         sampling: { interval: 200, teacherSteps: 8 },
         checkpoint: { interval: 500, keep: 2 },
         log: { interval: 1 },
