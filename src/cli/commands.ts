@@ -23,7 +23,7 @@ import { engine, ensureData, ensureRunData, onDevice, wasmDir } from './engine';
 import { launcherFlag, LAUNCHER_OPTIONS, SLURM_OPTIONS, submitRunCommand, sweepCommand, SWEEP_OPTIONS } from './sweep';
 import { train } from './train';
 
-const STAGES = ['teacher', 'guided', 'progressive'] as const;
+const STAGES = ['teacher', 'guided', 'progressive', 'consistency'] as const;
 
 /** An output file whose name must match `pattern`; `expected` says what it must end in. */
 function outFile(
@@ -138,9 +138,9 @@ const sample = defineCommand({
         STAGES,
         'STAGE',
         'teacher, guided (stage 1) or progressive (the few-step student)',
-        'teacher, guided or progressive',
+        'teacher, guided, progressive or consistency',
       ),
-      'teacher, guided or progressive',
+      'teacher, guided, progressive or consistency',
     ),
     steps: number(
       'K',
@@ -232,7 +232,12 @@ with --mask, inpainting: white = repaint, black = keep exactly. Default: the mos
       number('W', 'the guidance weight', 'a guidance weight ≥ 0', (n) => n >= 0),
       'the guidance weight, e.g. --w 2',
     ),
-    stage: oneOf(STAGES, 'STAGE', 'the model (default: the most distilled one)', 'teacher, guided or progressive'),
+    stage: oneOf(
+      STAGES,
+      'STAGE',
+      'the model (default: the most distilled one)',
+      'teacher, guided, progressive or consistency',
+    ),
     steps: number(
       'K',
       "sampling steps of the model's grid (default: the stage's)",

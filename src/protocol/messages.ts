@@ -60,7 +60,7 @@ const num = () => TNumber();
 const backend = () => Optional(oneOf(...BACKENDS));
 const threads = () => Optional(Integer({ minimum: 0 }));
 const posInt = () => Integer({ minimum: 1, maximum: 4096 });
-const stageChoice = () => oneOf('teacher', 'guided', 'progressive');
+const stageChoice = () => oneOf('teacher', 'guided', 'progressive', 'consistency');
 const model = () => oneOf('teacher', 'student');
 /** Edit images are at most a few hundred pixels a side; 4 MB of base64 is far above any real one. */
 const IMAGE_B64_MAX = 4 << 20;

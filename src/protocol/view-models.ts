@@ -30,6 +30,7 @@ export const UnitStageSchema = Union([
   Literal('teacher'),
   Literal('guided'),
   Literal('progressive'),
+  Literal('consistency'),
   Literal('autoencoder'),
 ]);
 

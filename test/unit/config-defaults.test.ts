@@ -62,6 +62,8 @@ function minimalFor(field: string, kind?: string): Record<string, unknown> {
   }
   if (field.startsWith('autoencoder'))
     return { data: { kind: 'mnist', imageSize: 16 }, model: { kind: 'unet', space: 'latent' } };
+  if (field.startsWith('consistency'))
+    return { data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' }, methods: ['consistency'] };
   return { data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' } };
 }
 

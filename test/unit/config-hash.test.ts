@@ -8,7 +8,14 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { configHash, HASH_NEUTRAL, parseConfigText, resolveConfig, ResolvedConfig } from '../../src/engine/run/config';
+import {
+  configHash,
+  HASH_NEUTRAL,
+  parseConfigText,
+  resolveConfig,
+  ResolvedConfig,
+  unitHash,
+} from '../../src/engine/run/config';
 import { loadSweepFile } from '../../src/engine/run/sweep';
 
 const examples = path.join(__dirname, '..', '..', 'examples');
@@ -200,6 +207,22 @@ describe('hash-neutral fields', () => {
       assert.equal(configHash(set(base, field, neutral)), absent, `${field} = ${JSON.stringify(neutral)}`);
       assert.notEqual(configHash(set(base, field, other[field])), absent, `${field} = ${JSON.stringify(other[field])}`);
     }
+  });
+
+  it('leaves out the stage-2 methods and their sections; a consistency unit hashes its own section', () => {
+    const base = example('toy2d.distill.json');
+    const both = resolveConfig(
+      { ...JSON.parse(JSON.stringify(base)), methods: ['progressive', 'consistency'] },
+      { file: '/run/config.json', baseDir: '/run' },
+    );
+    assert.equal(configHash(both), configHash(base), 'adding a method keeps the other units resumable');
+    assert.equal(unitHash(both, 'teacher'), configHash(base));
+    assert.equal(unitHash(both, 'progressive'), configHash(base));
+    const changed = structuredClone(both);
+    changed.consistency!.lr *= 2;
+    assert.equal(configHash(changed), configHash(both));
+    assert.notEqual(unitHash(changed, 'consistency'), unitHash(both, 'consistency'));
+    assert.notEqual(unitHash(both, 'consistency'), configHash(both));
   });
 
   it('is independent of key order and does not modify its argument', () => {

@@ -15,6 +15,7 @@ import { EMOJI_DEFAULT_CATEGORIES, EMOJI_DEFAULTS } from '../data/emoji-meta';
 import { MIXTURE_DEFAULT_COMPONENTS } from '../data/mixture';
 import type { ModelConfig } from '../nn/net';
 import { W_FREQ_MAX_LEGACY } from '../nn/w-embedding';
+import type { DistillMethod, StageName } from './events';
 
 export interface StageConfig {
   steps: number;
@@ -34,6 +35,14 @@ export interface TeacherConfig extends StageConfig {
 export interface ProgressiveConfig extends StageConfig {
   n0: number;
   targetSteps: number;
+}
+
+/** The `consistency` section (methods includes "consistency"): one student per entry of studentSteps. */
+export interface ConsistencyConfig extends StageConfig {
+  /** The students' sampling steps, largest first. */
+  studentSteps: number[];
+  /** The stage-1 student's DDIM steps over [0, 1]: the fine grid the consistency target steps on. */
+  teacherSteps: number;
 }
 
 /** The `autoencoder` section (model.space "latent"): the first unit, whose encoder defines the diffusion units' space. */
@@ -91,6 +100,7 @@ type Section =
   | 'teacher'
   | 'guided'
   | 'progressive'
+  | 'consistency'
   | 'sampling'
   | 'checkpoint'
   | 'log'
@@ -124,6 +134,10 @@ export interface ResolvedConfig {
   teacher: TeacherConfig;
   guided: StageConfig;
   progressive: ProgressiveConfig;
+  /** Stage-2 methods, each trained from the stage-1 student ("progressive" when the config does not say). */
+  methods: DistillMethod[];
+  /** Only when methods includes "consistency". */
+  consistency?: ConsistencyConfig;
   sampling: { interval: number; teacherSteps: number; classes?: number[]; perClass: number };
   checkpoint: { interval: number; keep: number };
   log: { interval: number };
@@ -333,6 +347,24 @@ function resolveAutoencoder(
   return ae;
 }
 
+/** The consistency section with its defaults; problems are pushed to `semantic`, each naming its field. */
+function resolveConsistency(c: Record<string, unknown>, semantic: string[]): ConsistencyConfig {
+  const cc = c as unknown as ConsistencyConfig;
+  if (!isPow2(cc.teacherSteps))
+    semantic.push(`consistency.teacherSteps: expected a power of two (e.g. 64), got ${cc.teacherSteps}`);
+  cc.studentSteps.forEach((n, i) => {
+    if (i > 0 && n >= cc.studentSteps[i - 1])
+      semantic.push(
+        `consistency.studentSteps: expected the step counts largest first (each later student starts from the one before), got ${JSON.stringify(cc.studentSteps)}`,
+      );
+    if (n > cc.teacherSteps)
+      semantic.push(
+        `consistency.studentSteps[${i}]: ${n} is more than consistency.teacherSteps (${cc.teacherSteps}); a student's time segments are made of whole teacher steps`,
+      );
+  });
+  return cc;
+}
+
 /** Validates a parsed config object and fills every default. `baseDir` resolves relative data paths. */
 export function resolveConfig(value: unknown, { file = '<config>', baseDir = process.cwd() } = {}): ResolvedConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
@@ -366,6 +398,7 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
     teacher: withDefaults('teacher', raw.teacher) as unknown as TeacherConfig,
     guided: withDefaults('guided', raw.guided) as unknown as StageConfig,
     progressive: withDefaults('progressive', raw.progressive) as unknown as ProgressiveConfig,
+    methods: (raw.methods ?? propertyDefaults(SCHEMA).methods) as DistillMethod[],
     sampling: withDefaults('sampling', raw.sampling) as ResolvedConfig['sampling'],
     checkpoint: withDefaults('checkpoint', raw.checkpoint) as ResolvedConfig['checkpoint'],
     log: withDefaults('log', raw.log) as ResolvedConfig['log'],
@@ -376,6 +409,12 @@ export function resolveConfig(value: unknown, { file = '<config>', baseDir = pro
   if (model.space === 'latent') cfg.autoencoder = resolveAutoencoder(raw.autoencoder ?? {}, data, semantic);
   else if (raw.autoencoder !== undefined)
     semantic.push(`autoencoder: only used when model.space is "latent" (model.space is "${model.space}")`);
+  if (cfg.methods.includes('consistency'))
+    cfg.consistency = resolveConsistency(withDefaults('consistency', raw.consistency), semantic);
+  else if (raw.consistency !== undefined)
+    semantic.push(
+      `consistency: only used when methods includes "consistency" (methods is ${JSON.stringify(cfg.methods)})`,
+    );
   if (cfg.guidance.wMax < cfg.guidance.wMin)
     semantic.push(`guidance.wMax: must be ≥ guidance.wMin (${cfg.guidance.wMin}), got ${cfg.guidance.wMax}`);
   if (!isPow2(cfg.progressive.n0))
@@ -453,9 +492,35 @@ export const HASH_NEUTRAL: ReadonlyArray<readonly [field: string, neutral: unkno
   ['teacher.kind', 'trained'],
 ] as const);
 
+/**
+ * Fields only some units depend on, left out of configHash: adding a stage-2 method to a run's config.json keeps the
+ * checkpoints of its teacher, stage 1 and other method valid. A unit that depends on one of them hashes it in its
+ * checkpoints (unitHash), so changing it stops that unit from resuming.
+ */
+const UNIT_FIELDS: Record<DistillMethod, readonly (keyof ResolvedConfig)[]> = {
+  progressive: [],
+  consistency: ['consistency'],
+};
+const UNIT_ONLY: ReadonlyArray<keyof ResolvedConfig> = ['methods', ...Object.values(UNIT_FIELDS).flat()];
+
 /** Stable hash of a resolved config (canonical key order), stored in run.json and every checkpoint. */
 export function configHash(cfg: ResolvedConfig): string {
   const hashed = structuredClone(cfg) as unknown as Record<string, unknown>;
+  for (const f of UNIT_ONLY) delete hashed[f];
+  return hashOf(hashed);
+}
+
+/**
+ * The hash a unit's checkpoints carry: configHash, and for a stage-2 method's unit also the fields of its own section,
+ * so a checkpoint resumes only under the settings it was trained with.
+ */
+export function unitHash(cfg: ResolvedConfig, stage: StageName): string {
+  const own = stage === 'consistency' ? UNIT_FIELDS.consistency : [];
+  if (!own.length) return configHash(cfg);
+  return hashOf({ config: configHash(cfg), ...Object.fromEntries(own.map((f) => [f, cfg[f]])) });
+}
+
+function hashOf(hashed: Record<string, unknown>): string {
   for (const [field, neutral] of HASH_NEUTRAL) {
     const keys = field.split('.');
     const last = keys.pop()!;
@@ -484,15 +549,66 @@ export function configHash(cfg: ResolvedConfig): string {
 }
 
 /** The training units of a config in order: teacher, guided, progressive-N0-N0/2, …, progressive-2T-T. */
-export function units(
-  cfg: ResolvedConfig,
-): { unit: string; stage: 'teacher' | 'guided' | 'progressive'; fromSteps?: number; toSteps?: number }[] {
-  const out: { unit: string; stage: 'teacher' | 'guided' | 'progressive'; fromSteps?: number; toSteps?: number }[] = [
+/** One training unit of a run's plan (the autoencoder of a latent run comes before these). */
+export interface UnitSpec {
+  unit: string;
+  stage: StageName;
+  /** Progressive phases: the teacher's sampling steps. */
+  fromSteps?: number;
+  /** Students: the unit's sampling steps. */
+  toSteps?: number;
+  /** The frozen unit whose final (EMA) weights this unit distils; none for the teacher. */
+  distils?: string;
+  /** The finished unit whose weights this unit starts from; none for the teacher. */
+  startsFrom?: string;
+}
+
+/**
+ * Every unit of a run in training order: the teacher, stage 1, then each stage-2 method's students (progressive
+ * phases N0 → N0/2 → … → targetSteps, each distilling and starting from the one before; consistency students in
+ * studentSteps order, each distilling stage 1 and starting from the one before).
+ */
+export function units(cfg: ResolvedConfig): UnitSpec[] {
+  const out: UnitSpec[] = [
     { unit: 'teacher', stage: 'teacher' },
-    { unit: 'guided', stage: 'guided' },
+    { unit: 'guided', stage: 'guided', distils: 'teacher', startsFrom: 'teacher' },
   ];
-  for (let n = cfg.progressive.n0; n > cfg.progressive.targetSteps; n /= 2) {
-    out.push({ unit: `progressive-${n}-${n / 2}`, stage: 'progressive', fromSteps: n, toSteps: n / 2 });
+  if (cfg.methods.includes('progressive')) {
+    let prev = 'guided';
+    for (let n = cfg.progressive.n0; n > cfg.progressive.targetSteps; n /= 2) {
+      const unit = `progressive-${n}-${n / 2}`;
+      out.push({ unit, stage: 'progressive', fromSteps: n, toSteps: n / 2, distils: prev, startsFrom: prev });
+      prev = unit;
+    }
+  }
+  if (cfg.methods.includes('consistency') && cfg.consistency) {
+    let prev = 'guided';
+    for (const n of cfg.consistency.studentSteps) {
+      const unit = `consistency-${n}`;
+      out.push({ unit, stage: 'consistency', toSteps: n, distils: 'guided', startsFrom: prev });
+      prev = unit;
+    }
   }
   return out;
+}
+
+/** The optimiser settings of a stage's units (the consistency section only exists when the method is used). */
+export function stageSettings(cfg: ResolvedConfig, stage: StageName): StageConfig {
+  const s = stage === 'consistency' ? cfg.consistency : cfg[stage];
+  if (!s) throw new Error(`${stage}: the config has no ${stage} section (methods is ${JSON.stringify(cfg.methods)})`);
+  return s;
+}
+
+/** A few-step student of a run: which method made it, its sampling steps, and its unit. */
+export interface StudentSpec {
+  method: DistillMethod;
+  steps: number;
+  unit: string;
+}
+
+/** Every few-step student a run's config trains, in training order. */
+export function students(cfg: ResolvedConfig): StudentSpec[] {
+  return units(cfg)
+    .filter((u) => u.stage === 'progressive' || u.stage === 'consistency')
+    .map((u) => ({ method: u.stage as DistillMethod, steps: u.toSteps!, unit: u.unit }));
 }

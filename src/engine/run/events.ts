@@ -4,8 +4,13 @@
  * Pure types and validation: no tfjs, no fs, so the extension host and the webview can import it.
  */
 
-/** A training unit: the teacher, stage 1, or one halving phase of stage 2 (e.g. "progressive-64-32"). */
-export type StageName = 'teacher' | 'guided' | 'progressive';
+/** A stage-2 method: progressive halving (the paper's stage 2) or guided multistep consistency distillation. */
+export type DistillMethod = 'progressive' | 'consistency';
+/**
+ * What a training unit is: the teacher, stage 1, or one student of a stage-2 method (units "progressive-64-32",
+ * "consistency-2").
+ */
+export type StageName = 'teacher' | 'guided' | DistillMethod;
 /** What a unit trains: a diffusion stage, or (latent-space runs) the autoencoder that comes first. */
 export type UnitStage = StageName | 'autoencoder';
 

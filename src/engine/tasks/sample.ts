@@ -1,11 +1,12 @@
 /** Sampling from any checkpoint of a run: a PNG grid for the views, or raw arrays for `.npy` files. */
 import * as path from 'path';
 import { BackendChoice } from '../backend/select';
+import type { StageName } from '../run/events';
 import { disposeDenoiser, sample } from '../method/samplers';
 import { gridClasses, renderGrid } from '../train/sample-grids';
 import { loadDenoiser, openRun, resolveCheckpoint } from './open-run';
 
-export type StageChoice = 'teacher' | 'guided' | 'progressive';
+export type StageChoice = StageName;
 export type SamplerKind = 'ddim' | 'stochastic';
 
 /** What to sample: shared by the worker's `sample` request, the preview panel and the CLI. */

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ResolvedConfig } from '../run/config';
+import { stageSettings } from '../run/config';
 import { StageName } from '../run/events';
 import { Net } from '../nn/net';
 import { loadEvalWeights, StepRecord, Trainer } from './optimizer';
@@ -41,10 +41,6 @@ function loadFrozen(ctx: StageContext, prevUnit: string, stage: StageName): { ne
   const net = netForUnit(ctx.cfg, ctx.data, stage);
   loadEvalWeights(net, ck.arrays, ck.file);
   return { net, file: ck.file };
-}
-
-function stageConfig(cfg: ResolvedConfig, stage: StageName) {
-  return cfg[stage];
 }
 
 async function writeSamples(ctx: StageContext, def: UnitDef, d: Denoiser, step: number): Promise<void> {
@@ -133,7 +129,7 @@ export async function trainUnit(
 ): Promise<'finished' | 'stopped'> {
   const cfg = ctx.cfg;
   if (def.stage === 'teacher' && cfg.teacher.kind === 'exact') return writeExactTeacher(ctx, def);
-  const st = stageConfig(cfg, def.stage);
+  const st = stageSettings(cfg, def.stage);
   const total = st.steps;
   const student = netForUnit(cfg, ctx.data, def.stage);
   const frozenStage: StageName = def.stage === 'guided' ? 'teacher' : 'progressive';

@@ -3,7 +3,7 @@
  * guided student and each progressive halving — skipping the finished ones, so a run resumes wherever it stopped.
  * A finished autoencoder hands the later units the encoded training set and the codec their grids decode through.
  */
-import { units as unitList } from '../run/config';
+import { stageSettings, units as unitList } from '../run/config';
 import { encodeDataset } from '../method/latent-codec';
 import { AUTOENCODER_UNIT, loadCodec, trainAutoencoder } from './autoencoder-unit';
 import { trainUnit } from './distillation-units';
@@ -38,7 +38,7 @@ function plan(ctx: StageContext): PlannedUnit[] {
     });
   }
   for (const def of unitList(ctx.cfg)) {
-    const st = ctx.cfg[def.stage];
+    const st = stageSettings(ctx.cfg, def.stage);
     if (st.steps === 0 && !(def.stage === 'teacher' && ctx.cfg.teacher.kind === 'exact')) {
       if (def.stage === 'teacher')
         throw new Error('teacher.steps: must be at least 1 (every later stage distils the teacher)');

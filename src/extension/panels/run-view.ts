@@ -51,6 +51,7 @@ function lastBackendWarning(events: RunEvent[]): string | undefined {
 
 function stageOfUnit(unit: string): StageChoice {
   if (unit.startsWith('progressive')) return 'progressive';
+  if (unit.startsWith('consistency')) return 'consistency';
   if (unit.startsWith('guided')) return 'guided';
   return 'teacher';
 }
