@@ -179,10 +179,9 @@ export const CompareRowSchema = TObject({
       teacherSteps: int(),
       /** Every few-step student of the report (method, steps, quality per w in the order of `w`). */
       students: Optional(
-        TArray(
-          TObject({ method: DistillMethodSchema, steps: int(), quality: TArray(numOrNull(), { maxItems: 64 }) }),
-          { maxItems: 32 },
-        ),
+        TArray(TObject({ method: DistillMethodSchema, steps: int(), quality: TArray(numOrNull(), { maxItems: 64 }) }), {
+          maxItems: 32,
+        }),
       ),
     }),
   ),
@@ -190,10 +189,9 @@ export const CompareRowSchema = TObject({
   grid: Optional(TObject({ src: str(), unit: str(), step: int() })),
   /** Newest sample grid of each few-step student (every method, every step count), as webview URIs. */
   students: Optional(
-    TArray(
-      TObject({ method: DistillMethodSchema, steps: int(), unit: str(), step: int(), src: str() }),
-      { maxItems: 32 },
-    ),
+    TArray(TObject({ method: DistillMethodSchema, steps: int(), unit: str(), step: int(), src: str() }), {
+      maxItems: 32,
+    }),
   ),
 });
 export type CompareRow = Static<typeof CompareRowSchema>;

@@ -52,15 +52,17 @@ interface PlannedUnit {
 }
 
 type Section = Record<string, unknown> | undefined;
-const SCHEMA_PROPS = (configSchema as unknown as { properties: Record<string, { properties?: Record<string, { default?: unknown }> }> })
-  .properties;
+const SCHEMA_PROPS = (
+  configSchema as unknown as { properties: Record<string, { properties?: Record<string, { default?: unknown }> }> }
+).properties;
 /** A field of a config section, or the schema's default for it when the section does not say (partial configs). */
 function field<T>(c: Record<string, Section>, section: string, key: string, ok: (v: unknown) => v is T): T {
   const v = c[section]?.[key];
   return ok(v) ? v : (SCHEMA_PROPS[section]?.properties?.[key]?.default as T);
 }
 const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
-const isStepList = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.length <= 32 && v.every(isPosInt);
+const isStepList = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.length > 0 && v.length <= 32 && v.every(isPosInt);
 const METHODS_DEFAULT = (configSchema.properties.methods as { default: DistillMethod[] }).default;
 const isMethods = (v: unknown): v is DistillMethod[] =>
   Array.isArray(v) && v.every((m) => m === 'progressive' || m === 'consistency');
@@ -86,7 +88,8 @@ export function plannedUnits(config: unknown): PlannedUnit[] {
     consistency: { studentSteps: field(c, 'consistency', 'studentSteps', isStepList) },
   } as unknown as ResolvedConfig;
   // a malformed config.json must not make the Runs view loop: halvings need n0 ≥ 2
-  if (!(plan.progressive.n0 >= 2) || !(plan.progressive.targetSteps >= 1)) plan.methods = plan.methods.filter((m) => m !== 'progressive');
+  if (!(plan.progressive.n0 >= 2) || !(plan.progressive.targetSteps >= 1))
+    plan.methods = plan.methods.filter((m) => m !== 'progressive');
   for (const u of units(plan).slice(0, 64)) {
     const s = u.stage === 'teacher' && c.teacher?.kind === 'exact' ? 0 : steps(c[u.stage]);
     if (s === 0 && !(u.stage === 'teacher' && c.teacher?.kind === 'exact')) continue;

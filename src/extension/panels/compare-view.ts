@@ -123,7 +123,13 @@ interface RunEntry {
   node?: string;
 }
 
-function compareRow(e: RunEntry, params: string[], units: string[], toUri: PlotUri, jobs: ReadonlyMap<string, JobInfo>): CompareRow {
+function compareRow(
+  e: RunEntry,
+  params: string[],
+  units: string[],
+  toUri: PlotUri,
+  jobs: ReadonlyMap<string, JobInfo>,
+): CompareRow {
   const { runDir } = e;
   const { summary } = describeRun(runDir);
   const curves: Record<string, [number, number][]> = {};
@@ -220,7 +226,9 @@ export function buildCompareView(
     );
   const { params, values } = differingParams(runDirs.map(readConfig));
   const shown = names(runDirs);
-  const rows = runDirs.map((runDir, i) => compareRow({ name: shown[i], runDir, params: values[i] }, params, units, toUri, jobs));
+  const rows = runDirs.map((runDir, i) =>
+    compareRow({ name: shown[i], runDir, params: values[i] }, params, units, toUri, jobs),
+  );
   const name = shown.length <= 3 ? shown.join(', ') : `${shown.length} runs`;
   return { name, runDirs, params, units, rows };
 }

@@ -273,7 +273,9 @@ export function parsePareto(v: unknown, kind: ReportView['kind']): ReportView['p
     p.front === true ||
     p.onFront === true ||
     frontList.some(
-      (f) => f === i || (isObj(f) && f.nfe === p.nfe && (f.quality ?? f.fid ?? f.swdReal) === (p.quality ?? p.fid ?? p.swdReal)),
+      (f) =>
+        f === i ||
+        (isObj(f) && f.nfe === p.nfe && (f.quality ?? f.fid ?? f.swdReal) === (p.quality ?? p.fid ?? p.swdReal)),
     );
   const points: NonNullable<ReportView['pareto']>['points'] = [];
   v.points.slice(0, MAX_PARETO).forEach((p, i) => {
@@ -285,7 +287,11 @@ export function parsePareto(v: unknown, kind: ReportView['kind']): ReportView['p
     const label =
       typeof p.label === 'string' && p.label
         ? p.label
-        : [method, steps !== undefined ? `${steps} step${steps === 1 ? '' : 's'}` : undefined, isNum(p.w) ? `w=${p.w}` : undefined]
+        : [
+            method,
+            steps !== undefined ? `${steps} step${steps === 1 ? '' : 's'}` : undefined,
+            isNum(p.w) ? `w=${p.w}` : undefined,
+          ]
             .filter(Boolean)
             .join(' · ') || `NFE ${p.nfe}`;
     points.push({
