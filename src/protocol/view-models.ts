@@ -37,6 +37,16 @@ export const UnitStageSchema = Union([
 /** A stage-2 method (run/events.ts DistillMethod): progressive halving or guided multistep consistency. */
 export const DistillMethodSchema = Union([Literal('progressive'), Literal('consistency')]);
 
+/** A few-step student of a run the preview and its Edit tab offer: its unit, method and steps, and if it has weights. */
+export const StudentChoiceSchema = TObject({
+  unit: str(),
+  method: DistillMethodSchema,
+  steps: Integer({ minimum: 1, maximum: 4096 }),
+  /** It has a checkpoint (untrained students are listed, and say so). */
+  trained: TBoolean(),
+});
+export type StudentChoice = Static<typeof StudentChoiceSchema>;
+
 export const ConfigEntrySchema = TObject({
   /** Absolute path of a *.distill.json in the workspace. */
   path: str(),

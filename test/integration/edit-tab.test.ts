@@ -207,6 +207,7 @@ describe('edit tab: the real worker on a tiny trained digits run', () => {
       classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
       teacherSteps: 6,
       studentSteps: [2],
+      students: [{ unit: 'progressive-4-2', method: 'progressive', steps: 2, trained: true }],
     });
   });
 

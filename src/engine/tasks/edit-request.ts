@@ -46,6 +46,8 @@ export interface EditTabSpec {
   strength: number;
   w: number;
   seed: number;
+  /** The student's unit (e.g. "consistency-2", "progressive-8-4"): its newest checkpoint; default as `model` says. */
+  student?: string;
 }
 
 export interface EditTabResult {
@@ -119,15 +121,27 @@ export async function editTabInput(
 }
 
 /**
- * What the Edit tab's student at `steps` steps is: the progressive student distilled to `steps` when it has a
- * checkpoint, else the most distilled student with a checkpoint (the newest unit after the teacher) run at `steps`.
+ * What the Edit tab's student at `steps` steps is: the named student unit's newest checkpoint when `unit` is given;
+ * else the progressive student distilled to `steps` when it has a checkpoint, else the most distilled student with a
+ * checkpoint (the newest unit after the teacher) run at `steps`.
  */
 export function editStudentTarget(
   runDir: string,
   cfg: ResolvedConfig,
   steps: number,
+  unit?: string,
 ): { stage: StageName; steps: number; checkpoint?: string } {
   const students = unitList(cfg).filter((u) => u.stage !== 'teacher');
+  if (unit !== undefined) {
+    const def = students.find((u) => u.unit === unit);
+    if (!def)
+      throw new Error(
+        `student: ${JSON.stringify(unit)} is not a student of this run; expected one of ${students.map((u) => u.unit).join(', ')}`,
+      );
+    const list = listCheckpoints(runDir, unit);
+    if (!list.length) throw new Error(`${runDir}: student ${unit} has no checkpoint yet; train the run further`);
+    return { stage: def.stage, steps, checkpoint: list[list.length - 1].file };
+  }
   const exact = students.find(
     (u) => u.stage === 'progressive' && u.toSteps === steps && listCheckpoints(runDir, u.unit).length > 0,
   );
@@ -147,7 +161,7 @@ export async function editTabRun(spec: EditTabSpec, opts: EditTabOptions = {}): 
   const target =
     spec.model === 'teacher'
       ? { stage: 'teacher' as const, steps: spec.steps }
-      : editStudentTarget(runDir, cfg, spec.steps);
+      : editStudentTarget(runDir, cfg, spec.steps, spec.student);
   const editSpec: EditSpec = {
     runDir,
     image: { name: 'the input image', data: Buffer.from(spec.imagePngBase64, 'base64') },

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { configSchema, type ResolvedConfig, units } from '../../engine/run/config';
+import { configSchema, type ResolvedConfig, type StudentSpec, students, units } from '../../engine/run/config';
 import type { DistillMethod, RunStatus, UnitStage, UnitSummary } from '../../engine/run/events';
 import { FILES, RunListing } from '../../engine/run/run-folder';
 import { formatDuration, runDescription, unitDescription, unitLabel } from './format';
@@ -79,6 +79,22 @@ export function plannedUnits(config: unknown): PlannedUnit[] {
   const out: PlannedUnit[] = [];
   if (c.model?.space === 'latent')
     out.push({ unit: 'autoencoder', stage: 'autoencoder', steps: steps(c.autoencoder) ?? 0 });
+  for (const u of units(planOf(c)).slice(0, 64)) {
+    const s = u.stage === 'teacher' && c.teacher?.kind === 'exact' ? 0 : steps(c[u.stage]);
+    if (s === 0 && !(u.stage === 'teacher' && c.teacher?.kind === 'exact')) continue;
+    out.push({ unit: u.unit, stage: u.stage, steps: s ?? 0 });
+  }
+  return out;
+}
+
+/** Every few-step student a run's config.json trains (the engine's students()), those of 0-step stages left out. */
+export function plannedStudents(config: unknown): StudentSpec[] {
+  const planned = new Set(plannedUnits(config).map((u) => u.unit));
+  return students(planOf((config ?? {}) as Record<string, Section>)).filter((s) => planned.has(s.unit));
+}
+
+/** What units() and students() read of a config.json, each field checked (or its schema default). */
+function planOf(c: Record<string, Section>): ResolvedConfig {
   const plan = {
     methods: isMethods(c.methods) && c.methods.length ? c.methods : METHODS_DEFAULT,
     progressive: {
@@ -90,12 +106,7 @@ export function plannedUnits(config: unknown): PlannedUnit[] {
   // a malformed config.json must not make the Runs view loop: halvings need n0 ≥ 2
   if (!(plan.progressive.n0 >= 2) || !(plan.progressive.targetSteps >= 1))
     plan.methods = plan.methods.filter((m) => m !== 'progressive');
-  for (const u of units(plan).slice(0, 64)) {
-    const s = u.stage === 'teacher' && c.teacher?.kind === 'exact' ? 0 : steps(c[u.stage]);
-    if (s === 0 && !(u.stage === 'teacher' && c.teacher?.kind === 'exact')) continue;
-    out.push({ unit: u.unit, stage: u.stage, steps: s ?? 0 });
-  }
-  return out;
+  return plan;
 }
 
 function readConfig(runDir: string): unknown {
