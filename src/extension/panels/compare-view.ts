@@ -232,3 +232,33 @@ export function buildCompareView(
   const name = shown.length <= 3 ? shown.join(', ') : `${shown.length} runs`;
   return { name, runDirs, params, units, rows };
 }
+
+/** A folder's identity (resolved; case-insensitive where the file system is), as panels/panel-webview.ts runKey. */
+function folderKey(dir: string): string {
+  const p = path.resolve(dir);
+  return process.platform === 'win32' || process.platform === 'darwin' ? p.toLowerCase() : p;
+}
+
+/** The identity of what a Compare panel shows: the sweep folder, or the set of runs (in any order). */
+export function compareKey(source: CompareSource): string {
+  if ('sweepDir' in source) return folderKey(source.sweepDir);
+  return `runs:${[...new Set(source.runDirs.map(folderKey))].sort().join('|')}`;
+}
+
+/**
+ * What a Compare panel's saved webview state asks to compare, when it still exists: a sweep folder with its
+ * sweep.json, or 2+ run folders. Otherwise the reason it cannot come back.
+ */
+export function restorableSource(state: unknown): { source?: CompareSource; why?: string } {
+  const s = typeof state === 'object' && state !== null ? (state as Record<string, unknown>) : {};
+  if (typeof s.sweepDir === 'string' && s.sweepDir) {
+    return readSweepManifest(s.sweepDir)
+      ? { source: { sweepDir: s.sweepDir } }
+      : { why: `${s.sweepDir} is no longer a sweep folder` };
+  }
+  if (Array.isArray(s.runDirs)) {
+    const runDirs = s.runDirs.filter((d): d is string => typeof d === 'string' && isRunDir(d));
+    return runDirs.length >= 2 ? { source: { runDirs } } : { why: 'fewer than two of its runs still exist' };
+  }
+  return { why: 'no sweep or runs in the saved state' };
+}

@@ -4,23 +4,15 @@
  * "openRun" opens the dashboard of one of its runs. Messages both ways are validated (src/protocol). The webview
  * keeps what it compares in its state, so the panel comes back after a window reload (panel-serializers.ts).
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { readSweepManifest } from '../../engine/run/sweep';
-import { buildCompareView, CompareSource } from './compare-view';
+import { buildCompareView, compareKey, CompareSource } from './compare-view';
 import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './panel-webview';
 import { DashboardPanel } from './dashboard';
 import type { PanelServices } from './panel-services';
 
 export const COMPARE_VIEW_TYPE = 'diffusionDistiller.compare';
 const REFRESH_MS = 3000;
-
-/** The identity of what a panel compares: the sweep folder, or the set of runs (in any order). */
-export function compareKey(source: CompareSource): string {
-  if ('sweepDir' in source) return runKey(source.sweepDir);
-  return `runs:${[...new Set(source.runDirs.map(runKey))].sort().join('|')}`;
-}
 
 /** The folders the panel may load images from: the sweep folder, or each run folder. */
 function roots(source: CompareSource): string[] {
@@ -31,24 +23,6 @@ function titleOf(source: CompareSource): string {
   if ('sweepDir' in source) return `Compare: ${path.basename(source.sweepDir)}`;
   const names = source.runDirs.map((d) => path.basename(d));
   return `Compare: ${names.length <= 3 ? names.join(', ') : `${names.length} runs`}`;
-}
-
-/**
- * What a Compare panel's saved webview state asks to compare, when it still exists: a sweep folder with its
- * sweep.json, or 2+ run folders. Undefined with the reason otherwise.
- */
-export function restorableSource(state: unknown): { source?: CompareSource; why?: string } {
-  const s = typeof state === 'object' && state !== null ? (state as Record<string, unknown>) : {};
-  if (typeof s.sweepDir === 'string' && s.sweepDir) {
-    return readSweepManifest(s.sweepDir)
-      ? { source: { sweepDir: s.sweepDir } }
-      : { why: `${s.sweepDir} is no longer a sweep folder` };
-  }
-  if (Array.isArray(s.runDirs)) {
-    const runDirs = s.runDirs.filter((d): d is string => typeof d === 'string' && fs.existsSync(d));
-    return runDirs.length >= 2 ? { source: { runDirs } } : { why: 'fewer than two of its runs still exist' };
-  }
-  return { why: 'no sweep or runs in the saved state' };
 }
 
 export class ComparePanel {

@@ -5,7 +5,8 @@
  */
 import * as fs from 'fs';
 import * as vscode from 'vscode';
-import { COMPARE_VIEW_TYPE, ComparePanel, restorableSource } from './compare';
+import { COMPARE_VIEW_TYPE, ComparePanel } from './compare';
+import { restorableSource } from './compare-view';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
 import { PREVIEW_VIEW_TYPE, PreviewPanel } from './preview';
 import type { PanelServices } from './panel-services';
