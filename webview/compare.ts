@@ -433,19 +433,24 @@ function renderMethods(): void {
   const w = state.w !== undefined && ws.includes(state.w) ? state.w : ws.includes(2) ? 2 : ws[ws.length - 1];
   wSelect.replaceChildren(...ws.map((x) => h('option', { value: x, selected: x === w }, String(x))));
   const metric = rows[0].quality!.metric;
-  methodsNote.textContent = `${metric} at w = ${w} of each student (lower is better); the best of each step count in bold.`;
+  methodsNote.textContent = `${metric} at w = ${w} of each student (lower is better); the best at each step count with two or more students in bold.`;
   const cols = studentColumns(rows, (r) => r.quality!.students!);
   const at = (r: CompareRow, c: { method: string; steps: number }): number | undefined => {
     const i = r.quality!.w.indexOf(w);
     const s = r.quality!.students!.find((x) => x.method === c.method && x.steps === c.steps);
     return i >= 0 && s ? (s.quality[i] ?? undefined) : undefined;
   };
+  // the best of each step count where two or more students (of any run) have a number there
   const best = new Map<number, number>();
+  const count = new Map<number, number>();
   for (const r of rows)
     for (const c of cols) {
       const v = at(r, c);
-      if (v !== undefined && v < (best.get(c.steps) ?? Infinity)) best.set(c.steps, v);
+      if (v === undefined) continue;
+      count.set(c.steps, (count.get(c.steps) ?? 0) + 1);
+      if (v < (best.get(c.steps) ?? Infinity)) best.set(c.steps, v);
     }
+  for (const [steps, n] of count) if (n < 2) best.delete(steps);
   const body = rows.map((r) =>
     h(
       'tr',

@@ -37,11 +37,16 @@ export function methodsTable(r: ReportView): HTMLElement | undefined {
   }
   const image = r.kind === 'image';
   const body = r.rows.map((row, i) => {
+    // the best of each step count where two or more students have a number there
     const best = new Map<number, number>();
+    const count = new Map<number, number>();
     for (const c of cols) {
       const v = c.quality[i];
-      if (v !== null && v !== undefined && v < (best.get(c.steps) ?? Infinity)) best.set(c.steps, v);
+      if (v === null || v === undefined) continue;
+      count.set(c.steps, (count.get(c.steps) ?? 0) + 1);
+      if (v < (best.get(c.steps) ?? Infinity)) best.set(c.steps, v);
     }
+    for (const [steps, n] of count) if (n < 2) best.delete(steps);
     return h(
       'tr',
       { 'data-w': row.w },
@@ -52,7 +57,7 @@ export function methodsTable(r: ReportView): HTMLElement | undefined {
         return h(
           'td',
           {
-            class: `num${v !== null && v === best.get(c.steps) && c.steps > 0 ? ' best' : ''}`,
+            class: `num${v !== null && v === best.get(c.steps) ? ' best' : ''}`,
             'data-method': c.method,
             'data-steps': c.steps,
             title: image && acc !== null ? `accuracy ${formatPercent(acc)}` : undefined,
@@ -68,7 +73,7 @@ export function methodsTable(r: ReportView): HTMLElement | undefined {
     h(
       'caption',
       { class: 'muted' },
-      `Each method's student at each step count (DDIM, same seeds): ${r.metric} per w, lower is better; the best of each step count in bold.`,
+      `Each method's student at each step count (DDIM, same seeds): ${r.metric} per w, lower is better; the best at each step count with two or more students in bold.`,
     ),
     h(
       'thead',
