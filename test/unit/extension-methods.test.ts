@@ -9,6 +9,8 @@ import * as os from 'os';
 import * as path from 'path';
 import type { RunEvent } from '../../src/engine/run/events';
 import { stepFileName } from '../../src/engine/run/run-folder';
+import { describeConfig } from '../../src/extension/configs';
+import { GAUSSIANS, toyConfig } from '../helpers/toy-config';
 import { buildRunTree } from '../../src/extension/model/build-run-tree';
 import { unitLabel } from '../../src/extension/model/format';
 import { plannedStudents, plannedUnits } from '../../src/extension/model/run-nodes';
@@ -516,4 +518,19 @@ test('differing params: only fields whose values differ, lists as JSON, no names
   assert.deepEqual(params, ['guided.lr', 'methods']);
   assert.equal(values[1].methods, '["progressive","consistency"]');
   assert.deepEqual(studentGrids(tmp(), toUri), []);
+});
+
+test("a config's stages for the pickers and the dashboard list each method it trains", () => {
+  const dir = tmp();
+  const file = path.join(dir, 'both.distill.json');
+  const base = toyConfig(GAUSSIANS);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ ...base, methods: ['progressive', 'consistency'], consistency: { steps: 10 } }),
+  );
+  const entry = describeConfig(file, 'both');
+  assert.equal(entry.error, undefined);
+  assert.deepEqual(entry.stages, ['teacher', 'guided', 'progressive', 'consistency']);
+  fs.writeFileSync(file, JSON.stringify({ ...base, methods: ['consistency'], consistency: { steps: 10 } }));
+  assert.deepEqual(describeConfig(file, 'c').stages, ['teacher', 'guided', 'consistency']);
 });
