@@ -121,27 +121,15 @@ export async function editTabInput(
 }
 
 /**
- * What the Edit tab's student at `steps` steps is: the named student unit's newest checkpoint when `unit` is given;
- * else the progressive student distilled to `steps` when it has a checkpoint, else the most distilled student with a
- * checkpoint (the newest unit after the teacher) run at `steps`.
+ * What the Edit tab's student at `steps` steps is: the progressive student distilled to `steps` when it has a
+ * checkpoint, else the most distilled student with a checkpoint (the newest unit after the teacher) run at `steps`.
  */
 export function editStudentTarget(
   runDir: string,
   cfg: ResolvedConfig,
   steps: number,
-  unit?: string,
 ): { stage: StageName; steps: number; checkpoint?: string } {
   const students = unitList(cfg).filter((u) => u.stage !== 'teacher');
-  if (unit !== undefined) {
-    const def = students.find((u) => u.unit === unit);
-    if (!def)
-      throw new Error(
-        `student: ${JSON.stringify(unit)} is not a student of this run; expected one of ${students.map((u) => u.unit).join(', ')}`,
-      );
-    const list = listCheckpoints(runDir, unit);
-    if (!list.length) throw new Error(`${runDir}: student ${unit} has no checkpoint yet; train the run further`);
-    return { stage: def.stage, steps, checkpoint: list[list.length - 1].file };
-  }
   const exact = students.find(
     (u) => u.stage === 'progressive' && u.toSteps === steps && listCheckpoints(runDir, u.unit).length > 0,
   );
@@ -155,13 +143,33 @@ export function editStudentTarget(
   );
 }
 
+/** The Edit tab's student picked by its unit (EditTabSpec.student): that unit's newest checkpoint, run at `steps`. */
+export function editStudentByUnit(
+  runDir: string,
+  cfg: ResolvedConfig,
+  steps: number,
+  unit: string,
+): { stage: StageName; steps: number; checkpoint: string } {
+  const known = unitList(cfg).filter((u) => u.stage !== 'teacher');
+  const def = known.find((u) => u.unit === unit);
+  if (!def)
+    throw new Error(
+      `student: ${JSON.stringify(unit)} is not a student of this run; expected one of ${known.map((u) => u.unit).join(', ')}`,
+    );
+  const list = listCheckpoints(runDir, unit);
+  if (!list.length) throw new Error(`${runDir}: student ${unit} has no checkpoint yet; train the run further`);
+  return { stage: def.stage, steps, checkpoint: list[list.length - 1].file };
+}
+
 /** One model's edit of the input (see the module comment). */
 export async function editTabRun(spec: EditTabSpec, opts: EditTabOptions = {}): Promise<EditTabResult> {
   const { runDir, cfg } = await openRun(spec.runDir, opts);
   const target =
     spec.model === 'teacher'
       ? { stage: 'teacher' as const, steps: spec.steps }
-      : editStudentTarget(runDir, cfg, spec.steps, spec.student);
+      : spec.student !== undefined
+        ? editStudentByUnit(runDir, cfg, spec.steps, spec.student)
+        : editStudentTarget(runDir, cfg, spec.steps);
   const editSpec: EditSpec = {
     runDir,
     image: { name: 'the input image', data: Buffer.from(spec.imagePngBase64, 'base64') },
