@@ -22,6 +22,12 @@ const METHOD_COLORS: Record<string, string> = {
   guided: '#5fbf6a',
   teacher: '#8c8c8c',
 };
+/** The y axis of the quality-vs-NFE plot, by report.json's `pareto.measure`. */
+const MEASURE_NAMES: Record<string, string> = {
+  fid: 'FID',
+  swdReal: 'SWD',
+  mseToExact: 'distance to the exact teacher',
+};
 const colorOf = (method: string | undefined): string => METHOD_COLORS[method ?? ''] ?? '#a67fd8';
 const stepsText = (n: number) => `${n} step${n === 1 ? '' : 's'}`;
 
@@ -140,7 +146,12 @@ export function paretoPlot(r: ReportView): HTMLElement | undefined {
   label(W - pad, H - pad + 14, String(2 ** x1), 'end');
   label(pad - 4, pad + 4, formatMetric(y1), 'end');
   label(pad - 4, H - pad, formatMetric(y0), 'end');
-  label(W / 2, H - 6, `NFE per sample (log scale) vs ${r.metric} (lower is better)`);
+  const measure = MEASURE_NAMES[r.pareto?.measure ?? ''] ?? r.metric;
+  label(
+    W / 2,
+    H - 6,
+    `NFE per sample (log scale) vs ${measure} (lower is better)${r.pareto?.w !== undefined ? `, w = ${r.pareto.w}` : ''}`,
+  );
   const front = points.filter((p) => p.front).sort((a, b) => a.nfe - b.nfe);
   if (front.length > 1)
     root.append(
@@ -164,7 +175,7 @@ export function paretoPlot(r: ReportView): HTMLElement | undefined {
       'data-front': String(p.front),
     });
     c.append(
-      svg('title', {}, `${p.label}: NFE ${p.nfe}, ${r.metric} ${formatMetric(p.quality)}${p.front ? ' (front)' : ''}`),
+      svg('title', {}, `${p.label}: NFE ${p.nfe}, ${measure} ${formatMetric(p.quality)}${p.front ? ' (front)' : ''}`),
     );
     root.append(c);
   }
@@ -207,7 +218,11 @@ export function trainingCostTable(r: ReportView): HTMLElement | undefined {
   return h(
     'table',
     { class: 'report', id: 'report-cost' },
-    h('caption', { class: 'muted' }, 'Training cost of each student (its own units, from the trained weights on).'),
+    h(
+      'caption',
+      { class: 'muted' },
+      "Training cost of each student: the stage-2 compute (and time) of its method's units up to its own.",
+    ),
     h(
       'thead',
       {},

@@ -137,6 +137,9 @@ export const ReportViewSchema = TObject({
   /** Quality vs NFE (report.json's `pareto`, when the report has it): every point, and which are on the front. */
   pareto: Optional(
     TObject({
+      /** The guidance weight of the points, and the distance on the y axis (e.g. "fid", "swdReal", "mseToExact"). */
+      w: Optional(num()),
+      measure: Optional(str()),
       points: TArray(
         TObject({
           label: str(),
@@ -151,7 +154,10 @@ export const ReportViewSchema = TObject({
       ),
     }),
   ),
-  /** What each student cost to train (report.json's `trainingCost`, when the report has it). */
+  /**
+   * What each student cost to train (report.json's `trainingCost`, when the report has it): the stage-2 FLOPs (and
+   * wall seconds, once every unit up to it finished) of its method's units up to and including its own.
+   */
   trainingCost: Optional(
     TArray(TObject({ method: str(), steps: int(), flops: num(), seconds: Optional(num()) }), { maxItems: 64 }),
   ),

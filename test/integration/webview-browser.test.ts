@@ -703,18 +703,18 @@ describe('dashboard webview: Report view', () => {
           [1, 130],
         ])
           rows.push({ w, model: 'consistency', sampler: 'ddim', steps, nfe: steps, msPerSample: 1, fid: fid + w });
+      const teacher = { model: 'teacher', steps: 256, nfe: 512, value: 20 };
+      const c4 = { model: 'consistency', steps: 4, nfe: 4, value: 102 };
+      const c1 = { model: 'consistency', steps: 1, nfe: 1, value: 132 };
       json.pareto = {
-        points: [
-          { model: 'teacher', steps: 256, nfe: 512, w: 2, fid: 20 },
-          { model: 'progressive', steps: 4, nfe: 4, w: 2, fid: 158 },
-          { model: 'consistency', steps: 4, nfe: 4, w: 2, fid: 102 },
-          { model: 'consistency', steps: 1, nfe: 1, w: 2, fid: 132 },
-        ],
-        front: [0, 2, 3],
+        w: 2,
+        measure: 'fid',
+        points: [teacher, { model: 'progressive', steps: 4, nfe: 4, value: 158 }, c4, c1],
+        front: [c1, c4, teacher],
       };
       json.trainingCost = [
-        { method: 'progressive', steps: 4, flops: 3.2e12, seconds: 300 },
-        { method: 'consistency', steps: 4, flops: 1.1e12, seconds: 90 },
+        { method: 'progressive', steps: 4, unit: 'progressive-8-4', flops: 3.2e12, seconds: 300 },
+        { method: 'consistency', steps: 4, unit: 'consistency-4', flops: 1.1e12, seconds: 90 },
       ];
     });
     await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false, report });

@@ -374,6 +374,42 @@ test('the report shows each method at each step count in columns, with pareto an
       ['consistency · 1 step · w=2', 1, 37, true],
     ],
   );
+  // report.json's own shape: one w's points { model, steps, nfe, value } under `measure`, and the front's points
+  const real = buildReportView(
+    reportJson({
+      pareto: {
+        w: 2,
+        measure: 'fid',
+        points: [
+          { model: 'teacher', steps: 64, nfe: 128, value: 12 },
+          { model: 'progressive', steps: 2, nfe: 2, value: 42 },
+          { model: 'consistency', steps: 2, nfe: 2, value: 32 },
+        ],
+        front: [
+          { model: 'consistency', steps: 2, nfe: 2, value: 32 },
+          { model: 'teacher', steps: 64, nfe: 128, value: 12 },
+        ],
+      },
+    }),
+    () => [],
+  );
+  assert.deepEqual(real.pareto, {
+    w: 2,
+    measure: 'fid',
+    points: [
+      { label: 'teacher · 64 steps · w=2', method: 'teacher', steps: 64, w: 2, nfe: 128, quality: 12, front: true },
+      {
+        label: 'progressive · 2 steps · w=2',
+        method: 'progressive',
+        steps: 2,
+        w: 2,
+        nfe: 2,
+        quality: 42,
+        front: false,
+      },
+      { label: 'consistency · 2 steps · w=2', method: 'consistency', steps: 2, w: 2, nfe: 2, quality: 32, front: true },
+    ],
+  });
   assert.deepEqual(r.trainingCost, [
     { method: 'progressive', steps: 2, flops: 2.5e12, seconds: 120 },
     { method: 'consistency', steps: 2, flops: 1.2e12 },

@@ -262,35 +262,42 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [k in K]
 }
 
 /**
- * report.json's `pareto` (reports written before it have none; undefined then, or when it is not readable): its
- * points, each with NFE, quality (`quality`, else the report's metric: `fid` or `swdReal`) and a label, and which are
- * on the front (`front`: indices into `points`, or the front's points themselves; or a point's own `front: true`).
+ * report.json's `pareto` (reports written before it have none; undefined then, or when it is not readable): the
+ * points of one w — `{ model, steps, nfe, value }`, the value being the report's main distance named by `measure`
+ * (lower is better; `quality`, `fid` or `swdReal` are read too) — and which are on `front` (the front's points
+ * themselves, or indices into `points`; or a point's own `front: true`).
  */
 export function parsePareto(v: unknown, kind: ReportView['kind']): ReportView['pareto'] {
   if (!isObj(v) || !Array.isArray(v.points)) return undefined;
+  const valueOf = (p: Obj): number | null =>
+    isNum(p.value) ? p.value : isNum(p.quality) ? p.quality : metric(kind === 'image' ? p.fid : p.swdReal);
+  const methodOf = (p: Obj): string | undefined =>
+    typeof p.method === 'string' ? p.method : typeof p.model === 'string' ? p.model : undefined;
   const frontList = Array.isArray(v.front) ? v.front : [];
+  const same = (f: unknown, p: Obj): boolean =>
+    isObj(f) &&
+    f.nfe === p.nfe &&
+    valueOf(f) === valueOf(p) &&
+    (methodOf(f) === undefined || methodOf(f) === methodOf(p)) &&
+    (f.steps === undefined || p.steps === undefined || f.steps === p.steps);
   const onFront = (p: Obj, i: number): boolean =>
-    p.front === true ||
-    p.onFront === true ||
-    frontList.some(
-      (f) =>
-        f === i ||
-        (isObj(f) && f.nfe === p.nfe && (f.quality ?? f.fid ?? f.swdReal) === (p.quality ?? p.fid ?? p.swdReal)),
-    );
+    p.front === true || p.onFront === true || frontList.some((f) => f === i || same(f, p));
+  const setW = isNum(v.w) ? v.w : undefined;
   const points: NonNullable<ReportView['pareto']>['points'] = [];
   v.points.slice(0, MAX_PARETO).forEach((p, i) => {
     if (!isObj(p) || !isNum(p.nfe) || p.nfe <= 0) return;
-    const q = isNum(p.quality) ? p.quality : metric(kind === 'image' ? p.fid : p.swdReal);
+    const q = valueOf(p);
     if (q === null) return;
-    const method = typeof p.method === 'string' ? p.method : typeof p.model === 'string' ? p.model : undefined;
+    const method = methodOf(p);
     const steps = Number.isInteger(p.steps) && (p.steps as number) > 0 ? (p.steps as number) : undefined;
+    const w = isNum(p.w) ? p.w : setW;
     const label =
       typeof p.label === 'string' && p.label
         ? p.label
         : [
             method,
             steps !== undefined ? `${steps} step${steps === 1 ? '' : 's'}` : undefined,
-            isNum(p.w) ? `w=${p.w}` : undefined,
+            w !== undefined ? `w=${w}` : undefined,
           ]
             .filter(Boolean)
             .join(' · ') || `NFE ${p.nfe}`;
@@ -298,13 +305,18 @@ export function parsePareto(v: unknown, kind: ReportView['kind']): ReportView['p
       label,
       ...optional('method', method),
       ...optional('steps', steps),
-      ...optional('w', isNum(p.w) ? p.w : undefined),
+      ...optional('w', w),
       nfe: p.nfe,
       quality: q,
       front: onFront(p, i),
     });
   });
-  return points.length ? { points } : undefined;
+  if (!points.length) return undefined;
+  return {
+    ...optional('w', setW),
+    ...optional('measure', typeof v.measure === 'string' && v.measure ? v.measure : undefined),
+    points,
+  };
 }
 
 /** report.json's `trainingCost` (`{ method, steps, flops, seconds? }[]`): the readable entries, or undefined. */
