@@ -269,7 +269,7 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [k in K]
  */
 export function parsePareto(v: unknown, kind: ReportView['kind']): ReportView['pareto'] {
   if (!isObj(v) || !Array.isArray(v.points)) return undefined;
-  const valueOf = (p: Obj): number | null =>
+  const distanceOf = (p: Obj): number | null =>
     isNum(p.value) ? p.value : isNum(p.quality) ? p.quality : metric(kind === 'image' ? p.fid : p.swdReal);
   const methodOf = (p: Obj): string | undefined =>
     typeof p.method === 'string' ? p.method : typeof p.model === 'string' ? p.model : undefined;
@@ -277,7 +277,7 @@ export function parsePareto(v: unknown, kind: ReportView['kind']): ReportView['p
   const same = (f: unknown, p: Obj): boolean =>
     isObj(f) &&
     f.nfe === p.nfe &&
-    valueOf(f) === valueOf(p) &&
+    distanceOf(f) === distanceOf(p) &&
     (methodOf(f) === undefined || methodOf(f) === methodOf(p)) &&
     (f.steps === undefined || p.steps === undefined || f.steps === p.steps);
   const onFront = (p: Obj, i: number): boolean =>
@@ -286,7 +286,7 @@ export function parsePareto(v: unknown, kind: ReportView['kind']): ReportView['p
   const points: NonNullable<ReportView['pareto']>['points'] = [];
   v.points.slice(0, MAX_PARETO).forEach((p, i) => {
     if (!isObj(p) || !isNum(p.nfe) || p.nfe <= 0) return;
-    const q = valueOf(p);
+    const q = distanceOf(p);
     if (q === null) return;
     const method = methodOf(p);
     const steps = Number.isInteger(p.steps) && (p.steps as number) > 0 ? (p.steps as number) : undefined;
