@@ -144,7 +144,7 @@ function columns(v: CompareView): Column[] {
       key: `p:${p}`,
       label: p,
       value: (r) => (typeof r.params[p] === 'number' ? (r.params[p] as number) : String(r.params[p])),
-      text: (r) => String(r.params[p]),
+      text: (r) => (r.params[p] === null ? '–' : String(r.params[p])),
     });
   cols.push({
     key: 'state',

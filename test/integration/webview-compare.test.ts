@@ -320,6 +320,13 @@ it('Compare of runs picked together: their differing fields, curves per unit kin
   await page.waitForSelector('#compare-table tbody tr');
   assert.equal(await page.textContent('#title'), 'Compare: both, other');
   assert.match((await page.textContent('#summary')) ?? '', /^2 runs picked · 2 finished$/);
+  // a field one run's config.json does not have reads as –, not null
+  assert.deepEqual(
+    await page.$$eval('#compare-table tbody tr', (trs) =>
+      trs.map((tr) => (tr.querySelector('td:nth-child(6)') as HTMLElement).textContent),
+    ),
+    ['10', '–'],
+  );
   // every progressive unit one after the other: both runs overlay though their phases differ
   const options = await page.$$eval('#curve-unit option', (os) => os.map((o) => (o as HTMLOptionElement).value));
   assert.ok(options.includes('kind:progressive') && options.includes('kind:consistency'), options.join(', '));
