@@ -6,14 +6,21 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { before, describe, it } from 'node:test';
 import { createRun, ensureBackend, loadRunConfig, runStages } from '../../src/engine';
 import { readCheckpoint } from '../../src/engine/run/checkpoint';
 import { configHash, unitHash } from '../../src/engine/run/config';
+import { defaultEditTarget } from '../../src/engine/tasks/edit';
+import { editStudentTarget } from '../../src/engine/tasks/edit-request';
+import { resolveCheckpoint } from '../../src/engine/tasks/open-run';
+import { decodePng } from '../../src/engine/io/png';
 import { FILES, listCheckpoints, readEvents } from '../../src/engine/run/run-folder';
 import { runWithStops } from '../helpers/runs';
 import { toyConfig } from '../helpers/toy-config';
 
+const REPO = path.resolve(__dirname, '..', '..');
+const CLI = path.join(REPO, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-consistency-'));
 
 const BOTH = {
@@ -156,5 +163,70 @@ describe('a run with both stage-2 methods', () => {
       for (const [name, x] of a)
         assert.ok(Buffer.from(x.data.buffer).equals(Buffer.from(b.get(name)!.data.buffer)), `${unit} ${name}`);
     }
+  });
+});
+
+describe('consistency students in the tasks and the CLI', () => {
+  const distill = (args: string[]) =>
+    spawnSync(process.execPath, [CLI, ...args], { cwd: tmp, encoding: 'utf8', timeout: 240_000 });
+  let runDir: string;
+
+  before(() => {
+    if (!fs.existsSync(CLI)) {
+      const r = spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    }
+  });
+
+  it('distill run prints each consistency student with its steps', () => {
+    fs.writeFileSync(path.join(tmp, 'cli.distill.json'), JSON.stringify(toyConfig(BOTH)));
+    const r = distill(['run', 'cli.distill.json', '--runs-dir', 'runs', '--name', 'cli']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    for (const n of [4, 2, 1])
+      assert.match(r.stdout, new RegExp(`▶ consistency-${n} \\(${n}-step consistency student\\): 12 steps`));
+    assert.match(r.stdout, /▶ progressive-4-2 \(4 → 2 sampling steps\)/);
+    runDir = path.join(tmp, 'runs', 'cli');
+  });
+
+  it('distill sample --stage consistency --steps K samples the K-step consistency student; other K are refused', () => {
+    const r = distill(['sample', runDir, '--stage', 'consistency', '--steps', '2', '--w', '0,2', '--out', 'c2.png']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /grid/);
+    const img = decodePng(fs.readFileSync(path.join(tmp, 'c2.png')));
+    assert.ok(img.width > 0 && img.height > 0);
+    const bad = distill(['sample', runDir, '--stage', 'consistency', '--steps', '8', '--w', '1', '--out', 'x.png']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--steps 8: no consistency student has 8 steps; available: 4, 2, 1/);
+  });
+
+  it('distill export --stage consistency --steps K exports that student', () => {
+    const out = path.join(tmp, 'export-c1');
+    const r = distill(['export', runDir, '--stage', 'consistency', '--steps', '1', '--out', out]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    assert.equal(m.unit, 'consistency-1');
+    assert.equal(m.stage, 'consistency');
+    assert.equal(m.steps, 1);
+    assert.match(m.description, /^Consistency student \(consistency-1\): 1 network evaluation per sample/);
+  });
+
+  it('resolveCheckpoint, the edit defaults and the Edit tab pick consistency students by method and steps', () => {
+    const cfg = loadRunConfig(runDir);
+    const r = resolveCheckpoint(runDir, cfg, { stage: 'consistency', steps: 4 });
+    assert.equal(r.unit, 'consistency-4');
+    assert.equal(r.netStage, 'consistency');
+    assert.match(r.file, /checkpoints[/\\]consistency-4[/\\]step-0000012\.ckpt$/);
+    assert.equal(resolveCheckpoint(runDir, cfg, { stage: 'progressive', steps: 2 }).unit, 'progressive-4-2');
+    // the last unit trained is the most distilled consistency student
+    assert.deepEqual(defaultEditTarget(runDir, cfg, undefined, undefined), { stage: 'consistency', steps: 1 });
+    assert.deepEqual(defaultEditTarget(runDir, cfg, 'progressive', undefined), { stage: 'progressive', steps: 2 });
+    // a progressive student of K steps first, then a consistency one
+    assert.deepEqual(editStudentTarget(runDir, cfg, 2), { stage: 'progressive', steps: 2 });
+    assert.deepEqual(editStudentTarget(runDir, cfg, 4), { stage: 'consistency', steps: 4 });
+    const progressiveOnly = { ...cfg, methods: ['progressive' as const], consistency: undefined };
+    assert.throws(
+      () => resolveCheckpoint(runDir, progressiveOnly, { stage: 'consistency', steps: 4 }),
+      /--stage consistency: this run trains no consistency students \(methods in its config.json: progressive\)/,
+    );
   });
 });

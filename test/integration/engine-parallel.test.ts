@@ -38,6 +38,11 @@ const TOY = {
   log: { interval: 1 },
 };
 const toy = toyConfig(TOY);
+/** Both stage-2 methods: the consistency students' stop-gradient pass runs in the workers on the weights they get. */
+const BOTH_METHODS = {
+  methods: ['progressive', 'consistency'],
+  consistency: { steps: 5, batch: 33, lr: 0.001, teacherSteps: 8, studentSteps: [4, 2, 1] },
+};
 const unet = {
   ...toy,
   data: { kind: 'mnist', imageSize: 8 },
@@ -96,17 +101,26 @@ before(async () => {
 });
 
 describe('data-parallel training', () => {
-  it('toy MLP, all three stages: 2 workers match 1 process (losses and weights within 1e-4)', async () => {
-    const one = await run('toy-one', { ...toy, parallel: 'threads' });
-    const two = await run('toy-two', { ...toy, parallel: 'workers' });
+  it('toy MLP, all three stages and the consistency students: 2 workers match 1 process (losses and weights within 1e-4)', async () => {
+    const one = await run('toy-one', { ...toy, ...BOTH_METHODS, parallel: 'threads' });
+    const two = await run('toy-two', { ...toy, ...BOTH_METHODS, parallel: 'workers' });
+    assert.deepEqual([...new Set(lossEvents(readEvents(two).events).map((e) => e.unit))].slice(-3), [
+      'consistency-4',
+      'consistency-2',
+      'consistency-1',
+    ]);
     assert.match(backendNote(one), /training in this process/);
     assert.match(backendNote(two), /data-parallel on 2 worker threads/);
     assertSameRun(one, two);
   });
 
-  it('tiny U-Net, all three stages: 2 workers match 1 process', async () => {
-    const one = await run('unet-one', { ...unet, parallel: 'threads' });
-    const two = await run('unet-two', { ...unet, parallel: 'workers' });
+  it('tiny U-Net, all three stages and a consistency student: 2 workers match 1 process', async () => {
+    const cons = {
+      methods: ['progressive', 'consistency'],
+      consistency: { steps: 3, batch: 6, lr: 0.001, teacherSteps: 4, studentSteps: [2] },
+    };
+    const one = await run('unet-one', { ...unet, ...cons, parallel: 'threads' });
+    const two = await run('unet-two', { ...unet, ...cons, parallel: 'workers' });
     assertSameRun(one, two);
   });
 
@@ -279,6 +293,14 @@ describe('data-parallel training', () => {
     assert.equal(wantsWorkers({ ...cfg, parallel: 'auto' }, 'cpu', 2), false);
     assert.equal(wantsWorkers({ ...cfg, parallel: 'auto' }, 'wasm', 1), false);
     assert.equal(wantsWorkers({ ...cfg, parallel: 'workers' }, 'cpu', 1), true);
+    // a consistency section's batch counts like the other stages'
+    const small = {
+      ...cfg,
+      parallel: 'auto' as const,
+      consistency: { ...cfg.progressive, batch: 3, studentSteps: [1], teacherSteps: 2 },
+    };
+    assert.equal(wantsWorkers(small, 'wasm', 2), false);
+    assert.match(planParallel(small, wasm, 2).note, /batch 3 < 2 × 2 threads/);
     const { parallel: _p, ...withoutField } = { ...cfg, parallel: 'auto' as const };
     assert.equal(configHash({ ...cfg, parallel: 'auto' }), configHash(withoutField as typeof cfg));
     assert.notEqual(configHash({ ...cfg, parallel: 'workers' }), configHash({ ...cfg, parallel: 'auto' }));
