@@ -2,6 +2,7 @@
  * Runs with both stage-2 methods on the 2-D toy (wasm, one thread, seeded): the consistency students train to the
  * end after the progressive ones, resume bit for bit, carry their own hash, and can be added to a finished run.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -163,6 +164,31 @@ describe('a run with both stage-2 methods', () => {
       for (const [name, x] of a)
         assert.ok(Buffer.from(x.data.buffer).equals(Buffer.from(b.get(name)!.data.buffer)), `${unit} ${name}`);
     }
+  });
+});
+
+describe('memory', () => {
+  it('does not leak tensors across consistency steps: tf.memory().numTensors is the same at step 10 and step 60', async () => {
+    const runDir = await newRun('both-leak', BOTH, {
+      consistency: { ...BOTH.consistency, steps: 60, studentSteps: [2] },
+      sampling: { interval: 20, teacherSteps: 4 },
+      checkpoint: { interval: 25, keep: 1 },
+      log: { interval: 10 },
+    });
+    const counts = new Map<number, number>();
+    assert.equal(
+      await runStages({
+        runDir,
+        summary: false,
+        onEvent: (e) => {
+          if (e.type === 'loss' && e.unit === 'consistency-2' && (e.step === 10 || e.step === 60))
+            counts.set(e.step, tf.memory().numTensors);
+        },
+      }),
+      'finished',
+    );
+    assert.equal(counts.size, 2);
+    assert.equal(counts.get(60), counts.get(10));
   });
 });
 
