@@ -175,8 +175,8 @@ export function buildStepLoss(
       const sZero = times.map((c) => c.s === 0);
       const lamPrev = Float32Array.from(times, (c) => (c.tPrev === 0 ? sched.logSnrMax : logSnr(c.tPrev, sched)));
       const lamS = Float32Array.from(times, (c) => (c.s === 0 ? sched.logSnrMax : logSnr(c.s, sched)));
-      const xT = denoise(T!, { z, lambdas: lambdaT, classes: cls, w }).x;
-      const zPrev = ddimStep({ z, x: xT, lambdaT, lambdaS: lamPrev, toZero: prevZero });
+      const xTeacher = denoise(T!, { z, lambdas: lambdaT, classes: cls, w }).x;
+      const zPrev = ddimStep({ z, x: xTeacher, lambdaT, lambdaS: lamPrev, toZero: prevZero });
       const self: Denoiser = { net: student, param, schedule: sched };
       const xRef = denoise(self, { z: zPrev, lambdas: lamPrev, classes: cls, w }).x;
       const zRef = consistencyReference({
