@@ -259,6 +259,44 @@ describe('data-parallel training', () => {
     }
   });
 
+  it("the consistency loss does not leak in the main thread or the workers (the student's stop-gradient pass included)", async () => {
+    const runDir = await run('dp-leak-consistency', {
+      ...unet,
+      methods: ['progressive', 'consistency'],
+      consistency: { steps: 1, batch: 6, teacherSteps: 4, studentSteps: [2] },
+      parallel: 'threads',
+    });
+    const cfg = loadRunConfig(runDir);
+    const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
+    const spec = { stage: 'consistency' as const, toSteps: 2, exampleShape: data.shape };
+    const net = netForUnit(cfg, data, 'consistency');
+    const trainer = new Trainer(net, { lr: 1e-3, warmup: 0, anneal: false, clip: 1, ema: 0.9, totalSteps: 100 });
+    const rng = new Rng(1, 'leak-consistency');
+    const pg = await ParallelGradients.start(
+      { workers: 2, backend: 'wasm' },
+      {
+        cfg,
+        spec,
+        numClasses: data.numClasses,
+        frozen: { file: path.join(runDir, listCheckpoints(runDir, 'guided').pop()!.file), stage: 'guided' },
+      },
+    );
+    try {
+      const counts: { main: number; workers: number[] }[] = [];
+      for (let i = 0; i < 12; i++) {
+        const g = await pg.gradients(net, drawBatch(cfg, data, spec, 6, rng));
+        trainer.applyGradients(g.grads, g.loss);
+        await trainer.flush();
+        if (i === 2 || i === 11) counts.push({ main: tf.memory().numTensors, workers: pg.workerTensors });
+      }
+      assert.deepEqual(counts[1], counts[0]);
+    } finally {
+      await pg.close();
+      trainer.dispose();
+      net.dispose();
+    }
+  });
+
   it('workers that never answer fail the start after the timeout (and are terminated) instead of stalling the run', async () => {
     const silent = path.join(tmp, 'silent-worker.js');
     fs.writeFileSync(silent, "require('worker_threads').parentPort.on('message', () => {});\n");
