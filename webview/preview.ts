@@ -101,8 +101,19 @@ const studentPickerField = h(
   h('span', { class: 'muted' }, 'each method, each step count'),
 );
 
-/** Rebuilds the student picker from the run's students (hidden when the host lists none). */
-function showStudents(list: StudentChoice[], first: string | undefined): void {
+/**
+ * Rebuilds the student picker from the run's students (hidden when the host lists none). `first` is the host's pick
+ * (the chosen checkpoint's student, else the newest trained one); `guided` says the host's own student, sampled
+ * when no listed student is picked, is a stage-1 guided checkpoint (the chosen one, or the newest): the picker offers
+ * it first, and picks it when the chosen checkpoint is a guided one or no listed student is trained. The pick
+ * restored from the panel's state wins only when the panel shows the same checkpoint of the same run again.
+ */
+function showStudents(
+  list: StudentChoice[],
+  first: string | undefined,
+  guided: { chosen: boolean } | undefined,
+  restoring: boolean,
+): void {
   students = list;
   studentPickerField.hidden = !list.length;
   if (!list.length) {
@@ -110,14 +121,23 @@ function showStudents(list: StudentChoice[], first: string | undefined): void {
     return;
   }
   const trained = list.filter((s) => s.trained);
+  const wanted = restoring ? [settings.student, first] : [first];
   const pick =
-    [settings.student, first].find((u) => u !== undefined && trained.some((s) => s.unit === u)) ??
-    trained[trained.length - 1]?.unit ??
-    list[list.length - 1].unit;
+    wanted.find((u) => u !== undefined && trained.some((s) => s.unit === u)) ??
+    (guided?.chosen ? undefined : trained[trained.length - 1]?.unit);
   settings.student = pick;
   const next = h(
     'vscode-single-select',
     { 'aria-label': 'Student' },
+    ...(guided
+      ? [
+          h(
+            'vscode-option',
+            { value: '', selected: pick === undefined },
+            `guided · ${guided.chosen ? 'this checkpoint' : 'newest checkpoint'}`,
+          ),
+        ]
+      : []),
     ...list.map((s) =>
       h('vscode-option', { value: s.unit, selected: s.unit === pick, disabled: !s.trained }, studentLabel(s)),
     ),
@@ -125,10 +145,9 @@ function showStudents(list: StudentChoice[], first: string | undefined): void {
   next.id = 'student';
   next.addEventListener('change', () => {
     const chosen = students.find((s) => s.unit === next.value);
-    if (!chosen) return;
-    settings.student = chosen.unit;
+    settings.student = chosen?.unit;
     // a student samples at its own step count unless asked otherwise
-    if (STUDENT_STEPS.includes(chosen.steps)) {
+    if (chosen && STUDENT_STEPS.includes(chosen.steps)) {
       settings.studentSteps = chosen.steps;
       studentSelect.value = String(chosen.steps);
     }
@@ -370,7 +389,13 @@ function handle(m: HostToWebview): void {
       initialised = true;
       editTab.reset(state.runDir === m.runDir);
       stage = m.stage;
-      showStudents(m.students ?? [], m.student);
+      // Without a listed student of its own, a stage-1 preview samples the host's guided checkpoint.
+      showStudents(
+        m.students ?? [],
+        m.student,
+        m.stage === 'guided' && m.student === undefined ? { chosen: m.checkpoint !== undefined } : undefined,
+        state.runDir === m.runDir && state.checkpoint === m.checkpoint,
+      );
       if (state.runDir !== m.runDir) {
         // A different run: start from its defaults (w from its config; every class up to ten).
         settings.w = m.wDefaults.join(', ');

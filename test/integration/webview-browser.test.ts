@@ -929,6 +929,58 @@ describe('preview webview', () => {
     await page.close();
   });
 
+  it('a guided checkpoint previews itself: no listed student is sent, before or after the few-step students train', async () => {
+    const guided = 'checkpoints/guided/step-0000100.ckpt';
+    const init = (students: { unit: string; method: string; steps: number; trained: boolean }[]) => ({
+      type: 'init',
+      view: 'preview',
+      runDir: RUN_DIR,
+      checkpoint: guided,
+      stage: 'guided',
+      classes: 2,
+      wDefaults: [0, 2],
+      students,
+    });
+    const untrained = [
+      { unit: 'progressive-4-2', method: 'progressive', steps: 2, trained: false },
+      { unit: 'progressive-8-4', method: 'progressive', steps: 4, trained: false },
+    ];
+    // While the run is still in its guided stage: none of its few-step students has weights yet.
+    const page = await openPage('preview');
+    await send(page, init(untrained));
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.deepEqual(await page.locator('#student vscode-option').allTextContents(), [
+      'guided · this checkpoint',
+      'progressive · 2 steps (not trained yet)',
+      'progressive · 4 steps (not trained yet)',
+    ]);
+    await page.click('#render');
+    const req = (await posted(page)).at(-1) as Record<string, unknown>;
+    assert.equal(req.type, 'preview');
+    assert.equal('student' in req, false, `the guided checkpoint is the student: ${JSON.stringify(req)}`);
+    await send(page, { type: 'previewError', requestId: req.requestId as number, message: 'x' });
+    await page.close();
+
+    // Later, with a trained 4-step student: the clicked guided checkpoint is still what the preview samples first,
+    // and the trained student is one pick away.
+    const later = await openPage('preview');
+    await send(later, init(untrained.map((s) => ({ ...s, trained: s.steps === 4 }))));
+    await later.waitForSelector('body[data-ready="true"]');
+    await later.click('#render');
+    const first = (await posted(later)).at(-1) as Record<string, unknown>;
+    assert.equal('student' in first, false, JSON.stringify(first));
+    await send(later, { type: 'previewError', requestId: first.requestId as number, message: 'x' });
+    await later.locator('#student').evaluate((el) => {
+      (el as HTMLElement & { value: string }).value = 'progressive-8-4';
+      el.dispatchEvent(new Event('change'));
+    });
+    await later.click('#render');
+    const second = (await posted(later)).at(-1) as Record<string, unknown>;
+    assert.deepEqual([second.student, second.studentSteps], ['progressive-8-4', 4]);
+    assert.deepEqual(await cspViolations(later), []);
+    await later.close();
+  });
+
   it('ran without page errors or CSP violations', () => {
     assert.deepEqual(pageErrors, []);
   });
