@@ -971,6 +971,99 @@ export async function runUiFlow({
     },
   );
 
+  step(
+    'Distill: Compare Runs opens two ordinary runs picked together, with the config fields they differ in as columns',
+    async () => {
+      // the toy run of the start of the flow and the digits run of the Edit tab: no sweep between them
+      const names = [state.runName, 'editdigits'];
+      await runCommand(page, 'View: Close All Editors');
+      await sleep(500);
+      await runCommand(page, 'Distill: Compare Runs');
+      const widget = page.locator('.quick-input-widget');
+      await widget.waitFor({ state: 'visible', timeout: 20_000 });
+      const rows = await quickPickRows(page);
+      lap(`  compare runs quick pick: ${JSON.stringify(rows)}`);
+      for (const name of names) {
+        const row = widget.locator('.monaco-list-row').filter({ hasText: name }).first();
+        if (!(await row.count())) throw new Error(`no quick-pick row for ${name}; rows: ${JSON.stringify(rows)}`);
+        await row.click();
+      }
+      await screenshot('compare-runs-pick');
+      // the multi-select quick pick's OK button (Enter accepts as well)
+      const ok = widget.getByRole('button', { name: 'OK' }).first();
+      if (await ok.isVisible().catch(() => false)) await ok.click();
+      else await page.keyboard.press('Enter');
+      const compare = async () => {
+        for (const w of await webviews(page)) {
+          const facts = await w.frame
+            .evaluate(() => {
+              const table = document.querySelector('#compare-table');
+              if (!table) return undefined;
+              return {
+                title: document.querySelector('#title')?.textContent || '',
+                rows: [...table.querySelectorAll('tbody tr')].map((tr) => tr.getAttribute('data-run')),
+                keys: [...table.querySelectorAll('th')].map((th) => th.getAttribute('data-key')),
+                kinds: [...table.querySelectorAll('tbody tr')].map((tr) => {
+                  const i = [...table.querySelectorAll('th')].findIndex(
+                    (th) => th.getAttribute('data-key') === 'p:data.kind',
+                  );
+                  return i >= 0 ? tr.children[i]?.textContent : undefined;
+                }),
+                curves: document.querySelectorAll('#curves polyline').length,
+              };
+            })
+            .catch(() => undefined);
+          if (facts) return facts;
+        }
+        return undefined;
+      };
+      const frameOf = async () => {
+        for (const w of await webviews(page))
+          if (
+            await w.frame
+              .locator('#compare-table')
+              .count()
+              .catch(() => 0)
+          )
+            return w.frame;
+        return undefined;
+      };
+      await poll(
+        'the Compare view with both runs',
+        async () => {
+          const f = await compare();
+          return f && f.rows.length === 2 ? f : undefined;
+        },
+        { timeout: 60_000 },
+      ).catch(async (e) => {
+        throw new Error(`${e.message}; compare: ${JSON.stringify(await compare())}`);
+      });
+      // The curves start on the last unit of the runs' plans, which only the toy run has (it halves down to 2
+      // steps, the digits run to 4): the teacher is a unit both trained.
+      await (await frameOf()).locator('#curve-unit').selectOption('teacher');
+      const c = await poll(
+        "both runs' teacher loss curves",
+        async () => {
+          const f = await compare();
+          return f && f.rows.length === 2 && f.curves === 2 ? f : undefined;
+        },
+        { timeout: 20_000 },
+      ).catch(async (e) => {
+        throw new Error(`${e.message}; compare: ${JSON.stringify(await compare())}`);
+      });
+      lap(`  compare runs: ${JSON.stringify(c)}`);
+      if (JSON.stringify([...c.rows].sort()) !== JSON.stringify([...names].sort()))
+        throw new Error(`Compare Runs shows ${JSON.stringify(c.rows)}, not the runs picked ${JSON.stringify(names)}`);
+      for (const key of ['p:data.kind', 'p:model.kind'])
+        if (!c.keys.includes(key)) throw new Error(`no column ${key} for a field the runs differ in: ${c.keys}`);
+      if (c.keys.some((k) => k === 'p:progressive.lr'))
+        throw new Error(`a field both runs share is a column: ${c.keys}`);
+      if (JSON.stringify([...c.kinds].sort()) !== JSON.stringify(['mnist', 'toy2d']))
+        throw new Error(`data.kind per run: ${JSON.stringify(c.kinds)}`);
+      await screenshot('compare-runs');
+    },
+  );
+
   try {
     let broken;
     for (const s of steps) {
