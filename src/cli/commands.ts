@@ -19,6 +19,7 @@ import {
   UsageError,
 } from './args';
 import { Command, defineCommand } from './command';
+import { formatEvalReport } from './eval-summary';
 import { engine, ensureData, ensureRunData, onDevice, wasmDir } from './engine';
 import { launcherFlag, LAUNCHER_OPTIONS, SLURM_OPTIONS, submitRunCommand, sweepCommand, SWEEP_OPTIONS } from './sweep';
 import { train } from './train';
@@ -422,6 +423,7 @@ writes RUN_DIR/eval/report.md, report.json and plots.`,
           }
         },
       });
+      for (const line of formatEvalReport(r.data)) console.log(line);
       console.log(`\nreport: ${r.report}`);
       for (const f of r.files) if (f !== r.report) console.log(`        ${f}`);
       return 0;

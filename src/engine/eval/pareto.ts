@@ -60,3 +60,8 @@ export function paretoByW<R extends { w: number; model: string; sampler: string;
     return { w, measure, points, front: paretoFront(points) };
   });
 }
+
+/** The w whose Pareto front report.json's `pareto` holds: the report's w nearest 2 (a guided one), the smaller on a tie. */
+export function paretoW(ws: readonly number[]): number {
+  return ws.reduce((best, w) => (Math.abs(w - 2) < Math.abs(best - 2) ? w : best), ws[0]);
+}

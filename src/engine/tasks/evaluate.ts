@@ -27,7 +27,7 @@ import * as path from 'path';
 import { backendLabel, StageName } from '../run/events';
 import { ResolvedConfig } from '../run/config';
 import { exactTeacherNet } from '../method/exact-teacher';
-import { ParetoSet, paretoByW } from '../eval/pareto';
+import { ParetoSet, paretoByW, paretoW } from '../eval/pareto';
 import { FILES, readEvents, writeFileAtomic } from '../run/run-folder';
 import { cheaperMethod, studentTrainingCost, TrainingCost } from './student-cost';
 import { Dataset, loadDataset } from '../data';
@@ -178,16 +178,19 @@ export interface EvalReport {
     source?: 'teacher' | 'data';
   };
   /**
-   * Quality vs NFE, per w: every DDIM row (teacher 2 NFE per step, the guided and few-step students 1) as a point of
-   * `measure` against NFE, and the Pareto front of those points. Absent in older reports.
+   * Quality vs NFE at one w (paretoW: the report's w nearest 2, the smaller on a tie): every DDIM row (teacher 2 NFE
+   * per step, the guided and few-step students 1) as a point { model, steps, nfe, value } of `measure` against NFE,
+   * and the Pareto front of those points. Absent in older reports.
    */
-  pareto?: ParetoSet[];
+  pareto?: ParetoSet;
+  /** The same at every w of the report, in its order (the quality-vs-NFE plot has a panel each). */
+  paretoByW?: ParetoSet[];
   /** Per few-step student: the cumulative stage-2 training FLOPs (and seconds) to reach it. Absent in older reports. */
   trainingCost?: TrainingCost[];
 }
 
 /** The row field the report's main distance is: mseToExact where the exact teacher is known, else FID or SWD. */
-export function mainMeasure(rep: Pick<EvalReport, 'exact' | 'dataset'>): 'mseToExact' | 'fid' | 'swdReal' {
+function mainMeasure(rep: Pick<EvalReport, 'exact' | 'dataset'>): 'mseToExact' | 'fid' | 'swdReal' {
   return rep.exact ? 'mseToExact' : rep.dataset.kind === 'image' ? 'fid' : 'swdReal';
 }
 
@@ -530,7 +533,8 @@ export async function evaluateRun(
       ...(trainingCost.length ? { trainingCost } : {}),
     };
     const measure = mainMeasure(report);
-    report.pareto = paretoByW(rows, ws, measure, (r) => r[measure]);
+    report.paretoByW = paretoByW(rows, ws, measure, (r) => r[measure]);
+    report.pareto = report.paretoByW[ws.indexOf(paretoW(ws))];
     const files = writeReport(outDir, report);
     opts.onProgress?.(totalWork, totalWork);
     const summary = headline(report) ?? `evaluated ${report.run}: ${rows.length} rows`;
@@ -872,7 +876,7 @@ function markdown(rep: EvalReport): string {
 
   L.push(...studentsMarkdown(rep, img, pr));
   if (rep.trainingCost?.length) L.push(...trainingCostMarkdown(rep.trainingCost));
-  if (rep.pareto?.length) L.push(...paretoMarkdown(rep.pareto));
+  if (rep.paretoByW?.length) L.push(...paretoMarkdown(rep.paretoByW));
 
   for (const w of rep.w) {
     L.push('', `## w = ${w}`, '');
@@ -934,7 +938,7 @@ function plots(rep: EvalReport): Map<string, Buffer> {
   // quality vs NFE, one panel per w: the DDIM rows of each model (the teacher, the guided student, each stage-2
   // method's students) as one curve, in the report's main distance, and the Pareto front of them all (black, dashed)
   const measure = mainMeasure(rep);
-  const sets = rep.pareto ?? paretoByW(rep.rows, rep.w, measure, (r) => r[measure]);
+  const sets = rep.paretoByW ?? paretoByW(rep.rows, rep.w, measure, (r) => r[measure]);
   const nfePanels: Panel[] = sets.map((set) => {
     const groups = new Map<string, { x: number; y: number }[]>();
     for (const p of set.points) {

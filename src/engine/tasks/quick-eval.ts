@@ -154,9 +154,7 @@ export async function evaluateQuick({
         disposeDenoiser(d);
       }
     }
-    const rows = made
-      .sort((a, b) => ws.indexOf(a.row.w) - ws.indexOf(b.row.w) || a.order - b.order)
-      .map((m) => m.row);
+    const rows = made.sort((a, b) => ws.indexOf(a.row.w) - ws.indexOf(b.row.w) || a.order - b.order).map((m) => m.row);
     // what real held-out data gets on the same measures, at the same number of rows per class
     return {
       rows,
