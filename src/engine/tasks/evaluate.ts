@@ -275,7 +275,7 @@ async function buildJudge(
 
 /** Writes the plots, then the markdown, then (last, so a report.json means a complete evaluation) the JSON. */
 function writeReport(outDir: string, report: EvalReport): string[] {
-  const pngs = plots(report);
+  const pngs = reportPlots(report);
   fs.mkdirSync(outDir, { recursive: true });
   const files: string[] = [];
   for (const [name, png] of pngs) {
@@ -283,7 +283,7 @@ function writeReport(outDir: string, report: EvalReport): string[] {
     files.push(path.join(outDir, name));
   }
   report.files = [...pngs.keys(), 'report.md', 'report.json'];
-  writeFileAtomic(path.join(outDir, 'report.md'), markdown(report));
+  writeFileAtomic(path.join(outDir, 'report.md'), reportMarkdown(report));
   files.push(path.join(outDir, 'report.md'));
   writeFileAtomic(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   files.push(path.join(outDir, 'report.json'));
@@ -800,7 +800,8 @@ function exactMarkdown(rep: EvalReport, img: boolean): string[] {
   return L;
 }
 
-function markdown(rep: EvalReport): string {
+/** report.md of a report (older reports, without Pareto front or training cost, render without those sections). */
+export function reportMarkdown(rep: EvalReport): string {
   const img = rep.dataset.kind === 'image';
   const L: string[] = [];
   L.push(`# Evaluation of \`${rep.run}\``, '');
@@ -921,7 +922,8 @@ function markdown(rep: EvalReport): string {
 }
 
 // ───────────────────────────── plots ─────────────────────────────
-function plots(rep: EvalReport): Map<string, Buffer> {
+/** The report's plots as PNG bytes by file name (an older report's Pareto fronts are computed from its rows). */
+export function reportPlots(rep: EvalReport): Map<string, Buffer> {
   const img = rep.dataset.kind === 'image';
   const quality = (r: EvalRow) => (img ? r.fid! : r.swdReal!);
   const qName = img ? 'CLASSIFIER-FID' : 'SWD TO HELD-OUT DATA';
