@@ -37,7 +37,10 @@ describe('training cost per student', () => {
         ['consistency', 1, 'consistency-1', 3 * c],
       ],
     );
-    assert.ok(cost.every((x) => x.seconds === undefined), 'no events: no seconds');
+    assert.ok(
+      cost.every((x) => x.seconds === undefined),
+      'no events: no seconds',
+    );
     assert.deepEqual(
       cheaperMethod(cost).map((x) => x.line),
       [
