@@ -571,7 +571,7 @@ async function latentCost(
 ): Promise<LatentCost> {
   const ddim = plan.configs.filter((c) => c.sampler === 'ddim' && (c === plan.reference || c.model !== 'guided'));
   const label = (c: Config) =>
-    `${c.model === 'teacher' ? 'guided teacher' : c.model === 'guided' ? 'guided student' : `${c.model} student`} ${c.steps} step${c.steps === 1 ? '' : 's'}`;
+    `${c.model === 'teacher' ? 'guided teacher' : c.model === 'guided' ? 'guided student' : cfg.methods.length > 1 ? `${c.model} student` : 'student'} ${c.steps} step${c.steps === 1 ? '' : 's'}`;
   const latent = await measureLatentCost(
     cfg,
     codec,
