@@ -14,7 +14,10 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRun, ensureBackend, evaluateRun, runStages } from '../../src/engine';
 import type { EvalReport } from '../../src/engine';
+import { loadDataset } from '../../src/engine/data';
+import { loadRunConfig } from '../../src/engine/run/run-config';
 import { listCheckpoints } from '../../src/engine/run/run-folder';
+import { evaluateQuick } from '../../src/engine/tasks/quick-eval';
 import { EXACT_REFERENCE_STEPS } from '../../src/engine/tasks/evaluation-plan';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-eval-methods-'));
@@ -171,5 +174,28 @@ describe('a trained teacher on mixture data, both stage-2 methods', () => {
       headline,
       /^blobs: students vs the 8-step teacher \(16 NFE\) — progressive 1 step \(1 NFE\): w=0: SWD [\d.]+ vs [\d.]+, recall .*MSE to exact [\d.]+; w=2: .* \| consistency 2 steps \(2 NFE\): w=0: /,
     );
+  });
+
+  it('the end-of-run table: a row per w for the teacher, its fewest-step DDIM and every finished student of both methods', async () => {
+    const cfg = loadRunConfig(runDir);
+    const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
+    const tensors = tf.memory().numTensors;
+    const { rows } = await evaluateQuick({ runDir, cfg, data, log: () => {} });
+    assert.equal(tf.memory().numTensors, tensors, 'no tensor leak');
+    assert.deepEqual(
+      rows.map((r) => `${r.w} ${r.model} ${r.steps} ${r.nfe}`),
+      [0, 2].flatMap((w) => [
+        `${w} teacher 8 16`,
+        `${w} teacher 1 2`,
+        `${w} progressive 2 2`,
+        `${w} progressive 1 1`,
+        `${w} consistency 2 2`,
+      ]),
+    );
+    for (const r of rows) assert.ok(r.metric === 'swd' && r.value > 0 && r.msPerSample > 0, JSON.stringify(r));
+    // the copy of the progressive 2-step student samples exactly what it does
+    const p = rows.find((r) => r.w === 2 && r.model === 'progressive' && r.steps === 2)!;
+    const c = rows.find((r) => r.w === 2 && r.model === 'consistency')!;
+    assert.equal(c.value, p.value);
   });
 });
