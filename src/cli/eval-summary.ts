@@ -60,7 +60,7 @@ export function formatEvalReport(rep: EvalReport): string[] {
   }
   for (const set of rep.paretoByW ?? [])
     out.push(
-      `  Pareto front at w = ${set.w}: ${set.front.map((p) => `${p.model === 'teacher' || p.model === 'guided' ? p.model : `${p.model} student`} ${p.steps} step${p.steps === 1 ? '' : 's'} (${p.nfe} NFE, ${num(p.value)})`).join(' → ')}`,
+      `  Pareto front at w = ${set.w}: ${set.front.map((p) => `${p.model === 'teacher' ? 'teacher' : `${p.model} student`} ${p.steps} step${p.steps === 1 ? '' : 's'} (${p.nfe} NFE, ${num(p.value)})`).join(' → ')}`,
     );
   const cheaper = cheaperMethod(rep.trainingCost ?? []);
   if (cheaper.length) out.push('  fewer training FLOPs to reach', ...cheaper.map((c) => `    ${c.line}`));

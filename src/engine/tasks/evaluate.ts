@@ -720,7 +720,8 @@ function studentsMarkdown(rep: EvalReport, img: boolean, pr: (v: number | undefi
       if (hasPr) cells.push(pr(st.recall), pr(t?.recall));
       cells.push(ratioToReal(st.diversity, rep.real.diversity));
       if (hasExact) cells.push(f3(st.mseToExact ?? null));
-      cells.push(t ? `${(t.msPerSample / st.msPerSample).toFixed(0)}× (${t.nfe / st.nfe}× fewer NFE)` : '–');
+      const speedUp = t ? t.msPerSample / st.msPerSample : NaN;
+      cells.push(t ? `${speedUp.toFixed(speedUp >= 10 ? 0 : 1)}× (${t.nfe / st.nfe}× fewer NFE)` : '–');
       L.push(`| ${cells.join(' | ')} |`);
     }
   }
@@ -755,7 +756,7 @@ const MEASURE_NAME: Record<string, string> = {
 /** The Pareto front of each w: the configurations no other beats on both NFE and the main distance. */
 function paretoMarkdown(sets: ParetoSet[]): string[] {
   const name = (p: ParetoSet['points'][number]) =>
-    `${p.model === 'teacher' || p.model === 'guided' ? p.model : `${p.model} student`} ${p.steps} step${p.steps === 1 ? '' : 's'}`;
+    `${p.model === 'teacher' ? 'teacher' : `${p.model} student`} ${p.steps} step${p.steps === 1 ? '' : 's'}`;
   const L = ['', `## Quality vs NFE: the Pareto front (${MEASURE_NAME[sets[0].measure] ?? sets[0].measure}, DDIM)`, ''];
   L.push(
     'Per w, the configurations that no other beats on both cost (NFE per sample) and distance; every other configuration is dominated: another needs no more NFE and is at least as close. The quality-vs-NFE plot marks the front.',
