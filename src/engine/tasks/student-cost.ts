@@ -25,11 +25,11 @@ export function studentTrainingCost(cfg: ResolvedConfig, events: RunEvent[], flo
   const seconds = new Map<string, number>();
   for (const e of events) if (e.type === 'stage_end') seconds.set(e.unit, (seconds.get(e.unit) ?? 0) + e.seconds);
   const list = students(cfg);
-  const flops = studentTrainingFlops(cfg, flopsPerExample);
   return list.map((s, i) => {
     const chain = list.slice(0, i + 1).filter((o) => o.method === s.method);
     const done = chain.every((o) => seconds.has(o.unit));
-    const cost: TrainingCost = { method: s.method, steps: s.steps, unit: s.unit, flops: flops[i].flops };
+    const flops = studentTrainingFlops(cfg, flopsPerExample, s);
+    const cost: TrainingCost = { method: s.method, steps: s.steps, unit: s.unit, flops };
     if (done) cost.seconds = chain.reduce((a, o) => a + seconds.get(o.unit)!, 0);
     return cost;
   });
