@@ -79,12 +79,19 @@ export function formatSummary(rows: SummaryRow[], real?: SummaryReal): string[] 
     for (const k of students) {
       const s = rows.find((r) => r.w === w && r.model === k.model && r.steps === k.steps);
       if (!t || !s) continue;
-      const who = students.length > 1 ? `the ${k.model} ${k.steps}-step student` : `the ${s.steps}-step student`;
-      out.push(
-        `  w = ${w}: speed-up of ${who} over the ${t.steps}-step guided teacher: ${(t.msPerSample / s.msPerSample).toFixed(1)}× per sample`,
-      );
+      const speedUp = (t.msPerSample / s.msPerSample).toFixed(1);
       const g = studentGap(t, s);
-      if (g) out.push(`  w = ${w}: ${students.length > 1 ? `${who}'s` : "the student's"} gap to the teacher: ${g}`);
+      if (students.length > 1) {
+        // several students: one line each, against the many-step teacher
+        out.push(
+          `  w = ${w}, ${k.model} ${k.steps} step${k.steps === 1 ? '' : 's'}: ${speedUp}× faster per sample than the ${t.steps}-step teacher${g ? `; gap: ${g}` : ''}`,
+        );
+        continue;
+      }
+      out.push(
+        `  w = ${w}: speed-up of the ${s.steps}-step student over the ${t.steps}-step guided teacher: ${speedUp}× per sample`,
+      );
+      if (g) out.push(`  w = ${w}: the student's gap to the teacher: ${g}`);
     }
   }
   if (withFid) {
