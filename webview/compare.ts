@@ -1,9 +1,12 @@
 /**
- * The Compare view of a sweep (dashboard family): one row per run — varied values, state and node, stage and step,
- * final loss per unit and, where evaluated, the 4-step student's and the teacher's quality at each w — sortable by
- * any column (click a header; again to reverse), overlaid loss curves of the selected runs (one unit at a time, log
- * y) and the selected runs' few-step student grids side by side. Built as DOM nodes from the validated `compare`
- * message; sort, selection and unit persist through getState/setState.
+ * The Compare view of a sweep or of any runs picked together (dashboard family): one row per run — varied values
+ * (a sweep's parameters, or the config fields the runs differ in), state and node, stage and step, final loss per
+ * unit and, where evaluated, the 4-step student's and the teacher's quality at each w — sortable by any column (click
+ * a header; again to reverse), overlaid loss curves of the selected runs (one unit, or every unit of a kind one after
+ * the other; log y), each method's students at each step count in columns (quality at a chosen w, the best of each
+ * step count marked) and their sample grids in the same columns. Built as DOM nodes from the validated `compare`
+ * message; sort, selection, unit and w persist through getState/setState, with what the panel compares (the host
+ * restores the panel from it after a reload).
  */
 import type { CompareRow, CompareView } from '../src/protocol';
 import { getState, h, installBaseStyles, onHostMessage, post, setState } from './vscode';
@@ -13,6 +16,11 @@ interface CompareState {
   desc?: boolean;
   selected?: string[];
   unit?: string;
+  /** The guidance weight of the methods table. */
+  w?: number;
+  /** What the panel compares (read by the host's serializer). */
+  sweepDir?: string;
+  runDirs?: string[];
 }
 
 installBaseStyles(`
@@ -29,6 +37,10 @@ table.compare tr.selected td { background: color-mix(in srgb, var(--vscode-focus
 .grids img { image-rendering: pixelated; width: 220px; border: 1px solid var(--vscode-panel-border); }
 .grids figcaption { font-size: 11px; max-width: 220px; overflow-wrap: anywhere; }
 .legend span { margin-right: 12px; }
+table.methods td.best { font-weight: 600; color: var(--vscode-testing-iconPassed, #73c991); }
+table.methods th.group { text-align: center; }
+table.student-grids td { vertical-align: top; text-align: center; }
+table.student-grids img { image-rendering: pixelated; width: 160px; border: 1px solid var(--vscode-panel-border); }
 .scroll { overflow-x: auto; max-width: 100%; }
 a.open-run { color: var(--vscode-textLink-foreground, #3794ff); }
 `);
@@ -41,6 +53,7 @@ const state: CompareState = {
     ? saved.selected.filter((s): s is string => typeof s === 'string')
     : undefined,
   unit: typeof saved.unit === 'string' ? saved.unit : undefined,
+  w: typeof saved.w === 'number' ? saved.w : undefined,
 };
 let view: CompareView | undefined;
 
@@ -69,6 +82,9 @@ const curves = h('div', {
 });
 const legend = h('div', { class: 'legend', id: 'curve-legend' });
 const grids = h('div', { class: 'grids', id: 'grids' });
+const wSelect = h('select', { id: 'methods-w', 'aria-label': 'Guidance weight of the methods table' });
+const methodsTable = h('table', { class: 'compare methods', id: 'methods-table' });
+const methodsNote = h('p', { class: 'muted', id: 'methods-note' });
 document.body.append(
   h('header', {}, title, summary),
   h(
@@ -90,8 +106,21 @@ document.body.append(
     curves,
     legend,
   ),
-  h('section', { class: 'card' }, h('h2', {}, 'Few-step students side by side'), grids),
+  h(
+    'section',
+    { class: 'card' },
+    h('h2', {}, 'Methods at each step count'),
+    h('div', { class: 'row' }, h('label', { for: 'methods-w' }, 'w'), wSelect),
+    methodsNote,
+    h('div', { class: 'scroll' }, methodsTable),
+  ),
+  h('section', { class: 'card' }, h('h2', {}, 'Few-step students side by side'), h('div', { class: 'scroll' }, grids)),
 );
+wSelect.addEventListener('change', () => {
+  state.w = Number((wSelect as HTMLSelectElement).value);
+  setState(state);
+  renderMethods();
+});
 unitSelect.addEventListener('change', () => {
   state.unit = (unitSelect as HTMLSelectElement).value;
   setState(state);
@@ -115,7 +144,7 @@ function columns(v: CompareView): Column[] {
       key: `p:${p}`,
       label: p,
       value: (r) => (typeof r.params[p] === 'number' ? (r.params[p] as number) : String(r.params[p])),
-      text: (r) => String(r.params[p]),
+      text: (r) => (r.params[p] === null ? '–' : String(r.params[p])),
     });
   cols.push({
     key: 'state',
@@ -236,6 +265,7 @@ function renderTable(): void {
       setState(state);
       renderTable();
       renderCurves();
+      renderMethods();
       renderGrids();
     });
     return tr;
@@ -250,17 +280,47 @@ function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
   return el;
 }
 
+/** The kind of a unit: teacher, guided, progressive, consistency, autoencoder (progressive-64-32 → progressive). */
+const kindOf = (unit: string): string => unit.split('-')[0];
+const KIND = 'kind:';
+
+/**
+ * A run's loss curve for the picked entry: one unit's, or (KIND + kind) every unit of that kind in the run's order,
+ * each after the one before on the step axis — runs with different phases (progressive-64-32 … or -128-64 …) overlay.
+ */
+function curveOf(r: CompareRow, entry: string): [number, number][] {
+  if (!entry.startsWith(KIND)) return r.curves[entry] ?? [];
+  const kind = entry.slice(KIND.length);
+  const out: [number, number][] = [];
+  let offset = 0;
+  for (const [u, pts] of Object.entries(r.curves)) {
+    if (kindOf(u) !== kind || !pts.length) continue;
+    for (const [x, y] of pts) out.push([offset + x, y]);
+    offset += pts[pts.length - 1][0];
+  }
+  return out;
+}
+
 function renderCurves(): void {
   if (!view) return;
   const units = view.units;
-  const unit = state.unit && units.includes(state.unit) ? state.unit : units[units.length - 1];
-  unitSelect.replaceChildren(...units.map((u) => h('option', { value: u, selected: u === unit }, u)));
+  const kinds = [...new Set(units.map(kindOf))].filter(
+    (k) => units.filter((u) => kindOf(u) === k).length > 1 || !units.includes(k),
+  );
+  const entries = [...units, ...kinds.map((k) => KIND + k)];
+  const unit = state.unit && entries.includes(state.unit) ? state.unit : units[units.length - 1];
+  unitSelect.replaceChildren(
+    ...units.map((u) => h('option', { value: u, selected: u === unit }, u)),
+    ...kinds.map((k) =>
+      h('option', { value: KIND + k, selected: KIND + k === unit }, `every ${k} unit, one after the other`),
+    ),
+  );
   const rows = view.rows.filter((r) => selected().includes(r.name));
   const series = rows
     .map((r, i) => ({
       r,
       color: COLORS[view!.rows.indexOf(r) % COLORS.length],
-      pts: (unit && r.curves[unit]) || [],
+      pts: unit ? curveOf(r, unit) : [],
       i,
     }))
     .filter((s) => s.pts.length);
@@ -299,7 +359,11 @@ function renderCurves(): void {
   label(W - pad, H - pad + 14, String(x1), 'end');
   label(pad - 4, pad + 4, (10 ** y1).toPrecision(3), 'end');
   label(pad - 4, H - pad, (10 ** y0).toPrecision(3), 'end');
-  label(W / 2, H - 6, `${unit}: step (loss on a log scale)`);
+  label(
+    W / 2,
+    H - 6,
+    `${unit.startsWith(KIND) ? `every ${unit.slice(KIND.length)} unit` : unit}: step (loss on a log scale)`,
+  );
   for (const s of series) {
     root.append(
       svg('polyline', {
@@ -321,21 +385,135 @@ function renderCurves(): void {
   );
 }
 
+/** Every (step count, method) a selected run has a student of, fewest steps first, progressive before consistency. */
+function studentColumns(rows: CompareRow[], of: (r: CompareRow) => { method: string; steps: number }[]) {
+  const cols: { method: string; steps: number }[] = [];
+  for (const r of rows)
+    for (const s of of(r))
+      if (!cols.some((c) => c.method === s.method && c.steps === s.steps))
+        cols.push({ method: s.method, steps: s.steps });
+  return cols.sort((a, b) => a.steps - b.steps || (a.method === b.method ? 0 : a.method === 'progressive' ? -1 : 1));
+}
+
+const stepsText = (n: number) => `${n} step${n === 1 ? '' : 's'}`;
+
+/** Header rows of a by-step-count table: a group per step count, a column per method under it. */
+function groupedHead(cols: { method: string; steps: number }[]): HTMLElement[] {
+  const groups: { steps: number; n: number }[] = [];
+  for (const c of cols) {
+    const g = groups[groups.length - 1];
+    if (g && g.steps === c.steps) g.n++;
+    else groups.push({ steps: c.steps, n: 1 });
+  }
+  return [
+    h(
+      'tr',
+      {},
+      h('th', { class: 'name', rowspan: 2, scope: 'col' }, 'run'),
+      ...groups.map((g) => h('th', { class: 'group', colspan: g.n, scope: 'colgroup' }, stepsText(g.steps))),
+    ),
+    h(
+      'tr',
+      {},
+      ...cols.map((c) => h('th', { scope: 'col', 'data-method': c.method, 'data-steps': c.steps }, c.method)),
+    ),
+  ];
+}
+
+function renderMethods(): void {
+  if (!view) return;
+  const rows = view.rows.filter((r) => selected().includes(r.name) && r.quality?.students?.length);
+  const ws = [...new Set(rows.flatMap((r) => r.quality!.w))].sort((a, b) => a - b);
+  if (!rows.length || !ws.length) {
+    wSelect.replaceChildren();
+    methodsNote.textContent = 'No selected run has an evaluation report with its students yet (Evaluate Run).';
+    methodsTable.replaceChildren();
+    return;
+  }
+  const w = state.w !== undefined && ws.includes(state.w) ? state.w : ws.includes(2) ? 2 : ws[ws.length - 1];
+  wSelect.replaceChildren(...ws.map((x) => h('option', { value: x, selected: x === w }, String(x))));
+  const metric = rows[0].quality!.metric;
+  methodsNote.textContent = `${metric} at w = ${w} of each student (lower is better); the best at each step count with two or more students in bold.`;
+  const cols = studentColumns(rows, (r) => r.quality!.students!);
+  const at = (r: CompareRow, c: { method: string; steps: number }): number | undefined => {
+    const i = r.quality!.w.indexOf(w);
+    const s = r.quality!.students!.find((x) => x.method === c.method && x.steps === c.steps);
+    return i >= 0 && s ? (s.quality[i] ?? undefined) : undefined;
+  };
+  // the best of each step count where two or more students (of any run) have a number there
+  const best = new Map<number, number>();
+  const count = new Map<number, number>();
+  for (const r of rows)
+    for (const c of cols) {
+      const v = at(r, c);
+      if (v === undefined) continue;
+      count.set(c.steps, (count.get(c.steps) ?? 0) + 1);
+      if (v < (best.get(c.steps) ?? Infinity)) best.set(c.steps, v);
+    }
+  for (const [steps, n] of count) if (n < 2) best.delete(steps);
+  const body = rows.map((r) =>
+    h(
+      'tr',
+      { 'data-run': r.name },
+      h('td', { class: 'name' }, r.name),
+      ...cols.map((c) => {
+        const v = at(r, c);
+        return h(
+          'td',
+          {
+            class: v !== undefined && v === best.get(c.steps) ? 'best' : '',
+            'data-method': c.method,
+            'data-steps': c.steps,
+          },
+          fmt(v),
+        );
+      }),
+    ),
+  );
+  methodsTable.replaceChildren(h('thead', {}, ...groupedHead(cols)), h('tbody', {}, ...body));
+}
+
 function renderGrids(): void {
   if (!view) return;
   const rows = view.rows.filter((r) => selected().includes(r.name));
-  const figs = rows
-    .filter((r) => r.grid)
-    .map((r) =>
-      h(
-        'figure',
-        { 'data-run': r.name },
-        h('img', { src: r.grid!.src, alt: `${r.name}: ${r.grid!.unit} step ${r.grid!.step}` }),
-        h('figcaption', {}, `${r.name} · ${r.grid!.unit} · step ${r.grid!.step}`),
-      ),
-    );
+  const gridsOf = (r: CompareRow) =>
+    r.students ??
+    (r.grid ? [{ method: 'progressive', steps: 0, unit: r.grid.unit, step: r.grid.step, src: r.grid.src }] : []);
+  const withGrids = rows.filter((r) => gridsOf(r).length);
+  if (!withGrids.length) {
+    grids.replaceChildren(h('p', { class: 'empty' }, 'No student grid yet for the selected runs.'));
+    return;
+  }
+  const cols = studentColumns(withGrids, gridsOf);
+  const body = withGrids.map((r) =>
+    h(
+      'tr',
+      { 'data-run': r.name },
+      h('td', { class: 'name' }, r.name),
+      ...cols.map((c) => {
+        const g = gridsOf(r).find((x) => x.method === c.method && x.steps === c.steps);
+        return h(
+          'td',
+          { 'data-method': c.method, 'data-steps': c.steps },
+          g
+            ? h(
+                'figure',
+                { 'data-run': r.name },
+                h('img', { src: g.src, alt: `${r.name}: ${g.unit} step ${g.step}` }),
+                h('figcaption', {}, `${g.unit} · step ${g.step}`),
+              )
+            : '–',
+        );
+      }),
+    ),
+  );
   grids.replaceChildren(
-    ...(figs.length ? figs : [h('p', { class: 'empty' }, 'No student grid yet for the selected runs.')]),
+    h(
+      'table',
+      { class: 'student-grids', id: 'student-grids' },
+      h('thead', {}, ...groupedHead(cols)),
+      h('tbody', {}, ...body),
+    ),
   );
 }
 
@@ -345,9 +523,19 @@ onHostMessage((m) => {
   title.textContent = `Compare: ${view.name}`;
   const counts = new Map<string, number>();
   for (const r of view.rows) counts.set(r.state ?? r.status, (counts.get(r.state ?? r.status) ?? 0) + 1);
-  summary.textContent = `${view.rows.length} runs (${view.launcher}) · ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')} · ${view.sweepDir}`;
+  const states = [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
+  summary.textContent = view.sweepDir
+    ? `${view.rows.length} runs (${view.launcher ?? 'sweep'}) · ${states} · ${view.sweepDir}`
+    : `${view.rows.length} runs picked · ${states}`;
+  // what the panel compares, for the host to restore it after a reload
+  delete state.sweepDir;
+  delete state.runDirs;
+  if (view.sweepDir) state.sweepDir = view.sweepDir;
+  else if (view.runDirs) state.runDirs = view.runDirs;
+  setState(state);
   renderTable();
   renderCurves();
+  renderMethods();
   renderGrids();
 });
 post({ type: 'ready' });

@@ -24,6 +24,7 @@ import {
   formatSpeedup,
   RunModel,
 } from './model';
+import { methodsTable, paretoPlot, REPORT_METHODS_CSS, trainingCostTable } from './report-methods';
 import { getState, h, installBaseStyles, onHostMessage, post, setDisabled, setState } from './vscode';
 
 interface DashboardState {
@@ -35,7 +36,7 @@ interface DashboardState {
   unit?: string;
 }
 
-installBaseStyles(uplotCss);
+installBaseStyles(uplotCss, REPORT_METHODS_CSS);
 
 const saved = getState<DashboardState>();
 const state: DashboardState = {
@@ -100,6 +101,8 @@ const openReportBtn = h('vscode-button', { id: 'open-report', secondary: true, h
 const reportStatus = h('p', { id: 'report-status', class: 'muted', 'aria-live': 'polite' });
 const reportErrorLine = h('p', { class: 'error', id: 'report-error', role: 'alert' });
 const reportTable = h('table', { class: 'report', id: 'report-table' });
+/** Each method's students side by side, quality vs NFE and training cost (reports that have them). */
+const reportMethods = h('div', { id: 'report-methods-section' });
 const reportNotes = h('ul', { class: 'notes muted', id: 'report-notes' });
 const reportPlots = h('div', { class: 'plots', id: 'report-plots' });
 const reportSection = h(
@@ -110,6 +113,7 @@ const reportSection = h(
   reportStatus,
   reportErrorLine,
   reportTable,
+  reportMethods,
   reportNotes,
   reportPlots,
 );
@@ -522,6 +526,11 @@ function renderReport(): void {
     reportStatus.textContent = 'Not evaluated yet: Run evaluation writes eval/report.md, report.json and the plots.';
   else reportStatus.textContent = '';
   reportTable.replaceChildren(...(report && report.rows.length ? reportTableRows(report) : []));
+  reportMethods.replaceChildren(
+    ...(report ? [methodsTable(report), paretoPlot(report), trainingCostTable(report)] : []).filter(
+      (e): e is HTMLElement => e !== undefined,
+    ),
+  );
   reportNotes.replaceChildren(...(report?.notes ?? []).map((n) => h('li', {}, n)));
   const plots = report?.plots ?? [];
   const wanted = plots.map((p) => p.src).join('\n');

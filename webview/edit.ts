@@ -15,6 +15,8 @@ export interface EditState {
   strength: number;
   w: number;
   studentSteps: number;
+  /** The student's unit (e.g. "consistency-2"); undefined: the progressive student at studentSteps, else the newest. */
+  student?: string;
   teacherSteps?: number;
   seed: number;
   brush: number;
@@ -77,6 +79,7 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     strength: typeof saved.strength === 'number' && saved.strength >= 0 && saved.strength <= 1 ? saved.strength : 0.6,
     w: typeof saved.w === 'number' && saved.w >= 0 && saved.w <= 100 ? saved.w : 2,
     studentSteps: clampInt(saved.studentSteps, 1, 8, 4),
+    student: typeof saved.student === 'string' && saved.student ? saved.student : undefined,
     teacherSteps: clampInt(saved.teacherSteps, 1, 4096, 0) || undefined,
     seed: clampInt(saved.seed, 0, 2 ** 31 - 1, 0),
     brush: BRUSHES.includes(saved.brush as number) ? (saved.brush as number) : 3,
@@ -133,6 +136,13 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     st.studentSteps,
   );
   const studentHolder = h('div', { class: 'field' }, h('label', { for: 'edit-student-steps' }, 'Student steps'));
+  /** Which student edits: each method's at each step count (the run's students with a checkpoint). */
+  let whichSelect = h('vscode-single-select', { 'aria-label': 'Student', id: 'edit-student' }) as ValueEl;
+  const whichHolder = h(
+    'div',
+    { class: 'field', hidden: true, id: 'edit-student-field' },
+    h('label', { for: 'edit-student' }, 'Student'),
+  );
   const teacherField = h('vscode-textfield', {
     type: 'number',
     min: 1,
@@ -237,6 +247,7 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
       classHolder,
       field('edit-strength', 'Strength S', strengthField, '0 keeps the input, 1 starts from noise'),
       field('edit-w', 'Guidance weight w', wField, '≥ 0'),
+      whichHolder,
       studentHolder,
       field('edit-teacher-steps', 'Teacher steps', teacherField, '2 NFE per step'),
       field('edit-seed', 'Seed', seedField),
@@ -256,6 +267,7 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
   classSelect.id = 'edit-class';
   studentHolder.append(studentSelect);
   studentSelect.id = 'edit-student-steps';
+  whichHolder.append(whichSelect);
 
   // ─────────────────────────── drawing ───────────────────────────
   const size = (): number => st.input?.size ?? 0;
@@ -480,6 +492,7 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
       strength: st.strength,
       w: st.w,
       studentSteps: st.studentSteps,
+      ...(st.student ? { student: st.student } : {}),
       teacherSteps: st.teacherSteps,
       seed: st.seed,
     });
@@ -529,6 +542,34 @@ export function createEditTab(saved: Partial<EditState>, persist: (s: EditState)
     nextStudent.id = 'edit-student-steps';
     studentSelect.replaceWith(nextStudent);
     studentSelect = nextStudent;
+    const students = m.students ?? [];
+    whichHolder.hidden = !students.length;
+    if (!students.some((x) => x.unit === st.student)) st.student = undefined;
+    const nextWhich = h(
+      'vscode-single-select',
+      { 'aria-label': 'Student' },
+      h('vscode-option', { value: '', selected: st.student === undefined }, 'at the chosen steps (progressive first)'),
+      ...students.map((x) =>
+        h(
+          'vscode-option',
+          { value: x.unit, selected: x.unit === st.student },
+          `${x.method} · ${x.steps} step${x.steps === 1 ? '' : 's'}`,
+        ),
+      ),
+    ) as ValueEl;
+    nextWhich.id = 'edit-student';
+    nextWhich.addEventListener('change', () => {
+      const chosen = students.find((x) => x.unit === nextWhich.value);
+      st.student = chosen?.unit;
+      // a student edits at its own step count unless asked otherwise
+      if (chosen && STUDENT_STEPS.includes(chosen.steps)) {
+        st.studentSteps = chosen.steps;
+        studentSelect.value = String(chosen.steps);
+      }
+      save();
+    });
+    whichSelect.replaceWith(nextWhich);
+    whichSelect = nextWhich;
     if (st.teacherSteps === undefined) {
       st.teacherSteps = m.teacherSteps;
       teacherField.value = String(m.teacherSteps);

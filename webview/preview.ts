@@ -9,7 +9,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import type { HostToWebview, SampleResult, SamplerKind, StageChoice } from '../src/protocol';
+import type { HostToWebview, SampleResult, SamplerKind, StageChoice, StudentChoice } from '../src/protocol';
 import { createEditTab, EditState } from './edit';
 import { renderLabelledGrid } from './grid';
 import { parseNumberList } from './model';
@@ -17,6 +17,8 @@ import { getState, h, installBaseStyles, onHostMessage, post, setDisabled, setSt
 
 interface PreviewSettings {
   studentSteps: number;
+  /** The student's unit (e.g. "consistency-2") picked in a run that lists its students. */
+  student?: string;
   sampler: SamplerKind;
   w: string;
   classes: string;
@@ -38,6 +40,7 @@ const saved = getState<PreviewState>();
 const s0 = typeof saved.settings === 'object' && saved.settings !== null ? saved.settings : {};
 const settings: PreviewSettings = {
   studentSteps: STUDENT_STEPS.includes(s0.studentSteps as number) ? (s0.studentSteps as number) : 4,
+  student: typeof s0.student === 'string' ? s0.student : undefined,
   sampler: s0.sampler === 'stochastic' ? 'stochastic' : 'ddim',
   w: typeof s0.w === 'string' ? s0.w : '0, 1, 2, 4',
   classes: typeof s0.classes === 'string' ? s0.classes : '0-9',
@@ -56,6 +59,8 @@ const persist = (): void => setState(state);
 
 let initialised = false;
 let stage: StageChoice = 'progressive';
+/** The run's few-step students (each method, each step count); empty: the host did not list them. */
+let students: StudentChoice[] = [];
 let nextRequestId = 1;
 let current: { id: number; w: number[]; classes: number[] } | undefined;
 const results: { teacher?: SampleResult; student?: SampleResult } = {};
@@ -83,6 +88,61 @@ const studentSelect = h(
     h('vscode-option', { value: String(n), selected: n === settings.studentSteps }, `${n} step${n === 1 ? '' : 's'}`),
   ),
 ) as ValueEl;
+/** "consistency · 2 steps": a student as the pickers show it. */
+function studentLabel(s: StudentChoice): string {
+  return `${s.method} · ${s.steps} step${s.steps === 1 ? '' : 's'}${s.trained ? '' : ' (not trained yet)'}`;
+}
+let studentPicker = h('vscode-single-select', { 'aria-label': 'Student', id: 'student' }) as ValueEl;
+const studentPickerField = h(
+  'div',
+  { class: 'field', hidden: true, id: 'student-field' },
+  h('label', { for: 'student' }, 'Student'),
+  studentPicker,
+  h('span', { class: 'muted' }, 'each method, each step count'),
+);
+
+/** Rebuilds the student picker from the run's students (hidden when the host lists none). */
+function showStudents(list: StudentChoice[], first: string | undefined): void {
+  students = list;
+  studentPickerField.hidden = !list.length;
+  if (!list.length) {
+    settings.student = undefined;
+    return;
+  }
+  const trained = list.filter((s) => s.trained);
+  const pick =
+    [settings.student, first].find((u) => u !== undefined && trained.some((s) => s.unit === u)) ??
+    trained[trained.length - 1]?.unit ??
+    list[list.length - 1].unit;
+  settings.student = pick;
+  const next = h(
+    'vscode-single-select',
+    { 'aria-label': 'Student' },
+    ...list.map((s) =>
+      h('vscode-option', { value: s.unit, selected: s.unit === pick, disabled: !s.trained }, studentLabel(s)),
+    ),
+  ) as ValueEl;
+  next.id = 'student';
+  next.addEventListener('change', () => {
+    const chosen = students.find((s) => s.unit === next.value);
+    if (!chosen) return;
+    settings.student = chosen.unit;
+    // a student samples at its own step count unless asked otherwise
+    if (STUDENT_STEPS.includes(chosen.steps)) {
+      settings.studentSteps = chosen.steps;
+      studentSelect.value = String(chosen.steps);
+    }
+    persist();
+  });
+  studentPicker.replaceWith(next);
+  studentPicker = next;
+  const chosen = list.find((s) => s.unit === pick);
+  if (chosen && STUDENT_STEPS.includes(chosen.steps) && settings.studentSteps !== chosen.steps && !s0.studentSteps) {
+    settings.studentSteps = chosen.steps;
+    studentSelect.value = String(chosen.steps);
+  }
+}
+
 const samplerSelect = h(
   'vscode-single-select',
   { 'aria-label': 'Sampler' },
@@ -204,6 +264,7 @@ samplePanel.append(
     h(
       'div',
       { class: 'form' },
+      studentPickerField,
       field('student-steps', 'Student steps', studentSelect),
       field('sampler', 'Sampler', samplerSelect),
       field('w', 'Guidance weights w', wField, 'comma separated, ≥ 0'),
@@ -270,6 +331,7 @@ function renderRequest(): void {
     w,
     classes,
     seed,
+    ...(students.length && settings.student ? { student: settings.student } : {}),
   });
 }
 renderBtn.addEventListener('click', () => {
@@ -308,6 +370,7 @@ function handle(m: HostToWebview): void {
       initialised = true;
       editTab.reset(state.runDir === m.runDir);
       stage = m.stage;
+      showStudents(m.students ?? [], m.student);
       if (state.runDir !== m.runDir) {
         // A different run: start from its defaults (w from its config; every class up to ten).
         settings.w = m.wDefaults.join(', ');
@@ -319,7 +382,7 @@ function handle(m: HostToWebview): void {
       state.checkpoint = m.checkpoint;
       persist();
       title.textContent = `Checkpoint preview — ${m.runDir.split(/[\\/]/).filter(Boolean).pop() ?? m.runDir}`;
-      subtitle.textContent = `${m.checkpoint ?? `newest ${stage} checkpoint`} · ${m.classes} classes`;
+      subtitle.textContent = `${m.checkpoint ?? `newest ${stage} checkpoint`} · ${m.classes} classes${students.length ? ` · ${students.filter((x) => x.trained).length} of ${students.length} students trained` : ''}`;
       document.body.dataset.ready = 'true';
       current = undefined;
       setBusy(false);

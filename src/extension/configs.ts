@@ -1,7 +1,7 @@
 /** Finding and describing the workspace's *.distill.json files and the bundled examples. No vscode. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseConfigText, validateConfigFile } from '../engine/run/config';
+import { parseConfigText, stageSettings, validateConfigFile } from '../engine/run/config';
 import type { ConfigEntry } from '../protocol';
 
 export const CONFIG_SUFFIX = '.distill.json';
@@ -10,12 +10,15 @@ export function isConfigPath(p: string | undefined): p is string {
   return typeof p === 'string' && p.endsWith(CONFIG_SUFFIX);
 }
 
-/** A config entry for pickers and the dashboard: its stages (those with steps > 0) or its first problems. */
+/**
+ * A config entry for pickers and the dashboard: its stages (those with steps > 0: teacher, guided, then each stage-2
+ * method) or its first problems.
+ */
 export function describeConfig(file: string, label: string): ConfigEntry {
   const r = validateConfigFile(file);
   if (!r.ok) return { path: file, label, stages: [], error: r.errors.join('; ') };
   const c = r.config;
-  const stages = (['teacher', 'guided', 'progressive'] as const).filter((s) => c[s].steps > 0);
+  const stages = (['teacher', 'guided', ...c.methods] as const).filter((s) => stageSettings(c, s).steps > 0);
   return { path: file, label, stages };
 }
 

@@ -27,7 +27,13 @@ import type { BackendName, BackendsReport } from '../engine/backend/report';
 import type { SamplerKind, SampleResult, SampleSpec, StageChoice } from '../engine/tasks/sample';
 import type { EditInput, EditSource, EditTabResult, EditTabSpec } from '../engine/tasks/edit-request';
 import { base64, type Checked, explain, messageChecker, RunEventSchema, typed } from './check';
-import { CompareViewSchema, ConfigEntrySchema, ReportViewSchema, RunViewSchema } from './view-models';
+import {
+  CompareViewSchema,
+  ConfigEntrySchema,
+  ReportViewSchema,
+  RunViewSchema,
+  StudentChoiceSchema,
+} from './view-models';
 
 export type {
   SamplerKind,
@@ -112,6 +118,7 @@ export const EditTabSpecSchema = typed<EditTabSpec>()(
     strength: strength(),
     w: weight(),
     seed: int(),
+    student: Optional(str()),
   }),
 );
 
@@ -241,6 +248,7 @@ export type WorkerToHost = Static<(typeof WORKER_TO_HOST)[number]>;
 // ──────────────────────────── host → webview ─────────────────────────────
 const events = () => TArray(RunEventSchema, { maxItems: 10_000_000 });
 const configs = () => TArray(ConfigEntrySchema, { maxItems: 1000 });
+const students = () => TArray(StudentChoiceSchema, { maxItems: 64 });
 
 export const HOST_TO_WEBVIEW = [
   message('compare', { view: CompareViewSchema }),
@@ -268,6 +276,9 @@ export const HOST_TO_WEBVIEW = [
     stage: stageChoice(),
     classes: int(),
     wDefaults: TArray(num(), { maxItems: 16 }),
+    /** Every few-step student of the run (each method, each step count), and the one picked first. */
+    students: Optional(students()),
+    student: Optional(str()),
   }),
   message('previewBusy', { requestId: int(), done: num(), total: num(), phase: Optional(model()) }),
   message('previewResult', {
@@ -283,6 +294,8 @@ export const HOST_TO_WEBVIEW = [
     classNames: TArray(str(), { maxItems: 100_000 }),
     teacherSteps: posInt(),
     studentSteps: TArray(posInt(), { maxItems: 64 }),
+    /** Every few-step student with a checkpoint (each method, each step count). */
+    students: Optional(students()),
   }),
   message('editInput', { input: EditInputSchema }),
   message('editBusy', { requestId: int(), done: num(), total: num(), phase: model() }),
@@ -310,6 +323,8 @@ export const WEBVIEW_TO_HOST = [
   message('preview', {
     requestId: int(),
     studentSteps: posInt(),
+    /** The student's unit (e.g. "consistency-2"); without it, the run's newest student checkpoint. */
+    student: Optional(str()),
     teacherSteps: posInt(),
     sampler: sampler(),
     w: wList(),
@@ -330,6 +345,8 @@ export const WEBVIEW_TO_HOST = [
     strength: strength(),
     w: weight(),
     studentSteps: Integer({ minimum: 1, maximum: 8 }),
+    /** The student's unit (e.g. "consistency-2"); without it, the progressive student at studentSteps. */
+    student: Optional(str()),
     teacherSteps: posInt(),
     seed: Integer({ minimum: 0 }),
   }),

@@ -34,6 +34,19 @@ export const UnitStageSchema = Union([
   Literal('autoencoder'),
 ]);
 
+/** A stage-2 method (run/events.ts DistillMethod): progressive halving or guided multistep consistency. */
+export const DistillMethodSchema = Union([Literal('progressive'), Literal('consistency')]);
+
+/** A few-step student of a run the preview and its Edit tab offer: its unit, method and steps, and if it has weights. */
+export const StudentChoiceSchema = TObject({
+  unit: str(),
+  method: DistillMethodSchema,
+  steps: Integer({ minimum: 1, maximum: 4096 }),
+  /** It has a checkpoint (untrained students are listed, and say so). */
+  trained: TBoolean(),
+});
+export type StudentChoice = Static<typeof StudentChoiceSchema>;
+
 export const ConfigEntrySchema = TObject({
   /** Absolute path of a *.distill.json in the workspace. */
   path: str(),
@@ -88,6 +101,16 @@ export const ReportRowSchema = TObject({
 });
 export type ReportRow = Static<typeof ReportRowSchema>;
 
+/** One few-step student of a report: which method made it, its steps, and per w its quality and accuracy. */
+export const ReportStudentSchema = TObject({
+  method: DistillMethodSchema,
+  steps: int(),
+  nfe: numOrNull(),
+  quality: TArray(numOrNull(), { maxItems: 64 }),
+  accuracy: TArray(numOrNull(), { maxItems: 64 }),
+});
+export type ReportStudent = Static<typeof ReportStudentSchema>;
+
 /** What the dashboard shows of `<run>/eval/report.json` (built by the host; see panels/report.ts). */
 export const ReportViewSchema = TObject({
   createdAt: str(),
@@ -106,17 +129,49 @@ export const ReportViewSchema = TObject({
   realAccuracy: numOrNull(),
   /** Recall of real held-out data against itself (the value a perfect model gets at the same sample count). */
   realRecall: numOrNull(),
+  /**
+   * Every few-step student of the report (each method, each step count), fewest steps first: its quality and accuracy
+   * per w, in the order of `rows`. The report panel shows them in columns, one per method at each step count.
+   */
+  students: TArray(ReportStudentSchema, { maxItems: 32 }),
+  /** Quality vs NFE (report.json's `pareto`, when the report has it): every point, and which are on the front. */
+  pareto: Optional(
+    TObject({
+      /** The guidance weight of the points, and the distance on the y axis (e.g. "fid", "swdReal", "mseToExact"). */
+      w: Optional(num()),
+      measure: Optional(str()),
+      points: TArray(
+        TObject({
+          label: str(),
+          method: Optional(str()),
+          steps: Optional(int()),
+          w: Optional(num()),
+          nfe: num(),
+          quality: num(),
+          front: TBoolean(),
+        }),
+        { maxItems: 1024 },
+      ),
+    }),
+  ),
+  /**
+   * What each student cost to train (report.json's `trainingCost`, when the report has it): the stage-2 FLOPs (and
+   * wall seconds, once every unit up to it finished) of its method's units up to and including its own.
+   */
+  trainingCost: Optional(
+    TArray(TObject({ method: str(), steps: int(), flops: num(), seconds: Optional(num()) }), { maxItems: 64 }),
+  ),
   notes: TArray(str(), { maxItems: 100 }),
   /** The plots, as webview URIs. */
   plots: TArray(TObject({ file: str(), title: str(), src: str() }), { maxItems: 16 }),
 });
 export type ReportView = Static<typeof ReportViewSchema>;
 
-/** One run of a sweep in the Compare view (built by the host: panels/compare.ts). */
+/** One run in the Compare view (a sweep's variant or any run picked; built by the host: panels/compare-view.ts). */
 export const CompareRowSchema = TObject({
   name: str(),
   runDir: str(),
-  /** The varied values (by dotted config path). */
+  /** The varied values (a sweep's parameters, or the config fields the picked runs differ in, by dotted path). */
   params: recordOf(Union([TNumber(), TString(), TBoolean(), Null()])),
   status: str(),
   /** Slurm state, or the local launcher's. */
@@ -138,17 +193,33 @@ export const CompareRowSchema = TObject({
       teacher: TArray(numOrNull(), { maxItems: 64 }),
       studentSteps: intOrNull(),
       teacherSteps: int(),
+      /** Every few-step student of the report (method, steps, quality per w in the order of `w`). */
+      students: Optional(
+        TArray(TObject({ method: DistillMethodSchema, steps: int(), quality: TArray(numOrNull(), { maxItems: 64 }) }), {
+          maxItems: 32,
+        }),
+      ),
     }),
   ),
   /** Newest sample grid of the last progressive unit (the few-step student), as a webview URI. */
   grid: Optional(TObject({ src: str(), unit: str(), step: int() })),
+  /** Newest sample grid of each few-step student (every method, every step count), as webview URIs. */
+  students: Optional(
+    TArray(TObject({ method: DistillMethodSchema, steps: int(), unit: str(), step: int(), src: str() }), {
+      maxItems: 32,
+    }),
+  ),
 });
 export type CompareRow = Static<typeof CompareRowSchema>;
 
 export const CompareViewSchema = TObject({
   name: str(),
-  sweepDir: str(),
-  launcher: str(),
+  /** The sweep folder, when the view compares a sweep's runs. */
+  sweepDir: Optional(str()),
+  /** The runs picked, when the view compares a selection of runs (any runs, in or out of sweeps). */
+  runDirs: Optional(TArray(str(), { maxItems: 2000 })),
+  /** The sweep's launcher ("local" or "slurm"); none for a selection of runs. */
+  launcher: Optional(str()),
   params: TArray(str(), { maxItems: 64 }),
   units: TArray(str(), { maxItems: 64 }),
   rows: TArray(CompareRowSchema, { maxItems: 2000 }),

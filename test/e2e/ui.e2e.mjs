@@ -601,9 +601,9 @@ export async function runUiFlow({
   });
 
   step(
-    'Distill: Compare Runs shows one row per run, sortable, with overlaid curves and the students side by side',
+    'Distill: Compare Sweep shows one row per run, sortable, with overlaid curves and the students side by side',
     async () => {
-      await runCommand(page, 'Distill: Compare Runs');
+      await runCommand(page, 'Distill: Compare Sweep');
       const compare = async () => {
         for (const w of await webviews(page)) {
           const facts = await w.frame

@@ -207,6 +207,7 @@ describe('edit tab: the real worker on a tiny trained digits run', () => {
       classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
       teacherSteps: 6,
       studentSteps: [2],
+      students: [{ unit: 'progressive-4-2', method: 'progressive', steps: 2, trained: true }],
     });
   });
 
@@ -282,6 +283,19 @@ describe('edit tab: the real worker on a tiny trained digits run', () => {
       assert.deepEqual(px.subarray(32), INPUT.subarray(32), `${r.model}: kept pixels changed`);
       assert.notDeepEqual(px.subarray(0, 32), INPUT.subarray(0, 32), `${r.model}: nothing repainted`);
     }
+  });
+
+  it('edits with the student picked by its unit (the guided stage-1 student here); an unknown unit is named', async () => {
+    const { maskPngBase64: _m, ...noMask } = goodEdit;
+    const picked = (await edit({ ...noMask, student: 'guided', studentSteps: 2, requestId: 11 })).at(-1)!;
+    assert.ok(picked.type === 'editResult' && picked.student, JSON.stringify(picked).slice(0, 400));
+    assert.deepEqual([picked.student.unit, picked.student.steps, picked.student.nfe], ['guided', 2, 2]);
+    const unknown = (await edit({ ...noMask, student: 'consistency-2', requestId: 12 })).at(-1)!;
+    assert.ok(unknown.type === 'editResult' && !unknown.student);
+    assert.match(
+      unknown.studentError ?? '',
+      /student: "consistency-2" is not a student of this run; expected one of guided, progressive-4-2/,
+    );
   });
 
   it('refuses bad requests with a clear error, and a cancel ends the edit', async () => {

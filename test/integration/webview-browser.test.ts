@@ -685,6 +685,75 @@ describe('dashboard webview: Report view', () => {
     await page.close();
   });
 
+  it("shows each method's students at each step count, quality vs NFE with its front and the training cost", async () => {
+    const page = await openPage('dashboard');
+    await send(page, initMessage(false, 'finished'));
+    await page.waitForSelector('body[data-ready="true"]');
+    // The real report as it is (progressive students only, no pareto, no trainingCost): a methods table, nothing more.
+    await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false, report: fixtureReport() });
+    await page.waitForSelector('#report-methods tbody tr');
+    assert.equal(await page.locator('#report-pareto').count(), 0);
+    assert.equal(await page.locator('#report-cost').count(), 0);
+    // With a consistency student at 4 and 1 steps, pareto and trainingCost as report.json carries them.
+    const report = fixtureReport((json) => {
+      const rows = json.rows as Record<string, unknown>[];
+      for (const w of json.w as number[])
+        for (const [steps, fid] of [
+          [4, 100],
+          [1, 130],
+        ])
+          rows.push({ w, model: 'consistency', sampler: 'ddim', steps, nfe: steps, msPerSample: 1, fid: fid + w });
+      const teacher = { model: 'teacher', steps: 256, nfe: 512, value: 20 };
+      const c4 = { model: 'consistency', steps: 4, nfe: 4, value: 102 };
+      const c1 = { model: 'consistency', steps: 1, nfe: 1, value: 132 };
+      json.pareto = {
+        w: 2,
+        measure: 'fid',
+        points: [teacher, { model: 'progressive', steps: 4, nfe: 4, value: 158 }, c4, c1],
+        front: [c1, c4, teacher],
+      };
+      json.trainingCost = [
+        { method: 'progressive', steps: 4, unit: 'progressive-8-4', flops: 3.2e12, seconds: 300 },
+        { method: 'consistency', steps: 4, unit: 'consistency-4', flops: 1.1e12, seconds: 90 },
+      ];
+    });
+    await send(page, { type: 'report', runDir: RUN_DIR, evaluating: false, report });
+    await page.waitForSelector('#report-pareto svg');
+    const heads = await page
+      .locator('#report-methods thead tr')
+      .evaluateAll((trs) => trs.map((tr) => Array.from(tr.children, (c) => c.textContent)));
+    assert.deepEqual(heads, [
+      ['w', '1 step', '4 steps', '8 steps'],
+      ['consistency', 'progressive', 'consistency', 'progressive'],
+    ]);
+    const w2 = await page
+      .locator('#report-methods tbody tr[data-w="2"] td')
+      .evaluateAll((tds) => tds.map((td) => `${td.getAttribute('data-method')} ${td.textContent} ${td.className}`));
+    assert.deepEqual(w2, [
+      'consistency 132.0 num',
+      'progressive 158.3 num',
+      'consistency 102.0 num best',
+      'progressive 162.8 num',
+    ]);
+    assert.equal(await page.locator('#report-pareto circle').count(), 4);
+    assert.equal(await page.locator('#report-pareto circle[data-front="true"]').count(), 3);
+    assert.equal(await page.locator('#report-pareto polyline[data-front="line"]').count(), 1);
+    assert.deepEqual(await page.locator('#report-pareto .legend span[data-method]').allTextContents(), [
+      '● teacher',
+      '● progressive',
+      '● consistency',
+    ]);
+    assert.deepEqual(
+      await page
+        .locator('#report-cost tbody tr')
+        .evaluateAll((trs) => trs.map((tr) => Array.from(tr.children, (c) => c.textContent).join(' | '))),
+      ['progressive | 4 | 3.20 TFLOP | 5 min 00 s', 'consistency | 4 | 1.10 TFLOP | 1 min 30 s'],
+    );
+    await page.locator('#report').screenshot({ path: path.join(ARTIFACTS, 'dashboard-report-methods.png') });
+    assert.deepEqual(await cspViolations(page), []);
+    await page.close();
+  });
+
   it('has no Report section without a run', async () => {
     const page = await openPage('dashboard');
     await send(page, { type: 'init', view: 'dashboard', events: [], configs: CONFIGS, sampleBase: '' });
@@ -813,6 +882,49 @@ describe('preview webview', () => {
     assert.equal(await text(page, '#form-error'), 'Cancelled.');
     assert.equal(await page.isVisible('#busy'), false);
     assert.equal(await page.locator('.results img').count(), 2, 'the previous grids stay');
+    assert.deepEqual(await cspViolations(page), []);
+    await page.close();
+  });
+
+  it('offers every student of every method; the picked one travels with the request at its own steps', async () => {
+    const page = await openPage('preview');
+    await send(page, {
+      type: 'init',
+      view: 'preview',
+      runDir: RUN_DIR,
+      stage: 'consistency',
+      classes: 3,
+      wDefaults: [0, 2],
+      students: [
+        { unit: 'consistency-1', method: 'consistency', steps: 1, trained: false },
+        { unit: 'progressive-4-2', method: 'progressive', steps: 2, trained: true },
+        { unit: 'consistency-2', method: 'consistency', steps: 2, trained: true },
+        { unit: 'progressive-8-4', method: 'progressive', steps: 4, trained: true },
+      ],
+      student: 'consistency-2',
+    });
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.isVisible('#student-field'), true);
+    assert.deepEqual(await page.locator('#student vscode-option').allTextContents(), [
+      'consistency · 1 step (not trained yet)',
+      'progressive · 2 steps',
+      'consistency · 2 steps',
+      'progressive · 4 steps',
+    ]);
+    assert.match(await text(page, '#subtitle'), /3 of 4 students trained/);
+    await page.click('#render');
+    const first = (await posted(page)).at(-1) as Record<string, unknown>;
+    assert.equal(first.student, 'consistency-2');
+    assert.equal(first.studentSteps, 2, "the picked student's own steps");
+    await send(page, { type: 'previewError', requestId: first.requestId as number, message: 'x' });
+    await page.locator('#student').evaluate((el) => {
+      (el as HTMLElement & { value: string }).value = 'progressive-8-4';
+      el.dispatchEvent(new Event('change'));
+    });
+    await page.click('#render');
+    const second = (await posted(page)).at(-1) as Record<string, unknown>;
+    assert.deepEqual([second.student, second.studentSteps], ['progressive-8-4', 4]);
+    assert.equal(((await state(page)).settings as { student: string }).student, 'progressive-8-4');
     assert.deepEqual(await cspViolations(page), []);
     await page.close();
   });

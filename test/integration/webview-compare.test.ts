@@ -237,7 +237,13 @@ it('Compare: one row per run, sortable by any column, selected runs overlaid and
   await page.selectOption('#curve-unit', 'teacher');
   assert.equal(await page.getAttribute('#curves svg', 'data-unit'), 'teacher');
   const st = await page.evaluate(() => (window as unknown as { __state: Record<string, unknown> }).__state);
-  assert.deepEqual(st, { sort: 's:2', desc: false, selected: [view.rows[1].name, view.rows[2].name], unit: 'teacher' });
+  assert.deepEqual(st, {
+    sort: 's:2',
+    desc: false,
+    selected: [view.rows[1].name, view.rows[2].name],
+    unit: 'teacher',
+    sweepDir: view.sweepDir,
+  });
   await page.click(`#compare-table tbody tr[data-run="${view.rows[2].name}"] a.open-run`);
   const posted = await page.evaluate(
     () => (window as unknown as { __posted: { type: string; runDir?: string }[] }).__posted,
@@ -247,6 +253,135 @@ it('Compare: one row per run, sortable by any column, selected runs overlaid and
     [{ type: 'openRun', runDir: view.rows[2].runDir }],
   );
   await page.screenshot({ path: path.join(ARTIFACTS, 'compare.png'), fullPage: true });
+  assert.deepEqual(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+/** Two runs outside any sweep: one training both methods (evaluated), one progressive only with other phases. */
+function fixtureRuns(): CompareView {
+  const dir = path.join(tmp, 'picked');
+  const both = { ...toyConfig(GAUSSIANS), methods: ['progressive', 'consistency'], consistency: { steps: 10 } };
+  const other = { ...toyConfig(GAUSSIANS), progressive: { n0: 8, targetSteps: 2, steps: 10, batch: 32, lr: 0.001 } };
+  const runDirs: string[] = [];
+  for (const [i, [name, config, units]] of (
+    [
+      ['both', both, ['teacher', 'guided', 'progressive-4-2', 'consistency-4', 'consistency-2', 'consistency-1']],
+      ['other', other, ['teacher', 'guided', 'progressive-8-4', 'progressive-4-2']],
+    ] as const
+  ).entries()) {
+    const runDir = createRunFolder(path.join(dir, name), config as never, path.join(tmp, `${name}.distill.json`));
+    runDirs.push(runDir);
+    const ev: object[] = [{ type: 'run_start', t: 1, pid: 1, host: 'elsewhere', resumed: false, configHash: 'h' }];
+    for (const unit of units) {
+      ev.push({ type: 'stage_start', t: 2, stage: unit.split('-')[0], unit, totalSteps: 20, startStep: 0 });
+      for (let s = 5; s <= 20; s += 5)
+        ev.push({ type: 'loss', t: 3, unit, step: s, loss: (1 + i) * (1 + 5 / s), lr: 1e-3, rate: 10 });
+      ev.push({ type: 'stage_end', t: 4, unit, step: 20, seconds: 1 });
+      if (unit !== 'teacher' && unit !== 'guided') {
+        fs.mkdirSync(path.join(runDir, 'samples', unit), { recursive: true });
+        fs.writeFileSync(path.join(runDir, 'samples', unit, 'step-0000020.png'), png(i + unit.length));
+      }
+    }
+    ev.push({ type: 'run_end', t: 5, status: 'finished' });
+    fs.writeFileSync(path.join(runDir, 'events.jsonl'), ev.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  }
+  // the first run's report: both methods at 4, 2 and 1 steps, as the report engineer's report.json writes them
+  const report = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'eval-report.json'), 'utf8'));
+  const extra = [];
+  for (const w of report.w as number[])
+    for (const [steps, fid] of [
+      [4, 30],
+      [2, 35],
+      [1, 45],
+    ])
+      extra.push({
+        w,
+        model: 'consistency',
+        unit: `consistency-${steps}`,
+        sampler: 'ddim',
+        steps,
+        nfe: steps,
+        fid: fid + w,
+      });
+  report.rows.push(...extra);
+  fs.mkdirSync(path.join(runDirs[0], 'eval'), { recursive: true });
+  fs.writeFileSync(path.join(runDirs[0], 'eval', 'report.json'), JSON.stringify(report));
+  return buildCompareView({ runDirs }, (abs, mtime) => `${ORIGIN}/files${abs}?v=${Math.round(mtime)}`);
+}
+
+it('Compare of runs picked together: their differing fields, curves per unit kind, methods at each step count', async () => {
+  const view = fixtureRuns();
+  assert.ok(asHostToWebview({ type: 'compare', view }), "the host's view passes the protocol validator");
+  assert.equal(view.sweepDir, undefined);
+  assert.ok(view.params.includes('methods') && view.params.includes('progressive.n0'), view.params.join(', '));
+  const page = await open();
+  await page.evaluate((m) => window.postMessage(m, '*'), { type: 'compare', view });
+  await page.waitForSelector('#compare-table tbody tr');
+  assert.equal(await page.textContent('#title'), 'Compare: both, other');
+  assert.match((await page.textContent('#summary')) ?? '', /^2 runs picked · 2 finished$/);
+  // a field one run's config.json does not have reads as –, not null
+  assert.deepEqual(
+    await page.$$eval('#compare-table tbody tr', (trs) =>
+      trs.map((tr) => (tr.querySelector('td:nth-child(6)') as HTMLElement).textContent),
+    ),
+    ['10', '–'],
+  );
+  // every progressive unit one after the other: both runs overlay though their phases differ
+  const options = await page.$$eval('#curve-unit option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+  assert.ok(options.includes('kind:progressive') && options.includes('kind:consistency'), options.join(', '));
+  await page.selectOption('#curve-unit', 'kind:progressive');
+  assert.equal(await page.locator('#curves polyline').count(), 2);
+  const widths = await page.$$eval('#curves polyline', (ls) =>
+    ls.map((l) => l.getAttribute('points')!.split(' ').length),
+  );
+  assert.deepEqual(widths, [4, 8], 'one phase of four points, two phases of four');
+  await page.selectOption('#curve-unit', 'kind:consistency');
+  assert.equal(await page.locator('#curves polyline').count(), 1);
+  // methods side by side: a column per method under each step count, the best of each marked
+  const heads = await page.$$eval('#methods-table thead tr', (trs) =>
+    trs.map((tr) => Array.from(tr.querySelectorAll('th')).map((th) => th.textContent)),
+  );
+  assert.deepEqual(heads, [
+    ['run', '1 step', '2 steps', '4 steps', '8 steps'],
+    ['consistency', 'consistency', 'progressive', 'consistency', 'progressive'],
+  ]);
+  assert.equal(await page.inputValue('#methods-w'), '2');
+  const cells = await page.$$eval('#methods-table tbody tr[data-run="both"] td', (tds) =>
+    tds.map(
+      (td) =>
+        `${td.getAttribute('data-method') ?? ''} ${td.getAttribute('data-steps') ?? ''}:${td.textContent}:${td.className}`,
+    ),
+  );
+  assert.deepEqual(cells, [
+    ' :both:name',
+    'consistency 1:47.00:',
+    'consistency 2:37.00:',
+    'progressive 4:158.3:',
+    'consistency 4:32.00:best',
+    'progressive 8:162.8:',
+  ]);
+  assert.equal(await page.locator('#methods-table tbody tr').count(), 1, 'only runs with a report');
+  await page.selectOption('#methods-w', '0');
+  assert.match(
+    (await page.textContent('#methods-table tbody td[data-method="consistency"][data-steps="1"]')) ?? '',
+    /^45\.00$/,
+  );
+  // every student's newest grid, in the same columns
+  assert.equal(await page.locator('#student-grids img').count(), 6, 'four students of one run, two of the other');
+  assert.deepEqual(
+    await page.$$eval('#student-grids thead tr:first-child th', (ths) => ths.map((t) => t.textContent)),
+    ['run', '1 step', '2 steps', '4 steps'],
+  );
+  await page.waitForFunction(() =>
+    Array.from(document.querySelectorAll<HTMLImageElement>('#student-grids img')).every(
+      (i) => i.complete && i.naturalWidth === 32,
+    ),
+  );
+  const st = await page.evaluate(() => (window as unknown as { __state: Record<string, unknown> }).__state);
+  assert.deepEqual(st.runDirs, view.runDirs, 'what the panel compares is saved for the serializer');
+  assert.equal(st.sweepDir, undefined);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'compare-runs.png'), fullPage: true });
   assert.deepEqual(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp), []);
   assert.deepEqual(errors, []);
   await page.close();

@@ -46,6 +46,8 @@ export interface EditTabSpec {
   strength: number;
   w: number;
   seed: number;
+  /** The student's unit (e.g. "consistency-2", "progressive-8-4"): its newest checkpoint; default as `model` says. */
+  student?: string;
 }
 
 export interface EditTabResult {
@@ -141,13 +143,33 @@ export function editStudentTarget(
   );
 }
 
+/** The Edit tab's student picked by its unit (EditTabSpec.student): that unit's newest checkpoint, run at `steps`. */
+export function editStudentByUnit(
+  runDir: string,
+  cfg: ResolvedConfig,
+  steps: number,
+  unit: string,
+): { stage: StageName; steps: number; checkpoint: string } {
+  const known = unitList(cfg).filter((u) => u.stage !== 'teacher');
+  const def = known.find((u) => u.unit === unit);
+  if (!def)
+    throw new Error(
+      `student: ${JSON.stringify(unit)} is not a student of this run; expected one of ${known.map((u) => u.unit).join(', ')}`,
+    );
+  const list = listCheckpoints(runDir, unit);
+  if (!list.length) throw new Error(`${runDir}: student ${unit} has no checkpoint yet; train the run further`);
+  return { stage: def.stage, steps, checkpoint: list[list.length - 1].file };
+}
+
 /** One model's edit of the input (see the module comment). */
 export async function editTabRun(spec: EditTabSpec, opts: EditTabOptions = {}): Promise<EditTabResult> {
   const { runDir, cfg } = await openRun(spec.runDir, opts);
   const target =
     spec.model === 'teacher'
       ? { stage: 'teacher' as const, steps: spec.steps }
-      : editStudentTarget(runDir, cfg, spec.steps);
+      : spec.student !== undefined
+        ? editStudentByUnit(runDir, cfg, spec.steps, spec.student)
+        : editStudentTarget(runDir, cfg, spec.steps);
   const editSpec: EditSpec = {
     runDir,
     image: { name: 'the input image', data: Buffer.from(spec.imagePngBase64, 'base64') },

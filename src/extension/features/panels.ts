@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { EditInput, EditSource, EditTabResult, EditTabSpec, SampleResult, SampleSpec } from '../../protocol';
 import type { TreeNodeModel } from '../model/run-nodes';
 import { ComparePanel } from '../panels/compare';
+import type { CompareSource } from '../panels/compare-view';
 import { DashboardPanel } from '../panels/dashboard';
 import type { PanelServices } from '../panels/panel-services';
 import { registerPanelSerializers } from '../panels/panel-serializers';
@@ -59,15 +60,16 @@ export function panelServices(s: Services): PanelServices {
     },
     isEvaluating: (runDir: string) => toolRunning('eval', runDir),
     onToolsChanged: (listener: () => void) => onDidChangeTools(listener),
+    slurmJobs: () => s.tree.jobs,
     log: { info: (t) => s.log.info(t), warn: (t) => s.log.warn(t) },
   };
   built.set(s, p);
   return p;
 }
 
-/** Opens the comparison of a sweep's runs. */
-export function openCompare(s: Services, sweepDir: string): void {
-  ComparePanel.createOrShow(s.extensionUri, sweepDir, panelServices(s), () => s.tree.jobs);
+/** Opens the comparison of a sweep's runs, or of any runs picked together. */
+export function openCompare(s: Services, source: CompareSource): void {
+  ComparePanel.createOrShow(s.extensionUri, source, panelServices(s));
 }
 
 export function register(context: vscode.ExtensionContext, s: Services): void {

@@ -10,7 +10,12 @@ import type { Services } from '../services';
 
 export function register(context: vscode.ExtensionContext, s: Services): void {
   const { manager, tree, log } = s;
-  const view = vscode.window.createTreeView('distill.runs', { treeDataProvider: tree, showCollapseAll: true });
+  // canSelectMany: Compare Runs takes the selected runs
+  const view = vscode.window.createTreeView('distill.runs', {
+    treeDataProvider: tree,
+    showCollapseAll: true,
+    canSelectMany: true,
+  });
   context.subscriptions.push(
     view,
     tree.onFirstLoad((n) => {

@@ -226,7 +226,44 @@ export function register(context: vscode.ExtensionContext, h: Services): void {
       dir = 'node' in pick ? pick.node.runDir : pick.runDir;
     }
     if (!readSweepManifest(dir)) throw new Error(`${dir}: not a sweep folder (no sweep.json)`);
-    openCompare(h, dir);
+    openCompare(h, { sweepDir: dir });
+  });
+
+  // Any 2+ runs side by side: the Runs view's selection (a sweep in it brings its runs), run folders given as
+  // arguments, or a pick among the workspace's runs.
+  h.command('distill.compareRuns', async (arg?: unknown, selection?: unknown) => {
+    const given = (Array.isArray(selection) ? selection : Array.isArray(arg) ? arg : [arg]).flatMap((x): string[] => {
+      if (typeof x === 'string') return [x];
+      const n = nodeArg(x);
+      if (n?.kind === 'sweep') return n.children.map((c) => c.runDir);
+      return n?.kind === 'run' ? [n.runDir] : [];
+    });
+    let runDirs = [...new Set(given)];
+    if (runDirs.length < 2) {
+      tree.reload();
+      const runs = tree.runs;
+      if (runs.length < 2) throw new Error('Compare Runs needs at least two runs in the runs folder');
+      const sweepOf = new Map(
+        tree
+          .reload()
+          .filter((r) => r.kind === 'sweep')
+          .flatMap((sw) => sw.children.map((c) => [c.runDir, sw.label] as const)),
+      );
+      const picks = await vscode.window.showQuickPick(
+        runs.map((r) => ({
+          label: r.label,
+          description: [sweepOf.get(r.runDir), r.description].filter(Boolean).join(' · '),
+          detail: r.runDir,
+          picked: runDirs.includes(r.runDir),
+          runDir: r.runDir,
+        })),
+        { canPickMany: true, placeHolder: 'Runs to compare side by side (two or more)', matchOnDetail: true },
+      );
+      if (!picks) return;
+      runDirs = picks.map((p) => p.runDir);
+      if (runDirs.length < 2) throw new Error(`Compare Runs needs at least two runs; ${runDirs.length} picked`);
+    }
+    openCompare(h, { runDirs });
   });
 }
 

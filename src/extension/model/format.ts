@@ -3,10 +3,15 @@
  */
 import type { RunSummary, UnitSummary } from '../../engine/run/events';
 
-/** "teacher", "guided", "progressive 64→32" for the units named teacher | guided | progressive-64-32. */
+/**
+ * "teacher", "guided", "progressive 64→32", "consistency · 2 steps" for the units named teacher | guided |
+ * progressive-64-32 | consistency-2.
+ */
 export function unitLabel(unit: string): string {
   const m = /^progressive-(\d+)-(\d+)$/.exec(unit);
-  return m ? `progressive ${m[1]}→${m[2]}` : unit;
+  if (m) return `progressive ${m[1]}→${m[2]}`;
+  const c = /^consistency-(\d+)$/.exec(unit);
+  return c ? `consistency · ${c[1]} step${c[1] === '1' ? '' : 's'}` : unit;
 }
 
 /** Compact duration: 45s, 2m, 1h 05m, 3d 4h. */

@@ -5,7 +5,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { RunStatus, UnitSummary } from '../../engine/run/events';
+import { configSchema, type ResolvedConfig, type StudentSpec, students, units } from '../../engine/run/config';
+import type { DistillMethod, RunStatus, UnitStage, UnitSummary } from '../../engine/run/events';
 import { FILES, RunListing } from '../../engine/run/run-folder';
 import { formatDuration, runDescription, unitDescription, unitLabel } from './format';
 
@@ -46,36 +47,66 @@ export const STATUS_ICON: Record<RunStatus, { icon: string; color?: string }> = 
 
 interface PlannedUnit {
   unit: string;
-  stage: 'autoencoder' | 'teacher' | 'guided' | 'progressive';
+  stage: UnitStage;
   steps: number;
 }
 
+type Section = Record<string, unknown> | undefined;
+const SCHEMA_PROPS = (
+  configSchema as unknown as { properties: Record<string, { properties?: Record<string, { default?: unknown }> }> }
+).properties;
+/** A field of a config section, or the schema's default for it when the section does not say (partial configs). */
+function field<T>(c: Record<string, Section>, section: string, key: string, ok: (v: unknown) => v is T): T {
+  const v = c[section]?.[key];
+  return ok(v) ? v : (SCHEMA_PROPS[section]?.properties?.[key]?.default as T);
+}
+const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+const isStepList = (v: unknown): v is number[] =>
+  Array.isArray(v) && v.length > 0 && v.length <= 32 && v.every(isPosInt);
+const METHODS_DEFAULT = (configSchema.properties.methods as { default: DistillMethod[] }).default;
+const isMethods = (v: unknown): v is DistillMethod[] =>
+  Array.isArray(v) && v.every((m) => m === 'progressive' || m === 'consistency');
+
 /**
- * The units a resolved config (config.json of a run) will train, in order: (latent-space runs: autoencoder,) teacher,
- * guided, progressive-N-N/2 …
+ * The units a resolved config (config.json of a run) will train, in order: (latent-space runs: autoencoder,) then the
+ * engine's own list (run/config.ts units(): teacher, guided, each stage-2 method's students). A stage configured with
+ * 0 steps is left out (an exact teacher, teacher.kind "exact", trains nothing: its unit is done at 0 steps).
  */
 export function plannedUnits(config: unknown): PlannedUnit[] {
-  const c = (config ?? {}) as Record<string, Record<string, unknown> | undefined>;
-  const steps = (s: Record<string, unknown> | undefined): number | undefined =>
+  const c = (config ?? {}) as Record<string, Section>;
+  const steps = (s: Section): number | undefined =>
     typeof s?.steps === 'number' && Number.isFinite(s.steps) ? s.steps : undefined;
   const out: PlannedUnit[] = [];
   if (c.model?.space === 'latent')
     out.push({ unit: 'autoencoder', stage: 'autoencoder', steps: steps(c.autoencoder) ?? 0 });
-  // an exact teacher (teacher.kind "exact") trains nothing: its unit is done at 0 steps
-  const t = c.teacher?.kind === 'exact' ? 0 : steps(c.teacher);
-  if (t === undefined || t > 0 || c.teacher?.kind === 'exact')
-    out.push({ unit: 'teacher', stage: 'teacher', steps: t ?? 0 });
-  const g = steps(c.guided);
-  if (g === undefined || g > 0) out.push({ unit: 'guided', stage: 'guided', steps: g ?? 0 });
-  const p = steps(c.progressive);
-  if (p === undefined || p > 0) {
-    const n0 = typeof c.progressive?.n0 === 'number' ? c.progressive.n0 : 64;
-    const target = typeof c.progressive?.targetSteps === 'number' ? c.progressive.targetSteps : 4;
-    for (let n = n0; n > target && n >= 2 && out.length < 64; n = Math.floor(n / 2)) {
-      out.push({ unit: `progressive-${n}-${Math.floor(n / 2)}`, stage: 'progressive', steps: p ?? 0 });
-    }
+  for (const u of units(planOf(c)).slice(0, 64)) {
+    const s = u.stage === 'teacher' && c.teacher?.kind === 'exact' ? 0 : steps(c[u.stage]);
+    if (s === 0 && !(u.stage === 'teacher' && c.teacher?.kind === 'exact')) continue;
+    out.push({ unit: u.unit, stage: u.stage, steps: s ?? 0 });
   }
   return out;
+}
+
+/** Every few-step student a run's config.json trains (the engine's students()), those of 0-step stages left out. */
+export function plannedStudents(config: unknown): StudentSpec[] {
+  const planned = new Set(plannedUnits(config).map((u) => u.unit));
+  return students(planOf((config ?? {}) as Record<string, Section>)).filter((s) => planned.has(s.unit));
+}
+
+/** What units() and students() read of a config.json, each field checked (or its schema default). */
+function planOf(c: Record<string, Section>): ResolvedConfig {
+  const plan = {
+    methods: isMethods(c.methods) && c.methods.length ? c.methods : METHODS_DEFAULT,
+    progressive: {
+      n0: field(c, 'progressive', 'n0', isPosInt),
+      targetSteps: field(c, 'progressive', 'targetSteps', isPosInt),
+    },
+    consistency: { studentSteps: field(c, 'consistency', 'studentSteps', isStepList) },
+  } as unknown as ResolvedConfig;
+  // a malformed config.json must not make the Runs view loop: halvings need n0 ≥ 2
+  if (!(plan.progressive.n0 >= 2) || !(plan.progressive.targetSteps >= 1))
+    plan.methods = plan.methods.filter((m) => m !== 'progressive');
+  return plan;
 }
 
 function readConfig(runDir: string): unknown {

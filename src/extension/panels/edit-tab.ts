@@ -5,9 +5,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { FILES, listCheckpoints } from '../../engine/run/run-folder';
+import { FILES } from '../../engine/run/run-folder';
 import type { EditTabResult, EditTabSpec, HostToWebview, WebviewToHost } from '../../protocol';
 import type { PanelServices } from './panel-services';
+import { runStudents } from './run-view';
 
 export type EditInfo = Extract<HostToWebview, { type: 'editInfo' }>;
 export type EditRequestMessage = Extract<WebviewToHost, { type: 'edit' }>;
@@ -31,7 +32,8 @@ function readJson(file: string): Record<string, unknown> | undefined {
 
 /**
  * What the Edit tab needs to know of a run: image size and channels, class names, the teacher's default steps
- * (sampling.teacherSteps) and the step counts that have their own distilled student. Undefined when the run is not
+ * (sampling.teacherSteps), every trained student (each method's, each step count) and the step counts that have
+ * their own progressive student. Undefined when the run is not
  * on square grey or RGB images (a toy 2-D run), or its folder has no dataset description yet.
  */
 export function editInfoOf(runDir: string): EditInfo | undefined {
@@ -51,15 +53,10 @@ export function editInfoOf(runDir: string): EditInfo | undefined {
   const sampling = readJson(path.join(runDir, FILES.config))?.sampling as Record<string, unknown> | undefined;
   const ts = sampling?.teacherSteps;
   const teacherSteps = typeof ts === 'number' && Number.isInteger(ts) && ts >= 1 && ts <= 4096 ? ts : 64;
-  const studentSteps: number[] = [];
-  const dir = path.join(runDir, FILES.checkpoints);
-  const units = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
-  for (const unit of units) {
-    const m = /^progressive-(\d+)-(\d+)$/.exec(unit);
-    if (m && listCheckpoints(runDir, unit).length > 0) studentSteps.push(Number(m[2]));
-  }
-  studentSteps.sort((a, b) => a - b);
-  return { type: 'editInfo', size: h, channels: c, classNames, teacherSteps, studentSteps };
+  // every trained student, each method's; the steps that have their own progressive student
+  const students = runStudents(runDir).filter((s) => s.trained);
+  const studentSteps = students.filter((s) => s.method === 'progressive').map((s) => s.steps);
+  return { type: 'editInfo', size: h, channels: c, classNames, teacherSteps, studentSteps, students };
 }
 
 /** Why an edit request's images cannot be used (undefined: they can). */
@@ -113,7 +110,12 @@ export async function runEdit(
       post({ type: 'editBusy', requestId: m.requestId, done, total, phase });
     };
   const one = (model: 'teacher' | 'student', steps: number): Promise<EditTabResult> => {
-    const spec: EditTabSpec = { ...base, model, steps };
+    const spec: EditTabSpec = {
+      ...base,
+      model,
+      steps,
+      ...(model === 'student' && m.student ? { student: m.student } : {}),
+    };
     return worker.edit(spec, progress(model), job.abort.signal);
   };
   try {

@@ -1,9 +1,12 @@
 /**
- * The serializers of the run dashboard and the checkpoint preview: open panels come back after a window reload.
+ * The serializers of the run dashboard, the checkpoint preview and the Compare view: open panels come back after a
+ * window reload.
  * features/panels.ts registers them with the PanelServices it builds.
  */
 import * as fs from 'fs';
 import * as vscode from 'vscode';
+import { COMPARE_VIEW_TYPE, ComparePanel } from './compare';
+import { restorableSource } from './compare-view';
 import { DASHBOARD_VIEW_TYPE, DashboardPanel } from './dashboard';
 import { PREVIEW_VIEW_TYPE, PreviewPanel } from './preview';
 import type { PanelServices } from './panel-services';
@@ -17,7 +20,7 @@ function stateOf(state: unknown): { runDir?: string; checkpoint?: string } {
   };
 }
 
-/** Registers the serializers of both panels; called once per activation. */
+/** Registers the serializers of the panels; called once per activation. */
 export function registerPanelSerializers(context: vscode.ExtensionContext, services: PanelServices): void {
   context.subscriptions.push(
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
@@ -36,6 +39,17 @@ export function registerPanelSerializers(context: vscode.ExtensionContext, servi
           return;
         }
         PreviewPanel.revive(panel, context.extensionUri, runDir, checkpoint, services);
+      },
+    }),
+    vscode.window.registerWebviewPanelSerializer(COMPARE_VIEW_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+        const { source, why } = restorableSource(state);
+        if (!source) {
+          services.log.warn(`compare: nothing to restore (${why})`);
+          panel.dispose();
+          return;
+        }
+        ComparePanel.revive(panel, context.extensionUri, source, services);
       },
     }),
   );

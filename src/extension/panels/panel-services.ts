@@ -1,5 +1,6 @@
 /** What the panels need from the rest of the extension (implemented by features/panels.ts). */
 import type { RunEvent } from '../../engine/run/events';
+import type { JobInfo } from '../../launcher/slurm';
 import type {
   ConfigEntry,
   EditInput,
@@ -37,5 +38,7 @@ export interface PanelServices {
   isEvaluating(runDir: string): boolean;
   /** An export or evaluation started or ended. */
   onToolsChanged(listener: () => void): { dispose(): void };
+  /** Slurm jobs as the Runs view's last squeue/sacct poll saw them (the Compare view's states). */
+  slurmJobs(): ReadonlyMap<string, JobInfo>;
   log: { info(s: string): void; warn(s: string): void };
 }

@@ -4,13 +4,16 @@ import * as vscode from 'vscode';
 import { asHostToWebview, asWebviewToHost, HostToWebview, WebviewToHost } from '../../protocol';
 import { buildWebviewHtml, makeNonce } from './html';
 
-/** Scripts on; resources only from the extension's bundles and media, and the run folder (sample PNGs). */
+/**
+ * Scripts on; resources only from the extension's bundles and media, and the run folder (sample PNGs) — or each of
+ * the folders a Compare view shows.
+ */
 export function webviewOptions(
   extensionUri: vscode.Uri,
-  runDir: string | undefined,
+  runDir: string | readonly string[] | undefined,
 ): vscode.WebviewOptions & vscode.WebviewPanelOptions {
   const roots = [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')];
-  if (runDir) roots.push(vscode.Uri.file(runDir));
+  for (const d of typeof runDir === 'string' ? [runDir] : (runDir ?? [])) if (d) roots.push(vscode.Uri.file(d));
   return { enableScripts: true, localResourceRoots: roots, retainContextWhenHidden: false, enableFindWidget: false };
 }
 

@@ -10,7 +10,7 @@ import { readEvents } from '../../engine/run/run-folder';
 import { HostToWebview, SampleResult, SampleSpec, WebviewToHost } from '../../protocol';
 import { EditJob, editInfoOf, runEdit } from './edit-tab';
 import { errorText, panelHtml, postValidated, receiveValidated, runKey, webviewOptions } from './panel-webview';
-import { previewDefaults, PreviewDefaults, runName } from './run-view';
+import { previewDefaults, PreviewDefaults, previewStudentSpec, runName } from './run-view';
 import type { PanelServices } from './panel-services';
 
 export const PREVIEW_VIEW_TYPE = 'diffusionDistiller.preview';
@@ -164,6 +164,8 @@ export class PreviewPanel {
       stage: this.defaults.stage,
       classes: this.defaults.classes,
       wDefaults: this.defaults.wDefaults,
+      students: this.defaults.students,
+      student: this.defaults.student,
     });
     const info = editInfoOf(this.runDir);
     if (info) this.post(info);
@@ -229,9 +231,7 @@ export class PreviewPanel {
       steps: m.teacherSteps,
       checkpoint: d.teacherCheckpoint,
     };
-    const studentSpec: SampleSpec | undefined = d.studentCheckpoint
-      ? { ...base, stage: d.stage, steps: m.studentSteps, checkpoint: d.studentCheckpoint }
-      : undefined;
+    const studentSpec = previewStudentSpec(this.runDir, d, m, base);
     let lastPost = 0;
     const progress =
       (phase: 'teacher' | 'student') =>

@@ -9,7 +9,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { FILES } from '../../engine/run/run-folder';
-import type { ReportRow, ReportView } from '../../protocol';
+import type { DistillMethod } from '../../engine/run/events';
+import type { ReportRow, ReportStudent, ReportView } from '../../protocol';
 
 export const REPORT_FORMAT = 'diffusion-distiller-eval/1';
 export const REPORT_JSON = 'report.json';
@@ -26,6 +27,9 @@ export const PLOT_TITLES: Readonly<Record<string, string>> = {
 const MAX_ROWS = 64;
 const MAX_NOTES = 100;
 const MAX_PLOTS = 16;
+const MAX_STUDENTS = 32;
+const MAX_PARETO = 1024;
+const MAX_COSTS = 64;
 
 /** Turns an absolute file path and its modification time into the URI the webview loads (a new time, a new URI). */
 export type PlotUri = (absPath: string, mtimeMs: number) => string;
@@ -100,7 +104,7 @@ const metric = (v: unknown): number | null => (isNum(v) ? v : null);
 
 interface Row {
   w: number;
-  model: 'teacher' | 'guided' | 'progressive';
+  model: 'teacher' | 'guided' | DistillMethod;
   sampler: 'ddim' | 'stochastic';
   steps: number;
   nfe: number;
@@ -116,7 +120,7 @@ function parseRow(v: unknown, i: number): Row {
   const bad = (what: string) => new Error(`${REPORT_JSON}: row ${i + 1} has ${what}`);
   if (!isObj(v)) throw bad('no fields');
   if (!isNum(v.w)) throw bad('no guidance weight w');
-  if (v.model !== 'teacher' && v.model !== 'guided' && v.model !== 'progressive')
+  if (v.model !== 'teacher' && v.model !== 'guided' && v.model !== 'progressive' && v.model !== 'consistency')
     throw bad(`an unknown model ${JSON.stringify(v.model)}`);
   if (v.sampler !== 'ddim' && v.sampler !== 'stochastic') throw bad(`an unknown sampler ${JSON.stringify(v.sampler)}`);
   if (!Number.isInteger(v.steps) || (v.steps as number) < 1) throw bad('no step count');
@@ -163,7 +167,11 @@ export function buildReportView(json: unknown, plots: (names: string[]) => Repor
       : 0;
   const referenceNfe = Number.isInteger(reference.nfe) ? (reference.nfe as number) : 2 * referenceSteps;
 
-  const students = rows.filter((r) => r.model === 'progressive' && r.sampler === 'ddim');
+  // the headline student: progressive's (the paper's), else the other method's
+  const fewStep = rows.filter((r) => (r.model === 'progressive' || r.model === 'consistency') && r.sampler === 'ddim');
+  const students = fewStep.some((r) => r.model === 'progressive')
+    ? fewStep.filter((r) => r.model === 'progressive')
+    : fewStep;
   const studentSteps = students.length
     ? students.some((r) => r.steps === 4)
       ? 4
@@ -204,6 +212,23 @@ export function buildReportView(json: unknown, plots: (names: string[]) => Repor
     };
   });
 
+  const byStudent = new Map<string, Row[]>();
+  for (const r of fewStep) {
+    const key = `${r.model}:${r.steps}`;
+    byStudent.set(key, [...(byStudent.get(key) ?? []), r]);
+  }
+  const methodOrder = (m: string) => (m === 'progressive' ? 0 : 1);
+  const studentColumns: ReportStudent[] = [...byStudent.values()]
+    .map((list) => ({
+      method: list[0].model as DistillMethod,
+      steps: list[0].steps,
+      nfe: list[0].nfe,
+      quality: table.map((t) => quality(list.find((r) => r.w === t.w))),
+      accuracy: table.map((t) => (kind === 'image' ? (list.find((r) => r.w === t.w)?.accuracy ?? null) : null)),
+    }))
+    .sort((a, b) => a.steps - b.steps || methodOrder(a.method) - methodOrder(b.method))
+    .slice(0, MAX_STUDENTS);
+
   const files = Array.isArray(json.files)
     ? json.files.filter((f): f is string => typeof f === 'string' && f.endsWith('.png'))
     : [];
@@ -221,9 +246,92 @@ export function buildReportView(json: unknown, plots: (names: string[]) => Repor
     realQuality: metric(kind === 'image' ? real.fidHalves : real.swdHalves),
     realAccuracy: kind === 'image' ? metric(real.accuracy) : null,
     realRecall: metric(real.recall),
+    students: studentColumns,
+    ...optional('pareto', parsePareto(json.pareto, kind)),
+    ...optional('trainingCost', parseTrainingCost(json.trainingCost)),
     notes: Array.isArray(json.notes)
       ? json.notes.filter((n): n is string => typeof n === 'string').slice(0, MAX_NOTES)
       : [],
     plots: plots(files.length ? files : Object.keys(PLOT_TITLES)),
   };
+}
+
+/** `{ [key]: value }` when value is defined, else nothing (a view's optional field is absent, not undefined). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [k in K]?: V };
+}
+
+/**
+ * report.json's `pareto` (reports written before it have none; undefined then, or when it is not readable): the
+ * points of one w — `{ model, steps, nfe, value }`, the value being the report's main distance named by `measure`
+ * (lower is better; `quality`, `fid` or `swdReal` are read too) — and which are on `front` (the front's points
+ * themselves, or indices into `points`; or a point's own `front: true`).
+ */
+export function parsePareto(v: unknown, kind: ReportView['kind']): ReportView['pareto'] {
+  if (!isObj(v) || !Array.isArray(v.points)) return undefined;
+  const distanceOf = (p: Obj): number | null =>
+    isNum(p.value) ? p.value : isNum(p.quality) ? p.quality : metric(kind === 'image' ? p.fid : p.swdReal);
+  const methodOf = (p: Obj): string | undefined =>
+    typeof p.method === 'string' ? p.method : typeof p.model === 'string' ? p.model : undefined;
+  const frontList = Array.isArray(v.front) ? v.front : [];
+  const same = (f: unknown, p: Obj): boolean =>
+    isObj(f) &&
+    f.nfe === p.nfe &&
+    distanceOf(f) === distanceOf(p) &&
+    (methodOf(f) === undefined || methodOf(f) === methodOf(p)) &&
+    (f.steps === undefined || p.steps === undefined || f.steps === p.steps);
+  const onFront = (p: Obj, i: number): boolean =>
+    p.front === true || p.onFront === true || frontList.some((f) => f === i || same(f, p));
+  const setW = isNum(v.w) ? v.w : undefined;
+  const points: NonNullable<ReportView['pareto']>['points'] = [];
+  v.points.slice(0, MAX_PARETO).forEach((p, i) => {
+    if (!isObj(p) || !isNum(p.nfe) || p.nfe <= 0) return;
+    const q = distanceOf(p);
+    if (q === null) return;
+    const method = methodOf(p);
+    const steps = Number.isInteger(p.steps) && (p.steps as number) > 0 ? (p.steps as number) : undefined;
+    const w = isNum(p.w) ? p.w : setW;
+    const label =
+      typeof p.label === 'string' && p.label
+        ? p.label
+        : [
+            method,
+            steps !== undefined ? `${steps} step${steps === 1 ? '' : 's'}` : undefined,
+            w !== undefined ? `w=${w}` : undefined,
+          ]
+            .filter(Boolean)
+            .join(' · ') || `NFE ${p.nfe}`;
+    points.push({
+      label,
+      ...optional('method', method),
+      ...optional('steps', steps),
+      ...optional('w', w),
+      nfe: p.nfe,
+      quality: q,
+      front: onFront(p, i),
+    });
+  });
+  if (!points.length) return undefined;
+  return {
+    ...optional('w', setW),
+    ...optional('measure', typeof v.measure === 'string' && v.measure ? v.measure : undefined),
+    points,
+  };
+}
+
+/** report.json's `trainingCost` (`{ method, steps, flops, seconds? }[]`): the readable entries, or undefined. */
+export function parseTrainingCost(v: unknown): ReportView['trainingCost'] {
+  if (!Array.isArray(v)) return undefined;
+  const out: NonNullable<ReportView['trainingCost']> = [];
+  for (const c of v.slice(0, MAX_COSTS)) {
+    if (!isObj(c) || typeof c.method !== 'string' || !Number.isInteger(c.steps) || !isNum(c.flops) || c.flops < 0)
+      continue;
+    out.push({
+      method: c.method,
+      steps: c.steps as number,
+      flops: c.flops,
+      ...optional('seconds', isNum(c.seconds) && c.seconds >= 0 ? c.seconds : undefined),
+    });
+  }
+  return out.length ? out : undefined;
 }

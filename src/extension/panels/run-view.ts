@@ -7,7 +7,8 @@ import * as path from 'path';
 import type { RunEvent, StageName } from '../../engine/run/events';
 import { summarizeEvents } from '../../engine/run/events';
 import { FILES, listCheckpoints, lockIsLive, readLock, readMeta } from '../../engine/run/run-folder';
-import type { RunView, StageChoice } from '../../protocol';
+import type { RunView, SampleSpec, StageChoice, StudentChoice } from '../../protocol';
+import { plannedStudents } from '../model/run-nodes';
 
 export function runName(runDir: string): string {
   try {
@@ -80,6 +81,28 @@ export interface PreviewDefaults {
   studentCheckpoint?: string;
   /** The teacher checkpoint, when the chosen checkpoint is a teacher one. */
   teacherCheckpoint?: string;
+  /** Every few-step student of the run, each method's, fewest steps first. */
+  students: StudentChoice[];
+  /** The student unit picked first: the chosen checkpoint's, else the newest trained student's. */
+  student?: string;
+}
+
+/**
+ * Every few-step student of a run (from its config.json through the engine's students(), and any other student unit
+ * its log started), fewest steps first and progressive before consistency at the same count, each saying whether it
+ * has a checkpoint.
+ */
+export function runStudents(runDir: string, events: RunEvent[] = []): StudentChoice[] {
+  const out: StudentChoice[] = plannedStudents(readConfig(runDir)).map((s) => ({ ...s, trained: false }));
+  for (const e of events) {
+    if (e.type !== 'stage_start' || (e.stage !== 'progressive' && e.stage !== 'consistency')) continue;
+    if (out.some((s) => s.unit === e.unit)) continue;
+    const m = /-(\d+)$/.exec(e.unit);
+    if (m) out.push({ unit: e.unit, method: e.stage, steps: Number(m[1]), trained: false });
+  }
+  for (const s of out) s.trained = listCheckpoints(runDir, s.unit).length > 0;
+  const rank = (m: string) => (m === 'progressive' ? 0 : 1);
+  return out.sort((a, b) => a.steps - b.steps || rank(a.method) - rank(b.method)).slice(0, 64);
 }
 
 /** Unit of a checkpoint path `checkpoints/<unit>/step-….ckpt` (either separator). */
@@ -109,9 +132,18 @@ export function previewDefaults(runDir: string, events: RunEvent[], checkpoint: 
   for (const e of events) if (e.type === 'stage_start' && e.stage !== 'autoencoder') unitStage.set(e.unit, e.stage);
   const stageOf = (unit: string): StageChoice => unitStage.get(unit) ?? stageOfUnit(unit);
 
+  const students = runStudents(runDir, events);
   const chosenUnit = checkpoint ? unitOfCheckpoint(checkpoint) : undefined;
+  const studentOf = (unit: string) => (students.some((s) => s.unit === unit) ? unit : undefined);
   if (checkpoint && chosenUnit && stageOf(chosenUnit) !== 'teacher') {
-    return { stage: stageOf(chosenUnit), classes, wDefaults, studentCheckpoint: checkpoint };
+    return {
+      stage: stageOf(chosenUnit),
+      classes,
+      wDefaults,
+      studentCheckpoint: checkpoint,
+      students,
+      student: studentOf(chosenUnit),
+    };
   }
   // Otherwise the newest student checkpoint on disk (later units are further distilled).
   const units = [...new Set(events.filter((e) => e.type === 'stage_start').map((e) => (e as { unit: string }).unit))];
@@ -125,8 +157,33 @@ export function previewDefaults(runDir: string, events: RunEvent[], checkpoint: 
         wDefaults,
         studentCheckpoint: ck[ck.length - 1].file,
         teacherCheckpoint: checkpoint,
+        students,
+        student: studentOf(units[i]),
       };
     }
   }
-  return { stage: checkpoint ? 'teacher' : 'guided', classes, wDefaults, teacherCheckpoint: checkpoint };
+  return { stage: checkpoint ? 'teacher' : 'guided', classes, wDefaults, teacherCheckpoint: checkpoint, students };
+}
+
+/**
+ * The student half of a preview request: the picked student unit (`student`) — the preview's own checkpoint when it is
+ * of that unit, else the unit's newest — sampled at `studentSteps` as its method's stage; without a pick, the
+ * defaults' student. Undefined when that student has no checkpoint yet (or is not one of the run's).
+ */
+export function previewStudentSpec(
+  runDir: string,
+  d: PreviewDefaults,
+  m: { studentSteps: number; student?: string },
+  base: Omit<SampleSpec, 'stage' | 'steps' | 'checkpoint'>,
+): SampleSpec | undefined {
+  if (m.student === undefined)
+    return d.studentCheckpoint
+      ? { ...base, stage: d.stage, steps: m.studentSteps, checkpoint: d.studentCheckpoint }
+      : undefined;
+  const s = d.students.find((x) => x.unit === m.student);
+  if (!s) return undefined;
+  const own = d.studentCheckpoint && unitOfCheckpoint(d.studentCheckpoint) === s.unit ? d.studentCheckpoint : undefined;
+  const list = own ? [] : listCheckpoints(runDir, s.unit);
+  const checkpoint = own ?? list[list.length - 1]?.file;
+  return checkpoint ? { ...base, stage: s.method, steps: m.studentSteps, checkpoint } : undefined;
 }
