@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { formatEvalReport } from '../../src/cli/eval-summary';
+import { buildReportView } from '../../src/extension/panels/report';
 import { paretoByW } from '../../src/engine/eval/pareto';
 import { decodePng } from '../../src/engine/io/png';
 import type { EvalReport, EvalRow } from '../../src/engine/tasks/evaluate';
@@ -109,5 +110,27 @@ describe('report text and plots from stored numbers', () => {
     assert.ok(lines.includes('    8 steps: consistency with 0.50× the FLOPs of progressive (1.00e+12 vs 2.00e+12)'));
     const plots = reportPlots(rep);
     assert.ok(plots.has('quality-vs-nfe.png') && plots.has('quality-vs-w.png'));
+  });
+
+  it('the report panel reads what the engine writes: the front at one w and the training cost, JSON round trip', () => {
+    const rep = JSON.parse(JSON.stringify(bothMethods())) as EvalReport;
+    const view = buildReportView(rep, () => []);
+    const set = rep.pareto!;
+    assert.equal(view.pareto!.w, 2);
+    assert.equal(view.pareto!.measure, 'fid');
+    assert.equal(view.pareto!.points.length, set.points.length);
+    const key = (method: string | undefined, steps: number | undefined, nfe: number, value: number) =>
+      `${method} ${steps} ${nfe} ${value}`;
+    assert.deepEqual(
+      view
+        .pareto!.points.filter((p) => p.front)
+        .map((p) => key(p.method, p.steps, p.nfe, p.quality))
+        .sort(),
+      set.front.map((p) => key(p.model, p.steps, p.nfe, p.value)).sort(),
+    );
+    assert.deepEqual(
+      view.trainingCost!.map((c) => [c.method, c.steps, c.flops, c.seconds]),
+      rep.trainingCost!.map((c) => [c.method, c.steps, c.flops, c.seconds]),
+    );
   });
 });
