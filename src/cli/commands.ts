@@ -130,7 +130,7 @@ const sweep = defineCommand({
 const sample = defineCommand({
   name: 'sample',
   summary: 'Sample a trained model: a PNG grid (rows = classes, columns = w) or .npy arrays with their class labels.',
-  usage: `distill sample RUN_DIR --stage teacher|guided|progressive [--steps K] [--sampler ddim|stochastic]
+  usage: `distill sample RUN_DIR --stage teacher|guided|progressive|consistency [--steps K] [--sampler ddim|stochastic]
                --w W[,W…] [--classes 0,1,…] [--per-class N] [--seed S] --out FILE.png|FILE.npy`,
   args: [{ name: 'RUN_DIR', help: 'the run folder' }],
   options: {
@@ -138,7 +138,7 @@ const sample = defineCommand({
       oneOf(
         STAGES,
         'STAGE',
-        'teacher, guided (stage 1) or progressive (the few-step student)',
+        'teacher, guided (stage 1), progressive or consistency (a few-step student)',
         'teacher, guided, progressive or consistency',
       ),
       'teacher, guided, progressive or consistency',
@@ -181,7 +181,13 @@ const sample = defineCommand({
     const { loadRunConfig, sampleGrid, sampleArrays } = await engine();
     const runDir = path.resolve(dir);
     const cfg = loadRunConfig(runDir);
-    const steps = o.steps ?? (stage === 'progressive' ? cfg.progressive.targetSteps : cfg.sampling.teacherSteps);
+    const steps =
+      o.steps ??
+      (stage === 'progressive'
+        ? cfg.progressive.targetSteps
+        : stage === 'consistency'
+          ? (cfg.consistency?.studentSteps.at(-1) ?? cfg.progressive.targetSteps)
+          : cfg.sampling.teacherSteps);
     const perClass = o['per-class'] ?? (out.endsWith('.npy') ? 100 : 1);
     const common = {
       runDir,
@@ -217,7 +223,7 @@ const sample = defineCommand({
 const edit = defineCommand({
   name: 'edit',
   summary: 'Edit an image with a trained model (SDEdit), or inpaint it with a mask.',
-  usage: `distill edit RUN_DIR --image IN.png --class C --strength S --w W [--stage teacher|guided|progressive] [--steps K]
+  usage: `distill edit RUN_DIR --image IN.png --class C --strength S --w W [--stage teacher|guided|progressive|consistency] [--steps K]
              [--mask MASK.png] [--seed N] --out OUT.png`,
   notes: `SDEdit: noise the image to t = S ∈ [0, 1] and denoise it towards class C (id or name) in K steps;
 with --mask, inpainting: white = repaint, black = keep exactly. Default: the most distilled stage.`,
@@ -322,18 +328,18 @@ const list = defineCommand({
 const exportCmd = defineCommand({
   name: 'export',
   summary: 'Export a distilled student: weights, student.mjs for TensorFlow.js and an offline demo page.',
-  usage: 'distill export RUN_DIR [--stage progressive|guided] [--steps K] [--out DIR] [--checkpoint FILE]',
+  usage: 'distill export RUN_DIR [--stage progressive|consistency|guided] [--steps K] [--out DIR] [--checkpoint FILE]',
   args: [{ name: 'RUN_DIR', help: 'the run folder' }],
   options: {
     stage: oneOf(
-      ['progressive', 'guided'] as const,
+      ['progressive', 'consistency', 'guided'] as const,
       'STAGE',
-      'progressive (default: a few-step student) or guided (stage 1)',
-      'progressive or guided (the teacher is not a distilled student)',
+      'progressive (default) or consistency (a few-step student), or guided (stage 1)',
+      'progressive, consistency or guided (the teacher is not a distilled student)',
     ),
     steps: number(
       'K',
-      "which progressive student: the one sampling with K steps (default: the config's target steps)",
+      "which few-step student: the one sampling with K steps (default: the method's fewest steps)",
       'a positive integer',
       isPositiveInteger,
     ),

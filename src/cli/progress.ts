@@ -27,6 +27,13 @@ export function bar(fraction: number, width = 24): string {
   );
 }
 
+/** What a unit's headline adds after its name: a progressive phase's halving, a consistency student's steps. */
+function stageNote(e: Extract<RunEvent, { type: 'stage_start' }>): string {
+  if (e.fromSteps) return ` (${e.fromSteps} → ${e.toSteps} sampling steps)`;
+  if (e.stage === 'consistency' && e.toSteps) return ` (${e.toSteps}-step consistency student)`;
+  return '';
+}
+
 export class ProgressPrinter {
   private unit = '';
   private total = 0;
@@ -85,7 +92,7 @@ export class ProgressPrinter {
         this.rate = 0;
         this.loss = NaN;
         this.out.write(
-          `▶ ${e.unit}${e.fromSteps ? ` (${e.fromSteps} → ${e.toSteps} sampling steps)` : ''}: ${e.totalSteps} steps${e.startStep ? `, resuming at ${e.startStep}` : ''}\n`,
+          `▶ ${e.unit}${stageNote(e)}: ${e.totalSteps} steps${e.startStep ? `, resuming at ${e.startStep}` : ''}\n`,
         );
         this.lastPlain = Date.now();
         this.redraw();

@@ -111,7 +111,7 @@ describe('distill --help and --version', () => {
     const sample = distill(['help', 'sample']).stdout;
     assert.match(
       sample,
-      /--stage STAGE +teacher, guided \(stage 1\) or progressive \(the few-step student\) \(required\)/,
+      /--stage STAGE +teacher, guided \(stage 1\), progressive or consistency \(a few-step student\) \(required\)/,
     );
     assert.match(sample, /--out FILE +FILE\.png: an image grid.*\(required\)/);
     const list = distill(['list', '-h']).stdout;
@@ -225,7 +225,7 @@ describe('distill usage errors', () => {
       ],
       [
         ['export', 'r', '--stage', 'teacher'],
-        /^distill: --stage: expected progressive or guided \(the teacher is not a distilled student\)\n/,
+        /^distill: --stage: expected progressive, consistency or guided \(the teacher is not a distilled student\)\n/,
       ],
       [['eval', 'r', '--samples', '1'], /^distill: --samples: expected an integer ≥ 2, got "1"\n/],
       [['eval', 'r', '--student-steps', '0,4'], /^distill: --student-steps: step counts must be ≥ 1\n/],

@@ -539,7 +539,7 @@ describe('distill edit (the CLI on a tiny trained digits run)', () => {
       [['--class', '12'], /class: 12 is out of range; the run has classes 0 to 9/],
       [['--class', 'cat'], /class: "cat" is neither a class id \(0 to 9\) nor a class name/],
       [['--steps', '0'], /--steps: expected a positive integer, got "0"/],
-      [['--stage', 'student'], /--stage: expected teacher, guided or progressive/],
+      [['--stage', 'student'], /--stage: expected teacher, guided, progressive or consistency/],
       [['--stage', 'progressive', '--steps', '3'], /--steps 3: no progressive student has 3 steps; available: 2/],
       [['--mask', 'nowhere.png'], /mask: cannot read .*nowhere\.png: no such file/],
       [['--image', 'nowhere.png'], /image: cannot read .*nowhere\.png: no such file/],

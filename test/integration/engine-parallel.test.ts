@@ -38,6 +38,11 @@ const TOY = {
   log: { interval: 1 },
 };
 const toy = toyConfig(TOY);
+/** Both stage-2 methods: the consistency students' stop-gradient pass runs in the workers on the weights they get. */
+const BOTH_METHODS = {
+  methods: ['progressive', 'consistency'],
+  consistency: { steps: 5, batch: 33, lr: 0.001, teacherSteps: 8, studentSteps: [4, 2, 1] },
+};
 const unet = {
   ...toy,
   data: { kind: 'mnist', imageSize: 8 },
@@ -96,17 +101,26 @@ before(async () => {
 });
 
 describe('data-parallel training', () => {
-  it('toy MLP, all three stages: 2 workers match 1 process (losses and weights within 1e-4)', async () => {
-    const one = await run('toy-one', { ...toy, parallel: 'threads' });
-    const two = await run('toy-two', { ...toy, parallel: 'workers' });
+  it('toy MLP, all three stages and the consistency students: 2 workers match 1 process (losses and weights within 1e-4)', async () => {
+    const one = await run('toy-one', { ...toy, ...BOTH_METHODS, parallel: 'threads' });
+    const two = await run('toy-two', { ...toy, ...BOTH_METHODS, parallel: 'workers' });
+    assert.deepEqual([...new Set(lossEvents(readEvents(two).events).map((e) => e.unit))].slice(-3), [
+      'consistency-4',
+      'consistency-2',
+      'consistency-1',
+    ]);
     assert.match(backendNote(one), /training in this process/);
     assert.match(backendNote(two), /data-parallel on 2 worker threads/);
     assertSameRun(one, two);
   });
 
-  it('tiny U-Net, all three stages: 2 workers match 1 process', async () => {
-    const one = await run('unet-one', { ...unet, parallel: 'threads' });
-    const two = await run('unet-two', { ...unet, parallel: 'workers' });
+  it('tiny U-Net, all three stages and a consistency student: 2 workers match 1 process', async () => {
+    const cons = {
+      methods: ['progressive', 'consistency'],
+      consistency: { steps: 3, batch: 6, lr: 0.001, teacherSteps: 4, studentSteps: [2] },
+    };
+    const one = await run('unet-one', { ...unet, ...cons, parallel: 'threads' });
+    const two = await run('unet-two', { ...unet, ...cons, parallel: 'workers' });
     assertSameRun(one, two);
   });
 
@@ -245,6 +259,44 @@ describe('data-parallel training', () => {
     }
   });
 
+  it("the consistency loss does not leak in the main thread or the workers (the student's stop-gradient pass included)", async () => {
+    const runDir = await run('dp-leak-consistency', {
+      ...unet,
+      methods: ['progressive', 'consistency'],
+      consistency: { steps: 1, batch: 6, teacherSteps: 4, studentSteps: [2] },
+      parallel: 'threads',
+    });
+    const cfg = loadRunConfig(runDir);
+    const data = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
+    const spec = { stage: 'consistency' as const, toSteps: 2, exampleShape: data.shape };
+    const net = netForUnit(cfg, data, 'consistency');
+    const trainer = new Trainer(net, { lr: 1e-3, warmup: 0, anneal: false, clip: 1, ema: 0.9, totalSteps: 100 });
+    const rng = new Rng(1, 'leak-consistency');
+    const pg = await ParallelGradients.start(
+      { workers: 2, backend: 'wasm' },
+      {
+        cfg,
+        spec,
+        numClasses: data.numClasses,
+        frozen: { file: path.join(runDir, listCheckpoints(runDir, 'guided').pop()!.file), stage: 'guided' },
+      },
+    );
+    try {
+      const counts: { main: number; workers: number[] }[] = [];
+      for (let i = 0; i < 12; i++) {
+        const g = await pg.gradients(net, drawBatch(cfg, data, spec, 6, rng));
+        trainer.applyGradients(g.grads, g.loss);
+        await trainer.flush();
+        if (i === 2 || i === 11) counts.push({ main: tf.memory().numTensors, workers: pg.workerTensors });
+      }
+      assert.deepEqual(counts[1], counts[0]);
+    } finally {
+      await pg.close();
+      trainer.dispose();
+      net.dispose();
+    }
+  });
+
   it('workers that never answer fail the start after the timeout (and are terminated) instead of stalling the run', async () => {
     const silent = path.join(tmp, 'silent-worker.js');
     fs.writeFileSync(silent, "require('worker_threads').parentPort.on('message', () => {});\n");
@@ -279,6 +331,14 @@ describe('data-parallel training', () => {
     assert.equal(wantsWorkers({ ...cfg, parallel: 'auto' }, 'cpu', 2), false);
     assert.equal(wantsWorkers({ ...cfg, parallel: 'auto' }, 'wasm', 1), false);
     assert.equal(wantsWorkers({ ...cfg, parallel: 'workers' }, 'cpu', 1), true);
+    // a consistency section's batch counts like the other stages'
+    const small = {
+      ...cfg,
+      parallel: 'auto' as const,
+      consistency: { ...cfg.progressive, batch: 3, studentSteps: [1], teacherSteps: 2 },
+    };
+    assert.equal(wantsWorkers(small, 'wasm', 2), false);
+    assert.match(planParallel(small, wasm, 2).note, /batch 3 < 2 × 2 threads/);
     const { parallel: _p, ...withoutField } = { ...cfg, parallel: 'auto' as const };
     assert.equal(configHash({ ...cfg, parallel: 'auto' }), configHash(withoutField as typeof cfg));
     assert.notEqual(configHash({ ...cfg, parallel: 'workers' }), configHash({ ...cfg, parallel: 'auto' }));

@@ -24,7 +24,7 @@ describe('explainWasmTrap', () => {
     assert.equal(
       e.message,
       'the wasm backend ran out of memory (WebAssembly memory access out of bounds with its heap at 3,994 MiB): ' +
-        'its heap cannot grow past 4,096 MiB. Lower the batch size (teacher, guided or progressive "batch") or model.channels, or ' +
+        'its heap cannot grow past 4,096 MiB. Lower the batch size (teacher, guided, progressive or consistency "batch") or model.channels, or ' +
         'train on a GPU (backend "webgpu"; `distill backends` shows what this machine has)',
     );
   });
@@ -102,7 +102,7 @@ describe('the wasm heap in practice', () => {
       const explained =
         /the wasm backend (ran out of memory|failed \(WebAssembly [^)]*\) with its heap at [\d,]+ MiB of its 4,096 MiB cap: most likely one allocation larger than what is left|could not allocate [\d,]+ MiB for a tensor)/;
       assert.match(r.stderr, new RegExp(`error: ${explained.source}`));
-      assert.match(r.stderr, /Lower the batch size \(teacher, guided or progressive "batch"\)/);
+      assert.match(r.stderr, /Lower the batch size \(teacher, guided, progressive or consistency "batch"\)/);
       const events = fs
         .readFileSync(path.join(tmp, 'runs', 'big', 'events.jsonl'), 'utf8')
         .trim()

@@ -1,7 +1,8 @@
 /**
  * The WebGPU backend on Dawn + SwiftShader (the real code path; no GPU needed): every op the MLP and the U-Net use,
- * forward and gradient, against cpu; the student samplers against wasm for the same seed; all three stages on
- * webgpu with GPU memory flat and no read-back between log intervals; checkpoints that cross backends both ways; and a
+ * forward and gradient, against cpu (every stage's loss, the consistency students' too); the student samplers against
+ * wasm for the same seed; all three stages and a consistency student on webgpu with GPU memory flat and no read-back
+ * between log intervals; checkpoints that cross backends both ways; and a
  * lost device that stops the stage without saving anything and resumes on another backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -63,18 +64,28 @@ async function dataFor(c: ModelCase): Promise<Dataset> {
   return dataCache.get(c.label)!;
 }
 
+type Stage = 'teacher' | 'guided' | 'progressive' | 'consistency';
+/** The consistency stage's section: a 2-step student on an 8-step fine grid. */
+const CONSISTENCY = { methods: ['progressive', 'consistency'], consistency: { teacherSteps: 8, studentSteps: [2] } };
+
 /** Loss and every parameter gradient of one training step of `stage` on the current backend (seeded: same on any). */
 async function stepGradients(
   c: ModelCase,
-  stage: 'teacher' | 'guided' | 'progressive',
+  stage: Stage,
 ): Promise<{ loss: number; grads: Map<string, Float32Array>; out: Float32Array }> {
-  const cfg = resolveConfig({ name: 'x', seed: 5, data: c.data, model: c.model });
+  const cfg = resolveConfig({
+    name: 'x',
+    seed: 5,
+    data: c.data,
+    model: c.model,
+    ...(stage === 'consistency' ? CONSISTENCY : {}),
+  });
   const data = await dataFor(c);
   const build = (withW: boolean, seed: number): Net =>
     buildNet({ model: cfg.model, exampleShape: data.shape, numClasses: data.numClasses, withW, seed });
   const student = build(stage !== 'teacher', 5);
   // The frozen net of stage 1 is a teacher (guided x̂: both passes in one call), of stage 2 a w-student.
-  const frozen = stage === 'teacher' ? undefined : build(stage === 'progressive', 6);
+  const frozen = stage === 'teacher' ? undefined : build(stage !== 'guided', 6);
   // Trained-looking weights: the zero-initialised output layers would leave most gradients exactly zero.
   const noise = new Rng(21, 'perturb');
   for (const net of [student, frozen]) {
@@ -92,7 +103,11 @@ async function stepGradients(
       );
     }
   }
-  const spec: LossSpec = { stage, toSteps: stage === 'progressive' ? 2 : undefined, exampleShape: data.shape };
+  const spec: LossSpec = {
+    stage,
+    toSteps: stage === 'progressive' || stage === 'consistency' ? 2 : undefined,
+    exampleShape: data.shape,
+  };
   const inp = drawBatch(cfg, data, spec, 6, new Rng(11, 'parity'));
   const { lossFn, release } = buildStepLoss(cfg, spec, student, frozen, inp);
   const vars = student.params.list();
@@ -119,10 +134,15 @@ async function stepGradients(
 describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => {
   // SwiftShader gets the barrier-free software kernels (matmul, transpose, sum, mean); a GPU gets tfjs's own. Both sets
   // are checked: every stage with the software set, and the stages that cover every op with tfjs's set.
-  const cases: Array<{ c: ModelCase; stage: 'teacher' | 'guided' | 'progressive'; software: boolean }> = [
-    ...(['teacher', 'guided', 'progressive'] as const).map((stage) => ({ c: MLP, stage, software: true })),
+  const cases: Array<{ c: ModelCase; stage: Stage; software: boolean }> = [
+    ...(['teacher', 'guided', 'progressive', 'consistency'] as const).map((stage) => ({
+      c: MLP,
+      stage,
+      software: true,
+    })),
     { c: UNET, stage: 'teacher', software: true },
     { c: UNET, stage: 'progressive', software: true },
+    { c: UNET, stage: 'consistency', software: true },
     { c: MLP, stage: 'guided', software: false },
     { c: UNET, stage: 'progressive', software: false },
   ];
@@ -231,9 +251,11 @@ describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => 
   const lossesOf = (events: RunEvent[]) =>
     new Map(events.filter((e): e is LossEvent => e.type === 'loss').map((e) => [`${e.unit}@${e.step}`, e.loss]));
 
-  it('all three stages on webgpu: GPU memory flat over 50 steps, one read-back per log interval and no synchronous read', async () => {
+  it('all three stages and a consistency student on webgpu: GPU memory flat over 50 steps, one read-back per log interval and no synchronous read', async () => {
     const runDir = await toy('gpu-full', {
       teacher: { steps: 50, batch: 32, lr: 0.002, warmup: 5, ema: 0.9 },
+      methods: CONSISTENCY.methods,
+      consistency: { ...CONSISTENCY.consistency, steps: 40, batch: 32 },
       log: { interval: 10 },
     });
     await selectBackend({ backend: 'webgpu' });
@@ -262,28 +284,39 @@ describe('webgpu (Dawn + SwiftShader) against the cpu and wasm backends', () => 
       backend.readSync = readSync;
     }
     assert.equal(syncReads, 0);
-    const teacher = atLoss.filter((r) => r.unit === 'teacher');
-    assert.deepEqual(
-      teacher.map((r) => r.step),
-      [10, 20, 30, 40, 50],
-    );
-    for (let i = 1; i < teacher.length; i++)
-      assert.equal(
-        teacher[i].reads - teacher[i - 1].reads,
-        1,
-        `read-backs between steps ${teacher[i - 1].step} and ${teacher[i].step}`,
+    for (const [unit, steps] of [
+      ['teacher', [10, 20, 30, 40, 50]],
+      ['consistency-2', [10, 20, 30, 40]],
+    ] as const) {
+      const logs = atLoss.filter((r) => r.unit === unit);
+      assert.deepEqual(
+        logs.map((r) => r.step),
+        steps,
       );
-    assert.ok(teacher[0].gpu > 0);
-    for (const r of teacher) {
-      assert.equal(r.gpu, teacher[0].gpu, `GPU bytes at step ${r.step}`);
-      assert.equal(r.tensors, teacher[0].tensors, `tensors at step ${r.step}`);
+      for (let i = 1; i < logs.length; i++)
+        assert.equal(
+          logs[i].reads - logs[i - 1].reads,
+          1,
+          `${unit}: read-backs between steps ${logs[i - 1].step} and ${logs[i].step}`,
+        );
+      assert.ok(logs[0].gpu > 0);
+      for (const r of logs) {
+        assert.equal(r.gpu, logs[0].gpu, `${unit}: GPU bytes at step ${r.step}`);
+        assert.equal(r.tensors, logs[0].tensors, `${unit}: tensors at step ${r.step}`);
+      }
     }
     const cfg = loadRunConfig(runDir);
-    for (const unit of ['teacher', 'guided', 'progressive-4-2']) {
+    for (const [unit, step] of [
+      ['teacher', 50],
+      ['guided', 5],
+      ['progressive-4-2', 5],
+      ['consistency-2', 40],
+    ] as const) {
       const last = listCheckpoints(runDir, unit).pop();
-      assert.ok(last && last.step === (unit === 'teacher' ? 50 : 5), `${unit}: ${JSON.stringify(last)}`);
+      assert.ok(last && last.step === step, `${unit}: ${JSON.stringify(last)}`);
     }
     assert.ok(fs.existsSync(path.join(runDir, 'samples', 'progressive-4-2', 'step-0000005.png')));
+    assert.ok(fs.existsSync(path.join(runDir, 'samples', 'consistency-2', 'step-0000040.png')));
     assert.equal(cfg.backend, 'auto');
   });
 

@@ -68,6 +68,7 @@ export interface StageStartEvent extends EventBase {
   unit: string;
   /** Progressive phases: teacher steps N → student steps N/2. */
   fromSteps?: number;
+  /** Progressive phases and consistency students: the student's sampling steps. */
   toSteps?: number;
   totalSteps: number;
   startStep: number;

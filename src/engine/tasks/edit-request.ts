@@ -1,12 +1,12 @@
 /**
  * The checkpoint preview's Edit tab, engine side (run by the worker): the input image at the model's resolution (a
  * file read like the training images, or a training example of the run), and one model's edit of it — the guided
- * teacher, or the student for K steps (the K-step progressive student when it is trained, else the most distilled
+ * teacher, or the student for K steps (a K-step few-step student when one is trained, else the most distilled
  * student the run has). Both go through `editRun` (edit-run.ts); images travel as PNG base64.
  */
 import * as path from 'path';
 import type { BackendChoice } from '../backend/select';
-import { ResolvedConfig, units as unitList } from '../run/config';
+import { ResolvedConfig, students as fewStep, units as unitList } from '../run/config';
 import { Dataset, loadDataset } from '../data';
 import { editRun, EditSpec, imageShape, readImageForRun } from './edit';
 import type { StageName } from '../run/events';
@@ -34,7 +34,7 @@ export interface EditInput {
 /** One model's edit for the preview's Edit tab (the engine's editRun on images sent as PNG base64). */
 export interface EditTabSpec {
   runDir: string;
-  /** teacher: the guided teacher (2 NFE per step); student: the K-step progressive student when trained, else the most distilled student (1 NFE per step). */
+  /** teacher: the guided teacher (2 NFE per step); student: a K-step few-step student when trained (progressive first, then consistency), else the most distilled student (1 NFE per step). */
   model: 'teacher' | 'student';
   /** The sampler's grid (⌈S·steps⌉ steps are taken). */
   steps: number;
@@ -121,22 +121,21 @@ export async function editTabInput(
 }
 
 /**
- * What the Edit tab's student at `steps` steps is: the progressive student distilled to `steps` when it has a
- * checkpoint, else the most distilled student with a checkpoint (the newest unit after the teacher) run at `steps`.
+ * What the Edit tab's student at `steps` steps is: the few-step student distilled to `steps` (config.ts `students`:
+ * progressive first, then consistency) when it has a checkpoint, else the most distilled student with a checkpoint
+ * (the newest unit after the teacher) run at `steps`.
  */
 export function editStudentTarget(
   runDir: string,
   cfg: ResolvedConfig,
   steps: number,
 ): { stage: StageName; steps: number; checkpoint?: string } {
-  const students = unitList(cfg).filter((u) => u.stage !== 'teacher');
-  const exact = students.find(
-    (u) => u.stage === 'progressive' && u.toSteps === steps && listCheckpoints(runDir, u.unit).length > 0,
-  );
-  if (exact) return { stage: 'progressive', steps };
-  for (let i = students.length - 1; i >= 0; i--) {
-    const list = listCheckpoints(runDir, students[i].unit);
-    if (list.length) return { stage: students[i].stage, steps, checkpoint: list[list.length - 1].file };
+  const exact = fewStep(cfg).find((s) => s.steps === steps && listCheckpoints(runDir, s.unit).length > 0);
+  if (exact) return { stage: exact.method, steps };
+  const trained = unitList(cfg).filter((u) => u.stage !== 'teacher');
+  for (let i = trained.length - 1; i >= 0; i--) {
+    const list = listCheckpoints(runDir, trained[i].unit);
+    if (list.length) return { stage: trained[i].stage, steps, checkpoint: list[list.length - 1].file };
   }
   throw new Error(
     `${runDir}: no student has a checkpoint yet (the guided stage writes the first); train the run further`,

@@ -12,12 +12,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { BackendChoice } from '../backend/select';
-import { ResolvedConfig, units as unitList } from '../run/config';
+import { ResolvedConfig, students, units as unitList } from '../run/config';
 import { decodeImageFile, resizeNearest } from '../data';
 import { assembleImages } from '../data/images';
 import { edit } from '../method/sdedit';
 import type { StageName } from '../run/events';
-import { DataInfo, loadDenoiser, openRun, resolveCheckpoint } from './open-run';
+import { DataInfo, finalStudentSteps, loadDenoiser, openRun, resolveCheckpoint } from './open-run';
 import { imageGridPng } from '../io/png';
 import { listCheckpoints } from '../run/run-folder';
 import { disposeDenoiser, LatentCodec } from '../method/samplers';
@@ -37,7 +37,7 @@ export interface EditSpec {
   w: number;
   /** Default: the most distilled stage with a checkpoint. */
   stage?: StageName;
-  /** Default: the progressive student's own step count, or sampling.teacherSteps for the teacher and the guided student. */
+  /** Default: the few-step student's own step count, or sampling.teacherSteps for the teacher and the guided student. */
   steps?: number;
   /** Mask image: white (grey ≥ 0.5) = repaint, black = keep; resized to the model's resolution (nearest). */
   mask?: ImageFile;
@@ -77,10 +77,11 @@ export function defaultEditTarget(
     stage = last.stage;
   }
   if (steps !== undefined) return { stage, steps };
-  if (stage !== 'progressive') return { stage, steps: cfg.sampling.teacherSteps };
-  const phases = present.filter((u) => u.stage === 'progressive');
+  if (stage !== 'progressive' && stage !== 'consistency') return { stage, steps: cfg.sampling.teacherSteps };
+  const method = stage;
+  const trained = students(cfg).filter((s) => s.method === method && present.some((u) => u.unit === s.unit));
   // none trained yet: ask for the final student, whose missing checkpoint resolveCheckpoint reports
-  return { stage, steps: phases.length ? phases[phases.length - 1].toSteps! : cfg.progressive.targetSteps };
+  return { stage, steps: trained.length ? trained[trained.length - 1].steps : finalStudentSteps(cfg, method) };
 }
 
 function readFileFor(field: string, file: ImageFile): Buffer {

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'path';
 import { BackendChoice, BackendInfo, selectBackend } from '../backend/select';
 import { readCheckpoint } from '../run/checkpoint';
-import { ResolvedConfig, units as unitList } from '../run/config';
+import { ResolvedConfig, students, units as unitList } from '../run/config';
 import { DATA_INFO_FILE, DataInfo, loadRunConfig, readDataInfoFile } from '../run/run-config';
 
 export { loadRunConfig } from '../run/run-config';
@@ -28,7 +28,7 @@ export interface TaskOptions {
 }
 export type { DataInfo } from '../run/run-config';
 import { Dataset, loadDataset } from '../data';
-import { StageName } from '../run/events';
+import { DistillMethod, StageName } from '../run/events';
 import { loadEvalWeights } from '../train/optimizer';
 import { listCheckpoints, writeFileAtomic } from '../run/run-folder';
 import { Denoiser } from '../method/samplers';
@@ -75,6 +75,30 @@ export async function readDataInfo(runDir: string, cfg: ResolvedConfig): Promise
   return { shape: ds.shape, numClasses: ds.numClasses, classNames: ds.classNames, source: ds.source, kind: ds.kind };
 }
 
+/**
+ * The unit of a run's few-step student of `method` that samples with `steps` steps (config.ts `students`); an error
+ * names the steps that exist, or says the config trains no student of that method.
+ */
+export function studentUnit(cfg: ResolvedConfig, method: DistillMethod, steps: number): string {
+  const mine = students(cfg).filter((s) => s.method === method);
+  if (!mine.length)
+    throw new Error(
+      `--stage ${method}: this run trains no ${method} students (methods in its config.json: ${cfg.methods.join(', ')})`,
+    );
+  const s = mine.find((u) => u.steps === steps);
+  if (!s)
+    throw new Error(
+      `--steps ${steps}: no ${method} student has ${steps} steps; available: ${mine.map((u) => u.steps).join(', ')}`,
+    );
+  return s.unit;
+}
+
+/** The step count of a method's last (most distilled) student, the default of `--steps` for that stage. */
+export function finalStudentSteps(cfg: ResolvedConfig, method: DistillMethod): number {
+  const mine = students(cfg).filter((s) => s.method === method);
+  return mine.length ? mine[mine.length - 1].steps : cfg.progressive.targetSteps;
+}
+
 /** The unit and checkpoint a (stage, steps) request samples from. */
 export function resolveCheckpoint(
   runDir: string,
@@ -89,18 +113,7 @@ export function resolveCheckpoint(
       throw new Error(`${checkpoint}: not a checkpoint of a known stage (expected checkpoints/<unit>/step-N.ckpt)`);
     return { unit, file, netStage: def.stage };
   }
-  let unit: string;
-  if (stage === 'teacher' || stage === 'guided') unit = stage;
-  else {
-    const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
-    const ph = phases.find((u) => u.toSteps === steps);
-    if (!ph) {
-      throw new Error(
-        `--steps ${steps}: no progressive student has ${steps} steps; available: ${phases.map((u) => u.toSteps).join(', ')}`,
-      );
-    }
-    unit = ph.unit;
-  }
+  const unit = stage === 'teacher' || stage === 'guided' ? stage : studentUnit(cfg, stage, steps);
   const list = listCheckpoints(runDir, unit);
   if (!list.length) throw new Error(`${runDir}: stage ${unit} has no checkpoint yet`);
   return { unit, file: path.join(runDir, list[list.length - 1].file), netStage: stage };

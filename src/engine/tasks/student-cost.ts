@@ -1,10 +1,10 @@
 /**
  * The report's training cost per student: the cumulative stage-2 training FLOPs to reach each few-step student
- * (train/student-training-flops.ts) and, where events.jsonl has them, the wall seconds of its chain's units.
+ * (train/training-cost.ts) and, where events.jsonl has them, the wall seconds of its chain's units.
  */
 import { ResolvedConfig, students } from '../run/config';
 import type { DistillMethod, RunEvent } from '../run/events';
-import { studentTrainingFlops } from '../train/student-training-flops';
+import { studentTrainingFlops } from '../train/training-cost';
 
 export interface TrainingCost {
   method: DistillMethod;

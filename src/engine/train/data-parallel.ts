@@ -25,7 +25,15 @@ export interface ParallelPlan {
   wasmDir?: string;
 }
 
-type PlanConfig = Pick<ResolvedConfig, 'teacher' | 'guided' | 'progressive'> & { parallel?: ParallelMode };
+type PlanConfig = Pick<ResolvedConfig, 'teacher' | 'guided' | 'progressive'> &
+  Partial<Pick<ResolvedConfig, 'consistency'>> & { parallel?: ParallelMode };
+
+/** The smallest batch of the stages a config trains (the consistency section only when it has one). */
+function minBatch(cfg: PlanConfig): number {
+  const stages: StageConfig[] = [cfg.teacher, cfg.guided, cfg.progressive];
+  if (cfg.consistency) stages.push(cfg.consistency);
+  return Math.min(...stages.map((s) => s.batch));
+}
 
 /**
  * Whether training would run data-parallel on backend `name` ('wasm', 'cpu', 'tensorflow', or 'auto' before
@@ -37,8 +45,7 @@ export function wantsWorkers(cfg: PlanConfig, name: string, threads: number): bo
   const mode = cfg.parallel ?? 'auto';
   if (mode === 'workers') return true;
   if (mode === 'threads') return false;
-  const minBatch = Math.min(...[cfg.teacher, cfg.guided, cfg.progressive].map((s: StageConfig) => s.batch));
-  return (name === 'wasm' || name === 'auto') && n > 1 && minBatch >= 2 * n;
+  return (name === 'wasm' || name === 'auto') && n > 1 && minBatch(cfg) >= 2 * n;
 }
 
 /** Picks data-parallel workers or the (threaded) backend for a run; see `wantsWorkers`. */
@@ -54,7 +61,6 @@ export function planParallel(
     throw new Error(`parallel: "workers" needs the wasm or cpu backend (the backend is ${info.name})`);
   }
   if (!wantsWorkers(cfg, info.name, threads)) {
-    const minBatch = Math.min(cfg.teacher.batch, cfg.guided.batch, cfg.progressive.batch);
     const why =
       mode === 'threads'
         ? 'parallel: "threads"'
@@ -62,7 +68,7 @@ export function planParallel(
           ? `backend ${info.name}`
           : n <= 1
             ? '1 thread'
-            : `batch ${minBatch} < 2 × ${n} threads`;
+            : `batch ${minBatch(cfg)} < 2 × ${n} threads`;
     return { plan: undefined, note: `training in this process (${why})` };
   }
   return {

@@ -1,14 +1,14 @@
 /**
  * The distillation units: the classifier-free-guided teacher, stage 1 (one w-conditioned student for every w) and
- * stage 2 (progressive halving of the student's sampling steps). Each unit trains from its newest valid checkpoint to
- * completion or until asked to stop.
+ * the stage-2 methods' students (progressive halving of the student's sampling steps; multistep consistency students
+ * distilling stage 1). Each unit trains from its newest valid checkpoint to completion or until asked to stop.
  * See docs/method.md, "Teacher"; docs/method.md, "Stage 1: one network for every w";
- * docs/method.md, "Stage 2: halving the steps".
+ * docs/method.md, "Stage 2: halving the steps"; docs/method.md, "Stage 2b: multistep consistency distillation".
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as path from 'path';
-import { stageSettings } from '../run/config';
+import { stageSettings, units, unitHash } from '../run/config';
 import { StageName } from '../run/events';
 import { Net } from '../nn/net';
 import { loadEvalWeights, StepRecord, Trainer } from './optimizer';
@@ -33,7 +33,7 @@ import {
 
 const now = () => Date.now();
 
-/** Loads the frozen network a unit distils from: the EMA weights of the previous unit's final checkpoint. */
+/** Loads the frozen network a unit distils from: the EMA weights of that unit's final checkpoint. */
 function loadFrozen(ctx: StageContext, prevUnit: string, stage: StageName): { net: Net; file: string } {
   const ck = latestValidCheckpoint(ctx.runDir, prevUnit, ctx.log);
   if (!ck || !ck.header.final)
@@ -45,7 +45,7 @@ function loadFrozen(ctx: StageContext, prevUnit: string, stage: StageName): { ne
 
 async function writeSamples(ctx: StageContext, def: UnitDef, d: Denoiser, step: number): Promise<void> {
   const cfg = ctx.cfg;
-  const steps = def.stage === 'progressive' ? def.toSteps! : cfg.sampling.teacherSteps;
+  const steps = def.stage === 'progressive' || def.stage === 'consistency' ? def.toSteps! : cfg.sampling.teacherSteps;
   const classes = gridClasses(cfg, ctx.data.numClasses);
   const { png, nfe } = await renderGrid(d, {
     classes,
@@ -119,21 +119,28 @@ async function writeExactTeacher(ctx: StageContext, def: UnitDef): Promise<'fini
   return 'finished';
 }
 
+/** The stage of a run's unit (the frozen network a unit distils is built for that unit's stage). */
+function stageOfUnit(ctx: StageContext, unit: string): StageName {
+  const spec = units(ctx.cfg).find((u) => u.unit === unit);
+  if (!spec) throw new Error(`${unit}: not a unit of this run's config`);
+  return spec.stage;
+}
+
 /**
- * Trains one unit to completion or until asked to stop. Returns 'stopped' when it saved and stopped early.
+ * Trains one unit to completion or until asked to stop. Returns 'stopped' when it saved and stopped early. The unit
+ * distils `def.distils` and starts from `def.startsFrom`'s weights; its checkpoints carry unitHash.
  */
-export async function trainUnit(
-  ctx: StageContext,
-  def: UnitDef,
-  prevUnit: string | undefined,
-): Promise<'finished' | 'stopped'> {
+export async function trainUnit(ctx: StageContext, def: UnitDef): Promise<'finished' | 'stopped'> {
+  ctx = { ...ctx, hash: unitHash(ctx.cfg, def.stage) };
   const cfg = ctx.cfg;
   if (def.stage === 'teacher' && cfg.teacher.kind === 'exact') return writeExactTeacher(ctx, def);
   const st = stageSettings(cfg, def.stage);
   const total = st.steps;
+  if (def.stage !== 'teacher' && (!def.distils || !def.startsFrom))
+    throw new Error(`${def.unit}: internal error: a distillation unit needs the units it distils and starts from`);
   const student = netForUnit(cfg, ctx.data, def.stage);
-  const frozenStage: StageName = def.stage === 'guided' ? 'teacher' : 'progressive';
-  const frozenCk = def.stage === 'teacher' ? undefined : loadFrozen(ctx, prevUnit!, frozenStage);
+  const frozenStage: StageName | undefined = def.distils ? stageOfUnit(ctx, def.distils) : undefined;
+  const frozenCk = def.distils ? loadFrozen(ctx, def.distils, frozenStage!) : undefined;
   const frozen = frozenCk?.net;
   const trainer = new Trainer(student, {
     lr: st.lr,
@@ -151,9 +158,14 @@ export async function trainUnit(
     if (resumed) {
       ({ rng, lastLoss } = resumed);
     } else if (frozen && !(def.stage === 'guided' && cfg.teacher.kind === 'exact')) {
-      // Stage 1 student ← teacher EMA weights (+ zero-initialised w branch); stage 2 student ← current teacher.
+      // Stage 1 student ← teacher EMA weights (+ zero-initialised w branch); a stage-2 student ← the final weights of
+      // the unit it starts from (a progressive phase: its teacher; a consistency student: stage 1 or the one before).
       // An exact teacher has no network weights to copy: its stage 1 student starts from its own initialisation.
-      const prev = latestValidCheckpoint(ctx.runDir, prevUnit!, ctx.log)!;
+      const prev = latestValidCheckpoint(ctx.runDir, def.startsFrom!, ctx.log);
+      if (!prev || !prev.header.final)
+        throw new Error(
+          `${def.startsFrom} has no final checkpoint in ${ctx.runDir}; ${def.unit} starts from its weights`,
+        );
       loadEvalWeights(student, prev.arrays, prev.file, { partial: def.stage === 'guided' });
       for (const { name, variable } of student.params.list()) {
         trainer.ema.get(name)?.assign(variable);
@@ -199,7 +211,7 @@ export async function trainUnit(
           cfg,
           spec,
           numClasses: ctx.data.numClasses,
-          frozen: frozenCk && { file: frozenCk.file, stage: frozenStage },
+          frozen: frozenCk && { file: frozenCk.file, stage: frozenStage! },
         });
         ctx.log(`${def.unit}: data-parallel on ${workers.workers} workers`);
       } catch (e) {

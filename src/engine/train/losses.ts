@@ -23,12 +23,13 @@ import { Rng } from '../random/rng';
 import { denoise, Denoiser, guidedX } from '../method/samplers';
 import { logSnr } from '../method/schedule';
 import { exactTeacherNet, placeholderMixture } from '../method/exact-teacher';
+import { consistencyReference, consistencyTarget, consistencyTimes } from '../method/consistency';
 import { MIXTURE_DEFAULT_COMPONENTS } from '../data/mixture';
 
 /** What a unit's loss depends on besides the config. */
 export interface LossSpec {
   stage: StageName;
-  /** Progressive units: the student's step count. */
+  /** Progressive and consistency units: the student's step count. */
   toSteps?: number;
   /** Shape of one example. */
   exampleShape: number[];
@@ -103,6 +104,11 @@ export function drawBatch(cfg: ResolvedConfig, ds: Dataset, spec: LossSpec, b: n
   } else if (spec.stage === 'guided') {
     for (let i = 0; i < b; i++) w[i] = studentW(cfg, rng.uniform());
     for (let i = 0; i < b; i++) t[i] = rng.uniform();
+  } else if (spec.stage === 'consistency') {
+    // t = i/T on the fine grid, i uniform in 1..T (docs/method.md, "Stage 2b: multistep consistency distillation")
+    const fine = consistencySettings(cfg).teacherSteps;
+    for (let i = 0; i < b; i++) w[i] = studentW(cfg, rng.uniform());
+    for (let i = 0; i < b; i++) t[i] = (1 + rng.int(fine)) / fine;
   } else {
     const ns = spec.toSteps!;
     for (let i = 0; i < b; i++) w[i] = studentW(cfg, rng.uniform());
@@ -110,6 +116,12 @@ export function drawBatch(cfg: ResolvedConfig, ds: Dataset, spec: LossSpec, b: n
   }
   const lambdaT = Float32Array.from(t, (v) => logSnr(v, sched));
   return { b, x, eps, t, lambdaT, cls, w };
+}
+
+function consistencySettings(cfg: ResolvedConfig): NonNullable<ResolvedConfig['consistency']> {
+  if (!cfg.consistency)
+    throw new Error(`consistency: the config has no consistency section (methods is ${JSON.stringify(cfg.methods)})`);
+  return cfg.consistency;
 }
 
 /** Examples [from, to) of a step's inputs (copies). */
@@ -128,7 +140,8 @@ export function sliceInputs(inp: StepInputs, from: number, to: number): StepInpu
 
 /**
  * The loss of `student` on `inp` (mean over its examples). The frozen network's target is computed now,
- * outside the gradient tape; `release` frees it.
+ * outside the gradient tape; `release` frees it. A consistency unit's target also takes one pass of `student` itself
+ * at its current weights (stop-gradient: it is computed here, not in the loss closure).
  */
 export function buildStepLoss(
   cfg: ResolvedConfig,
@@ -153,6 +166,29 @@ export function buildStepLoss(
     const z = diffuse({ x: xT, eps: epsT, c: coefs(lambdaT, rank) });
     if (spec.stage === 'teacher') return { z, target: xT };
     if (spec.stage === 'guided') return { z, target: guidedX(T!, { z, lambdas: lambdaT, classes: cls, w }) };
+    if (spec.stage === 'consistency') {
+      // docs/method.md, "Stage 2b: multistep consistency distillation"; λ at time 0 is logSnrMax with the step's
+      // toZero flag, as in the progressive target below.
+      const fine = consistencySettings(cfg).teacherSteps;
+      const times = Array.from(t, (v) => consistencyTimes(Math.round(v * fine), fine, spec.toSteps!));
+      const prevZero = times.map((c) => c.tPrev === 0);
+      const sZero = times.map((c) => c.s === 0);
+      const lamPrev = Float32Array.from(times, (c) => (c.tPrev === 0 ? sched.logSnrMax : logSnr(c.tPrev, sched)));
+      const lamS = Float32Array.from(times, (c) => (c.s === 0 ? sched.logSnrMax : logSnr(c.s, sched)));
+      const xTeacher = denoise(T!, { z, lambdas: lambdaT, classes: cls, w }).x;
+      const zPrev = ddimStep({ z, x: xTeacher, lambdaT, lambdaS: lamPrev, toZero: prevZero });
+      const self: Denoiser = { net: student, param, schedule: sched };
+      const xRef = denoise(self, { z: zPrev, lambdas: lamPrev, classes: cls, w }).x;
+      const zRef = consistencyReference({
+        zPrev,
+        xRef,
+        lambdaPrev: lamPrev,
+        lambdaS: lamS,
+        atStart: times.map((c) => c.tPrev === c.s),
+        toZero: sZero,
+      });
+      return { z, target: consistencyTarget({ zT: z, zRef, lambdaT, lambdaS: lamS, toZero: sZero }) };
+    }
     const ns = spec.toSteps!;
     const lam1 = Float32Array.from(t, (v) => logSnr(v - 0.5 / ns, sched));
     const last = Array.from(t, (v) => Math.abs(v - 1 / ns) < 1e-9);

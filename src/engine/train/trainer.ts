@@ -1,6 +1,7 @@
 /**
  * The training of a run: every unit in order — the autoencoder first in a latent-space run, then the teacher, the
- * guided student and each progressive halving — skipping the finished ones, so a run resumes wherever it stopped.
+ * guided student and each stage-2 method's students (config.ts `units`: each names the unit it distils and the one it
+ * starts from) — skipping the finished ones, so a run resumes wherever it stopped.
  * A finished autoencoder hands the later units the encoded training set and the codec their grids decode through.
  */
 import { stageSettings, units as unitList } from '../run/config';
@@ -12,7 +13,7 @@ import { StageContext, unitFinished } from './unit-loop';
 /** One unit of a run's plan: how it trains, and what it hands the units after it once finished. */
 interface PlannedUnit {
   unit: string;
-  train: (ctx: StageContext, prev: string | undefined) => Promise<'finished' | 'stopped'>;
+  train: (ctx: StageContext) => Promise<'finished' | 'stopped'>;
   /** Called once the unit is finished (trained now or before): the context of the units after it, and its cleanup. */
   handOver?: (ctx: StageContext) => Promise<{ ctx: StageContext; dispose: () => void }>;
 }
@@ -44,7 +45,7 @@ function plan(ctx: StageContext): PlannedUnit[] {
         throw new Error('teacher.steps: must be at least 1 (every later stage distils the teacher)');
       throw new Error(`${def.stage}.steps: 0 would skip a stage that later stages depend on; set at least 1`);
     }
-    out.push({ unit: def.unit, train: (c, prev) => trainUnit(c, def, prev) });
+    out.push({ unit: def.unit, train: (c) => trainUnit(c, def) });
   }
   return out;
 }
@@ -53,10 +54,9 @@ function plan(ctx: StageContext): PlannedUnit[] {
 export async function trainAll(ctx: StageContext): Promise<'finished' | 'stopped'> {
   const cleanups: (() => void)[] = [];
   try {
-    let prev: string | undefined;
     for (const u of plan(ctx)) {
       if (!unitFinished(ctx.runDir, u.unit)) {
-        const r = await u.train(ctx, prev);
+        const r = await u.train(ctx);
         if (r === 'stopped') return 'stopped';
       }
       if (u.handOver) {
@@ -64,8 +64,6 @@ export async function trainAll(ctx: StageContext): Promise<'finished' | 'stopped
         cleanups.push(next.dispose);
         ctx = next.ctx;
       }
-      // the autoencoder is no diffusion unit: the teacher distils from nothing
-      prev = u.unit === AUTOENCODER_UNIT ? undefined : u.unit;
     }
     return 'finished';
   } finally {

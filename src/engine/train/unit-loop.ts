@@ -35,6 +35,10 @@ export interface UnitDef {
   stage: StageName;
   fromSteps?: number;
   toSteps?: number;
+  /** The frozen unit this one distils (its final EMA weights); none for the teacher. */
+  distils?: string;
+  /** The finished unit whose weights this one starts from; none for the teacher. */
+  startsFrom?: string;
 }
 
 export class TrainingDiverged extends Error {}

@@ -68,14 +68,14 @@ export function explainWasmTrap(e: unknown, heapBytes: number | undefined = wasm
     // resolution), but it can be a fault: say both.
     return new WasmOutOfMemory(
       `${where} failed (WebAssembly ${trap}) with its heap at ${MiB(heap)} of its ${MiB(WASM_HEAP_CAP_BYTES)} cap: ` +
-        'most likely one allocation larger than what is left. Lower the batch size (teacher, guided or progressive "batch") or ' +
+        'most likely one allocation larger than what is left. Lower the batch size (teacher, guided, progressive or consistency "batch") or ' +
         'model.channels, or train on a GPU (backend "webgpu"); if a much smaller batch fails the same way, please report it with ' +
         "the run's config.json",
     );
   }
   return new WasmOutOfMemory(
     `${where} ran out of memory (WebAssembly ${trap}${heap !== undefined ? ` with its heap at ${MiB(heap)}` : ''}): ` +
-      `its heap cannot grow past ${MiB(WASM_HEAP_CAP_BYTES)}. Lower the batch size (teacher, guided or progressive "batch") or ` +
+      `its heap cannot grow past ${MiB(WASM_HEAP_CAP_BYTES)}. Lower the batch size (teacher, guided, progressive or consistency "batch") or ` +
       'model.channels, or train on a GPU (backend "webgpu"; `distill backends` shows what this machine has)',
   );
 }
@@ -83,7 +83,7 @@ export function explainWasmTrap(e: unknown, heapBytes: number | undefined = wasm
 function allocationFailed(n: number): WasmOutOfMemory {
   return new WasmOutOfMemory(
     `the wasm backend could not allocate ${MiB(n)} for a tensor (heap at ${MiB(wasmHeapBytes() ?? 0)}, ` +
-      `which cannot grow past ${MiB(WASM_HEAP_CAP_BYTES)}). Lower the batch size (teacher, guided or progressive "batch") or ` +
+      `which cannot grow past ${MiB(WASM_HEAP_CAP_BYTES)}). Lower the batch size (teacher, guided, progressive or consistency "batch") or ` +
       'model.channels, or train on a GPU (backend "webgpu"; `distill backends` shows what this machine has)',
   );
 }

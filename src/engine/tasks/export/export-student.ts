@@ -11,10 +11,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { units as unitList } from '../../run/config';
 import { DEMO_MJS, INDEX_HTML } from './demo-page';
 import { STUDENT_MJS } from './student-module';
-import { ensureBackend, loadDenoiser, loadRunConfig, TaskOptions } from '../open-run';
+import { ensureBackend, finalStudentSteps, loadDenoiser, loadRunConfig, studentUnit, TaskOptions } from '../open-run';
+import type { DistillMethod } from '../../run/events';
 import { listCheckpoints, writeFileAtomic } from '../../run/run-folder';
 import { disposeDenoiser } from '../../method/samplers';
 import { readCheckpointHeader } from '../../run/checkpoint';
@@ -23,9 +23,9 @@ export const STUDENT_FORMAT = 'diffusion-distiller-student/1';
 
 export interface ExportOptions extends TaskOptions {
   runDir: string;
-  /** Which student: the stage-1 w-conditioned student ('guided') or a progressive phase's ('progressive', default). */
-  stage?: 'guided' | 'progressive';
-  /** Sampling steps K: for 'progressive' it picks the phase whose student samples with K steps. */
+  /** Which student: the stage-1 w-conditioned student ('guided'), a progressive phase's ('progressive', default) or a consistency student ('consistency'). */
+  stage?: 'guided' | DistillMethod;
+  /** Sampling steps K: for 'progressive' and 'consistency' it picks the student that samples with K steps. */
   steps?: number;
   /** Output folder (default <run>/export/<unit>). */
   out?: string;
@@ -48,7 +48,7 @@ export interface StudentManifest {
   description: string;
   run: string;
   unit: string;
-  stage: 'guided' | 'progressive';
+  stage: 'guided' | DistillMethod;
   checkpoint: string;
   checkpointStep: number;
   steps: number;
@@ -223,23 +223,13 @@ export async function exportStudent(opts: ExportOptions): Promise<ExportResult> 
   const stage = opts.stage ?? 'progressive';
   if ((stage as string) === 'teacher')
     throw new Error(
-      '--stage: the teacher is not a distilled student (2 evaluations per step); export "guided" or "progressive"',
+      '--stage: the teacher is not a distilled student (2 evaluations per step); export "guided", "progressive" or "consistency"',
     );
-  if (stage !== 'guided' && stage !== 'progressive')
-    throw new Error(`--stage: expected guided or progressive, got "${stage}"`);
-  const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
-  const steps = opts.steps ?? (stage === 'progressive' ? cfg.progressive.targetSteps : cfg.progressive.n0);
+  if (stage !== 'guided' && stage !== 'progressive' && stage !== 'consistency')
+    throw new Error(`--stage: expected guided, progressive or consistency, got "${stage}"`);
+  const steps = opts.steps ?? (stage === 'guided' ? cfg.progressive.n0 : finalStudentSteps(cfg, stage));
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps: expected a positive integer, got ${steps}`);
-  let unit: string;
-  if (stage === 'guided') unit = 'guided';
-  else {
-    const ph = phases.find((u) => u.toSteps === steps);
-    if (!ph)
-      throw new Error(
-        `--steps ${steps}: no progressive student has ${steps} steps; available: ${phases.map((u) => u.toSteps).join(', ')}`,
-      );
-    unit = ph.unit;
-  }
+  const unit = stage === 'guided' ? 'guided' : studentUnit(cfg, stage, steps);
   let file: string;
   if (opts.checkpoint) {
     file = path.resolve(runDir, opts.checkpoint);
@@ -311,7 +301,7 @@ export async function exportStudent(opts: ExportOptions): Promise<ExportResult> 
     manifest = {
       format: STUDENT_FORMAT,
       title: `${cfg.name}: ${steps}-step distilled student`,
-      description: `${stage === 'guided' ? 'Stage-1 (guided) student' : `Progressive student (${unit})`}: ${nfe} network evaluation${nfe === 1 ? '' : 's'} per sample, guidance weight w in [${cfg.guidance.wMin}, ${cfg.guidance.wMax}].`,
+      description: `${stage === 'guided' ? 'Stage-1 (guided) student' : `${stage === 'progressive' ? 'Progressive' : 'Consistency'} student (${unit})`}: ${nfe} network evaluation${nfe === 1 ? '' : 's'} per sample, guidance weight w in [${cfg.guidance.wMin}, ${cfg.guidance.wMax}].`,
       run: path.basename(runDir),
       unit,
       stage,
