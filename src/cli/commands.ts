@@ -19,6 +19,7 @@ import {
   UsageError,
 } from './args';
 import { Command, defineCommand } from './command';
+import { formatEvalReport } from './eval-summary';
 import { engine, ensureData, ensureRunData, onDevice, wasmDir } from './engine';
 import { launcherFlag, LAUNCHER_OPTIONS, SLURM_OPTIONS, submitRunCommand, sweepCommand, SWEEP_OPTIONS } from './sweep';
 import { train } from './train';
@@ -368,11 +369,13 @@ const exportCmd = defineCommand({
 
 const evalCmd = defineCommand({
   name: 'eval',
-  summary: 'Evaluate teacher and students at every w and write a quality report.',
+  summary: "Evaluate the teacher and every method's students at every w and write a quality report.",
   usage: `distill eval RUN_DIR [--preset quick|full] [--out DIR] [--w 0,1,2,4] [--samples N] [--teacher-steps 256,16,4]
              [--student-steps 1,2,4,8] [--seed S] [--backend …] [--threads N]`,
-  notes: `Classifier-FID, accuracy, diversity or sliced Wasserstein, NFE and ms per sample for teacher and students;
-writes RUN_DIR/eval/report.md, report.json and plots.`,
+  notes: `Classifier-FID, accuracy, diversity or sliced Wasserstein, NFE and ms per sample for the teacher and each
+stage-2 method's students (and the distance to the exact teacher where the data's mixture is known); the Pareto front
+of quality vs NFE and each student's training FLOPs; prints a line per model and step count, and writes
+RUN_DIR/eval/report.md, report.json and plots.`,
   args: [{ name: 'RUN_DIR', help: 'the run folder' }],
   options: {
     preset: oneOf(
@@ -428,6 +431,7 @@ writes RUN_DIR/eval/report.md, report.json and plots.`,
           }
         },
       });
+      for (const line of formatEvalReport(r.data)) console.log(line);
       console.log(`\nreport: ${r.report}`);
       for (const f of r.files) if (f !== r.report) console.log(`        ${f}`);
       return 0;

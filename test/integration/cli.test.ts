@@ -79,7 +79,11 @@ describe('distill run / Ctrl-C / resume / list', () => {
     assert.match(r.stdout, /Teacher vs student \(same seeds\)/);
     assert.match(r.stdout, /student\s+2\s+2\s/);
     // the final table: w = 0 and w = 2, the quality metric with recall and diversity ÷ real beside it, real data last
-    assert.match(r.stdout, /model\s+steps\s+NFE\s+ms\/sample\s+w\s+SWD to data ↓\s+recall\s+diversity ÷ real/);
+    assert.match(r.stdout, / w = 0 +w = 2\n/);
+    assert.match(
+      r.stdout,
+      /model\s+steps\s+NFE\s+ms\/sample\s+SWD to data ↓\s+recall\s+diversity ÷ real\s+SWD to data ↓\s+recall\s+diversity ÷ real/,
+    );
     assert.match(r.stdout, /real held-out data\s+–\s+\d\.\d{3}\s+1\.000/);
     const summary = readEvents(path.join(runs, 'a')).events.find((e) => e.type === 'summary') as {
       rows: { w: number; model: string; recall?: number; diversity?: number }[];
@@ -248,10 +252,15 @@ describe('the final table of distill run', () => {
       ],
       { accuracy: 0.971, recall: 0.77, diversity: 1, perClass: 20 },
     );
+    // a line per model and step count, w across: the w of each group of columns above its header
     const table = lines.filter((l) => l.startsWith('  ') && !l.includes('─'));
-    assert.match(table[0], /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+w\s+accuracy\s+recall\s+diversity ÷ real$/);
-    assert.match(table[3], /^ {2}student\s+4\s+4\s+5\.00\s+0\s+93\.0 %\s+0\.520\s+0\.810$/);
-    assert.match(table[7], /^ {2}real held-out data\s+97\.1 %\s+0\.770\s+1\.000$/);
+    assert.match(table[0], /^ +w = 0 +w = 2$/);
+    assert.match(
+      table[1],
+      /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+accuracy\s+recall\s+diversity ÷ real\s+accuracy\s+recall\s+diversity ÷ real$/,
+    );
+    assert.match(table[4], /^ {2}student\s+4\s+4\s+4\.50\s+93\.0 %\s+0\.520\s+0\.810\s+96\.0 %\s+0\.500\s+0\.680$/);
+    assert.match(table[5], /^ {2}real held-out data\s+97\.1 %\s+0\.770\s+1\.000\s+97\.1 %\s+0\.770\s+1\.000$/);
     assert.ok(
       lines.some((l) =>
         /w = 0: speed-up of the 4-step student over the 64-step guided teacher: 40\.0× per sample/.test(l),
@@ -275,11 +284,11 @@ describe('the final table of distill run', () => {
     );
     const table = lines.filter((l) => l.startsWith('  ') && !l.includes('─'));
     assert.match(
-      table[0],
-      /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+w\s+accuracy\s+cFID ↓\s+recall\s+diversity ÷ real$/,
+      table[1],
+      /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+accuracy\s+cFID ↓\s+recall\s+diversity ÷ real\s+accuracy\s+cFID ↓/,
     );
-    assert.match(table[3], /^ {2}student\s+4\s+4\s+5\.00\s+0\s+93\.0 %\s+28\.1\s+0\.520\s+0\.810$/);
-    assert.match(table[7], /^ {2}real held-out data\s+97\.1 %\s+8\.2\s+0\.770\s+1\.000$/);
+    assert.match(table[4], /^ {2}student\s+4\s+4\s+4\.50\s+93\.0 %\s+28\.1\s+0\.520\s+0\.810\s+96\.0 %\s+111\.7/);
+    assert.match(table[5], /^ {2}real held-out data\s+97\.1 %\s+8\.2\s+0\.770\s+1\.000\s+97\.1 %\s+8\.2/);
     assert.ok(
       lines.includes("  w = 0: the student's gap to the teacher: classifier-FID 28.1 vs 26.5 (+6.0 %: within 10 %)"),
       lines.join('\n'),
@@ -308,8 +317,38 @@ describe('the final table of distill run', () => {
   });
   it('an old summary event (no recall) prints the old columns', () => {
     const lines = formatSummary([row('teacher', 64, 2, 0.9, 100), row('student', 4, 2, 0.9, 2)]);
-    assert.match(lines[2], /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+w\s+accuracy$/);
+    assert.match(lines[2], /^ +w = 2$/);
+    assert.match(lines[3], /^ {2}model\s+steps\s+NFE\s+ms\/sample\s+accuracy$/);
     assert.ok(!lines.some((l) => /recall|real held-out|cFID|gap/.test(l)));
     assert.deepEqual(formatSummary([]), []);
+  });
+  it('two stage-2 methods: a line per method and step count, and each student’s speed-up and gap per w', () => {
+    const f = (r: ReturnType<typeof row>, fid: number) => ({ ...r, fid });
+    const lines = formatSummary([
+      f(row('teacher', 64, 0, 0.85, 200, 0.71, 0.98), 26.5),
+      f(row('teacher', 2, 0, 0.5, 6, 0.3, 1.2), 60),
+      f(row('progressive', 4, 0, 0.93, 5, 0.52, 0.81), 28.1),
+      f(row('progressive', 2, 0, 0.9, 2.5, 0.5, 0.8), 35),
+      f(row('consistency', 2, 0, 0.92, 2.5, 0.55, 0.85), 27),
+    ]);
+    const table = lines.filter((l) => l.startsWith('  ') && !l.includes('─'));
+    assert.match(lines[1], /^Teacher vs students \(same seeds\):$/);
+    assert.deepEqual(
+      table.slice(2, 7).map((l) => l.trim().split(/\s+/).slice(0, 3).join(' ')),
+      ['teacher 64 128', 'teacher 2 4', 'progressive 4 4', 'progressive 2 2', 'consistency 2 2'],
+    );
+    assert.ok(
+      lines.includes(
+        '  w = 0, progressive 2 steps: 80.0× faster per sample than the 64-step teacher; gap: classifier-FID 35.0 vs 26.5 (+32.1 %: more than 10 % worse)',
+      ),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.includes(
+        '  w = 0, consistency 2 steps: 80.0× faster per sample than the 64-step teacher; gap: classifier-FID 27.0 vs 26.5 (+1.9 %: within 10 %)',
+      ),
+      lines.join('\n'),
+    );
+    assert.equal(lines.filter((l) => l.startsWith('  w = 0, ')).length, 3, 'a line per student');
   });
 });

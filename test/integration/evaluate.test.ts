@@ -227,7 +227,7 @@ describe('report files', () => {
     );
     assert.match(
       md,
-      /\| w \| teacher 8 steps FID \| student 2 FID \| teacher 2 FID \| accuracy: teacher 8 \| student 2 \| recall: teacher 8 \| student 2 \| diversity ÷ real: teacher 8 \| student 2 \| speed-up 2-step \|/,
+      /\| w \| method \| steps \| NFE \| FID ↓ \(÷ teacher 8\) \| teacher 8 FID \| teacher same steps FID \| accuracy \| accuracy: teacher 8 \| recall \| recall: teacher 8 \| diversity ÷ real \| speed-up \|/,
     );
     // the summary's student cell carries its FID ratio to the teacher
     const w0 = md.split('\n').find((l) => l.startsWith('| 0 |'))!;

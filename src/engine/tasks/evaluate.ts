@@ -5,7 +5,8 @@
  *  - the guided teacher with DDIM at eval.teacherSteps and at each student's step count (2 NFE per step): the
  *    256-step reference, and the teacher's own plain few-step DDIM beside the students;
  *  - the stage-1 (guided) student with DDIM and the stochastic sampler at the cheap step counts (≤ 64);
- *  - each progressive phase's student at its own step count (in eval.studentSteps), DDIM and stochastic.
+ *  - every few-step student of every stage-2 method (progressive phases, consistency students) at its own step count
+ *    (in eval.studentSteps), DDIM and stochastic.
  * Images: classifier-FID (Fréchet distance in the features of a classifier trained on the real training split — its
  * conv layers' channel means and its penultimate layer, see eval/classifier.ts — cached in <run>/eval/classifier.ckpt)
  * against the held-out split, the classifier's accuracy on the requested class. 2-D toy data: class-conditional sliced
@@ -15,12 +16,20 @@
  * wall-clock ms per sample. Real-data references: FID / SWD between the two halves of the held-out split, the k-NN
  * measures of one half against the other, the classifier's held-out accuracy, the held-out diversity.
  *
+ * Where the exact teacher is known (teacher.kind "exact", or mixture data beside a trained teacher) every row also gets
+ * its distance to the exact teacher's 1,024-step samples from the same noise. Per w, the DDIM rows' main distance
+ * against NFE and its Pareto front; per student, the stage-2 training FLOPs (and seconds) it took to reach.
+ *
  * Writes <out>/report.md, the plots (PNG) and, last, report.json (atomically): a cancelled evaluation writes nothing.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { backendLabel } from '../run/events';
+import { backendLabel, StageName } from '../run/events';
 import { ResolvedConfig } from '../run/config';
+import { exactTeacherNet } from '../method/exact-teacher';
+import { ParetoSet, paretoByW, paretoW } from '../eval/pareto';
+import { FILES, readEvents, writeFileAtomic } from '../run/run-folder';
+import { cheaperMethod, studentTrainingCost, TrainingCost } from './student-cost';
 import { Dataset, loadDataset } from '../data';
 import { Classifier } from '../eval/classifier';
 import { classConditionalSwd, frechetDistance, meanSquaredError } from '../eval/metrics';
@@ -29,10 +38,10 @@ import { PALETTE, Panel, plotPanels, Rgb, Series } from '../eval/plot';
 import { ensureBackend, loadDenoiser, loadRunConfig, TaskOptions } from './open-run';
 import { loadOrTrainClassifier } from './quick-eval';
 import { LatentCost, latentCostMarkdown, measureLatentCost } from '../eval/latent-cost';
-import { FILES, writeFileAtomic } from '../run/run-folder';
 import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from '../method/samplers';
 import {
   Config,
+  DATA_EXACT_UNIT,
   EvalChoices,
   EvalPresetName,
   EXACT_REFERENCE_STEPS,
@@ -157,7 +166,32 @@ export interface EvalReport {
    * the exact teacher's samples (seeds `seed` and `floorSeed`): SWD for 2-D data, classifier-FID for images — the
    * value a perfect model would get, as the real half-vs-half values are for the held-out data.
    */
-  exact?: { referenceSteps: number; floorSeed: number; floor: { w: number; swd: number | null; fid: number | null }[] };
+  exact?: {
+    referenceSteps: number;
+    floorSeed: number;
+    floor: { w: number; swd: number | null; fid: number | null }[];
+    /**
+     * Whose samples are exact: "teacher", the run's own (exact) teacher, its reference row; "data", the exact teacher
+     * of the data's mixture beside a trained teacher (not a row; the teacher's rows then show its own error). Absent
+     * in older reports: "teacher".
+     */
+    source?: 'teacher' | 'data';
+  };
+  /**
+   * Quality vs NFE at one w (paretoW: the report's w nearest 2, the smaller on a tie): every DDIM row (teacher 2 NFE
+   * per step, the guided and few-step students 1) as a point { model, steps, nfe, value } of `measure` against NFE,
+   * and the Pareto front of those points. Absent in older reports.
+   */
+  pareto?: ParetoSet;
+  /** The same at every w of the report, in its order (the quality-vs-NFE plot has a panel each). */
+  paretoByW?: ParetoSet[];
+  /** Per few-step student: the cumulative stage-2 training FLOPs (and seconds) to reach it. Absent in older reports. */
+  trainingCost?: TrainingCost[];
+}
+
+/** The row field the report's main distance is: mseToExact where the exact teacher is known, else FID or SWD. */
+function mainMeasure(rep: Pick<EvalReport, 'exact' | 'dataset'>): 'mseToExact' | 'fid' | 'swdReal' {
+  return rep.exact ? 'mseToExact' : rep.dataset.kind === 'image' ? 'fid' : 'swdReal';
 }
 
 export class EvaluationCancelled extends Error {
@@ -241,7 +275,7 @@ async function buildJudge(
 
 /** Writes the plots, then the markdown, then (last, so a report.json means a complete evaluation) the JSON. */
 function writeReport(outDir: string, report: EvalReport): string[] {
-  const pngs = plots(report);
+  const pngs = reportPlots(report);
   fs.mkdirSync(outDir, { recursive: true });
   const files: string[] = [];
   for (const [name, png] of pngs) {
@@ -249,7 +283,7 @@ function writeReport(outDir: string, report: EvalReport): string[] {
     files.push(path.join(outDir, name));
   }
   report.files = [...pngs.keys(), 'report.md', 'report.json'];
-  writeFileAtomic(path.join(outDir, 'report.md'), markdown(report));
+  writeFileAtomic(path.join(outDir, 'report.md'), reportMarkdown(report));
   files.push(path.join(outDir, 'report.md'));
   writeFileAtomic(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   files.push(path.join(outDir, 'report.json'));
@@ -299,11 +333,11 @@ export async function evaluateRun(
   }
   const plan = planEvaluation(runDir, cfg, { teacherSteps, studentSteps });
   for (const note of plan.notes) log(`note: ${note}`);
-  const exact = cfg.teacher.kind === 'exact';
+  const exactPlan = plan.exact;
   // the second set of exact samples for the floor: seeds far from the report's (seed + batch index)
   const exactFloorSeed = seed + 1_000_003;
-  const totalWork =
-    ws.length * (plan.configs.reduce((s, c) => s + c.nfe * n, 0) + (exact ? plan.reference.nfe * n : 0));
+  const exactWork = exactPlan ? (exactPlan.fromData ? 2 : 1) * exactPlan.reference.nfe * n : 0;
+  const totalWork = ws.length * (plan.configs.reduce((s, c) => s + c.nfe * n, 0) + exactWork);
   let doneWork = 0;
   opts.onProgress?.(0, totalWork);
   check();
@@ -315,9 +349,18 @@ export async function evaluateRun(
     clf = judge.clf;
     const { ref } = judge;
     check();
-    for (const [unit, ck] of Object.entries(plan.checkpoints)) {
-      const stage = unit === 'teacher' ? 'teacher' : unit === 'guided' ? 'guided' : 'progressive';
-      nets.set(unit, await loadDenoiser(runDir, cfg, ck.file, stage));
+    const stageOf = new Map<string, StageName>(plan.configs.map((c) => [c.unit, c.model]));
+    for (const [unit, ck] of Object.entries(plan.checkpoints))
+      nets.set(unit, await loadDenoiser(runDir, cfg, ck.file, stageOf.get(unit) ?? (unit as StageName)));
+    if (exactPlan?.fromData) {
+      if (!train.mixture)
+        throw new Error(`data.kind "mixture": ${train.source} carries no mixture to build the exact teacher from`);
+      const param = cfg.model.parameterization;
+      nets.set(DATA_EXACT_UNIT, {
+        net: exactTeacherNet(train.mixture, param, cfg.model.kind),
+        param,
+        schedule: cfg.diffusion,
+      });
     }
 
     /** n samples of one configuration at one w, in batches; the same seeds for every model. */
@@ -400,7 +443,7 @@ export async function evaluateRun(
       w: number,
       refX: Float32Array,
     ): Promise<NonNullable<EvalReport['exact']>['floor'][number]> => {
-      const { x } = await generate(plan.reference, w, exactFloorSeed);
+      const { x } = await generate(exactPlan!.reference, w, exactFloorSeed);
       if (!isImage) return { w, swd: classConditionalSwd(x, labels, refX, labels, D, { seed: cfg.seed }), fid: null };
       for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
       const a = await clf!.run(x);
@@ -412,17 +455,25 @@ export async function evaluateRun(
     const exactFloor: NonNullable<EvalReport['exact']>['floor'] = [];
     for (const w of ws) {
       let refX: Float32Array | undefined;
+      // the exact samples mseToExact is measured against: the data's exact teacher's, drawn first (clipped like the
+      // rows' image samples), or the run's exact teacher's reference row
+      let exactX: Float32Array | undefined;
+      if (exactPlan?.fromData) {
+        exactX = (await generate(exactPlan.reference, w)).x;
+        if (isImage) for (let i = 0; i < exactX.length; i++) exactX[i] = Math.min(1, Math.max(-1, exactX[i]));
+      }
       for (const c of plan.configs) {
         const { x, ms } = await generate(c, w);
         if (c === plan.reference) refX = x;
+        if (c === exactPlan?.reference) exactX = x;
         const row = await score(c, w, x, ms, refX);
         // after scoring: image samples (the reference's too) are clipped to [-1, 1] by then
-        if (exact) row.mseToExact = meanSquaredError(x, refX!);
+        if (exactX) row.mseToExact = meanSquaredError(x, exactX);
         rows.push(row);
         log(`w=${w} ${c.unit} ${c.sampler} ${c.steps} step(s): ${describeRow(row)}`);
       }
-      if (exact) {
-        const floor = await exactFloorAt(w, refX!);
+      if (exactX) {
+        const floor = await exactFloorAt(w, exactX);
         exactFloor.push(floor);
         log(
           `w=${w} exact teacher vs itself (another seed): ${floor.fid !== null ? `FID ${f3(floor.fid)}` : `SWD ${f3(floor.swd)}`}`,
@@ -432,6 +483,7 @@ export async function evaluateRun(
     check();
     const codec = [...nets.values()][0]?.codec;
     const latent = codec ? await latentCost(cfg, codec, K, plan, log) : undefined;
+    const trainingCost = costOfStudents(runDir, cfg, nets);
 
     const report: EvalReport = {
       format: 'diffusion-distiller-eval/1',
@@ -468,10 +520,21 @@ export async function evaluateRun(
       notes: plan.notes,
       files: [],
       ...(latent ? { latent, latentTeacherBatch: cfg.teacher.batch } : {}),
-      ...(exact
-        ? { exact: { referenceSteps: plan.reference.steps, floorSeed: exactFloorSeed, floor: exactFloor } }
+      ...(exactPlan
+        ? {
+            exact: {
+              referenceSteps: exactPlan.reference.steps,
+              floorSeed: exactFloorSeed,
+              floor: exactFloor,
+              source: exactPlan.fromData ? ('data' as const) : ('teacher' as const),
+            },
+          }
         : {}),
+      ...(trainingCost.length ? { trainingCost } : {}),
     };
+    const measure = mainMeasure(report);
+    report.paretoByW = paretoByW(rows, ws, measure, (r) => r[measure]);
+    report.pareto = report.paretoByW[ws.indexOf(paretoW(ws))];
     const files = writeReport(outDir, report);
     opts.onProgress?.(totalWork, totalWork);
     const summary = headline(report) ?? `evaluated ${report.run}: ${rows.length} rows`;
@@ -486,6 +549,18 @@ export async function evaluateRun(
   }
 }
 
+/**
+ * The training cost of every few-step student the config lists: FLOPs from the students' network (any loaded
+ * student's, or the run's model event), seconds from events.jsonl. Empty when neither gives FLOPs per example.
+ */
+function costOfStudents(runDir: string, cfg: ResolvedConfig, nets: Map<string, Denoiser>): TrainingCost[] {
+  const { events } = readEvents(runDir);
+  const student = [...nets.entries()].find(([u]) => u !== 'teacher' && u !== DATA_EXACT_UNIT)?.[1];
+  const model = events.find((e) => e.type === 'model');
+  const flops = student?.net.flopsPerExample ?? (model?.type === 'model' ? model.flopsPerExample : undefined);
+  return flops ? studentTrainingCost(cfg, events, flops) : [];
+}
+
 /** Latent-space runs: the cost of the DDIM configurations against the same networks in pixel space. */
 async function latentCost(
   cfg: ResolvedConfig,
@@ -496,7 +571,7 @@ async function latentCost(
 ): Promise<LatentCost> {
   const ddim = plan.configs.filter((c) => c.sampler === 'ddim' && (c === plan.reference || c.model !== 'guided'));
   const label = (c: Config) =>
-    `${c.model === 'teacher' ? 'guided teacher' : c.model === 'guided' ? 'guided student' : 'student'} ${c.steps} step${c.steps === 1 ? '' : 's'}`;
+    `${c.model === 'teacher' ? 'guided teacher' : c.model === 'guided' ? 'guided student' : cfg.methods.length > 1 ? `${c.model} student` : 'student'} ${c.steps} step${c.steps === 1 ? '' : 's'}`;
   const latent = await measureLatentCost(
     cfg,
     codec,
@@ -539,34 +614,177 @@ function describeRow(r: EvalRow): string {
   return `${q}${ex}${pr}, diversity ${f3(r.diversity)}, ${r.nfe} NFE, ${ms(r.msPerSample)} ms/sample`;
 }
 
-/** The best (lowest-NFE ≤ 4 steps) progressive student vs the reference teacher, one line. */
+/**
+ * One line: per method, its 4-step student (or its fewest-step one) vs the reference teacher at each w, naming the
+ * method, steps and NFE: "run: vs the 256-step teacher (512 NFE) — progressive 4 steps (4 NFE): w=0 FID 12.1 vs 10.3".
+ */
 function headline(rep: EvalReport): string | undefined {
-  const students = rep.rows.filter((r) => r.model === 'progressive' && r.sampler === 'ddim');
+  const img = rep.dataset.kind === 'image';
+  const students = rep.rows.filter((r) => r.model !== 'teacher' && r.model !== 'guided' && r.sampler === 'ddim');
   if (!students.length) return undefined;
-  const steps = students.some((r) => r.steps === 4) ? 4 : Math.min(...students.map((r) => r.steps));
   const parts: string[] = [];
-  for (const w of rep.w) {
-    const s = students.find((r) => r.w === w && r.steps === steps);
-    const t = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === rep.reference.steps);
-    if (!s || !t) continue;
-    const recall =
-      s.recall !== undefined && t.recall !== undefined
-        ? `, recall ${s.recall.toFixed(2)} vs ${t.recall.toFixed(2)}`
-        : '';
-    parts.push(
-      (rep.dataset.kind === 'image'
-        ? `w=${w}: FID ${f3(s.fid)} vs ${f3(t.fid)}`
-        : `w=${w}: SWD ${f3(s.swdReal)} vs ${f3(t.swdReal)}`) + recall,
-    );
+  for (const method of methodsOf(rep)) {
+    const own = students.filter((r) => r.model === method);
+    const steps = own.some((r) => r.steps === 4) ? 4 : Math.min(...own.map((r) => r.steps));
+    const per: string[] = [];
+    let nfe = steps;
+    for (const w of rep.w) {
+      const s = own.find((r) => r.w === w && r.steps === steps);
+      const t = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === rep.reference.steps);
+      if (!s || !t) continue;
+      nfe = s.nfe;
+      const recall =
+        s.recall !== undefined && t.recall !== undefined
+          ? `, recall ${s.recall.toFixed(2)} vs ${t.recall.toFixed(2)}`
+          : '';
+      const exact = s.mseToExact !== undefined ? `, MSE to exact ${f3(s.mseToExact)}` : '';
+      per.push(
+        (img ? `w=${w}: FID ${f3(s.fid)} vs ${f3(t.fid)}` : `w=${w}: SWD ${f3(s.swdReal)} vs ${f3(t.swdReal)}`) +
+          recall +
+          exact,
+      );
+    }
+    if (per.length) parts.push(`${method} ${steps} step${steps === 1 ? '' : 's'} (${nfe} NFE): ${per.join('; ')}`);
   }
-  return `${rep.run}: ${steps}-step student vs ${rep.reference.steps}-step teacher — ${parts.join('; ')}`;
+  return `${rep.run}: students vs the ${rep.reference.steps}-step teacher (${rep.reference.nfe} NFE) — ${parts.join(' | ')}`;
+}
+
+/** How a row's model is named in the tables: "teacher", "guided student", "consistency student (consistency-2)". */
+function rowName(r: EvalRow, rep: Pick<EvalReport, 'exact'>): string {
+  if (r.model === 'teacher')
+    return rep.exact
+      ? (rep.exact.source ?? 'teacher') === 'teacher'
+        ? 'exact teacher'
+        : 'trained teacher'
+      : 'teacher';
+  if (r.model === 'guided') return 'guided student';
+  return `${r.model} student (${r.unit})`;
+}
+
+/** The few-step students' methods in the order the rows list them (older reports: progressive only). */
+function methodsOf(rep: EvalReport): string[] {
+  return [...new Set(rep.rows.filter((r) => r.model !== 'teacher' && r.model !== 'guided').map((r) => r.model))];
+}
+
+/**
+ * Which method, how many steps, how far from the reference: a row per w, method and step count (DDIM), with the main
+ * distance and its ratio to the reference teacher's, the teacher's own DDIM at that step count, accuracy (images),
+ * recall, diversity, the distance to exact where there is one, and the speed-up.
+ */
+function studentsMarkdown(rep: EvalReport, img: boolean, pr: (v: number | undefined | null) => string): string[] {
+  const students = rep.rows.filter((r) => r.model !== 'teacher' && r.model !== 'guided' && r.sampler === 'ddim');
+  if (!students.length) return [];
+  const q = img ? 'FID' : 'SWD→real';
+  const get = (r: EvalRow | undefined) => (r ? (img ? r.fid : r.swdReal) : null);
+  const hasPr = rep.rows.some((r) => r.recall !== undefined);
+  const hasExact = students.some((r) => r.mseToExact !== undefined);
+  const ref = rep.reference.steps;
+  const L = ['', `## Distilled students vs the ${ref}-step teacher (DDIM samplers)`, ''];
+  L.push(
+    `Per w, method and step count: the student's ${q} and its ratio to the ${ref}-step teacher's (1.00× = as good), beside the teacher's own DDIM at the student's step count.`,
+    '',
+  );
+  const head = [
+    'w',
+    'method',
+    'steps',
+    'NFE',
+    `${q} ↓ (÷ teacher ${ref})`,
+    `teacher ${ref} ${q}`,
+    `teacher same steps ${q}`,
+  ];
+  if (img) head.push('accuracy', `accuracy: teacher ${ref}`);
+  if (hasPr) head.push('recall', `recall: teacher ${ref}`);
+  head.push('diversity ÷ real');
+  if (hasExact) head.push('MSE to exact ↓');
+  head.push('speed-up');
+  L.push(
+    `| ${head.join(' | ')} |`,
+    `| ---: | --- | ${head
+      .slice(2)
+      .map(() => '---:')
+      .join(' | ')} |`,
+  );
+  const methods = methodsOf(rep);
+  for (const w of rep.w) {
+    const t = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === ref);
+    const at = students
+      .filter((r) => r.w === w)
+      .sort((a, b) => methods.indexOf(a.model) - methods.indexOf(b.model) || b.steps - a.steps);
+    for (const st of at) {
+      const tf = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === st.steps);
+      const ratio = get(st) !== null && get(t) !== null && get(t)! > 0 ? ` (${(get(st)! / get(t)!).toFixed(2)}×)` : '';
+      const cells = [String(w), st.model, String(st.steps), String(st.nfe), `**${f3(get(st))}**${ratio}`];
+      cells.push(f3(get(t)), f3(get(tf)));
+      if (img) cells.push(pct(st.accuracy), pct(t?.accuracy ?? null));
+      if (hasPr) cells.push(pr(st.recall), pr(t?.recall));
+      cells.push(ratioToReal(st.diversity, rep.real.diversity));
+      if (hasExact) cells.push(f3(st.mseToExact ?? null));
+      const speedUp = t ? t.msPerSample / st.msPerSample : NaN;
+      cells.push(t ? `${speedUp.toFixed(speedUp >= 10 ? 0 : 1)}× (${t.nfe / st.nfe}× fewer NFE)` : '–');
+      L.push(`| ${cells.join(' | ')} |`);
+    }
+  }
+  return L;
+}
+
+/** The training cost per method: cumulative stage-2 FLOPs (and seconds) per student, and which method is cheaper. */
+function trainingCostMarkdown(cost: TrainingCost[]): string[] {
+  const L = ['', '## Training cost per method', ''];
+  L.push(
+    "Cumulative stage-2 training to reach each student: every unit of its method up to its own (progressive halvings from the first phase down; consistency students from the largest step count down). FLOPs = steps × batch × network passes per example × the network's forward FLOPs; seconds from the run's events where its units finished.",
+    '',
+    '| method | steps | unit | training FLOPs | seconds |',
+    '| --- | ---: | --- | ---: | ---: |',
+  );
+  for (const c of cost)
+    L.push(
+      `| ${c.method} | ${c.steps} | ${c.unit} | ${c.flops.toExponential(2)} | ${c.seconds === undefined ? '–' : c.seconds.toFixed(1)} |`,
+    );
+  const cheaper = cheaperMethod(cost);
+  if (cheaper.length)
+    L.push('', 'Fewer training FLOPs to reach the same step count:', '', ...cheaper.map((c) => `- ${c.line}`));
+  return L;
+}
+
+const MEASURE_NAME: Record<string, string> = {
+  fid: 'classifier-FID',
+  swdReal: 'SWD to held-out data',
+  mseToExact: 'MSE to exact',
+};
+
+/** The Pareto front of each w: the configurations no other beats on both NFE and the main distance. */
+function paretoMarkdown(sets: ParetoSet[]): string[] {
+  const name = (p: ParetoSet['points'][number]) =>
+    `${p.model === 'teacher' ? 'teacher' : `${p.model} student`} ${p.steps} step${p.steps === 1 ? '' : 's'}`;
+  const L = ['', `## Quality vs NFE: the Pareto front (${MEASURE_NAME[sets[0].measure] ?? sets[0].measure}, DDIM)`, ''];
+  L.push(
+    'Per w, the configurations that no other beats on both cost (NFE per sample) and distance; every other configuration is dominated: another needs no more NFE and is at least as close. The quality-vs-NFE plot marks the front.',
+    '',
+    '| w | on the front (NFE: distance) | dominated |',
+    '| ---: | --- | ---: |',
+  );
+  for (const s of sets)
+    L.push(
+      `| ${s.w} | ${s.front.map((p) => `${name(p)} (${p.nfe}: ${f3(p.value)})`).join('; ')} | ${s.points.length - s.front.length} of ${s.points.length} |`,
+    );
+  return L;
 }
 
 /** The distance-to-exact table: per w, each DDIM row's MSE to exact and its distribution distance beside the floor. */
 function exactMarkdown(rep: EvalReport, img: boolean): string[] {
   const ex = rep.exact!;
   const L: string[] = ['', `## Distance to the exact teacher (${ex.referenceSteps} DDIM steps)`, ''];
-  const dist = img ? 'classifier-FID to held-out' : 'SWD to exact';
+  if (ex.source === 'data')
+    L.push(
+      "The teacher is trained; the exact teacher is the data's known mixture. The trained teacher's rows show its own error, the students' rows the error they inherit and add.",
+      '',
+    );
+  const dist = img
+    ? 'classifier-FID to held-out'
+    : ex.source === 'data'
+      ? 'SWD to the reference teacher'
+      : 'SWD to exact';
   L.push(
     `| w | model | steps | NFE | MSE to exact ↓ | ${dist} ↓ | floor: exact vs exact (${img ? 'FID' : 'SWD'}) |`,
     '| ---: | --- | ---: | ---: | ---: | ---: | ---: |',
@@ -574,8 +792,7 @@ function exactMarkdown(rep: EvalReport, img: boolean): string[] {
   for (const w of rep.w) {
     const floor = ex.floor.find((f) => f.w === w);
     for (const r of rep.rows.filter((x) => x.w === w && x.sampler === 'ddim' && x.mseToExact !== undefined)) {
-      const name =
-        r.model === 'teacher' ? 'exact teacher' : r.model === 'guided' ? 'guided student' : `student ${r.unit}`;
+      const name = rowName(r, rep);
       L.push(
         `| ${w} | ${name} | ${r.steps} | ${r.nfe} | ${f3(r.mseToExact!)} | ${f3(img ? r.fid : r.swdTeacher)} | ${f3(floor ? (img ? floor.fid : floor.swd) : null)} |`,
       );
@@ -584,7 +801,8 @@ function exactMarkdown(rep: EvalReport, img: boolean): string[] {
   return L;
 }
 
-function markdown(rep: EvalReport): string {
+/** report.md of a report (older reports, without Pareto front or training cost, render without those sections). */
+export function reportMarkdown(rep: EvalReport): string {
   const img = rep.dataset.kind === 'image';
   const L: string[] = [];
   L.push(`# Evaluation of \`${rep.run}\``, '');
@@ -624,11 +842,11 @@ function markdown(rep: EvalReport): string {
     `- diversity: mean within-class variance of the ${img ? 'features' : 'points'}, shown as a ratio to the real held-out data's (1 = as varied as real data, below 1 = samples more alike than real ones)${img ? '; pixel diversity: the same in pixel space' : ''}`,
   );
   L.push(
-    `- reference: the guided ${rep.exact ? 'exact ' : ''}teacher at ${rep.reference.steps} DDIM steps (${rep.reference.nfe} NFE)`,
+    `- reference: the guided ${rep.exact && rep.exact.source !== 'data' ? 'exact ' : ''}teacher at ${rep.reference.steps} DDIM steps (${rep.reference.nfe} NFE)`,
   );
   if (rep.exact) {
     L.push(
-      `- the teacher is exact (the data's mixture is known): **MSE to exact** is the mean squared error per dimension between a row's samples and the exact teacher's at ${rep.exact.referenceSteps} DDIM steps from the same initial noise (0 = the exact samples themselves); ` +
+      `- ${rep.exact.source === 'data' ? "the data's mixture is known, so its exact teacher is too (the run's teacher is trained)" : "the teacher is exact (the data's mixture is known)"}: **MSE to exact** is the mean squared error per dimension between a row's samples and the exact teacher's at ${rep.exact.referenceSteps} DDIM steps from the same initial noise (0 = the exact samples themselves); ` +
         `its floor is the distance between two independent sets of exact samples (seeds ${rep.seed} and ${rep.exact.floorSeed})`,
     );
   }
@@ -658,53 +876,9 @@ function markdown(rep: EvalReport): string {
 
   if (rep.exact) L.push(...exactMarkdown(rep, img));
 
-  // summary: students vs the reference teacher and the teacher's own few-step DDIM
-  const stepsList = [...new Set(rep.rows.filter((r) => r.model === 'progressive').map((r) => r.steps))].sort(
-    (a, b) => a - b,
-  );
-  if (stepsList.length) {
-    L.push('', `## Distilled students vs the ${rep.reference.steps}-step teacher (DDIM samplers)`, '');
-    const q = img ? 'FID' : 'SWD→real';
-    const get = (r: EvalRow | undefined) => (r ? (img ? r.fid : r.swdReal) : null);
-    const head = ['w', `teacher ${rep.reference.steps} steps ${q}`];
-    for (const s of stepsList) head.push(`student ${s} ${q}`, `teacher ${s} ${q}`);
-    if (img) head.push(`accuracy: teacher ${rep.reference.steps}`, ...stepsList.map((s) => `student ${s}`));
-    const hasPr = rep.rows.some((r) => r.recall !== undefined);
-    if (hasPr) head.push(`recall: teacher ${rep.reference.steps}`, ...stepsList.map((s) => `student ${s}`));
-    head.push(`diversity ÷ real: teacher ${rep.reference.steps}`, ...stepsList.map((s) => `student ${s}`));
-    head.push(...stepsList.map((s) => `speed-up ${s}-step`));
-    L.push(`| ${head.join(' | ')} |`, `| ${head.map(() => '---:').join(' | ')} |`);
-    for (const w of rep.w) {
-      const t = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === rep.reference.steps);
-      const student = (s: number) =>
-        rep.rows.find((r) => r.w === w && r.model === 'progressive' && r.steps === s && r.sampler === 'ddim');
-      const cells = [String(w), f3(get(t))];
-      for (const s of stepsList) {
-        const st = student(s);
-        const tf = rep.rows.find((r) => r.w === w && r.model === 'teacher' && r.steps === s);
-        const ratio =
-          get(st) !== null && get(t) !== null && get(t)! > 0 ? ` (${(get(st)! / get(t)!).toFixed(2)}×)` : '';
-        cells.push(`**${f3(get(st))}**${ratio}`, f3(get(tf)));
-      }
-      if (img) {
-        cells.push(pct(t?.accuracy ?? null));
-        for (const s of stepsList) cells.push(pct(student(s)?.accuracy ?? null));
-      }
-      if (hasPr) {
-        cells.push(pr(t?.recall));
-        for (const s of stepsList) cells.push(pr(student(s)?.recall));
-      }
-      cells.push(ratioToReal(t?.diversity, rep.real.diversity));
-      for (const s of stepsList) cells.push(ratioToReal(student(s)?.diversity, rep.real.diversity));
-      for (const s of stepsList) {
-        const st = rep.rows.find(
-          (r) => r.w === w && r.model === 'progressive' && r.steps === s && r.sampler === 'ddim',
-        );
-        cells.push(t && st ? `${(t.msPerSample / st.msPerSample).toFixed(0)}× (${t.nfe / st.nfe}× fewer NFE)` : '–');
-      }
-      L.push(`| ${cells.join(' | ')} |`);
-    }
-  }
+  L.push(...studentsMarkdown(rep, img, pr));
+  if (rep.trainingCost?.length) L.push(...trainingCostMarkdown(rep.trainingCost));
+  if (rep.paretoByW?.length) L.push(...paretoMarkdown(rep.paretoByW));
 
   for (const w of rep.w) {
     L.push('', `## w = ${w}`, '');
@@ -725,7 +899,7 @@ function markdown(rep: EvalReport): string {
         .join(' | ')} |`,
     );
     for (const r of rep.rows.filter((x) => x.w === w)) {
-      const name = r.model === 'teacher' ? 'teacher' : r.model === 'guided' ? 'guided student' : `student ${r.unit}`;
+      const name = rowName(r, rep);
       const cells = [
         name,
         r.sampler === 'ddim' ? 'DDIM' : 'stochastic',
@@ -749,15 +923,8 @@ function markdown(rep: EvalReport): string {
 }
 
 // ───────────────────────────── plots ─────────────────────────────
-function seriesKey(r: EvalRow): string {
-  return r.model === 'teacher'
-    ? 'teacher DDIM'
-    : r.model === 'guided'
-      ? `guided student ${r.sampler === 'ddim' ? 'DDIM' : 'stochastic'}`
-      : `distilled student ${r.sampler === 'ddim' ? 'DDIM' : 'stochastic'}`;
-}
-
-function plots(rep: EvalReport): Map<string, Buffer> {
+/** The report's plots as PNG bytes by file name (an older report's Pareto fronts are computed from its rows). */
+export function reportPlots(rep: EvalReport): Map<string, Buffer> {
   const img = rep.dataset.kind === 'image';
   const quality = (r: EvalRow) => (img ? r.fid! : r.swdReal!);
   const qName = img ? 'CLASSIFIER-FID' : 'SWD TO HELD-OUT DATA';
@@ -771,39 +938,50 @@ function plots(rep: EvalReport): Map<string, Buffer> {
     : { name: 'real half vs half', y: rep.real.swdHalves!, color: [90, 90, 90] as Rgb };
   const out = new Map<string, Buffer>();
 
-  // quality vs NFE, one panel per w; progressive students of different phases form one curve per sampler
-  const nfePanels: Panel[] = rep.w.map((w) => {
-    const groups = new Map<string, EvalRow[]>();
-    for (const r of rep.rows.filter((x) => x.w === w)) {
-      const k = seriesKey(r);
-      groups.set(k, [...(groups.get(k) ?? []), r]);
+  // quality vs NFE, one panel per w: the DDIM rows of each model (the teacher, the guided student, each stage-2
+  // method's students) as one curve, in the report's main distance, and the Pareto front of them all (black, dashed)
+  const measure = mainMeasure(rep);
+  const sets = rep.paretoByW ?? paretoByW(rep.rows, rep.w, measure, (r) => r[measure]);
+  const nfePanels: Panel[] = sets.map((set) => {
+    const groups = new Map<string, { x: number; y: number }[]>();
+    for (const p of set.points) {
+      const k = p.model === 'teacher' ? 'teacher DDIM' : `${p.model === 'guided' ? 'guided' : p.model} student DDIM`;
+      groups.set(k, [...(groups.get(k) ?? []), { x: p.nfe, y: p.value }]);
     }
-    const series: Series[] = [...groups.entries()].map(([name, rows]) => ({
-      name,
-      color: color(name),
-      dashed: name.endsWith('stochastic'),
-      points: rows.map((r) => ({ x: r.nfe, y: quality(r) })),
-    }));
+    const series: Series[] = [...groups.entries()].map(([name, points]) => ({ name, color: color(name), points }));
+    series.push({
+      name: 'Pareto front',
+      color: [0, 0, 0],
+      dashed: true,
+      points: set.front.map((p) => ({ x: p.nfe, y: p.value })),
+    });
     return {
-      title: `W = ${w}`,
+      title: `W = ${set.w}`,
       xLabel: 'NFE PER SAMPLE',
-      yLabel: qName,
+      yLabel: measure === 'mseToExact' ? 'MSE TO EXACT' : qName,
       logX: true,
       yFromZero: true,
       series,
-      refLines: [refLine],
+      refLines: measure === 'mseToExact' ? [] : [refLine],
     };
   });
   out.set('quality-vs-nfe.png', plotPanels(nfePanels, { cols: Math.min(rep.w.length, 4) }));
 
   // quality (and accuracy) vs w, one panel per sampler; one series per (model, steps)
   const samplers = (['ddim', 'stochastic'] as const).filter((s) => rep.rows.some((r) => r.sampler === s));
-  // one colour per student step count: solid = distilled student, dashed = the teacher's own DDIM at that count;
-  // the reference teacher in black
-  const stepCounts = [...new Set(rep.rows.filter((r) => r.model === 'progressive').map((r) => r.steps))].sort(
-    (a, b) => a - b,
-  );
-  const stepColor = (steps: number) => PALETTE[stepCounts.indexOf(steps) % PALETTE.length];
+  // one colour per student (method and step count): solid = distilled student, dashed = the teacher's own DDIM at
+  // the step count (in the colour of the first student with that count); the reference teacher in black
+  const isStudent = (r: EvalRow) => r.model !== 'teacher' && r.model !== 'guided';
+  const methods = methodsOf(rep);
+  const studentKeys = [...new Set(rep.rows.filter(isStudent).map((r) => `${r.model} ${r.steps}`))].sort((a, b) => {
+    const [ma, sa] = a.split(' ');
+    const [mb, sb] = b.split(' ');
+    return methods.indexOf(ma) - methods.indexOf(mb) || Number(sa) - Number(sb);
+  });
+  const stepCounts = [...new Set(rep.rows.filter(isStudent).map((r) => r.steps))];
+  const keyColor = (key: string) => PALETTE[studentKeys.indexOf(key) % PALETTE.length];
+  const stepColor = (steps: number) => keyColor(studentKeys.find((k) => k.endsWith(` ${steps}`))!);
+  const plural = methods.length > 1;
   const byConfig = (sampler: 'ddim' | 'stochastic', value: (r: EvalRow) => number): Series[] => {
     const groups = new Map<string, { color: Rgb; dashed: boolean; rows: EvalRow[] }>();
     const add = (name: string, color: Rgb, dashed: boolean, r: EvalRow) => {
@@ -816,10 +994,10 @@ function plots(rep: EvalReport): Map<string, Buffer> {
         add(`teacher ${r.steps} steps (reference)`, [0, 0, 0], false, r);
       else if (r.model === 'teacher' && stepCounts.includes(r.steps) && sampler === 'ddim')
         add(`teacher ${r.steps} steps DDIM`, stepColor(r.steps), true, r);
-      else if (r.model === 'progressive' && r.sampler === sampler)
+      else if (isStudent(r) && r.sampler === sampler)
         add(
-          `student ${r.steps} step${r.steps === 1 ? '' : 's'} ${sampler === 'ddim' ? 'DDIM' : 'stoch.'}`,
-          stepColor(r.steps),
+          `${plural ? r.model : 'student'} ${r.steps} step${r.steps === 1 ? '' : 's'} ${sampler === 'ddim' ? 'DDIM' : 'stoch.'}`,
+          keyColor(`${r.model} ${r.steps}`),
           false,
           r,
         );

@@ -8,14 +8,21 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { K_DC, K_PR } from '../eval/scores';
 import { readCheckpointHeader } from '../run/checkpoint';
-import { ResolvedConfig, units as unitList } from '../run/config';
-import type { RunEvent } from '../run/events';
+import { ResolvedConfig, students as studentList } from '../run/config';
+import type { DistillMethod, RunEvent } from '../run/events';
 import { FILES, listCheckpoints } from '../run/run-folder';
 
-export type ModelName = 'teacher' | 'guided' | 'progressive';
+/** What made a report row: the teacher, the stage-1 (guided) student, or a few-step student of a stage-2 method. */
+export type ModelName = 'teacher' | 'guided' | DistillMethod;
 
 /** DDIM steps of the exact teacher's reference samples: fine enough that the solver's own error is negligible. */
 export const EXACT_REFERENCE_STEPS = 1024;
+
+/**
+ * The unit name of the exact teacher built from the data's mixture beside a trained teacher (data.kind "mixture",
+ * teacher.kind "trained"): not a unit of the run, it has no checkpoint; evaluate.ts builds it from the training data.
+ */
+export const DATA_EXACT_UNIT = 'exact-teacher';
 
 /** The options an evaluation's plan depends on (a subset of EvaluateOptions). */
 export interface EvalChoices {
@@ -59,6 +66,16 @@ function checkList(name: string, v: number[] | undefined, { integer = false, min
   }
 }
 
+/**
+ * Where the distance to exact (mseToExact) comes from: the run's own exact teacher (the report's reference row), or,
+ * for a trained teacher on mixture data in pixel space, the exact teacher of the data's mixture, sampled beside the
+ * rows (`fromData`; it is not a row, and its reference and floor cost one more set of samples each per w).
+ */
+export interface ExactPlan {
+  reference: Config;
+  fromData: boolean;
+}
+
 /** Which models, samplers and step counts the report covers (and notes on what is missing). */
 export function planEvaluation(
   runDir: string,
@@ -67,6 +84,7 @@ export function planEvaluation(
 ): {
   configs: Config[];
   reference: Config;
+  exact?: ExactPlan;
   notes: string[];
   checkpoints: Record<string, { file: string; step: number; final: boolean }>;
 } {
@@ -83,22 +101,25 @@ export function planEvaluation(
   if (!teacher)
     throw new Error(`${runDir}: the teacher has no checkpoint yet; train the run first (distill resume ${runDir})`);
   checkpoints.teacher = teacher;
-  const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
-  const students: { unit: string; steps: number }[] = [];
-  for (const ph of phases) {
-    if (!studentSteps.includes(ph.toSteps!)) continue;
-    const ck = latest(runDir, ph.unit);
-    if (!ck) {
-      notes.push(`${ph.unit} (${ph.toSteps}-step student) has no checkpoint yet: not evaluated`);
+  // every few-step student of every stage-2 method whose step count is asked for, in training order
+  const students: { unit: string; steps: number; method: DistillMethod }[] = [];
+  const skipped = new Map<DistillMethod, number[]>();
+  for (const st of studentList(cfg)) {
+    if (!studentSteps.includes(st.steps)) {
+      skipped.set(st.method, [...(skipped.get(st.method) ?? []), st.steps]);
       continue;
     }
-    checkpoints[ph.unit] = ck;
-    students.push({ unit: ph.unit, steps: ph.toSteps! });
+    const ck = latest(runDir, st.unit);
+    if (!ck) {
+      notes.push(`${st.unit} (${st.method} ${st.steps}-step student) has no checkpoint yet: not evaluated`);
+      continue;
+    }
+    checkpoints[st.unit] = ck;
+    students.push(st);
   }
-  const skipped = phases.filter((p) => !studentSteps.includes(p.toSteps!)).map((p) => p.toSteps);
-  if (skipped.length)
+  for (const [method, steps] of skipped)
     notes.push(
-      `progressive students with ${skipped.join(', ')} steps are not in eval.studentSteps (${studentSteps.join(', ')}): not evaluated`,
+      `${method} students with ${steps.join(', ')} steps are not in eval.studentSteps (${studentSteps.join(', ')}): not evaluated`,
     );
   const guided = latest(runDir, 'guided');
   if (guided) checkpoints.guided = guided;
@@ -129,12 +150,30 @@ export function planEvaluation(
   }
   for (const s of students)
     for (const sampler of samplers(s.steps))
-      configs.push({ model: 'progressive', unit: s.unit, sampler, steps: s.steps, nfe: s.steps });
+      configs.push({ model: s.method, unit: s.unit, sampler, steps: s.steps, nfe: s.steps });
   if (students.some((s) => s.steps === 1))
     notes.push(
       'at 1 step the stochastic sampler is the deterministic one (its last step is deterministic): only DDIM is listed',
     );
-  return { configs, reference: configs[0], notes, checkpoints };
+  let exactPlan: ExactPlan | undefined;
+  if (exact) exactPlan = { reference: configs[0], fromData: false };
+  else if (cfg.data.kind === 'mixture') {
+    if (cfg.model.space === 'latent')
+      notes.push(
+        "no distance to exact: the data's mixture is known, but this run's models sample in latent space, not from the exact teacher's noise",
+      );
+    else {
+      const steps = EXACT_REFERENCE_STEPS;
+      exactPlan = {
+        reference: { model: 'teacher', unit: DATA_EXACT_UNIT, sampler: 'ddim', steps, nfe: 2 * steps },
+        fromData: true,
+      };
+      notes.push(
+        `the data's mixture is known: every row is also measured against the exact teacher of that mixture at ${steps} DDIM steps (mseToExact), the trained teacher's own error included`,
+      );
+    }
+  }
+  return { configs, reference: configs[0], ...(exactPlan ? { exact: exactPlan } : {}), notes, checkpoints };
 }
 
 // ───────────────────────────── presets and cost ─────────────────────────────
@@ -183,9 +222,10 @@ export function estimateEvaluation(
   const { ws, teacherSteps, studentSteps, requested } = resolveSettings(opts, cfg);
   const n = samplesPerClass(requested, numClasses) * numClasses;
   const plan = planEvaluation(runDir, cfg, { teacherSteps, studentSteps });
-  // with an exact teacher, one more reference set per w: the floor of the distance to exact
-  const nfe =
-    ws.length * (plan.configs.reduce((a, c) => a + c.nfe, 0) + (cfg.teacher.kind === 'exact' ? plan.reference.nfe : 0));
+  // with an exact teacher, one more reference set per w: the floor of the distance to exact; with the data's exact
+  // teacher beside a trained one, two: its reference and its floor
+  const exactNfe = plan.exact ? (plan.exact.fromData ? 2 : 1) * plan.exact.reference.nfe : 0;
+  const nfe = ws.length * (plan.configs.reduce((a, c) => a + c.nfe, 0) + exactNfe);
   const perNfe: number[] = [];
   for (const e of events)
     if (e.type === 'summary')

@@ -1,13 +1,15 @@
 /**
  * The end-of-run comparison printed by `distill run` and stored as a `summary` event: the guided teacher with many
- * steps, the teacher's own plain DDIM with as few steps as the student, and the distilled student — steps, NFE,
+ * steps, the teacher's own plain DDIM with as few steps as the fewest-step student, and every finished few-step
+ * student of every stage-2 method (model "student" when the run trains one method, else the method's name) — steps, NFE,
  * wall-clock per sample and a quality metric (classifier accuracy on the requested class for images; sliced
  * Wasserstein distance to held-out data for 2-D toy sets) beside two diversity measures (recall against held-out data
  * and within-class diversity ÷ real data's, eval/scores.ts) and, for images, classifier-FID (which sees both), at
  * w = 0 and w = 2, plus the real data's own values. The CLI prints the student's gap to the teacher from these rows.
  */
 import * as path from 'path';
-import { ResolvedConfig, units as unitList } from '../run/config';
+import { ResolvedConfig, students as studentList } from '../run/config';
+import { readCheckpointHeader } from '../run/checkpoint';
 import { Dataset, loadDataset } from '../data';
 import { SummaryReal, SummaryRow } from '../run/events';
 import { Classifier, trainClassifier } from '../eval/classifier';
@@ -79,13 +81,12 @@ export async function evaluateQuick({
   for (let c = 0; c < K; c++) classes.fill(c, c * per, (c + 1) * per);
   const D = data.shape.reduce((a, b) => a * b, 1);
   const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
-  const phases = unitList(cfg).filter((u) => u.stage === 'progressive');
-  const last = phases[phases.length - 1];
-  const teacher = await finalDenoiser(runDir, cfg, 'teacher', 'teacher');
-  const student = await finalDenoiser(runDir, cfg, last.unit, 'progressive').catch((e) => {
-    disposeDenoiser(teacher);
-    throw e;
+  // every student whose unit has finished (its newest checkpoint is final), in training order
+  const finished = studentList(cfg).filter((s) => {
+    const list = listCheckpoints(runDir, s.unit);
+    return list.length > 0 && readCheckpointHeader(path.join(runDir, list[list.length - 1].file)).final;
   });
+  const name = (method: string) => (cfg.methods.length > 1 ? method : 'student');
   let clf: Classifier | undefined;
   try {
     // the judge: accuracy on the requested class (images) or SWD to held-out points (toy), and for both the
@@ -126,19 +127,34 @@ export async function evaluateQuick({
         diversity: sc.diversity / ref.floor.diversity,
       };
     };
-    const rows: SummaryRow[] = [];
-    for (const w of quickWs(cfg)) {
-      const ws = new Float32Array(classes.length).fill(w);
-      const runOne = async (name: string, d: Denoiser, steps: number) => {
+    // each model is loaded once and sampled at every w with the same seeds; the rows are then ordered per w
+    const made: { order: number; row: SummaryRow }[] = [];
+    const ws = quickWs(cfg);
+    const runOne = async (model: string, d: Denoiser, steps: number, order: number) => {
+      for (const w of ws) {
         const t0 = performance.now();
-        const { x, nfe } = await sample(d, { classes, w: ws, steps, sampler: 'ddim', seed: cfg.seed + 1, cancelled });
+        const wv = new Float32Array(classes.length).fill(w);
+        const { x, nfe } = await sample(d, { classes, w: wv, steps, sampler: 'ddim', seed: cfg.seed + 1, cancelled });
         const ms = (performance.now() - t0) / classes.length;
-        rows.push({ model: name, steps, nfe, msPerSample: ms, w, ...(await judge(x)) });
-      };
-      await runOne('teacher', teacher, cfg.sampling.teacherSteps);
-      await runOne('teacher', teacher, last.toSteps!);
-      await runOne('student', student, last.toSteps!);
+        made.push({ order, row: { model, steps, nfe, msPerSample: ms, w, ...(await judge(x)) } });
+      }
+    };
+    const teacher = await finalDenoiser(runDir, cfg, 'teacher', 'teacher');
+    try {
+      await runOne('teacher', teacher, cfg.sampling.teacherSteps, 0);
+      if (finished.length) await runOne('teacher', teacher, Math.min(...finished.map((s) => s.steps)), 1);
+    } finally {
+      disposeDenoiser(teacher);
     }
+    for (const [i, s] of finished.entries()) {
+      const d = await finalDenoiser(runDir, cfg, s.unit, s.method);
+      try {
+        await runOne(name(s.method), d, s.steps, 2 + i);
+      } finally {
+        disposeDenoiser(d);
+      }
+    }
+    const rows = made.sort((a, b) => ws.indexOf(a.row.w) - ws.indexOf(b.row.w) || a.order - b.order).map((m) => m.row);
     // what real held-out data gets on the same measures, at the same number of rows per class
     return {
       rows,
@@ -151,8 +167,6 @@ export async function evaluateQuick({
       },
     };
   } finally {
-    disposeDenoiser(teacher);
-    disposeDenoiser(student);
     clf?.dispose();
   }
 }
