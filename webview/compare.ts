@@ -308,7 +308,10 @@ function renderCurves(): void {
     (k) => units.filter((u) => kindOf(u) === k).length > 1 || !units.includes(k),
   );
   const entries = [...units, ...kinds.map((k) => KIND + k)];
-  const unit = state.unit && entries.includes(state.unit) ? state.unit : units[units.length - 1];
+  // By default the last unit every compared run has a curve of, so each run draws one (else the plans' last unit).
+  const shared = units.filter((u) => view!.rows.every((r) => (r.curves[u] ?? []).length > 0));
+  const unit =
+    state.unit && entries.includes(state.unit) ? state.unit : (shared[shared.length - 1] ?? units[units.length - 1]);
   unitSelect.replaceChildren(
     ...units.map((u) => h('option', { value: u, selected: u === unit }, u)),
     ...kinds.map((k) =>

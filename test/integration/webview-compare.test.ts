@@ -327,6 +327,10 @@ it('Compare of runs picked together: their differing fields, curves per unit kin
     ),
     ['10', '–'],
   );
+  // by default the curves show the last unit both runs have, so each run draws one
+  assert.equal(await page.locator('#curves polyline').count(), 2);
+  const shared = await page.getAttribute('#curves svg', 'data-unit');
+  assert.ok(shared && view.rows.every((r) => (r.curves[shared] ?? []).length > 0), `default unit ${shared}`);
   // every progressive unit one after the other: both runs overlay though their phases differ
   const options = await page.$$eval('#curve-unit option', (os) => os.map((o) => (o as HTMLOptionElement).value));
   assert.ok(options.includes('kind:progressive') && options.includes('kind:consistency'), options.join(', '));
