@@ -81,8 +81,10 @@ export async function evaluateQuick({
   for (let c = 0; c < K; c++) classes.fill(c, c * per, (c + 1) * per);
   const D = data.shape.reduce((a, b) => a * b, 1);
   const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
-  // every student whose unit has finished (its newest checkpoint is final), in training order
+  // every student of a step count the report compares (eval.studentSteps) whose unit has finished (its newest
+  // checkpoint is final), in training order
   const finished = studentList(cfg).filter((s) => {
+    if (!cfg.eval.studentSteps.includes(s.steps)) return false;
     const list = listCheckpoints(runDir, s.unit);
     return list.length > 0 && readCheckpointHeader(path.join(runDir, list[list.length - 1].file)).final;
   });
