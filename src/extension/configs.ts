@@ -26,15 +26,17 @@ export function describeConfig(file: string, label: string): ConfigEntry {
 export const EXAMPLE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   toy2d: 'Toy 2-D points (two moons), a small MLP · about 5 min on a 2-core CPU',
   quickstart: 'Handwritten digits (MNIST, 16×16), a small U-Net, short schedule · about 10 min on a 2-core CPU',
-  digits: 'Handwritten digits (MNIST, 16×16), the quick start with a 4× longer teacher schedule',
+  digits:
+    'Handwritten digits (MNIST, 16×16), the quick start with a 4× longer teacher schedule; both distillation methods, down to 1 step',
   fashion: 'Fashion-MNIST from IDX files on disk (16×16), a small U-Net',
   images: 'Your own images, one sub-folder per class (16×16 RGB), a small U-Net',
   emoji: 'Noto Emoji sprites, 9 classes (32×32 RGB; the package is installed on first use), a U-Net',
   'emoji-latent': 'The emoji example in latent space: an autoencoder, then the diffusion stages on 8×8×4 latents',
   'gpu-cifar-like': "32×32 RGB class folders, the paper's CIFAR-10-sized U-Net, for a GPU",
   'exact-blobs':
-    'A known 2-D Gaussian mixture with its exact teacher: students down to 1 step, measured against the truth',
-  'exact-digits': 'A Gaussian mixture fitted to the digits (16×16) with its exact teacher: students down to 1 step',
+    'A known 2-D Gaussian mixture with its exact teacher: both methods down to 1 step, measured against the truth',
+  'exact-digits':
+    'A Gaussian mixture fitted to the digits (16×16) with its exact teacher: both methods down to 1 step, measured against the truth',
 };
 
 export interface ExampleConfig {
