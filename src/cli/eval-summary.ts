@@ -4,7 +4,7 @@
  * front of distance against NFE, and which stage-2 method reaches each step count with fewer training FLOPs. Plain
  * strings from report.json's data, unit-tested directly.
  */
-import type { EvalReport, EvalRow } from '../engine/tasks/evaluate';
+import { type EvalReport, type EvalRow, f3 } from '../engine/tasks/evaluate';
 import { cheaperMethod } from '../engine/tasks/student-cost';
 
 const NAMES: Record<string, string> = {
@@ -13,14 +13,7 @@ const NAMES: Record<string, string> = {
   mseToExact: 'MSE to exact',
 };
 
-const num = (v: number | null | undefined) =>
-  v === null || v === undefined || !Number.isFinite(v)
-    ? '–'
-    : Math.abs(v) >= 100
-      ? v.toFixed(1)
-      : Math.abs(v) >= 1
-        ? v.toFixed(2)
-        : v.toFixed(4);
+const num = f3;
 
 export function formatEvalReport(rep: EvalReport): string[] {
   const measure = rep.pareto?.measure ?? (rep.dataset.kind === 'image' ? 'fid' : 'swdReal');

@@ -548,7 +548,6 @@ function hashOf(hashed: Record<string, unknown>): string {
     .slice(0, 16);
 }
 
-/** The training units of a config in order: teacher, guided, progressive-N0-N0/2, …, progressive-2T-T. */
 /** One training unit of a run's plan (the autoencoder of a latent run comes before these). */
 export interface UnitSpec {
   unit: string;

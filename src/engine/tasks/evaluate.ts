@@ -585,8 +585,9 @@ async function latentCost(
 }
 
 // ───────────────────────────── report text ─────────────────────────────
-const f3 = (v: number | null) =>
-  v === null || !Number.isFinite(v)
+/** A measure as printed in reports: 4 decimals below 1, 2 below 100, else 1; "–" when there is none. */
+export const f3 = (v: number | null | undefined) =>
+  v === null || v === undefined || !Number.isFinite(v)
     ? '–'
     : Math.abs(v) >= 100
       ? v.toFixed(1)

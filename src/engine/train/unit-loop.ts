@@ -6,9 +6,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CheckpointHeader, readCheckpoint, readCheckpointHeader, writeCheckpoint } from '../run/checkpoint';
-import { ResolvedConfig } from '../run/config';
+import { ResolvedConfig, UnitSpec } from '../run/config';
 import { Dataset } from '../data';
-import { RunEvent, StageName } from '../run/events';
+import { RunEvent } from '../run/events';
 import { StepRecord, Trainer } from './optimizer';
 import { Rng, RngState } from '../random/rng';
 import { listCheckpoints, stepFileName } from '../run/run-folder';
@@ -30,16 +30,8 @@ export interface StageContext {
   codec?: LatentCodec;
 }
 
-export interface UnitDef {
-  unit: string;
-  stage: StageName;
-  fromSteps?: number;
-  toSteps?: number;
-  /** The frozen unit this one distils (its final EMA weights); none for the teacher. */
-  distils?: string;
-  /** The finished unit whose weights this one starts from; none for the teacher. */
-  startsFrom?: string;
-}
+/** A unit the step loop trains: one entry of `units(cfg)`. */
+export type UnitDef = UnitSpec;
 
 export class TrainingDiverged extends Error {}
 
