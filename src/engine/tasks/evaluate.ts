@@ -940,7 +940,8 @@ export function reportPlots(rep: EvalReport): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
 
   // quality vs NFE, one panel per w: the DDIM rows of each model (the teacher, the guided student, each stage-2
-  // method's students) as one curve, in the report's main distance, and the Pareto front of them all (black, dashed)
+  // method's students) as one curve, in the report's main distance, over the Pareto front of them all (black, dashed;
+  // drawn first so the models on it stay visible)
   const measure = mainMeasure(rep);
   const sets = rep.paretoByW ?? paretoByW(rep.rows, rep.w, measure, (r) => r[measure]);
   const nfePanels: Panel[] = sets.map((set) => {
@@ -950,7 +951,7 @@ export function reportPlots(rep: EvalReport): Map<string, Buffer> {
       groups.set(k, [...(groups.get(k) ?? []), { x: p.nfe, y: p.value }]);
     }
     const series: Series[] = [...groups.entries()].map(([name, points]) => ({ name, color: color(name), points }));
-    series.push({
+    series.unshift({
       name: 'Pareto front',
       color: [0, 0, 0],
       dashed: true,
