@@ -593,9 +593,14 @@ export function units(cfg: ResolvedConfig): UnitSpec[] {
 
 /** The optimiser settings of a stage's units (the consistency section only exists when the method is used). */
 export function stageSettings(cfg: ResolvedConfig, stage: StageName): StageConfig {
-  const s = stage === 'consistency' ? cfg.consistency : cfg[stage];
-  if (!s) throw new Error(`${stage}: the config has no ${stage} section (methods is ${JSON.stringify(cfg.methods)})`);
-  return s;
+  return stage === 'consistency' ? consistencySettings(cfg) : cfg[stage];
+}
+
+/** The consistency section; an error when the config does not train the method. */
+export function consistencySettings(cfg: ResolvedConfig): ConsistencyConfig {
+  if (!cfg.consistency)
+    throw new Error(`consistency: the config has no consistency section (methods is ${JSON.stringify(cfg.methods)})`);
+  return cfg.consistency;
 }
 
 /** A few-step student of a run: which method made it, its sampling steps, and its unit. */

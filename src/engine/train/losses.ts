@@ -6,7 +6,7 @@
  * Everything is per example, so a shard's loss weighted by its share of the batch sums to the batch mean.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ResolvedConfig } from '../run/config';
+import { consistencySettings, ResolvedConfig } from '../run/config';
 import { Dataset, sampleBatch } from '../data';
 import {
   coefs,
@@ -116,12 +116,6 @@ export function drawBatch(cfg: ResolvedConfig, ds: Dataset, spec: LossSpec, b: n
   }
   const lambdaT = Float32Array.from(t, (v) => logSnr(v, sched));
   return { b, x, eps, t, lambdaT, cls, w };
-}
-
-function consistencySettings(cfg: ResolvedConfig): NonNullable<ResolvedConfig['consistency']> {
-  if (!cfg.consistency)
-    throw new Error(`consistency: the config has no consistency section (methods is ${JSON.stringify(cfg.methods)})`);
-  return cfg.consistency;
 }
 
 /** Examples [from, to) of a step's inputs (copies). */
