@@ -274,7 +274,14 @@ async function selectWasm(threads: number, wasmDirOpt?: string): Promise<Backend
       ok =
         useThreads > 1
           ? await withTimeout(
-              withNodeThreadedInit(factory as string, useThreads, () => tf.setBackend('wasm'), progress, report),
+              withNodeThreadedInit(factory as string, useThreads, () => tf.setBackend('wasm'), progress, report).catch(
+                (e: Error) => {
+                  throw new Error(
+                    `the ${useThreads}-thread wasm backend did not start: ${e.message}; ` +
+                      'run with threads: 1 (--threads 1) to use the single-threaded build',
+                  );
+                },
+              ),
               timeoutMs,
               () =>
                 `the ${useThreads}-thread wasm backend did not start within ${timeoutMs / 1000} s ` +

@@ -168,14 +168,24 @@ export async function withNodeThreadedInit<T>(
   }
   const origCreateObjectURL = URL.createObjectURL;
   let patchError: Error | null = null;
+  // tfjs asks for the worker script once per pthread worker. It is written once, under a temporary name and
+  // renamed into place: rewriting it for the next worker would truncate the file an earlier worker is still
+  // reading, and that worker would run an empty script and exit before loading the module.
+  const workerPath = path.join(dir, 'tfjs-backend-wasm-threaded-simd.worker.js');
+  let workerScript: string | null = null;
   const patchedCreateObjectURL = (obj: Blob): string => {
     const src = sources.get(obj);
     if (src != null && src.includes('WasmBackendModuleThreadedSimd(Module)')) {
       if (!src.includes(WORKER_LOAD_SNIPPET)) {
         patchError = new Error('unrecognised tfjs-backend-wasm pthread worker script');
       } else {
-        const workerPath = path.join(dir, 'tfjs-backend-wasm-threaded-simd.worker.js');
-        fs.writeFileSync(workerPath, src.replace(WORKER_LOAD_SNIPPET, `importScripts(${JSON.stringify(mainPath)});`));
+        const script = src.replace(WORKER_LOAD_SNIPPET, `importScripts(${JSON.stringify(mainPath)});`);
+        if (script !== workerScript) {
+          const tmp = `${workerPath}.${process.pid}.tmp`;
+          fs.writeFileSync(tmp, script);
+          fs.renameSync(tmp, workerPath);
+          workerScript = script;
+        }
         return workerPath;
       }
     }
@@ -206,8 +216,10 @@ export async function withNodeThreadedInit<T>(
         progress.online++;
         report?.(`pthread worker ${id} started`);
       });
+      let loaded = false;
       const onMessage = (d: unknown) => {
         if ((d as { cmd?: unknown } | null)?.cmd !== 'loaded') return;
+        loaded = true;
         progress.loaded++;
         report?.(`pthread worker ${id} loaded the module`);
         this.off('message', onMessage);
@@ -229,6 +241,9 @@ export async function withNodeThreadedInit<T>(
       this.once('exit', (code: number) => {
         progress.exited++;
         report?.(`pthread worker ${id} exited (${code})`);
+        // The start-up waits for every worker to load; one that is gone never will.
+        if (!loaded && !progress.ready)
+          failWorker(new Error(`a wasm pthread worker exited (code ${code}) before it loaded the module`));
       });
     }
   }
