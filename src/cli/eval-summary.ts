@@ -15,41 +15,82 @@ const NAMES: Record<string, string> = {
 
 const num = f3;
 
+type Key = { model: string; steps: number; nfe: number };
+
+/** One table: a line per model and step count, w across; `cell` gives a row's value and its ratio (or ''). */
+function table(
+  rep: EvalReport,
+  keys: Key[],
+  ddim: EvalRow[],
+  title: string,
+  cell: (r: EvalRow | undefined, w: number, k: Key) => string,
+): string[] {
+  const head = ['model', 'steps', 'NFE', ...rep.w.map((w) => `w = ${w}`)];
+  const body = keys.map((k) => [
+    k.model === 'teacher' ? 'teacher' : `${k.model} student`,
+    String(k.steps),
+    String(k.nfe),
+    ...rep.w.map((w) =>
+      cell(
+        ddim.find((x) => x.w === w && x.model === k.model && x.steps === k.steps),
+        w,
+        k,
+      ),
+    ),
+  ]);
+  const lines = [head, ...body];
+  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  const out = ['', title];
+  for (const [i, l] of lines.entries()) {
+    out.push('  ' + l.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  '));
+    if (i === 0) out.push('  ' + widths.map((w) => '─'.repeat(w)).join('  '));
+  }
+  return out;
+}
+
 export function formatEvalReport(rep: EvalReport): string[] {
   const measure = rep.pareto?.measure ?? (rep.dataset.kind === 'image' ? 'fid' : 'swdReal');
   const get = (r: EvalRow | undefined) => (r ? (r[measure as 'fid' | 'swdReal' | 'mseToExact'] ?? null) : null);
   const ddim = rep.rows.filter((r) => r.sampler === 'ddim' && r.model !== 'guided');
   if (!ddim.length) return [];
-  const keys: { model: string; steps: number; nfe: number }[] = [];
-  for (const r of ddim) if (!keys.some((k) => k.model === r.model && k.steps === r.steps)) keys.push(r);
+  const all: Key[] = [];
+  for (const r of ddim) if (!all.some((k) => k.model === r.model && k.steps === r.steps)) all.push(r);
   // students first (method by method, most steps first), then the teacher's rows, reference first
-  const students = keys.filter((k) => k.model !== 'teacher');
-  const teacher = keys.filter((k) => k.model === 'teacher').sort((a, b) => b.steps - a.steps);
+  const keys = [
+    ...all.filter((k) => k.model !== 'teacher'),
+    ...all.filter((k) => k.model === 'teacher').sort((a, b) => b.steps - a.steps),
+  ];
   const withRatio = measure !== 'mseToExact';
-  const head = ['model', 'steps', 'NFE', ...rep.w.map((w) => `w = ${w}`)];
-  const body = [...students, ...teacher].map((k) => [
-    k.model === 'teacher' ? 'teacher' : `${k.model} student`,
-    String(k.steps),
-    String(k.nfe),
-    ...rep.w.map((w) => {
-      const r = ddim.find((x) => x.w === w && x.model === k.model && x.steps === k.steps);
+  const out = table(
+    rep,
+    keys,
+    ddim,
+    `${NAMES[measure] ?? measure} (lower is better), DDIM${withRatio ? `; (×): ÷ the ${rep.reference.steps}-step teacher's` : ''}:`,
+    (r, w, k) => {
       const t = ddim.find((x) => x.w === w && x.model === 'teacher' && x.steps === rep.reference.steps);
       const v = get(r);
       const tv = get(t);
       const ratio =
         withRatio && k.model !== 'teacher' && v !== null && tv !== null && tv > 0 ? ` (${(v / tv).toFixed(2)}×)` : '';
       return `${num(v)}${ratio}`;
-    }),
-  ]);
-  const lines = [head, ...body];
-  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
-  const out = [
-    '',
-    `${NAMES[measure] ?? measure} (lower is better), DDIM${withRatio ? `; (×): ÷ the ${rep.reference.steps}-step teacher's` : ''}:`,
-  ];
-  for (const [i, l] of lines.entries()) {
-    out.push('  ' + l.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  '));
-    if (i === 0) out.push('  ' + widths.map((w) => '─'.repeat(w)).join('  '));
+    },
+  );
+  if (rep.exact && ddim.some((r) => r.distToExact !== undefined)) {
+    const img = rep.dataset.kind === 'image';
+    out.push(
+      ...table(
+        rep,
+        keys,
+        ddim,
+        `${img ? 'classifier-FID' : 'SWD'} to a second set of exact samples (lower is better); (×): ÷ the floor, the exact samples' own:`,
+        (r, w) => {
+          const f = rep.exact!.floor.find((x) => x.w === w);
+          const floor = f ? (img ? f.fid : f.swd) : null;
+          const v = r?.distToExact ?? null;
+          return `${num(v)}${v !== null && floor ? ` (${(v / floor).toFixed(2)}×)` : ''}`;
+        },
+      ),
+    );
   }
   for (const set of rep.paretoByW ?? [])
     out.push(

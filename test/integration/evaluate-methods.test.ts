@@ -119,6 +119,8 @@ describe('a trained teacher on mixture data, both stage-2 methods', () => {
       [0, 2],
     );
     for (const f of rep.exact!.floor) assert.ok(f.swd! > 0 && f.swd! < 0.5 && f.fid === null, JSON.stringify(f));
+    // every row's distribution distance to an independent set of exact samples, the measure the floor is the least of
+    for (const r of rep.rows) assert.ok(r.distToExact! > 0 && Number.isFinite(r.distToExact!), JSON.stringify(r));
     assert.match(md, /## Distance to the exact teacher \(1024 DDIM steps\)/);
     assert.match(md, /the exact teacher is the data's known mixture/);
     assert.match(md, /\| 0 \| trained teacher \| 8 \| 16 \| [\d.]+ \|/);

@@ -336,15 +336,19 @@ describe('a tiny exact-blobs run', () => {
     for (const w of [0, 2]) {
       const own = rep.rows.find((x) => x.w === w && x.model === 'teacher' && x.steps === EXACT_REFERENCE_STEPS)!;
       assert.equal(own.mseToExact, 0);
+      // the floor is the exact samples' own distance to the independent exact set every row is measured against
+      assert.equal(own.distToExact, rep.exact!.floor.find((f) => f.w === w)!.swd);
       const few = rep.rows.find((x) => x.w === w && x.model === 'teacher' && x.steps === 8)!;
       assert.ok(few.mseToExact! > 0 && few.mseToExact! < 0.5, `8-step exact teacher: ${few.mseToExact}`);
       const student = rep.rows.find((x) => x.w === w && x.model === 'progressive' && x.steps === 1)!;
       assert.ok(student.mseToExact! > 0 && Number.isFinite(student.mseToExact!));
     }
     assert.ok(rep.rows.every((x) => typeof x.mseToExact === 'number'));
+    assert.ok(rep.rows.every((x) => x.distToExact! > 0 && Number.isFinite(x.distToExact!)));
     const md = fs.readFileSync(r.report, 'utf8');
     assert.match(md, /## Distance to the exact teacher \(1024 DDIM steps\)/);
-    assert.match(md, /\| 0 \| exact teacher \| 1024 \| 2048 \| 0\.0000 \|/);
+    assert.match(md, /\| w \| model \| steps \| NFE \| MSE to exact ↓ \| SWD to exact ↓ \| floor \| × floor ↓ \|/);
+    assert.match(md, /\| 0 \| exact teacher \| 1024 \| 2048 \| 0\.0000 \| ([\d.]+) \| \1 \| 1\.00× \|/);
     const json = JSON.parse(fs.readFileSync(path.join(tmp, 'eval', 'report.json'), 'utf8'));
     assert.equal(json.rows[0].mseToExact, 0);
   });

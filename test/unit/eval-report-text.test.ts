@@ -112,6 +112,41 @@ describe('report text and plots from stored numbers', () => {
     assert.ok(plots.has('quality-vs-nfe.png') && plots.has('quality-vs-w.png'));
   });
 
+  it("with an exact teacher: each row's FID to a second set of exact samples beside the floor and its ratio", () => {
+    const rep = bothMethods();
+    rep.exact = {
+      referenceSteps: 1024,
+      floorSeed: 1_000_003,
+      floor: rep.w.map((w) => ({ w, swd: null, fid: 20 })),
+      source: 'data',
+    };
+    for (const r of rep.rows) {
+      r.mseToExact = r.model === 'teacher' ? 0.001 : 0.002 * (1 + (r.model === 'consistency' ? 1 : 0));
+      r.distToExact = r.model === 'teacher' ? 20 : r.model === 'consistency' ? 30 : 21;
+    }
+    const md = reportMarkdown(rep);
+    const section = md.split('## Distance to the exact teacher (1024 DDIM steps)')[1].split('\n## ')[0];
+    assert.match(section, /\| w \| model \| steps \| NFE \| MSE to exact ↓ \| FID to exact ↓ \| floor \| × floor ↓ \|/);
+    assert.match(
+      section,
+      /\| 0 \| progressive student \(progressive-8-4\) \| 4 \| 4 \| 0\.0020 \| 21\.00 \| 20\.00 \| 1\.05× \|/,
+    );
+    assert.match(
+      section,
+      /\| 2 \| consistency student \(consistency-4\) \| 4 \| 4 \| 0\.0040 \| 30\.00 \| 20\.00 \| 1\.50× \|/,
+    );
+    const lines = formatEvalReport(rep);
+    const at = lines.findIndex((l) => l.startsWith('classifier-FID to a second set of exact samples'));
+    assert.ok(at > 0, lines.join('\n'));
+    const row = lines.slice(at).find((l) => /^ {2}progressive student +4 /.test(l))!;
+    assert.deepEqual(row.trim().split(/\s{2,}/), [
+      'progressive student',
+      '4',
+      '4',
+      ...rep.w.map(() => '21.00 (1.05×)'),
+    ]);
+  });
+
   it('the report panel reads what the engine writes: the front at one w and the training cost, JSON round trip', () => {
     const rep = JSON.parse(JSON.stringify(bothMethods())) as EvalReport;
     const view = buildReportView(rep, () => []);

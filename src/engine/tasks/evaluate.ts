@@ -99,6 +99,18 @@ export interface EvalRow {
    * the exact teacher's at EXACT_REFERENCE_STEPS DDIM steps from the same initial noise. Absent otherwise.
    */
   mseToExact?: number;
+  /**
+   * Runs with an exact teacher: the distribution distance between this row's samples and a second, independent set of
+   * the exact teacher's samples (seed `exact.floorSeed`, the same classes): classifier-FID for images, class-conditional
+   * SWD for 2-D data. A perfect model scores the floor (`exact.floor`: the exact samples' own distance to that set).
+   */
+  distToExact?: number;
+}
+
+/** A set of the exact teacher's samples, and their judge features for images. */
+interface ExactSet {
+  x: Float32Array;
+  feats?: Float32Array;
 }
 
 /** The exact teacher's DDIM steps for the reference of mseToExact (its samples have converged by then). */
@@ -398,6 +410,7 @@ export async function evaluateRun(
       x: Float32Array,
       ms: number,
       refX: Float32Array | undefined,
+      exactSet: ExactSet | undefined,
     ): Promise<EvalRow> => {
       const row: EvalRow = {
         w,
@@ -418,10 +431,12 @@ export async function evaluateRun(
         for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
         const { pred, feats } = await clf!.run(x);
         sc = ref.score(feats, labels, { pred, pixels: x });
+        if (exactSet) row.distToExact = frechetDistance(feats, exactSet.feats!, clf!.featureDim);
       } else {
         sc = ref.score(x, labels);
         row.swdReal = classConditionalSwd(x, labels, test.x, test.labels, D, { seed: cfg.seed });
         row.swdTeacher = classConditionalSwd(x, labels, refX!, labels, D, { seed: cfg.seed });
+        if (exactSet) row.distToExact = classConditionalSwd(x, labels, exactSet.x, labels, D, { seed: cfg.seed });
       }
       return Object.assign(row, {
         fid: sc.fid,
@@ -436,48 +451,46 @@ export async function evaluateRun(
     };
 
     /**
-     * The floor of the distance to exact at w: the exact reference's samples against a second set of them drawn from
-     * other seeds (the same classes): classifier-FID for images, class-conditional SWD for 2-D data.
+     * The exact teacher's samples from seeds other than the report's (the same classes): what every row's distance to
+     * exact (distToExact) is measured against; clipped like the rows' image samples.
      */
-    const exactFloorAt = async (
-      w: number,
-      refX: Float32Array,
-    ): Promise<NonNullable<EvalReport['exact']>['floor'][number]> => {
+    const exactSetAt = async (w: number): Promise<ExactSet> => {
       const { x } = await generate(exactPlan!.reference, w, exactFloorSeed);
-      if (!isImage) return { w, swd: classConditionalSwd(x, labels, refX, labels, D, { seed: cfg.seed }), fid: null };
+      if (!isImage) return { x };
       for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
-      const a = await clf!.run(x);
-      const b = await clf!.run(refX);
-      return { w, swd: null, fid: frechetDistance(a.feats, b.feats, clf!.featureDim) };
+      return { x, feats: (await clf!.run(x)).feats };
     };
 
     const rows: EvalRow[] = [];
     const exactFloor: NonNullable<EvalReport['exact']>['floor'] = [];
     for (const w of ws) {
       let refX: Float32Array | undefined;
-      // the exact samples mseToExact is measured against: the data's exact teacher's, drawn first (clipped like the
-      // rows' image samples), or the run's exact teacher's reference row
+      const exactSet = exactPlan ? await exactSetAt(w) : undefined;
+      // the exact samples mseToExact is measured against (from the report's noise): the data's exact teacher's, drawn
+      // first (clipped like the rows' image samples), or the run's exact teacher's reference row
       let exactX: Float32Array | undefined;
-      if (exactPlan?.fromData) {
+      let floor: number | undefined;
+      if (exactPlan?.fromData && exactSet) {
         exactX = (await generate(exactPlan.reference, w)).x;
         if (isImage) for (let i = 0; i < exactX.length; i++) exactX[i] = Math.min(1, Math.max(-1, exactX[i]));
+        floor = isImage
+          ? frechetDistance((await clf!.run(exactX)).feats, exactSet.feats!, clf!.featureDim)
+          : classConditionalSwd(exactX, labels, exactSet.x, labels, D, { seed: cfg.seed });
       }
       for (const c of plan.configs) {
         const { x, ms } = await generate(c, w);
         if (c === plan.reference) refX = x;
         if (c === exactPlan?.reference) exactX = x;
-        const row = await score(c, w, x, ms, refX);
+        const row = await score(c, w, x, ms, refX, exactSet);
         // after scoring: image samples (the reference's too) are clipped to [-1, 1] by then
         if (exactX) row.mseToExact = meanSquaredError(x, exactX);
+        if (c === exactPlan?.reference) floor = row.distToExact;
         rows.push(row);
         log(`w=${w} ${c.unit} ${c.sampler} ${c.steps} step(s): ${describeRow(row)}`);
       }
-      if (exactX) {
-        const floor = await exactFloorAt(w, exactX);
-        exactFloor.push(floor);
-        log(
-          `w=${w} exact teacher vs itself (another seed): ${floor.fid !== null ? `FID ${f3(floor.fid)}` : `SWD ${f3(floor.swd)}`}`,
-        );
+      if (exactPlan && floor !== undefined) {
+        exactFloor.push({ w, swd: isImage ? null : floor, fid: isImage ? floor : null });
+        log(`w=${w} exact teacher vs itself (another seed): ${isImage ? 'FID' : 'SWD'} ${f3(floor)}`);
       }
     }
     check();
@@ -772,7 +785,10 @@ function paretoMarkdown(sets: ParetoSet[]): string[] {
   return L;
 }
 
-/** The distance-to-exact table: per w, each DDIM row's MSE to exact and its distribution distance beside the floor. */
+/**
+ * The distance-to-exact table: per w, each DDIM row's MSE to exact (same noise) and its distribution distance to an
+ * independent set of exact samples, beside the floor (the exact samples' own distance to that set) and its ratio to it.
+ */
 function exactMarkdown(rep: EvalReport, img: boolean): string[] {
   const ex = rep.exact!;
   const L: string[] = ['', `## Distance to the exact teacher (${ex.referenceSteps} DDIM steps)`, ''];
@@ -781,21 +797,22 @@ function exactMarkdown(rep: EvalReport, img: boolean): string[] {
       "The teacher is trained; the exact teacher is the data's known mixture. The trained teacher's rows show its own error, the students' rows the error they inherit and add.",
       '',
     );
-  const dist = img
-    ? 'classifier-FID to held-out'
-    : ex.source === 'data'
-      ? 'SWD to the reference teacher'
-      : 'SWD to exact';
+  const m = img ? 'FID' : 'SWD';
   L.push(
-    `| w | model | steps | NFE | MSE to exact ↓ | ${dist} ↓ | floor: exact vs exact (${img ? 'FID' : 'SWD'}) |`,
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+    `${m} to exact: ${img ? 'classifier-FID' : 'class-conditional SWD'} between a row's samples and a second set of exact samples from other noise (seed ${ex.floorSeed}); ` +
+      `the floor is the exact samples' own ${m} to that set, what a perfect model scores with this many samples.`,
+    '',
+    `| w | model | steps | NFE | MSE to exact ↓ | ${m} to exact ↓ | floor | × floor ↓ |`,
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const w of rep.w) {
-    const floor = ex.floor.find((f) => f.w === w);
+    const f = ex.floor.find((x) => x.w === w);
+    const floor = f ? (img ? f.fid : f.swd) : null;
     for (const r of rep.rows.filter((x) => x.w === w && x.sampler === 'ddim' && x.mseToExact !== undefined)) {
-      const name = rowName(r, rep);
+      const d = r.distToExact ?? null;
+      const ratio = d !== null && floor ? `${(d / floor).toFixed(2)}×` : '—';
       L.push(
-        `| ${w} | ${name} | ${r.steps} | ${r.nfe} | ${f3(r.mseToExact!)} | ${f3(img ? r.fid : r.swdTeacher)} | ${f3(floor ? (img ? floor.fid : floor.swd) : null)} |`,
+        `| ${w} | ${rowName(r, rep)} | ${r.steps} | ${r.nfe} | ${f3(r.mseToExact!)} | ${f3(d)} | ${f3(floor)} | ${ratio} |`,
       );
     }
   }
