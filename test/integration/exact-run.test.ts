@@ -1,7 +1,8 @@
 /**
  * The exact teacher as a run's teacher: mixture data (the blobs preset and the digits mixture fitted by seeded EM),
  * teacher.kind "exact" through the config, a tiny exact-blobs run through runStages that resumes bit for bit, and
- * the report's distance to exact (mseToExact and its floor).
+ * the report's distance to exact (mseToExact, the distribution distance to a second exact set and its floor), for
+ * 2-D points and, in a tiny exact-digits run, for images.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { strict as assert } from 'node:assert';
@@ -351,5 +352,53 @@ describe('a tiny exact-blobs run', () => {
     assert.match(md, /\| 0 \| exact teacher \| 1024 \| 2048 \| 0\.0000 \| ([\d.]+) \| \1 \| 1\.00× \|/);
     const json = JSON.parse(fs.readFileSync(path.join(tmp, 'eval', 'report.json'), 'utf8'));
     assert.equal(json.rows[0].mseToExact, 0);
+  });
+});
+
+describe('a tiny exact-digits run', () => {
+  it("images: every row's classifier-FID to a second set of exact samples; the exact teacher's own is the floor", async () => {
+    const cfg = {
+      name: 'exact-digits-tiny',
+      seed: 5,
+      backend: 'wasm',
+      threads: 1,
+      data: { kind: 'mixture', preset: 'digits', components: 1, n: 512 },
+      model: { kind: 'unet', channels: [8, 16], blocksPerLevel: 1, groups: 4, embedDim: 16 },
+      teacher: { kind: 'exact' },
+      guided: { steps: 4, batch: 16, lr: 0.001 },
+      progressive: { n0: 4, targetSteps: 2, steps: 2, batch: 16, lr: 0.001 },
+      sampling: { interval: 0, teacherSteps: 4, perClass: 1 },
+      checkpoint: { interval: 100, keep: 1 },
+      log: { interval: 1 },
+      eval: { classifierSteps: 30 },
+    };
+    const file = path.join(tmp, 'exact-digits-tiny.distill.json');
+    fs.writeFileSync(file, JSON.stringify(cfg));
+    const runDir = await createRun({ configPath: file, runsDir: tmp, name: 'exact-digits-tiny' });
+    assert.equal(await runStages({ runDir, summary: false }), 'finished');
+    const r = await evaluateRun({
+      runDir,
+      out: path.join(tmp, 'eval-digits'),
+      w: [0],
+      samples: 60,
+      teacherSteps: [4],
+      studentSteps: [2],
+    });
+    const rep = r.data;
+    assert.equal(rep.dataset.kind, 'image');
+    const floor = rep.exact!.floor.find((f) => f.w === 0)!;
+    assert.equal(floor.swd, null);
+    assert.ok(floor.fid! > 0 && Number.isFinite(floor.fid!), `floor ${floor.fid}`);
+    const own = rep.rows.find((x) => x.model === 'teacher' && x.steps === EXACT_REFERENCE_STEPS)!;
+    assert.equal(own.mseToExact, 0);
+    assert.equal(own.distToExact, floor.fid);
+    for (const row of rep.rows)
+      assert.ok(row.distToExact! > 0 && Number.isFinite(row.distToExact!), JSON.stringify(row));
+    // a 2-step student after 2 training steps is far from the exact teacher's distribution
+    const student = rep.rows.find((x) => x.model === 'progressive' && x.steps === 2 && x.sampler === 'ddim')!;
+    assert.ok(student.distToExact! > floor.fid!, `student ${student.distToExact} vs floor ${floor.fid}`);
+    const md = fs.readFileSync(r.report, 'utf8');
+    assert.match(md, /\| w \| model \| steps \| NFE \| MSE to exact ↓ \| FID to exact ↓ \| floor \| × floor ↓ \|/);
+    assert.match(md, /\| 0 \| exact teacher \| 1024 \| 2048 \| 0\.0000 \| ([\d.]+) \| \1 \| 1\.00× \|/);
   });
 });
