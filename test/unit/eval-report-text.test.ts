@@ -12,6 +12,7 @@ import { formatEvalReport } from '../../src/cli/eval-summary';
 import { buildReportView } from '../../src/extension/panels/report';
 import { paretoByW } from '../../src/engine/eval/pareto';
 import { decodePng } from '../../src/engine/io/png';
+import { logTicks, plotPanels } from '../../src/engine/eval/plot';
 import type { EvalReport, EvalRow } from '../../src/engine/tasks/evaluate';
 import { reportMarkdown, reportPlots } from '../../src/engine/tasks/evaluate';
 
@@ -145,6 +146,41 @@ describe('report text and plots from stored numbers', () => {
       '4',
       ...rep.w.map(() => '21.00 (1.05×)'),
     ]);
+  });
+
+  it('a log y axis: 1-2-5 ticks per decade, and a power law in NFE drawn as a straight line', () => {
+    assert.deepEqual(logTicks(7, 250), [10, 20, 50, 100, 200]);
+    assert.deepEqual(logTicks(0.001, 100), [0.001, 0.01, 0.1, 1, 10, 100]);
+    // y = 10·x^log2(10): one decade per doubling, a straight line on log x and log y axes, a bent one on a linear y
+    const red = [255, 0, 0] as const;
+    const bend = (logY: boolean) => {
+      const png = decodePng(
+        plotPanels([
+          {
+            title: 'T',
+            xLabel: 'X',
+            yLabel: 'Y',
+            logX: true,
+            logY,
+            series: [{ name: 's', color: red, points: [1, 2, 4].map((x) => ({ x, y: 10 * 10 ** Math.log2(x) })) }],
+          },
+        ]),
+      );
+      // the centre row of the red pixels in each column of the panel (the legend is below its 320 rows), then the largest distance from the chord between the ends
+      const centre: [number, number][] = [];
+      for (let x = 0; x < png.width; x++) {
+        const ys: number[] = [];
+        for (let y = 0; y < 320; y++) {
+          const i = (y * png.width + x) * png.channels;
+          if (png.data[i] === 255 && png.data[i + 1] === 0 && png.data[i + 2] === 0) ys.push(y);
+        }
+        if (ys.length) centre.push([x, (Math.min(...ys) + Math.max(...ys)) / 2]);
+      }
+      const [[x0, y0], [x1, y1]] = [centre[4], centre[centre.length - 5]];
+      return Math.max(...centre.slice(4, -4).map(([x, y]) => Math.abs(y - (y0 + ((y1 - y0) * (x - x0)) / (x1 - x0)))));
+    };
+    assert.ok(bend(true) < 2.5, `log y: ${bend(true)} px off the straight line`);
+    assert.ok(bend(false) > 20, `linear y: ${bend(false)} px`);
   });
 
   it('the report panel reads what the engine writes: the front at one w and the training cost, JSON round trip', () => {

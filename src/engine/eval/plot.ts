@@ -1,6 +1,6 @@
 /**
  * Small line charts drawn pixel by pixel into an RGB buffer and encoded with io/png.ts (no canvas or chart library in
- * Node): panels side by side with axes, "nice" ticks (log₂ or linear x), lines with markers, optional dashed reference
+ * Node): panels side by side with axes, "nice" ticks (log₂ or linear x, log₁₀ or linear y), lines with markers, optional dashed reference
  * lines, and one shared legend underneath. Used by `distill eval` for quality-vs-NFE and quality-vs-w plots.
  */
 import { encodePng } from '../io/png';
@@ -22,6 +22,8 @@ export interface Panel {
   logX?: boolean;
   /** Start the y axis at 0 (when every value is ≥ 0). */
   yFromZero?: boolean;
+  /** A log₁₀ y axis (values ≤ 0 are left out); yFromZero is ignored. */
+  logY?: boolean;
   series: Series[];
   /** Horizontal reference lines (dashed), e.g. the real-vs-real value. */
   refLines?: { name: string; y: number; color: Rgb }[];
@@ -109,6 +111,20 @@ export function formatTick(v: number): string {
   return String(Number(v.toPrecision(3)));
 }
 
+/** Ticks of a log₁₀ axis over [lo, hi] (values, not logs): 1, 2 and 5 per decade, thinned to about `count`. */
+export function logTicks(lo: number, hi: number, count = 6): number[] {
+  if (!(hi > lo) || !(lo > 0)) return [lo];
+  const out: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++)
+    for (const m of [1, 2, 5]) {
+      const v = m * 10 ** e;
+      if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push(Number(v.toPrecision(12)));
+    }
+  if (out.length <= count) return out.length ? out : [lo, hi];
+  const decades = out.filter((v) => Number.isInteger(Math.round(Math.log10(v) * 1e9) / 1e9));
+  return decades.length >= 2 ? decades : out.filter((v) => /^[15]/.test(v.toExponential()));
+}
+
 /** About `count` round tick values covering [lo, hi]. */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];
@@ -154,21 +170,25 @@ export function plotPanels(
     const top = oy + 26;
     const bottom = oy + panelH - 40;
     cv.text(ox + Math.round((panelW - textWidth(p.title)) / 2), oy + 8, p.title, INK);
-    const pts = p.series
-      .flatMap((s) => s.points)
-      .filter((q) => Number.isFinite(q.x) && Number.isFinite(q.y) && (!p.logX || q.x > 0));
-    const ys = [...pts.map((q) => q.y), ...(p.refLines ?? []).filter((r) => Number.isFinite(r.y)).map((r) => r.y)];
+    const shown = (q: { x: number; y: number }) =>
+      Number.isFinite(q.x) && Number.isFinite(q.y) && (!p.logX || q.x > 0) && (!p.logY || q.y > 0);
+    const pts = p.series.flatMap((s) => s.points).filter(shown);
+    const refs = (p.refLines ?? []).filter((r) => Number.isFinite(r.y) && (!p.logY || r.y > 0));
+    // y in axis units: log₁₀ of the value on a log axis
+    const ty = (v: number) => (p.logY ? Math.log10(v) : v);
+    const ys = [...pts.map((q) => ty(q.y)), ...refs.map((r) => ty(r.y))];
     let yLo = ys.length ? Math.min(...ys) : 0;
     let yHi = ys.length ? Math.max(...ys) : 1;
-    if (p.yFromZero && yLo >= 0) yLo = 0;
+    const fromZero = p.yFromZero && !p.logY;
+    if (fromZero && yLo >= 0) yLo = 0;
     if (yHi - yLo < 1e-12) {
       yHi += Math.max(Math.abs(yHi) * 0.1, 1e-3);
       yLo -= Math.max(Math.abs(yLo) * 0.1, 1e-3);
-      if (p.yFromZero && yLo < 0 && ys.every((v) => v >= 0)) yLo = 0;
+      if (fromZero && yLo < 0 && ys.every((v) => v >= 0)) yLo = 0;
     }
     const pad = (yHi - yLo) * 0.06;
     yHi += pad;
-    if (!(p.yFromZero && yLo === 0)) yLo -= pad;
+    if (!(fromZero && yLo === 0)) yLo -= pad;
     const xs = pts.map((q) => (p.logX ? Math.log2(q.x) : q.x));
     let xLo = xs.length ? Math.min(...xs) : 0;
     let xHi = xs.length ? Math.max(...xs) : 1;
@@ -180,10 +200,10 @@ export function plotPanels(
     xLo -= xPad;
     xHi += xPad;
     const X = (v: number) => left + ((right - left) * ((p.logX ? Math.log2(v) : v) - xLo)) / (xHi - xLo);
-    const Y = (v: number) => bottom - ((bottom - top) * (v - yLo)) / (yHi - yLo);
+    const Y = (v: number) => bottom - ((bottom - top) * (ty(v) - yLo)) / (yHi - yLo);
 
     // grid + ticks
-    for (const t of niceTicks(yLo, yHi, 5)) {
+    for (const t of p.logY ? logTicks(10 ** yLo, 10 ** yHi, 6) : niceTicks(yLo, yHi, 5)) {
       const y = Math.round(Y(t));
       cv.line(left, y, right, y, GRID);
       const label = formatTick(t);
@@ -209,17 +229,15 @@ export function plotPanels(
     cv.line(left, top, left, bottom, AXIS);
     const xl = p.xLabel + (p.logX ? ' (LOG SCALE)' : '');
     cv.text(left + Math.round((right - left - textWidth(xl)) / 2), bottom + 20, xl, INK);
-    cv.text(ox + 6, top + Math.round((bottom - top + textWidth(p.yLabel)) / 2), p.yLabel, INK, 1, true);
+    const yl = p.yLabel + (p.logY ? ' (LOG SCALE)' : '');
+    cv.text(ox + 6, top + Math.round((bottom - top + textWidth(yl)) / 2), yl, INK, 1, true);
 
-    for (const r of p.refLines ?? []) {
-      if (!Number.isFinite(r.y)) continue;
+    for (const r of refs) {
       const y = Math.round(Y(r.y));
       cv.line(left, y, right, y, r.color, 1, [5, 4]);
     }
     for (const s of p.series) {
-      const q = s.points
-        .filter((v) => Number.isFinite(v.x) && Number.isFinite(v.y) && (!p.logX || v.x > 0))
-        .sort((a, b) => a.x - b.x);
+      const q = s.points.filter(shown).sort((a, b) => a.x - b.x);
       for (let i = 1; i < q.length; i++)
         cv.line(X(q[i - 1].x), Y(q[i - 1].y), X(q[i].x), Y(q[i].y), s.color, 2, s.dashed ? [6, 4] : undefined);
       for (const v of q) cv.disc(Math.round(X(v.x)), Math.round(Y(v.y)), 3, s.color);
