@@ -125,8 +125,12 @@ export function paretoPlot(r: ReportView): HTMLElement | undefined {
   const ys = points.map((p) => p.quality);
   const [x0, x1] = [Math.min(...lx), Math.max(...lx)];
   const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  // A log y axis when the values span more than a decade (as quality-vs-nfe.png does), so a front whose points
+  // differ by orders of magnitude is not flattened against the bottom edge.
+  const logY = y0 > 0 && y1 > 10 * y0;
+  const ty = (q: number) => (logY ? Math.log10(q) : q);
   const X = (nfe: number) => pad + ((Math.log2(nfe) - x0) / (x1 - x0 || 1)) * (W - 2 * pad);
-  const Y = (q: number) => H - pad - ((q - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
+  const Y = (q: number) => H - pad - ((ty(q) - ty(y0)) / (ty(y1) - ty(y0) || 1)) * (H - 2 * pad);
   const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, id: 'pareto-plot' });
   root.append(
     svg('rect', {
@@ -150,7 +154,7 @@ export function paretoPlot(r: ReportView): HTMLElement | undefined {
   label(
     W / 2,
     H - 6,
-    `NFE per sample (log scale) vs ${measure} (lower is better)${r.pareto?.w !== undefined ? `, w = ${r.pareto.w}` : ''}`,
+    `NFE per sample (log scale) vs ${measure}${logY ? ' (log scale)' : ''} (lower is better)${r.pareto?.w !== undefined ? `, w = ${r.pareto.w}` : ''}`,
   );
   const front = points.filter((p) => p.front).sort((a, b) => a.nfe - b.nfe);
   if (front.length > 1)

@@ -703,7 +703,7 @@ describe('dashboard webview: Report view', () => {
           [1, 130],
         ])
           rows.push({ w, model: 'consistency', sampler: 'ddim', steps, nfe: steps, msPerSample: 1, fid: fid + w });
-      const teacher = { model: 'teacher', steps: 256, nfe: 512, value: 20 };
+      const teacher = { model: 'teacher', steps: 256, nfe: 512, value: 12 };
       const c4 = { model: 'consistency', steps: 4, nfe: 4, value: 102 };
       const c1 = { model: 'consistency', steps: 1, nfe: 1, value: 132 };
       json.pareto = {
@@ -738,6 +738,11 @@ describe('dashboard webview: Report view', () => {
     assert.equal(await page.locator('#report-pareto circle').count(), 4);
     assert.equal(await page.locator('#report-pareto circle[data-front="true"]').count(), 3);
     assert.equal(await page.locator('#report-pareto polyline[data-front="line"]').count(), 1);
+    // 12 … 158 spans more than a decade: a log y axis, on which the 4-step consistency point (102) sits at
+    // 216 − 172 · log(102/12) / log(158/12) = 73.2 (a linear axis would put it at 110.0).
+    assert.match((await page.locator('#report-pareto svg text').allTextContents()).join('\n'), /fid \(log scale\)/i);
+    const cy = await page.locator('#report-pareto circle').evaluateAll((cs) => cs.map((c) => c.getAttribute('cy')));
+    assert.deepEqual(cy, ['216.0', '44.0', '73.2', '56.0']);
     assert.deepEqual(await page.locator('#report-pareto .legend span[data-method]').allTextContents(), [
       '● teacher',
       '● progressive',
