@@ -4,6 +4,7 @@
  * small SVG with the Pareto front (report.json's `pareto`, when it has one) and what each student cost to train
  * (`trainingCost`). Older reports without them show only what they have.
  */
+import { spansDecade } from '../src/engine/eval/log-scale';
 import type { ReportView } from '../src/protocol';
 import { formatDuration, formatMetric, formatPercent } from './model';
 import { h } from './vscode';
@@ -125,9 +126,7 @@ export function paretoPlot(r: ReportView): HTMLElement | undefined {
   const ys = points.map((p) => p.quality);
   const [x0, x1] = [Math.min(...lx), Math.max(...lx)];
   const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
-  // A log y axis when the values span more than a decade (as quality-vs-nfe.png does), so a front whose points
-  // differ by orders of magnitude is not flattened against the bottom edge.
-  const logY = y0 > 0 && y1 > 10 * y0;
+  const logY = spansDecade(ys); // as quality-vs-nfe.png
   const ty = (q: number) => (logY ? Math.log10(q) : q);
   const X = (nfe: number) => pad + ((Math.log2(nfe) - x0) / (x1 - x0 || 1)) * (W - 2 * pad);
   const Y = (q: number) => H - pad - ((ty(q) - ty(y0)) / (ty(y1) - ty(y0) || 1)) * (H - 2 * pad);

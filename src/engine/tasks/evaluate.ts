@@ -38,6 +38,7 @@ import { PALETTE, Panel, plotPanels, Rgb, Series } from '../eval/plot';
 import { ensureBackend, loadDenoiser, loadRunConfig, TaskOptions } from './open-run';
 import { loadOrTrainClassifier } from './quick-eval';
 import { LatentCost, latentCostMarkdown, measureLatentCost } from '../eval/latent-cost';
+import { spansDecade } from '../eval/log-scale';
 import { Denoiser, disposeDenoiser, sample, SamplingCancelled } from '../method/samplers';
 import {
   Config,
@@ -819,12 +820,6 @@ function exactMarkdown(rep: EvalReport, img: boolean): string[] {
   return L;
 }
 
-/** Whether the positive values of the series span more than a factor of 10 (and none is ≤ 0). */
-function spansDecade(series: Series[]): boolean {
-  const ys = series.flatMap((s) => s.points.map((p) => p.y)).filter(Number.isFinite);
-  return ys.length > 1 && ys.every((y) => y > 0) && Math.max(...ys) > 10 * Math.min(...ys);
-}
-
 /** report.md of a report (older reports, without Pareto front or training cost, render without those sections). */
 export function reportMarkdown(rep: EvalReport): string {
   const img = rep.dataset.kind === 'image';
@@ -987,7 +982,7 @@ export function reportPlots(rep: EvalReport): Map<string, Buffer> {
       logX: true,
       yFromZero: true,
       // a log axis once the values span more than a decade: a 1-step teacher's FID would flatten the students' curves
-      logY: spansDecade(series),
+      logY: spansDecade(series.flatMap((s) => s.points.map((p) => p.y))),
       series,
       refLines: measure === 'mseToExact' ? [] : [refLine],
     };
