@@ -43,7 +43,7 @@ describe('configHash of existing run folders', () => {
       'fashion.distill.json': '0132106070cd179e',
       'gpu-cifar-like.distill.json': '87ca4a4ca52dc839',
       'images.distill.json': '516cb18827269c57',
-      'quickstart.distill.json': 'ea8056b859811bba',
+      'quickstart.distill.json': '4b5c438e2298c6dc',
       'toy2d.distill.json': '9fef04683577e4fe',
     };
     for (const [name, hash] of Object.entries(pinned))
