@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-export { validateConfigFile, loadConfigFile, ConfigError, configHash } from './run/config';
+export { validateConfigFile, loadConfigFile, ConfigError, configHash, runHash } from './run/config';
 export type { ResolvedConfig } from './run/config';
 export { listRuns, describeRun, requestStop, readEvents } from './run/run-folder';
 export type { RunEvent } from './run/events';

@@ -9,7 +9,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createRunFolder } from '../engine/run/create-run';
-import { configHash } from '../engine/run/config';
+import { ResolvedConfig, runHash } from '../engine/run/config';
+import { loadRunConfig } from '../engine/run/run-config';
 import type { RunStatus } from '../engine/run/events';
 import { describeRun, isRunDir, readMeta, requestStop } from '../engine/run/run-folder';
 import {
@@ -38,6 +39,19 @@ export interface SweepPlan {
   variants: PlannedVariant[];
 }
 
+/**
+ * True when a variant's run folder was created from this variant's config. Stricter than resuming: a changed
+ * `progressive.targetSteps` counts too, because the sweep resumes the folder's own config.json, not the sweep's.
+ */
+function sameConfig(runDir: string, cfg: ResolvedConfig): boolean {
+  if (runHash(cfg, readMeta(runDir).configHash) === undefined) return false;
+  try {
+    return loadRunConfig(runDir).progressive.targetSteps === cfg.progressive.targetSteps;
+  } catch {
+    return false;
+  }
+}
+
 /** Expands the sweep and looks at what already exists under runsDir/<name>/ (no writes). */
 export function planSweep(file: string, runsDir: string): SweepPlan {
   const sweep = loadSweepFile(file);
@@ -47,8 +61,7 @@ export function planSweep(file: string, runsDir: string): SweepPlan {
     const runDir = path.join(sweepDir, variant.name);
     let status: RunStatus | undefined;
     if (isRunDir(runDir)) {
-      const meta = readMeta(runDir);
-      if (meta.configHash !== configHash(variant.config)) {
+      if (!sameConfig(runDir, variant.config)) {
         problems.push(
           `variant ${variant.name}: ${runDir} was created from a different config (the sweep or its base changed); move it away or rename the sweep`,
         );

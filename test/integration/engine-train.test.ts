@@ -119,6 +119,62 @@ describe('exact resume', () => {
   });
 });
 
+describe('changing progressive.targetSteps of a run folder', () => {
+  /** Every checkpoint file of a run, with its bytes. */
+  const checkpointFiles = (runDir: string) =>
+    new Map(
+      fs
+        .readdirSync(path.join(runDir, 'checkpoints'), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.ckpt'))
+        .map((f) => [f, fs.readFileSync(path.join(runDir, 'checkpoints', f))]),
+    );
+
+  it('a finished run retargeted from 2 steps to 1 trains only the new halving, as a run made for 1 step would', async () => {
+    const runDir = await createRun({ configPath: writeConfig('retarget'), runsDir: tmp, name: 'retarget' });
+    assert.equal(await runStages({ runDir, summary: false }), 'finished');
+    const kept = checkpointFiles(runDir);
+    const seen = readEvents(runDir).events.length;
+    const cfgFile = path.join(runDir, 'config.json');
+    const raw = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    raw.progressive.targetSteps = 1;
+    fs.writeFileSync(cfgFile, JSON.stringify(raw, null, 2));
+
+    assert.equal(await runStages({ runDir, summary: false }), 'finished');
+    const later = readEvents(runDir).events.slice(seen);
+    assert.deepEqual([...new Set(later.flatMap((e) => (e.type === 'loss' ? [e.unit] : [])))], ['progressive-2-1']);
+    const now = checkpointFiles(runDir);
+    for (const [f, bytes] of kept) assert.ok(now.get(f)?.equals(bytes), `${f} is untouched`);
+
+    // the new halving is the one a run created for 1 step trains: same losses, same final weights
+    const direct = await createRun({
+      configPath: writeConfig('direct', { progressive: { ...(raw.progressive as object) } }),
+      runsDir: tmp,
+      name: 'direct',
+    });
+    assert.equal(await runStages({ runDir: direct, summary: false }), 'finished');
+    const lossesOf = (dir: string) => losses(readEvents(dir).events).filter((l) => l.startsWith('progressive-2-1@'));
+    assert.equal(lossesOf(runDir).length, 20);
+    assert.deepEqual(lossesOf(runDir), lossesOf(direct));
+    const last = (dir: string) => {
+      const list = listCheckpoints(dir, 'progressive-2-1');
+      return readCheckpoint(path.join(dir, list[list.length - 1].file));
+    };
+    const [a, b] = [last(runDir), last(direct)];
+    assert.equal(a.header.final, true);
+    assert.equal(a.header.sha256, b.header.sha256, 'bit-identical final weights');
+    assert.equal(a.header.configHash, JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')).configHash);
+  });
+
+  it('any other change to the halvings is still refused, naming the file', async () => {
+    const runDir = await createRun({ configPath: writeConfig('restep'), runsDir: tmp, name: 'restep' });
+    const cfgFile = path.join(runDir, 'config.json');
+    const raw = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    raw.progressive.steps = 40;
+    fs.writeFileSync(cfgFile, JSON.stringify(raw, null, 2));
+    assert.throws(() => loadRunConfig(runDir), /restep[/\\]config\.json was changed after the run was created/);
+  });
+});
+
 describe('checkpoints', () => {
   it('keeps `keep` checkpoints per unit plus the final one, and detects corruption', async () => {
     const file = writeConfig('ckpt', { guided: { steps: 30, batch: 64, lr: 0.001 } });

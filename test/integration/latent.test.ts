@@ -28,7 +28,7 @@ import { buildAutoencoder } from '../../src/engine/nn/autoencoder';
 import { measureLatentScale } from '../../src/engine/method/latent-codec';
 import { autoencoderLoss, loadCodec, trainAutoencoder } from '../../src/engine/train/autoencoder-unit';
 import { readCheckpoint } from '../../src/engine/run/checkpoint';
-import { ConfigError, configHash, resolveConfig } from '../../src/engine/run/config';
+import { ConfigError, configHash, legacyConfigHash, resolveConfig } from '../../src/engine/run/config';
 import { loadDataset } from '../../src/engine/data';
 import { edit } from '../../src/engine/method/sdedit';
 import { latentMask } from '../../src/engine/tasks/edit';
@@ -122,7 +122,7 @@ describe('latent config', () => {
       },
       { factor: 4, latentChannels: 4, channels: [16, 32, 64], klWeight: 1e-6 },
     );
-    // the hashes of these pixel-space configs as computed before model.space existed (commit 96112a4)
+    // the hashes run folders of these pixel-space configs recorded before model.space existed
     const pixel = resolveConfig({
       name: 'h',
       data: { kind: 'mnist', imageSize: 8 },
@@ -131,9 +131,9 @@ describe('latent config', () => {
     });
     assert.equal(pixel.model.space, 'pixel');
     assert.equal(pixel.autoencoder, undefined);
-    assert.equal(configHash(pixel), '0b3ca965734068b2');
+    assert.equal(legacyConfigHash(pixel), '0b3ca965734068b2');
     assert.equal(
-      configHash(
+      legacyConfigHash(
         resolveConfig({ data: { kind: 'toy2d', shape: 'moons' }, model: { kind: 'mlp' }, parallel: 'workers' }),
       ),
       '7151768e45f60cae',

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ensureBackend, loadRunConfig, configHash, readEvents, runStages } from '../../src/engine';
+import { ensureBackend, loadRunConfig, readEvents, runHash, runStages } from '../../src/engine';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'old-run');
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'expected.json'), 'utf8')) as {
@@ -46,6 +46,16 @@ before(async () => {
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('an old run folder resumes bit for bit', () => {
+  it('its progressive.targetSteps cannot change: its checkpoints carry the hash that includes it', () => {
+    const runDir = path.join(tmp, 'retargeted');
+    fs.cpSync(path.join(FIXTURE, 'stopped-in-progressive'), runDir, { recursive: true });
+    const cfgFile = path.join(runDir, 'config.json');
+    const raw = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    raw.progressive.targetSteps = 1;
+    fs.writeFileSync(cfgFile, JSON.stringify(raw, null, 2));
+    assert.throws(() => loadRunConfig(runDir), /was changed after the run was created .*start a new run instead/);
+  });
+
   it('the straight run has the expected shape: 12 + 8 + 8 losses, three final checkpoints', () => {
     assert.equal(expected.losses.length, 28);
     assert.deepEqual(Object.keys(expected.finalSha256).sort(), ['guided', 'progressive-4-2', 'teacher']);
@@ -59,7 +69,7 @@ describe('an old run folder resumes bit for bit', () => {
       const runDir = path.join(tmp, copy);
       fs.cpSync(path.join(FIXTURE, copy), runDir, { recursive: true });
       const recorded = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { configHash: string };
-      assert.equal(configHash(loadRunConfig(runDir)), recorded.configHash);
+      assert.equal(runHash(loadRunConfig(runDir), recorded.configHash), recorded.configHash);
 
       const old = readEvents(runDir).events;
       const oldLosses = old.filter((e) => e.type === 'loss');

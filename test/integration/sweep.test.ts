@@ -20,6 +20,7 @@ import {
   parseSqueue,
   queryJobs,
 } from '../../src/launcher/slurm';
+import { planSweep } from '../../src/launcher/sweep';
 import {
   assertFinished,
   distill,
@@ -185,6 +186,18 @@ describe('local launcher (distill sweep --launcher local)', () => {
     assert.match(again.out, /2 finished, 0 queued or running, starting 0/);
     const list = distill(['list', runs], { cwd: tmp });
     assert.match(list.out, /lr\/00-progressive\.lr=0\.0003\s+finished/);
+  });
+
+  it('a changed base is refused for existing variants, even a changed progressive.targetSteps (they resume their own)', () => {
+    const file = writeToySweep(tmp, 'lr', { base: toyConfig(GAUSSIANS, { progressive: { targetSteps: 1 } }) });
+    assert.throws(
+      () => planSweep(file, runs),
+      (e: Error) =>
+        e.message
+          .split('\n')
+          .filter((l) => /variant \d\d-progressive\.lr=.* was created from a different config/.test(l)).length === 2,
+    );
+    assert.equal(planSweep(writeToySweep(tmp, 'lr'), runs).variants.length, 2, 'the unchanged sweep plans both');
   });
 
   it('Ctrl-C stops every variant with a checkpoint; the same command resumes them to the losses of the uninterrupted sweep', async () => {

@@ -1,6 +1,7 @@
 /**
  * configHash is recorded in run.json and in every checkpoint; a run resumes only while its config.json hashes to the
- * same value. These hashes are pinned (computed before the hash's neutral-field table existed), so a change that would
+ * same value. Run folders made by 0.1.0 recorded legacyConfigHash (progressive.targetSteps included) and resume under
+ * it. Those hashes are pinned (computed before the hash's neutral-field table existed), so a change that would
  * stop existing run folders from resuming fails here first. Fields listed in HASH_NEUTRAL are left out of the hash
  * at their neutral value, which is what lets a new field join the config without changing any older hash.
  */
@@ -11,9 +12,11 @@ import { describe, it } from 'node:test';
 import {
   configHash,
   HASH_NEUTRAL,
+  legacyConfigHash,
   parseConfigText,
   resolveConfig,
   ResolvedConfig,
+  runHash,
   unitHash,
 } from '../../src/engine/run/config';
 import { loadSweepFile } from '../../src/engine/run/sweep';
@@ -47,13 +50,13 @@ describe('configHash of existing run folders', () => {
       'toy2d.distill.json': '9fef04683577e4fe',
     };
     for (const [name, hash] of Object.entries(pinned))
-      assert.equal(configHash(example(name)), hash, `${name}: ${CHANGED}`);
+      assert.equal(legacyConfigHash(example(name)), hash, `${name}: ${CHANGED}`);
   });
 
   it('the example sweep keeps the hashes of its variants', () => {
     const sweep = loadSweepFile(path.join(examples, 'toy2d.sweep.json'));
     assert.deepEqual(
-      sweep.variants.map((v) => configHash(v.config)),
+      sweep.variants.map((v) => legacyConfigHash(v.config)),
       ['14b6db8522c0610d', '9fef04683577e4fe'],
       CHANGED,
     );
@@ -158,7 +161,8 @@ describe('configHash of existing run folders', () => {
         'bf1bb8084eb073e4',
       ],
     ];
-    for (const [name, raw, hash] of cases) assert.equal(configHash(resolve(name, raw)), hash, `${name}: ${CHANGED}`);
+    for (const [name, raw, hash] of cases)
+      assert.equal(legacyConfigHash(resolve(name, raw)), hash, `${name}: ${CHANGED}`);
   });
 
   it('a run folder config.json (the resolved config, resolved again on resume) hashes as its source did', () => {
@@ -223,6 +227,29 @@ describe('hash-neutral fields', () => {
     assert.equal(configHash(changed), configHash(both));
     assert.notEqual(unitHash(changed, 'consistency'), unitHash(both, 'consistency'));
     assert.notEqual(unitHash(both, 'consistency'), configHash(both));
+  });
+
+  it('leaves out progressive.targetSteps, and still accepts a 0.1.0 folder under its legacy hash', () => {
+    const base = example('digits.distill.json');
+    const to = (n: 1 | 2 | 4) => {
+      const c = structuredClone(base);
+      c.progressive.targetSteps = n;
+      return c;
+    };
+    assert.equal(configHash(to(4)), configHash(to(1)), 'a changed target keeps the finished halvings resumable');
+    assert.notEqual(legacyConfigHash(to(4)), legacyConfigHash(to(1)));
+    const steps = structuredClone(base);
+    steps.progressive.steps *= 2;
+    assert.notEqual(configHash(steps), configHash(base), 'the halvings themselves are still hashed');
+    // a folder created now: any target resumes under its recorded hash
+    assert.equal(runHash(to(1), configHash(to(4))), configHash(to(4)));
+    assert.equal(runHash(steps, configHash(base)), undefined);
+    // a 0.1.0 folder keeps its legacy hash, so its checkpoints still match, and its target cannot change
+    assert.equal(runHash(base, legacyConfigHash(base)), legacyConfigHash(base));
+    assert.equal(runHash(to(4), legacyConfigHash(to(1))), undefined);
+    assert.equal(unitHash(base, 'progressive', legacyConfigHash(base)), legacyConfigHash(base));
+    assert.notEqual(unitHash(base, 'consistency', legacyConfigHash(base)), unitHash(base, 'consistency'));
+    assert.equal(base.progressive.targetSteps, 1, 'the argument is not modified');
   });
 
   it('is independent of key order and does not modify its argument', () => {

@@ -503,21 +503,42 @@ const UNIT_FIELDS: Record<DistillMethod, readonly (keyof ResolvedConfig)[]> = {
 };
 const UNIT_ONLY: ReadonlyArray<keyof ResolvedConfig> = ['methods', ...Object.values(UNIT_FIELDS).flat()];
 
-/** Stable hash of a resolved config (canonical key order), stored in run.json and every checkpoint. */
+/**
+ * Stable hash of a resolved config (canonical key order), stored in run.json and every checkpoint. It leaves out
+ * `progressive.targetSteps`: each halving depends only on the steps it starts from, so a run folder whose target is
+ * changed keeps its finished halvings and trains only the missing ones.
+ */
 export function configHash(cfg: ResolvedConfig): string {
+  const hashed = structuredClone(cfg) as unknown as Record<string, unknown>;
+  for (const f of UNIT_ONLY) delete hashed[f];
+  delete (hashed.progressive as Record<string, unknown>).targetSteps;
+  return hashOf(hashed);
+}
+
+/** The hash run folders made by version 0.1.0 recorded: configHash with `progressive.targetSteps` included. */
+export function legacyConfigHash(cfg: ResolvedConfig): string {
   const hashed = structuredClone(cfg) as unknown as Record<string, unknown>;
   for (const f of UNIT_ONLY) delete hashed[f];
   return hashOf(hashed);
 }
 
 /**
- * The hash a unit's checkpoints carry: configHash, and for a stage-2 method's unit also the fields of its own section,
- * so a checkpoint resumes only under the settings it was trained with.
+ * The hash under which a run folder trains: the one recorded in its run.json when `cfg` (its config.json, resolved)
+ * still gives it, by either scheme; undefined when the config was changed in a way the run's checkpoints depend on.
+ * A 0.1.0 folder keeps its legacy hash, so its checkpoints resume and new ones match them.
  */
-export function unitHash(cfg: ResolvedConfig, stage: StageName): string {
+export function runHash(cfg: ResolvedConfig, recorded: string): string | undefined {
+  return recorded === configHash(cfg) || recorded === legacyConfigHash(cfg) ? recorded : undefined;
+}
+
+/**
+ * The hash a unit's checkpoints carry: the run's hash (`runHash`), and for a stage-2 method's unit also the fields of
+ * its own section, so a checkpoint resumes only under the settings it was trained with.
+ */
+export function unitHash(cfg: ResolvedConfig, stage: StageName, run: string = configHash(cfg)): string {
   const own = stage === 'consistency' ? UNIT_FIELDS.consistency : [];
-  if (!own.length) return configHash(cfg);
-  return hashOf({ config: configHash(cfg), ...Object.fromEntries(own.map((f) => [f, cfg[f]])) });
+  if (!own.length) return run;
+  return hashOf({ config: run, ...Object.fromEntries(own.map((f) => [f, cfg[f]])) });
 }
 
 function hashOf(hashed: Record<string, unknown>): string {

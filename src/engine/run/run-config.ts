@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { W_FREQ_MAX_LEGACY } from '../nn/w-embedding';
-import { configHash, resolveConfig, ResolvedConfig } from './config';
+import { configHash, resolveConfig, ResolvedConfig, runHash } from './config';
 import { FILES, readMeta } from './run-folder';
 
 /** The run folder's record of its training data: shape, classes and where it came from. */
@@ -19,7 +19,10 @@ export interface DataInfo {
   kind: 'image' | 'toy';
 }
 
-/** The resolved config of a run folder, checked against the hash recorded at creation. */
+/**
+ * The resolved config of a run folder, checked against the hash recorded at creation (run.json): every field but
+ * `methods`, the consistency section and `progressive.targetSteps` must be as it was (config.ts, `runHash`).
+ */
 export function loadRunConfig(runDir: string): ResolvedConfig {
   const file = path.join(runDir, FILES.config);
   if (!fs.existsSync(file)) throw new Error(`${runDir}: not a run folder (no ${FILES.config})`);
@@ -36,10 +39,9 @@ export function loadRunConfig(runDir: string): ResolvedConfig {
   }
   const cfg = resolveConfig(raw, { file, baseDir: runDir });
   const meta = readMeta(runDir);
-  const hash = configHash(cfg);
-  if (meta.configHash !== hash) {
+  if (runHash(cfg, meta.configHash) === undefined) {
     throw new Error(
-      `${file} was changed after the run was created (hash ${hash}, expected ${meta.configHash}); start a new run instead`,
+      `${file} was changed after the run was created (hash ${configHash(cfg)}, expected ${meta.configHash}); start a new run instead`,
     );
   }
   return cfg;

@@ -9,10 +9,10 @@ import { BackendChoice } from '../backend/select';
 import { explainWasmTrap } from '../backend/wasm/heap';
 import { loadDataset } from '../data';
 import { SamplingCancelled } from '../method/samplers';
-import { configHash, loadConfigFile } from '../run/config';
+import { loadConfigFile } from '../run/config';
 import { createRunFolder, defaultRunName } from '../run/create-run';
 import { BackendEvent, backendLabel, RunEvent } from '../run/events';
-import { acquireLock, clearStopRequest, EventLog, FILES, stopRequested } from '../run/run-folder';
+import { acquireLock, clearStopRequest, EventLog, FILES, readMeta, stopRequested } from '../run/run-folder';
 import { modelShape } from '../run/model-shape';
 import { planParallel } from '../train/data-parallel';
 import { netForUnit } from '../train/losses';
@@ -56,6 +56,8 @@ export interface RunStagesOptions {
 export async function runStages(opts: RunStagesOptions): Promise<'finished' | 'stopped'> {
   const runDir = path.resolve(opts.runDir);
   const cfg = loadRunConfig(runDir);
+  // the hash the run was created with (loadRunConfig checked that the config still gives it)
+  const hash = readMeta(runDir).configHash;
   const release = acquireLock(runDir);
   clearStopRequest(runDir);
   const log = new EventLog(runDir);
@@ -72,7 +74,7 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
       pid: process.pid,
       host: os.hostname(),
       resumed,
-      configHash: configHash(cfg),
+      configHash: hash,
     });
     const threads = opts.threads ?? cfg.threads;
     const choice = opts.backend ?? cfg.backend;
@@ -132,7 +134,7 @@ export async function runStages(opts: RunStagesOptions): Promise<'finished' | 's
     const status = await trainAll({
       runDir,
       cfg,
-      hash: configHash(cfg),
+      hash,
       data,
       emit,
       log: onLog,

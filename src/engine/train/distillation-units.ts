@@ -131,7 +131,7 @@ function stageOfUnit(ctx: StageContext, unit: string): StageName {
  * distils `def.distils` and starts from `def.startsFrom`'s weights; its checkpoints carry unitHash.
  */
 export async function trainUnit(ctx: StageContext, def: UnitDef): Promise<'finished' | 'stopped'> {
-  ctx = { ...ctx, hash: unitHash(ctx.cfg, def.stage) };
+  ctx = { ...ctx, hash: unitHash(ctx.cfg, def.stage, ctx.hash) };
   const cfg = ctx.cfg;
   if (def.stage === 'teacher' && cfg.teacher.kind === 'exact') return writeExactTeacher(ctx, def);
   const st = stageSettings(cfg, def.stage);

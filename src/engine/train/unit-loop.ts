@@ -18,6 +18,7 @@ import type { LatentCodec } from '../method/samplers';
 export interface StageContext {
   runDir: string;
   cfg: ResolvedConfig;
+  /** The hash this unit's checkpoints carry (run.json's, or config.ts `unitHash` for a stage-2 method's unit). */
   hash: string;
   data: Dataset;
   emit: (e: RunEvent) => void;
