@@ -509,17 +509,20 @@ const UNIT_ONLY: ReadonlyArray<keyof ResolvedConfig> = ['methods', ...Object.val
  * changed keeps its finished halvings and trains only the missing ones.
  */
 export function configHash(cfg: ResolvedConfig): string {
-  const hashed = structuredClone(cfg) as unknown as Record<string, unknown>;
-  for (const f of UNIT_ONLY) delete hashed[f];
-  delete (hashed.progressive as Record<string, unknown>).targetSteps;
-  return hashOf(hashed);
+  return hashOf(hashedFields(cfg, { withTargetSteps: false }));
 }
 
 /** The hash run folders made by version 0.1.0 recorded: configHash with `progressive.targetSteps` included. */
 export function legacyConfigHash(cfg: ResolvedConfig): string {
+  return hashOf(hashedFields(cfg, { withTargetSteps: true }));
+}
+
+/** A copy of the config without the fields only some units depend on (UNIT_ONLY). */
+function hashedFields(cfg: ResolvedConfig, { withTargetSteps }: { withTargetSteps: boolean }): Record<string, unknown> {
   const hashed = structuredClone(cfg) as unknown as Record<string, unknown>;
   for (const f of UNIT_ONLY) delete hashed[f];
-  return hashOf(hashed);
+  if (!withTargetSteps) delete (hashed.progressive as Record<string, unknown>).targetSteps;
+  return hashed;
 }
 
 /**
