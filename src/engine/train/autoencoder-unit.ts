@@ -21,6 +21,7 @@ import { loadEvalWeights, Trainer } from './optimizer';
 import { Rng } from '../random/rng';
 import { stepFileName } from '../run/run-folder';
 import {
+  gridDue,
   latestValidCheckpoint,
   resumeUnit,
   saveCheckpoint,
@@ -190,7 +191,7 @@ export async function trainAutoencoder(ctx: StageContext): Promise<'finished' | 
       }
       return recs;
     };
-    if (trainer.step === 0 && ctx.cfg.sampling.interval > 0) await grid(0);
+    if (trainer.step === 0 && gridDue(ctx.cfg, 0, total)) await grid(0);
     const save = (extra: { latentScale?: number } = {}) =>
       saveCheckpoint(ctx, def, trainer, rng.state(), total, lastLoss, extra);
     // one step: the batch and the reparameterisation noise, in this order, from the unit's Rng (exact resume)

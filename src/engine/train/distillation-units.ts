@@ -22,6 +22,7 @@ import { Denoiser } from '../method/samplers';
 import { buildStepLoss, drawBatch, LossSpec, netForUnit } from './losses';
 import { gridClasses, renderGrid } from './sample-grids';
 import {
+  gridDue,
   latestValidCheckpoint,
   resumeUnit,
   saveCheckpoint,
@@ -203,8 +204,8 @@ export async function trainUnit(ctx: StageContext, def: UnitDef): Promise<'finis
         d.net.dispose();
       }
     };
-    // the untrained teacher's grid starts the periodic ones (sampling.interval 0: grids only at stage ends)
-    if (trainer.step === 0 && def.stage === 'teacher' && cfg.sampling.interval > 0) await grid(0);
+    // the untrained teacher's grid starts the periodic ones
+    if (trainer.step === 0 && def.stage === 'teacher' && gridDue(cfg, 0, total)) await grid(0);
     const spec: LossSpec = { stage: def.stage, toSteps: def.toSteps, exampleShape: ctx.data.shape };
     if (ctx.parallel) {
       try {

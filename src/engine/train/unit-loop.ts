@@ -135,6 +135,14 @@ export function resumeUnit(
 }
 
 /**
+ * Whether a unit draws a sample grid before `step` of `total` (step 0: before training): every sampling.interval
+ * steps, never with interval 0; the stage end draws its own.
+ */
+export function gridDue(cfg: ResolvedConfig, step: number, total: number): boolean {
+  return step < total && cfg.sampling.interval > 0 && step % cfg.sampling.interval === 0;
+}
+
+/**
  * The step loop every unit shares (the stages and the autoencoder): a stop request saves a checkpoint and returns
  * 'stopped'; the steps' losses are read back (`flush`) only at the log interval, before grids and checkpoints and
  * every MAX_PENDING_STEPS; loss events carry the steps per second since the last one. Returns 'finished' at `total`.
@@ -170,7 +178,7 @@ export async function stepLoop(
     windowSteps++;
     const step = trainer.step;
     const logNow = step % cfg.log.interval === 0 || step === total;
-    const gridNow = step < total && cfg.sampling.interval > 0 && step % cfg.sampling.interval === 0;
+    const gridNow = gridDue(cfg, step, total);
     const checkpointNow = step < total && step % cfg.checkpoint.interval === 0;
     if (logNow || gridNow || checkpointNow || trainer.pendingSteps >= MAX_PENDING_STEPS) {
       const recs = await flush();
