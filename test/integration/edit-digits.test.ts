@@ -25,7 +25,7 @@ const CONFIG = {
   data: { kind: 'mnist', imageSize: 8 },
   model: { kind: 'unet', channels: [16, 32], blocksPerLevel: 1, groups: 8, embedDim: 32 },
   guidance: { wMin: 0, wMax: 4, sampleW: [0, 2] },
-  teacher: { steps: 600, batch: 64, lr: 0.002, warmup: 30, ema: 0.99 },
+  teacher: { steps: 400, batch: 64, lr: 0.002, warmup: 30, ema: 0.99 },
   guided: { steps: 120, batch: 64, lr: 0.0005 },
   progressive: { n0: 8, targetSteps: 4, steps: 80, batch: 64, lr: 0.0005 },
   sampling: { interval: 0, teacherSteps: 16, perClass: 1 },
@@ -58,7 +58,7 @@ before(
     const cfg = loadRunConfig(runDir);
     const train = await loadDataset(cfg.data, { split: 'train', seed: cfg.seed });
     const test = await loadDataset(cfg.data, { split: 'test', seed: cfg.seed });
-    const r = await trainClassifier(train, test, { steps: 400, seed: cfg.seed });
+    const r = await trainClassifier(train, test, { steps: 400, batch: 64, seed: cfg.seed });
     clf = r.clf;
     assert.ok(r.accuracy > 0.85, `the judge reads held-out 8×8 digits (accuracy ${r.accuracy})`);
     // PER_CLASS held-out digits of every class; each one's target: the class (label + 1 + i mod 9) mod 10, never its own
