@@ -169,6 +169,36 @@ describe('exact teacher', () => {
     }
   });
 
+  it('at one noise level (a sampler step: matrix products) equals the per-example form, 256-d, variances down to 1e-3', () => {
+    const D = 256;
+    const m = randomMixture(D, 10, 4, 6);
+    const vr = new Rng(7, 'small-variances');
+    m.variances = Float32Array.from(m.variances, () => (vr.uniform() < 0.5 ? 1e-3 : 1e-3 + 0.2 * vr.uniform()));
+    const classes = Int32Array.from([0, 3, 9, 10, 10, 5]);
+    const B = classes.length;
+    const { x } = sampleMixture(m, B, 8);
+    const rng = new Rng(9, 'z');
+    let worst = 0;
+    for (const lambda of [-20, -8, -2, 0, 3, 8, 20]) {
+      const z = Float32Array.from(x, (v) => alpha(lambda) * v + sigma(lambda) * rng.normal());
+      const one = tf.tidy(() =>
+        exactPosteriorMean(m, tf.tensor2d(z, [B, D]), new Float32Array(B).fill(lambda), classes).dataSync(),
+      );
+      // one more row at another λ makes the batch's levels differ: the per-example form
+      const zz = new Float32Array((B + 1) * D);
+      zz.set(z);
+      const lambdas = Float32Array.from({ length: B + 1 }, (_, i) => (i < B ? lambda : lambda + 1));
+      const each = tf.tidy(() =>
+        exactPosteriorMean(m, tf.tensor2d(zz, [B + 1, D]), lambdas, Int32Array.from([...classes, 0])).dataSync(),
+      );
+      let err = 0;
+      for (let i = 0; i < B * D; i++) err = Math.max(err, Math.abs(one[i] - each[i]));
+      worst = Math.max(worst, err);
+      assert.ok(err < 2e-4, `λ=${lambda}: max |one level − per example| = ${err}`);
+    }
+    console.log(`largest difference ${worst.toExponential(2)}`);
+  });
+
   it('has the right limits: the class mean at λ = −20, z/α at λ = 20', () => {
     const m = toyMixture();
     const z = [0.37, -0.21];
@@ -246,7 +276,10 @@ describe('exact teacher', () => {
     const net = exactTeacherNet(m, 'eps');
     const z = tf.randomNormal([4, 16], 0, 1, 'float32', 1);
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 50; i++) net.apply(z, Float32Array.from([0, 1, 2, 3]), Int32Array.from([0, 1, 2, 0])).dispose();
+    for (let i = 0; i < 50; i++) {
+      net.apply(z, Float32Array.from([0, 1, 2, 3]), Int32Array.from([0, 1, 2, 0])).dispose();
+      net.apply(z, new Float32Array(4).fill(1), Int32Array.from([0, 1, 2, 0])).dispose(); // one noise level
+    }
     assert.equal(tf.memory().numTensors, before);
     z.dispose();
     net.dispose();

@@ -11,6 +11,12 @@
  *   E[x | z, ·]  = Σ_k r_k(z) · E[x | z, k]
  * with q_k = π_ck over the components of class c for the conditional model, and q_k = p_c·π_ck over every component
  * for ∅.
+ *
+ * When the whole batch is at one noise level (every step of a sampler), v_k is the same for every example, and the
+ * sums over d are matrix products over the batch (atOneLevel):
+ *   Σ_d (z_d − α·μ_kd)² / v_kd = z² · (1/v_k) − 2α·z · (μ_k/v_k) + α²·Σ_d μ²_kd / v_kd
+ *   E[x | z, ·]                = Σ_k r_k·(σ²·μ_k / v_k) + z ⊙ Σ_k r_k·(α·s²_k / v_k)
+ * (the second because μ_k + (α·s²_k/v_k)·(z − α·μ_k) = σ²·μ_k/v_k + (α·s²_k/v_k)·z, as v_k − α²·s²_k = σ²).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Net } from '../nn/net';
@@ -60,6 +66,8 @@ function posteriorMean(
   sigmas: Float32Array,
   classes: Int32Array,
 ): tf.Tensor2D {
+  if (alphas.every((a) => a === alphas[0]) && sigmas.every((s) => s === sigmas[0]))
+    return atOneLevel(t, z, alphas[0], sigmas[0], classes);
   return tf.tidy(() => {
     const B = z.shape[0];
     const a = tf.tensor3d(alphas, [B, 1, 1]);
@@ -75,6 +83,29 @@ function posteriorMean(
     const resp = tf.softmax(logits, 1); // [B, KM]
     const xk = tf.add(t.means, tf.mul(tf.div(tf.mul(a, t.variances), v), r)); // E[x | z, k], [B, KM, D]
     return tf.sum(tf.mul(tf.expandDims(resp, 2), xk), 1) as tf.Tensor2D;
+  });
+}
+
+/**
+ * posteriorMean for a batch at one noise level (α, σ): the header's matrix-product form, a few [B, D]·[D, KM] products
+ * instead of element-wise work on [B, KM, D].
+ */
+function atOneLevel(t: MixtureTensors, z: tf.Tensor2D, a: number, s: number, classes: Int32Array): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [, KM, D] = t.means.shape;
+    const mu = tf.reshape(t.means, [KM, D]);
+    const s2k = tf.reshape(t.variances, [KM, D]);
+    const v = tf.add(tf.mul(s2k, a * a), s * s); // [KM, D]
+    const inv = tf.reciprocal(v);
+    const muInv = tf.mul(mu, inv);
+    // −½ Σ_d ((z − α·μ)²/v + log v), each sum over d a product with the batch
+    const perComponent = tf.add(tf.mul(tf.sum(tf.mul(mu, muInv), 1), a * a), tf.sum(tf.log(v), 1)); // [KM]
+    const quad = tf.sub(tf.matMul(tf.square(z), inv, false, true), tf.mul(tf.matMul(z, muInv, false, true), 2 * a));
+    const logLik = tf.mul(tf.add(quad, perComponent), -0.5); // [B, KM]
+    const logits = tf.add(logLik, tf.gather(t.logWeights, tf.tensor1d(classes, 'int32')));
+    const resp = tf.softmax(logits, 1); // [B, KM]
+    const shrink = tf.mul(tf.mul(s2k, inv), a); // α·s²/v, [KM, D]
+    return tf.add(tf.matMul(resp, tf.mul(muInv, s * s)), tf.mul(z, tf.matMul(resp, shrink))) as tf.Tensor2D;
   });
 }
 
