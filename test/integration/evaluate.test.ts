@@ -62,7 +62,7 @@ const IMAGE = {
   teacher: { steps: 25, batch: 32, lr: 0.003, warmup: 5, ema: 0.9 },
   guided: { steps: 5, batch: 32, lr: 0.001 },
   progressive: { n0: 4, targetSteps: 2, steps: 5, batch: 32, lr: 0.001 },
-  eval: { w: [0, 2], teacherSteps: [8, 2], studentSteps: [2], samples: 200, classifierSteps: 300 },
+  eval: { w: [0, 2], teacherSteps: [8, 2], studentSteps: [2], samples: 200, classifierSteps: 100 },
 };
 
 const runDirs: Record<'toy' | 'image', string> = {} as never;

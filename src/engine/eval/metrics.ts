@@ -240,19 +240,32 @@ function matmul(a: Float64Array, b: Float64Array, d: number): Float64Array {
   return out;
 }
 
+/** Feature rows fitted as a Gaussian once (mean, covariance and its square root), to measure many sets against. */
+export interface FittedGaussian {
+  d: number;
+  mu: Float64Array;
+  cov: Float64Array;
+  sqrtCov: Float64Array;
+}
+
+/** The Gaussian of feature rows `y` (dimension d), with the square root of its covariance. */
+export function fitGaussian(y: Float32Array, d: number): FittedGaussian {
+  const { mu, cov } = meanCov(y, y.length / d, d);
+  return { d, mu, cov, sqrtCov: sqrtPsd(cov, d) };
+}
+
 /**
  * Fréchet distance between Gaussians fitted to feature rows x and y (dimension d):
- * ‖μx − μy‖² + Tr(Σx + Σy − 2·(Σx^½ Σy Σx^½)^½).
+ * ‖μx − μy‖² + Tr(Σx + Σy − 2·(Σy^½ Σx Σy^½)^½). `y` may be fitted once (fitGaussian) and reused: a report measures
+ * every row against the same reference.
  */
-export function frechetDistance(x: Float32Array, y: Float32Array, d: number): number {
-  const nx = x.length / d;
-  const ny = y.length / d;
-  const a = meanCov(x, nx, d);
-  const b = meanCov(y, ny, d);
+export function frechetDistance(x: Float32Array, y: Float32Array | FittedGaussian, d: number): number {
+  const b = y instanceof Float32Array ? fitGaussian(y, d) : y;
+  if (b.d !== d) throw new Error(`frechetDistance: a ${b.d}-d reference for ${d}-d rows`);
+  const a = meanCov(x, x.length / d, d);
   let diff = 0;
   for (let k = 0; k < d; k++) diff += (a.mu[k] - b.mu[k]) ** 2;
-  const sa = sqrtPsd(a.cov, d);
-  const inner = matmul(matmul(sa, b.cov, d), sa, d);
+  const inner = matmul(matmul(b.sqrtCov, a.cov, d), b.sqrtCov, d);
   const { values } = symEig(inner, d);
   let trSqrt = 0;
   for (const v of values) trSqrt += Math.sqrt(Math.max(v, 0));

@@ -10,7 +10,14 @@
  * real-data value. k-NN metrics depend on the set sizes, so the real value is taken from as many rows per class as the
  * samples have (up to half B's size), and rows are compared at the same number of samples.
  */
-import { classConditionalManifold, frechetDistance, ManifoldMetrics, withinClassTrace } from './metrics';
+import {
+  classConditionalManifold,
+  FittedGaussian,
+  fitGaussian,
+  frechetDistance,
+  ManifoldMetrics,
+  withinClassTrace,
+} from './metrics';
 
 export interface SampleScores extends ManifoldMetrics {
   /** Fréchet distance in feature space to the whole held-out split (null where there is no judge: toy data). */
@@ -74,6 +81,7 @@ export class RealReference {
   readonly floor: SampleScores;
   /** Real rows per class behind the floor's k-NN measures (the smallest class's count). */
   readonly floorPerClass: number;
+  private gaussian?: FittedGaussian;
 
   /**
    * @param feats   feature rows of the held-out split (`dim` wide)
@@ -110,6 +118,12 @@ export class RealReference {
     };
   }
 
+  /** The held-out features as one Gaussian, fitted on first use: the reference of every row's FID. */
+  private fitted(): FittedGaussian {
+    this.gaussian ??= fitGaussian(this.feats, this.dim);
+    return this.gaussian;
+  }
+
   /**
    * Scores of generated rows: `feats` (`dim` wide) of samples asked for classes `labels`, the judge's predictions
    * `pred` (if any) and the samples' pixels (images).
@@ -126,7 +140,7 @@ export class RealReference {
       accuracy = ok / labels.length;
     }
     return {
-      fid: this.opts.withFid ? frechetDistance(feats, this.feats, this.dim) : null,
+      fid: this.opts.withFid ? frechetDistance(feats, this.fitted(), this.dim) : null,
       accuracy,
       ...classConditionalManifold(this.halfA.x, this.halfA.labels, feats, labels, this.dim, { kPr: K_PR, kDc: K_DC }),
       diversity: withinClassTrace(feats, labels, this.dim),

@@ -32,7 +32,7 @@ import { FILES, readEvents, writeFileAtomic } from '../run/run-folder';
 import { cheaperMethod, studentTrainingCost, TrainingCost } from './student-cost';
 import { Dataset, loadDataset } from '../data';
 import { Classifier } from '../eval/classifier';
-import { classConditionalSwd, frechetDistance, meanSquaredError } from '../eval/metrics';
+import { classConditionalSwd, FittedGaussian, fitGaussian, frechetDistance, meanSquaredError } from '../eval/metrics';
 import { K_DC, K_PR, RealReference, SampleScores } from '../eval/scores';
 import { PALETTE, Panel, plotPanels, Rgb, Series } from '../eval/plot';
 import { ensureBackend, loadDenoiser, loadRunConfig, TaskOptions } from './open-run';
@@ -111,7 +111,8 @@ export interface EvalRow {
 /** A set of the exact teacher's samples, and their judge features for images. */
 interface ExactSet {
   x: Float32Array;
-  feats?: Float32Array;
+  /** Images: the judge's features of the samples, fitted as the reference of each row's FID to exact. */
+  gaussian?: FittedGaussian;
 }
 
 /** The exact teacher's DDIM steps for the reference of mseToExact (its samples have converged by then). */
@@ -432,7 +433,7 @@ export async function evaluateRun(
         for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
         const { pred, feats } = await clf!.run(x);
         sc = ref.score(feats, labels, { pred, pixels: x });
-        if (exactSet) row.distToExact = frechetDistance(feats, exactSet.feats!, clf!.featureDim);
+        if (exactSet) row.distToExact = frechetDistance(feats, exactSet.gaussian!, clf!.featureDim);
       } else {
         sc = ref.score(x, labels);
         row.swdReal = classConditionalSwd(x, labels, test.x, test.labels, D, { seed: cfg.seed });
@@ -459,7 +460,7 @@ export async function evaluateRun(
       const { x } = await generate(exactPlan!.reference, w, exactFloorSeed);
       if (!isImage) return { x };
       for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(-1, x[i]));
-      return { x, feats: (await clf!.run(x)).feats };
+      return { x, gaussian: fitGaussian((await clf!.run(x)).feats, clf!.featureDim) };
     };
 
     const rows: EvalRow[] = [];
@@ -475,7 +476,7 @@ export async function evaluateRun(
         exactX = (await generate(exactPlan.reference, w)).x;
         if (isImage) for (let i = 0; i < exactX.length; i++) exactX[i] = Math.min(1, Math.max(-1, exactX[i]));
         floor = isImage
-          ? frechetDistance((await clf!.run(exactX)).feats, exactSet.feats!, clf!.featureDim)
+          ? frechetDistance((await clf!.run(exactX)).feats, exactSet.gaussian!, clf!.featureDim)
           : classConditionalSwd(exactX, labels, exactSet.x, labels, D, { seed: cfg.seed });
       }
       for (const c of plan.configs) {
