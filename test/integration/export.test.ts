@@ -3,7 +3,8 @@
  * wasm backend and exported; the exported student.mjs is then run (1) in Node on the same tfjs and (2) in headless
  * Chromium from a localhost HTTP server, driven through the demo page's controls, and its samples are compared with
  * the engine's Node sampler `sample()` for the same seed, class, w and steps.
- * Tolerances: Node cpu vs page cpu max |Δ| < 1e-4 (same kernels, same JS math: measured ≤ 3e-7); page wasm max |Δ| < 1e-3.
+ * Tolerances: Node cpu vs page cpu max |Δ| < 1e-4 (same kernels, same JS math: measured ≤ 3e-7); page wasm
+ * max |Δ| < 1e-3.
  * The page must make no request outside the test's localhost server.
  */
 import * as tf from '@tensorflow/tfjs-core';
